@@ -1,0 +1,55 @@
+# Thin front door over CMake. The real build lives in CMakeLists.txt.
+BUILD   ?= build
+ASAN    ?= build-asan
+FUZZDIR ?= build-fuzz
+JOBS    ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+
+.PHONY: all setup build demo test test-fast test-asan bench fuzz install clean
+
+all: build
+
+setup:
+	@bash scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The quickstart: a perceptron, a LeNet on Fashion-MNIST, then the report.
+demo: build
+	$(BUILD)/soma run perceptron
+	$(BUILD)/soma run lenet-fmnist
+	$(BUILD)/soma report
+
+# Every test: the release build, then the whole suite again under ASan + UBSan.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j 2
+	$(MAKE) test-asan
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j 2
+
+test-asan: setup
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DSOMA_SANITIZE=ON -DSOMA_SHARED=OFF $(CMAKE_FLAGS)
+	cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  SOMA_SANITIZED=1 ctest --output-on-failure -j 2
+
+bench: build
+	bash bench/vs_torch.sh
+
+fuzz: setup
+	cmake -S . -B $(FUZZDIR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSOMA_FUZZ=ON -DSOMA_OPENMP=OFF -DSOMA_SHARED=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZDIR) -j $(JOBS)
+	bash fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)

@@ -1,0 +1,197 @@
+/* soma/core.h -- status codes, tensors, random numbers, GEMM, threads, progress.
+ *
+ * Every fallible soma function returns a soma_status (SOMA_OK == 0) and passes results out
+ * through parameters. On failure, soma_errmsg() returns a one-line message saying what and
+ * where ("idx: train-images: header says 60000 images, file holds 59999"). The library never
+ * prints (except the progress line, which callers switch on), never exits, never aborts on bad
+ * input.
+ *
+ *     soma_rng r; soma_rng_seed(&r, 42, 0);           // stream 0 of seed 42
+ *     soma_tensor *t; SOMA_TRY(soma_tensor_new(&t, 2, (int[]){64, 784}));
+ *     soma_rng_normal_fill(&r, t->data, t->n, 0.f, 1.f);
+ *     soma_gemm(0, 1, M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc);  // C = A . B^T
+ *     soma_tensor_free(t);
+ */
+#ifndef SOMA_CORE_H
+#define SOMA_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// --- status ----------------------------------------------------------------------------
+
+typedef enum soma_status {
+    SOMA_OK = 0,
+    SOMA_ERR_NOMEM = 1,  /* allocation failed or a size overflowed */
+    SOMA_ERR_SHAPE = 2,  /* shapes do not fit together */
+    SOMA_ERR_ARG = 3,    /* a bad argument or option value */
+    SOMA_ERR_IO = 4,     /* a file could not be opened, read or written */
+    SOMA_ERR_PARSE = 5,  /* text (spec, option, JSON, CSV) could not be parsed */
+    SOMA_ERR_FORMAT = 6, /* a binary file is truncated, corrupt or of the wrong kind */
+    SOMA_ERR_INTERNAL = 7, /* a broken invariant inside soma */
+    SOMA_STATUS_COUNT    /* append only */
+} soma_status;
+
+/* Short name of a status ("shape error"). Never NULL. */
+const char *soma_status_str(soma_status s);
+
+/* The message of the last error set on this thread ("" if none). Thread-local. */
+const char *soma_errmsg(void);
+
+/* Sets this thread's error message (printf-style) and returns s, so that
+ *     return soma_error(SOMA_ERR_FORMAT, "npy: %s: bad magic", path);
+ * reports and fails in one line. */
+soma_status soma_error(soma_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Prefixes the current message with "<prefix>: " (adds context while unwinding). Returns s. */
+soma_status soma_error_wrap(soma_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+void soma_error_clear(void);
+
+/* Bad user input -> 2, internal failure (memory, I/O, invariants) -> 1, OK -> 0. */
+int soma_status_exit_code(soma_status s);
+
+#define SOMA_TRY(call)                          \
+    do {                                        \
+        soma_status soma_try_st_ = (call);      \
+        if (soma_try_st_ != SOMA_OK)            \
+            return soma_try_st_;                \
+    } while (0)
+
+/* For broken invariants only, never for bad input. Calls the hook (default: print + abort). */
+typedef void (*soma_abort_fn)(const char *file, int line, const char *expr);
+void soma_set_abort_hook(soma_abort_fn fn);
+void soma__abort(const char *file, int line, const char *expr);
+#define SOMA_ASSERT(x)                               \
+    do {                                             \
+        if (!(x))                                    \
+            soma__abort(__FILE__, __LINE__, #x);     \
+    } while (0)
+
+// --- memory ----------------------------------------------------------------------------
+
+/* Overflow-checked allocation: returns NULL (and sets the error text) when n*size overflows
+ * or memory runs out. soma_alloc returns 64-byte-aligned, uninitialised memory; soma_calloc
+ * zeroes it. Release both with soma_free. */
+void *soma_alloc(size_t n, size_t size);
+void *soma_calloc(size_t n, size_t size);
+void soma_free(void *p);
+/* a*b into *out, 0 on overflow. */
+int soma_mul_ok(size_t a, size_t b, size_t *out);
+
+// --- tensor ----------------------------------------------------------------------------
+
+#define SOMA_MAX_DIMS 4
+
+/* float32, contiguous, row-major, up to 4 dimensions. The creator owns it. */
+typedef struct soma_tensor {
+    float *data;
+    int ndim;
+    int shape[SOMA_MAX_DIMS];
+    size_t n;  /* product of shape */
+    int owns;  /* 1: soma_tensor_free releases data */
+} soma_tensor;
+
+/* New zeroed tensor. Fails with SOMA_ERR_SHAPE on ndim outside 1..4 or a dimension < 1,
+ * SOMA_ERR_NOMEM on overflow. */
+soma_status soma_tensor_new(soma_tensor **out, int ndim, const int *shape);
+/* A view over borrowed memory (never frees data). */
+soma_tensor soma_tensor_view(float *data, int ndim, const int *shape);
+void soma_tensor_free(soma_tensor *t); /* NULL is a no-op */
+/* Same element count required. */
+soma_status soma_tensor_reshape(soma_tensor *t, int ndim, const int *shape);
+void soma_tensor_fill(soma_tensor *t, float v);
+
+// --- random numbers --------------------------------------------------------------------
+
+/* xoshiro256** seeded by splitmix64 from (seed, stream). One generator per stream: the same
+ * seed, stream and call sequence give the same numbers on every machine. Not thread-safe:
+ * give each thread its own stream. */
+typedef struct soma_rng {
+    uint64_t s[4];
+    double spare; /* cached second normal from Box-Muller */
+    int has_spare;
+} soma_rng;
+
+void soma_rng_seed(soma_rng *r, uint64_t seed, uint64_t stream);
+uint64_t soma_rng_u64(soma_rng *r);
+uint32_t soma_rng_u32(soma_rng *r);
+double soma_rng_uniform(soma_rng *r);              /* [0, 1) with 53 bits */
+uint64_t soma_rng_below(soma_rng *r, uint64_t n);  /* uniform in [0, n), unbiased; n >= 1 */
+double soma_rng_normal(soma_rng *r);               /* N(0, 1) */
+int soma_rng_bernoulli(soma_rng *r, double p);
+uint64_t soma_rng_poisson(soma_rng *r, double lambda); /* lambda >= 0 */
+void soma_rng_permutation(soma_rng *r, int *perm, int n); /* a uniform permutation of 0..n-1 */
+void soma_rng_shuffle_int(soma_rng *r, int *a, int n);
+void soma_rng_uniform_fill(soma_rng *r, float *x, size_t n, float lo, float hi);
+void soma_rng_normal_fill(soma_rng *r, float *x, size_t n, float mean, float std);
+
+// --- linear algebra --------------------------------------------------------------------
+
+/* C[M,N] = alpha * op(A)[M,K] . op(B)[K,N] + beta * C, row-major, op = transpose when ta/tb.
+ * lda/ldb/ldc are row strides as stored. Calls CBLAS sgemm (the OpenMP build of OpenBLAS by
+ * default). beta == 0 overwrites C (NaNs in C are ignored). */
+void soma_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc);
+/* The naive triple loop, same contract: the reference for tests. */
+void soma_gemm_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc);
+/* y[M] = alpha * op(A) . x + beta * y */
+void soma_gemv(int ta, int M, int N, float alpha, const float *A, int lda, const float *x,
+               float beta, float *y);
+/* The BLAS this build links ("openblas-openmp") and its own config string. */
+const char *soma_blas_name(void);
+const char *soma_blas_config(void);
+
+// --- threads ---------------------------------------------------------------------------
+
+/* Sets the thread count for OpenMP loops and the BLAS (n >= 1). Same seed + same count give
+ * the same numbers, bit for bit. */
+void soma_set_threads(int n);
+int soma_get_threads(void);
+/* 1 if built with OpenMP. */
+int soma_have_openmp(void);
+
+// --- time and progress -----------------------------------------------------------------
+
+double soma_now(void); /* monotonic seconds */
+
+/* A one-line progress report on stderr, redrawn in place, only when stderr is a terminal (or
+ * when SOMA_PROGRESS=1). Rate-limited to ~10 redraws a second. */
+typedef struct soma_progress {
+    const char *label;
+    long total, done;
+    double t0, last_draw;
+    int enabled;
+} soma_progress;
+void soma_progress_begin(soma_progress *p, const char *label, long total);
+/* extra: a short free text such as "loss 0.412" (may be NULL). */
+void soma_progress_update(soma_progress *p, long done, const char *extra);
+void soma_progress_end(soma_progress *p);
+
+// --- numeric checks --------------------------------------------------------------------
+
+/* 1 iff |got-ref| <= atol + rtol*|ref| everywhere (and no NaN); on failure prints to stderr
+ * the label, the worst index and both values. For tests and self-checks. */
+int soma_check_close(const char *label, const float *got, const float *ref, size_t n, float atol,
+                     float rtol);
+
+/* CRC-32 (zlib's polynomial) of a buffer, chained through crc (start with 0). */
+uint32_t soma_crc32(uint32_t crc, const void *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,180 @@
+/* soma/io.h -- files: IDX (.gz), NPY, CSV, JSON, PNG; data sets.
+ *
+ * Readers never trust a header: every size is checked against the bytes actually present and
+ * against overflow, and a bad file gives SOMA_ERR_FORMAT with a message naming the file and
+ * what is wrong. Writers write to "<path>.tmp.<pid>", flush, fsync, then rename into place, so
+ * a crash never leaves a half-written file under the real name.
+ *
+ *     soma_array a;
+ *     SOMA_TRY(soma_npy_read("x.npy", &a));          // any supported dtype
+ *     soma_tensor *x;
+ *     SOMA_TRY(soma_array_to_f32(&a, &x));            // converted to float32
+ *     soma_array_deinit(&a);
+ *
+ *     soma_dataset *train;
+ *     SOMA_TRY(soma_dataset_load("fmnist", 1, NULL, &train));
+ */
+#ifndef SOMA_IO_H
+#define SOMA_IO_H
+
+#include <stdio.h>
+
+#include "soma/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// --- files -----------------------------------------------------------------------------
+
+/* Reads a whole file (at most max_bytes; 0 = 4 GiB). *buf is soma_free'd by the caller. */
+soma_status soma_file_read(const char *path, size_t max_bytes, void **buf, size_t *n);
+/* Reads a gzip file's decompressed contents, or a plain file as is (detected by magic). */
+soma_status soma_file_read_maybe_gz(const char *path, size_t max_bytes, void **buf, size_t *n);
+/* Writes buf atomically (temp file + fsync + rename). */
+soma_status soma_file_write_atomic(const char *path, const void *buf, size_t n);
+
+/* Streaming atomic writes: open a temp file beside path, write to f, then commit (fsync +
+ * rename) or abort (remove the temp file). */
+typedef struct soma_atomic_file {
+    FILE *f;
+    char path[1024];
+    char tmp[1100];
+} soma_atomic_file;
+soma_status soma_atomic_open(soma_atomic_file *af, const char *path);
+soma_status soma_atomic_commit(soma_atomic_file *af);
+void soma_atomic_abort(soma_atomic_file *af);
+
+/* mkdir -p. */
+soma_status soma_mkdir_p(const char *path);
+
+// --- typed n-dimensional arrays (NPY, IDX) ---------------------------------------------
+
+typedef enum soma_dtype {
+    SOMA_DTYPE_F32 = 0,
+    SOMA_DTYPE_F64 = 1,
+    SOMA_DTYPE_I32 = 2,
+    SOMA_DTYPE_I64 = 3,
+    SOMA_DTYPE_U8 = 4,
+    SOMA_DTYPE_I8 = 5,
+    SOMA_DTYPE_I16 = 6,
+    SOMA_DTYPE_COUNT
+} soma_dtype;
+size_t soma_dtype_size(soma_dtype t);
+const char *soma_dtype_name(soma_dtype t);
+
+#define SOMA_ARRAY_MAX_DIMS 8
+/* A caller-owned struct; data (native byte order, C order) is owned by it. */
+typedef struct soma_array {
+    soma_dtype dtype;
+    int ndim;
+    int64_t shape[SOMA_ARRAY_MAX_DIMS];
+    size_t n; /* element count */
+    void *data;
+} soma_array;
+void soma_array_deinit(soma_array *a); /* frees data; safe on a zeroed struct */
+/* Converts to a new float32 tensor (ndim <= 4). */
+soma_status soma_array_to_f32(const soma_array *a, soma_tensor **out);
+/* Element i as double / as int64. */
+double soma_array_get(const soma_array *a, size_t i);
+
+// --- NPY -------------------------------------------------------------------------------
+
+/* Reads .npy versions 1.0, 2.0, 3.0; dtypes <f4 >f4 <f8 >f8 <i4 >i4 <i8 >i8 |u1 |i1 <i2 >i2;
+ * C order only (fortran_order True is converted); converted to native byte order. */
+soma_status soma_npy_read(const char *path, soma_array *out);
+soma_status soma_npy_parse(const void *buf, size_t n, const char *label, soma_array *out);
+/* Writes version 1.0 (2.0 if the header needs it), little-endian, C order, atomically. */
+soma_status soma_npy_write(const char *path, soma_dtype dtype, int ndim, const int64_t *shape,
+                           const void *data);
+soma_status soma_npy_write_f32(const char *path, int ndim, const int *shape, const float *data);
+
+// --- IDX (MNIST format), plain or gzip -------------------------------------------------
+
+/* Types 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64 (big-endian on disk). */
+soma_status soma_idx_read(const char *path, soma_array *out);
+soma_status soma_idx_parse(const void *buf, size_t n, const char *label, soma_array *out);
+
+// --- CSV -------------------------------------------------------------------------------
+
+/* A numeric CSV (comma-separated; an optional header row of names is detected and skipped;
+ * every row must have the same column count). out is [rows, cols]. header_names may be NULL;
+ * otherwise it receives soma_free'd strings (NULL if there was no header). */
+soma_status soma_csv_read(const char *path, soma_tensor **out, char ***header_names);
+soma_status soma_csv_parse(const char *buf, size_t n, const char *label, soma_tensor **out,
+                           char ***header_names);
+void soma_csv_free_header(char **names, int cols);
+/* Writes rows x cols floats, with an optional header (NULL for none), atomically. */
+soma_status soma_csv_write(const char *path, const float *x, int rows, int cols,
+                           const char *const *header);
+
+// --- JSON (cJSON) ----------------------------------------------------------------------
+
+struct cJSON;
+/* Parses a JSON file; *out is freed with cJSON_Delete. */
+soma_status soma_json_read(const char *path, struct cJSON **out);
+/* Writes pretty-printed JSON atomically. */
+soma_status soma_json_write(const char *path, const struct cJSON *json);
+
+// --- PNG -------------------------------------------------------------------------------
+
+/* 8-bit PNG with 1 (gray), 3 (RGB) or 4 (RGBA) channels, rows top to bottom. */
+soma_status soma_png_write(const char *path, const uint8_t *pix, int w, int h, int channels);
+/* Reads any PNG, converted to 8-bit with `channels` 1, 3 or 4 (0: as stored, palette -> RGB).
+ * *pix is soma_free'd. Images over 2^28 pixels are refused. */
+soma_status soma_png_read(const char *path, uint8_t **pix, int *w, int *h, int *channels);
+soma_status soma_png_parse(const void *buf, size_t n, uint8_t **pix, int *w, int *h,
+                           int *channels);
+/* n images of h x w floats (one channel) as a grid of `cols` columns with a 1-pixel border,
+ * each image scaled to its own [min, max] (normalize = 1) or clamped to [0, 1] (0); zoom >= 1
+ * repeats pixels. */
+soma_status soma_png_write_grid(const char *path, const float *imgs, int n, int h, int w,
+                                int cols, int normalize, int zoom);
+
+// --- data sets -------------------------------------------------------------------------
+
+/* N labelled samples of per-sample shape [c, h, w]. Pixels are stored as bytes (x_u8, scaled
+ * by `scale` on the way out) or as floats (x_f32); exactly one is non-NULL. */
+typedef struct soma_dataset {
+    char name[64];
+    int n;
+    int c, h, w;
+    size_t dim; /* c*h*w */
+    int n_classes;
+    uint8_t *x_u8;
+    float scale; /* x = x_u8 * scale (1/255 by default, as torchvision's ToTensor) */
+    float *x_f32;
+    int *y; /* labels in 0..n_classes-1 */
+} soma_dataset;
+
+/* Where to find Fashion-MNIST: the dir argument if non-NULL, else $SOMA_FMNIST_DIR, else
+ * /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist). */
+const char *soma_fmnist_dir(const char *dir);
+
+/* Loads a data set by spec:
+ *   "fmnist"             Fashion-MNIST (train or test split)
+ *   "idx:IMAGES,LABELS"  any IDX pair (.gz or plain); [N,H,W] or [N,C,H,W] images
+ *   "npy:X,Y"            X [N,D] or [N,C,H,W] (any numeric dtype, taken as given), Y [N] ints
+ * For idx and npy the same files serve both splits unless "idx:TRAINI,TRAINL;TESTI,TESTL". */
+soma_status soma_dataset_load(const char *spec, int train, const char *fmnist_dir,
+                              soma_dataset **out);
+soma_status soma_dataset_fmnist(const char *dir, int train, soma_dataset **out);
+/* Builds a data set from an image array and a label array (validated: counts, label range). */
+soma_status soma_dataset_from_arrays(const soma_array *x, const soma_array *y, const char *name,
+                                     soma_dataset **out);
+
+/* Synthetic data for tests and experiments: n samples of dim features in k Gaussian classes
+ * whose means are `sep` apart (std 1), or kind "xor" (2-D XOR), or "linear" (labels from a
+ * random hyperplane with margin `sep`). */
+soma_status soma_dataset_synthetic(const char *kind, int n, int dim, int k, float sep,
+                                   uint64_t seed, soma_dataset **out);
+void soma_dataset_free(soma_dataset *d);
+/* Gathers samples idx[0..n) into x [n, dim] (floats) and y [n] (y may be NULL). */
+void soma_dataset_batch(const soma_dataset *d, const int *idx, int n, float *x, int *y);
+/* The first n samples as a view-like copy (a smaller set for quick tests). */
+soma_status soma_dataset_subset(const soma_dataset *d, int n, soma_dataset **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

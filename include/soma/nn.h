@@ -1,0 +1,314 @@
+/* soma/nn.h -- layers, losses, sequential networks, optimizers, schedules, checkpoints.
+ *
+ * Three levels, each usable on its own:
+ *
+ *  1. Kernels on raw pointers (soma_dense_forward, soma_conv2d_forward, ...): no allocation,
+ *     no globals, outputs first, then inputs, saved activations, sizes. Backward kernels
+ *     ACCUMULATE parameter gradients (+=) and WRITE the input gradient dx (dx may be NULL
+ *     when the caller does not need it -- the first layer of a network never does).
+ *
+ *  2. Layers: a small struct behind a vtable (soma_layer_ops). A layer declares its
+ *     parameters as soma_param {name, value, grad, shape, decay}; the network carves every
+ *     parameter's value and gradient out of one contiguous block each, so optimizers,
+ *     learning rules, checkpoints, EWC and gradient all-reduce walk them uniformly (or as one
+ *     flat vector). New kinds (spiking layers, attention blocks, recurrent layers) register a
+ *     constructor under a spec token with soma_layer_register(), and then parse in specs.
+ *
+ *  3. soma_net: a sequence of layers built from a spec string, e.g.
+ *         "conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10"
+ *     keeping every layer's input activation for the learning rule to use.
+ *
+ *     soma_net *net;
+ *     SOMA_TRY(soma_net_new(&net, spec, (soma_shape){1, 28, 28}, seed));
+ *     SOMA_TRY(soma_net_reserve(net, 64));                  // max batch; allocates caches
+ *     soma_net_zero_grad(net);
+ *     const float *logits;
+ *     SOMA_TRY(soma_net_forward(net, x, 64, SOMA_MODE_TRAIN, &logits));
+ *     float loss = soma_softmax_xent(dlogits, probs, logits, labels, 64, 10);
+ *     SOMA_TRY(soma_net_backward(net, dlogits, 64));
+ *     soma_optim_step(opt, lr);
+ *
+ * Thread safety: a soma_net is used by one thread at a time; its kernels use OpenMP and BLAS
+ * threads internally (soma_set_threads).
+ */
+#ifndef SOMA_NN_H
+#define SOMA_NN_H
+
+#include "soma/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// --- kernels ---------------------------------------------------------------------------
+
+/* y[N,O] = x[N,I] . w[O,I]^T + b[O]  (b may be NULL). */
+void soma_dense_forward(float *y, const float *x, const float *w, const float *b, int N, int I,
+                        int O);
+/* dx[N,I] = dy . w (written; may be NULL); dw[O,I] += dy^T . x; db[O] += sum_n dy (may be NULL). */
+void soma_dense_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                         const float *w, int N, int I, int O);
+
+/* Geometry of a 2-D convolution or pooling window over [C,H,W] planes. */
+typedef struct soma_conv_geom {
+    int c_in, h_in, w_in;
+    int c_out, h_out, w_out;
+    int kh, kw, stride, pad;
+} soma_conv_geom;
+/* Fills h_out/w_out from the rest; SOMA_ERR_SHAPE when the window does not fit. */
+soma_status soma_conv_geom_init(soma_conv_geom *g);
+
+/* y[N,Co,Ho,Wo] = conv(x[N,Ci,H,W], w[Co,Ci,kh,kw]) + b[Co] (cross-correlation, as PyTorch).
+ * col: scratch of soma_conv2d_scratch(g, N) floats. */
+size_t soma_conv2d_scratch(const soma_conv_geom *g, int N);
+void soma_conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                         const soma_conv_geom *g, int N, float *col);
+/* dx written (may be NULL), dw/db accumulated (db may be NULL). col: same scratch size. */
+void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                          const float *w, const soma_conv_geom *g, int N, float *col);
+void soma_conv2d_forward_ref(float *y, const float *x, const float *w, const float *b,
+                             const soma_conv_geom *g, int N);
+
+/* Max pooling; argmax[N,C,Ho,Wo] records the winning input index within its plane. */
+void soma_maxpool_forward(float *y, int32_t *argmax, const float *x, const soma_conv_geom *g,
+                          int N);
+void soma_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
+                           const soma_conv_geom *g, int N);
+/* Average pooling (padding counts as zeros, divisor kh*kw as PyTorch's count_include_pad). */
+void soma_avgpool_forward(float *y, const float *x, const soma_conv_geom *g, int N);
+void soma_avgpool_backward(float *dx, const float *dy, const soma_conv_geom *g, int N);
+
+/* Elementwise activations; backward writes dx from dy and the saved x or y. */
+typedef enum soma_act {
+    SOMA_ACT_RELU = 0,
+    SOMA_ACT_TANH = 1,
+    SOMA_ACT_SIGMOID = 2,
+    SOMA_ACT_GELU = 3, /* exact (erf) GELU, as PyTorch's default */
+    SOMA_ACT_COUNT
+} soma_act;
+void soma_act_forward(soma_act a, float *y, const float *x, size_t n);
+void soma_act_backward(soma_act a, float *dx, const float *dy, const float *x, const float *y,
+                       size_t n);
+
+/* Layer norm over the last D values of each of N rows; gamma/beta [D] may be NULL (no affine).
+ * mean/rstd [N] are saved for backward. */
+void soma_layernorm_forward(float *y, float *mean, float *rstd, const float *x,
+                            const float *gamma, const float *beta, int N, int D, float eps);
+void soma_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                             const float *x, const float *mean, const float *rstd,
+                             const float *gamma, int N, int D);
+
+// --- losses ----------------------------------------------------------------------------
+
+/* Mean softmax cross-entropy over N rows of K logits. Writes dlogits = (softmax - onehot)/N
+ * (may be NULL) and probs [N,K] (may be NULL). Returns the mean loss. Labels outside 0..K-1
+ * are a broken invariant: validate data first. */
+float soma_softmax_xent(float *dlogits, float *probs, const float *logits, const int *labels,
+                        int N, int K);
+/* Mean squared error: mean over all N*D of (y - t)^2; dy = 2 (y - t) / (N*D) (may be NULL). */
+float soma_mse(float *dy, const float *y, const float *t, int N, int D);
+/* Number of rows whose argmax equals the label. */
+int soma_count_correct(const float *logits, const int *labels, int N, int K);
+int soma_argmax(const float *x, int n);
+
+// --- layers ----------------------------------------------------------------------------
+
+typedef enum soma_mode { SOMA_MODE_EVAL = 0, SOMA_MODE_TRAIN = 1 } soma_mode;
+
+/* Per-sample shape [C,H,W]; a flat vector of D values is {D,1,1}. */
+typedef struct soma_shape {
+    int c, h, w;
+} soma_shape;
+size_t soma_shape_size(soma_shape s);
+
+#define SOMA_PARAM_NAME 24
+typedef struct soma_param {
+    char name[SOMA_PARAM_NAME]; /* "weight", "bias", "gamma", ... */
+    float *value;               /* carved by the network from one block */
+    float *grad;                /* ditto, same offsets */
+    size_t n;
+    int ndim;
+    int dims[SOMA_MAX_DIMS]; /* PyTorch's layout: dense [out,in], conv [out,in,kh,kw] */
+    int decay;               /* 1 if weight decay applies (weights), 0 (biases, norm gains) */
+    int fan_in, fan_out;     /* for initialisers */
+} soma_param;
+
+typedef struct soma_layer soma_layer;
+
+typedef struct soma_layer_ops {
+    const char *kind; /* "dense", "conv2d", ... */
+    /* Shape inference: given l->in, set l->out and declare parameters with
+     * soma_layer_add_param. SOMA_ERR_SHAPE when the input does not fit. */
+    soma_status (*setup)(soma_layer *l);
+    /* Default initialisation of the (already carved) parameter values. May be NULL. */
+    void (*init)(soma_layer *l, soma_rng *rng);
+    /* Allocate caches for batches of up to max_n samples. May be NULL. */
+    soma_status (*reserve)(soma_layer *l, int max_n);
+    /* y[n, out] from x[n, in]; keeps what backward needs. */
+    void (*forward)(soma_layer *l, float *y, const float *x, int n, soma_mode mode);
+    /* dx[n, in] WRITTEN (dx may be NULL), parameter grads ACCUMULATED. x and y are the
+     * forward's input and output, still intact. */
+    void (*backward)(soma_layer *l, float *dx, const float *dy, const float *x, const float *y,
+                     int n);
+    /* Releases impl and caches (not the carved parameters). May be NULL. */
+    void (*destroy)(soma_layer *l);
+} soma_layer_ops;
+
+#define SOMA_LAYER_MAX_PARAMS 8
+struct soma_layer {
+    const soma_layer_ops *ops;
+    void *impl;          /* kind-specific configuration and caches, owned */
+    soma_shape in, out;  /* per-sample shapes */
+    soma_param params[SOMA_LAYER_MAX_PARAMS];
+    int n_params;
+    int max_n;           /* batch capacity after reserve */
+    soma_rng rng;        /* the layer's own stream (dropout masks) */
+    char spec[32];       /* the spec token it was built from ("fc120") */
+};
+
+/* Declares a parameter during setup (dims in PyTorch's layout). */
+soma_status soma_layer_add_param(soma_layer *l, const char *name, int ndim, const int *dims,
+                                 int decay, int fan_in, int fan_out);
+/* Finds a parameter by name, NULL if absent. */
+soma_param *soma_layer_param(soma_layer *l, const char *name);
+
+/* A layer constructor for one spec token. Parses its token (e.g. "fc120", "conv5x5x6p2"), and
+ * returns 1 with *l filled (ops, impl, spec) when the token is its kind, 0 when not its kind,
+ * -1 with the error set when it is its kind but malformed. */
+typedef int (*soma_layer_parse_fn)(const char *token, soma_layer *l);
+/* Adds a kind to the spec grammar (built-ins are registered already). Later registrations are
+ * tried first. Not thread-safe: register at start-up. */
+soma_status soma_layer_register(const char *name, soma_layer_parse_fn parse, const char *grammar);
+/* The grammar lines of every registered kind, for --help. */
+void soma_layer_grammar(char *buf, size_t cap);
+/* Builds one layer from a token (not yet set up). */
+soma_status soma_layer_parse(const char *token, soma_layer *l);
+
+/* Initialisers, into a carved parameter. */
+void soma_init_kaiming_uniform(soma_param *p, soma_rng *rng); /* PyTorch's default for weights */
+void soma_init_bias_uniform(soma_param *p, soma_rng *rng);    /* U(-1/sqrt(fan_in), ..) */
+void soma_init_xavier_uniform(soma_param *p, soma_rng *rng);
+void soma_init_normal(soma_param *p, soma_rng *rng, float std);
+void soma_init_const(soma_param *p, float v);
+
+// --- network ---------------------------------------------------------------------------
+
+typedef struct soma_net soma_net; /* opaque */
+
+/* Builds, sets up and initialises a network from a spec (see the README's grammar) for
+ * per-sample input shape `in`. SOMA_ERR_PARSE names the bad token and its position;
+ * SOMA_ERR_SHAPE names the layer that does not fit. */
+soma_status soma_net_new(soma_net **out, const char *spec, soma_shape in, uint64_t seed);
+/* An empty network to add layers to by hand (custom kinds), finished by soma_net_build. */
+soma_status soma_net_new_empty(soma_net **out, soma_shape in, uint64_t seed);
+/* Takes ownership of the layer struct's contents (ops/impl); *l is copied. */
+soma_status soma_net_add(soma_net *net, const soma_layer *l);
+soma_status soma_net_build(soma_net *net);
+void soma_net_free(soma_net *net);
+
+/* Allocates activation buffers and layer caches for batches of up to max_n. */
+soma_status soma_net_reserve(soma_net *net, int max_n);
+/* Runs every layer; *y points into the net's last activation buffer (valid until the next
+ * forward). x is [n, in] and is borrowed until backward returns. */
+soma_status soma_net_forward(soma_net *net, const float *x, int n, soma_mode mode,
+                             const float **y);
+/* Backward from dL/dy [n, out]; ACCUMULATES into every parameter's grad. */
+soma_status soma_net_backward(soma_net *net, const float *dy, int n);
+void soma_net_zero_grad(soma_net *net);
+
+int soma_net_n_layers(const soma_net *net);
+soma_layer *soma_net_layer(soma_net *net, int i);
+/* The input of layer i (i == n_layers: the output), as kept by the last forward. */
+float *soma_net_activation(soma_net *net, int i);
+soma_shape soma_net_in_shape(const soma_net *net);
+soma_shape soma_net_out_shape(const soma_net *net);
+const char *soma_net_spec(const soma_net *net);
+/* Every parameter in order (layer by layer), and the flat blocks behind them. */
+int soma_net_n_params(const soma_net *net);
+soma_param *soma_net_param(soma_net *net, int i);
+int soma_net_param_layer(const soma_net *net, int i); /* which layer param i belongs to */
+float *soma_net_flat_values(soma_net *net, size_t *n);
+float *soma_net_flat_grads(soma_net *net, size_t *n);
+/* One-line-per-layer summary (kind, output shape, parameter count). */
+void soma_net_summary(const soma_net *net, char *buf, size_t cap);
+
+/* Parameters as NPY files in PyTorch's layouts: DIR/<i>.weight.npy, DIR/<i>.bias.npy, with i
+ * the layer's 0-based position in the spec. A dense layer after a conv stack sees its input
+ * flattened in [C,H,W] order, as torch.flatten. Import checks every shape. */
+soma_status soma_net_save_npy(soma_net *net, const char *dir);
+soma_status soma_net_load_npy(soma_net *net, const char *dir);
+
+// --- optimizers ------------------------------------------------------------------------
+
+typedef enum soma_optim_kind {
+    SOMA_OPTIM_SGD = 0,   /* momentum (optionally Nesterov), L2 weight decay into the gradient */
+    SOMA_OPTIM_ADAM = 1,  /* L2 weight decay into the gradient, as torch.optim.Adam */
+    SOMA_OPTIM_ADAMW = 2, /* decoupled weight decay, as torch.optim.AdamW */
+    SOMA_OPTIM_COUNT
+} soma_optim_kind;
+
+typedef struct soma_optim_config {
+    soma_optim_kind kind;
+    float momentum;     /* SGD */
+    int nesterov;       /* SGD */
+    float weight_decay; /* applied to params with decay == 1 */
+    float beta1, beta2, eps; /* Adam(W); zero means PyTorch's defaults 0.9, 0.999, 1e-8 */
+} soma_optim_config;
+
+typedef struct soma_optim soma_optim; /* opaque */
+/* Optimises every parameter of net (borrowed: the net must outlive the optimizer). */
+soma_status soma_optim_new(soma_optim **out, soma_net *net, const soma_optim_config *cfg);
+void soma_optim_free(soma_optim *o);
+/* One update with learning rate lr from the accumulated grads. */
+void soma_optim_step(soma_optim *o, float lr);
+long soma_optim_steps(const soma_optim *o);
+/* The optimizer's state as one flat float vector (momenta), for checkpoints. */
+float *soma_optim_state(soma_optim *o, size_t *n);
+void soma_optim_set_steps(soma_optim *o, long steps);
+soma_status soma_optim_parse(const char *name, soma_optim_kind *kind); /* "sgd", "adam", "adamw" */
+
+// --- learning-rate schedules -----------------------------------------------------------
+
+typedef enum soma_sched_kind {
+    SOMA_SCHED_CONSTANT = 0,
+    SOMA_SCHED_STEP = 1,   /* lr * gamma^(floor(epoch / step)) */
+    SOMA_SCHED_COSINE = 2, /* cosine from lr to lr_min over total steps */
+    SOMA_SCHED_COUNT
+} soma_sched_kind;
+
+typedef struct soma_sched {
+    soma_sched_kind kind;
+    float lr, lr_min, gamma;
+    long step_size;    /* SOMA_SCHED_STEP: steps between decays */
+    long total;        /* SOMA_SCHED_COSINE: steps in all */
+    long warmup;       /* linear warm-up steps from 0 (any kind) */
+} soma_sched;
+float soma_sched_lr(const soma_sched *s, long step);
+soma_status soma_sched_parse(const char *name, soma_sched_kind *kind); /* "constant", "step", "cosine" */
+
+// --- checkpoints -----------------------------------------------------------------------
+
+/* A versioned binary file: magic "SOMACKPT", version, the spec, the input shape, every
+ * parameter (name, shape, values), the optimizer state, counters and a CRC-32 of all of it.
+ * Written to a temporary file, synced, then renamed into place. */
+typedef struct soma_ckpt_meta {
+    long epoch;       /* epochs completed */
+    long step;        /* optimizer steps */
+    uint64_t seed;
+    soma_rng data_rng; /* the stream that shuffles data, to resume bit for bit */
+} soma_ckpt_meta;
+soma_status soma_ckpt_save(const char *path, soma_net *net, soma_optim *opt /* may be NULL */,
+                           const soma_ckpt_meta *meta);
+/* Loads into an existing net of the same spec and shape (SOMA_ERR_FORMAT on a corrupt,
+ * truncated or foreign file; SOMA_ERR_SHAPE on a mismatched network). opt may be NULL. */
+soma_status soma_ckpt_load(const char *path, soma_net *net, soma_optim *opt, soma_ckpt_meta *meta);
+/* Reads only the spec and input shape (to build the net before loading). */
+soma_status soma_ckpt_peek(const char *path, char *spec, size_t cap, soma_shape *in);
+/* Parses from memory (for the fuzz target); same checks as load. */
+soma_status soma_ckpt_load_mem(const void *buf, size_t n, soma_net *net, soma_optim *opt,
+                               soma_ckpt_meta *meta);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,18 @@
+/* Private to src/nn: the built-in layer kinds' token parsers, registered by registry.c.
+ * Each returns 1 and fills l (ops, impl, spec) when the token is its kind, 0 when it is not,
+ * -1 with the error set when it is its kind but malformed (e.g. "fc0", "conv5x5"). */
+#ifndef SOMA_NN_INTERNAL_H
+#define SOMA_NN_INTERNAL_H
+#include "soma/nn.h"
+
+int soma__parse_dense(const char *tok, soma_layer *l);   /* fcN, denseN */
+int soma__parse_conv2d(const char *tok, soma_layer *l);  /* convKxKxC[sS][pP], convKHxKWxC... */
+int soma__parse_pool(const char *tok, soma_layer *l);    /* maxpoolK[sS][pP], avgpoolK[sS][pP] */
+int soma__parse_act(const char *tok, soma_layer *l);     /* relu, tanh, sigmoid, gelu */
+int soma__parse_dropout(const char *tok, soma_layer *l); /* dropoutP (0 <= P < 1) */
+int soma__parse_flatten(const char *tok, soma_layer *l); /* flatten */
+int soma__parse_layernorm(const char *tok, soma_layer *l); /* layernorm[EPS] */
+
+/* Parses a non-negative decimal integer at *s (advancing it); -1 if none or > INT_MAX/4. */
+int soma__parse_uint(const char **s);
+#endif

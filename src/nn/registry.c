@@ -1,0 +1,112 @@
+// The spec grammar: one registration table mapping token kinds to constructors.
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/internal.h"
+
+#define REG_MAX 64
+typedef struct reg_entry {
+    const char *name;
+    soma_layer_parse_fn parse;
+    const char *grammar;
+} reg_entry;
+
+static const reg_entry builtin_[] = {
+    {"dense", soma__parse_dense, "fcN | denseN          fully connected, N outputs (flattens its input)"},
+    {"conv2d", soma__parse_conv2d,
+     "convKxKxC[sS][pP]     2-D convolution, KxK kernel, C output channels, stride S, padding P"},
+    {"pool", soma__parse_pool,
+     "maxpoolK[sS][pP] | avgpoolK[sS][pP]   KxK pooling, stride S (default K), padding P"},
+    {"act", soma__parse_act, "relu | tanh | sigmoid | gelu   elementwise activations"},
+    {"dropout", soma__parse_dropout, "dropoutP             inverted dropout with drop probability P"},
+    {"flatten", soma__parse_flatten, "flatten              [C,H,W] -> [C*H*W] (dense layers flatten by themselves)"},
+    {"layernorm", soma__parse_layernorm, "layernorm            layer norm over each sample, with gain and bias"},
+};
+static reg_entry user_[REG_MAX];
+static int n_user_ = 0;
+
+soma_status soma_layer_register(const char *name, soma_layer_parse_fn parse, const char *grammar) {
+    if (!name || !parse) return soma_error(SOMA_ERR_ARG, "layer register: name and parser needed");
+    if (n_user_ >= REG_MAX) return soma_error(SOMA_ERR_ARG, "layer register: table full (%d)", REG_MAX);
+    user_[n_user_++] = (reg_entry){name, parse, grammar ? grammar : name};
+    return SOMA_OK;
+}
+
+void soma_layer_grammar(char *buf, size_t cap) {
+    size_t off = 0;
+    if (cap) buf[0] = '\0';
+    for (int i = n_user_ - 1; i >= 0 && off < cap; i--)
+        off += (size_t)snprintf(buf + off, cap - off, "  %s\n", user_[i].grammar);
+    for (size_t i = 0; i < sizeof builtin_ / sizeof *builtin_ && off < cap; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "  %s\n", builtin_[i].grammar);
+}
+
+soma_status soma_layer_parse(const char *token, soma_layer *l) {
+    memset(l, 0, sizeof *l);
+    if (!token || !*token) return soma_error(SOMA_ERR_PARSE, "empty layer token");
+    if (strlen(token) >= sizeof l->spec)
+        return soma_error(SOMA_ERR_PARSE, "layer token '%.40s...' is too long", token);
+    for (int i = n_user_ - 1; i >= 0; i--) {
+        int r = user_[i].parse(token, l);
+        if (r < 0) return SOMA_ERR_PARSE;
+        if (r > 0) goto found;
+    }
+    for (size_t i = 0; i < sizeof builtin_ / sizeof *builtin_; i++) {
+        int r = builtin_[i].parse(token, l);
+        if (r < 0) return SOMA_ERR_PARSE;
+        if (r > 0) goto found;
+    }
+    return soma_error(SOMA_ERR_PARSE, "unknown layer '%s' (see 'soma train --help' for the grammar)", token);
+found:
+    snprintf(l->spec, sizeof l->spec, "%s", token);
+    return SOMA_OK;
+}
+
+int soma__parse_uint(const char **s) {
+    const char *p = *s;
+    if (*p < '0' || *p > '9') return -1;
+    long v = 0;
+    while (*p >= '0' && *p <= '9') {
+        v = v * 10 + (*p - '0');
+        if (v > INT_MAX / 4) return -1;
+        p++;
+    }
+    *s = p;
+    return (int)v;
+}
+
+soma_status soma_layer_add_param(soma_layer *l, const char *name, int ndim, const int *dims,
+                                 int decay, int fan_in, int fan_out) {
+    if (l->n_params >= SOMA_LAYER_MAX_PARAMS)
+        return soma_error(SOMA_ERR_INTERNAL, "layer %s: more than %d parameters", l->spec,
+                          SOMA_LAYER_MAX_PARAMS);
+    if (ndim < 1 || ndim > SOMA_MAX_DIMS)
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: parameter %s has %d dims", l->spec, name, ndim);
+    soma_param *p = &l->params[l->n_params];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 1 || !soma_mul_ok(n, (size_t)dims[i], &n))
+            return soma_error(SOMA_ERR_SHAPE, "layer %s: parameter %s has a bad size", l->spec, name);
+        p->dims[i] = dims[i];
+    }
+    if (n > ((size_t)1 << 32))
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: parameter %s has %zu values (too many)", l->spec, name, n);
+    p->ndim = ndim;
+    p->n = n;
+    p->decay = decay;
+    p->fan_in = fan_in;
+    p->fan_out = fan_out;
+    l->n_params++;
+    return SOMA_OK;
+}
+
+soma_param *soma_layer_param(soma_layer *l, const char *name) {
+    for (int i = 0; i < l->n_params; i++)
+        if (strcmp(l->params[i].name, name) == 0) return &l->params[i];
+    return NULL;
+}
+
+size_t soma_shape_size(soma_shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }

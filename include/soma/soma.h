@@ -13,5 +13,6 @@
 #include "soma/core.h"
 #include "soma/io.h"
 #include "soma/nn.h"
+#include "soma/learn.h"
 
 #endif

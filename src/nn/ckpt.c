@@ -1,0 +1,309 @@
+// Checkpoints: a versioned, checksummed binary of a network's parameters, optimizer state and
+// counters, written atomically. Layout (little-endian):
+//   "SOMACKPT" u32 version
+//   u32 spec_len, spec bytes; i32 c, h, w
+//   u64 seed; i64 epoch; i64 step; rng: u64 s[4], f64 spare, i32 has_spare
+//   u32 n_params; per param: u32 layer, u32 name_len, name, u32 ndim, u32 dims[ndim], f32 values[n]
+//   u32 n_layers; per layer its rng: u64 s[4], f64 spare, i32 has_spare (dropout streams)
+//   u32 opt_kind (0xFFFFFFFF = none); u64 n_state; f32 state[n_state]
+//   u32 crc32 of every byte before it
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/internal.h"
+#include "soma/io.h"
+
+#define CKPT_MAGIC "SOMACKPT"
+#define CKPT_VERSION 1u
+#define CKPT_NO_OPT 0xFFFFFFFFu
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int oom;
+} wbuf;
+
+static void put_(wbuf *b, const void *src, size_t n) {
+    if (b->oom) return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n) cap *= 2;
+        unsigned char *np = soma_alloc(cap, 1);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        if (b->n) memcpy(np, b->p, b->n);
+        soma_free(b->p);
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+static void put_u32_(wbuf *b, uint32_t v) { put_(b, &v, 4); }
+static void put_u64_(wbuf *b, uint64_t v) { put_(b, &v, 8); }
+
+soma_status soma_ckpt_save(const char *path, soma_net *net, soma_optim *opt, const soma_ckpt_meta *meta) {
+    wbuf b = {0};
+    put_(&b, CKPT_MAGIC, 8);
+    put_u32_(&b, CKPT_VERSION);
+    const char *spec = soma_net_spec(net);
+    put_u32_(&b, (uint32_t)strlen(spec));
+    put_(&b, spec, strlen(spec));
+    soma_shape in = soma_net_in_shape(net);
+    int32_t shp[3] = {in.c, in.h, in.w};
+    put_(&b, shp, sizeof shp);
+    soma_ckpt_meta m = {0};
+    if (meta) m = *meta;
+    put_u64_(&b, m.seed);
+    int64_t ep = m.epoch, stp = m.step;
+    put_(&b, &ep, 8);
+    put_(&b, &stp, 8);
+    put_(&b, m.data_rng.s, sizeof m.data_rng.s);
+    put_(&b, &m.data_rng.spare, 8);
+    int32_t hs = m.data_rng.has_spare;
+    put_(&b, &hs, 4);
+    int np = soma_net_n_params(net);
+    put_u32_(&b, (uint32_t)np);
+    for (int k = 0; k < np; k++) {
+        soma_param *p = soma_net_param(net, k);
+        put_u32_(&b, (uint32_t)soma_net_param_layer(net, k));
+        put_u32_(&b, (uint32_t)strlen(p->name));
+        put_(&b, p->name, strlen(p->name));
+        put_u32_(&b, (uint32_t)p->ndim);
+        for (int d = 0; d < p->ndim; d++) put_u32_(&b, (uint32_t)p->dims[d]);
+        put_(&b, p->value, p->n * sizeof(float));
+    }
+    int nl = soma_net_n_layers(net);
+    put_u32_(&b, (uint32_t)nl);
+    for (int i = 0; i < nl; i++) {
+        soma_rng *lr = &soma_net_layer(net, i)->rng;
+        int32_t lhs = lr->has_spare;
+        put_(&b, lr->s, sizeof lr->s);
+        put_(&b, &lr->spare, 8);
+        put_(&b, &lhs, 4);
+    }
+    if (opt) {
+        size_t ns;
+        float *st = soma_optim_state(opt, &ns);
+        put_u32_(&b, 0);
+        put_u64_(&b, ns);
+        put_(&b, st, ns * sizeof(float));
+    } else {
+        put_u32_(&b, CKPT_NO_OPT);
+        put_u64_(&b, 0);
+    }
+    if (b.oom) {
+        soma_free(b.p);
+        return soma_error(SOMA_ERR_NOMEM, "checkpoint %s: out of memory", path);
+    }
+    put_u32_(&b, soma_crc32(0, b.p, b.n));
+    soma_status st = b.oom ? SOMA_ERR_NOMEM : soma_file_write_atomic(path, b.p, b.n);
+    soma_free(b.p);
+    if (st != SOMA_OK) return soma_error_wrap(st, "checkpoint %s", path);
+    return SOMA_OK;
+}
+
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t n, off;
+} rbuf;
+
+static int get_(rbuf *r, void *dst, size_t n) {
+    if (n > r->n - r->off) return 0;
+    memcpy(dst, r->p + r->off, n);
+    r->off += n;
+    return 1;
+}
+static int get_u32_(rbuf *r, uint32_t *v) { return get_(r, v, 4); }
+
+#define NEED(cond, ...)                                            \
+    do {                                                           \
+        if (!(cond)) return soma_error(SOMA_ERR_FORMAT, __VA_ARGS__); \
+    } while (0)
+
+/* Validates and parses the header: magic, version, CRC, spec and shape. */
+static soma_status header_(rbuf *r, char *spec, size_t cap, soma_shape *in) {
+    NEED(r->n >= 8 + 4 + 4, "checkpoint: file of %zu bytes is truncated", r->n);
+    NEED(memcmp(r->p, CKPT_MAGIC, 8) == 0, "checkpoint: bad magic (not a soma checkpoint)");
+    uint32_t crc;
+    memcpy(&crc, r->p + r->n - 4, 4);
+    NEED(soma_crc32(0, r->p, r->n - 4) == crc, "checkpoint: checksum mismatch (corrupt or truncated file)");
+    r->n -= 4;
+    r->off = 8;
+    uint32_t ver = 0, len = 0;
+    get_u32_(r, &ver);
+    NEED(ver == CKPT_VERSION, "checkpoint: version %u, this soma reads version %u", ver, CKPT_VERSION);
+    NEED(get_u32_(r, &len) && len < 65536 && len <= r->n - r->off, "checkpoint: bad spec length");
+    char tmp[65536];
+    get_(r, tmp, len);
+    tmp[len] = '\0';
+    if (spec) {
+        NEED(len < cap, "checkpoint: spec of %u bytes does not fit", len);
+        memcpy(spec, tmp, (size_t)len + 1);
+    }
+    int32_t shp[3];
+    NEED(get_(r, shp, sizeof shp), "checkpoint: truncated header");
+    NEED(shp[0] > 0 && shp[1] > 0 && shp[2] > 0, "checkpoint: bad input shape");
+    if (in) *in = (soma_shape){shp[0], shp[1], shp[2]};
+    return SOMA_OK;
+}
+
+soma_status soma_ckpt_load_mem(const void *buf, size_t n, soma_net *net, soma_optim *opt, soma_ckpt_meta *meta) {
+    rbuf r = {buf, n, 0};
+    char spec[4096];
+    soma_shape in;
+    SOMA_TRY(header_(&r, spec, sizeof spec, &in));
+    soma_shape nin = soma_net_in_shape(net);
+    if (strcmp(spec, soma_net_spec(net)) != 0)
+        return soma_error(SOMA_ERR_SHAPE, "checkpoint: saved for net '%s', not '%s'", spec, soma_net_spec(net));
+    if (in.c != nin.c || in.h != nin.h || in.w != nin.w)
+        return soma_error(SOMA_ERR_SHAPE, "checkpoint: saved for input [%d,%d,%d], net takes [%d,%d,%d]",
+                          in.c, in.h, in.w, nin.c, nin.h, nin.w);
+    soma_ckpt_meta m;
+    memset(&m, 0, sizeof m);
+    int64_t ep, stp;
+    int32_t hs;
+    NEED(get_(&r, &m.seed, 8) && get_(&r, &ep, 8) && get_(&r, &stp, 8) && get_(&r, m.data_rng.s, 32) &&
+             get_(&r, &m.data_rng.spare, 8) && get_(&r, &hs, 4),
+         "checkpoint: truncated counters");
+    m.epoch = (long)ep;
+    m.step = (long)stp;
+    m.data_rng.has_spare = hs != 0;
+    uint32_t np;
+    NEED(get_u32_(&r, &np), "checkpoint: truncated");
+    if ((int)np != soma_net_n_params(net))
+        return soma_error(SOMA_ERR_SHAPE, "checkpoint: %u parameters, net has %d", np, soma_net_n_params(net));
+    /* Parse everything into a staging pass first, so a bad file leaves the net untouched. */
+    size_t start = r.off;
+    for (int pass = 0; pass < 2; pass++) {
+        r.off = start;
+        for (uint32_t k = 0; k < np; k++) {
+            soma_param *p = soma_net_param(net, (int)k);
+            uint32_t layer, nl, nd, dim;
+            char name[SOMA_PARAM_NAME];
+            NEED(get_u32_(&r, &layer) && get_u32_(&r, &nl), "checkpoint: truncated parameter %u", k);
+            NEED(nl < sizeof name && get_(&r, name, nl), "checkpoint: bad name of parameter %u", k);
+            name[nl] = '\0';
+            if ((int)layer != soma_net_param_layer(net, (int)k) || strcmp(name, p->name) != 0)
+                return soma_error(SOMA_ERR_SHAPE, "checkpoint: parameter %u is %u.%s, net has %d.%s", k,
+                                  layer, name, soma_net_param_layer(net, (int)k), p->name);
+            NEED(get_u32_(&r, &nd) && nd == (uint32_t)p->ndim, "checkpoint: parameter %u.%s: wrong rank", layer, name);
+            for (uint32_t d = 0; d < nd; d++) {
+                NEED(get_u32_(&r, &dim), "checkpoint: truncated");
+                if (dim != (uint32_t)p->dims[d])
+                    return soma_error(SOMA_ERR_SHAPE, "checkpoint: parameter %u.%s dim %u is %u, net has %d",
+                                      layer, name, d, dim, p->dims[d]);
+            }
+            NEED(p->n * sizeof(float) <= r.n - r.off, "checkpoint: parameter %u.%s truncated", layer, name);
+            if (pass == 1) memcpy(p->value, r.p + r.off, p->n * sizeof(float));
+            r.off += p->n * sizeof(float);
+        }
+        uint32_t nl;
+        NEED(get_u32_(&r, &nl), "checkpoint: truncated layer streams");
+        if ((int)nl != soma_net_n_layers(net))
+            return soma_error(SOMA_ERR_SHAPE, "checkpoint: %u layers, net has %d", nl, soma_net_n_layers(net));
+        for (uint32_t i = 0; i < nl; i++) {
+            soma_rng lr;
+            int32_t lhs;
+            NEED(get_(&r, lr.s, 32) && get_(&r, &lr.spare, 8) && get_(&r, &lhs, 4),
+                 "checkpoint: truncated layer streams");
+            lr.has_spare = lhs != 0;
+            if (pass == 1) soma_net_layer(net, (int)i)->rng = lr;
+        }
+        uint32_t kind;
+        uint64_t ns;
+        NEED(get_u32_(&r, &kind) && get_(&r, &ns, 8), "checkpoint: truncated optimizer state");
+        if (kind != CKPT_NO_OPT && opt) {
+            size_t have;
+            float *st = soma_optim_state(opt, &have);
+            if (ns != have)
+                return soma_error(SOMA_ERR_SHAPE, "checkpoint: optimizer state of %llu values, optimizer has %zu",
+                                  (unsigned long long)ns, have);
+            NEED(ns * sizeof(float) <= r.n - r.off, "checkpoint: optimizer state truncated");
+            if (pass == 1) memcpy(st, r.p + r.off, ns * sizeof(float));
+        } else {
+            NEED(ns <= (r.n - r.off) / sizeof(float), "checkpoint: optimizer state truncated");
+        }
+        r.off += ns * sizeof(float);
+        NEED(r.off == r.n, "checkpoint: %zu unexpected trailing bytes", r.n - r.off);
+    }
+    if (opt) soma_optim_set_steps(opt, m.step);
+    if (meta) *meta = m;
+    return SOMA_OK;
+}
+
+soma_status soma_ckpt_load(const char *path, soma_net *net, soma_optim *opt, soma_ckpt_meta *meta) {
+    void *buf;
+    size_t n;
+    SOMA_TRY(soma_file_read(path, 0, &buf, &n));
+    soma_status st = soma_ckpt_load_mem(buf, n, net, opt, meta);
+    soma_free(buf);
+    if (st != SOMA_OK) return soma_error_wrap(st, "%s", path);
+    return SOMA_OK;
+}
+
+soma_status soma_ckpt_peek(const char *path, char *spec, size_t cap, soma_shape *in) {
+    void *buf;
+    size_t n;
+    SOMA_TRY(soma_file_read(path, 0, &buf, &n));
+    rbuf r = {buf, n, 0};
+    soma_status st = header_(&r, spec, cap, in);
+    soma_free(buf);
+    if (st != SOMA_OK) return soma_error_wrap(st, "%s", path);
+    return SOMA_OK;
+}
+
+// --- NPY export / import in PyTorch's layouts -------------------------------------------
+
+soma_status soma_net_save_npy(soma_net *net, const char *dir) {
+    SOMA_TRY(soma_mkdir_p(dir));
+    char path[4096];
+    for (int k = 0; k < soma_net_n_params(net); k++) {
+        soma_param *p = soma_net_param(net, k);
+        snprintf(path, sizeof path, "%s/%d.%s.npy", dir, soma_net_param_layer(net, k), p->name);
+        int64_t shape[SOMA_MAX_DIMS];
+        for (int d = 0; d < p->ndim; d++) shape[d] = p->dims[d];
+        SOMA_TRY(soma_npy_write(path, SOMA_DTYPE_F32, p->ndim, shape, p->value));
+    }
+    return SOMA_OK;
+}
+
+soma_status soma_net_load_npy(soma_net *net, const char *dir) {
+    char path[4096];
+    int np = soma_net_n_params(net);
+    soma_tensor **staged = soma_calloc((size_t)(np ? np : 1), sizeof *staged);
+    if (!staged) return SOMA_ERR_NOMEM;
+    soma_status st = SOMA_OK;
+    /* Read and check every file before changing any parameter. */
+    for (int k = 0; k < np && st == SOMA_OK; k++) {
+        soma_param *p = soma_net_param(net, k);
+        snprintf(path, sizeof path, "%s/%d.%s.npy", dir, soma_net_param_layer(net, k), p->name);
+        soma_array a = {0};
+        st = soma_npy_read(path, &a);
+        if (st != SOMA_OK) break;
+        int ok = a.ndim == p->ndim;
+        for (int d = 0; ok && d < p->ndim; d++) ok = a.shape[d] == p->dims[d];
+        if (!ok) {
+            char want[64] = "", got[64] = "";
+            for (int d = 0; d < p->ndim; d++)
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "," : "", p->dims[d]);
+            for (int d = 0; d < a.ndim && d < 8; d++)
+                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "," : "", (long long)a.shape[d]);
+            st = soma_error(SOMA_ERR_SHAPE, "npy import: %s has shape [%s], layer '%s' needs [%s]", path,
+                            got, soma_net_layer(net, soma_net_param_layer(net, k))->spec, want);
+        } else {
+            st = soma_array_to_f32(&a, &staged[k]);
+        }
+        soma_array_deinit(&a);
+    }
+    if (st == SOMA_OK)
+        for (int k = 0; k < np; k++) {
+            soma_param *p = soma_net_param(net, k);
+            memcpy(p->value, staged[k]->data, p->n * sizeof(float));
+        }
+    for (int k = 0; k < np; k++) soma_tensor_free(staged[k]);
+    soma_free(staged);
+    return st;
+}

@@ -101,6 +101,30 @@ soma_status soma_train_classifier(soma_net *net, soma_rule *rule, soma_optim *op
 /* Accuracy (fraction) and mean cross-entropy of net on d. */
 soma_status soma_evaluate(soma_net *net, const soma_dataset *d, int batch, float *acc, float *loss);
 
+// --- Rosenblatt's perceptron --------------------------------------------------------------
+
+/* One threshold unit: predicts sign(w . x + b) in {-1, +1} (0 counts as -1). */
+int soma_perceptron_predict(const float *w, float b, const float *x, int d);
+
+typedef struct soma_perceptron_result {
+    long mistakes;  /* updates made in all */
+    int epochs;     /* passes over the data */
+    int converged;  /* 1 if the last pass made no mistake */
+} soma_perceptron_result;
+
+/* Rosenblatt's rule from the current w[d], *b: for each sample in order, on a mistake
+ * w += lr * y * x, b += lr * y. y[n] in {-1, +1}. Stops after a pass with no mistake or after
+ * max_epochs. mistakes_per_epoch (may be NULL) receives max_epochs counts (zeros after
+ * convergence). SOMA_ERR_ARG on bad sizes or labels. */
+soma_status soma_perceptron_train(float *w, float *b, const float *x, const int *y, int n, int d,
+                                  float lr, int max_epochs, long *mistakes_per_epoch,
+                                  soma_perceptron_result *res);
+
+/* The margin of a unit separator (u, c) / ||(u, c)|| on the data augmented with a constant 1,
+ * and R = max ||(x, 1)||: Novikoff's bound on the mistakes from zero is (R / gamma)^2. */
+void soma_perceptron_margin(const float *u, float c, const float *x, const int *y, int n, int d,
+                            double *gamma, double *radius);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,6 +31,10 @@ extern "C" {
 soma_status soma_file_read(const char *path, size_t max_bytes, void **buf, size_t *n);
 /* Reads a gzip file's decompressed contents, or a plain file as is (detected by magic). */
 soma_status soma_file_read_maybe_gz(const char *path, size_t max_bytes, void **buf, size_t *n);
+/* Decompresses gzip data (one or more members) held in memory into a new buffer of *out_n
+ * bytes (soma_free'd by the caller). Output over max_out bytes (0 = 4 GiB) is refused with
+ * SOMA_ERR_FORMAT, as are truncated or corrupt streams and trailing garbage. */
+soma_status soma_gunzip(const void *buf, size_t n, size_t max_out, void **out, size_t *out_n);
 /* Writes buf atomically (temp file + fsync + rename). */
 soma_status soma_file_write_atomic(const char *path, const void *buf, size_t n);
 
@@ -113,6 +117,9 @@ soma_status soma_csv_write(const char *path, const float *x, int rows, int cols,
 struct cJSON;
 /* Parses a JSON file; *out is freed with cJSON_Delete. */
 soma_status soma_json_read(const char *path, struct cJSON **out);
+/* Parses n bytes of JSON from memory (no NUL needed; at most 256 MiB); label names the source
+ * in error messages ("json: LABEL: syntax error at line 3, column 7"). */
+soma_status soma_json_parse(const char *buf, size_t n, const char *label, struct cJSON **out);
 /* Writes pretty-printed JSON atomically. */
 soma_status soma_json_write(const char *path, const struct cJSON *json);
 

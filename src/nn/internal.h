@@ -15,4 +15,7 @@ int soma__parse_layernorm(const char *tok, soma_layer *l); /* layernorm[EPS] */
 
 /* Parses a non-negative decimal integer at *s (advancing it); -1 if none or > INT_MAX/4. */
 int soma__parse_uint(const char **s);
+/* Parses the optional suffixes sS (S >= 1) and pP (P >= 0) of conv and pool tokens, each at
+ * most once, in any order, up to the end of s; leaves absent ones untouched. 0 ok, -1 bad. */
+int soma__parse_stride_pad(const char *s, int *stride, int *pad);
 #endif

@@ -1,0 +1,273 @@
+// Elementwise layers: activations (relu, tanh, sigmoid, exact GELU), inverted dropout, flatten.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/internal.h"
+
+/* Below this many values an OpenMP team costs more than it saves. The cheap activations
+ * (relu) are memory-bound; the transcendental ones pay off earlier. */
+#define ACT_PAR_CHEAP ((size_t)1 << 17)
+#define ACT_PAR_DEAR ((size_t)1 << 14)
+
+// --- kernels ---------------------------------------------------------------------------
+
+static void relu_fwd(float *restrict y, const float *restrict x, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_CHEAP)
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
+static void relu_bwd(float *restrict dx, const float *restrict dy, const float *restrict x,
+                     size_t n) {
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_CHEAP)
+    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+}
+
+void soma_act_forward(soma_act a, float *y, const float *x, size_t n) {
+    switch (a) {
+    case SOMA_ACT_RELU:
+        relu_fwd(y, x, n);
+        break;
+    case SOMA_ACT_TANH:
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_DEAR)
+        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    case SOMA_ACT_SIGMOID:
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_DEAR)
+        for (size_t i = 0; i < n; i++) {
+            /* Two branches keep exp() from overflowing for either sign. */
+            float v = x[i];
+            if (v >= 0.f) {
+                y[i] = 1.f / (1.f + expf(-v));
+            } else {
+                float e = expf(v);
+                y[i] = e / (1.f + e);
+            }
+        }
+        break;
+    case SOMA_ACT_GELU:
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_DEAR)
+        for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.f + erff(x[i] * 0.70710678118654752f));
+        break;
+    default:
+        SOMA_ASSERT(0 && "unknown activation");
+    }
+}
+
+/* relu and gelu read the input x; tanh and sigmoid read the output y. */
+void soma_act_backward(soma_act a, float *dx, const float *dy, const float *x, const float *y,
+                       size_t n) {
+    if (!dx) return;
+    switch (a) {
+    case SOMA_ACT_RELU:
+        relu_bwd(dx, dy, x, n);
+        break;
+    case SOMA_ACT_TANH:
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_CHEAP)
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.f - y[i] * y[i]);
+        break;
+    case SOMA_ACT_SIGMOID:
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_CHEAP)
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.f - y[i]);
+        break;
+    case SOMA_ACT_GELU:
+#pragma omp parallel for schedule(static) if (n >= ACT_PAR_DEAR)
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i];
+            float cdf = 0.5f * (1.f + erff(v * 0.70710678118654752f));
+            float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
+            dx[i] = dy[i] * (cdf + v * pdf);
+        }
+        break;
+    default:
+        SOMA_ASSERT(0 && "unknown activation");
+    }
+}
+
+// --- activation layers -----------------------------------------------------------------
+
+typedef struct act_impl {
+    soma_act act;
+} act_impl;
+
+static soma_status same_shape_setup(soma_layer *l) {
+    if (soma_shape_size(l->in) < 1)
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: empty input [%d,%d,%d]", l->spec, l->in.c,
+                          l->in.h, l->in.w);
+    l->n_params = 0;
+    l->out = l->in;
+    return SOMA_OK;
+}
+
+static void act_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
+    (void)mode;
+    const act_impl *a = l->impl;
+    soma_act_forward(a->act, y, x, (size_t)n * soma_shape_size(l->in));
+}
+
+static void act_backward(soma_layer *l, float *dx, const float *dy, const float *x,
+                         const float *y, int n) {
+    const act_impl *a = l->impl;
+    soma_act_backward(a->act, dx, dy, x, y, (size_t)n * soma_shape_size(l->in));
+}
+
+static void impl_destroy(soma_layer *l) {
+    soma_free(l->impl);
+    l->impl = NULL;
+}
+
+static const soma_layer_ops act_ops = {
+    .kind = "act",
+    .setup = same_shape_setup,
+    .forward = act_forward,
+    .backward = act_backward,
+    .destroy = impl_destroy,
+};
+
+int soma__parse_act(const char *tok, soma_layer *l) {
+    static const char *names[SOMA_ACT_COUNT] = {"relu", "tanh", "sigmoid", "gelu"};
+    for (int i = 0; i < SOMA_ACT_COUNT; i++) {
+        if (strcmp(tok, names[i]) != 0) continue;
+        act_impl *a = soma_alloc(1, sizeof *a);
+        if (!a) return -1;
+        a->act = (soma_act)i;
+        l->ops = &act_ops;
+        l->impl = a;
+        return 1;
+    }
+    return 0;
+}
+
+// --- dropout ---------------------------------------------------------------------------
+
+/* Inverted dropout: in training, y = x * mask with mask = 0 (probability p) or 1/(1-p), drawn
+ * from the layer's own stream l->rng; in evaluation, y = x. The mask of the last training
+ * forward is kept for backward. */
+typedef struct dropout_impl {
+    float p;
+    soma_mode last_mode;
+    float *mask; /* [max_n, D] */
+} dropout_impl;
+
+static soma_status dropout_reserve(soma_layer *l, int max_n) {
+    dropout_impl *d = l->impl;
+    soma_free(d->mask);
+    d->mask = soma_alloc((size_t)max_n * soma_shape_size(l->in), sizeof *d->mask);
+    if (!d->mask) return soma_error_wrap(SOMA_ERR_NOMEM, "layer %s", l->spec);
+    l->max_n = max_n;
+    return SOMA_OK;
+}
+
+static void dropout_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
+    dropout_impl *d = l->impl;
+    size_t total = (size_t)n * soma_shape_size(l->in);
+    d->last_mode = mode;
+    if (mode != SOMA_MODE_TRAIN || d->p == 0.f) {
+        if (y != x) memcpy(y, x, total * sizeof *y);
+        return;
+    }
+    SOMA_ASSERT(d->mask && n <= l->max_n);
+    float keep = 1.f / (1.f - d->p);
+    /* Compare against p in 32-bit fixed point: one u32 per value, a fixed stream order. */
+    uint32_t thr = (uint32_t)((double)d->p * 4294967296.0);
+    for (size_t i = 0; i < total; i++) d->mask[i] = soma_rng_u32(&l->rng) >= thr ? keep : 0.f;
+    for (size_t i = 0; i < total; i++) y[i] = x[i] * d->mask[i];
+}
+
+static void dropout_backward(soma_layer *l, float *dx, const float *dy, const float *x,
+                             const float *y, int n) {
+    (void)x;
+    (void)y;
+    if (!dx) return;
+    const dropout_impl *d = l->impl;
+    size_t total = (size_t)n * soma_shape_size(l->in);
+    if (d->last_mode != SOMA_MODE_TRAIN || d->p == 0.f) {
+        if (dx != dy) memcpy(dx, dy, total * sizeof *dx);
+        return;
+    }
+    for (size_t i = 0; i < total; i++) dx[i] = dy[i] * d->mask[i];
+}
+
+static void dropout_destroy(soma_layer *l) {
+    dropout_impl *d = l->impl;
+    if (d) soma_free(d->mask);
+    soma_free(d);
+    l->impl = NULL;
+}
+
+static const soma_layer_ops dropout_ops = {
+    .kind = "dropout",
+    .setup = same_shape_setup,
+    .reserve = dropout_reserve,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+    .destroy = dropout_destroy,
+};
+
+/* dropoutP with 0 <= P < 1 written as a decimal ("dropout0.5", "dropout.25"). */
+int soma__parse_dropout(const char *tok, soma_layer *l) {
+    if (strncmp(tok, "dropout", 7) != 0) return 0;
+    const char *s = tok + 7;
+    double p = 0.0;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9') p = p * 10 + (*s++ - '0'), digits++;
+    if (*s == '.') {
+        s++;
+        double f = 0.1;
+        while (*s >= '0' && *s <= '9') p += f * (*s++ - '0'), f *= 0.1, digits++;
+    }
+    if (!digits || *s || !(p < 1.0)) {
+        soma_error(SOMA_ERR_PARSE, "layer '%s': want dropoutP with 0 <= P < 1 (e.g. dropout0.5)",
+                   tok);
+        return -1;
+    }
+    dropout_impl *d = soma_calloc(1, sizeof *d);
+    if (!d) return -1;
+    d->p = (float)p;
+    d->last_mode = SOMA_MODE_EVAL;
+    l->ops = &dropout_ops;
+    l->impl = d;
+    return 1;
+}
+
+// --- flatten ---------------------------------------------------------------------------
+
+static soma_status flatten_setup(soma_layer *l) {
+    size_t d = soma_shape_size(l->in);
+    if (d < 1 || d > (size_t)1 << 30)
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: input [%d,%d,%d] has a bad size", l->spec,
+                          l->in.c, l->in.h, l->in.w);
+    l->n_params = 0;
+    l->out = (soma_shape){(int)d, 1, 1};
+    return SOMA_OK;
+}
+
+static void flatten_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
+    (void)mode;
+    if (y != x) memcpy(y, x, (size_t)n * soma_shape_size(l->in) * sizeof *y);
+}
+
+static void flatten_backward(soma_layer *l, float *dx, const float *dy, const float *x,
+                             const float *y, int n) {
+    (void)x;
+    (void)y;
+    if (dx && dx != dy) memcpy(dx, dy, (size_t)n * soma_shape_size(l->in) * sizeof *dx);
+}
+
+static const soma_layer_ops flatten_ops = {
+    .kind = "flatten",
+    .setup = flatten_setup,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
+};
+
+int soma__parse_flatten(const char *tok, soma_layer *l) {
+    if (strncmp(tok, "flatten", 7) != 0) return 0;
+    if (tok[7]) {
+        soma_error(SOMA_ERR_PARSE, "layer '%s': flatten takes no arguments", tok);
+        return -1;
+    }
+    l->ops = &flatten_ops;
+    l->impl = NULL;
+    return 1;
+}

@@ -1,0 +1,107 @@
+// Fully connected layer: kernels (one GEMM per product) and the "fcN"/"denseN" layer kind.
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/internal.h"
+
+// --- kernels ---------------------------------------------------------------------------
+
+/* y[N,O] = x[N,I] . w[O,I]^T + b[O]. The bias is written first and the GEMM accumulates onto
+ * it (beta = 1), so the output is touched once more only when there is no bias. */
+void soma_dense_forward(float *y, const float *x, const float *w, const float *b, int N, int I,
+                        int O) {
+    if (N <= 0 || O <= 0) return;
+    if (b) {
+        for (int n = 0; n < N; n++) memcpy(y + (size_t)n * O, b, (size_t)O * sizeof *y);
+    }
+    soma_gemm(0, 1, N, O, I, 1.f, x, I, w, I, b ? 1.f : 0.f, y, O);
+}
+
+/* dx[N,I] = dy[N,O] . w[O,I] (written, may be NULL); dw[O,I] += dy^T . x; db[O] += sum_n dy. */
+void soma_dense_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                         const float *w, int N, int I, int O) {
+    if (N <= 0) return;
+    if (dw) soma_gemm(1, 0, O, I, N, 1.f, dy, O, x, I, 1.f, dw, I);
+    if (db) {
+        for (int n = 0; n < N; n++) {
+            const float *r = dy + (size_t)n * O;
+            for (int o = 0; o < O; o++) db[o] += r[o];
+        }
+    }
+    if (dx) soma_gemm(0, 0, N, I, O, 1.f, dy, O, w, I, 0.f, dx, I);
+}
+
+// --- layer -----------------------------------------------------------------------------
+
+typedef struct dense_impl {
+    int n_out;
+} dense_impl;
+
+static soma_status dense_setup(soma_layer *l) {
+    const dense_impl *d = l->impl;
+    size_t in = soma_shape_size(l->in);
+    if (in < 1 || in > (size_t)1 << 30)
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: input [%d,%d,%d] has a bad size", l->spec,
+                          l->in.c, l->in.h, l->in.w);
+    int I = (int)in, O = d->n_out;
+    l->n_params = 0;
+    l->out = (soma_shape){O, 1, 1};
+    SOMA_TRY(soma_layer_add_param(l, "weight", 2, (int[]){O, I}, 1, I, O));
+    SOMA_TRY(soma_layer_add_param(l, "bias", 1, (int[]){O}, 0, I, O));
+    return SOMA_OK;
+}
+
+static void dense_init(soma_layer *l, soma_rng *rng) {
+    soma_init_kaiming_uniform(&l->params[0], rng);
+    soma_init_bias_uniform(&l->params[1], rng);
+}
+
+static void dense_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
+    (void)mode;
+    int I = (int)soma_shape_size(l->in), O = l->out.c;
+    soma_dense_forward(y, x, l->params[0].value, l->params[1].value, n, I, O);
+}
+
+static void dense_backward(soma_layer *l, float *dx, const float *dy, const float *x,
+                           const float *y, int n) {
+    (void)y;
+    int I = (int)soma_shape_size(l->in), O = l->out.c;
+    soma_dense_backward(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].value, n,
+                        I, O);
+}
+
+static void dense_destroy(soma_layer *l) {
+    soma_free(l->impl);
+    l->impl = NULL;
+}
+
+static const soma_layer_ops dense_ops = {
+    .kind = "dense",
+    .setup = dense_setup,
+    .init = dense_init,
+    .reserve = NULL,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .destroy = dense_destroy,
+};
+
+int soma__parse_dense(const char *tok, soma_layer *l) {
+    const char *p;
+    if (strncmp(tok, "fc", 2) == 0 && (tok[2] == '\0' || (tok[2] >= '0' && tok[2] <= '9')))
+        p = tok + 2;
+    else if (strncmp(tok, "dense", 5) == 0)
+        p = tok + 5;
+    else
+        return 0;
+    int n = soma__parse_uint(&p);
+    if (n < 1 || *p) {
+        soma_error(SOMA_ERR_PARSE, "layer '%s': want fcN or denseN with N >= 1 outputs", tok);
+        return -1;
+    }
+    dense_impl *d = soma_alloc(1, sizeof *d);
+    if (!d) return -1;
+    d->n_out = n;
+    l->ops = &dense_ops;
+    l->impl = d;
+    return 1;
+}

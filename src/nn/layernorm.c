@@ -1,0 +1,158 @@
+// Layer normalisation over each sample's C*H*W values (as torch.nn.LayerNorm([C,H,W])), with a
+// per-value gain "weight" (1) and shift "bias" (0), and the "layernorm[EPS]" layer kind.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/internal.h"
+
+// --- kernels ---------------------------------------------------------------------------
+
+/* Biased variance as PyTorch; statistics accumulated in double. */
+void soma_layernorm_forward(float *y, float *mean, float *rstd, const float *x,
+                            const float *gamma, const float *beta, int N, int D, float eps) {
+#pragma omp parallel for schedule(static) if ((size_t)N * D >= ((size_t)1 << 16))
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D;
+        float *yr = y + (size_t)n * D;
+        double s = 0.0;
+        for (int i = 0; i < D; i++) s += xr[i];
+        double m = s / D, v = 0.0;
+        for (int i = 0; i < D; i++) {
+            double d = xr[i] - m;
+            v += d * d;
+        }
+        float mf = (float)m, rs = (float)(1.0 / sqrt(v / D + eps));
+        mean[n] = mf;
+        rstd[n] = rs;
+        for (int i = 0; i < D; i++) {
+            float h = (xr[i] - mf) * rs;
+            yr[i] = gamma ? h * gamma[i] + (beta ? beta[i] : 0.f) : h + (beta ? beta[i] : 0.f);
+        }
+    }
+}
+
+/* With h = (x - mean) * rstd and g = dy * gamma:
+ *     dx = rstd * (g - mean(g) - h * mean(g * h)),  dgamma += dy * h,  dbeta += dy. */
+void soma_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                             const float *x, const float *mean, const float *rstd,
+                             const float *gamma, int N, int D) {
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D, *dr = dy + (size_t)n * D;
+        const float m = mean[n], rs = rstd[n];
+        if (dgamma || dbeta)
+            for (int i = 0; i < D; i++) {
+                if (dgamma) dgamma[i] += dr[i] * (xr[i] - m) * rs;
+                if (dbeta) dbeta[i] += dr[i];
+            }
+        if (!dx) continue;
+        double sg = 0.0, sgh = 0.0;
+        for (int i = 0; i < D; i++) {
+            float g = gamma ? dr[i] * gamma[i] : dr[i];
+            sg += g;
+            sgh += (double)g * (xr[i] - m) * rs;
+        }
+        float mg = (float)(sg / D), mgh = (float)(sgh / D);
+        float *o = dx + (size_t)n * D;
+        for (int i = 0; i < D; i++) {
+            float g = gamma ? dr[i] * gamma[i] : dr[i];
+            o[i] = rs * (g - mg - (xr[i] - m) * rs * mgh);
+        }
+    }
+}
+
+// --- layer -----------------------------------------------------------------------------
+
+typedef struct ln_impl {
+    float eps;
+    float *mean, *rstd; /* [max_n] */
+} ln_impl;
+
+static soma_status ln_setup(soma_layer *l) {
+    size_t d = soma_shape_size(l->in);
+    if (d < 1 || d > (size_t)1 << 30)
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: input [%d,%d,%d] has a bad size", l->spec,
+                          l->in.c, l->in.h, l->in.w);
+    l->n_params = 0;
+    l->out = l->in;
+    /* PyTorch's shapes: [D] for a vector, [C,H,W] for an image. */
+    int flat = l->in.h == 1 && l->in.w == 1;
+    int dims[3] = {l->in.c, l->in.h, l->in.w}, nd = flat ? 1 : 3;
+    SOMA_TRY(soma_layer_add_param(l, "weight", nd, dims, 0, (int)d, (int)d));
+    SOMA_TRY(soma_layer_add_param(l, "bias", nd, dims, 0, (int)d, (int)d));
+    return SOMA_OK;
+}
+
+static void ln_init(soma_layer *l, soma_rng *rng) {
+    (void)rng;
+    soma_init_const(&l->params[0], 1.f);
+    soma_init_const(&l->params[1], 0.f);
+}
+
+static soma_status ln_reserve(soma_layer *l, int max_n) {
+    ln_impl *p = l->impl;
+    soma_free(p->mean);
+    p->mean = soma_alloc(2 * (size_t)max_n, sizeof *p->mean);
+    if (!p->mean) return soma_error_wrap(SOMA_ERR_NOMEM, "layer %s", l->spec);
+    p->rstd = p->mean + max_n;
+    l->max_n = max_n;
+    return SOMA_OK;
+}
+
+static void ln_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
+    (void)mode;
+    ln_impl *p = l->impl;
+    SOMA_ASSERT(p->mean && n <= l->max_n);
+    soma_layernorm_forward(y, p->mean, p->rstd, x, l->params[0].value, l->params[1].value, n,
+                           (int)soma_shape_size(l->in), p->eps);
+}
+
+static void ln_backward(soma_layer *l, float *dx, const float *dy, const float *x,
+                        const float *y, int n) {
+    (void)y;
+    ln_impl *p = l->impl;
+    soma_layernorm_backward(dx, l->params[0].grad, l->params[1].grad, dy, x, p->mean, p->rstd,
+                            l->params[0].value, n, (int)soma_shape_size(l->in));
+}
+
+static void ln_destroy(soma_layer *l) {
+    ln_impl *p = l->impl;
+    if (p) soma_free(p->mean);
+    soma_free(p);
+    l->impl = NULL;
+}
+
+static const soma_layer_ops ln_ops = {
+    .kind = "layernorm",
+    .setup = ln_setup,
+    .init = ln_init,
+    .reserve = ln_reserve,
+    .forward = ln_forward,
+    .backward = ln_backward,
+    .destroy = ln_destroy,
+};
+
+/* "layernorm" (eps 1e-5) or "layernormEPS" with 0 < EPS < 1 ("layernorm1e-6"). */
+int soma__parse_layernorm(const char *tok, soma_layer *l) {
+    if (strncmp(tok, "layernorm", 9) != 0) return 0;
+    const char *s = tok + 9;
+    double eps = 1e-5;
+    if (*s) {
+        char *end = NULL;
+        eps = (*s >= '0' && *s <= '9') || *s == '.' ? strtod(s, &end) : -1.0;
+        if (!end || *end || !(eps > 0.0 && eps < 1.0)) {
+            soma_error(SOMA_ERR_PARSE,
+                       "layer '%s': want layernorm or layernormEPS with 0 < EPS < 1 (e.g. "
+                       "layernorm1e-6)",
+                       tok);
+            return -1;
+        }
+    }
+    ln_impl *p = soma_calloc(1, sizeof *p);
+    if (!p) return -1;
+    p->eps = (float)eps;
+    l->ops = &ln_ops;
+    l->impl = p;
+    return 1;
+}

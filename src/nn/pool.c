@@ -1,0 +1,246 @@
+// Pooling: max pooling (argmax kept for backward; a fast path for 2x2 stride 2), average
+// pooling (padding counts as zeros), and the "maxpoolK[sS][pP]"/"avgpoolK[sS][pP]" layer kinds.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/internal.h"
+
+/* Below this many input values, pooling stays on one thread. */
+#define POOL_PAR_MIN ((size_t)1 << 16)
+
+// --- max pooling -----------------------------------------------------------------------
+
+/* One plane [H,W] -> [Ho,Wo]; padding acts as -inf; the first maximum in row-major window
+ * order wins, and NaN wins (as PyTorch). */
+static void maxpool_plane(float *y, int32_t *am, const float *x, const soma_conv_geom *g) {
+    const int H = g->h_in, W = g->w_in, Ho = g->h_out, Wo = g->w_out;
+    if (g->kh == 2 && g->kw == 2 && g->stride == 2 && g->pad == 0) {
+        for (int oh = 0; oh < Ho; oh++) {
+            const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            for (int ow = 0; ow < Wo; ow++) {
+                int j = 2 * ow;
+                float m = r0[j];
+                int32_t a = 2 * oh * W + j;
+                if (r0[j + 1] > m || isnan(r0[j + 1])) m = r0[j + 1], a = 2 * oh * W + j + 1;
+                if (r1[j] > m || isnan(r1[j])) m = r1[j], a = (2 * oh + 1) * W + j;
+                if (r1[j + 1] > m || isnan(r1[j + 1])) m = r1[j + 1], a = (2 * oh + 1) * W + j + 1;
+                y[oh * Wo + ow] = m;
+                am[oh * Wo + ow] = a;
+            }
+        }
+        return;
+    }
+    for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++) {
+            float m = -INFINITY;
+            int32_t a = -1;
+            for (int ki = 0; ki < g->kh; ki++) {
+                int ih = oh * g->stride - g->pad + ki;
+                if (ih < 0 || ih >= H) continue;
+                for (int kj = 0; kj < g->kw; kj++) {
+                    int iw = ow * g->stride - g->pad + kj;
+                    if (iw < 0 || iw >= W) continue;
+                    float v = x[(size_t)ih * W + iw];
+                    if (a < 0 || v > m || isnan(v)) {
+                        m = v;
+                        a = ih * W + iw;
+                        if (isnan(v)) goto done;
+                    }
+                }
+            }
+        done:
+            y[oh * Wo + ow] = m;
+            am[oh * Wo + ow] = a;
+        }
+}
+
+void soma_maxpool_forward(float *y, int32_t *argmax, const float *x, const soma_conv_geom *g,
+                          int N) {
+    const long planes = (long)N * g->c_in;
+    const size_t xs = (size_t)g->h_in * g->w_in, ys = (size_t)g->h_out * g->w_out;
+#pragma omp parallel for schedule(static) if ((size_t)planes * xs >= POOL_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++)
+        maxpool_plane(y + pl * ys, argmax + pl * ys, x + pl * xs, g);
+}
+
+void soma_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
+                           const soma_conv_geom *g, int N) {
+    if (!dx) return;
+    const long planes = (long)N * g->c_in;
+    const size_t xs = (size_t)g->h_in * g->w_in, ys = (size_t)g->h_out * g->w_out;
+#pragma omp parallel for schedule(static) if ((size_t)planes * xs >= POOL_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        float *d = dx + pl * xs;
+        const float *e = dy + pl * ys;
+        const int32_t *a = argmax + pl * ys;
+        memset(d, 0, xs * sizeof *d);
+        for (size_t o = 0; o < ys; o++)
+            if (a[o] >= 0) d[a[o]] += e[o];
+    }
+}
+
+// --- average pooling -------------------------------------------------------------------
+
+void soma_avgpool_forward(float *y, const float *x, const soma_conv_geom *g, int N) {
+    const long planes = (long)N * g->c_in;
+    const int H = g->h_in, W = g->w_in, Ho = g->h_out, Wo = g->w_out;
+    const size_t xs = (size_t)H * W, ys = (size_t)Ho * Wo;
+    const float inv = 1.f / (float)(g->kh * g->kw);
+#pragma omp parallel for schedule(static) if ((size_t)planes * xs >= POOL_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * xs;
+        float *yp = y + pl * ys;
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++) {
+                float s = 0.f;
+                for (int ki = 0; ki < g->kh; ki++) {
+                    int ih = oh * g->stride - g->pad + ki;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int kj = 0; kj < g->kw; kj++) {
+                        int iw = ow * g->stride - g->pad + kj;
+                        if (iw >= 0 && iw < W) s += xp[(size_t)ih * W + iw];
+                    }
+                }
+                yp[oh * Wo + ow] = s * inv;
+            }
+    }
+}
+
+void soma_avgpool_backward(float *dx, const float *dy, const soma_conv_geom *g, int N) {
+    if (!dx) return;
+    const long planes = (long)N * g->c_in;
+    const int H = g->h_in, W = g->w_in, Ho = g->h_out, Wo = g->w_out;
+    const size_t xs = (size_t)H * W, ys = (size_t)Ho * Wo;
+    const float inv = 1.f / (float)(g->kh * g->kw);
+#pragma omp parallel for schedule(static) if ((size_t)planes * xs >= POOL_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        float *dp = dx + pl * xs;
+        const float *e = dy + pl * ys;
+        memset(dp, 0, xs * sizeof *dp);
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++) {
+                float v = e[oh * Wo + ow] * inv;
+                for (int ki = 0; ki < g->kh; ki++) {
+                    int ih = oh * g->stride - g->pad + ki;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int kj = 0; kj < g->kw; kj++) {
+                        int iw = ow * g->stride - g->pad + kj;
+                        if (iw >= 0 && iw < W) dp[(size_t)ih * W + iw] += v;
+                    }
+                }
+            }
+    }
+}
+
+// --- layers ----------------------------------------------------------------------------
+
+typedef struct pool_impl {
+    int is_max;
+    int k, stride, pad;
+    soma_conv_geom g;
+    int32_t *argmax; /* [max_n, C, Ho, Wo] for max pooling */
+} pool_impl;
+
+static soma_status pool_setup(soma_layer *l) {
+    pool_impl *p = l->impl;
+    if (l->in.h == 1 && l->in.w == 1 && p->k > 1)
+        return soma_error(SOMA_ERR_SHAPE,
+                          "layer %s: pooling needs an image-shaped input [C,H,W], got a flat "
+                          "vector [%d]",
+                          l->spec, l->in.c);
+    if (2 * p->pad > p->k)
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: padding %d is more than half the window %d",
+                          l->spec, p->pad, p->k);
+    p->g = (soma_conv_geom){.c_in = l->in.c, .h_in = l->in.h, .w_in = l->in.w, .c_out = l->in.c,
+                            .kh = p->k, .kw = p->k, .stride = p->stride, .pad = p->pad};
+    if (soma_conv_geom_init(&p->g) != SOMA_OK)
+        return soma_error_wrap(SOMA_ERR_SHAPE, "layer %s", l->spec);
+    l->n_params = 0;
+    l->out = (soma_shape){l->in.c, p->g.h_out, p->g.w_out};
+    return SOMA_OK;
+}
+
+static soma_status pool_reserve(soma_layer *l, int max_n) {
+    pool_impl *p = l->impl;
+    if (p->is_max) {
+        soma_free(p->argmax);
+        p->argmax = soma_alloc((size_t)max_n * soma_shape_size(l->out), sizeof *p->argmax);
+        if (!p->argmax) return soma_error_wrap(SOMA_ERR_NOMEM, "layer %s", l->spec);
+    }
+    l->max_n = max_n;
+    return SOMA_OK;
+}
+
+static void pool_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
+    (void)mode;
+    pool_impl *p = l->impl;
+    if (p->is_max) {
+        SOMA_ASSERT(p->argmax && n <= l->max_n);
+        soma_maxpool_forward(y, p->argmax, x, &p->g, n);
+    } else {
+        soma_avgpool_forward(y, x, &p->g, n);
+    }
+}
+
+static void pool_backward(soma_layer *l, float *dx, const float *dy, const float *x,
+                          const float *y, int n) {
+    (void)x;
+    (void)y;
+    pool_impl *p = l->impl;
+    if (p->is_max)
+        soma_maxpool_backward(dx, dy, p->argmax, &p->g, n);
+    else
+        soma_avgpool_backward(dx, dy, &p->g, n);
+}
+
+static void pool_destroy(soma_layer *l) {
+    pool_impl *p = l->impl;
+    if (p) soma_free(p->argmax);
+    soma_free(p);
+    l->impl = NULL;
+}
+
+static const soma_layer_ops maxpool_ops = {
+    .kind = "maxpool",
+    .setup = pool_setup,
+    .reserve = pool_reserve,
+    .forward = pool_forward,
+    .backward = pool_backward,
+    .destroy = pool_destroy,
+};
+
+static const soma_layer_ops avgpool_ops = {
+    .kind = "avgpool",
+    .setup = pool_setup,
+    .reserve = pool_reserve,
+    .forward = pool_forward,
+    .backward = pool_backward,
+    .destroy = pool_destroy,
+};
+
+int soma__parse_pool(const char *tok, soma_layer *l) {
+    int is_max;
+    if (strncmp(tok, "maxpool", 7) == 0)
+        is_max = 1;
+    else if (strncmp(tok, "avgpool", 7) == 0)
+        is_max = 0;
+    else
+        return 0;
+    const char *s = tok + 7;
+    int k = soma__parse_uint(&s), stride = -1, pad = 0;
+    if (k < 1 || soma__parse_stride_pad(s, &stride, &pad) != 0) {
+        soma_error(SOMA_ERR_PARSE, "layer '%s': want %sK[sS][pP] with K, S >= 1 (e.g. %s2)", tok,
+                   is_max ? "maxpool" : "avgpool", is_max ? "maxpool" : "avgpool");
+        return -1;
+    }
+    pool_impl *p = soma_calloc(1, sizeof *p);
+    if (!p) return -1;
+    p->is_max = is_max;
+    p->k = k;
+    p->stride = stride > 0 ? stride : k;
+    p->pad = pad;
+    l->ops = is_max ? &maxpool_ops : &avgpool_ops;
+    l->impl = p;
+    return 1;
+}

@@ -1,0 +1,245 @@
+// Networks end to end: spec errors, gradients through the whole stack, optimizers against
+// torch.optim, schedules, checkpoints (round trip, corruption, mismatch), NPY export/import,
+// reproducibility and resume.
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "soma/soma.h"
+
+static char tmpdir_[256];
+
+static const char *tmp_(const char *name) {
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s/%s", tmpdir_, name);
+    return buf;
+}
+
+static void test_spec_errors(void) {
+    soma_net *n = NULL;
+    soma_shape img = {1, 28, 28};
+    CHECK_FAILS(soma_net_new(&n, "fc10,,relu", img, 1), SOMA_ERR_PARSE);
+    CHECK_FAILS(soma_net_new(&n, "bogus", img, 1), SOMA_ERR_PARSE);
+    CHECK_FAILS(soma_net_new(&n, "fc10,", img, 1), SOMA_ERR_PARSE);
+    CHECK_FAILS(soma_net_new(&n, "", img, 1), SOMA_ERR_PARSE);
+    CHECK_FAILS(soma_net_new(&n, "fc0", img, 1), SOMA_ERR_PARSE);
+    CHECK_FAILS(soma_net_new(&n, "conv5x5x6,relu,conv9x9x4", (soma_shape){1, 12, 12}, 1), SOMA_ERR_SHAPE);
+    CHECK_FAILS(soma_net_new(&n, "fc10", (soma_shape){0, 1, 1}, 1), SOMA_ERR_SHAPE);
+    CHECK_FAILS(soma_net_new(&n, "fc99999999", img, 1), SOMA_ERR_SHAPE);
+    CHECK(n == NULL);
+    CHECK_OK(soma_net_new(&n, " conv5x5x6p2 , relu,maxpool2,fc10", img, 1));
+    if (n) {
+        CHECK(soma_net_n_layers(n) == 4);
+        CHECK(soma_net_out_shape(n).c == 10);
+        char buf[1024];
+        soma_net_summary(n, buf, sizeof buf);
+        CHECK(strstr(buf, "total") != NULL);
+    }
+    soma_net_free(n);
+}
+
+/* dL/dparam of L = sum(r * y) through the whole network, against central differences. */
+static void test_net_gradients(void) {
+    soma_net *net = NULL;
+    const int N = 3;
+    CHECK_OK(soma_net_new(&net, "conv3x3x4p1,relu,maxpool2,conv3x3x3,tanh,fc6,gelu,layernorm,fc3", (soma_shape){2, 8, 8}, 5));
+    if (!net) return;
+    soma_rng r;
+    soma_rng_seed(&r, 9, 0);
+    float x[3 * 2 * 8 * 8], proj[3 * 3];
+    soma_rng_normal_fill(&r, x, sizeof x / sizeof *x, 0, 1);
+    soma_rng_normal_fill(&r, proj, 9, 0, 1);
+    const float *y;
+    soma_net_zero_grad(net);
+    CHECK_OK(soma_net_forward(net, x, N, SOMA_MODE_TRAIN, &y));
+    CHECK_OK(soma_net_backward(net, proj, N));
+    double worst = 0;
+    for (int k = 0; k < soma_net_n_params(net); k++) {
+        soma_param *p = soma_net_param(net, k);
+        for (size_t i = 0; i < p->n; i += 1 + p->n / 7) {
+            float keep = p->value[i];
+            double lp, lm;
+            const float eps = 1e-3f;
+            p->value[i] = keep + eps;
+            soma_net_forward(net, x, N, SOMA_MODE_TRAIN, &y);
+            lp = 0;
+            for (int j = 0; j < 9; j++) lp += (double)proj[j] * y[j];
+            p->value[i] = keep - eps;
+            soma_net_forward(net, x, N, SOMA_MODE_TRAIN, &y);
+            lm = 0;
+            for (int j = 0; j < 9; j++) lm += (double)proj[j] * y[j];
+            p->value[i] = keep;
+            double num = (lp - lm) / (2 * eps), ana = p->grad[i];
+            double rel = fabs(num - ana) / fmax(1e-2, fabs(num) + fabs(ana));
+            if (rel > worst) worst = rel;
+        }
+    }
+    printf("network gradient check: worst relative error %.2e\n", worst);
+    CHECK(worst < 1e-2);
+    soma_net_free(net);
+}
+
+static void test_optim_vs_torch(void) {
+    const char *cases[] = {"sgd", "sgd_momentum_wd", "sgd_nesterov", "adam", "adam_wd", "adamw"};
+    const soma_optim_config cfgs[] = {
+        {SOMA_OPTIM_SGD, 0.f, 0, 0.f, 0, 0, 0},     {SOMA_OPTIM_SGD, 0.9f, 0, 0.01f, 0, 0, 0},
+        {SOMA_OPTIM_SGD, 0.9f, 1, 0.01f, 0, 0, 0},  {SOMA_OPTIM_ADAM, 0.f, 0, 0.f, 0, 0, 0},
+        {SOMA_OPTIM_ADAM, 0.f, 0, 0.05f, 0, 0, 0},  {SOMA_OPTIM_ADAMW, 0.f, 0, 0.05f, 0, 0, 0},
+    };
+    for (int c = 0; c < 6; c++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fixtures/optim/%s.bin", cases[c]);
+        fixture f;
+        if (fixture_load(check_src_path(path), &f) != 0) {
+            CHECK(0);
+            continue;
+        }
+        soma_net *net = NULL;
+        soma_optim *o = NULL;
+        CHECK_OK(soma_net_new(&net, "fc3", (soma_shape){2, 1, 1}, 1));
+        CHECK_OK(soma_optim_new(&o, net, &cfgs[c]));
+        soma_param *w = soma_net_param(net, 0), *b = soma_net_param(net, 1);
+        memcpy(w->value, fixture_get(&f, "weight", NULL), 6 * sizeof(float));
+        memcpy(b->value, fixture_get(&f, "bias", NULL), 3 * sizeof(float));
+        for (int k = 0; k < 5; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "%d.weight.grad", k);
+            memcpy(w->grad, fixture_get(&f, key, NULL), 6 * sizeof(float));
+            snprintf(key, sizeof key, "%d.bias.grad", k);
+            memcpy(b->grad, fixture_get(&f, key, NULL), 3 * sizeof(float));
+            soma_optim_step(o, 0.1f);
+            char label[96];
+            snprintf(key, sizeof key, "%d.weight", k);
+            snprintf(label, sizeof label, "%s step %d weight", cases[c], k);
+            CHECK_CLOSE(label, w->value, fixture_get(&f, key, NULL), 6, 1e-6f, 1e-5f);
+            snprintf(key, sizeof key, "%d.bias", k);
+            snprintf(label, sizeof label, "%s step %d bias", cases[c], k);
+            CHECK_CLOSE(label, b->value, fixture_get(&f, key, NULL), 3, 1e-6f, 1e-5f);
+        }
+        soma_optim_free(o);
+        soma_net_free(net);
+        fixture_free(&f);
+    }
+    soma_optim_kind k;
+    CHECK_FAILS(soma_optim_parse("rmsprop", &k), SOMA_ERR_ARG);
+}
+
+static void test_sched(void) {
+    soma_sched s = {SOMA_SCHED_COSINE, 1.0f, 0.1f, 0.f, 0, 100, 0};
+    CHECK(fabsf(soma_sched_lr(&s, 0) - 1.0f) < 1e-6f);
+    CHECK(fabsf(soma_sched_lr(&s, 50) - 0.55f) < 1e-5f);
+    CHECK(fabsf(soma_sched_lr(&s, 100) - 0.1f) < 1e-6f);
+    soma_sched t = {SOMA_SCHED_STEP, 1.0f, 0.f, 0.5f, 10, 0, 0};
+    CHECK(fabsf(soma_sched_lr(&t, 9) - 1.0f) < 1e-6f && fabsf(soma_sched_lr(&t, 25) - 0.25f) < 1e-6f);
+    soma_sched w = {SOMA_SCHED_CONSTANT, 1.0f, 0.f, 0.f, 0, 0, 4};
+    CHECK(fabsf(soma_sched_lr(&w, 0) - 0.25f) < 1e-6f && fabsf(soma_sched_lr(&w, 10) - 1.0f) < 1e-6f);
+}
+
+static soma_status train_(soma_net *net, soma_optim *o, const soma_dataset *d, int epochs, const char *ckpt,
+                          int resume, soma_train_log *log) {
+    soma_rule *rule;
+    SOMA_TRY(soma_rule_backprop_new(&rule, SOMA_LOSS_XENT));
+    soma_train_config c = soma_train_defaults();
+    c.epochs = epochs;
+    c.batch = 32;
+    c.sched.lr = 0.01f;
+    c.quiet = 1;
+    c.ckpt_path = ckpt;
+    c.resume = resume;
+    soma_status st = soma_train_classifier(net, rule, o, d, d, &c, log);
+    soma_rule_free(rule);
+    return st;
+}
+
+static void test_train_resume_ckpt(void) {
+    soma_dataset *d = NULL;
+    CHECK_OK(soma_dataset_synthetic("gauss", 600, 10, 3, 6.0f, 4, &d));
+    if (!d) return;
+    const char *spec = "fc16,relu,dropout0.1,fc3";
+    soma_shape in = {d->c, d->h, d->w};
+    soma_optim_config oc = {SOMA_OPTIM_ADAM, 0.f, 0, 0.f, 0, 0, 0};
+    soma_net *a = NULL, *b = NULL;
+    soma_optim *oa = NULL, *ob = NULL;
+    soma_train_log la = {0}, lb = {0};
+    CHECK_OK(soma_net_new(&a, spec, in, 3));
+    CHECK_OK(soma_optim_new(&oa, a, &oc));
+    CHECK_OK(train_(a, oa, d, 4, NULL, 0, &la));
+    printf("synthetic 3-class training accuracy after 4 epochs: %.3f\n", (double)la.test_acc[3]);
+    CHECK(la.test_acc[3] > 0.95f);
+    /* same seed, 2 epochs + checkpoint + resume to 4: identical parameters, bit for bit */
+    unlink(tmp_("run.ckpt"));
+    CHECK_OK(soma_net_new(&b, spec, in, 3));
+    CHECK_OK(soma_optim_new(&ob, b, &oc));
+    CHECK_OK(train_(b, ob, d, 2, tmp_("run.ckpt"), 0, &lb));
+    soma_optim_free(ob);
+    soma_net_free(b);
+    soma_train_log_free(&lb);
+    CHECK_OK(soma_net_new(&b, spec, in, 3));
+    CHECK_OK(soma_optim_new(&ob, b, &oc));
+    CHECK_OK(train_(b, ob, d, 4, tmp_("run.ckpt"), 1, &lb));
+    CHECK(lb.start_epoch == 2);
+    size_t na, nb;
+    float *va = soma_net_flat_values(a, &na), *vb = soma_net_flat_values(b, &nb);
+    CHECK(na == nb && memcmp(va, vb, na * sizeof(float)) == 0);
+
+    /* checkpoint corruption: every flipped byte region and truncation is refused */
+    void *buf;
+    size_t n;
+    CHECK_OK(soma_file_read(tmp_("run.ckpt"), 0, &buf, &n));
+    unsigned char *bytes = buf;
+    for (size_t at = 0; at < n; at += n / 13 + 1) {
+        bytes[at] ^= 0x5a;
+        CHECK_FAILS(soma_ckpt_load_mem(bytes, n, b, ob, NULL), SOMA_ERR_FORMAT);
+        bytes[at] ^= 0x5a;
+    }
+    for (size_t cut = 0; cut < n; cut += n / 7 + 1) CHECK_FAILS(soma_ckpt_load_mem(bytes, cut, b, ob, NULL), SOMA_ERR_FORMAT);
+    CHECK_OK(soma_ckpt_load_mem(bytes, n, b, ob, NULL));
+    soma_free(buf);
+    CHECK_FAILS(soma_ckpt_load(tmp_("missing.ckpt"), b, NULL, NULL), SOMA_ERR_IO);
+    soma_net *other = NULL;
+    CHECK_OK(soma_net_new(&other, "fc8,relu,fc3", in, 3));
+    CHECK_FAILS(soma_ckpt_load(tmp_("run.ckpt"), other, NULL, NULL), SOMA_ERR_SHAPE);
+    char spec2[256];
+    soma_shape in2;
+    CHECK_OK(soma_ckpt_peek(tmp_("run.ckpt"), spec2, sizeof spec2, &in2));
+    CHECK(strcmp(spec2, spec) == 0 && in2.c == in.c);
+    struct stat sb;
+    char tmpname[600];
+    snprintf(tmpname, sizeof tmpname, "%s.tmp.%d", tmp_("run.ckpt"), (int)getpid());
+    CHECK(stat(tmpname, &sb) != 0);
+
+    /* NPY export / import round trip, and a mismatched shape refused without changes */
+    CHECK_OK(soma_net_save_npy(a, tmp_("npy")));
+    CHECK_OK(soma_net_load_npy(other == NULL ? b : b, tmp_("npy")));
+    vb = soma_net_flat_values(b, &nb);
+    CHECK(memcmp(va, vb, na * sizeof(float)) == 0);
+    CHECK_FAILS(soma_net_load_npy(other, tmp_("npy")), SOMA_ERR_SHAPE);
+    CHECK_FAILS(soma_net_load_npy(b, tmp_("no-such-dir")), SOMA_ERR_IO);
+
+    soma_net_free(other);
+    soma_optim_free(oa);
+    soma_optim_free(ob);
+    soma_net_free(a);
+    soma_net_free(b);
+    soma_train_log_free(&la);
+    soma_train_log_free(&lb);
+    soma_dataset_free(d);
+}
+
+int main(void) {
+    snprintf(tmpdir_, sizeof tmpdir_, "/tmp/soma-test-net-%d", (int)getpid());
+    mkdir(tmpdir_, 0700);
+    soma_set_threads(2);
+    test_spec_errors();
+    test_net_gradients();
+    test_optim_vs_torch();
+    test_sched();
+    test_train_resume_ckpt();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir_);
+    return check_report("test_net");
+}

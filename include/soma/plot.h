@@ -10,9 +10,9 @@
  *     soma_fig *f;
  *     SOMA_TRY(soma_fig_new(&f, 1, 2, 900, 360));        // 1 row, 2 panels
  *     soma_fig_title(f, "Training");
- *     soma_fig_labels(f, 0, "Loss", "epoch", "loss");
- *     soma_fig_line(f, 0, NULL, loss, n_epochs, "train", NULL);   // x = 0..n-1
- *     soma_fig_hline(f, 1, 90.5f, "paper: 90.5%");
+ *     soma_fig_labels(f, 0, "Accuracy", "epoch", "accuracy");
+ *     soma_fig_line(f, 0, NULL, acc, n_epochs, "train", NULL);    // x = 0..n-1
+ *     soma_fig_hline(f, 0, 0.905f, "paper: 90.5%");
  *     soma_fig_heatmap(f, 1, rdm, 10, 10, NULL);          // NULL: default options
  *     soma_status st = soma_fig_save(f, "out/run/fig.svg");   // atomic
  *     soma_fig_free(f);

@@ -609,7 +609,7 @@ static soma_status render_heat(soma__buf *b, const soma__panel *p, const soma__i
     if (!it->row_labels) rlw = text_w("0000", FS_TICK);
     double top = p->title && *p->title ? 26 : 10;
     double left = rlw + 12 + (p->ylabel && *p->ylabel ? 20 : 0);
-    double cbar = 78 + (it->cbar_label && *it->cbar_label ? 16 : 0);
+    double cbar = 64 + (it->cbar_label && *it->cbar_label ? 12 : 0);
     double aw = pw - left - cbar - 8, ah0 = ph - top - 24 - (p->xlabel && *p->xlabel ? 18 : 0);
     double cell0 = fmin(aw / it->cols, ah0 / it->rows);
     int rot = it->col_labels && clw > cell0 - 2;
@@ -691,7 +691,8 @@ static soma_status render_heat(soma__buf *b, const soma__panel *p, const soma__i
             text_at(b, x, fr.y0 + fr.h + 15, s, FS_TICK, "middle", 0, NULL);
     }
     soma__buf_put(b, "</g>\n");
-    panel_labels(b, p, px, pw, &fr, py + ph - 6, px + 12);
+    double xlab_y = fr.y0 + fr.h + (rot ? fmin(clw * 0.75, 90) + 14 : 20) + 16;
+    panel_labels(b, p, px, pw, &fr, fmin(xlab_y, py + ph - 6), fr.x0 - rlw - 16);
     /* colour bar: 64 stacked bands (no gradient ids, so figures can share a page) */
     double cx = fr.x0 + fr.w + 14, cw = 14, ch = fr.h, cy = fr.y0;
     int bands = 64;
@@ -731,7 +732,7 @@ static soma_status render_heat(soma__buf *b, const soma__panel *p, const soma__i
                 NULL);
     }
     soma__buf_put(b, "</g>\n");
-    text_at(b, cx + cw + 62, cy + ch / 2, it->cbar_label, FS_LABEL, "middle", -90,
+    text_at(b, cx + cw + 48, cy + ch / 2, it->cbar_label, FS_LABEL, "middle", -90,
             "fill=\"" C_TEXT "\"");
     return SOMA_OK;
 }

@@ -22,6 +22,11 @@
 extern "C" {
 #endif
 
+#define SOMA_VERSION_MAJOR 0
+#define SOMA_VERSION_MINOR 1
+#define SOMA_VERSION_PATCH 0
+#define SOMA_VERSION "0.1.0"
+
 // --- status ----------------------------------------------------------------------------
 
 typedef enum soma_status {

@@ -44,7 +44,14 @@ soma_status soma_error_wrap(soma_status s, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, errmsg_, sizeof old);
-    snprintf(errmsg_, sizeof errmsg_, "%s: %s", prefix, old[0] ? old : soma_status_str(s));
+    const char *tail = old[0] ? old : soma_status_str(s);
+    size_t pl = strlen(prefix), tl = strlen(tail);
+    if (pl > SOMA_ERRMSG_CAP - 3) pl = SOMA_ERRMSG_CAP - 3;
+    if (tl > SOMA_ERRMSG_CAP - 3 - pl) tl = SOMA_ERRMSG_CAP - 3 - pl;
+    memcpy(errmsg_, prefix, pl);
+    memcpy(errmsg_ + pl, ": ", 2);
+    memcpy(errmsg_ + pl + 2, tail, tl);
+    errmsg_[pl + 2 + tl] = '\0';
     return s;
 }
 

@@ -48,11 +48,4 @@ int soma__color_resolve(int color, int auto_k);
 soma_status soma__png_encode(const uint8_t *pix, int w, int h, int channels, uint8_t **out,
                              size_t *n);
 
-// --- files -----------------------------------------------------------------------------
-
-/* Writes buf to "<path>.tmp.<pid>", flushes, fsyncs, renames into place. */
-soma_status soma__plot_write_atomic(const char *path, const void *buf, size_t n);
-/* Reads a whole file (at most max_bytes) into a malloc'd NUL-terminated buffer. */
-soma_status soma__plot_read_file(const char *path, size_t max_bytes, char **out, size_t *n);
-
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "plot/figure.h"
+#include "soma/io.h"
 
 #define FONT "DejaVu Sans, Helvetica, Arial, sans-serif"
 #define C_AXIS "#333333"
@@ -852,7 +853,7 @@ soma_status soma_fig_save(const soma_fig *f, const char *path) {
     soma__buf_putn(&pre, s, n);
     free(s);
     SOMA_TRY(soma__buf_finish(&pre, &s, &n));
-    soma_status st = soma__plot_write_atomic(path, s, n);
+    soma_status st = soma_file_write_atomic(path, s, n);
     free(s);
     return st;
 }

@@ -11,7 +11,8 @@
 #include <time.h>
 
 #include "plot/internal.h"
-#include "soma/soma.h" /* SOMA_VERSION */
+#include "soma/io.h"
+#include "soma/core.h" /* SOMA_VERSION */
 
 #define MAX_JSON_BYTES ((size_t)64 << 20)
 #define MAX_FIG_BYTES ((size_t)32 << 20)
@@ -109,7 +110,7 @@ static void run_load(run *r) {
     }
     char *text;
     size_t n;
-    if (soma__plot_read_file(path, MAX_JSON_BYTES, &text, &n) != SOMA_OK) {
+    if (soma_file_read(path, MAX_JSON_BYTES, (void **)&text, &n) != SOMA_OK) {
         snprintf(r->err, sizeof r->err, "results.json could not be read: %s", soma_errmsg());
         free(path);
         return;
@@ -315,7 +316,7 @@ static void summary_table(soma__buf *b, run *runs, int n) {
 static void put_svg_file(soma__buf *b, const char *path, const char *fname) {
     char *t;
     size_t n;
-    if (soma__plot_read_file(path, MAX_FIG_BYTES, &t, &n) != SOMA_OK) {
+    if (soma_file_read(path, MAX_FIG_BYTES, (void **)&t, &n) != SOMA_OK) {
         soma__buf_put(b, "<div class=\"error\">figure ");
         soma__buf_esc(b, fname);
         soma__buf_put(b, " could not be read</div>\n");
@@ -339,7 +340,7 @@ static void put_svg_file(soma__buf *b, const char *path, const char *fname) {
 static void put_png_file(soma__buf *b, const char *path, const char *fname) {
     char *t;
     size_t n;
-    if (soma__plot_read_file(path, MAX_FIG_BYTES, &t, &n) != SOMA_OK) {
+    if (soma_file_read(path, MAX_FIG_BYTES, (void **)&t, &n) != SOMA_OK) {
         soma__buf_put(b, "<div class=\"error\">figure ");
         soma__buf_esc(b, fname);
         soma__buf_put(b, " could not be read</div>\n");
@@ -514,7 +515,7 @@ soma_status soma_report_build(const char *out_dir, const char *html_path) {
         size_t len;
         st = soma__buf_finish(&b, &html, &len);
         if (st == SOMA_OK) {
-            st = soma__plot_write_atomic(html_path, html, len);
+            st = soma_file_write_atomic(html_path, html, len);
             free(html);
         }
     }

@@ -133,22 +133,22 @@ static void impl_destroy(soma_layer *l) {
     l->impl = NULL;
 }
 
-static const soma_layer_ops act_ops = {
-    .kind = "act",
-    .setup = same_shape_setup,
-    .forward = act_forward,
-    .backward = act_backward,
-    .destroy = impl_destroy,
-};
+/* One table per activation, so that summaries and checkpoints see "relu", "gelu", ... */
+#define ACT_OPS(name)                                                                          \
+    {                                                                                          \
+        .kind = name, .setup = same_shape_setup, .forward = act_forward,                       \
+        .backward = act_backward, .destroy = impl_destroy                                      \
+    }
+static const soma_layer_ops act_ops[SOMA_ACT_COUNT] = {ACT_OPS("relu"), ACT_OPS("tanh"),
+                                                       ACT_OPS("sigmoid"), ACT_OPS("gelu")};
 
 int soma__parse_act(const char *tok, soma_layer *l) {
-    static const char *names[SOMA_ACT_COUNT] = {"relu", "tanh", "sigmoid", "gelu"};
     for (int i = 0; i < SOMA_ACT_COUNT; i++) {
-        if (strcmp(tok, names[i]) != 0) continue;
+        if (strcmp(tok, act_ops[i].kind) != 0) continue;
         act_impl *a = soma_alloc(1, sizeof *a);
         if (!a) return -1;
         a->act = (soma_act)i;
-        l->ops = &act_ops;
+        l->ops = &act_ops[i];
         l->impl = a;
         return 1;
     }

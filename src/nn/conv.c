@@ -18,7 +18,9 @@
 
 /* Scratch per chunk, in floats; about 2 MB keeps col in the L2/L3 of common CPUs while
  * giving the GEMM a wide N dimension. */
+#ifndef CONV_CHUNK_FLOATS
 #define CONV_CHUNK_FLOATS ((size_t)1 << 19)
+#endif
 
 // --- geometry --------------------------------------------------------------------------
 

@@ -71,6 +71,9 @@ int main(void) {
     for (size_t i = 0; i < w->n; i++) mx = fabsf(w->value[i]) > mx ? fabsf(w->value[i]) : mx;
     CHECK(mx <= bound && mx > 0.9f * bound);
     tl_free(&l);
+    CHECK_OK(tl_make(&l, "gelu", (soma_shape){4, 1, 1}, 2, 1));
+    CHECK(strcmp(l.ops->kind, "gelu") == 0);
+    tl_free(&l);
     CHECK_OK(tl_make(&l, "layernorm", (soma_shape){4, 1, 1}, 2, 1));
     CHECK(l.params[0].value[2] == 1.f && l.params[1].value[3] == 0.f && l.params[0].ndim == 1);
     tl_free(&l);

@@ -5,35 +5,23 @@
 
 #include "nn/internal.h"
 
-/* Below this many values an OpenMP team costs more than it saves. The cheap activations
- * (relu) are memory-bound; the transcendental ones pay off earlier. */
-#define ACT_PAR_CHEAP ((size_t)1 << 17)
-#define ACT_PAR_DEAR ((size_t)1 << 14)
+/* Transcendental activations split over OpenMP threads above this many values; below it, or
+ * for the memory-bound ones (relu, and every backward but GELU's), a thread team costs more
+ * than it saves. Hot loops carry "omp simd" so that they vectorise at -O2. */
+#define ACT_PAR_MIN ((size_t)1 << 15)
 
 // --- kernels ---------------------------------------------------------------------------
 
-static void relu_fwd(float *restrict y, const float *restrict x, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_CHEAP)
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
-}
-
-static void relu_bwd(float *restrict dx, const float *restrict dy, const float *restrict x,
-                     size_t n) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_CHEAP)
-    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
-}
-
-void soma_act_forward(soma_act a, float *y, const float *x, size_t n) {
+static void act_fwd_range(soma_act a, float *y, const float *x, size_t n) {
     switch (a) {
     case SOMA_ACT_RELU:
-        relu_fwd(y, x, n);
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
         break;
     case SOMA_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_DEAR)
         for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
         break;
     case SOMA_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_DEAR)
         for (size_t i = 0; i < n; i++) {
             /* Two branches keep exp() from overflowing for either sign. */
             float v = x[i];
@@ -46,7 +34,6 @@ void soma_act_forward(soma_act a, float *y, const float *x, size_t n) {
         }
         break;
     case SOMA_ACT_GELU:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_DEAR)
         for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.f + erff(x[i] * 0.70710678118654752f));
         break;
     default:
@@ -54,24 +41,25 @@ void soma_act_forward(soma_act a, float *y, const float *x, size_t n) {
     }
 }
 
-/* relu and gelu read the input x; tanh and sigmoid read the output y. */
-void soma_act_backward(soma_act a, float *dx, const float *dy, const float *x, const float *y,
-                       size_t n) {
-    if (!dx) return;
+static void act_bwd_range(soma_act a, float *dx, const float *dy, const float *x,
+                          const float *y, size_t n) {
     switch (a) {
     case SOMA_ACT_RELU:
-        relu_bwd(dx, dy, x, n);
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            float g = dy[i]; /* loaded unconditionally: the select then vectorises */
+            dx[i] = x[i] > 0.f ? g : 0.f;
+        }
         break;
     case SOMA_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_CHEAP)
+#pragma omp simd
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.f - y[i] * y[i]);
         break;
     case SOMA_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_CHEAP)
+#pragma omp simd
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.f - y[i]);
         break;
     case SOMA_ACT_GELU:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_DEAR)
         for (size_t i = 0; i < n; i++) {
             float v = x[i];
             float cdf = 0.5f * (1.f + erff(v * 0.70710678118654752f));
@@ -82,6 +70,35 @@ void soma_act_backward(soma_act a, float *dx, const float *dy, const float *x, c
     default:
         SOMA_ASSERT(0 && "unknown activation");
     }
+}
+
+void soma_act_forward(soma_act a, float *y, const float *x, size_t n) {
+    if (a != SOMA_ACT_RELU && n >= ACT_PAR_MIN) {
+#pragma omp parallel
+        {
+            size_t lo, hi;
+            soma__split(n, &lo, &hi);
+            act_fwd_range(a, y + lo, x + lo, hi - lo);
+        }
+        return;
+    }
+    act_fwd_range(a, y, x, n);
+}
+
+/* relu and gelu read the input x; tanh and sigmoid read the output y. */
+void soma_act_backward(soma_act a, float *dx, const float *dy, const float *x, const float *y,
+                       size_t n) {
+    if (!dx) return;
+    if (a == SOMA_ACT_GELU && n >= ACT_PAR_MIN) {
+#pragma omp parallel
+        {
+            size_t lo, hi;
+            soma__split(n, &lo, &hi);
+            act_bwd_range(a, dx + lo, dy + lo, x + lo, NULL, hi - lo);
+        }
+        return;
+    }
+    act_bwd_range(a, dx, dy, x, y, n);
 }
 
 // --- activation layers -----------------------------------------------------------------
@@ -116,22 +133,22 @@ static void impl_destroy(soma_layer *l) {
     l->impl = NULL;
 }
 
-static const soma_layer_ops act_ops = {
-    .kind = "act",
-    .setup = same_shape_setup,
-    .forward = act_forward,
-    .backward = act_backward,
-    .destroy = impl_destroy,
-};
+/* One table per activation, so that summaries and checkpoints see "relu", "gelu", ... */
+#define ACT_OPS(name)                                                                          \
+    {                                                                                          \
+        .kind = name, .setup = same_shape_setup, .forward = act_forward,                       \
+        .backward = act_backward, .destroy = impl_destroy                                      \
+    }
+static const soma_layer_ops act_ops[SOMA_ACT_COUNT] = {ACT_OPS("relu"), ACT_OPS("tanh"),
+                                                       ACT_OPS("sigmoid"), ACT_OPS("gelu")};
 
 int soma__parse_act(const char *tok, soma_layer *l) {
-    static const char *names[SOMA_ACT_COUNT] = {"relu", "tanh", "sigmoid", "gelu"};
     for (int i = 0; i < SOMA_ACT_COUNT; i++) {
-        if (strcmp(tok, names[i]) != 0) continue;
+        if (strcmp(tok, act_ops[i].kind) != 0) continue;
         act_impl *a = soma_alloc(1, sizeof *a);
         if (!a) return -1;
         a->act = (soma_act)i;
-        l->ops = &act_ops;
+        l->ops = &act_ops[i];
         l->impl = a;
         return 1;
     }
@@ -171,6 +188,7 @@ static void dropout_forward(soma_layer *l, float *y, const float *x, int n, soma
     /* Compare against p in 32-bit fixed point: one u32 per value, a fixed stream order. */
     uint32_t thr = (uint32_t)((double)d->p * 4294967296.0);
     for (size_t i = 0; i < total; i++) d->mask[i] = soma_rng_u32(&l->rng) >= thr ? keep : 0.f;
+#pragma omp simd
     for (size_t i = 0; i < total; i++) y[i] = x[i] * d->mask[i];
 }
 
@@ -185,6 +203,7 @@ static void dropout_backward(soma_layer *l, float *dx, const float *dy, const fl
         if (dx != dy) memcpy(dx, dy, total * sizeof *dx);
         return;
     }
+#pragma omp simd
     for (size_t i = 0; i < total; i++) dx[i] = dy[i] * d->mask[i];
 }
 

@@ -18,7 +18,9 @@
 
 /* Scratch per chunk, in floats; about 2 MB keeps col in the L2/L3 of common CPUs while
  * giving the GEMM a wide N dimension. */
+#ifndef CONV_CHUNK_FLOATS
 #define CONV_CHUNK_FLOATS ((size_t)1 << 19)
+#endif
 
 // --- geometry --------------------------------------------------------------------------
 
@@ -102,6 +104,7 @@ static void col2im_one(float *dx, const float *col, size_t ld, const soma_conv_g
                     const float *d = src + (size_t)oh * Wo;
                     float *xr = xp + (size_t)ih * W - g->pad + kj;
                     if (s == 1) {
+#pragma omp simd
                         for (int ow = ow0; ow < ow1; ow++) xr[ow] += d[ow];
                     } else {
                         for (int ow = ow0; ow < ow1; ow++) xr[(size_t)ow * s] += d[ow];
@@ -161,6 +164,7 @@ void soma_conv2d_forward(float *y, const float *x, const float *w, const float *
                 const float *src = t + co * ld + (size_t)i * P;
                 float *dst = yn + co * P;
                 float bv = b ? b[co] : 0.f;
+#pragma omp simd
                 for (size_t p = 0; p < P; p++) dst[p] = src[p] + bv;
             }
         }
@@ -189,6 +193,7 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
             for (size_t co = 0; co < Co; co++) {
                 const float *r = dyt + co * ld;
                 float s = 0.f;
+#pragma omp simd reduction(+ : s)
                 for (size_t p = 0; p < ld; p++) s += r[p];
                 db[co] += s;
             }

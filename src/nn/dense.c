@@ -25,6 +25,7 @@ void soma_dense_backward(float *dx, float *dw, float *db, const float *dy, const
     if (db) {
         for (int n = 0; n < N; n++) {
             const float *r = dy + (size_t)n * O;
+#pragma omp simd
             for (int o = 0; o < O; o++) db[o] += r[o];
         }
     }

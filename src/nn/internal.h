@@ -18,4 +18,20 @@ int soma__parse_uint(const char **s);
 /* Parses the optional suffixes sS (S >= 1) and pP (P >= 0) of conv and pool tokens, each at
  * most once, in any order, up to the end of s; leaves absent ones untouched. 0 ok, -1 bad. */
 int soma__parse_stride_pad(const char *s, int *stride, int *pad);
+
+/* This thread's share [lo, hi) of n items inside an OpenMP parallel region (all of it
+ * outside one or without OpenMP). */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+static inline void soma__split(size_t n, size_t *lo, size_t *hi) {
+#ifdef _OPENMP
+    size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+#else
+    size_t t = 0, nt = 1;
+#endif
+    size_t q = n / nt, r = n % nt;
+    *lo = t * q + (t < r ? t : r);
+    *hi = *lo + q + (t < r);
+}
 #endif

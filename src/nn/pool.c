@@ -7,7 +7,7 @@
 #include "nn/internal.h"
 
 /* Below this many input values, pooling stays on one thread. */
-#define POOL_PAR_MIN ((size_t)1 << 16)
+#define POOL_PAR_MIN ((size_t)1 << 17)
 
 // --- max pooling -----------------------------------------------------------------------
 
@@ -19,14 +19,27 @@ static void maxpool_plane(float *y, int32_t *am, const float *x, const soma_conv
         for (int oh = 0; oh < Ho; oh++) {
             const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
             for (int ow = 0; ow < Wo; ow++) {
+                /* Branch-free selects (random data would mispredict every branch): the
+                 * maximum, then the first index holding it. A NaN takes the careful path. */
                 int j = 2 * ow;
-                float m = r0[j];
-                int32_t a = 2 * oh * W + j;
-                if (r0[j + 1] > m || isnan(r0[j + 1])) m = r0[j + 1], a = 2 * oh * W + j + 1;
-                if (r1[j] > m || isnan(r1[j])) m = r1[j], a = (2 * oh + 1) * W + j;
-                if (r1[j + 1] > m || isnan(r1[j + 1])) m = r1[j + 1], a = (2 * oh + 1) * W + j + 1;
+                int32_t i0 = 2 * oh * W + j;
+                float a = r0[j], b = r0[j + 1], c = r1[j], d = r1[j + 1];
+                float m = b > a ? b : a;
+                m = c > m ? c : m;
+                m = d > m ? d : m;
+                int32_t k = i0 + W + 1;
+                k = c == m ? i0 + W : k;
+                k = b == m ? i0 + 1 : k;
+                k = a == m ? i0 : k;
+                if ((a != a) | (b != b) | (c != c) | (d != d)) {
+                    const float v[4] = {a, b, c, d};
+                    const int32_t at[4] = {i0, i0 + 1, i0 + W, i0 + W + 1};
+                    m = a, k = i0;
+                    for (int q = 1; q < 4 && m == m; q++)
+                        if (v[q] > m || v[q] != v[q]) m = v[q], k = at[q];
+                }
                 y[oh * Wo + ow] = m;
-                am[oh * Wo + ow] = a;
+                am[oh * Wo + ow] = k;
             }
         }
         return;

@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""Reference values for tests/test_nn_torch.c, computed once with PyTorch.
+
+Run with Debian's python3-torch:  /usr/bin/python3 tests/ref/gen_torch.py
+It rewrites tests/fixtures/nn/*.bin (committed; the tests never need PyTorch).
+
+Every case is computed in float64 from float32 inputs and parameters, and stored as float32.
+
+File format (little-endian):
+    char    magic[8]   = "SOMANNFX"
+    int32   version    = 1
+    char    spec[128]     layer tokens joined by commas ("conv5x5x6p2,relu,..."), or "xent" / "mse"
+                         for a loss alone; NUL-padded
+    int32   n, c, h, w   batch size and per-sample input shape
+    int32   mode         0 = eval, 1 = train
+    int32   n_arrays
+    n_arrays records of
+        char    name[32]   NUL-padded
+        int32   ndim, dims[4] (unused dims 0)
+        float32 data[prod(dims[:ndim])]
+
+Array names. A layer stack: "x" input, "y" output, "dy" the output gradient fed to backward
+(or, when "labels" is present, the stack ends in mean softmax cross-entropy: "labels" as
+floats, "loss" [1], and "y" holds the logits), "dx" the input gradient, and for the layer at
+0-based position i of the spec "i.weight", "i.bias" and their gradients "i.weight.grad",
+"i.bias.grad" (PyTorch's layouts). A loss alone: "xent" has "logits", "labels", "loss",
+"dlogits", "probs"; "mse" has "y", "t", "loss", "dy".
+"""
+import os
+import re
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MAGIC = b"SOMANNFX"
+VERSION = 1
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "nn")
+
+
+def write(name, spec, shape, mode, arrays):
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, name + ".bin")
+    assert len(spec) < 128, spec
+    with open(path, "wb") as f:
+        f.write(MAGIC)
+        f.write(struct.pack("<i", VERSION))
+        f.write(spec.encode().ljust(128, b"\0"))
+        f.write(struct.pack("<5i", *shape, mode))
+        f.write(struct.pack("<i", len(arrays)))
+        for key, a in arrays.items():
+            a = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
+            if a.ndim == 0:
+                a = a.reshape(1)
+            assert 1 <= a.ndim <= 4, (key, a.shape)
+            dims = list(a.shape) + [0] * (4 - a.ndim)
+            f.write(key.encode().ljust(32, b"\0"))
+            f.write(struct.pack("<5i", a.ndim, *dims))
+            f.write(a.astype("<f4").tobytes())
+    print(f"{path}: {os.path.getsize(path)} bytes")
+
+
+def f32(t):
+    """Round to float32 (what the C side sees), then compute in float64."""
+    return t.float().double()
+
+
+def module_for(tok, in_shape):
+    c, h, w = in_shape
+    if tok.startswith("fc"):
+        return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, int(tok[2:])))
+    if tok.startswith("conv"):
+        body = tok[4:]
+        k1, k2, rest = body.split("x", 2)
+        m = re.fullmatch(r"(\d+)(?:s(\d+))?(?:p(\d+))?", rest)
+        co, s, p = int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 0)
+        return nn.Conv2d(c, co, (int(k1), int(k2)), stride=s, padding=p)
+    if tok.startswith("maxpool") or tok.startswith("avgpool"):
+        m = re.fullmatch(r"(\d+)(?:s(\d+))?(?:p(\d+))?", tok[7:])
+        k = int(m.group(1))
+        s, p = int(m.group(2) or k), int(m.group(3) or 0)
+        return nn.MaxPool2d(k, s, p) if tok[0] == "m" else nn.AvgPool2d(k, s, p)
+    if tok == "relu":
+        return nn.ReLU()
+    if tok == "tanh":
+        return nn.Tanh()
+    if tok == "sigmoid":
+        return nn.Sigmoid()
+    if tok == "gelu":
+        return nn.GELU()
+    if tok.startswith("dropout"):
+        return nn.Dropout(float(tok[7:]))
+    if tok == "layernorm":
+        return nn.LayerNorm([c] if h == w == 1 else [c, h, w], eps=1e-5)
+    raise ValueError(tok)
+
+
+def torch_shape(s):
+    """A flat [D,1,1] sample is a plain vector [D] for PyTorch."""
+    return (s[0],) if s[1] == s[2] == 1 else tuple(s)
+
+
+def out_shape(mod, in_shape):
+    with torch.no_grad():
+        y = mod(torch.zeros(1, *torch_shape(in_shape), dtype=torch.float64))
+    s = tuple(y.shape[1:])
+    return s if len(s) == 3 else (s[0], 1, 1)
+
+
+def stack_case(name, spec, in_shape, n, gen, with_xent=False, randomize=False):
+    toks = spec.split(",")
+    mods, shape = [], in_shape
+    for tok in toks:
+        m = module_for(tok, shape).double()
+        if randomize:  # layernorm: gains and shifts away from 1/0
+            with torch.no_grad():
+                for p in m.parameters():
+                    p.copy_(f32(torch.empty_like(p).uniform_(-1, 1, generator=gen)))
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(f32(p))
+        mods.append(m)
+        shape = out_shape(m, shape)
+    net = nn.Sequential(*mods).eval()
+    x = f32(torch.randn(n, *torch_shape(in_shape), generator=gen)).requires_grad_(True)
+    if name.startswith("maxpool"):  # distinct values: no ties for the argmax
+        with torch.no_grad():
+            perm = torch.randperm(x.numel(), generator=gen).double()
+            x.copy_(((perm - x.numel() / 2) * 0.01).view_as(x))
+    y = net(x)
+    arrays = {"x": x.detach()}
+    if with_xent:
+        labels = torch.randint(0, y.shape[1], (n,), generator=gen)
+        loss = F.cross_entropy(y, labels)
+        loss.backward()
+        arrays["labels"] = labels.double()
+        arrays["loss"] = loss.detach().reshape(1)
+    else:
+        dy = f32(torch.randn(y.shape, generator=gen))
+        (y * dy).sum().backward()
+        arrays["dy"] = dy
+    arrays["y"] = y.detach()
+    arrays["dx"] = x.grad
+    for i, m in enumerate(mods):
+        for pname, p in m.named_parameters():
+            short = pname.split(".")[-1]
+            arrays[f"{i}.{short}"] = p.detach()
+            arrays[f"{i}.{short}.grad"] = p.grad
+    write(name, spec, (n, *in_shape), 0, {k: v.numpy() for k, v in arrays.items()})
+
+
+def main():
+    torch.set_default_dtype(torch.float64)
+    gen = torch.Generator().manual_seed(20240601)
+    torch.manual_seed(7)
+    stack_case("dense_flat", "fc10", (20, 1, 1), 4, gen)
+    stack_case("dense_img", "fc6", (2, 3, 4), 3, gen)
+    stack_case("conv3x3x4", "conv3x3x4", (3, 8, 7), 2, gen)
+    stack_case("conv5x5x6p2", "conv5x5x6p2", (1, 12, 12), 2, gen)
+    stack_case("conv3x3x5s2p1", "conv3x3x5s2p1", (2, 9, 8), 2, gen)
+    stack_case("conv3x3x4s2", "conv3x3x4s2", (2, 9, 9), 3, gen)
+    stack_case("maxpool2", "maxpool2", (3, 8, 6), 2, gen)
+    stack_case("maxpool3s2p1", "maxpool3s2p1", (2, 7, 9), 2, gen)
+    stack_case("avgpool2", "avgpool2", (3, 8, 6), 2, gen)
+    stack_case("avgpool3s2p1", "avgpool3s2p1", (2, 7, 9), 2, gen)
+    for a in ("relu", "tanh", "sigmoid", "gelu"):
+        stack_case(a, a, (3, 4, 5), 2, gen)
+    stack_case("layernorm_img", "layernorm", (3, 4, 5), 3, gen, randomize=True)
+    stack_case("layernorm_flat", "layernorm", (16, 1, 1), 4, gen, randomize=True)
+    stack_case("dropout_eval", "dropout0.5", (10, 1, 1), 3, gen)
+    stack_case("lenet", "conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10",
+               (1, 28, 28), 4, gen, with_xent=True)
+
+    # Losses alone.
+    z = f32(torch.randn(6, 10, generator=gen) * 3).requires_grad_(True)
+    labels = torch.randint(0, 10, (6,), generator=gen)
+    loss = F.cross_entropy(z, labels)
+    loss.backward()
+    write("xent", "xent", (6, 10, 1, 1), 0,
+          {"logits": z.detach().numpy(), "labels": labels.double().numpy(),
+           "loss": loss.detach().reshape(1).numpy(), "dlogits": z.grad.numpy(),
+           "probs": torch.softmax(z.detach(), 1).numpy()})
+    y = f32(torch.randn(5, 3, generator=gen)).requires_grad_(True)
+    t = f32(torch.randn(5, 3, generator=gen))
+    loss = F.mse_loss(y, t)
+    loss.backward()
+    write("mse", "mse", (5, 3, 1, 1), 0,
+          {"y": y.detach().numpy(), "t": t.numpy(), "loss": loss.detach().reshape(1).numpy(),
+           "dy": y.grad.numpy()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -106,7 +106,47 @@ static void test_npy_fixtures(void) {
     soma_array_deinit(&a); /* safe twice */
 }
 
+/* With SOMA_NPY_EXPORT_DIR set, writes a few arrays there for tests/ref/check_npy_interop.py
+ * to load with NumPy: v[i] = i*3 - 7 in every dtype (0..n for uint8). */
+static void export_npy_for_numpy(void) {
+    const char *dir = getenv("SOMA_NPY_EXPORT_DIR");
+    if (!dir) return;
+    static const struct {
+        const char *name;
+        soma_dtype t;
+        int ndim;
+        int64_t shape[8];
+    } cases[] = {{"f32.npy", SOMA_DTYPE_F32, 3, {2, 3, 4}}, {"f64.npy", SOMA_DTYPE_F64, 0, {0}},
+                 {"i32.npy", SOMA_DTYPE_I32, 1, {7}},       {"i64.npy", SOMA_DTYPE_I64, 2, {2, 2}},
+                 {"u8.npy", SOMA_DTYPE_U8, 2, {3, 5}},      {"i8.npy", SOMA_DTYPE_I8, 1, {4}},
+                 {"i16.npy", SOMA_DTYPE_I16, 8, {1, 2, 1, 2, 1, 2, 1, 2}},
+                 {"empty.npy", SOMA_DTYPE_F32, 2, {0, 3}}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t buf[24 * 8];
+        size_t n = 1, sz = soma_dtype_size(cases[k].t);
+        for (int d = 0; d < cases[k].ndim; d++) n *= (size_t)cases[k].shape[d];
+        for (size_t i = 0; i < n; i++) {
+            double v = cases[k].t == SOMA_DTYPE_U8 ? (double)i : (double)i * 3 - 7;
+            switch (cases[k].t) {
+            case SOMA_DTYPE_F32: { float x = (float)v; memcpy(buf + i * sz, &x, sz); break; }
+            case SOMA_DTYPE_F64: memcpy(buf + i * sz, &v, sz); break;
+            case SOMA_DTYPE_I32: { int32_t x = (int32_t)v; memcpy(buf + i * sz, &x, sz); break; }
+            case SOMA_DTYPE_I64: { int64_t x = (int64_t)v; memcpy(buf + i * sz, &x, sz); break; }
+            case SOMA_DTYPE_U8: buf[i] = (uint8_t)v; break;
+            case SOMA_DTYPE_I8: buf[i] = (uint8_t)(int8_t)v; break;
+            case SOMA_DTYPE_I16: { int16_t x = (int16_t)v; memcpy(buf + i * sz, &x, sz); break; }
+            default: break;
+            }
+        }
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, cases[k].name);
+        CHECK_OK(soma_npy_write(path, cases[k].t, cases[k].ndim, cases[k].shape, buf));
+    }
+    printf("test_io: wrote NPY files for NumPy into %s\n", dir);
+}
+
 static void test_npy_roundtrip(void) {
+    export_npy_for_numpy();
     const char *p = tmp_path("rt.npy");
     float x[24];
     for (int i = 0; i < 24; i++) x[i] = (float)i * 0.5f - 3.f;

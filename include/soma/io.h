@@ -84,8 +84,10 @@ double soma_array_get(const soma_array *a, size_t i);
 
 // --- NPY -------------------------------------------------------------------------------
 
-/* Reads .npy versions 1.0, 2.0, 3.0; dtypes <f4 >f4 <f8 >f8 <i4 >i4 <i8 >i8 |u1 |i1 <i2 >i2;
- * C order only (fortran_order True is converted); converted to native byte order. */
+/* Reads .npy versions 1.0, 2.0, 3.0; dtypes <f4 >f4 <f8 >f8 <i4 >i4 <i8 >i8 |u1 |i1 <i2 >i2
+ * (and |b1 as uint8); fortran_order True is converted to C order; data come out in native
+ * byte order. Shapes () (a scalar: ndim 0, n 1) up to 8 dimensions. The data must be exactly
+ * what the header announces. out is zeroed on failure. */
 soma_status soma_npy_read(const char *path, soma_array *out);
 soma_status soma_npy_parse(const void *buf, size_t n, const char *label, soma_array *out);
 /* Writes version 1.0 (2.0 if the header needs it), little-endian, C order, atomically. */
@@ -101,9 +103,12 @@ soma_status soma_idx_parse(const void *buf, size_t n, const char *label, soma_ar
 
 // --- CSV -------------------------------------------------------------------------------
 
-/* A numeric CSV (comma-separated; an optional header row of names is detected and skipped;
- * every row must have the same column count). out is [rows, cols]. header_names may be NULL;
- * otherwise it receives soma_free'd strings (NULL if there was no header). */
+/* A numeric CSV (comma-separated; an optional header row of names is detected and skipped:
+ * the first non-blank row is a header when any of its fields is not a number; fields may be
+ * quoted, "" escapes a quote; blank lines and \r\n endings are fine; every row must have the
+ * same column count). out is [rows, cols]. header_names may be NULL; otherwise it receives
+ * cols soma_free'd strings (NULL if there was no header; free with soma_csv_free_header).
+ * Errors (SOMA_ERR_PARSE) give the line and column. */
 soma_status soma_csv_read(const char *path, soma_tensor **out, char ***header_names);
 soma_status soma_csv_parse(const char *buf, size_t n, const char *label, soma_tensor **out,
                            char ***header_names);
@@ -127,14 +132,19 @@ soma_status soma_json_write(const char *path, const struct cJSON *json);
 
 /* 8-bit PNG with 1 (gray), 3 (RGB) or 4 (RGBA) channels, rows top to bottom. */
 soma_status soma_png_write(const char *path, const uint8_t *pix, int w, int h, int channels);
-/* Reads any PNG, converted to 8-bit with `channels` 1, 3 or 4 (0: as stored, palette -> RGB).
- * *pix is soma_free'd. Images over 2^28 pixels are refused. */
+/* Reads any PNG, converted to 8-bit with *channels (in: what is wanted, out: what was given)
+ * 1, 3 or 4; 0 keeps the stored kind: gray -> 1, RGB and palette -> 3, anything with alpha
+ * (gray+alpha, RGBA, or a tRNS chunk) -> 4. 16-bit samples keep their high byte; color to
+ * gray uses libpng's default weights; a missing alpha is filled with 255. *pix
+ * (h rows of w*channels bytes) is soma_free'd by the caller. Images over 2^28 pixels are
+ * refused; corrupt or truncated files give SOMA_ERR_FORMAT. */
 soma_status soma_png_read(const char *path, uint8_t **pix, int *w, int *h, int *channels);
 soma_status soma_png_parse(const void *buf, size_t n, uint8_t **pix, int *w, int *h,
                            int *channels);
-/* n images of h x w floats (one channel) as a grid of `cols` columns with a 1-pixel border,
- * each image scaled to its own [min, max] (normalize = 1) or clamped to [0, 1] (0); zoom >= 1
- * repeats pixels. */
+/* n images of h x w floats (one channel) as a grid of `cols` columns with a 1-pixel mid-gray
+ * (128) border, each image scaled to its own [min, max] (normalize = 1; a flat image is black)
+ * or clamped to [0, 1] (0); NaN draws black; zoom 1..64 repeats pixels. A gray PNG of
+ * (cols*(w*zoom+1)+1) x (rows*(h*zoom+1)+1) pixels, written atomically. */
 soma_status soma_png_write_grid(const char *path, const float *imgs, int n, int h, int w,
                                 int cols, int normalize, int zoom);
 
@@ -170,13 +180,20 @@ soma_status soma_dataset_fmnist(const char *dir, int train, soma_dataset **out);
 soma_status soma_dataset_from_arrays(const soma_array *x, const soma_array *y, const char *name,
                                      soma_dataset **out);
 
-/* Synthetic data for tests and experiments: n samples of dim features in k Gaussian classes
- * whose means are `sep` apart (std 1), or kind "xor" (2-D XOR), or "linear" (labels from a
- * random hyperplane with margin `sep`). */
+/* Synthetic data for tests and experiments, the same for the same seed on every machine:
+ *   "gauss"   n samples of dim features in k balanced Gaussian classes (std 1) whose means are
+ *             `sep` apart (one axis per class when dim >= k, else spaced along axis 0)
+ *   "xor"     2-D XOR (dim 2, k 2 or 0): quadrant points whose coordinates are >= sep/2 away
+ *             from the axes (sep/2 capped at 0.9), label = sign(x0) != sign(x1)
+ *   "linear"  (k 2 or 0) standard normal points pushed sep/2 away from a random hyperplane
+ *             through the origin, labelled by side: a margin of sep
+ * Stored as x_f32 with c = h = 1, w = dim. */
 soma_status soma_dataset_synthetic(const char *kind, int n, int dim, int k, float sep,
                                    uint64_t seed, soma_dataset **out);
 void soma_dataset_free(soma_dataset *d);
-/* Gathers samples idx[0..n) into x [n, dim] (floats) and y [n] (y may be NULL). */
+/* Gathers samples idx[0..n) into x [n, dim] (floats; bytes times d->scale) and y [n] (y may
+ * be NULL). No allocation; safe to call from several threads on one data set. An index
+ * outside 0..d->n-1 is a caller bug (SOMA_ASSERT). */
 void soma_dataset_batch(const soma_dataset *d, const int *idx, int n, float *x, int *y);
 /* The first n samples as a view-like copy (a smaller set for quick tests). */
 soma_status soma_dataset_subset(const soma_dataset *d, int n, soma_dataset **out);

@@ -158,6 +158,9 @@ soma_status soma_gunzip(const void *buf, size_t n, size_t max_out, void **out, s
      * capped by max_out, and grow by doubling when the data says otherwise. */
     const uint8_t *p = (const uint8_t *)buf;
     size_t cap = soma__le32(p + n - 4);
+    /* ISIZE can lie: deflate expands at most ~1032:1, so never start above that */
+    size_t bound = n < SIZE_MAX / 1040 ? n * 1040 + 1024 : SIZE_MAX;
+    if (cap > bound) cap = bound;
     if (cap < 64) cap = 64;
     if (cap > max_out) cap = max_out;
     for (;;) {

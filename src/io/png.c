@@ -17,12 +17,14 @@
 typedef struct {
     const uint8_t *p;
     size_t n, pos;
-    char msg[200];
 } png_src;
 
+/* libpng's last error text. Thread-local rather than a local of the caller, so that it is
+ * well defined after the longjmp. */
+static _Thread_local char png_msg_[200];
+
 static void png_err_(png_structp png, png_const_charp msg) {
-    png_src *s = (png_src *)png_get_error_ptr(png);
-    if (s) snprintf(s->msg, sizeof s->msg, "%s", msg);
+    snprintf(png_msg_, sizeof png_msg_, "%s", msg);
     png_longjmp(png, 1);
 }
 
@@ -47,8 +49,9 @@ static soma_status png_parse_(const void *buf, size_t n, const char *label, uint
         return soma_error(SOMA_ERR_ARG, "png: %s: %d channels asked (0, 1, 3 or 4)", label, want);
     if (n < 8 || png_sig_cmp((png_const_bytep)buf, 0, 8) != 0)
         return soma_error(SOMA_ERR_FORMAT, "png: %s: not a PNG file (bad signature)", label);
-    png_src src = {(const uint8_t *)buf, n, 8, ""};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_err_, png_warn_);
+    png_src src = {(const uint8_t *)buf, n, 8};
+    png_msg_[0] = 0;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, png_err_, png_warn_);
     if (!png) return soma_error(SOMA_ERR_NOMEM, "png: %s: cannot start libpng", label);
     png_infop info = png_create_info_struct(png);
     if (!info) {
@@ -61,7 +64,7 @@ static soma_status png_parse_(const void *buf, size_t n, const char *label, uint
         soma_free(rows);
         soma_free(out);
         png_destroy_read_struct(&png, &info, NULL);
-        return soma_error(SOMA_ERR_FORMAT, "png: %s: %s", label, src.msg[0] ? src.msg : "corrupt file");
+        return soma_error(SOMA_ERR_FORMAT, "png: %s: %s", label, png_msg_[0] ? png_msg_ : "corrupt file");
     }
     png_set_read_fn(png, &src, png_read_mem_);
     png_set_sig_bytes(png, 8);
@@ -143,8 +146,8 @@ soma_status soma_png_write(const char *path, const uint8_t *pix, int w, int h, i
     if (ct < 0) return soma_error(SOMA_ERR_ARG, "png: %s: %d channels (1, 3 or 4)", path, channels);
     soma_atomic_file af;
     SOMA_TRY(soma_atomic_open(&af, path));
-    png_src errs = {NULL, 0, 0, ""};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &errs, png_err_, png_warn_);
+    png_msg_[0] = 0;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_err_, png_warn_);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
@@ -154,7 +157,7 @@ soma_status soma_png_write(const char *path, const uint8_t *pix, int w, int h, i
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         soma_atomic_abort(&af);
-        return soma_error(SOMA_ERR_IO, "png: %s: %s", path, errs.msg[0] ? errs.msg : "write failed");
+        return soma_error(SOMA_ERR_IO, "png: %s: %s", path, png_msg_[0] ? png_msg_ : "write failed");
     }
     png_init_io(png, af.f);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, ct, PNG_INTERLACE_NONE,

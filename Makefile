@@ -6,12 +6,15 @@ JOBS    ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build demo test test-fast test-asan bench fuzz install clean
+.PHONY: all setup setup-test build demo test test-fast test-asan bench fuzz install clean
 
 all: build
 
 setup:
 	@bash scripts/deps.sh
+
+setup-test:
+	@bash scripts/deps.sh --test
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
@@ -26,23 +29,25 @@ demo: build
 	$(BUILD)/soma report
 
 # Every test: the release build, then the whole suite again under ASan + UBSan.
-test: build
-	cd $(BUILD) && ctest --output-on-failure -j 2
+test: setup-test build
+	cd $(BUILD) && SOMA_REQUIRE_BROWSER=1 ctest --output-on-failure -j 2
 	$(MAKE) test-asan
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j 2
 
-test-asan: setup
+test-asan: setup-test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DSOMA_SANITIZE=ON -DSOMA_SHARED=OFF $(CMAKE_FLAGS)
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  SOMA_SANITIZED=1 ctest --output-on-failure -j 2
 
 bench: build
+	@bash scripts/deps.sh --bench
 	bash bench/vs_torch.sh
 
 fuzz: setup
+	@bash scripts/deps.sh --fuzz
 	cmake -S . -B $(FUZZDIR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSOMA_FUZZ=ON -DSOMA_OPENMP=OFF -DSOMA_SHARED=OFF $(CMAKE_FLAGS)
 	cmake --build $(FUZZDIR) -j $(JOBS)

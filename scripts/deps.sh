@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Installs the Debian packages soma needs to build and test, when any is missing.
-# Non-interactive; a no-op when everything is there. Runs apt-get as root, through sudo otherwise.
+# Installs the Debian packages soma needs, when any is missing. Non-interactive; a no-op when
+# everything is there. Runs apt-get as root, through sudo otherwise.
+#   scripts/deps.sh           build + run (make, make demo)
+#   scripts/deps.sh --test    + headless Chromium, to check the HTML report (make test)
+#   scripts/deps.sh --fuzz    + clang, for the libFuzzer targets (make fuzz)
+#   scripts/deps.sh --bench   + PyTorch/NumPy peers (make bench)
 set -euo pipefail
 
 need=(build-essential cmake pkg-config git
       libopenblas-openmp-dev libpng-dev zlib1g-dev libcjson-dev
       dataset-fashion-mnist)
-# Optional extras: clang for the fuzz targets, chromium for the report check.
-if [ "${SOMA_DEPS_EXTRA:-0}" = 1 ]; then
-  need+=(clang chromium python3-numpy python3-torch)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) need+=(chromium) ;;
+    --fuzz) need+=(clang) ;;
+    --bench) need+=(python3-torch python3-numpy libopenblas0-openmp time) ;;
+    *) echo "deps.sh: unknown option '$arg' (--test, --fuzz, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${need[@]}"; do

@@ -15,7 +15,9 @@ test -n "$PC" || { echo "FAIL: no soma.pc installed"; exit 1; }
 awk '/<!-- api-example -->/{on=1; next} /<!-- \/api-example -->/{on=0} on && !/^```/' "$SRC/README.md" >"$T/example.c"
 test -s "$T/example.c" || { echo "FAIL: no API example found in README.md"; exit 1; }
 export PKG_CONFIG_PATH="$(dirname "$PC")"
-cc -std=c11 -Wall -Wextra -Werror "$T/example.c" -o "$T/example" $(pkg-config --cflags soma) \
+SAN=()
+[ "${SOMA_SANITIZED:-0}" = 1 ] && SAN=(-fsanitize=address,undefined)  # the library was built so
+cc -std=c11 -Wall -Wextra -Werror "${SAN[@]}" "$T/example.c" -o "$T/example" $(pkg-config --cflags soma) \
    $(pkg-config --libs --static soma)
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir soma)" "$T/example" >"$T/out.txt"
 cat "$T/out.txt"

@@ -102,22 +102,22 @@ static void test_optim_vs_torch(void) {
         CHECK_OK(soma_net_new(&net, "fc3", (soma_shape){2, 1, 1}, 1));
         CHECK_OK(soma_optim_new(&o, net, &cfgs[c]));
         soma_param *w = soma_net_param(net, 0), *b = soma_net_param(net, 1);
-        memcpy(w->value, fixture_get(&f, "weight", NULL), 6 * sizeof(float));
-        memcpy(b->value, fixture_get(&f, "bias", NULL), 3 * sizeof(float));
+        memcpy(w->value, fixture_get(&f, "weight")->data, 6 * sizeof(float));
+        memcpy(b->value, fixture_get(&f, "bias")->data, 3 * sizeof(float));
         for (int k = 0; k < 5; k++) {
             char key[64];
             snprintf(key, sizeof key, "%d.weight.grad", k);
-            memcpy(w->grad, fixture_get(&f, key, NULL), 6 * sizeof(float));
+            memcpy(w->grad, fixture_get(&f, key)->data, 6 * sizeof(float));
             snprintf(key, sizeof key, "%d.bias.grad", k);
-            memcpy(b->grad, fixture_get(&f, key, NULL), 3 * sizeof(float));
+            memcpy(b->grad, fixture_get(&f, key)->data, 3 * sizeof(float));
             soma_optim_step(o, 0.1f);
             char label[96];
             snprintf(key, sizeof key, "%d.weight", k);
             snprintf(label, sizeof label, "%s step %d weight", cases[c], k);
-            CHECK_CLOSE(label, w->value, fixture_get(&f, key, NULL), 6, 1e-6f, 1e-5f);
+            CHECK_CLOSE(label, w->value, fixture_get(&f, key)->data, 6, 1e-6f, 1e-5f);
             snprintf(key, sizeof key, "%d.bias", k);
             snprintf(label, sizeof label, "%s step %d bias", cases[c], k);
-            CHECK_CLOSE(label, b->value, fixture_get(&f, key, NULL), 3, 1e-6f, 1e-5f);
+            CHECK_CLOSE(label, b->value, fixture_get(&f, key)->data, 3, 1e-6f, 1e-5f);
         }
         soma_optim_free(o);
         soma_net_free(net);

@@ -9,99 +9,26 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "nn_util.h"
 #include "soma/nn.h"
 
 #define ATOL 1e-5f
 #define RTOL 1e-4f
-#define MAX_ARRAYS 64
 #define MAX_LAYERS 16
 
-typedef struct fx_array {
-    char name[33];
-    size_t n;
-    float *data;
-} fx_array;
+typedef fixture_array fx_array;
 
-typedef struct fixture {
-    char spec[129];
-    int n, c, h, w, mode;
-    int n_arrays;
-    fx_array a[MAX_ARRAYS];
-    unsigned char *buf;
-} fixture;
-
-static int32_t rd_i32(const unsigned char *p) {
-    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24);
-}
-
-/* Loads a fixture; 0 on success, -1 with a message printed. */
+/* Loads tests/fixtures/nn/NAME.bin; 0 on success, -1 with a message printed. */
 static int fx_load(fixture *f, const char *name) {
     char rel[256];
     snprintf(rel, sizeof rel, "tests/fixtures/nn/%s.bin", name);
-    const char *path = check_src_path(rel);
-    memset(f, 0, sizeof *f);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        fprintf(stderr, "%s: cannot open; HINT: /usr/bin/python3 tests/ref/gen_torch.py\n", path);
-        return -1;
-    }
-    fseek(fp, 0, SEEK_END);
-    long sz = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    f->buf = malloc((size_t)sz);
-    size_t got = f->buf ? fread(f->buf, 1, (size_t)sz, fp) : 0;
-    fclose(fp);
-    const unsigned char *p = f->buf, *end = f->buf + got;
-    if (got != (size_t)sz || sz < 8 + 4 + 128 + 24 || memcmp(p, "SOMANNFX", 8) != 0 ||
-        rd_i32(p + 8) != 1) {
-        fprintf(stderr, "%s: bad magic or version; HINT: re-run tests/ref/gen_torch.py\n", path);
-        return -1;
-    }
-    p += 12;
-    memcpy(f->spec, p, 128);
-    p += 128;
-    f->n = rd_i32(p), f->c = rd_i32(p + 4), f->h = rd_i32(p + 8), f->w = rd_i32(p + 12);
-    f->mode = rd_i32(p + 16);
-    f->n_arrays = rd_i32(p + 20);
-    p += 24;
-    if (f->n_arrays < 0 || f->n_arrays > MAX_ARRAYS) {
-        fprintf(stderr, "%s: %d arrays\n", path, f->n_arrays);
-        return -1;
-    }
-    for (int i = 0; i < f->n_arrays; i++) {
-        if (end - p < 52) goto trunc;
-        memcpy(f->a[i].name, p, 32);
-        int nd = rd_i32(p + 32);
-        size_t n = 1;
-        for (int d = 0; d < nd && d < 4; d++) n *= (size_t)rd_i32(p + 36 + 4 * d);
-        p += 52;
-        if (nd < 1 || nd > 4 || (size_t)(end - p) < n * 4) goto trunc;
-        f->a[i].n = n;
-        f->a[i].data = malloc(n * sizeof(float));
-        for (size_t j = 0; j < n; j++) {
-            int32_t v = rd_i32(p + 4 * j);
-            memcpy(&f->a[i].data[j], &v, 4);
-        }
-        p += n * 4;
-    }
-    return 0;
-trunc:
-    fprintf(stderr, "%s: truncated\n", path);
-    return -1;
+    return fixture_load(check_src_path(rel), f);
 }
 
-static void fx_free(fixture *f) {
-    for (int i = 0; i < f->n_arrays; i++) free(f->a[i].data);
-    free(f->buf);
-}
+static void fx_free(fixture *f) { fixture_free(f); }
 
-static const fx_array *fx_get(const fixture *f, const char *name) {
-    for (int i = 0; i < f->n_arrays; i++)
-        if (strcmp(f->a[i].name, name) == 0) return &f->a[i];
-    return NULL;
-}
+static const fx_array *fx_get(const fixture *f, const char *name) { return fixture_get(f, name); }
 
 /* Worst |got - ref| / (ATOL + RTOL |ref|), overall and in the current case (<= 1 passes). */
 static double worst_q_ = 0.0, case_q_ = 0.0;

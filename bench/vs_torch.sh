@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# soma vs PyTorch: training throughput and peak memory, side by side, one invocation.
+#
+# Workloads: MLP 784-512-256-10 and a LeNet-style CNN on Fashion-MNIST, batch 64,
+# Adam lr 1e-3, one epoch, cross-entropy; only the training loop is timed on both
+# sides. For T in THREADS, for rep in 1..REPS, the four runs (soma/torch x mlp/lenet)
+# are interleaved, and which side goes first alternates each rep. Peak RSS of every
+# process is taken with /usr/bin/time. Medians, ratios and targets are printed as a
+# table and written as JSON (default out/bench/vs_torch-<date>.json).
+#
+# Usage: bench/vs_torch.sh [--reps N] [--threads "1 2"] [--out FILE] [--allow-unfair]
+# Env:   SOMA (default build/soma), REPS (3), THREADS ("1 2"), TORCH_PYTHON (/usr/bin/python3),
+#        SOMA_NO_EVAL (default "--no-eval"; set it empty for a CLI without that flag),
+#        FMNIST_DIR (/usr/share/datasets/fashion-mnist), RUN_TIMEOUT (seconds a run, 1800).
+# Exit:  0 when every run succeeded (targets met or not), 1 when a run failed,
+#        2 on a bad set-up (no soma binary, no torch, an unfair torch BLAS, no data).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SOMA=${SOMA:-$ROOT/build/soma}
+REPS=${REPS:-3}
+THREADS=${THREADS:-"1 2"}
+PY=${TORCH_PYTHON:-/usr/bin/python3}
+SOMA_NO_EVAL=${SOMA_NO_EVAL---no-eval}
+FMNIST_DIR=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
+RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
+STAMP=$(date +%Y%m%d-%H%M%S)
+OUT=""
+ALLOW_UNFAIR=()
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --reps) REPS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --allow-unfair) ALLOW_UNFAIR=(--allow-unfair); shift ;;
+    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "vs_torch: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+OUT=${OUT:-$ROOT/out/bench/vs_torch-$STAMP.json}
+RAW=${OUT%.json}.raw
+export FMNIST_DIR
+
+die() { echo "vs_torch: $*" >&2; exit 2; }
+
+# ---- set-up checks -------------------------------------------------------------------
+[[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer, got '$REPS'"
+[ -x /usr/bin/time ] || die "/usr/bin/time missing (Debian package 'time')"
+[ -x "$SOMA" ] || die "no soma binary at $SOMA: run 'make build' or set SOMA=path"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte; do
+  [ -e "$FMNIST_DIR/$f.gz" ] || [ -e "$FMNIST_DIR/$f" ] ||
+    die "no $f(.gz) in $FMNIST_DIR: install dataset-fashion-mnist (scripts/deps.sh)"
+done
+"$PY" -c 'import torch, numpy' 2>/dev/null ||
+  die "$PY cannot import torch and numpy: install python3-torch python3-numpy (SOMA_DEPS_EXTRA=1 scripts/deps.sh)"
+mkdir -p "$RAW" || die "cannot create $RAW"
+
+TORCH_BLAS_JSON=$("$PY" "$ROOT/bench/torch_train.py" --blas-only "${ALLOW_UNFAIR[@]}" 2>"$RAW/torch-blas.err")
+rc=$?
+echo "$TORCH_BLAS_JSON" >"$RAW/torch-blas.json"
+if [ $rc -ne 0 ]; then
+  cat "$RAW/torch-blas.err" >&2
+  die "torch is not on the OpenMP OpenBLAS: not a fair peer (--allow-unfair runs anyway)"
+fi
+SOMA_BLAS=$(ldd "$SOMA" 2>/dev/null | grep -Eo '/[^ ]*(openblas|blis|libblas|mkl)[^ ]*' | sort -u | tr '\n' ' ')
+echo "${SOMA_BLAS:-unknown (static or not found by ldd)}" >"$RAW/soma-blas.txt"
+
+echo "vs_torch: soma  $SOMA"
+echo "vs_torch:   BLAS ${SOMA_BLAS:-unknown (static or not found by ldd)}"
+echo "vs_torch: torch $PY"
+echo "vs_torch:   $("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print("torch", d["torch_version"], "BLAS", d["blas"], " ".join(d["blas_paths"]), "mkldnn", d["mkldnn"])' "$TORCH_BLAS_JSON")"
+echo "vs_torch: threads {$THREADS}, $REPS reps, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "vs_torch: raw runs in $RAW"
+cut -d' ' -f1-3 /proc/loadavg >"$RAW/load-before.txt"
+
+declare -A SPEC=(
+  [mlp]="fc512,relu,fc256,relu,fc10"
+  [lenet]="conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10"
+)
+
+FAILED=0
+SEQ=0
+
+# run SIDE NET T REP ORDER: one training process, its stdout/stderr/peak RSS/status in $RAW.
+run() {
+  local side=$1 net=$2 t=$3 rep=$4 order=$5
+  SEQ=$((SEQ + 1))
+  local base
+  base=$(printf '%s/%03d-%s-%s-t%s-r%s' "$RAW" "$SEQ" "$side" "$net" "$t" "$rep")
+  local cmd
+  if [ "$side" = soma ]; then
+    # shellcheck disable=SC2206
+    cmd=("$SOMA" train --data fmnist --net "${SPEC[$net]}" --epochs 1 --batch 64 --lr 0.001
+         --optim adam --threads "$t" --seed 1 $SOMA_NO_EVAL)
+  else
+    cmd=("$PY" "$ROOT/bench/torch_train.py" --net "$net" --threads "$t" --epochs 1 --batch 64
+         --lr 0.001 --seed 1 --no-eval "${ALLOW_UNFAIR[@]}")
+  fi
+  printf '%s\n' "${cmd[*]}" >"$base.cmd"
+  local load
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t timeout "$RUN_TIMEOUT" \
+    /usr/bin/time -f '%M' -o "$base.rss" "${cmd[@]}" >"$base.out" 2>"$base.err"
+  local rc=$?
+  # A CLI that does not know --no-eval: drop the flag once, loudly, and run again.
+  if [ $rc -ne 0 ] && [ "$side" = soma ] && [ -n "$SOMA_NO_EVAL" ] &&
+     grep -q -- "$SOMA_NO_EVAL" "$base.err" && ! grep -q '^{' "$base.out"; then
+    echo "vs_torch: soma rejected '$SOMA_NO_EVAL' ($(head -c 200 "$base.err" | tr '\n' ' '));" \
+         "dropping it: soma's runs now include its evaluation after the timed loop" >&2
+    SOMA_NO_EVAL=""
+    SEQ=$((SEQ - 1))
+    rm -f "$base".*
+    run "$@"
+    return
+  fi
+  echo "$rc" >"$base.rc"
+  printf '{"side":"%s","net":"%s","threads":%s,"rep":%s,"order":%s,"load1_before":%s}\n' \
+    "$side" "$net" "$t" "$rep" "$order" "$load" >"$base.meta"
+  local line
+  line=$("$PY" "$ROOT/bench/vs_torch_report.py" one "$base")
+  echo "  $line"
+  [ $rc -eq 0 ] && ! grep -q FAILED <<<"$line" || FAILED=1
+}
+
+for t in $THREADS; do
+  for rep in $(seq 1 "$REPS"); do
+    if [ $((rep % 2)) -eq 1 ]; then first=soma; second=torch; else first=torch; second=soma; fi
+    echo "vs_torch: T=$t rep $rep/$REPS ($first first)"
+    for net in mlp lenet; do
+      run "$first" "$net" "$t" "$rep" 1
+      run "$second" "$net" "$t" "$rep" 2
+    done
+  done
+done
+
+cut -d' ' -f1-3 /proc/loadavg >"$RAW/load-after.txt"
+"$PY" "$ROOT/bench/vs_torch_report.py" report "$RAW" "$OUT" || FAILED=1
+echo "vs_torch: wrote $OUT"
+if [ $FAILED -ne 0 ]; then
+  echo "vs_torch: at least one run FAILED (see $RAW/*.err)" >&2
+  exit 1
+fi
+exit 0

@@ -269,24 +269,24 @@ static void conv_vs_ref(int N, int ci, int h, int w, int co, int kh, int kw, int
     float *dx = soma_alloc(nx, 4), *dxr = soma_alloc(nx, 4);
     float *dw = soma_calloc(nw, 4), *dwr = soma_alloc(nw, 4), *db = soma_calloc(co, 4),
           *dbr = soma_alloc(co, 4);
-    float *col = soma_alloc(soma_conv2d_scratch(&g, N), 4);
+    float *col = soma_alloc(soma_conv2d_scratch(&g, 2), 4);
     soma_rng_uniform_fill(&r, x, nx, -1, 1);
     soma_rng_uniform_fill(&r, wt, nw, -1, 1);
     soma_rng_uniform_fill(&r, b, co, -1, 1);
     soma_rng_uniform_fill(&r, dy, ny, -1, 1);
-    soma_conv2d_forward(y, x, wt, b, &g, N, col);
+    soma_conv2d_forward(y, x, wt, b, &g, N, col, 2);
     soma_conv2d_forward_ref(yr, x, wt, b, &g, N);
     char lab[96];
     snprintf(lab, sizeof lab, "conv N%d %dx%dx%d k%dx%d s%d p%d -> %d: y", N, ci, h, w, kh, kw,
              s, p, co);
     CHECK_CLOSE(lab, y, yr, ny, 1e-5f, 1e-4f);
-    soma_conv2d_backward(dx, dw, db, dy, x, wt, &g, N, col);
+    soma_conv2d_backward(dx, dw, db, dy, x, wt, &g, N, col, 2);
     conv_backward_naive(dxr, dwr, dbr, dy, x, wt, &g, N);
     CHECK_CLOSE("conv dx", dx, dxr, nx, 1e-4f, 1e-4f);
     CHECK_CLOSE("conv dw", dw, dwr, nw, 1e-3f, 1e-4f);
     CHECK_CLOSE("conv db", db, dbr, co, 1e-3f, 1e-4f);
     /* dx NULL skips; grads keep accumulating. */
-    soma_conv2d_backward(NULL, dw, NULL, dy, x, wt, &g, N, col);
+    soma_conv2d_backward(NULL, dw, NULL, dy, x, wt, &g, N, col, 2);
     for (size_t i = 0; i < nw; i++) dwr[i] *= 2.f;
     CHECK_CLOSE("conv dw accumulated", dw, dwr, nw, 2e-3f, 1e-4f);
     float *bufs[] = {x, wt, b, y, yr, dy, dx, dxr, dw, dwr, db, dbr, col};

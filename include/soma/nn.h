@@ -59,13 +59,15 @@ typedef struct soma_conv_geom {
 soma_status soma_conv_geom_init(soma_conv_geom *g);
 
 /* y[N,Co,Ho,Wo] = conv(x[N,Ci,H,W], w[Co,Ci,kh,kw]) + b[Co] (cross-correlation, as PyTorch).
- * col: scratch of soma_conv2d_scratch(g, N) floats. */
-size_t soma_conv2d_scratch(const soma_conv_geom *g, int N);
+ * The images are shared out among up to `threads` OpenMP threads; scratch holds
+ * soma_conv2d_scratch(g, threads) floats. */
+size_t soma_conv2d_scratch(const soma_conv_geom *g, int threads);
 void soma_conv2d_forward(float *y, const float *x, const float *w, const float *b,
-                         const soma_conv_geom *g, int N, float *col);
-/* dx written (may be NULL), dw/db accumulated (db may be NULL). col: same scratch size. */
+                         const soma_conv_geom *g, int N, float *scratch, int threads);
+/* dx written (may be NULL), dw/db accumulated (either may be NULL). Same scratch. */
 void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                          const float *w, const soma_conv_geom *g, int N, float *col);
+                          const float *w, const soma_conv_geom *g, int N, float *scratch,
+                          int threads);
 void soma_conv2d_forward_ref(float *y, const float *x, const float *w, const float *b,
                              const soma_conv_geom *g, int N);
 

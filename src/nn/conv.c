@@ -1,26 +1,23 @@
 // 2-D convolution: window geometry, im2col + GEMM kernels (batched in chunks of images), the
 // naive reference, and the "convKxKxC[sS][pP]" layer kind.
 //
-// Layout. x is [N,Ci,H,W] and y [N,Co,Ho,Wo], as PyTorch. For a chunk of nb images the
-// scratch holds
-//     col [K, nb*P]   K = Ci*kh*kw rows, one column per output position of every image
-//     t   [Co, nb*P]  the GEMM's output (forward) or the gathered dy (backward)
-// with P = Ho*Wo, so one GEMM covers the whole chunk:
-//     forward   t = w[Co,K] . col            then y[n,co,:] = t[co, n*P:(n+1)*P] + b[co]
-//     dW        dw[Co,K] += t . col^T         (t = dy gathered into [Co, nb*P])
-//     dx        col = w^T . t, then col2im
-// The scatter into NCHW is fused with the bias add (forward) and with the bias-gradient sum
-// (backward), so it costs no extra pass. A chunk of one image needs no scatter at all.
+// Layout. x is [N,Ci,H,W] and y [N,Co,Ho,Wo], as PyTorch. The images of a batch are shared
+// out among the threads; each thread works one image at a time in its own scratch slot,
+//     col [K, P]    K = Ci*kh*kw rows, P = Ho*Wo columns (small enough to stay in cache)
+// with single-threaded GEMMs on the image's own planes (already NCHW, so nothing is
+// scattered or gathered):
+//     forward   y_n[Co,P] = b + w[Co,K] . col
+//     dW        dw_t[Co,K] += dy_n . col^T     (per-thread partial sums, reduced in order)
+//     dx        col = w^T . dy_n, then col2im
+// Small convolutions gain far more from this than from a threaded GEMM over a wide im2col.
 #include <stdio.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "nn/internal.h"
 
-/* Scratch per chunk, in floats; about 2 MB keeps col in the L2/L3 of common CPUs while
- * giving the GEMM a wide N dimension. */
-#ifndef CONV_CHUNK_FLOATS
-#define CONV_CHUNK_FLOATS ((size_t)1 << 19)
-#endif
 
 // --- geometry --------------------------------------------------------------------------
 
@@ -119,99 +116,112 @@ static void col2im_one(float *dx, const float *col, size_t ld, const soma_conv_g
 static size_t conv_k(const soma_conv_geom *g) { return (size_t)g->c_in * g->kh * g->kw; }
 static size_t conv_p(const soma_conv_geom *g) { return (size_t)g->h_out * g->w_out; }
 
-/* Images per GEMM: as many as fit CONV_CHUNK_FLOATS of scratch, at least one, at most N.
- * Non-decreasing in N, so scratch sized for max_n serves every smaller batch. */
-static int conv_chunk(const soma_conv_geom *g, int N) {
-    size_t per = conv_p(g) * (conv_k(g) + (size_t)g->c_out);
-    size_t nb = per ? CONV_CHUNK_FLOATS / per : 1;
-    if (nb < 1) nb = 1;
-    if (N < 1) N = 1;
-    return nb > (size_t)N ? N : (int)nb;
+/* Per-thread scratch: col [K, P], then the thread's dW [Co, K] and db [Co] partial sums,
+ * rounded up to 16 floats (64 bytes) so threads never share a cache line. */
+static size_t conv_slot(const soma_conv_geom *g) {
+    size_t n = conv_k(g) * conv_p(g) + (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
+    return (n + 15) & ~(size_t)15;
 }
 
-size_t soma_conv2d_scratch(const soma_conv_geom *g, int N) {
-    return (size_t)conv_chunk(g, N) * conv_p(g) * (conv_k(g) + (size_t)g->c_out);
+size_t soma_conv2d_scratch(const soma_conv_geom *g, int threads) {
+    return conv_slot(g) * (size_t)(threads < 1 ? 1 : threads);
 }
 
-/* Below this many col values per chunk, im2col stays on one thread. */
-#define CONV_PAR_MIN 8192
+static int conv_threads(int threads, int N) {
+    int t = threads < 1 ? 1 : threads;
+#ifdef _OPENMP
+    if (t > omp_get_max_threads()) t = omp_get_max_threads();
+#else
+    t = 1;
+#endif
+    return t > N ? (N < 1 ? 1 : N) : t;
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* A 1x1 convolution with stride 1 and no padding reads x as its own col. */
+static int conv_is_pointwise(const soma_conv_geom *g) {
+    return g->kh == 1 && g->kw == 1 && g->stride == 1 && g->pad == 0;
+}
 
 void soma_conv2d_forward(float *y, const float *x, const float *w, const float *b,
-                         const soma_conv_geom *g, int N, float *col) {
+                         const soma_conv_geom *g, int N, float *scratch, int threads) {
     const size_t K = conv_k(g), P = conv_p(g), Co = (size_t)g->c_out;
-    const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P;
-    const int nbmax = conv_chunk(g, N);
-    float *t = col + (size_t)nbmax * P * K;
-    for (int n0 = 0; n0 < N; n0 += nbmax) {
-        const int nb = N - n0 < nbmax ? N - n0 : nbmax;
-        const size_t ld = (size_t)nb * P;
-#pragma omp parallel for schedule(static) if (nb > 1 && ld * K >= CONV_PAR_MIN)
-        for (int i = 0; i < nb; i++) im2col_one(col + (size_t)i * P, ld, x + (n0 + i) * xs, g);
-        if (nb == 1) {
-            float *yn = y + (size_t)n0 * ys;
+    const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P, slot = conv_slot(g);
+    const int T = conv_threads(threads, N), pointwise = conv_is_pointwise(g);
+    /* Images are shared out among threads; each runs im2col into its own slot and a
+     * single-threaded GEMM (OpenBLAS does not nest threads inside a parallel region). */
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        float *col = scratch + (size_t)thread_id() * slot;
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float *xn = x + (size_t)n * xs;
+            float *yn = y + (size_t)n * ys;
+            if (!pointwise) im2col_one(col, P, xn, g);
             for (size_t co = 0; co < Co; co++) {
                 float bv = b ? b[co] : 0.f;
                 for (size_t p = 0; p < P; p++) yn[co * P + p] = bv;
             }
-            soma_gemm(0, 0, (int)Co, (int)P, (int)K, 1.f, w, (int)K, col, (int)P, 1.f, yn,
-                      (int)P);
-            continue;
-        }
-        soma_gemm(0, 0, (int)Co, (int)ld, (int)K, 1.f, w, (int)K, col, (int)ld, 0.f, t, (int)ld);
-        for (int i = 0; i < nb; i++) {
-            float *yn = y + (size_t)(n0 + i) * ys;
-            for (size_t co = 0; co < Co; co++) {
-                const float *src = t + co * ld + (size_t)i * P;
-                float *dst = yn + co * P;
-                float bv = b ? b[co] : 0.f;
-#pragma omp simd
-                for (size_t p = 0; p < P; p++) dst[p] = src[p] + bv;
-            }
+            soma_gemm(0, 0, (int)Co, (int)P, (int)K, 1.f, w, (int)K, pointwise ? xn : col, (int)P,
+                      1.f, yn, (int)P);
         }
     }
 }
 
 void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                          const float *w, const soma_conv_geom *g, int N, float *col) {
+                          const float *w, const soma_conv_geom *g, int N, float *scratch,
+                          int threads) {
     const size_t K = conv_k(g), P = conv_p(g), Co = (size_t)g->c_out;
-    const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P;
-    const int nbmax = conv_chunk(g, N);
-    float *t = col + (size_t)nbmax * P * K;
-    for (int n0 = 0; n0 < N; n0 += nbmax) {
-        const int nb = N - n0 < nbmax ? N - n0 : nbmax;
-        const size_t ld = (size_t)nb * P;
-        /* dy of the chunk as [Co, nb*P] (a view when nb == 1), with the bias sums. */
-        const float *dyt = dy + (size_t)n0 * ys;
-        if (nb > 1) {
-            for (int i = 0; i < nb; i++)
-                for (size_t co = 0; co < Co; co++)
-                    memcpy(t + co * ld + (size_t)i * P, dy + (size_t)(n0 + i) * ys + co * P,
-                           P * sizeof *t);
-            dyt = t;
-        }
-        if (db) {
-            for (size_t co = 0; co < Co; co++) {
-                const float *r = dyt + co * ld;
-                float s = 0.f;
+    const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P, slot = conv_slot(g);
+    const int T = conv_threads(threads, N), pointwise = conv_is_pointwise(g);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        float *col = scratch + (size_t)thread_id() * slot;
+        float *dwt = col + K * P, *dbt = dwt + Co * K;
+        memset(dwt, 0, (Co * K + Co) * sizeof *dwt);
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float *dyn = dy + (size_t)n * ys, *xn = x + (size_t)n * xs;
+            if (db)
+                for (size_t co = 0; co < Co; co++) {
+                    const float *r = dyn + co * P;
+                    float s = 0.f;
 #pragma omp simd reduction(+ : s)
-                for (size_t p = 0; p < ld; p++) s += r[p];
-                db[co] += s;
+                    for (size_t p = 0; p < P; p++) s += r[p];
+                    dbt[co] += s;
+                }
+            if (dw) {
+                if (!pointwise) im2col_one(col, P, xn, g);
+                soma_gemm(0, 1, (int)Co, (int)K, (int)P, 1.f, dyn, (int)P, pointwise ? xn : col,
+                          (int)P, 1.f, dwt, (int)K);
+            }
+            if (dx) {
+                float *dxn = dx + (size_t)n * xs;
+                if (pointwise) {
+                    soma_gemm(1, 0, (int)K, (int)P, (int)Co, 1.f, w, (int)K, dyn, (int)P, 0.f, dxn,
+                              (int)P);
+                } else {
+                    soma_gemm(1, 0, (int)K, (int)P, (int)Co, 1.f, w, (int)K, dyn, (int)P, 0.f, col,
+                              (int)P);
+                    col2im_one(dxn, col, P, g);
+                }
             }
         }
-        if (dw) {
-#pragma omp parallel for schedule(static) if (nb > 1 && ld * K >= CONV_PAR_MIN)
-            for (int i = 0; i < nb; i++)
-                im2col_one(col + (size_t)i * P, ld, x + (n0 + i) * xs, g);
-            soma_gemm(0, 1, (int)Co, (int)K, (int)ld, 1.f, dyt, (int)ld, col, (int)ld, 1.f, dw,
-                      (int)K);
-        }
-        if (dx) {
-            soma_gemm(1, 0, (int)K, (int)ld, (int)Co, 1.f, w, (int)K, dyt, (int)ld, 0.f, col,
-                      (int)ld);
-#pragma omp parallel for schedule(static) if (nb > 1 && ld * K >= CONV_PAR_MIN)
-            for (int i = 0; i < nb; i++)
-                col2im_one(dx + (n0 + i) * xs, col + (size_t)i * P, ld, g);
-        }
+    }
+    /* Partial sums reduced in thread order: the same thread count gives the same bits. */
+    for (int t = 0; t < T; t++) {
+        const float *dwt = scratch + (size_t)t * slot + K * P, *dbt = dwt + Co * K;
+        if (dw)
+            for (size_t i = 0; i < Co * K; i++) dw[i] += dwt[i];
+        if (db)
+            for (size_t i = 0; i < Co; i++) db[i] += dbt[i];
     }
 }
 
@@ -242,7 +252,8 @@ void soma_conv2d_forward_ref(float *y, const float *x, const float *w, const flo
 typedef struct conv_impl {
     int kh, kw, c_out, stride, pad;
     soma_conv_geom g;
-    float *col; /* scratch for max_n */
+    float *col;  /* per-thread scratch */
+    int threads; /* threads the scratch serves */
 } conv_impl;
 
 static soma_status conv_setup(soma_layer *l) {
@@ -268,7 +279,8 @@ static void conv_init(soma_layer *l, soma_rng *rng) {
 static soma_status conv_reserve(soma_layer *l, int max_n) {
     conv_impl *c = l->impl;
     soma_free(c->col);
-    c->col = soma_alloc(soma_conv2d_scratch(&c->g, max_n), sizeof *c->col);
+    c->threads = soma_get_threads();
+    c->col = soma_alloc(soma_conv2d_scratch(&c->g, c->threads), sizeof *c->col);
     if (!c->col) return soma_error_wrap(SOMA_ERR_NOMEM, "layer %s", l->spec);
     l->max_n = max_n;
     return SOMA_OK;
@@ -278,7 +290,8 @@ static void conv_forward(soma_layer *l, float *y, const float *x, int n, soma_mo
     (void)mode;
     conv_impl *c = l->impl;
     SOMA_ASSERT(c->col && n <= l->max_n);
-    soma_conv2d_forward(y, x, l->params[0].value, l->params[1].value, &c->g, n, c->col);
+    soma_conv2d_forward(y, x, l->params[0].value, l->params[1].value, &c->g, n, c->col,
+                        c->threads);
 }
 
 static void conv_backward(soma_layer *l, float *dx, const float *dy, const float *x,
@@ -287,7 +300,7 @@ static void conv_backward(soma_layer *l, float *dx, const float *dy, const float
     conv_impl *c = l->impl;
     SOMA_ASSERT(c->col && n <= l->max_n);
     soma_conv2d_backward(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].value,
-                         &c->g, n, c->col);
+                         &c->g, n, c->col, c->threads);
 }
 
 static void conv_destroy(soma_layer *l) {

@@ -53,7 +53,7 @@ static void valid_cols(const soma_conv_geom *g, int kj, int *ow0, int *ow1) {
 
 /* One image x[Ci,H,W] into the columns of col (row r at col + r*ld, P columns). Rows are
  * built output row by output row with contiguous copies (stride 1) and zero edges. */
-static void im2col_one(float *col, size_t ld, const float *x, const soma_conv_geom *g) {
+SOMA_HOT static void im2col_one(float *col, size_t ld, const float *x, const soma_conv_geom *g) {
     const int H = g->h_in, W = g->w_in, Ho = g->h_out, Wo = g->w_out, s = g->stride;
     for (int ci = 0; ci < g->c_in; ci++) {
         const float *xp = x + (size_t)ci * H * W;
@@ -72,8 +72,8 @@ static void im2col_one(float *col, size_t ld, const float *x, const soma_conv_ge
                     }
                     const float *xr = xp + (size_t)ih * W - g->pad + kj;
                     for (int ow = 0; ow < ow0; ow++) d[ow] = 0.f;
-                    if (s == 1) {
-                        memcpy(d + ow0, xr + ow0, (size_t)(ow1 - ow0) * sizeof *d);
+                    if (s == 1) { /* rows are short (tens of floats): a loop beats memcpy's call */
+                        for (int ow = ow0; ow < ow1; ow++) d[ow] = xr[ow];
                     } else {
                         for (int ow = ow0; ow < ow1; ow++) d[ow] = xr[(size_t)ow * s];
                     }
@@ -84,7 +84,7 @@ static void im2col_one(float *col, size_t ld, const float *x, const soma_conv_ge
 }
 
 /* Writes dx[Ci,H,W] from the columns of col (the inverse scatter of im2col_one, summed). */
-static void col2im_one(float *dx, const float *col, size_t ld, const soma_conv_geom *g) {
+SOMA_HOT static void col2im_one(float *dx, const float *col, size_t ld, const soma_conv_geom *g) {
     const int H = g->h_in, W = g->w_in, Ho = g->h_out, Wo = g->w_out, s = g->stride;
     memset(dx, 0, (size_t)g->c_in * H * W * sizeof *dx);
     for (int ci = 0; ci < g->c_in; ci++) {
@@ -118,9 +118,168 @@ static size_t conv_p(const soma_conv_geom *g) { return (size_t)g->h_out * g->w_o
 
 /* Per-thread scratch: col [K, P], then the thread's dW [Co, K] and db [Co] partial sums,
  * rounded up to 16 floats (64 bytes) so threads never share a cache line. */
+/* Row stride of the padded planes of the direct path: the output row rounded up to whole
+ * 8-lane blocks, plus the kernel's reach, so every block reads inside the row. */
+#define DIRECT_LANES 8
+#define DIRECT_BLOCKS 4 /* independent accumulators in flight, to hide the FMA latency */
+#define DIRECT_SPAN (DIRECT_LANES * DIRECT_BLOCKS)
+static int direct_wp(const soma_conv_geom *g) {
+    return (g->w_out + DIRECT_SPAN - 1) / DIRECT_SPAN * DIRECT_SPAN + g->kw - 1;
+}
+
+static size_t conv_padded(const soma_conv_geom *g) {
+    return (size_t)g->c_in * (size_t)(g->h_in + 2 * g->pad) * (size_t)direct_wp(g);
+}
+
+/* Direct convolution (no im2col, no GEMM) for stride 1 and output rows wide enough to fill
+ * SIMD lanes: the inner loops run over 8-lane blocks of an output row, accumulating in
+ * registers. LeNet's first layer is this case. */
+static int conv_is_direct(const soma_conv_geom *g) {
+    return g->stride == 1 && g->w_out >= 16 && !(g->kh == 1 && g->kw == 1 && g->pad == 0);
+}
+
+/* dy of one image with its rows zero-padded to whole 8-lane blocks: [Co, Ho, direct_wr]. */
+static int direct_wr(const soma_conv_geom *g) {
+    return (g->w_out + DIRECT_LANES - 1) / DIRECT_LANES * DIRECT_LANES;
+}
+static size_t direct_dyp(const soma_conv_geom *g) {
+    return (size_t)g->c_out * (size_t)g->h_out * (size_t)direct_wr(g);
+}
+
 static size_t conv_slot(const soma_conv_geom *g) {
     size_t n = conv_k(g) * conv_p(g) + (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
+    if (conv_is_direct(g))
+        n = conv_padded(g) + direct_dyp(g) + (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
     return (n + 15) & ~(size_t)15;
+}
+
+/* x[Ci,H,W] into xp[Ci,H+2p,direct_wp] with a zero border. */
+static void pad_one(float *xp, const float *x, const soma_conv_geom *g) {
+    const int H = g->h_in, W = g->w_in, p = g->pad, Hp = H + 2 * p, Wp = direct_wp(g);
+    memset(xp, 0, conv_padded(g) * sizeof *xp);
+    for (int ci = 0; ci < g->c_in; ci++)
+        for (int h = 0; h < H; h++) {
+            float *d = xp + ((size_t)ci * Hp + h + p) * Wp + p;
+            const float *src = x + ((size_t)ci * H + h) * W;
+            for (int w = 0; w < W; w++) d[w] = src[w];
+        }
+}
+
+/* Eight floats as one value (GCC/Clang vector extension): an AVX2 register in the avx2 clone,
+ * two SSE registers in the baseline one. Loads and stores go through memcpy (unaligned). */
+typedef float v8f __attribute__((vector_size(32)));
+/* These helpers are always inlined into their callers, so the baseline ABI note about
+ * passing 32-byte vectors without AVX does not apply. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+static inline v8f v8_load(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+/* scalar op vector broadcasts the scalar (a single vbroadcastss), unlike a brace list */
+static inline v8f v8_splat(float x) { return x + (v8f){0}; }
+
+/* y[Co,Ho,Wo] = b + w * xp for one image (xp padded). */
+SOMA_HOT static void direct_forward_one(float *y, const float *xp, const float *w, const float *b,
+                                        const soma_conv_geom *g) {
+    const int Ho = g->h_out, Wo = g->w_out, kh = g->kh, kw = g->kw, Ci = g->c_in;
+    const int Hp = g->h_in + 2 * g->pad, Wp = direct_wp(g);
+    for (int co = 0; co < g->c_out; co++) {
+        const float bv = b ? b[co] : 0.f;
+        for (int oh = 0; oh < Ho; oh++) {
+            float *yr = y + ((size_t)co * Ho + oh) * Wo;
+            for (int o0 = 0; o0 < Wo; o0 += DIRECT_SPAN) {
+                v8f a0 = v8_splat(bv), a1 = a0, a2 = a0, a3 = a0;
+                for (int ci = 0; ci < Ci; ci++)
+                    for (int ki = 0; ki < kh; ki++) {
+                        const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + o0;
+                        const float *wr = w + (((size_t)co * Ci + ci) * kh + ki) * kw;
+                        for (int kj = 0; kj < kw; kj++) {
+                            const float wv = wr[kj];
+                            a0 += wv * v8_load(xr + kj);
+                            a1 += wv * v8_load(xr + kj + DIRECT_LANES);
+                            a2 += wv * v8_load(xr + kj + 2 * DIRECT_LANES);
+                            a3 += wv * v8_load(xr + kj + 3 * DIRECT_LANES);
+                        }
+                    }
+                float out[DIRECT_SPAN];
+                memcpy(out, &a0, sizeof a0);
+                memcpy(out + DIRECT_LANES, &a1, sizeof a1);
+                memcpy(out + 2 * DIRECT_LANES, &a2, sizeof a2);
+                memcpy(out + 3 * DIRECT_LANES, &a3, sizeof a3);
+                const int m = Wo - o0 < DIRECT_SPAN ? Wo - o0 : DIRECT_SPAN;
+                memcpy(yr + o0, out, (size_t)m * sizeof(float));
+            }
+        }
+    }
+}
+
+/* dw[Co,Ci,kh,kw] += dy (x) xp for one image; dyp is dy with rows padded to direct_wr.
+ * Per kernel row, kw accumulators of 8 lanes. */
+SOMA_HOT static void direct_dw_one(float *dw, const float *dyp, const float *xp, const soma_conv_geom *g) {
+    enum { MAXKW = 8 };
+    const int Ho = g->h_out, Wr = direct_wr(g), kh = g->kh, kw = g->kw, Ci = g->c_in;
+    const int Hp = g->h_in + 2 * g->pad, Wp = direct_wp(g);
+    for (int co = 0; co < g->c_out; co++)
+        for (int ci = 0; ci < Ci; ci++)
+            for (int ki = 0; ki < kh; ki++) {
+                float *dwr = dw + (((size_t)co * Ci + ci) * kh + ki) * kw;
+                for (int k0 = 0; k0 < kw; k0 += MAXKW) {
+                    const int nk = kw - k0 < MAXKW ? kw - k0 : MAXKW;
+                    v8f acc[MAXKW];
+                    for (int kj = 0; kj < MAXKW; kj++) acc[kj] = v8_splat(0.f);
+                    for (int oh = 0; oh < Ho; oh++) {
+                        const float *dr = dyp + ((size_t)co * Ho + oh) * Wr;
+                        const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + k0;
+                        for (int o0 = 0; o0 < Wr; o0 += DIRECT_LANES) {
+                            const v8f d = v8_load(dr + o0);
+                            for (int kj = 0; kj < nk; kj++) acc[kj] += d * v8_load(xr + o0 + kj);
+                        }
+                    }
+                    for (int kj = 0; kj < nk; kj++) {
+                        float t = 0.f;
+                        for (int v = 0; v < DIRECT_LANES; v++) t += acc[kj][v];
+                        dwr[k0 + kj] += t;
+                    }
+                }
+            }
+}
+
+/* dy[Co,Ho,Wo] into dyp[Co,Ho,direct_wr] with zero tails. */
+static void pad_dy_one(float *dyp, const float *dy, const soma_conv_geom *g) {
+    const int Wo = g->w_out, Wr = direct_wr(g);
+    const size_t rows = (size_t)g->c_out * g->h_out;
+    for (size_t r = 0; r < rows; r++) {
+        float *d = dyp + r * Wr;
+        const float *src = dy + r * Wo;
+        for (int x = 0; x < Wo; x++) d[x] = src[x];
+        for (int x = Wo; x < Wr; x++) d[x] = 0.f;
+    }
+}
+
+/* dx[Ci,H,W] = w^T * dy for one image, through a padded scratch plane dxp. */
+SOMA_HOT static void direct_dx_one(float *dx, float *dxp, const float *dy, const float *w,
+                                   const soma_conv_geom *g) {
+    const int Ho = g->h_out, Wo = g->w_out, kh = g->kh, kw = g->kw, Ci = g->c_in;
+    const int H = g->h_in, W = g->w_in, p = g->pad, Hp = H + 2 * p, Wp = direct_wp(g);
+    memset(dxp, 0, conv_padded(g) * sizeof *dxp);
+    for (int co = 0; co < g->c_out; co++)
+        for (int ci = 0; ci < Ci; ci++)
+            for (int ki = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++) {
+                    const float wv = w[(((size_t)co * Ci + ci) * kh + ki) * kw + kj];
+                    for (int oh = 0; oh < Ho; oh++) {
+                        const float *restrict dr = dy + ((size_t)co * Ho + oh) * Wo;
+                        float *restrict xr = dxp + ((size_t)ci * Hp + oh + ki) * Wp + kj;
+                        for (int ow = 0; ow < Wo; ow++) xr[ow] += wv * dr[ow];
+                    }
+                }
+    for (int ci = 0; ci < Ci; ci++)
+        for (int h = 0; h < H; h++) {
+            const float *src = dxp + ((size_t)ci * Hp + h + p) * Wp + p;
+            float *d = dx + ((size_t)ci * H + h) * W;
+            for (int x = 0; x < W; x++) d[x] = src[x];
+        }
 }
 
 size_t soma_conv2d_scratch(const soma_conv_geom *g, int threads) {
@@ -155,6 +314,7 @@ void soma_conv2d_forward(float *y, const float *x, const float *w, const float *
     const size_t K = conv_k(g), P = conv_p(g), Co = (size_t)g->c_out;
     const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P, slot = conv_slot(g);
     const int T = conv_threads(threads, N), pointwise = conv_is_pointwise(g);
+    const int direct = conv_is_direct(g);
     /* Images are shared out among threads; each runs im2col into its own slot and a
      * single-threaded GEMM (OpenBLAS does not nest threads inside a parallel region). */
 #pragma omp parallel num_threads(T) if (T > 1)
@@ -164,6 +324,11 @@ void soma_conv2d_forward(float *y, const float *x, const float *w, const float *
         for (int n = 0; n < N; n++) {
             const float *xn = x + (size_t)n * xs;
             float *yn = y + (size_t)n * ys;
+            if (direct) {
+                pad_one(col, xn, g);
+                direct_forward_one(yn, col, w, b, g);
+                continue;
+            }
             if (!pointwise) im2col_one(col, P, xn, g);
             for (size_t co = 0; co < Co; co++) {
                 float bv = b ? b[co] : 0.f;
@@ -181,10 +346,12 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     const size_t K = conv_k(g), P = conv_p(g), Co = (size_t)g->c_out;
     const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P, slot = conv_slot(g);
     const int T = conv_threads(threads, N), pointwise = conv_is_pointwise(g);
+    const int direct = conv_is_direct(g);
+    const size_t colsz = direct ? conv_padded(g) + direct_dyp(g) : K * P;
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         float *col = scratch + (size_t)thread_id() * slot;
-        float *dwt = col + K * P, *dbt = dwt + Co * K;
+        float *dwt = col + colsz, *dbt = dwt + Co * K;
         memset(dwt, 0, (Co * K + Co) * sizeof *dwt);
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
@@ -197,6 +364,16 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
                     for (size_t p = 0; p < P; p++) s += r[p];
                     dbt[co] += s;
                 }
+            if (direct) {
+                if (dw) {
+                    float *dyp = col + conv_padded(g);
+                    pad_one(col, xn, g);
+                    pad_dy_one(dyp, dyn, g);
+                    direct_dw_one(dwt, dyp, col, g);
+                }
+                if (dx) direct_dx_one(dx + (size_t)n * xs, col, dyn, w, g);
+                continue;
+            }
             if (dw) {
                 if (!pointwise) im2col_one(col, P, xn, g);
                 soma_gemm(0, 1, (int)Co, (int)K, (int)P, 1.f, dyn, (int)P, pointwise ? xn : col,
@@ -217,7 +394,7 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     }
     /* Partial sums reduced in thread order: the same thread count gives the same bits. */
     for (int t = 0; t < T; t++) {
-        const float *dwt = scratch + (size_t)t * slot + K * P, *dbt = dwt + Co * K;
+        const float *dwt = scratch + (size_t)t * slot + colsz, *dbt = dwt + Co * K;
         if (dw)
             for (size_t i = 0; i < Co * K; i++) dw[i] += dwt[i];
         if (db)

@@ -15,6 +15,15 @@ int soma__parse_layernorm(const char *tok, soma_layer *l); /* layernorm[EPS] */
 
 /* Parses a non-negative decimal integer at *s (advancing it); -1 if none or > INT_MAX/4. */
 int soma__parse_uint(const char **s);
+
+/* Hot elementwise loops are compiled twice, for AVX2 and for the baseline, and the loader
+ * picks one for the CPU at hand (GCC's function multi-versioning). No fast-math involved. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define SOMA_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SOMA_HOT
+#endif
 /* Parses the optional suffixes sS (S >= 1) and pP (P >= 0) of conv and pool tokens, each at
  * most once, in any order, up to the end of s; leaves absent ones untouched. 0 ok, -1 bad. */
 int soma__parse_stride_pad(const char *s, int *stride, int *pad);

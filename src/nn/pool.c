@@ -13,7 +13,7 @@
 
 /* One plane [H,W] -> [Ho,Wo]; padding acts as -inf; the first maximum in row-major window
  * order wins, and NaN wins (as PyTorch). */
-static void maxpool_plane(float *y, int32_t *am, const float *x, const soma_conv_geom *g) {
+SOMA_HOT static void maxpool_plane(float *y, int32_t *am, const float *x, const soma_conv_geom *g) {
     const int H = g->h_in, W = g->w_in, Ho = g->h_out, Wo = g->w_out;
     if (g->kh == 2 && g->kw == 2 && g->stride == 2 && g->pad == 0) {
         for (int oh = 0; oh < Ho; oh++) {

@@ -28,7 +28,7 @@ static soma_status run_classify_(soma_exp_ctx *c) {
 }
 
 static const soma_exp_opt mlp_opts_[] = {
-    CLASSIFY_OPTS("fc512,relu,dropout0.2,fc256,relu,dropout0.2,fc10", "12", "0.001", "cosine", "0"),
+    CLASSIFY_OPTS("fc512,relu,dropout0.2,fc256,relu,dropout0.2,fc10", "20", "0.001", "cosine", "0"),
     {NULL, NULL, NULL},
 };
 
@@ -44,7 +44,7 @@ const soma_experiment soma__exp_mlp_fmnist = {
 };
 
 static const soma_exp_opt lenet_opts_[] = {
-    CLASSIFY_OPTS("conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10", "12",
+    CLASSIFY_OPTS("conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10", "20",
                   "0.002", "cosine", "0"),
     {NULL, NULL, NULL},
 };

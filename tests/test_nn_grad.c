@@ -142,6 +142,13 @@ static void test_layers(void) {
     grad_check("conv2x3x3s2", (soma_shape){3, 6, 9}, 2, IN_UNIFORM, 1e-2f, 0);
     grad_check("conv5x5x6p2", (soma_shape){1, 9, 9}, 2, IN_UNIFORM, 1e-2f, 0);
     grad_check("conv1x1x3", (soma_shape){4, 3, 2}, 2, IN_UNIFORM, 1e-2f, 0);
+    /* the row-vectorised direct path (stride 1, rows of 16+) with its dx */
+    grad_check("conv3x3x2p1", (soma_shape){2, 5, 18}, 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv5x5x3", (soma_shape){1, 6, 21}, 2, IN_UNIFORM, 1e-2f, 0);
+    /* the channel-vectorised path (output channels in multiples of 8, short rows) */
+    grad_check("conv3x3x8s2p1", (soma_shape){2, 7, 8}, 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x16", (soma_shape){3, 6, 7}, 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv2x2x24", (soma_shape){2, 5, 5}, 3, IN_UNIFORM, 1e-2f, 0);
     grad_check("maxpool2", (soma_shape){3, 6, 8}, 2, IN_SPACED, 1e-2f, 0);
     grad_check("maxpool3s2", (soma_shape){2, 7, 9}, 2, IN_SPACED, 1e-2f, 0);
     grad_check("maxpool3s2p1", (soma_shape){2, 6, 5}, 2, IN_SPACED, 1e-2f, 0);

@@ -150,6 +150,8 @@ static size_t conv_slot(const soma_conv_geom *g) {
     size_t n = conv_k(g) * conv_p(g) + (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
     if (conv_is_direct(g))
         n = conv_padded(g) + direct_dyp(g) + (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
+    else if (soma__conv_cv_ok(g))
+        n += soma__conv_cv_scratch(g);
     return (n + 15) & ~(size_t)15;
 }
 
@@ -314,12 +316,13 @@ void soma_conv2d_forward(float *y, const float *x, const float *w, const float *
     const size_t K = conv_k(g), P = conv_p(g), Co = (size_t)g->c_out;
     const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P, slot = conv_slot(g);
     const int T = conv_threads(threads, N), pointwise = conv_is_pointwise(g);
-    const int direct = conv_is_direct(g);
+    const int direct = conv_is_direct(g), cv = !direct && soma__conv_cv_ok(g);
     /* Images are shared out among threads; each runs im2col into its own slot and a
      * single-threaded GEMM (OpenBLAS does not nest threads inside a parallel region). */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         float *col = scratch + (size_t)thread_id() * slot;
+        if (cv) soma__conv_cv_prepare(col, w, g);
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
             const float *xn = x + (size_t)n * xs;
@@ -327,6 +330,10 @@ void soma_conv2d_forward(float *y, const float *x, const float *w, const float *
             if (direct) {
                 pad_one(col, xn, g);
                 direct_forward_one(yn, col, w, b, g);
+                continue;
+            }
+            if (cv) {
+                soma__conv_cv_forward(yn, xn, b, g, col);
                 continue;
             }
             if (!pointwise) im2col_one(col, P, xn, g);
@@ -346,13 +353,17 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     const size_t K = conv_k(g), P = conv_p(g), Co = (size_t)g->c_out;
     const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P, slot = conv_slot(g);
     const int T = conv_threads(threads, N), pointwise = conv_is_pointwise(g);
-    const int direct = conv_is_direct(g);
-    const size_t colsz = direct ? conv_padded(g) + direct_dyp(g) : K * P;
+    const int direct = conv_is_direct(g), cv = !direct && soma__conv_cv_ok(g);
+    const size_t cvsz = cv ? soma__conv_cv_scratch(g) : 0;
+    const size_t colsz = direct ? conv_padded(g) + direct_dyp(g) : cvsz + K * P;
 #pragma omp parallel num_threads(T) if (T > 1)
     {
-        float *col = scratch + (size_t)thread_id() * slot;
-        float *dwt = col + colsz, *dbt = dwt + Co * K;
+        float *cvs = scratch + (size_t)thread_id() * slot;
+        float *col = cvs + cvsz;
+        if (direct) col = cvs;
+        float *dwt = cvs + colsz, *dbt = dwt + Co * K;
         memset(dwt, 0, (Co * K + Co) * sizeof *dwt);
+        if (cv && dw) soma__conv_cv_prepare(cvs, w, g);
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
             const float *dyn = dy + (size_t)n * ys, *xn = x + (size_t)n * xs;
@@ -374,7 +385,8 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
                 if (dx) direct_dx_one(dx + (size_t)n * xs, col, dyn, w, g);
                 continue;
             }
-            if (dw) {
+            if (cv && dw) soma__conv_cv_dw(dyn, xn, g, cvs);
+            if (!cv && dw) {
                 if (!pointwise) im2col_one(col, P, xn, g);
                 soma_gemm(0, 1, (int)Co, (int)K, (int)P, 1.f, dyn, (int)P, pointwise ? xn : col,
                           (int)P, 1.f, dwt, (int)K);
@@ -391,6 +403,7 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
                 }
             }
         }
+        if (cv && dw) soma__conv_cv_flush(dwt, g, cvs);
     }
     /* Partial sums reduced in thread order: the same thread count gives the same bits. */
     for (int t = 0; t < T; t++) {

@@ -3,6 +3,8 @@
  * -1 with the error set when it is its kind but malformed (e.g. "fc0", "conv5x5"). */
 #ifndef SOMA_NN_INTERNAL_H
 #define SOMA_NN_INTERNAL_H
+#include <string.h>
+
 #include "soma/nn.h"
 
 int soma__parse_dense(const char *tok, soma_layer *l);   /* fcN, denseN */
@@ -43,4 +45,30 @@ static inline void soma__split(size_t n, size_t *lo, size_t *hi) {
     *lo = t * q + (t < r ? t : r);
     *hi = *lo + q + (t < r);
 }
+/* Eight floats as one value (GCC/Clang vector extension): an AVX2 register in the AVX2
+ * clones, two SSE registers in the baseline. Loads go through memcpy (unaligned); a scalar
+ * times a vector broadcasts the scalar. The helpers are always inlined, so the ABI note about
+ * passing 32-byte vectors without AVX does not apply. */
+typedef float soma__v8 __attribute__((vector_size(32)));
+#pragma GCC diagnostic ignored "-Wpsabi"
+static inline soma__v8 soma__v8_load(const float *p) {
+    soma__v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Channel-vectorised convolution (conv_cv.c), one image at a time: the output channels fill
+ * whole 8-lane vectors and each input value is broadcast against them. For layers whose
+ * output rows are too short for the row kernels (LeNet's second convolution). */
+int soma__conv_cv_ok(const soma_conv_geom *g);
+size_t soma__conv_cv_scratch(const soma_conv_geom *g); /* floats a thread needs */
+/* Once per call and thread: the weights transposed to [K, Co] into the scratch. */
+void soma__conv_cv_prepare(float *scratch, const float *w, const soma_conv_geom *g);
+void soma__conv_cv_forward(float *y, const float *x, const float *b, const soma_conv_geom *g,
+                           float *scratch);
+/* Adds this image's dW, transposed [K, Co], into the scratch's accumulator; flush adds the
+ * accumulator into dw [Co, K] and clears it. */
+void soma__conv_cv_dw(const float *dy, const float *x, const soma_conv_geom *g, float *scratch);
+void soma__conv_cv_flush(float *dw, const soma_conv_geom *g, float *scratch);
+
 #endif

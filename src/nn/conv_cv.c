@@ -1,0 +1,152 @@
+// Channel-vectorised convolution kernels: the output channels of one position fill 8-lane
+// vectors, every input value is broadcast against a vector of weights, and four output
+// positions are in flight at once (eight accumulators for 16 channels), so the FMA units
+// stay busy on layers whose output rows are short (LeNet's conv5x5x16 on 14x14 maps).
+//
+// Scratch of one thread, in floats:
+//     xp  [Ci, Hp, Wq]   the image, zero-padded; Wq leaves room for a whole group of 4
+//     wt  [K, Co]        the weights transposed (prepared once per call)
+//     dyt [P, Co]        one image's dy transposed
+//     dwt [K, Co]        the thread's dW accumulator, transposed
+#include "nn/internal.h"
+
+#define CV_GROUP 4 /* output positions in flight */
+
+static int cv_hp(const soma_conv_geom *g) { return g->h_in + 2 * g->pad; }
+static int cv_wq(const soma_conv_geom *g) {
+    int groups = (g->w_out + CV_GROUP - 1) / CV_GROUP;
+    int need = (groups * CV_GROUP - 1) * g->stride + g->kw;
+    int wp = g->w_in + 2 * g->pad;
+    return need > wp ? need : wp;
+}
+static size_t cv_xp(const soma_conv_geom *g) { return (size_t)g->c_in * cv_hp(g) * cv_wq(g); }
+static size_t cv_k(const soma_conv_geom *g) { return (size_t)g->c_in * g->kh * g->kw; }
+static size_t cv_p(const soma_conv_geom *g) { return (size_t)g->h_out * g->w_out; }
+
+int soma__conv_cv_ok(const soma_conv_geom *g) {
+    return g->c_out % 8 == 0 && g->c_out <= 512 && g->w_out < 16 && cv_k(g) >= 8;
+}
+
+size_t soma__conv_cv_scratch(const soma_conv_geom *g) {
+    size_t co = (size_t)g->c_out;
+    return cv_xp(g) + 2 * cv_k(g) * co + cv_p(g) * co;
+}
+
+void soma__conv_cv_prepare(float *scratch, const float *w, const soma_conv_geom *g) {
+    const size_t K = cv_k(g), Co = (size_t)g->c_out;
+    float *wt = scratch + cv_xp(g);
+    for (size_t co = 0; co < Co; co++)
+        for (size_t k = 0; k < K; k++) wt[k * Co + co] = w[co * K + k];
+    float *dwt = wt + K * Co + cv_p(g) * Co;
+    memset(dwt, 0, K * Co * sizeof *dwt);
+}
+
+static void cv_pad(float *xp, const float *x, const soma_conv_geom *g) {
+    const int H = g->h_in, W = g->w_in, p = g->pad, Hp = cv_hp(g), Wq = cv_wq(g);
+    memset(xp, 0, cv_xp(g) * sizeof *xp);
+    for (int ci = 0; ci < g->c_in; ci++)
+        for (int h = 0; h < H; h++) {
+            float *d = xp + ((size_t)ci * Hp + h + p) * Wq + p;
+            const float *src = x + ((size_t)ci * H + h) * W;
+            for (int i = 0; i < W; i++) d[i] = src[i];
+        }
+}
+
+SOMA_HOT void soma__conv_cv_forward(float *y, const float *x, const float *b, const soma_conv_geom *g,
+                                    float *scratch) {
+    const int Ho = g->h_out, Wo = g->w_out, kh = g->kh, kw = g->kw, s = g->stride, Ci = g->c_in;
+    const int Hp = cv_hp(g), Wq = cv_wq(g), Co = g->c_out;
+    const size_t P = cv_p(g);
+    float *xp = scratch;
+    const float *wt = scratch + cv_xp(g);
+    cv_pad(xp, x, g);
+    for (int oh = 0; oh < Ho; oh++)
+        for (int ow0 = 0; ow0 < Wo; ow0 += CV_GROUP) {
+            const int np = Wo - ow0 < CV_GROUP ? Wo - ow0 : CV_GROUP;
+            for (int cb = 0; cb < Co; cb += 16) {
+                const int two = Co - cb >= 16;
+                soma__v8 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0},
+                         a31 = {0};
+                for (int ci = 0; ci < Ci; ci++)
+                    for (int ki = 0; ki < kh; ki++) {
+                        const float *xr = xp + ((size_t)ci * Hp + oh * s + ki) * Wq + (size_t)ow0 * s;
+                        const float *wr = wt + (((size_t)ci * kh + ki) * kw) * Co + cb;
+                        for (int kj = 0; kj < kw; kj++) {
+                            const soma__v8 w0 = soma__v8_load(wr + (size_t)kj * Co);
+                            const soma__v8 w1 = two ? soma__v8_load(wr + (size_t)kj * Co + 8) : w0;
+                            const float x0 = xr[kj], x1 = xr[s + kj], x2 = xr[2 * s + kj], x3 = xr[3 * s + kj];
+                            a00 += x0 * w0;
+                            a01 += x0 * w1;
+                            a10 += x1 * w0;
+                            a11 += x1 * w1;
+                            a20 += x2 * w0;
+                            a21 += x2 * w1;
+                            a30 += x3 * w0;
+                            a31 += x3 * w1;
+                        }
+                    }
+                const soma__v8 acc[CV_GROUP][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+                const int nc = two ? 16 : 8;
+                for (int q = 0; q < np; q++) {
+                    float *yo = y + (size_t)oh * Wo + ow0 + q;
+                    for (int c = 0; c < nc; c++) {
+                        const int co = cb + c;
+                        yo[(size_t)co * P] = acc[q][c >> 3][c & 7] + (b ? b[co] : 0.f);
+                    }
+                }
+            }
+        }
+}
+
+SOMA_HOT void soma__conv_cv_dw(const float *dy, const float *x, const soma_conv_geom *g, float *scratch) {
+    const int Ho = g->h_out, Wo = g->w_out, kh = g->kh, kw = g->kw, s = g->stride, Ci = g->c_in;
+    const int Hp = cv_hp(g), Wq = cv_wq(g), Co = g->c_out;
+    const size_t P = cv_p(g), K = cv_k(g);
+    float *xp = scratch, *dyt = scratch + cv_xp(g) + K * Co, *dwt = dyt + P * Co;
+    cv_pad(xp, x, g);
+    for (int co = 0; co < Co; co++)
+        for (size_t p = 0; p < P; p++) dyt[p * Co + co] = dy[(size_t)co * P + p];
+    for (int ci = 0; ci < Ci; ci++)
+        for (int ki = 0; ki < kh; ki++)
+            for (int kj = 0; kj < kw; kj++) {
+                float *dr = dwt + (((size_t)ci * kh + ki) * kw + kj) * Co;
+                for (int cb = 0; cb < Co; cb += 16) {
+                    const int two = Co - cb >= 16;
+                    soma__v8 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+                    for (int oh = 0; oh < Ho; oh++) {
+                        const float *xr = xp + ((size_t)ci * Hp + oh * s + ki) * Wq + kj;
+                        const float *dr0 = dyt + (size_t)oh * Wo * Co + cb;
+                        int ow = 0;
+                        for (; ow + 1 < Wo; ow += 2) {
+                            const float xa = xr[ow * s], xb = xr[(ow + 1) * s];
+                            const float *da = dr0 + (size_t)ow * Co, *db = da + Co;
+                            a0 += xa * soma__v8_load(da);
+                            b0 += xb * soma__v8_load(db);
+                            if (two) {
+                                a1 += xa * soma__v8_load(da + 8);
+                                b1 += xb * soma__v8_load(db + 8);
+                            }
+                        }
+                        for (; ow < Wo; ow++) {
+                            const float xa = xr[ow * s];
+                            const float *da = dr0 + (size_t)ow * Co;
+                            a0 += xa * soma__v8_load(da);
+                            if (two) a1 += xa * soma__v8_load(da + 8);
+                        }
+                    }
+                    a0 += b0;
+                    a1 += b1;
+                    for (int c = 0; c < 8; c++) dr[cb + c] += a0[c];
+                    if (two)
+                        for (int c = 0; c < 8; c++) dr[cb + 8 + c] += a1[c];
+                }
+            }
+}
+
+void soma__conv_cv_flush(float *dw, const soma_conv_geom *g, float *scratch) {
+    const size_t K = cv_k(g), Co = (size_t)g->c_out, P = cv_p(g);
+    float *dwt = scratch + cv_xp(g) + K * Co + P * Co;
+    for (size_t co = 0; co < Co; co++)
+        for (size_t k = 0; k < K; k++) dw[co * K + k] += dwt[k * Co + co];
+    memset(dwt, 0, K * Co * sizeof *dwt);
+}

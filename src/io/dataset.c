@@ -302,14 +302,12 @@ void soma_dataset_batch(const soma_dataset *d, const int *idx, int n, float *x, 
     const size_t dim = d->dim;
     if (d->x_u8) {
         const float s = d->scale;
-        /* Random rows of a large array: fetch a few rows ahead while converting this one. */
-        for (int b = 0; b < n && b < 4; b++)
-            for (size_t j = 0; j < dim; j += 64) __builtin_prefetch(d->x_u8 + (size_t)idx[b] * dim + j);
+        /* Random rows of a large array: latency-bound, so the rows are shared out among
+         * the threads (each converts whole rows; the result does not depend on the split). */
+#pragma omp parallel for schedule(static) if ((size_t)n * dim >= 32768)
         for (int b = 0; b < n; b++) {
             const int i = idx[b];
             SOMA_ASSERT(i >= 0 && i < d->n);
-            if (b + 4 < n)
-                for (size_t j = 0; j < dim; j += 64) __builtin_prefetch(d->x_u8 + (size_t)idx[b + 4] * dim + j);
             const uint8_t *restrict src = d->x_u8 + (size_t)i * dim;
             float *restrict dst = x + (size_t)b * dim;
             for (size_t j = 0; j < dim; j++) dst[j] = (float)src[j] * s;

@@ -131,11 +131,6 @@ static soma_status draw_filters_(const soma_classify_config *cfg, soma_net *net)
         if (st == SOMA_OK) st = soma_fig_save(f, path);
         soma_fig_free(f);
     }
-    if (st == SOMA_OK) {
-        char path[1100];
-        snprintf(path, sizeof path, "%s/filters.png", cfg->out_dir);
-        st = soma_png_write_grid(path, img, n, h, wd, n < 8 ? n : 8, 1, h < 10 ? 12 : 3);
-    }
     soma_free(img);
     return st;
 }

@@ -423,6 +423,10 @@ static void run_section(soma__buf *b, const run *r) {
             int s = 0;
             for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
                 s |= e->string && strcmp(e->string, skip[i]) == 0;
+            /* a top-level number repeated from "ours" is shown once, under ours */
+            const cJSON *dup = e->string ? get(get(j, "ours"), e->string) : NULL;
+            if (dup && cJSON_IsNumber(dup) && cJSON_IsNumber(e) && dup->valuedouble == e->valuedouble)
+                s = 1;
             if (!s) flatten(b, e->string ? e->string : "?", e, &rows);
         }
         if (rows == 0) soma__buf_put(b, "<tr><td colspan=\"2\" class=\"note\">none</td></tr>\n");

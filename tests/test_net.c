@@ -229,6 +229,42 @@ static void test_train_resume_ckpt(void) {
     soma_dataset_free(d);
 }
 
+/* Data-parallel steps (one replica per thread, gradients summed by slice size) follow the
+ * single-net run to rounding, conv layers included (their kernels run nested, single-threaded). */
+static void test_data_parallel(void) {
+    soma_dataset *d = NULL;
+    CHECK_OK(soma_dataset_synthetic("gauss", 700, 64, 3, 4.0f, 5, &d));
+    if (!d) return;
+    d->c = 1, d->h = 8, d->w = 8; /* the same values as 8x8 images */
+    float *v[2] = {NULL, NULL};
+    size_t n = 0;
+    soma_net *nets[2] = {NULL, NULL};
+    for (int dp = 0; dp < 2; dp++) {
+        soma_optim *o = NULL;
+        soma_rule *r = NULL;
+        soma_optim_config oc = {SOMA_OPTIM_SGD, 0.9f, 0, 0.f, 0, 0, 0};
+        CHECK_OK(soma_net_new(&nets[dp], "conv3x3x8p1,relu,maxpool2,conv3x3x4,tanh,fc3", (soma_shape){1, 8, 8}, 7));
+        CHECK_OK(soma_optim_new(&o, nets[dp], &oc));
+        CHECK_OK(soma_rule_backprop_new(&r, SOMA_LOSS_XENT));
+        soma_train_config c = soma_train_defaults();
+        c.epochs = 2;
+        c.batch = 50; /* 700 = 14 batches; slices of 25 */
+        c.sched.lr = 0.05f;
+        c.quiet = 1;
+        c.data_parallel = dp;
+        soma_train_log log = {0};
+        CHECK_OK(soma_train_classifier(nets[dp], r, o, d, NULL, &c, &log));
+        v[dp] = soma_net_flat_values(nets[dp], &n);
+        soma_train_log_free(&log);
+        soma_rule_free(r);
+        soma_optim_free(o);
+    }
+    CHECK_CLOSE("data-parallel vs single net", v[1], v[0], n, 1e-4f, 1e-3f);
+    soma_net_free(nets[0]);
+    soma_net_free(nets[1]);
+    soma_dataset_free(d);
+}
+
 int main(void) {
     snprintf(tmpdir_, sizeof tmpdir_, "/tmp/soma-test-net-%d", (int)getpid());
     mkdir(tmpdir_, 0700);
@@ -238,6 +274,7 @@ int main(void) {
     test_optim_vs_torch();
     test_sched();
     test_train_resume_ckpt();
+    test_data_parallel();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir_);

@@ -47,6 +47,9 @@ typedef struct soma_rule_ops {
     soma_status (*step)(soma_rule *r, soma_net *net, const float *x, const soma_target *t, int n,
                         float *loss, int *correct);
     void (*destroy)(soma_rule *r);
+    /* A fresh rule of the same kind and settings for a replica of the network (data-parallel
+     * training); NULL when the rule keeps state that replicas must not duplicate. */
+    soma_status (*clone)(const soma_rule *r, soma_rule **out);
 } soma_rule_ops;
 
 struct soma_rule {
@@ -78,6 +81,9 @@ typedef struct soma_train_config {
     int resume;             /* load ckpt_path first if it exists, continue from its epoch */
     const char *label;      /* progress-line label */
     int quiet;              /* no progress line */
+    int data_parallel;      /* 1 (default): with T threads, split each batch into T slices, each
+                               run by one thread on a replica of the net (one parallel region
+                               per step); 0: one net, kernels threaded inside */
 } soma_train_config;
 
 soma_train_config soma_train_defaults(void);

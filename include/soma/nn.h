@@ -207,6 +207,10 @@ soma_status soma_net_new_empty(soma_net **out, soma_shape in, uint64_t seed);
 soma_status soma_net_add(soma_net *net, const soma_layer *l);
 soma_status soma_net_build(soma_net *net);
 void soma_net_free(soma_net *net);
+/* A replica of a spec-built net for data-parallel work: the same layers, sharing src's
+ * parameter values (borrowed: src must outlive it), with its own gradients, caches and
+ * activation buffers, and dropout streams of its own (k >= 1 numbers the replica). */
+soma_status soma_net_replica(soma_net *src, int k, soma_net **out);
 
 /* Allocates activation buffers and layer caches for batches of up to max_n. */
 soma_status soma_net_reserve(soma_net *net, int max_n);

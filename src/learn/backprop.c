@@ -6,6 +6,12 @@
 
 #include "soma/learn.h"
 
+#define SOMA_DP_MAX 64 /* most replicas (threads) of a data-parallel step */
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 soma_status soma_rule_reserve_dy(soma_rule *r, size_t n) {
     if (n <= r->dy_cap) return SOMA_OK;
     soma_free(r->dy);
@@ -35,7 +41,11 @@ static soma_status backprop_step_(soma_rule *r, soma_net *net, const float *x, c
     return SOMA_OK;
 }
 
-static const soma_rule_ops backprop_ops_ = {"backprop", backprop_step_, NULL};
+static soma_status backprop_clone_(const soma_rule *r, soma_rule **out) {
+    return soma_rule_backprop_new(out, r->loss);
+}
+
+static const soma_rule_ops backprop_ops_ = {"backprop", backprop_step_, NULL, backprop_clone_};
 
 soma_status soma_rule_backprop_new(soma_rule **out, soma_loss_kind loss) {
     *out = NULL;
@@ -74,6 +84,7 @@ soma_train_config soma_train_defaults(void) {
     c.eval_batch = 1000;
     c.eval_every = 1;
     c.label = "train";
+    c.data_parallel = 1;
     return c;
 }
 
@@ -142,6 +153,112 @@ static soma_status log_alloc_(soma_train_log *log, int epochs) {
     return SOMA_OK;
 }
 
+// --- data-parallel steps ----------------------------------------------------------------
+
+/* T replicas of a net and its rule: slice t of every batch runs on replica t (replica 0 is
+ * the net itself) in one parallel region; the slices' gradients are then summed into the net's,
+ * weighted by slice size, in replica order -- the same thread count gives the same bits. */
+typedef struct dp_group {
+    int T;
+    soma_net *net[SOMA_DP_MAX];
+    soma_rule *rule[SOMA_DP_MAX];
+} dp_group;
+
+static void dp_free_(dp_group *g) {
+    for (int t = 1; t < g->T; t++) {
+        soma_net_free(g->net[t]);
+        soma_rule_free(g->rule[t]);
+    }
+    g->T = 0;
+}
+
+/* 1 when data-parallel replicas were made, 0 when the run stays on one net. */
+static soma_status dp_init_(dp_group *g, soma_net *net, soma_rule *rule, int batch, int want) {
+    memset(g, 0, sizeof *g);
+    int T = soma_get_threads();
+    if (T > SOMA_DP_MAX) T = SOMA_DP_MAX;
+    if (!want || T < 2 || !rule->ops->clone || batch < 2 * T) return SOMA_OK;
+    g->net[0] = net;
+    g->rule[0] = rule;
+    g->T = 1;
+    int slice = (batch + T - 1) / T;
+    SOMA_TRY(soma_net_reserve(net, slice));
+    for (int t = 1; t < T; t++) {
+        soma_status st = soma_net_replica(net, t, &g->net[t]);
+        if (st == SOMA_OK) st = rule->ops->clone(rule, &g->rule[t]);
+        if (st == SOMA_OK) st = soma_net_reserve(g->net[t], slice);
+        g->T = t + 1;
+        if (st != SOMA_OK) {
+            dp_free_(g);
+            return st;
+        }
+    }
+    return SOMA_OK;
+}
+
+/* Replica t's stochastic layers (dropout) draw from streams fixed by (seed, epoch, t), so a run
+ * resumed from a checkpoint at an epoch boundary repeats the uninterrupted one exactly. */
+static void dp_reseed_(dp_group *g, uint64_t seed, int epoch) {
+    for (int t = 1; t < g->T; t++)
+        for (int i = 0; i < soma_net_n_layers(g->net[t]); i++)
+            soma_rng_seed(&soma_net_layer(g->net[t], i)->rng, seed ^ 0x9e3779b97f4a7c15ULL,
+                          ((uint64_t)epoch << 32) | ((uint64_t)t << 16) | (uint64_t)i);
+}
+
+static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, int n, float *x, int *y,
+                            float *loss, int *correct) {
+    const int T = g->T;
+    double lsum[SOMA_DP_MAX] = {0};
+    int csum[SOMA_DP_MAX] = {0}, cnt[SOMA_DP_MAX] = {0};
+    soma_status sts[SOMA_DP_MAX] = {SOMA_OK};
+#pragma omp parallel num_threads(T)
+    {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num();
+#else
+        const int t = 0;
+#endif
+        const int per = (n + T - 1) / T, lo = t * per, hi = lo + per < n ? lo + per : n;
+        if (t < T && hi > lo) {
+            soma_dataset_batch(d, idx + lo, hi - lo, x + (size_t)lo * d->dim, y + lo);
+            soma_target tt = {y + lo, NULL, 0};
+            float l = 0.f;
+            int c = 0;
+            sts[t] = soma_rule_step(g->rule[t], g->net[t], x + (size_t)lo * d->dim, &tt, hi - lo, &l, &c);
+            lsum[t] = (double)l * (hi - lo);
+            csum[t] = c;
+            cnt[t] = hi - lo;
+        }
+    }
+    for (int t = 0; t < T; t++)
+        if (sts[t] != SOMA_OK) return sts[t];
+    /* Each slice's gradient is the mean over its samples: weight by slice size. */
+    size_t nv;
+    float *g0 = soma_net_flat_grads(g->net[0], &nv);
+    const float w0 = (float)cnt[0] / (float)n;
+    float *gt[SOMA_DP_MAX];
+    float wt[SOMA_DP_MAX];
+    for (int t = 1; t < T; t++) {
+        gt[t] = soma_net_flat_grads(g->net[t], NULL);
+        wt[t] = (float)cnt[t] / (float)n;
+    }
+#pragma omp parallel for schedule(static) if (nv > 32768)
+    for (size_t i = 0; i < nv; i++) {
+        float v = w0 * g0[i];
+        for (int t = 1; t < T; t++) v += wt[t] * gt[t][i];
+        g0[i] = v;
+    }
+    double ls = 0.0;
+    int cs = 0;
+    for (int t = 0; t < T; t++) {
+        ls += lsum[t];
+        cs += csum[t];
+    }
+    *loss = (float)(ls / n);
+    *correct = cs;
+    return SOMA_OK;
+}
+
 soma_status soma_train_classifier(soma_net *net, soma_rule *rule, soma_optim *opt,
                                   const soma_dataset *train, const soma_dataset *test,
                                   const soma_train_config *cfg, soma_train_log *log) {
@@ -192,6 +309,9 @@ soma_status soma_train_classifier(soma_net *net, soma_rule *rule, soma_optim *op
         if (start > cfg->epochs) start = cfg->epochs;
     }
     log->start_epoch = start;
+    dp_group dp;
+    st = dp_init_(&dp, net, rule, B, cfg->data_parallel);
+    if (st != SOMA_OK) goto done;
     soma_progress prog;
     soma_progress_begin(&prog, cfg->label ? cfg->label : "train", (long)(cfg->epochs - start) * steps_per_epoch);
     if (cfg->quiet) prog.enabled = 0;
@@ -199,17 +319,22 @@ soma_status soma_train_classifier(soma_net *net, soma_rule *rule, soma_optim *op
     char extra[96];
     for (int e = start; e < cfg->epochs && st == SOMA_OK; e++) {
         soma_rng_permutation(&data_rng, perm, train->n);
+        dp_reseed_(&dp, cfg->seed, e);
         double t0 = soma_now();
         double lsum = 0.0;
         long right = 0, seen = 0;
         for (long s = 0; s < steps_per_epoch; s++) {
             int off = (int)(s * B);
             int n = train->n - off < B ? train->n - off : B;
-            soma_dataset_batch(train, perm + off, n, x, y);
-            soma_target t = {y, NULL, 0};
             float l;
             int c;
-            st = soma_rule_step(rule, net, x, &t, n, &l, &c);
+            if (dp.T > 1) {
+                st = dp_step_(&dp, train, perm + off, n, x, y, &l, &c);
+            } else {
+                soma_dataset_batch(train, perm + off, n, x, y);
+                soma_target t = {y, NULL, 0};
+                st = soma_rule_step(rule, net, x, &t, n, &l, &c);
+            }
             if (st != SOMA_OK) break;
             float lr = soma_sched_lr(&sched, step);
             soma_optim_step(opt, lr);
@@ -245,6 +370,7 @@ soma_status soma_train_classifier(soma_net *net, soma_rule *rule, soma_optim *op
         }
     }
     soma_progress_end(&prog);
+    dp_free_(&dp);
     log->samples_per_second = log->train_seconds > 0 ? (double)log->samples / log->train_seconds : 0.0;
 done:
     soma_free(x);

@@ -356,8 +356,13 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     const int direct = conv_is_direct(g), cv = !direct && soma__conv_cv_ok(g);
     const size_t cvsz = cv ? soma__conv_cv_scratch(g) : 0;
     const size_t colsz = direct ? conv_padded(g) + direct_dyp(g) : cvsz + K * P;
+    int team = 1; /* the threads actually running: 1 inside another parallel region */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
+#ifdef _OPENMP
+#pragma omp single
+        team = omp_get_num_threads();
+#endif
         float *cvs = scratch + (size_t)thread_id() * slot;
         float *col = cvs + cvsz;
         if (direct) col = cvs;
@@ -406,7 +411,7 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
         if (cv && dw) soma__conv_cv_flush(dwt, g, cvs);
     }
     /* Partial sums reduced in thread order: the same thread count gives the same bits. */
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < team; t++) {
         const float *dwt = scratch + (size_t)t * slot + colsz, *dbt = dwt + Co * K;
         if (dw)
             for (size_t i = 0; i < Co * K; i++) dw[i] += dwt[i];

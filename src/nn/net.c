@@ -24,6 +24,7 @@ struct soma_net {
     float **act;
     float *dbuf[2];
     int first_trainable; /* layers below it need no backward at all */
+    int values_borrowed; /* a replica: values belong to another net */
 };
 
 static soma_status grow_(soma_net *net) {
@@ -200,7 +201,7 @@ void soma_net_free(soma_net *net) {
         if (net->layers[i].ops && net->layers[i].ops->destroy) net->layers[i].ops->destroy(&net->layers[i]);
     free_buffers_(net);
     soma_free(net->layers);
-    soma_free(net->values);
+    if (!net->values_borrowed) soma_free(net->values);
     soma_free(net->grads);
     soma_free(net->params);
     soma_free(net->param_layer);
@@ -264,6 +265,24 @@ soma_status soma_net_backward(soma_net *net, const float *dy, int n) {
         g = dx;
         which ^= 1;
     }
+    return SOMA_OK;
+}
+
+soma_status soma_net_replica(soma_net *src, int k, soma_net **out) {
+    *out = NULL;
+    soma_net *r;
+    SOMA_TRY(soma_net_new(&r, src->spec, src->in, src->seed));
+    if (r->n_values != src->n_values || r->n_params != src->n_params) {
+        soma_net_free(r);
+        return soma_error(SOMA_ERR_INTERNAL, "net replica: layout differs from '%s'", src->spec);
+    }
+    for (int p = 0; p < r->n_params; p++) r->params[p]->value = src->values + (r->params[p]->value - r->values);
+    soma_free(r->values);
+    r->values = src->values;
+    r->values_borrowed = 1;
+    for (int i = 0; i < r->n_layers; i++) /* independent dropout masks per replica */
+        soma_rng_seed(&r->layers[i].rng, src->seed, 1000u + (uint64_t)i + 100000u * (uint64_t)k);
+    *out = r;
     return SOMA_OK;
 }
 

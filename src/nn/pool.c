@@ -93,6 +93,68 @@ void soma_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
     }
 }
 
+/* 2x2 windows, stride 2, no padding: the common case gets kernels that keep no indices. The
+ * forward is a branch-free max the compiler vectorises (a NaN wins, as PyTorch); the backward
+ * finds each window's winner again from x and y (the first input equal to the output, or the
+ * first NaN), which is the element the indexed path would have chosen. */
+static int maxpool_is_2x2(const soma_conv_geom *g) {
+    return g->kh == 2 && g->kw == 2 && g->stride == 2 && g->pad == 0;
+}
+
+static inline float max_nan(float a, float b) { return (b > a || b != b) ? b : a; }
+
+SOMA_HOT static void maxpool2_fwd_plane(float *restrict y, const float *restrict x, int W, int Ho, int Wo) {
+    for (int oh = 0; oh < Ho; oh++) {
+        const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
+        float *yr = y + (size_t)oh * Wo;
+        for (int ow = 0; ow < Wo; ow++)
+            yr[ow] = max_nan(max_nan(r0[2 * ow], r0[2 * ow + 1]), max_nan(r1[2 * ow], r1[2 * ow + 1]));
+    }
+}
+
+static inline int is_winner(float v, float m) { return (v == m) | ((m != m) & (v != v)); }
+
+SOMA_HOT static void maxpool2_bwd_plane(float *restrict dx, const float *restrict dy, const float *restrict x,
+                                        const float *restrict y, int W, int H, int Ho, int Wo) {
+    /* Windows do not overlap: each input gets its window's gradient or 0, branch-free. An odd
+     * last row or column belongs to no window and stays 0. */
+    if ((H & 1) || (W & 1)) memset(dx, 0, (size_t)H * W * sizeof *dx);
+    for (int oh = 0; oh < Ho; oh++) {
+        const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
+        float *d0 = dx + (size_t)(2 * oh) * W, *d1 = d0 + W;
+        const float *yr = y + (size_t)oh * Wo, *gr = dy + (size_t)oh * Wo;
+        for (int ow = 0; ow < Wo; ow++) {
+            const float m = yr[ow], g = gr[ow];
+            const int wa = is_winner(r0[2 * ow], m);
+            const int wb = (!wa) & is_winner(r0[2 * ow + 1], m);
+            const int wc = (!(wa | wb)) & is_winner(r1[2 * ow], m);
+            const int wd = !(wa | wb | wc);
+            d0[2 * ow] = wa ? g : 0.f;
+            d0[2 * ow + 1] = wb ? g : 0.f;
+            d1[2 * ow] = wc ? g : 0.f;
+            d1[2 * ow + 1] = wd ? g : 0.f;
+        }
+    }
+}
+
+static void maxpool2_forward(float *y, const float *x, const soma_conv_geom *g, int N) {
+    const long planes = (long)N * g->c_in;
+    const size_t xs = (size_t)g->h_in * g->w_in, ys = (size_t)g->h_out * g->w_out;
+#pragma omp parallel for schedule(static) if ((size_t)planes * xs >= POOL_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) maxpool2_fwd_plane(y + pl * ys, x + pl * xs, g->w_in, g->h_out, g->w_out);
+}
+
+static void maxpool2_backward(float *dx, const float *dy, const float *x, const float *y,
+                              const soma_conv_geom *g, int N) {
+    if (!dx) return;
+    const long planes = (long)N * g->c_in;
+    const size_t xs = (size_t)g->h_in * g->w_in, ys = (size_t)g->h_out * g->w_out;
+#pragma omp parallel for schedule(static) if ((size_t)planes * xs >= POOL_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++)
+        maxpool2_bwd_plane(dx + pl * xs, dy + pl * ys, x + pl * xs, y + pl * ys, g->w_in, g->h_in, g->h_out,
+                           g->w_out);
+}
+
 // --- average pooling -------------------------------------------------------------------
 
 void soma_avgpool_forward(float *y, const float *x, const soma_conv_geom *g, int N) {
@@ -176,7 +238,7 @@ static soma_status pool_setup(soma_layer *l) {
 
 static soma_status pool_reserve(soma_layer *l, int max_n) {
     pool_impl *p = l->impl;
-    if (p->is_max) {
+    if (p->is_max && !maxpool_is_2x2(&p->g)) {
         soma_free(p->argmax);
         p->argmax = soma_alloc((size_t)max_n * soma_shape_size(l->out), sizeof *p->argmax);
         if (!p->argmax) return soma_error_wrap(SOMA_ERR_NOMEM, "layer %s", l->spec);
@@ -188,7 +250,9 @@ static soma_status pool_reserve(soma_layer *l, int max_n) {
 static void pool_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
     (void)mode;
     pool_impl *p = l->impl;
-    if (p->is_max) {
+    if (p->is_max && maxpool_is_2x2(&p->g)) {
+        maxpool2_forward(y, x, &p->g, n);
+    } else if (p->is_max) {
         SOMA_ASSERT(p->argmax && n <= l->max_n);
         soma_maxpool_forward(y, p->argmax, x, &p->g, n);
     } else {
@@ -198,10 +262,10 @@ static void pool_forward(soma_layer *l, float *y, const float *x, int n, soma_mo
 
 static void pool_backward(soma_layer *l, float *dx, const float *dy, const float *x,
                           const float *y, int n) {
-    (void)x;
-    (void)y;
     pool_impl *p = l->impl;
-    if (p->is_max)
+    if (p->is_max && maxpool_is_2x2(&p->g))
+        maxpool2_backward(dx, dy, x, y, &p->g, n);
+    else if (p->is_max)
         soma_maxpool_backward(dx, dy, p->argmax, &p->g, n);
     else
         soma_avgpool_backward(dx, dy, &p->g, n);

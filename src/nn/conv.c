@@ -155,31 +155,21 @@ static size_t conv_slot(const soma_conv_geom *g) {
     return (n + 15) & ~(size_t)15;
 }
 
-/* x[Ci,H,W] into xp[Ci,H+2p,direct_wp] with a zero border. */
-static void pad_one(float *xp, const float *x, const soma_conv_geom *g) {
-    const int H = g->h_in, W = g->w_in, p = g->pad, Hp = H + 2 * p, Wp = direct_wp(g);
-    memset(xp, 0, conv_padded(g) * sizeof *xp);
+void soma__conv_pad(float *xp, const float *x, const soma_conv_geom *g, int wq) {
+    const int H = g->h_in, W = g->w_in, p = g->pad, Hp = H + 2 * p;
+    memset(xp, 0, (size_t)g->c_in * Hp * wq * sizeof *xp);
     for (int ci = 0; ci < g->c_in; ci++)
         for (int h = 0; h < H; h++) {
-            float *d = xp + ((size_t)ci * Hp + h + p) * Wp + p;
+            float *d = xp + ((size_t)ci * Hp + h + p) * wq + p;
             const float *src = x + ((size_t)ci * H + h) * W;
             for (int w = 0; w < W; w++) d[w] = src[w];
         }
 }
 
-/* Eight floats as one value (GCC/Clang vector extension): an AVX2 register in the avx2 clone,
- * two SSE registers in the baseline one. Loads and stores go through memcpy (unaligned). */
-typedef float v8f __attribute__((vector_size(32)));
-/* These helpers are always inlined into their callers, so the baseline ABI note about
- * passing 32-byte vectors without AVX does not apply. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-static inline v8f v8_load(const float *p) {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
+/* x[Ci,H,W] into xp[Ci,H+2p,direct_wp] with a zero border. */
+static void pad_one(float *xp, const float *x, const soma_conv_geom *g) {
+    soma__conv_pad(xp, x, g, direct_wp(g));
 }
-/* scalar op vector broadcasts the scalar (a single vbroadcastss), unlike a brace list */
-static inline v8f v8_splat(float x) { return x + (v8f){0}; }
 
 /* y[Co,Ho,Wo] = b + w * xp for one image (xp padded). */
 SOMA_HOT static void direct_forward_one(float *y, const float *xp, const float *w, const float *b,
@@ -191,17 +181,17 @@ SOMA_HOT static void direct_forward_one(float *y, const float *xp, const float *
         for (int oh = 0; oh < Ho; oh++) {
             float *yr = y + ((size_t)co * Ho + oh) * Wo;
             for (int o0 = 0; o0 < Wo; o0 += DIRECT_SPAN) {
-                v8f a0 = v8_splat(bv), a1 = a0, a2 = a0, a3 = a0;
+                soma__v8 a0 = soma__v8_splat(bv), a1 = a0, a2 = a0, a3 = a0;
                 for (int ci = 0; ci < Ci; ci++)
                     for (int ki = 0; ki < kh; ki++) {
                         const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + o0;
                         const float *wr = w + (((size_t)co * Ci + ci) * kh + ki) * kw;
                         for (int kj = 0; kj < kw; kj++) {
                             const float wv = wr[kj];
-                            a0 += wv * v8_load(xr + kj);
-                            a1 += wv * v8_load(xr + kj + DIRECT_LANES);
-                            a2 += wv * v8_load(xr + kj + 2 * DIRECT_LANES);
-                            a3 += wv * v8_load(xr + kj + 3 * DIRECT_LANES);
+                            a0 += wv * soma__v8_load(xr + kj);
+                            a1 += wv * soma__v8_load(xr + kj + DIRECT_LANES);
+                            a2 += wv * soma__v8_load(xr + kj + 2 * DIRECT_LANES);
+                            a3 += wv * soma__v8_load(xr + kj + 3 * DIRECT_LANES);
                         }
                     }
                 float out[DIRECT_SPAN];
@@ -228,14 +218,14 @@ SOMA_HOT static void direct_dw_one(float *dw, const float *dyp, const float *xp,
                 float *dwr = dw + (((size_t)co * Ci + ci) * kh + ki) * kw;
                 for (int k0 = 0; k0 < kw; k0 += MAXKW) {
                     const int nk = kw - k0 < MAXKW ? kw - k0 : MAXKW;
-                    v8f acc[MAXKW];
-                    for (int kj = 0; kj < MAXKW; kj++) acc[kj] = v8_splat(0.f);
+                    soma__v8 acc[MAXKW];
+                    for (int kj = 0; kj < MAXKW; kj++) acc[kj] = soma__v8_splat(0.f);
                     for (int oh = 0; oh < Ho; oh++) {
                         const float *dr = dyp + ((size_t)co * Ho + oh) * Wr;
                         const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + k0;
                         for (int o0 = 0; o0 < Wr; o0 += DIRECT_LANES) {
-                            const v8f d = v8_load(dr + o0);
-                            for (int kj = 0; kj < nk; kj++) acc[kj] += d * v8_load(xr + o0 + kj);
+                            const soma__v8 d = soma__v8_load(dr + o0);
+                            for (int kj = 0; kj < nk; kj++) acc[kj] += d * soma__v8_load(xr + o0 + kj);
                         }
                     }
                     for (int kj = 0; kj < nk; kj++) {

@@ -41,16 +41,7 @@ void soma__conv_cv_prepare(float *scratch, const float *w, const soma_conv_geom 
     memset(dwt, 0, K * Co * sizeof *dwt);
 }
 
-static void cv_pad(float *xp, const float *x, const soma_conv_geom *g) {
-    const int H = g->h_in, W = g->w_in, p = g->pad, Hp = cv_hp(g), Wq = cv_wq(g);
-    memset(xp, 0, cv_xp(g) * sizeof *xp);
-    for (int ci = 0; ci < g->c_in; ci++)
-        for (int h = 0; h < H; h++) {
-            float *d = xp + ((size_t)ci * Hp + h + p) * Wq + p;
-            const float *src = x + ((size_t)ci * H + h) * W;
-            for (int i = 0; i < W; i++) d[i] = src[i];
-        }
-}
+static void cv_pad(float *xp, const float *x, const soma_conv_geom *g) { soma__conv_pad(xp, x, g, cv_wq(g)); }
 
 SOMA_HOT void soma__conv_cv_forward(float *y, const float *x, const float *b, const soma_conv_geom *g,
                                     float *scratch) {

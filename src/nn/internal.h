@@ -56,6 +56,10 @@ static inline soma__v8 soma__v8_load(const float *p) {
     memcpy(&v, p, sizeof v);
     return v;
 }
+static inline soma__v8 soma__v8_splat(float x) { return x + (soma__v8){0}; }
+
+/* x[Ci,H,W] into xp[Ci, H+2p, wq] (wq >= W+2p) with zeros around (conv.c). */
+void soma__conv_pad(float *xp, const float *x, const soma_conv_geom *g, int wq);
 
 /* Channel-vectorised convolution (conv_cv.c), one image at a time: the output channels fill
  * whole 8-lane vectors and each input value is broadcast against them. For layers whose

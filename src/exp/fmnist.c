@@ -4,7 +4,7 @@
 
 #include "exp/internal.h"
 
-#define CLASSIFY_OPTS(NET, EPOCHS, LR, SCHED, WD)                                             \
+#define CLASSIFY_OPTS(NET, EPOCHS, LR, SCHED, OPTIM, WD)                                             \
     {"data", "fmnist", "data set: fmnist | idx:IMAGES,LABELS | npy:X,Y"},                   \
     {"fmnist-dir", "", "Fashion-MNIST folder (default $SOMA_FMNIST_DIR or Debian's)"},      \
     {"net", NET, "network spec"},                                                           \
@@ -13,7 +13,7 @@
     {"lr", LR, "learning rate"},                                                            \
     {"lr-min", "0", "final learning rate of the cosine schedule"},                          \
     {"sched", SCHED, "learning-rate schedule: constant | step | cosine"},                   \
-    {"optim", "adam", "optimizer: sgd | adam | adamw"},                                     \
+    {"optim", OPTIM, "optimizer: sgd | adam | adamw"},                                      \
     {"weight-decay", WD, "weight decay"},                                                   \
     {"n-train", "0", "use only the first N training samples (0: all)"},                     \
     {"n-test", "0", "use only the first N test samples (0: all)"}
@@ -28,7 +28,7 @@ static soma_status run_classify_(soma_exp_ctx *c) {
 }
 
 static const soma_exp_opt mlp_opts_[] = {
-    CLASSIFY_OPTS("fc512,relu,dropout0.2,fc256,relu,dropout0.2,fc10", "20", "0.001", "cosine", "0"),
+    CLASSIFY_OPTS("fc512,relu,dropout0.2,fc256,relu,dropout0.2,fc10", "20", "0.001", "cosine", "adam", "0"),
     {NULL, NULL, NULL},
 };
 
@@ -45,7 +45,7 @@ const soma_experiment soma__exp_mlp_fmnist = {
 
 static const soma_exp_opt lenet_opts_[] = {
     CLASSIFY_OPTS("conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10", "20",
-                  "0.002", "cosine", "0"),
+                  "0.002", "cosine", "adamw", "0.05"),
     {NULL, NULL, NULL},
 };
 

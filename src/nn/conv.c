@@ -306,6 +306,7 @@ void soma_conv2d_forward(float *y, const float *x, const float *w, const float *
     const size_t K = conv_k(g), P = conv_p(g), Co = (size_t)g->c_out;
     const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P, slot = conv_slot(g);
     const int T = conv_threads(threads, N), pointwise = conv_is_pointwise(g);
+    (void)T; /* unused without OpenMP */
     const int direct = conv_is_direct(g), cv = !direct && soma__conv_cv_ok(g);
     /* Images are shared out among threads; each runs im2col into its own slot and a
      * single-threaded GEMM (OpenBLAS does not nest threads inside a parallel region). */
@@ -343,6 +344,7 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     const size_t K = conv_k(g), P = conv_p(g), Co = (size_t)g->c_out;
     const size_t xs = (size_t)g->c_in * g->h_in * g->w_in, ys = Co * P, slot = conv_slot(g);
     const int T = conv_threads(threads, N), pointwise = conv_is_pointwise(g);
+    (void)T; /* unused without OpenMP */
     const int direct = conv_is_direct(g), cv = !direct && soma__conv_cv_ok(g);
     const size_t cvsz = cv ? soma__conv_cv_scratch(g) : 0;
     const size_t colsz = direct ? conv_padded(g) + direct_dyp(g) : cvsz + K * P;

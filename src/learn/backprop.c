@@ -242,11 +242,18 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
         gt[t] = soma_net_flat_grads(g->net[t], NULL);
         wt[t] = (float)cnt[t] / (float)n;
     }
+    if (T == 2) { /* the common case, as one vectorisable pass */
+        const float *restrict g1 = gt[1];
+        const float w1 = wt[1];
 #pragma omp parallel for schedule(static) if (nv > 32768)
-    for (size_t i = 0; i < nv; i++) {
-        float v = w0 * g0[i];
-        for (int t = 1; t < T; t++) v += wt[t] * gt[t][i];
-        g0[i] = v;
+        for (size_t i = 0; i < nv; i++) g0[i] = w0 * g0[i] + w1 * g1[i];
+    } else {
+#pragma omp parallel for schedule(static) if (nv > 32768)
+        for (size_t i = 0; i < nv; i++) {
+            float v = w0 * g0[i];
+            for (int t = 1; t < T; t++) v += wt[t] * gt[t][i];
+            g0[i] = v;
+        }
     }
     double ls = 0.0;
     int cs = 0;

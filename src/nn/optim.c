@@ -64,7 +64,7 @@ float *soma_optim_state(soma_optim *o, size_t *n) {
 }
 
 /* One parameter tensor's slice [w, g, buffers) of n values. */
-static void sgd_(float *restrict w, const float *restrict g, float *restrict buf, size_t n,
+SOMA_HOT static void sgd_(float *restrict w, const float *restrict g, float *restrict buf, size_t n,
                  float lr, float wd, float mom, int nesterov, int first) {
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
@@ -78,7 +78,7 @@ static void sgd_(float *restrict w, const float *restrict g, float *restrict buf
     }
 }
 
-static void adam_(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
+SOMA_HOT static void adam_(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
                   size_t n, float lr, float wd, int decoupled, float b1, float b2, float eps,
                   float bc1, float bc2) {
     const float step = lr / bc1, rbc2 = 1.0f / sqrtf(bc2), shrink = 1.0f - lr * wd;

@@ -89,6 +89,34 @@ SOMA_HOT void soma__conv_cv_forward(float *y, const float *x, const float *b, co
         }
 }
 
+/* dW for one kernel row (ci, ki) and a block of 8 or 16 output channels, with all NK taps of
+ * the row in flight: each dy vector is loaded once per position and multiplied by NK
+ * broadcast inputs. NK is a constant after inlining, so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void cv_dw_row(int NK, float *dr, const float *xrow, const float *dyt,
+                                                            int Ho, int Wo, int s, int Wq, int Co, int cb, int two,
+                                                            int hstep) {
+    soma__v8 a[8][2];
+    for (int kj = 0; kj < NK; kj++) a[kj][0] = a[kj][1] = soma__v8_splat(0.f);
+    for (int oh = 0; oh < Ho; oh++) {
+        const float *xr = xrow + (size_t)oh * hstep * Wq;
+        const float *d = dyt + (size_t)oh * Wo * Co + cb;
+        for (int ow = 0; ow < Wo; ow++, d += Co) {
+            const soma__v8 d0 = soma__v8_load(d), d1 = two ? soma__v8_load(d + 8) : d0;
+            const float *xo = xr + (size_t)ow * s;
+            for (int kj = 0; kj < NK; kj++) {
+                a[kj][0] += xo[kj] * d0;
+                a[kj][1] += xo[kj] * d1;
+            }
+        }
+    }
+    for (int kj = 0; kj < NK; kj++) {
+        float *o = dr + (size_t)kj * Co + cb;
+        for (int c = 0; c < 8; c++) o[c] += a[kj][0][c];
+        if (two)
+            for (int c = 0; c < 8; c++) o[8 + c] += a[kj][1][c];
+    }
+}
+
 SOMA_HOT void soma__conv_cv_dw(const float *dy, const float *x, const soma_conv_geom *g, float *scratch) {
     const int Ho = g->h_out, Wo = g->w_out, kh = g->kh, kw = g->kw, s = g->stride, Ci = g->c_in;
     const int Hp = cv_hp(g), Wq = cv_wq(g), Co = g->c_out;
@@ -99,37 +127,22 @@ SOMA_HOT void soma__conv_cv_dw(const float *dy, const float *x, const soma_conv_
         for (size_t p = 0; p < P; p++) dyt[p * Co + co] = dy[(size_t)co * P + p];
     for (int ci = 0; ci < Ci; ci++)
         for (int ki = 0; ki < kh; ki++)
-            for (int kj = 0; kj < kw; kj++) {
-                float *dr = dwt + (((size_t)ci * kh + ki) * kw + kj) * Co;
-                for (int cb = 0; cb < Co; cb += 16) {
-                    const int two = Co - cb >= 16;
-                    soma__v8 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
-                    for (int oh = 0; oh < Ho; oh++) {
-                        const float *xr = xp + ((size_t)ci * Hp + oh * s + ki) * Wq + kj;
-                        const float *dr0 = dyt + (size_t)oh * Wo * Co + cb;
-                        int ow = 0;
-                        for (; ow + 1 < Wo; ow += 2) {
-                            const float xa = xr[ow * s], xb = xr[(ow + 1) * s];
-                            const float *da = dr0 + (size_t)ow * Co, *db = da + Co;
-                            a0 += xa * soma__v8_load(da);
-                            b0 += xb * soma__v8_load(db);
-                            if (two) {
-                                a1 += xa * soma__v8_load(da + 8);
-                                b1 += xb * soma__v8_load(db + 8);
-                            }
-                        }
-                        for (; ow < Wo; ow++) {
-                            const float xa = xr[ow * s];
-                            const float *da = dr0 + (size_t)ow * Co;
-                            a0 += xa * soma__v8_load(da);
-                            if (two) a1 += xa * soma__v8_load(da + 8);
-                        }
-                    }
-                    a0 += b0;
-                    a1 += b1;
-                    for (int c = 0; c < 8; c++) dr[cb + c] += a0[c];
-                    if (two)
-                        for (int c = 0; c < 8; c++) dr[cb + 8 + c] += a1[c];
+            for (int cb = 0; cb < Co; cb += 16) {
+                const int two = Co - cb >= 16;
+                const float *xrow = xp + ((size_t)ci * Hp + ki) * Wq;
+                float *dr = dwt + (((size_t)ci * kh + ki) * kw) * Co;
+                int k0 = 0;
+                for (; k0 + 8 <= kw; k0 += 8)
+                    cv_dw_row(8, dr + (size_t)k0 * Co, xrow + k0, dyt, Ho, Wo, s, Wq, Co, cb, two, s);
+                switch (kw - k0) { /* the rest of the row, as a constant */
+                case 1: cv_dw_row(1, dr + (size_t)k0 * Co, xrow + k0, dyt, Ho, Wo, s, Wq, Co, cb, two, s); break;
+                case 2: cv_dw_row(2, dr + (size_t)k0 * Co, xrow + k0, dyt, Ho, Wo, s, Wq, Co, cb, two, s); break;
+                case 3: cv_dw_row(3, dr + (size_t)k0 * Co, xrow + k0, dyt, Ho, Wo, s, Wq, Co, cb, two, s); break;
+                case 4: cv_dw_row(4, dr + (size_t)k0 * Co, xrow + k0, dyt, Ho, Wo, s, Wq, Co, cb, two, s); break;
+                case 5: cv_dw_row(5, dr + (size_t)k0 * Co, xrow + k0, dyt, Ho, Wo, s, Wq, Co, cb, two, s); break;
+                case 6: cv_dw_row(6, dr + (size_t)k0 * Co, xrow + k0, dyt, Ho, Wo, s, Wq, Co, cb, two, s); break;
+                case 7: cv_dw_row(7, dr + (size_t)k0 * Co, xrow + k0, dyt, Ho, Wo, s, Wq, Co, cb, two, s); break;
+                default: break;
                 }
             }
 }

@@ -312,21 +312,32 @@ static void summary_table(soma__buf *b, run *runs, int n) {
     soma__buf_put(b, "</table></section>\n");
 }
 
+/* A visible note that figure fname could not be shown. */
+static void put_fig_error(soma__buf *b, const char *fname, const char *why) {
+    soma__buf_put(b, "<div class=\"error\">figure ");
+    soma__buf_esc(b, fname);
+    soma__buf_put(b, why);
+    soma__buf_put(b, "</div>\n");
+}
+
+/* Reads a figure file for inlining; on failure writes the note and returns NULL. */
+static char *read_fig(soma__buf *b, const char *path, const char *fname, size_t *n) {
+    char *t;
+    if (soma_file_read(path, MAX_FIG_BYTES, (void **)&t, n) != SOMA_OK) {
+        put_fig_error(b, fname, " could not be read");
+        return NULL;
+    }
+    return t;
+}
+
 /* Inlines an SVG file, dropping any XML declaration, doctype or comments before <svg. */
 static void put_svg_file(soma__buf *b, const char *path, const char *fname) {
-    char *t;
     size_t n;
-    if (soma_file_read(path, MAX_FIG_BYTES, (void **)&t, &n) != SOMA_OK) {
-        soma__buf_put(b, "<div class=\"error\">figure ");
-        soma__buf_esc(b, fname);
-        soma__buf_put(b, " could not be read</div>\n");
-        return;
-    }
+    char *t = read_fig(b, path, fname, &n);
+    if (!t) return;
     char *s = strstr(t, "<svg");
     if (!s) {
-        soma__buf_put(b, "<div class=\"error\">figure ");
-        soma__buf_esc(b, fname);
-        soma__buf_put(b, " is not an SVG file</div>\n");
+        put_fig_error(b, fname, " is not an SVG file");
     } else {
         soma__buf_put(b, "<div class=\"fig\">");
         soma__buf_putn(b, s, n - (size_t)(s - t));
@@ -338,14 +349,9 @@ static void put_svg_file(soma__buf *b, const char *path, const char *fname) {
 }
 
 static void put_png_file(soma__buf *b, const char *path, const char *fname) {
-    char *t;
     size_t n;
-    if (soma_file_read(path, MAX_FIG_BYTES, (void **)&t, &n) != SOMA_OK) {
-        soma__buf_put(b, "<div class=\"error\">figure ");
-        soma__buf_esc(b, fname);
-        soma__buf_put(b, " could not be read</div>\n");
-        return;
-    }
+    char *t = read_fig(b, path, fname, &n);
+    if (!t) return;
     soma__buf_put(b, "<div class=\"fig\"><img alt=\"");
     soma__buf_esc(b, fname);
     soma__buf_put(b, "\" src=\"data:image/png;base64,");

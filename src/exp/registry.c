@@ -63,12 +63,19 @@ soma_status soma_exp_str(const soma_exp_ctx *c, const char *key, const char **ou
     return SOMA_OK;
 }
 
+/* The value of a declared option and its name for messages ("lenet-fmnist --epochs"). */
+static soma_status named_value_(const soma_exp_ctx *c, const char *key, char *what, size_t cap,
+                                const char **v) {
+    SOMA_TRY(soma_exp_str(c, key, v));
+    snprintf(what, cap, "%s --%s", c->exp->name, key);
+    return SOMA_OK;
+}
+
 soma_status soma_exp_int(const soma_exp_ctx *c, const char *key, long lo, long hi, int *out) {
     const char *v;
-    SOMA_TRY(soma_exp_str(c, key, &v));
     char what[96];
-    snprintf(what, sizeof what, "%s --%s", c->exp->name, key);
     long x;
+    SOMA_TRY(named_value_(c, key, what, sizeof what, &v));
     SOMA_TRY(soma_parse_long(what, v, lo, hi, &x));
     *out = (int)x;
     return SOMA_OK;
@@ -76,10 +83,9 @@ soma_status soma_exp_int(const soma_exp_ctx *c, const char *key, long lo, long h
 
 soma_status soma_exp_float(const soma_exp_ctx *c, const char *key, double lo, double hi, float *out) {
     const char *v;
-    SOMA_TRY(soma_exp_str(c, key, &v));
     char what[96];
-    snprintf(what, sizeof what, "%s --%s", c->exp->name, key);
     double x;
+    SOMA_TRY(named_value_(c, key, what, sizeof what, &v));
     SOMA_TRY(soma_parse_double(what, v, lo, hi, &x));
     *out = (float)x;
     return SOMA_OK;

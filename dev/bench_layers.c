@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
     int reps = argc > 3 ? atoi(argv[3]) : 200;
     soma_set_threads(threads);
     bench_stack("lenet", "conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10",
-                (soma_shape){1, 28, 28}, N, reps);
-    bench_stack("mlp", "fc512,relu,fc256,relu,fc10", (soma_shape){784, 1, 1}, N, reps);
+                soma_shape3(1, 28, 28), N, reps);
+    bench_stack("mlp", "fc512,relu,fc256,relu,fc10", soma_shape1(784), N, reps);
     return 0;
 }

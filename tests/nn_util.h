@@ -17,7 +17,7 @@ static inline soma_status tl_make(soma_layer *l, const char *tok, soma_shape in,
     soma_rng_seed(&l->rng, seed, 7);
     st = l->ops->setup(l);
     if (st != SOMA_OK) {
-        if (l->ops->destroy) l->ops->destroy(l);
+        soma_layer_release(l);
         return st;
     }
     for (int i = 0; i < l->n_params; i++) {
@@ -33,12 +33,12 @@ static inline soma_status tl_make(soma_layer *l, const char *tok, soma_shape in,
 }
 
 static inline void tl_free(soma_layer *l) {
-    if (l->ops && l->ops->destroy) l->ops->destroy(l);
     for (int i = 0; i < l->n_params; i++) {
         soma_free(l->params[i].value);
         soma_free(l->params[i].grad);
         l->params[i].value = l->params[i].grad = NULL;
     }
+    soma_layer_release(l);
     l->ops = NULL;
 }
 

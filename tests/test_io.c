@@ -327,7 +327,7 @@ static void test_dataset_files(void) {
     strncat(spec, fixture("labels-idx1-ubyte"), sizeof spec - strlen(spec) - 1);
     CHECK_OK(soma_dataset_load(spec, 1, NULL, &d));
     if (d) {
-        CHECK(d->n == 4 && d->c == 1 && d->h == 3 && d->w == 2 && d->dim == 6 && d->n_classes == 4);
+        CHECK(d->n == 4 && soma_shape_eq(d->shape, soma_shape3(1, 3, 2)) && d->dim == 6 && d->n_classes == 4);
         CHECK(d->x_u8 && !d->x_f32 && d->y[0] == 3 && d->y[3] == 1);
         float x[12];
         int y[2];
@@ -444,7 +444,7 @@ static void test_fmnist(void) {
     printf("test_io: Fashion-MNIST loaded in %.2f s\n", soma_now() - t0);
     if (tr && te) {
         CHECK(tr->n == 60000 && te->n == 10000);
-        CHECK(tr->c == 1 && tr->h == 28 && tr->w == 28 && tr->dim == 784 && tr->n_classes == 10);
+        CHECK(soma_shape_eq(tr->shape, soma_shape3(1, 28, 28)) && tr->dim == 784 && tr->n_classes == 10);
         CHECK(tr->x_u8 && !tr->x_f32 && fabsf(tr->scale - 1.f / 255.f) < 1e-9f);
         CHECK(tr->y[0] == 9 && te->y[0] == 9);
         int h[10] = {0}, ht[10] = {0};

@@ -20,20 +20,20 @@ static const char *tmp_(const char *name) {
 
 static void test_spec_errors(void) {
     soma_net *n = NULL;
-    soma_shape img = {1, 28, 28};
+    soma_shape img = soma_shape3(1, 28, 28);
     CHECK_FAILS(soma_net_new(&n, "fc10,,relu", img, 1), SOMA_ERR_PARSE);
     CHECK_FAILS(soma_net_new(&n, "bogus", img, 1), SOMA_ERR_PARSE);
     CHECK_FAILS(soma_net_new(&n, "fc10,", img, 1), SOMA_ERR_PARSE);
     CHECK_FAILS(soma_net_new(&n, "", img, 1), SOMA_ERR_PARSE);
     CHECK_FAILS(soma_net_new(&n, "fc0", img, 1), SOMA_ERR_PARSE);
-    CHECK_FAILS(soma_net_new(&n, "conv5x5x6,relu,conv9x9x4", (soma_shape){1, 12, 12}, 1), SOMA_ERR_SHAPE);
-    CHECK_FAILS(soma_net_new(&n, "fc10", (soma_shape){0, 1, 1}, 1), SOMA_ERR_SHAPE);
+    CHECK_FAILS(soma_net_new(&n, "conv5x5x6,relu,conv9x9x4", soma_shape3(1, 12, 12), 1), SOMA_ERR_SHAPE);
+    CHECK_FAILS(soma_net_new(&n, "fc10", soma_shape1(0), 1), SOMA_ERR_SHAPE);
     CHECK_FAILS(soma_net_new(&n, "fc99999999", img, 1), SOMA_ERR_SHAPE);
     CHECK(n == NULL);
     CHECK_OK(soma_net_new(&n, " conv5x5x6p2 , relu,maxpool2,fc10", img, 1));
     if (n) {
         CHECK(soma_net_n_layers(n) == 4);
-        CHECK(soma_net_out_shape(n).c == 10);
+        CHECK(soma_shape_eq(soma_net_out_shape(n), soma_shape1(10)));
         char buf[1024];
         soma_net_summary(n, buf, sizeof buf);
         CHECK(strstr(buf, "total") != NULL);
@@ -45,7 +45,7 @@ static void test_spec_errors(void) {
 static void test_net_gradients(void) {
     soma_net *net = NULL;
     const int N = 3;
-    CHECK_OK(soma_net_new(&net, "conv3x3x4p1,relu,maxpool2,conv3x3x3,tanh,fc6,gelu,layernorm,fc3", (soma_shape){2, 8, 8}, 5));
+    CHECK_OK(soma_net_new(&net, "conv3x3x4p1,relu,maxpool2,conv3x3x3,tanh,fc6,gelu,layernorm,fc3", soma_shape3(2, 8, 8), 5));
     if (!net) return;
     soma_rng r;
     soma_rng_seed(&r, 9, 0);
@@ -99,7 +99,7 @@ static void test_optim_vs_torch(void) {
         }
         soma_net *net = NULL;
         soma_optim *o = NULL;
-        CHECK_OK(soma_net_new(&net, "fc3", (soma_shape){2, 1, 1}, 1));
+        CHECK_OK(soma_net_new(&net, "fc3", soma_shape1(2), 1));
         CHECK_OK(soma_optim_new(&o, net, &cfgs[c]));
         soma_param *w = soma_net_param(net, 0), *b = soma_net_param(net, 1);
         memcpy(w->value, fixture_get(&f, "weight")->data, 6 * sizeof(float));
@@ -159,7 +159,7 @@ static void test_train_resume_ckpt(void) {
     CHECK_OK(soma_dataset_synthetic("gauss", 600, 10, 3, 6.0f, 4, &d));
     if (!d) return;
     const char *spec = "fc16,relu,dropout0.1,fc3";
-    soma_shape in = {d->c, d->h, d->w};
+    soma_shape in = d->shape;
     soma_optim_config oc = {SOMA_OPTIM_ADAM, 0.f, 0, 0.f, 0, 0, 0};
     soma_net *a = NULL, *b = NULL;
     soma_optim *oa = NULL, *ob = NULL;
@@ -205,7 +205,7 @@ static void test_train_resume_ckpt(void) {
     char spec2[256];
     soma_shape in2;
     CHECK_OK(soma_ckpt_peek(tmp_("run.ckpt"), spec2, sizeof spec2, &in2));
-    CHECK(strcmp(spec2, spec) == 0 && in2.c == in.c);
+    CHECK(strcmp(spec2, spec) == 0 && soma_shape_eq(in2, in));
     struct stat sb;
     char tmpname[600];
     snprintf(tmpname, sizeof tmpname, "%s.tmp.%d", tmp_("run.ckpt"), (int)getpid());
@@ -235,7 +235,7 @@ static void test_data_parallel(void) {
     soma_dataset *d = NULL;
     CHECK_OK(soma_dataset_synthetic("gauss", 700, 64, 3, 4.0f, 5, &d));
     if (!d) return;
-    d->c = 1, d->h = 8, d->w = 8; /* the same values as 8x8 images */
+    d->shape = soma_shape3(1, 8, 8); /* the same values as 8x8 images */
     float *v[2] = {NULL, NULL};
     size_t n = 0;
     soma_net *nets[2] = {NULL, NULL};
@@ -243,7 +243,7 @@ static void test_data_parallel(void) {
         soma_optim *o = NULL;
         soma_rule *r = NULL;
         soma_optim_config oc = {SOMA_OPTIM_SGD, 0.9f, 0, 0.f, 0, 0, 0};
-        CHECK_OK(soma_net_new(&nets[dp], "conv3x3x8p1,relu,maxpool2,conv3x3x4,tanh,fc3", (soma_shape){1, 8, 8}, 7));
+        CHECK_OK(soma_net_new(&nets[dp], "conv3x3x8p1,relu,maxpool2,conv3x3x4,tanh,fc3", soma_shape3(1, 8, 8), 7));
         CHECK_OK(soma_optim_new(&o, nets[dp], &oc));
         CHECK_OK(soma_rule_backprop_new(&r, SOMA_LOSS_XENT));
         soma_train_config c = soma_train_defaults();

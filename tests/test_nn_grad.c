@@ -96,7 +96,8 @@ static void grad_check(const char *tok, soma_shape in, int N, in_kind kind, floa
     for (size_t i = 0; i < nx; i++) num[i] = fd_one(&l, y, x, proj, N, &rng0, &x[i], eps);
     double worst = rel_err(dx, num, nx);
     char what[128];
-    printf("  %-16s [%d,%d,%d] N=%d  dx %.2e", tok, in.c, in.h, in.w, N, worst);
+    char sh[64];
+    printf("  %-16s %-12s N=%d  dx %.2e", tok, soma_shape_str(in, sh, sizeof sh), N, worst);
     snprintf(what, sizeof what, "%s dx", tok);
     if (!(worst <= REL_TOL)) {
         check_failures_++;
@@ -130,36 +131,51 @@ static void grad_check(const char *tok, soma_shape in, int N, in_kind kind, floa
 
 static void test_layers(void) {
     printf("layer gradients (worst relative error):\n");
-    grad_check("fc7", (soma_shape){5, 1, 1}, 3, IN_UNIFORM, 1e-2f, 0);
-    grad_check("dense4", (soma_shape){2, 3, 4}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("relu", (soma_shape){3, 4, 5}, 2, IN_AWAY0, 1e-2f, 0);
-    grad_check("tanh", (soma_shape){17, 1, 1}, 3, IN_UNIFORM, 1e-2f, 0);
-    grad_check("sigmoid", (soma_shape){17, 1, 1}, 3, IN_UNIFORM, 1e-2f, 0);
-    grad_check("gelu", (soma_shape){2, 3, 3}, 3, IN_UNIFORM, 1e-2f, 0);
-    grad_check("conv3x3x4", (soma_shape){3, 7, 6}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("conv3x3x4p1", (soma_shape){2, 5, 7}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("conv3x3x5s2p1", (soma_shape){2, 7, 8}, 3, IN_UNIFORM, 1e-2f, 0);
-    grad_check("conv2x3x3s2", (soma_shape){3, 6, 9}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("conv5x5x6p2", (soma_shape){1, 9, 9}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("conv1x1x3", (soma_shape){4, 3, 2}, 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("fc7", soma_shape1(5), 3, IN_UNIFORM, 1e-2f, 0);
+    grad_check("dense4", soma_shape3(2, 3, 4), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("relu", soma_shape3(3, 4, 5), 2, IN_AWAY0, 1e-2f, 0);
+    grad_check("tanh", soma_shape1(17), 3, IN_UNIFORM, 1e-2f, 0);
+    grad_check("sigmoid", soma_shape1(17), 3, IN_UNIFORM, 1e-2f, 0);
+    grad_check("gelu", soma_shape3(2, 3, 3), 3, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x4", soma_shape3(3, 7, 6), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x4p1", soma_shape3(2, 5, 7), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x5s2p1", soma_shape3(2, 7, 8), 3, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv2x3x3s2", soma_shape3(3, 6, 9), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv5x5x6p2", soma_shape3(1, 9, 9), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv1x1x3", soma_shape3(4, 3, 2), 2, IN_UNIFORM, 1e-2f, 0);
     /* the row-vectorised direct path (stride 1, rows of 16+) with its dx */
-    grad_check("conv3x3x2p1", (soma_shape){2, 5, 18}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("conv5x5x3", (soma_shape){1, 6, 21}, 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x2p1", soma_shape3(2, 5, 18), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv5x5x3", soma_shape3(1, 6, 21), 2, IN_UNIFORM, 1e-2f, 0);
     /* the channel-vectorised path (output channels in multiples of 8, short rows) */
-    grad_check("conv3x3x8s2p1", (soma_shape){2, 7, 8}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("conv3x3x16", (soma_shape){3, 6, 7}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("conv2x2x24", (soma_shape){2, 5, 5}, 3, IN_UNIFORM, 1e-2f, 0);
-    grad_check("maxpool2", (soma_shape){3, 6, 8}, 2, IN_SPACED, 1e-2f, 0);
-    grad_check("maxpool3s2", (soma_shape){2, 7, 9}, 2, IN_SPACED, 1e-2f, 0);
-    grad_check("maxpool3s2p1", (soma_shape){2, 6, 5}, 2, IN_SPACED, 1e-2f, 0);
-    grad_check("maxpool2s1", (soma_shape){1, 5, 4}, 3, IN_SPACED, 1e-2f, 0);
-    grad_check("avgpool2", (soma_shape){3, 6, 8}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("avgpool3s2p1", (soma_shape){2, 7, 6}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("dropout0.5", (soma_shape){4, 3, 3}, 3, IN_UNIFORM, 1e-2f, 0);
-    grad_check("dropout0", (soma_shape){10, 1, 1}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("flatten", (soma_shape){2, 3, 4}, 2, IN_UNIFORM, 1e-2f, 0);
-    grad_check("layernorm", (soma_shape){3, 4, 5}, 3, IN_UNIFORM, 3e-3f, 1);
-    grad_check("layernorm", (soma_shape){16, 1, 1}, 4, IN_UNIFORM, 3e-3f, 1);
+    grad_check("conv3x3x8s2p1", soma_shape3(2, 7, 8), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x16", soma_shape3(3, 6, 7), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv2x2x24", soma_shape3(2, 5, 5), 3, IN_UNIFORM, 1e-2f, 0);
+    grad_check("maxpool2", soma_shape3(3, 6, 8), 2, IN_SPACED, 1e-2f, 0);
+    grad_check("maxpool3s2", soma_shape3(2, 7, 9), 2, IN_SPACED, 1e-2f, 0);
+    grad_check("maxpool3s2p1", soma_shape3(2, 6, 5), 2, IN_SPACED, 1e-2f, 0);
+    grad_check("maxpool2s1", soma_shape3(1, 5, 4), 3, IN_SPACED, 1e-2f, 0);
+    grad_check("avgpool2", soma_shape3(3, 6, 8), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("avgpool3s2p1", soma_shape3(2, 7, 6), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("dropout0.5", soma_shape3(4, 3, 3), 3, IN_UNIFORM, 1e-2f, 0);
+    grad_check("dropout0", soma_shape1(10), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("flatten", soma_shape3(2, 3, 4), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("layernorm", soma_shape3(3, 4, 5), 3, IN_UNIFORM, 3e-3f, 1);
+    grad_check("layernorm", soma_shape1(16), 4, IN_UNIFORM, 3e-3f, 1);
+    /* sequences: token-wise dense and layer norm, conv and pool at each time step */
+    grad_check("fc7", soma_shape2(3, 5), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("fc4", soma_shape4(2, 2, 3, 3), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("layernorm", soma_shape2(4, 6), 3, IN_UNIFORM, 3e-3f, 1);
+    grad_check("layernorm", soma_shape4(2, 2, 3, 2), 2, IN_UNIFORM, 3e-3f, 1);
+    grad_check("conv3x3x4p1", soma_shape4(3, 2, 5, 6), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x8", soma_shape4(2, 3, 5, 5), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("maxpool2", soma_shape4(3, 2, 4, 6), 2, IN_SPACED, 1e-2f, 0);
+    grad_check("avgpool2", soma_shape4(2, 2, 4, 4), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("gelu", soma_shape2(3, 4), 2, IN_UNIFORM, 1e-2f, 0);
+    /* the time axis */
+    grad_check("tmean", soma_shape2(4, 3), 3, IN_UNIFORM, 1e-2f, 0);
+    grad_check("tsum", soma_shape4(3, 2, 2, 3), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("repeat5", soma_shape1(4), 3, IN_UNIFORM, 1e-2f, 0);
+    grad_check("repeat3", soma_shape3(2, 3, 2), 2, IN_UNIFORM, 1e-2f, 0);
     printf("worst over all layers: %.2e\n", worst_all_);
 }
 

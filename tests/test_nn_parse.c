@@ -13,10 +13,11 @@ static void good(const char *tok, soma_shape in, soma_shape want, int n_params,
     soma_status st = tl_make(&l, tok, in, 4, 1);
     CHECK_OK(st);
     if (st != SOMA_OK) return;
-    int same = l.out.c == want.c && l.out.h == want.h && l.out.w == want.w;
+    int same = soma_shape_eq(l.out, want);
+    char a[64], b[64];
     if (!same)
-        fprintf(stderr, "%s: out [%d,%d,%d], want [%d,%d,%d]\n", tok, l.out.c, l.out.h, l.out.w,
-                want.c, want.h, want.w);
+        fprintf(stderr, "%s: out %s, want %s\n", tok, soma_shape_str(l.out, a, sizeof a),
+                soma_shape_str(want, b, sizeof b));
     CHECK(same);
     CHECK(l.n_params == n_params);
     if (n_params) {
@@ -42,28 +43,39 @@ static soma_status build(const char *tok, soma_shape in) {
 }
 
 int main(void) {
-    good("fc120", (soma_shape){16, 5, 5}, (soma_shape){120, 1, 1}, 2, 120 * 400);
-    good("dense10", (soma_shape){84, 1, 1}, (soma_shape){10, 1, 1}, 2, 840);
-    good("conv5x5x6", (soma_shape){1, 28, 28}, (soma_shape){6, 24, 24}, 2, 150);
-    good("conv5x5x6p2", (soma_shape){1, 28, 28}, (soma_shape){6, 28, 28}, 2, 150);
-    good("conv3x3x32s2p1", (soma_shape){3, 32, 31}, (soma_shape){32, 16, 16}, 2, 864);
-    good("conv3x3x8p1s2", (soma_shape){3, 9, 9}, (soma_shape){8, 5, 5}, 2, 216);
-    good("conv3x5x2", (soma_shape){1, 6, 7}, (soma_shape){2, 4, 3}, 2, 30);
-    good("maxpool2", (soma_shape){6, 28, 28}, (soma_shape){6, 14, 14}, 0, 0);
-    good("maxpool3s2", (soma_shape){6, 13, 13}, (soma_shape){6, 6, 6}, 0, 0);
-    good("avgpool2", (soma_shape){6, 7, 7}, (soma_shape){6, 3, 3}, 0, 0);
-    good("maxpool3s2p1", (soma_shape){2, 8, 8}, (soma_shape){2, 4, 4}, 0, 0);
-    good("relu", (soma_shape){3, 4, 5}, (soma_shape){3, 4, 5}, 0, 0);
-    good("gelu", (soma_shape){7, 1, 1}, (soma_shape){7, 1, 1}, 0, 0);
-    good("dropout0.5", (soma_shape){7, 1, 1}, (soma_shape){7, 1, 1}, 0, 0);
-    good("dropout.25", (soma_shape){7, 1, 1}, (soma_shape){7, 1, 1}, 0, 0);
-    good("flatten", (soma_shape){3, 4, 5}, (soma_shape){60, 1, 1}, 0, 0);
-    good("layernorm", (soma_shape){3, 4, 5}, (soma_shape){3, 4, 5}, 2, 60);
-    good("layernorm1e-6", (soma_shape){8, 1, 1}, (soma_shape){8, 1, 1}, 2, 8);
+    good("fc120", soma_shape3(16, 5, 5), soma_shape1(120), 2, 120 * 400);
+    good("dense10", soma_shape1(84), soma_shape1(10), 2, 840);
+    good("conv5x5x6", soma_shape3(1, 28, 28), soma_shape3(6, 24, 24), 2, 150);
+    good("conv5x5x6p2", soma_shape3(1, 28, 28), soma_shape3(6, 28, 28), 2, 150);
+    good("conv3x3x32s2p1", soma_shape3(3, 32, 31), soma_shape3(32, 16, 16), 2, 864);
+    good("conv3x3x8p1s2", soma_shape3(3, 9, 9), soma_shape3(8, 5, 5), 2, 216);
+    good("conv3x5x2", soma_shape3(1, 6, 7), soma_shape3(2, 4, 3), 2, 30);
+    good("maxpool2", soma_shape3(6, 28, 28), soma_shape3(6, 14, 14), 0, 0);
+    good("maxpool3s2", soma_shape3(6, 13, 13), soma_shape3(6, 6, 6), 0, 0);
+    good("avgpool2", soma_shape3(6, 7, 7), soma_shape3(6, 3, 3), 0, 0);
+    good("maxpool3s2p1", soma_shape3(2, 8, 8), soma_shape3(2, 4, 4), 0, 0);
+    good("relu", soma_shape3(3, 4, 5), soma_shape3(3, 4, 5), 0, 0);
+    good("gelu", soma_shape1(7), soma_shape1(7), 0, 0);
+    good("dropout0.5", soma_shape1(7), soma_shape1(7), 0, 0);
+    good("dropout.25", soma_shape1(7), soma_shape1(7), 0, 0);
+    good("flatten", soma_shape3(3, 4, 5), soma_shape1(60), 0, 0);
+    good("layernorm", soma_shape3(3, 4, 5), soma_shape3(3, 4, 5), 2, 60);
+    good("layernorm1e-6", soma_shape1(8), soma_shape1(8), 2, 8);
+    /* sequences [T,...]: token-wise dense and layer norm, conv/pool per time step */
+    good("fc5", soma_shape2(7, 3), soma_shape2(7, 5), 2, 15);
+    good("fc5", soma_shape4(7, 2, 3, 3), soma_shape2(7, 5), 2, 90);
+    good("layernorm", soma_shape2(6, 8), soma_shape2(6, 8), 2, 8);
+    good("conv3x3x4p1", soma_shape4(5, 2, 6, 6), soma_shape4(5, 4, 6, 6), 2, 72);
+    good("maxpool2", soma_shape4(5, 2, 6, 6), soma_shape4(5, 2, 3, 3), 0, 0);
+    good("tmean", soma_shape2(6, 8), soma_shape1(8), 0, 0);
+    good("tsum", soma_shape4(6, 2, 3, 3), soma_shape3(2, 3, 3), 0, 0);
+    good("repeat8", soma_shape1(10), soma_shape2(8, 10), 0, 0);
+    good("repeat4", soma_shape3(1, 5, 5), soma_shape4(4, 1, 5, 5), 0, 0);
+    good("flatten", soma_shape2(6, 8), soma_shape1(48), 0, 0);
 
     /* Parameter metadata for initialisers and optimizers. */
     soma_layer l;
-    CHECK_OK(tl_make(&l, "conv5x5x16", (soma_shape){6, 14, 14}, 2, 1));
+    CHECK_OK(tl_make(&l, "conv5x5x16", soma_shape3(6, 14, 14), 2, 1));
     soma_param *w = soma_layer_param(&l, "weight"), *b = soma_layer_param(&l, "bias");
     CHECK(w->ndim == 4 && w->dims[0] == 16 && w->dims[1] == 6 && w->dims[3] == 5);
     CHECK(w->decay == 1 && b->decay == 0 && w->fan_in == 150 && w->fan_out == 400);
@@ -71,11 +83,16 @@ int main(void) {
     for (size_t i = 0; i < w->n; i++) mx = fabsf(w->value[i]) > mx ? fabsf(w->value[i]) : mx;
     CHECK(mx <= bound && mx > 0.9f * bound);
     tl_free(&l);
-    CHECK_OK(tl_make(&l, "gelu", (soma_shape){4, 1, 1}, 2, 1));
+    CHECK_OK(tl_make(&l, "gelu", soma_shape1(4), 2, 1));
     CHECK(strcmp(l.ops->kind, "gelu") == 0);
     tl_free(&l);
-    CHECK_OK(tl_make(&l, "layernorm", (soma_shape){4, 1, 1}, 2, 1));
+    CHECK_OK(tl_make(&l, "layernorm", soma_shape1(4), 2, 1));
     CHECK(l.params[0].value[2] == 1.f && l.params[1].value[3] == 0.f && l.params[0].ndim == 1);
+    CHECK(l.params[0].trainable == 1 && l.params[0].feedback == NULL);
+    tl_free(&l);
+    /* layer norm over [T,D] keeps PyTorch's nn.LayerNorm(D) shape [D], not [1,1,D] */
+    CHECK_OK(tl_make(&l, "layernorm", soma_shape2(3, 4), 2, 1));
+    CHECK(l.params[0].ndim == 1 && l.params[0].dims[0] == 4 && l.params[1].ndim == 1);
     tl_free(&l);
 
     static const char *bad[] = {
@@ -84,6 +101,9 @@ int main(void) {
         "conv5x5x6s1s2", "maxpool0", "maxpool",   "maxpool2s0", "avgpool2x",  "maxpool2p",
         "dropout1.5", "dropout1",   "dropout",    "dropout-0.1", "dropoutx",  "flatten2",
         "layernorm0", "layernormx", "layernorm2", "relu6x",     "",           "bogus",
+        "res",        "res(",       "res()",      "res(fc3",    "res(fc3|fc4)", "cat(fc3||fc4)",
+        "res(fc3,)",  "cat()",      "res(bogus)", "res(fc3))", "repeat0",    "repeat",
+        "tmean3",     "tsumx",      "cat(fc3)x",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         soma_error_clear();
@@ -94,13 +114,18 @@ int main(void) {
         CHECK(st == SOMA_ERR_PARSE && m[0] && !strchr(m, '\n'));
     }
 
-    CHECK_FAILS(build("conv5x5x6", (soma_shape){1, 3, 3}), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("conv5x5x6", soma_shape3(1, 3, 3)), SOMA_ERR_SHAPE);
     CHECK(strstr(soma_errmsg(), "conv5x5x6") != NULL);
-    CHECK_FAILS(build("conv3x3x6s2", (soma_shape){2, 2, 9}), SOMA_ERR_SHAPE);
-    CHECK_FAILS(build("maxpool2", (soma_shape){120, 1, 1}), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("conv3x3x6s2", soma_shape3(2, 2, 9)), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("maxpool2", soma_shape1(120)), SOMA_ERR_SHAPE);
     CHECK(strstr(soma_errmsg(), "maxpool2") != NULL);
-    CHECK_FAILS(build("avgpool3", (soma_shape){4, 2, 2}), SOMA_ERR_SHAPE);
-    CHECK_FAILS(build("maxpool2p2", (soma_shape){4, 8, 8}), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("avgpool3", soma_shape3(4, 2, 2)), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("maxpool2p2", soma_shape3(4, 8, 8)), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("tmean", soma_shape1(8)), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("tsum", soma_shape3(2, 3, 3)), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("repeat3", soma_shape2(4, 3)), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("conv3x3x2", soma_shape2(4, 9)), SOMA_ERR_SHAPE);
+    CHECK_FAILS(build("maxpool2", soma_shape2(4, 8)), SOMA_ERR_SHAPE);
     printf("last shape message: %s\n", soma_errmsg());
     return check_report("test_nn_parse");
 }

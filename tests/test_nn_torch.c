@@ -30,6 +30,18 @@ static void fx_free(fixture *f) { fixture_free(f); }
 
 static const fx_array *fx_get(const fixture *f, const char *name) { return fixture_get(f, name); }
 
+/* The per-sample input shape: the "in_shape" array when present (any rank), else the header's
+ * c, h, w ([c] when h = w = 1). */
+static soma_shape fx_shape(const fixture *f) {
+    const fx_array *a = fx_get(f, "in_shape");
+    if (a && a->n >= 1 && a->n <= SOMA_SHAPE_RANK) {
+        soma_shape s = {(int)a->n, {0}};
+        for (size_t i = 0; i < a->n; i++) s.d[i] = (int)a->data[i];
+        return s;
+    }
+    return f->h == 1 && f->w == 1 ? soma_shape1(f->c) : soma_shape3(f->c, f->h, f->w);
+}
+
 /* Worst |got - ref| / (ATOL + RTOL |ref|), overall and in the current case (<= 1 passes). */
 static double worst_q_ = 0.0, case_q_ = 0.0;
 
@@ -62,7 +74,7 @@ static void run_stack(const char *case_name) {
     }
     soma_layer L[MAX_LAYERS];
     int nl = 0, N = f.n;
-    soma_shape shape = {f.c, f.h, f.w};
+    soma_shape shape = fx_shape(&f);
     char spec[129];
     memcpy(spec, f.spec, sizeof spec);
     for (char *tok = strtok(spec, ","); tok && nl < MAX_LAYERS; tok = strtok(NULL, ",")) {

@@ -119,6 +119,46 @@ void soma_tensor_free(soma_tensor *t); /* NULL is a no-op */
 soma_status soma_tensor_reshape(soma_tensor *t, int ndim, const int *shape);
 void soma_tensor_fill(soma_tensor *t, float v);
 
+// --- shapes ----------------------------------------------------------------------------
+
+/* A per-sample shape of rank 1..SOMA_SHAPE_RANK; dimensions past `rank` are 0. ONE
+ * convention, everywhere (networks, data sets, NPY import and export):
+ *     [D]           a flat vector (rank 1)
+ *     [C,H,W]       an image (rank 3)
+ *     [T,D]         a sequence of vectors, time first (rank 2)
+ *     [T,C,H,W]     a sequence of images, time first (rank 4)
+ * A batch prepends N: [N,D], [N,C,H,W], [N,T,D], [N,T,C,H,W]; the time axis always comes
+ * right after the batch axis. Build shapes with the helpers, never by position. */
+#define SOMA_SHAPE_RANK 4
+typedef struct soma_shape {
+    int rank;
+    int d[SOMA_SHAPE_RANK];
+} soma_shape;
+static inline soma_shape soma_shape1(int D) { return (soma_shape){1, {D, 0, 0, 0}}; }
+static inline soma_shape soma_shape2(int T, int D) { return (soma_shape){2, {T, D, 0, 0}}; }
+static inline soma_shape soma_shape3(int C, int H, int W) { return (soma_shape){3, {C, H, W, 0}}; }
+static inline soma_shape soma_shape4(int T, int C, int H, int W) {
+    return (soma_shape){4, {T, C, H, W}};
+}
+/* Product of the dimensions (0 for a rank outside 1..SOMA_SHAPE_RANK). */
+static inline size_t soma_shape_size(soma_shape s) {
+    if (s.rank < 1 || s.rank > SOMA_SHAPE_RANK) return 0;
+    size_t n = 1;
+    for (int i = 0; i < s.rank; i++) n *= (size_t)(s.d[i] > 0 ? s.d[i] : 0);
+    return n;
+}
+/* 1 iff same rank and the same dimensions. */
+static inline int soma_shape_eq(soma_shape a, soma_shape b) {
+    if (a.rank != b.rank) return 0;
+    for (int i = 0; i < a.rank && i < SOMA_SHAPE_RANK; i++)
+        if (a.d[i] != b.d[i]) return 0;
+    return 1;
+}
+/* 1 iff rank is 1..SOMA_SHAPE_RANK, every dimension >= 1 and the size <= 2^28. */
+int soma_shape_ok(soma_shape s);
+/* "[1,28,28]" into buf (always terminated); returns buf, for messages. */
+const char *soma_shape_str(soma_shape s, char *buf, size_t cap);
+
 // --- random numbers --------------------------------------------------------------------
 
 /* xoshiro256** seeded by splitmix64 from (seed, stream). One generator per stream: the same

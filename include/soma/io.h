@@ -150,13 +150,14 @@ soma_status soma_png_write_grid(const char *path, const float *imgs, int n, int 
 
 // --- data sets -------------------------------------------------------------------------
 
-/* N labelled samples of per-sample shape [c, h, w]. Pixels are stored as bytes (x_u8, scaled
- * by `scale` on the way out) or as floats (x_f32); exactly one is non-NULL. */
+/* N labelled samples of one per-sample shape (core.h's convention: [D] a vector, [C,H,W] an
+ * image, [T,...] a sequence). Pixels are stored as bytes (x_u8, scaled by `scale` on the way
+ * out) or as floats (x_f32); exactly one is non-NULL. */
 typedef struct soma_dataset {
     char name[64];
     int n;
-    int c, h, w;
-    size_t dim; /* c*h*w */
+    soma_shape shape; /* per sample */
+    size_t dim;       /* soma_shape_size(shape) */
     int n_classes;
     uint8_t *x_u8;
     float scale; /* x = x_u8 * scale (1/255 by default, as torchvision's ToTensor) */
@@ -171,7 +172,8 @@ const char *soma_fmnist_dir(const char *dir);
 /* Loads a data set by spec:
  *   "fmnist"             Fashion-MNIST (train or test split)
  *   "idx:IMAGES,LABELS"  any IDX pair (.gz or plain); [N,H,W] or [N,C,H,W] images
- *   "npy:X,Y"            X [N,D] or [N,C,H,W] (any numeric dtype, taken as given), Y [N] ints
+ *   "npy:X,Y"            X [N,D], [N,H,W], [N,C,H,W] or [N,T,C,H,W] (any numeric dtype, taken
+ *                        as given), Y [N] ints; samples are [D], [1,H,W], [C,H,W], [T,C,H,W]
  * For idx and npy the same files serve both splits unless "idx:TRAINI,TRAINL;TESTI,TESTL". */
 soma_status soma_dataset_load(const char *spec, int train, const char *fmnist_dir,
                               soma_dataset **out);
@@ -187,7 +189,7 @@ soma_status soma_dataset_from_arrays(const soma_array *x, const soma_array *y, c
  *             from the axes (sep/2 capped at 0.9), label = sign(x0) != sign(x1)
  *   "linear"  (k 2 or 0) standard normal points pushed sep/2 away from a random hyperplane
  *             through the origin, labelled by side: a margin of sep
- * Stored as x_f32 with c = h = 1, w = dim. */
+ * Stored as x_f32 with shape [dim]. */
 soma_status soma_dataset_synthetic(const char *kind, int n, int dim, int k, float sep,
                                    uint64_t seed, soma_dataset **out);
 void soma_dataset_free(soma_dataset *d);

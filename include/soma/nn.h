@@ -19,7 +19,7 @@
  *     keeping every layer's input activation for the learning rule to use.
  *
  *     soma_net *net;
- *     SOMA_TRY(soma_net_new(&net, spec, (soma_shape){1, 28, 28}, seed));
+ *     SOMA_TRY(soma_net_new(&net, spec, soma_shape3(1, 28, 28), seed));
  *     SOMA_TRY(soma_net_reserve(net, 64));                  // max batch; allocates caches
  *     soma_net_zero_grad(net);
  *     const float *logits;
@@ -117,15 +117,28 @@ int soma_argmax(const float *x, int n);
 
 typedef enum soma_mode { SOMA_MODE_EVAL = 0, SOMA_MODE_TRAIN = 1 } soma_mode;
 
-/* Per-sample shape [C,H,W]; a flat vector of D values is {D,1,1}. */
-typedef struct soma_shape {
-    int c, h, w;
-} soma_shape;
-size_t soma_shape_size(soma_shape s);
+/* Shapes (soma_shape, core.h) follow one convention: [D] a vector, [C,H,W] an image, [T,D] and
+ * [T,C,H,W] sequences with the time axis first (a batch is [N,T,...]). How each kind treats
+ * them:
+ *   dense      [D] or [C,H,W] -> [O] (flattens, as torch.flatten + Linear);
+ *              [T,D] -> [T,O] and [T,C,H,W] -> [T,O]: token-wise, one Linear at each time step
+ *   layernorm  over the last axis of [D] and [T,D] (weight [D], as nn.LayerNorm(D)); over
+ *              [C,H,W] of an image or of each time step of [T,C,H,W] (weight [C,H,W])
+ *   conv, pool [C,H,W] -> [C',H',W']; [T,C,H,W] -> [T,C',H',W'], each time step on its own
+ *   act, dropout  elementwise, any shape
+ *   flatten    any shape -> [size]
+ *   tmean      [T,...] -> [...]: mean over time
+ *   tsum       [T,...] -> [...]: sum over time (spike-count read-out)
+ *   repeatT    [...] -> [T,...]: the input repeated at T time steps (e.g. "repeat8")
+ *   res(...)   x + branch(x); the branch must give back the input's shape
+ *   cat(a|b)   branches side by side on the feature axis: the last axis of [D]/[T,D], the
+ *              channel axis of [C,H,W]/[T,C,H,W]; other axes must agree
+ * Inside res(...) and cat(...|...) a branch is a comma-separated spec of its own; composites
+ * nest ("fc64,res(layernorm,fc256,gelu,fc64),fc10", "cat(fc32|fc16,relu)"). */
 
 #define SOMA_PARAM_NAME 24
 typedef struct soma_param {
-    char name[SOMA_PARAM_NAME]; /* "weight", "bias", "gamma", ... */
+    char name[SOMA_PARAM_NAME]; /* "weight", "bias", ... */
     float *value;               /* carved by the network from one block */
     float *grad;                /* ditto, same offsets */
     size_t n;
@@ -133,6 +146,10 @@ typedef struct soma_param {
     int dims[SOMA_MAX_DIMS]; /* PyTorch's layout: dense [out,in], conv [out,in,kh,kw] */
     int decay;               /* 1 if weight decay applies (weights), 0 (biases, norm gains) */
     int fan_in, fan_out;     /* for initialisers */
+    int trainable;           /* 1 (default); 0: frozen -- no gradient, optimizers skip it */
+    /* NULL (default), or n floats (borrowed) used in place of `value` when a layer computes its
+     * input gradient dx: feedback alignment replaces only the input gradient. */
+    const float *feedback;
 } soma_param;
 
 typedef struct soma_layer soma_layer;
@@ -148,31 +165,56 @@ typedef struct soma_layer_ops {
     soma_status (*reserve)(soma_layer *l, int max_n);
     /* y[n, out] from x[n, in]; keeps what backward needs. */
     void (*forward)(soma_layer *l, float *y, const float *x, int n, soma_mode mode);
-    /* dx[n, in] WRITTEN (dx may be NULL), parameter grads ACCUMULATED. x and y are the
+    /* dx[n, in] WRITTEN (dx may be NULL), parameter grads ACCUMULATED through
+     * soma_layer_grad() (NULL when l->no_param_grads is set or the parameter is frozen: skip
+     * that work). The weights used for dx come from soma_layer_bwd_value(). x and y are the
      * forward's input and output, still intact. */
     void (*backward)(soma_layer *l, float *dx, const float *dy, const float *x, const float *y,
                      int n);
-    /* Releases impl and caches (not the carved parameters). May be NULL. */
+    /* Releases impl and caches (not the parameters). May be NULL. */
     void (*destroy)(soma_layer *l);
+    /* Gives dst (a copy of src's struct, parameters not yet declared) an impl of its own:
+     * the configuration copied, no caches. May be NULL only for kinds whose impl is NULL;
+     * soma_net_clone refuses a layer with an impl and no clone. */
+    soma_status (*clone)(const soma_layer *src, soma_layer *dst);
+    /* Composite layers: their sub-layers (NULL for plain kinds). Child i is named "i" in
+     * parameter paths ("2.1.weight"). */
+    int (*n_children)(const soma_layer *l);
+    soma_layer *(*child)(soma_layer *l, int i);
 } soma_layer_ops;
 
-#define SOMA_LAYER_MAX_PARAMS 8
 struct soma_layer {
     const soma_layer_ops *ops;
-    void *impl;          /* kind-specific configuration and caches, owned */
-    soma_shape in, out;  /* per-sample shapes */
-    soma_param params[SOMA_LAYER_MAX_PARAMS];
-    int n_params;
-    int max_n;           /* batch capacity after reserve */
-    soma_rng rng;        /* the layer's own stream (dropout masks) */
-    char spec[32];       /* the spec token it was built from ("fc120") */
+    void *impl;         /* kind-specific configuration and caches, owned */
+    soma_shape in, out; /* per-sample shapes */
+    soma_param *params; /* n_params of them, owned; grown by soma_layer_add_param */
+    int n_params, cap_params;
+    int max_n;          /* batch capacity after reserve */
+    int no_param_grads; /* set by the net for one backward: compute dx only */
+    soma_rng rng;       /* the layer's own stream (dropout masks) */
+    char spec[256];     /* the spec token it was built from ("fc120", "res(fc8,relu)") */
 };
 
-/* Declares a parameter during setup (dims in PyTorch's layout). */
+/* Declares a parameter during setup (dims in PyTorch's layout); trainable, no feedback. */
 soma_status soma_layer_add_param(soma_layer *l, const char *name, int ndim, const int *dims,
                                  int decay, int fan_in, int fan_out);
 /* Finds a parameter by name, NULL if absent. */
 soma_param *soma_layer_param(soma_layer *l, const char *name);
+/* Releases a layer: its impl (ops->destroy) and its parameter list. */
+void soma_layer_release(soma_layer *l);
+/* Where backward accumulates parameter i's gradient: NULL when the net asked for the input
+ * gradient only (l->no_param_grads) or the parameter is frozen. */
+static inline float *soma_layer_grad(const soma_layer *l, int i) {
+    const soma_param *p = &l->params[i];
+    return l->no_param_grads || !p->trainable ? NULL : p->grad;
+}
+/* The values backward multiplies dy by for dx: the feedback matrix when set, else the value. */
+static inline const float *soma_layer_bwd_value(const soma_layer *l, int i) {
+    const soma_param *p = &l->params[i];
+    return p->feedback ? p->feedback : p->value;
+}
+/* 1 if backward must run through l to reach a trainable parameter (its own or a child's). */
+int soma_layer_trainable(soma_layer *l);
 
 /* A layer constructor for one spec token. Parses its token (e.g. "fc120", "conv5x5x6p2"), and
  * returns 1 with *l filled (ops, impl, spec) when the token is its kind, 0 when not its kind,
@@ -197,19 +239,35 @@ void soma_init_const(soma_param *p, float v);
 
 typedef struct soma_net soma_net; /* opaque */
 
-/* Builds, sets up and initialises a network from a spec (see the README's grammar) for
- * per-sample input shape `in`. SOMA_ERR_PARSE names the bad token and its position;
- * SOMA_ERR_SHAPE names the layer that does not fit. */
+/* Builds, sets up and initialises a network for per-sample input shape `in` from
+ *   - a one-line spec (see the grammar above and `soma train --help`),
+ *   - a JSON description when spec starts with '{' (see soma_net_new_json), or
+ *   - "@path.json": the JSON description in a file.
+ * SOMA_ERR_PARSE names the bad token and its position; SOMA_ERR_SHAPE names the layer that
+ * does not fit. */
 soma_status soma_net_new(soma_net **out, const char *spec, soma_shape in, uint64_t seed);
+/* From a JSON description, for graphs a line does not hold comfortably:
+ *   {"layers": [ "fc64",
+ *                {"res": ["layernorm", "fc256", "gelu", "fc64"]},
+ *                {"cat": [["fc32"], ["fc16", "relu"]]},
+ *                "fc10" ]}
+ * Each item is a spec token (string, any kind, composites included) or an object with one key:
+ * "res" (a list of items: the branch) or "cat" (a list of branches, each a list of items). */
+soma_status soma_net_new_json(soma_net **out, const char *json, soma_shape in, uint64_t seed);
 /* An empty network to add layers to by hand (custom kinds), finished by soma_net_build. */
 soma_status soma_net_new_empty(soma_net **out, soma_shape in, uint64_t seed);
-/* Takes ownership of the layer struct's contents (ops/impl); *l is copied. */
+/* Takes ownership of the layer's contents (ops/impl) whatever the outcome: on failure they
+ * are already released, the caller must not destroy them. *l is copied. */
 soma_status soma_net_add(soma_net *net, const soma_layer *l);
 soma_status soma_net_build(soma_net *net);
 void soma_net_free(soma_net *net);
-/* A replica of a spec-built net for data-parallel work: the same layers, sharing src's
- * parameter values (borrowed: src must outlive it), with its own gradients, caches and
- * activation buffers, and dropout streams of its own (k >= 1 numbers the replica). */
+/* A copy of a built network, cloned layer by layer from the graph (not re-parsed), with its own
+ * gradients, caches and activation buffers. share_values = 1: a data-parallel replica that
+ * reads src's parameter values (borrowed: src must outlive it) and draws dropout masks from
+ * streams of its own (k >= 1 numbers the replica); 0: an independent copy of the values (a
+ * DQN's target net), k numbering its dropout streams likewise. */
+soma_status soma_net_clone(soma_net *src, int share_values, int k, soma_net **out);
+/* soma_net_clone(src, 1, k, out). */
 soma_status soma_net_replica(soma_net *src, int k, soma_net **out);
 
 /* Allocates activation buffers and layer caches for batches of up to max_n. */
@@ -218,8 +276,16 @@ soma_status soma_net_reserve(soma_net *net, int max_n);
  * forward). x is [n, in] and is borrowed until backward returns. */
 soma_status soma_net_forward(soma_net *net, const float *x, int n, soma_mode mode,
                              const float **y);
-/* Backward from dL/dy [n, out]; ACCUMULATES into every parameter's grad. */
+/* Backward from dL/dy [n, out]; ACCUMULATES into every trainable parameter's grad. */
 soma_status soma_net_backward(soma_net *net, const float *dy, int n);
+#define SOMA_GRAD_PARAMS 1u /* accumulate parameter gradients */
+#define SOMA_GRAD_INPUT 2u  /* compute dL/d(net input) */
+/* Backward asking for what it needs: PARAMS accumulates parameter grads (dense, conv and layer
+ * norm skip their weight-gradient work without it), INPUT writes dL/d(net input) [n, in] into
+ * dx (dx may be NULL: then INPUT only runs backward to the bottom). Without INPUT, backward
+ * stops at the lowest layer holding a trainable parameter. */
+soma_status soma_net_backward_ex(soma_net *net, const float *dy, int n, unsigned what,
+                                 float *dx);
 void soma_net_zero_grad(soma_net *net);
 
 int soma_net_n_layers(const soma_net *net);
@@ -229,21 +295,23 @@ float *soma_net_activation(soma_net *net, int i);
 soma_shape soma_net_in_shape(const soma_net *net);
 soma_shape soma_net_out_shape(const soma_net *net);
 const char *soma_net_spec(const soma_net *net);
-/* Every parameter in order (layer by layer), and the flat blocks behind them. */
+/* Every parameter in order (layer by layer, sub-layers depth first), and the flat blocks
+ * behind them. */
 int soma_net_n_params(const soma_net *net);
 soma_param *soma_net_param(soma_net *net, int i);
-int soma_net_param_layer(const soma_net *net, int i); /* which layer param i belongs to */
+int soma_net_param_layer(const soma_net *net, int i); /* which top-level layer holds param i */
+/* Its path, as PyTorch's state_dict keys: "3.weight", "2.1.bias" (sub-layer 1 of layer 2). */
+const char *soma_net_param_name(const soma_net *net, int i);
 float *soma_net_flat_values(soma_net *net, size_t *n);
 float *soma_net_flat_grads(soma_net *net, size_t *n);
 /* One-line-per-layer summary (kind, output shape, parameter count). */
 void soma_net_summary(const soma_net *net, char *buf, size_t cap);
 
-/* Parameters as NPY files in PyTorch's layouts: DIR/<i>.weight.npy, DIR/<i>.bias.npy, with i
- * the layer's 0-based position in the spec. A dense layer after a conv stack sees its input
- * flattened in [C,H,W] order, as torch.flatten. Import checks every shape. */
+/* Parameters as NPY files in PyTorch's layouts, one per parameter: DIR/<path>.npy with path as
+ * soma_net_param_name ("0.weight", "2.1.bias"). A dense layer after a conv stack sees its
+ * input flattened in [C,H,W] order, as torch.flatten. Import checks every shape. */
 soma_status soma_net_save_npy(soma_net *net, const char *dir);
 soma_status soma_net_load_npy(soma_net *net, const char *dir);
-
 // --- optimizers ------------------------------------------------------------------------
 
 typedef enum soma_optim_kind {

@@ -108,10 +108,10 @@ static soma_status draw_filters_(const soma_classify_config *cfg, soma_net *net)
         n = w->dims[0];
         h = w->dims[2];
         wd = w->dims[3];
-    } else if (w->ndim == 2 && l->in.h > 1) {
+    } else if (w->ndim == 2 && l->in.rank == 3 && l->in.d[1] > 1) {
         n = w->dims[0] < 64 ? w->dims[0] : 64;
-        h = l->in.h;
-        wd = l->in.w;
+        h = l->in.d[1];
+        wd = l->in.d[2];
     } else {
         return SOMA_OK;
     }
@@ -123,7 +123,7 @@ static soma_status draw_filters_(const soma_classify_config *cfg, soma_net *net)
     soma_status st = soma_fig_new(&f, 1, 1, 520, 420);
     if (st == SOMA_OK) {
         char title[160];
-        snprintf(title, sizeof title, "First-layer filters of %s (%d of %dx%d)", l->spec, n, h, wd);
+        snprintf(title, sizeof title, "First-layer filters of %.60s (%d of %dx%d)", l->spec, n, h, wd);
         soma_fig_title(f, title);
         st = soma_fig_images(f, 0, img, n, h, wd, 0, 1);
         char path[1100];
@@ -150,7 +150,7 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     if ((st = soma_sched_parse(cfg->sched, &tc.sched.kind)) != SOMA_OK) goto out;
     if ((st = load_data_(cfg->data, cfg->fmnist_dir, 1, cfg->n_train, &train)) != SOMA_OK) goto out;
     if (cfg->eval >= 0 && (st = load_data_(cfg->data, cfg->fmnist_dir, 0, cfg->n_test, &test)) != SOMA_OK) goto out;
-    soma_shape in = {train->c, train->h, train->w};
+    soma_shape in = train->shape;
     if ((st = soma_net_new(&net, cfg->net, in, cfg->seed)) != SOMA_OK) goto out;
     if ((int)soma_shape_size(soma_net_out_shape(net)) < train->n_classes) {
         st = soma_error(SOMA_ERR_SHAPE, "net '%s' has %zu outputs, data '%s' has %d classes", cfg->net,
@@ -217,7 +217,7 @@ soma_status soma_classify_eval(const char *data, const char *fmnist_dir, const c
     soma_net *net = NULL;
     soma_status st = soma_dataset_load(data, 0, fmnist_dir, &test);
     if (st != SOMA_OK) return st;
-    soma_shape in = {test->c, test->h, test->w};
+    soma_shape in = test->shape;
     if ((st = soma_net_new(&net, net_spec, in, 1)) != SOMA_OK) goto out;
     if (init_npy && (st = soma_net_load_npy(net, init_npy)) != SOMA_OK) goto out;
     if (ckpt && (st = soma_ckpt_load(ckpt, net, NULL, NULL)) != SOMA_OK) goto out;

@@ -38,20 +38,28 @@ static soma_status from_arrays_(soma_array *x, const soma_array *y, const char *
     *out = NULL;
     if (!name) name = "data";
     if (!x->data || !y->data) return soma_error(SOMA_ERR_ARG, "%s: arrays not initialised", name);
-    if (x->ndim < 1 || x->ndim > 4)
-        return soma_error(SOMA_ERR_SHAPE, "%s: images have %d dimensions (want [N,D], [N,H,W] or [N,C,H,W])",
+    if (x->ndim < 1 || x->ndim > 5)
+        return soma_error(SOMA_ERR_SHAPE,
+                          "%s: samples have %d dimensions (want [N], [N,D], [N,H,W], [N,C,H,W] or [N,T,C,H,W])",
                           name, x->ndim);
     int64_t N = x->shape[0];
     if (N < 1 || N > INT32_MAX)
         return soma_error(SOMA_ERR_SHAPE, "%s: %lld samples (1..%d allowed)", name, (long long)N, INT32_MAX);
-    int64_t c = 1, h = 1, w = 1;
-    if (x->ndim == 2) w = x->shape[1];
-    else if (x->ndim == 3) { h = x->shape[1]; w = x->shape[2]; }
-    else if (x->ndim == 4) { c = x->shape[1]; h = x->shape[2]; w = x->shape[3]; }
-    if (c < 1 || h < 1 || w < 1 || c > INT32_MAX || h > INT32_MAX || w > INT32_MAX)
-        return soma_error(SOMA_ERR_SHAPE, "%s: empty or huge per-sample shape %lldx%lldx%lld", name,
-                          (long long)c, (long long)h, (long long)w);
-    if (x->n != (size_t)N * (size_t)c * (size_t)h * (size_t)w)
+    /* one convention (core.h): [N,D] vectors; [N,H,W] one-channel images; [N,C,H,W] images;
+     * [N,T,C,H,W] sequences of images */
+    soma_shape s = {0};
+    for (int i = 1; i < x->ndim; i++)
+        if (x->shape[i] < 1 || x->shape[i] > (1 << 28))
+            return soma_error(SOMA_ERR_SHAPE, "%s: dimension %d of the samples is %lld (empty or huge)",
+                              name, i, (long long)x->shape[i]);
+    if (x->ndim == 1) s = soma_shape1(1);
+    else if (x->ndim == 2) s = soma_shape1((int)x->shape[1]);
+    else if (x->ndim == 3) s = soma_shape3(1, (int)x->shape[1], (int)x->shape[2]);
+    else if (x->ndim == 4) s = soma_shape3((int)x->shape[1], (int)x->shape[2], (int)x->shape[3]);
+    else s = soma_shape4((int)x->shape[1], (int)x->shape[2], (int)x->shape[3], (int)x->shape[4]);
+    if (!soma_shape_ok(s))
+        return soma_error(SOMA_ERR_SHAPE, "%s: per-sample shape is too large", name);
+    if (x->n != (size_t)N * soma_shape_size(s))
         return soma_error(SOMA_ERR_SHAPE, "%s: image array holds %zu values, its shape says otherwise",
                           name, x->n);
     if (!is_int_dtype_(y->dtype))
@@ -65,10 +73,8 @@ static soma_status from_arrays_(soma_array *x, const soma_array *y, const char *
     if (!d) return SOMA_ERR_NOMEM;
     snprintf(d->name, sizeof d->name, "%s", name);
     d->n = (int)N;
-    d->c = (int)c;
-    d->h = (int)h;
-    d->w = (int)w;
-    d->dim = (size_t)c * (size_t)h * (size_t)w;
+    d->shape = s;
+    d->dim = soma_shape_size(s);
     d->y = soma_alloc((size_t)N, sizeof(int));
     if (!d->y) goto nomem;
     int64_t maxy = -1;
@@ -206,9 +212,7 @@ static soma_status synth_alloc_(soma_dataset **out, const char *name, int n, int
     if (!d) return SOMA_ERR_NOMEM;
     snprintf(d->name, sizeof d->name, "%s", name);
     d->n = n;
-    d->c = 1;
-    d->h = 1;
-    d->w = dim;
+    d->shape = soma_shape1(dim);
     d->dim = (size_t)dim;
     d->n_classes = k;
     d->scale = 1.0f;

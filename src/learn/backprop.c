@@ -276,9 +276,11 @@ soma_status soma_train_classifier(soma_net *net, soma_rule *rule, soma_optim *op
     if (!(cfg->sched.lr > 0.f) || !isfinite(cfg->sched.lr))
         return soma_error(SOMA_ERR_ARG, "train: learning rate %g must be positive", (double)cfg->sched.lr);
     soma_shape in = soma_net_in_shape(net);
-    if (soma_shape_size(in) != train->dim)
-        return soma_error(SOMA_ERR_SHAPE, "train: data has %zu values a sample ([%d,%d,%d]), net takes %zu ([%d,%d,%d])",
-                          train->dim, train->c, train->h, train->w, soma_shape_size(in), in.c, in.h, in.w);
+    if (!soma_shape_eq(in, train->shape)) {
+        char a[64], b[64];
+        return soma_error(SOMA_ERR_SHAPE, "train: data samples are %s, net takes %s",
+                          soma_shape_str(train->shape, a, sizeof a), soma_shape_str(in, b, sizeof b));
+    }
     int k = (int)soma_shape_size(soma_net_out_shape(net));
     if (train->n_classes > k)
         return soma_error(SOMA_ERR_SHAPE, "train: data has %d classes, net outputs %d", train->n_classes, k);

@@ -109,8 +109,8 @@ typedef struct act_impl {
 
 static soma_status same_shape_setup(soma_layer *l) {
     if (soma_shape_size(l->in) < 1)
-        return soma_error(SOMA_ERR_SHAPE, "layer %s: empty input [%d,%d,%d]", l->spec, l->in.c,
-                          l->in.h, l->in.w);
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: empty input %s", l->spec,
+                          SOMA__SHAPE_STR(l->in));
     l->n_params = 0;
     l->out = l->in;
     return SOMA_OK;
@@ -133,11 +133,19 @@ static void impl_destroy(soma_layer *l) {
     l->impl = NULL;
 }
 
+static soma_status act_clone(const soma_layer *src, soma_layer *dst) {
+    act_impl *a = soma_alloc(1, sizeof *a);
+    if (!a) return SOMA_ERR_NOMEM;
+    *a = *(const act_impl *)src->impl;
+    dst->impl = a;
+    return SOMA_OK;
+}
+
 /* One table per activation, so that summaries and checkpoints see "relu", "gelu", ... */
 #define ACT_OPS(name)                                                                          \
     {                                                                                          \
         .kind = name, .setup = same_shape_setup, .forward = act_forward,                       \
-        .backward = act_backward, .destroy = impl_destroy                                      \
+        .backward = act_backward, .destroy = impl_destroy, .clone = act_clone               \
     }
 static const soma_layer_ops act_ops[SOMA_ACT_COUNT] = {ACT_OPS("relu"), ACT_OPS("tanh"),
                                                        ACT_OPS("sigmoid"), ACT_OPS("gelu")};
@@ -214,7 +222,18 @@ static void dropout_destroy(soma_layer *l) {
     l->impl = NULL;
 }
 
+static soma_status dropout_clone(const soma_layer *src, soma_layer *dst) {
+    dropout_impl *d = soma_alloc(1, sizeof *d);
+    if (!d) return SOMA_ERR_NOMEM;
+    *d = *(const dropout_impl *)src->impl;
+    d->mask = NULL;
+    d->last_mode = SOMA_MODE_EVAL;
+    dst->impl = d;
+    return SOMA_OK;
+}
+
 static const soma_layer_ops dropout_ops = {
+    .clone = dropout_clone,
     .kind = "dropout",
     .setup = same_shape_setup,
     .reserve = dropout_reserve,
@@ -254,10 +273,10 @@ int soma__parse_dropout(const char *tok, soma_layer *l) {
 static soma_status flatten_setup(soma_layer *l) {
     size_t d = soma_shape_size(l->in);
     if (d < 1 || d > (size_t)1 << 30)
-        return soma_error(SOMA_ERR_SHAPE, "layer %s: input [%d,%d,%d] has a bad size", l->spec,
-                          l->in.c, l->in.h, l->in.w);
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: input %s has a bad size", l->spec,
+                          SOMA__SHAPE_STR(l->in));
     l->n_params = 0;
-    l->out = (soma_shape){(int)d, 1, 1};
+    l->out = soma_shape1((int)d);
     return SOMA_OK;
 }
 

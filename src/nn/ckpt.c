@@ -1,7 +1,8 @@
 // Checkpoints: a versioned, checksummed binary of a network's parameters, optimizer state and
 // counters, written atomically. Layout (little-endian):
 //   "SOMACKPT" u32 version
-//   u32 spec_len, spec bytes; i32 c, h, w
+//   u32 spec_len, spec bytes; input shape: i32 -rank, i32 d[rank] (files before shapes had a
+//   rank read as i32 c, h, w: still read, a [D,1,1] or [1,1,D] one as [D])
 //   u64 seed; i64 epoch; i64 step; rng: u64 s[4], f64 spare, i32 has_spare
 //   u32 n_params; per param: u32 layer, u32 name_len, name, u32 ndim, u32 dims[ndim], f32 values[n]
 //   u32 n_layers; per layer its rng: u64 s[4], f64 spare, i32 has_spare (dropout streams)
@@ -52,8 +53,9 @@ soma_status soma_ckpt_save(const char *path, soma_net *net, soma_optim *opt, con
     put_u32_(&b, (uint32_t)strlen(spec));
     put_(&b, spec, strlen(spec));
     soma_shape in = soma_net_in_shape(net);
-    int32_t shp[3] = {in.c, in.h, in.w};
-    put_(&b, shp, sizeof shp);
+    int32_t shp[1 + SOMA_SHAPE_RANK] = {-in.rank};
+    for (int i = 0; i < in.rank; i++) shp[1 + i] = in.d[i];
+    put_(&b, shp, (size_t)(1 + in.rank) * sizeof *shp);
     soma_ckpt_meta m = {0};
     if (meta) m = *meta;
     put_u64_(&b, m.seed);
@@ -143,10 +145,22 @@ static soma_status header_(rbuf *r, char *spec, size_t cap, soma_shape *in) {
         NEED(len < cap, "checkpoint: spec of %u bytes does not fit", len);
         memcpy(spec, tmp, (size_t)len + 1);
     }
-    int32_t shp[3];
-    NEED(get_(r, shp, sizeof shp), "checkpoint: truncated header");
-    NEED(shp[0] > 0 && shp[1] > 0 && shp[2] > 0, "checkpoint: bad input shape");
-    if (in) *in = (soma_shape){shp[0], shp[1], shp[2]};
+    int32_t shp[1 + SOMA_SHAPE_RANK] = {0};
+    NEED(get_(r, shp, sizeof *shp), "checkpoint: truncated header");
+    soma_shape s = {0};
+    if (shp[0] < 0) {
+        NEED(shp[0] >= -SOMA_SHAPE_RANK, "checkpoint: bad input rank %d", -shp[0]);
+        s.rank = -shp[0];
+        NEED(get_(r, shp + 1, (size_t)s.rank * sizeof *shp), "checkpoint: truncated header");
+        for (int i = 0; i < s.rank; i++) s.d[i] = shp[1 + i];
+    } else { /* before ranked shapes: c, h, w */
+        NEED(get_(r, shp + 1, 2 * sizeof *shp), "checkpoint: truncated header");
+        if (shp[1] == 1 && shp[2] == 1) s = soma_shape1(shp[0]);
+        else if (shp[0] == 1 && shp[1] == 1) s = soma_shape1(shp[2]);
+        else s = soma_shape3(shp[0], shp[1], shp[2]);
+    }
+    NEED(soma_shape_ok(s), "checkpoint: bad input shape");
+    if (in) *in = s;
     return SOMA_OK;
 }
 
@@ -158,9 +172,9 @@ soma_status soma_ckpt_load_mem(const void *buf, size_t n, soma_net *net, soma_op
     soma_shape nin = soma_net_in_shape(net);
     if (strcmp(spec, soma_net_spec(net)) != 0)
         return soma_error(SOMA_ERR_SHAPE, "checkpoint: saved for net '%s', not '%s'", spec, soma_net_spec(net));
-    if (in.c != nin.c || in.h != nin.h || in.w != nin.w)
-        return soma_error(SOMA_ERR_SHAPE, "checkpoint: saved for input [%d,%d,%d], net takes [%d,%d,%d]",
-                          in.c, in.h, in.w, nin.c, nin.h, nin.w);
+    if (!soma_shape_eq(in, nin))
+        return soma_error(SOMA_ERR_SHAPE, "checkpoint: saved for input %s, net takes %s",
+                          SOMA__SHAPE_STR(in), SOMA__SHAPE_STR(nin));
     soma_ckpt_meta m;
     memset(&m, 0, sizeof m);
     int64_t ep, stp;
@@ -262,7 +276,7 @@ soma_status soma_net_save_npy(soma_net *net, const char *dir) {
     char path[4096];
     for (int k = 0; k < soma_net_n_params(net); k++) {
         soma_param *p = soma_net_param(net, k);
-        snprintf(path, sizeof path, "%s/%d.%s.npy", dir, soma_net_param_layer(net, k), p->name);
+        snprintf(path, sizeof path, "%s/%s.npy", dir, soma_net_param_name(net, k));
         int64_t shape[SOMA_MAX_DIMS];
         for (int d = 0; d < p->ndim; d++) shape[d] = p->dims[d];
         SOMA_TRY(soma_npy_write(path, SOMA_DTYPE_F32, p->ndim, shape, p->value));
@@ -279,7 +293,7 @@ soma_status soma_net_load_npy(soma_net *net, const char *dir) {
     /* Read and check every file before changing any parameter. */
     for (int k = 0; k < np && st == SOMA_OK; k++) {
         soma_param *p = soma_net_param(net, k);
-        snprintf(path, sizeof path, "%s/%d.%s.npy", dir, soma_net_param_layer(net, k), p->name);
+        snprintf(path, sizeof path, "%s/%s.npy", dir, soma_net_param_name(net, k));
         soma_array a = {0};
         st = soma_npy_read(path, &a);
         if (st != SOMA_OK) break;

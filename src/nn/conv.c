@@ -441,18 +441,27 @@ typedef struct conv_impl {
     soma_conv_geom g;
     float *col;  /* per-thread scratch */
     int threads; /* threads the scratch serves */
+    int steps;   /* images per sample: T for [T,C,H,W], else 1 */
 } conv_impl;
 
 static soma_status conv_setup(soma_layer *l) {
     conv_impl *c = l->impl;
-    c->g = (soma_conv_geom){.c_in = l->in.c, .h_in = l->in.h, .w_in = l->in.w, .c_out = c->c_out,
+    if (l->in.rank != 3 && l->in.rank != 4)
+        return soma_error(SOMA_ERR_SHAPE,
+                          "layer %s: convolution needs an image [C,H,W] or a sequence of images "
+                          "[T,C,H,W], got %s",
+                          l->spec, SOMA__SHAPE_STR(l->in));
+    soma_shape im = soma__step_shape(l->in);
+    c->steps = soma__steps(l->in);
+    c->g = (soma_conv_geom){.c_in = im.d[0], .h_in = im.d[1], .w_in = im.d[2], .c_out = c->c_out,
                             .kh = c->kh, .kw = c->kw, .stride = c->stride, .pad = c->pad};
     if (soma_conv_geom_init(&c->g) != SOMA_OK)
         return soma_error_wrap(SOMA_ERR_SHAPE, "layer %s", l->spec);
     l->n_params = 0;
-    l->out = (soma_shape){c->c_out, c->g.h_out, c->g.w_out};
-    int fan_in = l->in.c * c->kh * c->kw, fan_out = c->c_out * c->kh * c->kw;
-    SOMA_TRY(soma_layer_add_param(l, "weight", 4, (int[]){c->c_out, l->in.c, c->kh, c->kw}, 1,
+    l->out = l->in.rank == 4 ? soma_shape4(c->steps, c->c_out, c->g.h_out, c->g.w_out)
+                             : soma_shape3(c->c_out, c->g.h_out, c->g.w_out);
+    int fan_in = im.d[0] * c->kh * c->kw, fan_out = c->c_out * c->kh * c->kw;
+    SOMA_TRY(soma_layer_add_param(l, "weight", 4, (int[]){c->c_out, im.d[0], c->kh, c->kw}, 1,
                                   fan_in, fan_out));
     SOMA_TRY(soma_layer_add_param(l, "bias", 1, (int[]){c->c_out}, 0, fan_in, fan_out));
     return SOMA_OK;
@@ -477,8 +486,8 @@ static void conv_forward(soma_layer *l, float *y, const float *x, int n, soma_mo
     (void)mode;
     conv_impl *c = l->impl;
     SOMA_ASSERT(c->col && n <= l->max_n);
-    soma_conv2d_forward(y, x, l->params[0].value, l->params[1].value, &c->g, n, c->col,
-                        c->threads);
+    soma_conv2d_forward(y, x, l->params[0].value, l->params[1].value, &c->g, n * c->steps,
+                        c->col, c->threads);
 }
 
 static void conv_backward(soma_layer *l, float *dx, const float *dy, const float *x,
@@ -486,8 +495,8 @@ static void conv_backward(soma_layer *l, float *dx, const float *dy, const float
     (void)y;
     conv_impl *c = l->impl;
     SOMA_ASSERT(c->col && n <= l->max_n);
-    soma_conv2d_backward(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].value,
-                         &c->g, n, c->col, c->threads);
+    soma_conv2d_backward(dx, soma_layer_grad(l, 0), soma_layer_grad(l, 1), dy, x,
+                         soma_layer_bwd_value(l, 0), &c->g, n * c->steps, c->col, c->threads);
 }
 
 static void conv_destroy(soma_layer *l) {
@@ -497,7 +506,17 @@ static void conv_destroy(soma_layer *l) {
     l->impl = NULL;
 }
 
+static soma_status conv_clone(const soma_layer *src, soma_layer *dst) {
+    conv_impl *c = soma_alloc(1, sizeof *c);
+    if (!c) return SOMA_ERR_NOMEM;
+    *c = *(const conv_impl *)src->impl;
+    c->col = NULL;
+    dst->impl = c;
+    return SOMA_OK;
+}
+
 static const soma_layer_ops conv_ops = {
+    .clone = conv_clone,
     .kind = "conv2d",
     .setup = conv_setup,
     .init = conv_init,
@@ -551,6 +570,7 @@ int soma__parse_conv2d(const char *tok, soma_layer *l) {
     c->c_out = co;
     c->stride = stride;
     c->pad = pad;
+    c->steps = 1;
     l->ops = &conv_ops;
     l->impl = c;
     return 1;

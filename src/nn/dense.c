@@ -36,17 +36,20 @@ void soma_dense_backward(float *dx, float *dw, float *db, const float *dy, const
 
 typedef struct dense_impl {
     int n_out;
+    int steps; /* rows per sample: T for a sequence input (token-wise), else 1 */
 } dense_impl;
 
 static soma_status dense_setup(soma_layer *l) {
-    const dense_impl *d = l->impl;
-    size_t in = soma_shape_size(l->in);
+    dense_impl *d = l->impl;
+    /* a sequence [T,...] is token-wise (a Linear at each step); anything else is flattened */
+    d->steps = soma__steps(l->in);
+    size_t in = soma_shape_size(soma__step_shape(l->in));
     if (in < 1 || in > (size_t)1 << 30)
-        return soma_error(SOMA_ERR_SHAPE, "layer %s: input [%d,%d,%d] has a bad size", l->spec,
-                          l->in.c, l->in.h, l->in.w);
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: input %s has a bad size", l->spec,
+                          SOMA__SHAPE_STR(l->in));
     int I = (int)in, O = d->n_out;
     l->n_params = 0;
-    l->out = (soma_shape){O, 1, 1};
+    l->out = l->in.rank == 2 || l->in.rank == 4 ? soma_shape2(d->steps, O) : soma_shape1(O);
     SOMA_TRY(soma_layer_add_param(l, "weight", 2, (int[]){O, I}, 1, I, O));
     SOMA_TRY(soma_layer_add_param(l, "bias", 1, (int[]){O}, 0, I, O));
     return SOMA_OK;
@@ -59,16 +62,18 @@ static void dense_init(soma_layer *l, soma_rng *rng) {
 
 static void dense_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
     (void)mode;
-    int I = (int)soma_shape_size(l->in), O = l->out.c;
-    soma_dense_forward(y, x, l->params[0].value, l->params[1].value, n, I, O);
+    const dense_impl *d = l->impl;
+    int I = l->params[0].dims[1], O = d->n_out;
+    soma_dense_forward(y, x, l->params[0].value, l->params[1].value, n * d->steps, I, O);
 }
 
 static void dense_backward(soma_layer *l, float *dx, const float *dy, const float *x,
                            const float *y, int n) {
     (void)y;
-    int I = (int)soma_shape_size(l->in), O = l->out.c;
-    soma_dense_backward(dx, l->params[0].grad, l->params[1].grad, dy, x, l->params[0].value, n,
-                        I, O);
+    const dense_impl *d = l->impl;
+    int I = l->params[0].dims[1], O = d->n_out;
+    soma_dense_backward(dx, soma_layer_grad(l, 0), soma_layer_grad(l, 1), dy, x,
+                        soma_layer_bwd_value(l, 0), n * d->steps, I, O);
 }
 
 static void dense_destroy(soma_layer *l) {
@@ -76,7 +81,16 @@ static void dense_destroy(soma_layer *l) {
     l->impl = NULL;
 }
 
+static soma_status dense_clone(const soma_layer *src, soma_layer *dst) {
+    dense_impl *d = soma_alloc(1, sizeof *d);
+    if (!d) return SOMA_ERR_NOMEM;
+    *d = *(const dense_impl *)src->impl;
+    dst->impl = d;
+    return SOMA_OK;
+}
+
 static const soma_layer_ops dense_ops = {
+    .clone = dense_clone,
     .kind = "dense",
     .setup = dense_setup,
     .init = dense_init,
@@ -102,6 +116,7 @@ int soma__parse_dense(const char *tok, soma_layer *l) {
     dense_impl *d = soma_alloc(1, sizeof *d);
     if (!d) return -1;
     d->n_out = n;
+    d->steps = 1;
     l->ops = &dense_ops;
     l->impl = d;
     return 1;

@@ -14,6 +14,53 @@ int soma__parse_act(const char *tok, soma_layer *l);     /* relu, tanh, sigmoid,
 int soma__parse_dropout(const char *tok, soma_layer *l); /* dropoutP (0 <= P < 1) */
 int soma__parse_flatten(const char *tok, soma_layer *l); /* flatten */
 int soma__parse_layernorm(const char *tok, soma_layer *l); /* layernorm[EPS] */
+int soma__parse_time(const char *tok, soma_layer *l);    /* tmean, tsum, repeatT */
+int soma__parse_graph(const char *tok, soma_layer *l);   /* res(...), cat(...|...) */
+
+/* The message-friendly text of a shape ("[1,28,28]"), valid within the enclosing expression. */
+#define SOMA__SHAPE_STR(s) soma_shape_str((s), (char[64]){0}, 64)
+
+/* Time steps of a per-sample shape: d[0] for a sequence ([T,D], [T,C,H,W]), 1 otherwise; and
+ * the shape of one time step. */
+static inline int soma__steps(soma_shape s) { return s.rank == 2 || s.rank == 4 ? s.d[0] : 1; }
+static inline soma_shape soma__step_shape(soma_shape s) {
+    if (s.rank == 2) return soma_shape1(s.d[1]);
+    if (s.rank == 4) return soma_shape3(s.d[1], s.d[2], s.d[3]);
+    return s;
+}
+
+/* A sequence of layers with its activation buffers: the body of soma_net and of the
+ * composite layers. act_in[0] is the borrowed input; act[1..n] are owned. */
+typedef struct soma__chain {
+    soma_layer *layers;
+    int n, cap;
+    soma_shape in, out;
+    int max_n;
+    const float **act_in;
+    float **act;
+    float *dbuf[2];
+} soma__chain;
+/* Takes ownership of l's contents whatever the outcome (released on failure). */
+soma_status soma__chain_add(soma__chain *c, const soma_layer *l);
+/* Parses a comma-separated spec (parentheses nest) into layers appended to c. */
+soma_status soma__chain_parse(soma__chain *c, const char *spec, size_t len);
+/* Shape inference through every layer; `who` prefixes messages. */
+soma_status soma__chain_setup(soma__chain *c, soma_shape in, const char *who);
+void soma__chain_init(soma__chain *c, soma_rng *rng);
+soma_status soma__chain_reserve(soma__chain *c, int max_n);
+/* Returns the last activation ([n, out]); x borrowed until backward. */
+const float *soma__chain_forward(soma__chain *c, const float *x, int n, soma_mode mode);
+/* dx may be NULL: stops at the lowest layer that needs backward. */
+void soma__chain_backward(soma__chain *c, float *dx, const float *dy, int n, int no_param_grads);
+void soma__chain_free(soma__chain *c);
+/* Layers cloned (impl copied, no parameters, no buffers); dst zeroed first. */
+soma_status soma__chain_clone(const soma__chain *src, soma__chain *dst);
+/* JSON network descriptions (netjson.c): the equivalent one-line spec (soma_free it), and a
+ * net from a file holding one. */
+soma_status soma__net_json_spec(const char *json, size_t n, char **spec);
+soma_status soma__net_new_json_file(soma_net **out, const char *path, soma_shape in, uint64_t seed);
+/* Clones one layer (struct copy, impl through ops->clone, parameter list emptied). */
+soma_status soma__layer_clone(const soma_layer *src, soma_layer *dst);
 
 /* Parses a non-negative decimal integer at *s (advancing it); -1 if none or > INT_MAX/4. */
 int soma__parse_uint(const char **s);

@@ -1,4 +1,5 @@
-// Layer normalisation over each sample's C*H*W values (as torch.nn.LayerNorm([C,H,W])), with a
+// Layer normalisation over the last axis of [D] and [T,D] (as torch.nn.LayerNorm(D)) or over
+// [C,H,W] (of an image, or of each step of [T,C,H,W]; as torch.nn.LayerNorm([C,H,W])), with a
 // per-value gain "weight" (1) and shift "bias" (0), and the "layernorm[EPS]" layer kind.
 #include <math.h>
 #include <stdio.h>
@@ -66,19 +67,24 @@ void soma_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float
 
 typedef struct ln_impl {
     float eps;
+    int steps, D; /* rows per sample (T for a sequence) and values per row */
     float *mean, *rstd; /* [max_n] */
 } ln_impl;
 
 static soma_status ln_setup(soma_layer *l) {
-    size_t d = soma_shape_size(l->in);
+    ln_impl *p = l->impl;
+    /* Over the last axis of [D] and [T,D]; over [C,H,W] of an image or of each step of
+     * [T,C,H,W]. PyTorch's parameter shapes: [D] or [C,H,W]. */
+    soma_shape row = soma__step_shape(l->in);
+    size_t d = soma_shape_size(row);
     if (d < 1 || d > (size_t)1 << 30)
-        return soma_error(SOMA_ERR_SHAPE, "layer %s: input [%d,%d,%d] has a bad size", l->spec,
-                          l->in.c, l->in.h, l->in.w);
+        return soma_error(SOMA_ERR_SHAPE, "layer %s: input %s has a bad size", l->spec,
+                          SOMA__SHAPE_STR(l->in));
+    p->steps = soma__steps(l->in);
+    p->D = (int)d;
     l->n_params = 0;
     l->out = l->in;
-    /* PyTorch's shapes: [D] for a vector, [C,H,W] for an image. */
-    int flat = l->in.h == 1 && l->in.w == 1;
-    int dims[3] = {l->in.c, l->in.h, l->in.w}, nd = flat ? 1 : 3;
+    int nd = row.rank, dims[3] = {row.d[0], row.d[1], row.d[2]};
     SOMA_TRY(soma_layer_add_param(l, "weight", nd, dims, 0, (int)d, (int)d));
     SOMA_TRY(soma_layer_add_param(l, "bias", nd, dims, 0, (int)d, (int)d));
     return SOMA_OK;
@@ -93,9 +99,10 @@ static void ln_init(soma_layer *l, soma_rng *rng) {
 static soma_status ln_reserve(soma_layer *l, int max_n) {
     ln_impl *p = l->impl;
     soma_free(p->mean);
-    p->mean = soma_alloc(2 * (size_t)max_n, sizeof *p->mean);
+    size_t rows = (size_t)max_n * (size_t)p->steps;
+    p->mean = soma_alloc(2 * rows, sizeof *p->mean);
     if (!p->mean) return soma_error_wrap(SOMA_ERR_NOMEM, "layer %s", l->spec);
-    p->rstd = p->mean + max_n;
+    p->rstd = p->mean + rows;
     l->max_n = max_n;
     return SOMA_OK;
 }
@@ -104,16 +111,16 @@ static void ln_forward(soma_layer *l, float *y, const float *x, int n, soma_mode
     (void)mode;
     ln_impl *p = l->impl;
     SOMA_ASSERT(p->mean && n <= l->max_n);
-    soma_layernorm_forward(y, p->mean, p->rstd, x, l->params[0].value, l->params[1].value, n,
-                           (int)soma_shape_size(l->in), p->eps);
+    soma_layernorm_forward(y, p->mean, p->rstd, x, l->params[0].value, l->params[1].value,
+                           n * p->steps, p->D, p->eps);
 }
 
 static void ln_backward(soma_layer *l, float *dx, const float *dy, const float *x,
                         const float *y, int n) {
     (void)y;
     ln_impl *p = l->impl;
-    soma_layernorm_backward(dx, l->params[0].grad, l->params[1].grad, dy, x, p->mean, p->rstd,
-                            l->params[0].value, n, (int)soma_shape_size(l->in));
+    soma_layernorm_backward(dx, soma_layer_grad(l, 0), soma_layer_grad(l, 1), dy, x, p->mean,
+                            p->rstd, soma_layer_bwd_value(l, 0), n * p->steps, p->D);
 }
 
 static void ln_destroy(soma_layer *l) {
@@ -123,7 +130,17 @@ static void ln_destroy(soma_layer *l) {
     l->impl = NULL;
 }
 
+static soma_status ln_clone(const soma_layer *src, soma_layer *dst) {
+    ln_impl *p = soma_alloc(1, sizeof *p);
+    if (!p) return SOMA_ERR_NOMEM;
+    *p = *(const ln_impl *)src->impl;
+    p->mean = p->rstd = NULL;
+    dst->impl = p;
+    return SOMA_OK;
+}
+
 static const soma_layer_ops ln_ops = {
+    .clone = ln_clone,
     .kind = "layernorm",
     .setup = ln_setup,
     .init = ln_init,

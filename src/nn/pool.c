@@ -222,25 +222,29 @@ typedef struct pool_impl {
     int is_max;
     int k, stride, pad;
     soma_conv_geom g;
-    int32_t *argmax; /* [max_n, C, Ho, Wo] for max pooling */
+    int32_t *argmax; /* [max_n, T, C, Ho, Wo] for max pooling */
+    int steps;       /* images per sample: T for [T,C,H,W], else 1 */
 } pool_impl;
 
 static soma_status pool_setup(soma_layer *l) {
     pool_impl *p = l->impl;
-    if (l->in.h == 1 && l->in.w == 1 && p->k > 1)
+    if (l->in.rank != 3 && l->in.rank != 4)
         return soma_error(SOMA_ERR_SHAPE,
-                          "layer %s: pooling needs an image-shaped input [C,H,W], got a flat "
-                          "vector [%d]",
-                          l->spec, l->in.c);
+                          "layer %s: pooling needs an image [C,H,W] or a sequence of images "
+                          "[T,C,H,W], got %s",
+                          l->spec, SOMA__SHAPE_STR(l->in));
+    soma_shape im = soma__step_shape(l->in);
+    p->steps = soma__steps(l->in);
     if (2 * p->pad > p->k)
         return soma_error(SOMA_ERR_SHAPE, "layer %s: padding %d is more than half the window %d",
                           l->spec, p->pad, p->k);
-    p->g = (soma_conv_geom){.c_in = l->in.c, .h_in = l->in.h, .w_in = l->in.w, .c_out = l->in.c,
+    p->g = (soma_conv_geom){.c_in = im.d[0], .h_in = im.d[1], .w_in = im.d[2], .c_out = im.d[0],
                             .kh = p->k, .kw = p->k, .stride = p->stride, .pad = p->pad};
     if (soma_conv_geom_init(&p->g) != SOMA_OK)
         return soma_error_wrap(SOMA_ERR_SHAPE, "layer %s", l->spec);
     l->n_params = 0;
-    l->out = (soma_shape){l->in.c, p->g.h_out, p->g.w_out};
+    l->out = l->in.rank == 4 ? soma_shape4(p->steps, im.d[0], p->g.h_out, p->g.w_out)
+                             : soma_shape3(im.d[0], p->g.h_out, p->g.w_out);
     return SOMA_OK;
 }
 
@@ -258,10 +262,11 @@ static soma_status pool_reserve(soma_layer *l, int max_n) {
 static void pool_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
     (void)mode;
     pool_impl *p = l->impl;
+    n *= p->steps;
     if (p->is_max && maxpool_is_2x2(&p->g)) {
         maxpool2_forward(y, x, &p->g, n);
     } else if (p->is_max) {
-        SOMA_ASSERT(p->argmax && n <= l->max_n);
+        SOMA_ASSERT(p->argmax && n <= l->max_n * p->steps);
         soma_maxpool_forward(y, p->argmax, x, &p->g, n);
     } else {
         soma_avgpool_forward(y, x, &p->g, n);
@@ -271,6 +276,7 @@ static void pool_forward(soma_layer *l, float *y, const float *x, int n, soma_mo
 static void pool_backward(soma_layer *l, float *dx, const float *dy, const float *x,
                           const float *y, int n) {
     pool_impl *p = l->impl;
+    n *= p->steps;
     if (p->is_max && maxpool_is_2x2(&p->g))
         maxpool2_backward(dx, dy, x, y, &p->g, n);
     else if (p->is_max)
@@ -286,7 +292,17 @@ static void pool_destroy(soma_layer *l) {
     l->impl = NULL;
 }
 
+static soma_status pool_clone(const soma_layer *src, soma_layer *dst) {
+    pool_impl *p = soma_alloc(1, sizeof *p);
+    if (!p) return SOMA_ERR_NOMEM;
+    *p = *(const pool_impl *)src->impl;
+    p->argmax = NULL;
+    dst->impl = p;
+    return SOMA_OK;
+}
+
 static const soma_layer_ops maxpool_ops = {
+    .clone = pool_clone,
     .kind = "maxpool",
     .setup = pool_setup,
     .reserve = pool_reserve,
@@ -296,6 +312,7 @@ static const soma_layer_ops maxpool_ops = {
 };
 
 static const soma_layer_ops avgpool_ops = {
+    .clone = pool_clone,
     .kind = "avgpool",
     .setup = pool_setup,
     .reserve = pool_reserve,
@@ -325,6 +342,7 @@ int soma__parse_pool(const char *tok, soma_layer *l) {
     p->k = k;
     p->stride = stride > 0 ? stride : k;
     p->pad = pad;
+    p->steps = 1;
     l->ops = is_max ? &maxpool_ops : &avgpool_ops;
     l->impl = p;
     return 1;

@@ -21,7 +21,14 @@ static const reg_entry builtin_[] = {
     {"act", soma__parse_act, "relu | tanh | sigmoid | gelu   elementwise activations"},
     {"dropout", soma__parse_dropout, "dropoutP             inverted dropout with drop probability P"},
     {"flatten", soma__parse_flatten, "flatten              [C,H,W] -> [C*H*W] (dense layers flatten by themselves)"},
-    {"layernorm", soma__parse_layernorm, "layernorm            layer norm over each sample, with gain and bias"},
+    {"layernorm", soma__parse_layernorm,
+     "layernorm[EPS]       layer norm over the last axis ([D], [T,D]) or over [C,H,W], gain and bias"},
+    {"time", soma__parse_time,
+     "tmean | tsum | repeatT   [T,...] -> [...] mean or sum (spike count) over time; [...] -> [T,...]"},
+    {"graph", soma__parse_graph,
+     "res(SPEC)            x + SPEC(x): a residual branch, e.g. res(layernorm,fc256,gelu,fc64)"},
+    {"graph", soma__parse_graph,
+     "cat(SPEC|SPEC|...)   branches side by side on the feature/channel axis, e.g. cat(fc32|fc16)"},
 };
 static reg_entry user_[REG_MAX];
 static int n_user_ = 0;
@@ -40,6 +47,12 @@ void soma_layer_grammar(char *buf, size_t cap) {
         off += (size_t)snprintf(buf + off, cap - off, "  %s\n", user_[i].grammar);
     for (size_t i = 0; i < sizeof builtin_ / sizeof *builtin_ && off < cap; i++)
         off += (size_t)snprintf(buf + off, cap - off, "  %s\n", builtin_[i].grammar);
+    if (off < cap)
+        snprintf(buf + off, cap - off,
+                 "  Shapes: [D] vector, [C,H,W] image, [T,D] / [T,C,H,W] sequence (time first);\n"
+                 "  dense and layernorm act at each time step of a sequence, conv and pool on\n"
+                 "  each image of one. A spec starting with '{' (or @FILE.json) is a JSON net:\n"
+                 "  {\"layers\": [\"fc64\", {\"res\": [\"layernorm\", \"fc64\"]}, {\"cat\": [[\"fc8\"], [\"fc4\"]]}]}\n");
 }
 
 soma_status soma_layer_parse(const char *token, soma_layer *l) {
@@ -53,6 +66,7 @@ soma_status soma_layer_parse(const char *token, soma_layer *l) {
         if (r > 0) goto found;
     }
     for (size_t i = 0; i < sizeof builtin_ / sizeof *builtin_; i++) {
+        if (i > 0 && builtin_[i].parse == builtin_[i - 1].parse) continue;
         int r = builtin_[i].parse(token, l);
         if (r < 0) return SOMA_ERR_PARSE;
         if (r > 0) goto found;
@@ -78,11 +92,17 @@ int soma__parse_uint(const char **s) {
 
 soma_status soma_layer_add_param(soma_layer *l, const char *name, int ndim, const int *dims,
                                  int decay, int fan_in, int fan_out) {
-    if (l->n_params >= SOMA_LAYER_MAX_PARAMS)
-        return soma_error(SOMA_ERR_INTERNAL, "layer %s: more than %d parameters", l->spec,
-                          SOMA_LAYER_MAX_PARAMS);
     if (ndim < 1 || ndim > SOMA_MAX_DIMS)
         return soma_error(SOMA_ERR_SHAPE, "layer %s: parameter %s has %d dims", l->spec, name, ndim);
+    if (l->n_params >= l->cap_params) { /* setup time only: no fixed cap */
+        int cap = l->cap_params ? 2 * l->cap_params : 4;
+        soma_param *np = soma_calloc((size_t)cap, sizeof *np);
+        if (!np) return soma_error(SOMA_ERR_NOMEM, "layer %s: no memory for parameters", l->spec);
+        if (l->n_params) memcpy(np, l->params, (size_t)l->n_params * sizeof *np);
+        soma_free(l->params);
+        l->params = np;
+        l->cap_params = cap;
+    }
     soma_param *p = &l->params[l->n_params];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -99,6 +119,8 @@ soma_status soma_layer_add_param(soma_layer *l, const char *name, int ndim, cons
     p->decay = decay;
     p->fan_in = fan_in;
     p->fan_out = fan_out;
+    p->trainable = 1;
+    p->feedback = NULL;
     l->n_params++;
     return SOMA_OK;
 }
@@ -109,4 +131,20 @@ soma_param *soma_layer_param(soma_layer *l, const char *name) {
     return NULL;
 }
 
-size_t soma_shape_size(soma_shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
+void soma_layer_release(soma_layer *l) {
+    if (!l) return;
+    if (l->ops && l->ops->destroy) l->ops->destroy(l);
+    soma_free(l->params);
+    l->params = NULL;
+    l->n_params = l->cap_params = 0;
+    l->impl = NULL;
+}
+
+int soma_layer_trainable(soma_layer *l) {
+    for (int i = 0; i < l->n_params; i++)
+        if (l->params[i].trainable) return 1;
+    int nc = l->ops->n_children ? l->ops->n_children(l) : 0;
+    for (int i = 0; i < nc; i++)
+        if (soma_layer_trainable(l->ops->child(l, i))) return 1;
+    return 0;
+}

@@ -7,10 +7,13 @@
 // parameter gradient.
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "fixture.h"
 #include "nn_util.h"
+#include "soma/io.h"
 #include "soma/nn.h"
 
 #define ATOL 1e-5f
@@ -165,6 +168,102 @@ static void run_losses(void) {
     }
 }
 
+/* 1 iff name is a parameter array (a state_dict key), not data or a gradient. */
+static int is_param_(const char *name) {
+    static const char *data[] = {"in_shape", "x", "y", "dy", "dx", "labels", "loss"};
+    for (size_t i = 0; i < sizeof data / sizeof *data; i++)
+        if (strcmp(name, data[i]) == 0) return 0;
+    size_t n = strlen(name);
+    return !(n > 5 && strcmp(name + n - 5, ".grad") == 0);
+}
+
+/* A network from a one-line spec (composites, sequences) against the PyTorch module of the
+ * same architecture: its parameters are PyTorch's state_dict one for one (same keys, same
+ * shapes); they go in as NPY files named by key (soma_net_load_npy) and come back out
+ * (soma_net_save_npy) bit for bit; y, dx and every parameter gradient agree. With
+ * SOMA_NN_EXPORT_DIR set, the export is kept in DIR/<case>/ for tests/ref/check_torch_interop.py. */
+static void run_graph(const char *case_name) {
+    fixture f;
+    if (fx_load(&f, case_name) != 0) {
+        check_failures_++;
+        return;
+    }
+    soma_shape in = fx_shape(&f);
+    soma_net *net = NULL;
+    char dir[512], out[600], path[700];
+    snprintf(dir, sizeof dir, "/tmp/soma_test_nn_torch_%d_%s", (int)getpid(), case_name);
+    const char *keep = getenv("SOMA_NN_EXPORT_DIR");
+    if (keep) snprintf(out, sizeof out, "%s/%s", keep, case_name);
+    else snprintf(out, sizeof out, "%s.out", dir);
+    CHECK_OK(soma_net_new(&net, f.spec, in, 1));
+    if (!net) goto done;
+    /* the same parameter set as the state_dict */
+    int n_fx = 0;
+    for (int i = 0; i < f.n_arrays; i++) n_fx += is_param_(f.a[i].name);
+    CHECK(n_fx == soma_net_n_params(net));
+    CHECK_OK(soma_mkdir_p(dir));
+    for (int k = 0; k < soma_net_n_params(net); k++) {
+        const char *key = soma_net_param_name(net, k);
+        soma_param *p = soma_net_param(net, k);
+        const fx_array *a = fx_get(&f, key);
+        int same = a && a->ndim == p->ndim;
+        for (int d = 0; same && d < p->ndim; d++) same = a->dims[d] == p->dims[d];
+        if (!same) fprintf(stderr, "%s: parameter %s: no state_dict entry of its shape\n", case_name, key);
+        CHECK(same);
+        if (!same) goto done;
+        snprintf(path, sizeof path, "%s/%s.npy", dir, key);
+        CHECK_OK(soma_npy_write_f32(path, a->ndim, a->dims, a->data));
+    }
+    CHECK_OK(soma_net_load_npy(net, dir));
+    for (int k = 0; k < soma_net_n_params(net); k++) {
+        soma_param *p = soma_net_param(net, k);
+        CHECK(memcmp(p->value, fx_get(&f, soma_net_param_name(net, k))->data, p->n * sizeof(float)) == 0);
+    }
+    const fx_array *x = fx_get(&f, "x"), *dy = fx_get(&f, "dy");
+    const float *y;
+    int N = f.n;
+    size_t ny = (size_t)N * soma_shape_size(soma_net_out_shape(net));
+    CHECK(x && dy && x->n == (size_t)N * soma_shape_size(in) && dy->n == ny);
+    if (!x || !dy || dy->n != ny || x->n != (size_t)N * soma_shape_size(in)) goto done;
+    float *dx = malloc(x->n * sizeof *dx);
+    soma_net_zero_grad(net);
+    CHECK_OK(soma_net_forward(net, x->data, N, SOMA_MODE_EVAL, &y));
+    compare(&f, case_name, "y", y, ny);
+    CHECK_OK(soma_net_backward_ex(net, dy->data, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, dx));
+    compare(&f, case_name, "dx", dx, x->n);
+    for (int k = 0; k < soma_net_n_params(net); k++) {
+        char nm[128];
+        snprintf(nm, sizeof nm, "%s.grad", soma_net_param_name(net, k));
+        compare(&f, case_name, nm, soma_net_param(net, k)->grad, soma_net_param(net, k)->n);
+    }
+    free(dx);
+    /* soma -> PyTorch: the export holds the state_dict's keys, shapes and values exactly */
+    CHECK_OK(soma_net_save_npy(net, out));
+    for (int k = 0; k < soma_net_n_params(net); k++) {
+        const char *key = soma_net_param_name(net, k);
+        const fx_array *a = fx_get(&f, key);
+        snprintf(path, sizeof path, "%s/%s.npy", out, key);
+        soma_array arr = {0};
+        CHECK_OK(soma_npy_read(path, &arr));
+        int same = arr.dtype == SOMA_DTYPE_F32 && arr.ndim == a->ndim && arr.n == a->n;
+        for (int d = 0; same && d < a->ndim; d++) same = arr.shape[d] == a->dims[d];
+        CHECK(same && memcmp(arr.data, a->data, a->n * sizeof(float)) == 0);
+        soma_array_deinit(&arr);
+        if (!keep) unlink(path);
+        snprintf(path, sizeof path, "%s/%s.npy", dir, key);
+        unlink(path);
+    }
+    char sh[64];
+    printf("  %-18s %-10s %-60.60s worst error / tolerance %.3f\n", case_name,
+           soma_shape_str(in, sh, sizeof sh), f.spec, case_q_);
+    case_q_ = 0.0;
+done:
+    if (!keep) rmdir(out);
+    rmdir(dir);
+    soma_net_free(net);
+    fx_free(&f);
+}
+
 int main(void) {
     soma_set_threads(2);
     static const char *cases[] = {
@@ -175,6 +274,10 @@ int main(void) {
     };
     printf("against PyTorch (atol %.0e, rtol %.0e):\n", ATOL, RTOL);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_stack(cases[i]);
+    static const char *graphs[] = {
+        "graph_resnet", "graph_prenorm_seq", "graph_cat_img", "graph_seq_img", "graph_seq_vec",
+    };
+    for (size_t i = 0; i < sizeof graphs / sizeof *graphs; i++) run_graph(graphs[i]);
     run_losses();
     printf("  losses: worst error / tolerance %.3f\n", case_q_);
     printf("worst error / tolerance over all cases: %.3f\n", worst_q_);

@@ -1,6 +1,18 @@
 #!/usr/bin/python3
 """Checks, once by hand, that parameters move between soma and PyTorch unchanged.
 
+Networks as graphs (residual, concatenation, sequences), every layer kind with parameters:
+
+    /usr/bin/python3 tests/ref/check_torch_interop.py --graph build/test_nn_torch
+
+runs the test program with SOMA_NN_EXPORT_DIR set (it keeps soma's NPY export of each
+graph_* case), loads each export into the equivalent PyTorch module with
+load_state_dict(strict=True) -- every key present, no key extra, every shape equal --,
+checks its forward output against the committed fixture, and that torch.save-style values
+written back by NumPy are the same bytes. Exits non-zero on a mismatch.
+
+LeNet on Fashion-MNIST:
+
     build/soma train --data fmnist --net SPEC --epochs 1 --save-npy DIR
     /usr/bin/python3 tests/ref/check_torch_interop.py DIR OUT_DIR
     build/soma eval --data fmnist --net SPEC --init-npy OUT_DIR
@@ -35,7 +47,71 @@ def lenet():
                          nn.Linear(84, 10))
 
 
+def read_fixture(path):
+    """tests/fixtures/nn/*.bin (format in gen_torch.py) -> (spec, n, {name: array})."""
+    import struct
+    with open(path, "rb") as f:
+        assert f.read(8) == b"SOMANNFX"
+        f.read(4)
+        spec = f.read(128).rstrip(b"\0").decode()
+        n, _c, _h, _w, _mode, count = struct.unpack("<6i", f.read(24))
+        arrays = {}
+        for _ in range(count):
+            name = f.read(32).rstrip(b"\0").decode()
+            nd, *dims = struct.unpack("<5i", f.read(20))
+            shape = tuple(dims[:nd])
+            arrays[name] = np.frombuffer(f.read(4 * int(np.prod(shape))), dtype="<f4").reshape(shape)
+    return spec, n, arrays
+
+
+def check_graphs(test_bin):
+    import subprocess
+    import tempfile
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    import gen_torch
+    src = os.path.normpath(os.path.join(here, "..", ".."))
+    torch.set_default_dtype(torch.float64)
+    bad = 0
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, SOMA_NN_EXPORT_DIR=d, SOMA_SOURCE_DIR=src)
+        subprocess.run([test_bin], env=env, check=False, stdout=subprocess.DEVNULL)
+        cases = sorted(c for c in os.listdir(d))
+        if not cases:
+            print("no exports written: is this test_nn_torch?")
+            return 1
+        for case in cases:
+            spec, n, fx = read_fixture(os.path.join(src, "tests", "fixtures", "nn", case + ".bin"))
+            shape = tuple(int(v) for v in fx["in_shape"])
+            net = gen_torch.graph_net(spec, shape)
+            files = sorted(f for f in os.listdir(os.path.join(d, case)) if f.endswith(".npy"))
+            state = {f[:-4]: torch.from_numpy(np.load(os.path.join(d, case, f)).astype(np.float64)) for f in files}
+            try:
+                net.load_state_dict(state, strict=True)
+                loaded = True
+            except RuntimeError as e:
+                print(f"{case}: {e}")
+                loaded = False
+            ok = loaded
+            if loaded:
+                net.eval()
+                with torch.no_grad():
+                    y = net(torch.from_numpy(fx["x"].astype(np.float64)).reshape(n, *shape)).reshape(n, -1)
+                err = float((y - torch.from_numpy(fx["y"].astype(np.float64))).abs().max())
+                ok = err < 1e-5
+                # torch -> NumPy -> the same float32 values soma wrote
+                for k, v in net.state_dict().items():
+                    ok &= np.array_equal(v.numpy().astype(np.float32), np.load(os.path.join(d, case, k + ".npy")))
+                print(f"{case:20s} {len(files):2d} tensors strict load ok, forward max |diff| {err:.2e} "
+                      f"{'ok' if ok else 'MISMATCH'}")
+            bad += not ok
+    print("every graph export loads into its PyTorch module" if not bad else f"{bad} mismatches")
+    return 1 if bad else 0
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--graph":
+        return check_graphs(sys.argv[2])
     src, dst = sys.argv[1], sys.argv[2]
     net = lenet()
     # soma's layer i; torch's module index shifts by one after the Flatten at position 6
@@ -63,4 +139,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

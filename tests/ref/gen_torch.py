@@ -152,6 +152,165 @@ def stack_case(name, spec, in_shape, n, gen, with_xent=False, randomize=False):
     write(name, spec, (n, *in_shape), 0, {k: v.numpy() for k, v in arrays.items()})
 
 
+# --- networks as graphs ------------------------------------------------------------------
+# soma's spec grammar with composites, as PyTorch modules whose state_dict keys are soma's
+# parameter paths ("2.1.weight"). Per-sample shapes follow soma's convention: [D], [C,H,W],
+# [T,D], [T,C,H,W]; the batch tensor is [N, *shape].
+
+
+def split_top(s, sep):
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == sep and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out
+
+
+def is_seq(shape):
+    return len(shape) in (2, 4)
+
+
+class Res(nn.Sequential):
+    def forward(self, x):
+        return x + super().forward(x)
+
+
+class Cat(nn.ModuleList):
+    def __init__(self, branches, axis):
+        super().__init__(branches)
+        self.axis = axis
+
+    def forward(self, x):
+        return torch.cat([b(x) for b in self], dim=self.axis)
+
+
+class TokenLinear(nn.Linear):
+    """Linear over one time step's values (flattened), or over the whole flattened sample."""
+
+    def __init__(self, i, o, start):
+        super().__init__(i, o)
+        self.start = start
+
+    def forward(self, x):
+        return super().forward(x.flatten(self.start))
+
+
+class StepConv2d(nn.Conv2d):
+    def forward(self, x):
+        if x.dim() == 5:
+            n, t = x.shape[:2]
+            return super().forward(x.flatten(0, 1)).unflatten(0, (n, t))
+        return super().forward(x)
+
+
+class Steps(nn.Module):
+    """A parameter-free image module applied to each time step of [N,T,C,H,W]."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        if x.dim() == 5:
+            n, t = x.shape[:2]
+            return self.m(x.flatten(0, 1)).unflatten(0, (n, t))
+        return self.m(x)
+
+
+class Lambda(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def graph_module(tok, shape):
+    """One soma token (composites included) for per-sample input `shape`."""
+    if tok.startswith("res(") or tok.startswith("cat("):
+        body = tok[4:-1]
+        if tok[0] == "r":
+            return Res(*graph_chain(body, shape))
+        branches = [nn.Sequential(*graph_chain(b, shape)) for b in split_top(body, "|")]
+        return Cat(branches, 2 if is_seq(shape) else 1)
+    if tok.startswith("fc"):
+        o = int(tok[2:])
+        if is_seq(shape):
+            return TokenLinear(int(np.prod(shape[1:])), o, 2)
+        return TokenLinear(int(np.prod(shape)), o, 1)
+    if tok.startswith("conv"):
+        body = tok[4:]
+        k1, k2, rest = body.split("x", 2)
+        m = re.fullmatch(r"(\d+)(?:s(\d+))?(?:p(\d+))?", rest)
+        co, s, p = int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 0)
+        return StepConv2d(shape[-3], co, (int(k1), int(k2)), stride=s, padding=p)
+    if tok.startswith("maxpool") or tok.startswith("avgpool"):
+        m = re.fullmatch(r"(\d+)(?:s(\d+))?(?:p(\d+))?", tok[7:])
+        k = int(m.group(1))
+        s, p = int(m.group(2) or k), int(m.group(3) or 0)
+        return Steps(nn.MaxPool2d(k, s, p) if tok[0] == "m" else nn.AvgPool2d(k, s, p))
+    if tok == "layernorm":
+        return nn.LayerNorm([shape[-1]] if len(shape) <= 2 else list(shape[-3:]), eps=1e-5)
+    if tok == "tmean":
+        return Lambda(lambda x: x.mean(1))
+    if tok == "tsum":
+        return Lambda(lambda x: x.sum(1))
+    if tok.startswith("repeat"):
+        t = int(tok[6:])
+        return Lambda(lambda x: x.unsqueeze(1).expand(x.shape[0], t, *x.shape[1:]))
+    if tok == "flatten":
+        return nn.Flatten()
+    return module_for(tok, (1, 1, 1))
+
+
+def graph_chain(spec, shape):
+    mods = []
+    for tok in split_top(spec, ","):
+        m = graph_module(tok.strip(), shape).double()
+        with torch.no_grad():
+            shape = tuple(m(torch.zeros(1, *shape, dtype=torch.float64)).shape[1:])
+        mods.append(m)
+    return mods
+
+
+def graph_net(spec, shape):
+    return nn.Sequential(*graph_chain(spec, tuple(shape)))
+
+
+def graph_case(name, spec, shape, n, gen):
+    """A network from a one-line spec: every parameter under its state_dict key, the input
+    shape as "in_shape", and y, dx, and each parameter's grad for a random dy."""
+    net = graph_net(spec, shape)
+    with torch.no_grad():
+        for key, p in net.named_parameters():
+            if key.endswith("bias") or isinstance(dict(net.named_modules())[key.rsplit(".", 1)[0]], nn.LayerNorm):
+                p.copy_(torch.empty_like(p).uniform_(-1, 1, generator=gen))
+            p.copy_(f32(p))
+    net.eval()
+    x = f32(torch.randn(n, *shape, generator=gen)).requires_grad_(True)
+    y = net(x)
+    dy = f32(torch.randn(y.shape, generator=gen))
+    (y * dy).sum().backward()
+    flat = lambda t: t.detach().reshape(n, -1)  # noqa: E731 -- batch-major, as soma lays it out
+    arrays = {"in_shape": np.array(shape, dtype=np.float32), "x": flat(x), "dy": flat(dy), "y": flat(y),
+              "dx": flat(x.grad)}
+    for key, p in net.named_parameters():
+        assert len(key) + 5 < 32, key
+        arrays[key] = p.detach()
+        arrays[key + ".grad"] = p.grad
+    c, h, w = (list(shape) + [1, 1, 1])[:3]
+    write(name, spec, (n, c, h, w), 0, {k: np.asarray(v) for k, v in arrays.items()})
+
+
 def main():
     torch.set_default_dtype(torch.float64)
     gen = torch.Generator().manual_seed(20240601)
@@ -190,6 +349,17 @@ def main():
     write("mse", "mse", (5, 3, 1, 1), 0,
           {"y": y.detach().numpy(), "t": t.numpy(), "loss": loss.detach().reshape(1).numpy(),
            "dy": y.grad.numpy()})
+
+    # Networks as graphs (a generator of their own: the cases above stay as they were).
+    g2 = torch.Generator().manual_seed(20261130)
+    torch.manual_seed(11)
+    graph_case("graph_resnet", "fc16,res(layernorm,fc32,gelu,fc16),relu,fc5", (12,), 4, g2)
+    graph_case("graph_prenorm_seq", "fc8,res(layernorm,fc32,gelu,fc8),res(layernorm,fc32,gelu,fc8),layernorm,fc4",
+               (5, 6), 3, g2)
+    graph_case("graph_cat_img", "conv3x3x4p1,layernorm,relu,cat(conv3x3x3p1,tanh|conv1x1x2,avgpool3s1p1),avgpool2,fc5",
+               (2, 6, 6), 2, g2)
+    graph_case("graph_seq_img", "conv3x3x4p1,relu,maxpool2,fc6,tanh,tsum", (3, 1, 6, 6), 2, g2)
+    graph_case("graph_seq_vec", "repeat3,layernorm,fc6,gelu,tmean,cat(fc2|fc3),res(fc5,tanh,fc5)", (5,), 3, g2)
     return 0
 
 

@@ -265,6 +265,38 @@ static void test_data_parallel(void) {
     soma_dataset_free(d);
 }
 
+/* One shape convention at the boundaries: data of a different shape (same size) is refused;
+ * checkpoints written before ranked shapes ([C,H,W] as three ints) still load. */
+static void test_shape_boundaries(void) {
+    soma_dataset *d = NULL;
+    CHECK_OK(soma_dataset_synthetic("gauss", 64, 10, 2, 3.0f, 1, &d));
+    if (!d) return;
+    CHECK(soma_shape_eq(d->shape, soma_shape1(10)));
+    soma_net *net = NULL;
+    soma_optim *o = NULL;
+    soma_optim_config oc = {SOMA_OPTIM_SGD, 0.f, 0, 0.f, 0, 0, 0};
+    CHECK_OK(soma_net_new(&net, "fc2", soma_shape2(2, 5), 1)); /* 10 values, but [2,5] */
+    if (net) CHECK_OK(soma_optim_new(&o, net, &oc));
+    if (o) {
+        soma_train_log log = {0};
+        CHECK_FAILS(train_(net, o, d, 1, NULL, 0, &log), SOMA_ERR_SHAPE);
+        CHECK(strstr(soma_errmsg(), "[10]") && strstr(soma_errmsg(), "[2,5]"));
+        soma_train_log_free(&log);
+    }
+    soma_optim_free(o);
+    soma_net_free(net);
+    soma_dataset_free(d);
+    char spec[256];
+    soma_shape in;
+    const char *old = check_src_path("fuzz/corpus/fuzz_ckpt/params_only.ckpt");
+    CHECK_OK(soma_ckpt_peek(old, spec, sizeof spec, &in));
+    CHECK(soma_shape_eq(in, soma_shape3(1, 6, 6)));
+    net = NULL;
+    CHECK_OK(soma_net_new(&net, spec, in, 1));
+    if (net) CHECK_OK(soma_ckpt_load(old, net, NULL, NULL));
+    soma_net_free(net);
+}
+
 int main(void) {
     snprintf(tmpdir_, sizeof tmpdir_, "/tmp/soma-test-net-%d", (int)getpid());
     mkdir(tmpdir_, 0700);
@@ -275,6 +307,7 @@ int main(void) {
     test_sched();
     test_train_resume_ckpt();
     test_data_parallel();
+    test_shape_boundaries();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir_);

@@ -388,7 +388,33 @@ static void cnt_destroy(soma_layer *l) {
 static const soma_layer_ops cnt_ops = {.kind = "counted", .setup = cnt_setup, .forward = cnt_forward,
                                        .backward = cnt_backward, .destroy = cnt_destroy};
 
+/* No fixed cap on a layer's parameters (there were 8). */
+static soma_status many_setup(soma_layer *l) {
+    l->out = l->in;
+    for (int i = 0; i < 12; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "p%d", i);
+        SOMA_TRY(soma_layer_add_param(l, nm, 1, (int[]){i + 1}, 0, 1, 1));
+    }
+    return SOMA_OK;
+}
+static const soma_layer_ops many_ops = {.kind = "many", .setup = many_setup, .forward = cnt_forward,
+                                        .backward = cnt_backward};
+
 static void test_add_ownership(void) {
+    soma_net *m = NULL;
+    CHECK_OK(soma_net_new_empty(&m, soma_shape1(3), 1));
+    if (m) {
+        soma_layer ml;
+        memset(&ml, 0, sizeof ml);
+        ml.ops = &many_ops;
+        snprintf(ml.spec, sizeof ml.spec, "many");
+        CHECK_OK(soma_net_add(m, &ml));
+        CHECK_OK(soma_net_build(m));
+        CHECK(soma_net_n_params(m) == 12 && soma_net_param(m, 11)->n == 12);
+        CHECK(strcmp(soma_net_param_name(m, 11), "0.p11") == 0);
+    }
+    soma_net_free(m);
     soma_net *net = NULL;
     CHECK_OK(soma_net_new_empty(&net, soma_shape1(3), 1));
     if (!net) return;

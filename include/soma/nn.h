@@ -14,9 +14,13 @@
  *     flat vector). New kinds (spiking layers, attention blocks, recurrent layers) register a
  *     constructor under a spec token with soma_layer_register(), and then parse in specs.
  *
- *  3. soma_net: a sequence of layers built from a spec string, e.g.
+ *  3. soma_net: a graph of layers built from a spec string, e.g.
  *         "conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10"
- *     keeping every layer's input activation for the learning rule to use.
+ *         "fc64,res(layernorm,fc256,gelu,fc64),fc10"      (a residual pre-norm block)
+ *     or from a JSON description (soma_net_new_json), keeping every layer's input activation
+ *     for the learning rule to use. Composite layers (res, cat) own sub-layers; the net lists
+ *     every parameter with its PyTorch state_dict key ("1.2.weight"). Copies are cloned from
+ *     the built graph (soma_net_clone).
  *
  *     soma_net *net;
  *     SOMA_TRY(soma_net_new(&net, spec, soma_shape3(1, 28, 28), seed));
@@ -134,7 +138,10 @@ typedef enum soma_mode { SOMA_MODE_EVAL = 0, SOMA_MODE_TRAIN = 1 } soma_mode;
  *   cat(a|b)   branches side by side on the feature axis: the last axis of [D]/[T,D], the
  *              channel axis of [C,H,W]/[T,C,H,W]; other axes must agree
  * Inside res(...) and cat(...|...) a branch is a comma-separated spec of its own; composites
- * nest ("fc64,res(layernorm,fc256,gelu,fc64),fc10", "cat(fc32|fc16,relu)"). */
+ * nest ("fc64,res(layernorm,fc256,gelu,fc64),fc10", "cat(fc32|fc16,relu)"); one composite's
+ * text is at most 255 characters. Parameter paths follow PyTorch modules of the same shape:
+ * res(...) is an nn.Sequential whose output is added to its input ("2.1.weight"), cat(...) an
+ * nn.ModuleList of nn.Sequential branches ("2.0.1.weight"). */
 
 #define SOMA_PARAM_NAME 24
 typedef struct soma_param {

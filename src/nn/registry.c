@@ -13,14 +13,14 @@ typedef struct reg_entry {
 } reg_entry;
 
 static const reg_entry builtin_[] = {
-    {"dense", soma__parse_dense, "fcN | denseN          fully connected, N outputs (flattens its input)"},
+    {"dense", soma__parse_dense, "fcN | denseN          fully connected, N outputs (flattens [C,H,W]; per time step on [T,...])"},
     {"conv2d", soma__parse_conv2d,
      "convKxKxC[sS][pP]     2-D convolution, KxK kernel, C output channels, stride S, padding P"},
     {"pool", soma__parse_pool,
      "maxpoolK[sS][pP] | avgpoolK[sS][pP]   KxK pooling, stride S (default K), padding P"},
     {"act", soma__parse_act, "relu | tanh | sigmoid | gelu   elementwise activations"},
     {"dropout", soma__parse_dropout, "dropoutP             inverted dropout with drop probability P"},
-    {"flatten", soma__parse_flatten, "flatten              [C,H,W] -> [C*H*W] (dense layers flatten by themselves)"},
+    {"flatten", soma__parse_flatten, "flatten              any shape -> [size] (dense layers flatten by themselves)"},
     {"layernorm", soma__parse_layernorm,
      "layernorm[EPS]       layer norm over the last axis ([D], [T,D]) or over [C,H,W], gain and bias"},
     {"time", soma__parse_time,

@@ -273,6 +273,11 @@ static void test_shape_boundaries(void) {
     if (!d) return;
     CHECK(soma_shape_eq(d->shape, soma_shape1(10)));
     soma_net *net = NULL;
+    /* layer norm on a data set's vectors: weight [D], as nn.LayerNorm(D) (was [1,1,D]) */
+    CHECK_OK(soma_net_new(&net, "layernorm,fc2", d->shape, 1));
+    if (net) CHECK(soma_net_param(net, 0)->ndim == 1 && soma_net_param(net, 0)->dims[0] == 10);
+    soma_net_free(net);
+    net = NULL;
     soma_optim *o = NULL;
     soma_optim_config oc = {SOMA_OPTIM_SGD, 0.f, 0, 0.f, 0, 0, 0};
     CHECK_OK(soma_net_new(&net, "fc2", soma_shape2(2, 5), 1)); /* 10 values, but [2,5] */

@@ -292,7 +292,7 @@ static void test_shape_boundaries(void) {
     soma_net_free(net);
     soma_dataset_free(d);
     char spec[256];
-    soma_shape in;
+    soma_shape in = {0};
     const char *old = check_src_path("fuzz/corpus/fuzz_ckpt/params_only.ckpt");
     CHECK_OK(soma_ckpt_peek(old, spec, sizeof spec, &in));
     CHECK(soma_shape_eq(in, soma_shape3(1, 6, 6)));

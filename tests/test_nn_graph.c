@@ -214,6 +214,37 @@ static void test_backward_parts(void) {
 
 /* A feedback matrix replaces the weights only in dx: the layer's own grads stay, the layers
  * below see dy . B. With B = 2W everything below doubles exactly; with B = 0 it vanishes. */
+/* The same for conv layers on each of their paths (row kernels, channel-vectorised, 1x1) and
+ * on sequences of images: input-only dx equals full dx, bit for bit, grads untouched. */
+static void parts_check(const char *spec, soma_shape in) {
+    soma_net *net = NULL;
+    const int N = 3;
+    CHECK_OK(soma_net_new(&net, spec, in, 4));
+    if (!net) return;
+    size_t nx = (size_t)N * soma_shape_size(in), ny = (size_t)N * soma_shape_size(soma_net_out_shape(net)), nv;
+    float *x = soma_alloc(nx, sizeof *x), *a = soma_alloc(nx, sizeof *a), *b = soma_alloc(nx, sizeof *b);
+    float *dy = soma_alloc(ny, sizeof *dy);
+    soma_rng g;
+    soma_rng_seed(&g, 6, 0);
+    soma_rng_uniform_fill(&g, x, nx, -1, 1);
+    soma_rng_normal_fill(&g, dy, ny, 0, 1);
+    const float *y;
+    float *grads = soma_net_flat_grads(net, &nv);
+    CHECK_OK(soma_net_forward(net, x, N, SOMA_MODE_TRAIN, &y));
+    soma_net_zero_grad(net);
+    CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, a));
+    soma_net_zero_grad(net);
+    CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_INPUT, b));
+    int zero = 1;
+    for (size_t i = 0; i < nv; i++) zero &= grads[i] == 0.f;
+    CHECK(zero && memcmp(a, b, nx * sizeof *a) == 0);
+    soma_free(x);
+    soma_free(a);
+    soma_free(b);
+    soma_free(dy);
+    soma_net_free(net);
+}
+
 static void test_feedback(void) {
     soma_net *net = NULL;
     const int N = 3;
@@ -499,6 +530,9 @@ int main(void) {
     test_gradients();
     test_names_and_shapes();
     test_backward_parts();
+    parts_check("conv3x3x8p1,relu,conv3x3x16,tanh,conv1x1x4,fc3", soma_shape3(2, 8, 8));
+    parts_check("conv3x3x2p1,relu,conv5x5x3,fc3", soma_shape3(1, 6, 21));
+    parts_check("conv3x3x4p1,maxpool2,cat(conv3x3x8p1|conv1x1x2),fc3,tsum", soma_shape4(2, 2, 6, 6));
     test_feedback();
     test_clone();
     test_json();

@@ -231,7 +231,7 @@ static void test_train_resume_ckpt(void) {
 
 /* Data-parallel steps (one replica per thread, gradients summed by slice size) follow the
  * single-net run to rounding, conv layers included (their kernels run nested, single-threaded). */
-static void test_data_parallel(void) {
+static void test_data_parallel(const char *spec) {
     soma_dataset *d = NULL;
     CHECK_OK(soma_dataset_synthetic("gauss", 700, 64, 3, 4.0f, 5, &d));
     if (!d) return;
@@ -243,7 +243,7 @@ static void test_data_parallel(void) {
         soma_optim *o = NULL;
         soma_rule *r = NULL;
         soma_optim_config oc = {SOMA_OPTIM_SGD, 0.9f, 0, 0.f, 0, 0, 0};
-        CHECK_OK(soma_net_new(&nets[dp], "conv3x3x8p1,relu,maxpool2,conv3x3x4,tanh,fc3", soma_shape3(1, 8, 8), 7));
+        CHECK_OK(soma_net_new(&nets[dp], spec, soma_shape3(1, 8, 8), 7));
         CHECK_OK(soma_optim_new(&o, nets[dp], &oc));
         CHECK_OK(soma_rule_backprop_new(&r, SOMA_LOSS_XENT));
         soma_train_config c = soma_train_defaults();
@@ -259,7 +259,7 @@ static void test_data_parallel(void) {
         soma_rule_free(r);
         soma_optim_free(o);
     }
-    CHECK_CLOSE("data-parallel vs single net", v[1], v[0], n, 1e-4f, 1e-3f);
+    CHECK_CLOSE(spec, v[1], v[0], n, 1e-4f, 1e-3f);
     soma_net_free(nets[0]);
     soma_net_free(nets[1]);
     soma_dataset_free(d);
@@ -311,7 +311,9 @@ int main(void) {
     test_optim_vs_torch();
     test_sched();
     test_train_resume_ckpt();
-    test_data_parallel();
+    test_data_parallel("conv3x3x8p1,relu,maxpool2,conv3x3x4,tanh,fc3");
+    /* replicas cloned from a graph: composites own sub-layers, caches and buffers */
+    test_data_parallel("conv3x3x8p1,relu,res(conv3x3x8p1,tanh),maxpool2,cat(fc4|fc3,tanh),layernorm,fc3");
     test_shape_boundaries();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_);

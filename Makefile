@@ -30,7 +30,7 @@ demo: build
 
 # Every test: the release build, then the whole suite again under ASan + UBSan.
 test: setup-test build
-	cd $(BUILD) && SOMA_REQUIRE_BROWSER=1 ctest --output-on-failure -j 2
+	cd $(BUILD) && SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_DATA=1 ctest --output-on-failure -j 2
 	$(MAKE) test-asan
 
 test-fast: build

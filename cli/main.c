@@ -328,13 +328,14 @@ out:
 static const soma_opt report_opts_[] = {
     {"out", SOMA_OPT_STR, "out", 0, 0, NULL, "the runs' folder", 0},
     {"html", SOMA_OPT_STR, NULL, 0, 0, NULL, "the page to write (default: OUT/report.html)", 0},
+    {"markdown", SOMA_OPT_STR, NULL, 0, 0, NULL, "also write the landmark table as Markdown to FILE", 0},
     QUIET_OPT,
     END_OPTS,
 };
 
 static int cmd_report_(int argc, char **argv) {
     if (wants_help_(argc, argv)) {
-        printf("usage: soma report [--out DIR] [--html FILE]\n"
+        printf("usage: soma report [--out DIR] [--html FILE] [--markdown FILE]\n"
                "Builds one self-contained HTML page of every run in DIR.\n\noptions:\n");
         print_opts_(report_opts_);
         return 0;
@@ -346,8 +347,13 @@ static int cmd_report_(int argc, char **argv) {
     char html[4096];
     if (soma_args_str(&a, "html")) snprintf(html, sizeof html, "%s", soma_args_str(&a, "html"));
     else snprintf(html, sizeof html, "%s/report.html", out);
+    const char *md = soma_args_str(&a, "markdown");
     st = soma_report_build(out, html);
-    if (st == SOMA_OK && !soma_args_flag(&a, "quiet")) printf("report: %s\n", html);
+    if (st == SOMA_OK && md) st = soma_report_markdown(out, md);
+    if (st == SOMA_OK && !soma_args_flag(&a, "quiet")) {
+        printf("report: %s\n", html);
+        if (md) printf("landmark table: %s\n", md);
+    }
     soma_args_free(&a);
     return st == SOMA_OK ? 0 : fail_(st);
 }

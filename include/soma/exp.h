@@ -22,7 +22,7 @@
  * number, and which of our figures is compared with it), options, the arguments that run it at
  * reduced size for tests, and a run function that fills the measured figures into ctx->ours
  * and writes its figures into ctx->out_dir. The runner (soma_exp_run) parses the options
- * (global: --seed, --threads, --out, --quiet), checks them, fixes the seed and threads,
+ * (global: --seed, --threads, --out, --quiet, --reduced), checks them, fixes the seed and threads,
  * creates OUT/NAME/, and writes OUT/NAME/results.json atomically: our figures, each landmark
  * with ours beside it and whether ours meets it, and the status of the run: "pass", "fail",
  * or "reduced" when an option that shrinks the run was changed (then the run is not comparable
@@ -155,8 +155,9 @@ struct soma_experiment {
 int soma_exp_count(void);
 const soma_experiment *soma_exp_get(int i);
 const soma_experiment *soma_exp_find(const char *name);
-/* The options every experiment takes (--seed, --threads, --out, --quiet); an experiment may
- * not declare one of these keys. */
+/* The options every experiment takes (--seed, --threads, --out, --quiet, --reduced); an
+ * experiment may not declare one of these keys. --reduced runs it with its reduced_args first
+ * (the run is then "reduced", whatever its options). */
 const soma_opt *soma_exp_global_opts(void);
 /* Checks an experiment's declarations: its options (soma_opts_check, no global key), at least
  * one landmark, each with a figure, a source, a link starting "https://" or "http://", a key
@@ -169,7 +170,7 @@ soma_status soma_exp_check(const soma_experiment *e);
  * the option, before anything is created on disk. */
 soma_status soma_exp_run(const soma_experiment *e, int argc, const char *const *argv,
                          const char *out_root, struct cJSON **results);
-/* Runs e with its reduced_args plus --quiet and extra (may be NULL, argc_extra 0); for tests. */
+/* Runs e with --reduced --quiet and extra (may be NULL, argc_extra 0): the test helper. */
 soma_status soma_exp_run_reduced(const soma_experiment *e, int argc_extra, const char *const *extra,
                                  const char *out_root, struct cJSON **results);
 

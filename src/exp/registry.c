@@ -35,6 +35,7 @@ static const soma_opt globals_[] = {
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads for OpenMP and BLAS (default: all cores)", 0},
     {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "output root; the run goes into OUT/NAME (default: out)", 0},
     {"quiet", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "no progress line", 0},
+    {"reduced", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "a small run (the experiment's test size); not comparable with the landmark", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -184,10 +185,30 @@ static void put_landmarks_(soma_exp_ctx *c) {
     if (!c->reduced && (any_miss || all)) cJSON_AddBoolToObject(c->root, "pass", !any_miss);
 }
 
+static soma_status run_(const soma_experiment *e, int argc, const char *const *argv, const char *out_root,
+                        cJSON **results);
+
 soma_status soma_exp_run(const soma_experiment *e, int argc, const char *const *argv, const char *out_root,
                          cJSON **results) {
     if (results) *results = NULL;
     SOMA_TRY(soma_exp_check(e));
+    int reduced = 0;
+    for (int i = 0; i < argc; i++) reduced |= strcmp(argv[i], "--reduced") == 0;
+    if (!reduced) return run_(e, argc, argv, out_root, results);
+    /* --reduced: the experiment's reduced arguments first; the user's may not repeat them */
+    int nr = 0;
+    while (e->reduced_args && e->reduced_args[nr]) nr++;
+    const char **all = calloc((size_t)(nr + argc + 1), sizeof *all);
+    if (!all) return soma_error(SOMA_ERR_NOMEM, "run %s: out of memory", e->name);
+    for (int i = 0; i < nr; i++) all[i] = e->reduced_args[i];
+    for (int i = 0; i < argc; i++) all[nr + i] = argv[i];
+    soma_status st = run_(e, nr + argc, all, out_root, results);
+    free(all);
+    return st;
+}
+
+static soma_status run_(const soma_experiment *e, int argc, const char *const *argv, const char *out_root,
+                        cJSON **results) {
     int ne = soma_opts_count(e->opts), ng = soma_opts_count(globals_);
     soma_opt *all = calloc((size_t)(ne + ng + 1), sizeof *all);
     if (!all) return soma_error(SOMA_ERR_NOMEM, "run %s: out of memory", e->name);
@@ -212,6 +233,7 @@ soma_status soma_exp_run(const soma_experiment *e, int argc, const char *const *
     c.quiet = soma_args_flag(&c.args, "quiet");
     const char *root = soma_args_str(&c.args, "out");
     if (!root) root = out_root ? out_root : "out";
+    c.reduced = soma_args_flag(&c.args, "reduced");
     for (int k = 0; k < ne; k++) c.reduced |= e->opts[k].reduces && differs_(&e->opts[k], c.args.vals[k]);
     int n = snprintf(c.out_dir, sizeof c.out_dir, "%s/%s", root, e->name);
     if (n < 0 || (size_t)n >= sizeof c.out_dir) {
@@ -271,15 +293,14 @@ done:
 
 soma_status soma_exp_run_reduced(const soma_experiment *e, int argc_extra, const char *const *extra,
                                  const char *out_root, cJSON **results) {
-    int nr = 0;
-    while (e->reduced_args && e->reduced_args[nr]) nr++;
-    const char **argv = calloc((size_t)(nr + argc_extra + 1), sizeof *argv);
+    const char **argv = calloc((size_t)argc_extra + 3, sizeof *argv);
     if (!argv) return soma_error(SOMA_ERR_NOMEM, "run %s: out of memory", e->name);
-    int n = 0;
-    for (int i = 0; i < nr; i++) argv[n++] = e->reduced_args[i];
-    for (int i = 0; i < argc_extra; i++) argv[n++] = extra[i];
-    int has_quiet = 0;
-    for (int i = 0; i < n; i++) has_quiet |= strcmp(argv[i], "--quiet") == 0;
+    int n = 0, has_quiet = 0;
+    argv[n++] = "--reduced";
+    for (int i = 0; i < argc_extra; i++) {
+        has_quiet |= strcmp(extra[i], "--quiet") == 0;
+        argv[n++] = extra[i];
+    }
     if (!has_quiet) argv[n++] = "--quiet";
     soma_status st = soma_exp_run(e, n, argv, out_root, results);
     free(argv);

@@ -549,8 +549,11 @@ static void run_section(soma__buf *b, const run *r) {
 
 // --- the report ------------------------------------------------------------------------
 
-soma_status soma_report_build(const char *out_dir, const char *html_path) {
-    if (!out_dir || !html_path) return soma_error(SOMA_ERR_ARG, "report: NULL path");
+/* Every run folder of out_dir, sorted, with its results.json loaded (*runs: free each with
+ * run_free, then the array). */
+static soma_status load_runs(const char *out_dir, run **runs_out, int *n_out) {
+    *runs_out = NULL;
+    *n_out = 0;
     DIR *d = opendir(out_dir);
     if (!d)
         return soma_error(SOMA_ERR_IO, "report: cannot read folder %s; HINT: run an "
@@ -598,36 +601,140 @@ soma_status soma_report_build(const char *out_dir, const char *html_path) {
         n++;
     }
     names_free(&dirs);
-    soma_status st = SOMA_OK;
     if (!ok) {
-        st = soma_error(SOMA_ERR_NOMEM, "report: out of memory listing %s", out_dir);
-    } else {
-        char date[64] = "";
-        time_t now = time(NULL);
-        struct tm tm;
-        if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
-        soma__buf b = {0};
-        soma__buf_put(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                          "<title>soma report</title>\n<style>\n");
-        soma__buf_put(&b, CSS);
-        soma__buf_put(&b, "</style>\n</head>\n<body>\n<header><h1>soma report</h1><p>");
-        soma__buf_printf(&b, "Generated %s &middot; soma %s &middot; %d run%s &middot; ", date,
-                         SOMA_VERSION, n, n == 1 ? "" : "s");
-        soma__buf_esc(&b, out_dir);
-        soma__buf_put(&b, "</p></header>\n<main>\n");
-        summary_table(&b, runs, n);
-        for (int i = 0; i < n; i++) run_section(&b, &runs[i]);
-        soma__buf_put(&b, "</main>\n</body>\n</html>\n");
-        char *html;
-        size_t len;
-        st = soma__buf_finish(&b, &html, &len);
-        if (st == SOMA_OK) {
-            st = soma_file_write_atomic(html_path, html, len);
-            free(html);
-        }
+        for (int i = 0; runs && i < n; i++) run_free(&runs[i]);
+        free(runs);
+        return soma_error(SOMA_ERR_NOMEM, "report: out of memory listing %s", out_dir);
     }
+    *runs_out = runs;
+    *n_out = n;
+    return SOMA_OK;
+}
+
+static void free_runs(run *runs, int n) {
     for (int i = 0; runs && i < n; i++) run_free(&runs[i]);
     free(runs);
+}
+
+soma_status soma_report_build(const char *out_dir, const char *html_path) {
+    if (!out_dir || !html_path) return soma_error(SOMA_ERR_ARG, "report: NULL path");
+    run *runs;
+    int n;
+    SOMA_TRY(load_runs(out_dir, &runs, &n));
+    char date[64] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
+    soma__buf b = {0};
+    soma__buf_put(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                      "<title>soma report</title>\n<style>\n");
+    soma__buf_put(&b, CSS);
+    soma__buf_put(&b, "</style>\n</head>\n<body>\n<header><h1>soma report</h1><p>");
+    soma__buf_printf(&b, "Generated %s &middot; soma %s &middot; %d run%s &middot; ", date, SOMA_VERSION, n,
+                     n == 1 ? "" : "s");
+    soma__buf_esc(&b, out_dir);
+    soma__buf_put(&b, "</p></header>\n<main>\n");
+    summary_table(&b, runs, n);
+    for (int i = 0; i < n; i++) run_section(&b, &runs[i]);
+    soma__buf_put(&b, "</main>\n</body>\n</html>\n");
+    char *html;
+    size_t len;
+    soma_status st = soma__buf_finish(&b, &html, &len);
+    if (st == SOMA_OK) {
+        st = soma_file_write_atomic(html_path, html, len);
+        free(html);
+    }
+    free_runs(runs, n);
+    return st;
+}
+
+// --- the landmark table as Markdown (the README's) ---------------------------------------
+
+/* Text for a Markdown table cell: '|' escaped, newlines as spaces. */
+static void md_text(soma__buf *b, const char *s) {
+    for (; s && *s; s++) {
+        if (*s == '|') soma__buf_put(b, "\\|");
+        else if (*s == '\n' || *s == '\r') soma__buf_put(b, " ");
+        else soma__buf_putn(b, s, 1);
+    }
+}
+
+static void md_num(soma__buf *b, const cJSON *v) {
+    if (!cJSON_IsNumber(v)) {
+        soma__buf_put(b, "&mdash;");
+        return;
+    }
+    double x = v->valuedouble;
+    char t[48];
+    if (x == floor(x) && fabs(x) < 1e15) snprintf(t, sizeof t, "%.0f", x);
+    else snprintf(t, sizeof t, "%.4g", x);
+    soma__buf_put(b, t);
+}
+
+soma_status soma_report_markdown(const char *out_dir, const char *md_path) {
+    if (!out_dir || !md_path) return soma_error(SOMA_ERR_ARG, "report: NULL path");
+    run *runs;
+    int n;
+    SOMA_TRY(load_runs(out_dir, &runs, &n));
+    soma__buf b = {0};
+    soma__buf_put(&b, "| experiment | landmark figure | source | landmark | ours | verdict | seed, threads | time |\n"
+                      "|---|---|---|---|---|---|---|---|\n");
+    int rows = 0;
+    for (int i = 0; i < n; i++) {
+        const run *r = &runs[i];
+        const cJSON *lms = get(r->json, "landmarks"), *lm;
+        int k = 0;
+        cJSON_ArrayForEach(lm, lms) {
+            const cJSON *src = get(lm, "source"), *link = get(lm, "link"), *fig = get(lm, "figure");
+            const cJSON *cmp = get(lm, "compare"), *verdict = get(lm, "verdict");
+            soma__buf_put(&b, "| ");
+            if (k == 0) {
+                soma__buf_put(&b, "`");
+                md_text(&b, experiment_name(r));
+                soma__buf_put(&b, "`");
+            }
+            soma__buf_put(&b, " | ");
+            md_text(&b, cJSON_IsString(fig) ? fig->valuestring : "");
+            soma__buf_put(&b, " | [");
+            md_text(&b, cJSON_IsString(src) ? src->valuestring : "source");
+            soma__buf_put(&b, "](");
+            md_text(&b, cJSON_IsString(link) ? link->valuestring : "");
+            soma__buf_put(&b, ") | ");
+            if (cJSON_IsString(cmp)) soma__buf_put(&b, strcmp(cmp->valuestring, "<=") == 0 ? "&le; " : "&ge; ");
+            md_num(&b, get(lm, "value"));
+            soma__buf_put(&b, " | **");
+            md_num(&b, get(lm, "ours"));
+            soma__buf_put(&b, "** | ");
+            md_text(&b, cJSON_IsString(verdict) ? verdict->valuestring : "");
+            soma__buf_put(&b, " | ");
+            if (k == 0) {
+                md_num(&b, get(r->json, "seed"));
+                soma__buf_put(&b, ", ");
+                md_num(&b, get(r->json, "threads"));
+            }
+            soma__buf_put(&b, " | ");
+            const cJSON *ws = get(r->json, "wall_seconds");
+            if (k == 0 && cJSON_IsNumber(ws)) soma__buf_printf(&b, "%.1f s", ws->valuedouble);
+            soma__buf_put(&b, " |\n");
+            k++;
+            rows++;
+        }
+    }
+    soma_status st = SOMA_OK;
+    if (rows == 0) {
+        soma__buf_free(&b);
+        st = soma_error(SOMA_ERR_ARG, "report: no run under %s has landmarks (results.json \"landmarks\"); "
+                        "HINT: run an experiment first (soma run NAME --out %s)", out_dir, out_dir);
+    } else {
+        char *md;
+        size_t len;
+        st = soma__buf_finish(&b, &md, &len);
+        if (st == SOMA_OK) {
+            st = soma_file_write_atomic(md_path, md, len);
+            free(md);
+        }
+    }
+    free_runs(runs, n);
     return st;
 }

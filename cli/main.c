@@ -104,11 +104,10 @@ static void run_help_(const soma_experiment *e) {
     printf("options:\n");
     print_opts_(e->opts);
     print_opts_(soma_exp_global_opts());
-    printf("Options marked as reducing (");
     int k = 0;
     for (const soma_opt *o = e->opts; o && o->key; o++)
-        if (o->reduces) printf("%s--%s", k++ ? ", " : "", o->key);
-    printf(") make the run 'reduced: not comparable with the landmark' when changed.\n");
+        if (o->reduces) printf("%s--%s", k++ ? ", " : "Changing ", o->key);
+    if (k) printf(" (or giving --reduced) makes the run 'reduced: not comparable with the landmark'.\n");
 }
 
 static int cmd_run_(int argc, char **argv) {

@@ -177,6 +177,32 @@ EOF
         bad "resume of a finished run: test_accuracy '$acc_resume', want '$acc_train'; $(head -c 300 "$T/out")"
     fi
     ls "$T"/run.ckpt.tmp* >/dev/null 2>&1 && bad "temp checkpoint left behind"
+    # on a terminal (forced): redraws in place, and each epoch's line stays (ends in a newline)
+    SOMA_PROGRESS=1 "$SOMA" train --data fmnist --net "fc32,relu,fc10" --epochs 2 --n-train 3000 --n-test 500 \
+        --threads 2 >/dev/null 2>"$T/tty"
+    if [ "$(grep -c 'train epoch [12]/2: loss' "$T/tty")" -eq 2 ] && grep -q $'\r' "$T/tty"; then
+        ok
+    else
+        bad "progress on a terminal: $(cat -A "$T/tty" | head -c 600)"
+    fi
+    # predict through a conv layer: [N, C, H, W], checked against NumPy on the raw images
+    expect 0 "train conv" "" -- "$SOMA" train --data fmnist --net "conv5x5x4,relu,fc10" --epochs 1 --n-train 500 \
+        --n-test 100 --save-npy "$T/cnpy" --threads 2 --quiet
+    expect 0 "predict conv layer" "" -- "$SOMA" predict --data fmnist --net "conv5x5x4,relu,fc10" --init-npy "$T/cnpy" \
+        --layer 0 --n 7 -o "$T/c.npy" --quiet
+    if "$PY" - "$T" "${SOMA_FMNIST_DIR:-/usr/share/datasets/fashion-mnist}" <<'EOF'; then ok; else bad "predict conv: differs from NumPy"; fi
+import gzip, sys, numpy as np
+t, d = sys.argv[1], sys.argv[2]
+raw = gzip.open(d + "/t10k-images-idx3-ubyte.gz").read()
+x = np.frombuffer(raw, np.uint8, offset=16)[: 7 * 784].reshape(7, 28, 28).astype(np.float64) / 255
+w, b = np.load(t + "/cnpy/0.weight.npy"), np.load(t + "/cnpy/0.bias.npy")
+win = np.lib.stride_tricks.sliding_window_view(x, (5, 5), axis=(1, 2))  # [7, 24, 24, 5, 5]
+ref = np.einsum("nijkl,ckl->ncij", win, w[:, 0]) + b[None, :, None, None]
+got = np.load(t + "/c.npy")
+assert got.shape == (7, 4, 24, 24), got.shape
+err = np.abs(got - ref).max()
+assert err < 1e-5, err
+EOF
     # a reduced experiment run says so instead of failing
     expect 0 "reduced run" "" -- "$SOMA" run mlp-fmnist --n-train 1000 --n-test 500 --epochs 1 --threads 2 \
         --quiet --out "$T/runs"

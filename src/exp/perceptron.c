@@ -25,7 +25,7 @@ static const soma_exp_landmark landmarks_[] = {
     {"mistakes before convergence over the bound (R/gamma)^2", "Block 1962 (also Novikoff 1962)",
      "https://doi.org/10.1103/RevModPhys.34.123", "mistakes_over_bound", SOMA_EXP_AT_MOST, 1.0},
     {"XOR: no linear threshold unit gets more than 3 of 4 right", "Minsky & Papert 1969",
-     "https://doi.org/10.7551/mitpress/11301.001.0001", "xor_perceptron_accuracy", SOMA_EXP_AT_MOST, 0.75},
+     "https://mitpress.mit.edu/9780262630221/perceptrons/", "xor_perceptron_accuracy", SOMA_EXP_AT_MOST, 0.75},
     {"XOR: a two-layer network trained by backprop gets all 4 right", "Rumelhart, Hinton & Williams 1986",
      "https://doi.org/10.1038/323533a0", "xor_mlp_accuracy", SOMA_EXP_AT_LEAST, 1.0},
     {NULL, NULL, NULL, NULL, 0, 0},

@@ -133,6 +133,25 @@ static void test_declarations(void) {
     CHECK_MSG(soma_exp_check(&fake2), SOMA_ERR_INTERNAL, "link");
     soma_experiment fake3 = {"fake", "a fake", NULL, NULL, NULL, noop_run_};
     CHECK_MSG(soma_exp_check(&fake3), SOMA_ERR_INTERNAL, "no landmark");
+    /* reduced arguments are pairs of its own options with valid values */
+    static const soma_opt one[] = {{"n", SOMA_OPT_INT, "5", 1, 9, NULL, "", 1}, {NULL, 0, NULL, 0, 0, NULL, NULL, 0}};
+    static const char *const bad_key[] = {"--m", "3", NULL}, *const bad_val[] = {"--n", "30", NULL};
+    soma_experiment fake4 = {"fake", "a fake", lm, one, bad_key, noop_run_};
+    CHECK_MSG(soma_exp_check(&fake4), SOMA_ERR_INTERNAL, "reduced", "'--m'");
+    fake4.reduced_args = bad_val;
+    CHECK_MSG(soma_exp_check(&fake4), SOMA_ERR_INTERNAL, "reduced --n", "out of range");
+    /* --reduced takes the reduced size; an option given explicitly overrides it */
+    static const char *const good_red[] = {"--n", "2", NULL};
+    soma_experiment fake5 = {"fake-reduced", "a fake", lm, one, good_red, noop_run_};
+    cJSON *r5 = NULL;
+    const char *a5[] = {"--reduced", "--n", "3"};
+    CHECK_OK(soma_exp_run(&fake5, 3, a5, out_, &r5));
+    CHECK(!strcmp(str_(cJSON_GetObjectItemCaseSensitive(r5, "options"), "n"), "3"));
+    CHECK(!strcmp(str_(r5, "status"), "reduced") && cJSON_GetObjectItemCaseSensitive(r5, "pass") == NULL);
+    cJSON_Delete(r5);
+    CHECK_OK(soma_exp_run(&fake5, 1, a5, out_, &r5));
+    CHECK(!strcmp(str_(cJSON_GetObjectItemCaseSensitive(r5, "options"), "n"), "2"));
+    cJSON_Delete(r5);
     /* a good fake experiment runs; ours 1 >= 1 meets its landmark */
     soma_experiment good = {"fake-good", "a fake", lm, NULL, NULL, noop_run_};
     cJSON *r = NULL;

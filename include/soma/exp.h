@@ -148,7 +148,7 @@ struct soma_experiment {
     const char *summary;
     const soma_exp_landmark *landmarks; /* terminated by {NULL} */
     const soma_opt *opts;               /* terminated by {NULL} */
-    const char *const *reduced_args;    /* options for a small test run, NULL-terminated */
+    const char *const *reduced_args;    /* a small test run: "--key", "value" pairs, NULL-terminated */
     soma_status (*run)(soma_exp_ctx *ctx);
 };
 

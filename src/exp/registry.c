@@ -35,7 +35,8 @@ static const soma_opt globals_[] = {
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads for OpenMP and BLAS (default: all cores)", 0},
     {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "output root; the run goes into OUT/NAME (default: out)", 0},
     {"quiet", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "no progress line", 0},
-    {"reduced", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "a small run (the experiment's test size); not comparable with the landmark", 0},
+    {"reduced", SOMA_OPT_FLAG, NULL, 0, 0, NULL,
+     "a small run (the experiment's test size; options given override it); not comparable with the landmark", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -69,6 +70,24 @@ soma_status soma_exp_check(const soma_experiment *e) {
                               e->name, l->figure);
     }
     if (n == 0) return soma_error(SOMA_ERR_INTERNAL, "experiment %s: declares no landmark", e->name);
+    /* reduced_args: "--key", "value" pairs of declared options, each value valid */
+    for (int i = 0; e->reduced_args && e->reduced_args[i]; i += 2) {
+        const char *k = e->reduced_args[i], *v = e->reduced_args[i + 1];
+        const soma_opt *o = NULL;
+        for (const soma_opt *p = e->opts; p && p->key && k[0] == '-' && k[1] == '-'; p++)
+            if (strcmp(p->key, k + 2) == 0) o = p;
+        if (!o || !v || o->type == SOMA_OPT_FLAG)
+            return soma_error(SOMA_ERR_INTERNAL,
+                              "experiment %s: reduced arguments must be --key value pairs of its options; '%s' is not",
+                              e->name, k);
+        char what[160];
+        snprintf(what, sizeof what, "experiment %s: reduced %s", e->name, k);
+        if (soma_opt_check_value(what, o, v) != SOMA_OK) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", soma_errmsg());
+            return soma_error(SOMA_ERR_INTERNAL, "%s", msg);
+        }
+    }
     return SOMA_OK;
 }
 
@@ -195,14 +214,26 @@ soma_status soma_exp_run(const soma_experiment *e, int argc, const char *const *
     int reduced = 0;
     for (int i = 0; i < argc; i++) reduced |= strcmp(argv[i], "--reduced") == 0;
     if (!reduced) return run_(e, argc, argv, out_root, results);
-    /* --reduced: the experiment's reduced arguments first; the user's may not repeat them */
+    /* --reduced: the experiment's reduced arguments ("--key", "value" pairs), except those
+     * the user gives */
     int nr = 0;
     while (e->reduced_args && e->reduced_args[nr]) nr++;
     const char **all = calloc((size_t)(nr + argc + 1), sizeof *all);
     if (!all) return soma_error(SOMA_ERR_NOMEM, "run %s: out of memory", e->name);
-    for (int i = 0; i < nr; i++) all[i] = e->reduced_args[i];
-    for (int i = 0; i < argc; i++) all[nr + i] = argv[i];
-    soma_status st = run_(e, nr + argc, all, out_root, results);
+    int n = 0;
+    for (int i = 0; i + 1 < nr; i += 2) {
+        const char *k = e->reduced_args[i];
+        size_t kl = strlen(k);
+        int user = 0;
+        for (int j = 0; j < argc; j++)
+            user |= strncmp(argv[j], k, kl) == 0 && (argv[j][kl] == '\0' || argv[j][kl] == '=');
+        if (!user) {
+            all[n++] = k;
+            all[n++] = e->reduced_args[i + 1];
+        }
+    }
+    for (int i = 0; i < argc; i++) all[n++] = argv[i];
+    soma_status st = run_(e, n, all, out_root, results);
     free(all);
     return st;
 }

@@ -6,7 +6,7 @@ JOBS    ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all setup setup-test build demo test test-fast test-asan bench fuzz install clean
+.PHONY: all setup setup-test build demo test test-fast test-asan bench fuzz install readme-figures clean
 
 all: build
 
@@ -30,7 +30,7 @@ demo: build
 
 # Every test: the release build, then the whole suite again under ASan + UBSan.
 test: setup-test build
-	cd $(BUILD) && SOMA_REQUIRE_BROWSER=1 ctest --output-on-failure -j 2
+	cd $(BUILD) && SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_DATA=1 ctest --output-on-failure -j 2
 	$(MAKE) test-asan
 
 test-fast: build
@@ -53,8 +53,14 @@ fuzz: setup
 	cmake --build $(FUZZDIR) -j $(JOBS)
 	bash fuzz/run.sh $(FUZZDIR) $(FUZZ_SECONDS)
 
+# Installs into CMAKE_INSTALL_PREFIX (/usr/local unless CMAKE_FLAGS says otherwise); as root
+# it also runs ldconfig. PREFIX=DIR installs elsewhere.
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
+
+# The README's figures from full-size runs on this machine (many minutes; see the script).
+readme-figures: build
+	bash scripts/readme_figures.sh --soma $(BUILD)/soma
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)

@@ -2,7 +2,7 @@
 # Installs the Debian packages soma needs, when any is missing. Non-interactive; a no-op when
 # everything is there. Runs apt-get as root, through sudo otherwise.
 #   scripts/deps.sh           build + run (make, make demo)
-#   scripts/deps.sh --test    + headless Chromium, to check the HTML report (make test)
+#   scripts/deps.sh --test    + headless Chromium (the HTML report), NumPy (soma predict) (make test)
 #   scripts/deps.sh --fuzz    + clang, for the libFuzzer targets (make fuzz)
 #   scripts/deps.sh --bench   + PyTorch/NumPy peers (make bench)
 set -euo pipefail
@@ -12,7 +12,7 @@ need=(build-essential cmake pkg-config git
       dataset-fashion-mnist)
 for arg in "$@"; do
   case "$arg" in
-    --test) need+=(chromium) ;;
+    --test) need+=(chromium python3-numpy) ;;
     --fuzz) need+=(clang) ;;
     --bench) need+=(python3-torch python3-numpy libopenblas0-openmp time) ;;
     *) echo "deps.sh: unknown option '$arg' (--test, --fuzz, --bench)" >&2; exit 2 ;;

@@ -213,17 +213,23 @@ int soma_have_openmp(void);
 
 double soma_now(void); /* monotonic seconds */
 
-/* A one-line progress report on stderr, redrawn in place, only when stderr is a terminal (or
- * when SOMA_PROGRESS=1). Rate-limited to ~10 redraws a second. */
+/* Progress on stderr. On a terminal: one line redrawn in place (rate-limited to ~10 redraws a
+ * second), and the lines given to soma_progress_note stay on screen above it (the epoch
+ * history). Elsewhere (a batch job's log): no redraws, only the noted lines, one each.
+ * SOMA_PROGRESS=1 forces the terminal form, SOMA_PROGRESS=0 turns everything off; callers
+ * switch it off with enabled = 0 (--quiet). */
 typedef struct soma_progress {
     const char *label;
     long total, done;
     double t0, last_draw;
     int enabled;
+    int tty; /* redraw in place (a terminal) or print noted lines only */
 } soma_progress;
 void soma_progress_begin(soma_progress *p, const char *label, long total);
 /* extra: a short free text such as "loss 0.412" (may be NULL). */
 void soma_progress_update(soma_progress *p, long done, const char *extra);
+/* A line that stays: "epoch 3/10 loss 0.412 ..." (the label is put in front). */
+void soma_progress_note(soma_progress *p, const char *line);
 void soma_progress_end(soma_progress *p);
 
 // --- numeric checks --------------------------------------------------------------------

@@ -171,8 +171,13 @@ int soma_plot_palette(int k);
  * and first values):
  *     "experiment": "schultz1997",           name (the folder name if absent)
  *     "summary":    "one or two sentences",
- *     "landmark":   {"paper": "Schultz et al. 1997", "figure": "Fig. 1",
- *                    "value": 0.905, "key": "accuracy"},
+ *     "landmarks":  [{"figure": "...", "source": "Schultz et al. 1997", "link": "https://doi.org/...",
+ *                     "key": "accuracy", "compare": ">=", "value": 0.905, "ours": 0.897,
+ *                     "meets": true | false | null, "verdict": "meets" | "misses" |
+ *                     "reduced: not comparable with the landmark"}, ...]  (soma_exp_run
+ *                   writes this form: one row per landmark in the summary and the section)
+ *     "reduced":    {"note": "...", "options": [...]}, shown above the run's landmarks
+ *     "landmark":   {"paper": ..., "figure": ..., "value": ..., "key": ...}  (older form)
  *     "ours":       {"accuracy": 0.897, ...}, the measured numbers; the headline is
  *                   ours[landmark.key], else ours.value, else the first number in ours
  *     "pass":       true | false,            shown as PASS / FAIL in the summary
@@ -181,6 +186,11 @@ int soma_plot_palette(int k);
  * section; the report still succeeds. Errors: SOMA_ERR_IO when out_dir cannot be read or
  * html_path cannot be written; SOMA_ERR_NOMEM. Not thread-safe with writers of out_dir. */
 soma_status soma_report_build(const char *out_dir, const char *html_path);
+/* The landmark table of every run under out_dir as Markdown (the README's table): one row
+ * per landmark of results.json "landmarks" (figure, linked source, the landmark's number,
+ * ours, verdict, seed and threads, wall time), runs sorted by folder name. SOMA_ERR_ARG
+ * when no run has landmarks; SOMA_ERR_IO, SOMA_ERR_NOMEM as soma_report_build. */
+soma_status soma_report_markdown(const char *out_dir, const char *md_path);
 
 #ifdef __cplusplus
 }

@@ -23,32 +23,42 @@ void soma_progress_begin(soma_progress *p, const char *label, long total) {
     p->done = 0;
     p->t0 = soma_now();
     p->last_draw = 0.0;
-    if (env && *env) p->enabled = env[0] == '1';
-    else p->enabled = isatty(STDERR_FILENO);
+    p->enabled = 1;
+    p->tty = isatty(STDERR_FILENO);
+    if (env && *env) {
+        p->enabled = env[0] != '0';
+        p->tty = env[0] == '1';
+    }
 }
 
-static void draw_(soma_progress *p, const char *extra, int final) {
+static void draw_(soma_progress *p, const char *extra) {
     double el = soma_now() - p->t0;
     double frac = p->total > 0 ? (double)p->done / (double)p->total : 0.0;
     double eta = frac > 0 ? el * (1.0 - frac) / frac : 0.0;
-    fprintf(stderr, "\r%s %5.1f%% %ld/%ld %.0fs elapsed%s%.0fs left%s%s\033[K%s", p->label,
-            100.0 * frac, p->done, p->total, el, final ? "" : ", ", final ? 0.0 : eta,
-            extra ? "  " : "", extra ? extra : "", final ? "\n" : "");
-    if (final) fprintf(stderr, "%s", "");
+    fprintf(stderr, "\r%s %5.1f%% %ld/%ld %.0fs elapsed, %.0fs left%s%s\033[K", p->label, 100.0 * frac, p->done,
+            p->total, el, eta, extra ? "  " : "", extra ? extra : "");
     fflush(stderr);
 }
 
 void soma_progress_update(soma_progress *p, long done, const char *extra) {
     p->done = done;
-    if (!p->enabled) return;
+    if (!p->enabled || !p->tty) return;
     double now = soma_now();
     if (now - p->last_draw < 0.1 && done < p->total) return;
     p->last_draw = now;
-    draw_(p, extra, 0);
+    draw_(p, extra);
+}
+
+void soma_progress_note(soma_progress *p, const char *line) {
+    if (!p->enabled) return;
+    /* on a terminal: replace the redrawn line by the note; the next update redraws below it */
+    fprintf(stderr, "%s%s %s\n", p->tty ? "\r\033[K" : "", p->label, line);
+    fflush(stderr);
+    p->last_draw = 0.0;
 }
 
 void soma_progress_end(soma_progress *p) {
-    if (!p->enabled) return;
+    if (!p->enabled || !p->tty) return;
     fprintf(stderr, "\r\033[K");
     fflush(stderr);
 }

@@ -1,6 +1,7 @@
 // Supervised classification runs shared by mlp-fmnist, lenet-fmnist and `soma train`.
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,18 +44,6 @@ static soma_status load_data_(const char *spec, const char *fdir, int train, int
     }
     *out = d;
     return SOMA_OK;
-}
-
-static void put_curve_(cJSON *ours, const char *key, const float *v, int n) {
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber((double)v[i]) : cJSON_CreateNull());
-    cJSON_AddItemToObject(ours, key, a);
-}
-
-static void put_num_(cJSON *o, const char *k, double v) {
-    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
-    else cJSON_AddNullToObject(o, k);
 }
 
 /* Learning curves: loss, and accuracy with the landmark as a reference line. */
@@ -175,15 +164,23 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     tc.label = cfg->label;
     tc.quiet = cfg->quiet;
     if ((st = soma_train_classifier(net, rule, opt, train, test, &tc, &log)) != SOMA_OK) goto out;
+    if (log.start_epoch >= cfg->epochs && log.epochs > 0) {
+        /* resumed from a finished run: nothing trained; measure the checkpoint's net again */
+        int last = log.epochs - 1;
+        if ((st = soma_evaluate(net, train, 1000, &log.train_acc[last], &log.train_loss[last])) != SOMA_OK) goto out;
+        if (test && (st = soma_evaluate(net, test, 1000, &log.test_acc[last], &log.test_loss[last])) != SOMA_OK)
+            goto out;
+        cJSON_AddBoolToObject(ours, "resumed_finished_run", 1);
+    }
     if (cfg->save_npy && (st = soma_net_save_npy(net, cfg->save_npy)) != SOMA_OK) goto out;
 
     int last = log.epochs - 1;
-    put_num_(ours, "test_accuracy", test ? log.test_acc[last] : NAN);
-    put_num_(ours, "test_loss", test ? log.test_loss[last] : NAN);
-    put_num_(ours, "train_accuracy", log.train_acc[last]);
-    put_num_(ours, "train_loss", log.train_loss[last]);
-    put_num_(ours, "train_seconds", log.train_seconds);
-    put_num_(ours, "samples_per_second", log.samples_per_second);
+    soma_json_put_num(ours, "test_accuracy", test ? log.test_acc[last] : NAN);
+    soma_json_put_num(ours, "test_loss", test ? log.test_loss[last] : NAN);
+    soma_json_put_num(ours, "train_accuracy", log.train_acc[last]);
+    soma_json_put_num(ours, "train_loss", log.train_loss[last]);
+    soma_json_put_num(ours, "train_seconds", log.train_seconds);
+    soma_json_put_num(ours, "samples_per_second", log.samples_per_second);
     cJSON_AddNumberToObject(ours, "epochs", log.epochs);
     cJSON_AddNumberToObject(ours, "resumed_from_epoch", log.start_epoch);
     cJSON_AddNumberToObject(ours, "n_train", train->n);
@@ -194,9 +191,9 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     for (int k = 0; k < soma_net_n_params(net); k++) count += soma_net_param(net, k)->n;
     cJSON_AddNumberToObject(ours, "parameters", (double)count);
     cJSON_AddStringToObject(ours, "net", cfg->net);
-    put_curve_(ours, "curve_train_loss", log.train_loss, log.epochs);
-    put_curve_(ours, "curve_train_accuracy", log.train_acc, log.epochs);
-    put_curve_(ours, "curve_test_accuracy", log.test_acc, log.epochs);
+    soma_json_put_floats(ours, "curve_train_loss", log.train_loss, log.epochs);
+    soma_json_put_floats(ours, "curve_train_accuracy", log.train_acc, log.epochs);
+    soma_json_put_floats(ours, "curve_test_accuracy", log.test_acc, log.epochs);
     if (cfg->out_dir) {
         if ((st = draw_curves_(cfg, &log)) != SOMA_OK) goto out;
         if ((st = draw_filters_(cfg, net)) != SOMA_OK) goto out;
@@ -215,6 +212,9 @@ soma_status soma_classify_eval(const char *data, const char *fmnist_dir, const c
                                const char *init_npy, const char *ckpt, cJSON *ours) {
     soma_dataset *test = NULL;
     soma_net *net = NULL;
+    if ((init_npy != NULL) == (ckpt != NULL))
+        return soma_error(SOMA_ERR_ARG, "eval: give the parameters as exactly one of --init-npy DIR and --ckpt FILE%s",
+                          init_npy ? " (both given)" : " (neither given)");
     soma_status st = soma_dataset_load(data, 0, fmnist_dir, &test);
     if (st != SOMA_OK) return st;
     soma_shape in = test->shape;
@@ -233,29 +233,159 @@ out:
     return st;
 }
 
-// --- options shared by the classification experiments ----------------------------------
+// --- options shared by `soma train` and the classification experiments ----------------
 
-soma_status soma__classify_from_opts(soma_exp_ctx *c, soma_classify_config *cfg) {
-    *cfg = soma_classify_defaults();
-    SOMA_TRY(soma_exp_str(c, "data", &cfg->data));
-    SOMA_TRY(soma_exp_str(c, "net", &cfg->net));
-    SOMA_TRY(soma_exp_int(c, "epochs", 1, 100000, &cfg->epochs));
-    SOMA_TRY(soma_exp_int(c, "batch", 1, 65536, &cfg->batch));
-    SOMA_TRY(soma_exp_float(c, "lr", 1e-9, 10.0, &cfg->lr));
-    SOMA_TRY(soma_exp_float(c, "lr-min", 0.0, 10.0, &cfg->lr_min));
-    SOMA_TRY(soma_exp_float(c, "weight-decay", 0.0, 10.0, &cfg->weight_decay));
-    SOMA_TRY(soma_exp_str(c, "optim", &cfg->optim));
-    SOMA_TRY(soma_exp_str(c, "sched", &cfg->sched));
-    SOMA_TRY(soma_exp_int(c, "n-train", 0, 1 << 30, &cfg->n_train));
-    SOMA_TRY(soma_exp_int(c, "n-test", 0, 1 << 30, &cfg->n_test));
-    const char *fd;
-    SOMA_TRY(soma_exp_str(c, "fmnist-dir", &fd));
-    cfg->fmnist_dir = *fd ? fd : NULL;
-    cfg->seed = c->seed;
-    cfg->quiet = c->quiet;
-    cfg->out_dir = c->out_dir;
-    cfg->label = c->exp->name;
-    cfg->landmark = (float)c->exp->landmark;
-    cfg->landmark_label = "landmark";
+static const soma_opt train_opts_[] = {
+    SOMA_CLASSIFY_OPTS(NULL, NULL, "10", "0.001", "constant", "adam", "0"),
+    {"eval-end", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "evaluate only after the last epoch", 0},
+    {"no-eval", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "do not evaluate on the test split", 0},
+    {"init-npy", SOMA_OPT_STR, NULL, 0, 0, NULL, "initialise parameters from DIR/<i>.weight.npy, DIR/<i>.bias.npy", 0},
+    {"save-npy", SOMA_OPT_STR, NULL, 0, 0, NULL, "save parameters as NPY files (PyTorch layouts) into DIR", 0},
+    {"ckpt", SOMA_OPT_STR, NULL, 0, 0, NULL, "checkpoint file written after every epoch", 0},
+    {"resume", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "continue from --ckpt if it exists", 0},
+    {"seed", SOMA_OPT_INT, "1", 0, 2147483647.0, NULL, "random seed", 0},
+    {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads for OpenMP and BLAS (default: all cores)", 0},
+    {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "write results.json and figures into this folder", 0},
+    {"quiet", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "no progress output", 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
+};
+
+const soma_opt *soma_classify_train_opts(void) { return train_opts_; }
+
+/* Declared in a? (experiments declare a subset of the train options). */
+static int has_(const soma_args *a, const char *key) {
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->opts[i].key, key) == 0) return 1;
+    return 0;
+}
+
+soma_status soma_classify_from_args(const soma_args *a, soma_classify_config *cfg) {
+    static const struct { const char *key; size_t off; char kind; } map[] = {
+        {"data", offsetof(soma_classify_config, data), 's'},
+        {"fmnist-dir", offsetof(soma_classify_config, fmnist_dir), 's'},
+        {"net", offsetof(soma_classify_config, net), 's'},
+        {"optim", offsetof(soma_classify_config, optim), 's'},
+        {"sched", offsetof(soma_classify_config, sched), 's'},
+        {"init-npy", offsetof(soma_classify_config, init_npy), 's'},
+        {"save-npy", offsetof(soma_classify_config, save_npy), 's'},
+        {"ckpt", offsetof(soma_classify_config, ckpt), 's'},
+        {"out", offsetof(soma_classify_config, out_dir), 's'},
+        {"epochs", offsetof(soma_classify_config, epochs), 'i'},
+        {"batch", offsetof(soma_classify_config, batch), 'i'},
+        {"step-size", offsetof(soma_classify_config, step_size), 'i'},
+        {"n-train", offsetof(soma_classify_config, n_train), 'i'},
+        {"n-test", offsetof(soma_classify_config, n_test), 'i'},
+        {"lr", offsetof(soma_classify_config, lr), 'f'},
+        {"lr-min", offsetof(soma_classify_config, lr_min), 'f'},
+        {"gamma", offsetof(soma_classify_config, gamma), 'f'},
+        {"momentum", offsetof(soma_classify_config, momentum), 'f'},
+        {"weight-decay", offsetof(soma_classify_config, weight_decay), 'f'},
+    };
+    char *base = (char *)cfg;
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+        if (!has_(a, map[i].key)) continue;
+        void *p = base + map[i].off;
+        if (map[i].kind == 's') {
+            const char *v = soma_args_str(a, map[i].key);
+            if (v) memcpy(p, &v, sizeof v);
+        } else if (map[i].kind == 'i') {
+            SOMA_TRY(soma_args_int(a, map[i].key, (int *)p));
+        } else {
+            SOMA_TRY(soma_args_float(a, map[i].key, (float *)p));
+        }
+    }
+    if (has_(a, "seed")) {
+        int seed = (int)cfg->seed;
+        SOMA_TRY(soma_args_int(a, "seed", &seed));
+        cfg->seed = (uint64_t)seed;
+    }
+    if (has_(a, "resume")) cfg->resume = soma_args_flag(a, "resume");
+    if (has_(a, "quiet")) cfg->quiet = soma_args_flag(a, "quiet");
+    if (has_(a, "no-eval") && soma_args_flag(a, "no-eval")) cfg->eval = -1;
+    else if (has_(a, "eval-end") && soma_args_flag(a, "eval-end")) cfg->eval = 0;
+    if (cfg->resume && !cfg->ckpt) return soma_error(SOMA_ERR_ARG, "%s: --resume needs --ckpt FILE", a->cmd);
+    if (has_(a, "no-eval") && soma_args_flag(a, "no-eval") && soma_args_flag(a, "eval-end"))
+        return soma_error(SOMA_ERR_ARG, "%s: --no-eval and --eval-end contradict each other; give one", a->cmd);
     return SOMA_OK;
+}
+
+// --- predict: outputs or a layer's activations as NPY ------------------------------------
+
+/* The NPY dims of n samples of per-sample shape s: [n, D] for a flat vector, else [n, C, H, W]. */
+static int npy_dims_(soma_shape s, int n, int *dims) {
+    dims[0] = n;
+    if (s.h == 1 && s.w == 1) {
+        dims[1] = s.c;
+        return 2;
+    }
+    if (s.c == 1 && s.h == 1) {
+        dims[1] = s.w;
+        return 2;
+    }
+    dims[1] = s.c;
+    dims[2] = s.h;
+    dims[3] = s.w;
+    return 4;
+}
+
+soma_status soma_classify_predict(const char *data, const char *fmnist_dir, int train, int n,
+                                  const char *net_spec, const char *init_npy, const char *ckpt, int layer,
+                                  const char *out_npy, cJSON *info) {
+    if ((init_npy != NULL) == (ckpt != NULL))
+        return soma_error(SOMA_ERR_ARG, "predict: give the parameters as exactly one of --init-npy DIR and --ckpt FILE%s",
+                          init_npy ? " (both given)" : " (neither given)");
+    soma_dataset *d = NULL;
+    soma_net *net = NULL;
+    float *x = NULL, *res = NULL;
+    int *idx = NULL, *y = NULL;
+    soma_status st = load_data_(data, fmnist_dir, train, n, &d);
+    if (st != SOMA_OK) return st;
+    soma_shape in = {d->c, d->h, d->w};
+    if ((st = soma_net_new(&net, net_spec, in, 1)) != SOMA_OK) goto out;
+    if (init_npy && (st = soma_net_load_npy(net, init_npy)) != SOMA_OK) goto out;
+    if (ckpt && (st = soma_ckpt_load(ckpt, net, NULL, NULL)) != SOMA_OK) goto out;
+    int nl = soma_net_n_layers(net);
+    if (layer < 0) layer = nl - 1;
+    if (layer >= nl) {
+        st = soma_error(SOMA_ERR_ARG, "predict: --layer %d does not exist; net '%s' has layers 0..%d", layer, net_spec,
+                        nl - 1);
+        goto out;
+    }
+    soma_shape s = soma_net_layer(net, layer)->out;
+    size_t per = soma_shape_size(s);
+    int B = d->n < 256 ? d->n : 256;
+    x = soma_alloc((size_t)B, d->dim * sizeof(float));
+    idx = soma_alloc((size_t)B, sizeof(int));
+    y = soma_alloc((size_t)B, sizeof(int));
+    res = soma_alloc((size_t)d->n, per * sizeof(float));
+    if (!x || !idx || !y || !res) {
+        st = soma_error(SOMA_ERR_NOMEM, "predict: out of memory for %d x %zu activations", d->n, per);
+        goto out;
+    }
+    for (int s0 = 0; s0 < d->n; s0 += B) {
+        int m = d->n - s0 < B ? d->n - s0 : B;
+        for (int i = 0; i < m; i++) idx[i] = s0 + i;
+        soma_dataset_batch(d, idx, m, x, y);
+        if ((st = soma_net_forward(net, x, m, SOMA_MODE_EVAL, NULL)) != SOMA_OK) goto out;
+        memcpy(res + (size_t)s0 * per, soma_net_activation(net, layer + 1), (size_t)m * per * sizeof(float));
+    }
+    int dims[4];
+    int nd = npy_dims_(s, d->n, dims);
+    if ((st = soma_npy_write_f32(out_npy, nd, dims, res)) != SOMA_OK) goto out;
+    if (info) {
+        cJSON_AddStringToObject(info, "output", out_npy);
+        cJSON_AddNumberToObject(info, "layer", layer);
+        cJSON_AddStringToObject(info, "layer_spec", soma_net_layer(net, layer)->spec);
+        cJSON *sh = cJSON_AddArrayToObject(info, "shape");
+        for (int k = 0; k < nd; k++) cJSON_AddItemToArray(sh, cJSON_CreateNumber(dims[k]));
+        cJSON_AddStringToObject(info, "split", train ? "train" : "test");
+    }
+out:
+    soma_free(x);
+    soma_free(idx);
+    soma_free(y);
+    soma_free(res);
+    soma_net_free(net);
+    soma_dataset_free(d);
+    return st;
 }

@@ -1,12 +1,29 @@
-/* Private to src/exp: the experiments in the registry. */
+/* Private to src/exp: the experiments in the registry and the classification options. */
 #ifndef SOMA_EXP_INTERNAL_H
 #define SOMA_EXP_INTERNAL_H
 #include "soma/exp.h"
 
-extern const soma_experiment soma__exp_perceptron;
-extern const soma_experiment soma__exp_mlp_fmnist;
-extern const soma_experiment soma__exp_lenet_fmnist;
+#define SOMA_EXP(name) extern const soma_experiment soma__exp_##name;
+#include "exp/list.h"
+#undef SOMA_EXP
 
-/* Fills a classify config from the options shared by the classification experiments. */
-soma_status soma__classify_from_opts(soma_exp_ctx *c, soma_classify_config *cfg);
+/* The classification options (one declaration for `soma train` and the classification
+ * experiments), with the defaults that differ between them as arguments. */
+#define SOMA_CLASSIFY_OPTS(DATA, NET, EPOCHS, LR, SCHED, OPTIM, WD)                                              \
+    {"data", SOMA_OPT_STR, DATA, 0, 0, NULL, "data set: fmnist | idx:IMAGES,LABELS[;TEST_IMAGES,TEST_LABELS] | npy:X,Y", 0}, \
+    {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder (default $SOMA_FMNIST_DIR, else Debian's)", 0}, \
+    {"net", SOMA_OPT_STR, NET, 0, 0, NULL, "network spec, e.g. \"conv5x5x6p2,relu,maxpool2,fc10\"", 0},      \
+    {"epochs", SOMA_OPT_INT, EPOCHS, 1, 100000, NULL, "passes over the training set", 1},                     \
+    {"batch", SOMA_OPT_INT, "64", 1, 65536, NULL, "mini-batch size", 0},                                      \
+    {"lr", SOMA_OPT_FLOAT, LR, 1e-9, 10, NULL, "learning rate", 0},                                          \
+    {"lr-min", SOMA_OPT_FLOAT, "0", 0, 10, NULL, "final learning rate of the cosine schedule", 0},            \
+    {"sched", SOMA_OPT_ENUM, SCHED, 0, 0, "constant|step|cosine", "learning-rate schedule", 0},               \
+    {"step-size", SOMA_OPT_INT, "10", 1, 1000000, NULL, "epochs between decays of the step schedule", 0},     \
+    {"gamma", SOMA_OPT_FLOAT, "0.1", 1e-6, 1, NULL, "decay factor of the step schedule", 0},                  \
+    {"optim", SOMA_OPT_ENUM, OPTIM, 0, 0, "sgd|adam|adamw", "optimizer", 0},                                  \
+    {"momentum", SOMA_OPT_FLOAT, "0.9", 0, 0.9999, NULL, "SGD momentum", 0},                                 \
+    {"weight-decay", SOMA_OPT_FLOAT, WD, 0, 10, NULL, "weight decay", 0},                                     \
+    {"n-train", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "use only the first N training samples (0: all)", 1},   \
+    {"n-test", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "use only the first N test samples (0: all)", 1}
+
 #endif

@@ -373,6 +373,14 @@ soma_status soma_train_classifier(soma_net *net, soma_rule *rule, soma_optim *op
         int last = e == cfg->epochs - 1;
         if (test && (last || (cfg->eval_every > 0 && (e + 1) % cfg->eval_every == 0)))
             st = soma_evaluate(net, test, cfg->eval_batch, &log->test_acc[e], &log->test_loss[e]);
+        if (st == SOMA_OK && prog.enabled) {
+            char note[160];
+            int k = snprintf(note, sizeof note, "epoch %d/%d: loss %.4f, train accuracy %.2f%%", e + 1,
+                             cfg->epochs, (double)log->train_loss[e], 100.0 * log->train_acc[e]);
+            if (isfinite(log->test_acc[e]) && k > 0 && (size_t)k < sizeof note)
+                snprintf(note + k, sizeof note - (size_t)k, ", test %.2f%%", 100.0 * log->test_acc[e]);
+            soma_progress_note(&prog, note);
+        }
         if (st == SOMA_OK && cfg->ckpt_path) {
             soma_ckpt_meta meta = {e + 1, step, cfg->seed, data_rng};
             st = soma_ckpt_save(cfg->ckpt_path, net, opt, &meta);

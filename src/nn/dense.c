@@ -1,5 +1,6 @@
 // Fully connected layer: kernels (one GEMM per product) and the "fcN"/"denseN" layer kind.
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
 
 #include "nn/internal.h"
@@ -108,7 +109,12 @@ int soma__parse_dense(const char *tok, soma_layer *l) {
         p = tok + 5;
     else
         return 0;
+    const char *digits = p;
     int n = soma__parse_uint(&p);
+    if (n < 0 && *digits >= '0' && *digits <= '9') { /* all digits, but more than an int holds */
+        soma_error(SOMA_ERR_PARSE, "layer '%s': %s outputs is too large (at most %d)", tok, digits, INT_MAX / 4);
+        return -1;
+    }
     if (n < 1 || *p) {
         soma_error(SOMA_ERR_PARSE, "layer '%s': want fcN or denseN with N >= 1 outputs", tok);
         return -1;

@@ -264,6 +264,7 @@ static const char *CSS =
     "td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
     "td.key{font-family:'DejaVu Sans Mono',monospace;color:#333;white-space:nowrap}\n"
     ".pass{color:#0a7a32;font-weight:600}.fail{color:#b3261e;font-weight:600}\n"
+    ".reduced{color:#8a5a00;font-weight:600}\n"
     ".note{color:#777;font-style:italic}.len{color:#777}\n"
     ".error{background:#fdecea;border:1px solid #f5c2bd;color:#8a1c13;border-radius:4px;"
     "padding:8px 12px;margin:8px 0;font-size:13px}\n"
@@ -272,16 +273,93 @@ static const char *CSS =
     ".figname{font-size:12px;color:#777;margin-top:2px}\n"
     "a{color:#0b5cad;text-decoration:none}\n";
 
+/* The verdict of one landmark as a coloured label: meets (PASS), misses (FAIL), reduced. */
+static void put_verdict(soma__buf *b, const cJSON *lm) {
+    const cJSON *v = get(lm, "verdict"), *meets = get(lm, "meets");
+    const char *t = cJSON_IsString(v) ? v->valuestring : "";
+    if (cJSON_IsBool(meets))
+        soma__buf_put(b, cJSON_IsTrue(meets) ? "<span class=\"pass\">PASS</span> (meets)"
+                                             : "<span class=\"fail\">FAIL</span> (misses)");
+    else if (strncmp(t, "reduced", 7) == 0) {
+        soma__buf_put(b, "<span class=\"reduced\">");
+        soma__buf_esc(b, t);
+        soma__buf_put(b, "</span>");
+    } else {
+        soma__buf_put(b, "<span class=\"note\">");
+        soma__buf_esc(b, t[0] ? t : "not measured");
+        soma__buf_put(b, "</span>");
+    }
+}
+
+/* The source of a landmark, linked. */
+static void put_source(soma__buf *b, const cJSON *lm) {
+    const cJSON *src = get(lm, "source"), *link = get(lm, "link");
+    int linked = cJSON_IsString(link) && (strncmp(link->valuestring, "https://", 8) == 0 ||
+                                          strncmp(link->valuestring, "http://", 7) == 0);
+    if (linked) {
+        soma__buf_put(b, "<a href=\"");
+        soma__buf_esc(b, link->valuestring);
+        soma__buf_put(b, "\">");
+    }
+    soma__buf_esc(b, cJSON_IsString(src) ? src->valuestring : cJSON_IsString(link) ? link->valuestring : "");
+    if (linked) soma__buf_put(b, "</a>");
+}
+
+/* One table row per landmark: figure, source, the landmark's number, ours, verdict; every
+ * results.json written by soma_exp_run has this form ("landmarks"). with_name: a first
+ * column naming the run, linked to its section. */
+static void landmark_rows(soma__buf *b, const run *r, const cJSON *lms, int with_name) {
+    const cJSON *lm;
+    int k = 0;
+    cJSON_ArrayForEach(lm, lms) {
+        soma__buf_put(b, "<tr>");
+        if (with_name) {
+            soma__buf_put(b, "<td>");
+            if (k == 0) {
+                soma__buf_put(b, "<a href=\"#");
+                put_anchor(b, r->name);
+                soma__buf_put(b, "\">");
+                soma__buf_esc(b, experiment_name(r));
+                soma__buf_put(b, "</a>");
+            }
+            soma__buf_put(b, "</td>");
+        }
+        const cJSON *fig = get(lm, "figure"), *cmp = get(lm, "compare");
+        soma__buf_put(b, "<td>");
+        if (cJSON_IsString(fig)) soma__buf_esc(b, fig->valuestring);
+        soma__buf_put(b, "</td><td>");
+        put_source(b, lm);
+        soma__buf_put(b, "</td><td class=\"num\">");
+        if (cJSON_IsString(cmp)) {
+            soma__buf_esc(b, cmp->valuestring);
+            soma__buf_put(b, " ");
+        }
+        put_value(b, get(lm, "value"));
+        soma__buf_put(b, "</td><td class=\"num\">");
+        put_value(b, get(lm, "ours"));
+        soma__buf_put(b, "</td><td>");
+        put_verdict(b, lm);
+        soma__buf_put(b, "</td></tr>\n");
+        k++;
+    }
+}
+
 static void summary_table(soma__buf *b, run *runs, int n) {
     soma__buf_put(b, "<section><h2>Summary</h2>\n");
     if (n == 0) {
         soma__buf_put(b, "<p class=\"note\">No runs found.</p></section>\n");
         return;
     }
-    soma__buf_put(b, "<table><tr><th>Experiment</th><th>Landmark</th><th>Figure</th>"
-                     "<th>Paper</th><th>Ours</th><th>Status</th></tr>\n");
+    soma__buf_put(b, "<table><tr><th>Experiment</th><th>Landmark figure</th><th>Source</th>"
+                     "<th>Landmark</th><th>Ours</th><th>Verdict</th></tr>\n");
     for (int i = 0; i < n; i++) {
         const run *r = &runs[i];
+        const cJSON *lms = get(r->json, "landmarks");
+        if (cJSON_IsArray(lms) && cJSON_GetArraySize(lms) > 0) {
+            landmark_rows(b, r, lms, 1);
+            continue;
+        }
+        /* results.json without a landmarks list (older runs, other tools) */
         const cJSON *lm = get(r->json, "landmark"), *pass = get(r->json, "pass");
         if (!pass) pass = get(r->json, "passed");
         soma__buf_put(b, "<tr><td><a href=\"#");
@@ -290,9 +368,9 @@ static void summary_table(soma__buf *b, run *runs, int n) {
         soma__buf_esc(b, experiment_name(r));
         soma__buf_put(b, "</a></td><td>");
         const cJSON *paper = get(lm, "paper"), *fig = get(lm, "figure");
-        if (cJSON_IsString(paper)) soma__buf_esc(b, paper->valuestring);
-        soma__buf_put(b, "</td><td>");
         if (cJSON_IsString(fig)) soma__buf_esc(b, fig->valuestring);
+        soma__buf_put(b, "</td><td>");
+        if (cJSON_IsString(paper)) soma__buf_esc(b, paper->valuestring);
         soma__buf_put(b, "</td><td class=\"num\">");
         const cJSON *pv = get(lm, "value");
         if (pv) put_value(b, pv);
@@ -384,6 +462,26 @@ static void run_section(soma__buf *b, const run *r) {
         soma__buf_esc(b, sum->valuestring);
         soma__buf_put(b, "</p>\n");
     }
+    const cJSON *reduced = get(get(j, "reduced"), "note");
+    if (cJSON_IsString(reduced)) {
+        soma__buf_put(b, "<p class=\"reduced\">");
+        soma__buf_esc(b, reduced->valuestring);
+        const cJSON *by = get(get(j, "reduced"), "options"), *e;
+        int k = 0;
+        if (cJSON_IsArray(by)) cJSON_ArrayForEach(e, by) if (cJSON_IsString(e)) {
+                soma__buf_put(b, k++ ? ", --" : " (changed: --");
+                soma__buf_esc(b, e->valuestring);
+            }
+        if (k) soma__buf_put(b, ")");
+        soma__buf_put(b, "</p>\n");
+    }
+    const cJSON *lms = get(j, "landmarks");
+    if (cJSON_IsArray(lms) && cJSON_GetArraySize(lms) > 0) {
+        soma__buf_put(b, "<h3>Landmarks</h3>\n<table><tr><th>Figure</th><th>Source</th><th>Landmark</th>"
+                         "<th>Ours</th><th>Verdict</th></tr>\n");
+        landmark_rows(b, r, lms, 0);
+        soma__buf_put(b, "</table>\n");
+    }
     const cJSON *lm = get(j, "landmark");
     if (cJSON_IsObject(lm)) {
         soma__buf_put(b, "<p class=\"setup\"><b>Landmark:</b> ");
@@ -420,8 +518,8 @@ static void run_section(soma__buf *b, const run *r) {
         soma__buf_put(b, "</p>\n");
     }
     if (j) {
-        static const char *skip[] = {"experiment", "summary", "landmark", "options", "seed",
-                                     "threads"};
+        static const char *skip[] = {"experiment", "summary", "landmark", "landmarks", "reduced",
+                                     "options", "seed", "threads"};
         int rows = 0;
         soma__buf_put(b, "<h3>Results</h3>\n<table><tr><th>key</th><th>value</th></tr>\n");
         const cJSON *e;
@@ -451,8 +549,11 @@ static void run_section(soma__buf *b, const run *r) {
 
 // --- the report ------------------------------------------------------------------------
 
-soma_status soma_report_build(const char *out_dir, const char *html_path) {
-    if (!out_dir || !html_path) return soma_error(SOMA_ERR_ARG, "report: NULL path");
+/* Every run folder of out_dir, sorted, with its results.json loaded (*runs: free each with
+ * run_free, then the array). */
+static soma_status load_runs(const char *out_dir, run **runs_out, int *n_out) {
+    *runs_out = NULL;
+    *n_out = 0;
     DIR *d = opendir(out_dir);
     if (!d)
         return soma_error(SOMA_ERR_IO, "report: cannot read folder %s; HINT: run an "
@@ -500,36 +601,140 @@ soma_status soma_report_build(const char *out_dir, const char *html_path) {
         n++;
     }
     names_free(&dirs);
-    soma_status st = SOMA_OK;
     if (!ok) {
-        st = soma_error(SOMA_ERR_NOMEM, "report: out of memory listing %s", out_dir);
-    } else {
-        char date[64] = "";
-        time_t now = time(NULL);
-        struct tm tm;
-        if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
-        soma__buf b = {0};
-        soma__buf_put(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                          "<title>soma report</title>\n<style>\n");
-        soma__buf_put(&b, CSS);
-        soma__buf_put(&b, "</style>\n</head>\n<body>\n<header><h1>soma report</h1><p>");
-        soma__buf_printf(&b, "Generated %s &middot; soma %s &middot; %d run%s &middot; ", date,
-                         SOMA_VERSION, n, n == 1 ? "" : "s");
-        soma__buf_esc(&b, out_dir);
-        soma__buf_put(&b, "</p></header>\n<main>\n");
-        summary_table(&b, runs, n);
-        for (int i = 0; i < n; i++) run_section(&b, &runs[i]);
-        soma__buf_put(&b, "</main>\n</body>\n</html>\n");
-        char *html;
-        size_t len;
-        st = soma__buf_finish(&b, &html, &len);
-        if (st == SOMA_OK) {
-            st = soma_file_write_atomic(html_path, html, len);
-            free(html);
-        }
+        for (int i = 0; runs && i < n; i++) run_free(&runs[i]);
+        free(runs);
+        return soma_error(SOMA_ERR_NOMEM, "report: out of memory listing %s", out_dir);
     }
+    *runs_out = runs;
+    *n_out = n;
+    return SOMA_OK;
+}
+
+static void free_runs(run *runs, int n) {
     for (int i = 0; runs && i < n; i++) run_free(&runs[i]);
     free(runs);
+}
+
+soma_status soma_report_build(const char *out_dir, const char *html_path) {
+    if (!out_dir || !html_path) return soma_error(SOMA_ERR_ARG, "report: NULL path");
+    run *runs;
+    int n;
+    SOMA_TRY(load_runs(out_dir, &runs, &n));
+    char date[64] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
+    soma__buf b = {0};
+    soma__buf_put(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                      "<title>soma report</title>\n<style>\n");
+    soma__buf_put(&b, CSS);
+    soma__buf_put(&b, "</style>\n</head>\n<body>\n<header><h1>soma report</h1><p>");
+    soma__buf_printf(&b, "Generated %s &middot; soma %s &middot; %d run%s &middot; ", date, SOMA_VERSION, n,
+                     n == 1 ? "" : "s");
+    soma__buf_esc(&b, out_dir);
+    soma__buf_put(&b, "</p></header>\n<main>\n");
+    summary_table(&b, runs, n);
+    for (int i = 0; i < n; i++) run_section(&b, &runs[i]);
+    soma__buf_put(&b, "</main>\n</body>\n</html>\n");
+    char *html;
+    size_t len;
+    soma_status st = soma__buf_finish(&b, &html, &len);
+    if (st == SOMA_OK) {
+        st = soma_file_write_atomic(html_path, html, len);
+        free(html);
+    }
+    free_runs(runs, n);
+    return st;
+}
+
+// --- the landmark table as Markdown (the README's) ---------------------------------------
+
+/* Text for a Markdown table cell: '|' escaped, newlines as spaces. */
+static void md_text(soma__buf *b, const char *s) {
+    for (; s && *s; s++) {
+        if (*s == '|') soma__buf_put(b, "\\|");
+        else if (*s == '\n' || *s == '\r') soma__buf_put(b, " ");
+        else soma__buf_putn(b, s, 1);
+    }
+}
+
+static void md_num(soma__buf *b, const cJSON *v) {
+    if (!cJSON_IsNumber(v)) {
+        soma__buf_put(b, "&mdash;");
+        return;
+    }
+    double x = v->valuedouble;
+    char t[48];
+    if (x == floor(x) && fabs(x) < 1e15) snprintf(t, sizeof t, "%.0f", x);
+    else snprintf(t, sizeof t, "%.4g", x);
+    soma__buf_put(b, t);
+}
+
+soma_status soma_report_markdown(const char *out_dir, const char *md_path) {
+    if (!out_dir || !md_path) return soma_error(SOMA_ERR_ARG, "report: NULL path");
+    run *runs;
+    int n;
+    SOMA_TRY(load_runs(out_dir, &runs, &n));
+    soma__buf b = {0};
+    soma__buf_put(&b, "| experiment | landmark figure | source | landmark | ours | verdict | seed, threads | time |\n"
+                      "|---|---|---|---|---|---|---|---|\n");
+    int rows = 0;
+    for (int i = 0; i < n; i++) {
+        const run *r = &runs[i];
+        const cJSON *lms = get(r->json, "landmarks"), *lm;
+        int k = 0;
+        cJSON_ArrayForEach(lm, lms) {
+            const cJSON *src = get(lm, "source"), *link = get(lm, "link"), *fig = get(lm, "figure");
+            const cJSON *cmp = get(lm, "compare"), *verdict = get(lm, "verdict");
+            soma__buf_put(&b, "| ");
+            if (k == 0) {
+                soma__buf_put(&b, "`");
+                md_text(&b, experiment_name(r));
+                soma__buf_put(&b, "`");
+            }
+            soma__buf_put(&b, " | ");
+            md_text(&b, cJSON_IsString(fig) ? fig->valuestring : "");
+            soma__buf_put(&b, " | [");
+            md_text(&b, cJSON_IsString(src) ? src->valuestring : "source");
+            soma__buf_put(&b, "](");
+            md_text(&b, cJSON_IsString(link) ? link->valuestring : "");
+            soma__buf_put(&b, ") | ");
+            if (cJSON_IsString(cmp)) soma__buf_put(&b, strcmp(cmp->valuestring, "<=") == 0 ? "&le; " : "&ge; ");
+            md_num(&b, get(lm, "value"));
+            soma__buf_put(&b, " | **");
+            md_num(&b, get(lm, "ours"));
+            soma__buf_put(&b, "** | ");
+            md_text(&b, cJSON_IsString(verdict) ? verdict->valuestring : "");
+            soma__buf_put(&b, " | ");
+            if (k == 0) {
+                md_num(&b, get(r->json, "seed"));
+                soma__buf_put(&b, ", ");
+                md_num(&b, get(r->json, "threads"));
+            }
+            soma__buf_put(&b, " | ");
+            const cJSON *ws = get(r->json, "wall_seconds");
+            if (k == 0 && cJSON_IsNumber(ws)) soma__buf_printf(&b, "%.1f s", ws->valuedouble);
+            soma__buf_put(&b, " |\n");
+            k++;
+            rows++;
+        }
+    }
+    soma_status st = SOMA_OK;
+    if (rows == 0) {
+        soma__buf_free(&b);
+        st = soma_error(SOMA_ERR_ARG, "report: no run under %s has landmarks (results.json \"landmarks\"); "
+                        "HINT: run an experiment first (soma run NAME --out %s)", out_dir, out_dir);
+    } else {
+        char *md;
+        size_t len;
+        st = soma__buf_finish(&b, &md, &len);
+        if (st == SOMA_OK) {
+            st = soma_file_write_atomic(md_path, md, len);
+            free(md);
+        }
+    }
+    free_runs(runs, n);
     return st;
 }

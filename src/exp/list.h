@@ -1,0 +1,5 @@
+/* Every experiment in the registry, in the order `soma list` shows them. Adding one: a file
+ * src/exp/NAME.c defining `const soma_experiment soma__exp_NAME`, and one line here. */
+SOMA_EXP(perceptron)
+SOMA_EXP(mlp_fmnist)
+SOMA_EXP(lenet_fmnist)

@@ -311,21 +311,11 @@ soma_status soma_classify_from_args(const soma_args *a, soma_classify_config *cf
 
 // --- predict: outputs or a layer's activations as NPY ------------------------------------
 
-/* The NPY dims of n samples of per-sample shape s: [n, D] for a flat vector, else [n, C, H, W]. */
+/* The NPY dims of n samples of per-sample shape s: [n, d0, d1, ...] (rank + 1 axes). */
 static int npy_dims_(soma_shape s, int n, int *dims) {
     dims[0] = n;
-    if (s.h == 1 && s.w == 1) {
-        dims[1] = s.c;
-        return 2;
-    }
-    if (s.c == 1 && s.h == 1) {
-        dims[1] = s.w;
-        return 2;
-    }
-    dims[1] = s.c;
-    dims[2] = s.h;
-    dims[3] = s.w;
-    return 4;
+    for (int k = 0; k < s.rank; k++) dims[k + 1] = s.d[k];
+    return s.rank + 1;
 }
 
 soma_status soma_classify_predict(const char *data, const char *fmnist_dir, int train, int n,
@@ -340,7 +330,7 @@ soma_status soma_classify_predict(const char *data, const char *fmnist_dir, int 
     int *idx = NULL, *y = NULL;
     soma_status st = load_data_(data, fmnist_dir, train, n, &d);
     if (st != SOMA_OK) return st;
-    soma_shape in = {d->c, d->h, d->w};
+    soma_shape in = d->shape;
     if ((st = soma_net_new(&net, net_spec, in, 1)) != SOMA_OK) goto out;
     if (init_npy && (st = soma_net_load_npy(net, init_npy)) != SOMA_OK) goto out;
     if (ckpt && (st = soma_ckpt_load(ckpt, net, NULL, NULL)) != SOMA_OK) goto out;
@@ -369,7 +359,7 @@ soma_status soma_classify_predict(const char *data, const char *fmnist_dir, int 
         if ((st = soma_net_forward(net, x, m, SOMA_MODE_EVAL, NULL)) != SOMA_OK) goto out;
         memcpy(res + (size_t)s0 * per, soma_net_activation(net, layer + 1), (size_t)m * per * sizeof(float));
     }
-    int dims[4];
+    int dims[SOMA_SHAPE_RANK + 1];
     int nd = npy_dims_(s, d->n, dims);
     if ((st = soma_npy_write_f32(out_npy, nd, dims, res)) != SOMA_OK) goto out;
     if (info) {

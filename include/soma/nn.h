@@ -133,6 +133,8 @@ typedef struct soma_param {
     int dims[SOMA_MAX_DIMS]; /* PyTorch's layout: dense [out,in], conv [out,in,kh,kw] */
     int decay;               /* 1 if weight decay applies (weights), 0 (biases, norm gains) */
     int fan_in, fan_out;     /* for initialisers */
+    int trainable;           /* 1 (default): optimizers update it; 0: fixed (feedback matrices,
+                                frozen layers), skipped by optimizers and left out of their state */
 } soma_param;
 
 typedef struct soma_layer soma_layer;
@@ -258,18 +260,30 @@ typedef struct soma_optim_config {
     float momentum;     /* SGD */
     int nesterov;       /* SGD */
     float weight_decay; /* applied to params with decay == 1 */
-    float beta1, beta2, eps; /* Adam(W); zero means PyTorch's defaults 0.9, 0.999, 1e-8 */
+    float beta1, beta2, eps; /* Adam(W): taken as given (0 means 0; start from the defaults) */
 } soma_optim_config;
 
+/* PyTorch's defaults for kind: SGD lr-free, no momentum; Adam(W) beta1 0.9, beta2 0.999,
+ * eps 1e-8; weight decay 0 for SGD and Adam, 0.01 for AdamW (as torch.optim.AdamW). Start
+ * every configuration here and change what differs: every field is taken as given. */
+soma_optim_config soma_optim_defaults(soma_optim_kind kind);
+
 typedef struct soma_optim soma_optim; /* opaque */
-/* Optimises every parameter of net (borrowed: the net must outlive the optimizer). */
+/* Optimises every trainable parameter of net (borrowed: the net must outlive the optimizer).
+ * Parameters with trainable == 0 (fixed feedback matrices, frozen layers) are never changed
+ * and hold no optimizer state: set the flags before creating the optimizer. SOMA_ERR_ARG on
+ * an unknown kind or a setting out of range (momentum, betas outside [0,1), negative eps or
+ * weight decay). */
 soma_status soma_optim_new(soma_optim **out, soma_net *net, const soma_optim_config *cfg);
 void soma_optim_free(soma_optim *o);
 /* One update with learning rate lr from the accumulated grads. */
 void soma_optim_step(soma_optim *o, float lr);
 long soma_optim_steps(const soma_optim *o);
-/* The optimizer's state as one flat float vector (momenta), for checkpoints. */
+/* The optimizer's state as one flat float vector (momenta of the trainable parameters, in
+ * parameter order; Adam: all first moments, then all second moments), for checkpoints. */
 float *soma_optim_state(soma_optim *o, size_t *n);
+soma_optim_kind soma_optim_get_kind(const soma_optim *o);
+const char *soma_optim_name(soma_optim_kind kind); /* "sgd", "adam", "adamw"; "?" if unknown */
 void soma_optim_set_steps(soma_optim *o, long steps);
 soma_status soma_optim_parse(const char *name, soma_optim_kind *kind); /* "sgd", "adam", "adamw" */
 

@@ -143,10 +143,10 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     soma_train_log log;
     memset(&log, 0, sizeof log);
     soma_status st;
-    soma_optim_config oc;
-    memset(&oc, 0, sizeof oc);
+    soma_optim_kind ok;
     soma_train_config tc = soma_train_defaults();
-    if ((st = soma_optim_parse(cfg->optim, &oc.kind)) != SOMA_OK) goto out;
+    if ((st = soma_optim_parse(cfg->optim, &ok)) != SOMA_OK) goto out;
+    soma_optim_config oc = soma_optim_defaults(ok);
     if ((st = soma_sched_parse(cfg->sched, &tc.sched.kind)) != SOMA_OK) goto out;
     if ((st = load_data_(cfg->data, cfg->fmnist_dir, 1, cfg->n_train, &train)) != SOMA_OK) goto out;
     if (cfg->eval >= 0 && (st = load_data_(cfg->data, cfg->fmnist_dir, 0, cfg->n_test, &test)) != SOMA_OK) goto out;

@@ -99,6 +99,7 @@ soma_status soma_layer_add_param(soma_layer *l, const char *name, int ndim, cons
     p->decay = decay;
     p->fan_in = fan_in;
     p->fan_out = fan_out;
+    p->trainable = 1;
     l->n_params++;
     return SOMA_OK;
 }

@@ -211,15 +211,20 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
     double lsum[SOMA_DP_MAX] = {0};
     int csum[SOMA_DP_MAX] = {0}, cnt[SOMA_DP_MAX] = {0};
     soma_status sts[SOMA_DP_MAX] = {SOMA_OK};
+    /* The slices are fixed by T (the replica count), not by the threads OpenMP grants: each
+     * thread runs slices tid, tid + team, ... so a smaller team (OMP_THREAD_LIMIT, nested
+     * regions, a build without OpenMP) trains every slice and sums the same gradients. */
 #pragma omp parallel num_threads(T)
     {
 #ifdef _OPENMP
-        const int t = omp_get_thread_num();
+        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
 #else
-        const int t = 0;
+        const int tid = 0, team = 1;
 #endif
-        const int per = (n + T - 1) / T, lo = t * per, hi = lo + per < n ? lo + per : n;
-        if (t < T && hi > lo) {
+        const int per = (n + T - 1) / T;
+        for (int t = tid; t < T; t += team) {
+            const int lo = t * per, hi = lo + per < n ? lo + per : n;
+            if (hi <= lo) continue;
             soma_dataset_batch(d, idx + lo, hi - lo, x + (size_t)lo * d->dim, y + lo);
             soma_target tt = {y + lo, NULL, 0};
             float l = 0.f;

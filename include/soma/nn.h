@@ -308,25 +308,52 @@ soma_status soma_sched_parse(const char *name, soma_sched_kind *kind); /* "const
 
 // --- checkpoints -----------------------------------------------------------------------
 
-/* A versioned binary file: magic "SOMACKPT", version, the spec, the input shape, every
- * parameter (name, shape, values), the optimizer state, counters and a CRC-32 of all of it.
- * Written to a temporary file, synced, then renamed into place. */
+/* A versioned binary file: magic "SOMACKPT", version (2; version 1 files still load), the
+ * spec, the input shape, every parameter (name, shape, values), the optimizer's kind and state,
+ * counters, named sections (the state of learning rules, consolidation and hooks, opaque to
+ * this module) and a CRC-32 of all of it. Written to a temporary file, synced, then renamed
+ * into place. */
 typedef struct soma_ckpt_meta {
     long epoch;       /* epochs completed */
     long step;        /* optimizer steps */
     uint64_t seed;
     soma_rng data_rng; /* the stream that shuffles data, to resume bit for bit */
+    int version;      /* on load: the file's format version (ignored on save) */
 } soma_ckpt_meta;
+
+/* A named blob of state ("rule.fa", "hooks", ...): name non-empty, unique in a file. */
+#define SOMA_CKPT_SECTION_NAME 48
+typedef struct soma_ckpt_section {
+    char name[SOMA_CKPT_SECTION_NAME];
+    void *data; /* on load: owned by the returned array (soma_ckpt_sections_free) */
+    size_t size;
+} soma_ckpt_section;
+
 soma_status soma_ckpt_save(const char *path, soma_net *net, soma_optim *opt /* may be NULL */,
                            const soma_ckpt_meta *meta);
+/* The same with n_sec named sections (borrowed). SOMA_ERR_ARG on an empty, overlong or
+ * repeated name. */
+soma_status soma_ckpt_save_ex(const char *path, soma_net *net, soma_optim *opt,
+                              const soma_ckpt_meta *meta, const soma_ckpt_section *sec, int n_sec);
 /* Loads into an existing net of the same spec and shape (SOMA_ERR_FORMAT on a corrupt,
- * truncated or foreign file; SOMA_ERR_SHAPE on a mismatched network). opt may be NULL. */
+ * truncated or foreign file; SOMA_ERR_SHAPE on a mismatched network or an optimizer of another
+ * kind or state size than the one saved). opt may be NULL. Nothing is changed on failure. */
 soma_status soma_ckpt_load(const char *path, soma_net *net, soma_optim *opt, soma_ckpt_meta *meta);
+/* The same, also returning the file's sections: *sec (caller frees with
+ * soma_ckpt_sections_free(*sec, *n_sec)); a version-1 file has none. sec may be NULL. */
+soma_status soma_ckpt_load_ex(const char *path, soma_net *net, soma_optim *opt,
+                              soma_ckpt_meta *meta, soma_ckpt_section **sec, int *n_sec);
+void soma_ckpt_sections_free(soma_ckpt_section *sec, int n);
+/* The section called name, NULL if absent. */
+const soma_ckpt_section *soma_ckpt_section_find(const soma_ckpt_section *sec, int n,
+                                                const char *name);
 /* Reads only the spec and input shape (to build the net before loading). */
 soma_status soma_ckpt_peek(const char *path, char *spec, size_t cap, soma_shape *in);
 /* Parses from memory (for the fuzz target); same checks as load. */
 soma_status soma_ckpt_load_mem(const void *buf, size_t n, soma_net *net, soma_optim *opt,
                                soma_ckpt_meta *meta);
+soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma_optim *opt,
+                                  soma_ckpt_meta *meta, soma_ckpt_section **sec, int *n_sec);
 
 #ifdef __cplusplus
 }

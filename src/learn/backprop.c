@@ -377,7 +377,7 @@ soma_status soma_train_classifier(soma_net *net, soma_rule *rule, soma_optim *op
         if (test && (last || (cfg->eval_every > 0 && (e + 1) % cfg->eval_every == 0)))
             st = soma_evaluate(net, test, cfg->eval_batch, &log->test_acc[e], &log->test_loss[e]);
         if (st == SOMA_OK && cfg->ckpt_path) {
-            soma_ckpt_meta meta = {e + 1, step, cfg->seed, data_rng};
+            soma_ckpt_meta meta = {e + 1, step, cfg->seed, data_rng, 0};
             st = soma_ckpt_save(cfg->ckpt_path, net, opt, &meta);
         }
     }

@@ -15,6 +15,11 @@ int soma__parse_dropout(const char *tok, soma_layer *l); /* dropoutP (0 <= P < 1
 int soma__parse_flatten(const char *tok, soma_layer *l); /* flatten */
 int soma__parse_layernorm(const char *tok, soma_layer *l); /* layernorm[EPS] */
 
+/* Version-1 checkpoints stored optimizer state over the padded flat parameter block (every
+ * parameter, slot after slot): checks the size and, with apply, copies the trainable
+ * parameters' parts into the optimizer (optim.c). */
+soma_status soma__optim_state_from_flat(soma_optim *o, const float *state, size_t n, int apply);
+
 /* Parses a non-negative decimal integer at *s (advancing it); -1 if none or > INT_MAX/4. */
 int soma__parse_uint(const char **s);
 

@@ -94,6 +94,27 @@ void soma_optim_free(soma_optim *o) {
 long soma_optim_steps(const soma_optim *o) { return o->t; }
 void soma_optim_set_steps(soma_optim *o, long steps) { o->t = steps; }
 soma_optim_kind soma_optim_get_kind(const soma_optim *o) { return o->cfg.kind; }
+soma_status soma__optim_state_from_flat(soma_optim *o, const float *state, size_t n, int apply) {
+    /* Version 1's layout: every parameter's slice rounded up to 16 floats, in order. */
+    int np = soma_net_n_params(o->net);
+    size_t n_flat = 0;
+    for (int k = 0; k < np; k++) n_flat += (soma_net_param(o->net, k)->n + 15) & ~(size_t)15;
+    size_t slots = o->n_train ? o->n_state / o->n_train : 0;
+    if (n != slots * n_flat)
+        return soma_error(SOMA_ERR_SHAPE, "checkpoint: version-1 optimizer state of %zu values, optimizer needs %zu",
+                          n, slots * n_flat);
+    if (!apply) return SOMA_OK;
+    size_t flat = 0;
+    for (int k = 0; k < np; k++) {
+        soma_param *p = soma_net_param(o->net, k);
+        if (o->off[k] != SIZE_MAX)
+            for (size_t s = 0; s < slots; s++)
+                memcpy(o->state + s * o->n_train + o->off[k], state + s * n_flat + flat, p->n * sizeof(float));
+        flat += (p->n + 15) & ~(size_t)15;
+    }
+    return SOMA_OK;
+}
+
 float *soma_optim_state(soma_optim *o, size_t *n) {
     *n = o->n_state;
     return o->state;

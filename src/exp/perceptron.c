@@ -103,7 +103,7 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
     if ((st = soma_optim_new(&opt, net, &oc)) != SOMA_OK) goto out;
     if ((st = soma_rule_backprop_new(&rule, SOMA_LOSS_XENT)) != SOMA_OK) goto out;
-    soma_target t = {xy, NULL, 0};
+    soma_target t = {.labels = xy};
     float loss = NAN;
     int correct = 0;
     for (int s = 0; s < xor_steps; s++) {

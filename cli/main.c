@@ -179,7 +179,9 @@ static int cmd_run_(int argc, char **argv) {
 // --- train / eval ----------------------------------------------------------------------
 
 static cli_opt train_opts_[] = {
-    {"data", 0, "data: fmnist | idx:IMAGES,LABELS[;TEST_IMAGES,TEST_LABELS] | npy:X,Y (required)", NULL},
+    {"data", 0, "data: fmnist | idx:IMAGES,LABELS[;TEST_IMAGES,TEST_LABELS] | npy:X,Y[;TEST_X,TEST_Y] (required); y.npy of floats = regression targets, ints [N,T] = a label a position", NULL},
+    {"loss", 0, "xent (classification, default) | mse (regression on float targets)", NULL},
+    {"val-split", 0, "fraction of the training data held out for validation (default 0.1 when the data have no test split of their own, else 0; 0 = none)", NULL},
     {"net", 0, "network spec, e.g. \"conv5x5x6p2,relu,maxpool2,fc10\" (required)", NULL},
     {"epochs", 0, "passes over the training set (default 10)", NULL},
     {"batch", 0, "mini-batch size (default 64)", NULL},
@@ -211,7 +213,10 @@ static void train_help_(void) {
     char grammar[4096];
     soma_layer_grammar(grammar, sizeof grammar);
     printf("usage: soma train --data D --net SPEC [options]\n"
-           "Trains a classifier by backprop and prints its results as JSON.\n\noptions:\n");
+           "Trains a network by backprop (a classifier, or a regression with --loss mse) and prints\n"
+           "its results as JSON. Figures are measured on the split they name: train_*, val_* (a\n"
+           "validation split held out of the training data, --val-split) and test_* (only when the\n"
+           "data have a test split of their own); results.json's \"measured_on\" says which.\n\noptions:\n");
     print_opts_(train_opts_);
     printf("\nnetwork spec: comma-separated layers, applied in order:\n%s"
            "example: conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10\n",
@@ -247,6 +252,12 @@ static int cmd_train_(int argc, char **argv) {
         (st = int_opt_(train_opts_, "n-train", 1, 1 << 30, &cfg.n_train)) ||
         (st = int_opt_(train_opts_, "n-test", 1, 1 << 30, &cfg.n_test)))
         return fail_(st);
+    float val_split = -1.f;
+    if ((st = float_opt_(train_opts_, "val-split", 0, 0.9, &val_split)) != SOMA_OK) return fail_(st);
+    cfg.val_split = val_split;
+    soma_loss_kind lk;
+    if (opt_(train_opts_, "loss") && (st = soma_loss_parse(opt_(train_opts_, "loss"), &lk)) != SOMA_OK) return fail_(st);
+    if (opt_(train_opts_, "loss")) cfg.loss = opt_(train_opts_, "loss");
     if (opt_(train_opts_, "optim")) cfg.optim = opt_(train_opts_, "optim");
     if (opt_(train_opts_, "sched")) cfg.sched = opt_(train_opts_, "sched");
     cfg.seed = (uint64_t)seed;

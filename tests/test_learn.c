@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "check.h"
 #include "soma/soma.h"
 
@@ -729,6 +731,164 @@ static void test_logs_and_frozen(void) {
     soma_dataset_free(d);
 }
 
+// --- soma train on the user's own npy data ----------------------------------------------------
+
+/* Runs the soma binary with args; returns its exit code; stderr goes to err_path. */
+static int run_soma_(const char *args, const char *err_path) {
+    const char *bin = getenv("SOMA_BINARY_DIR");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s/soma' %s >/dev/null 2>'%s'", bin ? bin : ".", args, err_path);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static cJSON *results_(const char *dir) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    cJSON *j = NULL;
+    CHECK_OK(soma_json_read(path, &j));
+    return j ? cJSON_GetObjectItemCaseSensitive(j, "ours") ? j : j : NULL;
+}
+
+static double num_(const cJSON *root, const char *key) {
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(root, "ours");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(ours ? ours : root, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static const char *on_(const cJSON *root, const char *key) {
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(root, "ours");
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(ours ? ours : root, "measured_on");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(on, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int has_(const cJSON *root, const char *key) {
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(root, "ours");
+    return cJSON_GetObjectItemCaseSensitive(ours ? ours : root, key) != NULL;
+}
+
+static char *slurp_(const char *path) {
+    void *buf;
+    size_t n;
+    if (soma_file_read(path, 0, &buf, &n) != SOMA_OK) return NULL;
+    char *s = malloc(n + 1);
+    memcpy(s, buf, n);
+    s[n] = '\0';
+    soma_free(buf);
+    return s;
+}
+
+/* Defect 8: `soma train --data npy:X,Y` without test files holds out a validation split by
+ * default and reports val_* figures, never test figures measured on the training set; every
+ * figure names its split. --loss mse trains a regression on float y; integer y [N,T] trains
+ * per-position labels. Bad values exit 2 naming the problem. */
+static void test_cli_train(void) {
+    enum { N = 400, D = 6, T = 2 };
+    soma_dataset *g = NULL;
+    CHECK_OK(soma_dataset_synthetic("gauss", N, D, 3, 5.0f, 12, &g));
+    if (!g) return;
+    float *yf = malloc(N * 2 * sizeof *yf);
+    int *yt = malloc(N * T * sizeof *yt);
+    for (int i = 0; i < N; i++) {
+        const float *x = g->x_f32 + (size_t)i * D;
+        yf[2 * i] = 0.5f * x[0] - x[1] + 0.25f;
+        yf[2 * i + 1] = x[2] + 0.1f * x[3];
+        for (int t = 0; t < T; t++) yt[i * T + t] = (g->y[i] + t) % 3;
+    }
+    char X[512], Y[512], YF[512], YT[512], out[512], err[512], args[3000];
+    snprintf(X, sizeof X, "%s", tmp_("X.npy"));
+    snprintf(Y, sizeof Y, "%s", tmp_("y.npy"));
+    snprintf(YF, sizeof YF, "%s", tmp_("yf.npy"));
+    snprintf(YT, sizeof YT, "%s", tmp_("yt.npy"));
+    snprintf(err, sizeof err, "%s", tmp_("err.txt"));
+    CHECK_OK(soma_npy_write(X, SOMA_DTYPE_F32, 2, (int64_t[]){N, D}, g->x_f32));
+    CHECK_OK(soma_npy_write(Y, SOMA_DTYPE_I32, 1, (int64_t[]){N}, g->y));
+    CHECK_OK(soma_npy_write(YF, SOMA_DTYPE_F32, 2, (int64_t[]){N, 2}, yf));
+    CHECK_OK(soma_npy_write(YT, SOMA_DTYPE_I32, 2, (int64_t[]){N, T}, yt));
+    free(yf);
+    free(yt);
+    const char *common = "--batch 20 --quiet --threads 1";
+
+    /* classification, no test files: 10% held out */
+    snprintf(out, sizeof out, "%s", tmp_("cls"));
+    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc16,relu,fc3 --epochs 5 --lr 0.01 %s --out '%s'", X, Y, common, out);
+    CHECK(run_soma_(args, err) == 0);
+    cJSON *r = results_(out);
+    if (r) {
+        CHECK(num_(r, "n_val") == 40 && num_(r, "n_train") == 360 && num_(r, "n_test") == 0);
+        CHECK(!has_(r, "test_accuracy") && !has_(r, "test_loss"));
+        CHECK(num_(r, "val_accuracy") > 0.9 && strstr(on_(r, "val_accuracy"), "validation") != NULL);
+        CHECK(strcmp(on_(r, "train_accuracy"), "train") == 0);
+        printf("soma train npy (xent): val_accuracy %.4f on %g held out\n", num_(r, "val_accuracy"), num_(r, "n_val"));
+        cJSON_Delete(r);
+    }
+    /* --val-split 0: no held-out figures at all (and still none called test) */
+    snprintf(out, sizeof out, "%s", tmp_("cls0"));
+    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc3 --epochs 2 %s --val-split 0 --out '%s'", X, Y, common, out);
+    CHECK(run_soma_(args, err) == 0);
+    r = results_(out);
+    if (r) {
+        CHECK(num_(r, "n_train") == N && !has_(r, "test_accuracy") && !has_(r, "val_accuracy"));
+        cJSON_Delete(r);
+    }
+    /* a test split of its own: test figures on it, no validation by default */
+    snprintf(out, sizeof out, "%s", tmp_("clst"));
+    snprintf(args, sizeof args, "train --data 'npy:%s,%s;%s,%s' --net fc3 --epochs 2 %s --out '%s'", X, Y, X, Y, common, out);
+    CHECK(run_soma_(args, err) == 0);
+    r = results_(out);
+    if (r) {
+        CHECK(num_(r, "n_test") == N && num_(r, "n_val") == 0 && strcmp(on_(r, "test_accuracy"), "test") == 0);
+        cJSON_Delete(r);
+    }
+    /* regression with --loss mse on float y */
+    snprintf(out, sizeof out, "%s", tmp_("mse"));
+    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc2 --loss mse --optim sgd --momentum 0 --epochs 30 --lr 0.05 %s --out '%s'",
+             X, YF, common, out);
+    CHECK(run_soma_(args, err) == 0);
+    r = results_(out);
+    if (r) {
+        CHECK(num_(r, "val_loss") < 1e-3 && isnan(num_(r, "train_accuracy")) && !has_(r, "test_loss"));
+        const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+        const cJSON *lk = cJSON_GetObjectItemCaseSensitive(ours ? ours : r, "loss");
+        CHECK(cJSON_IsString(lk) && strcmp(lk->valuestring, "mse") == 0);
+        printf("soma train npy --loss mse: val_loss %.3g\n", num_(r, "val_loss"));
+        cJSON_Delete(r);
+    }
+    /* per-position labels [N, T]: a net with T * 3 outputs */
+    snprintf(out, sizeof out, "%s", tmp_("seq"));
+    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc16,relu,fc6 --epochs 8 --lr 0.01 %s --out '%s'", X, YT, common, out);
+    CHECK(run_soma_(args, err) == 0);
+    r = results_(out);
+    if (r) {
+        CHECK(num_(r, "val_accuracy") > 0.9);
+        cJSON_Delete(r);
+    }
+    /* bad input: exit 2 and a message naming the problem */
+    char *msg;
+    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc3 %s --val-split 1.5", X, Y, common);
+    CHECK(run_soma_(args, err) == 2);
+    msg = slurp_(err);
+    CHECK(msg && strstr(msg, "--val-split") != NULL);
+    free(msg);
+    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc2 %s", X, YF, common);
+    CHECK(run_soma_(args, err) == 2);
+    msg = slurp_(err);
+    CHECK(msg && strstr(msg, "float targets") && strstr(msg, "mse"));
+    free(msg);
+    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc3 --loss mse %s", X, Y, common);
+    CHECK(run_soma_(args, err) == 2);
+    msg = slurp_(err);
+    CHECK(msg && strstr(msg, "integer labels") != NULL);
+    free(msg);
+    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc3 --loss hinge %s", X, Y, common);
+    CHECK(run_soma_(args, err) == 2);
+    msg = slurp_(err);
+    CHECK(msg && strstr(msg, "hinge") != NULL);
+    free(msg);
+    soma_dataset_free(g);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--dp-child") == 0) return dp_child_(argv[2]);
     snprintf(tmpdir_, sizeof tmpdir_, "/tmp/soma-test-learn-%d", (int)getpid());
@@ -743,6 +903,7 @@ int main(int argc, char **argv) {
     test_regression();
     test_split();
     test_logs_and_frozen();
+    test_cli_train();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir_);

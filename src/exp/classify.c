@@ -28,6 +28,8 @@ soma_classify_config soma_classify_defaults(void) {
     c.seed = 1;
     c.label = "train";
     c.landmark = NAN;
+    c.val_split = -1.0;
+    c.loss = "xent";
     return c;
 }
 
@@ -57,10 +59,12 @@ static void put_num_(cJSON *o, const char *k, double v) {
     else cJSON_AddNullToObject(o, k);
 }
 
-/* Learning curves: loss, and accuracy with the landmark as a reference line. */
-static soma_status draw_curves_(const soma_classify_config *cfg, const soma_train_log *log) {
+/* Learning curves: loss, and (classification) accuracy with the landmark as a reference line. */
+static soma_status draw_curves_(const soma_classify_config *cfg, const soma_train_log *log, soma_loss_kind lk,
+                                const char *held) {
+    const int cls = lk == SOMA_LOSS_XENT;
     soma_fig *f;
-    SOMA_TRY(soma_fig_new(&f, 1, 2, 960, 380));
+    SOMA_TRY(soma_fig_new(&f, 1, cls ? 2 : 1, cls ? 960 : 480, 380));
     soma_status st = SOMA_OK;
     float *ep = soma_alloc((size_t)log->epochs, sizeof(float));
     float *pct = soma_alloc((size_t)log->epochs * 2, sizeof(float));
@@ -74,19 +78,21 @@ static soma_status draw_curves_(const soma_classify_config *cfg, const soma_trai
         pct[log->epochs + e] = 100.f * log->test_acc[e];
     }
     soma_fig_title(f, cfg->net);
-    soma_fig_labels(f, 0, "Cross-entropy", "epoch", "loss");
-    soma_fig_labels(f, 1, "Accuracy", "epoch", "accuracy (%)");
+    soma_fig_labels(f, 0, cls ? "Cross-entropy" : "Mean squared error", "epoch", "loss");
     soma_line_style dots = {0, 0, 1, 0.f};
     if ((st = soma_fig_line(f, 0, ep, log->train_loss, log->epochs, "train", &dots)) != SOMA_OK) goto out;
-    if ((st = soma_fig_line(f, 0, ep, log->test_loss, log->epochs, "test", &dots)) != SOMA_OK) goto out;
+    if ((st = soma_fig_line(f, 0, ep, log->test_loss, log->epochs, held, &dots)) != SOMA_OK) goto out;
+    if (!cls) goto save;
+    soma_fig_labels(f, 1, "Accuracy", "epoch", "accuracy (%)");
     if ((st = soma_fig_line(f, 1, ep, pct, log->epochs, "train", &dots)) != SOMA_OK) goto out;
-    if ((st = soma_fig_line(f, 1, ep, pct + log->epochs, log->epochs, "test", &dots)) != SOMA_OK) goto out;
+    if ((st = soma_fig_line(f, 1, ep, pct + log->epochs, log->epochs, held, &dots)) != SOMA_OK) goto out;
     if (isfinite(cfg->landmark)) {
         char lab[128];
         snprintf(lab, sizeof lab, "%s %.1f%%", cfg->landmark_label ? cfg->landmark_label : "landmark",
                  100.0 * cfg->landmark);
         if ((st = soma_fig_hline(f, 1, 100.f * cfg->landmark, lab)) != SOMA_OK) goto out;
     }
+save:;
     char path[1100];
     snprintf(path, sizeof path, "%s/learning_curves.svg", cfg->out_dir);
     st = soma_fig_save(f, path);
@@ -135,8 +141,13 @@ static soma_status draw_filters_(const soma_classify_config *cfg, soma_net *net)
     return st;
 }
 
+/* Where each figure was measured: {"train_loss": "train", "val_accuracy": "validation", ...}. */
+static void put_split_(cJSON *on, const char *key, const char *split) {
+    if (on) cJSON_AddStringToObject(on, key, split);
+}
+
 soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
-    soma_dataset *train = NULL, *test = NULL;
+    soma_dataset *all = NULL, *train = NULL, *val = NULL, *test = NULL;
     soma_net *net = NULL;
     soma_optim *opt = NULL;
     soma_rule *rule = NULL;
@@ -144,15 +155,34 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     memset(&log, 0, sizeof log);
     soma_status st;
     soma_optim_kind ok;
+    soma_loss_kind lk;
     soma_train_config tc = soma_train_defaults();
     if ((st = soma_optim_parse(cfg->optim, &ok)) != SOMA_OK) goto out;
+    if ((st = soma_loss_parse(cfg->loss ? cfg->loss : "xent", &lk)) != SOMA_OK) goto out;
     soma_optim_config oc = soma_optim_defaults(ok);
     if ((st = soma_sched_parse(cfg->sched, &tc.sched.kind)) != SOMA_OK) goto out;
-    if ((st = load_data_(cfg->data, cfg->fmnist_dir, 1, cfg->n_train, &train)) != SOMA_OK) goto out;
-    if (cfg->eval >= 0 && (st = load_data_(cfg->data, cfg->fmnist_dir, 0, cfg->n_test, &test)) != SOMA_OK) goto out;
+    if (cfg->val_split >= 1.0) {
+        st = soma_error(SOMA_ERR_ARG, "validation split %g must be below 1", cfg->val_split);
+        goto out;
+    }
+    /* Held-out figures never come from the training data: without a test split of its own,
+     * a validation split is held out by default. */
+    const int own_test = soma_dataset_spec_has_test(cfg->data);
+    const double vs = cfg->val_split >= 0.0 ? cfg->val_split : own_test ? 0.0 : 0.1;
+    if ((st = load_data_(cfg->data, cfg->fmnist_dir, 1, cfg->n_train, &all)) != SOMA_OK) goto out;
+    if (vs > 0.0 && cfg->eval >= 0) {
+        if ((st = soma_dataset_split(all, vs, cfg->seed, &train, &val)) != SOMA_OK) goto out;
+        soma_dataset_free(all);
+        all = NULL;
+    } else {
+        train = all;
+        all = NULL;
+    }
+    if (own_test && cfg->eval >= 0 && (st = load_data_(cfg->data, cfg->fmnist_dir, 0, cfg->n_test, &test)) != SOMA_OK)
+        goto out;
     soma_shape in = {train->c, train->h, train->w};
     if ((st = soma_net_new(&net, cfg->net, in, cfg->seed)) != SOMA_OK) goto out;
-    if ((int)soma_shape_size(soma_net_out_shape(net)) < train->n_classes) {
+    if (lk == SOMA_LOSS_XENT && (int)soma_shape_size(soma_net_out_shape(net)) < train->n_classes) {
         st = soma_error(SOMA_ERR_SHAPE, "net '%s' has %zu outputs, data '%s' has %d classes", cfg->net,
                         soma_shape_size(soma_net_out_shape(net)), cfg->data, train->n_classes);
         goto out;
@@ -161,7 +191,7 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     oc.momentum = oc.kind == SOMA_OPTIM_SGD ? cfg->momentum : 0.f;
     oc.weight_decay = cfg->weight_decay;
     if ((st = soma_optim_new(&opt, net, &oc)) != SOMA_OK) goto out;
-    if ((st = soma_rule_backprop_new(&rule, SOMA_LOSS_XENT)) != SOMA_OK) goto out;
+    if ((st = soma_rule_backprop_new(&rule, lk)) != SOMA_OK) goto out;
     tc.epochs = cfg->epochs;
     tc.batch = cfg->batch;
     tc.sched.lr = cfg->lr;
@@ -174,31 +204,59 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     tc.resume = cfg->resume;
     tc.label = cfg->label;
     tc.quiet = cfg->quiet;
-    if ((st = soma_train_classifier(net, rule, opt, train, test, &tc, &log)) != SOMA_OK) goto out;
+    tc.log_path = cfg->log_path;
+    /* During training the curves follow the validation split when there is one, else the test
+     * split; a test split next to a validation split is measured once, at the end. */
+    const soma_dataset *held = val ? val : test;
+    if ((st = soma_train(net, rule, opt, train, held, &tc, &log)) != SOMA_OK) goto out;
     if (cfg->save_npy && (st = soma_net_save_npy(net, cfg->save_npy)) != SOMA_OK) goto out;
 
     int last = log.epochs - 1;
-    put_num_(ours, "test_accuracy", test ? log.test_acc[last] : NAN);
-    put_num_(ours, "test_loss", test ? log.test_loss[last] : NAN);
+    float test_acc = NAN, test_loss = NAN;
+    if (test && held == test) {
+        test_acc = log.test_acc[last];
+        test_loss = log.test_loss[last];
+    } else if (test && (st = soma_evaluate_rule(net, rule, test, 1000, &test_acc, &test_loss)) != SOMA_OK) {
+        goto out;
+    }
+    cJSON *on = cJSON_CreateObject();
+    const char *vname = "validation (held out of the training data)";
     put_num_(ours, "train_accuracy", log.train_acc[last]);
     put_num_(ours, "train_loss", log.train_loss[last]);
+    put_split_(on, "train_accuracy", "train");
+    put_split_(on, "train_loss", "train");
+    if (val) {
+        put_num_(ours, "val_accuracy", log.test_acc[last]);
+        put_num_(ours, "val_loss", log.test_loss[last]);
+        put_split_(on, "val_accuracy", vname);
+        put_split_(on, "val_loss", vname);
+    }
+    if (test) {
+        put_num_(ours, "test_accuracy", test_acc);
+        put_num_(ours, "test_loss", test_loss);
+        put_split_(on, "test_accuracy", "test");
+        put_split_(on, "test_loss", "test");
+    }
+    cJSON_AddItemToObject(ours, "measured_on", on);
+    cJSON_AddStringToObject(ours, "loss", soma_loss_name(lk));
     put_num_(ours, "train_seconds", log.train_seconds);
     put_num_(ours, "samples_per_second", log.samples_per_second);
     cJSON_AddNumberToObject(ours, "epochs", log.epochs);
     cJSON_AddNumberToObject(ours, "resumed_from_epoch", log.start_epoch);
     cJSON_AddNumberToObject(ours, "n_train", train->n);
+    cJSON_AddNumberToObject(ours, "n_val", val ? val->n : 0);
+    cJSON_AddNumberToObject(ours, "val_split", val ? vs : 0.0);
     cJSON_AddNumberToObject(ours, "n_test", test ? test->n : 0);
-    size_t np;
-    soma_net_flat_values(net, &np);
     size_t count = 0;
     for (int k = 0; k < soma_net_n_params(net); k++) count += soma_net_param(net, k)->n;
     cJSON_AddNumberToObject(ours, "parameters", (double)count);
     cJSON_AddStringToObject(ours, "net", cfg->net);
     put_curve_(ours, "curve_train_loss", log.train_loss, log.epochs);
     put_curve_(ours, "curve_train_accuracy", log.train_acc, log.epochs);
-    put_curve_(ours, "curve_test_accuracy", log.test_acc, log.epochs);
+    put_curve_(ours, val ? "curve_val_accuracy" : "curve_test_accuracy", log.test_acc, log.epochs);
+    put_curve_(ours, val ? "curve_val_loss" : "curve_test_loss", log.test_loss, log.epochs);
     if (cfg->out_dir) {
-        if ((st = draw_curves_(cfg, &log)) != SOMA_OK) goto out;
+        if ((st = draw_curves_(cfg, &log, lk, val ? "validation" : "test")) != SOMA_OK) goto out;
         if ((st = draw_filters_(cfg, net)) != SOMA_OK) goto out;
     }
 out:
@@ -206,7 +264,9 @@ out:
     soma_rule_free(rule);
     soma_optim_free(opt);
     soma_net_free(net);
+    soma_dataset_free(all);
     soma_dataset_free(train);
+    soma_dataset_free(val);
     soma_dataset_free(test);
     return st;
 }

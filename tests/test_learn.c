@@ -278,6 +278,7 @@ static void test_hooks(void) {
             CHECK(h.moved == 12 && h.not_moved == 0);
         }
         /* A hook's error stops the run with that error. */
+        free(h.snapshot);
         memset(&h, 0, sizeof h);
         h.fail_at_step = 2;
         CHECK_FAILS(soma_train(net, r, o, d, NULL, &c, &log), SOMA_ERR_ARG);
@@ -426,6 +427,8 @@ static void test_rule_state_and_predict(void) {
     CHECK_FAILS(soma_train(net, r2, o, d, NULL, &c2, &log), SOMA_ERR_FORMAT);
     CHECK(strstr(soma_errmsg(), "rule.counting") != NULL);
     soma_rule_free(bp);
+    free(h.snapshot);
+    free(h2.snapshot);
     soma_train_log_free(&log);
     soma_rule_free(r);
     soma_rule_free(r2);

@@ -21,27 +21,31 @@ static const char *tmp_(const char *name) {
 
 // --- data-parallel slices ----------------------------------------------------------------
 
-/* Two epochs of data-parallel training with 2 replicas (threads = 2, batch 50 = slices of 25)
- * on a small conv net; returns the final flat parameters (caller frees). */
-static float *dp_train_(int data_parallel, size_t *n) {
+/* Two epochs of data-parallel training with 2 replicas (threads = 2) on a small conv net
+ * (big = 0: batch 50, slices of 25) or on a dense net whose GEMMs are large enough for the
+ * BLAS to thread (big = 1: 256 features, batch 256); returns the final flat parameters
+ * (caller frees). */
+static float *dp_train_(int data_parallel, int big, size_t *n) {
     soma_dataset *d = NULL;
     float *out = NULL;
     soma_net *net = NULL;
     soma_optim *o = NULL;
     soma_rule *r = NULL;
     soma_set_threads(2);
-    if (soma_dataset_synthetic("gauss", 300, 64, 3, 4.0f, 5, &d) != SOMA_OK) return NULL;
-    d->c = 1, d->h = 8, d->w = 8;
+    if (soma_dataset_synthetic("gauss", big ? 1024 : 300, big ? 256 : 64, 3, 4.0f, 5, &d) != SOMA_OK) return NULL;
+    if (!big) d->c = 1, d->h = 8, d->w = 8;
     soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_SGD);
     oc.momentum = 0.9f;
     soma_train_config c = soma_train_defaults();
     c.epochs = 2;
-    c.batch = 50;
+    c.batch = big ? 256 : 50;
     c.sched.lr = 0.05f;
     c.quiet = 1;
     c.data_parallel = data_parallel;
     soma_train_log log = {0};
-    if (soma_net_new(&net, "conv3x3x4p1,relu,maxpool2,fc3", (soma_shape){1, 8, 8}, 7) == SOMA_OK &&
+    const char *spec = big ? "fc256,relu,fc3" : "conv3x3x4p1,relu,maxpool2,fc3";
+    soma_shape in = big ? (soma_shape){1, 1, 256} : (soma_shape){1, 8, 8};
+    if (soma_net_new(&net, spec, in, 7) == SOMA_OK &&
         soma_optim_new(&o, net, &oc) == SOMA_OK && soma_rule_backprop_new(&r, SOMA_LOSS_XENT) == SOMA_OK &&
         soma_train_classifier(net, r, o, d, NULL, &c, &log) == SOMA_OK) {
         float *v = soma_net_flat_values(net, n);
@@ -59,10 +63,10 @@ static float *dp_train_(int data_parallel, size_t *n) {
 }
 
 /* The child of test_dp_thread_grant: trains under whatever OpenMP grants and writes the bits. */
-static int dp_child_(const char *path) {
-    alarm(120); /* the old code never finished here */
+static int dp_child_(const char *path, int big) {
+    alarm(60); /* the old code never finished here: the BLAS waited for threads never granted */
     size_t n = 0;
-    float *v = dp_train_(1, &n);
+    float *v = dp_train_(1, big, &n);
     if (!v) return 1;
     FILE *f = fopen(path, "wb");
     int ok = f && fwrite(v, sizeof *v, n, f) == n;
@@ -73,33 +77,40 @@ static int dp_child_(const char *path) {
 
 /* Every slice trains whatever thread count OpenMP grants: the same run under OMP_THREAD_LIMIT=1
  * (a child process: the limit is read at start-up) gives the same bits as with both threads,
- * and both follow the single-net run to rounding. Without OpenMP the child and this process
- * run the same single-threaded code, and the single-net comparison checks that slice 1 trained. */
+ * and both follow the single-net run to rounding -- for a conv net, and for a dense net whose
+ * GEMMs the BLAS threads (which hung when asked for more threads than OpenMP grants). Without
+ * OpenMP the child and this process run the same single-threaded code, and the single-net
+ * comparison checks that slice 1 trained. */
 static void test_dp_thread_grant(const char *self) {
-    size_t n_full = 0, n_one = 0;
-    float *full = dp_train_(1, &n_full), *one = dp_train_(0, &n_one);
-    CHECK(full && one && n_full == n_one);
-    if (full && one) CHECK_CLOSE("data-parallel (2 slices) vs one net", full, one, n_full, 1e-4f, 1e-3f);
-    const char *out = tmp_("dp_child.bin");
-    unlink(out);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("OMP_THREAD_LIMIT", "1", 1);
-        execl(self, self, "--dp-child", out, (char *)NULL);
-        _exit(127);
+    for (int big = 0; big < 2; big++) {
+        size_t n_full = 0, n_one = 0;
+        float *full = dp_train_(1, big, &n_full), *one = dp_train_(0, big, &n_one);
+        CHECK(full && one && n_full == n_one);
+        if (full && one) CHECK_CLOSE("data-parallel (2 slices) vs one net", full, one, n_full, 1e-4f, 1e-3f);
+        char out[512];
+        snprintf(out, sizeof out, "%s", tmp_("dp_child.bin"));
+        unlink(out);
+        double t0 = soma_now();
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("OMP_THREAD_LIMIT", "1", 1);
+            execl(self, self, "--dp-child", out, big ? "1" : "0", (char *)NULL);
+            _exit(127);
+        }
+        int status = 0;
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        printf("data-parallel under OMP_THREAD_LIMIT=1 (%s): %.2f s\n", big ? "dense 256" : "conv", soma_now() - t0);
+        float *lim = full ? calloc(n_full, sizeof *lim) : NULL;
+        FILE *f = fopen(out, "rb");
+        CHECK(f && lim && fread(lim, sizeof *lim, n_full, f) == n_full);
+        if (f) fclose(f);
+        if (lim && full) CHECK(memcmp(lim, full, n_full * sizeof *lim) == 0); /* bit for bit */
+        if (lim && full) CHECK_CLOSE("OMP_THREAD_LIMIT=1 vs full grant", lim, full, n_full, 0.f, 0.f);
+        free(lim);
+        free(full);
+        free(one);
     }
-    int status = 0;
-    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    float *lim = full ? calloc(n_full, sizeof *lim) : NULL;
-    FILE *f = fopen(out, "rb");
-    CHECK(f && lim && fread(lim, sizeof *lim, n_full, f) == n_full);
-    if (f) fclose(f);
-    if (lim && full) CHECK(memcmp(lim, full, n_full * sizeof *lim) == 0); /* bit for bit */
-    if (lim && full) CHECK_CLOSE("OMP_THREAD_LIMIT=1 vs full grant", lim, full, n_full, 0.f, 0.f);
-    free(lim);
-    free(full);
-    free(one);
 }
 
 // --- helpers ---------------------------------------------------------------------------
@@ -893,7 +904,7 @@ static void test_cli_train(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && strcmp(argv[1], "--dp-child") == 0) return dp_child_(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--dp-child") == 0) return dp_child_(argv[2], atoi(argv[3]));
     snprintf(tmpdir_, sizeof tmpdir_, "/tmp/soma-test-learn-%d", (int)getpid());
     mkdir(tmpdir_, 0700);
     char self[4096];

@@ -367,12 +367,22 @@ static void epoch_line_(const char *label, const soma_train_log *log, int e, int
 
 // --- the loop ----------------------------------------------------------------------------
 
+/* The one place this file reads a shape's dimensions: "[c,h,w]" (adapt here when shapes
+ * become rank-based). */
+static const char *shape_str_(soma_shape s, char *buf, size_t cap) {
+    snprintf(buf, cap, "[%d,%d,%d]", s.c, s.h, s.w);
+    return buf;
+}
+
 /* The data fit the net and the rule's loss. */
 static soma_status check_data_(soma_net *net, soma_rule *rule, const soma_dataset *d, const char *what) {
     soma_shape in = soma_net_in_shape(net);
-    if (soma_shape_size(in) != d->dim)
-        return soma_error(SOMA_ERR_SHAPE, "train: %s data has %zu values a sample ([%d,%d,%d]), net takes %zu ([%d,%d,%d])",
-                          what, d->dim, d->c, d->h, d->w, soma_shape_size(in), in.c, in.h, in.w);
+    if (soma_shape_size(in) != d->dim) {
+        char ds[48], ns[48];
+        return soma_error(SOMA_ERR_SHAPE, "train: %s data has %zu values a sample (%s), net takes %zu (%s)", what, d->dim,
+                          shape_str_((soma_shape){d->c, d->h, d->w}, ds, sizeof ds), soma_shape_size(in),
+                          shape_str_(in, ns, sizeof ns));
+    }
     const int out = (int)soma_shape_size(soma_net_out_shape(net));
     if (rule->loss == SOMA_LOSS_XENT) {
         const int P = positions_(d);

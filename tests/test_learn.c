@@ -391,6 +391,7 @@ static void test_rule_state_and_predict(void) {
     soma_train_log log = {0};
     CHECK_OK(soma_train(net, r, o, d, d, &c, &log));
     CHECK(((counting_impl *)r->impl)->steps == 6);
+    float first_loss[2] = {log.train_loss[0], log.train_loss[1]}, first_acc = log.test_acc[1];
     /* A fresh rule and fresh hooks resume from epoch 2 with the saved counts, then go on. */
     soma_rule *r2 = counting_new_();
     hook_state h2;
@@ -405,6 +406,15 @@ static void test_rule_state_and_predict(void) {
     CHECK(log.start_epoch == 2);
     CHECK(((counting_impl *)r2->impl)->steps == 12);
     CHECK(h2.saved_counter == 6 && h2.after_step == 12);
+    /* the curves of the epochs before the resume come back from the checkpoint */
+    CHECK(log.train_loss[0] == first_loss[0] && log.train_loss[1] == first_loss[1] && log.test_acc[1] == first_acc);
+    CHECK(isfinite(log.train_loss[3]) && isfinite(log.test_acc[3]));
+    /* resuming a finished run trains nothing and reports its final figures */
+    float done_loss = log.train_loss[3], done_acc = log.test_acc[3];
+    double done_sps = log.samples_per_second;
+    CHECK_OK(soma_train(net, r2, o, d, d, &c, &log));
+    CHECK(log.start_epoch == 4 && ((counting_impl *)r2->impl)->steps == 12);
+    CHECK(log.train_loss[3] == done_loss && log.test_acc[3] == done_acc && fabs(log.samples_per_second - done_sps) < 1e-6 * done_sps);
     /* The figures use the rule's predict: accuracy by the smallest output. */
     float acc_rule, acc_argmax, loss;
     CHECK_OK(soma_evaluate_rule(net, r2, d, 50, &acc_rule, &loss));

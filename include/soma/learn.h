@@ -134,7 +134,8 @@ typedef struct soma_train_config {
     uint64_t seed;          /* data shuffling stream */
     int eval_batch;         /* batch for evaluation (default 1000) */
     int eval_every;         /* evaluate on the held-out set every k epochs (0 = only at the end) */
-    const char *ckpt_path;  /* save a checkpoint after every epoch (NULL = none) */
+    const char *ckpt_path;  /* save a checkpoint after every epoch (NULL = none), with sections
+                               "rule.<name>" (the rule's state), "hooks", "train.log" */
     int resume;             /* load ckpt_path first if it exists, continue from its epoch */
     const char *label;      /* progress-line label */
     int quiet;              /* no progress line */
@@ -159,7 +160,9 @@ typedef struct soma_train_log {
     double train_seconds;      /* training steps only (no evaluation, no I/O) */
     double samples_per_second; /* training samples / train_seconds */
     long samples;
-    int start_epoch;           /* > 0 when resumed */
+    int start_epoch;           /* > 0 when resumed: the entries before it (and the time and
+                                  sample counts) come from the checkpoint's "train.log" section,
+                                  so a resumed finished run reports its final figures */
 } soma_train_log;
 void soma_train_log_free(soma_train_log *log);
 

@@ -294,9 +294,60 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
 
 // --- checkpoints with the rule's and the hooks' state -----------------------------------
 
+/* The curves of the epochs done, as section "train.log", so a resumed run (a finished one
+ * too) reports its whole history: i32 epochs, f64 train_seconds, i64 samples, then per epoch
+ * f32 train_loss, train_acc, test_acc, test_loss, lr and f64 seconds. */
+#define LOG_HEAD (4 + 8 + 8)
+#define LOG_EPOCH (5 * 4 + 8)
+
+static soma_status log_save_(const soma_train_log *log, int done, soma_ckpt_section *sec) {
+    snprintf(sec->name, sizeof sec->name, "train.log");
+    sec->size = LOG_HEAD + (size_t)done * LOG_EPOCH;
+    unsigned char *p = soma_alloc(sec->size, 1);
+    if (!p) return SOMA_ERR_NOMEM;
+    sec->data = p;
+    int32_t e32 = done;
+    int64_t smp = log->samples;
+    memcpy(p, &e32, 4);
+    memcpy(p + 4, &log->train_seconds, 8);
+    memcpy(p + 12, &smp, 8);
+    p += LOG_HEAD;
+    for (int e = 0; e < done; e++, p += LOG_EPOCH) {
+        const float v[5] = {log->train_loss[e], log->train_acc[e], log->test_acc[e], log->test_loss[e], log->lr[e]};
+        memcpy(p, v, sizeof v);
+        memcpy(p + sizeof v, &log->epoch_seconds[e], 8);
+    }
+    return SOMA_OK;
+}
+
+static soma_status log_load_(soma_train_log *log, const soma_ckpt_section *sec) {
+    int32_t done;
+    if (sec->size < LOG_HEAD) return soma_error(SOMA_ERR_FORMAT, "checkpoint: section train.log truncated");
+    const unsigned char *p = sec->data;
+    memcpy(&done, p, 4);
+    if (done < 0 || sec->size != LOG_HEAD + (size_t)done * LOG_EPOCH)
+        return soma_error(SOMA_ERR_FORMAT, "checkpoint: section train.log of %zu bytes for %d epochs", sec->size, (int)done);
+    int64_t smp;
+    memcpy(&log->train_seconds, p + 4, 8);
+    memcpy(&smp, p + 12, 8);
+    log->samples = (long)smp;
+    p += LOG_HEAD;
+    for (int e = 0; e < done && e < log->epochs; e++, p += LOG_EPOCH) {
+        float v[5];
+        memcpy(v, p, sizeof v);
+        log->train_loss[e] = v[0];
+        log->train_acc[e] = v[1];
+        log->test_acc[e] = v[2];
+        log->test_loss[e] = v[3];
+        log->lr[e] = v[4];
+        memcpy(&log->epoch_seconds[e], p + sizeof v, 8);
+    }
+    return SOMA_OK;
+}
+
 static soma_status ckpt_save_(const soma_train_config *cfg, soma_net *net, soma_rule *rule, soma_optim *opt,
-                              const soma_ckpt_meta *meta) {
-    soma_ckpt_section sec[2];
+                              const soma_ckpt_meta *meta, const soma_train_log *log) {
+    soma_ckpt_section sec[3];
     int n = 0;
     memset(sec, 0, sizeof sec);
     soma_status st = soma_rule_save_section(rule, &sec[0]);
@@ -307,13 +358,17 @@ static soma_status ckpt_save_(const soma_train_config *cfg, soma_net *net, soma_
         st = cfg->hooks.save(cfg->hooks.user, &sec[n].data, &sec[n].size);
         n++;
     }
+    if (st == SOMA_OK) {
+        st = log_save_(log, (int)meta->epoch, &sec[n]);
+        n++;
+    }
     if (st == SOMA_OK) st = soma_ckpt_save_ex(cfg->ckpt_path, net, opt, meta, sec, n);
     for (int i = 0; i < n; i++) soma_free(sec[i].data);
     return st;
 }
 
 static soma_status ckpt_resume_(const soma_train_config *cfg, soma_net *net, soma_rule *rule, soma_optim *opt,
-                                soma_ckpt_meta *meta) {
+                                soma_ckpt_meta *meta, soma_train_log *log) {
     soma_ckpt_section *sec = NULL;
     int n = 0;
     SOMA_TRY(soma_ckpt_load_ex(cfg->ckpt_path, net, opt, meta, &sec, &n));
@@ -323,6 +378,8 @@ static soma_status ckpt_resume_(const soma_train_config *cfg, soma_net *net, som
         st = h ? cfg->hooks.load(cfg->hooks.user, h->data, h->size)
                : soma_error(SOMA_ERR_FORMAT, "checkpoint %s: no 'hooks' section for the hooks' state", cfg->ckpt_path);
     }
+    const soma_ckpt_section *l = soma_ckpt_section_find(sec, n, "train.log"); /* absent in version 1 */
+    if (st == SOMA_OK && l) st = log_load_(log, l);
     soma_ckpt_sections_free(sec, n);
     return st;
 }
@@ -444,7 +501,7 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
     struct stat sb;
     if (cfg->ckpt_path && cfg->resume && stat(cfg->ckpt_path, &sb) == 0) {
         soma_ckpt_meta meta;
-        st = ckpt_resume_(cfg, net, rule, opt, &meta);
+        st = ckpt_resume_(cfg, net, rule, opt, &meta, log);
         if (st != SOMA_OK) goto done;
         start = (int)meta.epoch;
         step = meta.step;
@@ -525,7 +582,7 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
             meta.step = step;
             meta.seed = cfg->seed;
             meta.data_rng = data_rng;
-            st = ckpt_save_(cfg, net, rule, opt, &meta);
+            st = ckpt_save_(cfg, net, rule, opt, &meta, log);
         }
         if (st != SOMA_OK) break;
         if (logf) log_line_(logf, log, e, rule->loss, seen);

@@ -322,7 +322,7 @@ soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma
             if (version >= 2 && kind != (uint32_t)want)
                 return soma_error(SOMA_ERR_SHAPE,
                                   "checkpoint: optimizer state is %s's, the optimizer is %s; HINT: resume "
-                                  "with --optim %s",
+                                  "with the optimizer it was saved with (%s)",
                                   soma_optim_name((soma_optim_kind)kind), soma_optim_name(want),
                                   soma_optim_name((soma_optim_kind)kind));
             NEED(ns <= (r.n - r.off) / sizeof(float), "checkpoint: optimizer state truncated");

@@ -1,12 +1,13 @@
 # Thin front door over CMake. The real build lives in CMakeLists.txt.
 BUILD   ?= build
 ASAN    ?= build-asan
+NOOMP   ?= build-noomp
 FUZZDIR ?= build-fuzz
 JOBS    ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all setup setup-test build demo test test-fast test-asan bench fuzz install readme-figures clean
+.PHONY: all setup setup-test build demo test test-fast test-asan test-noomp bench fuzz install readme-figures clean
 
 all: build
 
@@ -28,13 +29,20 @@ demo: build
 	$(BUILD)/soma run lenet-fmnist
 	$(BUILD)/soma report
 
-# Every test: the release build, then the whole suite again under ASan + UBSan.
+# Every test: the release build, then the whole suite again without OpenMP and under ASan + UBSan.
 test: setup-test build
 	cd $(BUILD) && SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_DATA=1 ctest --output-on-failure -j 2
+	$(MAKE) test-noomp
 	$(MAKE) test-asan
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j 2
+
+# OpenMP is optional: the build without it must train (every data-parallel slice included).
+test-noomp: setup-test
+	cmake -S . -B $(NOOMP) -DCMAKE_BUILD_TYPE=Release -DSOMA_OPENMP=OFF -DSOMA_SHARED=OFF $(CMAKE_FLAGS)
+	cmake --build $(NOOMP) -j $(JOBS)
+	cd $(NOOMP) && ctest --output-on-failure -j 2
 
 test-asan: setup-test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DSOMA_SANITIZE=ON -DSOMA_SHARED=OFF $(CMAKE_FLAGS)
@@ -63,4 +71,4 @@ readme-figures: build
 	bash scripts/readme_figures.sh --soma $(BUILD)/soma
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZDIR)
+	rm -rf $(BUILD) $(ASAN) $(NOOMP) $(FUZZDIR)

@@ -170,8 +170,12 @@ static void train_help_(void) {
     char grammar[4096];
     soma_layer_grammar(grammar, sizeof grammar);
     printf("usage: soma train --data D --net SPEC [options]\n"
-           "Trains a classifier by backprop and prints its results as JSON; with --out DIR also\n"
-           "DIR/results.json (every option as given, the machine, version and date) and figures.\n\n"
+           "Trains a network by backprop (a classifier, or a regression with --loss mse) and prints\n"
+           "its results as JSON; with --out DIR also DIR/results.json (every option as given, the\n"
+           "machine, version and date) and figures. Figures are measured on the split they name:\n"
+           "train_*, val_* (a validation split held out of the training data, --val-split) and\n"
+           "test_* (only when the data have a test split of their own); results.json's\n"
+           "\"measured_on\" says which.\n\n"
            "options:\n");
     print_opts_(soma_classify_train_opts());
     printf("\nnetwork spec: comma-separated layers, applied in order:\n%s"

@@ -12,7 +12,7 @@ static soma_optim *opt_;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!net_) {
         if (soma_net_new(&net_, "conv3x3x2,relu,maxpool2,fc3", soma_shape3(1, 6, 6), 1) != SOMA_OK) abort();
-        soma_optim_config oc = {SOMA_OPTIM_ADAM, 0.f, 0, 0.f, 0.f, 0.f, 0.f};
+        soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
         if (soma_optim_new(&opt_, net_, &oc) != SOMA_OK) abort();
     }
     soma_ckpt_meta meta;

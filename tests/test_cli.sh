@@ -180,7 +180,7 @@ EOF
     # on a terminal (forced): redraws in place, and each epoch's line stays (ends in a newline)
     SOMA_PROGRESS=1 "$SOMA" train --data fmnist --net "fc32,relu,fc10" --epochs 2 --n-train 3000 --n-test 500 \
         --threads 2 >/dev/null 2>"$T/tty"
-    if [ "$(grep -c 'train epoch [12]/2: loss' "$T/tty")" -eq 2 ] && grep -q $'\r' "$T/tty"; then
+    if [ "$(grep -c 'train: epoch [12]/2: train_loss' "$T/tty")" -eq 2 ] && grep -q $'\r' "$T/tty"; then
         ok
     else
         bad "progress on a terminal: $(cat -A "$T/tty" | head -c 600)"

@@ -83,13 +83,21 @@ static void test_net_gradients(void) {
 }
 
 static void test_optim_vs_torch(void) {
-    const char *cases[] = {"sgd", "sgd_momentum_wd", "sgd_nesterov", "adam", "adam_wd", "adamw"};
-    const soma_optim_config cfgs[] = {
-        {SOMA_OPTIM_SGD, 0.f, 0, 0.f, 0, 0, 0},     {SOMA_OPTIM_SGD, 0.9f, 0, 0.01f, 0, 0, 0},
-        {SOMA_OPTIM_SGD, 0.9f, 1, 0.01f, 0, 0, 0},  {SOMA_OPTIM_ADAM, 0.f, 0, 0.f, 0, 0, 0},
-        {SOMA_OPTIM_ADAM, 0.f, 0, 0.05f, 0, 0, 0},  {SOMA_OPTIM_ADAMW, 0.f, 0, 0.05f, 0, 0, 0},
-    };
-    for (int c = 0; c < 6; c++) {
+    const char *cases[] = {"sgd",  "sgd_momentum_wd", "sgd_nesterov", "adam",
+                           "adam_wd", "adamw", "adam_beta1_0", "adamw_eps_0"};
+    const soma_optim_kind kinds[] = {SOMA_OPTIM_SGD,  SOMA_OPTIM_SGD,   SOMA_OPTIM_SGD,  SOMA_OPTIM_ADAM,
+                                     SOMA_OPTIM_ADAM, SOMA_OPTIM_ADAMW, SOMA_OPTIM_ADAM, SOMA_OPTIM_ADAMW};
+    const float mom[] = {0.f, 0.9f, 0.9f, 0.f, 0.f, 0.f, 0.f, 0.f}, wd[] = {0.f, 0.01f, 0.01f, 0.f, 0.05f, 0.05f, 0.f, 0.05f};
+    soma_optim_config cfgs[8];
+    for (int c = 0; c < 8; c++) {
+        cfgs[c] = soma_optim_defaults(kinds[c]);
+        cfgs[c].momentum = mom[c];
+        cfgs[c].weight_decay = wd[c];
+    }
+    cfgs[2].nesterov = 1;
+    cfgs[6].beta1 = 0.f; /* zero means zero, not "the default" */
+    cfgs[7].eps = 0.f;
+    for (int c = 0; c < 8; c++) {
         char path[256];
         snprintf(path, sizeof path, "tests/fixtures/optim/%s.bin", cases[c]);
         fixture f;
@@ -160,7 +168,7 @@ static void test_train_resume_ckpt(void) {
     if (!d) return;
     const char *spec = "fc16,relu,dropout0.1,fc3";
     soma_shape in = d->shape;
-    soma_optim_config oc = {SOMA_OPTIM_ADAM, 0.f, 0, 0.f, 0, 0, 0};
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
     soma_net *a = NULL, *b = NULL;
     soma_optim *oa = NULL, *ob = NULL;
     soma_train_log la = {0}, lb = {0};
@@ -242,7 +250,8 @@ static void test_data_parallel(const char *spec) {
     for (int dp = 0; dp < 2; dp++) {
         soma_optim *o = NULL;
         soma_rule *r = NULL;
-        soma_optim_config oc = {SOMA_OPTIM_SGD, 0.9f, 0, 0.f, 0, 0, 0};
+        soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_SGD);
+        oc.momentum = 0.9f;
         CHECK_OK(soma_net_new(&nets[dp], spec, soma_shape3(1, 8, 8), 7));
         CHECK_OK(soma_optim_new(&o, nets[dp], &oc));
         CHECK_OK(soma_rule_backprop_new(&r, SOMA_LOSS_XENT));
@@ -279,7 +288,7 @@ static void test_shape_boundaries(void) {
     soma_net_free(net);
     net = NULL;
     soma_optim *o = NULL;
-    soma_optim_config oc = {SOMA_OPTIM_SGD, 0.f, 0, 0.f, 0, 0, 0};
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_SGD);
     CHECK_OK(soma_net_new(&net, "fc2", soma_shape2(2, 5), 1)); /* 10 values, but [2,5] */
     if (net) CHECK_OK(soma_optim_new(&o, net, &oc));
     if (o) {

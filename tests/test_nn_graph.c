@@ -484,7 +484,7 @@ static void train_(const char *spec, soma_shape in, const float *x, const int *l
     soma_optim *o = NULL;
     *first = *last = NAN;
     CHECK_OK(soma_net_new(&net, spec, in, 5));
-    soma_optim_config oc = {SOMA_OPTIM_ADAM, 0.f, 0, 0.f, 0, 0, 0};
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
     if (net) CHECK_OK(soma_optim_new(&o, net, &oc));
     if (!o) goto out;
     float *d = soma_alloc((size_t)N * K, sizeof *d);

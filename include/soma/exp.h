@@ -211,6 +211,10 @@ typedef struct soma_classify_config {
     const char *label;      /* progress label */
     float landmark;         /* drawn as a reference line on the accuracy curve (NaN: none) */
     const char *landmark_label;
+    double val_split;       /* fraction of the training set held out for validation; < 0: 0.1
+                               when the data have no test split of their own, else none */
+    const char *loss;       /* "xent" (classification) or "mse" (regression on float targets) */
+    const char *log_path;   /* one JSON line per epoch (may be NULL) */
 } soma_classify_config;
 
 soma_classify_config soma_classify_defaults(void);
@@ -219,10 +223,11 @@ soma_classify_config soma_classify_defaults(void);
 const soma_opt *soma_classify_train_opts(void);
 /* Fills cfg from parsed arguments: every classification option that a declares. */
 soma_status soma_classify_from_args(const soma_args *a, soma_classify_config *cfg);
-/* Loads the data, builds the net, trains, evaluates; fills ours with test_accuracy,
- * test_loss, train_seconds, samples_per_second, epochs, parameters, curves; draws figures.
- * A run resumed from the checkpoint of a finished run trains nothing and reports the
- * checkpoint's net measured again (train and test split). */
+/* Loads the data, builds the net, trains, evaluates; fills ours with the figures (train_*,
+ * val_* on a held-out validation split, test_* only on a test split of its own -- never on
+ * the training data), "measured_on" naming each figure's split, train_seconds,
+ * samples_per_second, epochs, parameters, curves; draws figures. A run resumed from the
+ * checkpoint of a finished run trains nothing and reports the checkpoint's net measured again. */
 soma_status soma_classify_run(const soma_classify_config *cfg, struct cJSON *ours);
 /* Evaluates a network (spec + NPY parameters or a checkpoint, not both) on the test split:
  * fills test_accuracy, test_loss, n. */

@@ -150,9 +150,11 @@ soma_status soma_png_write_grid(const char *path, const float *imgs, int n, int 
 
 // --- data sets -------------------------------------------------------------------------
 
-/* N labelled samples of one per-sample shape (core.h's convention: [D] a vector, [C,H,W] an
- * image, [T,...] a sequence). Pixels are stored as bytes (x_u8, scaled by `scale` on the way
- * out) or as floats (x_f32); exactly one is non-NULL. */
+/* N samples of one per-sample shape (core.h's convention: [D] a vector, [C,H,W] an image,
+ * [T,...] a sequence). Pixels are stored as bytes (x_u8, scaled by `scale` on the way out) or
+ * as floats (x_f32); exactly one is non-NULL. Targets are either integer labels y [n, y_len]
+ * (y_len 1: one class a sample; T: one a position of a sequence) or float targets t [n, t_dim]
+ * of per-sample shape t_dims[0..t_ndim) (regression; y NULL, n_classes 0). */
 typedef struct soma_dataset {
     char name[64];
     int n;
@@ -162,7 +164,12 @@ typedef struct soma_dataset {
     uint8_t *x_u8;
     float scale; /* x = x_u8 * scale (1/255 by default, as torchvision's ToTensor) */
     float *x_f32;
-    int *y; /* labels in 0..n_classes-1 */
+    int *y; /* labels in 0..n_classes-1, y_len a sample */
+    int y_len;          /* labels a sample (1, or T for per-position labels) */
+    float *t;           /* float targets [n, t_dim], NULL unless regression */
+    size_t t_dim;
+    int t_ndim;         /* per-sample shape of the targets (0 when none) */
+    int t_dims[4];
 } soma_dataset;
 
 /* Where to find Fashion-MNIST: the dir argument if non-NULL, else $SOMA_FMNIST_DIR, else
@@ -172,13 +179,19 @@ const char *soma_fmnist_dir(const char *dir);
 /* Loads a data set by spec:
  *   "fmnist"             Fashion-MNIST (train or test split)
  *   "idx:IMAGES,LABELS"  any IDX pair (.gz or plain); [N,H,W] or [N,C,H,W] images
- *   "npy:X,Y"            X [N,D], [N,H,W], [N,C,H,W] or [N,T,C,H,W] (any numeric dtype, taken
- *                        as given), Y [N] ints; samples are [D], [1,H,W], [C,H,W], [T,C,H,W]
- * For idx and npy the same files serve both splits unless "idx:TRAINI,TRAINL;TESTI,TESTL". */
+ *   "npy:X,Y"            X [N,D], [N,T,D], [N,H,W], [N,C,H,W] or [N,T,C,H,W] (any numeric
+ *                        dtype, taken as given); Y integers [N] (classes) or [N,T] (a class a
+ *                        position), or floats of any shape [N,...] (regression targets)
+ * For idx and npy the same files serve both splits unless "idx:TRAINI,TRAINL;TESTI,TESTL":
+ * soma_dataset_spec_has_test tells which. */
 soma_status soma_dataset_load(const char *spec, int train, const char *fmnist_dir,
                               soma_dataset **out);
 soma_status soma_dataset_fmnist(const char *dir, int train, soma_dataset **out);
-/* Builds a data set from an image array and a label array (validated: counts, label range). */
+/* 1 when spec names a test split of its own (fmnist, or two pairs "A,B;C,D"), 0 when the
+ * test split would be the training files again. */
+int soma_dataset_spec_has_test(const char *spec);
+/* Builds a data set from an image array and a label array (validated: counts, label range);
+ * float y arrays become regression targets, integer [N,T] ones per-position labels. */
 soma_status soma_dataset_from_arrays(const soma_array *x, const soma_array *y, const char *name,
                                      soma_dataset **out);
 
@@ -197,8 +210,16 @@ void soma_dataset_free(soma_dataset *d);
  * be NULL). No allocation; safe to call from several threads on one data set. An index
  * outside 0..d->n-1 is a caller bug (SOMA_ASSERT). */
 void soma_dataset_batch(const soma_dataset *d, const int *idx, int n, float *x, int *y);
+/* Gathers the targets of samples idx[0..n): labels into y [n, y_len] (may be NULL) and float
+ * targets into t [n, t_dim] (may be NULL; ignored when the set has none). */
+void soma_dataset_batch_targets(const soma_dataset *d, const int *idx, int n, int *y, float *t);
 /* The first n samples as a view-like copy (a smaller set for quick tests). */
 soma_status soma_dataset_subset(const soma_dataset *d, int n, soma_dataset **out);
+/* A held-out split: a shuffled fraction val_frac (0 < val_frac < 1) of d, drawn with seed,
+ * goes to *val, the rest to *train (both copies; d is untouched). SOMA_ERR_ARG when a part
+ * would be empty. */
+soma_status soma_dataset_split(const soma_dataset *d, double val_frac, uint64_t seed,
+                               soma_dataset **train, soma_dataset **val);
 
 #ifdef __cplusplus
 }

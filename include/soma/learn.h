@@ -2,16 +2,23 @@
  *
  * A rule turns one batch of activity into an update signal for every parameter of a network
  * (it fills the parameters' grad fields); an optimizer then applies it. Backprop computes the
- * exact gradient; later rules (feedback alignment, DFA, predictive coding, forward-forward,
- * Hebbian) implement the same vtable and keep their own state (feedback matrices, value nodes)
- * behind impl.
+ * exact gradient; the coming rules (feedback alignment, DFA, predictive coding, forward-forward,
+ * EWC/SI) implement the same vtable, keep their own state behind impl, classify their own way
+ * (predict) and save that state as a named checkpoint section.
+ *
+ * One loop, soma_train, serves every task: classification (labels [n]), per-position
+ * classification of sequences (labels [n, T]: cross-entropy at each of T positions of an
+ * output [T, K]) and regression (MSE on float targets of any per-sample shape, e.g. [T, D]).
+ * Hooks run at the points other modules plug into: after the gradients are complete (gradient
+ * all-reduce, consolidation penalties), after each optimizer step (synaptic intelligence), at
+ * epoch ends and at the end of a task.
  *
  *     soma_rule *rule;
  *     SOMA_TRY(soma_rule_backprop_new(&rule, SOMA_LOSS_XENT));
  *     soma_train_config cfg = soma_train_defaults();
  *     cfg.epochs = 10;
  *     soma_train_log log = {0};
- *     SOMA_TRY(soma_train_classifier(net, rule, opt, train, test, &cfg, &log));
+ *     SOMA_TRY(soma_train(net, rule, opt, train, val, &cfg, &log));
  *     printf("%.4f\n", log.test_acc[log.epochs - 1]);
  *     soma_train_log_free(&log);
  */
@@ -27,29 +34,44 @@ extern "C" {
 #endif
 
 typedef enum soma_loss_kind {
-    SOMA_LOSS_XENT = 0, /* softmax cross-entropy on integer labels */
+    SOMA_LOSS_XENT = 0, /* softmax cross-entropy on integer labels, at each position */
     SOMA_LOSS_MSE = 1,  /* mean squared error on float targets */
     SOMA_LOSS_COUNT
 } soma_loss_kind;
+const char *soma_loss_name(soma_loss_kind k);                      /* "xent", "mse" */
+soma_status soma_loss_parse(const char *name, soma_loss_kind *k); /* "xent" (or "ce"), "mse" */
 
-/* What a batch is trained towards: labels [n] for XENT, values [n, dim] for MSE. */
+/* What a batch is trained towards. XENT: labels [n, positions] (positions 0 counts as 1); the
+ * net's output per sample is [positions, K] and the loss is the mean cross-entropy over all
+ * n * positions rows. MSE: values [n, dim] with dim the net's output size per sample. */
 typedef struct soma_target {
     const int *labels;
     const float *values;
     int dim;
+    int positions;
 } soma_target;
 
 typedef struct soma_rule soma_rule;
 typedef struct soma_rule_ops {
     const char *name;
     /* Zeroes the grads, runs the batch, fills every parameter's grad; *loss = the batch's mean
-     * loss, *correct = how many argmax predictions match (XENT; may be NULL). */
+     * loss, *correct = how many predictions match (XENT, counted over positions; may be NULL). */
     soma_status (*step)(soma_rule *r, soma_net *net, const float *x, const soma_target *t, int n,
                         float *loss, int *correct);
     void (*destroy)(soma_rule *r);
     /* A fresh rule of the same kind and settings for a replica of the network (data-parallel
      * training); NULL when the rule keeps state that replicas must not duplicate. */
     soma_status (*clone)(const soma_rule *r, soma_rule **out);
+    /* The predicted class at each of `positions` positions of each of n samples, pred[n *
+     * positions]. NULL: the argmax of the net's output (forward-forward classifies by goodness
+     * instead). May use the net's activation buffers. */
+    soma_status (*predict)(soma_rule *r, soma_net *net, const float *x, int n, int positions,
+                           int *pred);
+    /* The rule's own state (feedback matrices, Fisher information, ...) as one blob, stored in
+     * checkpoints as section "rule.<name>"; *data is allocated with soma_alloc and freed by the
+     * caller. NULL: nothing to save. load receives what save wrote; both or neither. */
+    soma_status (*save)(const soma_rule *r, void **data, size_t *size);
+    soma_status (*load)(soma_rule *r, const void *data, size_t size);
 } soma_rule_ops;
 
 struct soma_rule {
@@ -65,10 +87,45 @@ soma_status soma_rule_backprop_new(soma_rule **out, soma_loss_kind loss);
 void soma_rule_free(soma_rule *r);
 soma_status soma_rule_step(soma_rule *r, soma_net *net, const float *x, const soma_target *t, int n,
                            float *loss, int *correct);
-/* The output-gradient scratch of a rule, grown to n*dim floats (for rule implementations). */
+/* ops->predict, or soma_argmax over each position's K outputs. */
+soma_status soma_rule_predict(soma_rule *r, soma_net *net, const float *x, int n, int positions,
+                              int *pred);
+/* The output-gradient scratch of a rule, grown to n floats (for rule implementations). */
 soma_status soma_rule_reserve_dy(soma_rule *r, size_t n);
+/* For rule implementations: the loss of output y [n, out] against t, its gradient into
+ * r->dy (reserved here) and the correct count (argmax, XENT). Checks the target's shape. */
+soma_status soma_rule_loss(soma_rule *r, const float *y, int out, const soma_target *t, int n,
+                           float *loss, int *correct);
+/* The rule's checkpoint section (name "rule.<ops->name>"): sec->data NULL and size 0 when the
+ * rule has no state; sec->data is the caller's to soma_free. */
+soma_status soma_rule_save_section(const soma_rule *r, soma_ckpt_section *sec);
+/* Restores from the matching section among sec[n] (ignored when the rule keeps no state;
+ * SOMA_ERR_FORMAT when it does and the section is missing). */
+soma_status soma_rule_load_section(soma_rule *r, const soma_ckpt_section *sec, int n);
 
 // --- the training loop -----------------------------------------------------------------
+
+struct soma_train_log;
+
+/* Callbacks into the loop; any may be NULL. A hook returning an error stops training with it.
+ * Each runs on the caller's thread with the main net (never a data-parallel replica). */
+typedef struct soma_train_hooks {
+    void *user;
+    /* After the batch's gradients are complete (summed over data-parallel slices) and before
+     * the optimizer: gradient all-reduce across processes, consolidation penalties (add the
+     * penalty's gradient to the grads and its value to *loss). */
+    soma_status (*after_grad)(void *user, soma_net *net, long step, float *loss);
+    /* After the optimizer changed the parameters (synaptic intelligence's path integral). */
+    soma_status (*after_step)(void *user, soma_net *net, long step, float lr);
+    /* After epoch `epoch` (0-based) was trained and evaluated; log holds its figures. */
+    soma_status (*epoch_end)(void *user, soma_net *net, int epoch, const struct soma_train_log *log);
+    /* Once the last epoch of a task is done: cfg.task numbers it, train is its data (EWC's
+     * Fisher information, SI's consolidation). */
+    soma_status (*task_end)(void *user, soma_net *net, int task, const soma_dataset *train);
+    /* The hooks' state in checkpoints, as section "hooks" (same contract as a rule's). */
+    soma_status (*save)(void *user, void **data, size_t *size);
+    soma_status (*load)(void *user, const void *data, size_t size);
+} soma_train_hooks;
 
 typedef struct soma_train_config {
     int epochs;
@@ -76,19 +133,26 @@ typedef struct soma_train_config {
     soma_sched sched;       /* learning rate and schedule (total filled in if 0) */
     uint64_t seed;          /* data shuffling stream */
     int eval_batch;         /* batch for evaluation (default 1000) */
-    int eval_every;         /* evaluate on the test set every k epochs (0 = only at the end) */
-    const char *ckpt_path;  /* save a checkpoint after every epoch (NULL = none) */
+    int eval_every;         /* evaluate on the held-out set every k epochs (0 = only at the end) */
+    const char *ckpt_path;  /* save a checkpoint after every epoch (NULL = none), with sections
+                               "rule.<name>" (the rule's state), "hooks", "train.log" */
     int resume;             /* load ckpt_path first if it exists, continue from its epoch */
     const char *label;      /* progress-line label */
     int quiet;              /* no progress line */
     int data_parallel;      /* 1 (default): with T threads, split each batch into T slices, each
-                               run by one thread on a replica of the net (one parallel region
-                               per step); 0: one net, kernels threaded inside */
+                               run on a replica of the net by whichever thread is free (one
+                               parallel region per step; the same bits whatever OpenMP grants);
+                               0: one net, kernels threaded inside */
+    soma_train_hooks hooks;
+    int task;               /* passed to hooks.task_end (continual learning: 0, 1, ...) */
+    const char *log_path;   /* one JSON line per epoch appended here (NULL = none) */
 } soma_train_config;
 
 soma_train_config soma_train_defaults(void);
 
-/* Per-epoch curves; arrays have `epochs` entries (test_acc is NaN where not evaluated). */
+/* Per-epoch curves; arrays have `epochs` entries (test_* is NaN where not evaluated; *_acc is
+ * NaN for regression). "test" is whatever held-out set was given (a validation split or a
+ * test set): the caller knows which. */
 typedef struct soma_train_log {
     int epochs;
     float *train_loss, *train_acc, *test_acc, *test_loss, *lr;
@@ -96,16 +160,29 @@ typedef struct soma_train_log {
     double train_seconds;      /* training steps only (no evaluation, no I/O) */
     double samples_per_second; /* training samples / train_seconds */
     long samples;
-    int start_epoch;           /* > 0 when resumed */
+    int start_epoch;           /* > 0 when resumed: the entries before it (and the time and
+                                  sample counts) come from the checkpoint's "train.log" section,
+                                  so a resumed finished run reports its final figures */
 } soma_train_log;
 void soma_train_log_free(soma_train_log *log);
 
-/* Trains a classifier with shuffled mini-batches; evaluates on `test` (may be NULL). */
+/* Trains net with rule and opt on shuffled mini-batches of train, evaluating on held_out (may
+ * be NULL) every cfg.eval_every epochs and after the last. The task follows the rule's loss:
+ * XENT on train's labels (per position when train->y_len > 1), MSE on train's float targets.
+ * SOMA_ERR_SHAPE when data and net do not fit (sizes named); SOMA_ERR_ARG on bad settings. */
+soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const soma_dataset *train,
+                       const soma_dataset *held_out, const soma_train_config *cfg,
+                       soma_train_log *log);
+/* soma_train for classification (kept for callers of the first API). */
 soma_status soma_train_classifier(soma_net *net, soma_rule *rule, soma_optim *opt,
                                   const soma_dataset *train, const soma_dataset *test,
                                   const soma_train_config *cfg, soma_train_log *log);
-/* Accuracy (fraction) and mean cross-entropy of net on d. */
+/* Accuracy (fraction) and mean cross-entropy of net on d, by argmax. */
 soma_status soma_evaluate(soma_net *net, const soma_dataset *d, int batch, float *acc, float *loss);
+/* The same by the rule's loss and its predict op: XENT -> accuracy over all positions and mean
+ * cross-entropy; MSE -> *acc NaN, mean squared error. */
+soma_status soma_evaluate_rule(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch,
+                               float *acc, float *loss);
 
 // --- Rosenblatt's perceptron --------------------------------------------------------------
 

@@ -153,7 +153,9 @@ typedef struct soma_param {
     int dims[SOMA_MAX_DIMS]; /* PyTorch's layout: dense [out,in], conv [out,in,kh,kw] */
     int decay;               /* 1 if weight decay applies (weights), 0 (biases, norm gains) */
     int fan_in, fan_out;     /* for initialisers */
-    int trainable;           /* 1 (default); 0: frozen -- no gradient, optimizers skip it */
+    int trainable;           /* 1 (default): optimizers update it; 0: fixed (feedback matrices,
+                                frozen layers) -- no gradient, skipped by optimizers and left out
+                                of their state */
     /* NULL (default), or n floats (borrowed) used in place of `value` when a layer computes its
      * input gradient dx: feedback alignment replaces only the input gradient. */
     const float *feedback;
@@ -333,18 +335,30 @@ typedef struct soma_optim_config {
     float momentum;     /* SGD */
     int nesterov;       /* SGD */
     float weight_decay; /* applied to params with decay == 1 */
-    float beta1, beta2, eps; /* Adam(W); zero means PyTorch's defaults 0.9, 0.999, 1e-8 */
+    float beta1, beta2, eps; /* Adam(W): taken as given (0 means 0; start from the defaults) */
 } soma_optim_config;
 
+/* PyTorch's defaults for kind: SGD lr-free, no momentum; Adam(W) beta1 0.9, beta2 0.999,
+ * eps 1e-8; weight decay 0 for SGD and Adam, 0.01 for AdamW (as torch.optim.AdamW). Start
+ * every configuration here and change what differs: every field is taken as given. */
+soma_optim_config soma_optim_defaults(soma_optim_kind kind);
+
 typedef struct soma_optim soma_optim; /* opaque */
-/* Optimises every parameter of net (borrowed: the net must outlive the optimizer). */
+/* Optimises every trainable parameter of net (borrowed: the net must outlive the optimizer).
+ * Parameters with trainable == 0 (fixed feedback matrices, frozen layers) are never changed
+ * and hold no optimizer state: set the flags before creating the optimizer. SOMA_ERR_ARG on
+ * an unknown kind or a setting out of range (momentum, betas outside [0,1), negative eps or
+ * weight decay). */
 soma_status soma_optim_new(soma_optim **out, soma_net *net, const soma_optim_config *cfg);
 void soma_optim_free(soma_optim *o);
 /* One update with learning rate lr from the accumulated grads. */
 void soma_optim_step(soma_optim *o, float lr);
 long soma_optim_steps(const soma_optim *o);
-/* The optimizer's state as one flat float vector (momenta), for checkpoints. */
+/* The optimizer's state as one flat float vector (momenta of the trainable parameters, in
+ * parameter order; Adam: all first moments, then all second moments), for checkpoints. */
 float *soma_optim_state(soma_optim *o, size_t *n);
+soma_optim_kind soma_optim_get_kind(const soma_optim *o);
+const char *soma_optim_name(soma_optim_kind kind); /* "sgd", "adam", "adamw"; "?" if unknown */
 void soma_optim_set_steps(soma_optim *o, long steps);
 soma_status soma_optim_parse(const char *name, soma_optim_kind *kind); /* "sgd", "adam", "adamw" */
 
@@ -369,25 +383,52 @@ soma_status soma_sched_parse(const char *name, soma_sched_kind *kind); /* "const
 
 // --- checkpoints -----------------------------------------------------------------------
 
-/* A versioned binary file: magic "SOMACKPT", version, the spec, the input shape, every
- * parameter (name, shape, values), the optimizer state, counters and a CRC-32 of all of it.
- * Written to a temporary file, synced, then renamed into place. */
+/* A versioned binary file: magic "SOMACKPT", version (2; version 1 files still load), the
+ * spec, the input shape, every parameter (name, shape, values), the optimizer's kind and state,
+ * counters, named sections (the state of learning rules, consolidation and hooks, opaque to
+ * this module) and a CRC-32 of all of it. Written to a temporary file, synced, then renamed
+ * into place. */
 typedef struct soma_ckpt_meta {
     long epoch;       /* epochs completed */
     long step;        /* optimizer steps */
     uint64_t seed;
     soma_rng data_rng; /* the stream that shuffles data, to resume bit for bit */
+    int version;      /* on load: the file's format version (ignored on save) */
 } soma_ckpt_meta;
+
+/* A named blob of state ("rule.fa", "hooks", ...): name non-empty, unique in a file. */
+#define SOMA_CKPT_SECTION_NAME 48
+typedef struct soma_ckpt_section {
+    char name[SOMA_CKPT_SECTION_NAME];
+    void *data; /* on load: owned by the returned array (soma_ckpt_sections_free) */
+    size_t size;
+} soma_ckpt_section;
+
 soma_status soma_ckpt_save(const char *path, soma_net *net, soma_optim *opt /* may be NULL */,
                            const soma_ckpt_meta *meta);
+/* The same with n_sec named sections (borrowed). SOMA_ERR_ARG on an empty, overlong or
+ * repeated name. */
+soma_status soma_ckpt_save_ex(const char *path, soma_net *net, soma_optim *opt,
+                              const soma_ckpt_meta *meta, const soma_ckpt_section *sec, int n_sec);
 /* Loads into an existing net of the same spec and shape (SOMA_ERR_FORMAT on a corrupt,
- * truncated or foreign file; SOMA_ERR_SHAPE on a mismatched network). opt may be NULL. */
+ * truncated or foreign file; SOMA_ERR_SHAPE on a mismatched network or an optimizer of another
+ * kind or state size than the one saved). opt may be NULL. Nothing is changed on failure. */
 soma_status soma_ckpt_load(const char *path, soma_net *net, soma_optim *opt, soma_ckpt_meta *meta);
+/* The same, also returning the file's sections: *sec (caller frees with
+ * soma_ckpt_sections_free(*sec, *n_sec)); a version-1 file has none. sec may be NULL. */
+soma_status soma_ckpt_load_ex(const char *path, soma_net *net, soma_optim *opt,
+                              soma_ckpt_meta *meta, soma_ckpt_section **sec, int *n_sec);
+void soma_ckpt_sections_free(soma_ckpt_section *sec, int n);
+/* The section called name, NULL if absent. */
+const soma_ckpt_section *soma_ckpt_section_find(const soma_ckpt_section *sec, int n,
+                                                const char *name);
 /* Reads only the spec and input shape (to build the net before loading). */
 soma_status soma_ckpt_peek(const char *path, char *spec, size_t cap, soma_shape *in);
 /* Parses from memory (for the fuzz target); same checks as load. */
 soma_status soma_ckpt_load_mem(const void *buf, size_t n, soma_net *net, soma_optim *opt,
                                soma_ckpt_meta *meta);
+soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma_optim *opt,
+                                  soma_ckpt_meta *meta, soma_ckpt_section **sec, int *n_sec);
 
 #ifdef __cplusplus
 }

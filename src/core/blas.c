@@ -54,10 +54,14 @@ static int threads_ = 0;
 void soma_set_threads(int n) {
     if (n < 1) n = 1;
     threads_ = n;
+    int blas = n;
 #ifdef _OPENMP
     omp_set_num_threads(n);
+    /* OpenBLAS's threads wait for one another: asked for more than OpenMP grants (for example
+     * under OMP_THREAD_LIMIT) it spins forever. */
+    if (blas > omp_get_thread_limit()) blas = omp_get_thread_limit();
 #endif
-    if (openblas_set_num_threads) openblas_set_num_threads(n);
+    if (openblas_set_num_threads) openblas_set_num_threads(blas);
 }
 
 int soma_get_threads(void) {

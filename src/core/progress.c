@@ -52,7 +52,7 @@ void soma_progress_update(soma_progress *p, long done, const char *extra) {
 void soma_progress_note(soma_progress *p, const char *line) {
     if (!p->enabled) return;
     /* on a terminal: replace the redrawn line by the note; the next update redraws below it */
-    fprintf(stderr, "%s%s %s\n", p->tty ? "\r\033[K" : "", p->label, line);
+    fprintf(stderr, "%s%s: %s\n", p->tty ? "\r\033[K" : "", p->label, line);
     fflush(stderr);
     p->last_draw = 0.0;
 }

@@ -29,6 +29,8 @@ soma_classify_config soma_classify_defaults(void) {
     c.seed = 1;
     c.label = "train";
     c.landmark = NAN;
+    c.val_split = -1.0;
+    c.loss = "xent";
     return c;
 }
 
@@ -46,10 +48,12 @@ static soma_status load_data_(const char *spec, const char *fdir, int train, int
     return SOMA_OK;
 }
 
-/* Learning curves: loss, and accuracy with the landmark as a reference line. */
-static soma_status draw_curves_(const soma_classify_config *cfg, const soma_train_log *log) {
+/* Learning curves: loss, and (classification) accuracy with the landmark as a reference line. */
+static soma_status draw_curves_(const soma_classify_config *cfg, const soma_train_log *log, soma_loss_kind lk,
+                                const char *held) {
+    const int cls = lk == SOMA_LOSS_XENT;
     soma_fig *f;
-    SOMA_TRY(soma_fig_new(&f, 1, 2, 960, 380));
+    SOMA_TRY(soma_fig_new(&f, 1, cls ? 2 : 1, cls ? 960 : 480, 380));
     soma_status st = SOMA_OK;
     float *ep = soma_alloc((size_t)log->epochs, sizeof(float));
     float *pct = soma_alloc((size_t)log->epochs * 2, sizeof(float));
@@ -63,19 +67,21 @@ static soma_status draw_curves_(const soma_classify_config *cfg, const soma_trai
         pct[log->epochs + e] = 100.f * log->test_acc[e];
     }
     soma_fig_title(f, cfg->net);
-    soma_fig_labels(f, 0, "Cross-entropy", "epoch", "loss");
-    soma_fig_labels(f, 1, "Accuracy", "epoch", "accuracy (%)");
+    soma_fig_labels(f, 0, cls ? "Cross-entropy" : "Mean squared error", "epoch", "loss");
     soma_line_style dots = {0, 0, 1, 0.f};
     if ((st = soma_fig_line(f, 0, ep, log->train_loss, log->epochs, "train", &dots)) != SOMA_OK) goto out;
-    if ((st = soma_fig_line(f, 0, ep, log->test_loss, log->epochs, "test", &dots)) != SOMA_OK) goto out;
+    if ((st = soma_fig_line(f, 0, ep, log->test_loss, log->epochs, held, &dots)) != SOMA_OK) goto out;
+    if (!cls) goto save;
+    soma_fig_labels(f, 1, "Accuracy", "epoch", "accuracy (%)");
     if ((st = soma_fig_line(f, 1, ep, pct, log->epochs, "train", &dots)) != SOMA_OK) goto out;
-    if ((st = soma_fig_line(f, 1, ep, pct + log->epochs, log->epochs, "test", &dots)) != SOMA_OK) goto out;
+    if ((st = soma_fig_line(f, 1, ep, pct + log->epochs, log->epochs, held, &dots)) != SOMA_OK) goto out;
     if (isfinite(cfg->landmark)) {
         char lab[128];
         snprintf(lab, sizeof lab, "%s %.1f%%", cfg->landmark_label ? cfg->landmark_label : "landmark",
                  100.0 * cfg->landmark);
         if ((st = soma_fig_hline(f, 1, 100.f * cfg->landmark, lab)) != SOMA_OK) goto out;
     }
+save:;
     char path[1100];
     snprintf(path, sizeof path, "%s/learning_curves.svg", cfg->out_dir);
     st = soma_fig_save(f, path);
@@ -124,24 +130,48 @@ static soma_status draw_filters_(const soma_classify_config *cfg, soma_net *net)
     return st;
 }
 
+/* Where each figure was measured: {"train_loss": "train", "val_accuracy": "validation", ...}. */
+static void put_split_(cJSON *on, const char *key, const char *split) {
+    if (on) cJSON_AddStringToObject(on, key, split);
+}
+
 soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
-    soma_dataset *train = NULL, *test = NULL;
+    soma_dataset *all = NULL, *train = NULL, *val = NULL, *test = NULL;
     soma_net *net = NULL;
     soma_optim *opt = NULL;
     soma_rule *rule = NULL;
     soma_train_log log;
     memset(&log, 0, sizeof log);
     soma_status st;
-    soma_optim_config oc;
-    memset(&oc, 0, sizeof oc);
+    soma_optim_kind ok;
+    soma_loss_kind lk;
     soma_train_config tc = soma_train_defaults();
-    if ((st = soma_optim_parse(cfg->optim, &oc.kind)) != SOMA_OK) goto out;
+    if ((st = soma_optim_parse(cfg->optim, &ok)) != SOMA_OK) goto out;
+    if ((st = soma_loss_parse(cfg->loss ? cfg->loss : "xent", &lk)) != SOMA_OK) goto out;
+    soma_optim_config oc = soma_optim_defaults(ok);
     if ((st = soma_sched_parse(cfg->sched, &tc.sched.kind)) != SOMA_OK) goto out;
-    if ((st = load_data_(cfg->data, cfg->fmnist_dir, 1, cfg->n_train, &train)) != SOMA_OK) goto out;
-    if (cfg->eval >= 0 && (st = load_data_(cfg->data, cfg->fmnist_dir, 0, cfg->n_test, &test)) != SOMA_OK) goto out;
+    if (cfg->val_split >= 1.0) {
+        st = soma_error(SOMA_ERR_ARG, "validation split %g must be below 1", cfg->val_split);
+        goto out;
+    }
+    /* Held-out figures never come from the training data: without a test split of its own,
+     * a validation split is held out by default. */
+    const int own_test = soma_dataset_spec_has_test(cfg->data);
+    const double vs = cfg->val_split >= 0.0 ? cfg->val_split : own_test ? 0.0 : 0.1;
+    if ((st = load_data_(cfg->data, cfg->fmnist_dir, 1, cfg->n_train, &all)) != SOMA_OK) goto out;
+    if (vs > 0.0 && cfg->eval >= 0) {
+        if ((st = soma_dataset_split(all, vs, cfg->seed, &train, &val)) != SOMA_OK) goto out;
+        soma_dataset_free(all);
+        all = NULL;
+    } else {
+        train = all;
+        all = NULL;
+    }
+    if (own_test && cfg->eval >= 0 && (st = load_data_(cfg->data, cfg->fmnist_dir, 0, cfg->n_test, &test)) != SOMA_OK)
+        goto out;
     soma_shape in = train->shape;
     if ((st = soma_net_new(&net, cfg->net, in, cfg->seed)) != SOMA_OK) goto out;
-    if ((int)soma_shape_size(soma_net_out_shape(net)) < train->n_classes) {
+    if (lk == SOMA_LOSS_XENT && (int)soma_shape_size(soma_net_out_shape(net)) < train->n_classes) {
         st = soma_error(SOMA_ERR_SHAPE, "net '%s' has %zu outputs, data '%s' has %d classes", cfg->net,
                         soma_shape_size(soma_net_out_shape(net)), cfg->data, train->n_classes);
         goto out;
@@ -150,7 +180,7 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     oc.momentum = oc.kind == SOMA_OPTIM_SGD ? cfg->momentum : 0.f;
     oc.weight_decay = cfg->weight_decay;
     if ((st = soma_optim_new(&opt, net, &oc)) != SOMA_OK) goto out;
-    if ((st = soma_rule_backprop_new(&rule, SOMA_LOSS_XENT)) != SOMA_OK) goto out;
+    if ((st = soma_rule_backprop_new(&rule, lk)) != SOMA_OK) goto out;
     tc.epochs = cfg->epochs;
     tc.batch = cfg->batch;
     tc.sched.lr = cfg->lr;
@@ -163,39 +193,68 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     tc.resume = cfg->resume;
     tc.label = cfg->label;
     tc.quiet = cfg->quiet;
-    if ((st = soma_train_classifier(net, rule, opt, train, test, &tc, &log)) != SOMA_OK) goto out;
-    if (log.start_epoch >= cfg->epochs && log.epochs > 0) {
-        /* resumed from a finished run: nothing trained; measure the checkpoint's net again */
-        int last = log.epochs - 1;
-        if ((st = soma_evaluate(net, train, 1000, &log.train_acc[last], &log.train_loss[last])) != SOMA_OK) goto out;
-        if (test && (st = soma_evaluate(net, test, 1000, &log.test_acc[last], &log.test_loss[last])) != SOMA_OK)
+    tc.log_path = cfg->log_path;
+    /* During training the curves follow the validation split when there is one, else the test
+     * split; a test split next to a validation split is measured once, at the end. */
+    const soma_dataset *held = val ? val : test;
+    if ((st = soma_train(net, rule, opt, train, held, &tc, &log)) != SOMA_OK) goto out;
+    int last = log.epochs - 1;
+    if (log.start_epoch >= cfg->epochs && log.epochs > 0 && isnan(log.train_loss[last])) {
+        /* resumed from a finished run whose checkpoint holds no curves: nothing trained;
+         * measure the checkpoint's net again */
+        if ((st = soma_evaluate_rule(net, rule, train, 1000, &log.train_acc[last], &log.train_loss[last])) != SOMA_OK)
             goto out;
-        cJSON_AddBoolToObject(ours, "resumed_finished_run", 1);
+        if (held && (st = soma_evaluate_rule(net, rule, held, 1000, &log.test_acc[last], &log.test_loss[last])) != SOMA_OK)
+            goto out;
     }
+    if (log.start_epoch >= cfg->epochs) cJSON_AddBoolToObject(ours, "resumed_finished_run", 1);
     if (cfg->save_npy && (st = soma_net_save_npy(net, cfg->save_npy)) != SOMA_OK) goto out;
 
-    int last = log.epochs - 1;
-    soma_json_put_num(ours, "test_accuracy", test ? log.test_acc[last] : NAN);
-    soma_json_put_num(ours, "test_loss", test ? log.test_loss[last] : NAN);
+    float test_acc = NAN, test_loss = NAN;
+    if (test && held == test) {
+        test_acc = log.test_acc[last];
+        test_loss = log.test_loss[last];
+    } else if (test && (st = soma_evaluate_rule(net, rule, test, 1000, &test_acc, &test_loss)) != SOMA_OK) {
+        goto out;
+    }
+    cJSON *on = cJSON_CreateObject();
+    const char *vname = "validation (held out of the training data)";
     soma_json_put_num(ours, "train_accuracy", log.train_acc[last]);
     soma_json_put_num(ours, "train_loss", log.train_loss[last]);
+    put_split_(on, "train_accuracy", "train");
+    put_split_(on, "train_loss", "train");
+    if (val) {
+        soma_json_put_num(ours, "val_accuracy", log.test_acc[last]);
+        soma_json_put_num(ours, "val_loss", log.test_loss[last]);
+        put_split_(on, "val_accuracy", vname);
+        put_split_(on, "val_loss", vname);
+    }
+    if (test) {
+        soma_json_put_num(ours, "test_accuracy", test_acc);
+        soma_json_put_num(ours, "test_loss", test_loss);
+        put_split_(on, "test_accuracy", "test");
+        put_split_(on, "test_loss", "test");
+    }
+    cJSON_AddItemToObject(ours, "measured_on", on);
+    cJSON_AddStringToObject(ours, "loss", soma_loss_name(lk));
     soma_json_put_num(ours, "train_seconds", log.train_seconds);
     soma_json_put_num(ours, "samples_per_second", log.samples_per_second);
     cJSON_AddNumberToObject(ours, "epochs", log.epochs);
     cJSON_AddNumberToObject(ours, "resumed_from_epoch", log.start_epoch);
     cJSON_AddNumberToObject(ours, "n_train", train->n);
+    cJSON_AddNumberToObject(ours, "n_val", val ? val->n : 0);
+    cJSON_AddNumberToObject(ours, "val_split", val ? vs : 0.0);
     cJSON_AddNumberToObject(ours, "n_test", test ? test->n : 0);
-    size_t np;
-    soma_net_flat_values(net, &np);
     size_t count = 0;
     for (int k = 0; k < soma_net_n_params(net); k++) count += soma_net_param(net, k)->n;
     cJSON_AddNumberToObject(ours, "parameters", (double)count);
     cJSON_AddStringToObject(ours, "net", cfg->net);
     soma_json_put_floats(ours, "curve_train_loss", log.train_loss, log.epochs);
     soma_json_put_floats(ours, "curve_train_accuracy", log.train_acc, log.epochs);
-    soma_json_put_floats(ours, "curve_test_accuracy", log.test_acc, log.epochs);
+    soma_json_put_floats(ours, val ? "curve_val_accuracy" : "curve_test_accuracy", log.test_acc, log.epochs);
+    soma_json_put_floats(ours, val ? "curve_val_loss" : "curve_test_loss", log.test_loss, log.epochs);
     if (cfg->out_dir) {
-        if ((st = draw_curves_(cfg, &log)) != SOMA_OK) goto out;
+        if ((st = draw_curves_(cfg, &log, lk, val ? "validation" : "test")) != SOMA_OK) goto out;
         if ((st = draw_filters_(cfg, net)) != SOMA_OK) goto out;
     }
 out:
@@ -203,7 +262,9 @@ out:
     soma_rule_free(rule);
     soma_optim_free(opt);
     soma_net_free(net);
+    soma_dataset_free(all);
     soma_dataset_free(train);
+    soma_dataset_free(val);
     soma_dataset_free(test);
     return st;
 }
@@ -237,6 +298,9 @@ out:
 
 static const soma_opt train_opts_[] = {
     SOMA_CLASSIFY_OPTS(NULL, NULL, "10", "0.001", "constant", "adam", "0"),
+    {"loss", SOMA_OPT_ENUM, "xent", 0, 0, "xent|mse", "loss: xent (classification) | mse (regression on float targets)", 0},
+    {"val-split", SOMA_OPT_FLOAT, NULL, 0, 0.9, NULL, "fraction of the training data held out for validation (default 0.1 when the data have no test split of their own, else 0; 0 = none)", 0},
+    {"log", SOMA_OPT_STR, NULL, 0, 0, NULL, "append one JSON line per epoch to FILE", 0},
     {"eval-end", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "evaluate only after the last epoch", 0},
     {"no-eval", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "do not evaluate on the test split", 0},
     {"init-npy", SOMA_OPT_STR, NULL, 0, 0, NULL, "initialise parameters from DIR/<i>.weight.npy, DIR/<i>.bias.npy", 0},
@@ -269,6 +333,8 @@ soma_status soma_classify_from_args(const soma_args *a, soma_classify_config *cf
         {"init-npy", offsetof(soma_classify_config, init_npy), 's'},
         {"save-npy", offsetof(soma_classify_config, save_npy), 's'},
         {"ckpt", offsetof(soma_classify_config, ckpt), 's'},
+        {"loss", offsetof(soma_classify_config, loss), 's'},
+        {"log", offsetof(soma_classify_config, log_path), 's'},
         {"out", offsetof(soma_classify_config, out_dir), 's'},
         {"epochs", offsetof(soma_classify_config, epochs), 'i'},
         {"batch", offsetof(soma_classify_config, batch), 'i'},
@@ -294,6 +360,7 @@ soma_status soma_classify_from_args(const soma_args *a, soma_classify_config *cf
             SOMA_TRY(soma_args_float(a, map[i].key, (float *)p));
         }
     }
+    if (has_(a, "val-split")) SOMA_TRY(soma_args_double(a, "val-split", &cfg->val_split));
     if (has_(a, "seed")) {
         int seed = (int)cfg->seed;
         SOMA_TRY(soma_args_int(a, "seed", &seed));

@@ -114,10 +114,10 @@ static soma_status run_(soma_exp_ctx *c) {
 
     // --- 3. XOR solved by a two-layer network trained by backprop
     if ((st = soma_net_new(&net, "fc8,tanh,fc2", soma_shape1(2), c->seed)) != SOMA_OK) goto out;
-    soma_optim_config oc = {SOMA_OPTIM_ADAM, 0.f, 0, 0.f, 0.f, 0.f, 0.f};
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
     if ((st = soma_optim_new(&opt, net, &oc)) != SOMA_OK) goto out;
     if ((st = soma_rule_backprop_new(&rule, SOMA_LOSS_XENT)) != SOMA_OK) goto out;
-    soma_target t = {xy, NULL, 0};
+    soma_target t = {.labels = xy};
     float loss = NAN;
     int correct = 0;
     for (int s = 0; s < xor_steps; s++) {

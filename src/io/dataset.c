@@ -23,6 +23,7 @@ void soma_dataset_free(soma_dataset *d) {
     soma_free(d->x_u8);
     soma_free(d->x_f32);
     soma_free(d->y);
+    soma_free(d->t);
     soma_free(d);
 }
 
@@ -45,7 +46,8 @@ static soma_status from_arrays_(soma_array *x, const soma_array *y, const char *
     int64_t N = x->shape[0];
     if (N < 1 || N > INT32_MAX)
         return soma_error(SOMA_ERR_SHAPE, "%s: %lld samples (1..%d allowed)", name, (long long)N, INT32_MAX);
-    /* one convention (core.h): [N,D] vectors; [N,H,W] one-channel images; [N,C,H,W] images;
+    /* one convention (core.h): [N,D] vectors; [N,T,D] sequences when the targets have a T axis
+     * too ([N,T] labels, [N,T,...] values), else [N,H,W] one-channel images; [N,C,H,W] images;
      * [N,T,C,H,W] sequences of images */
     soma_shape s = {0};
     for (int i = 1; i < x->ndim; i++)
@@ -54,6 +56,8 @@ static soma_status from_arrays_(soma_array *x, const soma_array *y, const char *
                               name, i, (long long)x->shape[i]);
     if (x->ndim == 1) s = soma_shape1(1);
     else if (x->ndim == 2) s = soma_shape1((int)x->shape[1]);
+    else if (x->ndim == 3 && y->ndim >= 2 && y->shape[1] == x->shape[1])
+        s = soma_shape2((int)x->shape[1], (int)x->shape[2]); /* [N,T,D] with targets a position */
     else if (x->ndim == 3) s = soma_shape3(1, (int)x->shape[1], (int)x->shape[2]);
     else if (x->ndim == 4) s = soma_shape3((int)x->shape[1], (int)x->shape[2], (int)x->shape[3]);
     else s = soma_shape4((int)x->shape[1], (int)x->shape[2], (int)x->shape[3], (int)x->shape[4]);
@@ -62,34 +66,62 @@ static soma_status from_arrays_(soma_array *x, const soma_array *y, const char *
     if (x->n != (size_t)N * soma_shape_size(s))
         return soma_error(SOMA_ERR_SHAPE, "%s: image array holds %zu values, its shape says otherwise",
                           name, x->n);
-    if (!is_int_dtype_(y->dtype))
-        return soma_error(SOMA_ERR_FORMAT, "%s: labels are %s, want integers", name,
+    int regress = y->dtype == SOMA_DTYPE_F32 || y->dtype == SOMA_DTYPE_F64;
+    if (!regress && !is_int_dtype_(y->dtype))
+        return soma_error(SOMA_ERR_FORMAT, "%s: targets are %s, want integer labels or float values", name,
                           soma_dtype_name(y->dtype));
-    if (!(y->ndim == 1 || (y->ndim == 2 && y->shape[1] == 1)) || y->shape[0] != N)
-        return soma_error(SOMA_ERR_SHAPE, "%s: %lld images but %lld labels%s", name, (long long)N,
-                          (long long)(y->ndim ? y->shape[0] : 0),
-                          y->ndim == 1 || y->ndim == 2 ? "" : " (labels must be [N])");
+    if (y->ndim < 1 || y->shape[0] != N)
+        return soma_error(SOMA_ERR_SHAPE, "%s: %lld samples but %lld targets", name, (long long)N,
+                          (long long)(y->ndim ? y->shape[0] : 0));
+    if (regress ? y->ndim > 5 : y->ndim > 2)
+        return soma_error(SOMA_ERR_SHAPE, "%s: %s targets have %d dimensions (labels: [N] or [N,T]; values: [N,...] up to 4 more)",
+                          name, regress ? "float" : "integer", y->ndim);
+    size_t per = N ? y->n / (size_t)N : 0;
+    if (per < 1 || per > INT32_MAX)
+        return soma_error(SOMA_ERR_SHAPE, "%s: %zu target values for %lld samples", name, y->n, (long long)N);
     soma_dataset *d = soma_calloc(1, sizeof *d);
     if (!d) return SOMA_ERR_NOMEM;
     snprintf(d->name, sizeof d->name, "%s", name);
     d->n = (int)N;
     d->shape = s;
     d->dim = soma_shape_size(s);
-    d->y = soma_alloc((size_t)N, sizeof(int));
-    if (!d->y) goto nomem;
-    int64_t maxy = -1;
-    for (size_t i = 0; i < (size_t)N; i++) {
-        double v = soma_array_get(y, i);
-        int64_t lim = n_classes_fixed > 0 ? n_classes_fixed : DATASET_MAX_CLASSES;
-        if (v < 0 || v >= (double)lim) {
-            soma_dataset_free(d);
-            return soma_error(SOMA_ERR_FORMAT, "%s: label %zu is %.0f (want 0..%lld)", name, i, v,
-                              (long long)lim - 1);
+    if (regress) {
+        d->t = soma_alloc(y->n, sizeof(float));
+        if (!d->t) goto nomem;
+        d->t_dim = per;
+        d->t_ndim = y->ndim - 1;
+        if (d->t_ndim == 0) {
+            d->t_ndim = 1;
+            d->t_dims[0] = 1;
+        } else {
+            for (int i = 1; i < y->ndim; i++) d->t_dims[i - 1] = (int)y->shape[i];
         }
-        d->y[i] = (int)v;
-        if (d->y[i] > maxy) maxy = d->y[i];
+        for (size_t i = 0; i < y->n; i++) {
+            double v = soma_array_get(y, i);
+            if (!isfinite(v)) {
+                soma_dataset_free(d);
+                return soma_error(SOMA_ERR_FORMAT, "%s: target value %zu is %g", name, i, v);
+            }
+            d->t[i] = (float)v;
+        }
+    } else {
+        d->y_len = (int)per;
+        d->y = soma_alloc(y->n, sizeof(int));
+        if (!d->y) goto nomem;
+        int64_t maxy = -1;
+        for (size_t i = 0; i < y->n; i++) {
+            double v = soma_array_get(y, i);
+            int64_t lim = n_classes_fixed > 0 ? n_classes_fixed : DATASET_MAX_CLASSES;
+            if (v < 0 || v >= (double)lim) {
+                soma_dataset_free(d);
+                return soma_error(SOMA_ERR_FORMAT, "%s: label %zu is %.0f (want 0..%lld)", name, i, v,
+                                  (long long)lim - 1);
+            }
+            d->y[i] = (int)v;
+            if (d->y[i] > maxy) maxy = d->y[i];
+        }
+        d->n_classes = n_classes_fixed > 0 ? n_classes_fixed : (int)maxy + 1;
     }
-    d->n_classes = n_classes_fixed > 0 ? n_classes_fixed : (int)maxy + 1;
     if (x->dtype == SOMA_DTYPE_U8) {
         d->scale = 1.0f / 255.0f;
         if (adopt) {
@@ -215,6 +247,7 @@ static soma_status synth_alloc_(soma_dataset **out, const char *name, int n, int
     d->shape = soma_shape1(dim);
     d->dim = (size_t)dim;
     d->n_classes = k;
+    d->y_len = 1;
     d->scale = 1.0f;
     d->x_f32 = soma_alloc((size_t)n, (size_t)dim * sizeof(float));
     d->y = soma_alloc((size_t)n, sizeof(int));
@@ -323,29 +356,96 @@ void soma_dataset_batch(const soma_dataset *d, const int *idx, int n, float *x, 
             memcpy(x + (size_t)b * dim, d->x_f32 + (size_t)i * dim, dim * sizeof(float));
         }
     }
-    if (y)
-        for (int b = 0; b < n; b++) y[b] = d->y[idx[b]];
+    soma_dataset_batch_targets(d, idx, n, y, NULL);
+}
+
+static size_t ylen_(const soma_dataset *d) { return d->y_len > 1 ? (size_t)d->y_len : 1; }
+
+void soma_dataset_batch_targets(const soma_dataset *d, const int *idx, int n, int *y, float *t) {
+    if (y && d->y) {
+        const size_t L = ylen_(d);
+        if (L == 1)
+            for (int b = 0; b < n; b++) y[b] = d->y[idx[b]];
+        else
+            for (int b = 0; b < n; b++) memcpy(y + (size_t)b * L, d->y + (size_t)idx[b] * L, L * sizeof(int));
+    }
+    if (t && d->t)
+        for (int b = 0; b < n; b++)
+            memcpy(t + (size_t)b * d->t_dim, d->t + (size_t)idx[b] * d->t_dim, d->t_dim * sizeof(float));
+}
+
+/* A copy of samples idx[0..n) of d, named name. */
+static soma_status gather_(const soma_dataset *d, const int *idx, int n, const char *name, soma_dataset **out) {
+    *out = NULL;
+    soma_dataset *s = soma_calloc(1, sizeof *s);
+    if (!s) return SOMA_ERR_NOMEM;
+    *s = *d;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->n = n;
+    s->x_u8 = NULL;
+    s->x_f32 = NULL;
+    s->y = NULL;
+    s->t = NULL;
+    int ok = 1;
+    if (d->y) ok &= (s->y = soma_alloc((size_t)n, ylen_(d) * sizeof(int))) != NULL;
+    if (d->t) ok &= (s->t = soma_alloc((size_t)n, d->t_dim * sizeof(float))) != NULL;
+    if (d->x_u8) ok &= (s->x_u8 = soma_alloc((size_t)n, d->dim)) != NULL;
+    else ok &= (s->x_f32 = soma_alloc((size_t)n, d->dim * sizeof(float))) != NULL;
+    if (!ok) {
+        soma_dataset_free(s);
+        return soma_error(SOMA_ERR_NOMEM, "%s: out of memory for %d samples", d->name, n);
+    }
+    for (int b = 0; b < n; b++) {
+        if (d->x_u8) memcpy(s->x_u8 + (size_t)b * d->dim, d->x_u8 + (size_t)idx[b] * d->dim, d->dim);
+        else memcpy(s->x_f32 + (size_t)b * d->dim, d->x_f32 + (size_t)idx[b] * d->dim, d->dim * sizeof(float));
+    }
+    soma_dataset_batch_targets(d, idx, n, s->y, s->t);
+    *out = s;
+    return SOMA_OK;
 }
 
 soma_status soma_dataset_subset(const soma_dataset *d, int n, soma_dataset **out) {
     *out = NULL;
     if (n < 1 || n > d->n)
         return soma_error(SOMA_ERR_ARG, "%s: subset of %d samples (1..%d)", d->name, n, d->n);
-    soma_dataset *s = soma_calloc(1, sizeof *s);
-    if (!s) return SOMA_ERR_NOMEM;
-    *s = *d;
-    s->n = n;
-    s->x_u8 = NULL;
-    s->x_f32 = NULL;
-    s->y = soma_alloc((size_t)n, sizeof(int));
-    if (d->x_u8) s->x_u8 = soma_alloc((size_t)n, d->dim);
-    else s->x_f32 = soma_alloc((size_t)n, d->dim * sizeof(float));
-    if (!s->y || (!s->x_u8 && !s->x_f32)) {
-        soma_dataset_free(s);
-        return soma_error(SOMA_ERR_NOMEM, "%s: out of memory for a subset of %d", d->name, n);
+    int *idx = soma_alloc((size_t)n, sizeof(int));
+    if (!idx) return SOMA_ERR_NOMEM;
+    for (int i = 0; i < n; i++) idx[i] = i;
+    soma_status st = gather_(d, idx, n, d->name, out);
+    soma_free(idx);
+    return st;
+}
+
+soma_status soma_dataset_split(const soma_dataset *d, double val_frac, uint64_t seed, soma_dataset **train,
+                               soma_dataset **val) {
+    *train = *val = NULL;
+    if (!(val_frac > 0.0 && val_frac < 1.0))
+        return soma_error(SOMA_ERR_ARG, "%s: validation fraction %g must lie strictly between 0 and 1", d->name,
+                          val_frac);
+    int nv = (int)floor(val_frac * d->n + 0.5);
+    if (nv < 1 || nv >= d->n)
+        return soma_error(SOMA_ERR_ARG, "%s: a validation fraction of %g leaves %d of %d samples for validation; "
+                          "HINT: use more data or another --val-split", d->name, val_frac, nv, d->n);
+    int *perm = soma_alloc((size_t)d->n, sizeof(int));
+    if (!perm) return SOMA_ERR_NOMEM;
+    soma_rng r;
+    soma_rng_seed(&r, seed, 0x5e11);
+    soma_rng_permutation(&r, perm, d->n);
+    char name[64];
+    snprintf(name, sizeof name, "%.50s-val", d->name);
+    soma_status st = gather_(d, perm, nv, name, val);
+    snprintf(name, sizeof name, "%.50s-train", d->name);
+    if (st == SOMA_OK) st = gather_(d, perm + nv, d->n - nv, name, train);
+    soma_free(perm);
+    if (st != SOMA_OK) {
+        soma_dataset_free(*val);
+        *val = NULL;
     }
-    memcpy(s->y, d->y, (size_t)n * sizeof(int));
-    if (d->x_u8) memcpy(s->x_u8, d->x_u8, (size_t)n * d->dim);
-    else memcpy(s->x_f32, d->x_f32, (size_t)n * d->dim * sizeof(float));
-    return (*out = s), SOMA_OK;
+    return st;
+}
+
+int soma_dataset_spec_has_test(const char *spec) {
+    if (!spec) return 0;
+    if (strcmp(spec, "fmnist") == 0) return 1;
+    return strchr(spec, ';') != NULL;
 }

@@ -7,7 +7,11 @@
 //   u32 n_params; per param: u32 layer, u32 name_len, name, u32 ndim, u32 dims[ndim], f32 values[n]
 //   u32 n_layers; per layer its rng: u64 s[4], f64 spare, i32 has_spare (dropout streams)
 //   u32 opt_kind (0xFFFFFFFF = none); u64 n_state; f32 state[n_state]
+//   version 2 on: u32 n_sections; per section: u32 name_len, name, u64 size, bytes[size]
+//                 (named state of learning rules, consolidation, hooks; opaque here)
 //   u32 crc32 of every byte before it
+// Version 1 files (no sections; opt_kind always written as 0) still load; their optimizer kind
+// cannot be checked.
 #include <stdio.h>
 #include <string.h>
 
@@ -15,7 +19,8 @@
 #include "soma/io.h"
 
 #define CKPT_MAGIC "SOMACKPT"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
+#define CKPT_MAX_SECTIONS 4096
 #define CKPT_NO_OPT 0xFFFFFFFFu
 
 typedef struct wbuf {
@@ -46,6 +51,23 @@ static void put_u32_(wbuf *b, uint32_t v) { put_(b, &v, 4); }
 static void put_u64_(wbuf *b, uint64_t v) { put_(b, &v, 8); }
 
 soma_status soma_ckpt_save(const char *path, soma_net *net, soma_optim *opt, const soma_ckpt_meta *meta) {
+    return soma_ckpt_save_ex(path, net, opt, meta, NULL, 0);
+}
+
+soma_status soma_ckpt_save_ex(const char *path, soma_net *net, soma_optim *opt, const soma_ckpt_meta *meta,
+                              const soma_ckpt_section *sec, int n_sec) {
+    if (n_sec < 0 || n_sec > CKPT_MAX_SECTIONS || (n_sec > 0 && !sec))
+        return soma_error(SOMA_ERR_ARG, "checkpoint %s: %d sections (0..%d)", path, n_sec, CKPT_MAX_SECTIONS);
+    for (int i = 0; i < n_sec; i++) {
+        const char *nul = memchr(sec[i].name, '\0', SOMA_CKPT_SECTION_NAME);
+        size_t len = nul ? (size_t)(nul - sec[i].name) : SOMA_CKPT_SECTION_NAME;
+        if (len == 0 || len >= SOMA_CKPT_SECTION_NAME || (sec[i].size && !sec[i].data))
+            return soma_error(SOMA_ERR_ARG, "checkpoint %s: section %d has an empty or overlong name, or no data",
+                              path, i);
+        for (int j = 0; j < i; j++)
+            if (strcmp(sec[i].name, sec[j].name) == 0)
+                return soma_error(SOMA_ERR_ARG, "checkpoint %s: two sections named '%s'", path, sec[i].name);
+    }
     wbuf b = {0};
     put_(&b, CKPT_MAGIC, 8);
     put_u32_(&b, CKPT_VERSION);
@@ -89,12 +111,20 @@ soma_status soma_ckpt_save(const char *path, soma_net *net, soma_optim *opt, con
     if (opt) {
         size_t ns;
         float *st = soma_optim_state(opt, &ns);
-        put_u32_(&b, 0);
+        put_u32_(&b, (uint32_t)soma_optim_get_kind(opt));
         put_u64_(&b, ns);
         put_(&b, st, ns * sizeof(float));
     } else {
         put_u32_(&b, CKPT_NO_OPT);
         put_u64_(&b, 0);
+    }
+    put_u32_(&b, (uint32_t)n_sec);
+    for (int i = 0; i < n_sec; i++) {
+        uint32_t len = (uint32_t)strlen(sec[i].name);
+        put_u32_(&b, len);
+        put_(&b, sec[i].name, len);
+        put_u64_(&b, (uint64_t)sec[i].size);
+        if (sec[i].size) put_(&b, sec[i].data, sec[i].size);
     }
     if (b.oom) {
         soma_free(b.p);
@@ -126,7 +156,7 @@ static int get_u32_(rbuf *r, uint32_t *v) { return get_(r, v, 4); }
     } while (0)
 
 /* Validates and parses the header: magic, version, CRC, spec and shape. */
-static soma_status header_(rbuf *r, char *spec, size_t cap, soma_shape *in) {
+static soma_status header_(rbuf *r, char *spec, size_t cap, soma_shape *in, uint32_t *version) {
     NEED(r->n >= 8 + 4 + 4, "checkpoint: file of %zu bytes is truncated", r->n);
     NEED(memcmp(r->p, CKPT_MAGIC, 8) == 0, "checkpoint: bad magic (not a soma checkpoint)");
     uint32_t crc;
@@ -136,7 +166,9 @@ static soma_status header_(rbuf *r, char *spec, size_t cap, soma_shape *in) {
     r->off = 8;
     uint32_t ver = 0, len = 0;
     get_u32_(r, &ver);
-    NEED(ver == CKPT_VERSION, "checkpoint: version %u, this soma reads version %u", ver, CKPT_VERSION);
+    NEED(ver >= 1 && ver <= CKPT_VERSION, "checkpoint: version %u, this soma reads versions 1..%u", ver,
+         CKPT_VERSION);
+    if (version) *version = ver;
     NEED(get_u32_(r, &len) && len < 65536 && len <= r->n - r->off, "checkpoint: bad spec length");
     char tmp[65536];
     get_(r, tmp, len);
@@ -164,11 +196,80 @@ static soma_status header_(rbuf *r, char *spec, size_t cap, soma_shape *in) {
     return SOMA_OK;
 }
 
+void soma_ckpt_sections_free(soma_ckpt_section *sec, int n) {
+    if (!sec) return;
+    for (int i = 0; i < n; i++) soma_free(sec[i].data);
+    soma_free(sec);
+}
+
+const soma_ckpt_section *soma_ckpt_section_find(const soma_ckpt_section *sec, int n, const char *name) {
+    for (int i = 0; sec && name && i < n; i++)
+        if (strcmp(sec[i].name, name) == 0) return &sec[i];
+    return NULL;
+}
+
+/* The sections after the optimizer state (version 2 on): checked in full, then copied out when
+ * out != NULL. */
+static soma_status sections_(rbuf *r, soma_ckpt_section **out, int *n_out) {
+    uint32_t ns;
+    NEED(get_u32_(r, &ns) && ns <= CKPT_MAX_SECTIONS, "checkpoint: bad section count");
+    size_t start = r->off;
+    for (uint32_t i = 0; i < ns; i++) {
+        uint32_t len;
+        uint64_t size;
+        NEED(get_u32_(r, &len) && len > 0 && len < SOMA_CKPT_SECTION_NAME && len <= r->n - r->off,
+             "checkpoint: section %u has a bad name", i);
+        const char *name = (const char *)r->p + r->off;
+        NEED(memchr(name, '\0', len) == NULL, "checkpoint: section %u has a bad name", i);
+        r->off += len;
+        NEED(get_(r, &size, 8) && size <= r->n - r->off, "checkpoint: section %.*s truncated", (int)len, name);
+        r->off += (size_t)size;
+    }
+    NEED(r->off == r->n, "checkpoint: %zu unexpected trailing bytes", r->n - r->off);
+    if (!out) return SOMA_OK;
+    soma_ckpt_section *s = soma_calloc(ns ? ns : 1, sizeof *s);
+    if (!s) return SOMA_ERR_NOMEM;
+    r->off = start;
+    for (uint32_t i = 0; i < ns; i++) {
+        uint32_t len = 0;
+        uint64_t size = 0;
+        get_u32_(r, &len);
+        memcpy(s[i].name, r->p + r->off, len);
+        s[i].name[len] = '\0';
+        r->off += len;
+        get_(r, &size, 8);
+        s[i].size = (size_t)size;
+        s[i].data = soma_alloc(size ? (size_t)size : 1, 1);
+        if (!s[i].data) {
+            soma_ckpt_sections_free(s, (int)ns);
+            return SOMA_ERR_NOMEM;
+        }
+        memcpy(s[i].data, r->p + r->off, (size_t)size);
+        r->off += (size_t)size;
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(s[j].name, s[i].name) == 0) {
+                soma_ckpt_sections_free(s, (int)ns);
+                return soma_error(SOMA_ERR_FORMAT, "checkpoint: two sections named '%s'", s[i].name);
+            }
+    }
+    *out = s;
+    *n_out = (int)ns;
+    return SOMA_OK;
+}
+
 soma_status soma_ckpt_load_mem(const void *buf, size_t n, soma_net *net, soma_optim *opt, soma_ckpt_meta *meta) {
+    return soma_ckpt_load_mem_ex(buf, n, net, opt, meta, NULL, NULL);
+}
+
+soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma_optim *opt, soma_ckpt_meta *meta,
+                                  soma_ckpt_section **sec, int *n_sec) {
+    if (sec) *sec = NULL;
+    if (n_sec) *n_sec = 0;
     rbuf r = {buf, n, 0};
     char spec[4096];
     soma_shape in;
-    SOMA_TRY(header_(&r, spec, sizeof spec, &in));
+    uint32_t version = 0;
+    SOMA_TRY(header_(&r, spec, sizeof spec, &in, &version));
     soma_shape nin = soma_net_in_shape(net);
     if (strcmp(spec, soma_net_spec(net)) != 0)
         return soma_error(SOMA_ERR_SHAPE, "checkpoint: saved for net '%s', not '%s'", spec, soma_net_spec(net));
@@ -230,29 +331,58 @@ soma_status soma_ckpt_load_mem(const void *buf, size_t n, soma_net *net, soma_op
         uint64_t ns;
         NEED(get_u32_(&r, &kind) && get_(&r, &ns, 8), "checkpoint: truncated optimizer state");
         if (kind != CKPT_NO_OPT && opt) {
-            size_t have;
-            float *st = soma_optim_state(opt, &have);
-            if (ns != have)
-                return soma_error(SOMA_ERR_SHAPE, "checkpoint: optimizer state of %llu values, optimizer has %zu",
-                                  (unsigned long long)ns, have);
-            NEED(ns * sizeof(float) <= r.n - r.off, "checkpoint: optimizer state truncated");
-            if (pass == 1) memcpy(st, r.p + r.off, ns * sizeof(float));
+            soma_optim_kind want = soma_optim_get_kind(opt);
+            /* Version 1 wrote 0 whatever the kind: nothing to check there. */
+            if (version >= 2 && kind != (uint32_t)want)
+                return soma_error(SOMA_ERR_SHAPE,
+                                  "checkpoint: optimizer state is %s's, the optimizer is %s; HINT: resume "
+                                  "with the optimizer it was saved with (%s)",
+                                  soma_optim_name((soma_optim_kind)kind), soma_optim_name(want),
+                                  soma_optim_name((soma_optim_kind)kind));
+            NEED(ns <= (r.n - r.off) / sizeof(float), "checkpoint: optimizer state truncated");
+            if (version == 1) {
+                /* alignment of r.p + r.off is not guaranteed: stage through a copy */
+                float *tmp = soma_alloc(ns ? (size_t)ns : 1, sizeof(float));
+                if (!tmp) return SOMA_ERR_NOMEM;
+                memcpy(tmp, r.p + r.off, (size_t)ns * sizeof(float));
+                soma_status st = soma__optim_state_from_flat(opt, tmp, (size_t)ns, pass == 1);
+                soma_free(tmp);
+                SOMA_TRY(st);
+            } else {
+                size_t have;
+                float *st = soma_optim_state(opt, &have);
+                if (ns != have)
+                    return soma_error(SOMA_ERR_SHAPE,
+                                      "checkpoint: optimizer state of %llu values, optimizer has %zu",
+                                      (unsigned long long)ns, have);
+                if (pass == 1) memcpy(st, r.p + r.off, ns * sizeof(float));
+            }
         } else {
             NEED(ns <= (r.n - r.off) / sizeof(float), "checkpoint: optimizer state truncated");
         }
         r.off += ns * sizeof(float);
-        NEED(r.off == r.n, "checkpoint: %zu unexpected trailing bytes", r.n - r.off);
+        if (version >= 2) {
+            SOMA_TRY(sections_(&r, pass == 1 ? sec : NULL, n_sec));
+        } else {
+            NEED(r.off == r.n, "checkpoint: %zu unexpected trailing bytes", r.n - r.off);
+        }
     }
     if (opt) soma_optim_set_steps(opt, m.step);
+    m.version = (int)version;
     if (meta) *meta = m;
     return SOMA_OK;
 }
 
 soma_status soma_ckpt_load(const char *path, soma_net *net, soma_optim *opt, soma_ckpt_meta *meta) {
+    return soma_ckpt_load_ex(path, net, opt, meta, NULL, NULL);
+}
+
+soma_status soma_ckpt_load_ex(const char *path, soma_net *net, soma_optim *opt, soma_ckpt_meta *meta,
+                              soma_ckpt_section **sec, int *n_sec) {
     void *buf;
     size_t n;
     SOMA_TRY(soma_file_read(path, 0, &buf, &n));
-    soma_status st = soma_ckpt_load_mem(buf, n, net, opt, meta);
+    soma_status st = soma_ckpt_load_mem_ex(buf, n, net, opt, meta, sec, n_sec);
     soma_free(buf);
     if (st != SOMA_OK) return soma_error_wrap(st, "%s", path);
     return SOMA_OK;
@@ -263,7 +393,7 @@ soma_status soma_ckpt_peek(const char *path, char *spec, size_t cap, soma_shape 
     size_t n;
     SOMA_TRY(soma_file_read(path, 0, &buf, &n));
     rbuf r = {buf, n, 0};
-    soma_status st = header_(&r, spec, cap, in);
+    soma_status st = header_(&r, spec, cap, in, NULL);
     soma_free(buf);
     if (st != SOMA_OK) return soma_error_wrap(st, "%s", path);
     return SOMA_OK;

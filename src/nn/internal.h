@@ -62,6 +62,11 @@ soma_status soma__net_new_json_file(soma_net **out, const char *path, soma_shape
 /* Clones one layer (struct copy, impl through ops->clone, parameter list emptied). */
 soma_status soma__layer_clone(const soma_layer *src, soma_layer *dst);
 
+/* Version-1 checkpoints stored optimizer state over the padded flat parameter block (every
+ * parameter, slot after slot): checks the size and, with apply, copies the trainable
+ * parameters' parts into the optimizer (optim.c). */
+soma_status soma__optim_state_from_flat(soma_optim *o, const float *state, size_t n, int apply);
+
 /* Parses a non-negative decimal integer at *s (advancing it); -1 if none or > INT_MAX/4. */
 int soma__parse_uint(const char **s);
 

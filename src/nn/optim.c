@@ -2,6 +2,7 @@
 // and learning-rate schedules. Update rules follow torch.optim exactly, so the tests can
 // compare step by step against PyTorch.
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/internal.h"
@@ -9,40 +10,73 @@
 struct soma_optim {
     soma_optim_config cfg;
     soma_net *net;
-    float *state; /* SGD: momentum buffer; Adam: m then v; each n_values long */
-    size_t n_values, n_state;
+    float *state;  /* SGD: momentum buffer; Adam: m then v; each n_train long */
+    size_t *off;   /* per parameter: its offset in one state slot (trainable ones only) */
+    size_t n_train, n_state;
     long t;
 };
 
+static const char *const optim_names_[SOMA_OPTIM_COUNT] = {"sgd", "adam", "adamw"};
+
+const char *soma_optim_name(soma_optim_kind kind) {
+    return (int)kind >= 0 && kind < SOMA_OPTIM_COUNT ? optim_names_[kind] : "?";
+}
+
 soma_status soma_optim_parse(const char *name, soma_optim_kind *kind) {
-    static const char *const names[SOMA_OPTIM_COUNT] = {"sgd", "adam", "adamw"};
     for (int i = 0; i < SOMA_OPTIM_COUNT; i++)
-        if (name && strcmp(name, names[i]) == 0) {
+        if (name && strcmp(name, optim_names_[i]) == 0) {
             *kind = (soma_optim_kind)i;
             return SOMA_OK;
         }
     return soma_error(SOMA_ERR_ARG, "unknown optimizer '%s' (sgd, adam, adamw)", name ? name : "");
 }
 
+soma_optim_config soma_optim_defaults(soma_optim_kind kind) {
+    soma_optim_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.beta1 = 0.9f;
+    c.beta2 = 0.999f;
+    c.eps = 1e-8f;
+    c.weight_decay = kind == SOMA_OPTIM_ADAMW ? 0.01f : 0.f;
+    return c;
+}
+
+static int unit_(float v) { return v >= 0.f && v < 1.f; }
+
 soma_status soma_optim_new(soma_optim **out, soma_net *net, const soma_optim_config *cfg) {
     *out = NULL;
     if ((int)cfg->kind < 0 || cfg->kind >= SOMA_OPTIM_COUNT)
         return soma_error(SOMA_ERR_ARG, "optim: unknown kind %d", (int)cfg->kind);
-    if (!(cfg->weight_decay >= 0.f) || !(cfg->momentum >= 0.f) || cfg->momentum >= 1.f)
-        return soma_error(SOMA_ERR_ARG, "optim: weight decay %g / momentum %g out of range",
+    if (!(cfg->weight_decay >= 0.f) || !isfinite(cfg->weight_decay) || !unit_(cfg->momentum))
+        return soma_error(SOMA_ERR_ARG, "optim: weight decay %g / momentum %g out of range (>= 0; 0..1)",
                           (double)cfg->weight_decay, (double)cfg->momentum);
+    if (cfg->kind != SOMA_OPTIM_SGD &&
+        (!unit_(cfg->beta1) || !unit_(cfg->beta2) || !(cfg->eps >= 0.f) || !isfinite(cfg->eps)))
+        return soma_error(SOMA_ERR_ARG,
+                          "optim: %s betas (%g, %g) must lie in [0, 1) and eps %g be >= 0; HINT: start "
+                          "from soma_optim_defaults()",
+                          soma_optim_name(cfg->kind), (double)cfg->beta1, (double)cfg->beta2, (double)cfg->eps);
     soma_optim *o = soma_calloc(1, sizeof *o);
     if (!o) return SOMA_ERR_NOMEM;
     o->cfg = *cfg;
-    if (o->cfg.beta1 == 0.f) o->cfg.beta1 = 0.9f;
-    if (o->cfg.beta2 == 0.f) o->cfg.beta2 = 0.999f;
-    if (o->cfg.eps == 0.f) o->cfg.eps = 1e-8f;
     o->net = net;
-    soma_net_flat_values(net, &o->n_values);
+    int np = soma_net_n_params(net);
+    o->off = soma_calloc((size_t)(np ? np : 1), sizeof *o->off);
+    if (!o->off) {
+        soma_free(o);
+        return SOMA_ERR_NOMEM;
+    }
+    for (int k = 0; k < np; k++) {
+        soma_param *p = soma_net_param(net, k);
+        o->off[k] = p->trainable ? o->n_train : SIZE_MAX; /* frozen: no state, never stepped */
+        if (p->trainable) o->n_train += p->n;
+    }
     int slots = cfg->kind == SOMA_OPTIM_SGD ? (cfg->momentum > 0.f ? 1 : 0) : 2;
-    o->n_state = (size_t)slots * o->n_values;
+    o->n_state = (size_t)slots * o->n_train;
     o->state = soma_calloc(o->n_state ? o->n_state : 1, sizeof(float));
     if (!o->state) {
+        soma_free(o->off);
         soma_free(o);
         return SOMA_ERR_NOMEM;
     }
@@ -53,11 +87,34 @@ soma_status soma_optim_new(soma_optim **out, soma_net *net, const soma_optim_con
 void soma_optim_free(soma_optim *o) {
     if (!o) return;
     soma_free(o->state);
+    soma_free(o->off);
     soma_free(o);
 }
 
 long soma_optim_steps(const soma_optim *o) { return o->t; }
 void soma_optim_set_steps(soma_optim *o, long steps) { o->t = steps; }
+soma_optim_kind soma_optim_get_kind(const soma_optim *o) { return o->cfg.kind; }
+soma_status soma__optim_state_from_flat(soma_optim *o, const float *state, size_t n, int apply) {
+    /* Version 1's layout: every parameter's slice rounded up to 16 floats, in order. */
+    int np = soma_net_n_params(o->net);
+    size_t n_flat = 0;
+    for (int k = 0; k < np; k++) n_flat += (soma_net_param(o->net, k)->n + 15) & ~(size_t)15;
+    size_t slots = o->n_train ? o->n_state / o->n_train : 0;
+    if (n != slots * n_flat)
+        return soma_error(SOMA_ERR_SHAPE, "checkpoint: version-1 optimizer state of %zu values, optimizer needs %zu",
+                          n, slots * n_flat);
+    if (!apply) return SOMA_OK;
+    size_t flat = 0;
+    for (int k = 0; k < np; k++) {
+        soma_param *p = soma_net_param(o->net, k);
+        if (o->off[k] != SIZE_MAX)
+            for (size_t s = 0; s < slots; s++)
+                memcpy(o->state + s * o->n_train + o->off[k], state + s * n_flat + flat, p->n * sizeof(float));
+        flat += (p->n + 15) & ~(size_t)15;
+    }
+    return SOMA_OK;
+}
+
 float *soma_optim_state(soma_optim *o, size_t *n) {
     *n = o->n_state;
     return o->state;
@@ -100,12 +157,11 @@ void soma_optim_step(soma_optim *o, float lr) {
     o->t++;
     const soma_optim_config *c = &o->cfg;
     int np = soma_net_n_params(o->net);
-    float *base;
-    base = soma_net_flat_values(o->net, NULL);
     float bc1 = 1.0f - powf(c->beta1, (float)o->t), bc2 = 1.0f - powf(c->beta2, (float)o->t);
     for (int k = 0; k < np; k++) {
         soma_param *p = soma_net_param(o->net, k);
-        size_t off = (size_t)(p->value - base);
+        if (!p->trainable || o->off[k] == SIZE_MAX) continue;
+        size_t off = o->off[k];
         float wd = p->decay ? c->weight_decay : 0.f;
         switch (c->kind) {
         case SOMA_OPTIM_SGD:
@@ -114,7 +170,7 @@ void soma_optim_step(soma_optim *o, float lr) {
             break;
         case SOMA_OPTIM_ADAM:
         case SOMA_OPTIM_ADAMW:
-            adam_(p->value, p->grad, o->state + off, o->state + o->n_values + off, p->n, lr, wd,
+            adam_(p->value, p->grad, o->state + off, o->state + o->n_train + off, p->n, lr, wd,
                   c->kind == SOMA_OPTIM_ADAMW, c->beta1, c->beta2, c->eps, bc1, bc2);
             break;
         default: SOMA_ASSERT(0 && "unknown optimizer");

@@ -26,6 +26,9 @@ CASES = {
     "adam": dict(cls=torch.optim.Adam, kw=dict(lr=0.1)),
     "adam_wd": dict(cls=torch.optim.Adam, kw=dict(lr=0.1, weight_decay=0.05)),
     "adamw": dict(cls=torch.optim.AdamW, kw=dict(lr=0.1, weight_decay=0.05)),
+    # Zero is a value, not "the default": beta1 = 0 (RMSprop-like Adam) and eps = 0.
+    "adam_beta1_0": dict(cls=torch.optim.Adam, kw=dict(lr=0.1, betas=(0.0, 0.999))),
+    "adamw_eps_0": dict(cls=torch.optim.AdamW, kw=dict(lr=0.1, eps=0.0, weight_decay=0.05)),
 }
 
 

@@ -1,0 +1,132 @@
+// Learning rules: the vtable's shared parts (loss and its gradient, prediction, checkpoint
+// sections) and plain backpropagation.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "soma/learn.h"
+
+static const char *const loss_names_[SOMA_LOSS_COUNT] = {"xent", "mse"};
+
+const char *soma_loss_name(soma_loss_kind k) {
+    return (int)k >= 0 && k < SOMA_LOSS_COUNT ? loss_names_[k] : "?";
+}
+
+soma_status soma_loss_parse(const char *name, soma_loss_kind *k) {
+    if (name && strcmp(name, "ce") == 0) name = "xent";
+    for (int i = 0; i < SOMA_LOSS_COUNT; i++)
+        if (name && strcmp(name, loss_names_[i]) == 0) {
+            *k = (soma_loss_kind)i;
+            return SOMA_OK;
+        }
+    return soma_error(SOMA_ERR_ARG, "unknown loss '%s' (xent, mse)", name ? name : "");
+}
+
+soma_status soma_rule_reserve_dy(soma_rule *r, size_t n) {
+    if (n <= r->dy_cap) return SOMA_OK;
+    soma_free(r->dy);
+    r->dy = soma_alloc(n, sizeof(float));
+    r->dy_cap = r->dy ? n : 0;
+    return r->dy ? SOMA_OK : SOMA_ERR_NOMEM;
+}
+
+soma_status soma_rule_loss(soma_rule *r, const float *y, int out, const soma_target *t, int n, float *loss,
+                           int *correct) {
+    SOMA_TRY(soma_rule_reserve_dy(r, (size_t)n * (size_t)out));
+    float l;
+    if (r->loss == SOMA_LOSS_XENT) {
+        const int P = t->positions > 1 ? t->positions : 1;
+        if (!t->labels) return soma_error(SOMA_ERR_ARG, "%s: cross-entropy needs labels", r->ops->name);
+        if (out % P != 0)
+            return soma_error(SOMA_ERR_SHAPE, "%s: %d labels a sample, but the net's %d outputs do not split into %d positions",
+                              r->ops->name, P, out, P);
+        const int K = out / P;
+        /* [n, P, K] outputs are n * P rows of K logits: the mean over every position. */
+        l = soma_softmax_xent(r->dy, NULL, y, t->labels, n * P, K);
+        if (correct) *correct = soma_count_correct(y, t->labels, n * P, K);
+    } else {
+        if (!t->values || t->dim != out)
+            return soma_error(SOMA_ERR_SHAPE, "%s: targets have %d values a sample, the net outputs %d", r->ops->name,
+                              t->values ? t->dim : 0, out);
+        l = soma_mse(r->dy, y, t->values, n, out);
+        if (correct) *correct = 0;
+    }
+    if (loss) *loss = l;
+    return SOMA_OK;
+}
+
+soma_status soma_rule_predict(soma_rule *r, soma_net *net, const float *x, int n, int positions, int *pred) {
+    if (r && r->ops->predict) return r->ops->predict(r, net, x, n, positions, pred);
+    const int P = positions > 1 ? positions : 1;
+    const int out = (int)soma_shape_size(soma_net_out_shape(net));
+    if (out % P != 0)
+        return soma_error(SOMA_ERR_SHAPE, "predict: %d outputs do not split into %d positions", out, P);
+    const float *y;
+    SOMA_TRY(soma_net_forward(net, x, n, SOMA_MODE_EVAL, &y));
+    const int K = out / P;
+    for (long i = 0; i < (long)n * P; i++) pred[i] = soma_argmax(y + i * K, K);
+    return SOMA_OK;
+}
+
+soma_status soma_rule_save_section(const soma_rule *r, soma_ckpt_section *sec) {
+    memset(sec, 0, sizeof *sec);
+    snprintf(sec->name, sizeof sec->name, "rule.%s", r->ops->name);
+    if (!r->ops->save) return SOMA_OK;
+    return r->ops->save(r, &sec->data, &sec->size);
+}
+
+soma_status soma_rule_load_section(soma_rule *r, const soma_ckpt_section *sec, int n) {
+    if (!r->ops->load) return SOMA_OK;
+    char name[SOMA_CKPT_SECTION_NAME];
+    snprintf(name, sizeof name, "rule.%s", r->ops->name);
+    const soma_ckpt_section *s = soma_ckpt_section_find(sec, n, name);
+    if (!s)
+        return soma_error(SOMA_ERR_FORMAT, "checkpoint: no section '%s' for the %s rule's state (saved by another rule?)",
+                          name, r->ops->name);
+    return r->ops->load(r, s->data, s->size);
+}
+
+// --- backprop --------------------------------------------------------------------------
+
+static soma_status backprop_step_(soma_rule *r, soma_net *net, const float *x, const soma_target *t, int n,
+                                  float *loss, int *correct) {
+    const int out = (int)soma_shape_size(soma_net_out_shape(net));
+    soma_net_zero_grad(net);
+    const float *y;
+    SOMA_TRY(soma_net_forward(net, x, n, SOMA_MODE_TRAIN, &y));
+    SOMA_TRY(soma_rule_loss(r, y, out, t, n, loss, correct));
+    /* parameter gradients only: the network input needs no gradient (rules that do, e.g.
+     * predictive coding's inference, ask for SOMA_GRAD_INPUT without SOMA_GRAD_PARAMS) */
+    return soma_net_backward_ex(net, r->dy, n, SOMA_GRAD_PARAMS, NULL);
+}
+
+static soma_status backprop_clone_(const soma_rule *r, soma_rule **out) {
+    return soma_rule_backprop_new(out, r->loss);
+}
+
+static const soma_rule_ops backprop_ops_ = {
+    .name = "backprop", .step = backprop_step_, .clone = backprop_clone_,
+};
+
+soma_status soma_rule_backprop_new(soma_rule **out, soma_loss_kind loss) {
+    *out = NULL;
+    if ((int)loss < 0 || loss >= SOMA_LOSS_COUNT) return soma_error(SOMA_ERR_ARG, "backprop: unknown loss %d", (int)loss);
+    soma_rule *r = soma_calloc(1, sizeof *r);
+    if (!r) return SOMA_ERR_NOMEM;
+    r->ops = &backprop_ops_;
+    r->loss = loss;
+    *out = r;
+    return SOMA_OK;
+}
+
+void soma_rule_free(soma_rule *r) {
+    if (!r) return;
+    if (r->ops && r->ops->destroy) r->ops->destroy(r);
+    soma_free(r->dy);
+    soma_free(r);
+}
+
+soma_status soma_rule_step(soma_rule *r, soma_net *net, const float *x, const soma_target *t, int n, float *loss,
+                           int *correct) {
+    return r->ops->step(r, net, x, t, n, loss, correct);
+}

@@ -93,6 +93,11 @@ void soma__abort(const char *file, int line, const char *expr);
 void *soma_alloc(size_t n, size_t size);
 void *soma_calloc(size_t n, size_t size);
 void soma_free(void *p);
+/* For tests of the out-of-memory paths: the k-th soma_alloc/soma_calloc from now (k = 0: the
+ * next one) returns NULL as if memory ran out, once; k < 0 disarms. Returns the count that was
+ * still pending before this call: -1 when none was armed or the armed failure has fired. Global
+ * to the process (not per thread); costs one relaxed atomic load per allocation when off. */
+long soma_alloc_fail_after(long k);
 /* a*b into *out, 0 on overflow. */
 int soma_mul_ok(size_t a, size_t b, size_t *out);
 

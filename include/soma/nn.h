@@ -204,7 +204,8 @@ typedef struct soma_net soma_net; /* opaque */
 soma_status soma_net_new(soma_net **out, const char *spec, soma_shape in, uint64_t seed);
 /* An empty network to add layers to by hand (custom kinds), finished by soma_net_build. */
 soma_status soma_net_new_empty(soma_net **out, soma_shape in, uint64_t seed);
-/* Takes ownership of the layer struct's contents (ops/impl); *l is copied. */
+/* Takes ownership of the layer struct's contents (ops/impl); *l is copied. On failure nothing
+ * is taken: the caller still owns (and destroys) the layer. */
 soma_status soma_net_add(soma_net *net, const soma_layer *l);
 soma_status soma_net_build(soma_net *net);
 void soma_net_free(soma_net *net);

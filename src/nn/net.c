@@ -62,8 +62,8 @@ soma_status soma_net_new_empty(soma_net **out, soma_shape in, uint64_t seed) {
 soma_status soma_net_add(soma_net *net, const soma_layer *l) {
     if (net->built) return soma_error(SOMA_ERR_ARG, "net: cannot add layers after build");
     SOMA_TRY(grow_(net));
-    net->layers[net->n_layers++] = *l;
-    /* the spec grows with each token */
+    /* the spec grows with each token; every allocation comes before the layer is stored, so
+     * a failure leaves it with the caller (storing first made both free it) */
     size_t old = strlen(net->spec), add = strlen(l->spec);
     char *s = soma_alloc(old + add + 2, 1);
     if (!s) return SOMA_ERR_NOMEM;
@@ -74,6 +74,7 @@ soma_status soma_net_add(soma_net *net, const soma_layer *l) {
     s[o + add] = '\0';
     soma_free(net->spec);
     net->spec = s;
+    net->layers[net->n_layers++] = *l;
     return SOMA_OK;
 }
 

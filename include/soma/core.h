@@ -64,6 +64,9 @@ soma_status soma_error_wrap(soma_status s, const char *fmt, ...)
     ;
 
 void soma_error_clear(void);
+/* The status that came with the current message (SOMA_OK after soma_error_clear): lets a
+ * caller of an int-returning hook (a layer parser's -1) pass on out-of-memory as such. */
+soma_status soma_error_status(void);
 
 /* Bad user input -> 2, internal failure (memory, I/O, invariants) -> 1, OK -> 0. */
 int soma_status_exit_code(soma_status s);

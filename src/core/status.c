@@ -9,6 +9,7 @@
 
 #define SOMA_ERRMSG_CAP 512
 static _Thread_local char errmsg_[SOMA_ERRMSG_CAP];
+static _Thread_local soma_status errstatus_ = SOMA_OK; /* the status given with errmsg_ */
 
 static const char *const status_names_[SOMA_STATUS_COUNT] = {
     [SOMA_OK] = "ok",
@@ -28,13 +29,19 @@ const char *soma_status_str(soma_status s) {
 
 const char *soma_errmsg(void) { return errmsg_; }
 
-void soma_error_clear(void) { errmsg_[0] = '\0'; }
+soma_status soma_error_status(void) { return errstatus_; }
+
+void soma_error_clear(void) {
+    errmsg_[0] = '\0';
+    errstatus_ = SOMA_OK;
+}
 
 soma_status soma_error(soma_status s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(errmsg_, sizeof errmsg_, fmt, ap);
     va_end(ap);
+    errstatus_ = s;
     return s;
 }
 
@@ -53,6 +60,7 @@ soma_status soma_error_wrap(soma_status s, const char *fmt, ...) {
     memcpy(errmsg_ + pl, ": ", 2);
     memcpy(errmsg_ + pl + 2, tail, tl);
     errmsg_[pl + 2 + tl] = '\0';
+    errstatus_ = s;
     return s;
 }
 

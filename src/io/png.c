@@ -108,7 +108,13 @@ static soma_status png_parse_(const void *buf, size_t n, const char *label, uint
     }
     out = soma_alloc((size_t)pw * ph, (size_t)ch);
     rows = soma_alloc(ph, sizeof(png_bytep));
-    if (!out || !rows) png_error(png, "out of memory");
+    if (!out || !rows) { /* out of memory is not a format error: no png_error here */
+        soma_free(rows);
+        soma_free(out);
+        png_destroy_read_struct(&png, &info, NULL);
+        return soma_error(SOMA_ERR_NOMEM, "png: %s: out of memory for %ux%u pixels", label,
+                          (unsigned)pw, (unsigned)ph);
+    }
     for (png_uint_32 y = 0; y < ph; y++) rows[y] = out + (size_t)y * rowbytes;
     png_read_image(png, rows);
     png_read_end(png, NULL);

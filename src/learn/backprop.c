@@ -211,6 +211,7 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
     double lsum[SOMA_DP_MAX] = {0};
     int csum[SOMA_DP_MAX] = {0}, cnt[SOMA_DP_MAX] = {0};
     soma_status sts[SOMA_DP_MAX] = {SOMA_OK};
+    char msgs[SOMA_DP_MAX][160];
 #pragma omp parallel num_threads(T)
     {
 #ifdef _OPENMP
@@ -225,13 +226,14 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
             float l = 0.f;
             int c = 0;
             sts[t] = soma_rule_step(g->rule[t], g->net[t], x + (size_t)lo * d->dim, &tt, hi - lo, &l, &c);
+            if (sts[t] != SOMA_OK) snprintf(msgs[t], sizeof msgs[t], "%s", soma_errmsg());
             lsum[t] = (double)l * (hi - lo);
             csum[t] = c;
             cnt[t] = hi - lo;
         }
     }
-    for (int t = 0; t < T; t++)
-        if (sts[t] != SOMA_OK) return sts[t];
+    for (int t = 0; t < T; t++) /* the message was set on slice t's thread: bring it here */
+        if (sts[t] != SOMA_OK) return soma_error(sts[t], "data-parallel slice %d: %s", t, msgs[t]);
     /* Each slice's gradient is the mean over its samples: weight by slice size. */
     size_t nv;
     float *g0 = soma_net_flat_grads(g->net[0], &nv);

@@ -265,6 +265,42 @@ static soma_status op_json_(const void *arg) {
     return st;
 }
 
+/* cJSON fails alike on bad text and on no memory; soma_json_parse tells them apart. Text cJSON
+ * rejects must stay a parse error (with and without a pending injected failure); good text that
+ * fails for memory is out of memory (the sweep above). */
+static void test_json_classify(void) {
+    static const char *bad[] = {"[1,]", "{\"a\" 1}", "\"\\ud800\"", "\"\\udc00x\"", "\"\\q\"",
+                                "[tru]", "{\"a\":}", "", "   ", "[1 2]", "{,}", "\"open"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cJSON *j = NULL;
+        CHECK_FAILS(soma_json_parse(bad[i], strlen(bad[i]), "bad", &j), SOMA_ERR_PARSE);
+        CHECK(j == NULL);
+    }
+    enum { DEEP = 1200 };
+    char deep[2 * DEEP + 1];
+    for (int d = 0; d < 2; d++) {
+        int k = d ? DEEP : 500;
+        memset(deep, '[', (size_t)k);
+        memset(deep + k, ']', (size_t)k);
+        cJSON *j = NULL;
+        if (d) {
+            CHECK_FAILS(soma_json_parse(deep, 2 * (size_t)k, "deep", &j), SOMA_ERR_PARSE);
+        } else {
+            CHECK_OK(soma_json_parse(deep, 2 * (size_t)k, "nested", &j));
+        }
+        cJSON_Delete(j);
+    }
+    static const char good[] = "\xEF\xBB\xBF {\"s\": \"\\ud83d\\ude00 \\n\", \"n\": [-0.5e+3, 0, 12]}";
+    cJSON *j = NULL;
+    CHECK_OK(soma_json_parse(good, sizeof good - 1, "good", &j));
+    cJSON_Delete(j);
+    soma_alloc_fail_after(0); /* the first allocation inside cJSON fails */
+    CHECK_FAILS(soma_json_parse(good, sizeof good - 1, "good", &j), SOMA_ERR_NOMEM);
+    soma_alloc_fail_after(0);
+    CHECK_FAILS(soma_json_parse("[1,]", 4, "bad", &j), SOMA_ERR_PARSE);
+    soma_alloc_fail_after(-1);
+}
+
 // --- training ----------------------------------------------------------------------------
 
 /* A rule, an optimizer, a few epochs with evaluation and a checkpoint each epoch. */
@@ -353,6 +389,7 @@ int main(void) {
     sweep_("dataset synthetic gauss", op_synthetic_, "gauss");
     sweep_("dataset synthetic linear", op_synthetic_, "linear");
     sweep_("json parse/write/read", op_json_, NULL);
+    test_json_classify();
     static const int one = 1, two = 2;
     sweep_("train + evaluate, 1 thread", op_train_, &one);
     sweep_("train + evaluate, 2 threads", op_train_, &two);

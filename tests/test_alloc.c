@@ -93,7 +93,7 @@ static soma_status op_net_(const void *arg) {
     SOMA_TRY(soma_net_new(&net, c->spec, c->in, 3));
     soma_status st = soma_net_reserve(net, 5);
     if (st == SOMA_OK) st = soma_net_reserve(net, 9); /* grows */
-    float x[9 * 2 * 8 * 8] = {0};
+    float x[9 * 2 * 12 * 12] = {0}; /* the largest input of nets_ */
     for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = (float)((i * 7) % 11) * 0.1f;
     const float *y = NULL;
     if (st == SOMA_OK) st = soma_net_forward(net, x, 9, SOMA_MODE_TRAIN, &y);

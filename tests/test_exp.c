@@ -77,8 +77,10 @@ static double run_classify_(const char *name, const char *n_train, const char *e
 
 static void test_fmnist(void) {
     struct stat sb;
-    if (stat(soma_fmnist_dir(NULL), &sb) != 0) {
-        printf("note: Fashion-MNIST not installed at %s; classification headlines not checked\n", soma_fmnist_dir(NULL));
+    char p[4096];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", soma_fmnist_dir(NULL));
+    if (stat(p, &sb) != 0) {
+        check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
         return;
     }
     int sanitized = getenv("SOMA_SANITIZED") != NULL; /* the sanitizer build is ~10x slower */

@@ -326,6 +326,37 @@ static void make_report_input_(void) {
     CHECK_OK(soma_file_write_atomic(tmp_("out/broken/results.json"), "{\"a\": [", 7));
 }
 
+/* What a spec asks for stays proportional to the layer: a convolution with a stride far past
+ * its input (fuzz_spec found conv3x3x8s299999999p1 asking for 36 GB of scratch) needs
+ * scratch of the order of its weights and outputs, and still computes what the reference does. */
+static void test_conv_scratch_bounded(void) {
+    static const int strides[] = {1, 2, 3, 5, 7, 11, 299999999};
+    for (size_t i = 0; i < sizeof strides / sizeof *strides; i++) {
+        soma_conv_geom g = {.c_in = 2, .h_in = 9, .w_in = 9, .c_out = 8, .kh = 3, .kw = 3,
+                            .stride = strides[i], .pad = 1};
+        CHECK_OK(soma_conv_geom_init(&g));
+        size_t need = soma_conv2d_scratch(&g, 1);
+        CHECK(need <= 4096);
+        if (need > 4096) {
+            fprintf(stderr, "conv stride %d: scratch of %zu floats\n", strides[i], need);
+            continue;
+        }
+        float x[2 * 9 * 9], w[8 * 2 * 9], b[8], y[8 * 81], r[8 * 81];
+        float *scratch = soma_alloc(need, sizeof(float));
+        CHECK(scratch != NULL);
+        if (!scratch) continue;
+        for (int k = 0; k < 2 * 81; k++) x[k] = (float)((k * 37) % 17) / 8.f - 1.f;
+        for (int k = 0; k < 8 * 18; k++) w[k] = (float)((k * 11) % 13) / 6.f - 1.f;
+        for (int k = 0; k < 8; k++) b[k] = 0.1f * (float)k;
+        soma_conv2d_forward(y, x, w, b, &g, 1, scratch, 1);
+        soma_conv2d_forward_ref(r, x, w, b, &g, 1);
+        char label[64];
+        snprintf(label, sizeof label, "conv stride %d vs reference", strides[i]);
+        CHECK_CLOSE(label, y, r, (size_t)8 * g.h_out * g.w_out, 1e-5f, 1e-5f);
+        soma_free(scratch);
+    }
+}
+
 // --- training ----------------------------------------------------------------------------
 
 /* A rule, an optimizer, a few epochs with evaluation and a checkpoint each epoch. */
@@ -415,6 +446,7 @@ int main(void) {
     sweep_("dataset synthetic linear", op_synthetic_, "linear");
     sweep_("json parse/write/read", op_json_, NULL);
     test_json_classify();
+    test_conv_scratch_bounded();
     make_report_input_();
     sweep_absorbing_("report (may show a run as unreadable)", op_report_, NULL, 1);
     static const int one = 1, two = 2;

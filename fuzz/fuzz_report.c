@@ -21,6 +21,14 @@ static void put_(const char *path, const uint8_t *p, size_t n) {
     fclose(f);
 }
 
+static void cleanup_(void) {
+    remove(json_);
+    remove(svg_);
+    remove(html_);
+    rmdir(run_);
+    rmdir(root_);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!root_[0]) {
         const char *t = getenv("TMPDIR");
@@ -30,6 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         snprintf(svg_, sizeof svg_, "%s/fig.svg", run_);
         snprintf(html_, sizeof html_, "%s/report.html", root_);
         if (soma_mkdir_p(run_) != SOMA_OK) abort();
+        atexit(cleanup_);
     }
     const uint8_t *nul = memchr(data, 0, size);
     size_t nj = nul ? (size_t)(nul - data) : size;

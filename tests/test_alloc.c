@@ -41,6 +41,7 @@ typedef soma_status (*op_fn)(const void *arg);
  * when nothing fails (-1 on a failed check). With may_absorb, op may also succeed after a
  * failure it turned into a visible note (the report shows an unreadable run as an error). */
 static long sweep_absorbing_(const char *label, op_fn op, const void *arg, int may_absorb) {
+    long absorbed = 0;
     for (long k = 0; k < 100000; k++) {
         soma_alloc_fail_after(k);
         soma_error_clear();
@@ -54,12 +55,19 @@ static long sweep_absorbing_(const char *label, op_fn op, const void *arg, int m
                         soma_status_str(st), soma_errmsg());
                 return -1;
             }
-            printf("  %-34s %4ld allocations, each failure handled\n", label, k);
+            if (absorbed)
+                printf("  %-34s %4ld allocations, %ld failures absorbed (returned ok)\n", label, k,
+                       absorbed);
+            else
+                printf("  %-34s %4ld allocations, each failure handled\n", label, k);
             return k;
         }
         check_count_++;
         const char *m = soma_errmsg();
-        if (may_absorb && st == SOMA_OK) continue;
+        if (may_absorb && st == SOMA_OK) {
+            absorbed++;
+            continue;
+        }
         if (st != SOMA_ERR_NOMEM || !m[0] || strchr(m, '\n')) {
             check_failures_++;
             fprintf(stderr, "%s: allocation %ld failed: want out of memory, got %s (\"%s\")\n",
@@ -357,6 +365,42 @@ static void test_conv_scratch_bounded(void) {
     }
 }
 
+// --- experiments ---------------------------------------------------------------------------
+/* These may absorb failures: the experiment code records results with cJSON calls whose
+ * failure it does not check (results.json then silently lacks keys; listed in the issue's
+ * closing note), so only "no crash, no leak" (ASan) and "out of memory when it fails" hold. */
+
+static soma_status op_perceptron_(const void *arg) {
+    (void)arg;
+    cJSON *r = NULL;
+    const char *args[] = {"--quiet"};
+    soma_status st = soma_exp_run(soma_exp_find("perceptron"), 1, args, tmp_("exp"), &r);
+    cJSON_Delete(r);
+    return st;
+}
+
+static soma_status op_classify_(const void *arg) {
+    (void)arg;
+    char data[9000];
+    snprintf(data, sizeof data, "npy:%s,%s", fix_("ds_x.npy"), fix_("ds_y.npy"));
+    soma_classify_config c = soma_classify_defaults();
+    c.data = data;
+    c.net = "fc4,relu,fc3";
+    c.epochs = 2;
+    c.batch = 2;
+    c.quiet = 1;
+    c.out_dir = tmp_("classify");
+    c.ckpt = tmp_("classify.ckpt");
+    c.save_npy = tmp_("classify-npy");
+    unlink(c.ckpt);
+    SOMA_TRY(soma_mkdir_p(c.out_dir)); /* soma_exp_run makes it for experiments */
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return soma_error(SOMA_ERR_NOMEM, "test: no JSON object");
+    soma_status st = soma_classify_run(&c, o);
+    cJSON_Delete(o);
+    return st;
+}
+
 // --- training ----------------------------------------------------------------------------
 
 /* A rule, an optimizer, a few epochs with evaluation and a checkpoint each epoch. */
@@ -449,6 +493,8 @@ int main(void) {
     test_conv_scratch_bounded();
     make_report_input_();
     sweep_absorbing_("report (may show a run as unreadable)", op_report_, NULL, 1);
+    sweep_absorbing_("experiment perceptron", op_perceptron_, NULL, 1);
+    sweep_absorbing_("classify run on npy: data", op_classify_, NULL, 1);
     static const int one = 1, two = 2;
     sweep_("train + evaluate, 1 thread", op_train_, &one);
     sweep_("train + evaluate, 2 threads", op_train_, &two);

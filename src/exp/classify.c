@@ -47,9 +47,14 @@ static soma_status load_data_(const char *spec, const char *fdir, int train, int
 
 static void put_curve_(cJSON *ours, const char *key, const float *v, int n) {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber((double)v[i]) : cJSON_CreateNull());
-    cJSON_AddItemToObject(ours, key, a);
+    for (int i = 0; a && i < n; i++) {
+        cJSON *x = isfinite(v[i]) ? cJSON_CreateNumber((double)v[i]) : cJSON_CreateNull();
+        if (!x || !cJSON_AddItemToArray(a, x)) { /* out of memory: nothing may leak */
+            cJSON_Delete(x);
+            break;
+        }
+    }
+    if (a && !cJSON_AddItemToObject(ours, key, a)) cJSON_Delete(a);
 }
 
 static void put_num_(cJSON *o, const char *k, double v) {

@@ -173,6 +173,7 @@ soma_status soma_exp_run(const soma_experiment *e, int argc, const char *const *
     SOMA_TRY(soma_mkdir_p(c.out_dir));
 
     c.root = cJSON_CreateObject();
+    if (!c.root) return soma_error(SOMA_ERR_NOMEM, "run %s: out of memory for the results", e->name);
     cJSON_AddStringToObject(c.root, "experiment", e->name);
     cJSON_AddStringToObject(c.root, "summary", e->summary);
     cJSON *lm = cJSON_AddObjectToObject(c.root, "landmark");

@@ -127,7 +127,8 @@ static int jv_value_(jv_ *v, int depth) {
 /* 1 when buf[0..n) starts with one well-formed JSON value (what cJSON parses). */
 static int json_well_formed_(const char *buf, size_t n) {
     jv_ v = {(const unsigned char *)buf, (const unsigned char *)buf + n};
-    if (n >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) v.p += 3; /* cJSON skips a BOM */
+    /* cJSON skips a BOM, but only in a text of 5 bytes or more */
+    if (n >= 5 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) v.p += 3;
     return jv_value_(&v, 0);
 }
 

@@ -266,11 +266,7 @@ static double run_classify_(const char *name, const char *n_train, const char *e
 
 static void test_fmnist(void) {
     if (!have_fmnist_()) {
-        /* make test installs the data and sets SOMA_REQUIRE_DATA=1: there a missing data set fails */
-        int required = getenv("SOMA_REQUIRE_DATA") && !strcmp(getenv("SOMA_REQUIRE_DATA"), "1");
-        printf("%s: Fashion-MNIST not installed at %s; classification headlines not checked\n",
-               required ? "FAIL" : "note", soma_fmnist_dir(NULL));
-        CHECK(!required);
+        check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
         return;
     }
     int sanitized = getenv("SOMA_SANITIZED") != NULL; /* the sanitizer build is ~10x slower */

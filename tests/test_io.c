@@ -434,7 +434,7 @@ static void test_fmnist(void) {
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", dir);
     struct stat st;
     if (stat(p, &st) != 0) {
-        printf("test_io: NOTE: %s missing, Fashion-MNIST checks skipped\n", dir);
+        check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
         return;
     }
     soma_dataset *tr = NULL, *te = NULL;

@@ -649,7 +649,10 @@ static void test_report(void) {
 
 static void test_save(void) {
     char dir[] = "/tmp/soma_test_save_XXXXXX";
-    if (!mkdtemp(dir)) return;
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
     char p[1100];
     snprintf(p, sizeof p, "%s/f.svg", dir);
     soma_fig *f;

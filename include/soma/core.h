@@ -64,6 +64,9 @@ soma_status soma_error_wrap(soma_status s, const char *fmt, ...)
     ;
 
 void soma_error_clear(void);
+/* The status that came with the current message (SOMA_OK after soma_error_clear): lets a
+ * caller of an int-returning hook (a layer parser's -1) pass on out-of-memory as such. */
+soma_status soma_error_status(void);
 
 /* Bad user input -> 2, internal failure (memory, I/O, invariants) -> 1, OK -> 0. */
 int soma_status_exit_code(soma_status s);
@@ -93,6 +96,11 @@ void soma__abort(const char *file, int line, const char *expr);
 void *soma_alloc(size_t n, size_t size);
 void *soma_calloc(size_t n, size_t size);
 void soma_free(void *p);
+/* For tests of the out-of-memory paths: the k-th soma_alloc/soma_calloc from now (k = 0: the
+ * next one) returns NULL as if memory ran out, once; k < 0 disarms. Returns the count that was
+ * still pending before this call: -1 when none was armed or the armed failure has fired. Global
+ * to the process (not per thread); costs one relaxed atomic load per allocation when off. */
+long soma_alloc_fail_after(long k);
 /* a*b into *out, 0 on overflow. */
 int soma_mul_ok(size_t a, size_t b, size_t *out);
 

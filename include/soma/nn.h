@@ -115,6 +115,7 @@ float soma_softmax_xent(float *dlogits, float *probs, const float *logits, const
 float soma_mse(float *dy, const float *y, const float *t, int N, int D);
 /* Number of rows whose argmax equals the label. */
 int soma_count_correct(const float *logits, const int *labels, int N, int K);
+/* numpy.argmax's rule: the first NaN if any, else the first index of the largest value. */
 int soma_argmax(const float *x, int n);
 
 // --- layers ----------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 #include "soma/core.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SOMA_ERRMSG_CAP 512
 static _Thread_local char errmsg_[SOMA_ERRMSG_CAP];
+static _Thread_local soma_status errstatus_ = SOMA_OK; /* the status given with errmsg_ */
 
 static const char *const status_names_[SOMA_STATUS_COUNT] = {
     [SOMA_OK] = "ok",
@@ -27,13 +29,19 @@ const char *soma_status_str(soma_status s) {
 
 const char *soma_errmsg(void) { return errmsg_; }
 
-void soma_error_clear(void) { errmsg_[0] = '\0'; }
+soma_status soma_error_status(void) { return errstatus_; }
+
+void soma_error_clear(void) {
+    errmsg_[0] = '\0';
+    errstatus_ = SOMA_OK;
+}
 
 soma_status soma_error(soma_status s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(errmsg_, sizeof errmsg_, fmt, ap);
     va_end(ap);
+    errstatus_ = s;
     return s;
 }
 
@@ -52,6 +60,7 @@ soma_status soma_error_wrap(soma_status s, const char *fmt, ...) {
     memcpy(errmsg_ + pl, ": ", 2);
     memcpy(errmsg_ + pl + 2, tail, tl);
     errmsg_[pl + 2 + tl] = '\0';
+    errstatus_ = s;
     return s;
 }
 
@@ -88,10 +97,33 @@ int soma_mul_ok(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
+/* Injected failure for tests: the count of allocations still to pass before one fails; -1 =
+ * off. Atomic because replicas allocate from OpenMP threads; one relaxed load when off. */
+static _Atomic long alloc_fail_after_ = -1;
+
+long soma_alloc_fail_after(long k) {
+    return atomic_exchange_explicit(&alloc_fail_after_, k < 0 ? -1 : k, memory_order_relaxed);
+}
+
+/* 1 when this allocation is the one chosen to fail (the failure then disarms itself). */
+static int alloc_injected_failure_(void) {
+    long k = atomic_load_explicit(&alloc_fail_after_, memory_order_relaxed);
+    while (k >= 0) {
+        if (atomic_compare_exchange_weak_explicit(&alloc_fail_after_, &k, k - 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return k == 0;
+    }
+    return 0;
+}
+
 void *soma_alloc(size_t n, size_t size) {
     size_t bytes;
     if (!soma_mul_ok(n, size, &bytes) || bytes > ((size_t)1 << 46)) {
         soma_error(SOMA_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    if (alloc_injected_failure_()) {
+        soma_error(SOMA_ERR_NOMEM, "out of memory allocating %zu bytes (injected failure)", bytes);
         return NULL;
     }
     if (bytes == 0) bytes = 1;

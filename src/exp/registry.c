@@ -99,10 +99,15 @@ void soma_json_put_num(cJSON *o, const char *key, double v) {
 
 void soma_json_put_floats(cJSON *o, const char *key, const float *v, int n) {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber((double)v[i]) : cJSON_CreateNull());
+    for (int i = 0; a && i < n; i++) {
+        cJSON *x = isfinite(v[i]) ? cJSON_CreateNumber((double)v[i]) : cJSON_CreateNull();
+        if (!x || !cJSON_AddItemToArray(a, x)) { /* out of memory: nothing may leak */
+            cJSON_Delete(x);
+            break;
+        }
+    }
     cJSON_DeleteItemFromObjectCaseSensitive(o, key);
-    cJSON_AddItemToObject(o, key, a);
+    if (a && !cJSON_AddItemToObject(o, key, a)) cJSON_Delete(a);
 }
 
 void soma_exp_put(soma_exp_ctx *c, const char *key, double v) { soma_json_put_num(c->ours, key, v); }
@@ -275,6 +280,7 @@ static soma_status run_(const soma_experiment *e, int argc, const char *const *a
     if ((st = soma_mkdir_p(c.out_dir)) != SOMA_OK) goto done;
 
     c.root = cJSON_CreateObject();
+    if (!c.root) return soma_error(SOMA_ERR_NOMEM, "run %s: out of memory for the results", e->name);
     cJSON_AddStringToObject(c.root, "experiment", e->name);
     cJSON_AddStringToObject(c.root, "summary", e->summary);
     c.ours = cJSON_AddObjectToObject(c.root, "ours");

@@ -62,12 +62,25 @@ soma_status soma_file_read(const char *path, size_t max_bytes, void **buf, size_
 
 // --- gzip ------------------------------------------------------------------------------
 
+/* zlib's memory through soma_alloc, so the allocation-failure tests reach it. */
+static voidpf z_alloc_(voidpf opaque, uInt items, uInt size) {
+    (void)opaque;
+    return soma_alloc(items, size);
+}
+
+static void z_free_(voidpf opaque, voidpf p) {
+    (void)opaque;
+    soma_free(p);
+}
+
 /* Runs inflate over all gzip members in buf. With out_cap bytes of room at out; stops with
  * *full = 1 when the room is used up and more output is pending. */
 static soma_status inflate_into_(const void *buf, size_t n, uint8_t *out, size_t out_cap,
                                  size_t *got, int *full, int stop_when_full, const char *label) {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
+    zs.zalloc = z_alloc_;
+    zs.zfree = z_free_;
     *got = 0;
     *full = 0;
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
@@ -142,8 +155,9 @@ soma_status soma__gunzip_prefix(const void *buf, size_t n, void *out, size_t wan
                                 const char *label) {
     int full;
     soma_status st = inflate_into_(buf, n, (uint8_t *)out, want, got, &full, 1, label);
-    /* once `want` bytes are out, what follows (more data, or a cut) is the caller's business */
-    if (*got >= want) return SOMA_OK;
+    /* once `want` bytes are out, what follows (more data, or a cut) is the caller's business;
+     * running out of memory is not (zlib allocates its window after the first output) */
+    if (*got >= want && st != SOMA_ERR_NOMEM) return SOMA_OK;
     return st;
 }
 

@@ -28,6 +28,25 @@ static void png_err_(png_structp png, png_const_charp msg) {
     png_longjmp(png, 1);
 }
 
+/* libpng's memory comes from soma_alloc (so the allocation-failure tests reach it); a failed
+ * allocation is remembered, so that the error path says out of memory, not a corrupt file. */
+static _Thread_local int png_oom_;
+
+static png_voidp png_alloc_(png_structp png, png_alloc_size_t n) {
+    (void)png;
+    void *p = soma_alloc(1, n);
+    if (!p) png_oom_ = 1;
+    return p;
+}
+
+static void png_free_(png_structp png, png_voidp p) {
+    (void)png;
+    soma_free(p);
+}
+
+/* The status of a libpng error: out of memory when an allocation failed, else `other`. */
+static soma_status png_status_(soma_status other) { return png_oom_ ? SOMA_ERR_NOMEM : other; }
+
 static void png_warn_(png_structp png, png_const_charp msg) {
     (void)png;
     (void)msg; /* the library never prints */
@@ -51,7 +70,9 @@ static soma_status png_parse_(const void *buf, size_t n, const char *label, uint
         return soma_error(SOMA_ERR_FORMAT, "png: %s: not a PNG file (bad signature)", label);
     png_src src = {(const uint8_t *)buf, n, 8};
     png_msg_[0] = 0;
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, png_err_, png_warn_);
+    png_oom_ = 0;
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, NULL, png_err_, png_warn_,
+                                               NULL, png_alloc_, png_free_);
     if (!png) return soma_error(SOMA_ERR_NOMEM, "png: %s: cannot start libpng", label);
     png_infop info = png_create_info_struct(png);
     if (!info) {
@@ -64,7 +85,8 @@ static soma_status png_parse_(const void *buf, size_t n, const char *label, uint
         soma_free(rows);
         soma_free(out);
         png_destroy_read_struct(&png, &info, NULL);
-        return soma_error(SOMA_ERR_FORMAT, "png: %s: %s", label, png_msg_[0] ? png_msg_ : "corrupt file");
+        return soma_error(png_status_(SOMA_ERR_FORMAT), "png: %s: %s", label,
+                          png_msg_[0] ? png_msg_ : "corrupt file");
     }
     png_set_read_fn(png, &src, png_read_mem_);
     png_set_sig_bytes(png, 8);
@@ -108,7 +130,13 @@ static soma_status png_parse_(const void *buf, size_t n, const char *label, uint
     }
     out = soma_alloc((size_t)pw * ph, (size_t)ch);
     rows = soma_alloc(ph, sizeof(png_bytep));
-    if (!out || !rows) png_error(png, "out of memory");
+    if (!out || !rows) { /* out of memory is not a format error: no png_error here */
+        soma_free(rows);
+        soma_free(out);
+        png_destroy_read_struct(&png, &info, NULL);
+        return soma_error(SOMA_ERR_NOMEM, "png: %s: out of memory for %ux%u pixels", label,
+                          (unsigned)pw, (unsigned)ph);
+    }
     for (png_uint_32 y = 0; y < ph; y++) rows[y] = out + (size_t)y * rowbytes;
     png_read_image(png, rows);
     png_read_end(png, NULL);
@@ -147,7 +175,9 @@ soma_status soma_png_write(const char *path, const uint8_t *pix, int w, int h, i
     soma_atomic_file af;
     SOMA_TRY(soma_atomic_open(&af, path));
     png_msg_[0] = 0;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_err_, png_warn_);
+    png_oom_ = 0;
+    png_structp png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, NULL, png_err_, png_warn_,
+                                                NULL, png_alloc_, png_free_);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
@@ -157,7 +187,8 @@ soma_status soma_png_write(const char *path, const uint8_t *pix, int w, int h, i
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         soma_atomic_abort(&af);
-        return soma_error(SOMA_ERR_IO, "png: %s: %s", path, png_msg_[0] ? png_msg_ : "write failed");
+        return soma_error(png_status_(SOMA_ERR_IO), "png: %s: %s", path,
+                          png_msg_[0] ? png_msg_ : "write failed");
     }
     png_init_io(png, af.f);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, ct, PNG_INTERLACE_NONE,

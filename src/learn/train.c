@@ -232,6 +232,7 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
     double lsum[SOMA_DP_MAX] = {0};
     int csum[SOMA_DP_MAX] = {0}, cnt[SOMA_DP_MAX] = {0};
     soma_status sts[SOMA_DP_MAX] = {SOMA_OK};
+    char msgs[SOMA_DP_MAX][160];
     /* The slices are fixed by T (the replica count), not by the threads OpenMP grants: each
      * thread runs slices tid, tid + team, ... so a smaller team (OMP_THREAD_LIMIT, nested
      * regions, a build without OpenMP) trains every slice and sums the same gradients. */
@@ -250,13 +251,14 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
             float l = 0.f;
             int c = 0;
             sts[t] = soma_rule_step(g->rule[t], g->net[t], b->x + (size_t)lo * d->dim, &tg, hi - lo, &l, &c);
+            if (sts[t] != SOMA_OK) snprintf(msgs[t], sizeof msgs[t], "%s", soma_errmsg());
             lsum[t] = (double)l * (hi - lo);
             csum[t] = c;
             cnt[t] = hi - lo;
         }
     }
     for (int t = 0; t < T; t++)
-        if (sts[t] != SOMA_OK) return sts[t];
+        if (sts[t] != SOMA_OK) return soma_error(sts[t], "data-parallel slice %d: %s", t, msgs[t]);
     /* Each slice's gradient is the mean over its samples: weight by slice size. */
     size_t nv;
     float *g0 = soma_net_flat_grads(g->net[0], &nv);

@@ -24,7 +24,12 @@ static size_t cv_k(const soma_conv_geom *g) { return (size_t)g->c_in * g->kh * g
 static size_t cv_p(const soma_conv_geom *g) { return (size_t)g->h_out * g->w_out; }
 
 int soma__conv_cv_ok(const soma_conv_geom *g) {
-    return g->c_out % 8 == 0 && g->c_out <= 512 && g->w_out < 16 && cv_k(g) >= 8;
+    /* the padded row must stay near the input's width: a group of 4 positions spans 3
+     * strides, and a huge stride (fuzz_spec: s299999999) asked for 36 GB of scratch */
+    long long groups = (g->w_out + CV_GROUP - 1) / CV_GROUP;
+    long long need = (groups * CV_GROUP - 1) * g->stride + g->kw, wp = g->w_in + 2LL * g->pad;
+    return g->c_out % 8 == 0 && g->c_out <= 512 && g->w_out < 16 && cv_k(g) >= 8 &&
+           need <= 2 * wp + 2 * CV_GROUP;
 }
 
 size_t soma__conv_cv_scratch(const soma_conv_geom *g) {

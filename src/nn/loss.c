@@ -45,11 +45,14 @@ float soma_mse(float *dy, const float *y, const float *t, int N, int D) {
     return (float)(s / (double)n);
 }
 
-/* First index of the largest value (NaN never wins). */
+/* numpy.argmax's rule: the index of the first NaN if there is one, else the first index of
+ * the largest value. The answer never depends on where a NaN sits relative to the maximum. */
 int soma_argmax(const float *x, int n) {
     int best = 0;
-    for (int i = 1; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (isnan(x[i])) return i;
         if (x[i] > x[best]) best = i;
+    }
     return best;
 }
 

@@ -55,20 +55,26 @@ void soma_layer_grammar(char *buf, size_t cap) {
                  "  {\"layers\": [\"fc64\", {\"res\": [\"layernorm\", \"fc64\"]}, {\"cat\": [[\"fc8\"], [\"fc4\"]]}]}\n");
 }
 
+static soma_status parse_failed_(void) {
+    soma_status s = soma_error_status();
+    return s == SOMA_OK ? SOMA_ERR_PARSE : s;
+}
+
 soma_status soma_layer_parse(const char *token, soma_layer *l) {
     memset(l, 0, sizeof *l);
     if (!token || !*token) return soma_error(SOMA_ERR_PARSE, "empty layer token");
     if (strlen(token) >= sizeof l->spec)
         return soma_error(SOMA_ERR_PARSE, "layer token '%.40s...' is too long", token);
+    soma_error_clear(); /* a parser's -1 keeps the status it set (out of memory stays so) */
     for (int i = n_user_ - 1; i >= 0; i--) {
         int r = user_[i].parse(token, l);
-        if (r < 0) return SOMA_ERR_PARSE;
+        if (r < 0) return parse_failed_();
         if (r > 0) goto found;
     }
     for (size_t i = 0; i < sizeof builtin_ / sizeof *builtin_; i++) {
         if (i > 0 && builtin_[i].parse == builtin_[i - 1].parse) continue;
         int r = builtin_[i].parse(token, l);
-        if (r < 0) return SOMA_ERR_PARSE;
+        if (r < 0) return parse_failed_();
         if (r > 0) goto found;
     }
     return soma_error(SOMA_ERR_PARSE, "unknown layer '%s' (see 'soma train --help' for the grammar)", token);

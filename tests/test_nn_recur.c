@@ -196,6 +196,22 @@ static void test_shapes_and_names(void) {
     CHECK_FAILS(soma_net_new(&net, "rec(fc3,bogus)", soma_shape2(4, 3), 1), SOMA_ERR_PARSE);
     CHECK(strstr(soma_errmsg(), "bogus") != NULL);
     CHECK(net == NULL);
+    /* the JSON form: {"rec": [items]} is the same net as the line */
+    soma_net *a = NULL, *b = NULL;
+    const char *line = "fc4,rec(layernorm,fc8,res(fc8,tanh),tanh),fc3";
+    CHECK_OK(soma_net_new(&a, line, soma_shape2(5, 3), 7));
+    CHECK_OK(soma_net_new(&b, "{\"layers\": [\"fc4\", {\"rec\": [\"layernorm\", \"fc8\", {\"res\": [\"fc8\", \"tanh\"]},"
+                              " \"tanh\"]}, \"fc3\"]}", soma_shape2(5, 3), 7));
+    if (a && b) {
+        size_t na, nb;
+        float *va = soma_net_flat_values(a, &na), *vb = soma_net_flat_values(b, &nb);
+        CHECK(strcmp(soma_net_spec(b), line) == 0 && na == nb && memcmp(va, vb, na * sizeof *va) == 0);
+        CHECK(strcmp(soma_net_param_name(b, 6), "1.2.0.weight") == 0);
+    }
+    soma_net_free(a);
+    soma_net_free(b);
+    CHECK_FAILS(soma_net_new(&net, "{\"layers\": [{\"rec\": \"fc3\"}]}", soma_shape2(5, 3), 1), SOMA_ERR_PARSE);
+    CHECK(strstr(soma_errmsg(), "\"rec\" wants a list") != NULL);
     char gram[4096];
     soma_layer_grammar(gram, sizeof gram);
     CHECK(strstr(gram, "rec(SPEC)") != NULL);

@@ -138,11 +138,14 @@ typedef enum soma_mode { SOMA_MODE_EVAL = 0, SOMA_MODE_TRAIN = 1 } soma_mode;
  *   res(...)   x + branch(x); the branch must give back the input's shape
  *   cat(a|b)   branches side by side on the feature axis: the last axis of [D]/[T,D], the
  *              channel axis of [C,H,W]/[T,C,H,W]; other axes must agree
+ *   rec(...)   [T,D] -> [T,H]: a recurrent cell, h_t = cell([x_t, h_{t-1}]) from h_{-1} = 0; the
+ *              cell maps [D+H] to [H] (H found by shape inference); backprop through time
  * Inside res(...) and cat(...|...) a branch is a comma-separated spec of its own; composites
  * nest ("fc64,res(layernorm,fc256,gelu,fc64),fc10", "cat(fc32|fc16,relu)"); one composite's
  * text is at most 255 characters. Parameter paths follow PyTorch modules of the same shape:
  * res(...) is an nn.Sequential whose output is added to its input ("2.1.weight"), cat(...) an
- * nn.ModuleList of nn.Sequential branches ("2.0.1.weight"). */
+ * nn.ModuleList of nn.Sequential branches ("2.0.1.weight"), rec(...) an nn.Sequential cell
+ * looped over time ("2.0.weight"). */
 
 #define SOMA_PARAM_NAME 24
 typedef struct soma_param {

@@ -422,7 +422,7 @@ soma_status soma_classify_predict(const char *data, const char *fmnist_dir, int 
     for (int s0 = 0; s0 < d->n; s0 += B) {
         int m = d->n - s0 < B ? d->n - s0 : B;
         for (int i = 0; i < m; i++) idx[i] = s0 + i;
-        soma_dataset_batch(d, idx, m, x, y);
+        soma_dataset_batch(d, idx, m, x, NULL); /* no labels: y [m] cannot hold per-position ones */
         if ((st = soma_net_forward(net, x, m, SOMA_MODE_EVAL, NULL)) != SOMA_OK) goto out;
         memcpy(res + (size_t)s0 * per, soma_net_activation(net, layer + 1), (size_t)m * per * sizeof(float));
     }

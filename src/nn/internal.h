@@ -16,6 +16,7 @@ int soma__parse_flatten(const char *tok, soma_layer *l); /* flatten */
 int soma__parse_layernorm(const char *tok, soma_layer *l); /* layernorm[EPS] */
 int soma__parse_time(const char *tok, soma_layer *l);    /* tmean, tsum, repeatT */
 int soma__parse_graph(const char *tok, soma_layer *l);   /* res(...), cat(...|...) */
+int soma__parse_rec(const char *tok, soma_layer *l);     /* rec(...) (recur.c) */
 
 /* The message-friendly text of a shape ("[1,28,28]"), valid within the enclosing expression. */
 #define SOMA__SHAPE_STR(s) soma_shape_str((s), (char[64]){0}, 64)

@@ -1,5 +1,6 @@
 // JSON network descriptions: {"layers": [item, ...]} with an item a spec token (string) or
-// {"res": [item, ...]} or {"cat": [[item, ...], [item, ...], ...]}. The description is turned
+// {"res": [item, ...]}, {"rec": [item, ...]} (a recurrent cell) or
+// {"cat": [[item, ...], [item, ...], ...]}. The description is turned
 // into the equivalent one-line spec, which is what the net records (checkpoints compare it).
 #include <stdio.h>
 #include <string.h>
@@ -52,15 +53,16 @@ static soma_status item_(sbuf_ *b, const cJSON *it, int depth, const char *where
     }
     if (!cJSON_IsObject(it) || !it->child || it->child->next)
         return soma_error(SOMA_ERR_PARSE,
-                          "net json: %s: want a layer string or an object with one key, \"res\" or \"cat\"",
+                          "net json: %s: want a layer string or an object with one key, \"res\", \"rec\" or \"cat\"",
                           where);
     const cJSON *v = it->child;
     if (!v->string) return soma_error(SOMA_ERR_PARSE, "net json: %s: object without a key", where);
-    if (strcmp(v->string, "res") == 0) {
+    if (strcmp(v->string, "res") == 0 || strcmp(v->string, "rec") == 0) {
         if (!cJSON_IsArray(v))
-            return soma_error(SOMA_ERR_PARSE, "net json: %s: \"res\" wants a list of layers", where);
-        SOMA_TRY(put_(b, "res(", 4));
-        SOMA_TRY(items_(b, v, depth + 1, "res"));
+            return soma_error(SOMA_ERR_PARSE, "net json: %s: \"%s\" wants a list of layers", where, v->string);
+        SOMA_TRY(put_(b, v->string, 3));
+        SOMA_TRY(put_(b, "(", 1));
+        SOMA_TRY(items_(b, v, depth + 1, v->string));
         return put_(b, ")", 1);
     }
     if (strcmp(v->string, "cat") == 0) {
@@ -77,7 +79,7 @@ static soma_status item_(sbuf_ *b, const cJSON *it, int depth, const char *where
         }
         return put_(b, ")", 1);
     }
-    return soma_error(SOMA_ERR_PARSE, "net json: %s: unknown key \"%s\" (want \"res\" or \"cat\")", where,
+    return soma_error(SOMA_ERR_PARSE, "net json: %s: unknown key \"%s\" (want \"res\", \"rec\" or \"cat\")", where,
                       v->string);
 }
 

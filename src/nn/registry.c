@@ -29,6 +29,8 @@ static const reg_entry builtin_[] = {
      "res(SPEC)            x + SPEC(x): a residual branch, e.g. res(layernorm,fc256,gelu,fc64)"},
     {"graph", soma__parse_graph,
      "cat(SPEC|SPEC|...)   branches side by side on the feature/channel axis, e.g. cat(fc32|fc16)"},
+    {"rec", soma__parse_rec,
+     "rec(SPEC)            recurrent cell over [T,D]: h_t = SPEC([x_t, h_t-1]), h_-1 = 0 -> [T,H], e.g. rec(fc32,tanh)"},
 };
 static reg_entry user_[REG_MAX];
 static int n_user_ = 0;

@@ -234,8 +234,41 @@ class Lambda(nn.Module):
         return self.fn(x)
 
 
+class Rec(nn.Sequential):
+    """soma's rec(SPEC) over x [N,T,D]: h_t = cell([x_t, h_{t-1}]) with h_{-1} = 0, the cell an
+    nn.Sequential (so its keys are "i.0.weight", ...); the output [N,T,H] is every h_t."""
+
+    def __init__(self, mods, h):
+        super().__init__(*mods)
+        self.h = h
+
+    def forward(self, x):
+        h = x.new_zeros(x.shape[0], self.h)
+        out = []
+        for t in range(x.shape[1]):
+            h = super().forward(torch.cat([x[:, t], h], 1))
+            out.append(h)
+        return torch.stack(out, 1)
+
+
+def rec_module(body, shape):
+    """The cell's width H closes the loop: set it up on [D] (H = 0), then on [D+H], as soma."""
+    assert len(shape) == 2, shape
+    h = 0
+    for _ in range(3):
+        mods = graph_chain(body, (shape[1] + h,))
+        with torch.no_grad():
+            o = nn.Sequential(*mods)(torch.zeros(1, shape[1] + h, dtype=torch.float64)).shape[1:]
+        if o[0] == h:
+            return Rec(mods, h)
+        h = o[0]
+    raise ValueError(body)
+
+
 def graph_module(tok, shape):
     """One soma token (composites included) for per-sample input `shape`."""
+    if tok.startswith("rec("):
+        return rec_module(tok[4:-1], shape)
     if tok.startswith("res(") or tok.startswith("cat("):
         body = tok[4:-1]
         if tok[0] == "r":
@@ -360,6 +393,13 @@ def main():
                (2, 6, 6), 2, g2)
     graph_case("graph_seq_img", "conv3x3x4p1,relu,maxpool2,fc6,tanh,tsum", (3, 1, 6, 6), 2, g2)
     graph_case("graph_seq_vec", "repeat3,layernorm,fc6,gelu,tmean,cat(fc2|fc3),res(fc5,tanh,fc5)", (5,), 3, g2)
+
+    # Recurrent cells (a generator of their own). rnn_elman is the Elman RNN
+    # h_t = tanh(W [x_t; h_{t-1}] + b): an nn.Linear over the concatenation, looped over T.
+    g3 = torch.Generator().manual_seed(20261201)
+    graph_case("rnn_elman", "rec(fc8,tanh)", (6, 3), 3, g3)
+    graph_case("rnn_stack", "fc6,rec(layernorm,fc10,gelu,fc7,tanh),rec(cat(fc3,tanh|fc2,sigmoid),fc5,tanh),fc4",
+               (5, 4), 2, g3)
     return 0
 
 

@@ -83,7 +83,9 @@ typedef struct soma_train_config {
     int quiet;              /* no progress line */
     int data_parallel;      /* 1 (default): with T threads, split each batch into T slices, each
                                run by one thread on a replica of the net (one parallel region
-                               per step); 0: one net, kernels threaded inside */
+                               per step), for nets with layers other than dense and
+                               elementwise ones (a dense stack runs faster on one net);
+                               2: slice whatever the net; 0: one net, kernels threaded inside */
 } soma_train_config;
 
 soma_train_config soma_train_defaults(void);

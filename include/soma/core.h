@@ -211,7 +211,7 @@ const char *soma_blas_core(void);
 
 /* For a program's first lines: the OPENBLAS_CORETYPE value to re-execute itself with, or NULL
  * when the kernels running are right, the user has set OPENBLAS_CORETYPE, or the BLAS is not
- * OpenBLAS. Sets nothing. Before re-executing, set SOMA_BLAS_CORE_WAS to soma_blas_core() so
+ * an OpenBLAS that can switch (DYNAMIC_ARCH). Sets nothing. Before re-executing, set SOMA_BLAS_CORE_WAS to soma_blas_core() so
  * that soma_blas_info_get can tell what OpenBLAS had picked by itself. */
 const char *soma_blas_core_advice(void);
 

@@ -200,6 +200,8 @@ const char *soma_blas_core(void) {
 const char *soma_blas_core_advice(void) {
     const char *env = getenv("OPENBLAS_CORETYPE");
     if (env && *env) return NULL;
+    /* Only an OpenBLAS built with every kernel set (DYNAMIC_ARCH, as Debian's) can switch. */
+    if (!openblas_get_config || !strstr(openblas_get_config(), "DYNAMIC_ARCH")) return NULL;
     soma_cpu_info cpu;
     soma_cpu_detect(&cpu);
     return soma_blas_core_pick(&cpu, soma_blas_core());

@@ -2,6 +2,7 @@
  * OpenBLAS picked -> the core to run), the levels behind it, CPUID against /proc/cpuinfo, and
  * the machine line. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,35 @@ static void test_describe(void) {
     }
 }
 
+/* beta = 0 overwrites C whatever it held (NaNs included), inside a larger row stride too,
+ * leaving the columns past N alone; K = 0 leaves zeros. soma_gemm clears C itself. */
+static void test_gemm_beta0(void) {
+    enum { M = 37, N = 23, K = 19, LDC = 29 };
+    float A[M * K], B[K * N], C[M * LDC], R[M * LDC];
+    soma_rng r;
+    soma_rng_seed(&r, 5, 0);
+    soma_rng_uniform_fill(&r, A, M * K, -1.f, 1.f);
+    soma_rng_uniform_fill(&r, B, K * N, -1.f, 1.f);
+    for (int ldc = N; ldc <= LDC; ldc += LDC - N) {
+        for (int i = 0; i < M * LDC; i++) C[i] = R[i] = (i % 3) ? NAN : 1e30f;
+        soma_gemm(0, 0, M, N, K, 0.5f, A, K, B, N, 0.f, C, ldc);
+        soma_gemm_ref(0, 0, M, N, K, 0.5f, A, K, B, N, 0.f, R, ldc);
+        int outside_kept = 1;
+        for (int i = 0; i < M; i++)
+            for (int j = N; j < ldc; j++)
+                outside_kept &= memcmp(&C[i * ldc + j], &R[i * ldc + j], sizeof(float)) == 0;
+        CHECK(outside_kept);
+        for (int i = 0; i < M; i++) CHECK_CLOSE("gemm beta=0 over NaN", C + i * ldc, R + i * ldc, N, 1e-5f, 1e-5f);
+    }
+    for (int i = 0; i < M * N; i++) C[i] = NAN;
+    soma_gemm(0, 0, M, N, 0, 1.f, A, 1, B, N, 0.f, C, N);
+    int zeros = 1;
+    for (int i = 0; i < M * N; i++) zeros &= C[i] == 0.f;
+    CHECK(zeros);
+}
+
 int main(void) {
+    test_gemm_beta0();
     test_levels();
     test_pick_table();
     test_detect();

@@ -109,6 +109,21 @@ def blas_in_use():
     return kind, sorted(paths)
 
 
+def blas_core(paths):
+    """The kernel set the mapped OpenBLAS runs ("Zen", "SkylakeX"; its pick from the CPU model,
+    or OPENBLAS_CORETYPE), or None when no OpenBLAS is mapped."""
+    import ctypes
+    for p in paths:
+        if "openblas" in os.path.basename(p):
+            try:
+                f = ctypes.CDLL(p).openblas_get_corename
+            except (OSError, AttributeError):
+                continue
+            f.restype = ctypes.c_char_p
+            return f().decode()
+    return None
+
+
 def blas_alternative():
     try:
         out = subprocess.run(["update-alternatives", "--query", "libblas.so.3-x86_64-linux-gnu"],
@@ -166,15 +181,17 @@ def main():
     a = torch.ones(64, 64)
     torch.mm(a, a)
     kind, paths = blas_in_use()
+    core = blas_core(paths)
     alt = blas_alternative()
-    print(f"torch_train: torch {torch.__version__}, BLAS {kind} ({', '.join(paths) or 'none'}), "
+    print(f"torch_train: torch {torch.__version__}, BLAS {kind} core {core} "
+          f"({', '.join(paths) or 'none'}), "
           f"libblas.so.3 alternative {alt}, mkldnn {torch.backends.mkldnn.is_available()}, "
           f"threads {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
           file=sys.stderr)
     fair = kind in ("openblas-openmp", "mkl")
     if args.blas_only:
         print(json.dumps({"torch_version": torch.__version__, "blas": kind, "blas_paths": paths,
-                          "blas_alternative": alt, "blas_fair": fair,
+                          "blas_core": core, "blas_alternative": alt, "blas_fair": fair,
                           "mkldnn": torch.backends.mkldnn.is_available()}), flush=True)
     if not fair:
         print("torch_train: *** UNFAIR PEER ***: torch is running on BLAS '%s', not the OpenMP "
@@ -241,6 +258,7 @@ def main():
         "threads": torch.get_num_threads(),
         "blas": kind,
         "blas_paths": paths,
+        "blas_core": core,
         "blas_fair": fair,
         "epochs": args.epochs,
         "batch": args.batch,

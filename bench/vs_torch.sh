@@ -6,7 +6,9 @@
 # sides. For T in THREADS, for rep in 1..REPS, the four runs (soma/torch x mlp/lenet)
 # are interleaved, and which side goes first alternates each rep. Peak RSS of every
 # process is taken with /usr/bin/time. Medians, ratios and targets are printed as a
-# table and written as JSON (default out/bench/vs_torch-<date>.json).
+# table and written as JSON (default out/bench/vs_torch-<date>.json), with the CPU and
+# the BLAS kernels of each side: soma as a user gets it (it picks its OpenBLAS core itself),
+# torch at its best (OPENBLAS_CORETYPE = the core soma runs, unless set for both).
 #
 # Usage: bench/vs_torch.sh [--reps N] [--threads "1 2"] [--out FILE] [--allow-unfair]
 # Env:   SOMA (default build/soma), REPS (3), THREADS ("1 2"), TORCH_PYTHON (/usr/bin/python3),
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --allow-unfair) ALLOW_UNFAIR=(--allow-unfair); shift ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "vs_torch: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -56,7 +58,25 @@ done
   die "$PY cannot import torch and numpy: install python3-torch python3-numpy (SOMA_DEPS_EXTRA=1 scripts/deps.sh)"
 mkdir -p "$RAW" || die "cannot create $RAW"
 
-TORCH_BLAS_JSON=$("$PY" "$ROOT/bench/torch_train.py" --blas-only "${ALLOW_UNFAIR[@]}" 2>"$RAW/torch-blas.err")
+# The machine and the BLAS kernels: soma runs as a user gets it (it picks its OpenBLAS core
+# itself: OpenBLAS 0.3.21 falls back to SSE3 kernels on CPUs it does not know); torch runs at
+# its best, on the core soma runs, unless OPENBLAS_CORETYPE is set for both.
+SOMA_VERSION_TEXT=$("$SOMA" version 2>&1) || die "'$SOMA version' failed: $SOMA_VERSION_TEXT"
+SOMA_MACHINE=$(sed -n 's/^machine: //p' <<<"$SOMA_VERSION_TEXT")
+SOMA_CORE=$(sed -n 's/.* core \([A-Za-z0-9_]*\) .*/\1/p' <<<"$SOMA_MACHINE")
+echo "${SOMA_MACHINE:-unknown (this soma version prints no machine line)}" >"$RAW/machine.txt"
+{ grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: //'
+  grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|avx512(f|bw|vl|dq|_bf16|_vnni))$' | tr '\n' ' '
+} >"$RAW/cpu.txt" 2>/dev/null
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+  TORCH_CORE_ENV=(OPENBLAS_CORETYPE="$OPENBLAS_CORETYPE")
+elif [ -n "$SOMA_CORE" ]; then
+  TORCH_CORE_ENV=(OPENBLAS_CORETYPE="$SOMA_CORE")
+else
+  TORCH_CORE_ENV=()
+fi
+
+TORCH_BLAS_JSON=$(env "${TORCH_CORE_ENV[@]}" "$PY" "$ROOT/bench/torch_train.py" --blas-only "${ALLOW_UNFAIR[@]}" 2>"$RAW/torch-blas.err")
 rc=$?
 echo "$TORCH_BLAS_JSON" >"$RAW/torch-blas.json"
 if [ $rc -ne 0 ]; then
@@ -66,10 +86,11 @@ fi
 SOMA_BLAS=$(ldd "$SOMA" 2>/dev/null | grep -Eo '/[^ ]*(openblas|blis|libblas|mkl)[^ ]*' | sort -u | tr '\n' ' ')
 echo "${SOMA_BLAS:-unknown (static or not found by ldd)}" >"$RAW/soma-blas.txt"
 
+echo "vs_torch: machine $(cat "$RAW/machine.txt")"
 echo "vs_torch: soma  $SOMA"
 echo "vs_torch:   BLAS ${SOMA_BLAS:-unknown (static or not found by ldd)}"
-echo "vs_torch: torch $PY"
-echo "vs_torch:   $("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print("torch", d["torch_version"], "BLAS", d["blas"], " ".join(d["blas_paths"]), "mkldnn", d["mkldnn"])' "$TORCH_BLAS_JSON")"
+echo "vs_torch: torch $PY${TORCH_CORE_ENV:+ (${TORCH_CORE_ENV[*]})}"
+echo "vs_torch:   $("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print("torch", d["torch_version"], "BLAS", d["blas"], "core", d.get("blas_core"), " ".join(d["blas_paths"]), "mkldnn", d["mkldnn"])' "$TORCH_BLAS_JSON")"
 echo "vs_torch: threads {$THREADS}, $REPS reps, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "vs_torch: raw runs in $RAW"
 cut -d' ' -f1-3 /proc/loadavg >"$RAW/load-before.txt"
@@ -100,7 +121,9 @@ run() {
   printf '%s\n' "${cmd[*]}" >"$base.cmd"
   local load
   load=$(cut -d' ' -f1 /proc/loadavg)
-  OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t timeout "$RUN_TIMEOUT" \
+  local core_env=()
+  [ "$side" = torch ] && core_env=("${TORCH_CORE_ENV[@]}")
+  env "${core_env[@]}" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" timeout "$RUN_TIMEOUT" \
     /usr/bin/time -f '%M' -o "$base.rss" "${cmd[@]}" >"$base.out" 2>"$base.err"
   local rc=$?
   # A CLI that does not know --no-eval: drop the flag once, loudly, and run again.

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 
@@ -71,6 +72,8 @@ def load_run(base):
         run["test_accuracy"] = result.get("test_accuracy")
         if "blas" in result:
             run["blas"] = result["blas"]
+        if result.get("blas_core"):
+            run["blas_core"] = result["blas_core"]
     run["ok"] = problem is None
     run["problem"] = problem
     run["result"] = result
@@ -172,11 +175,20 @@ def mib(kib):
     return "-" if kib is None else f"{kib / 1024:.0f}"
 
 
+def blas_core_of(machine_line):
+    """The core named in soma's machine line ("... BLAS openblas-openmp core Zen (...)")."""
+    m = re.search(r" core (\w+)", machine_line)
+    return m.group(1) if m else None
+
+
 def print_table(cells, best, meta):
     print()
     print(f"soma vs PyTorch {meta['torch_version']} -- Fashion-MNIST, batch 64, Adam 1e-3, "
           f"1 epoch; medians of {meta['reps']} interleaved reps")
-    print(f"BLAS: soma {meta['soma_blas']}; torch {meta['torch_blas']}")
+    print(f"machine: {meta['machine']}")
+    print(f"CPU: {meta['cpu_model']} [{' '.join(meta['cpu_flags'])}]")
+    print(f"BLAS: soma {meta['soma_blas']} core {meta['soma_blas_core']}; "
+          f"torch {meta['torch_blas']} core {meta['torch_blas_core']}")
     print(f"load average before {meta['load_before']}, after {meta['load_after']} "
           f"({meta['cores']} cores)")
     print()
@@ -241,6 +253,11 @@ def main():
         "torch_blas_paths": torch_blas.get("blas_paths", []),
         "torch_mkldnn": torch_blas.get("mkldnn"),
         "soma_blas": read_text(os.path.join(raw, "soma-blas.txt")).strip() or "?",
+        "machine": read_text(os.path.join(raw, "machine.txt")).strip() or "?",
+        "cpu_model": (read_text(os.path.join(raw, "cpu.txt")).splitlines() or ["?"])[0],
+        "cpu_flags": " ".join(read_text(os.path.join(raw, "cpu.txt")).splitlines()[1:]).split(),
+        "soma_blas_core": blas_core_of(read_text(os.path.join(raw, "machine.txt"))),
+        "torch_blas_core": torch_blas.get("blas_core"),
         "soma_cmd_example": next((r["cmd"] for r in runs if r.get("side") == "soma"), None),
         "torch_cmd_example": next((r["cmd"] for r in runs if r.get("side") == "torch"), None),
         "env": {k: v for k, v in os.environ.items()

@@ -372,6 +372,9 @@ static int cmd_version_(int argc, char **argv) {
     soma_args_free(&a);
     printf("soma %s (BLAS: %s; OpenMP: %s; threads: %d)\n", SOMA_VERSION, soma_blas_config(),
            soma_have_openmp() ? "yes" : "no", soma_get_threads());
+    char machine[512];
+    soma_machine_describe(machine, sizeof machine);
+    printf("machine: %s\n", machine);
     return 0;
 }
 
@@ -404,7 +407,10 @@ static int cmd_help_(int argc, char **argv) {
     return 0;
 }
 
+void soma_cli_blas_reexec(char **argv); /* blas_core.c */
+
 int main(int argc, char **argv) {
+    soma_cli_blas_reexec(argv);
     if (argc < 2) {
         cmd_help_(0, NULL);
         return 2;

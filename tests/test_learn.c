@@ -63,10 +63,14 @@ static float *dp_train_(int data_parallel, int big, size_t *n) {
 }
 
 /* The child of test_dp_thread_grant: trains under whatever OpenMP grants and writes the bits. */
-static int dp_child_(const char *path, int big) {
+/* Case 0: conv net, sliced; 1: dense net, sliced; 2: dense net under the default policy (one
+ * net, its GEMMs threaded inside the BLAS). */
+static int dp_mode_(int c) { return c == 2 ? 1 : 2; }
+
+static int dp_child_(const char *path, int c) {
     alarm(60); /* the old code never finished here: the BLAS waited for threads never granted */
     size_t n = 0;
-    float *v = dp_train_(1, big, &n);
+    float *v = dp_train_(dp_mode_(c), c >= 1, &n);
     if (!v) return 1;
     FILE *f = fopen(path, "wb");
     int ok = f && fwrite(v, sizeof *v, n, f) == n;
@@ -82,9 +86,10 @@ static int dp_child_(const char *path, int big) {
  * OpenMP the child and this process run the same single-threaded code, and the single-net
  * comparison checks that slice 1 trained. */
 static void test_dp_thread_grant(const char *self) {
-    for (int big = 0; big < 2; big++) {
+    for (int c = 0; c < 3; c++) {
+        const int big = c >= 1;
         size_t n_full = 0, n_one = 0;
-        float *full = dp_train_(1, big, &n_full), *one = dp_train_(0, big, &n_one);
+        float *full = dp_train_(dp_mode_(c), big, &n_full), *one = dp_train_(0, big, &n_one);
         CHECK(full && one && n_full == n_one);
         if (full && one) CHECK_CLOSE("data-parallel (2 slices) vs one net", full, one, n_full, 1e-4f, 1e-3f);
         char out[512];
@@ -94,13 +99,16 @@ static void test_dp_thread_grant(const char *self) {
         pid_t pid = fork();
         if (pid == 0) {
             setenv("OMP_THREAD_LIMIT", "1", 1);
-            execl(self, self, "--dp-child", out, big ? "1" : "0", (char *)NULL);
+            char cs[8];
+            snprintf(cs, sizeof cs, "%d", c);
+            execl(self, self, "--dp-child", out, cs, (char *)NULL);
             _exit(127);
         }
         int status = 0;
         CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        printf("data-parallel under OMP_THREAD_LIMIT=1 (%s): %.2f s\n", big ? "dense 256" : "conv", soma_now() - t0);
+        printf("training under OMP_THREAD_LIMIT=1 (%s): %.2f s\n",
+               c == 0 ? "conv, sliced" : c == 1 ? "dense 256, sliced" : "dense 256, one net", soma_now() - t0);
         float *lim = full ? calloc(n_full, sizeof *lim) : NULL;
         FILE *f = fopen(out, "rb");
         CHECK(f && lim && fread(lim, sizeof *lim, n_full, f) == n_full);

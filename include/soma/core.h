@@ -208,6 +208,78 @@ void soma_gemv(int ta, int M, int N, float alpha, const float *A, int lda, const
 const char *soma_blas_name(void);
 const char *soma_blas_config(void);
 
+// --- machine and BLAS kernels ----------------------------------------------------------
+//
+// OpenBLAS picks its kernels from the CPU model when it loads; on a CPU it does not know (a
+// cloud VM that masks the model) 0.3.21 falls back to SSE3 kernels, 3x slower. soma checks
+// the kernel set against what the CPU can run (CPUID) and, when they disagree, names the
+// core that should run. OPENBLAS_CORETYPE is read only when OpenBLAS loads, so the soma
+// command re-executes itself once with it set (soma_blas_core_advice); a user-set value is
+// always kept. A program of your own does the same, or sets the variable before it starts.
+
+/* CPU features that decide which kernels run; set only when the OS saves the registers. */
+enum {
+    SOMA_CPU_AVX = 1u << 0,
+    SOMA_CPU_AVX2 = 1u << 1,
+    SOMA_CPU_FMA = 1u << 2,
+    SOMA_CPU_AVX512F = 1u << 3,
+    SOMA_CPU_AVX512BW = 1u << 4,
+    SOMA_CPU_AVX512VL = 1u << 5,
+    SOMA_CPU_AVX512DQ = 1u << 6,
+};
+
+typedef struct soma_cpu_info {
+    char vendor[16];      /* CPUID vendor: "GenuineIntel", "AuthenticAMD"; "" off x86 */
+    char model_name[64];  /* CPUID brand string, trimmed (a VM may mask it: "AMD EPYC") */
+    int family, model;    /* display family and model (AMD Zen 4: 25, 17) */
+    unsigned features;    /* SOMA_CPU_* bits */
+    int n_cpus;           /* online logical CPUs */
+} soma_cpu_info;
+
+/* This machine's CPU (CPUID + XGETBV on x86-64; vendor "" and no features elsewhere). */
+void soma_cpu_detect(soma_cpu_info *out);
+
+/* Vector level of a feature set: 3 = AVX-512 F+BW+VL+DQ, 2 = AVX2+FMA, 1 = AVX, 0 = less. */
+int soma_cpu_level(unsigned features);
+
+/* Vector level of an OpenBLAS core (kernel set) by name, case-insensitive (Prescott 0,
+ * Sandybridge 1, Haswell/Zen 2, SkylakeX/Cooperlake/SapphireRapids 3); -1 when unknown. */
+int soma_blas_core_level(const char *core);
+
+/* The OpenBLAS core `cpu` should run, given the one running (`current`); NULL when that one
+ * is right or when `current` is unknown (NULL, "", another BLAS). Pure: a table test drives
+ * it. The right core is the fastest measured for the CPU's level: SkylakeX on AVX-512,
+ * except AMD family 25 (Zen 3/4: AVX-512 in two 256-bit halves), where Zen's AVX2 kernels
+ * ran sgemm-1024 at 215 GFLOP/s against 204-207 for SkylakeX/Cooperlake (2 cores, Zen 4);
+ * Zen on other AVX2 AMD CPUs, Haswell on other AVX2 CPUs, Sandybridge on AVX-only ones. */
+const char *soma_blas_core_pick(const soma_cpu_info *cpu, const char *current);
+
+/* The running OpenBLAS core ("Haswell"), or "" when the BLAS is not OpenBLAS. */
+const char *soma_blas_core(void);
+
+/* For a program's first lines: the OPENBLAS_CORETYPE value to re-execute itself with, or NULL
+ * when the kernels running are right, the user has set OPENBLAS_CORETYPE, or the BLAS is not
+ * an OpenBLAS that can switch (DYNAMIC_ARCH). Sets nothing. Before re-executing, set SOMA_BLAS_CORE_WAS to soma_blas_core() so
+ * that soma_blas_info_get can tell what OpenBLAS had picked by itself. */
+const char *soma_blas_core_advice(void);
+
+typedef struct soma_blas_info {
+    char name[32];        /* soma_blas_name(): "openblas-openmp" */
+    char config[160];     /* the BLAS's own config string ("OpenBLAS 0.3.21 ... Haswell ...") */
+    char core[32];        /* the kernels running ("" when unknown) */
+    char core_auto[32];   /* what OpenBLAS picked by itself when soma replaced it, else core */
+    char core_source[16]; /* "openblas" (its own pick), "soma" (soma replaced it), "user" */
+    char core_advice[32]; /* the core soma would run instead, "" when the running one is right */
+} soma_blas_info;
+
+void soma_blas_info_get(soma_blas_info *out);
+
+/* One line naming the CPU and the BLAS kernels, e.g. "AMD EPYC (AuthenticAMD family 25 model
+ * 17, 2 cpus, avx2 fma avx512f avx512bw avx512vl avx512dq); BLAS openblas-openmp core Zen
+ * (set by soma; OpenBLAS picked Cooperlake)". Truncated to cap; returns the full length
+ * (snprintf-style). */
+int soma_machine_describe(char *buf, size_t cap);
+
 // --- threads ---------------------------------------------------------------------------
 
 /* Sets the thread count for OpenMP loops and the BLAS (n >= 1). Same seed + same count give

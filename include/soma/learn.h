@@ -141,7 +141,9 @@ typedef struct soma_train_config {
     int quiet;              /* no progress line */
     int data_parallel;      /* 1 (default): with T threads, split each batch into T slices, each
                                run on a replica of the net by whichever thread is free (one
-                               parallel region per step; the same bits whatever OpenMP grants);
+                               parallel region per step; the same bits whatever OpenMP grants),
+                               for nets with layers other than dense and elementwise ones (a
+                               dense stack runs faster on one net); 2: slice whatever the net;
                                0: one net, kernels threaded inside */
     soma_train_hooks hooks;
     int task;               /* passed to hooks.task_end (continual learning: 0, 1, ...) */

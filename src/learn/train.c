@@ -193,12 +193,28 @@ static void dp_free_(dp_group *g) {
     g->T = 0;
 }
 
+/* Slicing the batch pays where layers run kernels image by image (convolution, pooling: one
+ * parallel region each, short work per image). A stack of dense layers (with elementwise
+ * layers between) runs its GEMMs threaded inside the BLAS on the whole batch; slices halve
+ * each GEMM's rows and add a pass over all gradients to sum them. MLP 784-512-256-10, batch
+ * 64, 2 threads, Zen 4: 57k and 55k samples/s on one net against 52k and 47k sliced. */
+static int dp_pays_(soma_net *net) {
+    static const char *const blas_bound[] = {"dense", "relu", "tanh", "sigmoid", "gelu", "dropout", "flatten"};
+    for (int i = 0; i < soma_net_n_layers(net); i++) {
+        const char *k = soma_net_layer(net, i)->ops->kind;
+        int found = 0;
+        for (size_t j = 0; j < sizeof blas_bound / sizeof *blas_bound; j++) found |= strcmp(k, blas_bound[j]) == 0;
+        if (!found) return 1;
+    }
+    return 0;
+}
+
 /* Leaves g->T = 0 when the run stays on one net. */
 static soma_status dp_init_(dp_group *g, soma_net *net, soma_rule *rule, int batch, int want) {
     memset(g, 0, sizeof *g);
     int T = soma_get_threads();
     if (T > SOMA_DP_MAX) T = SOMA_DP_MAX;
-    if (!want || T < 2 || !rule->ops->clone || batch < 2 * T) return SOMA_OK;
+    if (!want || T < 2 || !rule->ops->clone || batch < 2 * T || (want == 1 && !dp_pays_(net))) return SOMA_OK;
     g->net[0] = net;
     g->rule[0] = rule;
     g->T = 1;

@@ -71,13 +71,19 @@ soma_status soma__optim_state_from_flat(soma_optim *o, const float *state, size_
 /* Parses a non-negative decimal integer at *s (advancing it); -1 if none or > INT_MAX/4. */
 int soma__parse_uint(const char **s);
 
-/* Hot elementwise loops are compiled twice, for AVX2 and for the baseline, and the loader
- * picks one for the CPU at hand (GCC's function multi-versioning). No fast-math involved. */
+/* Hot loops are compiled three times, for AVX-512 (x86-64-v4: F/BW/VL/DQ), for AVX2+FMA
+ * (x86-64-v3) and for the baseline, and the loader picks one for the CPU at hand (GCC's
+ * function multi-versioning; dev/check_clones.sh shows which). No fast-math involved.
+ * SOMA_HOT_AVX2 leaves the AVX-512 clone out, for loops that measured slower with it: the
+ * 2x2 max-pool planes of LeNet (rows of 14 and 5) ran 10x slower on Zen 4, their 16-lane main
+ * loop never entered and the scalar tail branchy (GCC 12). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(__SANITIZE_ADDRESS__)
-#define SOMA_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define SOMA_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define SOMA_HOT_AVX2 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define SOMA_HOT
+#define SOMA_HOT_AVX2
 #endif
 /* Parses the optional suffixes sS (S >= 1) and pP (P >= 0) of conv and pool tokens, each at
  * most once, in any order, up to the end of s; leaves absent ones untouched. 0 ok, -1 bad. */

@@ -103,7 +103,7 @@ static int maxpool_is_2x2(const soma_conv_geom *g) {
 
 static inline float max_nan(float a, float b) { return (b > a || b != b) ? b : a; }
 
-SOMA_HOT static void maxpool2_fwd_plane(float *restrict y, const float *restrict x, int W, int Ho, int Wo) {
+SOMA_HOT_AVX2 static void maxpool2_fwd_plane(float *restrict y, const float *restrict x, int W, int Ho, int Wo) {
     for (int oh = 0; oh < Ho; oh++) {
         const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
         float *yr = y + (size_t)oh * Wo;
@@ -114,7 +114,7 @@ SOMA_HOT static void maxpool2_fwd_plane(float *restrict y, const float *restrict
 
 static inline int is_winner(float v, float m) { return (v == m) | ((m != m) & (v != v)); }
 
-SOMA_HOT static void maxpool2_bwd_plane(float *restrict dx, const float *restrict dy, const float *restrict x,
+SOMA_HOT_AVX2 static void maxpool2_bwd_plane(float *restrict dx, const float *restrict dy, const float *restrict x,
                                         const float *restrict y, int W, int H, int Ho, int Wo) {
     /* Windows do not overlap: each input gets its window's gradient or 0, branch-free. An odd
      * last row or column belongs to no window and stays 0. Per chunk of a row: first each

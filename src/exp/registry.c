@@ -122,33 +122,27 @@ const char *soma_exp_path(const soma_exp_ctx *c, const char *file, char *buf, si
 }
 
 /* The CPU's model name as /proc/cpuinfo gives it ("" when it does not). */
-static void cpu_model_(char *buf, size_t cap) {
-    buf[0] = '\0';
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0) continue;
-        const char *p = strchr(line, ':');
-        if (!p) continue;
-        for (p++; *p == ' ' || *p == '\t'; p++) {}
-        snprintf(buf, cap, "%s", p);
-        buf[strcspn(buf, "\n")] = '\0';
-        break;
-    }
-    fclose(f);
-}
-
 void soma_exp_put_provenance(cJSON *o) {
-    char cpu[256];
-    cpu_model_(cpu, sizeof cpu);
+    soma_cpu_info cpu;
+    soma_cpu_detect(&cpu);
+    soma_blas_info bi;
+    soma_blas_info_get(&bi);
+    char line[512];
+    soma_machine_describe(line, sizeof line);
     cJSON_DeleteItemFromObjectCaseSensitive(o, "machine");
     cJSON *m = cJSON_AddObjectToObject(o, "machine");
-    cJSON_AddStringToObject(m, "cpu", cpu);
+    cJSON_AddStringToObject(m, "description", line);
+    cJSON_AddStringToObject(m, "cpu", cpu.model_name);
+    cJSON_AddStringToObject(m, "cpu_vendor", cpu.vendor);
+    cJSON_AddNumberToObject(m, "cpu_family", cpu.family);
+    cJSON_AddNumberToObject(m, "cpu_model", cpu.model);
     cJSON_AddNumberToObject(m, "cores", (double)sysconf(_SC_NPROCESSORS_ONLN));
-    cJSON_AddStringToObject(m, "blas", soma_blas_name());
+    cJSON_AddStringToObject(m, "blas", bi.name);
     /* the BLAS's own report; it names the kernels it runs ("... Haswell MAX_THREADS=64") */
-    cJSON_AddStringToObject(m, "blas_config", soma_blas_config());
+    cJSON_AddStringToObject(m, "blas_config", bi.config);
+    cJSON_AddStringToObject(m, "blas_core", bi.core);           /* the kernels that ran */
+    cJSON_AddStringToObject(m, "blas_core_source", bi.core_source); /* openblas | soma | user */
+    cJSON_AddStringToObject(m, "blas_core_openblas_pick", bi.core_auto);
     cJSON_AddBoolToObject(m, "openmp", soma_have_openmp());
     cJSON_DeleteItemFromObjectCaseSensitive(o, "soma_version");
     cJSON_AddStringToObject(o, "soma_version", SOMA_VERSION);

@@ -73,16 +73,30 @@ const char *soma_blas_config(void) {
 
 static int threads_ = 0;
 
+#ifndef _OPENMP
+extern int omp_get_thread_limit(void) __attribute__((weak));
+#endif
+
+/* The most threads the OpenMP runtime grants (0 when there is none in the process). */
+static int thread_limit_(void) {
+#ifndef _OPENMP
+    if (!omp_get_thread_limit) return 0;
+#endif
+    return omp_get_thread_limit();
+}
+
 void soma_set_threads(int n) {
     if (n < 1) n = 1;
     threads_ = n;
     int blas = n;
 #ifdef _OPENMP
     omp_set_num_threads(n);
-    /* OpenBLAS's threads wait for one another: asked for more than OpenMP grants (for example
-     * under OMP_THREAD_LIMIT) it spins forever. */
-    if (blas > omp_get_thread_limit()) blas = omp_get_thread_limit();
 #endif
+    /* OpenBLAS's threads wait for one another: asked for more than OpenMP grants (for example
+     * under OMP_THREAD_LIMIT) it spins forever. The OpenMP build of OpenBLAS brings the OpenMP
+     * runtime along even when soma itself is built without OpenMP: ask it, where it is. */
+    int limit = thread_limit_();
+    if (limit > 0 && blas > limit) blas = limit;
     if (openblas_set_num_threads) openblas_set_num_threads(blas);
 }
 

@@ -274,7 +274,10 @@ static soma_status run_(const soma_experiment *e, int argc, const char *const *a
     if ((st = soma_mkdir_p(c.out_dir)) != SOMA_OK) goto done;
 
     c.root = cJSON_CreateObject();
-    if (!c.root) return soma_error(SOMA_ERR_NOMEM, "run %s: out of memory for the results", e->name);
+    if (!c.root) {
+        st = soma_error(SOMA_ERR_NOMEM, "%s: out of memory for the results", cmd);
+        goto done;
+    }
     cJSON_AddStringToObject(c.root, "experiment", e->name);
     cJSON_AddStringToObject(c.root, "summary", e->summary);
     c.ours = cJSON_AddObjectToObject(c.root, "ours");

@@ -9,15 +9,8 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
+#include "scratch.h"
 #include "soma/soma.h"
-
-static char tmpdir_[256];
-
-static const char *tmp_(const char *name) {
-    static char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir_, name);
-    return buf;
-}
 
 // --- data-parallel slices ----------------------------------------------------------------
 
@@ -93,7 +86,7 @@ static void test_dp_thread_grant(const char *self) {
         CHECK(full && one && n_full == n_one);
         if (full && one) CHECK_CLOSE("data-parallel (2 slices) vs one net", full, one, n_full, 1e-4f, 1e-3f);
         char out[512];
-        snprintf(out, sizeof out, "%s", tmp_("dp_child.bin"));
+        snprintf(out, sizeof out, "%s", scratch_path("dp_child.bin"));
         unlink(out);
         double t0 = soma_now();
         pid_t pid = fork();
@@ -392,7 +385,7 @@ static void test_rule_state_and_predict(void) {
     c.hooks.save = h_save_;
     c.hooks.load = h_load_;
     char ck[512];
-    snprintf(ck, sizeof ck, "%s", tmp_("rule.ckpt"));
+    snprintf(ck, sizeof ck, "%s", scratch_path("rule.ckpt"));
     c.ckpt_path = ck;
     c.resume = 1;
     unlink(c.ckpt_path);
@@ -448,7 +441,7 @@ static void test_rule_state_and_predict(void) {
     soma_rule *bp = NULL;
     CHECK_OK(soma_rule_backprop_new(&bp, SOMA_LOSS_XENT));
     soma_train_config c2 = cfg_(1, 40, 0.05f);
-    c2.ckpt_path = tmp_("plain.ckpt");
+    c2.ckpt_path = scratch_path("plain.ckpt");
     unlink(c2.ckpt_path);
     CHECK_OK(soma_train(net, bp, o, d, NULL, &c2, &log));
     c2.resume = 1;
@@ -709,8 +702,8 @@ static void test_logs_and_frozen(void) {
     c.quiet = 0;
     c.label = "logtest";
     char log_path[512], err_path[512];
-    snprintf(log_path, sizeof log_path, "%s", tmp_("log.jsonl"));
-    snprintf(err_path, sizeof err_path, "%s", tmp_("stderr.txt"));
+    snprintf(log_path, sizeof log_path, "%s", scratch_path("log.jsonl"));
+    snprintf(err_path, sizeof err_path, "%s", scratch_path("stderr.txt"));
     c.log_path = log_path;
     unsetenv("SOMA_PROGRESS");
     fflush(stderr);
@@ -829,11 +822,11 @@ static void test_cli_train(void) {
         for (int t = 0; t < T; t++) yt[i * T + t] = (g->y[i] + t) % 3;
     }
     char X[512], Y[512], YF[512], YT[512], out[512], err[512], args[3000];
-    snprintf(X, sizeof X, "%s", tmp_("X.npy"));
-    snprintf(Y, sizeof Y, "%s", tmp_("y.npy"));
-    snprintf(YF, sizeof YF, "%s", tmp_("yf.npy"));
-    snprintf(YT, sizeof YT, "%s", tmp_("yt.npy"));
-    snprintf(err, sizeof err, "%s", tmp_("err.txt"));
+    snprintf(X, sizeof X, "%s", scratch_path("X.npy"));
+    snprintf(Y, sizeof Y, "%s", scratch_path("y.npy"));
+    snprintf(YF, sizeof YF, "%s", scratch_path("yf.npy"));
+    snprintf(YT, sizeof YT, "%s", scratch_path("yt.npy"));
+    snprintf(err, sizeof err, "%s", scratch_path("err.txt"));
     CHECK_OK(soma_npy_write(X, SOMA_DTYPE_F32, 2, (int64_t[]){N, D}, g->x_f32));
     CHECK_OK(soma_npy_write(Y, SOMA_DTYPE_I32, 1, (int64_t[]){N}, g->y));
     CHECK_OK(soma_npy_write(YF, SOMA_DTYPE_F32, 2, (int64_t[]){N, 2}, yf));
@@ -843,7 +836,7 @@ static void test_cli_train(void) {
     const char *common = "--batch 20 --quiet --threads 1";
 
     /* classification, no test files: 10% held out */
-    snprintf(out, sizeof out, "%s", tmp_("cls"));
+    snprintf(out, sizeof out, "%s", scratch_path("cls"));
     snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc16,relu,fc3 --epochs 5 --lr 0.01 %s --out '%s'", X, Y, common, out);
     CHECK(run_soma_(args, err) == 0);
     cJSON *r = results_(out);
@@ -856,7 +849,7 @@ static void test_cli_train(void) {
         cJSON_Delete(r);
     }
     /* --val-split 0: no held-out figures at all (and still none called test) */
-    snprintf(out, sizeof out, "%s", tmp_("cls0"));
+    snprintf(out, sizeof out, "%s", scratch_path("cls0"));
     snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc3 --epochs 2 %s --val-split 0 --out '%s'", X, Y, common, out);
     CHECK(run_soma_(args, err) == 0);
     r = results_(out);
@@ -865,7 +858,7 @@ static void test_cli_train(void) {
         cJSON_Delete(r);
     }
     /* a test split of its own: test figures on it, no validation by default */
-    snprintf(out, sizeof out, "%s", tmp_("clst"));
+    snprintf(out, sizeof out, "%s", scratch_path("clst"));
     snprintf(args, sizeof args, "train --data 'npy:%s,%s;%s,%s' --net fc3 --epochs 2 %s --out '%s'", X, Y, X, Y, common, out);
     CHECK(run_soma_(args, err) == 0);
     r = results_(out);
@@ -874,7 +867,7 @@ static void test_cli_train(void) {
         cJSON_Delete(r);
     }
     /* regression with --loss mse on float y */
-    snprintf(out, sizeof out, "%s", tmp_("mse"));
+    snprintf(out, sizeof out, "%s", scratch_path("mse"));
     snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc2 --loss mse --optim sgd --momentum 0 --epochs 30 --lr 0.05 %s --out '%s'",
              X, YF, common, out);
     CHECK(run_soma_(args, err) == 0);
@@ -888,7 +881,7 @@ static void test_cli_train(void) {
         cJSON_Delete(r);
     }
     /* per-position labels [N, T]: a net with T * 3 outputs */
-    snprintf(out, sizeof out, "%s", tmp_("seq"));
+    snprintf(out, sizeof out, "%s", scratch_path("seq"));
     snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc16,relu,fc6 --epochs 8 --lr 0.01 %s --out '%s'", X, YT, common, out);
     CHECK(run_soma_(args, err) == 0);
     r = results_(out);
@@ -923,8 +916,7 @@ static void test_cli_train(void) {
 
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--dp-child") == 0) return dp_child_(argv[2], atoi(argv[3]));
-    snprintf(tmpdir_, sizeof tmpdir_, "/tmp/soma-test-learn-%d", (int)getpid());
-    mkdir(tmpdir_, 0700);
+    if (!scratch_init("learn")) return 1;
     char self[4096];
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
     self[k > 0 ? k : 0] = '\0';
@@ -936,8 +928,6 @@ int main(int argc, char **argv) {
     test_split();
     test_logs_and_frozen();
     test_cli_train();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir_);
+    scratch_remove();
     return check_report("test_learn");
 }

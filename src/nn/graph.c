@@ -182,6 +182,19 @@ void soma__chain_free(soma__chain *c) {
     memset(c, 0, sizeof *c);
 }
 
+soma_status soma__impl_copy(const soma_layer *src, soma_layer *dst, size_t size) {
+    void *p = soma_alloc(1, size);
+    if (!p) return SOMA_ERR_NOMEM;
+    memcpy(p, src->impl, size);
+    dst->impl = p;
+    return SOMA_OK;
+}
+
+void soma__impl_free(soma_layer *l) {
+    soma_free(l->impl);
+    l->impl = NULL;
+}
+
 soma_status soma__layer_clone(const soma_layer *src, soma_layer *dst) {
     *dst = *src;
     dst->impl = NULL;
@@ -595,23 +608,14 @@ static void time_backward(soma_layer *l, float *dx, const float *dy, const float
     sum_steps_(dx, dy, n, T, soma_shape_size(l->in)); /* repeat: the copies' gradients add up */
 }
 
-static void time_destroy(soma_layer *l) {
-    soma_free(l->impl);
-    l->impl = NULL;
-}
-
 static soma_status time_clone(const soma_layer *src, soma_layer *dst) {
-    time_impl *t = soma_alloc(1, sizeof *t);
-    if (!t) return SOMA_ERR_NOMEM;
-    *t = *(const time_impl *)src->impl;
-    dst->impl = t;
-    return SOMA_OK;
+    return soma__impl_copy(src, dst, sizeof(time_impl));
 }
 
 #define TIME_OPS(name)                                                                         \
     {                                                                                          \
         .kind = name, .setup = time_setup, .forward = time_forward, .backward = time_backward,  \
-        .destroy = time_destroy, .clone = time_clone                                           \
+        .destroy = soma__impl_free, .clone = time_clone                                         \
     }
 static const soma_layer_ops time_ops[3] = {TIME_OPS("tmean"), TIME_OPS("tsum"), TIME_OPS("repeat")};
 

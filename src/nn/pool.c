@@ -293,11 +293,8 @@ static void pool_destroy(soma_layer *l) {
 }
 
 static soma_status pool_clone(const soma_layer *src, soma_layer *dst) {
-    pool_impl *p = soma_alloc(1, sizeof *p);
-    if (!p) return SOMA_ERR_NOMEM;
-    *p = *(const pool_impl *)src->impl;
-    p->argmax = NULL;
-    dst->impl = p;
+    SOMA_TRY(soma__impl_copy(src, dst, sizeof(pool_impl)));
+    ((pool_impl *)dst->impl)->argmax = NULL; /* src's */
     return SOMA_OK;
 }
 

@@ -13,6 +13,13 @@
 
 #define END_OPTS {NULL, 0, NULL, 0, 0, NULL, NULL, 0}
 #define QUIET_OPT {"quiet", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "no progress output", 0}
+/* eval and predict: the net and its parameters (checked by need_net_), threads, the data's folder */
+#define NET_OPTS                                                                                           \
+    {"net", SOMA_OPT_STR, NULL, 0, 0, NULL, "network spec (required)", 0},                                  \
+    {"init-npy", SOMA_OPT_STR, NULL, 0, 0, NULL, "parameters as NPY files (PyTorch layouts) in DIR", 0},     \
+    {"ckpt", SOMA_OPT_STR, NULL, 0, 0, NULL, "parameters from a soma checkpoint (not with --init-npy)", 0}
+#define THREADS_OPT {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0}
+#define FMNIST_DIR_OPT {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0}
 
 static int fail_(soma_status st) {
     fprintf(stderr, "soma: %s\n", soma_errmsg()[0] ? soma_errmsg() : soma_status_str(st));
@@ -38,6 +45,19 @@ static void print_opts_(const soma_opt *opts) {
         if (o->def && u < sizeof extra) snprintf(extra + u, sizeof extra - u, "; default %s", o->def[0] ? o->def : "\"\"");
         printf("  %-22s %s%s\n", left, o->help, extra);
     }
+}
+
+/* The start of a subcommand with an option table: with --help (or -h) anywhere, prints usage
+ * (ending "options:") and the options and returns 0; else parses argv into a and returns -1,
+ * or, when that fails, prints why and returns the exit status. */
+static int start_(const char *cmd, const char *usage, const soma_opt *opts, int argc, char **argv, soma_args *a) {
+    if (wants_help_(argc, argv)) {
+        fputs(usage, stdout);
+        print_opts_(opts);
+        return 0;
+    }
+    soma_status st = soma_args_parse(a, cmd, opts, argc, (const char *const *)argv);
+    return st == SOMA_OK ? -1 : fail_(st);
 }
 
 static void print_json_(const cJSON *j) {
@@ -76,14 +96,10 @@ static const soma_opt list_opts_[] = {
 };
 
 static int cmd_list_(int argc, char **argv) {
-    if (wants_help_(argc, argv)) {
-        printf("usage: soma list [--quiet]\nEvery experiment, one line each.\n\noptions:\n");
-        print_opts_(list_opts_);
-        return 0;
-    }
     soma_args a;
-    soma_status st = soma_args_parse(&a, "list", list_opts_, argc, (const char *const *)argv);
-    if (st != SOMA_OK) return fail_(st);
+    int rc = start_("list", "usage: soma list [--quiet]\nEvery experiment, one line each.\n\noptions:\n", list_opts_, argc,
+                    argv, &a);
+    if (rc >= 0) return rc;
     int quiet = soma_args_flag(&a, "quiet");
     soma_args_free(&a);
     for (int i = 0; i < soma_exp_count(); i++) {
@@ -233,11 +249,9 @@ out:
 
 static const soma_opt eval_opts_[] = {
     {"data", SOMA_OPT_STR, NULL, 0, 0, NULL, "data (test split): fmnist | idx:... | npy:X,Y (required)", 0},
-    {"net", SOMA_OPT_STR, NULL, 0, 0, NULL, "network spec (required)", 0},
-    {"init-npy", SOMA_OPT_STR, NULL, 0, 0, NULL, "parameters as NPY files (PyTorch layouts) in DIR", 0},
-    {"ckpt", SOMA_OPT_STR, NULL, 0, 0, NULL, "parameters from a soma checkpoint (not with --init-npy)", 0},
-    {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0},
-    {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},
+    NET_OPTS,
+    THREADS_OPT,
+    FMNIST_DIR_OPT,
     QUIET_OPT,
     END_OPTS,
 };
@@ -255,15 +269,13 @@ static soma_status need_net_(const soma_args *a) {
 }
 
 static int cmd_eval_(int argc, char **argv) {
-    if (wants_help_(argc, argv)) {
-        printf("usage: soma eval --data D --net SPEC (--init-npy DIR | --ckpt FILE)\n"
-               "Prints the test accuracy of a network as JSON.\n\noptions:\n");
-        print_opts_(eval_opts_);
-        return 0;
-    }
     soma_args a;
-    soma_status st = soma_args_parse(&a, "eval", eval_opts_, argc, (const char *const *)argv);
-    if (st != SOMA_OK) return fail_(st);
+    int rc = start_("eval",
+                    "usage: soma eval --data D --net SPEC (--init-npy DIR | --ckpt FILE)\n"
+                    "Prints the test accuracy of a network as JSON.\n\noptions:\n",
+                    eval_opts_, argc, argv, &a);
+    if (rc >= 0) return rc;
+    soma_status st;
     cJSON *res = NULL;
     if ((st = need_net_(&a)) != SOMA_OK || (st = threads_(&a)) != SOMA_OK) goto out;
     res = cJSON_CreateObject();
@@ -278,33 +290,29 @@ out:
 
 static const soma_opt predict_opts_[] = {
     {"data", SOMA_OPT_STR, NULL, 0, 0, NULL, "data: fmnist | idx:... | npy:X,Y (required)", 0},
-    {"net", SOMA_OPT_STR, NULL, 0, 0, NULL, "network spec (required)", 0},
-    {"init-npy", SOMA_OPT_STR, NULL, 0, 0, NULL, "parameters as NPY files (PyTorch layouts) in DIR", 0},
-    {"ckpt", SOMA_OPT_STR, NULL, 0, 0, NULL, "parameters from a soma checkpoint (not with --init-npy)", 0},
+    NET_OPTS,
     {"layer", SOMA_OPT_INT, NULL, 0, 1000000, NULL, "write the output of layer I (0-based) instead of the net's", 0},
     {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "the NPY file to write (also -o; required)", 0},
     {"split", SOMA_OPT_ENUM, "test", 0, 0, "test|train", "which split of the data set", 0},
     {"n", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "only the first N samples (0: all)", 0},
-    {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0},
-    {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},
+    THREADS_OPT,
+    FMNIST_DIR_OPT,
     QUIET_OPT,
     END_OPTS,
 };
 
 static int cmd_predict_(int argc, char **argv) {
-    if (wants_help_(argc, argv)) {
-        printf("usage: soma predict --data D --net SPEC (--init-npy DIR | --ckpt F) [--layer I] -o OUT.npy\n"
-               "Writes a network's outputs, or the activations of layer I, for every sample of a data set\n"
-               "as a float32 NPY file [N, D] (or [N, C, H, W]), and prints what it wrote as JSON.\n\n"
-               "options:\n");
-        print_opts_(predict_opts_);
-        return 0;
-    }
     for (int i = 0; i < argc; i++) /* -o is --out */
         if (!strcmp(argv[i], "-o")) argv[i] = (char *)"--out";
     soma_args a;
-    soma_status st = soma_args_parse(&a, "predict", predict_opts_, argc, (const char *const *)argv);
-    if (st != SOMA_OK) return fail_(st);
+    int rc = start_("predict",
+                    "usage: soma predict --data D --net SPEC (--init-npy DIR | --ckpt F) [--layer I] -o OUT.npy\n"
+                    "Writes a network's outputs, or the activations of layer I, for every sample of a data set\n"
+                    "as a float32 NPY file [N, D] (or [N, C, H, W]), and prints what it wrote as JSON.\n\n"
+                    "options:\n",
+                    predict_opts_, argc, argv, &a);
+    if (rc >= 0) return rc;
+    soma_status st;
     cJSON *info = NULL;
     int layer = -1, n = 0;
     if ((st = need_net_(&a)) != SOMA_OK || (st = threads_(&a)) != SOMA_OK ||
@@ -337,15 +345,13 @@ static const soma_opt report_opts_[] = {
 };
 
 static int cmd_report_(int argc, char **argv) {
-    if (wants_help_(argc, argv)) {
-        printf("usage: soma report [--out DIR] [--html FILE] [--markdown FILE]\n"
-               "Builds one self-contained HTML page of every run in DIR.\n\noptions:\n");
-        print_opts_(report_opts_);
-        return 0;
-    }
     soma_args a;
-    soma_status st = soma_args_parse(&a, "report", report_opts_, argc, (const char *const *)argv);
-    if (st != SOMA_OK) return fail_(st);
+    int rc = start_("report",
+                    "usage: soma report [--out DIR] [--html FILE] [--markdown FILE]\n"
+                    "Builds one self-contained HTML page of every run in DIR.\n\noptions:\n",
+                    report_opts_, argc, argv, &a);
+    if (rc >= 0) return rc;
+    soma_status st = SOMA_OK;
     const char *out = soma_args_str(&a, "out");
     char html[4096];
     if (soma_args_str(&a, "html")) snprintf(html, sizeof html, "%s", soma_args_str(&a, "html"));

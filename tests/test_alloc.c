@@ -12,17 +12,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "scratch.h"
 #include "soma/soma.h"
-
-static char tmpdir_[256];
-
-static const char *tmp_(const char *name) {
-    static char buf[4][512];
-    static int slot = 0;
-    slot = (slot + 1) % 4;
-    snprintf(buf[slot], sizeof buf[slot], "%s/%s", tmpdir_, name);
-    return buf[slot];
-}
 
 static const char *fix_(const char *name) {
     static char buf[4][4096];
@@ -181,14 +172,14 @@ static soma_status op_ckpt_(const void *arg) {
     soma_status st = soma_optim_new(&o, net, &cfg);
     soma_ckpt_meta meta = {.epoch = 2, .step = 7, .seed = 1};
     soma_rng_seed(&meta.data_rng, 1, 2);
-    if (st == SOMA_OK) st = soma_ckpt_save(tmp_("a.ckpt"), net, o, &meta);
+    if (st == SOMA_OK) st = soma_ckpt_save(scratch_path("a.ckpt"), net, o, &meta);
     char spec[128];
     soma_shape pin;
-    if (st == SOMA_OK) st = soma_ckpt_peek(tmp_("a.ckpt"), spec, sizeof spec, &pin);
+    if (st == SOMA_OK) st = soma_ckpt_peek(scratch_path("a.ckpt"), spec, sizeof spec, &pin);
     if (st == SOMA_OK) st = soma_net_new(&back, spec, pin, 9);
     if (st == SOMA_OK) st = soma_optim_new(&ob, back, &cfg);
     soma_ckpt_meta mb;
-    if (st == SOMA_OK) st = soma_ckpt_load(tmp_("a.ckpt"), back, ob, &mb);
+    if (st == SOMA_OK) st = soma_ckpt_load(scratch_path("a.ckpt"), back, ob, &mb);
     soma_optim_free(ob);
     soma_optim_free(o);
     soma_net_free(back);
@@ -201,9 +192,9 @@ static soma_status op_npy_params_(const void *arg) {
     soma_net *net = NULL, *back = NULL;
     soma_shape in = soma_shape3(1, 6, 6);
     SOMA_TRY(soma_net_new(&net, "conv3x3x2,relu,fc5,layernorm,fc4", in, 1));
-    soma_status st = soma_net_save_npy(net, tmp_("params"));
+    soma_status st = soma_net_save_npy(net, scratch_path("params"));
     if (st == SOMA_OK) st = soma_net_new(&back, "conv3x3x2,relu,fc5,layernorm,fc4", in, 2);
-    if (st == SOMA_OK) st = soma_net_load_npy(back, tmp_("params"));
+    if (st == SOMA_OK) st = soma_net_load_npy(back, scratch_path("params"));
     soma_net_free(back);
     soma_net_free(net);
     return st;
@@ -217,7 +208,7 @@ static soma_status op_npy_(const void *arg) {
     soma_tensor *t = NULL;
     SOMA_TRY(soma_npy_read(fix_(name), &a));
     soma_status st = soma_array_to_f32(&a, &t);
-    if (st == SOMA_OK) st = soma_npy_write_f32(tmp_("w.npy"), t->ndim, t->shape, t->data);
+    if (st == SOMA_OK) st = soma_npy_write_f32(scratch_path("w.npy"), t->ndim, t->shape, t->data);
     soma_tensor_free(t);
     soma_array_deinit(&a);
     return st;
@@ -234,7 +225,7 @@ static soma_status op_csv_(const void *arg) {
     soma_tensor *t = NULL;
     char **names = NULL;
     SOMA_TRY(soma_csv_read(fix_(arg), &t, &names));
-    soma_status st = soma_csv_write(tmp_("w.csv"), t->data, t->shape[0], t->ndim > 1 ? t->shape[1] : 1,
+    soma_status st = soma_csv_write(scratch_path("w.csv"), t->data, t->shape[0], t->ndim > 1 ? t->shape[1] : 1,
                                     (const char *const *)names);
     soma_csv_free_header(names, t->ndim > 1 ? t->shape[1] : 1);
     soma_tensor_free(t);
@@ -245,7 +236,7 @@ static soma_status op_png_(const void *arg) {
     uint8_t *pix = NULL;
     int w, h, ch = 0; /* 0: as stored */
     SOMA_TRY(soma_png_read(fix_(arg), &pix, &w, &h, &ch));
-    soma_status st = soma_png_write(tmp_("w.png"), pix, w, h, ch);
+    soma_status st = soma_png_write(scratch_path("w.png"), pix, w, h, ch);
     soma_free(pix);
     return st;
 }
@@ -271,8 +262,8 @@ static soma_status op_json_(const void *arg) {
     static const char txt[] = "{\"a\": [1, 2.5, {\"b\": \"text\"}], \"c\": null, \"d\": true}";
     cJSON *j = NULL, *back = NULL;
     SOMA_TRY(soma_json_parse(txt, sizeof txt - 1, "inline", &j));
-    soma_status st = soma_json_write(tmp_("w.json"), j);
-    if (st == SOMA_OK) st = soma_json_read(tmp_("w.json"), &back);
+    soma_status st = soma_json_write(scratch_path("w.json"), j);
+    if (st == SOMA_OK) st = soma_json_read(scratch_path("w.json"), &back);
     cJSON_Delete(back);
     cJSON_Delete(j);
     return st;
@@ -318,7 +309,7 @@ static void test_json_classify(void) {
 /* The report over a folder with one good run and one corrupt one. */
 static soma_status op_report_(const void *arg) {
     (void)arg;
-    return soma_report_build(tmp_("out"), tmp_("out/report.html"));
+    return soma_report_build(scratch_path("out"), scratch_path("out/report.html"));
 }
 
 static void make_report_input_(void) {
@@ -327,11 +318,11 @@ static void make_report_input_(void) {
         "{\"seed\": 1}, \"ours\": {\"test_accuracy\": 0.9, \"curve\": [1, 2]}, \"landmark\": "
         "{\"paper\": \"X 1998\", \"value\": 0.85}}";
     static const char svg[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"4\" height=\"4\"></svg>";
-    CHECK_OK(soma_mkdir_p(tmp_("out/demo")));
-    CHECK_OK(soma_mkdir_p(tmp_("out/broken")));
-    CHECK_OK(soma_file_write_atomic(tmp_("out/demo/results.json"), good, sizeof good - 1));
-    CHECK_OK(soma_file_write_atomic(tmp_("out/demo/fig.svg"), svg, sizeof svg - 1));
-    CHECK_OK(soma_file_write_atomic(tmp_("out/broken/results.json"), "{\"a\": [", 7));
+    CHECK_OK(soma_mkdir_p(scratch_path("out/demo")));
+    CHECK_OK(soma_mkdir_p(scratch_path("out/broken")));
+    CHECK_OK(soma_file_write_atomic(scratch_path("out/demo/results.json"), good, sizeof good - 1));
+    CHECK_OK(soma_file_write_atomic(scratch_path("out/demo/fig.svg"), svg, sizeof svg - 1));
+    CHECK_OK(soma_file_write_atomic(scratch_path("out/broken/results.json"), "{\"a\": [", 7));
 }
 
 /* What a spec asks for stays proportional to the layer: a convolution with a stride far past
@@ -374,7 +365,7 @@ static soma_status op_perceptron_(const void *arg) {
     (void)arg;
     cJSON *r = NULL;
     const char *args[] = {"--quiet"};
-    soma_status st = soma_exp_run(soma_exp_find("perceptron"), 1, args, tmp_("exp"), &r);
+    soma_status st = soma_exp_run(soma_exp_find("perceptron"), 1, args, scratch_path("exp"), &r);
     cJSON_Delete(r);
     return st;
 }
@@ -390,9 +381,9 @@ static soma_status op_classify_(const void *arg) {
     c.batch = 2;
     c.quiet = 1;
     c.val_split = 0.0; /* four samples: no validation split */
-    c.out_dir = tmp_("classify");
-    c.ckpt = tmp_("classify.ckpt");
-    c.save_npy = tmp_("classify-npy");
+    c.out_dir = scratch_path("classify");
+    c.ckpt = scratch_path("classify.ckpt");
+    c.save_npy = scratch_path("classify-npy");
     unlink(c.ckpt);
     SOMA_TRY(soma_mkdir_p(c.out_dir)); /* soma_exp_run makes it for experiments */
     cJSON *o = cJSON_CreateObject();
@@ -426,7 +417,7 @@ static soma_status op_train_(const void *arg) {
         cfg.sched.lr = 0.05f;
         cfg.quiet = 1;
         cfg.eval_every = 1;
-        cfg.ckpt_path = tmp_("train.ckpt");
+        cfg.ckpt_path = scratch_path("train.ckpt");
         unlink(cfg.ckpt_path);
         st = soma_train_classifier(net, rule, o, d, d, &cfg, &log);
     }
@@ -442,12 +433,7 @@ static soma_status op_train_(const void *arg) {
 }
 
 int main(void) {
-    snprintf(tmpdir_, sizeof tmpdir_, "%s/soma-test-alloc-%d",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-    if (soma_mkdir_p(tmpdir_) != SOMA_OK) {
-        fprintf(stderr, "test_alloc: cannot create %s: %s\n", tmpdir_, soma_errmsg());
-        return 1;
-    }
+    if (!scratch_init("alloc")) return 1;
     cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = hook_malloc_, .free_fn = soma_free});
     soma_set_threads(1);
 
@@ -502,8 +488,6 @@ int main(void) {
     sweep_("train + evaluate, 2 threads", op_train_, &two);
 
     cJSON_InitHooks(NULL);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir_);
-    if (system(cmd) != 0) fprintf(stderr, "test_alloc: could not remove %s\n", tmpdir_);
+    scratch_remove();
     return check_report("test_alloc");
 }

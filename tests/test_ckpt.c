@@ -6,15 +6,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "scratch.h"
 #include "soma/soma.h"
-
-static char tmpdir_[256];
-
-static const char *tmp_(const char *name) {
-    static char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir_, name);
-    return buf;
-}
 
 static soma_optim *optim_(soma_net *net, soma_optim_kind kind) {
     soma_optim *o = NULL;
@@ -79,24 +72,24 @@ static void test_optim_kind_checked(void) {
     float *st = soma_optim_state(adam, &ns);
     for (size_t i = 0; i < ns; i++) st[i] = 0.5f;
     soma_ckpt_meta meta = {1, 4, 3, {{1, 2, 3, 4}, 0.0, 0}, 0};
-    CHECK_OK(soma_ckpt_save(tmp_("adam.ckpt"), a, adam, &meta));
+    CHECK_OK(soma_ckpt_save(scratch_path("adam.ckpt"), a, adam, &meta));
     soma_optim *adamw = optim_(b, SOMA_OPTIM_ADAMW), *sgd = optim_(b, SOMA_OPTIM_SGD);
     size_t nb;
     float before = soma_net_flat_values(b, &nb)[0];
-    CHECK_FAILS(soma_ckpt_load(tmp_("adam.ckpt"), b, adamw, NULL), SOMA_ERR_SHAPE);
+    CHECK_FAILS(soma_ckpt_load(scratch_path("adam.ckpt"), b, adamw, NULL), SOMA_ERR_SHAPE);
     CHECK(strstr(soma_errmsg(), "adam's") && strstr(soma_errmsg(), "adamw"));
-    CHECK_FAILS(soma_ckpt_load(tmp_("adam.ckpt"), b, sgd, NULL), SOMA_ERR_SHAPE);
+    CHECK_FAILS(soma_ckpt_load(scratch_path("adam.ckpt"), b, sgd, NULL), SOMA_ERR_SHAPE);
     CHECK(soma_net_flat_values(b, NULL)[0] == before); /* untouched */
     soma_optim *adam_b = optim_(b, SOMA_OPTIM_ADAM);
     soma_ckpt_meta got;
-    CHECK_OK(soma_ckpt_load(tmp_("adam.ckpt"), b, adam_b, &got));
+    CHECK_OK(soma_ckpt_load(scratch_path("adam.ckpt"), b, adam_b, &got));
     CHECK(got.version == 2 && got.step == 4);
     size_t nb2;
     float *sb = soma_optim_state(adam_b, &nb2);
     CHECK(nb2 == ns && sb[ns - 1] == 0.5f);
     CHECK(memcmp(soma_net_flat_values(a, NULL), soma_net_flat_values(b, NULL), nb * sizeof(float)) == 0);
     /* Loading the weights only (no optimizer) is always allowed. */
-    CHECK_OK(soma_ckpt_load(tmp_("adam.ckpt"), b, NULL, NULL));
+    CHECK_OK(soma_ckpt_load(scratch_path("adam.ckpt"), b, NULL, NULL));
     soma_optim_free(adam);
     soma_optim_free(adamw);
     soma_optim_free(sgd);
@@ -121,10 +114,10 @@ static void test_sections(void) {
     sec[1].data = note;
     sec[1].size = sizeof note;
     snprintf(sec[2].name, sizeof sec[2].name, "empty");
-    CHECK_OK(soma_ckpt_save_ex(tmp_("sec.ckpt"), net, NULL, NULL, sec, 3));
+    CHECK_OK(soma_ckpt_save_ex(scratch_path("sec.ckpt"), net, NULL, NULL, sec, 3));
     soma_ckpt_section *got = NULL;
     int n = 0;
-    CHECK_OK(soma_ckpt_load_ex(tmp_("sec.ckpt"), net, NULL, NULL, &got, &n));
+    CHECK_OK(soma_ckpt_load_ex(scratch_path("sec.ckpt"), net, NULL, NULL, &got, &n));
     CHECK(n == 3);
     const soma_ckpt_section *r = soma_ckpt_section_find(got, n, "rule.test");
     CHECK(r && r->size == sizeof fisher && memcmp(r->data, fisher, sizeof fisher) == 0);
@@ -135,13 +128,13 @@ static void test_sections(void) {
     CHECK(soma_ckpt_section_find(got, n, "absent") == NULL);
     soma_ckpt_sections_free(got, n);
     snprintf(sec[1].name, sizeof sec[1].name, "rule.test");
-    CHECK_FAILS(soma_ckpt_save_ex(tmp_("dup.ckpt"), net, NULL, NULL, sec, 2), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_ckpt_save_ex(scratch_path("dup.ckpt"), net, NULL, NULL, sec, 2), SOMA_ERR_ARG);
     sec[1].name[0] = '\0';
-    CHECK_FAILS(soma_ckpt_save_ex(tmp_("dup.ckpt"), net, NULL, NULL, sec, 2), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_ckpt_save_ex(scratch_path("dup.ckpt"), net, NULL, NULL, sec, 2), SOMA_ERR_ARG);
     /* Every truncation of a file with sections is refused (no partial load). */
     void *buf;
     size_t len;
-    CHECK_OK(soma_file_read(tmp_("sec.ckpt"), 0, &buf, &len));
+    CHECK_OK(soma_file_read(scratch_path("sec.ckpt"), 0, &buf, &len));
     int caught = 0, tries = 0;
     for (size_t cut = 0; cut < len; cut += 3, tries++) {
         soma_ckpt_section *s2 = NULL;
@@ -188,8 +181,8 @@ static void test_trainable(void) {
             else CHECK(memcmp(pa->value, pb->value, pa->n * sizeof(float)) == 0);
         }
         /* Its checkpoint does not load into an optimizer with another frozen set. */
-        CHECK_OK(soma_ckpt_save(tmp_("frozen.ckpt"), a, oa, NULL));
-        CHECK_FAILS(soma_ckpt_load(tmp_("frozen.ckpt"), b, ob, NULL), SOMA_ERR_SHAPE);
+        CHECK_OK(soma_ckpt_save(scratch_path("frozen.ckpt"), a, oa, NULL));
+        CHECK_FAILS(soma_ckpt_load(scratch_path("frozen.ckpt"), b, ob, NULL), SOMA_ERR_SHAPE);
         free(keep);
         soma_optim_free(oa);
         soma_optim_free(ob);
@@ -219,15 +212,12 @@ static void test_optim_config(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir_, sizeof tmpdir_, "/tmp/soma-test-ckpt-%d", (int)getpid());
-    mkdir(tmpdir_, 0700);
+    if (!scratch_init("ckpt")) return 1;
     test_v1_loads();
     test_optim_kind_checked();
     test_sections();
     test_trainable();
     test_optim_config();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir_);
+    scratch_remove();
     return check_report("test_ckpt");
 }

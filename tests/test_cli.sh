@@ -6,42 +6,7 @@
 # NumPy; --quiet on every subcommand.
 set -u
 SOMA=${1:?usage: test_cli.sh PATH_TO_SOMA}
-PY=/usr/bin/python3 # Debian's, with numpy
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-
-# expect CODE DESCRIPTION WORDS -- command...: the exit code, and for exit 2 one "soma: ..."
-# line on stderr containing every '|'-separated word of WORDS (case-sensitive).
-expect() {
-    local want=$1 what=$2 words=$3
-    shift 4
-    "$@" >"$T/out" 2>"$T/err"
-    local got=$?
-    local lines
-    lines=$(wc -l <"$T/err")
-    if [ "$got" -ne "$want" ]; then
-        bad "$what: exit $got, want $want; stderr: $(head -c 400 "$T/err")"
-        return
-    fi
-    if [ "$want" -eq 2 ]; then
-        if [ "$lines" -ne 1 ] || ! grep -q '^soma: ' "$T/err"; then
-            bad "$what: want one 'soma: ...' line on stderr, got $lines lines: $(head -c 400 "$T/err")"
-            return
-        fi
-        local IFS='|' w
-        for w in $words; do
-            if ! grep -qF -- "$w" "$T/err"; then
-                bad "$what: message lacks '$w': $(cat "$T/err")"
-                return
-            fi
-        done
-    fi
-    ok
-}
+. "$(dirname "$0")/sh_util.sh" # PY, $T, ok/bad, expect, sh_report
 
 # options and specs
 expect 2 "unknown command" "unknown command|frobnicate" -- "$SOMA" frobnicate
@@ -228,6 +193,4 @@ expect 0 "run --quiet" "" -- "$SOMA" run perceptron --n 50 --quiet --out "$T/q"
 expect 0 "help" "" -- "$SOMA" train --help
 grep -q "conv" "$T/out" && grep -q -- "--lr X" "$T/out" && ok || bad "train --help lacks the grammar or options"
 
-echo "test_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "${skipped:-0}" = 1 ] && exit 77 # ctest: Skipped
-[ "$fail" -eq 0 ]
+sh_report test_cli

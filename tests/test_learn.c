@@ -2,6 +2,7 @@
 // (classification, regression, per-position), validation splits, logs, trainable flags.
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,15 +10,8 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
+#include "scratch.h"
 #include "soma/soma.h"
-
-static char tmpdir_[256];
-
-static const char *tmp_(const char *name) {
-    static char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir_, name);
-    return buf;
-}
 
 // --- data-parallel slices ----------------------------------------------------------------
 
@@ -93,7 +87,7 @@ static void test_dp_thread_grant(const char *self) {
         CHECK(full && one && n_full == n_one);
         if (full && one) CHECK_CLOSE("data-parallel (2 slices) vs one net", full, one, n_full, 1e-4f, 1e-3f);
         char out[512];
-        snprintf(out, sizeof out, "%s", tmp_("dp_child.bin"));
+        snprintf(out, sizeof out, "%s", scratch_path("dp_child.bin"));
         unlink(out);
         double t0 = soma_now();
         pid_t pid = fork();
@@ -392,7 +386,7 @@ static void test_rule_state_and_predict(void) {
     c.hooks.save = h_save_;
     c.hooks.load = h_load_;
     char ck[512];
-    snprintf(ck, sizeof ck, "%s", tmp_("rule.ckpt"));
+    snprintf(ck, sizeof ck, "%s", scratch_path("rule.ckpt"));
     c.ckpt_path = ck;
     c.resume = 1;
     unlink(c.ckpt_path);
@@ -448,7 +442,7 @@ static void test_rule_state_and_predict(void) {
     soma_rule *bp = NULL;
     CHECK_OK(soma_rule_backprop_new(&bp, SOMA_LOSS_XENT));
     soma_train_config c2 = cfg_(1, 40, 0.05f);
-    c2.ckpt_path = tmp_("plain.ckpt");
+    c2.ckpt_path = scratch_path("plain.ckpt");
     unlink(c2.ckpt_path);
     CHECK_OK(soma_train(net, bp, o, d, NULL, &c2, &log));
     c2.resume = 1;
@@ -709,8 +703,8 @@ static void test_logs_and_frozen(void) {
     c.quiet = 0;
     c.label = "logtest";
     char log_path[512], err_path[512];
-    snprintf(log_path, sizeof log_path, "%s", tmp_("log.jsonl"));
-    snprintf(err_path, sizeof err_path, "%s", tmp_("stderr.txt"));
+    snprintf(log_path, sizeof log_path, "%s", scratch_path("log.jsonl"));
+    snprintf(err_path, sizeof err_path, "%s", scratch_path("stderr.txt"));
     c.log_path = log_path;
     unsetenv("SOMA_PROGRESS");
     fflush(stderr);
@@ -779,26 +773,27 @@ static cJSON *results_(const char *dir) {
     snprintf(path, sizeof path, "%s/results.json", dir);
     cJSON *j = NULL;
     CHECK_OK(soma_json_read(path, &j));
-    return j ? cJSON_GetObjectItemCaseSensitive(j, "ours") ? j : j : NULL;
+    return j;
+}
+
+/* The figures of a results.json: under "ours" where it has one, else at the top. */
+static const cJSON *ours_(const cJSON *root) {
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(root, "ours");
+    return ours ? ours : root;
 }
 
 static double num_(const cJSON *root, const char *key) {
-    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(root, "ours");
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(ours ? ours : root, key);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(ours_(root), key);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
 static const char *on_(const cJSON *root, const char *key) {
-    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(root, "ours");
-    const cJSON *on = cJSON_GetObjectItemCaseSensitive(ours ? ours : root, "measured_on");
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(ours_(root), "measured_on");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(on, key);
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static int has_(const cJSON *root, const char *key) {
-    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(root, "ours");
-    return cJSON_GetObjectItemCaseSensitive(ours ? ours : root, key) != NULL;
-}
+static int has_(const cJSON *root, const char *key) { return cJSON_GetObjectItemCaseSensitive(ours_(root), key) != NULL; }
 
 static char *slurp_(const char *path) {
     void *buf;
@@ -809,6 +804,33 @@ static char *slurp_(const char *path) {
     s[n] = '\0';
     soma_free(buf);
     return s;
+}
+
+/* `soma ARGS --out OUT` (ARGS printf-style, stderr to err): checks exit 0, returns OUT's
+ * results.json (NULL, a failed check, when there is none). */
+static cJSON *train_ok_(const char *err, const char *out, const char *fmt, ...) {
+    char args[3000];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    if (n > 0 && (size_t)n < sizeof args) snprintf(args + n, sizeof args - (size_t)n, " --out '%s'", out);
+    CHECK(run_soma_(args, err) == 0);
+    return results_(out);
+}
+
+/* `soma ARGS` (printf-style, stderr to err) is bad input: checks exit 2 and a message holding
+ * word and also (unless NULL) word2. */
+static void train_fails_(const char *err, const char *word, const char *word2, const char *fmt, ...) {
+    char args[3000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    CHECK(run_soma_(args, err) == 2);
+    char *msg = slurp_(err);
+    CHECK(msg && strstr(msg, word) && (!word2 || strstr(msg, word2)));
+    free(msg);
 }
 
 /* Defect 8: `soma train --data npy:X,Y` without test files holds out a validation split by
@@ -828,12 +850,12 @@ static void test_cli_train(void) {
         yf[2 * i + 1] = x[2] + 0.1f * x[3];
         for (int t = 0; t < T; t++) yt[i * T + t] = (g->y[i] + t) % 3;
     }
-    char X[512], Y[512], YF[512], YT[512], out[512], err[512], args[3000];
-    snprintf(X, sizeof X, "%s", tmp_("X.npy"));
-    snprintf(Y, sizeof Y, "%s", tmp_("y.npy"));
-    snprintf(YF, sizeof YF, "%s", tmp_("yf.npy"));
-    snprintf(YT, sizeof YT, "%s", tmp_("yt.npy"));
-    snprintf(err, sizeof err, "%s", tmp_("err.txt"));
+    char X[512], Y[512], YF[512], YT[512], err[512];
+    snprintf(X, sizeof X, "%s", scratch_path("X.npy"));
+    snprintf(Y, sizeof Y, "%s", scratch_path("y.npy"));
+    snprintf(YF, sizeof YF, "%s", scratch_path("yf.npy"));
+    snprintf(YT, sizeof YT, "%s", scratch_path("yt.npy"));
+    snprintf(err, sizeof err, "%s", scratch_path("err.txt"));
     CHECK_OK(soma_npy_write(X, SOMA_DTYPE_F32, 2, (int64_t[]){N, D}, g->x_f32));
     CHECK_OK(soma_npy_write(Y, SOMA_DTYPE_I32, 1, (int64_t[]){N}, g->y));
     CHECK_OK(soma_npy_write(YF, SOMA_DTYPE_F32, 2, (int64_t[]){N, 2}, yf));
@@ -843,10 +865,8 @@ static void test_cli_train(void) {
     const char *common = "--batch 20 --quiet --threads 1";
 
     /* classification, no test files: 10% held out */
-    snprintf(out, sizeof out, "%s", tmp_("cls"));
-    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc16,relu,fc3 --epochs 5 --lr 0.01 %s --out '%s'", X, Y, common, out);
-    CHECK(run_soma_(args, err) == 0);
-    cJSON *r = results_(out);
+    cJSON *r = train_ok_(err, scratch_path("cls"), "train --data 'npy:%s,%s' --net fc16,relu,fc3 --epochs 5 --lr 0.01 %s",
+                         X, Y, common);
     if (r) {
         CHECK(num_(r, "n_val") == 40 && num_(r, "n_train") == 360 && num_(r, "n_test") == 0);
         CHECK(!has_(r, "test_accuracy") && !has_(r, "test_loss"));
@@ -856,75 +876,45 @@ static void test_cli_train(void) {
         cJSON_Delete(r);
     }
     /* --val-split 0: no held-out figures at all (and still none called test) */
-    snprintf(out, sizeof out, "%s", tmp_("cls0"));
-    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc3 --epochs 2 %s --val-split 0 --out '%s'", X, Y, common, out);
-    CHECK(run_soma_(args, err) == 0);
-    r = results_(out);
+    r = train_ok_(err, scratch_path("cls0"), "train --data 'npy:%s,%s' --net fc3 --epochs 2 %s --val-split 0", X, Y, common);
     if (r) {
         CHECK(num_(r, "n_train") == N && !has_(r, "test_accuracy") && !has_(r, "val_accuracy"));
         cJSON_Delete(r);
     }
     /* a test split of its own: test figures on it, no validation by default */
-    snprintf(out, sizeof out, "%s", tmp_("clst"));
-    snprintf(args, sizeof args, "train --data 'npy:%s,%s;%s,%s' --net fc3 --epochs 2 %s --out '%s'", X, Y, X, Y, common, out);
-    CHECK(run_soma_(args, err) == 0);
-    r = results_(out);
+    r = train_ok_(err, scratch_path("clst"), "train --data 'npy:%s,%s;%s,%s' --net fc3 --epochs 2 %s", X, Y, X, Y, common);
     if (r) {
         CHECK(num_(r, "n_test") == N && num_(r, "n_val") == 0 && strcmp(on_(r, "test_accuracy"), "test") == 0);
         cJSON_Delete(r);
     }
     /* regression with --loss mse on float y */
-    snprintf(out, sizeof out, "%s", tmp_("mse"));
-    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc2 --loss mse --optim sgd --momentum 0 --epochs 30 --lr 0.05 %s --out '%s'",
-             X, YF, common, out);
-    CHECK(run_soma_(args, err) == 0);
-    r = results_(out);
+    r = train_ok_(err, scratch_path("mse"),
+                  "train --data 'npy:%s,%s' --net fc2 --loss mse --optim sgd --momentum 0 --epochs 30 --lr 0.05 %s", X, YF,
+                  common);
     if (r) {
         CHECK(num_(r, "val_loss") < 1e-3 && isnan(num_(r, "train_accuracy")) && !has_(r, "test_loss"));
-        const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
-        const cJSON *lk = cJSON_GetObjectItemCaseSensitive(ours ? ours : r, "loss");
+        const cJSON *lk = cJSON_GetObjectItemCaseSensitive(ours_(r), "loss");
         CHECK(cJSON_IsString(lk) && strcmp(lk->valuestring, "mse") == 0);
         printf("soma train npy --loss mse: val_loss %.3g\n", num_(r, "val_loss"));
         cJSON_Delete(r);
     }
     /* per-position labels [N, T]: a net with T * 3 outputs */
-    snprintf(out, sizeof out, "%s", tmp_("seq"));
-    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc16,relu,fc6 --epochs 8 --lr 0.01 %s --out '%s'", X, YT, common, out);
-    CHECK(run_soma_(args, err) == 0);
-    r = results_(out);
+    r = train_ok_(err, scratch_path("seq"), "train --data 'npy:%s,%s' --net fc16,relu,fc6 --epochs 8 --lr 0.01 %s", X, YT, common);
     if (r) {
         CHECK(num_(r, "val_accuracy") > 0.9);
         cJSON_Delete(r);
     }
     /* bad input: exit 2 and a message naming the problem */
-    char *msg;
-    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc3 %s --val-split 1.5", X, Y, common);
-    CHECK(run_soma_(args, err) == 2);
-    msg = slurp_(err);
-    CHECK(msg && strstr(msg, "--val-split") != NULL);
-    free(msg);
-    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc2 %s", X, YF, common);
-    CHECK(run_soma_(args, err) == 2);
-    msg = slurp_(err);
-    CHECK(msg && strstr(msg, "float targets") && strstr(msg, "mse"));
-    free(msg);
-    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc3 --loss mse %s", X, Y, common);
-    CHECK(run_soma_(args, err) == 2);
-    msg = slurp_(err);
-    CHECK(msg && strstr(msg, "integer labels") != NULL);
-    free(msg);
-    snprintf(args, sizeof args, "train --data 'npy:%s,%s' --net fc3 --loss hinge %s", X, Y, common);
-    CHECK(run_soma_(args, err) == 2);
-    msg = slurp_(err);
-    CHECK(msg && strstr(msg, "hinge") != NULL);
-    free(msg);
+    train_fails_(err, "--val-split", NULL, "train --data 'npy:%s,%s' --net fc3 %s --val-split 1.5", X, Y, common);
+    train_fails_(err, "float targets", "mse", "train --data 'npy:%s,%s' --net fc2 %s", X, YF, common);
+    train_fails_(err, "integer labels", NULL, "train --data 'npy:%s,%s' --net fc3 --loss mse %s", X, Y, common);
+    train_fails_(err, "hinge", NULL, "train --data 'npy:%s,%s' --net fc3 --loss hinge %s", X, Y, common);
     soma_dataset_free(g);
 }
 
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--dp-child") == 0) return dp_child_(argv[2], atoi(argv[3]));
-    snprintf(tmpdir_, sizeof tmpdir_, "/tmp/soma-test-learn-%d", (int)getpid());
-    mkdir(tmpdir_, 0700);
+    if (!scratch_init("learn")) return 1;
     char self[4096];
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
     self[k > 0 ? k : 0] = '\0';
@@ -936,8 +926,6 @@ int main(int argc, char **argv) {
     test_split();
     test_logs_and_frozen();
     test_cli_train();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir_);
+    scratch_remove();
     return check_report("test_learn");
 }

@@ -7,16 +7,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "scratch.h"
 #include "fixture.h"
 #include "soma/soma.h"
-
-static char tmpdir_[256];
-
-static const char *tmp_(const char *name) {
-    static char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir_, name);
-    return buf;
-}
 
 static void test_spec_errors(void) {
     soma_net *n = NULL;
@@ -178,16 +171,16 @@ static void test_train_resume_ckpt(void) {
     printf("synthetic 3-class training accuracy after 4 epochs: %.3f\n", (double)la.test_acc[3]);
     CHECK(la.test_acc[3] > 0.95f);
     /* same seed, 2 epochs + checkpoint + resume to 4: identical parameters, bit for bit */
-    unlink(tmp_("run.ckpt"));
+    unlink(scratch_path("run.ckpt"));
     CHECK_OK(soma_net_new(&b, spec, in, 3));
     CHECK_OK(soma_optim_new(&ob, b, &oc));
-    CHECK_OK(train_(b, ob, d, 2, tmp_("run.ckpt"), 0, &lb));
+    CHECK_OK(train_(b, ob, d, 2, scratch_path("run.ckpt"), 0, &lb));
     soma_optim_free(ob);
     soma_net_free(b);
     soma_train_log_free(&lb);
     CHECK_OK(soma_net_new(&b, spec, in, 3));
     CHECK_OK(soma_optim_new(&ob, b, &oc));
-    CHECK_OK(train_(b, ob, d, 4, tmp_("run.ckpt"), 1, &lb));
+    CHECK_OK(train_(b, ob, d, 4, scratch_path("run.ckpt"), 1, &lb));
     CHECK(lb.start_epoch == 2);
     size_t na, nb;
     float *va = soma_net_flat_values(a, &na), *vb = soma_net_flat_values(b, &nb);
@@ -196,7 +189,7 @@ static void test_train_resume_ckpt(void) {
     /* checkpoint corruption: every flipped byte region and truncation is refused */
     void *buf;
     size_t n;
-    CHECK_OK(soma_file_read(tmp_("run.ckpt"), 0, &buf, &n));
+    CHECK_OK(soma_file_read(scratch_path("run.ckpt"), 0, &buf, &n));
     unsigned char *bytes = buf;
     for (size_t at = 0; at < n; at += n / 13 + 1) {
         bytes[at] ^= 0x5a;
@@ -206,27 +199,27 @@ static void test_train_resume_ckpt(void) {
     for (size_t cut = 0; cut < n; cut += n / 7 + 1) CHECK_FAILS(soma_ckpt_load_mem(bytes, cut, b, ob, NULL), SOMA_ERR_FORMAT);
     CHECK_OK(soma_ckpt_load_mem(bytes, n, b, ob, NULL));
     soma_free(buf);
-    CHECK_FAILS(soma_ckpt_load(tmp_("missing.ckpt"), b, NULL, NULL), SOMA_ERR_IO);
+    CHECK_FAILS(soma_ckpt_load(scratch_path("missing.ckpt"), b, NULL, NULL), SOMA_ERR_IO);
     soma_net *other = NULL;
     CHECK_OK(soma_net_new(&other, "fc8,relu,fc3", in, 3));
-    CHECK_FAILS(soma_ckpt_load(tmp_("run.ckpt"), other, NULL, NULL), SOMA_ERR_SHAPE);
+    CHECK_FAILS(soma_ckpt_load(scratch_path("run.ckpt"), other, NULL, NULL), SOMA_ERR_SHAPE);
     char spec2[256];
     soma_shape in2;
-    CHECK_OK(soma_ckpt_peek(tmp_("run.ckpt"), spec2, sizeof spec2, &in2));
+    CHECK_OK(soma_ckpt_peek(scratch_path("run.ckpt"), spec2, sizeof spec2, &in2));
     CHECK(strcmp(spec2, spec) == 0 && soma_shape_eq(in2, in));
     struct stat sb;
     char tmpname[600];
-    snprintf(tmpname, sizeof tmpname, "%s.tmp.%d", tmp_("run.ckpt"), (int)getpid());
+    snprintf(tmpname, sizeof tmpname, "%s.tmp.%d", scratch_path("run.ckpt"), (int)getpid());
     CHECK(stat(tmpname, &sb) != 0);
 
     /* NPY export / import round trip, and a mismatched shape refused without changes */
-    CHECK_OK(soma_net_save_npy(a, tmp_("npy")));
+    CHECK_OK(soma_net_save_npy(a, scratch_path("npy")));
     vb = soma_net_flat_values(b, &nb);
     memset(vb, 0, nb * sizeof(float)); /* b equals a already (resumed): make the load show */
-    CHECK_OK(soma_net_load_npy(b, tmp_("npy")));
+    CHECK_OK(soma_net_load_npy(b, scratch_path("npy")));
     CHECK(memcmp(va, vb, na * sizeof(float)) == 0);
-    CHECK_FAILS(soma_net_load_npy(other, tmp_("npy")), SOMA_ERR_SHAPE);
-    CHECK_FAILS(soma_net_load_npy(b, tmp_("no-such-dir")), SOMA_ERR_IO);
+    CHECK_FAILS(soma_net_load_npy(other, scratch_path("npy")), SOMA_ERR_SHAPE);
+    CHECK_FAILS(soma_net_load_npy(b, scratch_path("no-such-dir")), SOMA_ERR_IO);
 
     soma_net_free(other);
     soma_optim_free(oa);
@@ -313,8 +306,7 @@ static void test_shape_boundaries(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir_, sizeof tmpdir_, "/tmp/soma-test-net-%d", (int)getpid());
-    mkdir(tmpdir_, 0700);
+    if (!scratch_init("net")) return 1;
     soma_set_threads(2);
     test_spec_errors();
     test_net_gradients();
@@ -325,8 +317,6 @@ int main(void) {
     /* replicas cloned from a graph: composites own sub-layers, caches and buffers */
     test_data_parallel("conv3x3x8p1,relu,res(conv3x3x8p1,tanh),maxpool2,cat(fc4|fc3,tanh),layernorm,fc3");
     test_shape_boundaries();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir_);
+    scratch_remove();
     return check_report("test_net");
 }

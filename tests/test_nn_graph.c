@@ -8,87 +8,18 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "net_util.h"
 #include "soma/io.h"
 #include "soma/nn.h"
-
-static double rel_err_(double a, double n, double scale) {
-    return fabs(a - n) / fmax(fmax(fabs(a), fabs(n)), 1e-2 * scale);
-}
-
-static double proj_(const float *y, const float *r, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)y[i] * r[i];
-    return s;
-}
 
 /* Every parameter (sampled) and every input value of L = sum(r * net(x)) against central
  * differences; dx from soma_net_backward_ex must be written in full (NaN-filled first). */
 static void fd_net(const char *spec, soma_shape in, int N) {
-    soma_net *net = NULL;
-    CHECK_OK(soma_net_new(&net, spec, in, 21));
-    if (!net) return;
-    size_t nx = (size_t)N * soma_shape_size(in), ny = (size_t)N * soma_shape_size(soma_net_out_shape(net));
-    float *x = soma_alloc(nx, sizeof *x), *dx = soma_alloc(nx, sizeof *dx), *r = soma_alloc(ny, sizeof *r);
-    soma_rng g;
-    soma_rng_seed(&g, 4, 0);
-    soma_rng_uniform_fill(&g, x, nx, -1.f, 1.f);
-    soma_rng_normal_fill(&g, r, ny, 0.f, 1.f);
-    for (int k = 0; k < soma_net_n_params(net); k++) { /* no zero gains or biases */
-        soma_param *p = soma_net_param(net, k);
-        if (p->ndim == 1) soma_rng_uniform_fill(&g, p->value, p->n, 0.5f, 1.5f);
-    }
-    const float *y;
-    soma_net_zero_grad(net);
-    CHECK_OK(soma_net_forward(net, x, N, SOMA_MODE_TRAIN, &y));
-    for (size_t i = 0; i < nx; i++) dx[i] = NAN;
-    CHECK_OK(soma_net_backward_ex(net, r, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, dx));
-    const float eps = 1e-2f;
-    double worst = 0, scale = 0;
-    double *num = soma_alloc(nx, sizeof *num);
-    for (size_t i = 0; i < nx; i++) {
-        float keep = x[i];
-        x[i] = keep + eps;
-        soma_net_forward(net, x, N, SOMA_MODE_EVAL, &y);
-        double lp = proj_(y, r, ny);
-        x[i] = keep - eps;
-        soma_net_forward(net, x, N, SOMA_MODE_EVAL, &y);
-        double lm = proj_(y, r, ny);
-        x[i] = keep;
-        num[i] = (lp - lm) / (2.0 * eps);
-        scale = fmax(scale, fabs(num[i]));
-    }
-    for (size_t i = 0; i < nx; i++) {
-        double e = isnan(dx[i]) ? INFINITY : rel_err_(dx[i], num[i], scale);
-        worst = fmax(worst, e);
-    }
-    double worst_dx = worst;
-    for (int k = 0; k < soma_net_n_params(net); k++) {
-        soma_param *p = soma_net_param(net, k);
-        double sc = 0, w = 0;
-        size_t step = 1 + p->n / 23;
-        for (size_t i = 0; i < p->n; i += step) sc = fmax(sc, fabs(p->grad[i]));
-        for (size_t i = 0; i < p->n; i += step) {
-            float keep = p->value[i];
-            p->value[i] = keep + eps;
-            soma_net_forward(net, x, N, SOMA_MODE_EVAL, &y);
-            double lp = proj_(y, r, ny);
-            p->value[i] = keep - eps;
-            soma_net_forward(net, x, N, SOMA_MODE_EVAL, &y);
-            double lm = proj_(y, r, ny);
-            p->value[i] = keep;
-            w = fmax(w, rel_err_(p->grad[i], (lp - lm) / (2.0 * eps), sc));
-        }
-        if (w > 1e-2) fprintf(stderr, "%s: %s relative error %.3e\n", spec, soma_net_param_name(net, k), w);
-        worst = fmax(worst, w);
-    }
+    static const tn_fd_opts o = {.mode = SOMA_MODE_TRAIN, .five_point = 0, .eps = 1e-2f, .floor = 1e-2, .samples = 23};
+    double worst_dx, worst;
+    if (!tn_fd_net(spec, in, N, &o, &worst_dx, &worst)) return;
     char sh[64];
     printf("  %-58s %-10s dx %.2e  all %.2e\n", spec, soma_shape_str(in, sh, sizeof sh), worst_dx, worst);
-    CHECK(worst <= 1e-2);
-    soma_free(num);
-    soma_free(x);
-    soma_free(dx);
-    soma_free(r);
-    soma_net_free(net);
 }
 
 static void test_gradients(void) {
@@ -151,23 +82,14 @@ static void test_names_and_shapes(void) {
 /* Input-only backward gives full backward's dx and leaves the grads zero; params-only gives
  * full backward's grads. */
 static void test_backward_parts(void) {
-    soma_net *net = NULL;
-    const int N = 4;
-    soma_shape in = soma_shape2(3, 6);
-    CHECK_OK(soma_net_new(&net, "fc8,res(layernorm,fc16,gelu,fc8),layernorm,fc5", in, 3));
-    if (!net) return;
-    size_t nx = (size_t)N * 18, ny = (size_t)N * 15, nv;
-    float x[4 * 18], dy[4 * 15], dx_full[4 * 18], dx_in[4 * 18];
-    soma_rng g;
-    soma_rng_seed(&g, 8, 0);
-    soma_rng_uniform_fill(&g, x, nx, -1, 1);
-    soma_rng_normal_fill(&g, dy, ny, 0, 1);
-    const float *y;
-    float *grads = soma_net_flat_grads(net, &nv);
+    tn_case c;
+    if (!tn_case_new(&c, "fc8,res(layernorm,fc16,gelu,fc8),layernorm,fc5", soma_shape2(3, 6), 4, 3, 8)) return;
+    soma_net *net = c.net;
+    const int N = c.N;
+    const float *dy = c.dy, *dx_full = c.dx;
+    float *grads = c.grads, *dx_in = soma_alloc(c.nx, sizeof *dx_in);
+    size_t nv = c.nv, dx_bytes = c.nx * sizeof *dx_in;
     float *full = soma_alloc(nv, sizeof *full);
-    CHECK_OK(soma_net_forward(net, x, N, SOMA_MODE_TRAIN, &y));
-    soma_net_zero_grad(net);
-    CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, dx_full));
     memcpy(full, grads, nv * sizeof *full);
     double gsum = 0;
     for (size_t i = 0; i < nv; i++) gsum += fabs(full[i]);
@@ -175,10 +97,8 @@ static void test_backward_parts(void) {
 
     soma_net_zero_grad(net);
     CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_INPUT, dx_in));
-    CHECK(memcmp(dx_in, dx_full, sizeof dx_in) == 0);
-    int zero = 1;
-    for (size_t i = 0; i < nv; i++) zero &= grads[i] == 0.f;
-    CHECK(zero);
+    CHECK(memcmp(dx_in, dx_full, dx_bytes) == 0);
+    CHECK(tn_all_zero(grads, nv));
 
     soma_net_zero_grad(net);
     CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS, NULL));
@@ -202,14 +122,13 @@ static void test_backward_parts(void) {
     for (int k = 0; k < soma_net_n_params(net); k++) soma_net_param(net, k)->trainable = 0;
     soma_net_zero_grad(net);
     CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS, NULL));
-    zero = 1;
-    for (size_t i = 0; i < nv; i++) zero &= grads[i] == 0.f;
-    CHECK(zero);
+    CHECK(tn_all_zero(grads, nv));
     /* ... but the input gradient still flows through frozen layers */
     CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, dx_in));
-    CHECK(memcmp(dx_in, dx_full, sizeof dx_in) == 0);
+    CHECK(memcmp(dx_in, dx_full, dx_bytes) == 0);
     soma_free(full);
-    soma_net_free(net);
+    soma_free(dx_in);
+    tn_case_free(&c);
 }
 
 /* A feedback matrix replaces the weights only in dx: the layer's own grads stay, the layers
@@ -217,51 +136,25 @@ static void test_backward_parts(void) {
 /* The same for conv layers on each of their paths (row kernels, channel-vectorised, 1x1) and
  * on sequences of images: input-only dx equals full dx, bit for bit, grads untouched. */
 static void parts_check(const char *spec, soma_shape in) {
-    soma_net *net = NULL;
-    const int N = 3;
-    CHECK_OK(soma_net_new(&net, spec, in, 4));
-    if (!net) return;
-    size_t nx = (size_t)N * soma_shape_size(in), ny = (size_t)N * soma_shape_size(soma_net_out_shape(net)), nv;
-    float *x = soma_alloc(nx, sizeof *x), *a = soma_alloc(nx, sizeof *a), *b = soma_alloc(nx, sizeof *b);
-    float *dy = soma_alloc(ny, sizeof *dy);
-    soma_rng g;
-    soma_rng_seed(&g, 6, 0);
-    soma_rng_uniform_fill(&g, x, nx, -1, 1);
-    soma_rng_normal_fill(&g, dy, ny, 0, 1);
-    const float *y;
-    float *grads = soma_net_flat_grads(net, &nv);
-    CHECK_OK(soma_net_forward(net, x, N, SOMA_MODE_TRAIN, &y));
-    soma_net_zero_grad(net);
-    CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, a));
-    soma_net_zero_grad(net);
-    CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_INPUT, b));
-    int zero = 1;
-    for (size_t i = 0; i < nv; i++) zero &= grads[i] == 0.f;
-    CHECK(zero && memcmp(a, b, nx * sizeof *a) == 0);
-    soma_free(x);
-    soma_free(a);
+    tn_case c;
+    if (!tn_case_new(&c, spec, in, 3, 4, 6)) return;
+    float *b = soma_alloc(c.nx, sizeof *b);
+    soma_net_zero_grad(c.net);
+    CHECK_OK(soma_net_backward_ex(c.net, c.dy, c.N, SOMA_GRAD_INPUT, b));
+    CHECK(tn_all_zero(c.grads, c.nv) && memcmp(c.dx, b, c.nx * sizeof *b) == 0);
     soma_free(b);
-    soma_free(dy);
-    soma_net_free(net);
+    tn_case_free(&c);
 }
 
 static void test_feedback(void) {
-    soma_net *net = NULL;
-    const int N = 3;
-    CHECK_OK(soma_net_new(&net, "conv3x3x4p1,tanh,fc6,tanh,fc3", soma_shape3(2, 4, 4), 5));
-    if (!net) return;
-    float x[3 * 32], dy[9], dx0[3 * 32], dx1[3 * 32];
-    soma_rng g;
-    soma_rng_seed(&g, 2, 0);
-    soma_rng_uniform_fill(&g, x, sizeof x / sizeof *x, -1, 1);
-    soma_rng_normal_fill(&g, dy, 9, 0, 1);
-    const float *y;
-    size_t nv;
-    float *grads = soma_net_flat_grads(net, &nv);
+    tn_case c;
+    if (!tn_case_new(&c, "conv3x3x4p1,tanh,fc6,tanh,fc3", soma_shape3(2, 4, 4), 3, 5, 2)) return;
+    soma_net *net = c.net;
+    const int N = c.N;
+    const float *dy = c.dy, *dx0 = c.dx;
+    float *grads = c.grads, *dx1 = soma_alloc(c.nx, sizeof *dx1);
+    size_t nv = c.nv;
     float *ref = soma_alloc(nv, sizeof *ref);
-    CHECK_OK(soma_net_forward(net, x, N, SOMA_MODE_TRAIN, &y));
-    soma_net_zero_grad(net);
-    CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, dx0));
     memcpy(ref, grads, nv * sizeof *ref);
     soma_param *w2 = soma_net_param(net, 2); /* 2.weight [6, 64] */
     CHECK(strcmp(soma_net_param_name(net, 2), "2.weight") == 0);
@@ -275,7 +168,7 @@ static void test_feedback(void) {
     for (size_t i = 0; i < nv; i++) ok &= i >= lo ? grads[i] == ref[i] : grads[i] == 2.f * ref[i];
     CHECK(ok);
     ok = 1;
-    for (size_t i = 0; i < sizeof dx0 / sizeof *dx0; i++) ok &= dx1[i] == 2.f * dx0[i];
+    for (size_t i = 0; i < c.nx; i++) ok &= dx1[i] == 2.f * dx0[i];
     CHECK(ok);
     /* a feedback on a conv weight: zero feedback, zero dx */
     memset(B, 0, w2->n * sizeof *B);
@@ -283,13 +176,16 @@ static void test_feedback(void) {
     CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, dx1));
     ok = 1;
     for (size_t i = 0; i < nv; i++) ok &= i >= lo ? grads[i] == ref[i] : grads[i] == 0.f;
-    for (size_t i = 0; i < sizeof dx1 / sizeof *dx1; i++) ok &= dx1[i] == 0.f;
+    for (size_t i = 0; i < c.nx; i++) ok &= dx1[i] == 0.f;
     CHECK(ok);
     w2->feedback = NULL;
     soma_free(B);
     soma_free(ref);
-    soma_net_free(net);
+    soma_free(dx1);
+    tn_case_free(&c);
 }
+
+static void bump_first_weight_(soma_net *net) { soma_net_param(net, 0)->value[0] += 1.f; }
 
 static void test_clone(void) {
     soma_net *src = NULL, *rep = NULL, *cp = NULL;
@@ -306,38 +202,17 @@ static void test_clone(void) {
     size_t nv, nr, nc;
     float *vs = soma_net_flat_values(src, &nv), *vr = soma_net_flat_values(rep, &nr), *vc = soma_net_flat_values(cp, &nc);
     CHECK(vr == vs && vc != vs && nc == nv && memcmp(vc, vs, nv * sizeof *vs) == 0);
-    float x[5 * 4], ys[15], yr[15], yc[15];
+    float x[5 * 4], yr[15];
     soma_rng g;
     soma_rng_seed(&g, 1, 0);
     soma_rng_uniform_fill(&g, x, 20, -1, 1);
-    const float *y;
-    CHECK_OK(soma_net_forward(src, x, N, SOMA_MODE_EVAL, &y));
-    memcpy(ys, y, sizeof ys);
-    CHECK_OK(soma_net_forward(rep, x, N, SOMA_MODE_EVAL, &y));
-    memcpy(yr, y, sizeof yr);
-    CHECK_OK(soma_net_forward(cp, x, N, SOMA_MODE_EVAL, &y));
-    memcpy(yc, y, sizeof yc);
-    CHECK(memcmp(ys, yr, sizeof ys) == 0 && memcmp(ys, yc, sizeof ys) == 0);
     /* the replica reads src's values; the copy keeps its own */
-    soma_net_param(src, 0)->value[0] += 1.f;
-    CHECK_OK(soma_net_forward(src, x, N, SOMA_MODE_EVAL, &y));
-    memcpy(ys, y, sizeof ys);
-    CHECK_OK(soma_net_forward(rep, x, N, SOMA_MODE_EVAL, &y));
-    CHECK(memcmp(ys, y, sizeof ys) == 0);
-    CHECK_OK(soma_net_forward(cp, x, N, SOMA_MODE_EVAL, &y));
-    CHECK(memcmp(yc, y, sizeof yc) == 0 && memcmp(ys, y, sizeof ys) != 0);
+    tn_check_clone_values(src, rep, cp, x, N, bump_first_weight_);
     /* own gradients; own dropout stream (masks differ in training) */
     float dy[15];
     for (int i = 0; i < 15; i++) dy[i] = 1.f;
-    soma_net_zero_grad(src);
-    soma_net_zero_grad(rep);
-    CHECK_OK(soma_net_forward(rep, x, N, SOMA_MODE_TRAIN, &y));
-    memcpy(yr, y, sizeof yr);
-    CHECK_OK(soma_net_backward(rep, dy, N));
-    float *gs = soma_net_flat_grads(src, NULL), *gr = soma_net_flat_grads(rep, NULL);
-    int zero = 1, nonzero = 0;
-    for (size_t i = 0; i < nv; i++) zero &= gs[i] == 0.f, nonzero |= gr[i] != 0.f;
-    CHECK(zero && nonzero);
+    tn_check_replica_grads(src, rep, x, dy, N, SOMA_MODE_TRAIN, yr);
+    const float *y;
     CHECK_OK(soma_net_forward(src, x, N, SOMA_MODE_TRAIN, &y));
     CHECK(memcmp(yr, y, sizeof yr) != 0);
 out:

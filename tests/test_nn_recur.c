@@ -10,119 +10,25 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "net_util.h"
 #include "soma/nn.h"
 
 // --- finite differences through time ---------------------------------------------------
 
-/* Relative error; values under 5% of the largest are measured against 5% of it (float32
- * roundoff in the differences). A wrong gradient through time is wrong by O(1). */
-static double rel_err_(double a, double n, double scale) {
-    return fabs(a - n) / fmax(fmax(fabs(a), fabs(n)), 5e-2 * scale);
-}
-
-static double proj_(const float *y, const float *r, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)y[i] * r[i];
-    return s;
-}
-
-/* Every layer's and sub-layer's dropout stream, depth first: saved once, restored before each
- * forward so that training-mode forwards draw the same masks. */
-#define MAX_RNG 64
-typedef struct rng_set {
-    soma_rng r[MAX_RNG];
-    int n;
-} rng_set;
-static void rng_walk_(soma_layer *l, rng_set *s, int restore) {
-    if (s->n < MAX_RNG) {
-        if (restore) l->rng = s->r[s->n];
-        else s->r[s->n] = l->rng;
-        s->n++;
-    }
-    int nc = l->ops->n_children ? l->ops->n_children(l) : 0;
-    for (int i = 0; i < nc; i++) rng_walk_(l->ops->child(l, i), s, restore);
-}
-static void rngs_(soma_net *net, rng_set *s, int restore) {
-    s->n = 0;
-    for (int i = 0; i < soma_net_n_layers(net); i++) rng_walk_(soma_net_layer(net, i), s, restore);
-}
-
-static const float *fwd_(soma_net *net, const float *x, int N, soma_mode mode, rng_set *s) {
-    const float *y = NULL;
-    if (mode == SOMA_MODE_TRAIN) rngs_(net, s, 1);
-    soma_status st = soma_net_forward(net, x, N, mode, &y);
-    CHECK(st == SOMA_OK);
-    return y;
-}
-
-/* dL/dv for one value v (an input or a parameter value) by the five-point central stencil
- * (truncation error O(eps^4): several steps of tanh and GELU curve too much for O(eps^2)). */
-static double diff_(soma_net *net, const float *x, int N, soma_mode mode, rng_set *s, const float *r,
-                    size_t ny, float *v, float eps) {
-    float keep = *v;
-    double l[4];
-    static const float at[4] = {2.f, 1.f, -1.f, -2.f};
-    for (int k = 0; k < 4; k++) {
-        *v = keep + at[k] * eps;
-        l[k] = proj_(fwd_(net, x, N, mode, s), r, ny);
-    }
-    *v = keep;
-    return (-l[0] + 8.0 * l[1] - 8.0 * l[2] + l[3]) / (12.0 * eps);
-}
-
-/* L = sum(r * net(x)): every input value and (sampled) every parameter against central
- * differences (diff_). In train mode the dropout streams are rewound before every forward, so each
- * forward draws the masks the analytic pass used -- at every step of the sequence. */
+/* L = sum(r * net(x)): every input value and (sampled) every parameter against the five-point
+ * central stencil (truncation error O(eps^4): several steps of tanh and GELU curve too much for
+ * O(eps^2)); roundoff shrinks with eps, so eps is large. Relative errors of values under 5% of
+ * the largest are measured against 5% of it (float32 roundoff in the differences); a wrong
+ * gradient through time is wrong by O(1). In train mode the dropout streams are rewound before
+ * every forward, so each forward draws the masks the analytic pass used -- at every step of the
+ * sequence. */
 static void fd_net(const char *spec, soma_shape in, int N, soma_mode mode) {
-    soma_net *net = NULL;
-    CHECK_OK(soma_net_new(&net, spec, in, 21));
-    if (!net) return;
-    size_t nx = (size_t)N * soma_shape_size(in), ny = (size_t)N * soma_shape_size(soma_net_out_shape(net));
-    float *x = soma_alloc(nx, sizeof *x), *dx = soma_alloc(nx, sizeof *dx), *r = soma_alloc(ny, sizeof *r);
-    double *num = soma_alloc(nx, sizeof *num);
-    soma_rng g;
-    soma_rng_seed(&g, 4, 0);
-    soma_rng_uniform_fill(&g, x, nx, -1.f, 1.f);
-    soma_rng_normal_fill(&g, r, ny, 0.f, 1.f);
-    for (int k = 0; k < soma_net_n_params(net); k++) { /* no zero gains or biases */
-        soma_param *p = soma_net_param(net, k);
-        if (p->ndim == 1) soma_rng_uniform_fill(&g, p->value, p->n, 0.5f, 1.5f);
-    }
-    rng_set s;
-    rngs_(net, &s, 0);
-    soma_net_zero_grad(net);
-    const float *y = fwd_(net, x, N, mode, &s);
-    for (size_t i = 0; i < nx; i++) dx[i] = NAN;
-    CHECK_OK(soma_net_backward_ex(net, r, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, dx));
-    const float eps = 4e-2f; /* five-point stencil: roundoff shrinks with eps, truncation is O(eps^4) */
-    double worst = 0, scale = 0;
-    for (size_t i = 0; i < nx; i++) {
-        num[i] = diff_(net, x, N, mode, &s, r, ny, &x[i], eps);
-        scale = fmax(scale, fabs(num[i]));
-    }
-    for (size_t i = 0; i < nx; i++) worst = fmax(worst, isnan(dx[i]) ? INFINITY : rel_err_(dx[i], num[i], scale));
-    double worst_dx = worst;
-    for (int k = 0; k < soma_net_n_params(net); k++) {
-        soma_param *p = soma_net_param(net, k);
-        double sc = 0, w = 0;
-        size_t step = 1 + p->n / 29;
-        for (size_t i = 0; i < p->n; i += step) sc = fmax(sc, fabs(p->grad[i]));
-        for (size_t i = 0; i < p->n; i += step) {
-            w = fmax(w, rel_err_(p->grad[i], diff_(net, x, N, mode, &s, r, ny, &p->value[i], eps), sc));
-        }
-        if (w > 1e-2) fprintf(stderr, "%s: %s relative error %.3e\n", spec, soma_net_param_name(net, k), w);
-        worst = fmax(worst, w);
-    }
-    (void)y;
+    const tn_fd_opts o = {.mode = mode, .five_point = 1, .eps = 4e-2f, .floor = 5e-2, .samples = 29};
+    double worst_dx, worst;
+    if (!tn_fd_net(spec, in, N, &o, &worst_dx, &worst)) return;
     char sh[64];
     printf("  %-5s %-52s %-8s dx %.2e  all %.2e\n", mode == SOMA_MODE_TRAIN ? "train" : "eval", spec,
            soma_shape_str(in, sh, sizeof sh), worst_dx, worst);
-    CHECK(worst <= 1e-2);
-    soma_free(num);
-    soma_free(x);
-    soma_free(dx);
-    soma_free(r);
-    soma_net_free(net);
 }
 
 static void test_gradients(void) {
@@ -289,23 +195,14 @@ out:
 /* Input-only backward gives full backward's dx and leaves every grad zero; params-only gives
  * full backward's grads (with rec as the first layer, step 0 then computes no input gradient). */
 static void parts_check(const char *spec, soma_shape in) {
-    soma_net *net = NULL;
-    const int N = 3;
-    CHECK_OK(soma_net_new(&net, spec, in, 3));
-    if (!net) return;
-    size_t nx = (size_t)N * soma_shape_size(in), ny = (size_t)N * soma_shape_size(soma_net_out_shape(net)), nv;
-    float *x = soma_alloc(nx, sizeof *x), *dy = soma_alloc(ny, sizeof *dy);
-    float *dx_full = soma_alloc(nx, sizeof *dx_full), *dx_in = soma_alloc(nx, sizeof *dx_in);
-    soma_rng g;
-    soma_rng_seed(&g, 8, 0);
-    soma_rng_uniform_fill(&g, x, nx, -1, 1);
-    soma_rng_normal_fill(&g, dy, ny, 0, 1);
-    const float *y;
-    float *grads = soma_net_flat_grads(net, &nv);
+    tn_case c;
+    if (!tn_case_new(&c, spec, in, 3, 3, 8)) return;
+    soma_net *net = c.net;
+    const int N = c.N;
+    size_t nx = c.nx, nv = c.nv;
+    const float *dy = c.dy, *dx_full = c.dx;
+    float *grads = c.grads, *dx_in = soma_alloc(nx, sizeof *dx_in);
     float *full = soma_alloc(nv, sizeof *full);
-    CHECK_OK(soma_net_forward(net, x, N, SOMA_MODE_TRAIN, &y));
-    soma_net_zero_grad(net);
-    CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS | SOMA_GRAD_INPUT, dx_full));
     memcpy(full, grads, nv * sizeof *full);
     int all_nonzero = 1;
     for (int k = 0; k < soma_net_n_params(net); k++) {
@@ -319,9 +216,7 @@ static void parts_check(const char *spec, soma_shape in) {
     for (size_t i = 0; i < nx; i++) dx_in[i] = NAN;
     CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_INPUT, dx_in));
     CHECK(memcmp(dx_in, dx_full, nx * sizeof *dx_in) == 0);
-    int zero = 1;
-    for (size_t i = 0; i < nv; i++) zero &= grads[i] == 0.f;
-    CHECK(zero);
+    CHECK(tn_all_zero(grads, nv));
     soma_net_zero_grad(net);
     CHECK_OK(soma_net_backward_ex(net, dy, N, SOMA_GRAD_PARAMS, NULL));
     CHECK(memcmp(grads, full, nv * sizeof *full) == 0);
@@ -347,14 +242,17 @@ static void parts_check(const char *spec, soma_shape in) {
     }
     printf("  backward parts of %s: input-only, params-only, frozen cell ok\n", spec);
     soma_free(full);
-    soma_free(x);
-    soma_free(dy);
-    soma_free(dx_full);
     soma_free(dx_in);
-    soma_net_free(net);
+    tn_case_free(&c);
 }
 
 // --- clones ------------------------------------------------------------------------------
+
+/* 1.1.weight, the weight of the cell's fc6 */
+static void scale_cell_weight_(soma_net *net) {
+    soma_param *w = soma_net_param(net, 4);
+    for (size_t i = 0; i < w->n; i++) w->value[i] *= 1.5f;
+}
 
 static void test_clone(void) {
     soma_net *src = NULL, *rep = NULL, *cp = NULL;
@@ -369,38 +267,18 @@ static void test_clone(void) {
     float *vs = soma_net_flat_values(src, &nv), *vr = soma_net_flat_values(rep, &nr), *vc = soma_net_flat_values(cp, &nc);
     CHECK(vr == vs && vc != vs && nc == nv && nr == nv && memcmp(vc, vs, nv * sizeof *vs) == 0);
     CHECK(strcmp(soma_net_param_name(rep, 4), "1.1.weight") == 0);
-    float x[N * T * D], ys[N * T * O], yr[N * T * O], yc[N * T * O], dy[N * T * O];
+    float x[N * T * D], yr[N * T * O], dy[N * T * O];
     soma_rng g;
     soma_rng_seed(&g, 1, 0);
     soma_rng_uniform_fill(&g, x, N * T * D, -1, 1);
-    const float *y;
-    CHECK_OK(soma_net_forward(src, x, N, SOMA_MODE_EVAL, &y));
-    memcpy(ys, y, sizeof ys);
-    CHECK_OK(soma_net_forward(rep, x, N, SOMA_MODE_EVAL, &y));
-    memcpy(yr, y, sizeof yr);
-    CHECK_OK(soma_net_forward(cp, x, N, SOMA_MODE_EVAL, &y));
-    memcpy(yc, y, sizeof yc);
-    CHECK(memcmp(ys, yr, sizeof ys) == 0 && memcmp(ys, yc, sizeof ys) == 0);
     /* the replica reads src's values -- in the cell, at every step; the copy keeps its own */
-    soma_param *w = soma_net_param(src, 4);
-    for (size_t i = 0; i < w->n; i++) w->value[i] *= 1.5f;
-    CHECK_OK(soma_net_forward(src, x, N, SOMA_MODE_EVAL, &y));
-    memcpy(ys, y, sizeof ys);
-    CHECK_OK(soma_net_forward(rep, x, N, SOMA_MODE_EVAL, &y));
-    CHECK(memcmp(ys, y, sizeof ys) == 0);
-    CHECK_OK(soma_net_forward(cp, x, N, SOMA_MODE_EVAL, &y));
-    CHECK(memcmp(yc, y, sizeof yc) == 0 && memcmp(ys, y, sizeof ys) != 0);
+    tn_check_clone_values(src, rep, cp, x, N, scale_cell_weight_);
     /* gradients of its own: the replica's backward leaves src's grads untouched, and equals
      * src's own backward in eval mode */
     for (int i = 0; i < N * T * O; i++) dy[i] = (float)((i % 7) - 3) * 0.25f;
-    soma_net_zero_grad(src);
-    soma_net_zero_grad(rep);
-    CHECK_OK(soma_net_forward(rep, x, N, SOMA_MODE_EVAL, &y));
-    CHECK_OK(soma_net_backward(rep, dy, N));
+    tn_check_replica_grads(src, rep, x, dy, N, SOMA_MODE_EVAL, yr);
     float *gs = soma_net_flat_grads(src, NULL), *gr = soma_net_flat_grads(rep, NULL);
-    int zero = 1, nonzero = 0;
-    for (size_t i = 0; i < nv; i++) zero &= gs[i] == 0.f, nonzero |= gr[i] != 0.f;
-    CHECK(zero && nonzero);
+    const float *y;
     CHECK_OK(soma_net_forward(src, x, N, SOMA_MODE_EVAL, &y));
     CHECK_OK(soma_net_backward(src, dy, N));
     CHECK(memcmp(gs, gr, nv * sizeof *gs) == 0);

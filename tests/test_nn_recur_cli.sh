@@ -7,13 +7,7 @@
 # recurrent specs exit 2 with a message that names the problem.
 set -u
 SOMA=${1:?usage: test_nn_recur_cli.sh PATH_TO_SOMA}
-PY=/usr/bin/python3 # Debian's, with numpy
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/sh_util.sh" # PY, $T, ok/bad, expect, sh_report
 
 # Each step shows one of K=5 symbols (one-hot plus noise); label = the symbol at t-1 (0 at t=0).
 "$PY" - "$T" <<'EOF' || { echo "FAIL python3 with numpy is needed"; exit 1; }
@@ -76,29 +70,12 @@ e = np.abs(O - ref).max()
 assert e < 1e-4, e
 EOF
 
-# expect WORDS -- command: exit 2 and one "soma: ..." line holding every '|'-separated word
-expect2() {
-    local words=$1
-    shift 2
-    "$@" >/dev/null 2>"$T/err"
-    local got=$?
-    if [ "$got" -ne 2 ] || [ "$(wc -l <"$T/err")" -ne 1 ] || ! grep -q '^soma: ' "$T/err"; then
-        bad "$*: exit $got, want 2 and one 'soma: ...' line: $(head -c 400 "$T/err")"
-        return
-    fi
-    local IFS='|' w
-    for w in $words; do
-        grep -qF -- "$w" "$T/err" || { bad "message lacks '$w': $(cat "$T/err")"; return; }
-    done
-    ok
-}
-expect2 "rec(tanh)|[H]" -- "$SOMA" train --data "$DATA" --net "rec(tanh),fc5" --epochs 1 --quiet
-expect2 "rec(fc8|fc3)|one cell" -- "$SOMA" train --data "$DATA" --net "rec(fc8|fc3),fc5" --epochs 1 --quiet
+expect 2 "state width not closed" "rec(tanh)|[H]" -- "$SOMA" train --data "$DATA" --net "rec(tanh),fc5" --epochs 1 --quiet
+expect 2 "branches in a cell" "rec(fc8|fc3)|one cell" -- "$SOMA" train --data "$DATA" --net "rec(fc8|fc3),fc5" --epochs 1 --quiet
 # labels [N] (not per position): X [N,T,D] is then N one-channel images, not sequences
-expect2 "rec(fc8,tanh)|[T,D]|[1,8,5]" -- "$SOMA" train --data "npy:$T/Xtr.npy,$T/Yflat.npy" \
+expect 2 "images, not sequences" "rec(fc8,tanh)|[T,D]|[1,8,5]" -- "$SOMA" train --data "npy:$T/Xtr.npy,$T/Yflat.npy" \
     --net "rec(fc8,tanh),tmean,fc5" --epochs 1 --quiet
 "$SOMA" train --help >"$T/help" 2>&1
 grep -qF "rec(SPEC)" "$T/help" && ok || bad "train --help lacks rec(SPEC)"
 
-echo "test_nn_recur_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+sh_report test_nn_recur_cli

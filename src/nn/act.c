@@ -128,24 +128,15 @@ static void act_backward(soma_layer *l, float *dx, const float *dy, const float 
     soma_act_backward(a->act, dx, dy, x, y, (size_t)n * soma_shape_size(l->in));
 }
 
-static void impl_destroy(soma_layer *l) {
-    soma_free(l->impl);
-    l->impl = NULL;
-}
-
 static soma_status act_clone(const soma_layer *src, soma_layer *dst) {
-    act_impl *a = soma_alloc(1, sizeof *a);
-    if (!a) return SOMA_ERR_NOMEM;
-    *a = *(const act_impl *)src->impl;
-    dst->impl = a;
-    return SOMA_OK;
+    return soma__impl_copy(src, dst, sizeof(act_impl));
 }
 
 /* One table per activation, so that summaries and checkpoints see "relu", "gelu", ... */
 #define ACT_OPS(name)                                                                          \
     {                                                                                          \
         .kind = name, .setup = same_shape_setup, .forward = act_forward,                       \
-        .backward = act_backward, .destroy = impl_destroy, .clone = act_clone               \
+        .backward = act_backward, .destroy = soma__impl_free, .clone = act_clone               \
     }
 static const soma_layer_ops act_ops[SOMA_ACT_COUNT] = {ACT_OPS("relu"), ACT_OPS("tanh"),
                                                        ACT_OPS("sigmoid"), ACT_OPS("gelu")};
@@ -223,12 +214,10 @@ static void dropout_destroy(soma_layer *l) {
 }
 
 static soma_status dropout_clone(const soma_layer *src, soma_layer *dst) {
-    dropout_impl *d = soma_alloc(1, sizeof *d);
-    if (!d) return SOMA_ERR_NOMEM;
-    *d = *(const dropout_impl *)src->impl;
-    d->mask = NULL;
+    SOMA_TRY(soma__impl_copy(src, dst, sizeof(dropout_impl)));
+    dropout_impl *d = dst->impl;
+    d->mask = NULL; /* src's */
     d->last_mode = SOMA_MODE_EVAL;
-    dst->impl = d;
     return SOMA_OK;
 }
 

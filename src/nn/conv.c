@@ -507,11 +507,8 @@ static void conv_destroy(soma_layer *l) {
 }
 
 static soma_status conv_clone(const soma_layer *src, soma_layer *dst) {
-    conv_impl *c = soma_alloc(1, sizeof *c);
-    if (!c) return SOMA_ERR_NOMEM;
-    *c = *(const conv_impl *)src->impl;
-    c->col = NULL;
-    dst->impl = c;
+    SOMA_TRY(soma__impl_copy(src, dst, sizeof(conv_impl)));
+    ((conv_impl *)dst->impl)->col = NULL; /* src's */
     return SOMA_OK;
 }
 

@@ -77,17 +77,8 @@ static void dense_backward(soma_layer *l, float *dx, const float *dy, const floa
                         soma_layer_bwd_value(l, 0), n * d->steps, I, O);
 }
 
-static void dense_destroy(soma_layer *l) {
-    soma_free(l->impl);
-    l->impl = NULL;
-}
-
 static soma_status dense_clone(const soma_layer *src, soma_layer *dst) {
-    dense_impl *d = soma_alloc(1, sizeof *d);
-    if (!d) return SOMA_ERR_NOMEM;
-    *d = *(const dense_impl *)src->impl;
-    dst->impl = d;
-    return SOMA_OK;
+    return soma__impl_copy(src, dst, sizeof(dense_impl));
 }
 
 static const soma_layer_ops dense_ops = {
@@ -98,7 +89,7 @@ static const soma_layer_ops dense_ops = {
     .reserve = NULL,
     .forward = dense_forward,
     .backward = dense_backward,
-    .destroy = dense_destroy,
+    .destroy = soma__impl_free,
 };
 
 int soma__parse_dense(const char *tok, soma_layer *l) {

@@ -182,6 +182,19 @@ void soma__chain_free(soma__chain *c) {
     memset(c, 0, sizeof *c);
 }
 
+soma_status soma__impl_copy(const soma_layer *src, soma_layer *dst, size_t size) {
+    void *p = soma_alloc(1, size);
+    if (!p) return SOMA_ERR_NOMEM;
+    memcpy(p, src->impl, size);
+    dst->impl = p;
+    return SOMA_OK;
+}
+
+void soma__impl_free(soma_layer *l) {
+    soma_free(l->impl);
+    l->impl = NULL;
+}
+
 soma_status soma__layer_clone(const soma_layer *src, soma_layer *dst) {
     *dst = *src;
     dst->impl = NULL;
@@ -446,30 +459,14 @@ static soma_status graph_clone(const soma_layer *src, soma_layer *dst) {
     return SOMA_OK;
 }
 
-static const soma_layer_ops res_ops = {
-    .kind = "res",
-    .setup = graph_setup,
-    .init = graph_init,
-    .reserve = graph_reserve,
-    .forward = graph_forward,
-    .backward = graph_backward,
-    .destroy = graph_destroy,
-    .clone = graph_clone,
-    .n_children = graph_n_children,
-    .child = graph_child,
-};
-static const soma_layer_ops cat_ops = {
-    .kind = "cat",
-    .setup = graph_setup,
-    .init = graph_init,
-    .reserve = graph_reserve,
-    .forward = graph_forward,
-    .backward = graph_backward,
-    .destroy = graph_destroy,
-    .clone = graph_clone,
-    .n_children = graph_n_children,
-    .child = graph_child,
-};
+/* res and cat differ only in graph_impl.is_cat: one table, two kinds. */
+#define GRAPH_OPS(name)                                                                        \
+    {                                                                                          \
+        .kind = name, .setup = graph_setup, .init = graph_init, .reserve = graph_reserve,      \
+        .forward = graph_forward, .backward = graph_backward, .destroy = graph_destroy,        \
+        .clone = graph_clone, .n_children = graph_n_children, .child = graph_child             \
+    }
+static const soma_layer_ops graph_ops[2] = {GRAPH_OPS("res"), GRAPH_OPS("cat")};
 
 /* res(SPEC) and cat(SPEC|SPEC|...): the body between the outer parentheses is one spec per
  * branch, branches split at '|' outside nested parentheses. */
@@ -506,7 +503,7 @@ int soma__parse_graph(const char *tok, soma_layer *l) {
     }
     graph_impl *g = graph_alloc_(is_cat, n_br);
     if (!g) return -1;
-    l->ops = is_cat ? &cat_ops : &res_ops;
+    l->ops = &graph_ops[is_cat];
     l->impl = g;
     const char *p = body;
     for (int b = 0; b < n_br; b++) {
@@ -556,6 +553,20 @@ static soma_status time_setup(soma_layer *l) {
     return SOMA_OK;
 }
 
+/* y[n,S] = sum over k of x[n,T,S]: tsum's (and tmean's) forward, repeat's backward. */
+static void sum_steps_(float *y, const float *x, int n, int T, size_t S) {
+    for (int i = 0; i < n; i++) {
+        float *yr = y + (size_t)i * S;
+        const float *xr = x + (size_t)i * T * S;
+        memcpy(yr, xr, S * sizeof *yr);
+        for (int k = 1; k < T; k++) {
+            const float *xk = xr + (size_t)k * S;
+#pragma omp simd
+            for (size_t j = 0; j < S; j++) yr[j] += xk[j];
+        }
+    }
+}
+
 /* mean/sum: y[n,S] = s * sum_t x[n,t,S]; repeat: y[n,t,S] = x[n,S]. */
 static void time_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
     (void)mode;
@@ -564,18 +575,9 @@ static void time_forward(soma_layer *l, float *y, const float *x, int n, soma_mo
     if (t->kind < 2) {
         size_t S = soma_shape_size(l->out);
         float s = t->kind == 0 ? 1.f / (float)T : 1.f;
-        for (int i = 0; i < n; i++) {
-            float *yr = y + (size_t)i * S;
-            const float *xr = x + (size_t)i * T * S;
-            memcpy(yr, xr, S * sizeof *yr);
-            for (int k = 1; k < T; k++) {
-                const float *xk = xr + (size_t)k * S;
-#pragma omp simd
-                for (size_t j = 0; j < S; j++) yr[j] += xk[j];
-            }
-            if (t->kind == 0)
-                for (size_t j = 0; j < S; j++) yr[j] *= s;
-        }
+        sum_steps_(y, x, n, T, S);
+        if (t->kind == 0)
+            for (size_t j = 0; j < (size_t)n * S; j++) y[j] *= s;
         return;
     }
     size_t S = soma_shape_size(l->in);
@@ -603,36 +605,17 @@ static void time_backward(soma_layer *l, float *dx, const float *dy, const float
             }
         return;
     }
-    size_t S = soma_shape_size(l->in);
-    for (int i = 0; i < n; i++) {
-        float *d = dx + (size_t)i * S;
-        const float *g = dy + (size_t)i * T * S;
-        memcpy(d, g, S * sizeof *d);
-        for (int k = 1; k < T; k++) {
-            const float *gk = g + (size_t)k * S;
-#pragma omp simd
-            for (size_t j = 0; j < S; j++) d[j] += gk[j];
-        }
-    }
-}
-
-static void time_destroy(soma_layer *l) {
-    soma_free(l->impl);
-    l->impl = NULL;
+    sum_steps_(dx, dy, n, T, soma_shape_size(l->in)); /* repeat: the copies' gradients add up */
 }
 
 static soma_status time_clone(const soma_layer *src, soma_layer *dst) {
-    time_impl *t = soma_alloc(1, sizeof *t);
-    if (!t) return SOMA_ERR_NOMEM;
-    *t = *(const time_impl *)src->impl;
-    dst->impl = t;
-    return SOMA_OK;
+    return soma__impl_copy(src, dst, sizeof(time_impl));
 }
 
 #define TIME_OPS(name)                                                                         \
     {                                                                                          \
         .kind = name, .setup = time_setup, .forward = time_forward, .backward = time_backward,  \
-        .destroy = time_destroy, .clone = time_clone                                           \
+        .destroy = soma__impl_free, .clone = time_clone                                         \
     }
 static const soma_layer_ops time_ops[3] = {TIME_OPS("tmean"), TIME_OPS("tsum"), TIME_OPS("repeat")};
 

@@ -62,6 +62,10 @@ soma_status soma__net_json_spec(const char *json, size_t n, char **spec);
 soma_status soma__net_new_json_file(soma_net **out, const char *path, soma_shape in, uint64_t seed);
 /* Clones one layer (struct copy, impl through ops->clone, parameter list emptied). */
 soma_status soma__layer_clone(const soma_layer *src, soma_layer *dst);
+/* For kinds whose impl is one flat struct of `size` bytes: a clone op's copy of it into dst
+ * (pointers in it still point at src's buffers: the caller clears those), and a destroy op. */
+soma_status soma__impl_copy(const soma_layer *src, soma_layer *dst, size_t size);
+void soma__impl_free(soma_layer *l);
 
 /* Version-1 checkpoints stored optimizer state over the padded flat parameter block (every
  * parameter, slot after slot): checks the size and, with apply, copies the trainable

@@ -131,11 +131,9 @@ static void ln_destroy(soma_layer *l) {
 }
 
 static soma_status ln_clone(const soma_layer *src, soma_layer *dst) {
-    ln_impl *p = soma_alloc(1, sizeof *p);
-    if (!p) return SOMA_ERR_NOMEM;
-    *p = *(const ln_impl *)src->impl;
-    p->mean = p->rstd = NULL;
-    dst->impl = p;
+    SOMA_TRY(soma__impl_copy(src, dst, sizeof(ln_impl)));
+    ln_impl *p = dst->impl;
+    p->mean = p->rstd = NULL; /* src's */
     return SOMA_OK;
 }
 

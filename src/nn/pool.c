@@ -293,33 +293,18 @@ static void pool_destroy(soma_layer *l) {
 }
 
 static soma_status pool_clone(const soma_layer *src, soma_layer *dst) {
-    pool_impl *p = soma_alloc(1, sizeof *p);
-    if (!p) return SOMA_ERR_NOMEM;
-    *p = *(const pool_impl *)src->impl;
-    p->argmax = NULL;
-    dst->impl = p;
+    SOMA_TRY(soma__impl_copy(src, dst, sizeof(pool_impl)));
+    ((pool_impl *)dst->impl)->argmax = NULL; /* src's */
     return SOMA_OK;
 }
 
-static const soma_layer_ops maxpool_ops = {
-    .clone = pool_clone,
-    .kind = "maxpool",
-    .setup = pool_setup,
-    .reserve = pool_reserve,
-    .forward = pool_forward,
-    .backward = pool_backward,
-    .destroy = pool_destroy,
-};
-
-static const soma_layer_ops avgpool_ops = {
-    .clone = pool_clone,
-    .kind = "avgpool",
-    .setup = pool_setup,
-    .reserve = pool_reserve,
-    .forward = pool_forward,
-    .backward = pool_backward,
-    .destroy = pool_destroy,
-};
+/* maxpool and avgpool differ only in pool_impl: one table, two kinds ([0] avg, [1] max). */
+#define POOL_OPS(name)                                                                         \
+    {                                                                                          \
+        .kind = name, .setup = pool_setup, .reserve = pool_reserve, .forward = pool_forward,   \
+        .backward = pool_backward, .destroy = pool_destroy, .clone = pool_clone                \
+    }
+static const soma_layer_ops pool_ops[2] = {POOL_OPS("avgpool"), POOL_OPS("maxpool")};
 
 int soma__parse_pool(const char *tok, soma_layer *l) {
     int is_max;
@@ -343,7 +328,7 @@ int soma__parse_pool(const char *tok, soma_layer *l) {
     p->stride = stride > 0 ? stride : k;
     p->pad = pad;
     p->steps = 1;
-    l->ops = is_max ? &maxpool_ops : &avgpool_ops;
+    l->ops = &pool_ops[is_max];
     l->impl = p;
     return 1;
 }

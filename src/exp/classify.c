@@ -235,7 +235,7 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
         put_split_(on, "test_accuracy", "test");
         put_split_(on, "test_loss", "test");
     }
-    cJSON_AddItemToObject(ours, "measured_on", on);
+    if (!cJSON_AddItemToObject(ours, "measured_on", on)) cJSON_Delete(on);
     cJSON_AddStringToObject(ours, "loss", soma_loss_name(lk));
     soma_json_put_num(ours, "train_seconds", log.train_seconds);
     soma_json_put_num(ours, "samples_per_second", log.samples_per_second);
@@ -434,7 +434,10 @@ soma_status soma_classify_predict(const char *data, const char *fmnist_dir, int 
         cJSON_AddNumberToObject(info, "layer", layer);
         cJSON_AddStringToObject(info, "layer_spec", soma_net_layer(net, layer)->spec);
         cJSON *sh = cJSON_AddArrayToObject(info, "shape");
-        for (int k = 0; k < nd; k++) cJSON_AddItemToArray(sh, cJSON_CreateNumber(dims[k]));
+        for (int k = 0; k < nd; k++) {
+            cJSON *v = cJSON_CreateNumber(dims[k]);
+            if (!cJSON_AddItemToArray(sh, v)) cJSON_Delete(v);
+        }
         cJSON_AddStringToObject(info, "split", train ? "train" : "test");
     }
 out:

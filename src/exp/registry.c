@@ -196,7 +196,7 @@ static void put_landmarks_(soma_exp_ctx *c) {
             }
         }
         cJSON_AddStringToObject(o, "verdict", verdict);
-        cJSON_AddItemToArray(arr, o);
+        if (!cJSON_AddItemToArray(arr, o)) cJSON_Delete(o); /* out of memory: nothing may leak */
     }
     const char *status = c->reduced ? "reduced" : any_miss ? "fail" : all ? "pass" : "incomplete";
     cJSON_AddStringToObject(c->root, "status", status);
@@ -297,9 +297,11 @@ static soma_status run_(const soma_experiment *e, int argc, const char *const *a
         cJSON *r = cJSON_AddObjectToObject(c.root, "reduced");
         cJSON_AddStringToObject(r, "note", REDUCED_NOTE);
         cJSON *by = cJSON_AddArrayToObject(r, "options");
-        for (int k = 0; k < ne; k++)
-            if (e->opts[k].reduces && differs_(&e->opts[k], c.args.vals[k]))
-                cJSON_AddItemToArray(by, cJSON_CreateString(e->opts[k].key));
+        for (int k = 0; k < ne; k++) {
+            if (!e->opts[k].reduces || !differs_(&e->opts[k], c.args.vals[k])) continue;
+            cJSON *key = cJSON_CreateString(e->opts[k].key);
+            if (!cJSON_AddItemToArray(by, key)) cJSON_Delete(key);
+        }
     }
     if (c.headline[0]) cJSON_AddStringToObject(c.root, "headline", c.headline);
     cJSON *opts = cJSON_AddObjectToObject(c.root, "options");

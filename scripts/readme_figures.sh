@@ -58,12 +58,14 @@ cores=$(( $(field 'Core(s) per socket') * $(field 'Socket(s)') ))
 blas=$("$soma" version | sed -n 's/.*(BLAS: \(.*\); OpenMP.*/\1/p')
 kernel=$(printf '%s\n' "$blas" | sed -n 's/.* \([A-Za-z0-9_]*\) MAX_THREADS.*/\1/p')
 [ -n "$kernel" ] || kernel="not reported"
-version=$("$soma" version | awk '{print $2}')
+version=$("$soma" version | head -1 | awk '{print $2}')
+machine=$("$soma" version | sed -n 's/^machine: //p')
 when=$(date -u +%Y-%m-%d)
 
 {
     echo "Measured by \`make readme-figures\` (scripts/readme_figures.sh) on $when: **$model**, $cpus CPUs"
     echo "($cores cores), BLAS $blas (kernel: **$kernel**), soma $version, seed $seed, $threads threads."
+    [ -z "$machine" ] || echo "As soma names it: $machine."
     [ ${#reduced[@]} -gt 0 ] && echo "These are REDUCED runs (test size): not comparable with the landmarks."
     echo
     cat "$out/table.md"

@@ -33,6 +33,9 @@ static void test_gradients(void) {
     fd_net("repeat3,fc4,tanh,tsum", soma_shape1(5), 2);
     fd_net("conv3x3x2p1,tanh,avgpool2,tsum,fc3", soma_shape4(2, 1, 4, 4), 2);
     fd_net("res(fc4,cat(fc2|fc2,tanh),res(fc4,tanh))", soma_shape1(4), 2);
+    /* a ResNet basic block: two 3x3 convolutions around a nonlinearity, added to their input
+     * (one channel: three stacked float32 convolutions put central differences at ~1e-2) */
+    fd_net("res(conv3x3x1p1,tanh,conv3x3x1p1),tanh,avgpool2,fc3", soma_shape3(1, 4, 4), 2);
 }
 
 static void test_names_and_shapes(void) {

@@ -276,6 +276,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_stack(cases[i]);
     static const char *graphs[] = {
         "graph_resnet", "graph_prenorm_seq", "graph_cat_img", "graph_seq_img", "graph_seq_vec",
+        "graph_resblock_conv",
     };
     for (size_t i = 0; i < sizeof graphs / sizeof *graphs; i++) run_graph(graphs[i]);
     run_losses();

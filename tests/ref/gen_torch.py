@@ -400,6 +400,12 @@ def main():
     graph_case("rnn_elman", "rec(fc8,tanh)", (6, 3), 3, g3)
     graph_case("rnn_stack", "fc6,rec(layernorm,fc10,gelu,fc7,tanh),rec(cat(fc3,tanh|fc2,sigmoid),fc5,tanh),fc4",
                (5, 4), 2, g3)
+
+    # A ResNet basic block (two 3x3 convolutions around a ReLU, added to their input), a
+    # generator of its own.
+    g4 = torch.Generator().manual_seed(20261202)
+    graph_case("graph_resblock_conv", "conv3x3x4p1,relu,res(conv3x3x4p1,relu,conv3x3x4p1),relu,maxpool2,fc5",
+               (1, 6, 6), 2, g4)
     return 0
 
 

@@ -147,9 +147,12 @@ static size_t direct_dyp(const soma_conv_geom *g) {
 }
 
 static size_t conv_slot(const soma_conv_geom *g) {
-    size_t n = conv_k(g) * conv_p(g) + (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
+    const size_t grads = (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
+    size_t n = conv_k(g) * conv_p(g) + grads;
     if (conv_is_direct(g))
-        n = conv_padded(g) + direct_dyp(g) + (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
+        n = conv_padded(g) + direct_dyp(g) + grads;
+    else if (soma__conv_dx_ok(g)) /* no column buffer: the padded dy of the dx kernel */
+        n = soma__conv_cv_scratch(g) + soma__conv_dx_scratch(g) + grads;
     else if (soma__conv_cv_ok(g))
         n += soma__conv_cv_scratch(g);
     return (n + 15) & ~(size_t)15;
@@ -347,7 +350,9 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     (void)T; /* unused without OpenMP */
     const int direct = conv_is_direct(g), cv = !direct && soma__conv_cv_ok(g);
     const size_t cvsz = cv ? soma__conv_cv_scratch(g) : 0;
-    const size_t colsz = direct ? conv_padded(g) + direct_dyp(g) : cvsz + K * P;
+    const int cvdx = cv && soma__conv_dx_ok(g);
+    const size_t colsz = direct ? conv_padded(g) + direct_dyp(g)
+                                : cvsz + (cvdx ? soma__conv_dx_scratch(g) : K * P);
     int team = 1; /* the threads actually running: 1 inside another parallel region */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
@@ -390,7 +395,9 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
             }
             if (dx) {
                 float *dxn = dx + (size_t)n * xs;
-                if (pointwise) {
+                if (cvdx) {
+                    soma__conv_dx(dxn, dyn, w, g, col);
+                } else if (pointwise) {
                     soma_gemm(1, 0, (int)K, (int)P, (int)Co, 1.f, w, (int)K, dyn, (int)P, 0.f, dxn,
                               (int)P);
                 } else {

@@ -159,3 +159,93 @@ void soma__conv_cv_flush(float *dw, const soma_conv_geom *g, float *scratch) {
         for (size_t k = 0; k < K; k++) dw[co * K + k] += dwt[k * Co + co];
     memset(dwt, 0, K * Co * sizeof *dwt);
 }
+
+// --- dx without a column buffer ----------------------------------------------------------
+//
+// For stride 1, dx is a full correlation of dy with the kernel turned around:
+//     dx[ci, ih, iw] = sum over co, ki, kj of w[co,ci,ki,kj] * dy[co, ih+p-ki, iw+p-kj]
+// (terms outside dy are zero). One image's dy is copied into dyp [Co, Ho, Wd] with zero
+// columns around each row, so a tap reads whole 16-wide runs of a row without bounds checks;
+// rows outside dy are skipped by narrowing ki. The inner loop loads two vectors of dy and
+// broadcasts one weight per input channel of a block, so each dy vector feeds up to six
+// channels' accumulators (12 of them, in registers).
+
+#define DX_RUN 16   /* input columns per run (two 8-lane vectors) */
+#define DX_BLOCK 6  /* input channels per pass */
+
+static int dx_wr(const soma_conv_geom *g) { return (g->w_in + DX_RUN - 1) / DX_RUN * DX_RUN; }
+static int dx_left(const soma_conv_geom *g) { return g->kw - 1; } /* dy column ow sits at left + ow */
+static int dx_wd(const soma_conv_geom *g) {
+    int need = dx_wr(g) + g->pad + g->kw - 1; /* the furthest column a run reads, plus one */
+    int data = dx_left(g) + g->w_out;
+    return need > data ? need : data;
+}
+
+int soma__conv_dx_ok(const soma_conv_geom *g) { return g->stride == 1 && soma__conv_cv_ok(g); }
+
+size_t soma__conv_dx_scratch(const soma_conv_geom *g) {
+    return (size_t)g->c_out * (size_t)g->h_out * (size_t)dx_wd(g);
+}
+
+/* NC (1..DX_BLOCK) input channels from ci0, all rows. NC is a constant after inlining. */
+static inline __attribute__((always_inline)) void dx_block(int NC, float *dx, const float *dyp, const float *w,
+                                                           const soma_conv_geom *g, int ci0) {
+    const int H = g->h_in, W = g->w_in, Ho = g->h_out, kh = g->kh, kw = g->kw, p = g->pad, Co = g->c_out;
+    const int Wd = dx_wd(g), KK = kh * kw;
+    const size_t wco = (size_t)g->c_in * KK; /* weights of one output channel */
+    for (int ih = 0; ih < H; ih++) {
+        /* rows of dy this input row sees: oh = ih + p - ki in [0, Ho) */
+        int ki0 = ih + p - Ho + 1, ki1 = ih + p; /* inclusive */
+        if (ki0 < 0) ki0 = 0;
+        if (ki1 > kh - 1) ki1 = kh - 1;
+        for (int iw0 = 0; iw0 < W; iw0 += DX_RUN) {
+            soma__v8 a[DX_BLOCK][2];
+            for (int c = 0; c < NC; c++) a[c][0] = a[c][1] = soma__v8_splat(0.f);
+            for (int co = 0; co < Co; co++) {
+                const float *wc = w + (size_t)co * wco + (size_t)ci0 * KK;
+                for (int ki = ki0; ki <= ki1; ki++) {
+                    /* column iw + p - kj of dy, at left + iw + p - kj in the padded row */
+                    const float *dr = dyp + ((size_t)co * Ho + ih + p - ki) * Wd + dx_left(g) + iw0 + p;
+                    const float *wr = wc + (size_t)ki * kw;
+                    for (int kj = 0; kj < kw; kj++) {
+                        const soma__v8 d0 = soma__v8_load(dr - kj), d1 = soma__v8_load(dr - kj + 8);
+                        for (int c = 0; c < NC; c++) {
+                            const float wv = wr[(size_t)c * KK + kj];
+                            a[c][0] += wv * d0;
+                            a[c][1] += wv * d1;
+                        }
+                    }
+                }
+            }
+            const int m = W - iw0 < DX_RUN ? W - iw0 : DX_RUN;
+            for (int c = 0; c < NC; c++) {
+                float out[DX_RUN];
+                memcpy(out, &a[c][0], sizeof a[c][0]);
+                memcpy(out + 8, &a[c][1], sizeof a[c][1]);
+                memcpy(dx + ((size_t)(ci0 + c) * H + ih) * W + iw0, out, (size_t)m * sizeof(float));
+            }
+        }
+    }
+}
+
+SOMA_HOT void soma__conv_dx(float *dx, const float *dy, const float *w, const soma_conv_geom *g, float *dyp) {
+    const int Ho = g->h_out, Wo = g->w_out, Wd = dx_wd(g), left = dx_left(g);
+    const size_t rows = (size_t)g->c_out * Ho;
+    for (size_t r = 0; r < rows; r++) {
+        float *d = dyp + r * Wd;
+        const float *src = dy + r * Wo;
+        for (int x = 0; x < left; x++) d[x] = 0.f;
+        for (int x = 0; x < Wo; x++) d[left + x] = src[x];
+        for (int x = left + Wo; x < Wd; x++) d[x] = 0.f;
+    }
+    int ci = 0;
+    for (; ci + DX_BLOCK <= g->c_in; ci += DX_BLOCK) dx_block(DX_BLOCK, dx, dyp, w, g, ci);
+    switch (g->c_in - ci) { /* the rest, as a constant */
+    case 1: dx_block(1, dx, dyp, w, g, ci); break;
+    case 2: dx_block(2, dx, dyp, w, g, ci); break;
+    case 3: dx_block(3, dx, dyp, w, g, ci); break;
+    case 4: dx_block(4, dx, dyp, w, g, ci); break;
+    case 5: dx_block(5, dx, dyp, w, g, ci); break;
+    default: break;
+    }
+}

@@ -137,5 +137,10 @@ void soma__conv_cv_forward(float *y, const float *x, const float *b, const soma_
  * accumulator into dw [Co, K] and clears it. */
 void soma__conv_cv_dw(const float *dy, const float *x, const soma_conv_geom *g, float *scratch);
 void soma__conv_cv_flush(float *dw, const soma_conv_geom *g, float *scratch);
+/* dx of one image for the same layers at stride 1, with no column buffer: writes
+ * dx [Ci,H,W] from dy [Co,Ho,Wo]; dyp is soma__conv_dx_scratch(g) floats of scratch. */
+int soma__conv_dx_ok(const soma_conv_geom *g);
+size_t soma__conv_dx_scratch(const soma_conv_geom *g);
+void soma__conv_dx(float *dx, const float *dy, const float *w, const soma_conv_geom *g, float *dyp);
 
 #endif

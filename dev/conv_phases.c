@@ -4,14 +4,26 @@
 //
 //   cc -O2 -std=c11 -fopenmp -Iinclude -Isrc dev/conv_phases.c build/libsoma.a \
 //      -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lpng -lz -lcjson -lm -o /tmp/conv_phases
-//   OMP_NUM_THREADS=1 /tmp/conv_phases [batch] [reps]
+//   OMP_NUM_THREADS=1 /tmp/conv_phases [batch] [reps] [phase]
+//
+// With a phase (conv1f, conv1w, conv2f, conv2w, conv2x) only that one runs, for counting
+// cycles on a busy machine: perf stat -e cycles:u /tmp/conv_phases 32 300 conv2x
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "soma/core.h"
 #include "soma/nn.h"
 
 static double t_min(double *best, double t) { return *best = t < *best ? t : *best; }
+
+static const char *only; /* one phase, or NULL for all */
+
+static int run(const char *name, char c) {
+    char ph[16];
+    snprintf(ph, sizeof ph, "%s%c", name, c);
+    return !only || !strcmp(only, ph);
+}
 
 static void phases(const char *name, soma_conv_geom g, int N, int reps) {
     if (soma_conv_geom_init(&g) != SOMA_OK) exit(1);
@@ -29,13 +41,13 @@ static void phases(const char *name, soma_conv_geom g, int N, int reps) {
     double tf = 1e9, tw = 1e9, tx = 1e9, tb = 1e9;
     for (int k = 0; k < reps; k++) {
         double t0 = soma_now();
-        soma_conv2d_forward(y, x, w, b, &g, N, s, 1);
+        if (run(name, 'f')) soma_conv2d_forward(y, x, w, b, &g, N, s, 1);
         double t1 = soma_now();
-        soma_conv2d_backward(NULL, dw, db, y, x, w, &g, N, s, 1);
+        if (run(name, 'w')) soma_conv2d_backward(NULL, dw, db, y, x, w, &g, N, s, 1);
         double t2 = soma_now();
-        soma_conv2d_backward(dx, NULL, NULL, y, x, w, &g, N, s, 1);
+        if (run(name, 'x')) soma_conv2d_backward(dx, NULL, NULL, y, x, w, &g, N, s, 1);
         double t3 = soma_now();
-        soma_conv2d_backward(dx, dw, db, y, x, w, &g, N, s, 1);
+        if (!only) soma_conv2d_backward(dx, dw, db, y, x, w, &g, N, s, 1);
         double t4 = soma_now();
         t_min(&tf, t1 - t0);
         t_min(&tw, t2 - t1);
@@ -50,6 +62,7 @@ static void phases(const char *name, soma_conv_geom g, int N, int reps) {
 
 int main(int argc, char **argv) {
     int N = argc > 1 ? atoi(argv[1]) : 32, reps = argc > 2 ? atoi(argv[2]) : 200;
+    only = argc > 3 ? argv[3] : NULL;
     soma_set_threads(1);
     phases("conv1", (soma_conv_geom){.c_in = 1, .h_in = 28, .w_in = 28, .c_out = 6, .kh = 5, .kw = 5, .stride = 1, .pad = 2}, N, reps);
     phases("conv2", (soma_conv_geom){.c_in = 6, .h_in = 14, .w_in = 14, .c_out = 16, .kh = 5, .kw = 5, .stride = 1}, N, reps);

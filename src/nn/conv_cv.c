@@ -217,12 +217,10 @@ static inline __attribute__((always_inline)) void dx_block(int NC, float *dx, co
                     }
                 }
             }
-            const int m = W - iw0 < DX_RUN ? W - iw0 : DX_RUN;
             for (int c = 0; c < NC; c++) {
-                float out[DX_RUN];
-                memcpy(out, &a[c][0], sizeof a[c][0]);
-                memcpy(out + 8, &a[c][1], sizeof a[c][1]);
-                memcpy(dx + ((size_t)(ci0 + c) * H + ih) * W + iw0, out, (size_t)m * sizeof(float));
+                float *d = dx + ((size_t)(ci0 + c) * H + ih) * W + iw0;
+                soma__v8_store_part(d, a[c][0], W - iw0);
+                if (W - iw0 > 8) soma__v8_store_part(d + 8, a[c][1], W - iw0 - 8);
             }
         }
     }

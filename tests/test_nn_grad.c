@@ -329,11 +329,13 @@ static void test_kernels(void) {
     conv_vs_ref(3, 3, 9, 7, 4, 3, 3, 2, 1);
     conv_vs_ref(2, 2, 5, 8, 3, 3, 2, 3, 2);
     conv_vs_ref(1, 2, 4, 4, 2, 4, 4, 1, 0);
-    /* the row-vectorised direct forward (rows of 16+), output channels in threes and the
-     * remainders 1 and 2 */
+    /* the row-vectorised direct kernels (rows of 16+): output channels in threes and the
+     * remainders 1 and 2; kernel rows of 7 taps and of 9 (a chunk of 8 and one) in the dW */
     conv_vs_ref(2, 2, 6, 20, 5, 3, 3, 1, 1);
     conv_vs_ref(2, 3, 5, 17, 4, 2, 2, 1, 0);
     conv_vs_ref(1, 1, 3, 40, 1, 1, 3, 1, 0);
+    conv_vs_ref(2, 2, 4, 30, 4, 2, 9, 1, 0);
+    conv_vs_ref(1, 1, 7, 24, 3, 3, 7, 1, 3);
 
     /* The column-free dx kernel (stride 1, channel-vectorised layers): input channels in
      * passes of six and every remainder, inputs wider than one 16-column run, padding wider

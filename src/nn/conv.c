@@ -123,6 +123,7 @@ static size_t conv_p(const soma_conv_geom *g) { return (size_t)g->h_out * g->w_o
 #define DIRECT_LANES 8
 #define DIRECT_BLOCKS 4 /* independent accumulators in flight, to hide the FMA latency */
 #define DIRECT_SPAN (DIRECT_LANES * DIRECT_BLOCKS)
+#define DIRECT_MAXKW 8 /* kernel taps in flight in the dW */
 #define DIRECT_CO 3     /* output channels sharing each input vector in the forward (3 measured
                            * as fast as 6 on Zen 4, and 12 accumulators suit AVX2's registers) */
 static int direct_wp(const soma_conv_geom *g) {
@@ -220,35 +221,69 @@ SOMA_HOT static void direct_forward_one(float *y, const float *xp, const float *
     if (g->c_out - co == 2) direct_forward_block(2, y, xp, w, b, g, co);
 }
 
-/* dw[Co,Ci,kh,kw] += dy (x) xp for one image; dyp is dy with rows padded to direct_wr.
- * Per kernel row, kw accumulators of 8 lanes. */
-SOMA_HOT static void direct_dw_one(float *dw, const float *dyp, const float *xp, const soma_conv_geom *g) {
-    enum { MAXKW = 8 };
+/* dw of NC output channels from co0 and NK taps from k0 of one kernel row (ci, ki), one
+ * image: NC * NK accumulators of 8 lanes, each dy vector and each input vector loaded once
+ * per output block and shared (NC, NK constants after inlining). */
+static inline __attribute__((always_inline)) void direct_dw_taps(int NC, int NK, float *dw, const float *dyp,
+                                                                 const float *xp, const soma_conv_geom *g,
+                                                                 int co0, int ci, int ki, int k0) {
     const int Ho = g->h_out, Wr = direct_wr(g), kh = g->kh, kw = g->kw, Ci = g->c_in;
     const int Hp = g->h_in + 2 * g->pad, Wp = direct_wp(g);
-    for (int co = 0; co < g->c_out; co++)
-        for (int ci = 0; ci < Ci; ci++)
-            for (int ki = 0; ki < kh; ki++) {
-                float *dwr = dw + (((size_t)co * Ci + ci) * kh + ki) * kw;
-                for (int k0 = 0; k0 < kw; k0 += MAXKW) {
-                    const int nk = kw - k0 < MAXKW ? kw - k0 : MAXKW;
-                    soma__v8 acc[MAXKW];
-                    for (int kj = 0; kj < MAXKW; kj++) acc[kj] = soma__v8_splat(0.f);
-                    for (int oh = 0; oh < Ho; oh++) {
-                        const float *dr = dyp + ((size_t)co * Ho + oh) * Wr;
-                        const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + k0;
-                        for (int o0 = 0; o0 < Wr; o0 += DIRECT_LANES) {
-                            const soma__v8 d = soma__v8_load(dr + o0);
-                            for (int kj = 0; kj < nk; kj++) acc[kj] += d * soma__v8_load(xr + o0 + kj);
-                        }
-                    }
-                    for (int kj = 0; kj < nk; kj++) {
-                        float t = 0.f;
-                        for (int v = 0; v < DIRECT_LANES; v++) t += acc[kj][v];
-                        dwr[k0 + kj] += t;
-                    }
-                }
+    soma__v8 acc[DIRECT_CO][DIRECT_MAXKW];
+    for (int c = 0; c < NC; c++)
+        for (int kj = 0; kj < NK; kj++) acc[c][kj] = soma__v8_splat(0.f);
+    for (int oh = 0; oh < Ho; oh++) {
+        const float *dr = dyp + ((size_t)co0 * Ho + oh) * Wr;
+        const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + k0;
+        for (int o0 = 0; o0 < Wr; o0 += DIRECT_LANES) {
+            soma__v8 d[DIRECT_CO];
+            for (int c = 0; c < NC; c++) d[c] = soma__v8_load(dr + (size_t)c * Ho * Wr + o0);
+            for (int kj = 0; kj < NK; kj++) {
+                const soma__v8 xv = soma__v8_load(xr + o0 + kj);
+                for (int c = 0; c < NC; c++) acc[c][kj] += d[c] * xv;
             }
+        }
+    }
+    for (int c = 0; c < NC; c++) {
+        float *dwr = dw + ((((size_t)co0 + c) * Ci + ci) * kh + ki) * kw + k0;
+        for (int kj = 0; kj < NK; kj++) {
+            float t = 0.f;
+            for (int v = 0; v < DIRECT_LANES; v++) t += acc[c][kj][v];
+            dwr[kj] += t;
+        }
+    }
+}
+
+/* direct_dw_taps over a kernel row's taps in chunks of DIRECT_MAXKW, the last as a constant. */
+static inline __attribute__((always_inline)) void direct_dw_row(int NC, float *dw, const float *dyp,
+                                                                const float *xp, const soma_conv_geom *g,
+                                                                int co0, int ci, int ki) {
+    int k0 = 0;
+    for (; k0 + DIRECT_MAXKW <= g->kw; k0 += DIRECT_MAXKW)
+        direct_dw_taps(NC, DIRECT_MAXKW, dw, dyp, xp, g, co0, ci, ki, k0);
+    _Static_assert(DIRECT_MAXKW == 8, "the rest below is 1..7 taps");
+    switch (g->kw - k0) {
+    case 1: direct_dw_taps(NC, 1, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 2: direct_dw_taps(NC, 2, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 3: direct_dw_taps(NC, 3, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 4: direct_dw_taps(NC, 4, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 5: direct_dw_taps(NC, 5, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 6: direct_dw_taps(NC, 6, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 7: direct_dw_taps(NC, 7, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    default: break;
+    }
+}
+
+/* dw[Co,Ci,kh,kw] += dy (x) xp for one image; dyp is dy with rows padded to direct_wr.
+ * DIRECT_CO output channels at a time share each input vector, the rest one by one. */
+SOMA_HOT static void direct_dw_one(float *dw, const float *dyp, const float *xp, const soma_conv_geom *g) {
+    int co = 0;
+    for (; co + DIRECT_CO <= g->c_out; co += DIRECT_CO)
+        for (int ci = 0; ci < g->c_in; ci++)
+            for (int ki = 0; ki < g->kh; ki++) direct_dw_row(DIRECT_CO, dw, dyp, xp, g, co, ci, ki);
+    for (; co < g->c_out; co++)
+        for (int ci = 0; ci < g->c_in; ci++)
+            for (int ki = 0; ki < g->kh; ki++) direct_dw_row(1, dw, dyp, xp, g, co, ci, ki);
 }
 
 /* dy[Co,Ho,Wo] into dyp[Co,Ho,direct_wr] with zero tails. */

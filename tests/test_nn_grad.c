@@ -339,12 +339,14 @@ static void test_kernels(void) {
 
     /* The column-free dx kernel (stride 1, channel-vectorised layers): input channels in
      * passes of six and every remainder, inputs wider than one 16-column run, padding wider
-     * than the kernel (input rows that see no dy row), kh != kw. */
+     * than the kernel (input rows that see no dy row), kh != kw. The output rows (4..15)
+     * also give the channel-vectorised forward every length of its last group of positions. */
     static const int dxg[][9] = {
         /* N, ci, h, w, co, kh, kw, s, p */
         {64, 6, 14, 14, 16, 5, 5, 1, 0}, {3, 1, 9, 17, 8, 3, 3, 1, 0}, {2, 7, 6, 5, 16, 3, 2, 1, 1},
         {2, 4, 5, 5, 8, 2, 2, 1, 3},     {2, 11, 7, 6, 24, 3, 3, 1, 2}, {1, 3, 8, 8, 8, 3, 3, 1, 1},
         {1, 2, 6, 6, 8, 3, 3, 1, 0},     {2, 5, 4, 19, 8, 2, 7, 1, 1},  {1, 12, 5, 5, 8, 1, 1, 1, 0},
+        {1, 3, 6, 9, 8, 3, 3, 1, 0},
     };
     for (size_t i = 0; i < sizeof dxg / sizeof *dxg; i++) {
         const int *a = dxg[i];

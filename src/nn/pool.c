@@ -116,31 +116,25 @@ static inline int is_winner(float v, float m) { return (v == m) | ((m != m) & (v
 
 SOMA_HOT_AVX2 static void maxpool2_bwd_plane(float *restrict dx, const float *restrict dy, const float *restrict x,
                                         const float *restrict y, int W, int H, int Ho, int Wo) {
-    /* Windows do not overlap: each input gets its window's gradient or 0, branch-free. An odd
-     * last row or column belongs to no window and stays 0. Per chunk of a row: first each
-     * window's winner (0..3), then both input rows written contiguously. */
-    enum { CH = 64 };
-    int win[CH];
+    /* Windows do not overlap: each input gets its window's gradient or 0. An odd last row or
+     * column belongs to no window and stays 0. The winner is found with masks, not branches
+     * (which window element wins is data, and mispredicted branches cost more than the rest
+     * of the work), so the loop vectorises. */
     if ((H & 1) || (W & 1)) memset(dx, 0, (size_t)H * W * sizeof *dx);
     for (int oh = 0; oh < Ho; oh++) {
         const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
         float *d0 = dx + (size_t)(2 * oh) * W, *d1 = d0 + W;
         const float *yr = y + (size_t)oh * Wo, *gr = dy + (size_t)oh * Wo;
-        for (int c0 = 0; c0 < Wo; c0 += CH) {
-            const int nc = Wo - c0 < CH ? Wo - c0 : CH;
-            for (int k = 0; k < nc; k++) {
-                const int ow = c0 + k;
-                const float m = yr[ow];
-                const int wa = is_winner(r0[2 * ow], m), wb = is_winner(r0[2 * ow + 1], m);
-                const int wc = is_winner(r1[2 * ow], m);
-                win[k] = wa ? 0 : wb ? 1 : wc ? 2 : 3;
-            }
-            for (int j = 0; j < 2 * nc; j++) {
-                const int k = j >> 1;
-                const float g = gr[c0 + k];
-                d0[2 * c0 + j] = win[k] == (j & 1) ? g : 0.f;
-                d1[2 * c0 + j] = win[k] == 2 + (j & 1) ? g : 0.f;
-            }
+        for (int ow = 0; ow < Wo; ow++) {
+            const float m = yr[ow], gv = gr[ow];
+            const int wa = is_winner(r0[2 * ow], m);
+            const int wb = (!wa) & is_winner(r0[2 * ow + 1], m);
+            const int wc = (!(wa | wb)) & is_winner(r1[2 * ow], m);
+            const int wd = !(wa | wb | wc);
+            d0[2 * ow] = wa ? gv : 0.f;
+            d0[2 * ow + 1] = wb ? gv : 0.f;
+            d1[2 * ow] = wc ? gv : 0.f;
+            d1[2 * ow + 1] = wd ? gv : 0.f;
         }
     }
 }

@@ -194,6 +194,15 @@ size_t soma__conv_dx_scratch(const soma_conv_geom *g) {
     return (size_t)g->c_out * (size_t)g->h_out * (size_t)dx_wd(g);
 }
 
+/* Sixteen floats as one value: one AVX-512 register in the x86-64-v4 clone, two AVX2 ones in
+ * the v3 clone; a run of DX_RUN columns. */
+typedef float dx_v16 __attribute__((vector_size(64)));
+static inline dx_v16 dx_load(const float *p) {
+    dx_v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* NC (1..DX_BLOCK) input channels from ci0, all rows. NC is a constant after inlining. */
 static inline __attribute__((always_inline)) void dx_block(int NC, float *dx, const float *dyp, const float *w,
                                                            const soma_conv_geom *g, int ci0) {
@@ -206,8 +215,8 @@ static inline __attribute__((always_inline)) void dx_block(int NC, float *dx, co
         if (ki0 < 0) ki0 = 0;
         if (ki1 > kh - 1) ki1 = kh - 1;
         for (int iw0 = 0; iw0 < W; iw0 += DX_RUN) {
-            soma__v8 a[DX_BLOCK][2];
-            for (int c = 0; c < NC; c++) a[c][0] = a[c][1] = soma__v8_splat(0.f);
+            dx_v16 a[DX_BLOCK];
+            for (int c = 0; c < NC; c++) a[c] = (dx_v16){0};
             for (int co = 0; co < Co; co++) {
                 const float *wc = w + (size_t)co * wco + (size_t)ci0 * KK;
                 for (int ki = ki0; ki <= ki1; ki++) {
@@ -215,19 +224,18 @@ static inline __attribute__((always_inline)) void dx_block(int NC, float *dx, co
                     const float *dr = dyp + ((size_t)co * Ho + ih + p - ki) * Wd + dx_left(g) + iw0 + p;
                     const float *wr = wc + (size_t)ki * kw;
                     for (int kj = 0; kj < kw; kj++) {
-                        const soma__v8 d0 = soma__v8_load(dr - kj), d1 = soma__v8_load(dr - kj + 8);
-                        for (int c = 0; c < NC; c++) {
-                            const float wv = wr[(size_t)c * KK + kj];
-                            a[c][0] += wv * d0;
-                            a[c][1] += wv * d1;
-                        }
+                        const dx_v16 d = dx_load(dr - kj);
+                        for (int c = 0; c < NC; c++) a[c] += wr[(size_t)c * KK + kj] * d;
                     }
                 }
             }
             for (int c = 0; c < NC; c++) {
                 float *d = dx + ((size_t)(ci0 + c) * H + ih) * W + iw0;
-                soma__v8_store_part(d, a[c][0], W - iw0);
-                if (W - iw0 > 8) soma__v8_store_part(d + 8, a[c][1], W - iw0 - 8);
+                if (W - iw0 >= DX_RUN) {
+                    memcpy(d, &a[c], sizeof a[c]);
+                } else {
+                    for (int i = 0; i < W - iw0; i++) d[i] = a[c][i];
+                }
             }
         }
     }

@@ -125,6 +125,7 @@ static inline float pick(int on, float g) { /* g when on (0 or 1), else +0 */
  * pulled apart with shuffles, the max and the winner masks are lane-wise selects (no branch:
  * which element wins is data), and the backward's results are interleaved back. */
 typedef int pool_v8i __attribute__((vector_size(32)));
+#define POOL_INLINE __attribute__((always_inline)) /* into each clone: no 32-byte vector arguments */
 #if defined(__clang__)
 #define POOL_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #else
@@ -135,15 +136,15 @@ typedef int pool_v8i __attribute__((vector_size(32)));
 #define POOL_ZIP_LO 0, 8, 1, 9, 2, 10, 3, 11
 #define POOL_ZIP_HI 4, 12, 5, 13, 6, 14, 7, 15
 
-static inline soma__v8 pool_sel(pool_v8i m, soma__v8 t, soma__v8 f) {
-    return (soma__v8)(((pool_v8i)t & m) | ((pool_v8i)f & ~m));
-}
-/* max(a, b) where b wins when greater or NaN (as the indexed path's scan) */
-static inline soma__v8 pool_max_nan(soma__v8 a, soma__v8 b) { return pool_sel((b > a) | (b != b), b, a); }
-static inline pool_v8i pool_winner(soma__v8 v, soma__v8 m) { return (v == m) | ((m != m) & (v != v)); }
+/* t where the mask m is set, else f; the max of a and b where b wins when greater or NaN (as
+ * the indexed path's scan); whether v is a window's winner given its max m. Macros, so no
+ * 32-byte vector crosses a function boundary in the baseline clone. */
+#define POOL_SEL(m, t, f) ((soma__v8)(((pool_v8i)(t) & (m)) | ((pool_v8i)(f) & ~(m))))
+#define POOL_MAX_NAN(a, b) POOL_SEL(((b) > (a)) | ((b) != (b)), b, a)
+#define POOL_WINNER(v, m) (((v) == (m)) | (((m) != (m)) & ((v) != (v))))
 
 /* The four elements of windows [0, 8) of a row pair: q[0] q[1] from r0, q[2] q[3] from r1. */
-static inline void pool2_quads(const float *r0, const float *r1, soma__v8 q[4]) {
+static inline POOL_INLINE void pool2_quads(const float *r0, const float *r1, soma__v8 q[4]) {
     const soma__v8 p0 = soma__v8_load(r0), p1 = soma__v8_load(r0 + 8);
     const soma__v8 p2 = soma__v8_load(r1), p3 = soma__v8_load(r1 + 8);
     q[0] = POOL_SHUF(p0, p1, POOL_EVENS);
@@ -152,10 +153,10 @@ static inline void pool2_quads(const float *r0, const float *r1, soma__v8 q[4]) 
     q[3] = POOL_SHUF(p2, p3, POOL_ODDS);
 }
 
-static inline void pool2_fwd8(float *y, const float *r0, const float *r1) {
+static inline POOL_INLINE void pool2_fwd8(float *y, const float *r0, const float *r1) {
     soma__v8 q[4];
     pool2_quads(r0, r1, q);
-    const soma__v8 v = pool_max_nan(pool_max_nan(q[0], q[1]), pool_max_nan(q[2], q[3]));
+    const soma__v8 v = POOL_MAX_NAN(POOL_MAX_NAN(q[0], q[1]), POOL_MAX_NAN(q[2], q[3]));
     memcpy(y, &v, sizeof v);
 }
 
@@ -180,18 +181,18 @@ SOMA_HOT_AVX2 static void maxpool2_fwd_plane(float *restrict y, const float *res
 
 /* Each window's gradient to its winner (the first element equal to the max, or the first
  * NaN), 0 to the other three. */
-static inline void pool2_bwd8(float *d0, float *d1, const float *r0, const float *r1, const float *yv,
+static inline POOL_INLINE void pool2_bwd8(float *d0, float *d1, const float *r0, const float *r1, const float *yv,
                               const float *gv) {
     soma__v8 q[4];
     pool2_quads(r0, r1, q);
     const soma__v8 m = soma__v8_load(yv), g = soma__v8_load(gv);
-    const pool_v8i wa = pool_winner(q[0], m);
-    const pool_v8i wb = pool_winner(q[1], m) & ~wa;
-    const pool_v8i wc = pool_winner(q[2], m) & ~(wa | wb);
+    const pool_v8i wa = POOL_WINNER(q[0], m);
+    const pool_v8i wb = POOL_WINNER(q[1], m) & ~wa;
+    const pool_v8i wc = POOL_WINNER(q[2], m) & ~(wa | wb);
     const pool_v8i wd = ~(wa | wb | wc);
     const soma__v8 z = soma__v8_splat(0.f);
-    const soma__v8 ga = pool_sel(wa, g, z), gb = pool_sel(wb, g, z);
-    const soma__v8 gc = pool_sel(wc, g, z), gd = pool_sel(wd, g, z);
+    const soma__v8 ga = POOL_SEL(wa, g, z), gb = POOL_SEL(wb, g, z);
+    const soma__v8 gc = POOL_SEL(wc, g, z), gd = POOL_SEL(wd, g, z);
     const soma__v8 o0 = POOL_SHUF(ga, gb, POOL_ZIP_LO), o1 = POOL_SHUF(ga, gb, POOL_ZIP_HI);
     const soma__v8 o2 = POOL_SHUF(gc, gd, POOL_ZIP_LO), o3 = POOL_SHUF(gc, gd, POOL_ZIP_HI);
     memcpy(d0, &o0, sizeof o0);

@@ -206,7 +206,7 @@ static inline __attribute__((always_inline)) void direct_forward_block(int NC, f
             for (int c = 0; c < NC; c++) {
                 float *yr = y + ((size_t)(co0 + c) * Ho + oh) * Wo;
                 for (int k = 0; k < DIRECT_BLOCKS && o0 + k * DIRECT_LANES < Wo; k++)
-                    soma__v8_store_part(yr + o0 + k * DIRECT_LANES, a[c][k], Wo - o0 - k * DIRECT_LANES);
+                    SOMA__V8_STORE_PART(yr + o0 + k * DIRECT_LANES, a[c][k], Wo - o0 - k * DIRECT_LANES);
             }
         }
 }
@@ -287,7 +287,7 @@ SOMA_HOT static void direct_dw_one(float *dw, const float *dyp, const float *xp,
 }
 
 /* dy[Co,Ho,Wo] into dyp[Co,Ho,direct_wr] with zero tails. */
-static void pad_dy_one(float *dyp, const float *dy, const soma_conv_geom *g) {
+SOMA_HOT static void pad_dy_one(float *dyp, const float *dy, const soma_conv_geom *g) {
     const int Wo = g->w_out, Wr = direct_wr(g);
     const size_t rows = (size_t)g->c_out * g->h_out;
     for (size_t r = 0; r < rows; r++) {
@@ -321,6 +321,24 @@ SOMA_HOT static void direct_dx_one(float *dx, float *dxp, const float *dy, const
             float *d = dx + ((size_t)ci * H + h) * W;
             for (int x = 0; x < W; x++) d[x] = src[x];
         }
+}
+
+/* The sum of n floats, four 8-lane accumulators (db of one image's output channel). */
+SOMA_HOT static float plane_sum(const float *r, size_t n) {
+    soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 += soma__v8_load(r + i);
+        a1 += soma__v8_load(r + i + 8);
+        a2 += soma__v8_load(r + i + 16);
+        a3 += soma__v8_load(r + i + 24);
+    }
+    for (; i + 8 <= n; i += 8) a0 += soma__v8_load(r + i);
+    const soma__v8 a = (a0 + a1) + (a2 + a3);
+    float s = 0.f;
+    for (int v = 0; v < 8; v++) s += a[v];
+    for (; i < n; i++) s += r[i];
+    return s;
 }
 
 size_t soma_conv2d_scratch(const soma_conv_geom *g, int threads) {
@@ -416,13 +434,7 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
         for (int n = 0; n < N; n++) {
             const float *dyn = dy + (size_t)n * ys, *xn = x + (size_t)n * xs;
             if (db)
-                for (size_t co = 0; co < Co; co++) {
-                    const float *r = dyn + co * P;
-                    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-                    for (size_t p = 0; p < P; p++) s += r[p];
-                    dbt[co] += s;
-                }
+                for (size_t co = 0; co < Co; co++) dbt[co] += plane_sum(dyn + co * P, P);
             if (direct) {
                 if (dw) {
                     float *dyp = col + conv_padded(g);

@@ -2,12 +2,12 @@
 // thread, by phase: forward, backward with dW only, with dx only, and with both. Not built by
 // CMake:
 //
-//   cc -O2 -std=c11 -fopenmp -Iinclude -Isrc dev/conv_phases.c build/libsoma.a \
+//   cc -O2 -std=c11 -fopenmp -Iinclude -Isrc dev/conv_phases.c build/libsoma.a
 //      -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lpng -lz -lcjson -lm -o /tmp/conv_phases
 //   OMP_NUM_THREADS=1 /tmp/conv_phases [batch] [reps] [phase]
 //
-// With a phase (conv1f, conv1w, conv2f, conv2w, conv2x) only that one runs, for counting
-// cycles on a busy machine: perf stat -e cycles:u /tmp/conv_phases 32 300 conv2x
+// With a phase (conv1f, conv1w, conv2f, conv2w, conv2x) only that one runs, for CPU time on a
+// busy machine (minus a run with phase "none"): perf stat -e task-clock /tmp/conv_phases 32 400 conv2x
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -10,6 +10,10 @@
 //     dW        dw_t[Co,K] += dy_n . col^T     (per-thread partial sums, reduced in order)
 //     dx        col = w^T . dy_n, then col2im
 // Small convolutions gain far more from this than from a threaded GEMM over a wide im2col.
+// Two families of layers skip the column buffer altogether: stride-1 layers with output rows
+// of 16+ (the direct kernels below: 8-lane blocks of a row, LeNet's first layer), and layers
+// with output channels in multiples of 8 and short rows (conv_cv.c: channel-vectorised
+// forward and dW, and at stride 1 a dx that correlates a zero-bordered dy with the kernel).
 #include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP

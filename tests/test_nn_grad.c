@@ -147,6 +147,8 @@ static void test_layers(void) {
     /* the row-vectorised direct path (stride 1, rows of 16+) with its dx */
     grad_check("conv3x3x2p1", soma_shape3(2, 5, 18), 2, IN_UNIFORM, 1e-2f, 0);
     grad_check("conv5x5x3", soma_shape3(1, 6, 21), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x5p1", soma_shape3(2, 4, 18), 2, IN_UNIFORM, 1e-2f, 0); /* 3 + 2 channels */
+    grad_check("conv3x3x4", soma_shape3(1, 4, 19), 2, IN_UNIFORM, 1e-2f, 0);   /* 3 + 1 */
     /* the channel-vectorised path (output channels in multiples of 8, short rows) */
     grad_check("conv3x3x8s2p1", soma_shape3(2, 7, 8), 2, IN_UNIFORM, 1e-2f, 0);
     grad_check("conv3x3x16", soma_shape3(3, 6, 7), 2, IN_UNIFORM, 1e-2f, 0);

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "check.h"
+#include "nn/internal.h" /* soma__conv_dx_ok: which geometries take the dx kernel */
 #include "nn_util.h"
 #include "soma/nn.h"
 
@@ -146,10 +147,16 @@ static void test_layers(void) {
     /* the row-vectorised direct path (stride 1, rows of 16+) with its dx */
     grad_check("conv3x3x2p1", soma_shape3(2, 5, 18), 2, IN_UNIFORM, 1e-2f, 0);
     grad_check("conv5x5x3", soma_shape3(1, 6, 21), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x5p1", soma_shape3(2, 4, 18), 2, IN_UNIFORM, 1e-2f, 0); /* 3 + 2 channels */
+    grad_check("conv3x3x4", soma_shape3(1, 4, 19), 2, IN_UNIFORM, 1e-2f, 0);   /* 3 + 1 */
     /* the channel-vectorised path (output channels in multiples of 8, short rows) */
     grad_check("conv3x3x8s2p1", soma_shape3(2, 7, 8), 2, IN_UNIFORM, 1e-2f, 0);
     grad_check("conv3x3x16", soma_shape3(3, 6, 7), 2, IN_UNIFORM, 1e-2f, 0);
     grad_check("conv2x2x24", soma_shape3(2, 5, 5), 3, IN_UNIFORM, 1e-2f, 0);
+    /* ... with its column-free dx at stride 1: 7 input channels (a pass of 6 and one), an
+     * input row wider than 16 columns, padding */
+    grad_check("conv3x2x8p1", soma_shape3(7, 4, 5), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("conv3x3x8", soma_shape3(1, 4, 17), 2, IN_UNIFORM, 1e-2f, 0);
     grad_check("maxpool2", soma_shape3(3, 6, 8), 2, IN_SPACED, 1e-2f, 0);
     grad_check("maxpool3s2", soma_shape3(2, 7, 9), 2, IN_SPACED, 1e-2f, 0);
     grad_check("maxpool3s2p1", soma_shape3(2, 6, 5), 2, IN_SPACED, 1e-2f, 0);
@@ -292,7 +299,9 @@ static void conv_vs_ref(int N, int ci, int h, int w, int co, int kh, int kw, int
     float *dx = soma_alloc(nx, 4), *dxr = soma_alloc(nx, 4);
     float *dw = soma_calloc(nw, 4), *dwr = soma_alloc(nw, 4), *db = soma_calloc(co, 4),
           *dbr = soma_alloc(co, 4);
-    float *col = soma_alloc(soma_conv2d_scratch(&g, 2), 4);
+    size_t ncol = soma_conv2d_scratch(&g, 2);
+    float *col = soma_alloc(ncol, 4);
+    for (size_t i = 0; i < ncol; i++) col[i] = NAN; /* a kernel reading scratch it never wrote shows */
     soma_rng_uniform_fill(&r, x, nx, -1, 1);
     soma_rng_uniform_fill(&r, wt, nw, -1, 1);
     soma_rng_uniform_fill(&r, b, co, -1, 1);
@@ -322,6 +331,33 @@ static void test_kernels(void) {
     conv_vs_ref(3, 3, 9, 7, 4, 3, 3, 2, 1);
     conv_vs_ref(2, 2, 5, 8, 3, 3, 2, 3, 2);
     conv_vs_ref(1, 2, 4, 4, 2, 4, 4, 1, 0);
+    /* the row-vectorised direct kernels (rows of 16+): output channels in threes and the
+     * remainders 1 and 2; kernel rows of 7 taps and of 9 (a chunk of 8 and one) in the dW */
+    conv_vs_ref(2, 2, 6, 20, 5, 3, 3, 1, 1);
+    conv_vs_ref(2, 3, 5, 17, 4, 2, 2, 1, 0);
+    conv_vs_ref(1, 1, 3, 40, 1, 1, 3, 1, 0);
+    conv_vs_ref(2, 2, 4, 30, 4, 2, 9, 1, 0);
+    conv_vs_ref(1, 1, 7, 24, 3, 3, 7, 1, 3);
+
+    /* The column-free dx kernel (stride 1, channel-vectorised layers): input channels in
+     * passes of six and every remainder, inputs wider than one 16-column run, padding wider
+     * than the kernel (input rows that see no dy row), kh != kw. The output rows (4..15)
+     * also give the channel-vectorised forward every length of its last group of positions. */
+    static const int dxg[][9] = {
+        /* N, ci, h, w, co, kh, kw, s, p */
+        {64, 6, 14, 14, 16, 5, 5, 1, 0}, {3, 1, 9, 17, 8, 3, 3, 1, 0}, {2, 7, 6, 5, 16, 3, 2, 1, 1},
+        {2, 4, 5, 5, 8, 2, 2, 1, 3},     {2, 11, 7, 6, 24, 3, 3, 1, 2}, {1, 3, 8, 8, 8, 3, 3, 1, 1},
+        {1, 2, 6, 6, 8, 3, 3, 1, 0},     {2, 5, 4, 19, 8, 2, 7, 1, 1},  {1, 12, 5, 5, 8, 1, 1, 1, 0},
+        {1, 3, 6, 9, 8, 3, 3, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof dxg / sizeof *dxg; i++) {
+        const int *a = dxg[i];
+        soma_conv_geom g = {.c_in = a[1], .h_in = a[2], .w_in = a[3], .c_out = a[4], .kh = a[5],
+                            .kw = a[6], .stride = a[7], .pad = a[8]};
+        CHECK_OK(soma_conv_geom_init(&g));
+        CHECK(soma__conv_dx_ok(&g));
+        conv_vs_ref(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
+    }
 
     /* Dense against the reference GEMM. */
     enum { N = 9, I = 13, O = 6 };

@@ -51,5 +51,9 @@ int main(void) {
     check_shape_(16, 10, 10, 3);
     check_shape_(3, 9, 7, 4);   /* odd: the last row and column belong to no window */
     check_shape_(2, 2, 70, 2);  /* a row longer than any vector */
+    /* rows of 8-window vectors: exactly one, two, and one plus an odd column */
+    check_shape_(2, 4, 16, 2);
+    check_shape_(1, 4, 32, 2);
+    check_shape_(2, 5, 17, 2);
     return check_report("test_pool_fast");
 }

@@ -10,6 +10,10 @@
 //     dW        dw_t[Co,K] += dy_n . col^T     (per-thread partial sums, reduced in order)
 //     dx        col = w^T . dy_n, then col2im
 // Small convolutions gain far more from this than from a threaded GEMM over a wide im2col.
+// Two families of layers skip the column buffer altogether: stride-1 layers with output rows
+// of 16+ (the direct kernels below: 8-lane blocks of a row, LeNet's first layer), and layers
+// with output channels in multiples of 8 and short rows (conv_cv.c: channel-vectorised
+// forward and dW, and at stride 1 a dx that correlates a zero-bordered dy with the kernel).
 #include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -123,6 +127,9 @@ static size_t conv_p(const soma_conv_geom *g) { return (size_t)g->h_out * g->w_o
 #define DIRECT_LANES 8
 #define DIRECT_BLOCKS 4 /* independent accumulators in flight, to hide the FMA latency */
 #define DIRECT_SPAN (DIRECT_LANES * DIRECT_BLOCKS)
+#define DIRECT_MAXKW 8 /* kernel taps in flight in the dW */
+#define DIRECT_CO 3     /* output channels sharing each input vector in the forward (3 measured
+                           * as fast as 6 on Zen 4, and 12 accumulators suit AVX2's registers) */
 static int direct_wp(const soma_conv_geom *g) {
     return (g->w_out + DIRECT_SPAN - 1) / DIRECT_SPAN * DIRECT_SPAN + g->kw - 1;
 }
@@ -147,9 +154,12 @@ static size_t direct_dyp(const soma_conv_geom *g) {
 }
 
 static size_t conv_slot(const soma_conv_geom *g) {
-    size_t n = conv_k(g) * conv_p(g) + (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
+    const size_t grads = (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
+    size_t n = conv_k(g) * conv_p(g) + grads;
     if (conv_is_direct(g))
-        n = conv_padded(g) + direct_dyp(g) + (size_t)g->c_out * conv_k(g) + (size_t)g->c_out;
+        n = conv_padded(g) + direct_dyp(g) + grads;
+    else if (soma__conv_dx_ok(g)) /* no column buffer: the padded dy of the dx kernel */
+        n = soma__conv_cv_scratch(g) + soma__conv_dx_scratch(g) + grads;
     else if (soma__conv_cv_ok(g))
         n += soma__conv_cv_scratch(g);
     return (n + 15) & ~(size_t)15;
@@ -171,74 +181,117 @@ static void pad_one(float *xp, const float *x, const soma_conv_geom *g) {
     soma__conv_pad(xp, x, g, direct_wp(g));
 }
 
-/* y[Co,Ho,Wo] = b + w * xp for one image (xp padded). */
-SOMA_HOT static void direct_forward_one(float *y, const float *xp, const float *w, const float *b,
-                                        const soma_conv_geom *g) {
+/* NC output channels from co0 of y[Co,Ho,Wo] = b + w * xp for one image (xp padded): each
+ * input vector loaded feeds NC channels' accumulators (NC a constant after inlining). */
+static inline __attribute__((always_inline)) void direct_forward_block(int NC, float *y, const float *xp,
+                                                                       const float *w, const float *b,
+                                                                       const soma_conv_geom *g, int co0) {
     const int Ho = g->h_out, Wo = g->w_out, kh = g->kh, kw = g->kw, Ci = g->c_in;
     const int Hp = g->h_in + 2 * g->pad, Wp = direct_wp(g);
-    for (int co = 0; co < g->c_out; co++) {
-        const float bv = b ? b[co] : 0.f;
-        for (int oh = 0; oh < Ho; oh++) {
-            float *yr = y + ((size_t)co * Ho + oh) * Wo;
-            for (int o0 = 0; o0 < Wo; o0 += DIRECT_SPAN) {
-                soma__v8 a0 = soma__v8_splat(bv), a1 = a0, a2 = a0, a3 = a0;
-                for (int ci = 0; ci < Ci; ci++)
-                    for (int ki = 0; ki < kh; ki++) {
-                        const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + o0;
-                        const float *wr = w + (((size_t)co * Ci + ci) * kh + ki) * kw;
-                        for (int kj = 0; kj < kw; kj++) {
-                            const float wv = wr[kj];
-                            a0 += wv * soma__v8_load(xr + kj);
-                            a1 += wv * soma__v8_load(xr + kj + DIRECT_LANES);
-                            a2 += wv * soma__v8_load(xr + kj + 2 * DIRECT_LANES);
-                            a3 += wv * soma__v8_load(xr + kj + 3 * DIRECT_LANES);
+    const size_t wco = (size_t)Ci * kh * kw; /* weights of one output channel */
+    for (int oh = 0; oh < Ho; oh++)
+        for (int o0 = 0; o0 < Wo; o0 += DIRECT_SPAN) {
+            soma__v8 a[DIRECT_CO][DIRECT_BLOCKS];
+            for (int c = 0; c < NC; c++)
+                for (int k = 0; k < DIRECT_BLOCKS; k++) a[c][k] = soma__v8_splat(b ? b[co0 + c] : 0.f);
+            for (int ci = 0; ci < Ci; ci++)
+                for (int ki = 0; ki < kh; ki++) {
+                    const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + o0;
+                    const float *wr = w + (size_t)co0 * wco + ((size_t)ci * kh + ki) * kw;
+                    for (int kj = 0; kj < kw; kj++) {
+                        soma__v8 xv[DIRECT_BLOCKS];
+                        for (int k = 0; k < DIRECT_BLOCKS; k++) xv[k] = soma__v8_load(xr + kj + k * DIRECT_LANES);
+                        for (int c = 0; c < NC; c++) {
+                            const float wv = wr[(size_t)c * wco + kj];
+                            for (int k = 0; k < DIRECT_BLOCKS; k++) a[c][k] += wv * xv[k];
                         }
                     }
-                float out[DIRECT_SPAN];
-                memcpy(out, &a0, sizeof a0);
-                memcpy(out + DIRECT_LANES, &a1, sizeof a1);
-                memcpy(out + 2 * DIRECT_LANES, &a2, sizeof a2);
-                memcpy(out + 3 * DIRECT_LANES, &a3, sizeof a3);
-                const int m = Wo - o0 < DIRECT_SPAN ? Wo - o0 : DIRECT_SPAN;
-                memcpy(yr + o0, out, (size_t)m * sizeof(float));
+                }
+            for (int c = 0; c < NC; c++) {
+                float *yr = y + ((size_t)(co0 + c) * Ho + oh) * Wo;
+                for (int k = 0; k < DIRECT_BLOCKS && o0 + k * DIRECT_LANES < Wo; k++)
+                    SOMA__V8_STORE_PART(yr + o0 + k * DIRECT_LANES, a[c][k], Wo - o0 - k * DIRECT_LANES);
             }
+        }
+}
+
+/* y[Co,Ho,Wo] = b + w * xp for one image (xp padded), DIRECT_CO output channels at a time. */
+SOMA_HOT static void direct_forward_one(float *y, const float *xp, const float *w, const float *b,
+                                        const soma_conv_geom *g) {
+    int co = 0;
+    for (; co + DIRECT_CO <= g->c_out; co += DIRECT_CO) direct_forward_block(DIRECT_CO, y, xp, w, b, g, co);
+    _Static_assert(DIRECT_CO == 3, "the rest below is 1 or 2 channels");
+    if (g->c_out - co == 1) direct_forward_block(1, y, xp, w, b, g, co);
+    if (g->c_out - co == 2) direct_forward_block(2, y, xp, w, b, g, co);
+}
+
+/* dw of NC output channels from co0 and NK taps from k0 of one kernel row (ci, ki), one
+ * image: NC * NK accumulators of 8 lanes, each dy vector and each input vector loaded once
+ * per output block and shared (NC, NK constants after inlining). */
+static inline __attribute__((always_inline)) void direct_dw_taps(int NC, int NK, float *dw, const float *dyp,
+                                                                 const float *xp, const soma_conv_geom *g,
+                                                                 int co0, int ci, int ki, int k0) {
+    const int Ho = g->h_out, Wr = direct_wr(g), kh = g->kh, kw = g->kw, Ci = g->c_in;
+    const int Hp = g->h_in + 2 * g->pad, Wp = direct_wp(g);
+    soma__v8 acc[DIRECT_CO][DIRECT_MAXKW];
+    for (int c = 0; c < NC; c++)
+        for (int kj = 0; kj < NK; kj++) acc[c][kj] = soma__v8_splat(0.f);
+    for (int oh = 0; oh < Ho; oh++) {
+        const float *dr = dyp + ((size_t)co0 * Ho + oh) * Wr;
+        const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + k0;
+        for (int o0 = 0; o0 < Wr; o0 += DIRECT_LANES) {
+            soma__v8 d[DIRECT_CO];
+            for (int c = 0; c < NC; c++) d[c] = soma__v8_load(dr + (size_t)c * Ho * Wr + o0);
+            for (int kj = 0; kj < NK; kj++) {
+                const soma__v8 xv = soma__v8_load(xr + o0 + kj);
+                for (int c = 0; c < NC; c++) acc[c][kj] += d[c] * xv;
+            }
+        }
+    }
+    for (int c = 0; c < NC; c++) {
+        float *dwr = dw + ((((size_t)co0 + c) * Ci + ci) * kh + ki) * kw + k0;
+        for (int kj = 0; kj < NK; kj++) {
+            float t = 0.f;
+            for (int v = 0; v < DIRECT_LANES; v++) t += acc[c][kj][v];
+            dwr[kj] += t;
         }
     }
 }
 
+/* direct_dw_taps over a kernel row's taps in chunks of DIRECT_MAXKW, the last as a constant. */
+static inline __attribute__((always_inline)) void direct_dw_row(int NC, float *dw, const float *dyp,
+                                                                const float *xp, const soma_conv_geom *g,
+                                                                int co0, int ci, int ki) {
+    int k0 = 0;
+    for (; k0 + DIRECT_MAXKW <= g->kw; k0 += DIRECT_MAXKW)
+        direct_dw_taps(NC, DIRECT_MAXKW, dw, dyp, xp, g, co0, ci, ki, k0);
+    _Static_assert(DIRECT_MAXKW == 8, "the rest below is 1..7 taps");
+    switch (g->kw - k0) {
+    case 1: direct_dw_taps(NC, 1, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 2: direct_dw_taps(NC, 2, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 3: direct_dw_taps(NC, 3, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 4: direct_dw_taps(NC, 4, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 5: direct_dw_taps(NC, 5, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 6: direct_dw_taps(NC, 6, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    case 7: direct_dw_taps(NC, 7, dw, dyp, xp, g, co0, ci, ki, k0); break;
+    default: break;
+    }
+}
+
 /* dw[Co,Ci,kh,kw] += dy (x) xp for one image; dyp is dy with rows padded to direct_wr.
- * Per kernel row, kw accumulators of 8 lanes. */
+ * DIRECT_CO output channels at a time share each input vector, the rest one by one. */
 SOMA_HOT static void direct_dw_one(float *dw, const float *dyp, const float *xp, const soma_conv_geom *g) {
-    enum { MAXKW = 8 };
-    const int Ho = g->h_out, Wr = direct_wr(g), kh = g->kh, kw = g->kw, Ci = g->c_in;
-    const int Hp = g->h_in + 2 * g->pad, Wp = direct_wp(g);
-    for (int co = 0; co < g->c_out; co++)
-        for (int ci = 0; ci < Ci; ci++)
-            for (int ki = 0; ki < kh; ki++) {
-                float *dwr = dw + (((size_t)co * Ci + ci) * kh + ki) * kw;
-                for (int k0 = 0; k0 < kw; k0 += MAXKW) {
-                    const int nk = kw - k0 < MAXKW ? kw - k0 : MAXKW;
-                    soma__v8 acc[MAXKW];
-                    for (int kj = 0; kj < MAXKW; kj++) acc[kj] = soma__v8_splat(0.f);
-                    for (int oh = 0; oh < Ho; oh++) {
-                        const float *dr = dyp + ((size_t)co * Ho + oh) * Wr;
-                        const float *xr = xp + ((size_t)ci * Hp + oh + ki) * Wp + k0;
-                        for (int o0 = 0; o0 < Wr; o0 += DIRECT_LANES) {
-                            const soma__v8 d = soma__v8_load(dr + o0);
-                            for (int kj = 0; kj < nk; kj++) acc[kj] += d * soma__v8_load(xr + o0 + kj);
-                        }
-                    }
-                    for (int kj = 0; kj < nk; kj++) {
-                        float t = 0.f;
-                        for (int v = 0; v < DIRECT_LANES; v++) t += acc[kj][v];
-                        dwr[k0 + kj] += t;
-                    }
-                }
-            }
+    int co = 0;
+    for (; co + DIRECT_CO <= g->c_out; co += DIRECT_CO)
+        for (int ci = 0; ci < g->c_in; ci++)
+            for (int ki = 0; ki < g->kh; ki++) direct_dw_row(DIRECT_CO, dw, dyp, xp, g, co, ci, ki);
+    for (; co < g->c_out; co++)
+        for (int ci = 0; ci < g->c_in; ci++)
+            for (int ki = 0; ki < g->kh; ki++) direct_dw_row(1, dw, dyp, xp, g, co, ci, ki);
 }
 
 /* dy[Co,Ho,Wo] into dyp[Co,Ho,direct_wr] with zero tails. */
-static void pad_dy_one(float *dyp, const float *dy, const soma_conv_geom *g) {
+SOMA_HOT static void pad_dy_one(float *dyp, const float *dy, const soma_conv_geom *g) {
     const int Wo = g->w_out, Wr = direct_wr(g);
     const size_t rows = (size_t)g->c_out * g->h_out;
     for (size_t r = 0; r < rows; r++) {
@@ -272,6 +325,24 @@ SOMA_HOT static void direct_dx_one(float *dx, float *dxp, const float *dy, const
             float *d = dx + ((size_t)ci * H + h) * W;
             for (int x = 0; x < W; x++) d[x] = src[x];
         }
+}
+
+/* The sum of n floats, four 8-lane accumulators (db of one image's output channel). */
+SOMA_HOT static float plane_sum(const float *r, size_t n) {
+    soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 += soma__v8_load(r + i);
+        a1 += soma__v8_load(r + i + 8);
+        a2 += soma__v8_load(r + i + 16);
+        a3 += soma__v8_load(r + i + 24);
+    }
+    for (; i + 8 <= n; i += 8) a0 += soma__v8_load(r + i);
+    const soma__v8 a = (a0 + a1) + (a2 + a3);
+    float s = 0.f;
+    for (int v = 0; v < 8; v++) s += a[v];
+    for (; i < n; i++) s += r[i];
+    return s;
 }
 
 size_t soma_conv2d_scratch(const soma_conv_geom *g, int threads) {
@@ -347,7 +418,9 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     (void)T; /* unused without OpenMP */
     const int direct = conv_is_direct(g), cv = !direct && soma__conv_cv_ok(g);
     const size_t cvsz = cv ? soma__conv_cv_scratch(g) : 0;
-    const size_t colsz = direct ? conv_padded(g) + direct_dyp(g) : cvsz + K * P;
+    const int cvdx = cv && soma__conv_dx_ok(g);
+    const size_t colsz = direct ? conv_padded(g) + direct_dyp(g)
+                                : cvsz + (cvdx ? soma__conv_dx_scratch(g) : K * P);
     int team = 1; /* the threads actually running: 1 inside another parallel region */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
@@ -365,13 +438,7 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
         for (int n = 0; n < N; n++) {
             const float *dyn = dy + (size_t)n * ys, *xn = x + (size_t)n * xs;
             if (db)
-                for (size_t co = 0; co < Co; co++) {
-                    const float *r = dyn + co * P;
-                    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-                    for (size_t p = 0; p < P; p++) s += r[p];
-                    dbt[co] += s;
-                }
+                for (size_t co = 0; co < Co; co++) dbt[co] += plane_sum(dyn + co * P, P);
             if (direct) {
                 if (dw) {
                     float *dyp = col + conv_padded(g);
@@ -390,7 +457,9 @@ void soma_conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
             }
             if (dx) {
                 float *dxn = dx + (size_t)n * xs;
-                if (pointwise) {
+                if (cvdx) {
+                    soma__conv_dx(dxn, dyn, w, g, col);
+                } else if (pointwise) {
                     soma_gemm(1, 0, (int)K, (int)P, (int)Co, 1.f, w, (int)K, dyn, (int)P, 0.f, dxn,
                               (int)P);
                 } else {

@@ -120,6 +120,20 @@ static inline soma__v8 soma__v8_load(const float *p) {
     return v;
 }
 static inline soma__v8 soma__v8_splat(float x) { return x + (soma__v8){0}; }
+/* The first m lanes of the vector v (all eight when m >= 8) to p: a whole vector store where
+ * it fits, rather than a round trip through a stack array. A macro: a 32-byte vector argument
+ * draws GCC's ABI note in the baseline clone, and a pointer to it kept it out of registers. */
+#define SOMA__V8_STORE_PART(p, v, m)                                  \
+    do {                                                              \
+        float *p_ = (p);                                              \
+        const soma__v8 v_ = (v);                                      \
+        const int m_ = (m);                                           \
+        if (m_ >= 8) {                                                \
+            memcpy(p_, &v_, sizeof v_);                               \
+        } else {                                                      \
+            for (int i_ = 0; i_ < m_; i_++) p_[i_] = v_[i_];          \
+        }                                                             \
+    } while (0)
 
 /* x[Ci,H,W] into xp[Ci, H+2p, wq] (wq >= W+2p) with zeros around (conv.c). */
 void soma__conv_pad(float *xp, const float *x, const soma_conv_geom *g, int wq);
@@ -137,5 +151,10 @@ void soma__conv_cv_forward(float *y, const float *x, const float *b, const soma_
  * accumulator into dw [Co, K] and clears it. */
 void soma__conv_cv_dw(const float *dy, const float *x, const soma_conv_geom *g, float *scratch);
 void soma__conv_cv_flush(float *dw, const soma_conv_geom *g, float *scratch);
+/* dx of one image for the same layers at stride 1, with no column buffer: writes
+ * dx [Ci,H,W] from dy [Co,Ho,Wo]; dyp is soma__conv_dx_scratch(g) floats of scratch. */
+int soma__conv_dx_ok(const soma_conv_geom *g);
+size_t soma__conv_dx_scratch(const soma_conv_geom *g);
+void soma__conv_dx(float *dx, const float *dy, const float *w, const soma_conv_geom *g, float *dyp);
 
 #endif

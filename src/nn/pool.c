@@ -94,53 +94,139 @@ void soma_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
 }
 
 /* 2x2 windows, stride 2, no padding: the common case gets kernels that keep no indices. The
- * forward is a branch-free max the compiler vectorises (a NaN wins, as PyTorch); the backward
+ * forward is a branch-free max (a NaN wins, as PyTorch); the backward
  * finds each window's winner again from x and y (the first input equal to the output, or the
  * first NaN), which is the element the indexed path would have chosen. */
 static int maxpool_is_2x2(const soma_conv_geom *g) {
     return g->kh == 2 && g->kw == 2 && g->stride == 2 && g->pad == 0;
 }
 
-static inline float max_nan(float a, float b) { return (b > a || b != b) ? b : a; }
+/* Rows shorter than 8 windows, one window at a time, with bit operations rather than
+ * conditionals (GCC turns those into branches on which element wins). */
+static inline float max_nan(float a, float b) {
+    const uint32_t m = (uint32_t)0 - (uint32_t)((b > a) | (b != b));
+    uint32_t ua, ub;
+    memcpy(&ua, &a, 4);
+    memcpy(&ub, &b, 4);
+    ua = (ub & m) | (ua & ~m);
+    memcpy(&a, &ua, 4);
+    return a;
+}
+static inline int is_winner(float v, float m) { return (v == m) | ((m != m) & (v != v)); }
+static inline float pick(int on, float g) { /* g when on (0 or 1), else +0 */
+    uint32_t u;
+    memcpy(&u, &g, 4);
+    u &= (uint32_t)0 - (uint32_t)on;
+    memcpy(&g, &u, 4);
+    return g;
+}
+
+/* Eight windows at a time with 8-lane vectors: the even and odd columns of each row pair are
+ * pulled apart with shuffles, the max and the winner masks are lane-wise selects (no branch:
+ * which element wins is data), and the backward's results are interleaved back. */
+typedef int pool_v8i __attribute__((vector_size(32)));
+#define POOL_INLINE __attribute__((always_inline)) /* into each clone: no 32-byte vector arguments */
+#if defined(__clang__)
+#define POOL_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define POOL_SHUF(a, b, ...) __builtin_shuffle(a, b, (pool_v8i){__VA_ARGS__})
+#endif
+#define POOL_EVENS 0, 2, 4, 6, 8, 10, 12, 14
+#define POOL_ODDS 1, 3, 5, 7, 9, 11, 13, 15
+#define POOL_ZIP_LO 0, 8, 1, 9, 2, 10, 3, 11
+#define POOL_ZIP_HI 4, 12, 5, 13, 6, 14, 7, 15
+
+/* t where the mask m is set, else f; the max of a and b where b wins when greater or NaN (as
+ * the indexed path's scan); whether v is a window's winner given its max m. Macros, so no
+ * 32-byte vector crosses a function boundary in the baseline clone. */
+#define POOL_SEL(m, t, f) ((soma__v8)(((pool_v8i)(t) & (m)) | ((pool_v8i)(f) & ~(m))))
+#define POOL_MAX_NAN(a, b) POOL_SEL(((b) > (a)) | ((b) != (b)), b, a)
+#define POOL_WINNER(v, m) (((v) == (m)) | (((m) != (m)) & ((v) != (v))))
+
+/* The four elements of windows [0, 8) of a row pair: q[0] q[1] from r0, q[2] q[3] from r1. */
+static inline POOL_INLINE void pool2_quads(const float *r0, const float *r1, soma__v8 q[4]) {
+    const soma__v8 p0 = soma__v8_load(r0), p1 = soma__v8_load(r0 + 8);
+    const soma__v8 p2 = soma__v8_load(r1), p3 = soma__v8_load(r1 + 8);
+    q[0] = POOL_SHUF(p0, p1, POOL_EVENS);
+    q[1] = POOL_SHUF(p0, p1, POOL_ODDS);
+    q[2] = POOL_SHUF(p2, p3, POOL_EVENS);
+    q[3] = POOL_SHUF(p2, p3, POOL_ODDS);
+}
+
+static inline POOL_INLINE void pool2_fwd8(float *y, const float *r0, const float *r1) {
+    soma__v8 q[4];
+    pool2_quads(r0, r1, q);
+    const soma__v8 v = POOL_MAX_NAN(POOL_MAX_NAN(q[0], q[1]), POOL_MAX_NAN(q[2], q[3]));
+    memcpy(y, &v, sizeof v);
+}
 
 SOMA_HOT_AVX2 static void maxpool2_fwd_plane(float *restrict y, const float *restrict x, int W, int Ho, int Wo) {
     for (int oh = 0; oh < Ho; oh++) {
         const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
         float *yr = y + (size_t)oh * Wo;
-        for (int ow = 0; ow < Wo; ow++)
-            yr[ow] = max_nan(max_nan(r0[2 * ow], r0[2 * ow + 1]), max_nan(r1[2 * ow], r1[2 * ow + 1]));
+        if (Wo < 8) {
+            for (int ow = 0; ow < Wo; ow++)
+                yr[ow] = max_nan(max_nan(r0[2 * ow], r0[2 * ow + 1]), max_nan(r1[2 * ow], r1[2 * ow + 1]));
+            continue;
+        }
+        /* the last 8 windows overlap the ones before when Wo is not a multiple of 8: they are
+         * written twice, with the same values */
+        for (int ow = 0;; ow += 8) {
+            if (ow > Wo - 8) ow = Wo - 8;
+            pool2_fwd8(yr + ow, r0 + 2 * ow, r1 + 2 * ow);
+            if (ow == Wo - 8) break;
+        }
     }
 }
 
-static inline int is_winner(float v, float m) { return (v == m) | ((m != m) & (v != v)); }
+/* Each window's gradient to its winner (the first element equal to the max, or the first
+ * NaN), 0 to the other three. */
+static inline POOL_INLINE void pool2_bwd8(float *d0, float *d1, const float *r0, const float *r1, const float *yv,
+                              const float *gv) {
+    soma__v8 q[4];
+    pool2_quads(r0, r1, q);
+    const soma__v8 m = soma__v8_load(yv), g = soma__v8_load(gv);
+    const pool_v8i wa = POOL_WINNER(q[0], m);
+    const pool_v8i wb = POOL_WINNER(q[1], m) & ~wa;
+    const pool_v8i wc = POOL_WINNER(q[2], m) & ~(wa | wb);
+    const pool_v8i wd = ~(wa | wb | wc);
+    const soma__v8 z = soma__v8_splat(0.f);
+    const soma__v8 ga = POOL_SEL(wa, g, z), gb = POOL_SEL(wb, g, z);
+    const soma__v8 gc = POOL_SEL(wc, g, z), gd = POOL_SEL(wd, g, z);
+    const soma__v8 o0 = POOL_SHUF(ga, gb, POOL_ZIP_LO), o1 = POOL_SHUF(ga, gb, POOL_ZIP_HI);
+    const soma__v8 o2 = POOL_SHUF(gc, gd, POOL_ZIP_LO), o3 = POOL_SHUF(gc, gd, POOL_ZIP_HI);
+    memcpy(d0, &o0, sizeof o0);
+    memcpy(d0 + 8, &o1, sizeof o1);
+    memcpy(d1, &o2, sizeof o2);
+    memcpy(d1 + 8, &o3, sizeof o3);
+}
 
 SOMA_HOT_AVX2 static void maxpool2_bwd_plane(float *restrict dx, const float *restrict dy, const float *restrict x,
                                         const float *restrict y, int W, int H, int Ho, int Wo) {
-    /* Windows do not overlap: each input gets its window's gradient or 0, branch-free. An odd
-     * last row or column belongs to no window and stays 0. Per chunk of a row: first each
-     * window's winner (0..3), then both input rows written contiguously. */
-    enum { CH = 64 };
-    int win[CH];
+    /* Windows do not overlap: each input gets its window's gradient or 0. An odd last row or
+     * column belongs to no window and stays 0. */
     if ((H & 1) || (W & 1)) memset(dx, 0, (size_t)H * W * sizeof *dx);
     for (int oh = 0; oh < Ho; oh++) {
         const float *r0 = x + (size_t)(2 * oh) * W, *r1 = r0 + W;
         float *d0 = dx + (size_t)(2 * oh) * W, *d1 = d0 + W;
         const float *yr = y + (size_t)oh * Wo, *gr = dy + (size_t)oh * Wo;
-        for (int c0 = 0; c0 < Wo; c0 += CH) {
-            const int nc = Wo - c0 < CH ? Wo - c0 : CH;
-            for (int k = 0; k < nc; k++) {
-                const int ow = c0 + k;
-                const float m = yr[ow];
-                const int wa = is_winner(r0[2 * ow], m), wb = is_winner(r0[2 * ow + 1], m);
-                const int wc = is_winner(r1[2 * ow], m);
-                win[k] = wa ? 0 : wb ? 1 : wc ? 2 : 3;
+        if (Wo < 8) {
+            for (int ow = 0; ow < Wo; ow++) {
+                const float m = yr[ow], gv = gr[ow];
+                const int wa = is_winner(r0[2 * ow], m);
+                const int wb = (!wa) & is_winner(r0[2 * ow + 1], m);
+                const int wc = (!(wa | wb)) & is_winner(r1[2 * ow], m);
+                d0[2 * ow] = pick(wa, gv);
+                d0[2 * ow + 1] = pick(wb, gv);
+                d1[2 * ow] = pick(wc, gv);
+                d1[2 * ow + 1] = pick(!(wa | wb | wc), gv);
             }
-            for (int j = 0; j < 2 * nc; j++) {
-                const int k = j >> 1;
-                const float g = gr[c0 + k];
-                d0[2 * c0 + j] = win[k] == (j & 1) ? g : 0.f;
-                d1[2 * c0 + j] = win[k] == 2 + (j & 1) ? g : 0.f;
-            }
+            continue;
+        }
+        for (int ow = 0;; ow += 8) { /* the last 8 windows may overlap, as in the forward */
+            if (ow > Wo - 8) ow = Wo - 8;
+            pool2_bwd8(d0 + 2 * ow, d1 + 2 * ow, r0 + 2 * ow, r1 + 2 * ow, yr + ow, gr + ow);
+            if (ow == Wo - 8) break;
         }
     }
 }

@@ -60,9 +60,9 @@ static double flops_per_sample(soma_net *net, int three_fwd) {
 
 static soma_status make_(const char *spec, const soma_dataset *d, soma_net **net, soma_rule **rule,
                          soma_optim **opt) {
-    SOMA_TRY(soma_net_new(net, spec, (soma_shape){d->c, d->h, d->w}, 1));
+    SOMA_TRY(soma_net_new(net, spec, d->shape, 1));
     SOMA_TRY(soma_rule_backprop_new(rule, SOMA_LOSS_XENT));
-    soma_optim_config oc = {.kind = SOMA_OPTIM_ADAM, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
     return soma_optim_new(opt, *net, &oc);
 }
 

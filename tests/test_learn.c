@@ -581,7 +581,7 @@ static void test_regression(void) {
     free(x);
     free(t);
     if (!d) return;
-    CHECK(d->y == NULL && d->t_dim == O && d->t_ndim == 2 && d->t_dims[0] == 2 && d->t_dims[1] == 3);
+    CHECK(d->y == NULL && d->t_dim == O && soma_shape_eq(d->t_shape, soma_shape2(2, 3)));
     float *res[2] = {NULL, NULL};
     size_t n = 0;
     for (int dp = 0; dp < 2; dp++) {

@@ -154,7 +154,7 @@ soma_status soma_png_write_grid(const char *path, const float *imgs, int n, int 
  * [T,...] a sequence). Pixels are stored as bytes (x_u8, scaled by `scale` on the way out) or
  * as floats (x_f32); exactly one is non-NULL. Targets are either integer labels y [n, y_len]
  * (y_len 1: one class a sample; T: one a position of a sequence) or float targets t [n, t_dim]
- * of per-sample shape t_dims[0..t_ndim) (regression; y NULL, n_classes 0). */
+ * of per-sample shape t_shape (regression; y NULL, n_classes 0). */
 typedef struct soma_dataset {
     char name[64];
     int n;
@@ -168,8 +168,7 @@ typedef struct soma_dataset {
     int y_len;          /* labels a sample (1, or T for per-position labels) */
     float *t;           /* float targets [n, t_dim], NULL unless regression */
     size_t t_dim;
-    int t_ndim;         /* per-sample shape of the targets (0 when none) */
-    int t_dims[4];
+    soma_shape t_shape; /* per-sample shape of the targets (rank 0 when none) */
 } soma_dataset;
 
 /* Where to find Fashion-MNIST: the dir argument if non-NULL, else $SOMA_FMNIST_DIR, else

@@ -89,13 +89,9 @@ static soma_status from_arrays_(soma_array *x, const soma_array *y, const char *
         d->t = soma_alloc(y->n, sizeof(float));
         if (!d->t) goto nomem;
         d->t_dim = per;
-        d->t_ndim = y->ndim - 1;
-        if (d->t_ndim == 0) {
-            d->t_ndim = 1;
-            d->t_dims[0] = 1;
-        } else {
-            for (int i = 1; i < y->ndim; i++) d->t_dims[i - 1] = (int)y->shape[i];
-        }
+        /* [N] -> [1]; [N,...] -> [...] (at most SOMA_SHAPE_RANK axes, checked above) */
+        d->t_shape = y->ndim == 1 ? soma_shape1(1) : (soma_shape){0};
+        for (int i = 1; i < y->ndim; i++) d->t_shape.d[d->t_shape.rank++] = (int)y->shape[i];
         for (size_t i = 0; i < y->n; i++) {
             double v = soma_array_get(y, i);
             if (!isfinite(v)) {

@@ -117,7 +117,7 @@ static soma_status op_replica_(const void *arg) {
     const net_case *c = arg;
     soma_net *net = NULL, *rep = NULL;
     SOMA_TRY(soma_net_new(&net, c->spec, c->in, 3));
-    soma_status st = soma_net_replica(net, 1, &rep);
+    soma_status st = soma_net_clone(net, 1, 1, &rep);
     if (st == SOMA_OK) st = soma_net_reserve(rep, 4);
     float x[4 * 2 * 8 * 8] = {0};
     const float *y;

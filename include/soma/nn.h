@@ -280,8 +280,6 @@ void soma_net_free(soma_net *net);
  * streams of its own (k >= 1 numbers the replica); 0: an independent copy of the values (a
  * DQN's target net), k numbering its dropout streams likewise. */
 soma_status soma_net_clone(soma_net *src, int share_values, int k, soma_net **out);
-/* soma_net_clone(src, 1, k, out). */
-soma_status soma_net_replica(soma_net *src, int k, soma_net **out);
 
 /* Allocates activation buffers and layer caches for batches of up to max_n. */
 soma_status soma_net_reserve(soma_net *net, int max_n);

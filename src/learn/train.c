@@ -221,7 +221,7 @@ static soma_status dp_init_(dp_group *g, soma_net *net, soma_rule *rule, int bat
     int slice = (batch + T - 1) / T;
     SOMA_TRY(soma_net_reserve(net, slice));
     for (int t = 1; t < T; t++) {
-        soma_status st = soma_net_replica(net, t, &g->net[t]);
+        soma_status st = soma_net_clone(net, 1, t, &g->net[t]);
         if (st == SOMA_OK) st = rule->ops->clone(rule, &g->rule[t]);
         if (st == SOMA_OK) st = soma_net_reserve(g->net[t], slice);
         g->T = t + 1;

@@ -240,8 +240,6 @@ soma_status soma_net_clone(soma_net *src, int share_values, int k, soma_net **ou
     return SOMA_OK;
 }
 
-soma_status soma_net_replica(soma_net *src, int k, soma_net **out) { return soma_net_clone(src, 1, k, out); }
-
 void soma_net_zero_grad(soma_net *net) {
     if (net->grads) memset(net->grads, 0, net->n_values * sizeof(float));
 }

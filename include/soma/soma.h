@@ -9,7 +9,9 @@
 #include "soma/io.h"
 #include "soma/nn.h"
 #include "soma/learn.h"
+#include "soma/analysis.h"
 #include "soma/plot.h"
+#include "soma/snn.h"
 #include "soma/exp.h"
 
 #endif

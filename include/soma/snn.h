@@ -50,7 +50,10 @@ typedef enum soma_neuron_model {
  * decaying jumps (time constants tau_e, tau_i). */
 typedef enum soma_synapse_kind {
     SOMA_SYN_CURRENT = 0, /* I_e + I_i enter the membrane equation as currents (pA) */
-    SOMA_SYN_CONDUCTANCE  /* g_e (E_e - V) + g_i (E_i - V), g in nS */
+    SOMA_SYN_CONDUCTANCE, /* g_e (E_e - V) + g_i (E_i - V), g in nS */
+    SOMA_SYN_DELTA,       /* a spike jumps V by the weight (mV) at once (Brunel 2000); no
+                           * synaptic variables; inputs arriving while refractory are lost */
+    SOMA_SYNAPSE_KIND_COUNT
 } soma_synapse_kind;
 
 typedef struct soma_neuron_params {
@@ -142,7 +145,7 @@ typedef struct soma_conn_spec {
     const float *edge_w;    /* SOMA_CONN_EDGES: per-edge weights, or NULL for weight */
     long n_edges;
     /* Jump of the target variable per spike: pA for current synapses (signed: an inhibitory
-     * current is negative), nS for conductance synapses (>= 0). */
+     * current is negative), nS for conductance synapses (>= 0), mV for delta synapses. */
     double weight;
     double delay;           /* ms, rounded to whole steps, at least one step */
     int autapses;           /* allow i -> i when pre == post */

@@ -219,6 +219,25 @@ void soma_snn_stats_get(const soma_snn *net, soma_snn_stats *s);
  * offending entry. */
 soma_status soma_snn_from_json(const char *text, soma_snn **out, double *duration);
 
+/* What a description holds beyond the network, for tools that write its records (soma snn):
+ * its run time, group names by group id, and per monitor id the state variable and neurons it
+ * records (var "" and no neurons for spike and rate monitors). */
+typedef struct soma_snn_json_monitor {
+    char var[8];
+    int n_neurons;
+    int *neurons;
+} soma_snn_json_monitor;
+typedef struct soma_snn_json_info {
+    double duration;        /* ms */
+    int n_groups, n_monitors;
+    char (*group_names)[64]; /* [n_groups] */
+    soma_snn_json_monitor *monitors; /* [n_monitors] */
+} soma_snn_json_info;
+/* soma_snn_from_json that also fills *info (caller-owned struct; release its arrays with
+ * soma_snn_json_info_free, also after a failure, which leaves it empty). */
+soma_status soma_snn_from_json_info(const char *text, soma_snn **out, soma_snn_json_info *info);
+void soma_snn_json_info_free(soma_snn_json_info *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -385,6 +385,7 @@ static int cmd_version_(int argc, char **argv) {
 }
 
 static int cmd_help_(int argc, char **argv);
+int soma_cli_snn(int argc, char **argv); /* snn.c */
 
 typedef struct cli_cmd {
     const char *name;
@@ -399,6 +400,7 @@ static const cli_cmd cmds_[] = {
     {"eval", cmd_eval_, "test accuracy of a network: soma eval --data D --net SPEC --init-npy DIR"},
     {"predict", cmd_predict_, "outputs or a layer's activations as NPY: soma predict ... -o OUT.npy"},
     {"report", cmd_report_, "one HTML page of every run: soma report [--out DIR]"},
+    {"snn", soma_cli_snn, "run a spiking network from JSON: soma snn FILE.json [-o DIR]"},
     {"version", cmd_version_, "version and build"},
     {"help", cmd_help_, "this text"},
 };

@@ -229,6 +229,7 @@ typedef struct soma_snn_json_monitor {
 } soma_snn_json_monitor;
 typedef struct soma_snn_json_info {
     double duration;        /* ms */
+    uint64_t seed;
     int n_groups, n_monitors;
     char (*group_names)[64]; /* [n_groups] */
     soma_snn_json_monitor *monitors; /* [n_monitors] */

@@ -534,6 +534,7 @@ static soma_status build_(const cJSON *root, soma_snn **out, soma_snn_json_info 
         return soma_error(SOMA_ERR_ARG, "snn json: top level: the monitors record %ld groups (at most %d)", n_rec,
                           MAX_MONITORS);
     info->duration = duration;
+    info->seed = (uint64_t)seed;
     info->group_names = soma_calloc((size_t)n_groups, sizeof *info->group_names);
     info->monitors = soma_calloc((size_t)n_rec + 1, sizeof *info->monitors);
     if (!info->group_names || !info->monitors) return SOMA_ERR_NOMEM;

@@ -156,23 +156,31 @@ typedef struct field_ {
     const char *key;
     size_t off;
     int models;         /* which models use it: a key a model ignores is an error */
+    int syn;            /* 0: any synapse; S_COND: conductance synapses only; S_DECAY: not delta */
     double lo, hi;
     int open_lo;        /* lo itself excluded (time constants, capacitance) */
 } field_;
+enum { S_COND = 1, S_DECAY = 2 };
 
-#define F_(name, models, lo, hi, open) {#name, offsetof(soma_neuron_params, name), models, lo, hi, open}
+#define F_(name, models, syn, lo, hi, open) {#name, offsetof(soma_neuron_params, name), models, syn, lo, hi, open}
 static const field_ fields_[] = {
-    F_(C, M_IF, 0, 1e9, 1),          F_(gL, M_IF, 0, 1e9, 1),           F_(EL, M_IF, -1e3, 1e3, 0),
-    F_(V_th, M_IF, -1e3, 1e3, 0),    F_(V_reset, M_IF, -1e3, 1e3, 0),   F_(t_ref, M_IF, 0, 1e6, 0),
-    F_(I_ext, M_CELL, -1e9, 1e9, 0), F_(tau_e, M_CELL, 0, 1e6, 1),      F_(tau_i, M_CELL, 0, 1e6, 1),
-    F_(E_e, M_CELL, -1e3, 1e3, 0),   F_(E_i, M_CELL, -1e3, 1e3, 0),     F_(delta_T, M_ADEX, 0, 1e3, 1),
-    F_(V_T, M_ADEX, -1e3, 1e3, 0),   F_(V_peak, M_ADEX, -1e3, 1e3, 0),  F_(a, M_ADEX, -1e9, 1e9, 0),
-    F_(b, M_ADEX, -1e9, 1e9, 0),     F_(tau_w, M_ADEX, 0, 1e6, 1),      F_(izh_a, M_IZH, -1e3, 1e3, 0),
-    F_(izh_b, M_IZH, -1e3, 1e3, 0),  F_(izh_c, M_IZH, -1e3, 1e3, 0),    F_(izh_d, M_IZH, -1e3, 1e3, 0),
-    F_(rate, M_POI, 0, 1e6, 0),      F_(V_init_lo, M_CELL, -1e3, 1e3, 0), F_(V_init_hi, M_CELL, -1e3, 1e3, 0),
+    F_(C, M_IF, 0, 0, 1e9, 1),           F_(gL, M_IF, 0, 0, 1e9, 1),
+    F_(EL, M_IF, 0, -1e3, 1e3, 0),       F_(V_th, M_LIF, 0, -1e3, 1e3, 0),
+    F_(V_reset, M_IF, 0, -1e3, 1e3, 0),  F_(t_ref, M_CELL, 0, 0, 1e6, 0),
+    F_(I_ext, M_CELL, 0, -1e9, 1e9, 0),  F_(tau_e, M_CELL, S_DECAY, 0, 1e6, 1),
+    F_(tau_i, M_CELL, S_DECAY, 0, 1e6, 1), F_(E_e, M_CELL, S_COND, -1e3, 1e3, 0),
+    F_(E_i, M_CELL, S_COND, -1e3, 1e3, 0), F_(delta_T, M_ADEX, 0, 0, 1e3, 1),
+    F_(V_T, M_ADEX, 0, -1e3, 1e3, 0),    F_(V_peak, M_ADEX | M_IZH, 0, -1e3, 1e3, 0),
+    F_(a, M_ADEX, 0, -1e9, 1e9, 0),      F_(b, M_ADEX, 0, -1e9, 1e9, 0),
+    F_(tau_w, M_ADEX, 0, 0, 1e6, 1),     F_(izh_a, M_IZH, 0, -1e3, 1e3, 0),
+    F_(izh_b, M_IZH, 0, -1e3, 1e3, 0),   F_(izh_c, M_IZH, 0, -1e3, 1e3, 0),
+    F_(izh_d, M_IZH, 0, -1e3, 1e3, 0),   F_(rate, M_POI, 0, 0, 1e6, 0),
+    F_(V_init_lo, M_CELL, 0, -1e3, 1e3, 0), F_(V_init_hi, M_CELL, 0, -1e3, 1e3, 0),
 };
 #undef F_
 #define N_FIELDS (sizeof fields_ / sizeof *fields_)
+
+static const char *const synapse_names_[] = {"current", "conductance", "delta", NULL};
 
 static soma_status params_(const cJSON *o, const char *where, soma_neuron_params *p) {
     if (!o) return SOMA_OK;
@@ -190,6 +198,9 @@ static soma_status params_(const cJSON *o, const char *where, soma_neuron_params
         if (!(f->models & (1 << p->model)))
             return soma_error(SOMA_ERR_PARSE, "snn json: %s: parameter \"%s\" does not apply to model %s", w, f->key,
                               soma_neuron_model_name(p->model));
+        if ((f->syn == S_COND && p->synapse != SOMA_SYN_CONDUCTANCE) || (f->syn == S_DECAY && p->synapse == SOMA_SYN_DELTA))
+            return soma_error(SOMA_ERR_PARSE, "snn json: %s: parameter \"%s\" does not apply to %s synapses", w, f->key,
+                              synapse_names_[p->synapse]);
         for (const cJSON *d = o->child; d != c; d = d->next)
             if (strcmp(d->string, c->string) == 0)
                 return soma_error(SOMA_ERR_PARSE, "snn json: %s: key \"%s\" given twice", w, c->string);
@@ -211,8 +222,6 @@ static int name_ok_(const char *s) {
     }
     return 1;
 }
-
-static const char *const synapse_names_[] = {"current", "conductance", "delta", NULL};
 
 static soma_status group_(soma_snn *net, const cJSON *g, int idx, long *total, soma_snn_json_info *info) {
     static const char *const keys[] = {"name", "n", "model", "synapse", "preset", "params", "comment", NULL};

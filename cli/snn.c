@@ -145,7 +145,7 @@ static soma_status group_stats_(const soma_spikes *s, double duration, cJSON *g,
 /* One row per group with a spike monitor: its raster (the first MAX_RASTER_NEURONS neurons) and
  * its population rate. */
 static soma_status figure_(const char *path, const soma_snn *net, const int *mons, const int *groups, int n,
-                           const soma_snn_json_info *info, double duration) {
+                           double duration) {
     if (n > MAX_FIG_GROUPS) n = MAX_FIG_GROUPS;
     soma_fig *f = NULL;
     SOMA_TRY(soma_fig_new(&f, n, 2, 1000, 260 * n + 40));
@@ -167,7 +167,7 @@ static soma_status figure_(const char *path, const soma_snn *net, const int *mon
         for (long k = 0; st == SOMA_OK && k < s.n; k++)
             if (s.id[k] < show) t[m] = (float)s.t[k], id[m++] = s.id[k];
         char title[128];
-        const char *name = info->group_names[groups[r]];
+        const char *name = soma_snn_group_name(net, groups[r]);
         if (st == SOMA_OK) {
             snprintf(title, sizeof title, "%s: raster (%d of %d neurons)", name, show, s.n_neurons);
             soma_fig_labels(f, 2 * r, title, "time (ms)", "neuron");
@@ -247,23 +247,8 @@ static soma_status run_(const soma_args *a, const char *file, cJSON *root, char 
         snprintf(dir, dir_cap, "out/snn-%.*s", (int)len, base);
     }
     if ((st = soma_mkdir_p(dir)) != SOMA_OK) goto out;
-    /* run in slices for the progress line */
-    soma_progress p;
-    soma_progress_begin(&p, "snn", steps);
-    p.enabled = p.enabled && !quiet;
-    long chunk = steps / 100 > 1 ? steps / 100 : 1;
-    for (long done = 0; done < steps && st == SOMA_OK;) {
-        long k = steps - done < chunk ? steps - done : chunk;
-        st = soma_snn_run(net, (double)k * dt);
-        done += k;
-        soma_snn_stats stats;
-        soma_snn_stats_get(net, &stats);
-        char extra[96];
-        snprintf(extra, sizeof extra, "t %.0f ms, %ld spikes", soma_snn_time(net), stats.spikes);
-        soma_progress_update(&p, done, extra);
-    }
-    soma_progress_end(&p);
-    if (st != SOMA_OK) goto out;
+    if (!quiet) soma_snn_set_progress(net, "snn");
+    if ((st = soma_snn_run(net, (double)steps * dt)) != SOMA_OK) goto out;
     duration = (double)steps * dt;
 
     soma_snn_stats stats;
@@ -282,7 +267,7 @@ static soma_status run_(const soma_args *a, const char *file, cJSON *root, char 
         goto out;
     }
     for (int g = 0; g < ng; g++) {
-        cJSON *gj = cJSON_AddObjectToObject(groups, info.group_names[g]);
+        cJSON *gj = cJSON_AddObjectToObject(groups, soma_snn_group_name(net, g));
         cJSON_AddNumberToObject(gj, "n", soma_snn_group_size(net, g));
         n_neurons += soma_snn_group_size(net, g);
     }
@@ -291,7 +276,7 @@ static soma_status run_(const soma_args *a, const char *file, cJSON *root, char 
         soma_monitor_kind kind;
         int g;
         if ((st = soma_snn_monitor_info(net, m, &kind, &g)) != SOMA_OK) break;
-        const char *gname = info.group_names[g];
+        const char *gname = soma_snn_group_name(net, g);
         if (kind == SOMA_MON_SPIKES) {
             soma_spikes s = window_(soma_snn_spikes(net, m), net);
             snprintf(base, sizeof base, "spikes_%s", gname);
@@ -319,7 +304,7 @@ static soma_status run_(const soma_args *a, const char *file, cJSON *root, char 
     if (st != SOMA_OK) goto out;
     if (n_fig) {
         snprintf(path, sizeof path, "%s/raster.svg", dir);
-        if ((st = figure_(path, net, mons, mgroups, n_fig, &info, duration)) != SOMA_OK) goto out;
+        if ((st = figure_(path, net, mons, mgroups, n_fig, duration)) != SOMA_OK) goto out;
     }
     if (mon_neurons) cJSON_AddNumberToObject(ours, "mean_rate_hz", (double)mon_spikes * 1000.0 / (duration * mon_neurons));
     if (n_cv > 0) cJSON_AddNumberToObject(ours, "mean_cv", sum_cv / n_cv);

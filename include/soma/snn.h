@@ -234,18 +234,17 @@ void soma_snn_set_progress(soma_snn *net, const char *label);
 soma_status soma_snn_from_json(const char *text, soma_snn **out, double *duration);
 
 /* What a description holds beyond the network, for tools that write its records (soma snn):
- * its run time, group names by group id, and per monitor id the state variable and neurons it
- * records (var "" and no neurons for spike and rate monitors). */
+ * its run time and seed, and per monitor id the state variable and neurons it records (var ""
+ * and no neurons for spike and rate monitors). */
 typedef struct soma_snn_json_monitor {
     char var[8];
     int n_neurons;
     int *neurons;
 } soma_snn_json_monitor;
 typedef struct soma_snn_json_info {
-    double duration;        /* ms */
+    double duration; /* ms */
     uint64_t seed;
-    int n_groups, n_monitors;
-    char (*group_names)[64]; /* [n_groups] */
+    int n_monitors;
     soma_snn_json_monitor *monitors; /* [n_monitors] */
 } soma_snn_json_info;
 /* soma_snn_from_json that also fills *info (caller-owned struct; release its arrays with

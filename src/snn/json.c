@@ -223,7 +223,7 @@ static int name_ok_(const char *s) {
     return 1;
 }
 
-static soma_status group_(soma_snn *net, const cJSON *g, int idx, long *total, soma_snn_json_info *info) {
+static soma_status group_(soma_snn *net, const cJSON *g, int idx, long *total) {
     static const char *const keys[] = {"name", "n", "model", "synapse", "preset", "params", "comment", NULL};
     char where[64];
     snprintf(where, sizeof where, "groups[%d]", idx);
@@ -235,9 +235,9 @@ static soma_status group_(soma_snn *net, const cJSON *g, int idx, long *total, s
     if (!name_ok_(name))
         return soma_error(SOMA_ERR_ARG, "snn json: %s: bad group name \"%.80s\" (1..63 letters, digits, '_', '-', '.')",
                           where, name);
-    for (int j = 0; j < idx; j++)
-        if (strcmp(info->group_names[j], name) == 0)
-            return soma_error(SOMA_ERR_PARSE, "snn json: %s: duplicate group \"%s\" (also groups[%d])", where, name, j);
+    int other = soma_snn_find_group(net, name);
+    if (other >= 0)
+        return soma_error(SOMA_ERR_PARSE, "snn json: %s: duplicate group \"%s\" (also groups[%d])", where, name, other);
     SOMA_TRY(int_(g, "n", where, 1, 1, 2147483647.0, &n));
     if ((double)*total + n > (double)max_neurons_)
         return soma_error(SOMA_ERR_ARG, "snn json: %s: %.0f neurons bring the network past the limit of %ld neurons",
@@ -271,8 +271,6 @@ static soma_status group_(soma_snn *net, const cJSON *g, int idx, long *total, s
     int id = -1;
     st = soma_snn_add_group(net, name, (int)n, &p, &id);
     if (st != SOMA_OK) return soma_error_wrap(st, "snn json: %s", where);
-    snprintf(info->group_names[idx], sizeof info->group_names[idx], "%s", name);
-    info->n_groups = idx + 1;
     *total += (long)n;
     return SOMA_OK;
 }
@@ -514,7 +512,6 @@ void soma_snn_json_info_free(soma_snn_json_info *info) {
     if (!info) return;
     for (int i = 0; info->monitors && i < info->n_monitors; i++) soma_free(info->monitors[i].neurons);
     soma_free(info->monitors);
-    soma_free(info->group_names);
     memset(info, 0, sizeof *info);
 }
 
@@ -544,14 +541,13 @@ static soma_status build_(const cJSON *root, soma_snn **out, soma_snn_json_info 
                           MAX_MONITORS);
     info->duration = duration;
     info->seed = (uint64_t)seed;
-    info->group_names = soma_calloc((size_t)n_groups, sizeof *info->group_names);
     info->monitors = soma_calloc((size_t)n_rec + 1, sizeof *info->monitors);
-    if (!info->group_names || !info->monitors) return SOMA_ERR_NOMEM;
+    if (!info->monitors) return SOMA_ERR_NOMEM;
     SOMA_TRY(soma_snn_new(out, dt, (uint64_t)seed));
     soma_snn *net = *out;
     long total = 0;
     int i = 0;
-    for (const cJSON *g = groups->child; g; g = g->next, i++) SOMA_TRY(group_(net, g, i, &total, info));
+    for (const cJSON *g = groups->child; g; g = g->next, i++) SOMA_TRY(group_(net, g, i, &total));
     double synapses = 0;
     i = 0;
     for (const cJSON *c = conns ? conns->child : NULL; c; c = c->next, i++) SOMA_TRY(connection_(net, c, i, &synapses));

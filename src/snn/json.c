@@ -81,7 +81,7 @@ static soma_status int_of_(const cJSON *v, const char *what, const char *where, 
     if (!isfinite(d) || d != floor(d))
         return soma_error(SOMA_ERR_ARG, "snn json: %s: %s = %g is not a whole number", where, what, d);
     if (d < lo || d > hi)
-        return soma_error(SOMA_ERR_ARG, "snn json: %s: %s = %.17g is outside [%.17g, %.17g]", where, what, d, lo, hi);
+        return soma_error(SOMA_ERR_ARG, "snn json: %s: %s = %.15g is outside [%.15g, %.15g]", where, what, d, lo, hi);
     *out = d;
     return SOMA_OK;
 }
@@ -91,9 +91,7 @@ static soma_status int_(const cJSON *o, const char *key, const char *where, int 
     const cJSON *v = get_(o, key);
     if (!v)
         return required ? soma_error(SOMA_ERR_PARSE, "snn json: %s: missing \"%s\"", where, key) : SOMA_OK;
-    char what[64];
-    snprintf(what, sizeof what, "\"%s\"", key);
-    return int_of_(v, what, where, lo, hi, out);
+    return int_of_(v, key, where, lo, hi, out);
 }
 
 static soma_status str_(const cJSON *o, const char *key, const char *where, int required, const char **out) {
@@ -223,7 +221,7 @@ static int name_ok_(const char *s) {
     return 1;
 }
 
-static soma_status group_(soma_snn *net, const cJSON *g, int idx, long *total) {
+static soma_status group_(soma_snn *net, const cJSON *g, int idx) {
     static const char *const keys[] = {"name", "n", "model", "synapse", "preset", "params", "comment", NULL};
     char where[64];
     snprintf(where, sizeof where, "groups[%d]", idx);
@@ -239,9 +237,6 @@ static soma_status group_(soma_snn *net, const cJSON *g, int idx, long *total) {
     if (other >= 0)
         return soma_error(SOMA_ERR_PARSE, "snn json: %s: duplicate group \"%s\" (also groups[%d])", where, name, other);
     SOMA_TRY(int_(g, "n", where, 1, 1, 2147483647.0, &n));
-    if ((double)*total + n > (double)max_neurons_)
-        return soma_error(SOMA_ERR_ARG, "snn json: %s: %.0f neurons bring the network past the limit of %ld neurons",
-                          where, n, max_neurons_);
     SOMA_TRY(str_(g, "model", where, 1, &model));
     int m = soma_neuron_model_parse(model);
     if (m < 0)
@@ -271,7 +266,6 @@ static soma_status group_(soma_snn *net, const cJSON *g, int idx, long *total) {
     int id = -1;
     st = soma_snn_add_group(net, name, (int)n, &p, &id);
     if (st != SOMA_OK) return soma_error_wrap(st, "snn json: %s", where);
-    *total += (long)n;
     return SOMA_OK;
 }
 
@@ -545,9 +539,19 @@ static soma_status build_(const cJSON *root, soma_snn **out, soma_snn_json_info 
     if (!info->monitors) return SOMA_ERR_NOMEM;
     SOMA_TRY(soma_snn_new(out, dt, (uint64_t)seed));
     soma_snn *net = *out;
+    /* sizes first: nothing is allocated for a description past the limit */
     long total = 0;
     int i = 0;
-    for (const cJSON *g = groups->child; g; g = g->next, i++) SOMA_TRY(group_(net, g, i, &total));
+    for (const cJSON *g = groups->child; g; g = g->next, i++) {
+        const cJSON *n = cJSON_IsObject(g) ? get_(g, "n") : NULL;
+        if (!cJSON_IsNumber(n) || !(n->valuedouble >= 1) || !(n->valuedouble <= 2147483647.0)) continue;
+        if ((double)total + n->valuedouble > (double)max_neurons_)
+            return soma_error(SOMA_ERR_ARG, "snn json: groups[%d]: %.0f more neurons bring the network past the limit of %ld",
+                              i, n->valuedouble, max_neurons_);
+        total += (long)n->valuedouble;
+    }
+    i = 0;
+    for (const cJSON *g = groups->child; g; g = g->next, i++) SOMA_TRY(group_(net, g, i));
     double synapses = 0;
     i = 0;
     for (const cJSON *c = conns ? conns->child : NULL; c; c = c->next, i++) SOMA_TRY(connection_(net, c, i, &synapses));

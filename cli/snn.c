@@ -195,10 +195,11 @@ static soma_status figure_(const char *path, const soma_snn *net, const int *mon
 /* The description with the seed replaced (as text for soma_snn_from_json_info). */
 static soma_status reseed_(const char *text, size_t n, const char *file, int seed, char **out) {
     cJSON *j = NULL;
-    SOMA_TRY(soma_json_parse(text, n, file, &j));
+    soma_status st = soma_json_parse(text, n, "snn description", &j);
+    if (st != SOMA_OK) return soma_error_wrap(st, "%s: snn json", file);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        return soma_error(SOMA_ERR_PARSE, "snn json: top level: want an object {...}");
+        return soma_error(SOMA_ERR_PARSE, "%s: snn json: top level: want an object {...}", file);
     }
     cJSON_DeleteItemFromObjectCaseSensitive(j, "seed");
     cJSON_AddNumberToObject(j, "seed", seed);

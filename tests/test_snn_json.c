@@ -84,6 +84,14 @@ static void test_good(void) {
     CHECK(nn == 2 && ns == 1000);
     const soma_spikes *in = soma_snn_spikes(net, 2);
     CHECK(in && in->n > 50 * 40 * 0.2 * 0.7 && in->n < 50 * 40 * 0.2 * 1.3); /* Poisson at 40 Hz */
+    /* targets: fs -> inh one-to-one jumps gi of every inh neuron; the exc -> inh edges (target
+     * exc by default) reach ge of neurons 0 and 1 only */
+    double ge[20], gi[20];
+    CHECK_OK(soma_snn_get_state(net, 1, "ge", ge));
+    CHECK_OK(soma_snn_get_state(net, 1, "gi", gi));
+    int targets_ok = 1;
+    for (int i = 0; i < 20; i++) targets_ok &= gi[i] > 0 && (i < 2 || ge[i] == 0);
+    CHECK(targets_ok);
     float ws[400];
     CHECK_OK(soma_snn_proj_get(net, 1, NULL, NULL, ws));
     int bounded = 1, moved = 0;
@@ -156,6 +164,36 @@ static void test_params_reach_neurons(void) {
         soma_neuron_defaults(SOMA_LIF, &d);
         CHECK(fabs(soma_lif_rate(&d, 300) - want) > 5);
         CHECK(want > 20 && fabs((double)s->n - want) <= 0.02 * want + 1);
+    }
+    soma_snn_free(net);
+}
+
+/* The delay reaches the synapses: a spike of a arrives at b's ge 2.5 ms later (to a step). */
+static void test_delay(void) {
+    const char *txt = "{\"duration\": 40, \"groups\": [{\"name\": \"a\", \"n\": 1, \"model\": \"lif\", \"params\": {\"I_ext\": 500}},"
+                      " {\"name\": \"b\", \"n\": 1, \"model\": \"lif\"}], \"connections\": [{\"pre\": \"a\", \"post\": \"b\","
+                      " \"rule\": \"one_to_one\", \"weight\": 10, \"delay\": 2.5}], \"monitors\": [{\"kind\": \"spikes\","
+                      " \"group\": \"a\"}, {\"kind\": \"state\", \"group\": \"b\", \"var\": \"ge\", \"neurons\": [0]}]}";
+    soma_snn *net = NULL;
+    double dur = 0;
+    CHECK_OK(soma_snn_from_json(txt, &net, &dur));
+    if (!net) return;
+    soma_set_threads(1);
+    CHECK_OK(soma_snn_run(net, dur));
+    const soma_spikes *s = soma_snn_spikes(net, 0);
+    const float *ge;
+    const double *t;
+    long ns = 0;
+    int nn = 0;
+    CHECK_OK(soma_snn_state(net, 1, &ge, &t, &ns, &nn));
+    long first = -1;
+    for (long k = 0; k < ns && first < 0; k++)
+        if (ge[k] != 0) first = k;
+    CHECK(s && s->n > 0 && first >= 0);
+    if (s && s->n > 0 && first >= 0) {
+        double lag = t[first] - s->t[0];
+        if (fabs(lag - 2.5) > 0.1 + 1e-9) fprintf(stderr, "delay: spike at %g ms, ge from %g ms\n", s->t[0], t[first]);
+        CHECK(fabs(lag - 2.5) <= 0.1 + 1e-9);
     }
     soma_snn_free(net);
 }
@@ -338,6 +376,7 @@ static void test_out_of_memory(void) {
 int main(void) {
     test_good();
     test_params_reach_neurons();
+    test_delay();
     test_bad();
     test_out_of_memory();
     return check_report("test_snn_json");

@@ -2,7 +2,9 @@
  *
  * A soma_spikes holds the spikes of n_neurons neurons (ids 0..n_neurons-1) recorded over the
  * window [t_start, t_stop) ms, in time order. Simulated networks fill it (soma/snn.h), and
- * so do readers of recorded data. Every statistic takes the window from the record.
+ * so do readers of recorded data. Every statistic takes the window from the record. The exact
+ * definitions (ddof 0, whole bins from t_start, which neurons count) are documented at the top
+ * of src/analysis/spikes.c.
  *
  *     double rates[N], mean_cv;
  *     SOMA_TRY(soma_spike_rates(s, rates));

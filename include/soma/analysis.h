@@ -49,9 +49,12 @@ soma_status soma_spike_pop_rate(const soma_spikes *s, double bin, float *hz, lon
  * population-averaged count over the mean of the single-neuron variances, square-rooted.
  * Near 0 for asynchronous firing, 1 for full synchrony. */
 soma_status soma_spike_synchrony(const soma_spikes *s, double bin, double *chi);
-/* Spectral peak of a signal x[n] sampled every dt ms (the periodogram of x minus its mean):
- * the frequency (Hz) of the largest power at or above fmin Hz, and that power over the mean
- * power at or above fmin (a flat spectrum gives about 1; a clear oscillation >> 1). */
+/* Spectral peak of a signal x[n] (n >= 32) sampled every dt ms: the frequency (Hz) of the
+ * largest power at or above fmin Hz, and that power over the mean power at or above fmin (a
+ * flat spectrum gives about 1; a clear oscillation >> 1). The power is Welch's average of
+ * mean-removed, Hann-windowed periodograms of segments of L samples (L the largest power of
+ * two <= n/16, at least 16; 50% overlap), so the resolution is 1000 / (L dt) Hz; white noise
+ * gives about 1.5 (a single periodogram would give ~ln(n/2)). NaN for a constant x. */
 soma_status soma_spectrum_peak(const float *x, long n, double dt, double fmin, double *peak_hz,
                                double *peak_ratio);
 

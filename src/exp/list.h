@@ -3,3 +3,7 @@
 SOMA_EXP(perceptron)
 SOMA_EXP(mlp_fmnist)
 SOMA_EXP(lenet_fmnist)
+SOMA_EXP(cuba)
+SOMA_EXP(coba)
+SOMA_EXP(brunel2000)
+SOMA_EXP(stdp_song2000)

@@ -11,17 +11,6 @@
 
 // --- options ---------------------------------------------------------------------------
 
-const soma_opt soma__va_opts[] = {
-    {"neurons", SOMA_OPT_INT, "4000", 10, 10000000, NULL,
-     "neurons (80% excitatory); connection probability 80/N unless --p is given", 1},
-    {"duration", SOMA_OPT_FLOAT, "1", 0.001, 3600, NULL, "seconds of biological time", 1},
-    {"dt", SOMA_OPT_FLOAT, "0.1", 0.001, 1, NULL, "time step, ms", 1},
-    {"p", SOMA_OPT_FLOAT, NULL, 1e-7, 1, NULL,
-     "connection probability; weights scaled so each neuron gets the mean input of N 4000, p 0.02", 1},
-    {"kick", SOMA_OPT_FLOAT, "50", 0, 10000, NULL, "coba: ms of initial Poisson drive that starts the network", 1},
-    {"kick-rate", SOMA_OPT_FLOAT, "200", 0, 10000, NULL, "coba: rate of the initial drive, Hz a neuron", 1},
-    {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
-};
 
 soma_status soma__va_cfg_from_args(const soma_exp_ctx *c, int coba, soma__va_cfg *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -30,8 +19,10 @@ soma_status soma__va_cfg_from_args(const soma_exp_ctx *c, int coba, soma__va_cfg
     SOMA_TRY(soma_args_int(&c->args, "neurons", &cfg->n));
     SOMA_TRY(soma_args_double(&c->args, "duration", &dur_s));
     SOMA_TRY(soma_args_double(&c->args, "dt", &cfg->dt));
-    SOMA_TRY(soma_args_double(&c->args, "kick", &cfg->kick_ms));
-    SOMA_TRY(soma_args_double(&c->args, "kick-rate", &cfg->kick_rate));
+    if (coba) {
+        SOMA_TRY(soma_args_double(&c->args, "kick", &cfg->kick_ms));
+        SOMA_TRY(soma_args_double(&c->args, "kick-rate", &cfg->kick_rate));
+    }
     cfg->duration = dur_s * 1000.0;
     cfg->w_scale = 1.0;
     cfg->p = 80.0 / cfg->n;

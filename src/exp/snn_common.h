@@ -47,8 +47,14 @@ void soma__va_free(soma__va_net *v);
 /* The whole experiment for cuba / coba: build, run, figures, results. */
 soma_status soma__va_experiment(soma_exp_ctx *c, int coba);
 
-/* The options of cuba and coba (one table). */
-extern const soma_opt soma__va_opts[];
+/* The options of cuba and coba: --neurons, --duration (s), --dt (ms), --p. */
+#define SOMA__VA_OPTS                                                                                          \
+    {"neurons", SOMA_OPT_INT, "4000", 10, 10000000, NULL,                                                     \
+     "neurons (80% excitatory); connection probability 80/N unless --p is given", 1},                         \
+    {"duration", SOMA_OPT_FLOAT, "1", 0.001, 3600, NULL, "seconds of biological time", 1},                   \
+    {"dt", SOMA_OPT_FLOAT, "0.1", 0.001, 1, NULL, "time step, ms", 1},                                       \
+    {"p", SOMA_OPT_FLOAT, NULL, 1e-7, 1, NULL,                                                                \
+     "connection probability; weights scaled so each neuron gets the mean input of N 4000, p 0.02", 1}
 
 // --- shared by every network experiment ------------------------------------------------
 

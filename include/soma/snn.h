@@ -211,6 +211,20 @@ typedef struct soma_snn_stats {
 } soma_snn_stats;
 void soma_snn_stats_get(const soma_snn *net, soma_snn_stats *s);
 
+// --- engine additions (issue 6, simulator) ---------------------------------------------
+
+/* A group's name (NULL for a bad id); borrowed, valid while the net lives. */
+const char *soma_snn_group_name(const soma_snn *net, int group);
+/* Copies (get) or overwrites (set) a state variable of every neuron of a group, in double
+ * precision: "v", "ge", "gi", "w" (AdEx), "u" (Izhikevich); out/x hold group-size values.
+ * SOMA_ERR_ARG for a bad group, a variable the model lacks, or (set) a non-finite value. */
+soma_status soma_snn_get_state(const soma_snn *net, int group, const char *var, double *out);
+soma_status soma_snn_set_state(soma_snn *net, int group, const char *var, const double *x);
+/* Shows a progress line on stderr during soma_snn_run, labelled `label`, and notes the sim
+ * time and synaptic events per second when a run ends (core.h's soma_progress; SOMA_PROGRESS
+ * applies). NULL (the default) keeps the library silent. */
+void soma_snn_set_progress(soma_snn *net, const char *label);
+
 // --- networks from JSON ----------------------------------------------------------------
 
 /* Builds a network from the JSON description documented in docs/snn-json.md (groups,

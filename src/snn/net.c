@@ -1,0 +1,513 @@
+/* Networks: groups of neurons, their state, and the step loop.
+ *
+ * One step n advances every group from t_n = n dt to t_(n+1), in this order (Brian2's default
+ * schedule, so networks built the same way give the same numbers as Brian2's):
+ *   1. state monitors sample (Brian2's "start" slot): the values at t_n, the input due at
+ *      step n included;
+ *   2. every group updates its state over the step (neuron.c), tests the threshold and resets;
+ *      Poisson sources draw their spikes;
+ *   3. spike and rate monitors record the step's spikes, stamped t_n;
+ *   4. every projection queues the jumps of its pre group's new spikes into the ring buffer
+ *      slot of step n + delay of its post group (delay >= 1 step); then each group takes the
+ *      slot of step n + 1 into its synaptic variables (for delta synapses: into V, unless the
+ *      neuron will be refractory) and clears it. So the jumps of a spike of step n with a
+ *      delay of d steps act from the update of step n + d on; Brian2's delay D is our D + dt;
+ *   5. STDP updates the weights of plastic projections (after the jumps used the old weights).
+ * Threads: one OpenMP region for the whole run. Each thread owns a contiguous range of every
+ * group's neurons (Poisson groups: whole blocks of SNN_POIS_BLOCK sources, each with its own
+ * random stream) and, in step 4, adds for every spike only the part of the row that falls into
+ * the post neurons it owns (a binary search into the sorted row). No atomics, and every target
+ * sums its inputs in the same order (projection, then spike) whatever the thread count, so
+ * results are bit-identical across thread counts. No allocation inside a step (spike monitors
+ * grow their record geometrically, like any recording). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "snn/internal.h"
+
+// --- networks -----------------------------------------------------------------------------
+
+soma_status soma_snn_new(soma_snn **out, double dt, uint64_t seed) {
+    if (!out) return soma_error(SOMA_ERR_ARG, "snn: NULL output");
+    *out = NULL;
+    if (!(dt > 0 && dt <= 10))
+        return soma_error(SOMA_ERR_ARG, "snn: dt must be in (0, 10] ms, got %g", dt);
+    soma_snn *net = soma_calloc(1, sizeof *net);
+    if (!net) return soma_error(SOMA_ERR_NOMEM, "snn: out of memory");
+    net->dt = dt;
+    net->seed = seed;
+    *out = net;
+    return SOMA_OK;
+}
+
+static void group_free_(snn_group *g) {
+    soma_free(g->v);
+    soma_free(g->ge);
+    soma_free(g->gi);
+    soma_free(g->w);
+    soma_free(g->ref);
+    soma_free(g->I);
+    soma_free(g->buf_e);
+    soma_free(g->buf_i);
+    soma_free(g->spk);
+    soma_free(g->prng);
+    soma_free(g->pnext);
+}
+
+void soma_snn_free(soma_snn *net) {
+    if (!net) return;
+    for (int i = 0; i < net->n_groups; i++) group_free_(&net->g[i]);
+    for (int i = 0; i < net->n_proj; i++) snn__proj_free(&net->pr[i]);
+    for (int i = 0; i < net->n_mon; i++) snn__monitor_free(&net->mon[i]);
+    soma_free(net->g);
+    soma_free(net->pr);
+    soma_free(net->mon);
+    soma_free(net->thread_cnt);
+    soma_free(net);
+}
+
+/* Grows an array of structs (zeroing the new part) to hold at least need items. */
+static soma_status grow_(void **arr, int *cap, int need, size_t size) {
+    if (need <= *cap) return SOMA_OK;
+    int nc = *cap ? *cap * 2 : 8;
+    if (nc < need) nc = need;
+    void *n = soma_calloc((size_t)nc, size);
+    if (!n) return soma_error(SOMA_ERR_NOMEM, "snn: out of memory");
+    if (*arr) memcpy(n, *arr, (size_t)*cap * size);
+    soma_free(*arr);
+    *arr = n;
+    *cap = nc;
+    return SOMA_OK;
+}
+
+static soma_status group_alloc_(snn_group *g) {
+    const size_t n = (size_t)g->n;
+    if (g->p.model == SOMA_POISSON) {
+        g->n_blocks = (int)((n + SNN_POIS_BLOCK - 1) / SNN_POIS_BLOCK);
+        g->prng = soma_calloc((size_t)g->n_blocks, sizeof *g->prng);
+        g->pnext = soma_calloc((size_t)g->n_blocks, sizeof *g->pnext);
+        g->spk = soma_alloc(n, sizeof *g->spk);
+        if (!g->prng || !g->pnext || !g->spk) return soma_error(SOMA_ERR_NOMEM, "snn: group %s: out of memory", g->name);
+        return SOMA_OK;
+    }
+    g->v = soma_alloc(n, sizeof *g->v);
+    g->ge = soma_calloc(n, sizeof *g->ge);
+    g->gi = soma_calloc(n, sizeof *g->gi);
+    g->w = soma_calloc(n, sizeof *g->w);
+    g->ref = soma_calloc(n, sizeof *g->ref);
+    g->I = soma_alloc(n, sizeof *g->I);
+    g->spk = soma_alloc(n, sizeof *g->spk);
+    if (!g->v || !g->ge || !g->gi || !g->w || !g->ref || !g->I || !g->spk)
+        return soma_error(SOMA_ERR_NOMEM, "snn: group %s: out of memory for %d neurons", g->name, g->n);
+    return SOMA_OK;
+}
+
+static void group_init_state_(snn_group *g, uint64_t seed, int index) {
+    if (g->p.model == SOMA_POISSON) {
+        snn__poisson_reset(g, seed, index);
+        return;
+    }
+    soma_rng r;
+    soma_rng_seed(&r, seed, snn__stream(SNN_STREAM_INIT, index, 0));
+    const double lo = g->p.V_init_lo, span = g->p.V_init_hi - g->p.V_init_lo;
+    for (int i = 0; i < g->n; i++) {
+        g->v[i] = span > 0 ? lo + span * soma_rng_uniform(&r) : lo;
+        g->I[i] = g->p.I_ext;
+        if (g->p.model == SOMA_IZHIKEVICH) g->w[i] = g->p.izh_b * g->v[i];
+    }
+}
+
+soma_status soma_snn_add_group(soma_snn *net, const char *name, int n, const soma_neuron_params *p, int *group) {
+    if (!net || !name || !p) return soma_error(SOMA_ERR_ARG, "snn: add_group: NULL argument");
+    size_t len = strlen(name);
+    if (len < 1 || len > 63) return soma_error(SOMA_ERR_ARG, "snn: group name must be 1..63 characters");
+    if (net->frozen) return soma_error(SOMA_ERR_ARG, "snn: group %s: cannot add groups after the first run", name);
+    if (soma_snn_find_group(net, name) >= 0) return soma_error(SOMA_ERR_ARG, "snn: group name '%s' used twice", name);
+    if (n < 1) return soma_error(SOMA_ERR_ARG, "snn: group %s: size %d, need at least 1 neuron", name, n);
+    if (net->n_neurons + n > INT32_MAX)
+        return soma_error(SOMA_ERR_ARG, "snn: group %s: %lld neurons in all, more than 2^31 - 1", name,
+                          (long long)(net->n_neurons + n));
+    soma_status st = soma_neuron_params_check(p);
+    if (st != SOMA_OK) return soma_error_wrap(st, "snn: group %s", name);
+    SOMA_TRY(grow_((void **)&net->g, &net->cap_groups, net->n_groups + 1, sizeof *net->g));
+    snn_group *g = &net->g[net->n_groups];
+    memset(g, 0, sizeof *g);
+    memcpy(g->name, name, len + 1);
+    g->n = n;
+    g->p = *p;
+    st = group_alloc_(g);
+    if (st == SOMA_OK) st = snn__calibrate(g, net->dt);
+    if (st != SOMA_OK) {
+        group_free_(g);
+        memset(g, 0, sizeof *g);
+        return st;
+    }
+    group_init_state_(g, net->seed, net->n_groups);
+    if (group) *group = net->n_groups;
+    net->n_groups++;
+    net->n_neurons += n;
+    return SOMA_OK;
+}
+
+int soma_snn_find_group(const soma_snn *net, const char *name) {
+    if (!net || !name) return -1;
+    for (int i = 0; i < net->n_groups; i++)
+        if (strcmp(net->g[i].name, name) == 0) return i;
+    return -1;
+}
+
+int soma_snn_group_size(const soma_snn *net, int group) {
+    return net && group >= 0 && group < net->n_groups ? net->g[group].n : 0;
+}
+
+int soma_snn_n_groups(const soma_snn *net) { return net ? net->n_groups : 0; }
+
+const char *soma_snn_group_name(const soma_snn *net, int group) {
+    return net && group >= 0 && group < net->n_groups ? net->g[group].name : NULL;
+}
+
+// --- external drive and state -------------------------------------------------------------
+
+static soma_status group_arg_(const soma_snn *net, int group, const char *what) {
+    if (!net) return soma_error(SOMA_ERR_ARG, "snn: %s: NULL network", what);
+    if (group < 0 || group >= net->n_groups)
+        return soma_error(SOMA_ERR_ARG, "snn: %s: no group %d (the net has %d)", what, group, net->n_groups);
+    return SOMA_OK;
+}
+
+soma_status soma_snn_set_current(soma_snn *net, int group, const double *I) {
+    SOMA_TRY(group_arg_(net, group, "set_current"));
+    snn_group *g = &net->g[group];
+    if (g->p.model == SOMA_POISSON)
+        return soma_error(SOMA_ERR_ARG, "snn: set_current: group %s is a Poisson group (use set_rate)", g->name);
+    if (I)
+        for (int i = 0; i < g->n; i++)
+            if (!isfinite(I[i])) return soma_error(SOMA_ERR_ARG, "snn: set_current: %s[%d] is %g", g->name, i, I[i]);
+    for (int i = 0; i < g->n; i++) g->I[i] = I ? I[i] : g->p.I_ext;
+    return SOMA_OK;
+}
+
+soma_status soma_snn_set_rate(soma_snn *net, int group, double rate) {
+    SOMA_TRY(group_arg_(net, group, "set_rate"));
+    snn_group *g = &net->g[group];
+    if (g->p.model != SOMA_POISSON)
+        return soma_error(SOMA_ERR_ARG, "snn: set_rate: group %s is not a Poisson group", g->name);
+    if (!(rate >= 0) || !isfinite(rate)) return soma_error(SOMA_ERR_ARG, "snn: set_rate: rate %g Hz", rate);
+    g->p.rate = rate;
+    g->rate_p = rate * net->dt * 1e-3;
+    /* geometric skipping is memoryless: redraw each block's skip from its own stream */
+    for (int b = 0; b < g->n_blocks; b++) g->pnext[b] = snn__geometric(&g->prng[b], g->rate_p);
+    return SOMA_OK;
+}
+
+int snn__var_parse(const snn_group *g, const char *var) {
+    if (!var) return -1;
+    if (g->p.model == SOMA_POISSON) return -1;
+    if (strcmp(var, "v") == 0) return 0;
+    if (strcmp(var, "ge") == 0) return 1;
+    if (strcmp(var, "gi") == 0) return 2;
+    if (strcmp(var, "w") == 0 && g->p.model == SOMA_ADEX) return 3;
+    if (strcmp(var, "u") == 0 && g->p.model == SOMA_IZHIKEVICH) return 3;
+    return -1;
+}
+
+const double *snn__var_data(const snn_group *g, int var) {
+    switch (var) {
+    case 0: return g->v;
+    case 1: return g->ge;
+    case 2: return g->gi;
+    default: return g->w;
+    }
+}
+
+soma_status soma_snn_get_state(const soma_snn *net, int group, const char *var, double *out) {
+    SOMA_TRY(group_arg_(net, group, "get_state"));
+    const snn_group *g = &net->g[group];
+    int k = snn__var_parse(g, var);
+    if (k < 0)
+        return soma_error(SOMA_ERR_ARG, "snn: get_state: group %s (%s) has no variable '%s'", g->name,
+                          soma_neuron_model_name(g->p.model), var ? var : "(null)");
+    if (!out) return soma_error(SOMA_ERR_ARG, "snn: get_state: NULL output");
+    memcpy(out, snn__var_data(g, k), (size_t)g->n * sizeof *out);
+    return SOMA_OK;
+}
+
+soma_status soma_snn_set_state(soma_snn *net, int group, const char *var, const double *x) {
+    SOMA_TRY(group_arg_(net, group, "set_state"));
+    snn_group *g = &net->g[group];
+    int k = snn__var_parse(g, var);
+    if (k < 0)
+        return soma_error(SOMA_ERR_ARG, "snn: set_state: group %s (%s) has no variable '%s'", g->name,
+                          soma_neuron_model_name(g->p.model), var ? var : "(null)");
+    if (!x) return soma_error(SOMA_ERR_ARG, "snn: set_state: NULL values");
+    for (int i = 0; i < g->n; i++)
+        if (!isfinite(x[i])) return soma_error(SOMA_ERR_ARG, "snn: set_state: %s.%s[%d] is %g", g->name, var, i, x[i]);
+    memcpy((double *)snn__var_data(g, k), x, (size_t)g->n * sizeof *x);
+    return SOMA_OK;
+}
+
+void soma_snn_set_progress(soma_snn *net, const char *label) {
+    if (!net) return;
+    net->progress_label[0] = 0;
+    if (label) snprintf(net->progress_label, sizeof net->progress_label, "%s", label);
+}
+
+// --- freeze -------------------------------------------------------------------------------
+
+static soma_status freeze_(soma_snn *net) {
+    for (int gi = 0; gi < net->n_groups; gi++) {
+        snn_group *g = &net->g[gi];
+        if (g->p.model == SOMA_POISSON) continue;
+        int maxd = 0;
+        for (int k = 0; k < net->n_proj; k++)
+            if (net->pr[k].post == gi && net->pr[k].delay > maxd) maxd = net->pr[k].delay;
+        g->slots = maxd + 1;
+        g->buf_e = soma_calloc((size_t)g->slots * (size_t)g->n, sizeof *g->buf_e);
+        g->buf_i = soma_calloc((size_t)g->slots * (size_t)g->n, sizeof *g->buf_i);
+        if (!g->buf_e || !g->buf_i)
+            return soma_error(SOMA_ERR_NOMEM, "snn: group %s: out of memory for %d x %d ring buffer slots", g->name,
+                              g->slots, g->n);
+    }
+    for (int k = 0; k < net->n_proj; k++)
+        if (net->pr[k].plastic) {
+            SOMA_TRY(snn__proj_build_csc(&net->pr[k]));
+            SOMA_TRY(snn__stdp_init(&net->pr[k]));
+        }
+    net->frozen = 1;
+    return SOMA_OK;
+}
+
+// --- the step loop ------------------------------------------------------------------------
+
+static inline void part_(int n, int t, int nt, int *lo, int *hi) {
+    *lo = (int)((int64_t)n * t / nt);
+    *hi = (int)((int64_t)n * (t + 1) / nt);
+}
+
+/* The range of neurons a thread owns in phase 2 (Poisson: whole blocks). */
+static void own_range_(const snn_group *g, int t, int nt, int *lo, int *hi) {
+    if (g->p.model == SOMA_POISSON) {
+        int b0, b1;
+        part_(g->n_blocks, t, nt, &b0, &b1);
+        *lo = b0 * SNN_POIS_BLOCK;
+        *hi = b1 * SNN_POIS_BLOCK < g->n ? b1 * SNN_POIS_BLOCK : g->n;
+        if (*lo > g->n) *lo = g->n;
+        return;
+    }
+    part_(g->n, t, nt, lo, hi);
+}
+
+/* Step 2 for one thread: update its neurons; spikes go to spk[lo..], their count to cnt. */
+static void phase_update_(soma_snn *net, int t, int nt) {
+    for (int gi = 0; gi < net->n_groups; gi++) {
+        snn_group *g = &net->g[gi];
+        int k;
+        if (g->p.model == SOMA_POISSON) {
+            int b0, b1, lo, hi;
+            part_(g->n_blocks, t, nt, &b0, &b1);
+            own_range_(g, t, nt, &lo, &hi);
+            k = snn__poisson(g, b0, b1, g->spk + lo);
+        } else {
+            int lo, hi;
+            part_(g->n, t, nt, &lo, &hi);
+            k = snn__update(g, lo, hi, g->spk + lo);
+        }
+        net->thread_cnt[(size_t)gi * (size_t)net->cap_threads + (size_t)t] = k;
+    }
+}
+
+/* Between steps 2 and 3 (one thread): each group's spikes into one ascending list. */
+static void gather_spikes_(soma_snn *net, int nt) {
+    for (int gi = 0; gi < net->n_groups; gi++) {
+        snn_group *g = &net->g[gi];
+        int pos = 0;
+        for (int t = 0; t < nt; t++) {
+            int lo, hi, c = net->thread_cnt[(size_t)gi * (size_t)net->cap_threads + (size_t)t];
+            own_range_(g, t, nt, &lo, &hi);
+            if (c && lo != pos) memmove(g->spk + pos, g->spk + lo, (size_t)c * sizeof *g->spk);
+            pos += c;
+        }
+        g->n_spk = pos;
+        g->n_spikes_total += pos;
+        net->stats.spikes += pos;
+    }
+    for (int k = 0; k < net->n_proj; k++) {
+        const snn_proj *p = &net->pr[k];
+        const snn_group *g = &net->g[p->pre];
+        long ev = 0;
+        for (int s = 0; s < g->n_spk; s++) ev += (long)(p->row[g->spk[s] + 1] - p->row[g->spk[s]]);
+        net->stats.syn_events += ev;
+    }
+}
+
+/* Step 4, second half, for one thread's neurons: take the slot of step `next` in. */
+static void take_input_(soma_snn *net, int t, int nt, int64_t next) {
+    for (int gi = 0; gi < net->n_groups; gi++) {
+        snn_group *g = &net->g[gi];
+        if (g->p.model == SOMA_POISSON || !g->slots) continue;
+        int lo, hi;
+        part_(g->n, t, nt, &lo, &hi);
+        const size_t off = (size_t)(next % g->slots) * (size_t)g->n;
+        double *restrict be = g->buf_e + off, *restrict bi = g->buf_i + off;
+        if (g->p.synapse == SOMA_SYN_DELTA) {
+            double *restrict v = g->v;
+            const int *restrict ref = g->ref;
+            for (int i = lo; i < hi; i++) {
+                if (ref[i] == 0) v[i] += be[i] + bi[i];
+                be[i] = 0;
+                bi[i] = 0;
+            }
+        } else {
+            double *restrict ge = g->ge, *restrict gin = g->gi;
+            for (int i = lo; i < hi; i++) {
+                ge[i] += be[i];
+                gin[i] += bi[i];
+                be[i] = 0;
+                bi[i] = 0;
+            }
+        }
+    }
+}
+
+static int n_threads_(void) {
+    int t = soma_get_threads();
+#ifdef _OPENMP
+    if (t > omp_get_max_threads()) t = omp_get_max_threads();
+#else
+    t = 1;
+#endif
+    return t < 1 ? 1 : t;
+}
+
+soma_status soma_snn_run(soma_snn *net, double duration) {
+    if (!net) return soma_error(SOMA_ERR_ARG, "snn: run: NULL network");
+    if (!(duration >= 0) || !isfinite(duration))
+        return soma_error(SOMA_ERR_ARG, "snn: run: duration must be a finite number >= 0 ms, got %g", duration);
+    const double nsteps_d = floor(duration / net->dt + 0.5);
+    if (nsteps_d > 1e12) return soma_error(SOMA_ERR_ARG, "snn: run: %g ms is %g steps, too many", duration, nsteps_d);
+    const int64_t steps = (int64_t)nsteps_d;
+    if (!net->frozen) {
+        double t0 = soma_now();
+        soma_status st = freeze_(net);
+        net->stats.setup_seconds += soma_now() - t0;
+        if (st != SOMA_OK) return st;
+    }
+    SOMA_TRY(snn__monitors_reserve(net, (long)steps));
+    const int T = n_threads_();
+    if (T > net->cap_threads || !net->thread_cnt) {
+        int *c = soma_calloc((size_t)(net->n_groups ? net->n_groups : 1) * (size_t)T, sizeof *c);
+        if (!c) return soma_error(SOMA_ERR_NOMEM, "snn: out of memory");
+        soma_free(net->thread_cnt);
+        net->thread_cnt = c;
+        net->cap_threads = T;
+    }
+    int n_state = 0, n_plastic = 0;
+    for (int m = 0; m < net->n_mon; m++) n_state += net->mon[m].kind == SOMA_MON_STATE;
+    for (int k = 0; k < net->n_proj; k++) n_plastic += net->pr[k].plastic;
+    soma_progress prog;
+    const int show = net->progress_label[0] != 0 && steps > 0;
+    if (show) soma_progress_begin(&prog, net->progress_label, (long)steps);
+    const double t0 = soma_now();
+    const int64_t step0 = net->step;
+    volatile soma_status st = SOMA_OK;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+        const int tid = 0, nt = 1;
+#endif
+        for (int64_t s = 0; s < steps; s++) {
+            const int64_t n = step0 + s;
+            if (n_state) {
+#pragma omp single
+                {
+                    net->step = n;
+                    snn__monitors_state(net);
+                }
+            }
+            phase_update_(net, tid, nt);
+#pragma omp barrier
+#pragma omp single
+            {
+                net->step = n;
+                gather_spikes_(net, nt);
+                soma_status ms = snn__monitors_spikes(net);
+                if (ms != SOMA_OK) st = ms;
+                if (show && ((s + 1) % 1000 == 0 || s + 1 == steps)) soma_progress_update(&prog, (long)(s + 1), NULL);
+            }
+            for (int k = 0; k < net->n_proj; k++) {
+                const snn_proj *p = &net->pr[k];
+                int lo, hi;
+                part_(p->n_post, tid, nt, &lo, &hi);
+                snn__deliver(net, p, n, lo, hi);
+            }
+            take_input_(net, tid, nt, n + 1);
+#pragma omp barrier
+            if (n_plastic) {
+#pragma omp single
+                for (int k = 0; k < net->n_proj; k++)
+                    if (net->pr[k].plastic) snn__stdp_step(net, &net->pr[k]);
+            }
+            if (st != SOMA_OK) break;
+        }
+    }
+    net->step = step0 + steps;
+    snn__monitors_finish(net);
+    if (show) soma_progress_end(&prog);
+    net->stats.sim_seconds += soma_now() - t0;
+    net->stats.steps += (long)steps;
+    if (show && steps > 0) {
+        char line[160];
+        snprintf(line, sizeof line, "%.0f ms simulated in %.2f s, %ld spikes, %.3g synaptic events/s",
+                 (double)steps * net->dt, net->stats.sim_seconds, net->stats.spikes,
+                 net->stats.sim_seconds > 0 ? (double)net->stats.syn_events / net->stats.sim_seconds : 0.0);
+        soma_progress_note(&prog, line);
+    }
+    return st;
+}
+
+double soma_snn_time(const soma_snn *net) { return net ? (double)net->step * net->dt : 0.0; }
+double soma_snn_dt(const soma_snn *net) { return net ? net->dt : 0.0; }
+
+size_t snn__bytes(const soma_snn *net) {
+    size_t b = sizeof *net;
+    for (int i = 0; i < net->n_groups; i++) {
+        const snn_group *g = &net->g[i];
+        const size_t n = (size_t)g->n;
+        b += sizeof *g + n * sizeof(int); /* spike list */
+        if (g->p.model == SOMA_POISSON) {
+            b += (size_t)g->n_blocks * (sizeof(soma_rng) + sizeof(int64_t));
+            continue;
+        }
+        b += n * (5 * sizeof(double) + sizeof(int));
+        b += 2 * (size_t)g->slots * n * sizeof(double);
+    }
+    for (int k = 0; k < net->n_proj; k++) {
+        const snn_proj *p = &net->pr[k];
+        b += sizeof *p + (size_t)(p->n_pre + 1) * sizeof(int64_t) + (size_t)p->nnz * (sizeof(int32_t) + sizeof(float));
+        if (p->cptr)
+            b += (size_t)(p->n_post + 1) * sizeof(int64_t) + (size_t)p->nnz * (sizeof(int64_t) + sizeof(int32_t)) +
+                 (size_t)(p->n_pre + p->n_post) * (sizeof(double) + sizeof(int64_t));
+    }
+    for (int m = 0; m < net->n_mon; m++) {
+        const snn_monitor *mo = &net->mon[m];
+        b += sizeof *mo + (size_t)mo->spikes.cap * (sizeof(int) + sizeof(double));
+        b += (size_t)mo->cap * ((size_t)mo->n * sizeof(float) + sizeof(double)) + (size_t)mo->n * sizeof(int);
+        b += (size_t)mo->cap_rate * sizeof(float);
+    }
+    b += (size_t)net->n_groups * (size_t)net->cap_threads * sizeof(int);
+    return b;
+}
+
+void soma_snn_stats_get(const soma_snn *net, soma_snn_stats *s) {
+    if (!s) return;
+    memset(s, 0, sizeof *s);
+    if (!net) return;
+    *s = net->stats;
+    s->bytes = snn__bytes(net);
+}

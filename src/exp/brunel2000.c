@@ -28,6 +28,11 @@ static const soma_opt opts_[] = {
     {"transient", SOMA_OPT_FLOAT, "100", 0, 100000, NULL, "ms at the start left out of the statistics", 0},
     {"ext-sources", SOMA_OPT_INT, "0", 0, 1000, NULL,
      "Poisson sources a neuron for the external drive (0: enough for p = rate dt <= 0.1)", 0},
+    {"ai-g", SOMA_OPT_FLOAT, "5", 0, 20, NULL, "relative inhibition g of the AI run", 1},
+    {"ai-ratio", SOMA_OPT_FLOAT, "2", 0.01, 20, NULL, "nu_ext / nu_thr of the AI run", 1},
+    {"sr-g", SOMA_OPT_FLOAT, "3", 0, 20, NULL, "relative inhibition g of the SR run", 1},
+    {"sr-ratio", SOMA_OPT_FLOAT, "2", 0.01, 20, NULL, "nu_ext / nu_thr of the SR run", 1},
+    {"only", SOMA_OPT_ENUM, "both", 0, 0, "both|ai|sr", "run both regimes, or one", 1},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -51,7 +56,6 @@ typedef struct regime_ {
     double g, ratio;
 } regime_;
 
-static const regime_ regimes_[2] = {{"AI", "ai", 5.0, 2.0}, {"SR", "sr", 3.0, 2.0}};
 
 typedef struct brunel_cfg_ {
     int n, n_e, n_i, c_e, c_i, ext;
@@ -223,6 +227,13 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_double(&c->args, "eps", &b.eps));
     SOMA_TRY(soma_args_double(&c->args, "transient", &b.transient));
     SOMA_TRY(soma_args_int(&c->args, "ext-sources", &b.ext));
+    regime_ rg[2] = {{"AI", "ai", 5.0, 2.0}, {"SR", "sr", 3.0, 2.0}};
+    SOMA_TRY(soma_args_double(&c->args, "ai-g", &rg[0].g));
+    SOMA_TRY(soma_args_double(&c->args, "ai-ratio", &rg[0].ratio));
+    SOMA_TRY(soma_args_double(&c->args, "sr-g", &rg[1].g));
+    SOMA_TRY(soma_args_double(&c->args, "sr-ratio", &rg[1].ratio));
+    const char *only = soma_args_str(&c->args, "only");
+    const int run_k[2] = {strcmp(only, "sr") != 0, strcmp(only, "ai") != 0};
     b.duration = dur_s * 1e3;
     b.n_e = (int)lround(0.8 * b.n);
     b.n_i = b.n - b.n_e;
@@ -238,7 +249,7 @@ static soma_status run_(soma_exp_ctx *c) {
     double max_rate = 0.0;
     for (int k = 0; k < 2; k++) {
         double nu_thr = b.theta / (b.J * b.c_e * b.tau) * 1e3;
-        max_rate = fmax(max_rate, b.c_e * regimes_[k].ratio * nu_thr);
+        max_rate = fmax(max_rate, b.c_e * rg[k].ratio * nu_thr);
     }
     if (b.ext == 0) b.ext = (int)ceil(max_rate * b.dt * 1e-3 / 0.1 - 1e-9);
     if (b.ext < 1) b.ext = 1;
@@ -256,8 +267,12 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_fig_new(&f, 2, 2, 1200, 700));
     soma_fig_title(f, "Brunel 2000, model A: asynchronous irregular vs synchronous regular");
     result_ r[2];
+    memset(r, 0, sizeof r);
     soma_status st = SOMA_OK;
-    for (int k = 0; k < 2 && st == SOMA_OK; k++) st = run_regime_(c, &b, &regimes_[k], k, f, &r[k]);
+    for (int k = 0; k < 2 && st == SOMA_OK; k++) {
+        r[k].rate = r[k].cv = r[k].chi = r[k].peak_hz = r[k].peak_ratio = NAN;
+        if (run_k[k]) st = run_regime_(c, &b, &rg[k], k, f, &r[k]);
+    }
     if (st != SOMA_OK) goto out;
     /* the network's size as the issue asks for it: the same in both regimes */
     soma_exp_put(c, "n_neurons", b.n);
@@ -271,8 +286,8 @@ static soma_status run_(soma_exp_ctx *c) {
     if ((st = soma_fig_new(&g, 1, 2, 1000, 420)) != SOMA_OK) goto out;
     soma_fig_title(g, "Brunel 2000 regimes: where we ran, and what we measured");
     {
-        const float gx[2] = {(float)regimes_[0].g, (float)regimes_[1].g};
-        const float gy[2] = {(float)regimes_[0].ratio, (float)regimes_[1].ratio};
+        const float gx[2] = {(float)rg[0].g, (float)rg[1].g};
+        const float gy[2] = {(float)rg[0].ratio, (float)rg[1].ratio};
         const int cls[2] = {0, 1};
         char n0[96], n1[96];
         snprintf(n0, sizeof n0, "AI: CV %.2f, chi %.2f", r[0].cv, r[0].chi);
@@ -293,10 +308,10 @@ static soma_status run_(soma_exp_ctx *c) {
     }
     st = soma_fig_save(g, soma_exp_path(c, "brunel2000_regimes.svg", path, sizeof path));
     snprintf(c->headline, sizeof c->headline,
-             "AI (g 5, nu_ext/nu_thr 2): %.1f Hz, CV %.2f, chi %.3f, spectral peak %.0f Hz x%.1f\n"
-             "SR (g 3, nu_ext/nu_thr 2): %.1f Hz, CV %.2f, chi %.3f, spectral peak %.0f Hz x%.1f; "
+             "AI (g %g, nu_ext/nu_thr %g): %.1f Hz, CV %.2f, chi %.3f, spectral peak %.0f Hz x%.1f\n"
+             "SR (g %g, nu_ext/nu_thr %g): %.1f Hz, CV %.2f, chi %.3f, spectral peak %.0f Hz x%.1f; "
              "N %d, %ld synapses, simulation %.2f + %.2f s",
-             r[0].rate, r[0].cv, r[0].chi, r[0].peak_hz, r[0].peak_ratio, r[1].rate, r[1].cv, r[1].chi, r[1].peak_hz,
+             rg[0].g, rg[0].ratio, r[0].rate, r[0].cv, r[0].chi, r[0].peak_hz, r[0].peak_ratio, rg[1].g, rg[1].ratio, r[1].rate, r[1].cv, r[1].chi, r[1].peak_hz,
              r[1].peak_ratio, b.n, (long)(b.c_e + b.c_i) * b.n, r[0].sim_s, r[1].sim_s);
 out:
     soma_fig_free(f);

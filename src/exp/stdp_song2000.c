@@ -20,6 +20,8 @@ static const soma_opt opts_[] = {
     {"rate", SOMA_OPT_FLOAT, "10", 0.1, 200, NULL, "rate of each excitatory input, Hz", 0},
     {"n-exc", SOMA_OPT_INT, "1000", 10, 1000000, NULL, "excitatory (plastic) inputs", 1},
     {"dt", SOMA_OPT_FLOAT, "0.1", 0.01, 1, NULL, "time step, ms", 1},
+    {"a-plus", SOMA_OPT_FLOAT, "0.005", 1e-6, 0.5, NULL, "potentiation per pair, fraction of g_max (A_-/A_+ stays 1.05)", 1},
+    {"w-init", SOMA_OPT_ENUM, "uniform", 0, 0, "uniform|max", "initial weights: uniform in [0, g_max], or all g_max", 0},
     {"chunk", SOMA_OPT_FLOAT, "1", 0.01, 1000, NULL, "seconds between weight snapshots", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
@@ -50,6 +52,9 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "n-exc", &n_exc));
     SOMA_TRY(soma_args_double(&c->args, "dt", &dt));
     SOMA_TRY(soma_args_double(&c->args, "chunk", &chunk_s));
+    double a_plus;
+    SOMA_TRY(soma_args_double(&c->args, "a-plus", &a_plus));
+    const int w_all_max = strcmp(soma_args_str(&c->args, "w-init"), "max") == 0;
     const double gL = 10.0, g_max = 0.015 * gL, g_in = 0.05 * gL;
     long n_chunks = (long)ceil(dur_s / chunk_s - 1e-9);
     if (n_chunks > 100000) return soma_error(SOMA_ERR_ARG, "run stdp-song2000: more than 100000 snapshots; raise --chunk");
@@ -70,7 +75,7 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_rng_seed(&rng, c->seed, 7);
     for (int k = 0; k < n_exc; k++) {
         pre[k] = k;
-        w0[k] = (float)(g_max * soma_rng_uniform(&rng));
+        w0[k] = w_all_max ? nextafterf((float)g_max, 0.f) : (float)(g_max * soma_rng_uniform(&rng));
     }
     if ((st = soma_snn_new(&net, dt, c->seed)) != SOMA_OK) goto out;
     soma_neuron_params p;
@@ -96,7 +101,7 @@ static soma_status run_(soma_exp_ctx *c) {
     if ((st = soma_snn_add_group(net, "neuron", 1, &p, &g_out)) != SOMA_OK) goto out;
     if ((st = soma_snn_add_group(net, "exc_inputs", n_exc, &pe, &g_exc)) != SOMA_OK) goto out;
     if ((st = soma_snn_add_group(net, "inh_inputs", N_INH_, &pi, &g_inh)) != SOMA_OK) goto out;
-    soma_stdp stdp = {20.0, 20.0, 0.005, 0.005 * 1.05, g_max, 0};
+    soma_stdp stdp = {20.0, 20.0, a_plus, a_plus * 1.05, g_max, 0};
     soma_conn_spec cs = soma_conn_default();
     cs.pre = g_exc;
     cs.post = g_out;

@@ -49,7 +49,7 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--neurons", "5000", "--duration", "0.3", NULL};
+static const char *const reduced_[] = {"--neurons", "2500", "--duration", "0.5", NULL};
 
 typedef struct regime_ {
     const char *name, *key; /* "AI", "ai" */

@@ -17,9 +17,10 @@
 
 static const soma_opt opts_[] = {
     {"duration", SOMA_OPT_FLOAT, "200", 1, 100000, NULL, "seconds of biological time", 1},
-    {"rate", SOMA_OPT_FLOAT, "10", 0.1, 200, NULL, "rate of each excitatory input, Hz", 0},
+    {"rate", SOMA_OPT_FLOAT, "20", 0.1, 200, NULL, "rate of each excitatory input, Hz", 0},
     {"n-exc", SOMA_OPT_INT, "1000", 10, 1000000, NULL, "excitatory (plastic) inputs", 1},
     {"dt", SOMA_OPT_FLOAT, "0.1", 0.01, 1, NULL, "time step, ms", 1},
+    {"g-max", SOMA_OPT_FLOAT, "0.015", 1e-5, 10, NULL, "weight bound g_max, in units of the leak conductance", 1},
     {"a-plus", SOMA_OPT_FLOAT, "0.005", 1e-6, 0.5, NULL, "potentiation per pair, fraction of g_max (A_-/A_+ stays 1.05)", 1},
     {"w-init", SOMA_OPT_ENUM, "uniform", 0, 0, "uniform|max", "initial weights: uniform in [0, g_max], or all g_max", 0},
     {"chunk", SOMA_OPT_FLOAT, "1", 0.01, 1000, NULL, "seconds between weight snapshots", 0},
@@ -39,7 +40,7 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--duration", "30", NULL};
+static const char *const reduced_[] = {"--duration", "20", NULL};
 
 #define N_INH_ 200
 #define N_BINS_ 20
@@ -55,7 +56,9 @@ static soma_status run_(soma_exp_ctx *c) {
     double a_plus;
     SOMA_TRY(soma_args_double(&c->args, "a-plus", &a_plus));
     const int w_all_max = strcmp(soma_args_str(&c->args, "w-init"), "max") == 0;
-    const double gL = 10.0, g_max = 0.015 * gL, g_in = 0.05 * gL;
+    double g_max_rel;
+    SOMA_TRY(soma_args_double(&c->args, "g-max", &g_max_rel));
+    const double gL = 10.0, g_max = g_max_rel * gL, g_in = 0.05 * gL;
     long n_chunks = (long)ceil(dur_s / chunk_s - 1e-9);
     if (n_chunks > 100000) return soma_error(SOMA_ERR_ARG, "run stdp-song2000: more than 100000 snapshots; raise --chunk");
 
@@ -170,6 +173,7 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_exp_put(c, "frac_bimodal", frac_low + frac_high);
     soma_exp_put(c, "output_rate_hz", out_rate);
     soma_exp_put(c, "output_rate_whole_run_hz", s->n / dur_s);
+    soma_exp_put(c, "output_rate_start_hz", out_hz[0]);
     soma_exp_put(c, "mean_weight_over_gmax", mean_w[n_chunks - 1]);
     soma_exp_put(c, "duration_s", dur_s);
     soma_exp_put_array(c, "weight_histogram", hist, N_BINS_);

@@ -111,6 +111,63 @@ static void test_brian2_range(void) {
     cJSON_Delete(fix);
 }
 
+/* When a spike acts: soma's one-step delay against Brian2's no-delay synapse, on two CUBA
+ * neurons (the fixture's "timing"): the same spike time, and neuron 1's v trace within 1e-4 mV
+ * at every recorded step, the first step of the jump included. */
+static void test_spike_timing(void) {
+    cJSON *fix = load_json_(check_src_path("tests/fixtures/brian2_cuba_coba.json"));
+    CHECK(fix != NULL);
+    if (!fix) return;
+    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(fix, "timing");
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(tm, "t_ms"), *jv = cJSON_GetObjectItemCaseSensitive(tm, "v_mV");
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(tm, "spike_ms");
+    int n_ref = cJSON_GetArraySize(jt);
+    CHECK(n_ref >= 50 && n_ref == cJSON_GetArraySize(jv) && cJSON_GetArraySize(js) == 1);
+    soma_snn *net = NULL;
+    CHECK_OK(soma_snn_new(&net, 0.1, 1));
+    soma_neuron_params p;
+    soma_neuron_defaults(SOMA_LIF, &p);
+    p.synapse = SOMA_SYN_CURRENT;
+    p.C = 200, p.gL = 10, p.V_th = -50, p.V_reset = -60, p.t_ref = 5, p.tau_e = 5, p.tau_i = 10, p.I_ext = 0;
+    p.V_init_lo = p.V_init_hi = -60;
+    p.EL = -49;
+    int g0, g1, ms, mv;
+    CHECK_OK(soma_snn_add_group(net, "a", 1, &p, &g0));
+    p.EL = -60;
+    CHECK_OK(soma_snn_add_group(net, "b", 1, &p, &g1));
+    soma_conn_spec c = soma_conn_default();
+    c.pre = g0, c.post = g1, c.rule = SOMA_CONN_ONE_TO_ONE, c.weight = 16.2, c.delay = 0.1;
+    CHECK_OK(soma_snn_connect(net, &c, NULL));
+    const int who[1] = {0};
+    CHECK_OK(soma_snn_record_spikes(net, g0, &ms));
+    CHECK_OK(soma_snn_record_state(net, g1, "v", who, 1, 1, &mv));
+    CHECK_OK(soma_snn_run(net, 60.0));
+    const soma_spikes *s = soma_snn_spikes(net, ms);
+    CHECK(s && s->n == 1 && fabs(s->t[0] - cJSON_GetArrayItem(js, 0)->valuedouble) < 1e-6);
+    const float *v;
+    const double *t;
+    long ns = 0;
+    int nn = 0;
+    CHECK_OK(soma_snn_state(net, mv, &v, &t, &ns, &nn));
+    int matched = 0, first_jump_ok = 0;
+    double worst = 0;
+    for (int k = 0; k < n_ref && ns > 0; k++) {
+        double tr = cJSON_GetArrayItem(jt, k)->valuedouble, vr = cJSON_GetArrayItem(jv, k)->valuedouble;
+        long i = lround(tr / 0.1);
+        if (i < 0 || i >= ns || fabs(t[i] - tr) > 1e-6) continue;
+        matched++;
+        worst = fmax(worst, fabs(v[i] - vr));
+        /* the first sample that moved off rest is the same step on both sides */
+        if (vr > -59.9999 && cJSON_GetArrayItem(jv, k - 1)->valuedouble <= -59.9999)
+            first_jump_ok = v[i] > -59.9999 && v[i - 1] <= -59.9999;
+    }
+    printf("spike timing: %d samples compared, worst |v - v_brian2| %.2e mV, first jump step %s\n", matched, worst,
+           first_jump_ok ? "equal" : "DIFFERS");
+    CHECK(matched == n_ref && worst < 1e-4 && first_jump_ok);
+    soma_snn_free(net);
+    cJSON_Delete(fix);
+}
+
 /* --neurons keeps 64 excitatory inputs a neuron; --p scales the weights to the mean input of
  * the 4000-neuron network. */
 static void test_scaling(void) {
@@ -184,6 +241,7 @@ static void test_stdp(void) {
 
 int main(void) {
     snprintf(out_, sizeof out_, "/tmp/soma-test-snn-nets-%d", (int)getpid());
+    test_spike_timing();
     test_brian2_range();
     test_scaling();
     test_brunel();

@@ -23,7 +23,7 @@ static const soma_exp_landmark landmarks_[] = {
 
 static const soma_opt opts_[] = {SOMA__VA_OPTS, {NULL, 0, NULL, 0, 0, NULL, NULL, 0}};
 
-static const char *const reduced_[] = {"--neurons", "1000", "--duration", "0.2", NULL};
+static const char *const reduced_[] = {"--neurons", "1000", "--duration", "0.1", NULL};
 
 static soma_status run_(soma_exp_ctx *c) { return soma__va_experiment(c, 0); }
 

@@ -307,13 +307,16 @@ soma_status soma__va_experiment(soma_exp_ctx *c, int coba) {
     soma_exp_put(c, "w_scale", cfg.w_scale);
     soma_exp_put(c, "duration_s", cfg.duration * 1e-3);
     soma__snn_put_perf(c, v.net, "", cfg.n);
+    long n_rec = 0; /* the network's own synapses (COBA's kick inputs are not part of it) */
+    for (int k = 0; k < 4; k++) n_rec += soma_snn_proj_size(v.net, k);
+    soma_exp_put(c, "n_synapses", (double)n_rec);
     soma_snn_stats s;
     soma_snn_stats_get(v.net, &s);
     snprintf(c->headline, sizeof c->headline,
              "%s, N %d, p %.3g, %.3g s: mean rate %.2f Hz, mean CV %.3f (exc %.2f Hz, inh %.2f Hz)\n"
              "%ld synapses, set-up %.3f s, simulation %.3f s, %.3g synaptic events/s, peak RSS %.0f MiB",
              coba ? "COBA" : "CUBA", cfg.n, cfg.p, cfg.duration * 1e-3, rate, cv, rate_e, rate_i,
-             soma_snn_n_synapses(v.net), s.setup_seconds, s.sim_seconds,
+             n_rec, s.setup_seconds, s.sim_seconds,
              s.sim_seconds > 0 ? s.syn_events / s.sim_seconds : 0.0, soma__peak_rss_mib());
     /* figure: the raster of 400 neurons and the population rate over the last 500 ms at most */
     if ((st = soma_fig_new(&f, 2, 1, 900, 640)) != SOMA_OK) goto out;

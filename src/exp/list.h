@@ -3,3 +3,5 @@
 SOMA_EXP(perceptron)
 SOMA_EXP(mlp_fmnist)
 SOMA_EXP(lenet_fmnist)
+SOMA_EXP(lif_fi)
+SOMA_EXP(izhikevich)

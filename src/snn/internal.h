@@ -140,9 +140,13 @@ static inline int snn__n_spikes(const snn_group *g, int par, int nt) {
 
 /* neuron.c */
 soma_status snn__calibrate(snn_group *g, double dt);
-/* Advances neurons [lo, hi) of g by one step (state update, threshold, reset); writes the ids
- * of those that spiked, ascending, to out and returns their count. No allocation. */
-int snn__update(snn_group *g, int lo, int hi, int *out);
+/* Advances neurons [lo, hi) of g by step `step`: takes in the input due (ring buffer slot of
+ * the step), updates the state, tests the threshold, resets; writes the ids of those that
+ * spiked, ascending, to out and returns their count. No allocation. */
+int snn__update(snn_group *g, int lo, int hi, int64_t step, int *out);
+/* Input due at `step` not yet taken into variable var (0 v, 1 ge, 2 gi) of neuron i: what a
+ * reader of the state at the step's start adds (state monitors, soma_snn_get_state). */
+double snn__pending(const snn_group *g, int var, int i, int64_t step);
 /* Poisson sources: blocks [b0, b1) of g; ids ascending into out; returns the count. */
 int snn__poisson(snn_group *g, int b0, int b1, int *out);
 /* Redraws every block's skip count for the group's current rate_p. */

@@ -626,6 +626,59 @@ static void test_poisson(void) {
     soma_snn_free(net);
 }
 
+/* Poisson input without synapses: a non-leaky integrator (delta synapses, tau_m ~ 1e8 ms)
+ * sums its counts; mean and variance over neurons are those of Poisson(n rate T); the
+ * numbers do not depend on the thread count; lambda >= 30 a step takes the other sampler. */
+static void pin_run_(int threads, int n_sources, double rate, double T, double *v) {
+    soma_set_threads(threads);
+    soma_snn *net = NULL;
+    CHECK_OK(soma_snn_new(&net, 0.1, 9));
+    soma_neuron_params p;
+    soma_neuron_defaults(SOMA_LIF, &p);
+    p.synapse = SOMA_SYN_DELTA;
+    p.C = 1e9;
+    p.V_th = 1e12;
+    p.t_ref = 0;
+    p.EL = p.V_reset = p.V_init_lo = p.V_init_hi = 0;
+    int g;
+    CHECK_OK(soma_snn_add_group(net, "x", 4000, &p, &g));
+    CHECK_OK(soma_snn_poisson_input(net, g, n_sources, rate, 0.5, SOMA_TARGET_EXC));
+    CHECK_OK(soma_snn_poisson_input(net, g, 1, 0.0, 0.5, SOMA_TARGET_INH)); /* rate 0: none */
+    CHECK_OK(soma_snn_run(net, T));
+    CHECK_OK(soma_snn_get_state(net, g, "v", v));
+    soma_snn_free(net);
+}
+
+static void test_poisson_input(void) {
+    static double v1[4000], v2[4000];
+    const int ns[2] = {800, 200000};
+    const double rates[2] = {5.0, 20.0}; /* lambda 0.4 and 400 a step */
+    for (int c = 0; c < 2; c++) {
+        const double T = c == 0 ? 500.0 : 5.0;
+        pin_run_(1, ns[c], rates[c], T, v1);
+        pin_run_(2, ns[c], rates[c], T, v2);
+        CHECK(memcmp(v1, v2, sizeof v1) == 0);
+        double m = 0, q = 0;
+        for (int i = 0; i < 4000; i++) m += v1[i] / 0.5;
+        m /= 4000;
+        for (int i = 0; i < 4000; i++) q += (v1[i] / 0.5 - m) * (v1[i] / 0.5 - m);
+        q /= 3999;
+        const double mu = ns[c] * rates[c] * T * 1e-3;
+        printf("poisson input: mean count %.2f (expected %.2f), variance %.2f\n", m, mu, q);
+        CHECK(fabs(m - mu) < 4 * sqrt(mu / 4000));
+        CHECK(fabs(q / mu - 1) < 0.1);
+    }
+    soma_set_threads(2);
+    soma_snn *net = NULL;
+    int a, b;
+    net = two_groups_(10, 0, &a, &b);
+    CHECK_FAILS(soma_snn_poisson_input(net, a, -1, 5, 1, SOMA_TARGET_EXC), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_snn_poisson_input(net, a, 10, NAN, 1, SOMA_TARGET_EXC), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_snn_poisson_input(net, a, 10, 5, 1, (soma_syn_target)2), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_snn_poisson_input(net, 4, 10, 5, 1, SOMA_TARGET_EXC), SOMA_ERR_ARG);
+    soma_snn_free(net);
+}
+
 // --- monitors ---------------------------------------------------------------------------------
 
 static void test_monitors(void) {
@@ -834,6 +887,7 @@ int main(void) {
     test_conn_edges();
     test_conn_seeds();
     test_poisson();
+    test_poisson_input();
     test_monitors();
     test_bad_args();
     test_oom();

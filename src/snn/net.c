@@ -224,6 +224,26 @@ soma_status soma_snn_set_rate(soma_snn *net, int group, double rate) {
     return SOMA_OK;
 }
 
+soma_status soma_snn_poisson_input(soma_snn *net, int group, int n_sources, double rate, double weight,
+                                   soma_syn_target target) {
+    SOMA_TRY(group_arg_(net, group, "poisson_input"));
+    snn_group *g = &net->g[group];
+    if (g->p.model == SOMA_POISSON)
+        return soma_error(SOMA_ERR_ARG, "snn: poisson_input: group %s is a Poisson group; it takes no input", g->name);
+    if (n_sources < 0) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: %d sources", n_sources);
+    if (!(rate >= 0) || !isfinite(rate)) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: rate %g Hz", rate);
+    if (!isfinite(weight)) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: weight %g", weight);
+    if (target != SOMA_TARGET_EXC && target != SOMA_TARGET_INH)
+        return soma_error(SOMA_ERR_ARG, "snn: poisson_input: target %d is neither EXC nor INH", (int)target);
+    if (g->p.synapse == SOMA_SYN_CONDUCTANCE && weight < 0)
+        return soma_error(SOMA_ERR_ARG, "snn: poisson_input: group %s: conductance weights must be >= 0 nS", g->name);
+    const double lam = (double)n_sources * rate * net->dt * 1e-3;
+    if (lam > 1e6) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: %g spikes a step on average, too many", lam);
+    g->pin_lam[target] = lam;
+    g->pin_w[target] = weight;
+    return SOMA_OK;
+}
+
 int snn__var_parse(const snn_group *g, const char *var) {
     if (!var) return -1;
     if (g->p.model == SOMA_POISSON) return -1;
@@ -336,6 +356,7 @@ static void phase_update_(soma_snn *net, int t, int nt, int64_t step) {
         } else {
             int lo, hi;
             part_(g->n, t, nt, &lo, &hi);
+            if (g->pin_lam[0] > 0 || g->pin_lam[1] > 0) snn__poisson_input(net, g, gi, lo, hi, step);
             k = snn__update(g, lo, hi, step, out);
         }
         g->seg_cnt[par * g->seg_cap + t] = k;

@@ -465,6 +465,49 @@ void snn__poisson_reset(snn_group *g, uint64_t seed, int group_index) {
     }
 }
 
+static inline uint64_t mix64_(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Poisson(lam) count from one uniform u in [0, 1) by inversion (lam < 30). */
+static inline int poisson_inv_(double u, double lam, double e_lam) {
+    int k = 0;
+    double p = e_lam, F = p;
+    while (u > F && k < 1000) {
+        k++;
+        p *= lam / k;
+        F += p;
+    }
+    return k;
+}
+
+void snn__poisson_input(const soma_snn *net, snn_group *g, int gi, int lo, int hi, int64_t step) {
+    const size_t off = (size_t)(step % g->slots) * (size_t)g->n;
+    for (int tg = 0; tg < 2; tg++) {
+        const double lam = g->pin_lam[tg], w = g->pin_w[tg];
+        if (!(lam > 0)) continue;
+        double *restrict buf = (tg == 0 ? g->buf_e : g->buf_i) + off;
+        const double e_lam = exp(-lam);
+        const uint64_t base = mix64_(net->seed ^ mix64_(((uint64_t)SNN_STREAM_PINPUT << 56) ^
+                                                        ((uint64_t)(uint32_t)gi << 8) ^ (uint64_t)tg));
+        const uint64_t sbase = mix64_(base ^ ((uint64_t)step * 0x9e3779b97f4a7c15ULL));
+        for (int i = lo; i < hi; i++) {
+            const uint64_t h = mix64_(sbase + (uint64_t)i * 0xd1b54a32d192ed03ULL);
+            int k;
+            if (lam < 30) {
+                k = poisson_inv_((double)(h >> 11) * 0x1.0p-53, lam, e_lam);
+            } else {
+                soma_rng r;
+                soma_rng_seed(&r, h, 0);
+                k = (int)soma_rng_poisson(&r, lam);
+            }
+            buf[i] += k * w;
+        }
+    }
+}
+
 int snn__poisson(snn_group *g, int b0, int b1, int *out) {
     int k = 0;
     const double p = g->rate_p;

@@ -3,6 +3,8 @@
 SOMA_EXP(perceptron)
 SOMA_EXP(mlp_fmnist)
 SOMA_EXP(lenet_fmnist)
+SOMA_EXP(lif_fi)
+SOMA_EXP(izhikevich)
 SOMA_EXP(cuba)
 SOMA_EXP(coba)
 SOMA_EXP(brunel2000)

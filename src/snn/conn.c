@@ -90,11 +90,12 @@ static soma_status rows_to_ptr_(snn_proj *p) {
 
 static soma_status build_prob_(soma_snn *net, snn_proj *p, const soma_conn_spec *c, int index) {
     const double expect = c->p * (double)p->n_pre * (double)p->n_post;
-    if (expect > 4e9)
+    if (expect > SNN_MAX_SYNAPSES || !snn__fits_memory(expect * 8.0))
         return soma_error(SOMA_ERR_NOMEM, "snn: connect: p = %g over %d x %d neurons makes ~%.3g synapses, too many",
                           c->p, p->n_pre, p->n_post, expect);
     const int self_skip = c->pre == c->post && !c->autapses;
     const int nb = (p->n_pre + SNN_CONN_BLOCK - 1) / SNN_CONN_BLOCK, T = conn_threads_();
+    (void)T; /* unused without OpenMP */
     for (int pass = 0; pass < 2; pass++) {
 #pragma omp parallel for schedule(dynamic, 4) num_threads(T) if (T > 1 && nb > 1)
         for (int b = 0; b < nb; b++) {
@@ -112,7 +113,7 @@ static soma_status build_indegree_(soma_snn *net, snn_proj *p, const soma_conn_s
     const int self_skip = c->pre == c->post && !c->autapses;
     const int avail = p->n_pre - self_skip, k = c->k, M = p->n_post;
     const int64_t total = (int64_t)k * M;
-    if (total > 4000000000LL)
+    if (total > SNN_MAX_SYNAPSES || !snn__fits_memory((double)total * 12.0))
         return soma_error(SOMA_ERR_NOMEM, "snn: connect: k = %d onto %d neurons makes %lld synapses, too many", k, M,
                           (long long)total);
     const int T = conn_threads_();
@@ -404,19 +405,35 @@ static inline int64_t lower_bound_(const int32_t *col, int64_t b, int64_t e, int
 void snn__deliver(soma_snn *net, const snn_proj *p, int64_t now, int lo, int hi) {
     const snn_group *pre = &net->g[p->pre];
     snn_group *post = &net->g[p->post];
-    if (!pre->n_spk || lo >= hi) return;
+    if (lo >= hi) return;
+    const int par = (int)(now & 1);
     const size_t off = (size_t)((now + p->delay) % post->slots) * (size_t)post->n;
     double *restrict buf = (p->target == SOMA_TARGET_EXC ? post->buf_e : post->buf_i) + off;
     const int32_t *restrict col = p->col;
     const float *restrict w = p->w;
     const int whole = lo == 0 && hi == p->n_post;
-    for (int s = 0; s < pre->n_spk; s++) {
-        const int i = pre->spk[s];
-        int64_t b = p->row[i], e = p->row[i + 1];
-        if (!whole) {
-            if (lo > 0) b = lower_bound_(col, b, e, lo);
-            if (hi < p->n_post) e = lower_bound_(col, b, e, hi);
+    for (int t = 0; t < net->nt; t++) {
+        const int *ids;
+        const int ns = snn__seg(pre, par, t, &ids);
+        for (int s = 0; s < ns; s++) {
+            const int i = ids[s];
+            int64_t b = p->row[i], e = p->row[i + 1];
+            if (!whole) {
+                if (lo > 0) b = lower_bound_(col, b, e, lo);
+                if (hi < p->n_post) e = lower_bound_(col, b, e, hi);
+            }
+            for (int64_t k = b; k < e; k++) buf[col[k]] += w[k];
         }
-        for (int64_t k = b; k < e; k++) buf[col[k]] += w[k];
     }
+}
+
+long snn__events(const soma_snn *net, const snn_proj *p, int par) {
+    const snn_group *pre = &net->g[p->pre];
+    long ev = 0;
+    for (int t = 0; t < net->nt; t++) {
+        const int *ids;
+        const int ns = snn__seg(pre, par, t, &ids);
+        for (int s = 0; s < ns; s++) ev += (long)(p->row[ids[s] + 1] - p->row[ids[s]]);
+    }
+    return ev;
 }

@@ -11,13 +11,18 @@
 /* Poisson sources draw from one random stream per block of this many neurons, so their spikes
  * do not depend on the thread count (a thread always handles whole blocks). */
 #define SNN_POIS_BLOCK 1024
+/* Fewest neurons a thread of the step loop (net.c) */
+#define SNN_PAR_MIN 2000
 /* Random connectivity draws from one stream per block of this many rows (PROB: pre neurons)
  * or columns (INDEGREE: post neurons). */
 #define SNN_CONN_BLOCK 256
+/* Most synapses one random projection may make (2^29: 4 GiB of CSR); more is refused with
+ * SOMA_ERR_NOMEM before anything is drawn. */
+#define SNN_MAX_SYNAPSES (1LL << 29)
 /* Longest transmission delay, in steps (ring buffers hold max delay + 1 slots). */
 #define SNN_MAX_DELAY_STEPS (1 << 20)
 /* Random stream kinds, mixed into the stream number with the object's index. */
-enum { SNN_STREAM_INIT = 1, SNN_STREAM_POISSON = 2, SNN_STREAM_CONN = 3 };
+enum { SNN_STREAM_INIT = 1, SNN_STREAM_POISSON = 2, SNN_STREAM_CONN = 3, SNN_STREAM_PINPUT = 4 };
 
 static inline uint64_t snn__stream(int kind, int index, int64_t block) {
     return ((uint64_t)kind << 56) ^ ((uint64_t)(uint32_t)index << 24) ^ (uint64_t)block;
@@ -50,9 +55,14 @@ typedef struct snn_group {
     /* delayed input: ring buffers [slots][n] of summed jumps, one per synaptic variable */
     int slots;   /* max delay into the group + 1 (0 before freeze or without input) */
     double *buf_e, *buf_i;
-    /* spikes of the current step (ids in ascending order, n_spk of them) */
+    /* Spikes of a step, double-buffered by the step's parity (spk + par * n), so threads can
+     * find the next step's spikes while others still read this step's. Thread t of nt writes
+     * the ids it finds, ascending, from seg_lo[t] on, and their count to seg_cnt[par][t];
+     * thread order is id order. snn__seg reads them. */
     int *spk;
-    int n_spk;
+    int *seg_lo;  /* [cap_threads + 1] */
+    int *seg_cnt; /* [2][cap_threads] */
+    int seg_cap;
     /* Poisson sources: a stream and a skip count per block (geometric skipping over the
      * flattened (step, neuron) grid of the block) */
     double rate_p;   /* spike probability per step */
@@ -60,6 +70,9 @@ typedef struct snn_group {
     soma_rng *prng;
     int64_t *pnext;
     long n_spikes_total;
+    /* Poisson input without synapses (soma_snn_poisson_input), per target variable: mean
+     * count a step, jump a spike; lam 0 = none */
+    double pin_lam[2], pin_w[2];
 } snn_group;
 
 typedef struct snn_proj {
@@ -111,19 +124,38 @@ struct soma_snn {
     snn_monitor *mon;
     int n_mon, cap_mon;
     int frozen;
-    int *thread_cnt; /* [n_groups * cap_threads] spikes found by each thread in phase A */
-    int cap_threads;
+    int nt; /* threads of the current run */
     char progress_label[64];
     soma_snn_stats stats;
 };
 
+/* Thread t's spikes of group g in the step of parity par: *ids, and their count. */
+static inline int snn__seg(const snn_group *g, int par, int t, const int **ids) {
+    *ids = g->spk + (size_t)par * (size_t)g->n + (size_t)g->seg_lo[t];
+    return g->seg_cnt[par * g->seg_cap + t];
+}
+/* All spikes of group g in the step of parity par, over nt threads. */
+static inline int snn__n_spikes(const snn_group *g, int par, int nt) {
+    int n = 0;
+    for (int t = 0; t < nt; t++) n += g->seg_cnt[par * g->seg_cap + t];
+    return n;
+}
+
 /* neuron.c */
 soma_status snn__calibrate(snn_group *g, double dt);
-/* Advances neurons [lo, hi) of g by one step (state update, threshold, reset); writes the ids
- * of those that spiked, ascending, to out and returns their count. No allocation. */
-int snn__update(snn_group *g, int lo, int hi, int *out);
+/* Advances neurons [lo, hi) of g by step `step`: takes in the input due (ring buffer slot of
+ * the step), updates the state, tests the threshold, resets; writes the ids of those that
+ * spiked, ascending, to out and returns their count. No allocation. */
+int snn__update(snn_group *g, int lo, int hi, int64_t step, int *out);
+/* Input due at `step` not yet taken into variable var (0 v, 1 ge, 2 gi) of neuron i: what a
+ * reader of the state at the step's start adds (state monitors, soma_snn_get_state). */
+double snn__pending(const snn_group *g, int var, int i, int64_t step);
 /* Poisson sources: blocks [b0, b1) of g; ids ascending into out; returns the count. */
 int snn__poisson(snn_group *g, int b0, int b1, int *out);
+/* Adds the Poisson input (soma_snn_poisson_input) of neurons [lo, hi) of group gi for step
+ * `step` into the step's ring buffer slot. Each count is a function of (seed, group, target,
+ * neuron, step) alone (a counter-based draw), so it does not depend on the threads. */
+void snn__poisson_input(const soma_snn *net, snn_group *g, int gi, int lo, int hi, int64_t step);
 /* Redraws every block's skip count for the group's current rate_p. */
 void snn__poisson_reset(snn_group *g, uint64_t seed, int group_index);
 int64_t snn__geometric(soma_rng *r, double p);
@@ -134,11 +166,14 @@ soma_status snn__proj_build_csc(snn_proj *p);
 /* Adds the jumps of this step's spikes of p's pre group into the ring buffer slot of
  * (now + delay) for the post neurons [lo, hi) of p's post group. */
 void snn__deliver(soma_snn *net, const snn_proj *p, int64_t now, int lo, int hi);
+/* Synaptic events (spikes x out-degree) of p's pre group's spikes in the step of parity par. */
+long snn__events(const soma_snn *net, const snn_proj *p, int par);
 
 /* monitor.c */
 soma_status snn__monitors_reserve(soma_snn *net, long steps);
 void snn__monitors_state(soma_snn *net);
-soma_status snn__monitors_spikes(soma_snn *net);
+/* Records the spikes of the step net->step (parity par). */
+soma_status snn__monitors_spikes(soma_snn *net, int par);
 void snn__monitors_finish(soma_snn *net);
 void snn__monitor_free(snn_monitor *m);
 
@@ -148,6 +183,10 @@ void snn__stdp_step(soma_snn *net, snn_proj *p);
 
 /* net.c */
 size_t snn__bytes(const soma_snn *net);
+/* For tests: the fewest neurons a thread (n <= 0 restores SNN_PAR_MIN). Not thread-safe. */
+void snn__set_par_min(int n);
+/* 0 when bytes exceed the machine's physical memory. */
+int snn__fits_memory(double bytes);
 /* A state variable's index for a group (0 v, 1 ge, 2 gi, 3 w/u), -1 if it has none. */
 int snn__var_parse(const snn_group *g, const char *var);
 const double *snn__var_data(const snn_group *g, int var);

@@ -166,22 +166,28 @@ void snn__monitors_state(soma_snn *net) {
     for (int i = 0; i < net->n_mon; i++) {
         snn_monitor *m = &net->mon[i];
         if (m->kind != SOMA_MON_STATE || (net->step - m->step0) % m->every != 0 || m->n_samples >= m->cap) continue;
-        const double *x = snn__var_data(&net->g[m->group], m->var);
+        const snn_group *g = &net->g[m->group];
+        const double *x = snn__var_data(g, m->var);
         float *row = m->data + (size_t)m->n_samples * (size_t)m->n;
-        for (int j = 0; j < m->n; j++) row[j] = (float)x[m->idx[j]];
+        for (int j = 0; j < m->n; j++) row[j] = (float)(x[m->idx[j]] + snn__pending(g, m->var, m->idx[j], net->step));
         m->t[m->n_samples++] = (double)net->step * net->dt;
     }
 }
 
-soma_status snn__monitors_spikes(soma_snn *net) {
+soma_status snn__monitors_spikes(soma_snn *net, int par) {
     const double t = (double)net->step * net->dt;
     for (int i = 0; i < net->n_mon; i++) {
         snn_monitor *m = &net->mon[i];
         const snn_group *g = &net->g[m->group];
         if (m->kind == SOMA_MON_SPIKES) {
-            for (int s = 0; s < g->n_spk; s++) SOMA_TRY(soma_spikes_push(&m->spikes, g->spk[s], t));
+            for (int th = 0; th < net->nt; th++) {
+                const int *ids;
+                const int ns = snn__seg(g, par, th, &ids);
+                for (int s = 0; s < ns; s++) SOMA_TRY(soma_spikes_push(&m->spikes, ids[s], t));
+            }
         } else if (m->kind == SOMA_MON_RATE && m->n_rate < m->cap_rate) {
-            m->hz[m->n_rate++] = (float)((double)g->n_spk / ((double)g->n * net->dt * 1e-3));
+            const int ns = snn__n_spikes(g, par, net->nt);
+            m->hz[m->n_rate++] = (float)((double)ns / ((double)g->n * net->dt * 1e-3));
         }
     }
     return SOMA_OK;

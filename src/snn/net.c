@@ -1,17 +1,19 @@
 /* Networks: groups of neurons, their state, and the step loop.
  *
- * One step n advances every group from t_n = n dt to t_(n+1), in this order (Brian2's default
- * schedule, so networks built the same way give the same numbers as Brian2's):
+ * One step n advances every group from t_n = n dt to t_(n+1), in this order (the order of
+ * Brian2's default schedule, so networks built the same way give the same numbers as Brian2's):
  *   1. state monitors sample (Brian2's "start" slot): the values at t_n, the input due at
  *      step n included;
- *   2. every group updates its state over the step (neuron.c), tests the threshold and resets;
- *      Poisson sources draw their spikes;
+ *   2. every group takes in the jumps due at step n (its ring buffer slot, then cleared) into
+ *      its synaptic variables (delta synapses: into V, unless the neuron is refractory: the
+ *      input is lost), updates its state over the step (neuron.c), tests the threshold and
+ *      resets; Poisson sources draw their spikes;
  *   3. spike and rate monitors record the step's spikes, stamped t_n;
  *   4. every projection queues the jumps of its pre group's new spikes into the ring buffer
- *      slot of step n + delay of its post group (delay >= 1 step); then each group takes the
- *      slot of step n + 1 into its synaptic variables (for delta synapses: into V, unless the
- *      neuron will be refractory) and clears it. So the jumps of a spike of step n with a
- *      delay of d steps act from the update of step n + d on; Brian2's delay D is our D + dt;
+ *      slot of step n + delay of its post group (delay >= 1 step). So the jumps of a spike of
+ *      step n with a delay of d steps act from the update of step n + d on, as in NEST;
+ *      Brian2 (which delivers after the update) reads the same for its delay D = d dt - dt:
+ *      our minimum delay of one step is Brian2's delay 0;
  *   5. STDP updates the weights of plastic projections (after the jumps used the old weights).
  * Threads: one OpenMP region for the whole run. Each thread owns a contiguous range of every
  * group's neurons (Poisson groups: whole blocks of SNN_POIS_BLOCK sources, each with its own
@@ -20,9 +22,11 @@
  * sums its inputs in the same order (projection, then spike) whatever the thread count, so
  * results are bit-identical across thread counts. No allocation inside a step (spike monitors
  * grow their record geometrically, like any recording). */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -54,6 +58,8 @@ static void group_free_(snn_group *g) {
     soma_free(g->buf_e);
     soma_free(g->buf_i);
     soma_free(g->spk);
+    soma_free(g->seg_lo);
+    soma_free(g->seg_cnt);
     soma_free(g->prng);
     soma_free(g->pnext);
 }
@@ -66,7 +72,6 @@ void soma_snn_free(soma_snn *net) {
     soma_free(net->g);
     soma_free(net->pr);
     soma_free(net->mon);
-    soma_free(net->thread_cnt);
     soma_free(net);
 }
 
@@ -84,13 +89,28 @@ static soma_status grow_(void **arr, int *cap, int need, size_t size) {
     return SOMA_OK;
 }
 
+int snn__fits_memory(double bytes) {
+    static double phys = 0;
+    if (phys == 0) {
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        phys = pages > 0 && size > 0 ? (double)pages * (double)size : 1e18;
+    }
+    return bytes < phys;
+}
+
 static soma_status group_alloc_(snn_group *g) {
     const size_t n = (size_t)g->n;
+    /* a group whose state alone exceeds the machine's memory is refused up front (the OS
+     * might grant the allocation lazily and kill the process when it is touched) */
+    const double need = (double)n * (g->p.model == SOMA_POISSON ? sizeof(int) : 6 * sizeof(double) + 2 * sizeof(int));
+    if (!snn__fits_memory(need))
+        return soma_error(SOMA_ERR_NOMEM, "snn: group %s: %d neurons need %.3g GB, more than this machine has", g->name,
+                          g->n, need / 1e9);
     if (g->p.model == SOMA_POISSON) {
         g->n_blocks = (int)((n + SNN_POIS_BLOCK - 1) / SNN_POIS_BLOCK);
         g->prng = soma_calloc((size_t)g->n_blocks, sizeof *g->prng);
         g->pnext = soma_calloc((size_t)g->n_blocks, sizeof *g->pnext);
-        g->spk = soma_alloc(n, sizeof *g->spk);
+        g->spk = soma_alloc(2 * n, sizeof *g->spk);
         if (!g->prng || !g->pnext || !g->spk) return soma_error(SOMA_ERR_NOMEM, "snn: group %s: out of memory", g->name);
         return SOMA_OK;
     }
@@ -100,7 +120,7 @@ static soma_status group_alloc_(snn_group *g) {
     g->w = soma_calloc(n, sizeof *g->w);
     g->ref = soma_calloc(n, sizeof *g->ref);
     g->I = soma_alloc(n, sizeof *g->I);
-    g->spk = soma_alloc(n, sizeof *g->spk);
+    g->spk = soma_alloc(2 * n, sizeof *g->spk);
     if (!g->v || !g->ge || !g->gi || !g->w || !g->ref || !g->I || !g->spk)
         return soma_error(SOMA_ERR_NOMEM, "snn: group %s: out of memory for %d neurons", g->name, g->n);
     return SOMA_OK;
@@ -204,6 +224,26 @@ soma_status soma_snn_set_rate(soma_snn *net, int group, double rate) {
     return SOMA_OK;
 }
 
+soma_status soma_snn_poisson_input(soma_snn *net, int group, int n_sources, double rate, double weight,
+                                   soma_syn_target target) {
+    SOMA_TRY(group_arg_(net, group, "poisson_input"));
+    snn_group *g = &net->g[group];
+    if (g->p.model == SOMA_POISSON)
+        return soma_error(SOMA_ERR_ARG, "snn: poisson_input: group %s is a Poisson group; it takes no input", g->name);
+    if (n_sources < 0) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: %d sources", n_sources);
+    if (!(rate >= 0) || !isfinite(rate)) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: rate %g Hz", rate);
+    if (!isfinite(weight)) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: weight %g", weight);
+    if (target != SOMA_TARGET_EXC && target != SOMA_TARGET_INH)
+        return soma_error(SOMA_ERR_ARG, "snn: poisson_input: target %d is neither EXC nor INH", (int)target);
+    if (g->p.synapse == SOMA_SYN_CONDUCTANCE && weight < 0)
+        return soma_error(SOMA_ERR_ARG, "snn: poisson_input: group %s: conductance weights must be >= 0 nS", g->name);
+    const double lam = (double)n_sources * rate * net->dt * 1e-3;
+    if (lam > 1e6) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: %g spikes a step on average, too many", lam);
+    g->pin_lam[target] = lam;
+    g->pin_w[target] = weight;
+    return SOMA_OK;
+}
+
 int snn__var_parse(const snn_group *g, const char *var) {
     if (!var) return -1;
     if (g->p.model == SOMA_POISSON) return -1;
@@ -232,7 +272,8 @@ soma_status soma_snn_get_state(const soma_snn *net, int group, const char *var, 
         return soma_error(SOMA_ERR_ARG, "snn: get_state: group %s (%s) has no variable '%s'", g->name,
                           soma_neuron_model_name(g->p.model), var ? var : "(null)");
     if (!out) return soma_error(SOMA_ERR_ARG, "snn: get_state: NULL output");
-    memcpy(out, snn__var_data(g, k), (size_t)g->n * sizeof *out);
+    const double *x = snn__var_data(g, k);
+    for (int i = 0; i < g->n; i++) out[i] = x[i] + snn__pending(g, k, i, net->step);
     return SOMA_OK;
 }
 
@@ -301,86 +342,89 @@ static void own_range_(const snn_group *g, int t, int nt, int *lo, int *hi) {
     part_(g->n, t, nt, lo, hi);
 }
 
-/* Step 2 for one thread: update its neurons; spikes go to spk[lo..], their count to cnt. */
-static void phase_update_(soma_snn *net, int t, int nt) {
+/* Step 2 for one thread: update its neurons; spikes go to its segment of the parity's list. */
+static void phase_update_(soma_snn *net, int t, int nt, int64_t step) {
+    const int par = (int)(step & 1);
     for (int gi = 0; gi < net->n_groups; gi++) {
         snn_group *g = &net->g[gi];
+        int *out = g->spk + (size_t)par * (size_t)g->n + (size_t)g->seg_lo[t];
         int k;
         if (g->p.model == SOMA_POISSON) {
-            int b0, b1, lo, hi;
+            int b0, b1;
             part_(g->n_blocks, t, nt, &b0, &b1);
-            own_range_(g, t, nt, &lo, &hi);
-            k = snn__poisson(g, b0, b1, g->spk + lo);
+            k = snn__poisson(g, b0, b1, out);
         } else {
             int lo, hi;
             part_(g->n, t, nt, &lo, &hi);
-            k = snn__update(g, lo, hi, g->spk + lo);
+            if (g->pin_lam[0] > 0 || g->pin_lam[1] > 0) snn__poisson_input(net, g, gi, lo, hi, step);
+            k = snn__update(g, lo, hi, step, out);
         }
-        net->thread_cnt[(size_t)gi * (size_t)net->cap_threads + (size_t)t] = k;
+        g->seg_cnt[par * g->seg_cap + t] = k;
     }
 }
 
-/* Between steps 2 and 3 (one thread): each group's spikes into one ascending list. */
-static void gather_spikes_(soma_snn *net, int nt) {
+/* Step 3 (thread 0, while the others deliver): monitors and counters. */
+static soma_status record_(soma_snn *net, int par) {
     for (int gi = 0; gi < net->n_groups; gi++) {
-        snn_group *g = &net->g[gi];
-        int pos = 0;
-        for (int t = 0; t < nt; t++) {
-            int lo, hi, c = net->thread_cnt[(size_t)gi * (size_t)net->cap_threads + (size_t)t];
-            own_range_(g, t, nt, &lo, &hi);
-            if (c && lo != pos) memmove(g->spk + pos, g->spk + lo, (size_t)c * sizeof *g->spk);
-            pos += c;
-        }
-        g->n_spk = pos;
-        g->n_spikes_total += pos;
-        net->stats.spikes += pos;
+        const long k = snn__n_spikes(&net->g[gi], par, net->nt);
+        net->g[gi].n_spikes_total += k;
+        net->stats.spikes += k;
     }
-    for (int k = 0; k < net->n_proj; k++) {
-        const snn_proj *p = &net->pr[k];
-        const snn_group *g = &net->g[p->pre];
-        long ev = 0;
-        for (int s = 0; s < g->n_spk; s++) ev += (long)(p->row[g->spk[s] + 1] - p->row[g->spk[s]]);
-        net->stats.syn_events += ev;
-    }
+    for (int k = 0; k < net->n_proj; k++) net->stats.syn_events += snn__events(net, &net->pr[k], par);
+    return snn__monitors_spikes(net, par);
 }
 
-/* Step 4, second half, for one thread's neurons: take the slot of step `next` in. */
-static void take_input_(soma_snn *net, int t, int nt, int64_t next) {
-    for (int gi = 0; gi < net->n_groups; gi++) {
-        snn_group *g = &net->g[gi];
-        if (g->p.model == SOMA_POISSON || !g->slots) continue;
-        int lo, hi;
-        part_(g->n, t, nt, &lo, &hi);
-        const size_t off = (size_t)(next % g->slots) * (size_t)g->n;
-        double *restrict be = g->buf_e + off, *restrict bi = g->buf_i + off;
-        if (g->p.synapse == SOMA_SYN_DELTA) {
-            double *restrict v = g->v;
-            const int *restrict ref = g->ref;
-            for (int i = lo; i < hi; i++) {
-                if (ref[i] == 0) v[i] += be[i] + bi[i];
-                be[i] = 0;
-                bi[i] = 0;
-            }
-        } else {
-            double *restrict ge = g->ge, *restrict gin = g->gi;
-            for (int i = lo; i < hi; i++) {
-                ge[i] += be[i];
-                gin[i] += bi[i];
-                be[i] = 0;
-                bi[i] = 0;
-            }
-        }
-    }
-}
+static int par_min_ = SNN_PAR_MIN;
+void snn__set_par_min(int n) { par_min_ = n > 0 ? n : SNN_PAR_MIN; }
 
-static int n_threads_(void) {
+/* Threads for a run: the caller's count (soma_set_threads), but at least SNN_PAR_MIN neurons a
+ * thread: below that a step is a few microseconds and the threads' barriers cost more than
+ * they save. Results do not depend on it. */
+static int n_threads_(const soma_snn *net) {
     int t = soma_get_threads();
 #ifdef _OPENMP
     if (t > omp_get_max_threads()) t = omp_get_max_threads();
 #else
     t = 1;
 #endif
+    const int64_t by_size = net->n_neurons / par_min_;
+    if (t > by_size) t = (int)by_size;
     return t < 1 ? 1 : t;
+}
+
+/* Per-group segment arrays for up to T threads (before a run). */
+static soma_status segs_reserve_(soma_snn *net, int T) {
+    for (int gi = 0; gi < net->n_groups; gi++) {
+        snn_group *g = &net->g[gi];
+        if (g->seg_cap >= T) continue;
+        int *lo = soma_calloc((size_t)T + 1, sizeof *lo), *cnt = soma_calloc(2 * (size_t)T, sizeof *cnt);
+        if (!lo || !cnt) {
+            soma_free(lo);
+            soma_free(cnt);
+            return soma_error(SOMA_ERR_NOMEM, "snn: out of memory");
+        }
+        soma_free(g->seg_lo);
+        soma_free(g->seg_cnt);
+        g->seg_lo = lo;
+        g->seg_cnt = cnt;
+        g->seg_cap = T;
+    }
+    return SOMA_OK;
+}
+
+/* Once a run, with the thread count the region got. */
+static void segs_layout_(soma_snn *net, int nt) {
+    net->nt = nt;
+    for (int gi = 0; gi < net->n_groups; gi++) {
+        snn_group *g = &net->g[gi];
+        for (int t = 0; t < nt; t++) {
+            int lo, hi;
+            own_range_(g, t, nt, &lo, &hi);
+            g->seg_lo[t] = lo;
+        }
+        g->seg_lo[nt] = g->n;
+        memset(g->seg_cnt, 0, 2 * (size_t)g->seg_cap * sizeof *g->seg_cnt);
+    }
 }
 
 soma_status soma_snn_run(soma_snn *net, double duration) {
@@ -397,14 +441,8 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
         if (st != SOMA_OK) return st;
     }
     SOMA_TRY(snn__monitors_reserve(net, (long)steps));
-    const int T = n_threads_();
-    if (T > net->cap_threads || !net->thread_cnt) {
-        int *c = soma_calloc((size_t)(net->n_groups ? net->n_groups : 1) * (size_t)T, sizeof *c);
-        if (!c) return soma_error(SOMA_ERR_NOMEM, "snn: out of memory");
-        soma_free(net->thread_cnt);
-        net->thread_cnt = c;
-        net->cap_threads = T;
-    }
+    const int T = n_threads_(net);
+    SOMA_TRY(segs_reserve_(net, T));
     int n_state = 0, n_plastic = 0;
     for (int m = 0; m < net->n_mon; m++) n_state += net->mon[m].kind == SOMA_MON_STATE;
     for (int k = 0; k < net->n_proj; k++) n_plastic += net->pr[k].plastic;
@@ -413,7 +451,11 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
     if (show) soma_progress_begin(&prog, net->progress_label, (long)steps);
     const double t0 = soma_now();
     const int64_t step0 = net->step;
-    volatile soma_status st = SOMA_OK;
+    soma_status st[2] = {SOMA_OK, SOMA_OK};
+    /* One barrier a step: after it, every thread reads all spikes of the step (their parity's
+     * lists) while filling its own post neurons' ring buffers, and thread 0 records; the next
+     * step's spikes go to the other parity's lists. Thread 0 records a failure in st[parity];
+     * all threads read it after the next step's barrier, so they leave the loop together. */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
 #ifdef _OPENMP
@@ -421,23 +463,25 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
 #else
         const int tid = 0, nt = 1;
 #endif
+#pragma omp single
+        segs_layout_(net, nt);
         for (int64_t s = 0; s < steps; s++) {
             const int64_t n = step0 + s;
+            const int par = (int)(n & 1);
             if (n_state) {
-#pragma omp single
-                {
+#pragma omp barrier
+                if (tid == 0) {
                     net->step = n;
                     snn__monitors_state(net);
                 }
-            }
-            phase_update_(net, tid, nt);
 #pragma omp barrier
-#pragma omp single
-            {
+            }
+            phase_update_(net, tid, nt, n);
+#pragma omp barrier
+            if (st[par ^ 1] != SOMA_OK) break;
+            if (tid == 0) {
                 net->step = n;
-                gather_spikes_(net, nt);
-                soma_status ms = snn__monitors_spikes(net);
-                if (ms != SOMA_OK) st = ms;
+                st[par] = record_(net, par);
                 if (show && ((s + 1) % 1000 == 0 || s + 1 == steps)) soma_progress_update(&prog, (long)(s + 1), NULL);
             }
             for (int k = 0; k < net->n_proj; k++) {
@@ -446,14 +490,12 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
                 part_(p->n_post, tid, nt, &lo, &hi);
                 snn__deliver(net, p, n, lo, hi);
             }
-            take_input_(net, tid, nt, n + 1);
-#pragma omp barrier
             if (n_plastic) {
-#pragma omp single
-                for (int k = 0; k < net->n_proj; k++)
-                    if (net->pr[k].plastic) snn__stdp_step(net, &net->pr[k]);
+#pragma omp barrier
+                if (tid == 0)
+                    for (int k = 0; k < net->n_proj; k++)
+                        if (net->pr[k].plastic) snn__stdp_step(net, &net->pr[k]);
             }
-            if (st != SOMA_OK) break;
         }
     }
     net->step = step0 + steps;
@@ -468,7 +510,7 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
                  net->stats.sim_seconds > 0 ? (double)net->stats.syn_events / net->stats.sim_seconds : 0.0);
         soma_progress_note(&prog, line);
     }
-    return st;
+    return st[0] != SOMA_OK ? st[0] : st[1];
 }
 
 double soma_snn_time(const soma_snn *net) { return net ? (double)net->step * net->dt : 0.0; }
@@ -479,7 +521,7 @@ size_t snn__bytes(const soma_snn *net) {
     for (int i = 0; i < net->n_groups; i++) {
         const snn_group *g = &net->g[i];
         const size_t n = (size_t)g->n;
-        b += sizeof *g + n * sizeof(int); /* spike list */
+        b += sizeof *g + 2 * n * sizeof(int) + 3 * (size_t)g->seg_cap * sizeof(int); /* spike lists */
         if (g->p.model == SOMA_POISSON) {
             b += (size_t)g->n_blocks * (sizeof(soma_rng) + sizeof(int64_t));
             continue;
@@ -500,7 +542,6 @@ size_t snn__bytes(const soma_snn *net) {
         b += (size_t)mo->cap * ((size_t)mo->n * sizeof(float) + sizeof(double)) + (size_t)mo->n * sizeof(int);
         b += (size_t)mo->cap_rate * sizeof(float);
     }
-    b += (size_t)net->n_groups * (size_t)net->cap_threads * sizeof(int);
     return b;
 }
 

@@ -31,35 +31,47 @@ static inline double trace_(const double *x, const int64_t *t, int i, int64_t no
 
 static inline float clip_(double w, double w_max) { return (float)(w < 0 ? 0 : w > w_max ? w_max : w); }
 
+static void pre_spike_(snn_proj *p, int i, int64_t now, double dt) {
+    const soma_stdp *s = &p->stdp;
+    const double wm = s->w_max;
+    for (int64_t e = p->row[i]; e < p->row[i + 1]; e++) {
+        const double xp = trace_(p->xpost, p->tpost, p->col[e], now, dt, s->tau_minus);
+        if (xp == 0.0) continue;
+        const double w = p->w[e];
+        const double dw = s->multiplicative ? s->A_minus * w * xp : s->A_minus * wm * xp;
+        p->w[e] = clip_(w - dw, wm);
+    }
+    p->xpre[i] = trace_(p->xpre, p->tpre, i, now, dt, s->tau_plus) + 1.0;
+    p->tpre[i] = now;
+}
+
+static void post_spike_(snn_proj *p, int j, int64_t now, double dt) {
+    const soma_stdp *s = &p->stdp;
+    const double wm = s->w_max;
+    for (int64_t c = p->cptr[j]; c < p->cptr[j + 1]; c++) {
+        const double xp = trace_(p->xpre, p->tpre, p->cpre[c], now, dt, s->tau_plus);
+        if (xp == 0.0) continue;
+        const int64_t e = p->cidx[c];
+        const double w = p->w[e];
+        const double dw = s->multiplicative ? s->A_plus * (wm - w) * xp : s->A_plus * wm * xp;
+        p->w[e] = clip_(w + dw, wm);
+    }
+    p->xpost[j] = trace_(p->xpost, p->tpost, j, now, dt, s->tau_minus) + 1.0;
+    p->tpost[j] = now;
+}
+
 void snn__stdp_step(soma_snn *net, snn_proj *p) {
     const snn_group *pre = &net->g[p->pre], *post = &net->g[p->post];
-    if (!pre->n_spk && !post->n_spk) return;
-    const soma_stdp *s = &p->stdp;
     const int64_t now = net->step;
-    const double dt = net->dt, wm = s->w_max;
-    for (int k = 0; k < pre->n_spk; k++) {
-        const int i = pre->spk[k];
-        for (int64_t e = p->row[i]; e < p->row[i + 1]; e++) {
-            const double xp = trace_(p->xpost, p->tpost, p->col[e], now, dt, s->tau_minus);
-            if (xp == 0.0) continue;
-            const double w = p->w[e];
-            const double dw = s->multiplicative ? s->A_minus * w * xp : s->A_minus * wm * xp;
-            p->w[e] = clip_(w - dw, wm);
-        }
-        p->xpre[i] = trace_(p->xpre, p->tpre, i, now, dt, s->tau_plus) + 1.0;
-        p->tpre[i] = now;
+    const int par = (int)(now & 1);
+    for (int th = 0; th < net->nt; th++) {
+        const int *ids;
+        const int ns = snn__seg(pre, par, th, &ids);
+        for (int k = 0; k < ns; k++) pre_spike_(p, ids[k], now, net->dt);
     }
-    for (int k = 0; k < post->n_spk; k++) {
-        const int j = post->spk[k];
-        for (int64_t c = p->cptr[j]; c < p->cptr[j + 1]; c++) {
-            const double xp = trace_(p->xpre, p->tpre, p->cpre[c], now, dt, s->tau_plus);
-            if (xp == 0.0) continue;
-            const int64_t e = p->cidx[c];
-            const double w = p->w[e];
-            const double dw = s->multiplicative ? s->A_plus * (wm - w) * xp : s->A_plus * wm * xp;
-            p->w[e] = clip_(w + dw, wm);
-        }
-        p->xpost[j] = trace_(p->xpost, p->tpost, j, now, dt, s->tau_minus) + 1.0;
-        p->tpost[j] = now;
+    for (int th = 0; th < net->nt; th++) {
+        const int *ids;
+        const int ns = snn__seg(post, par, th, &ids);
+        for (int k = 0; k < ns; k++) post_spike_(p, ids[k], now, net->dt);
     }
 }

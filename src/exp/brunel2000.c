@@ -9,10 +9,9 @@
 // delta synapses: a spike moves V by J (excitatory) or -g J (inhibitory) after D = 1.5 ms.
 // At N 12500 this is the paper's N_E 10000, C_E 1000, J 0.1 mV. At other sizes J scales as
 // 100 mV / C_E, so that the mean input J C_E and nu_thr = theta / (J C_E tau) are the paper's.
-// External drive: each neuron gets Poisson input of rate C_E nu_ext with jumps of J, where
-// nu_ext = ratio nu_thr. soma's Poisson sources fire at most once a step (Bernoulli with
-// p = rate dt), so that drive comes from `ext` independent sources per neuron (one-step
-// Bernoulli at p = C_E nu_ext dt / ext <= 0.1, whose count variance is within 10% of Poisson).
+// External drive: each neuron gets C_E independent Poisson sources of rate nu_ext = ratio
+// nu_thr, each spike a jump of J (soma_snn_poisson_input: a Poisson count a step, Brian2's
+// PoissonInput).
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,8 +25,6 @@ static const soma_opt opts_[] = {
     {"dt", SOMA_OPT_FLOAT, "0.1", 0.01, 0.5, NULL, "time step, ms", 1},
     {"eps", SOMA_OPT_FLOAT, "0.1", 0.001, 1, NULL, "connection density: C_E = eps N_E, C_I = eps N_I", 1},
     {"transient", SOMA_OPT_FLOAT, "100", 0, 100000, NULL, "ms at the start left out of the statistics", 0},
-    {"ext-sources", SOMA_OPT_INT, "0", 0, 1000, NULL,
-     "Poisson sources a neuron for the external drive (0: enough for p = rate dt <= 0.1)", 0},
     {"ai-g", SOMA_OPT_FLOAT, "5", 0, 20, NULL, "relative inhibition g of the AI run", 1},
     {"ai-ratio", SOMA_OPT_FLOAT, "2", 0.01, 20, NULL, "nu_ext / nu_thr of the AI run", 1},
     {"sr-g", SOMA_OPT_FLOAT, "3", 0, 20, NULL, "relative inhibition g of the SR run", 1},
@@ -58,7 +55,7 @@ typedef struct regime_ {
 
 
 typedef struct brunel_cfg_ {
-    int n, n_e, n_i, c_e, c_i, ext;
+    int n, n_e, n_i, c_e, c_i;
     double dt, duration, eps, transient, J, tau, theta, D;
 } brunel_cfg_;
 
@@ -88,7 +85,6 @@ static soma_status run_regime_(soma_exp_ctx *c, const brunel_cfg_ *b, const regi
     soma_snn *net = NULL;
     soma_spikes tr[2];
     memset(tr, 0, sizeof tr);
-    int *pre = NULL, *post = NULL;
     float *rate = NULL;
     soma_status st = soma_snn_new(&net, b->dt, c->seed + (uint64_t)index);
     if (st != SOMA_OK) return st;
@@ -119,42 +115,10 @@ static soma_status run_regime_(soma_exp_ctx *c, const brunel_cfg_ *b, const regi
         cs.delay = b->D;
         if ((st = soma_snn_connect(net, &cs, NULL)) != SOMA_OK) goto out;
     }
-    /* external drive: b->ext Bernoulli sources a neuron, source s -> neuron s / ext */
+    /* external drive: C_E independent Poisson sources of nu_ext a neuron, each a jump of J */
     double nu_thr = b->theta / (b->J * b->c_e * b->tau) * 1e3; /* Hz */
-    double per_source = b->c_e * rg->ratio * nu_thr / b->ext;
-    soma_neuron_params pp;
-    soma_neuron_defaults(SOMA_POISSON, &pp);
-    pp.rate = per_source;
-    long n_src_max = (long)b->ext * (b->n_e > b->n_i ? b->n_e : b->n_i);
-    pre = soma_alloc((size_t)n_src_max, sizeof *pre);
-    post = soma_alloc((size_t)n_src_max, sizeof *post);
-    if (!pre || !post) {
-        st = soma_error(SOMA_ERR_NOMEM, "brunel2000: out of memory");
-        goto out;
-    }
-    for (int k = 0; k < 2; k++) {
-        int n_tgt = k == 0 ? b->n_e : b->n_i, src;
-        long n_src = (long)b->ext * n_tgt;
-        if ((st = soma_snn_add_group(net, k == 0 ? "ext_E" : "ext_I", (int)n_src, &pp, &src)) != SOMA_OK) goto out;
-        for (long s = 0; s < n_src; s++) {
-            pre[s] = (int)s;
-            post[s] = (int)(s / b->ext);
-        }
-        soma_conn_spec cs = soma_conn_default();
-        cs.pre = src;
-        cs.post = k == 0 ? ge : gi;
-        cs.rule = SOMA_CONN_EDGES;
-        cs.edge_pre = pre;
-        cs.edge_post = post;
-        cs.n_edges = n_src;
-        cs.target = SOMA_TARGET_EXC;
-        cs.weight = b->J;
-        cs.delay = b->dt;
-        if ((st = soma_snn_connect(net, &cs, NULL)) != SOMA_OK) goto out;
-    }
-    soma_free(pre);
-    soma_free(post);
-    pre = post = NULL;
+    if ((st = soma_snn_poisson_input(net, ge, b->c_e, rg->ratio * nu_thr, b->J, SOMA_TARGET_EXC)) != SOMA_OK) goto out;
+    if ((st = soma_snn_poisson_input(net, gi, b->c_e, rg->ratio * nu_thr, b->J, SOMA_TARGET_EXC)) != SOMA_OK) goto out;
     if ((st = soma_snn_record_spikes(net, ge, &mon_e)) != SOMA_OK) goto out;
     if ((st = soma_snn_record_spikes(net, gi, &mon_i)) != SOMA_OK) goto out;
     if ((st = soma_snn_run(net, b->duration)) != SOMA_OK) goto out;
@@ -208,8 +172,6 @@ static soma_status run_regime_(soma_exp_ctx *c, const brunel_cfg_ *b, const regi
     double t1 = soma_snn_time(net), w0 = fmax(t0, t1 - 200.0);
     st = soma__snn_raster_rate(f, index, 2 + index, title, recs, 2, 250, w0, t1, 0.5);
 out:
-    soma_free(pre);
-    soma_free(post);
     soma_free(rate);
     soma_spikes_free(&tr[0]);
     soma_spikes_free(&tr[1]);
@@ -226,7 +188,6 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_double(&c->args, "dt", &b.dt));
     SOMA_TRY(soma_args_double(&c->args, "eps", &b.eps));
     SOMA_TRY(soma_args_double(&c->args, "transient", &b.transient));
-    SOMA_TRY(soma_args_int(&c->args, "ext-sources", &b.ext));
     regime_ rg[2] = {{"AI", "ai", 5.0, 2.0}, {"SR", "sr", 3.0, 2.0}};
     SOMA_TRY(soma_args_double(&c->args, "ai-g", &rg[0].g));
     SOMA_TRY(soma_args_double(&c->args, "ai-ratio", &rg[0].ratio));
@@ -246,22 +207,11 @@ static soma_status run_(soma_exp_ctx *c) {
     b.theta = 20.0;
     b.D = 1.5;
     b.J = 100.0 / b.c_e; /* J C_E = 100 mV, the paper's 0.1 mV x 1000 */
-    double max_rate = 0.0;
-    for (int k = 0; k < 2; k++) {
-        double nu_thr = b.theta / (b.J * b.c_e * b.tau) * 1e3;
-        max_rate = fmax(max_rate, b.c_e * rg[k].ratio * nu_thr);
-    }
-    if (b.ext == 0) b.ext = (int)ceil(max_rate * b.dt * 1e-3 / 0.1 - 1e-9);
-    if (b.ext < 1) b.ext = 1;
-    if (max_rate * b.dt * 1e-3 / b.ext > 1.0)
-        return soma_error(SOMA_ERR_ARG, "run brunel2000: --ext-sources %d: each would fire %.3g times a step; "
-                          "give more (or 0 for automatic)", b.ext, max_rate * b.dt * 1e-3 / b.ext);
     soma_exp_put(c, "n_e", b.n_e);
     soma_exp_put(c, "n_i", b.n_i);
     soma_exp_put(c, "c_e", b.c_e);
     soma_exp_put(c, "c_i", b.c_i);
     soma_exp_put(c, "J_mV", b.J);
-    soma_exp_put(c, "ext_sources_per_neuron", b.ext);
 
     soma_fig *f = NULL, *g = NULL;
     SOMA_TRY(soma_fig_new(&f, 2, 2, 1200, 700));

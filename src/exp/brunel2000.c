@@ -201,7 +201,7 @@ static soma_status run_(soma_exp_ctx *c) {
     b.c_e = (int)lround(b.eps * b.n_e);
     b.c_i = (int)lround(b.eps * b.n_i);
     if (b.c_e < 1 || b.c_i < 1)
-        return soma_error(SOMA_ERR_ARG, "run brunel2000: --neurons %d with --eps %g gives C_E %d, C_I %d; need >= 1",
+        return soma_error(SOMA_ERR_ARG, "--neurons %d with --eps %g gives C_E %d, C_I %d; need >= 1",
                           b.n, b.eps, b.c_e, b.c_i);
     b.tau = 20.0;
     b.theta = 20.0;

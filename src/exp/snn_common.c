@@ -31,9 +31,9 @@ soma_status soma__va_cfg_from_args(const soma_exp_ctx *c, int coba, soma__va_cfg
         cfg->w_scale = (0.02 * 4000.0) / (cfg->p * cfg->n);
     }
     if (cfg->p > 1.0)
-        return soma_error(SOMA_ERR_ARG, "run %s: --neurons %d gives connection probability 80/N = %.3g > 1; "
-                          "use at least 80 neurons or give --p", c->exp->name, cfg->n, cfg->p);
-    if (cfg->n < 5) return soma_error(SOMA_ERR_ARG, "run %s: --neurons %d: need at least 5", c->exp->name, cfg->n);
+        return soma_error(SOMA_ERR_ARG, "--neurons %d gives connection probability 80/N = %.3g > 1; "
+                          "use at least 80 neurons or give --p", cfg->n, cfg->p);
+    if (cfg->n < 5) return soma_error(SOMA_ERR_ARG, "--neurons %d: need at least 5", cfg->n);
     return SOMA_OK;
 }
 

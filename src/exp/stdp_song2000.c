@@ -68,7 +68,7 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_double(&c->args, "g-max", &g_max_rel));
     const double gL = 10.0, g_max = g_max_rel * gL, g_in = 0.05 * gL;
     long n_chunks = (long)ceil(dur_s / chunk_s - 1e-9);
-    if (n_chunks > 100000) return soma_error(SOMA_ERR_ARG, "run stdp-song2000: more than 100000 snapshots; raise --chunk");
+    if (n_chunks > 100000) return soma_error(SOMA_ERR_ARG, "more than 100000 weight snapshots (--duration / --chunk); raise --chunk");
 
     soma_snn *net = NULL;
     soma_fig *f = NULL;

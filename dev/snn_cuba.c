@@ -5,7 +5,7 @@
 //
 //   cc -O2 -std=c11 -fopenmp -Iinclude dev/snn_cuba.c build/libsoma.a \
 //      -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lpng -lz -lcjson -lm -o /tmp/snn_cuba
-//   /tmp/snn_cuba [neurons=4000] [threads=2] [ms=1000] [p=0.02 scaled by 4000/N if "scale"]
+//   /tmp/snn_cuba [neurons=4000] [threads=2] [ms=1000] [p=0.02; weights scale by 0.02/p; 0: no synapses]
 //
 // The machine may be shared: run it a few times and take the medians.
 #include <stdio.h>
@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
     lif.V_init_hi = -50.0;
     int ne = N * 4 / 5, ni = N - ne, e, i;
     if (soma_snn_add_group(net, "exc", ne, &lif, &e) || soma_snn_add_group(net, "inh", ni, &lif, &i)) goto fail;
-    double scale = 0.02 / p; /* same mean input when p shrinks */
+    double scale = p > 0 ? 0.02 / p : 1.0; /* same mean input when p shrinks */
     /* ge in Brian2 is mV: taum dv/dt = ... + ge  ->  I = C ge / taum = 10 nS * ge; a jump of
      * 1.62 mV in ge = 16.2 pA */
     double we = 16.2 * scale, wi = -90.0 * scale;
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
             c.p = p;
             c.weight = wt[a];
             c.target = a == 0 ? SOMA_TARGET_EXC : SOMA_TARGET_INH;
-            if (soma_snn_connect(net, &c, NULL) != SOMA_OK) goto fail;
+            if (p > 0 && soma_snn_connect(net, &c, NULL) != SOMA_OK) goto fail;
         }
     int me, mi;
     if (soma_snn_record_spikes(net, e, &me) || soma_snn_record_spikes(net, i, &mi)) goto fail;

@@ -4,7 +4,7 @@
 #   scripts/deps.sh           build + run (make, make demo)
 #   scripts/deps.sh --test    + headless Chromium (the HTML report), NumPy (soma predict) (make test)
 #   scripts/deps.sh --fuzz    + clang, for the libFuzzer targets (make fuzz)
-#   scripts/deps.sh --bench   + PyTorch/NumPy peers (make bench)
+#   scripts/deps.sh --bench   + PyTorch/NumPy/Brian2 peers (make bench, bench/vs_brian2.sh)
 set -euo pipefail
 
 need=(build-essential cmake pkg-config git
@@ -14,7 +14,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) need+=(chromium python3-numpy) ;;
     --fuzz) need+=(clang) ;;
-    --bench) need+=(python3-torch python3-numpy libopenblas0-openmp time) ;;
+    --bench) need+=(python3-torch python3-numpy libopenblas0-openmp time python3-brian) ;;
     *) echo "deps.sh: unknown option '$arg' (--test, --fuzz, --bench)" >&2; exit 2 ;;
   esac
 done

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "snn/internal.h" /* snn__set_par_min: threads even for small networks */
 #include "soma/snn.h"
 
@@ -234,6 +235,99 @@ static void test_dense_reference(void) {
     (void)ev;
     CHECK(s.bytes > 0 && s.syn_events > 0);
     soma_snn_free(net);
+}
+
+// --- against Brian2 ---------------------------------------------------------------------------
+
+/* Edges of a fixture into a projection (weights' sign picks EXC or INH when split). */
+static void fix_edges_(soma_snn *net, const fixture *f, const char *name, int pre, int post, double delay,
+                       int sign) {
+    char k1[40], k2[40], k3[40];
+    snprintf(k1, sizeof k1, "%s_pre", name);
+    snprintf(k2, sizeof k2, "%s_post", name);
+    snprintf(k3, sizeof k3, "%s_w", name);
+    const fixture_array *a = fixture_get(f, k1), *b = fixture_get(f, k2), *w = fixture_get(f, k3);
+    CHECK(a && b && w && a->n == b->n && a->n == w->n);
+    if (!a || !b || !w) return;
+    int *ep = malloc(a->n * sizeof *ep), *eq = malloc(a->n * sizeof *eq);
+    float *ew = malloc(a->n * sizeof *ew);
+    long m = 0;
+    for (size_t e = 0; e < a->n; e++)
+        if (sign == 0 || (sign > 0) == (w->data[e] > 0)) {
+            ep[m] = (int)a->data[e];
+            eq[m] = (int)b->data[e];
+            ew[m] = w->data[e];
+            m++;
+        }
+    soma_conn_spec c = soma_conn_default();
+    c.pre = pre;
+    c.post = post;
+    c.rule = SOMA_CONN_EDGES;
+    c.edge_pre = ep;
+    c.edge_post = eq;
+    c.edge_w = ew;
+    c.n_edges = m;
+    c.target = sign < 0 || (sign == 0 && m && ew[0] < 0) ? SOMA_TARGET_INH : SOMA_TARGET_EXC;
+    c.delay = delay;
+    CHECK_OK(soma_snn_connect(net, &c, NULL));
+    free(ep);
+    free(eq);
+    free(ew);
+}
+
+static int same_as_fixture_(const soma_spikes *s, const fixture_array *fi, const fixture_array *ft) {
+    if (!fi || !ft || (long)fi->n != s->n) return 0;
+    /* Brian2 orders the spikes of a step by neuron, as soma does */
+    for (long k = 0; k < s->n; k++)
+        if (s->id[k] != (int)fi->data[k] || fabs(s->t[k] - ft->data[k]) > 1e-4) return 0;
+    return 1;
+}
+
+/* tests/ref/gen_snn.py: the same network simulated by Brian2 (exact and exponential-Euler
+ * integration, delays, refractoriness, current and conductance synapses) gives the same
+ * spikes, to the step; soma's delays are Brian2's + dt. */
+static void test_brian2(void) {
+    fixture f;
+    if (fixture_load(check_src_path("tests/fixtures/snn/brian2_net.bin"), &f) != 0) {
+        CHECK(0);
+        return;
+    }
+    soma_snn *net = NULL;
+    CHECK_OK(soma_snn_new(&net, 0.1, 1));
+    soma_neuron_params a, b;
+    soma_neuron_defaults(SOMA_LIF, &a);
+    a.t_ref = 2.0;
+    b = a;
+    b.synapse = SOMA_SYN_CONDUCTANCE;
+    b.t_ref = 5.0;
+    int ga, gb, ma, mb;
+    CHECK_OK(soma_snn_add_group(net, "A", 40, &a, &ga));
+    CHECK_OK(soma_snn_add_group(net, "B", 20, &b, &gb));
+    double x[40];
+    const char *arr[4] = {"a_v0", "a_I", "b_v0", "b_I"};
+    for (int k = 0; k < 4; k++) {
+        const fixture_array *fa = fixture_get(&f, arr[k]);
+        CHECK(fa && fa->n == (k < 2 ? 40u : 20u));
+        if (!fa) continue;
+        for (size_t i = 0; i < fa->n; i++) x[i] = fa->data[i];
+        if (k % 2 == 0) CHECK_OK(soma_snn_set_state(net, k < 2 ? ga : gb, "v", x));
+        else CHECK_OK(soma_snn_set_current(net, k < 2 ? ga : gb, x));
+    }
+    fix_edges_(net, &f, "aa", ga, ga, 0.3, 1);
+    fix_edges_(net, &f, "aa", ga, ga, 0.3, -1);
+    fix_edges_(net, &f, "ab", ga, gb, 0.6, 0);
+    fix_edges_(net, &f, "ba", gb, ga, 0.1, 0);
+    CHECK_OK(soma_snn_record_spikes(net, ga, &ma));
+    CHECK_OK(soma_snn_record_spikes(net, gb, &mb));
+    CHECK_OK(soma_snn_run(net, 300.0));
+    const soma_spikes *sa = soma_snn_spikes(net, ma), *sb = soma_snn_spikes(net, mb);
+    printf("brian2: A %ld spikes (Brian2 %zu), B %ld (Brian2 %zu)\n", sa->n,
+           fixture_get(&f, "a_spk_i") ? fixture_get(&f, "a_spk_i")->n : 0, sb->n,
+           fixture_get(&f, "b_spk_i") ? fixture_get(&f, "b_spk_i")->n : 0);
+    CHECK(same_as_fixture_(sa, fixture_get(&f, "a_spk_i"), fixture_get(&f, "a_spk_t")));
+    CHECK(same_as_fixture_(sb, fixture_get(&f, "b_spk_i"), fixture_get(&f, "b_spk_t")));
+    soma_snn_free(net);
+    fixture_free(&f);
 }
 
 // --- determinism ---------------------------------------------------------------------------
@@ -532,6 +626,59 @@ static void test_poisson(void) {
     soma_snn_free(net);
 }
 
+/* Poisson input without synapses: a non-leaky integrator (delta synapses, tau_m ~ 1e8 ms)
+ * sums its counts; mean and variance over neurons are those of Poisson(n rate T); the
+ * numbers do not depend on the thread count; lambda >= 30 a step takes the other sampler. */
+static void pin_run_(int threads, int n_sources, double rate, double T, double *v) {
+    soma_set_threads(threads);
+    soma_snn *net = NULL;
+    CHECK_OK(soma_snn_new(&net, 0.1, 9));
+    soma_neuron_params p;
+    soma_neuron_defaults(SOMA_LIF, &p);
+    p.synapse = SOMA_SYN_DELTA;
+    p.C = 1e9;
+    p.V_th = 1e12;
+    p.t_ref = 0;
+    p.EL = p.V_reset = p.V_init_lo = p.V_init_hi = 0;
+    int g;
+    CHECK_OK(soma_snn_add_group(net, "x", 4000, &p, &g));
+    CHECK_OK(soma_snn_poisson_input(net, g, n_sources, rate, 0.5, SOMA_TARGET_EXC));
+    CHECK_OK(soma_snn_poisson_input(net, g, 1, 0.0, 0.5, SOMA_TARGET_INH)); /* rate 0: none */
+    CHECK_OK(soma_snn_run(net, T));
+    CHECK_OK(soma_snn_get_state(net, g, "v", v));
+    soma_snn_free(net);
+}
+
+static void test_poisson_input(void) {
+    static double v1[4000], v2[4000];
+    const int ns[2] = {800, 200000};
+    const double rates[2] = {5.0, 20.0}; /* lambda 0.4 and 400 a step */
+    for (int c = 0; c < 2; c++) {
+        const double T = c == 0 ? 500.0 : 5.0;
+        pin_run_(1, ns[c], rates[c], T, v1);
+        pin_run_(2, ns[c], rates[c], T, v2);
+        CHECK(memcmp(v1, v2, sizeof v1) == 0);
+        double m = 0, q = 0;
+        for (int i = 0; i < 4000; i++) m += v1[i] / 0.5;
+        m /= 4000;
+        for (int i = 0; i < 4000; i++) q += (v1[i] / 0.5 - m) * (v1[i] / 0.5 - m);
+        q /= 3999;
+        const double mu = ns[c] * rates[c] * T * 1e-3;
+        printf("poisson input: mean count %.2f (expected %.2f), variance %.2f\n", m, mu, q);
+        CHECK(fabs(m - mu) < 4 * sqrt(mu / 4000));
+        CHECK(fabs(q / mu - 1) < 0.1);
+    }
+    soma_set_threads(2);
+    soma_snn *net = NULL;
+    int a, b;
+    net = two_groups_(10, 0, &a, &b);
+    CHECK_FAILS(soma_snn_poisson_input(net, a, -1, 5, 1, SOMA_TARGET_EXC), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_snn_poisson_input(net, a, 10, NAN, 1, SOMA_TARGET_EXC), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_snn_poisson_input(net, a, 10, 5, 1, (soma_syn_target)2), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_snn_poisson_input(net, 4, 10, 5, 1, SOMA_TARGET_EXC), SOMA_ERR_ARG);
+    soma_snn_free(net);
+}
+
 // --- monitors ---------------------------------------------------------------------------------
 
 static void test_monitors(void) {
@@ -732,6 +879,7 @@ int main(void) {
     soma_set_threads(2);
     snn__set_par_min(1);
     test_dense_reference();
+    test_brian2();
     test_determinism();
     test_threads_big();
     test_conn_prob();
@@ -739,6 +887,7 @@ int main(void) {
     test_conn_edges();
     test_conn_seeds();
     test_poisson();
+    test_poisson_input();
     test_monitors();
     test_bad_args();
     test_oom();

@@ -3,9 +3,11 @@
 // spike, with tau_s != tau_m and tau_s == tau_m; a conductance step), its f-I curve against
 // the analytic rate, the refractory period; Izhikevich's and AdEx's published patterns by
 // ISI statistics, and their spike times against plain reference integrations written here.
+#include <cjson/cJSON.h>
 #include <math.h>
 
 #include "check.h"
+#include "soma/exp.h"
 #include "soma/snn.h"
 
 static soma_snn *one_group_(const soma_neuron_params *p, int n, int *g) {
@@ -388,6 +390,49 @@ static void test_params(void) {
     CHECK(strcmp(soma_neuron_model_name(SOMA_POISSON), "poisson") == 0);
 }
 
+// --- the experiments' headline figures at reduced size -------------------------------------------
+
+static double ours_(const cJSON *r, const char *key) {
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "ours"), key);
+    return cJSON_IsNumber(o) ? o->valuedouble : NAN;
+}
+
+static void test_experiments(void) {
+    const char *out = "snn_neuron_exp_out";
+    cJSON *r = NULL;
+    const soma_experiment *e = soma_exp_find("lif-fi");
+    CHECK(e != NULL);
+    if (e) CHECK_OK(soma_exp_run_reduced(e, 0, NULL, out, &r));
+    if (r) {
+        const double err = ours_(r, "max_rel_error");
+        printf("lif-fi (reduced): max_rel_error %.4f over %g points, %g firing\n", err, ours_(r, "points"),
+               ours_(r, "points_firing"));
+        CHECK(err < 0.01);
+        CHECK(ours_(r, "points_firing") >= 8); /* the curve is mostly above the rheobase */
+        const cJSON *rates = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "ours"), "rate_hz");
+        CHECK(cJSON_GetArraySize(rates) == 12);
+        cJSON_Delete(r);
+        r = NULL;
+    }
+    e = soma_exp_find("izhikevich");
+    CHECK(e != NULL);
+    if (e) CHECK_OK(soma_exp_run_reduced(e, 0, NULL, out, &r));
+    if (r) {
+        /* every landmark of Fig. 2 is met even at the reduced duration */
+        int n = 0, met = 0;
+        for (const soma_exp_landmark *l = e->landmarks; l->key; l++, n++) {
+            const double v = ours_(r, l->key);
+            const int ok = l->cmp == SOMA_EXP_AT_LEAST ? v >= l->value : v <= l->value;
+            if (!ok) printf("izhikevich (reduced): %s = %g misses %g\n", l->key, v, l->value);
+            met += ok;
+        }
+        printf("izhikevich (reduced): %d of %d landmarks met; RS %.0f Hz, FS %.0f Hz, CH %.1f bursts/s\n", met, n,
+               ours_(r, "rs_rate_hz"), ours_(r, "fs_rate_hz"), ours_(r, "ch_bursts_per_s"));
+        CHECK(n == 8 && met == n);
+        cJSON_Delete(r);
+    }
+}
+
 int main(void) {
     test_params();
     test_lif_constant_current();
@@ -397,5 +442,6 @@ int main(void) {
     test_lif_refractory();
     test_izhikevich();
     test_adex();
+    test_experiments();
     return check_report("test_snn_neuron");
 }

@@ -220,6 +220,15 @@ const char *soma_snn_group_name(const soma_snn *net, int group);
  * SOMA_ERR_ARG for a bad group, a variable the model lacks, or (set) a non-finite value. */
 soma_status soma_snn_get_state(const soma_snn *net, int group, const char *var, double *out);
 soma_status soma_snn_set_state(soma_snn *net, int group, const char *var, const double *x);
+/* Independent Poisson input to every neuron of a group without synapses (Brian2's
+ * PoissonInput, NEST's poisson_generator): n_sources sources of `rate` Hz each, so each step
+ * every neuron receives a Poisson number of spikes with mean n_sources rate dt (the exact
+ * count of their superposition), each a jump of `weight` on the target variable, acting in
+ * that step's update (as input with a delay of one step from the step before). One input per
+ * target variable: calling again replaces it; rate 0 removes it. Draws are counter-based on
+ * (seed, group, target, neuron, step): they do not depend on the thread count. */
+soma_status soma_snn_poisson_input(soma_snn *net, int group, int n_sources, double rate, double weight,
+                                   soma_syn_target target);
 /* Shows a progress line on stderr during soma_snn_run, labelled `label`, and notes the sim
  * time and synaptic events per second when a run ends (core.h's soma_progress; SOMA_PROGRESS
  * applies). NULL (the default) keeps the library silent. */

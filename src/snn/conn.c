@@ -95,6 +95,7 @@ static soma_status build_prob_(soma_snn *net, snn_proj *p, const soma_conn_spec 
                           c->p, p->n_pre, p->n_post, expect);
     const int self_skip = c->pre == c->post && !c->autapses;
     const int nb = (p->n_pre + SNN_CONN_BLOCK - 1) / SNN_CONN_BLOCK, T = conn_threads_();
+    (void)T; /* unused without OpenMP */
     for (int pass = 0; pass < 2; pass++) {
 #pragma omp parallel for schedule(dynamic, 4) num_threads(T) if (T > 1 && nb > 1)
         for (int b = 0; b < nb; b++) {

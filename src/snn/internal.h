@@ -22,7 +22,7 @@
 /* Longest transmission delay, in steps (ring buffers hold max delay + 1 slots). */
 #define SNN_MAX_DELAY_STEPS (1 << 20)
 /* Random stream kinds, mixed into the stream number with the object's index. */
-enum { SNN_STREAM_INIT = 1, SNN_STREAM_POISSON = 2, SNN_STREAM_CONN = 3 };
+enum { SNN_STREAM_INIT = 1, SNN_STREAM_POISSON = 2, SNN_STREAM_CONN = 3, SNN_STREAM_PINPUT = 4 };
 
 static inline uint64_t snn__stream(int kind, int index, int64_t block) {
     return ((uint64_t)kind << 56) ^ ((uint64_t)(uint32_t)index << 24) ^ (uint64_t)block;
@@ -70,6 +70,9 @@ typedef struct snn_group {
     soma_rng *prng;
     int64_t *pnext;
     long n_spikes_total;
+    /* Poisson input without synapses (soma_snn_poisson_input), per target variable: mean
+     * count a step, jump a spike; lam 0 = none */
+    double pin_lam[2], pin_w[2];
 } snn_group;
 
 typedef struct snn_proj {
@@ -140,11 +143,19 @@ static inline int snn__n_spikes(const snn_group *g, int par, int nt) {
 
 /* neuron.c */
 soma_status snn__calibrate(snn_group *g, double dt);
-/* Advances neurons [lo, hi) of g by one step (state update, threshold, reset); writes the ids
- * of those that spiked, ascending, to out and returns their count. No allocation. */
-int snn__update(snn_group *g, int lo, int hi, int *out);
+/* Advances neurons [lo, hi) of g by step `step`: takes in the input due (ring buffer slot of
+ * the step), updates the state, tests the threshold, resets; writes the ids of those that
+ * spiked, ascending, to out and returns their count. No allocation. */
+int snn__update(snn_group *g, int lo, int hi, int64_t step, int *out);
+/* Input due at `step` not yet taken into variable var (0 v, 1 ge, 2 gi) of neuron i: what a
+ * reader of the state at the step's start adds (state monitors, soma_snn_get_state). */
+double snn__pending(const snn_group *g, int var, int i, int64_t step);
 /* Poisson sources: blocks [b0, b1) of g; ids ascending into out; returns the count. */
 int snn__poisson(snn_group *g, int b0, int b1, int *out);
+/* Adds the Poisson input (soma_snn_poisson_input) of neurons [lo, hi) of group gi for step
+ * `step` into the step's ring buffer slot. Each count is a function of (seed, group, target,
+ * neuron, step) alone (a counter-based draw), so it does not depend on the threads. */
+void snn__poisson_input(const soma_snn *net, snn_group *g, int gi, int lo, int hi, int64_t step);
 /* Redraws every block's skip count for the group's current rate_p. */
 void snn__poisson_reset(snn_group *g, uint64_t seed, int group_index);
 int64_t snn__geometric(soma_rng *r, double p);

@@ -166,9 +166,10 @@ void snn__monitors_state(soma_snn *net) {
     for (int i = 0; i < net->n_mon; i++) {
         snn_monitor *m = &net->mon[i];
         if (m->kind != SOMA_MON_STATE || (net->step - m->step0) % m->every != 0 || m->n_samples >= m->cap) continue;
-        const double *x = snn__var_data(&net->g[m->group], m->var);
+        const snn_group *g = &net->g[m->group];
+        const double *x = snn__var_data(g, m->var);
         float *row = m->data + (size_t)m->n_samples * (size_t)m->n;
-        for (int j = 0; j < m->n; j++) row[j] = (float)x[m->idx[j]];
+        for (int j = 0; j < m->n; j++) row[j] = (float)(x[m->idx[j]] + snn__pending(g, m->var, m->idx[j], net->step));
         m->t[m->n_samples++] = (double)net->step * net->dt;
     }
 }

@@ -1,17 +1,19 @@
 /* Networks: groups of neurons, their state, and the step loop.
  *
- * One step n advances every group from t_n = n dt to t_(n+1), in this order (Brian2's default
- * schedule, so networks built the same way give the same numbers as Brian2's):
+ * One step n advances every group from t_n = n dt to t_(n+1), in this order (the order of
+ * Brian2's default schedule, so networks built the same way give the same numbers as Brian2's):
  *   1. state monitors sample (Brian2's "start" slot): the values at t_n, the input due at
  *      step n included;
- *   2. every group updates its state over the step (neuron.c), tests the threshold and resets;
- *      Poisson sources draw their spikes;
+ *   2. every group takes in the jumps due at step n (its ring buffer slot, then cleared) into
+ *      its synaptic variables (delta synapses: into V, unless the neuron is refractory: the
+ *      input is lost), updates its state over the step (neuron.c), tests the threshold and
+ *      resets; Poisson sources draw their spikes;
  *   3. spike and rate monitors record the step's spikes, stamped t_n;
  *   4. every projection queues the jumps of its pre group's new spikes into the ring buffer
- *      slot of step n + delay of its post group (delay >= 1 step); then each group takes the
- *      slot of step n + 1 into its synaptic variables (for delta synapses: into V, unless the
- *      neuron will be refractory) and clears it. So the jumps of a spike of step n with a
- *      delay of d steps act from the update of step n + d on; Brian2's delay D is our D + dt;
+ *      slot of step n + delay of its post group (delay >= 1 step). So the jumps of a spike of
+ *      step n with a delay of d steps act from the update of step n + d on, as in NEST;
+ *      Brian2 (which delivers after the update) reads the same for its delay D = d dt - dt:
+ *      our minimum delay of one step is Brian2's delay 0;
  *   5. STDP updates the weights of plastic projections (after the jumps used the old weights).
  * Threads: one OpenMP region for the whole run. Each thread owns a contiguous range of every
  * group's neurons (Poisson groups: whole blocks of SNN_POIS_BLOCK sources, each with its own
@@ -222,6 +224,26 @@ soma_status soma_snn_set_rate(soma_snn *net, int group, double rate) {
     return SOMA_OK;
 }
 
+soma_status soma_snn_poisson_input(soma_snn *net, int group, int n_sources, double rate, double weight,
+                                   soma_syn_target target) {
+    SOMA_TRY(group_arg_(net, group, "poisson_input"));
+    snn_group *g = &net->g[group];
+    if (g->p.model == SOMA_POISSON)
+        return soma_error(SOMA_ERR_ARG, "snn: poisson_input: group %s is a Poisson group; it takes no input", g->name);
+    if (n_sources < 0) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: %d sources", n_sources);
+    if (!(rate >= 0) || !isfinite(rate)) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: rate %g Hz", rate);
+    if (!isfinite(weight)) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: weight %g", weight);
+    if (target != SOMA_TARGET_EXC && target != SOMA_TARGET_INH)
+        return soma_error(SOMA_ERR_ARG, "snn: poisson_input: target %d is neither EXC nor INH", (int)target);
+    if (g->p.synapse == SOMA_SYN_CONDUCTANCE && weight < 0)
+        return soma_error(SOMA_ERR_ARG, "snn: poisson_input: group %s: conductance weights must be >= 0 nS", g->name);
+    const double lam = (double)n_sources * rate * net->dt * 1e-3;
+    if (lam > 1e6) return soma_error(SOMA_ERR_ARG, "snn: poisson_input: %g spikes a step on average, too many", lam);
+    g->pin_lam[target] = lam;
+    g->pin_w[target] = weight;
+    return SOMA_OK;
+}
+
 int snn__var_parse(const snn_group *g, const char *var) {
     if (!var) return -1;
     if (g->p.model == SOMA_POISSON) return -1;
@@ -250,7 +272,8 @@ soma_status soma_snn_get_state(const soma_snn *net, int group, const char *var, 
         return soma_error(SOMA_ERR_ARG, "snn: get_state: group %s (%s) has no variable '%s'", g->name,
                           soma_neuron_model_name(g->p.model), var ? var : "(null)");
     if (!out) return soma_error(SOMA_ERR_ARG, "snn: get_state: NULL output");
-    memcpy(out, snn__var_data(g, k), (size_t)g->n * sizeof *out);
+    const double *x = snn__var_data(g, k);
+    for (int i = 0; i < g->n; i++) out[i] = x[i] + snn__pending(g, k, i, net->step);
     return SOMA_OK;
 }
 
@@ -320,7 +343,8 @@ static void own_range_(const snn_group *g, int t, int nt, int *lo, int *hi) {
 }
 
 /* Step 2 for one thread: update its neurons; spikes go to its segment of the parity's list. */
-static void phase_update_(soma_snn *net, int t, int nt, int par) {
+static void phase_update_(soma_snn *net, int t, int nt, int64_t step) {
+    const int par = (int)(step & 1);
     for (int gi = 0; gi < net->n_groups; gi++) {
         snn_group *g = &net->g[gi];
         int *out = g->spk + (size_t)par * (size_t)g->n + (size_t)g->seg_lo[t];
@@ -332,7 +356,8 @@ static void phase_update_(soma_snn *net, int t, int nt, int par) {
         } else {
             int lo, hi;
             part_(g->n, t, nt, &lo, &hi);
-            k = snn__update(g, lo, hi, out);
+            if (g->pin_lam[0] > 0 || g->pin_lam[1] > 0) snn__poisson_input(net, g, gi, lo, hi, step);
+            k = snn__update(g, lo, hi, step, out);
         }
         g->seg_cnt[par * g->seg_cap + t] = k;
     }
@@ -347,35 +372,6 @@ static soma_status record_(soma_snn *net, int par) {
     }
     for (int k = 0; k < net->n_proj; k++) net->stats.syn_events += snn__events(net, &net->pr[k], par);
     return snn__monitors_spikes(net, par);
-}
-
-/* Step 4, second half, for one thread's neurons: take the slot of step `next` in. */
-static void take_input_(soma_snn *net, int t, int nt, int64_t next) {
-    for (int gi = 0; gi < net->n_groups; gi++) {
-        snn_group *g = &net->g[gi];
-        if (g->p.model == SOMA_POISSON || !g->slots) continue;
-        int lo, hi;
-        part_(g->n, t, nt, &lo, &hi);
-        const size_t off = (size_t)(next % g->slots) * (size_t)g->n;
-        double *restrict be = g->buf_e + off, *restrict bi = g->buf_i + off;
-        if (g->p.synapse == SOMA_SYN_DELTA) {
-            double *restrict v = g->v;
-            const int *restrict ref = g->ref;
-            for (int i = lo; i < hi; i++) {
-                if (ref[i] == 0) v[i] += be[i] + bi[i];
-                be[i] = 0;
-                bi[i] = 0;
-            }
-        } else {
-            double *restrict ge = g->ge, *restrict gin = g->gi;
-            for (int i = lo; i < hi; i++) {
-                ge[i] += be[i];
-                gin[i] += bi[i];
-                be[i] = 0;
-                bi[i] = 0;
-            }
-        }
-    }
 }
 
 static int par_min_ = SNN_PAR_MIN;
@@ -480,7 +476,7 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
                 }
 #pragma omp barrier
             }
-            phase_update_(net, tid, nt, par);
+            phase_update_(net, tid, nt, n);
 #pragma omp barrier
             if (st[par ^ 1] != SOMA_OK) break;
             if (tid == 0) {
@@ -494,7 +490,6 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
                 part_(p->n_post, tid, nt, &lo, &hi);
                 snn__deliver(net, p, n, lo, hi);
             }
-            take_input_(net, tid, nt, n + 1);
             if (n_plastic) {
 #pragma omp barrier
                 if (tid == 0)

@@ -249,20 +249,22 @@ soma_status snn__calibrate(snn_group *g, double dt) {
 
 // --- per-step kernels ---------------------------------------------------------------------
 
-/* After the state update: refractory bookkeeping, threshold (V > th, or V >= th when ge),
- * reset. Returns the number of spikes written to out. */
-static int threshold_(snn_group *g, int lo, int hi, int *out, double th, int ge_test) {
+/* After the state update: refractory neurons are put back to V_reset (the update ran for
+ * every neuron, so that its loop has no branch and vectorises), the others tested against
+ * the threshold (V > th) and reset. Returns the number of spikes written to out. */
+static int threshold_(snn_group *g, int lo, int hi, int *out, double th) {
     double *restrict v = g->v;
     int *restrict ref = g->ref;
-    const double vr = g->p.model == SOMA_IZHIKEVICH ? g->p.izh_c : g->p.V_reset;
+    const double vr = g->p.V_reset;
     const int r1 = g->c.ref_steps > 1 ? g->c.ref_steps - 1 : 0;
     int k = 0;
     for (int i = lo; i < hi; i++) {
         if (ref[i] > 0) {
             ref[i]--;
+            v[i] = vr;
             continue;
         }
-        if (ge_test ? v[i] >= th : v[i] > th) {
+        if (v[i] > th) {
             out[k++] = i;
             v[i] = vr;
             ref[i] = r1;
@@ -271,47 +273,69 @@ static int threshold_(snn_group *g, int lo, int hi, int *out, double th, int ge_
     return k;
 }
 
-static void lif_current_(snn_group *g, int lo, int hi) {
+/* Every kernel first takes in the jumps due this step (the ring buffer slot be/bi, which it
+ * clears): into the synaptic variables, or for delta synapses into V unless the neuron is
+ * refractory (the input is lost). Then it advances the state by one step. */
+
+static void lif_current_(snn_group *g, int lo, int hi, double *restrict be, double *restrict bi) {
     const snn_coef *c = &g->c;
-    const double EL = g->p.EL, vr = g->p.V_reset;
+    const double EL = g->p.EL;
     const double Pvv = c->P_vv, PvI = c->P_vI, Pve = c->P_ve, Pvi = c->P_vi, Pee = c->P_ee, Pii = c->P_ii;
     double *restrict v = g->v, *restrict ge = g->ge, *restrict gi = g->gi;
     const double *restrict I = g->I;
-    const int *restrict ref = g->ref;
     for (int i = lo; i < hi; i++) {
-        const double e = ge[i], in = gi[i];
-        const double vn = EL + (v[i] - EL) * Pvv + I[i] * PvI + e * Pve + in * Pvi;
+        const double e = ge[i] + be[i], in = gi[i] + bi[i];
+        be[i] = 0;
+        bi[i] = 0;
+        v[i] = EL + (v[i] - EL) * Pvv + I[i] * PvI + e * Pve + in * Pvi;
         ge[i] = e * Pee;
         gi[i] = in * Pii;
-        v[i] = ref[i] > 0 ? vr : vn;
+    }
+}
+
+/* delta synapses of any model: the jumps go into V, unless the neuron is refractory */
+static void take_delta_(snn_group *g, int lo, int hi, double *restrict be, double *restrict bi) {
+    double *restrict v = g->v;
+    const int *restrict ref = g->ref;
+    for (int i = lo; i < hi; i++) {
+        const double x = be[i] + bi[i];
+        v[i] += ref[i] == 0 ? x : 0.0;
+        be[i] = 0;
+        bi[i] = 0;
+    }
+}
+
+static void take_syn_(snn_group *g, int lo, int hi, double *restrict be, double *restrict bi) {
+    double *restrict ge = g->ge, *restrict gi = g->gi;
+    for (int i = lo; i < hi; i++) {
+        ge[i] += be[i];
+        gi[i] += bi[i];
+        be[i] = 0;
+        bi[i] = 0;
     }
 }
 
 static void lif_delta_(snn_group *g, int lo, int hi) {
-    const double EL = g->p.EL, vr = g->p.V_reset, Pvv = g->c.P_vv, PvI = g->c.P_vI;
+    const double EL = g->p.EL, Pvv = g->c.P_vv, PvI = g->c.P_vI;
     double *restrict v = g->v;
     const double *restrict I = g->I;
-    const int *restrict ref = g->ref;
-    for (int i = lo; i < hi; i++) {
-        const double vn = EL + (v[i] - EL) * Pvv + I[i] * PvI;
-        v[i] = ref[i] > 0 ? vr : vn;
-    }
+    for (int i = lo; i < hi; i++) v[i] = EL + (v[i] - EL) * Pvv + I[i] * PvI;
 }
 
-static void lif_cond_(snn_group *g, int lo, int hi, double dt) {
-    const double EL = g->p.EL, vr = g->p.V_reset, gL = g->p.gL, Ee = g->p.E_e, Ei = g->p.E_i;
+static void lif_cond_(snn_group *g, int lo, int hi, double *restrict be, double *restrict bi) {
+    const double EL = g->p.EL, gL = g->p.gL, Ee = g->p.E_e, Ei = g->p.E_i, dt = g->c.dt;
     const double inv_C = 1.0 / g->p.C, Pee = g->c.P_ee, Pii = g->c.P_ii;
     double *restrict v = g->v, *restrict ge = g->ge, *restrict gi = g->gi;
     const double *restrict I = g->I;
-    const int *restrict ref = g->ref;
     for (int i = lo; i < hi; i++) {
-        const double e = ge[i], in = gi[i];
+        const double e = ge[i] + be[i], in = gi[i] + bi[i];
+        be[i] = 0;
+        bi[i] = 0;
         const double gt = gL + e + in;
         const double vinf = (gL * EL + e * Ee + in * Ei + I[i]) / gt;
-        const double vn = vinf + (v[i] - vinf) * exp(-gt * inv_C * dt);
+        v[i] = vinf + (v[i] - vinf) * exp(-gt * inv_C * dt);
         ge[i] = e * Pee;
         gi[i] = in * Pii;
-        v[i] = ref[i] > 0 ? vr : vn;
     }
 }
 
@@ -346,9 +370,9 @@ static void adex_(snn_group *g, int lo, int hi) {
     }
 }
 
-static void izh_(snn_group *g, int lo, int hi, double dt) {
+static void izh_(snn_group *g, int lo, int hi) {
     const soma_neuron_params *p = &g->p;
-    const double a = p->izh_a, b = p->izh_b, Vp = p->V_peak, Ee = p->E_e, Ei = p->E_i;
+    const double a = p->izh_a, b = p->izh_b, Vp = p->V_peak, Ee = p->E_e, Ei = p->E_i, dt = g->c.dt;
     const double Pee = g->c.P_ee, Pii = g->c.P_ii, hh = 0.5 * dt;
     const int cond = p->synapse == SOMA_SYN_CONDUCTANCE;
     for (int i = lo; i < hi; i++) {
@@ -372,56 +396,55 @@ static void izh_(snn_group *g, int lo, int hi, double dt) {
     }
 }
 
-int snn__update(snn_group *g, int lo, int hi, int *out) {
-    const soma_neuron_params *p = &g->p;
-    const double dt = g->c.dt;
+/* AdEx and Izhikevich: spike at V >= V_peak; reset to V_reset / c, w += b / u += d. */
+static int peak_reset_(snn_group *g, int lo, int hi, int *out, double vr, double jump) {
+    const int r1 = g->c.ref_steps > 1 ? g->c.ref_steps - 1 : 0;
     int k = 0;
-    switch (p->model) {
-    case SOMA_LIF:
-        if (p->synapse == SOMA_SYN_CURRENT) lif_current_(g, lo, hi);
-        else if (p->synapse == SOMA_SYN_DELTA) lif_delta_(g, lo, hi);
-        else lif_cond_(g, lo, hi, dt);
-        k = threshold_(g, lo, hi, out, p->V_th, 0);
-        break;
-    case SOMA_ADEX: {
-        adex_(g, lo, hi);
-        /* spikes: V reached V_peak; the reset also bumps w by b */
-        const int r1 = g->c.ref_steps > 1 ? g->c.ref_steps - 1 : 0;
-        for (int i = lo; i < hi; i++) {
-            if (g->ref[i] > 0) {
-                g->ref[i]--;
-                continue;
-            }
-            if (g->v[i] >= p->V_peak) {
-                out[k++] = i;
-                g->v[i] = p->V_reset;
-                g->w[i] += p->b;
-                g->ref[i] = r1;
-            }
+    for (int i = lo; i < hi; i++) {
+        if (g->ref[i] > 0) {
+            g->ref[i]--;
+            continue;
         }
-        break;
-    }
-    case SOMA_IZHIKEVICH: {
-        izh_(g, lo, hi, dt);
-        const int r1 = g->c.ref_steps > 1 ? g->c.ref_steps - 1 : 0;
-        for (int i = lo; i < hi; i++) {
-            if (g->ref[i] > 0) {
-                g->ref[i]--;
-                continue;
-            }
-            if (g->v[i] >= p->V_peak) {
-                out[k++] = i;
-                g->v[i] = p->izh_c;
-                g->w[i] += p->izh_d;
-                g->ref[i] = r1;
-            }
+        if (g->v[i] >= g->p.V_peak) {
+            out[k++] = i;
+            g->v[i] = vr;
+            g->w[i] += jump;
+            g->ref[i] = r1;
         }
-        break;
-    }
-    default:
-        break;
     }
     return k;
+}
+
+int snn__update(snn_group *g, int lo, int hi, int64_t step, int *out) {
+    const soma_neuron_params *p = &g->p;
+    const size_t off = (size_t)(step % g->slots) * (size_t)g->n;
+    double *be = g->buf_e + off, *bi = g->buf_i + off;
+    if (p->model == SOMA_LIF) {
+        if (p->synapse == SOMA_SYN_CURRENT) {
+            lif_current_(g, lo, hi, be, bi);
+        } else if (p->synapse == SOMA_SYN_DELTA) {
+            take_delta_(g, lo, hi, be, bi);
+            lif_delta_(g, lo, hi);
+        } else {
+            lif_cond_(g, lo, hi, be, bi);
+        }
+        return threshold_(g, lo, hi, out, p->V_th);
+    }
+    if (p->synapse == SOMA_SYN_DELTA) take_delta_(g, lo, hi, be, bi);
+    else take_syn_(g, lo, hi, be, bi);
+    if (p->model == SOMA_ADEX) {
+        adex_(g, lo, hi);
+        return peak_reset_(g, lo, hi, out, p->V_reset, p->b);
+    }
+    izh_(g, lo, hi);
+    return peak_reset_(g, lo, hi, out, p->izh_c, p->izh_d);
+}
+
+double snn__pending(const snn_group *g, int var, int i, int64_t step) {
+    if (!g->slots || var == 3) return 0.0;
+    const size_t at = (size_t)(step % g->slots) * (size_t)g->n + (size_t)i;
+    if (g->p.synapse == SOMA_SYN_DELTA) return var == 0 && g->ref[i] == 0 ? g->buf_e[at] + g->buf_i[at] : 0.0;
+    return var == 1 ? g->buf_e[at] : var == 2 ? g->buf_i[at] : 0.0;
 }
 
 // --- Poisson sources ----------------------------------------------------------------------
@@ -439,6 +462,49 @@ void snn__poisson_reset(snn_group *g, uint64_t seed, int group_index) {
     for (int b = 0; b < g->n_blocks; b++) {
         soma_rng_seed(&g->prng[b], seed, snn__stream(SNN_STREAM_POISSON, group_index, b));
         g->pnext[b] = snn__geometric(&g->prng[b], g->rate_p);
+    }
+}
+
+static inline uint64_t mix64_(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Poisson(lam) count from one uniform u in [0, 1) by inversion (lam < 30). */
+static inline int poisson_inv_(double u, double lam, double e_lam) {
+    int k = 0;
+    double p = e_lam, F = p;
+    while (u > F && k < 1000) {
+        k++;
+        p *= lam / k;
+        F += p;
+    }
+    return k;
+}
+
+void snn__poisson_input(const soma_snn *net, snn_group *g, int gi, int lo, int hi, int64_t step) {
+    const size_t off = (size_t)(step % g->slots) * (size_t)g->n;
+    for (int tg = 0; tg < 2; tg++) {
+        const double lam = g->pin_lam[tg], w = g->pin_w[tg];
+        if (!(lam > 0)) continue;
+        double *restrict buf = (tg == 0 ? g->buf_e : g->buf_i) + off;
+        const double e_lam = exp(-lam);
+        const uint64_t base = mix64_(net->seed ^ mix64_(((uint64_t)SNN_STREAM_PINPUT << 56) ^
+                                                        ((uint64_t)(uint32_t)gi << 8) ^ (uint64_t)tg));
+        const uint64_t sbase = mix64_(base ^ ((uint64_t)step * 0x9e3779b97f4a7c15ULL));
+        for (int i = lo; i < hi; i++) {
+            const uint64_t h = mix64_(sbase + (uint64_t)i * 0xd1b54a32d192ed03ULL);
+            int k;
+            if (lam < 30) {
+                k = poisson_inv_((double)(h >> 11) * 0x1.0p-53, lam, e_lam);
+            } else {
+                soma_rng r;
+                soma_rng_seed(&r, h, 0);
+                k = (int)soma_rng_poisson(&r, lam);
+            }
+            buf[i] += k * w;
+        }
     }
 }
 

@@ -48,7 +48,7 @@ static void code_forward(soma_layer *l, float *y, const float *x, int n, soma_mo
                 float v = xi[j];
                 if (!(v > 0.f)) continue;
                 if (v > 1.f) v = 1.f;
-                int t = (int)lrintf((1.f - v) * (float)(T - 1));
+                int t = (int)((1.f - v) * (float)(T - 1) + 0.5f); /* halves round up */
                 yi[(size_t)t * S + j] = 1.f;
             }
         }

@@ -27,13 +27,19 @@
 //   theta=V  threshold, > 0 (default 1)
 //   k=K      surrogate slope, > 0 (default 25, snnTorch's fast_sigmoid default)
 //   reset=sub|zero (default sub), detach=0|1 (default 0)
+//   out=spike|mem  the output: spikes S (default) or the membrane U[t] (before reset), whose
+//            gradient flows into U[t] directly (dL/dU[t] = dy[t] + g[t+1] a[t])
 // e.g. "lif128(beta=0.9,k=10)", "lif(reset=zero,detach=1)".
+//
+//   li[(OPTS)], liN[(OPTS)]  a leaky integrator (a read-out): the membrane of neurons that never
+//            fire, U[t] = beta U[t-1] + I[t], output U; liN = fcN first. Same beta/tau/dt options.
 //
 // The membrane U of the last forward is kept ([n,T,D]) for backward; the time recursion is
 // elementwise and runs over the D neurons of a step as one vector loop, samples shared out
 // among OpenMP threads. lifN's GEMM sees the whole [n*T, I] batch at once. Nothing is allocated
 // in forward or backward.
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -49,6 +55,7 @@
 typedef struct lif_cfg {
     float beta, theta, k;
     int reset_zero, detach;
+    int mem; /* 1: the output is the membrane U[t] (a read-out), not the spikes */
 } lif_cfg;
 
 typedef struct lif_impl {
@@ -63,55 +70,60 @@ typedef struct lif_impl {
 
 // --- the recursion on one sample ---------------------------------------------------------
 
-/* In place: u holds the currents I [T,D] on entry and U [T,D] on exit; s receives S [T,D]. */
-static void lif_fwd_sample_(float *u, float *s, const lif_cfg *c, int T, size_t D) {
+/* In place: u holds the currents I [T,D] on entry and U [T,D] on exit; y receives S [T,D]
+ * (or a copy of U with c->mem). The spike S[t-1] is recomputed from U[t-1] > theta. */
+static void lif_fwd_sample_(float *u, float *y, const lif_cfg *c, int T, size_t D) {
     const float beta = c->beta, th = c->theta;
     for (int t = 0; t < T; t++) {
-        float *ut = u + (size_t)t * D, *st = s + (size_t)t * D;
+        float *ut = u + (size_t)t * D, *yt = y + (size_t)t * D;
         if (t > 0) {
-            const float *up = ut - D, *sp = st - D;
+            const float *up = ut - D;
             if (c->reset_zero) {
 #pragma omp simd
-                for (size_t j = 0; j < D; j++) ut[j] += beta * up[j] * (1.f - sp[j]);
+                for (size_t j = 0; j < D; j++) ut[j] += up[j] > th ? 0.f : beta * up[j];
             } else {
 #pragma omp simd
-                for (size_t j = 0; j < D; j++) ut[j] += beta * up[j] - th * sp[j];
+                for (size_t j = 0; j < D; j++) ut[j] += beta * up[j] - (up[j] > th ? th : 0.f);
             }
         }
+        if (c->mem) {
+            memcpy(yt, ut, D * sizeof *yt);
+        } else {
 #pragma omp simd
-        for (size_t j = 0; j < D; j++) st[j] = ut[j] > th ? 1.f : 0.f;
+            for (size_t j = 0; j < D; j++) yt[j] = ut[j] > th ? 1.f : 0.f;
+        }
     }
 }
 
-/* g[T,D] = dL/dI from dy [T,D] = dL/dS, the kept U and S. g may alias dy. */
-static void lif_bwd_sample_(float *g, const float *dy, const float *u, const float *s,
-                            const lif_cfg *c, int T, size_t D) {
+/* g[T,D] = dL/dI from dy [T,D] (dL/dS, or dL/dU with c->mem) and the kept U. g may alias dy. */
+static void lif_bwd_sample_(float *g, const float *dy, const float *u, const lif_cfg *c, int T,
+                            size_t D) {
     const float beta = c->beta, th = c->theta, k = c->k;
-    const float dt = c->detach ? 0.f : 1.f;
+    const float dt = c->detach ? 0.f : 1.f, spk = c->mem ? 0.f : 1.f, mem = c->mem ? 1.f : 0.f;
     for (int t = T - 1; t >= 0; t--) {
         const size_t o = (size_t)t * D;
-        const float *ut = u + o, *st = s + o, *dyt = dy + o;
+        const float *ut = u + o, *dyt = dy + o;
         float *gt = g + o;
         const float *gn = t + 1 < T ? gt + D : NULL;
         if (!gn) {
 #pragma omp simd
             for (size_t j = 0; j < D; j++) {
                 float q = 1.f + k * fabsf(ut[j] - th);
-                gt[j] = dyt[j] / (q * q);
+                gt[j] = dyt[j] * (mem + spk / (q * q));
             }
         } else if (c->reset_zero) {
 #pragma omp simd
             for (size_t j = 0; j < D; j++) {
                 float q = 1.f + k * fabsf(ut[j] - th), sg = 1.f / (q * q);
-                float a = beta * (1.f - st[j]) - dt * beta * ut[j] * sg;
-                gt[j] = dyt[j] * sg + gn[j] * a;
+                float a = (ut[j] > th ? 0.f : beta) - dt * beta * ut[j] * sg;
+                gt[j] = dyt[j] * (mem + spk * sg) + gn[j] * a;
             }
         } else {
 #pragma omp simd
             for (size_t j = 0; j < D; j++) {
                 float q = 1.f + k * fabsf(ut[j] - th), sg = 1.f / (q * q);
                 float a = beta - dt * th * sg;
-                gt[j] = dyt[j] * sg + gn[j] * a;
+                gt[j] = dyt[j] * (mem + spk * sg) + gn[j] * a;
             }
         }
     }
@@ -125,14 +137,14 @@ static void lif_fwd_(lif_impl *L, float *s, int n) {
     for (int i = 0; i < n; i++) lif_fwd_sample_(L->u + (size_t)i * per, s + (size_t)i * per, &L->c, L->T, L->D);
 }
 
-static void lif_bwd_(const lif_impl *L, float *g, const float *dy, const float *s, int n) {
+static void lif_bwd_(const lif_impl *L, float *g, const float *dy, int n) {
     const size_t per = (size_t)L->T * L->D;
     const int par = (size_t)n * per >= LIF_PAR_MIN;
     (void)par;
 #pragma omp parallel for schedule(static) if (par)
     for (int i = 0; i < n; i++) {
         size_t o = (size_t)i * per;
-        lif_bwd_sample_(g + o, dy + o, L->u + o, s + o, &L->c, L->T, L->D);
+        lif_bwd_sample_(g + o, dy + o, L->u + o, &L->c, L->T, L->D);
     }
 }
 
@@ -212,14 +224,15 @@ static void lif_forward(soma_layer *l, float *y, const float *x, int n, soma_mod
 
 static void lif_backward(soma_layer *l, float *dx, const float *dy, const float *x, const float *y,
                          int n) {
+    (void)y;
     lif_impl *L = l->impl;
     if (!L->n_out) {
-        if (dx) lif_bwd_(L, dx, dy, y, n);
+        if (dx) lif_bwd_(L, dx, dy, n);
         return;
     }
     float *dw = soma_layer_grad(l, 0), *db = soma_layer_grad(l, 1);
     if (!dx && !dw && !db) return;
-    lif_bwd_(L, L->g, dy, y, n);
+    lif_bwd_(L, L->g, dy, n);
     int I = l->params[0].dims[1];
     soma_dense_backward(dx, dw, db, L->g, x, soma_layer_bwd_value(l, 0), n * L->T, I, L->n_out);
 }
@@ -282,7 +295,15 @@ static int parse_opts_(const char *tok, const char *s, const char *e, lif_cfg *c
         const char *vs = eq + 1;
         double v = 0.0;
 #define KEY_(name) (kl == sizeof name - 1 && memcmp(s, name, kl) == 0)
-        if (KEY_("reset")) {
+        if (KEY_("out")) {
+            size_t vl = (size_t)(ce - vs);
+            if (vl == 5 && memcmp(vs, "spike", 5) == 0) c->mem = 0;
+            else if (vl == 3 && memcmp(vs, "mem", 3) == 0) c->mem = 1;
+            else {
+                soma_error(SOMA_ERR_PARSE, "layer '%s': out=%.*s: want out=spike or out=mem", tok, (int)vl, vs);
+                return -1;
+            }
+        } else if (KEY_("reset")) {
             size_t vl = (size_t)(ce - vs);
             if (vl == 3 && memcmp(vs, "sub", 3) == 0) c->reset_zero = 0;
             else if (vl == 4 && memcmp(vs, "zero", 4) == 0) c->reset_zero = 1;
@@ -314,7 +335,7 @@ static int parse_opts_(const char *tok, const char *s, const char *e, lif_cfg *c
             c->detach = (int)v;
         } else {
             soma_error(SOMA_ERR_PARSE,
-                       "layer '%s': unknown option '%.*s' (lif takes beta, tau, dt, theta, k, reset, detach)",
+                       "layer '%s': unknown option '%.*s' (lif takes beta, tau, dt, theta, k, reset, detach, out)",
                        tok, (int)kl, s);
             return -1;
         }
@@ -341,10 +362,12 @@ static int parse_opts_(const char *tok, const char *s, const char *e, lif_cfg *c
     return 0;
 }
 
-/* lif, lif(OPTS), lifN, lifN(OPTS). */
+/* lif, lif(OPTS), lifN, lifN(OPTS); li, liN, li(OPTS), liN(OPTS). */
 static int parse_lif_(const char *tok, soma_layer *l) {
-    if (strncmp(tok, "lif", 3) != 0) return 0;
-    const char *p = tok + 3;
+    if (strncmp(tok, "li", 2) != 0) return 0;
+    const int li = tok[2] != 'f';
+    const char *p = tok + (li ? 2 : 3);
+    if (li && *p && *p != '(' && (*p < '0' || *p > '9')) return 0; /* another kind's token */
     int n = 0;
     if (*p >= '0' && *p <= '9') {
         long v = 0;
@@ -361,18 +384,23 @@ static int parse_lif_(const char *tok, soma_layer *l) {
         }
         n = (int)v;
     }
-    lif_cfg c = {0.f, 1.f, 25.f, 0, 0};
+    /* li: the membrane of neurons that never fire (no threshold, no reset) */
+    lif_cfg c = {0.f, li ? FLT_MAX : 1.f, 25.f, 0, li, li};
     const char *os = p, *oe = p;
     if (*p == '(') {
         size_t len = strlen(p);
         if (p[len - 1] != ')' || memchr(p + 1, '(', len - 2) || memchr(p + 1, ')', len - 2)) {
-            soma_error(SOMA_ERR_PARSE, "layer '%s': want lif[N](key=value,...)", tok);
+            soma_error(SOMA_ERR_PARSE, "layer '%s': want %s[N](key=value,...)", tok, li ? "li" : "lif");
             return -1;
         }
         os = p + 1;
         oe = p + len - 1;
     } else if (*p) {
         soma_error(SOMA_ERR_PARSE, "layer '%s': want lif, lifN or lif[N](key=value,...)", tok);
+        return -1;
+    }
+    if (li && strstr(tok, "theta=")) {
+        soma_error(SOMA_ERR_PARSE, "layer '%s': li neurons have no threshold (use lif(out=mem,theta=V))", tok);
         return -1;
     }
     if (parse_opts_(tok, os, oe, &c) != 0) return -1;
@@ -398,7 +426,11 @@ soma_status soma_snn_register_layers(void) {
     SOMA_TRY(soma_layer_register(
         "lif", parse_lif_,
         "lif[N][(OPTS)]       leaky integrate-and-fire neurons over time, currents [T,...] -> spikes "
-        "(lifN: fcN first); OPTS beta|tau,dt|theta|k|reset=sub|zero|detach, e.g. lif128(beta=0.9,k=25)"));
+        "(lifN: fcN first); OPTS beta|tau,dt|theta|k|reset=sub|zero|detach|out=spike|mem, e.g. lif128(beta=0.9,k=25)"));
+    SOMA_TRY(soma_layer_register(
+        "li", parse_lif_,
+        "li[N][(OPTS)]        leaky integrator read-out (liN: fcN first): U[t] = beta U[t-1] + I[t], no spikes; "
+        "OPTS beta|tau,dt"));
     SOMA_TRY(soma_layer_register(
         "spike-code", soma__snn_parse_code,
         "rateT | latencyT     spike encoders [...] -> [T,...]: Bernoulli rate coding of intensities in "

@@ -3,3 +3,4 @@
 SOMA_EXP(perceptron)
 SOMA_EXP(mlp_fmnist)
 SOMA_EXP(lenet_fmnist)
+SOMA_EXP(snn_fmnist)

@@ -13,8 +13,12 @@
 #include "check.h"
 #include "fixture.h"
 #include "nn_util.h"
+#include "soma/exp.h"
+#include "soma/io.h"
 #include "soma/nn.h"
 #include "soma/snn.h"
+#include <cjson/cJSON.h>
+#include <sys/stat.h>
 
 #define ATOL 1e-5f
 #define RTOL 1e-4f
@@ -350,6 +354,36 @@ static void test_spec_errors(void) {
     soma_net_free(net);
 }
 
+// --- the experiment's headline at reduced size ------------------------------------------
+
+/* snn-fmnist on a few thousand images for one epoch learns well above chance (10%). */
+static void test_snn_fmnist_reduced(void) {
+    struct stat sb;
+    if (stat(soma_fmnist_dir(NULL), &sb) != 0) {
+        check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
+        return;
+    }
+    int sanitized = getenv("SOMA_SANITIZED") != NULL; /* the sanitizer build is ~10x slower */
+    const soma_experiment *e = soma_exp_find("snn-fmnist");
+    CHECK(e != NULL);
+    if (!e) return;
+    char out[64];
+    snprintf(out, sizeof out, "/tmp/soma-test-snn-%d", (int)getpid());
+    const char *args[] = {"--quiet", "--n-train", sanitized ? "1000" : "3000", "--n-test", "1000",
+                          "--epochs", "1", "--threads", "2", "--seed", "2"};
+    cJSON *r = NULL;
+    CHECK_OK(soma_exp_run(e, 11, args, out, &r));
+    if (!r) return;
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(ours, "test_accuracy");
+    CHECK(cJSON_IsNumber(acc));
+    double a = cJSON_IsNumber(acc) ? acc->valuedouble : 0.0;
+    printf("snn-fmnist (reduced: %s images, 1 epoch, rate coding, T = 8): test accuracy %.4f\n",
+           sanitized ? "1000" : "3000", a);
+    CHECK(a >= (sanitized ? 0.45 : 0.6));
+    cJSON_Delete(r);
+}
+
 int main(void) {
     CHECK_OK(soma_snn_register_layers());
     CHECK_OK(soma_snn_register_layers()); /* idempotent */
@@ -362,5 +396,6 @@ int main(void) {
     test_latency();
     test_clone_ckpt();
     test_spec_errors();
+    test_snn_fmnist_reduced();
     return check_report("test_snn_layers");
 }

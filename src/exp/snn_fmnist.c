@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include "exp/internal.h"
+#include "soma/io.h"
+#include "soma/nn.h"
+#include "soma/plot.h"
 #include "soma/snn.h"
 
 #define SNN_DEFAULT_BODY "lif256,fc10,tmean"
@@ -52,6 +55,98 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
+/* Spikes of the trained net on the first test images: the mean rate (spikes per neuron per step)
+ * of the encoder's output and of the spiking layers, and a raster of both for one image. */
+#define SPK_IMAGES 500
+#define SPK_BATCH 100
+static int is_spiking_(const soma_layer *l) {
+    return !strcmp(l->ops->kind, "lif") && strncmp(l->spec, "li", 2) == 0 && l->spec[2] == 'f' &&
+           !strstr(l->spec, "out=mem");
+}
+
+static soma_status spikes_(soma_exp_ctx *c, const char *spec, const char *ckpt, const char *fdir) {
+    soma_dataset *d = NULL;
+    soma_net *net = NULL;
+    float *x = NULL, *rt = NULL;
+    int *rid = NULL, *idx = NULL;
+    soma_fig *f = NULL;
+    soma_status st = soma_dataset_load("fmnist", 0, fdir, &d);
+    if (st != SOMA_OK) return st;
+    int n = d->n < SPK_IMAGES ? d->n : SPK_IMAGES;
+    if ((st = soma_net_new(&net, spec, d->shape, c->seed)) != SOMA_OK) goto out;
+    if ((st = soma_ckpt_load(ckpt, net, NULL, NULL)) != SOMA_OK) goto out;
+    if ((st = soma_net_reserve(net, SPK_BATCH)) != SOMA_OK) goto out;
+    int nl = soma_net_n_layers(net), hid = -1;
+    for (int i = 1; i < nl && hid < 0; i++)
+        if (is_spiking_(soma_net_layer(net, i))) hid = i;
+    soma_shape s0 = soma_net_layer(net, 0)->out;
+    if (hid < 0 || s0.rank < 2) goto out; /* no spiking layer to show */
+    const int T = s0.d[0];
+    const size_t in_n = soma_shape_size(s0), hid_n = soma_shape_size(soma_net_layer(net, hid)->out);
+    double in_spk = 0.0, hid_spk = 0.0, hid_all = 0.0, hid_cells = 0.0;
+    x = soma_alloc((size_t)SPK_BATCH, d->dim * sizeof(float));
+    idx = soma_alloc(SPK_BATCH, sizeof(int));
+    const size_t cap = in_n + hid_n; /* every spike of one image, at most */
+    rt = soma_alloc(cap, sizeof(float));
+    rid = soma_alloc(cap, sizeof(int));
+    if (!x || !idx || !rt || !rid) {
+        st = soma_error(SOMA_ERR_NOMEM, "snn-fmnist: no memory for the spike figures");
+        goto out;
+    }
+    int nr_in = 0, nr_hid = 0;
+    for (int s = 0; s < n; s += SPK_BATCH) {
+        int m = n - s < SPK_BATCH ? n - s : SPK_BATCH;
+        for (int i = 0; i < m; i++) idx[i] = s + i;
+        soma_dataset_batch(d, idx, m, x, NULL);
+        if ((st = soma_net_forward(net, x, m, SOMA_MODE_EVAL, NULL)) != SOMA_OK) goto out;
+        const float *a0 = soma_net_activation(net, 1);
+        for (size_t k = 0; k < (size_t)m * in_n; k++) in_spk += a0[k];
+        for (int i = 1; i < nl; i++) {
+            soma_layer *l = soma_net_layer(net, i);
+            if (!is_spiking_(l)) continue;
+            const float *a = soma_net_activation(net, i + 1);
+            size_t ln = (size_t)m * soma_shape_size(l->out);
+            for (size_t k = 0; k < ln; k++) hid_all += a[k];
+            hid_cells += (double)ln;
+            if (i == hid)
+                for (size_t k = 0; k < ln; k++) hid_spk += a[k];
+        }
+        if (s == 0) { /* the raster of image 0 (time step t drawn at t .. t + 1) */
+            const float *ah = soma_net_activation(net, hid + 1);
+            size_t per_in = in_n / (size_t)T, per_hid = hid_n / (size_t)T;
+            for (size_t k = 0; k < in_n; k++)
+                if (a0[k] != 0.f) rt[nr_in] = (float)(k / per_in), rid[nr_in++] = (int)(k % per_in);
+            for (size_t k = 0; k < hid_n; k++)
+                if (ah[k] != 0.f)
+                    rt[nr_in + nr_hid] = (float)(k / per_hid), rid[nr_in + nr_hid++] = (int)(k % per_hid);
+        }
+    }
+    soma_exp_put(c, "input_spike_rate", in_spk / ((double)n * (double)in_n));
+    soma_exp_put(c, "hidden_spike_rate", hid_spk / ((double)n * (double)hid_n));
+    soma_exp_put(c, "spiking_layers_rate", hid_all / hid_cells);
+    if ((st = soma_fig_new(&f, 1, 2, 960, 380)) != SOMA_OK) goto out;
+    char title[200];
+    snprintf(title, sizeof title, "Spikes for test image 0 (%.80s)", spec);
+    soma_fig_title(f, title);
+    soma_fig_labels(f, 0, "Input spikes (encoder)", "time step", "pixel");
+    if ((st = soma_fig_raster(f, 0, rt, rid, nr_in, (int)(in_n / (size_t)T))) != SOMA_OK) goto out;
+    char lab[120];
+    snprintf(lab, sizeof lab, "Layer %d (%.40s)", hid, soma_net_layer(net, hid)->spec);
+    soma_fig_labels(f, 1, lab, "time step", "neuron");
+    if ((st = soma_fig_raster(f, 1, rt + nr_in, rid + nr_in, nr_hid, (int)(hid_n / (size_t)T))) != SOMA_OK) goto out;
+    char path[1100];
+    st = soma_fig_save(f, soma_exp_path(c, "spikes.svg", path, sizeof path));
+out:
+    soma_fig_free(f);
+    soma_free(x);
+    soma_free(idx);
+    soma_free(rt);
+    soma_free(rid);
+    soma_net_free(net);
+    soma_dataset_free(d);
+    return st;
+}
+
 static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_snn_register_layers());
     soma_classify_config cfg = soma_classify_defaults();
@@ -72,7 +167,10 @@ static soma_status run_(soma_exp_ctx *c) {
     cfg.label = c->exp->name;
     cfg.landmark = (float)c->exp->landmarks[0].value;
     cfg.landmark_label = "TSSL-BP FC SNN";
+    char ckpt[1100];
+    cfg.ckpt = soma_exp_path(c, "snn.ckpt", ckpt, sizeof ckpt);
     SOMA_TRY(soma_classify_run(&cfg, c->ours));
+    SOMA_TRY(spikes_(c, spec, ckpt, cfg.fmnist_dir));
     cJSON_AddStringToObject(c->ours, "coding", coding);
     cJSON_AddNumberToObject(c->ours, "time_steps", T);
     const cJSON *acc = cJSON_GetObjectItemCaseSensitive(c->ours, "test_accuracy");

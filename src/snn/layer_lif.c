@@ -152,10 +152,13 @@ static void lif_bwd_(const lif_impl *L, float *g, const float *dy, int n) {
 
 static const char *shape_str_(soma_shape s, char *buf) { return soma_shape_str(s, buf, 64); }
 
+static void lif_free_buffers_(lif_impl *L);
+
 static soma_status lif_setup(soma_layer *l) {
     lif_impl *L = l->impl;
     char b[64];
     l->n_params = 0;
+    lif_free_buffers_(L); /* sized for the previous shape */
     if (l->in.rank != 2 && l->in.rank != 4)
         return soma_error(SOMA_ERR_SHAPE,
                           "layer %s: wants a sequence [T,D] or [T,C,H,W], got %s; put an encoder "

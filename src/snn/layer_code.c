@@ -54,7 +54,9 @@ static void code_forward(soma_layer *l, float *y, const float *x, int n, soma_mo
         }
         return;
     }
-    /* rate: compare in 32-bit fixed point, one u32 per value, in a fixed stream order */
+    /* rate: compare in 32-bit fixed point, one u32 per value strictly between 0 and 1, in a
+     * fixed stream order (values <= 0 never spike and values >= 1 always do, with no draw:
+     * the dark background of an image costs nothing) */
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * S;
         float *yi = y + (size_t)i * T * S;
@@ -62,9 +64,9 @@ static void code_forward(soma_layer *l, float *y, const float *x, int n, soma_mo
             float *yt = yi + (size_t)t * S;
             for (size_t j = 0; j < S; j++) {
                 float v = xi[j];
-                double p = v > 0.f ? (v < 1.f ? (double)v : 1.0) : 0.0;
-                uint64_t thr = (uint64_t)(p * 4294967296.0);
-                yt[j] = (uint64_t)soma_rng_u32(&l->rng) < thr ? 1.f : 0.f;
+                if (!(v > 0.f)) yt[j] = 0.f;
+                else if (v >= 1.f) yt[j] = 1.f;
+                else yt[j] = (double)soma_rng_u32(&l->rng) < (double)v * 4294967296.0 ? 1.f : 0.f;
             }
         }
     }

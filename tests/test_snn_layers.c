@@ -258,7 +258,7 @@ static void test_latency(void) {
 // --- no allocation in the step, clone and checkpoint ------------------------------------
 
 static void test_clone_ckpt(void) {
-    const char *spec = "repeat6,lif16(beta=0.8,k=10),lif12(reset=zero,theta=0.7),li10(beta=0.9),tmean";
+    const char *spec = "repeat6,lif16(beta=0.8,k=10,learn=1),lif12(reset=zero,theta=0.7),li10(beta=0.9),tmean";
     const int N = 8;
     soma_net *a = NULL, *b = NULL, *c = NULL;
     CHECK_OK(soma_net_new(&a, spec, soma_shape3(1, 4, 4), 3));
@@ -327,7 +327,7 @@ static void test_spec_errors(void) {
         "lif(detach=2)",  "lif(out=volt)", "lifx",                "lif8x",           "lif(theta=nan)",
         "lif99999999999", "rate0",         "rate",                "rate8x",          "latency",
         "latency-1",      "li(theta=2)",   "li(tau=0)",           "lif(,)",          "lif(=3)",
-        "rate2000000",    "lif(dt=-1)",
+        "rate2000000",    "lif(dt=-1)",    "lif(learn=2)",        "li(learn=1)",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char spec[128];
@@ -391,6 +391,8 @@ int main(void) {
     torch_case("lif_zero_detach");
     torch_case("lif_plain");
     torch_case("lif_conv");
+    torch_case("lif_learn");
+    torch_case("lif_learn_mem");
     test_finite_differences();
     test_rate();
     test_latency();

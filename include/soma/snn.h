@@ -231,7 +231,11 @@ soma_status soma_snn_from_json(const char *text, soma_snn **out, double *duratio
  *   lifN[(OPTS)]  fcN (token-wise, weight [N,I], bias [N]) followed by lif: [T,...] -> [T,N].
  *   OPTS          beta=B (0..1) or tau=MS,dt=MS (beta = exp(-dt/tau); default tau 10, dt 1:
  *                 beta 0.905), theta=V (default 1), k=K (default 25), reset=sub|zero (default
- *                 sub), detach=0|1 (1: no gradient through the reset; default 0).
+ *                 sub), detach=0|1 (1: no gradient through the reset; default 0), out=spike|mem
+ *                 (the output: spikes, or the membrane U), learn=0|1 (per-neuron beta and
+ *                 threshold as parameters "beta", "threshold" [D]; default 0).
+ *   li[N][(OPTS)] a leaky integrator read-out (liN: fcN first): U[t] = beta U[t-1] + I[t],
+ *                 no threshold, output U; OPTS beta or tau,dt.
  *   rateT         Bernoulli rate coding [...] -> [T,...]: P(spike) = clamp(x, 0, 1) per step,
  *                 drawn from the layer's stream; backward dx = sum_t dy_t.
  *   latencyT      one spike at step round((1 - x)(T - 1)) for x > 0 (none for x <= 0);

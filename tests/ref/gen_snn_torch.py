@@ -81,17 +81,20 @@ class SuperSpike(torch.autograd.Function):
 
 
 def parse_opts(body):
-    o = {"beta": math.exp(-0.1), "theta": 1.0, "k": 25.0, "reset": "sub", "detach": 0}
+    o = {"beta": math.exp(-0.1), "theta": 1.0, "k": 25.0, "reset": "sub", "detach": 0, "out": "spike", "learn": 0}
     if body:
         for kv in body.split(","):
             key, val = kv.split("=")
-            o[key] = val if key == "reset" else float(val)
+            o[key] = val if key in ("reset", "out") else float(val)
     return o
 
 
-def lif_seq(cur, o, mems):
-    """cur [N, T, ...] -> spikes [N, T, ...]; appends every U to mems (for the margin check)."""
-    beta, th, k = o["beta"], o["theta"], o["k"]
+def lif_seq(cur, o, mems, beta=None, th=None):
+    """cur [N, T, ...] -> spikes (or membranes, out=mem) [N, T, ...]; appends every U to mems
+    (for the margin check). beta, th: per-neuron tensors (learn=1), else the options' numbers."""
+    beta = o["beta"] if beta is None else beta
+    th = o["theta"] if th is None else th
+    k = o["k"]
     u = torch.zeros_like(cur[:, 0])
     s = torch.zeros_like(cur[:, 0])
     out = []
@@ -103,7 +106,7 @@ def lif_seq(cur, o, mems):
             u = beta * u + cur[:, t] - th * sp
         mems.append((u.detach() - th).abs().min().item())
         s = SuperSpike.apply(u - th, k)
-        out.append(s)
+        out.append(u if o["out"] == "mem" else s)
     return torch.stack(out, 1)
 
 
@@ -136,7 +139,7 @@ def run_case(name, spec, in_shape, n, gain, spiking_input, seed):
         x = (x < 0.3).double() if spiking_input else f32(x * 2 - 0.5)
         x.requires_grad_()
         labels = torch.randint(0, 10, (n,), generator=gen)
-        h, shape, mems, spikes, params = x, list(in_shape), [], {}, {}
+        h, shape, mems, spikes, params, learned = x, list(in_shape), [], {}, {}, {}
         for i, tok in enumerate(split_spec(spec)):
             m = re.fullmatch(r"(lif|fc)(\d*)(?:\((.*)\))?", tok)
             if tok in ("tmean", "tsum"):
@@ -166,8 +169,17 @@ def run_case(name, spec, in_shape, n, gain, spiking_input, seed):
                 h = (h.reshape(n, T, n_in) @ (w * gain).T) + b * gain
                 shape = [T, int(width)]
             if kind == "lif":
-                h = lif_seq(h, parse_opts(body), mems)
-                spikes[i] = h
+                o = parse_opts(body)
+                if o["learn"]:
+                    dims = shape[1:]
+                    b = f32(0.6 + 0.35 * torch.rand(*dims, generator=gen, dtype=torch.float64)).requires_grad_()
+                    t = f32(0.5 + torch.rand(*dims, generator=gen, dtype=torch.float64)).requires_grad_()
+                    learned[i] = (b, t)
+                    h = lif_seq(h, o, mems, b, t)
+                else:
+                    h = lif_seq(h, o, mems)
+                if o["out"] != "mem":
+                    spikes[i] = h
         logits = h
         loss = F.cross_entropy(logits, labels)
         if min(mems) < MARGIN:
@@ -188,6 +200,12 @@ def run_case(name, spec, in_shape, n, gain, spiking_input, seed):
             arrays[f"{i}.bias"] = (b * gain).detach()
             arrays[f"{i}.weight.grad"] = w.grad / gain
             arrays[f"{i}.bias.grad"] = b.grad / gain
+        for i, (b, t) in learned.items():
+            arrays[f"{i}.beta"] = b.detach().reshape(-1)
+            arrays[f"{i}.threshold"] = t.detach().reshape(-1)
+            # no path from a parameter to the loss (theta of a detached membrane read-out): zero
+            arrays[f"{i}.beta.grad"] = (b.grad if b.grad is not None else torch.zeros_like(b)).reshape(-1)
+            arrays[f"{i}.threshold.grad"] = (t.grad if t.grad is not None else torch.zeros_like(t)).reshape(-1)
         for i, s in spikes.items():
             arrays[f"spk.{i}"] = s.detach()
         print(f"{name}: seed {seed + attempt}, {fired:.0f}/{total} spikes, min |U - theta| {min(mems):.4f}")
@@ -207,6 +225,11 @@ def main():
     run_case("lif_plain", "fc16,lif(detach=1,k=8),fc10,lif(beta=0.7,k=8),tmean", [6, 10], 4, 3.0, False, 200)
     # a sequence of images: a conv at every step, then spiking layers on [T,C,H,W] and [T,D]
     run_case("lif_conv", "conv3x3x3,lif(k=5),lif10(k=5),tmean", [4, 2, 6, 6], 3, 2.0, False, 300)
+    # learnable per-neuron beta and threshold, both resets
+    run_case("lif_learn", "lif20(learn=1,k=5),lif10(learn=1,reset=zero,k=8),tmean", [8, 12], 5, 3.0, True, 400)
+    # the same detached, with a membrane read-out (out=mem) and the plain token on an image sequence
+    run_case("lif_learn_mem", "conv3x3x2,lif(learn=1,detach=1,k=6),lif10(out=mem,learn=1,reset=zero,detach=1,k=6),tmean",
+             [5, 1, 5, 5], 4, 2.0, False, 500)
 
 
 if __name__ == "__main__":

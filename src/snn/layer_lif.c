@@ -13,8 +13,9 @@
 // backward pass is backpropagation through time of this recursion, with the derivative of the
 // step function replaced by SuperSpike's fast sigmoid (Zenke & Ganguli 2018; Neftci, Mostafa &
 // Zenke 2019):  dS/dU = 1 / (1 + k |U - theta|)^2.  With detach=1 the reset term is treated as a
-// constant (no gradient through S[t-1] into U[t]), as snnTorch's reset_delay/SpikingJelly's
-// detach_reset. Going back in time, with g[t] = dL/dU[t] and dy[t] = dL/dS[t]:
+// constant (no gradient through S[t-1] into U[t]), as snnTorch does by default and SpikingJelly
+// with detach_reset=True; the default here, detach=0, differentiates the reset too. Going back
+// in time, with g[t] = dL/dU[t] and dy[t] = dL/dS[t]:
 //
 //   g[t] = dy[t] sg[t] + g[t+1] a[t],   sg[t] = 1 / (1 + k |U[t] - theta|)^2
 //   a[t] = beta - theta sg[t]                          (sub;  beta when detached)

@@ -419,6 +419,7 @@ void soma_cli_blas_reexec(char **argv); /* blas_core.c */
 
 int main(int argc, char **argv) {
     soma_cli_blas_reexec(argv);
+    if (soma_snn_register_layers() != SOMA_OK) return fail_(SOMA_ERR_INTERNAL); /* lif, rateT, ... in specs */
     if (argc < 2) {
         cmd_help_(0, NULL);
         return 2;

@@ -261,6 +261,31 @@ typedef struct soma_snn_json_info {
 soma_status soma_snn_from_json_info(const char *text, soma_snn **out, soma_snn_json_info *info);
 void soma_snn_json_info_free(soma_snn_json_info *info);
 
+// --- spiking layers for the nn stack (surrogate-gradient training) ----------------------
+
+/* Adds the spiking layer kinds to the nn spec grammar (soma_layer_register); idempotent, not
+ * thread-safe (call at start-up; the soma CLI and the snn-fmnist experiment do). Tokens:
+ *   lif[(OPTS)]   leaky integrate-and-fire neurons over the time axis: input currents [T,...]
+ *                 -> spikes [T,...]. U[t] = beta U[t-1] + I[t] - theta S[t-1] (reset by
+ *                 subtraction; reset=zero: U[t] = beta U[t-1] (1 - S[t-1]) + I[t]),
+ *                 S[t] = H(U[t] - theta), U[-1] = S[-1] = 0. Backward: BPTT with SuperSpike's
+ *                 fast-sigmoid surrogate dS/dU = 1 / (1 + k |U - theta|)^2.
+ *   lifN[(OPTS)]  fcN (token-wise, weight [N,I], bias [N]) followed by lif: [T,...] -> [T,N].
+ *   OPTS          beta=B (0..1) or tau=MS,dt=MS (beta = exp(-dt/tau); default tau 10, dt 1:
+ *                 beta 0.905), theta=V (default 1), k=K (default 25), reset=sub|zero (default
+ *                 sub), detach=0|1 (1: no gradient through the reset; default 0), out=spike|mem
+ *                 (the output: spikes, or the membrane U), learn=0|1 (per-neuron beta and
+ *                 threshold as parameters "beta", "threshold" [D]; default 0).
+ *   li[N][(OPTS)] a leaky integrator read-out (liN: fcN first): U[t] = beta U[t-1] + I[t],
+ *                 no threshold, output U; OPTS beta or tau,dt.
+ *   rateT         Bernoulli rate coding [...] -> [T,...]: P(spike) = clamp(x, 0, 1) per step,
+ *                 drawn from the layer's stream; backward dx = sum_t dy_t.
+ *   latencyT      one spike at step round((1 - x)(T - 1)) for x > 0 (none for x <= 0);
+ *                 backward dx = 0.
+ * e.g. "rate8,lif256,fc10,tmean" (the read-out: the time mean of the last dense layer's
+ * currents). Details in src/snn/layer_lif.c and layer_code.c. */
+soma_status soma_snn_register_layers(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -182,6 +182,7 @@ static int same_spikes_(const soma_spikes *a, const soma_spikes *b) {
 }
 
 static void test_dense_reference(void) {
+    soma_set_threads(1); /* test_determinism: 2 threads give the same bits */
     int ga, gb, gp;
     soma_snn *net = build_net_(5, &ga, &gb, &gp);
     static ref_proj rp[6];
@@ -235,6 +236,7 @@ static void test_dense_reference(void) {
     (void)ev;
     CHECK(s.bytes > 0 && s.syn_events > 0);
     soma_snn_free(net);
+    soma_set_threads(2);
 }
 
 // --- against Brian2 ---------------------------------------------------------------------------
@@ -356,6 +358,17 @@ static void test_determinism(void) {
     CHECK(same_spikes_(&a, &b) && memcmp(va, vb, sizeof va) == 0);
     CHECK(same_spikes_(&a, &c) && memcmp(va, vc, sizeof va) == 0); /* 1 vs 2 threads: same bits */
     CHECK(!same_spikes_(&a, &d));
+    /* with the timing of threads on, a run switches between 2 threads and 1 (net.c): the
+     * same bits again */
+    for (int mode = 1; mode <= 2; mode++) { /* 2: the probe on 2 threads is cut short */
+        snn__set_probe(mode);
+        soma_spikes e;
+        double ve[NA];
+        run_twice_(11, 2, &e, ve);
+        snn__set_probe(0);
+        CHECK(same_spikes_(&a, &e) && memcmp(va, ve, sizeof va) == 0);
+        soma_spikes_free(&e);
+    }
     soma_spikes_free(&a);
     soma_spikes_free(&b);
     soma_spikes_free(&c);
@@ -393,7 +406,7 @@ static void test_threads_big(void) {
         c.delay = 1.5;
         CHECK_OK(soma_snn_connect(net, &c, NULL));
         CHECK_OK(soma_snn_record_spikes(net, e, &m));
-        CHECK_OK(soma_snn_run(net, 60.0));
+        CHECK_OK(soma_snn_run(net, 30.0));
         const soma_spikes *s = soma_snn_spikes(net, m);
         double v[1500];
         CHECK_OK(soma_snn_get_state(net, e, "v", v));
@@ -403,7 +416,7 @@ static void test_threads_big(void) {
         soma_snn_free(net);
     }
     printf("threads 1/2/3: %ld %ld %ld spikes, crc %08x %08x %08x\n", nsp[0], nsp[1], nsp[2], crc[0], crc[1], crc[2]);
-    CHECK(nsp[0] > 100);
+    CHECK(nsp[0] > 50);
     CHECK(crc[0] == crc[1] && crc[0] == crc[2]);
     soma_set_threads(2);
 }
@@ -584,6 +597,7 @@ static void test_conn_seeds(void) {
 // --- Poisson sources ----------------------------------------------------------------------------
 
 static void test_poisson(void) {
+    soma_set_threads(1); /* test_threads_big: Poisson blocks give the same bits on 1..3 threads */
     soma_snn *net = NULL;
     CHECK_OK(soma_snn_new(&net, 0.1, 4));
     soma_neuron_params p;
@@ -624,6 +638,7 @@ static void test_poisson(void) {
     const double mu3 = 100.0 * 3000 * 0.1;
     CHECK(fabs(soma_snn_spikes(net, m)->n - before - mu3) < 4 * sqrt(mu3));
     soma_snn_free(net);
+    soma_set_threads(2);
 }
 
 /* Poisson input without synapses: a non-leaky integrator (delta synapses, tau_m ~ 1e8 ms)
@@ -641,7 +656,7 @@ static void pin_run_(int threads, int n_sources, double rate, double T, double *
     p.t_ref = 0;
     p.EL = p.V_reset = p.V_init_lo = p.V_init_hi = 0;
     int g;
-    CHECK_OK(soma_snn_add_group(net, "x", 4000, &p, &g));
+    CHECK_OK(soma_snn_add_group(net, "x", 2000, &p, &g));
     CHECK_OK(soma_snn_poisson_input(net, g, n_sources, rate, 0.5, SOMA_TARGET_EXC));
     CHECK_OK(soma_snn_poisson_input(net, g, 1, 0.0, 0.5, SOMA_TARGET_INH)); /* rate 0: none */
     CHECK_OK(soma_snn_run(net, T));
@@ -650,23 +665,23 @@ static void pin_run_(int threads, int n_sources, double rate, double T, double *
 }
 
 static void test_poisson_input(void) {
-    static double v1[4000], v2[4000];
+    static double v1[2000], v2[2000];
     const int ns[2] = {800, 200000};
     const double rates[2] = {5.0, 20.0}; /* lambda 0.4 and 400 a step */
     for (int c = 0; c < 2; c++) {
-        const double T = c == 0 ? 500.0 : 5.0;
+        const double T = c == 0 ? 100.0 : 2.0;
         pin_run_(1, ns[c], rates[c], T, v1);
         pin_run_(2, ns[c], rates[c], T, v2);
         CHECK(memcmp(v1, v2, sizeof v1) == 0);
         double m = 0, q = 0;
-        for (int i = 0; i < 4000; i++) m += v1[i] / 0.5;
-        m /= 4000;
-        for (int i = 0; i < 4000; i++) q += (v1[i] / 0.5 - m) * (v1[i] / 0.5 - m);
-        q /= 3999;
+        for (int i = 0; i < 2000; i++) m += v1[i] / 0.5;
+        m /= 2000;
+        for (int i = 0; i < 2000; i++) q += (v1[i] / 0.5 - m) * (v1[i] / 0.5 - m);
+        q /= 1999;
         const double mu = ns[c] * rates[c] * T * 1e-3;
         printf("poisson input: mean count %.2f (expected %.2f), variance %.2f\n", m, mu, q);
-        CHECK(fabs(m - mu) < 4 * sqrt(mu / 4000));
-        CHECK(fabs(q / mu - 1) < 0.1);
+        CHECK(fabs(m - mu) < 4 * sqrt(mu / 2000));
+        CHECK(fabs(q / mu - 1) < 0.15);
     }
     soma_set_threads(2);
     soma_snn *net = NULL;
@@ -818,13 +833,23 @@ static void test_bad_args(void) {
     c.weight = -1;
     CHECK_FAILS(soma_snn_connect(net, &c, NULL), SOMA_ERR_ARG);
     /* absurd sizes: refused, not attempted */
-    CHECK_OK(soma_snn_add_group(net, "huge", 100000000, &po, &b));
+    CHECK_OK(soma_snn_add_group(net, "c100", 100, &p, &a));
+    CHECK_OK(soma_snn_add_group(net, "huge", 20000000, &po, &b));
     c.pre = b;
+    c.post = a;
     c.weight = 1;
-    c.p = 0.9; /* ~9e8 synapses: over the limit of 2^29 a projection */
+    c.p = 0.9; /* ~1.8e9 synapses: over the limit of 2^29 a projection */
     CHECK_FAILS(soma_snn_connect(net, &c, NULL), SOMA_ERR_NOMEM);
     soma_snn_free(net);
     soma_snn_free(NULL);
+    /* an empty network runs (time passes) */
+    CHECK_OK(soma_snn_new(&net, 0.25, 1));
+    CHECK_OK(soma_snn_run(net, 10.0));
+    CHECK(fabs(soma_snn_time(net) - 10.0) < 1e-12 && soma_snn_dt(net) == 0.25);
+    soma_snn_stats st;
+    soma_snn_stats_get(net, &st);
+    CHECK(st.steps == 40 && st.spikes == 0);
+    soma_snn_free(net);
 }
 
 /* Every allocation of building and running a small network fails in turn: an error, never a
@@ -875,21 +900,30 @@ static void test_oom(void) {
     CHECK(fails > 20 && oks == 1);
 }
 
+/* runs a test and says on stderr how long it took (the suite must stay quick) */
+#define T_(fn)                                                            \
+    do {                                                                  \
+        double t0_ = soma_now();                                          \
+        fn();                                                             \
+        fprintf(stderr, "%s: %.2f s\n", #fn, soma_now() - t0_);          \
+    } while (0)
+
 int main(void) {
     soma_set_threads(2);
     snn__set_par_min(1);
-    test_dense_reference();
-    test_brian2();
-    test_determinism();
-    test_threads_big();
-    test_conn_prob();
-    test_conn_indegree();
-    test_conn_edges();
-    test_conn_seeds();
-    test_poisson();
-    test_poisson_input();
-    test_monitors();
-    test_bad_args();
-    test_oom();
+    snn__set_probe(0); /* thread invariance must test threads, whatever the machine's load */
+    T_(test_dense_reference);
+    T_(test_brian2);
+    T_(test_determinism);
+    T_(test_threads_big);
+    T_(test_conn_prob);
+    T_(test_conn_indegree);
+    T_(test_conn_edges);
+    T_(test_conn_seeds);
+    T_(test_poisson);
+    T_(test_poisson_input);
+    T_(test_monitors);
+    T_(test_bad_args);
+    T_(test_oom);
     return check_report("test_snn_net");
 }

@@ -185,6 +185,9 @@ void snn__stdp_step(soma_snn *net, snn_proj *p);
 size_t snn__bytes(const soma_snn *net);
 /* For tests: the fewest neurons a thread (n <= 0 restores SNN_PAR_MIN). Not thread-safe. */
 void snn__set_par_min(int n);
+/* For tests: 0 turns off the timing of threads against one thread (net.c), so a run on T
+ * threads uses T throughout; 2 cuts every probe on T threads short after two steps. */
+void snn__set_probe(int on);
 /* 0 when bytes exceed the machine's physical memory. */
 int snn__fits_memory(double bytes);
 /* A state variable's index for a group (0 v, 1 ge, 2 gi, 3 w/u), -1 if it has none. */

@@ -508,7 +508,7 @@ static int64_t run_chunk_(soma_snn *net, run_ctx *r, int T, int64_t count, doubl
  * many on T (given up as soon as they take longer), runs the next SNN_CHUNK_STEPS on the
  * faster, and probes again. The thread count never changes results, only the wall time. */
 #define SNN_PROBE_STEPS 200
-#define SNN_CHUNK_STEPS 20000
+#define SNN_CHUNK_STEPS 5000
 
 soma_status soma_snn_run(soma_snn *net, double duration) {
     if (!net) return soma_error(SOMA_ERR_ARG, "snn: run: NULL network");

@@ -294,6 +294,7 @@ static void test_brian2(void) {
         CHECK(0);
         return;
     }
+    soma_set_threads(1); /* (2 threads give the same bits: test_determinism) */
     soma_snn *net = NULL;
     CHECK_OK(soma_snn_new(&net, 0.1, 1));
     soma_neuron_params a, b;
@@ -330,6 +331,7 @@ static void test_brian2(void) {
     CHECK(same_as_fixture_(sb, fixture_get(&f, "b_spk_i"), fixture_get(&f, "b_spk_t")));
     soma_snn_free(net);
     fixture_free(&f);
+    soma_set_threads(2);
 }
 
 // --- determinism ---------------------------------------------------------------------------

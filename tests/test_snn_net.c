@@ -341,7 +341,7 @@ static void run_twice_(uint64_t seed, int threads, soma_spikes *out_a, double *v
     int ga, gb, gp, ma;
     soma_snn *net = build_net_(seed, &ga, &gb, &gp);
     CHECK_OK(soma_snn_record_spikes(net, ga, &ma));
-    CHECK_OK(soma_snn_run(net, 100.0));
+    CHECK_OK(soma_snn_run(net, 80.0)); /* 800 steps: the least that probes threads */
     const soma_spikes *s = soma_snn_spikes(net, ma);
     CHECK_OK(soma_spikes_init(out_a, NA, 0));
     for (long k = 0; k < s->n; k++) CHECK_OK(soma_spikes_push(out_a, s->id[k], s->t[k]));
@@ -658,7 +658,7 @@ static void pin_run_(int threads, int n_sources, double rate, double T, double *
     p.t_ref = 0;
     p.EL = p.V_reset = p.V_init_lo = p.V_init_hi = 0;
     int g;
-    CHECK_OK(soma_snn_add_group(net, "x", 2000, &p, &g));
+    CHECK_OK(soma_snn_add_group(net, "x", 1000, &p, &g));
     CHECK_OK(soma_snn_poisson_input(net, g, n_sources, rate, 0.5, SOMA_TARGET_EXC));
     CHECK_OK(soma_snn_poisson_input(net, g, 1, 0.0, 0.5, SOMA_TARGET_INH)); /* rate 0: none */
     CHECK_OK(soma_snn_run(net, T));
@@ -667,23 +667,23 @@ static void pin_run_(int threads, int n_sources, double rate, double T, double *
 }
 
 static void test_poisson_input(void) {
-    static double v1[2000], v2[2000];
+    static double v1[1000], v2[1000];
     const int ns[2] = {800, 200000};
     const double rates[2] = {5.0, 20.0}; /* lambda 0.4 and 400 a step */
     for (int c = 0; c < 2; c++) {
-        const double T = c == 0 ? 100.0 : 2.0;
+        const double T = c == 0 ? 50.0 : 2.0;
         pin_run_(1, ns[c], rates[c], T, v1);
         pin_run_(2, ns[c], rates[c], T, v2);
         CHECK(memcmp(v1, v2, sizeof v1) == 0);
         double m = 0, q = 0;
-        for (int i = 0; i < 2000; i++) m += v1[i] / 0.5;
-        m /= 2000;
-        for (int i = 0; i < 2000; i++) q += (v1[i] / 0.5 - m) * (v1[i] / 0.5 - m);
-        q /= 1999;
+        for (int i = 0; i < 1000; i++) m += v1[i] / 0.5;
+        m /= 1000;
+        for (int i = 0; i < 1000; i++) q += (v1[i] / 0.5 - m) * (v1[i] / 0.5 - m);
+        q /= 999;
         const double mu = ns[c] * rates[c] * T * 1e-3;
         printf("poisson input: mean count %.2f (expected %.2f), variance %.2f\n", m, mu, q);
-        CHECK(fabs(m - mu) < 4 * sqrt(mu / 2000));
-        CHECK(fabs(q / mu - 1) < 0.15);
+        CHECK(fabs(m - mu) < 4 * sqrt(mu / 1000));
+        CHECK(fabs(q / mu - 1) < 0.2); /* sd of the ratio ~ sqrt(2/999) = 0.045 */
     }
     soma_set_threads(2);
     soma_snn *net = NULL;
@@ -732,6 +732,27 @@ static void test_monitors(void) {
     CHECK_FAILS(soma_snn_record_state(net, a, "v", (int[]){10}, 1, 1, NULL), SOMA_ERR_ARG);
     CHECK_FAILS(soma_snn_record_state(net, a, "v", idx, 2, 0, NULL), SOMA_ERR_ARG);
     CHECK_FAILS(soma_snn_record_spikes(net, 3, NULL), SOMA_ERR_ARG);
+    soma_snn_free(net);
+    /* a state read between steps includes the input due next; set replaces it */
+    net = two_groups_(1, 1, &a, &b);
+    soma_conn_spec c = soma_conn_default();
+    c.pre = a;
+    c.post = b;
+    c.rule = SOMA_CONN_ONE_TO_ONE;
+    c.weight = 42.0;
+    CHECK_OK(soma_snn_connect(net, &c, NULL));
+    double x = -40.0, ge = -1, vb = 0;
+    CHECK_OK(soma_snn_set_state(net, a, "v", &x)); /* spikes in step 0 */
+    CHECK_OK(soma_snn_run(net, 0.1));
+    CHECK_OK(soma_snn_get_state(net, b, "ge", &ge));
+    CHECK(ge == 42.0);
+    x = 0;
+    CHECK_OK(soma_snn_set_state(net, b, "ge", &x));
+    CHECK_OK(soma_snn_get_state(net, b, "ge", &ge));
+    CHECK(ge == 0.0);
+    CHECK_OK(soma_snn_run(net, 1.0));
+    CHECK_OK(soma_snn_get_state(net, b, "v", &vb));
+    CHECK(vb == -60.0);
     soma_snn_free(net);
 }
 
@@ -895,6 +916,8 @@ static void test_oom(void) {
             if (st != SOMA_ERR_NOMEM) printf("oom %ld: %s: %s\n", k, soma_status_str(st), soma_errmsg());
             CHECK(st == SOMA_ERR_NOMEM);
             fails++;
+            /* what was built still runs once memory is back (a failed first run included) */
+            if (net) CHECK_OK(soma_snn_run(net, 1.0));
         }
         soma_snn_free(net);
     }
@@ -924,6 +947,7 @@ int main(void) {
     T_(test_conn_seeds);
     T_(test_poisson);
     T_(test_poisson_input);
+    soma_set_threads(1); /* the rest need no threads (and tiny nets on 2 threads only wait) */
     T_(test_monitors);
     T_(test_bad_args);
     T_(test_oom);

@@ -232,6 +232,8 @@ void soma_snn_stats_get(const soma_snn *net, soma_snn_stats *s);
 const char *soma_snn_group_name(const soma_snn *net, int group);
 /* Copies (get) or overwrites (set) a state variable of every neuron of a group, in double
  * precision: "v", "ge", "gi", "w" (AdEx), "u" (Izhikevich); out/x hold group-size values.
+ * The value is the one at the start of the next step, the input due then included (what a
+ * state monitor would sample); set replaces that input too.
  * SOMA_ERR_ARG for a bad group, a variable the model lacks, or (set) a non-finite value. */
 soma_status soma_snn_get_state(const soma_snn *net, int group, const char *var, double *out);
 soma_status soma_snn_set_state(soma_snn *net, int group, const char *var, const double *x);

@@ -369,6 +369,9 @@ soma_status soma_snn_proj_get(const soma_snn *net, int proj, int *pre, int *post
 
 soma_status snn__proj_build_csc(snn_proj *p) {
     const size_t nz = (size_t)(p->nnz ? p->nnz : 1);
+    soma_free(p->cptr); /* (a first run that failed after building it) */
+    soma_free(p->cidx);
+    soma_free(p->cpre);
     p->cptr = soma_calloc((size_t)p->n_post + 1, sizeof *p->cptr);
     p->cidx = soma_alloc(nz, sizeof *p->cidx);
     p->cpre = soma_alloc(nz, sizeof *p->cpre);

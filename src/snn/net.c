@@ -15,7 +15,8 @@
  *      Brian2 (which delivers after the update) reads the same for its delay D = d dt - dt:
  *      our minimum delay of one step is Brian2's delay 0;
  *   5. STDP updates the weights of plastic projections (after the jumps used the old weights).
- * Threads: one OpenMP region for the whole run. Each thread owns a contiguous range of every
+ * Threads: one OpenMP region for a chunk of steps (run_chunk_; soma_snn_run times threads
+ * against one thread and picks, see below). Each thread owns a contiguous range of every
  * group's neurons (Poisson groups: whole blocks of SNN_POIS_BLOCK sources, each with its own
  * random stream) and, in step 4, adds for every spike only the part of the row that falls into
  * the post neurons it owns (a binary search into the sorted row). No atomics, and every target
@@ -288,6 +289,14 @@ soma_status soma_snn_set_state(soma_snn *net, int group, const char *var, const 
     for (int i = 0; i < g->n; i++)
         if (!isfinite(x[i])) return soma_error(SOMA_ERR_ARG, "snn: set_state: %s.%s[%d] is %g", g->name, var, i, x[i]);
     memcpy((double *)snn__var_data(g, k), x, (size_t)g->n * sizeof *x);
+    /* the value read is the state plus the input due this step: that input is replaced too */
+    if (g->slots && k < 3 && (k > 0 || g->p.synapse == SOMA_SYN_DELTA)) {
+        const size_t off = (size_t)(net->step % g->slots) * (size_t)g->n;
+        for (int i = 0; i < g->n; i++) {
+            if (k != 2 && !(k == 0 && g->ref[i] > 0)) g->buf_e[off + (size_t)i] = 0;
+            if (k != 1 && !(k == 0 && g->ref[i] > 0)) g->buf_i[off + (size_t)i] = 0;
+        }
+    }
     return SOMA_OK;
 }
 
@@ -307,6 +316,8 @@ static soma_status freeze_(soma_snn *net) {
         for (int k = 0; k < net->n_proj; k++)
             if (net->pr[k].post == gi && net->pr[k].delay > maxd) maxd = net->pr[k].delay;
         g->slots = maxd + 1;
+        soma_free(g->buf_e); /* (a run that failed here before) */
+        soma_free(g->buf_i);
         g->buf_e = soma_calloc((size_t)g->slots * (size_t)g->n, sizeof *g->buf_e);
         g->buf_i = soma_calloc((size_t)g->slots * (size_t)g->n, sizeof *g->buf_i);
         if (!g->buf_e || !g->buf_i)

@@ -865,6 +865,18 @@ static void test_bad_args(void) {
     CHECK_FAILS(soma_snn_connect(net, &c, NULL), SOMA_ERR_NOMEM);
     soma_snn_free(net);
     soma_snn_free(NULL);
+    /* ring buffers larger than the machine: refused at the first run, not attempted */
+    soma_neuron_defaults(SOMA_LIF, &p);
+    CHECK_OK(soma_snn_new(&net, 0.01, 1));
+    CHECK_OK(soma_snn_add_group(net, "wide", 200000, &p, &a));
+    c = soma_conn_default();
+    c.pre = a;
+    c.post = a;
+    c.rule = SOMA_CONN_EDGES; /* no edges: only the delay matters */
+    c.delay = 10485.0;        /* ~2^20 slots x 2e5 neurons x 16 B: 3.4 TB */
+    CHECK_OK(soma_snn_connect(net, &c, NULL));
+    CHECK_FAILS(soma_snn_run(net, 0.01), SOMA_ERR_NOMEM);
+    soma_snn_free(net);
     /* an empty network runs (time passes) */
     CHECK_OK(soma_snn_new(&net, 0.25, 1));
     CHECK_OK(soma_snn_run(net, 10.0));

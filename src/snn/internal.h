@@ -124,7 +124,8 @@ struct soma_snn {
     snn_monitor *mon;
     int n_mon, cap_mon;
     int frozen;
-    int nt; /* threads of the current run */
+    int nt; /* threads of the current chunk of steps */
+    int threads_used; /* the last probe's choice (net.c); 0 before any */
     char progress_label[64];
     soma_snn_stats stats;
 };

@@ -549,7 +549,8 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
     r.show = net->progress_label[0] != 0 && r.steps > 0;
     if (r.show) soma_progress_begin(&r.prog, net->progress_label, (long)r.steps);
     const double t0 = soma_now();
-    int use = T;
+    /* a run too short to probe keeps the last probe's choice */
+    int use = net->threads_used > 0 && net->threads_used < T ? net->threads_used : T;
     while (r.done < r.steps && r.st[0] == SOMA_OK && r.st[1] == SOMA_OK) {
         int64_t left = r.steps - r.done;
         if (T > 1 && probe_ && left >= 4 * SNN_PROBE_STEPS) {
@@ -561,6 +562,7 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
             const int64_t did = run_chunk_(net, &r, T, SNN_PROBE_STEPS, probe_ == 2 ? a - 1 : a + t_one);
             const double t_multi = soma_now() - a;
             use = did == SNN_PROBE_STEPS && t_multi < t_one ? T : 1;
+            net->threads_used = use;
             left = r.steps - r.done;
             run_chunk_(net, &r, use, left < SNN_CHUNK_STEPS ? left : SNN_CHUNK_STEPS, 0);
         } else {

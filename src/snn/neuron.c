@@ -259,27 +259,40 @@ soma_status snn__calibrate(snn_group *g, double dt) {
 #define SNN_CLONES
 #endif
 
-/* After the state update: refractory neurons are put back to V_reset (the update ran for
- * every neuron, so that its loop has no branch and vectorises), the others tested against
- * the threshold (V > th) and reset. Returns the number of spikes written to out. */
+/* After a LIF update: refractory neurons back to V_reset and one step less to wait (a
+ * branch-free pass, which vectorises), then V > th spikes and resets. The held neurons sit at
+ * V_reset < V_th, so the threshold scan needs no test of its own for them; spikes are rare, so
+ * it looks at four neurons a branch. Returns the number of spikes written to out. */
+SNN_CLONES static void hold_(double *restrict v, int *restrict ref, int lo, int hi, double vr) {
+    for (int i = lo; i < hi; i++) {
+        const int x = ref[i];
+        v[i] = x > 0 ? vr : v[i];
+        ref[i] = x > 0 ? x - 1 : 0;
+    }
+}
+
 static int threshold_(snn_group *g, int lo, int hi, int *out, double th) {
     double *restrict v = g->v;
     int *restrict ref = g->ref;
     const double vr = g->p.V_reset;
     const int r1 = g->c.ref_steps > 1 ? g->c.ref_steps - 1 : 0;
-    int k = 0;
-    for (int i = lo; i < hi; i++) {
-        if (ref[i] > 0) {
-            ref[i]--;
-            v[i] = vr;
-            continue;
-        }
+    hold_(v, ref, lo, hi, vr);
+    int k = 0, i = lo;
+    for (; i + 4 <= hi; i += 4) {
+        if (!((v[i] > th) | (v[i + 1] > th) | (v[i + 2] > th) | (v[i + 3] > th))) continue;
+        for (int j = i; j < i + 4; j++)
+            if (v[j] > th) {
+                out[k++] = j;
+                v[j] = vr;
+                ref[j] = r1;
+            }
+    }
+    for (; i < hi; i++)
         if (v[i] > th) {
             out[k++] = i;
             v[i] = vr;
             ref[i] = r1;
         }
-    }
     return k;
 }
 

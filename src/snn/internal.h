@@ -52,6 +52,7 @@ typedef struct snn_group {
     double *w;   /* AdEx adaptation current (pA) / Izhikevich recovery u */
     int *ref;    /* steps of refractoriness left after this one */
     double *I;   /* per-neuron constant current */
+    int I_uniform; /* 1 while every I[i] is p.I_ext (the LIF kernels then skip the array) */
     /* delayed input: ring buffers [slots][n] of summed jumps, one per synaptic variable */
     int slots;   /* max delay into the group + 1 (0 before freeze or without input) */
     double *buf_e, *buf_i;

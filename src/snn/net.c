@@ -140,6 +140,7 @@ static void group_init_state_(snn_group *g, uint64_t seed, int index) {
         g->I[i] = g->p.I_ext;
         if (g->p.model == SOMA_IZHIKEVICH) g->w[i] = g->p.izh_b * g->v[i];
     }
+    g->I_uniform = 1;
 }
 
 soma_status soma_snn_add_group(soma_snn *net, const char *name, int n, const soma_neuron_params *p, int *group) {
@@ -209,6 +210,7 @@ soma_status soma_snn_set_current(soma_snn *net, int group, const double *I) {
         for (int i = 0; i < g->n; i++)
             if (!isfinite(I[i])) return soma_error(SOMA_ERR_ARG, "snn: set_current: %s[%d] is %g", g->name, i, I[i]);
     for (int i = 0; i < g->n; i++) g->I[i] = I ? I[i] : g->p.I_ext;
+    g->I_uniform = !I;
     return SOMA_OK;
 }
 

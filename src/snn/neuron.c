@@ -306,6 +306,18 @@ SNN_CLONES static void lif_current_(snn_group *g, int lo, int hi, double *restri
     const double Pvv = c->P_vv, PvI = c->P_vI, Pve = c->P_ve, Pvi = c->P_vi, Pee = c->P_ee, Pii = c->P_ii;
     double *restrict v = g->v, *restrict ge = g->ge, *restrict gi = g->gi;
     const double *restrict I = g->I;
+    if (g->I_uniform) { /* the same arithmetic with one current for all: no array to read */
+        const double I0 = g->p.I_ext;
+        for (int i = lo; i < hi; i++) {
+            const double e = ge[i] + be[i], in = gi[i] + bi[i];
+            be[i] = 0;
+            bi[i] = 0;
+            v[i] = EL + (v[i] - EL) * Pvv + I0 * PvI + e * Pve + in * Pvi;
+            ge[i] = e * Pee;
+            gi[i] = in * Pii;
+        }
+        return;
+    }
     for (int i = lo; i < hi; i++) {
         const double e = ge[i] + be[i], in = gi[i] + bi[i];
         be[i] = 0;
@@ -342,6 +354,11 @@ SNN_CLONES static void lif_delta_(snn_group *g, int lo, int hi) {
     const double EL = g->p.EL, Pvv = g->c.P_vv, PvI = g->c.P_vI;
     double *restrict v = g->v;
     const double *restrict I = g->I;
+    if (g->I_uniform) {
+        const double I0 = g->p.I_ext;
+        for (int i = lo; i < hi; i++) v[i] = EL + (v[i] - EL) * Pvv + I0 * PvI;
+        return;
+    }
     for (int i = lo; i < hi; i++) v[i] = EL + (v[i] - EL) * Pvv + I[i] * PvI;
 }
 

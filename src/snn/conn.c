@@ -411,7 +411,7 @@ void snn__deliver(soma_snn *net, const snn_proj *p, int64_t now, int lo, int hi)
     if (lo >= hi) return;
     const int par = (int)(now & 1);
     const size_t off = (size_t)((now + p->delay) % post->slots) * (size_t)post->n;
-    double *restrict buf = (p->target == SOMA_TARGET_EXC ? post->buf_e : post->buf_i) + off;
+    float *restrict buf = (p->target == SOMA_TARGET_EXC ? post->buf_e : post->buf_i) + off;
     const int32_t *restrict col = p->col;
     const float *restrict w = p->w;
     const int whole = lo == 0 && hi == p->n_post;

@@ -53,9 +53,10 @@ typedef struct snn_group {
     int *ref;    /* steps of refractoriness left after this one */
     double *I;   /* per-neuron constant current */
     int I_uniform; /* 1 while every I[i] is p.I_ext (the LIF kernels then skip the array) */
-    /* delayed input: ring buffers [slots][n] of summed jumps, one per synaptic variable */
+    /* delayed input: ring buffers [slots][n] of summed jumps, one per synaptic variable, in
+     * float like the weights (half the memory traffic of a step; a single jump is exact) */
     int slots;   /* max delay into the group + 1 (0 before freeze or without input) */
-    double *buf_e, *buf_i;
+    float *buf_e, *buf_i;
     /* Spikes of a step, double-buffered by the step's parity (spk + par * n), so threads can
      * find the next step's spikes while others still read this step's. Thread t of nt writes
      * the ids it finds, ascending, from seg_lo[t] on, and their count to seg_cnt[par][t];

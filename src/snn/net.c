@@ -318,10 +318,10 @@ static soma_status freeze_(soma_snn *net) {
         for (int k = 0; k < net->n_proj; k++)
             if (net->pr[k].post == gi && net->pr[k].delay > maxd) maxd = net->pr[k].delay;
         g->slots = maxd + 1;
-        if (!snn__fits_memory(16.0 * g->slots * (double)g->n))
+        if (!snn__fits_memory(8.0 * g->slots * (double)g->n))
             return soma_error(SOMA_ERR_NOMEM, "snn: group %s: %d delay slots x %d neurons need %.3g GB, more than this "
                               "machine has; HINT: shorter delays or a coarser dt", g->name, g->slots, g->n,
-                              16e-9 * g->slots * (double)g->n);
+                              8e-9 * g->slots * (double)g->n);
         soma_free(g->buf_e); /* (a run that failed here before) */
         soma_free(g->buf_i);
         g->buf_e = soma_calloc((size_t)g->slots * (size_t)g->n, sizeof *g->buf_e);
@@ -600,7 +600,7 @@ size_t snn__bytes(const soma_snn *net) {
             continue;
         }
         b += n * (5 * sizeof(double) + sizeof(int));
-        b += 2 * (size_t)g->slots * n * sizeof(double);
+        b += 2 * (size_t)g->slots * n * sizeof(float);
     }
     for (int k = 0; k < net->n_proj; k++) {
         const snn_proj *p = &net->pr[k];

@@ -300,7 +300,7 @@ static int threshold_(snn_group *g, int lo, int hi, int *out, double th) {
  * clears): into the synaptic variables, or for delta synapses into V unless the neuron is
  * refractory (the input is lost). Then it advances the state by one step. */
 
-SNN_CLONES static void lif_current_(snn_group *g, int lo, int hi, double *restrict be, double *restrict bi) {
+SNN_CLONES static void lif_current_(snn_group *g, int lo, int hi, float *restrict be, float *restrict bi) {
     const snn_coef *c = &g->c;
     const double EL = g->p.EL;
     const double Pvv = c->P_vv, PvI = c->P_vI, Pve = c->P_ve, Pvi = c->P_vi, Pee = c->P_ee, Pii = c->P_ii;
@@ -329,18 +329,18 @@ SNN_CLONES static void lif_current_(snn_group *g, int lo, int hi, double *restri
 }
 
 /* delta synapses of any model: the jumps go into V, unless the neuron is refractory */
-SNN_CLONES static void take_delta_(snn_group *g, int lo, int hi, double *restrict be, double *restrict bi) {
+SNN_CLONES static void take_delta_(snn_group *g, int lo, int hi, float *restrict be, float *restrict bi) {
     double *restrict v = g->v;
     const int *restrict ref = g->ref;
     for (int i = lo; i < hi; i++) {
-        const double x = be[i] + bi[i];
+        const double x = (double)be[i] + (double)bi[i];
         v[i] += ref[i] == 0 ? x : 0.0;
         be[i] = 0;
         bi[i] = 0;
     }
 }
 
-SNN_CLONES static void take_syn_(snn_group *g, int lo, int hi, double *restrict be, double *restrict bi) {
+SNN_CLONES static void take_syn_(snn_group *g, int lo, int hi, float *restrict be, float *restrict bi) {
     double *restrict ge = g->ge, *restrict gi = g->gi;
     for (int i = lo; i < hi; i++) {
         ge[i] += be[i];
@@ -362,7 +362,7 @@ SNN_CLONES static void lif_delta_(snn_group *g, int lo, int hi) {
     for (int i = lo; i < hi; i++) v[i] = EL + (v[i] - EL) * Pvv + I[i] * PvI;
 }
 
-SNN_CLONES static void lif_cond_(snn_group *g, int lo, int hi, double *restrict be, double *restrict bi) {
+SNN_CLONES static void lif_cond_(snn_group *g, int lo, int hi, float *restrict be, float *restrict bi) {
     const double EL = g->p.EL, gL = g->p.gL, Ee = g->p.E_e, Ei = g->p.E_i, dt = g->c.dt;
     const double inv_C = 1.0 / g->p.C, Pee = g->c.P_ee, Pii = g->c.P_ii;
     double *restrict v = g->v, *restrict ge = g->ge, *restrict gi = g->gi;
@@ -458,7 +458,7 @@ static int peak_reset_(snn_group *g, int lo, int hi, int *out, double vr, double
 int snn__update(snn_group *g, int lo, int hi, int64_t step, int *out) {
     const soma_neuron_params *p = &g->p;
     const size_t off = (size_t)(step % g->slots) * (size_t)g->n;
-    double *be = g->buf_e + off, *bi = g->buf_i + off;
+    float *be = g->buf_e + off, *bi = g->buf_i + off;
     if (p->model == SOMA_LIF) {
         if (p->synapse == SOMA_SYN_CURRENT) {
             lif_current_(g, lo, hi, be, bi);
@@ -483,8 +483,9 @@ int snn__update(snn_group *g, int lo, int hi, int64_t step, int *out) {
 double snn__pending(const snn_group *g, int var, int i, int64_t step) {
     if (!g->slots || var == 3) return 0.0;
     const size_t at = (size_t)(step % g->slots) * (size_t)g->n + (size_t)i;
-    if (g->p.synapse == SOMA_SYN_DELTA) return var == 0 && g->ref[i] == 0 ? g->buf_e[at] + g->buf_i[at] : 0.0;
-    return var == 1 ? g->buf_e[at] : var == 2 ? g->buf_i[at] : 0.0;
+    if (g->p.synapse == SOMA_SYN_DELTA)
+        return var == 0 && g->ref[i] == 0 ? (double)g->buf_e[at] + (double)g->buf_i[at] : 0.0;
+    return var == 1 ? (double)g->buf_e[at] : var == 2 ? (double)g->buf_i[at] : 0.0;
 }
 
 // --- Poisson sources ----------------------------------------------------------------------
@@ -528,7 +529,7 @@ void snn__poisson_input(const soma_snn *net, snn_group *g, int gi, int lo, int h
     for (int tg = 0; tg < 2; tg++) {
         const double lam = g->pin_lam[tg], w = g->pin_w[tg];
         if (!(lam > 0)) continue;
-        double *restrict buf = (tg == 0 ? g->buf_e : g->buf_i) + off;
+        float *restrict buf = (tg == 0 ? g->buf_e : g->buf_i) + off;
         const double e_lam = exp(-lam);
         const uint64_t base = mix64_(net->seed ^ mix64_(((uint64_t)SNN_STREAM_PINPUT << 56) ^
                                                         ((uint64_t)(uint32_t)gi << 8) ^ (uint64_t)tg));
@@ -543,7 +544,7 @@ void snn__poisson_input(const soma_snn *net, snn_group *g, int gi, int lo, int h
                 soma_rng_seed(&r, h, 0);
                 k = (int)soma_rng_poisson(&r, lam);
             }
-            buf[i] += k * w;
+            buf[i] += (float)(k * w);
         }
     }
 }

@@ -225,8 +225,9 @@ void soma_snn_stats_get(const soma_snn *net, soma_snn_stats *s);
 // edge as given (duplicates, self-edges: the autapses flag applies to PROB and INDEGREE only);
 // ONE_TO_ONE likewise. A random projection of more than 2^29 synapses, or a group or projection
 // larger than the machine's memory, is refused with SOMA_ERR_NOMEM before anything is drawn.
-// Threads: at least 2000 neurons a thread (smaller networks run on one); results never depend
-// on the thread count.
+// Threads: at least 2000 neurons a thread (smaller networks run on one), and a run on T > 1
+// threads times them against one thread every 5000 steps and goes on with the faster (on a
+// loaded machine a barrier a step can cost a time slice); results never depend on the count.
 
 /* A group's name (NULL for a bad id); borrowed, valid while the net lives. */
 const char *soma_snn_group_name(const soma_snn *net, int group);

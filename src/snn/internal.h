@@ -38,6 +38,7 @@ typedef struct snn_coef {
     int ref_steps;     /* round(t_ref / dt) */
     int n_sub;         /* AdEx: Euler sub-steps per step */
     double h_sub;      /* AdEx: sub-step, ms */
+    int avx2;          /* the CPU runs AVX2 (the threshold scan's vector path) */
 } snn_coef;
 
 typedef struct snn_group {

@@ -49,6 +49,7 @@ int main(int argc, char **argv) {
             c.target = a == 0 ? SOMA_TARGET_EXC : SOMA_TARGET_INH;
             if (p > 0 && soma_snn_connect(net, &c, NULL) != SOMA_OK) goto fail;
         }
+    soma_snn_set_progress(net, "cuba");
     int me, mi;
     if (soma_snn_record_spikes(net, e, &me) || soma_snn_record_spikes(net, i, &mi)) goto fail;
     if (soma_snn_run(net, ms) != SOMA_OK) goto fail;

@@ -212,11 +212,29 @@ typedef struct soma_snn_stats {
 void soma_snn_stats_get(const soma_snn *net, soma_snn_stats *s);
 
 // --- engine additions (issue 6, simulator) ---------------------------------------------
+//
+// Semantics of a step n (t_n = n dt to t_n+1), the order of Brian2's default schedule: state
+// monitors sample the values at t_n; each group takes in the jumps due at step n, updates
+// (LIF: exact for current and delta synapses, exponential Euler for conductances; AdEx: Euler
+// in sub-steps <= 0.02 ms; Izhikevich: two half steps for v, as in his code), tests V > V_th
+// (AdEx, Izhikevich: V >= V_peak) and resets; spikes are stamped t_n; their jumps are queued
+// for step n + delay. So a delay of d steps here equals Brian2's delay (d - 1) dt: the
+// one-step minimum is Brian2's delay 0 (tests/ref/gen_snn.py checks it spike for spike). A
+// neuron that spikes at step n is held at V_reset, without threshold, for round(t_ref/dt) - 1
+// steps (Brian2's refractoriness); delta-synapse input arriving then is lost. EDGES keeps every
+// edge as given (duplicates, self-edges: the autapses flag applies to PROB and INDEGREE only);
+// ONE_TO_ONE likewise. A random projection of more than 2^29 synapses, or a group or projection
+// larger than the machine's memory, is refused with SOMA_ERR_NOMEM before anything is drawn.
+// Threads: at least 2000 neurons a thread (smaller networks run on one), and a run on T > 1
+// threads times them against one thread every 5000 steps and goes on with the faster (on a
+// loaded machine a barrier a step can cost a time slice); results never depend on the count.
 
 /* A group's name (NULL for a bad id); borrowed, valid while the net lives. */
 const char *soma_snn_group_name(const soma_snn *net, int group);
 /* Copies (get) or overwrites (set) a state variable of every neuron of a group, in double
  * precision: "v", "ge", "gi", "w" (AdEx), "u" (Izhikevich); out/x hold group-size values.
+ * The value is the one at the start of the next step, the input due then included (what a
+ * state monitor would sample); set replaces that input too.
  * SOMA_ERR_ARG for a bad group, a variable the model lacks, or (set) a non-finite value. */
 soma_status soma_snn_get_state(const soma_snn *net, int group, const char *var, double *out);
 soma_status soma_snn_set_state(soma_snn *net, int group, const char *var, const double *x);

@@ -369,6 +369,9 @@ soma_status soma_snn_proj_get(const soma_snn *net, int proj, int *pre, int *post
 
 soma_status snn__proj_build_csc(snn_proj *p) {
     const size_t nz = (size_t)(p->nnz ? p->nnz : 1);
+    soma_free(p->cptr); /* (a first run that failed after building it) */
+    soma_free(p->cidx);
+    soma_free(p->cpre);
     p->cptr = soma_calloc((size_t)p->n_post + 1, sizeof *p->cptr);
     p->cidx = soma_alloc(nz, sizeof *p->cidx);
     p->cpre = soma_alloc(nz, sizeof *p->cpre);
@@ -408,7 +411,7 @@ void snn__deliver(soma_snn *net, const snn_proj *p, int64_t now, int lo, int hi)
     if (lo >= hi) return;
     const int par = (int)(now & 1);
     const size_t off = (size_t)((now + p->delay) % post->slots) * (size_t)post->n;
-    double *restrict buf = (p->target == SOMA_TARGET_EXC ? post->buf_e : post->buf_i) + off;
+    float *restrict buf = (p->target == SOMA_TARGET_EXC ? post->buf_e : post->buf_i) + off;
     const int32_t *restrict col = p->col;
     const float *restrict w = p->w;
     const int whole = lo == 0 && hi == p->n_post;

@@ -38,6 +38,7 @@ typedef struct snn_coef {
     int ref_steps;     /* round(t_ref / dt) */
     int n_sub;         /* AdEx: Euler sub-steps per step */
     double h_sub;      /* AdEx: sub-step, ms */
+    int avx2;          /* the CPU runs AVX2 (the threshold scan's vector path) */
 } snn_coef;
 
 typedef struct snn_group {
@@ -52,9 +53,11 @@ typedef struct snn_group {
     double *w;   /* AdEx adaptation current (pA) / Izhikevich recovery u */
     int *ref;    /* steps of refractoriness left after this one */
     double *I;   /* per-neuron constant current */
-    /* delayed input: ring buffers [slots][n] of summed jumps, one per synaptic variable */
+    int I_uniform; /* 1 while every I[i] is p.I_ext (the LIF kernels then skip the array) */
+    /* delayed input: ring buffers [slots][n] of summed jumps, one per synaptic variable, in
+     * float like the weights (half the memory traffic of a step; a single jump is exact) */
     int slots;   /* max delay into the group + 1 (0 before freeze or without input) */
-    double *buf_e, *buf_i;
+    float *buf_e, *buf_i;
     /* Spikes of a step, double-buffered by the step's parity (spk + par * n), so threads can
      * find the next step's spikes while others still read this step's. Thread t of nt writes
      * the ids it finds, ascending, from seg_lo[t] on, and their count to seg_cnt[par][t];
@@ -124,7 +127,8 @@ struct soma_snn {
     snn_monitor *mon;
     int n_mon, cap_mon;
     int frozen;
-    int nt; /* threads of the current run */
+    int nt; /* threads of the current chunk of steps */
+    int threads_used; /* the last probe's choice (net.c); 0 before any */
     char progress_label[64];
     soma_snn_stats stats;
 };
@@ -185,6 +189,9 @@ void snn__stdp_step(soma_snn *net, snn_proj *p);
 size_t snn__bytes(const soma_snn *net);
 /* For tests: the fewest neurons a thread (n <= 0 restores SNN_PAR_MIN). Not thread-safe. */
 void snn__set_par_min(int n);
+/* For tests: 0 turns off the timing of threads against one thread (net.c), so a run on T
+ * threads uses T throughout; 2 cuts every probe on T threads short after two steps. */
+void snn__set_probe(int on);
 /* 0 when bytes exceed the machine's physical memory. */
 int snn__fits_memory(double bytes);
 /* A state variable's index for a group (0 v, 1 ge, 2 gi, 3 w/u), -1 if it has none. */

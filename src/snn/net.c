@@ -15,7 +15,8 @@
  *      Brian2 (which delivers after the update) reads the same for its delay D = d dt - dt:
  *      our minimum delay of one step is Brian2's delay 0;
  *   5. STDP updates the weights of plastic projections (after the jumps used the old weights).
- * Threads: one OpenMP region for the whole run. Each thread owns a contiguous range of every
+ * Threads: one OpenMP region for a chunk of steps (run_chunk_; soma_snn_run times threads
+ * against one thread and picks, see below). Each thread owns a contiguous range of every
  * group's neurons (Poisson groups: whole blocks of SNN_POIS_BLOCK sources, each with its own
  * random stream) and, in step 4, adds for every spike only the part of the row that falls into
  * the post neurons it owns (a binary search into the sorted row). No atomics, and every target
@@ -139,6 +140,7 @@ static void group_init_state_(snn_group *g, uint64_t seed, int index) {
         g->I[i] = g->p.I_ext;
         if (g->p.model == SOMA_IZHIKEVICH) g->w[i] = g->p.izh_b * g->v[i];
     }
+    g->I_uniform = 1;
 }
 
 soma_status soma_snn_add_group(soma_snn *net, const char *name, int n, const soma_neuron_params *p, int *group) {
@@ -208,6 +210,7 @@ soma_status soma_snn_set_current(soma_snn *net, int group, const double *I) {
         for (int i = 0; i < g->n; i++)
             if (!isfinite(I[i])) return soma_error(SOMA_ERR_ARG, "snn: set_current: %s[%d] is %g", g->name, i, I[i]);
     for (int i = 0; i < g->n; i++) g->I[i] = I ? I[i] : g->p.I_ext;
+    g->I_uniform = !I;
     return SOMA_OK;
 }
 
@@ -288,6 +291,14 @@ soma_status soma_snn_set_state(soma_snn *net, int group, const char *var, const 
     for (int i = 0; i < g->n; i++)
         if (!isfinite(x[i])) return soma_error(SOMA_ERR_ARG, "snn: set_state: %s.%s[%d] is %g", g->name, var, i, x[i]);
     memcpy((double *)snn__var_data(g, k), x, (size_t)g->n * sizeof *x);
+    /* the value read is the state plus the input due this step: that input is replaced too */
+    if (g->slots && k < 3 && (k > 0 || g->p.synapse == SOMA_SYN_DELTA)) {
+        const size_t off = (size_t)(net->step % g->slots) * (size_t)g->n;
+        for (int i = 0; i < g->n; i++) {
+            if (k != 2 && !(k == 0 && g->ref[i] > 0)) g->buf_e[off + (size_t)i] = 0;
+            if (k != 1 && !(k == 0 && g->ref[i] > 0)) g->buf_i[off + (size_t)i] = 0;
+        }
+    }
     return SOMA_OK;
 }
 
@@ -307,6 +318,12 @@ static soma_status freeze_(soma_snn *net) {
         for (int k = 0; k < net->n_proj; k++)
             if (net->pr[k].post == gi && net->pr[k].delay > maxd) maxd = net->pr[k].delay;
         g->slots = maxd + 1;
+        if (!snn__fits_memory(8.0 * g->slots * (double)g->n))
+            return soma_error(SOMA_ERR_NOMEM, "snn: group %s: %d delay slots x %d neurons need %.3g GB, more than this "
+                              "machine has; HINT: shorter delays or a coarser dt", g->name, g->slots, g->n,
+                              8e-9 * g->slots * (double)g->n);
+        soma_free(g->buf_e); /* (a run that failed here before) */
+        soma_free(g->buf_i);
         g->buf_e = soma_calloc((size_t)g->slots * (size_t)g->n, sizeof *g->buf_e);
         g->buf_i = soma_calloc((size_t)g->slots * (size_t)g->n, sizeof *g->buf_i);
         if (!g->buf_e || !g->buf_i)
@@ -374,8 +391,9 @@ static soma_status record_(soma_snn *net, int par) {
     return snn__monitors_spikes(net, par);
 }
 
-static int par_min_ = SNN_PAR_MIN;
+static int par_min_ = SNN_PAR_MIN, probe_ = 1;
 void snn__set_par_min(int n) { par_min_ = n > 0 ? n : SNN_PAR_MIN; }
+void snn__set_probe(int on) { probe_ = on; }
 
 /* Threads for a run: the caller's count (soma_set_threads), but at least SNN_PAR_MIN neurons a
  * thread: below that a step is a few microseconds and the threads' barriers cost more than
@@ -427,35 +445,26 @@ static void segs_layout_(soma_snn *net, int nt) {
     }
 }
 
-soma_status soma_snn_run(soma_snn *net, double duration) {
-    if (!net) return soma_error(SOMA_ERR_ARG, "snn: run: NULL network");
-    if (!(duration >= 0) || !isfinite(duration))
-        return soma_error(SOMA_ERR_ARG, "snn: run: duration must be a finite number >= 0 ms, got %g", duration);
-    const double nsteps_d = floor(duration / net->dt + 0.5);
-    if (nsteps_d > 1e12) return soma_error(SOMA_ERR_ARG, "snn: run: %g ms is %g steps, too many", duration, nsteps_d);
-    const int64_t steps = (int64_t)nsteps_d;
-    if (!net->frozen) {
-        double t0 = soma_now();
-        soma_status st = freeze_(net);
-        net->stats.setup_seconds += soma_now() - t0;
-        if (st != SOMA_OK) return st;
-    }
-    SOMA_TRY(snn__monitors_reserve(net, (long)steps));
-    const int T = n_threads_(net);
-    SOMA_TRY(segs_reserve_(net, T));
-    int n_state = 0, n_plastic = 0;
-    for (int m = 0; m < net->n_mon; m++) n_state += net->mon[m].kind == SOMA_MON_STATE;
-    for (int k = 0; k < net->n_proj; k++) n_plastic += net->pr[k].plastic;
+/* What the chunks of one soma_snn_run share. */
+typedef struct run_ctx {
+    int64_t step0, steps, done; /* first step of the run, its steps, steps done */
+    int n_state, n_plastic, show;
     soma_progress prog;
-    const int show = net->progress_label[0] != 0 && steps > 0;
-    if (show) soma_progress_begin(&prog, net->progress_label, (long)steps);
-    const double t0 = soma_now();
-    const int64_t step0 = net->step;
-    soma_status st[2] = {SOMA_OK, SOMA_OK};
-    /* One barrier a step: after it, every thread reads all spikes of the step (their parity's
-     * lists) while filling its own post neurons' ring buffers, and thread 0 records; the next
-     * step's spikes go to the other parity's lists. Thread 0 records a failure in st[parity];
-     * all threads read it after the next step's barrier, so they leave the loop together. */
+    soma_status st[2];
+    int stop[2];     /* a chunk past its deadline: set by thread 0 in step n (slot n & 1), read at
+                      * the top of step n + 2, after the barrier of step n + 1 */
+} run_ctx;
+
+/* Steps r->done .. r->done + count - 1 on T threads (one OpenMP region). One barrier a step:
+ * after it, every thread reads all spikes of the step (their parity's lists) while filling
+ * its own post neurons' ring buffers, and thread 0 records; the next step's spikes go to the
+ * other parity's lists. Thread 0 records a failure in st[parity]; all threads read it after
+ * the next step's barrier, so they leave the loop together. */
+static int64_t run_chunk_(soma_snn *net, run_ctx *r, int T, int64_t count, double deadline) {
+    soma_status *st = r->st;
+    int *stop = r->stop;
+    int64_t end = r->done + count;
+    stop[0] = stop[1] = 0;
 #pragma omp parallel num_threads(T) if (T > 1)
     {
 #ifdef _OPENMP
@@ -465,10 +474,15 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
 #endif
 #pragma omp single
         segs_layout_(net, nt);
-        for (int64_t s = 0; s < steps; s++) {
-            const int64_t n = step0 + s;
+        for (int64_t s = r->done; s < r->done + count; s++) {
+            const int64_t n = r->step0 + s;
             const int par = (int)(n & 1);
-            if (n_state) {
+            /* set two steps ago, before the last barrier: every thread reads the same */
+            if (stop[par]) {
+                if (tid == 0) end = s;
+                break;
+            }
+            if (r->n_state) {
 #pragma omp barrier
                 if (tid == 0) {
                     net->step = n;
@@ -482,7 +496,9 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
             if (tid == 0) {
                 net->step = n;
                 st[par] = record_(net, par);
-                if (show && ((s + 1) % 1000 == 0 || s + 1 == steps)) soma_progress_update(&prog, (long)(s + 1), NULL);
+                if (r->show && ((s + 1) % 1000 == 0 || s + 1 == r->steps))
+                    soma_progress_update(&r->prog, (long)(s + 1), NULL);
+                stop[par] = deadline > 0 && soma_now() > deadline;
             }
             for (int k = 0; k < net->n_proj; k++) {
                 const snn_proj *p = &net->pr[k];
@@ -490,7 +506,7 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
                 part_(p->n_post, tid, nt, &lo, &hi);
                 snn__deliver(net, p, n, lo, hi);
             }
-            if (n_plastic) {
+            if (r->n_plastic) {
 #pragma omp barrier
                 if (tid == 0)
                     for (int k = 0; k < net->n_proj; k++)
@@ -498,19 +514,76 @@ soma_status soma_snn_run(soma_snn *net, double duration) {
             }
         }
     }
-    net->step = step0 + steps;
-    snn__monitors_finish(net);
-    if (show) soma_progress_end(&prog);
-    net->stats.sim_seconds += soma_now() - t0;
-    net->stats.steps += (long)steps;
-    if (show && steps > 0) {
-        char line[160];
-        snprintf(line, sizeof line, "%.0f ms simulated in %.2f s, %ld spikes, %.3g synaptic events/s",
-                 (double)steps * net->dt, net->stats.sim_seconds, net->stats.spikes,
-                 net->stats.sim_seconds > 0 ? (double)net->stats.syn_events / net->stats.sim_seconds : 0.0);
-        soma_progress_note(&prog, line);
+    const int64_t did = end - r->done;
+    r->done = end;
+    return did;
+}
+
+/* Threads are worth their barriers only when the cores are free: on a machine shared with
+ * other work a thread that waits for a descheduled partner loses a whole time slice every
+ * step. So a run on T > 1 threads times SNN_PROBE_STEPS steps on one thread, then up to as
+ * many on T (given up as soon as they take longer), runs the next SNN_CHUNK_STEPS on the
+ * faster, and probes again. The thread count never changes results, only the wall time. */
+#define SNN_PROBE_STEPS 200
+#define SNN_CHUNK_STEPS 5000
+
+soma_status soma_snn_run(soma_snn *net, double duration) {
+    if (!net) return soma_error(SOMA_ERR_ARG, "snn: run: NULL network");
+    if (!(duration >= 0) || !isfinite(duration))
+        return soma_error(SOMA_ERR_ARG, "snn: run: duration must be a finite number >= 0 ms, got %g", duration);
+    const double nsteps_d = floor(duration / net->dt + 0.5);
+    if (nsteps_d > 1e12) return soma_error(SOMA_ERR_ARG, "snn: run: %g ms is %g steps, too many", duration, nsteps_d);
+    if (!net->frozen) {
+        double t0 = soma_now();
+        soma_status st = freeze_(net);
+        net->stats.setup_seconds += soma_now() - t0;
+        if (st != SOMA_OK) return st;
     }
-    return st[0] != SOMA_OK ? st[0] : st[1];
+    run_ctx r;
+    memset(&r, 0, sizeof r);
+    r.steps = (int64_t)nsteps_d;
+    r.step0 = net->step;
+    SOMA_TRY(snn__monitors_reserve(net, (long)r.steps));
+    const int T = n_threads_(net);
+    SOMA_TRY(segs_reserve_(net, T));
+    for (int m = 0; m < net->n_mon; m++) r.n_state += net->mon[m].kind == SOMA_MON_STATE;
+    for (int k = 0; k < net->n_proj; k++) r.n_plastic += net->pr[k].plastic;
+    r.show = net->progress_label[0] != 0 && r.steps > 0;
+    if (r.show) soma_progress_begin(&r.prog, net->progress_label, (long)r.steps);
+    const double t0 = soma_now();
+    /* a run too short to probe keeps the last probe's choice */
+    int use = net->threads_used > 0 && net->threads_used < T ? net->threads_used : T;
+    while (r.done < r.steps && r.st[0] == SOMA_OK && r.st[1] == SOMA_OK) {
+        int64_t left = r.steps - r.done;
+        if (T > 1 && probe_ && left >= 4 * SNN_PROBE_STEPS) {
+            double a = soma_now();
+            run_chunk_(net, &r, 1, SNN_PROBE_STEPS, 0);
+            const double t_one = soma_now() - a;
+            a = soma_now();
+            /* (probe_ 2, for tests: a deadline already past, so the probe is cut short) */
+            const int64_t did = run_chunk_(net, &r, T, SNN_PROBE_STEPS, probe_ == 2 ? a - 1 : a + t_one);
+            const double t_multi = soma_now() - a;
+            use = did == SNN_PROBE_STEPS && t_multi < t_one ? T : 1;
+            net->threads_used = use;
+            left = r.steps - r.done;
+            run_chunk_(net, &r, use, left < SNN_CHUNK_STEPS ? left : SNN_CHUNK_STEPS, 0);
+        } else {
+            run_chunk_(net, &r, use, left, 0);
+        }
+    }
+    net->step = r.step0 + r.steps;
+    snn__monitors_finish(net);
+    if (r.show) soma_progress_end(&r.prog);
+    net->stats.sim_seconds += soma_now() - t0;
+    net->stats.steps += (long)r.steps;
+    if (r.show && r.steps > 0) {
+        char line[200];
+        snprintf(line, sizeof line, "%.0f ms simulated in %.2f s (%d thread%s), %ld spikes, %.3g synaptic events/s",
+                 (double)r.steps * net->dt, net->stats.sim_seconds, use, use > 1 ? "s" : "", net->stats.spikes,
+                 net->stats.sim_seconds > 0 ? (double)net->stats.syn_events / net->stats.sim_seconds : 0.0);
+        soma_progress_note(&r.prog, line);
+    }
+    return r.st[0] != SOMA_OK ? r.st[0] : r.st[1];
 }
 
 double soma_snn_time(const soma_snn *net) { return net ? (double)net->step * net->dt : 0.0; }
@@ -527,7 +600,7 @@ size_t snn__bytes(const soma_snn *net) {
             continue;
         }
         b += n * (5 * sizeof(double) + sizeof(int));
-        b += 2 * (size_t)g->slots * n * sizeof(double);
+        b += 2 * (size_t)g->slots * n * sizeof(float);
     }
     for (int k = 0; k < net->n_proj; k++) {
         const snn_proj *p = &net->pr[k];

@@ -16,6 +16,10 @@
 #include "snn/internal.h"
 
 soma_status snn__stdp_init(snn_proj *p) {
+    soma_free(p->xpre); /* (a first run that failed after allocating them) */
+    soma_free(p->xpost);
+    soma_free(p->tpre);
+    soma_free(p->tpost);
     p->xpre = soma_calloc((size_t)p->n_pre, sizeof *p->xpre);
     p->xpost = soma_calloc((size_t)p->n_post, sizeof *p->xpost);
     p->tpre = soma_calloc((size_t)p->n_pre, sizeof *p->tpre);

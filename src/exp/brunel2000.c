@@ -34,7 +34,9 @@ static const soma_opt opts_[] = {
 };
 
 static const soma_exp_landmark landmarks_[] = {
-    {"AI regime (g 5, nu_ext/nu_thr 2): irregular firing, mean ISI CV of order 1 (> 0.8)",
+    {"AI regime (g 5, nu_ext/nu_thr 2): irregular firing; threshold mean ISI CV > 0.8 is this "
+     "project's acceptance, not the paper's (its rasters show irregular firing, no CV given; "
+     "Brian2 on the same network: 0.40)",
      "Brunel 2000, Fig. 8C", "https://doi.org/10.1023/A:1008925309027", "ai_mean_cv", SOMA_EXP_AT_LEAST, 0.8},
     {"AI regime: asynchronous, synchrony chi (Golomb 2007, 1 ms bins) low (< 0.2)", "Brunel 2000, Fig. 8C",
      "https://doi.org/10.1023/A:1008925309027", "ai_synchrony", SOMA_EXP_AT_MOST, 0.2},

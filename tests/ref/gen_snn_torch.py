@@ -25,44 +25,20 @@ least MARGIN away from its threshold.
 import math
 import os
 import re
-import struct
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-MAGIC = b"SOMANNFX"
-VERSION = 1
+import gen_torch
+from gen_torch import f32
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "snn")
 MARGIN = 2e-3
 
 
 def write(name, spec, n, mode, arrays):
-    os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, name + ".bin")
-    assert len(spec) < 128, spec
-    with open(path, "wb") as f:
-        f.write(MAGIC)
-        f.write(struct.pack("<i", VERSION))
-        f.write(spec.encode().ljust(128, b"\0"))
-        f.write(struct.pack("<5i", n, 0, 0, 0, mode))
-        f.write(struct.pack("<i", len(arrays)))
-        for key, a in arrays.items():
-            a = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
-            if a.ndim == 0:
-                a = a.reshape(1)
-            if a.ndim > 4:  # [N, T, C, H, W] -> [N, T, C, H*W]: same values, same order
-                a = a.reshape(*a.shape[:3], -1)
-            dims = list(a.shape) + [0] * (4 - a.ndim)
-            f.write(key.encode().ljust(32, b"\0"))
-            f.write(struct.pack("<5i", a.ndim, *dims))
-            f.write(a.astype("<f4").tobytes())
-    print(f"{path}: {os.path.getsize(path)} bytes")
-
-
-def f32(t):
-    """Round to float32 (what the C side sees), then compute in float64."""
-    return t.float().double()
+    gen_torch.write(name, spec, (n, 0, 0, 0), mode, arrays, out=OUT)
 
 
 class SuperSpike(torch.autograd.Function):

@@ -41,9 +41,11 @@ VERSION = 1
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "nn")
 
 
-def write(name, spec, shape, mode, arrays):
-    os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, name + ".bin")
+def write(name, spec, shape, mode, arrays, out=OUT):
+    """One fixture: header (spec, per-sample shape or sizes, mode), then named float32 arrays of
+    rank <= 4 (a rank-5 [N, T, C, H, W] is stored as [N, T, C, H*W]: same values, same order)."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, name + ".bin")
     assert len(spec) < 128, spec
     with open(path, "wb") as f:
         f.write(MAGIC)
@@ -55,6 +57,8 @@ def write(name, spec, shape, mode, arrays):
             a = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
             if a.ndim == 0:
                 a = a.reshape(1)
+            if a.ndim > 4:
+                a = a.reshape(*a.shape[:3], -1)
             assert 1 <= a.ndim <= 4, (key, a.shape)
             dims = list(a.shape) + [0] * (4 - a.ndim)
             f.write(key.encode().ljust(32, b"\0"))

@@ -27,6 +27,7 @@ build: setup $(BUILD)/CMakeCache.txt
 demo: build
 	$(BUILD)/soma run perceptron
 	$(BUILD)/soma run lenet-fmnist
+	$(BUILD)/soma run cuba
 	$(BUILD)/soma report
 
 # Every test: the release build, then the whole suite again without OpenMP and under ASan + UBSan.
@@ -54,6 +55,7 @@ test-asan: setup-test
 bench: build
 	@bash scripts/deps.sh --bench
 	bash bench/vs_torch.sh
+	bash bench/vs_brian2.sh
 
 fuzz: setup
 	@bash scripts/deps.sh --fuzz

@@ -17,7 +17,7 @@
 
 static const soma_opt opts_[] = {
     {"dt", SOMA_OPT_FLOAT, "0.1", 0.01, 1.0, NULL, "simulation step, ms", 1},
-    {"duration", SOMA_OPT_FLOAT, "1000", 100, 1e6, NULL, "time with the current on, ms", 1},
+    {"duration", SOMA_OPT_FLOAT, "1", 0.1, 1000, NULL, "seconds of biological time with the current on", 1},
     {"current", SOMA_OPT_FLOAT, "10", 0, 100, NULL, "step of input current (the model's units)", 1},
     {"onset", SOMA_OPT_FLOAT, "20", 0, 1000, NULL, "time of the current step, ms", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
@@ -41,7 +41,7 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--duration", "300", NULL};
+static const char *const reduced_[] = {"--duration", "0.3", NULL};
 
 typedef struct isi_summary {
     int spikes;
@@ -108,6 +108,7 @@ static soma_status run_(soma_exp_ctx *c) {
     double dt, dur, cur, onset;
     SOMA_TRY(soma_args_double(&c->args, "dt", &dt));
     SOMA_TRY(soma_args_double(&c->args, "duration", &dur));
+    dur *= 1000.0; /* seconds -> ms */
     SOMA_TRY(soma_args_double(&c->args, "current", &cur));
     SOMA_TRY(soma_args_double(&c->args, "onset", &onset));
     soma_status st = SOMA_OK;

@@ -12,7 +12,7 @@
 
 static const soma_opt opts_[] = {
     {"dt", SOMA_OPT_FLOAT, "0.1", 0.001, 1.0, NULL, "simulation step, ms", 1},
-    {"duration", SOMA_OPT_FLOAT, "3000", 100, 1e6, NULL, "simulated time at each current, ms", 1},
+    {"duration", SOMA_OPT_FLOAT, "3", 0.1, 1000, NULL, "seconds of biological time at each current", 1},
     {"points", SOMA_OPT_INT, "40", 4, 10000, NULL, "currents on the curve, I_max/points .. I_max", 1},
     {"i-max", SOMA_OPT_FLOAT, "400", 110, 1e5, NULL, "largest current, pA", 1},
     {"t-ref", SOMA_OPT_FLOAT, "5", 0, 100, NULL, "refractory period, ms", 1},
@@ -27,7 +27,7 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--duration", "600", "--points", "12", NULL};
+static const char *const reduced_[] = {"--duration", "0.6", "--points", "12", NULL};
 
 /* Rate of neuron k from its steady-state ISIs (the first spike comes from rest, not from a
  * reset): (spikes - 1) / (last - first); 0 with fewer than 2 spikes. */
@@ -48,6 +48,7 @@ static soma_status run_(soma_exp_ctx *c) {
     int K;
     SOMA_TRY(soma_args_double(&c->args, "dt", &dt));
     SOMA_TRY(soma_args_double(&c->args, "duration", &dur));
+    dur *= 1000.0; /* seconds -> ms */
     SOMA_TRY(soma_args_int(&c->args, "points", &K));
     SOMA_TRY(soma_args_double(&c->args, "i-max", &imax));
     SOMA_TRY(soma_args_double(&c->args, "t-ref", &tref));

@@ -12,6 +12,7 @@
 #include "soma/analysis.h"
 #include "soma/plot.h"
 #include "soma/snn.h"
+#include "soma/rl.h"
 #include "soma/exp.h"
 
 #endif

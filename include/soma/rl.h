@@ -65,6 +65,52 @@ soma_status soma_env_reset(soma_env *e, float *obs);
 soma_status soma_env_step(soma_env *e, int action, float *obs, double *reward, int *done);
 void soma_env_free(soma_env *e); /* NULL is a no-op */
 
+// --- gridworlds (src/rl/env_grid.c) ----------------------------------------------------
+/* A gridworld from a text map: rows separated by '\n' (a final '\n' optional), all of one
+ * width; '#' wall, '.' free, 'S' a start cell, 'G' a goal (reward 1, terminal). Four actions
+ * (SOMA_GRID_UP, _RIGHT, _DOWN, _LEFT); a move into a wall or off the map leaves the agent in
+ * place. States number the cells, state = row * cols + col (walls are states never visited),
+ * n_states = rows * cols. An episode starts uniformly among the 'S' cells (one 'S': always
+ * there), or with random_start among every free cell that is not a goal. Observation: the
+ * one-hot of the state (obs_dim = n_states), or with obs_rowcol the floats (row, col)
+ * (obs_dim = 2). Every step that does not reach a goal pays step_reward (default 0). */
+enum { SOMA_GRID_UP = 0, SOMA_GRID_RIGHT = 1, SOMA_GRID_DOWN = 2, SOMA_GRID_LEFT = 3 };
+
+typedef struct soma_grid_config { /* zero-initialised (or NULL): the defaults */
+    int obs_rowcol;     /* 1: observation (row, col); 0: one-hot of the state */
+    int random_start;   /* 1: start on any free non-goal cell; 0: on the 'S' cells */
+    double step_reward; /* reward of a step that does not reach a goal */
+    long max_steps;     /* episode limit (SOMA_TRUNCATED at it); 0: none */
+} soma_grid_config;
+
+/* A new gridworld (soma_env_free). SOMA_ERR_ARG (with the row and column) for a bad
+ * character, ragged rows, no free cell, no 'S' without random_start, or over 1e6 cells. */
+soma_status soma_env_grid_new(soma_env **out, const char *map, const soma_grid_config *cfg);
+/* Replaces the map by one of the same size (the blocking and shortcut mazes open and close
+ * walls mid-run); the episode goes on. An agent standing on a cell that became a wall stays
+ * there until it moves out. SOMA_ERR_ARG for another size or kind of environment. */
+soma_status soma_env_grid_set_map(soma_env *e, const char *map);
+/* The grid's size, and the character ('#', '.', 'S', 'G') of a state's cell (0 if out of range
+ * or e is not a gridworld). */
+void soma_env_grid_size(const soma_env *e, int *rows, int *cols);
+char soma_env_grid_cell(const soma_env *e, int state);
+/* The deterministic dynamics without moving the agent: where action a from state s leads,
+ * its reward, and whether it ends the episode (a goal). SOMA_ERR_ARG for s or a out of range. */
+soma_status soma_env_grid_next(const soma_env *e, int s, int a, int *next, double *reward, int *terminal);
+
+/* Built-in maps (static strings). Sutton & Barto 2018, ch. 8: the Dyna maze of figure 8.2
+ * (6 x 9, shortest path 14 steps); the blocking maze of figure 8.4 (phase 0: the gap on the
+ * right, 1: on the left); the shortcut maze of figure 8.5 (phase 0: the gap on the left,
+ * 1: the shortcut on the right opens too). */
+const char *soma_grid_map_dyna_maze(void);
+const char *soma_grid_map_blocking(int phase);
+const char *soma_grid_map_shortcut(int phase);
+/* Writes an open rows x cols map (no walls; 'S' at the top-left, 'G' at the bottom-right)
+ * into buf of cap bytes (rows * (cols + 1) + 1 needed; SOMA_ERR_ARG when it does not fit).
+ * A linear track is an open field of one row. The caller may edit the cells before use. */
+soma_status soma_grid_map_open_field(char *buf, size_t cap, int rows, int cols);
+soma_status soma_grid_map_linear_track(char *buf, size_t cap, int length);
+
 #ifdef __cplusplus
 }
 #endif

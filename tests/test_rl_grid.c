@@ -197,9 +197,233 @@ static void test_builtin_maps_(void) {
     }
 }
 
+// --- tabular agents against value iteration ---------------------------------------------------
+
+/* Value iteration on a gridworld's dynamics: eps = 0 gives Q*; eps > 0 the fixed point of the
+ * epsilon-greedy policy that is greedy in its own values (expected SARSA's target). */
+static void value_iteration_(const soma_env *e, double gamma, double eps, double *q) {
+    int n = e->n_states;
+    for (int i = 0; i < n * 4; i++) q[i] = 0;
+    for (int it = 0; it < 2000; it++)
+        for (int s = 0; s < n; s++)
+            for (int a = 0; a < 4; a++) {
+                int s2, term;
+                double r;
+                soma_env_grid_next(e, s, a, &s2, &r, &term);
+                double mx = q[s2 * 4], mean = 0;
+                for (int b = 0; b < 4; b++) {
+                    if (q[s2 * 4 + b] > mx) mx = q[s2 * 4 + b];
+                    mean += q[s2 * 4 + b] / 4;
+                }
+                q[s * 4 + a] = r + (term ? 0 : gamma * ((1 - eps) * mx + eps * mean));
+            }
+}
+
+/* Largest |q - ref| over the states an agent can stand on (not walls, not goals). */
+static double max_err_(const soma_env *e, const double *q, const double *ref) {
+    double m = 0;
+    for (int s = 0; s < e->n_states; s++) {
+        char c = soma_env_grid_cell(e, s);
+        if (c == '#' || c == 'G') continue;
+        for (int a = 0; a < 4; a++) m = fmax(m, fabs(q[s * 4 + a] - ref[s * 4 + a]));
+    }
+    return m;
+}
+
+static soma_tab *train_(soma_env *e, soma_tab_kind kind, const soma_tab_config *c, int episodes, uint64_t seed) {
+    soma_tab *t = NULL;
+    CHECK_OK(soma_tab_new(&t, kind, e->n_states, e->n_actions, c, seed));
+    if (!t) return NULL;
+    float obs[64];
+    for (int ep = 0; ep < episodes; ep++) {
+        long steps;
+        if (soma_tab_episode(t, e, obs, 1000, &steps, NULL) != SOMA_OK) {
+            CHECK(0);
+            break;
+        }
+    }
+    return t;
+}
+
+static void test_tabular_values_(void) {
+    const char *map = "...\n.#.\n..G\n...";
+    soma_grid_config gc = {.random_start = 1, .step_reward = -0.1};
+    soma_env *e = NULL;
+    CHECK_OK(soma_env_grid_new(&e, map, &gc));
+    if (!e) return;
+    CHECK_OK(soma_env_seed(e, 11));
+    double qstar[48], qeps[48];
+    const double gamma = 0.9, eps = 0.3;
+    value_iteration_(e, gamma, 0, qstar);
+    value_iteration_(e, gamma, eps, qeps);
+    CHECK(fabs(qstar[0 * 4 + SOMA_GRID_RIGHT] - (-0.1 - 0.09 - 0.081 + 0.729)) < 1e-12); /* 4 steps to G */
+
+    soma_tab_config c = soma_tab_defaults(SOMA_TAB_QLEARNING);
+    c.gamma = gamma;
+    c.epsilon = eps;
+    c.alpha = 0.5;
+    soma_tab *t = train_(e, SOMA_TAB_QLEARNING, &c, 3000, 1);
+    if (t) {
+        double err = max_err_(e, soma_tab_q(t), qstar);
+        printf("Q-learning: max |Q - Q*| = %.2e\n", err);
+        CHECK(err < 1e-6);
+        CHECK(soma_tab_updates(t) > 3000);
+    }
+    soma_tab_free(t);
+    t = train_(e, SOMA_TAB_EXPECTED_SARSA, &c, 3000, 2);
+    if (t) {
+        double err = max_err_(e, soma_tab_q(t), qeps);
+        printf("expected SARSA: max |Q - Q_eps| = %.2e (Q* differs by %.2e)\n", err, max_err_(e, qeps, qstar));
+        CHECK(err < 1e-4);
+        CHECK(max_err_(e, qeps, qstar) > 0.05); /* the two targets are told apart */
+    }
+    soma_tab_free(t);
+    c.alpha = 0.05;
+    t = train_(e, SOMA_TAB_SARSA, &c, 20000, 3);
+    if (t) {
+        double err = max_err_(e, soma_tab_q(t), qeps);
+        printf("SARSA: max |Q - Q_eps| = %.3f\n", err);
+        CHECK(err < 0.08); /* sampling noise of a constant step size; Q* lies 0.18 away */
+    }
+    soma_tab_free(t);
+
+    /* actor-critic: its most preferred actions walk the shortest path from every start */
+    c = soma_tab_defaults(SOMA_TAB_ACTOR_CRITIC);
+    c.gamma = gamma;
+    c.alpha = 0.2;
+    c.alpha_actor = 0.5;
+    t = train_(e, SOMA_TAB_ACTOR_CRITIC, &c, 3000, 4);
+    if (t) {
+        int optimal = 1;
+        for (int s = 0; s < e->n_states; s++) {
+            char ch = soma_env_grid_cell(e, s);
+            if (ch == '#' || ch == 'G') continue;
+            int a = soma_tab_greedy(t, s), bfs_a = 0;
+            double best = -1e9;
+            for (int b = 0; b < 4; b++)
+                if (qstar[s * 4 + b] > best) best = qstar[s * 4 + b], bfs_a = b;
+            optimal &= qstar[s * 4 + a] > best - 1e-9;
+            (void)bfs_a;
+        }
+        CHECK(optimal);
+        /* the critic learns the policy's values: V(s) <= V*(s) and close to it where the policy is sure */
+        double v_err = 0;
+        for (int s = 0; s < e->n_states; s++) {
+            char ch = soma_env_grid_cell(e, s);
+            if (ch == '#' || ch == 'G') continue;
+            double vs = -1e9;
+            for (int b = 0; b < 4; b++) vs = fmax(vs, qstar[s * 4 + b]);
+            v_err = fmax(v_err, fabs(soma_tab_v(t)[s] - vs));
+        }
+        printf("actor-critic: max |V - V*| = %.3f\n", v_err);
+        CHECK(v_err < 0.1);
+        CHECK(soma_tab_v(t) != NULL);
+    }
+    soma_tab_free(t);
+    soma_env_free(e);
+
+    soma_tab *bad = NULL;
+    c = soma_tab_defaults(SOMA_TAB_QLEARNING);
+    c.alpha = 0;
+    CHECK_FAILS(soma_tab_new(&bad, SOMA_TAB_QLEARNING, 4, 4, &c, 0), SOMA_ERR_ARG);
+    c = soma_tab_defaults(SOMA_TAB_QLEARNING);
+    c.gamma = 1.5;
+    CHECK_FAILS(soma_tab_new(&bad, SOMA_TAB_QLEARNING, 4, 4, &c, 0), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_tab_new(&bad, SOMA_TAB_KIND_COUNT, 4, 4, NULL, 0), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_tab_new(&bad, SOMA_TAB_QLEARNING, 0, 4, NULL, 0), SOMA_ERR_ARG);
+    c = soma_tab_defaults(SOMA_TAB_PRIORITIZED_SWEEPING);
+    c.planning_steps = 0;
+    CHECK_FAILS(soma_tab_new(&bad, SOMA_TAB_PRIORITIZED_SWEEPING, 4, 4, &c, 0), SOMA_ERR_ARG);
+    CHECK(bad == NULL);
+}
+
+/* Epsilon-greedy breaks ties at random: with all values equal, each action about 1/4. */
+static void test_ties_(void) {
+    soma_tab *t = NULL;
+    CHECK_OK(soma_tab_new(&t, SOMA_TAB_QLEARNING, 2, 4, NULL, 5));
+    if (!t) return;
+    int counts[4] = {0};
+    for (int i = 0; i < 4000; i++) counts[soma_tab_greedy(t, 0)]++;
+    for (int a = 0; a < 4; a++) CHECK(counts[a] > 850 && counts[a] < 1150);
+    soma_tab_free(t);
+}
+
+// --- planning: Dyna-Q and prioritized sweeping on the Dyna maze ------------------------------
+
+/* Mean over seeds of the steps of episodes 2..10 (episode 1 is the same random walk for any n). */
+static double dyna_steps_(int n, int seeds) {
+    double sum = 0;
+    for (int sd = 0; sd < seeds; sd++) {
+        soma_env *e = NULL;
+        soma_tab *t = NULL;
+        soma_tab_config c = soma_tab_defaults(SOMA_TAB_DYNA_Q);
+        c.planning_steps = n;
+        CHECK_OK(soma_env_grid_new(&e, soma_grid_map_dyna_maze(), NULL));
+        if (e) CHECK_OK(soma_tab_new(&t, SOMA_TAB_DYNA_Q, e->n_states, 4, &c, 100 + sd));
+        if (!t) {
+            soma_env_free(e);
+            return NAN;
+        }
+        soma_env_seed(e, sd);
+        float obs[54];
+        for (int ep = 0; ep < 10; ep++) {
+            long steps;
+            CHECK_OK(soma_tab_episode(t, e, obs, 100000, &steps, NULL));
+            if (ep >= 1) sum += steps;
+        }
+        soma_tab_free(t);
+        soma_env_free(e);
+    }
+    return sum / (9.0 * seeds);
+}
+
+/* Value updates until the greedy path is within 2 steps of the optimal 14 (checked after each
+ * episode; with epsilon-greedy exploration from zero values some runs settle on the 16-step
+ * route over the top, as the book's example 8.4 allows for). */
+static double updates_to_optimal_(soma_tab_kind kind, int n, int seeds) {
+    double sum = 0;
+    for (int sd = 0; sd < seeds; sd++) {
+        soma_env *e = NULL;
+        soma_tab *t = NULL;
+        soma_tab_config c = soma_tab_defaults(kind);
+        c.planning_steps = n;
+        CHECK_OK(soma_env_grid_new(&e, soma_grid_map_dyna_maze(), NULL));
+        if (e) CHECK_OK(soma_tab_new(&t, kind, e->n_states, 4, &c, 200 + sd));
+        if (!t) {
+            soma_env_free(e);
+            return NAN;
+        }
+        float obs[54];
+        long greedy = 0;
+        for (int ep = 0; ep < 200 && (greedy == 0 || greedy > 16); ep++) {
+            long steps;
+            CHECK_OK(soma_tab_episode(t, e, obs, 100000, &steps, NULL));
+            CHECK_OK(soma_tab_greedy_steps(t, e, obs, 200, &greedy));
+        }
+        CHECK(greedy >= 14 && greedy <= 16);
+        sum += (double)soma_tab_updates(t);
+        soma_tab_free(t);
+        soma_env_free(e);
+    }
+    return sum / seeds;
+}
+
+static void test_planning_(void) {
+    double s0 = dyna_steps_(0, 5), s50 = dyna_steps_(50, 5), s5 = dyna_steps_(5, 5);
+    printf("Dyna maze, mean steps of episodes 2-10: n=0 %.1f, n=5 %.1f, n=50 %.1f\n", s0, s5, s50);
+    CHECK(s5 < 0.7 * s0 && s50 < 0.7 * s5 && s50 < 25);
+    double u_dyna = updates_to_optimal_(SOMA_TAB_DYNA_Q, 5, 5);
+    double u_ps = updates_to_optimal_(SOMA_TAB_PRIORITIZED_SWEEPING, 5, 5);
+    printf("updates to the optimal path: Dyna-Q %.0f, prioritized sweeping %.0f\n", u_dyna, u_ps);
+    CHECK(u_ps < 0.8 * u_dyna);
+}
+
 int main(void) {
     test_grid_dynamics_();
     test_grid_starts_and_seed_();
     test_builtin_maps_();
+    test_tabular_values_();
+    test_ties_();
+    test_planning_();
     return check_report("test_rl_grid");
 }

@@ -3,7 +3,10 @@
 // Q-learning / SARSA / expected SARSA / actor-critic against value iteration on a tiny grid;
 // Dyna-Q learns in fewer episodes than Q-learning; prioritized sweeping needs fewer updates
 // than Dyna-Q; the experiments' headlines at reduced size.
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "soma/soma.h"
@@ -418,6 +421,67 @@ static void test_planning_(void) {
     CHECK(u_ps < 0.8 * u_dyna);
 }
 
+// --- the experiments' headlines at reduced size ------------------------------------------------
+
+static double num_(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void test_experiments_(void) {
+    char tmpl[] = "/tmp/soma_rl_grid_XXXXXX";
+    const char *root = mkdtemp(tmpl);
+    CHECK(root != NULL);
+    if (!root) return;
+    cJSON *r = NULL;
+    /* dyna-maze (5 runs, 30 episodes): 50 planning steps near-optimal by episode 3, no planning far later */
+    CHECK_OK(soma_exp_run_reduced(soma_exp_find("dyna-maze"), 0, NULL, root, &r));
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    const cJSON *spe = cJSON_GetObjectItemCaseSensitive(ours, "steps_per_episode");
+    const char *keys[3] = {"n0", "n5", "n50"};
+    double ep10[3] = {NAN, NAN, NAN};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(spe, keys[i]);
+        CHECK(cJSON_IsArray(a) && cJSON_GetArraySize(a) == 30);
+        if (cJSON_GetArraySize(a) == 30) ep10[i] = cJSON_GetArrayItem(a, 9)->valuedouble;
+    }
+    double e50 = num_(ours, "n50_episodes_to_optimal"), ratio = num_(ours, "n0_over_n50_episodes");
+    printf("dyna-maze (reduced): steps at episode 10: n0 %.1f, n5 %.1f, n50 %.1f; n50 near-optimal from episode %.0f, "
+           "n0 %.1fx later\n", ep10[0], ep10[1], ep10[2], e50, ratio);
+    CHECK(e50 >= 1 && e50 <= 3);
+    CHECK(ratio >= 5);
+    CHECK(ep10[2] < 25 && ep10[0] > 3 * ep10[2]);
+    cJSON_Delete(r);
+    r = NULL;
+
+    /* shortcut-maze (10 runs): Dyna-Q+ takes the shortcut, Dyna-Q does not */
+    CHECK_OK(soma_exp_run_reduced(soma_exp_find("shortcut-maze"), 0, NULL, root, &r));
+    ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    double fp = num_(ours, "shortcut_found_dynaq_plus"), fq = num_(ours, "shortcut_found_dynaq");
+    double ap = num_(ours, "shortcut_reward_after_change_dynaq_plus"), aq = num_(ours, "shortcut_reward_after_change_dynaq");
+    double bp = num_(ours, "blocking_recovery_dynaq_plus");
+    printf("shortcut-maze (reduced): shortcut found by Dyna-Q+ %.2f, Dyna-Q %.2f; reward after %.1f vs %.1f; "
+           "blocking recovery (Q+) %.2f\n", fp, fq, ap, aq, bp);
+    CHECK(fp >= 0.6 && fq <= 0.1);
+    CHECK(ap > 1.2 * aq);
+    CHECK(bp > 0.4);
+    const cJSON *cr = cJSON_GetObjectItemCaseSensitive(ours, "shortcut_cumulative_reward");
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cr, "dynaq_plus")) ==
+          cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cr, "step")));
+    cJSON_Delete(r);
+
+    /* bad options: exit-2 material, refused before running */
+    const char *bad1[] = {"--planning", "0,x"};
+    CHECK_FAILS(soma_exp_run(soma_exp_find("dyna-maze"), 2, bad1, root, NULL), SOMA_ERR_ARG);
+    const char *bad2[] = {"--change", "7000"};
+    CHECK_FAILS(soma_exp_run(soma_exp_find("shortcut-maze"), 2, bad2, root, NULL), SOMA_ERR_ARG);
+    const char *bad3[] = {"--kappa", "-1"};
+    CHECK_FAILS(soma_exp_run(soma_exp_find("shortcut-maze"), 2, bad3, root, NULL), SOMA_ERR_ARG);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     test_grid_dynamics_();
     test_grid_starts_and_seed_();
@@ -425,5 +489,6 @@ int main(void) {
     test_tabular_values_();
     test_ties_();
     test_planning_();
+    test_experiments_();
     return check_report("test_rl_grid");
 }

@@ -411,6 +411,30 @@ static double updates_to_optimal_(soma_tab_kind kind, int n, int seeds) {
     return sum / seeds;
 }
 
+/* Same seeds, same tables, bit for bit; another agent seed, other tables. */
+static void test_agent_determinism_(void) {
+    double q[3][216];
+    const uint64_t seeds[3] = {9, 9, 10};
+    for (int k = 0; k < 3; k++) {
+        soma_env *e = NULL;
+        soma_tab *t = NULL;
+        CHECK_OK(soma_env_grid_new(&e, soma_grid_map_dyna_maze(), NULL));
+        if (e) CHECK_OK(soma_tab_new(&t, SOMA_TAB_DYNA_Q_PLUS, e->n_states, 4, NULL, seeds[k]));
+        if (!t) {
+            soma_env_free(e);
+            return;
+        }
+        soma_env_seed(e, 1);
+        float obs[54];
+        for (int ep = 0; ep < 5; ep++) CHECK_OK(soma_tab_episode(t, e, obs, 100000, NULL, NULL));
+        memcpy(q[k], soma_tab_q(t), sizeof q[k]);
+        soma_tab_free(t);
+        soma_env_free(e);
+    }
+    CHECK(memcmp(q[0], q[1], sizeof q[0]) == 0);
+    CHECK(memcmp(q[0], q[2], sizeof q[0]) != 0);
+}
+
 static void test_planning_(void) {
     double s0 = dyna_steps_(0, 5), s50 = dyna_steps_(50, 5), s5 = dyna_steps_(5, 5);
     printf("Dyna maze, mean steps of episodes 2-10: n=0 %.1f, n=5 %.1f, n=50 %.1f\n", s0, s5, s50);
@@ -488,6 +512,7 @@ int main(void) {
     test_builtin_maps_();
     test_tabular_values_();
     test_ties_();
+    test_agent_determinism_();
     test_planning_();
     test_experiments_();
     return check_report("test_rl_grid");

@@ -17,6 +17,9 @@ static const soma_opt opts_[] = {
     {"planning", SOMA_OPT_STR, "0,5,50", 0, 0, NULL, "planning steps per real step: a comma list (up to 8, each 0..10000)", 1},
     {"runs", SOMA_OPT_INT, "30", 1, 100000, NULL, "independent runs averaged", 1},
     {"episodes", SOMA_OPT_INT, "50", 3, 100000, NULL, "episodes per run", 1},
+    {"sweep-planning", SOMA_OPT_INT, "5", 1, 10000, NULL, "planning steps of the prioritized sweeping vs Dyna-Q comparison", 0},
+    {"sweep-alpha", SOMA_OPT_FLOAT, "1", 1e-6, 1, NULL, "step size of that comparison (1: the maze is deterministic)", 0},
+    {"theta", SOMA_OPT_FLOAT, "1e-4", 0, 1, NULL, "prioritized sweeping: priority threshold", 0},
     {"max-steps", SOMA_OPT_INT, "100000", 100, 100000000, NULL, "step limit of one episode", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
@@ -29,6 +32,10 @@ static const soma_exp_landmark landmarks_[] = {
      "vs 3; a lower bound when no planning does not get there within the run's episodes)",
      "Sutton 1990, Dyna (Integrated architectures for learning, planning, and reacting)",
      "https://doi.org/10.1016/B978-1-55860-141-3.50030-4", "n0_over_n50_episodes", SOMA_EXP_AT_LEAST, 5},
+    {"value updates to a near-optimal greedy path (<= 16 steps), prioritized sweeping over Dyna-Q, 5 planning "
+     "steps each (the book's example 8.4: 5 to 10 times fewer, more on larger mazes)",
+     "Moore & Atkeson 1993, Prioritized sweeping", "https://doi.org/10.1007/BF00993104",
+     "sweeping_over_dynaq_updates", SOMA_EXP_AT_MOST, 0.2},
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -64,6 +71,25 @@ static int episodes_to_optimal_(const float *greedy, int episodes, int optimal) 
     return first;
 }
 
+/* Runs episodes until the greedy path is at most 16 steps (the 14-step route, or the 16-step one
+ * over the top that epsilon-greedy runs from zero values may settle on); *updates: the value
+ * updates it took (-1 when 500 episodes were not enough). */
+static soma_status updates_to_near_optimal_(soma_env *env, soma_tab_kind kind, const soma_tab_config *cfg,
+                                            uint64_t seed, long max_steps, double *updates) {
+    soma_tab *t = NULL;
+    float obs[64];
+    long g = 0, n;
+    SOMA_TRY(soma_tab_new(&t, kind, env->n_states, env->n_actions, cfg, seed));
+    soma_status st = SOMA_OK;
+    for (int e = 0; e < 500 && (g == 0 || g > 16) && st == SOMA_OK; e++) {
+        st = soma_tab_episode(t, env, obs, max_steps, &n, NULL);
+        if (st == SOMA_OK) st = soma_tab_greedy_steps(t, env, obs, 1000, &g);
+    }
+    *updates = g > 0 && g <= 16 ? (double)soma_tab_updates(t) : -1;
+    soma_tab_free(t);
+    return st;
+}
+
 static soma_status run_(soma_exp_ctx *c) {
     soma_tab_config cfg = soma_tab_defaults(SOMA_TAB_DYNA_Q);
     int runs, episodes, max_steps, ns[MAX_N_], k;
@@ -74,6 +100,10 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "episodes", &episodes));
     SOMA_TRY(soma_args_int(&c->args, "max-steps", &max_steps));
     SOMA_TRY(parse_planning_(soma_args_str(&c->args, "planning"), ns, &k));
+    soma_tab_config cs = cfg;
+    SOMA_TRY(soma_args_int(&c->args, "sweep-planning", &cs.planning_steps));
+    SOMA_TRY(soma_args_double(&c->args, "theta", &cs.theta));
+    SOMA_TRY(soma_args_double(&c->args, "sweep-alpha", &cs.alpha));
 
     soma_status st = SOMA_OK;
     soma_env *env = NULL;
@@ -108,6 +138,32 @@ static soma_status run_(soma_exp_ctx *c) {
         }
     }
 
+    /* prioritized sweeping vs Dyna-Q: value updates to a near-optimal path, mean over runs */
+    double upd[2] = {0, 0};
+    int reached[2] = {0, 0};
+    const soma_tab_kind kinds[2] = {SOMA_TAB_DYNA_Q, SOMA_TAB_PRIORITIZED_SWEEPING};
+    for (int j = 0; j < 2; j++)
+        for (int r = 0; r < runs; r++) {
+            double u;
+            soma_env_seed(env, c->seed + (uint64_t)r);
+            if ((st = updates_to_near_optimal_(env, kinds[j], &cs, c->seed * 1000003u + (uint64_t)r, max_steps, &u)) !=
+                SOMA_OK)
+                goto out;
+            if (u >= 0) {
+                upd[j] += u;
+                reached[j]++;
+            }
+        }
+    for (int j = 0; j < 2; j++) upd[j] = reached[j] ? upd[j] / reached[j] : NAN;
+    cJSON *uo = cJSON_AddObjectToObject(c->ours, "updates_to_near_optimal");
+    soma_json_put_num(uo, "dynaq", upd[0]);
+    soma_json_put_num(uo, "prioritized_sweeping", upd[1]);
+    soma_json_put_num(uo, "runs_reached_dynaq", reached[0]);
+    soma_json_put_num(uo, "runs_reached_prioritized_sweeping", reached[1]);
+    /* over the runs that got there (an epsilon-greedy run from zero values may never try the
+     * moves of the short route: runs_reached_* say how many did) */
+    if (reached[0] > 0 && reached[1] > 0) soma_exp_put(c, "sweeping_over_dynaq_updates", upd[1] / upd[0]);
+
     cJSON *spe = cJSON_AddObjectToObject(c->ours, "steps_per_episode");
     cJSON *gpe = cJSON_AddObjectToObject(c->ours, "greedy_steps_per_episode");
     cJSON *eto = cJSON_AddObjectToObject(c->ours, "episodes_to_optimal");
@@ -131,7 +187,11 @@ static soma_status run_(soma_exp_ctx *c) {
     if (e50 > 0 && e0 >= 0) soma_exp_put(c, "n0_over_n50_episodes", (double)(e0 > 0 ? e0 : episodes + 1) / e50);
     soma_exp_put(c, "optimal_steps", 14);
     soma_exp_put(c, "runs", runs);
-    snprintf(c->headline, sizeof c->headline, "Dyna maze, mean over %d runs (optimal path 14 steps): %s", runs, line);
+    snprintf(c->headline, sizeof c->headline,
+             "Dyna maze, mean over %d runs (optimal path 14 steps): %s\n"
+             "value updates to a greedy path <= 16 steps, %d planning steps, alpha %g: Dyna-Q %.0f (%d/%d runs got "
+             "there), prioritized sweeping %.0f (%d/%d)",
+             runs, line, cs.planning_steps, cs.alpha, upd[0], reached[0], runs, upd[1], reached[1], runs);
 
     // --- figure: steps per episode from episode 2 (the book's axes), and the greedy path
     if ((st = soma_fig_new(&f, 1, 2, 1100, 420)) != SOMA_OK) goto out;

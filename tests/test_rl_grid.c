@@ -507,6 +507,8 @@ static void test_experiments_(void) {
     /* bad options: exit-2 material, refused before running */
     const char *bad1[] = {"--planning", "0,x"};
     CHECK_FAILS(soma_exp_run(soma_exp_find("dyna-maze"), 2, bad1, root, NULL), SOMA_ERR_ARG);
+    const char *bad1b[] = {"--planning", "5,5"};
+    CHECK_FAILS(soma_exp_run(soma_exp_find("dyna-maze"), 2, bad1b, root, NULL), SOMA_ERR_ARG);
     const char *bad2[] = {"--change", "7000"};
     CHECK_FAILS(soma_exp_run(soma_exp_find("shortcut-maze"), 2, bad2, root, NULL), SOMA_ERR_ARG);
     const char *bad3[] = {"--kappa", "-1"};

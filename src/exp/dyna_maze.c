@@ -50,17 +50,19 @@ static soma_status parse_planning_(const char *s, int *ns, int *k) {
         char buf[32];
         size_t len = strcspn(p, ",");
         if (len == 0 || len >= sizeof buf || *k == MAX_N_)
-            return soma_error(SOMA_ERR_ARG, "dyna-maze: --planning '%s': want up to %d comma-separated integers", s,
+            return soma_error(SOMA_ERR_ARG, "--planning '%s': want up to %d comma-separated integers", s,
                               MAX_N_);
         memcpy(buf, p, len);
         buf[len] = 0;
         long v;
-        SOMA_TRY(soma_parse_long("dyna-maze: --planning", buf, 0, 10000, &v));
+        SOMA_TRY(soma_parse_long("--planning", buf, 0, 10000, &v));
+        for (int j = 0; j < *k; j++)
+            if (ns[j] == v) return soma_error(SOMA_ERR_ARG, "--planning '%s': %ld appears twice", s, v);
         ns[(*k)++] = (int)v;
         p += len;
         if (*p == ',') p++;
     }
-    if (*k == 0) return soma_error(SOMA_ERR_ARG, "dyna-maze: --planning is empty");
+    if (*k == 0) return soma_error(SOMA_ERR_ARG, "--planning is empty");
     return SOMA_OK;
 }
 

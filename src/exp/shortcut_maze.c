@@ -153,9 +153,9 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "blocking-steps", &bsteps));
     SOMA_TRY(soma_args_int(&c->args, "blocking-change", &bchange));
     if (change >= steps)
-        return soma_error(SOMA_ERR_ARG, "shortcut-maze: --change %d must come before --steps %d", change, steps);
+        return soma_error(SOMA_ERR_ARG, "--change %d must come before --steps %d", change, steps);
     if (bsteps > 0 && bchange >= bsteps)
-        return soma_error(SOMA_ERR_ARG, "shortcut-maze: --blocking-change %d must come before --blocking-steps %d",
+        return soma_error(SOMA_ERR_ARG, "--blocking-change %d must come before --blocking-steps %d",
                           bchange, bsteps);
     soma_tab_config cp = cq;
 

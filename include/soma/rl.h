@@ -185,6 +185,13 @@ void soma_stimrep_begin(soma_stimrep *s);    /* a new trial: no stimulus seen ye
 /* Advances one time point with observation obs and writes its features x[dim]. */
 void soma_stimrep_features(soma_stimrep *s, const float *obs, float *x);
 
+/* Runs one episode (a trial) of env (obs_dim <= 16) through rep and td: delta[t] receives the
+ * prediction error on the step into time point t, t = 1..len-1 (delta[0] = 0), and xs
+ * ((cap) x dim floats) the features at every time point; *len = steps + 1. learn = 0 leaves
+ * td unchanged. SOMA_ERR_ARG when the episode is longer than cap - 1 steps. No allocation. */
+soma_status soma_td_run_trial(soma_td *td, soma_stimrep *rep, soma_env *env, int learn, double *delta,
+                              float *xs, int cap, int *len);
+
 /* Bandit agents: epsilon-greedy over action-value estimates (sample averages, or a constant
  * step size alpha > 0), UCB (Q + c sqrt(ln t / N); untried arms first), and the gradient
  * bandit (softmax over preferences H, H += alpha (r - baseline)(1[a] - pi), baseline the mean

@@ -172,3 +172,36 @@ void soma_stimrep_features(soma_stimrep *s, const float *obs, float *x) {
         }
     }
 }
+
+// --- a conditioning trial ---------------------------------------------------------------------
+
+soma_status soma_td_run_trial(soma_td *td, soma_stimrep *rep, soma_env *env, int learn, double *delta,
+                              float *xs, int cap, int *len) {
+    if (!td || !rep || !env || !delta || !xs || !len) return soma_error(SOMA_ERR_ARG, "td: NULL argument to run_trial");
+    if (env->obs_dim > 16 || env->obs_dim < rep->cfg.n_stimuli)
+        return soma_error(SOMA_ERR_ARG, "td: run_trial needs an observation of %d..16 floats, env has %d",
+                          rep->cfg.n_stimuli, env->obs_dim);
+    int dim = soma_stimrep_dim(rep);
+    if (dim != td->cfg.n_features)
+        return soma_error(SOMA_ERR_ARG, "td: %d features from the representation, %d in the learner", dim,
+                          td->cfg.n_features);
+    if (cap < 2) return soma_error(SOMA_ERR_ARG, "td: run_trial cap %d < 2", cap);
+    float obs[16];
+    SOMA_TRY(soma_env_reset(env, obs));
+    soma_stimrep_begin(rep);
+    soma_td_begin(td);
+    soma_stimrep_features(rep, obs, xs);
+    delta[0] = 0.0;
+    int t = 0, done = SOMA_RUNNING;
+    while (done == SOMA_RUNNING) {
+        if (t + 1 >= cap) return soma_error(SOMA_ERR_ARG, "td: the trial is longer than cap - 1 = %d steps", cap - 1);
+        double r;
+        SOMA_TRY(soma_env_step(env, 0, obs, &r, &done));
+        float *x = xs + (size_t)t * dim, *xn = x + dim;
+        soma_stimrep_features(rep, obs, xn);
+        delta[t + 1] = soma_td_step(td, x, r, xn, done == SOMA_TERMINAL, learn);
+        t++;
+    }
+    *len = t + 1;
+    return SOMA_OK;
+}

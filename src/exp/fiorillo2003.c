@@ -64,7 +64,7 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_double(&c->args, "reward", &reward));
     SOMA_TRY(soma_args_double(&c->args, "gamma", &gamma));
     if (test_trials > trials)
-        return soma_error(SOMA_ERR_ARG, "run fiorillo2003: --test-trials %d exceeds --trials %d", test_trials, trials);
+        return soma_error(SOMA_ERR_ARG, "--test-trials %d exceeds --trials %d", test_trials, trials);
     float cs[N_P_], us[N_P_], pf[N_P_], cs_td[N_P_], us_td[N_P_];
     soma_status st = SOMA_OK;
     soma_fig *f = NULL;

@@ -103,6 +103,7 @@ static soma_status trace_panel_(soma_fig *f, int panel, const char *title, const
     SOMA_TRY(st);
     SOMA_TRY(soma_fig_hline(f, panel, 0.f, "baseline"));
     soma_fig_ylim(f, panel, -1.15 * reward, 1.15 * reward);
+    soma_fig_xlim(f, panel, 0, len - 1);
     return SOMA_OK;
 }
 

@@ -711,6 +711,17 @@ static void test_schultz1997_(void) {
     if (!o) return;
     CHECK(num_(o, "rpe_us_final") > 0.99 && num_(o, "rpe_cs_final") < 0.01);
     cJSON_Delete(root);
+    /* microstimuli (Ludvig et al. 2008) with a finer basis: the same three panels, from a
+     * representation with no feature per time step */
+    const char *micro[] = {"--repr", "micro", "--n-micro", "20", "--sigma", "0.05", "--decay", "0.85",
+                           "--alpha", "0.3", "--trials", "1000"};
+    o = run_exp_("schultz1997", 12, micro, &root);
+    if (!o) return;
+    printf("schultz1997 micro: us final %.4f, cs %.4f, omission %.4f\n", num_(o, "rpe_us_final"),
+           num_(o, "rpe_cs_final"), num_(o, "rpe_omission"));
+    CHECK(num_(o, "us_final_over_first") <= 0.05 && num_(o, "cs_over_discounted") >= 0.8 &&
+          num_(o, "omission_over_reward") <= -0.8);
+    cJSON_Delete(root);
     /* a US past the end of the trial is refused */
     const char *bad[] = {"--isi", "30"};
     const soma_experiment *e = soma_exp_find("schultz1997");
@@ -732,6 +743,15 @@ static void test_fiorillo2003_(void) {
         CHECK(fabs(pi - 0.25 * i) < 1e-6);
         CHECK(fabs(u - (1 - pi) * r) <= 0.05);
         if (i > 0) CHECK(c > cJSON_GetArrayItem(cs, i - 1)->valuedouble);
+    }
+    /* what the trials gave: a delivered reward (1 - p) r, a withheld one -p r (p = .25 .. 1 and
+     * p = 0 .. .75 respectively) */
+    const cJSON *uo = cJSON_GetObjectItemCaseSensitive(o, "us_observed"),
+                *no = cJSON_GetObjectItemCaseSensitive(o, "nonreward_response");
+    CHECK(cJSON_GetArraySize(uo) == 4 && cJSON_GetArraySize(no) == 4);
+    for (int i = 0; i < 4 && cJSON_GetArraySize(uo) == 4 && cJSON_GetArraySize(no) == 4; i++) {
+        CHECK(fabs(cJSON_GetArrayItem(uo, i)->valuedouble - (0.75 - 0.25 * i) * r) <= 0.05);
+        CHECK(fabs(cJSON_GetArrayItem(no, i)->valuedouble + 0.25 * i * r) <= 0.05);
     }
     cJSON_Delete(root);
 }

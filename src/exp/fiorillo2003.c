@@ -68,9 +68,11 @@ static soma_status run_(soma_exp_ctx *c) {
     float cs[N_P_], us[N_P_], pf[N_P_], cs_td[N_P_], us_td[N_P_];
     soma_status st = SOMA_OK;
     soma_fig *f = NULL;
-    double *delta = NULL;
-    float *xs = NULL;
-    int isi = 0;
+    double *delta = NULL, *tr = NULL; /* tr[2][N_P_][cols]: mean delta over trial time, rewarded / not */
+    float *xs = NULL, *tx = NULL, *ty = NULL;
+    long tn[2][N_P_] = {{0}};
+    double us_obs[N_P_] = {0}, non_obs[N_P_] = {0};
+    int isi = 0, cols = 0;
     SOMA_TRY(soma_args_int(&c->args, "isi", &isi));
     for (int pi = 0; pi < N_P_ && st == SOMA_OK; pi++) {
         double sum_cs = 0, sum_us = 0;
@@ -81,11 +83,15 @@ static soma_status run_(soma_exp_ctx *c) {
             soma_td *td = NULL;
             int n_steps = 0;
             st = soma__exp_td_setup(&c->args, ps_[pi], &env, &rep, &td, &n_steps);
-            int cols = n_steps + 1, dim = st == SOMA_OK ? soma_stimrep_dim(rep) : 1;
+            int dim = st == SOMA_OK ? soma_stimrep_dim(rep) : 1;
             if (st == SOMA_OK && !delta) {
+                cols = n_steps + 1;
                 delta = soma_alloc((size_t)cols, sizeof(double));
                 xs = soma_alloc((size_t)cols, (size_t)dim * sizeof(float));
-                if (!delta || !xs) st = soma_error(SOMA_ERR_NOMEM, "fiorillo2003: out of memory");
+                tr = soma_calloc((size_t)2 * N_P_ * cols, sizeof(double));
+                tx = soma_alloc((size_t)cols, sizeof(float));
+                ty = soma_alloc((size_t)cols, sizeof(float));
+                if (!delta || !xs || !tr || !tx || !ty) st = soma_error(SOMA_ERR_NOMEM, "fiorillo2003: out of memory");
             }
             if (st == SOMA_OK) soma_env_seed(env, c->seed + 1000003ull * (uint64_t)(run * N_P_ + pi + 1));
             for (int k = 0; k < trials && st == SOMA_OK; k++) {
@@ -102,6 +108,13 @@ static soma_status run_(soma_exp_ctx *c) {
                 double vu = ti.us_time >= n_steps ? 0.0 : soma_td_value(td, xu);
                 sum_us += reward + gamma * vu - soma_td_value(td, xb);
                 n++;
+                /* what the trials themselves gave: the error over trial time, rewarded or not */
+                int g = ti.us_given ? 0 : 1;
+                double *row = tr + ((size_t)g * N_P_ + pi) * cols;
+                for (int t = 0; t < len && t < cols; t++) row[t] += delta[t];
+                tn[g][pi]++;
+                if (g == 0) us_obs[pi] += delta[ti.us_time];
+                else non_obs[pi] += delta[ti.us_time];
             }
             soma_td_free(td);
             soma_stimrep_free(rep);
@@ -127,6 +140,17 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_exp_put_array(c, "us_expected", us_td, N_P_);
     soma_exp_put(c, "cs_increasing", increasing);
     soma_exp_put(c, "us_max_deviation", dev);
+    {
+        /* observed on the test trials: the error at a delivered reward (p > 0) and at an
+         * undelivered one (p < 1; TD expects -p x reward) */
+        float uo[N_P_ - 1], no[N_P_ - 1];
+        for (int i = 0; i < N_P_ - 1; i++) {
+            uo[i] = (float)(us_obs[i + 1] / (double)(tn[0][i + 1] > 0 ? tn[0][i + 1] : 1));
+            no[i] = (float)(non_obs[i] / (double)(tn[1][i] > 0 ? tn[1][i] : 1));
+        }
+        soma_exp_put_array(c, "us_observed", uo, N_P_ - 1);       /* p = .25, .5, .75, 1 */
+        soma_exp_put_array(c, "nonreward_response", no, N_P_ - 1); /* p = 0, .25, .5, .75 */
+    }
     soma_exp_put(c, "reward", reward);
     soma_exp_put(c, "gamma", gamma);
     snprintf(c->headline, sizeof c->headline,
@@ -136,7 +160,7 @@ static soma_status run_(soma_exp_ctx *c) {
              us[1], us[2], us[3], us[4], dev);
 
     // --- figure: the two responses against p, beside TD's expectation
-    if ((st = soma_fig_new(&f, 1, 2, 1000, 400)) != SOMA_OK) goto out;
+    if ((st = soma_fig_new(&f, 2, 2, 1000, 800)) != SOMA_OK) goto out;
     soma_fig_title(f, "Reward probability and the TD error (Fiorillo, Tobler & Schultz 2003)");
     soma_fig_labels(f, 0, "Response to the CS grows with p", "reward probability p", "prediction error");
     soma_line_style so = {1, 0, 1, 2.f}, se = {0x1000000 | 0x555555, 1, 0, 1.f};
@@ -145,12 +169,31 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_fig_labels(f, 1, "Response to the reward shrinks as 1 - p", "reward probability p", "prediction error");
     if ((st = soma_fig_line(f, 1, pf, us, N_P_, "TD model", &so)) != SOMA_OK) goto out;
     if ((st = soma_fig_line(f, 1, pf, us_td, N_P_, "(1 - p) reward", &se)) != SOMA_OK) goto out;
+    for (int g = 0; g < 2; g++) {
+        soma_fig_labels(f, 2 + g, g == 0 ? "Rewarded trials: error over trial time" : "Unrewarded trials: error over trial time",
+                        "time step", "prediction error");
+        for (int i = 0; i < N_P_; i++) {
+            if (tn[g][i] == 0) continue;
+            for (int t = 0; t < cols; t++) {
+                tx[t] = (float)t;
+                ty[t] = (float)(tr[((size_t)g * N_P_ + i) * cols + t] / (double)tn[g][i]);
+            }
+            char lab[32];
+            snprintf(lab, sizeof lab, "p = %.2f", ps_[i]);
+            soma_line_style sl = {i + 1, 0, 0, 1.8f};
+            if ((st = soma_fig_line(f, 2 + g, tx, ty, cols, lab, &sl)) != SOMA_OK) goto out;
+        }
+        soma_fig_ylim(f, 2 + g, -1.1 * reward, 1.1 * reward);
+    }
     char path[1100];
     st = soma_fig_save(f, soma_exp_path(c, "fiorillo2003.svg", path, sizeof path));
 out:
     soma_fig_free(f);
     soma_free(delta);
     soma_free(xs);
+    soma_free(tr);
+    soma_free(tx);
+    soma_free(ty);
     return st;
 }
 

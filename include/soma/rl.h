@@ -188,7 +188,8 @@ void soma_stimrep_features(soma_stimrep *s, const float *obs, float *x);
 /* Runs one episode (a trial) of env (obs_dim <= 16) through rep and td: delta[t] receives the
  * prediction error on the step into time point t, t = 1..len-1 (delta[0] = 0), and xs
  * ((cap) x dim floats) the features at every time point; *len = steps + 1. learn = 0 leaves
- * td unchanged. SOMA_ERR_ARG when the episode is longer than cap - 1 steps. No allocation. */
+ * td's weights unchanged (its traces are cleared at the start of every trial). SOMA_ERR_ARG
+ * when the episode is longer than cap - 1 steps. No allocation. */
 soma_status soma_td_run_trial(soma_td *td, soma_stimrep *rep, soma_env *env, int learn, double *delta,
                               float *xs, int cap, int *len);
 
@@ -213,6 +214,7 @@ soma_status soma_bandit_agent_new(soma_bandit_agent **out, const soma_bandit_age
 void soma_bandit_agent_free(soma_bandit_agent *a);
 void soma_bandit_agent_reset(soma_bandit_agent *a); /* forgets everything learned */
 int soma_bandit_agent_act(soma_bandit_agent *a, soma_rng *rng);
+/* Learns from one pull; an action outside 0..k-1 is ignored. No allocation. */
 void soma_bandit_agent_update(soma_bandit_agent *a, int action, double reward);
 /* Estimates (e-greedy, UCB) or action probabilities (gradient) of the k arms. */
 const double *soma_bandit_agent_values(const soma_bandit_agent *a);

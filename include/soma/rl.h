@@ -190,6 +190,160 @@ soma_status soma_tab_episode(soma_tab *t, soma_env *env, float *obs, long max_st
  * environment's own limit). */
 soma_status soma_tab_greedy_steps(soma_tab *t, soma_env *env, float *obs, long max_steps, long *steps);
 
+// --- TD learning as the dopamine signal: conditioning, bandits, TD(lambda) --------------
+// (src/rl/env_conditioning.c, env_bandit.c, td.c, bandit.c)
+
+/* Classical-conditioning trials. A trial (an episode) is n_steps steps; time points
+ * 0..n_steps. obs = [CS, US], each 1 when that stimulus is present at this time point, else 0
+ * (obs_dim 2). One action (n_actions 1). The CS comes on at cs_onset (plus a uniform jitter
+ * 0..cs_jitter drawn per trial) and stays on cs_duration steps (0: up to and including the
+ * US time); the US comes isi steps after CS onset, for one step, and its reward (`reward`)
+ * arrives on the step into that time point. Each trial's kind is drawn from the env's stream:
+ * an omission trial with probability p_omission (CS, the US withheld), else a probe trial with
+ * probability p_probe (CS alone, flagged as a test), else a normal trial, whose US is delivered
+ * with probability p_reward. The state (n_states = n_steps + 1) is the time point. */
+typedef struct soma_conditioning_config {
+    int n_steps;        /* steps in a trial (default 25); >= 2 */
+    int cs_onset;       /* time point of CS onset (default 5); >= 1, so the trial opens with a
+                           CS-free time that predicts nothing */
+    int cs_jitter;      /* CS onset drawn uniformly from cs_onset..cs_onset+cs_jitter (default 0) */
+    int cs_duration;    /* steps the CS stays on; 0 (default): through the US time point */
+    int isi;            /* inter-stimulus interval, CS onset to US, in steps (default 6); >= 1 */
+    double reward;      /* reward size (default 1) */
+    double p_reward;    /* probability a normal trial's US is delivered (default 1) */
+    double p_omission;  /* probability of an omission trial (default 0) */
+    double p_probe;     /* probability of a probe (CS-only) trial (default 0) */
+} soma_conditioning_config;
+
+typedef enum soma_trial_kind {
+    SOMA_TRIAL_DRAW = -1,    /* soma_env_conditioning_force: draw from the probabilities again */
+    SOMA_TRIAL_NORMAL = 0,   /* CS, then the US with probability p_reward */
+    SOMA_TRIAL_REWARDED = 1, /* forced: CS, then the US for sure */
+    SOMA_TRIAL_OMISSION = 2, /* CS, the US withheld */
+    SOMA_TRIAL_PROBE = 3,    /* CS alone, a test trial */
+    SOMA_TRIAL_KIND_COUNT
+} soma_trial_kind;
+
+/* What the current trial is (filled at reset). */
+typedef struct soma_trial_info {
+    soma_trial_kind kind;
+    int cs_onset;   /* this trial's CS onset time point */
+    int us_time;    /* the time point the US is (or would have been) due: cs_onset + isi */
+    int us_given;   /* 1 when the US (and its reward) is delivered on this trial */
+} soma_trial_info;
+
+soma_conditioning_config soma_conditioning_defaults(void);
+/* SOMA_ERR_ARG (with the field named) for a bad config: the US past the trial's last time
+ * point, probabilities outside [0,1] or p_omission + p_probe > 1, a non-finite reward. */
+soma_status soma_env_conditioning_new(soma_env **out, const soma_conditioning_config *cfg);
+/* The next trials' kind, overriding the draw until called again with SOMA_TRIAL_DRAW. */
+soma_status soma_env_conditioning_force(soma_env *e, soma_trial_kind kind);
+/* The current trial's kind and timing (after reset). */
+soma_status soma_env_conditioning_trial(const soma_env *e, soma_trial_info *info);
+
+/* Multi-armed bandit: k arms, one state, obs = [0] (obs_dim 1), an episode of `steps` pulls
+ * (truncated). At reset each arm's true value q*(a) is drawn from the env's stream: N(0,1)
+ * (Gaussian; reward ~ N(q*, reward_sd^2)) or U(0,1) (Bernoulli; reward 1 with probability
+ * q*). With drift_sd > 0 the values take an independent Gaussian random walk of that size
+ * each step (Bernoulli values are clamped to [0,1]): the non-stationary bandit. */
+typedef enum soma_bandit_reward { SOMA_BANDIT_GAUSSIAN = 0, SOMA_BANDIT_BERNOULLI = 1,
+                                  SOMA_BANDIT_REWARD_COUNT } soma_bandit_reward;
+typedef struct soma_bandit_config {
+    int k;                     /* arms (default 10), 1..1<<20 */
+    soma_bandit_reward reward; /* default Gaussian */
+    double reward_sd;          /* Gaussian reward noise (default 1) */
+    double drift_sd;           /* random-walk step of the true values (default 0: stationary) */
+    long steps;                /* pulls per episode (default 1000) */
+} soma_bandit_config;
+soma_bandit_config soma_bandit_defaults(void);
+soma_status soma_env_bandit_new(soma_env **out, const soma_bandit_config *cfg);
+/* The arms' true values now (q[k]); *best (may be NULL) gets the best arm. */
+soma_status soma_env_bandit_values(const soma_env *e, double *q, int k, int *best);
+
+/* Linear TD(lambda) value prediction, V(x) = w . x over n_features. Tabular TD is the one-hot
+ * case. Per step: delta = r + gamma V(x') - V(x) (V(x') = 0 when terminal); traces
+ * e = gamma lambda e + x (accumulating) or e_i = max(gamma lambda e_i, x_i) (replacing: the
+ * binary-feature rule e_i = 1 where x_i = 1); w += alpha delta e. lambda = 0 is TD(0). */
+typedef enum soma_td_trace { SOMA_TD_ACCUMULATE = 0, SOMA_TD_REPLACE = 1, SOMA_TD_TRACE_COUNT } soma_td_trace;
+typedef struct soma_td_config {
+    int n_features;
+    double alpha;  /* step size (default 0.1), > 0 */
+    double gamma;  /* discount (default 0.98), 0..1 */
+    double lambda; /* trace decay (default 0), 0..1 */
+    soma_td_trace trace;
+} soma_td_config;
+typedef struct soma_td soma_td;
+soma_td_config soma_td_defaults(int n_features);
+soma_status soma_td_new(soma_td **out, const soma_td_config *cfg);
+void soma_td_free(soma_td *td);
+/* Clears the eligibility traces (the start of an episode). */
+void soma_td_begin(soma_td *td);
+/* One update for the transition x -> x_next with reward r (x_next ignored when terminal);
+ * returns delta, the prediction error (the "dopamine" signal). learn = 0 computes delta
+ * without changing weights or traces. No allocation. */
+double soma_td_step(soma_td *td, const float *x, double r, const float *x_next, int terminal, int learn);
+double soma_td_value(const soma_td *td, const float *x);
+float *soma_td_weights(soma_td *td); /* w[n_features], owned by td */
+
+/* Stimulus representations: the features a stimulus stream gives a TD learner. Each of the
+ * first n_stimuli observation entries is one stimulus; its onset (the entry turning > 0.5)
+ * starts a clock. CSC (complete serial compound): one feature per step since onset,
+ * 0..n_steps-1 (n_steps features a stimulus). Microstimuli (Ludvig, Sutton & Kehoe 2008): a
+ * memory trace y = decay^(steps since onset), and n_micro features y * N(y; i/n_micro, sigma)
+ * (Gaussian basis over trace height, i = 1..n_micro), plus a presence bit. Before its first
+ * onset in a trial a stimulus gives all-zero features: the inter-trial time predicts nothing. */
+typedef enum soma_stimrep_kind { SOMA_STIMREP_CSC = 0, SOMA_STIMREP_MICRO = 1, SOMA_STIMREP_KIND_COUNT } soma_stimrep_kind;
+typedef struct soma_stimrep_config {
+    soma_stimrep_kind kind;
+    int n_stimuli; /* observation entries represented (default 1: the CS) */
+    int n_steps;   /* CSC features per stimulus (default 25) */
+    int n_micro;   /* microstimuli per stimulus (default 10) */
+    double decay;  /* trace decay per step (default 0.9), 0 < decay < 1 */
+    double sigma;  /* basis width (default 0.08) */
+} soma_stimrep_config;
+typedef struct soma_stimrep soma_stimrep;
+soma_stimrep_config soma_stimrep_defaults(soma_stimrep_kind kind);
+soma_status soma_stimrep_new(soma_stimrep **out, const soma_stimrep_config *cfg);
+void soma_stimrep_free(soma_stimrep *s);
+int soma_stimrep_dim(const soma_stimrep *s); /* features written by soma_stimrep_features */
+void soma_stimrep_begin(soma_stimrep *s);    /* a new trial: no stimulus seen yet */
+/* Advances one time point with observation obs and writes its features x[dim]. */
+void soma_stimrep_features(soma_stimrep *s, const float *obs, float *x);
+
+/* Runs one episode (a trial) of env (obs_dim <= 16) through rep and td: delta[t] receives the
+ * prediction error on the step into time point t, t = 1..len-1 (delta[0] = 0), and xs
+ * ((cap) x dim floats) the features at every time point; *len = steps + 1. learn = 0 leaves
+ * td's weights unchanged (its traces are cleared at the start of every trial). SOMA_ERR_ARG
+ * when the episode is longer than cap - 1 steps. No allocation. */
+soma_status soma_td_run_trial(soma_td *td, soma_stimrep *rep, soma_env *env, int learn, double *delta,
+                              float *xs, int cap, int *len);
+
+/* Bandit agents: epsilon-greedy over action-value estimates (sample averages, or a constant
+ * step size alpha > 0), UCB (Q + c sqrt(ln t / N); untried arms first), and the gradient
+ * bandit (softmax over preferences H, H += alpha (r - baseline)(1[a] - pi), baseline the mean
+ * reward so far, or 0 without one). */
+typedef enum soma_bandit_agent_kind { SOMA_BANDIT_EGREEDY = 0, SOMA_BANDIT_UCB = 1, SOMA_BANDIT_GRADIENT = 2,
+                                      SOMA_BANDIT_AGENT_COUNT } soma_bandit_agent_kind;
+typedef struct soma_bandit_agent_config {
+    soma_bandit_agent_kind kind;
+    int k;          /* arms */
+    double epsilon; /* e-greedy exploration (default 0.1) */
+    double c;       /* UCB exploration (default 2) */
+    double alpha;   /* e-greedy/UCB: 0 (default) = sample average; gradient: step (default 0.1) */
+    double q0;      /* initial estimates (default 0) */
+    int baseline;   /* gradient bandit: 1 (default) = mean-reward baseline */
+} soma_bandit_agent_config;
+typedef struct soma_bandit_agent soma_bandit_agent;
+soma_bandit_agent_config soma_bandit_agent_defaults(soma_bandit_agent_kind kind, int k);
+soma_status soma_bandit_agent_new(soma_bandit_agent **out, const soma_bandit_agent_config *cfg);
+void soma_bandit_agent_free(soma_bandit_agent *a);
+void soma_bandit_agent_reset(soma_bandit_agent *a); /* forgets everything learned */
+int soma_bandit_agent_act(soma_bandit_agent *a, soma_rng *rng);
+/* Learns from one pull; an action outside 0..k-1 is ignored. No allocation. */
+void soma_bandit_agent_update(soma_bandit_agent *a, int action, double reward);
+/* Estimates (e-greedy, UCB) or action probabilities (gradient) of the k arms. */
+const double *soma_bandit_agent_values(const soma_bandit_agent *a);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,26 +12,12 @@
 #include "exp/internal.h"
 #include "soma/plot.h"
 #include "soma/rl.h"
-
-#define TD_OPTS_(ALPHA, TRIALS)                                                                                 \
-    {"gamma", SOMA_OPT_FLOAT, "0.98", 0, 1, NULL, "discount factor per time step", 0},                           \
-    {"alpha", SOMA_OPT_FLOAT, ALPHA, 1e-6, 1, NULL, "TD step size", 0},                                          \
-    {"lambda", SOMA_OPT_FLOAT, "0", 0, 1, NULL, "eligibility-trace decay (0: TD(0))", 0},                        \
-    {"trace", SOMA_OPT_ENUM, "accumulate", 0, 0, "accumulate|replace", "eligibility traces", 0},               \
-    {"trials", SOMA_OPT_INT, TRIALS, 2, 10000000, NULL, "training trials", 1},                                   \
-    {"n-steps", SOMA_OPT_INT, "25", 3, 100000, NULL, "time steps in a trial", 0},                                \
-    {"cs-onset", SOMA_OPT_INT, "5", 1, 100000, NULL, "time step of CS onset", 0},                                \
-    {"cs-jitter", SOMA_OPT_INT, "0", 0, 100000, NULL, "CS onset drawn from cs-onset..cs-onset+cs-jitter", 0},     \
-    {"isi", SOMA_OPT_INT, "6", 1, 100000, NULL, "steps from CS onset to the reward (inter-stimulus interval)", 0}, \
-    {"reward", SOMA_OPT_FLOAT, "1", 1e-6, 1e6, NULL, "reward size", 0},                                          \
-    {"repr", SOMA_OPT_ENUM, "csc", 0, 0, "csc|micro", "stimulus representation: complete serial compound or "  \
-                                                         "microstimuli (Ludvig et al. 2008)", 0},                 \
-    {"n-micro", SOMA_OPT_INT, "10", 1, 1000, NULL, "microstimuli per stimulus", 0},                              \
-    {"decay", SOMA_OPT_FLOAT, "0.9", 0.01, 0.9999, NULL, "microstimulus memory-trace decay per step", 0},        \
-    {"sigma", SOMA_OPT_FLOAT, "0.08", 1e-3, 10, NULL, "microstimulus basis width", 0}
+#include "exp/td_common.h"
 
 static const soma_opt opts_[] = {
-    TD_OPTS_("0.1", "200"),
+    TD_OPTS_LEARN_("0.1"),
+    {"trials", SOMA_OPT_INT, "200", 2, 10000000, NULL, "training trials", 1},
+    TD_OPTS_TRIAL_,
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -50,10 +36,6 @@ static const soma_exp_landmark landmarks_[] = {
 
 static const char *const reduced_[] = {"--trials", "120", NULL};
 
-/* The conditioning set-up shared with fiorillo2003 (declared there): env, representation and
- * learner from the options of TD_OPTS_. */
-soma_status soma__exp_td_setup(const soma_args *a, double p_reward, soma_env **env, soma_stimrep **rep, soma_td **td,
-                               int *n_steps);
 soma_status soma__exp_td_setup(const soma_args *a, double p_reward, soma_env **env, soma_stimrep **rep, soma_td **td,
                           int *n_steps) {
     soma_conditioning_config cc = soma_conditioning_defaults();

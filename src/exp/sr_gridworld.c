@@ -1,0 +1,220 @@
+// sr-gridworld: successor-representation place fields (Stachenfeld, Botvinick & Gershman 2017).
+// The SR M = (I - gamma T)^-1 of a random walk in an open field (its columns are place fields)
+// and of a walk along a linear track biased in one direction of travel (its fields skew
+// backward: each field's centre of mass lies behind its peak); the closed form against the SR
+// learned by TD from sampled walks (Dayan 1993).
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exp/internal.h"
+#include "soma/plot.h"
+#include "soma/rl.h"
+
+static const soma_opt opts_[] = {
+    {"width", SOMA_OPT_INT, "10", 2, 40, NULL, "open field: columns", 0},
+    {"height", SOMA_OPT_INT, "10", 2, 40, NULL, "open field: rows", 0},
+    {"track", SOMA_OPT_INT, "20", 3, 400, NULL, "linear track: states", 0},
+    {"p-forward", SOMA_OPT_FLOAT, "0.8", 0.5, 1, NULL, "track: probability of a step in the direction of travel (else one back)", 0},
+    {"gamma", SOMA_OPT_FLOAT, "0.9", 0, 0.99, NULL, "discount of the SR", 0},
+    {"td-steps", SOMA_OPT_INT, "300000", 1000, 100000000, NULL, "steps of each sampled walk the TD-learned SR sees", 1},
+    {"alpha", SOMA_OPT_FLOAT, "0.5", 1e-6, 1, NULL, "TD learning rate at a state's first visit (it decays as alpha/(1+alpha n/20), floored at 0.002)", 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static const soma_exp_landmark landmarks_[] = {
+    {"SR place fields on a track travelled in one direction skew backward, against travel "
+     "(fraction of fields with centre of mass behind peak; more than half is this project's "
+     "threshold, the paper shows the skew, as Mehta et al. 2000 measured in CA1)",
+     "Stachenfeld, Botvinick & Gershman 2017, Fig. 3", "https://doi.org/10.1038/nn.4650",
+     "backward_fraction", SOMA_EXP_AT_LEAST, 0.5},
+    {"TD learning converges to the SR: max |M_td - M| / max M on the track (at most 0.1, this "
+     "project's threshold)",
+     "Dayan 1993", "https://doi.org/10.1162/neco.1993.5.4.613", "td_rel_error_track", SOMA_EXP_AT_MOST, 0.1},
+    {NULL, NULL, NULL, NULL, 0, 0},
+};
+
+static const char *const reduced_[] = {"--width", "6", "--height", "6", "--track", "12", "--td-steps", "60000", NULL};
+
+/* T of the uniform random walk in a W x H open field (4 moves; a move into a wall stays). */
+static void open_field_T_(double *T, int W, int H) {
+    int n = W * H;
+    memset(T, 0, (size_t)n * n * sizeof(double));
+    const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int a = 0; a < 4; a++) {
+                int nx = x + dx[a], ny = y + dy[a];
+                if (nx < 0 || nx >= W || ny < 0 || ny >= H) nx = x, ny = y;
+                T[(size_t)(y * W + x) * n + ny * W + nx] += 0.25;
+            }
+}
+
+/* The linear track: episodes start at 0, step forward with p (back with 1 - p, staying at 0),
+ * and end on reaching L-1 (its row is zero: nothing beyond). */
+static void track_T_(double *T, int L, double p) {
+    memset(T, 0, (size_t)L * L * sizeof(double));
+    for (int i = 0; i + 1 < L; i++) {
+        T[(size_t)i * L + i + 1] += p;
+        T[(size_t)i * L + (i > 0 ? i - 1 : 0)] += 1 - p;
+    }
+}
+
+/* Samples the walk of T (rows summing to 1, or 0 where the episode ends, then restarting at
+ * 0) for `steps` steps and learns the SR by TD into L; err[k] records max |L - M| / max M at
+ * n_err checkpoints. */
+static void td_learn_(double *Ld, const double *T, const double *M, int n, double gamma, double alpha0,
+                      long steps, soma_rng *rng, long *visits, float *err, float *at, int n_err) {
+    memset(Ld, 0, (size_t)n * n * sizeof(double));
+    memset(visits, 0, (size_t)n * sizeof(long));
+    double mmax = 0.0;
+    for (size_t k = 0; k < (size_t)n * n; k++) mmax = fmax(mmax, M[k]);
+    int s = 0, e = 0;
+    for (long t = 1; t <= steps; t++) {
+        const double *row = T + (size_t)s * n;
+        double u = soma_rng_uniform(rng), acc = 0.0;
+        int s2 = -1;
+        for (int j = 0; j < n; j++) {
+            acc += row[j];
+            if (row[j] > 0 && u < acc) {
+                s2 = j;
+                break;
+            }
+        }
+        if (acc > 0 && s2 < 0) /* rounding: the last state with mass */
+            for (int j = n - 1; j >= 0 && s2 < 0; j--)
+                if (row[j] > 0) s2 = j;
+        visits[s]++;
+        double alpha = fmax(0.002, alpha0 / (1.0 + alpha0 * (double)visits[s] / 20.0));
+        soma_sr_td_update(Ld, n, s, s2, alpha, gamma);
+        s = s2 >= 0 ? s2 : 0;
+        if (e < n_err && t == (long)((double)steps * (e + 1) / n_err)) {
+            double m = 0.0;
+            for (size_t k = 0; k < (size_t)n * n; k++) m = fmax(m, fabs(Ld[k] - M[k]));
+            err[e] = (float)(m / mmax);
+            at[e] = (float)t;
+            e++;
+        }
+    }
+}
+
+static soma_status run_(soma_exp_ctx *c) {
+    int W, H, L, td_steps;
+    double p, gamma, alpha;
+    SOMA_TRY(soma_args_int(&c->args, "width", &W));
+    SOMA_TRY(soma_args_int(&c->args, "height", &H));
+    SOMA_TRY(soma_args_int(&c->args, "track", &L));
+    SOMA_TRY(soma_args_double(&c->args, "p-forward", &p));
+    SOMA_TRY(soma_args_double(&c->args, "gamma", &gamma));
+    SOMA_TRY(soma_args_int(&c->args, "td-steps", &td_steps));
+    SOMA_TRY(soma_args_double(&c->args, "alpha", &alpha));
+    enum { N_ERR = 20, N_SHOW = 16 };
+    int n = W * H, nmax = n > L ? n : L;
+    size_t nn = (size_t)nmax * nmax;
+    soma_status st = SOMA_OK;
+    soma_fig *f = NULL;
+    double *T = soma_alloc(nn, sizeof(double)), *M = soma_alloc(nn, sizeof(double));
+    double *Ld = soma_alloc(nn, sizeof(double)), *work = soma_alloc(nn, sizeof(double));
+    long *visits = soma_alloc((size_t)nmax, sizeof(long));
+    float *imgs = soma_alloc((size_t)N_SHOW * n, sizeof(float)), *skew = soma_alloc((size_t)L, sizeof(float));
+    float *fld = soma_alloc((size_t)L, sizeof(float)), *pos = soma_alloc((size_t)L, sizeof(float));
+    float err_t[N_ERR], at_t[N_ERR], err_o[N_ERR], at_o[N_ERR];
+    if (!T || !M || !Ld || !work || !visits || !imgs || !skew || !fld || !pos) {
+        st = SOMA_ERR_NOMEM;
+        goto out;
+    }
+    soma_rng rng;
+
+    // --- open field: fields, and TD against the closed form
+    open_field_T_(T, W, H);
+    if ((st = soma_sr_closed_form(M, T, n, gamma, work)) != SOMA_OK) goto out;
+    for (int k = 0; k < N_SHOW; k++) { /* a 4 x 4 spread of field centres */
+        int cx = (int)((k % 4 + 0.5) * W / 4.0), cy = (int)((k / 4 + 0.5) * H / 4.0), j = cy * W + cx;
+        for (int i = 0; i < n; i++) imgs[(size_t)k * n + i] = (float)M[(size_t)i * n + j];
+    }
+    soma_rng_seed(&rng, c->seed, 1);
+    td_learn_(Ld, T, M, n, gamma, alpha, td_steps, &rng, visits, err_o, at_o, N_ERR);
+
+    // --- track: skew of every field (column j over positions i), and TD
+    track_T_(T, L, p);
+    if ((st = soma_sr_closed_form(M, T, L, gamma, work)) != SOMA_OK) goto out;
+    int n_back = 0, n_fields = 0;
+    double skew_sum = 0.0;
+    for (int j = 0; j < L; j++) {
+        double mass = 0.0, com = 0.0, peak = -1.0;
+        int arg = 0;
+        for (int i = 0; i < L; i++) {
+            double m = M[(size_t)i * L + j];
+            mass += m;
+            com += m * i;
+            if (m > peak) peak = m, arg = i;
+        }
+        com /= mass;
+        skew[j] = (float)(arg - com); /* > 0: the field's mass lies behind its peak */
+        pos[j] = (float)j;
+        if (j == 0) continue; /* the first field has no states behind it */
+        n_fields++;
+        n_back += skew[j] > 0;
+        skew_sum += skew[j];
+    }
+    double back_frac = (double)n_back / n_fields, mean_skew = skew_sum / n_fields;
+    soma_rng_seed(&rng, c->seed, 2);
+    td_learn_(Ld, T, M, L, gamma, alpha, td_steps, &rng, visits, err_t, at_t, N_ERR);
+
+    soma_exp_put(c, "backward_fraction", back_frac);
+    soma_exp_put(c, "mean_skew_states", mean_skew);
+    soma_exp_put(c, "td_rel_error_track", err_t[N_ERR - 1]);
+    soma_exp_put(c, "td_rel_error_open_field", err_o[N_ERR - 1]);
+    soma_exp_put_array(c, "track_skew", skew, L);
+    soma_exp_put(c, "gamma", gamma);
+    soma_exp_put(c, "p_forward", p);
+    snprintf(c->headline, sizeof c->headline,
+             "track (%d states, p forward %.2f): %d/%d fields skew backward, mean skew %.2f states "
+             "behind the peak; TD vs closed form: max error %.3f (track), %.3f (open field %dx%d) of max M",
+             L, p, n_back, n_fields, mean_skew, (double)err_t[N_ERR - 1], (double)err_o[N_ERR - 1], W, H);
+
+    // --- figure: open-field fields, track fields, skew, TD error
+    if ((st = soma_fig_new(&f, 2, 2, 1100, 860)) != SOMA_OK) goto out;
+    soma_fig_title(f, "Successor-representation place fields (Stachenfeld et al. 2017)");
+    soma_fig_labels(f, 0, "Open field: SR columns M[:, j] (16 fields)", "", "");
+    if ((st = soma_fig_images(f, 0, imgs, N_SHOW, H, W, 4, 1)) != SOMA_OK) goto out;
+    soma_fig_labels(f, 1, "Track (travel ->): fields M[:, j]", "position", "expected discounted visits");
+    for (int j = L / 4; j < L; j += L / 4 > 0 ? L / 4 : 1) {
+        for (int i = 0; i < L; i++) fld[i] = (float)M[(size_t)i * L + j];
+        char lab[32];
+        snprintf(lab, sizeof lab, "field %d", j);
+        if ((st = soma_fig_line(f, 1, pos, fld, L, lab, NULL)) != SOMA_OK) goto out;
+    }
+    soma_fig_labels(f, 2, "Skew: peak - centre of mass (> 0: backward)", "field (position of its state)", "skew (states)");
+    soma_line_style dots = {0, 0, 1, 0.f};
+    if ((st = soma_fig_line(f, 2, pos + 1, skew + 1, L - 1, "SR field", &dots)) != SOMA_OK) goto out;
+    if ((st = soma_fig_hline(f, 2, 0.f, "no skew")) != SOMA_OK) goto out;
+    soma_fig_labels(f, 3, "TD-learned SR vs closed form", "steps", "max |M_td - M| / max M");
+    if ((st = soma_fig_line(f, 3, at_t, err_t, N_ERR, "track", NULL)) != SOMA_OK) goto out;
+    if ((st = soma_fig_line(f, 3, at_o, err_o, N_ERR, "open field", NULL)) != SOMA_OK) goto out;
+    soma_fig_logy(f, 3, 1);
+    char path[1100];
+    st = soma_fig_save(f, soma_exp_path(c, "sr_gridworld.svg", path, sizeof path));
+out:
+    soma_fig_free(f);
+    soma_free(T);
+    soma_free(M);
+    soma_free(Ld);
+    soma_free(work);
+    soma_free(visits);
+    soma_free(imgs);
+    soma_free(skew);
+    soma_free(fld);
+    soma_free(pos);
+    return st;
+}
+
+const soma_experiment soma__exp_sr_gridworld = {
+    "sr-gridworld",
+    "Successor-representation place fields: a grid of fields in an open field, backward-skewed "
+    "fields on a track travelled in one direction, and TD learning of the SR against its closed form.",
+    landmarks_,
+    opts_,
+    reduced_,
+    run_,
+};

@@ -103,9 +103,11 @@ void soma_sr_value(double *v, const double *M, const double *r, int n);
  *               backup Q(s,a) <- r + gamma max_b Q(s',b) under the softmax policy;
  *   need(s)   = M[s_cur, s], the SR row of the agent's current state under its current
  *               policy through its learned model (episode ends continue at the start state).
- * Candidates are every remembered one-step experience and the n-step backups along the
- * greedy path from the agent's state through its memory (lengths 2..n_step_max; the gain and
- * need of an n-step backup are summed over the states it updates). Each planning step
+ * Candidates are every remembered one-step experience and the n-step backups (lengths
+ * 2..n_step_max) along one path from the agent's state through its memory: at each state the
+ * remembered experience that leads off the path with the largest one-step target (ties: the
+ * lower action), up to an episode end. The EVB of an n-step backup sums gain x need over the
+ * states it updates. The end phase, with the agent at a terminal state, has no path. Each planning step
  * replays the candidate of largest EVB (ties: the lower state, then action) while EVB >=
  * evb_min. All memory is allocated by soma_replay_new; act, observe and plan allocate
  * nothing. */
@@ -150,7 +152,8 @@ soma_status soma_replay_plan(soma_replay *r, int s_cur, soma_replay_event *ev, i
 const double *soma_replay_q(const soma_replay *r);
 /* Direction of consecutive replayed experiences ev[0..n): a pair is forward when the second
  * starts where the first ended (b.s == a.s_next), reverse when it ends where the first started
- * (b.s_next == a.s); pairs with a self-transition count as neither. Adds to *fwd and *rev. */
+ * (b.s_next == a.s); pairs that are both (a step and its undoing) or include a self-transition
+ * count as neither. Adds to *fwd and *rev. */
 void soma_replay_directions(const soma_replay_event *ev, int n, long *fwd, long *rev);
 
 #ifdef __cplusplus

@@ -135,11 +135,22 @@ static double vmax_(const soma_replay *r, int s) {
     return m;
 }
 
-static int argmax_(const soma_replay *r, int s) {
-    const double *q = r->q + (size_t)s * r->c.n_actions;
-    int best = 0;
-    for (int a = 1; a < r->c.n_actions; a++)
-        if (q[a] > q[best]) best = a;
+/* The action that extends the path path_s[0..len) (its last state path_s[len-1]): among the
+ * remembered experiences from there that lead off the path, the one of largest one-step
+ * target (ties: the lower action); -1 when there is none. */
+static int next_on_path_(const soma_replay *r, int len) {
+    int A = r->c.n_actions, s = r->path_s[len - 1], best = -1;
+    double bt = 0.0;
+    for (int a = 0; a < A; a++) {
+        size_t k = (size_t)s * A + a;
+        int nx = r->mem_next[k];
+        if (nx < 0) continue;
+        int on = 0;
+        for (int i = 0; i < len; i++) on |= r->path_s[i] == nx;
+        if (on) continue;
+        double t = r->mem_rew[k] + (r->mem_end[k] ? 0.0 : r->c.gamma * vmax_(r, nx));
+        if (best < 0 || t > bt) best = a, bt = t;
+    }
     return best;
 }
 
@@ -209,13 +220,10 @@ soma_status soma_replay_plan(soma_replay *r, int s_cur, soma_replay_event *ev, i
         /* n-step candidates: the greedy path from the agent through memory, no state twice */
         int len = 0, s = s_cur;
         while (len < c->n_step_max && !r->term[s]) {
-            int a = argmax_(r, s);
-            size_t k = (size_t)s * A + a;
-            if (r->mem_next[k] < 0) break;
-            int dup = 0;
-            for (int i = 0; i < len; i++) dup |= r->path_s[i] == s;
-            if (dup) break;
             r->path_s[len] = s;
+            int a = next_on_path_(r, len + 1);
+            if (a < 0) break;
+            size_t k = (size_t)s * A + a;
             r->path_a[len] = a;
             len++;
             if (r->mem_end[k]) break;

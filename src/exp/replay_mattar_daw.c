@@ -1,0 +1,206 @@
+// replay-mattar-daw: prioritized replay by gain x need (Mattar & Daw 2018). A Dyna-style
+// Q-learner runs a linear track and an open field (start at one end / corner, reward at the
+// other, then back to the start) and replays remembered experiences before each run (at the
+// start of an episode) and after reward (at its end), each backup chosen by its expected
+// value, gain x need. Consecutive replayed experiences of adjacent states form forward or
+// reverse sequences: forward replay dominates before a run, reverse replay after reward.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exp/internal.h"
+#include "soma/plot.h"
+#include "soma/rl.h"
+
+static const soma_opt opts_[] = {
+    {"track", SOMA_OPT_INT, "10", 3, 200, NULL, "linear track: states", 0},
+    {"width", SOMA_OPT_INT, "6", 2, 30, NULL, "open field: columns", 0},
+    {"height", SOMA_OPT_INT, "6", 2, 30, NULL, "open field: rows", 0},
+    {"episodes", SOMA_OPT_INT, "50", 1, 100000, NULL, "episodes in each environment", 1},
+    {"runs", SOMA_OPT_INT, "10", 1, 10000, NULL, "independent agents in each environment (seeds)", 1},
+    {"gamma", SOMA_OPT_FLOAT, "0.9", 0, 0.99, NULL, "discount", 0},
+    {"alpha", SOMA_OPT_FLOAT, "0.5", 1e-6, 1, NULL, "online learning rate (replayed backups are complete: 1)", 0},
+    {"beta", SOMA_OPT_FLOAT, "5", 0, 1000, NULL, "softmax inverse temperature", 0},
+    {"plan-steps", SOMA_OPT_INT, "10", 0, 100000, NULL, "backups per planning phase (start, end)", 0},
+    {"n-step", SOMA_OPT_INT, "0", 0, 100000, NULL, "longest n-step backup (0: the environment's states)", 0},
+    {"evb-min", SOMA_OPT_FLOAT, "1e-6", 0, 1, NULL, "replay stops when the best gain x need falls below it", 0},
+    {"max-steps", SOMA_OPT_INT, "1000", 1, 10000000, NULL, "step limit of an episode", 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static const soma_exp_landmark landmarks_[] = {
+    {"linear track: fraction of replayed sequences that run forward, before a run (start of an "
+     "episode); the paper: forward replay dominates (> 0.5, this project's threshold)",
+     "Mattar & Daw 2018, Fig. 3", "https://doi.org/10.1038/s41593-018-0232-z", "forward_fraction_start",
+     SOMA_EXP_AT_LEAST, 0.5},
+    {"linear track: fraction of replayed sequences that run in reverse, after reward (end of an "
+     "episode); the paper: reverse replay dominates (> 0.5, this project's threshold)",
+     "Mattar & Daw 2018, Fig. 3", "https://doi.org/10.1038/s41593-018-0232-z", "reverse_fraction_end",
+     SOMA_EXP_AT_LEAST, 0.5},
+    {NULL, NULL, NULL, NULL, 0, 0},
+};
+
+static const char *const reduced_[] = {"--episodes", "20", "--runs", "3", NULL};
+
+/* A deterministic maze: next[s*A+a], reward on entering the goal, which ends the episode. */
+typedef struct maze_ {
+    int n, A, start, goal;
+    int *next;
+} maze_;
+
+/* A W x H grid (W x 1 is the linear track with 2 actions: left, right; else 4: right, left,
+ * down, up); a move into a wall stays. Start at cell 0, goal at the last cell. */
+static soma_status maze_grid_(maze_ *m, int W, int H) {
+    m->n = W * H;
+    m->A = H == 1 ? 2 : 4;
+    m->start = 0;
+    m->goal = m->n - 1;
+    m->next = soma_alloc((size_t)m->n * m->A, sizeof(int));
+    if (!m->next) return SOMA_ERR_NOMEM;
+    const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int a = 0; a < m->A; a++) {
+                int nx = x + dx[a], ny = y + dy[a];
+                if (nx < 0 || nx >= W || ny < 0 || ny >= H) nx = x, ny = y;
+                m->next[(size_t)(y * W + x) * m->A + a] = ny * W + nx;
+            }
+    return SOMA_OK;
+}
+
+typedef struct tally_ {
+    long fwd[2], rev[2]; /* [phase]: 0 start, 1 end */
+    long backups[2];
+    double steps_first, steps_last; /* mean episode length: first and last episode */
+} tally_;
+
+static soma_status run_env_(soma_exp_ctx *c, const maze_ *m, int episodes, int runs, int max_steps,
+                            const soma_replay_config *base, soma_replay_event *ev, int cap, tally_ *out) {
+    memset(out, 0, sizeof *out);
+    soma_replay_config cfg = *base;
+    cfg.n_states = m->n;
+    cfg.n_actions = m->A;
+    cfg.start = m->start;
+    if (cfg.n_step_max <= 0 || cfg.n_step_max > m->n) cfg.n_step_max = m->n;
+    for (int run = 0; run < runs; run++) {
+        soma_replay *r = NULL;
+        SOMA_TRY(soma_replay_new(&r, &cfg));
+        soma_rng rng;
+        soma_rng_seed(&rng, c->seed, 100 + (uint64_t)run);
+        soma_status st = SOMA_OK;
+        for (int e = 0; e < episodes && st == SOMA_OK; e++) {
+            int s = m->start, ne = 0;
+            if ((st = soma_replay_plan(r, s, ev, cap, &ne)) != SOMA_OK) break;
+            soma_replay_directions(ev, ne, &out->fwd[0], &out->rev[0]);
+            out->backups[0] += ne;
+            int t = 0, rewarded = 0;
+            for (; t < max_steps; t++) {
+                int a = soma_replay_act(r, s, &rng);
+                int s2 = m->next[(size_t)s * m->A + a];
+                int end = s2 == m->goal;
+                if ((st = soma_replay_observe(r, s, a, end ? 1.0 : 0.0, s2, end ? SOMA_TERMINAL : SOMA_RUNNING)) != SOMA_OK)
+                    break;
+                s = s2;
+                if (end) {
+                    rewarded = 1;
+                    t++;
+                    break;
+                }
+            }
+            if (st != SOMA_OK) break;
+            if (e == 0) out->steps_first += (double)t / runs;
+            if (e == episodes - 1) out->steps_last += (double)t / runs;
+            if (!rewarded) continue;
+            if ((st = soma_replay_plan(r, s, ev, cap, &ne)) != SOMA_OK) break;
+            soma_replay_directions(ev, ne, &out->fwd[1], &out->rev[1]);
+            out->backups[1] += ne;
+        }
+        soma_replay_free(r);
+        SOMA_TRY(st);
+    }
+    return SOMA_OK;
+}
+
+static double frac_(long a, long b) { return a + b > 0 ? (double)a / (double)(a + b) : 0.0; }
+
+static soma_status run_(soma_exp_ctx *c) {
+    int L, W, H, episodes, runs, plan, nstep, max_steps;
+    double gamma, alpha, beta, evb_min;
+    SOMA_TRY(soma_args_int(&c->args, "track", &L));
+    SOMA_TRY(soma_args_int(&c->args, "width", &W));
+    SOMA_TRY(soma_args_int(&c->args, "height", &H));
+    SOMA_TRY(soma_args_int(&c->args, "episodes", &episodes));
+    SOMA_TRY(soma_args_int(&c->args, "runs", &runs));
+    SOMA_TRY(soma_args_double(&c->args, "gamma", &gamma));
+    SOMA_TRY(soma_args_double(&c->args, "alpha", &alpha));
+    SOMA_TRY(soma_args_double(&c->args, "beta", &beta));
+    SOMA_TRY(soma_args_int(&c->args, "plan-steps", &plan));
+    SOMA_TRY(soma_args_int(&c->args, "n-step", &nstep));
+    SOMA_TRY(soma_args_double(&c->args, "evb-min", &evb_min));
+    SOMA_TRY(soma_args_int(&c->args, "max-steps", &max_steps));
+    soma_replay_config base = {0, 0, 0, gamma, alpha, beta, evb_min, plan, nstep};
+    maze_ track = {0}, field = {0};
+    soma_fig *f = NULL;
+    soma_replay_event *ev = NULL;
+    tally_ tt, tf;
+    soma_status st;
+    if ((st = maze_grid_(&track, L, 1)) != SOMA_OK || (st = maze_grid_(&field, W, H)) != SOMA_OK) goto out;
+    int nmax = track.n > field.n ? track.n : field.n, cap = plan * nmax + 1;
+    if (!(ev = soma_alloc((size_t)cap, sizeof *ev))) {
+        st = SOMA_ERR_NOMEM;
+        goto out;
+    }
+    if ((st = run_env_(c, &track, episodes, runs, max_steps, &base, ev, cap, &tt)) != SOMA_OK) goto out;
+    if ((st = run_env_(c, &field, episodes, runs, max_steps, &base, ev, cap, &tf)) != SOMA_OK) goto out;
+
+    double fs = frac_(tt.fwd[0], tt.rev[0]), re = frac_(tt.rev[1], tt.fwd[1]);
+    double ffs = frac_(tf.fwd[0], tf.rev[0]), fre = frac_(tf.rev[1], tf.fwd[1]);
+    soma_exp_put(c, "forward_fraction_start", fs);
+    soma_exp_put(c, "reverse_fraction_end", re);
+    soma_exp_put(c, "forward_fraction_end", 1.0 - re);
+    soma_exp_put(c, "open_field_forward_fraction_start", ffs);
+    soma_exp_put(c, "open_field_reverse_fraction_end", fre);
+    soma_exp_put(c, "track_pairs_start", (double)(tt.fwd[0] + tt.rev[0]));
+    soma_exp_put(c, "track_pairs_end", (double)(tt.fwd[1] + tt.rev[1]));
+    soma_exp_put(c, "open_field_pairs_start", (double)(tf.fwd[0] + tf.rev[0]));
+    soma_exp_put(c, "open_field_pairs_end", (double)(tf.fwd[1] + tf.rev[1]));
+    soma_exp_put(c, "track_backups_per_episode", (double)(tt.backups[0] + tt.backups[1]) / ((double)episodes * runs));
+    soma_exp_put(c, "track_steps_first_episode", tt.steps_first);
+    soma_exp_put(c, "track_steps_last_episode", tt.steps_last);
+    soma_exp_put(c, "open_field_steps_first_episode", tf.steps_first);
+    soma_exp_put(c, "open_field_steps_last_episode", tf.steps_last);
+    snprintf(c->headline, sizeof c->headline,
+             "linear track (%d states): forward %.2f of replayed pairs before a run (%ld pairs), reverse %.2f "
+             "after reward (%ld); open field %dx%d: forward %.2f before, reverse %.2f after",
+             L, fs, tt.fwd[0] + tt.rev[0], re, tt.fwd[1] + tt.rev[1], W, H, ffs, fre);
+
+    if ((st = soma_fig_new(&f, 1, 2, 1000, 420)) != SOMA_OK) goto out;
+    soma_fig_title(f, "Replay direction by time in the episode (gain x need, Mattar & Daw 2018)");
+    const char *labels[4] = {"start: fwd", "start: rev", "end: fwd", "end: rev"};
+    const float vt[4] = {(float)fs, (float)(1 - fs), (float)(1 - re), (float)re};
+    const float vf[4] = {(float)ffs, (float)(1 - ffs), (float)(1 - fre), (float)fre};
+    soma_fig_labels(f, 0, "Linear track", "", "fraction of replayed pairs");
+    if ((st = soma_fig_bars(f, 0, vt, NULL, 4, labels, 0)) != SOMA_OK) goto out;
+    soma_fig_ylim(f, 0, 0, 1);
+    soma_fig_labels(f, 1, "Open field", "", "fraction of replayed pairs");
+    if ((st = soma_fig_bars(f, 1, vf, NULL, 4, labels, 0)) != SOMA_OK) goto out;
+    soma_fig_ylim(f, 1, 0, 1);
+    char path[1100];
+    st = soma_fig_save(f, soma_exp_path(c, "replay_mattar_daw.svg", path, sizeof path));
+out:
+    soma_fig_free(f);
+    soma_free(ev);
+    soma_free(track.next);
+    soma_free(field.next);
+    return st;
+}
+
+const soma_experiment soma__exp_replay_mattar_daw = {
+    "replay-mattar-daw",
+    "Prioritized replay by gain x need (Mattar & Daw 2018) on a linear track and an open field: "
+    "forward replay before a run, reverse replay after reward.",
+    landmarks_,
+    opts_,
+    reduced_,
+    run_,
+};

@@ -226,6 +226,65 @@ static void test_directions_(void) {
     CHECK(f == 2 && r == 1);
 }
 
+/* Same seed, same replay; the headline figures of the reduced experiments. */
+static double ours_(const cJSON *root, const char *k) {
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "ours");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void test_experiments_(void) {
+    const char *out = "test_rl_sr_out";
+    /* sr-gridworld: the fields of the track skew backward; TD gets close to the closed form */
+    cJSON *res = NULL;
+    CHECK_OK(soma_exp_run_reduced(soma_exp_find("sr-gridworld"), 0, NULL, out, &res));
+    if (res) {
+        double bf = ours_(res, "backward_fraction"), ms = ours_(res, "mean_skew_states");
+        double et = ours_(res, "td_rel_error_track"), eo = ours_(res, "td_rel_error_open_field");
+        printf("sr-gridworld reduced: backward %.3f, mean skew %.3f, TD error %.4f track, %.4f open field\n", bf, ms, et, eo);
+        CHECK(bf == 1.0);
+        CHECK(ms > 0.5);
+        CHECK(et < 0.1 && eo < 0.1);
+        cJSON_Delete(res);
+        res = NULL;
+    }
+    /* an unbiased walk on the track (p forward 0.5) skews much less than a biased one */
+    const char *sym[] = {"--p-forward", "0.5"};
+    CHECK_OK(soma_exp_run_reduced(soma_exp_find("sr-gridworld"), 2, sym, out, &res));
+    if (res) {
+        CHECK(ours_(res, "mean_skew_states") < 0.5);
+        cJSON_Delete(res);
+        res = NULL;
+    }
+    /* replay-mattar-daw: forward before a run, reverse after reward on the track; twice with
+     * one seed gives the same figures, another seed may differ but keeps the headline */
+    double first[4] = {0};
+    for (int rep = 0; rep < 3; rep++) {
+        const char *seed[] = {"--seed", rep < 2 ? "5" : "6"};
+        CHECK_OK(soma_exp_run_reduced(soma_exp_find("replay-mattar-daw"), 2, seed, out, &res));
+        if (!res) continue;
+        double v[4] = {ours_(res, "forward_fraction_start"), ours_(res, "reverse_fraction_end"),
+                       ours_(res, "open_field_forward_fraction_start"), ours_(res, "open_field_steps_last_episode")};
+        printf("replay-mattar-daw reduced, seed %s: forward start %.3f, reverse end %.3f, open field forward start "
+               "%.3f, steps last episode %.1f\n", seed[1], v[0], v[1], v[2], v[3]);
+        CHECK(v[0] > 0.5 && v[1] > 0.5);
+        CHECK(ours_(res, "track_pairs_start") >= 5 && ours_(res, "track_pairs_end") >= 5);
+        /* the agent learns the track: the last episode is far shorter than the first */
+        CHECK(ours_(res, "track_steps_last_episode") < 0.5 * ours_(res, "track_steps_first_episode"));
+        if (rep == 0) memcpy(first, v, sizeof v);
+        if (rep == 1) CHECK(memcmp(first, v, sizeof v) == 0);
+        cJSON_Delete(res);
+        res = NULL;
+    }
+    /* without replay there is nothing to count */
+    const char *none[] = {"--plan-steps", "0"};
+    CHECK_OK(soma_exp_run_reduced(soma_exp_find("replay-mattar-daw"), 2, none, out, &res));
+    if (res) {
+        CHECK(ours_(res, "track_pairs_start") == 0 && ours_(res, "track_pairs_end") == 0);
+        cJSON_Delete(res);
+    }
+}
+
 int main(void) {
     test_closed_form_();
     test_policy_T_();
@@ -233,5 +292,6 @@ int main(void) {
     test_value_();
     test_gain_need_();
     test_directions_();
+    test_experiments_();
     return check_report("test_rl_sr");
 }

@@ -15,9 +15,8 @@ struct soma_replay {
     double *mem_rew;        /* [S*A] remembered reward */
     unsigned char *mem_end; /* [S*A] the experience ended the episode */
     unsigned char *term;    /* [S] states where an episode ended */
-    int *model_next;        /* [S*A] next states for the SR (unseen actions stay put) */
     double *pi;             /* [S*A] the current policy */
-    double *T, *M, *work;   /* [S*S] each: the policy's transition matrix, its SR, scratch */
+    double *need, *d, *d2;  /* [S] each: the need row, occupancy at t and t+1 */
     double *qrow;           /* [A] scratch */
     int *path_s, *path_a;   /* [n_step_max] the greedy path from the agent */
     double *path_g;         /* [n_step_max] n-step targets */
@@ -60,11 +59,10 @@ void soma_replay_free(soma_replay *r) {
     soma_free(r->mem_rew);
     soma_free(r->mem_end);
     soma_free(r->term);
-    soma_free(r->model_next);
     soma_free(r->pi);
-    soma_free(r->T);
-    soma_free(r->M);
-    soma_free(r->work);
+    soma_free(r->need);
+    soma_free(r->d);
+    soma_free(r->d2);
     soma_free(r->qrow);
     soma_free(r->path_s);
     soma_free(r->path_a);
@@ -76,7 +74,7 @@ soma_status soma_replay_new(soma_replay **out, const soma_replay_config *cfg) {
     if (!out || !cfg) return soma_error(SOMA_ERR_ARG, "replay: NULL out or config");
     *out = NULL;
     const soma_replay_config *c = cfg;
-    if (c->n_states < 1 || c->n_states > 4096) return soma_error(SOMA_ERR_ARG, "replay: n_states %d outside 1..4096", c->n_states);
+    if (c->n_states < 1 || c->n_states > 1000000) return soma_error(SOMA_ERR_ARG, "replay: n_states %d outside 1..1000000", c->n_states);
     if (c->n_actions < 1 || c->n_actions > 32) return soma_error(SOMA_ERR_ARG, "replay: n_actions %d outside 1..32", c->n_actions);
     if (c->start < 0 || c->start >= c->n_states) return soma_error(SOMA_ERR_ARG, "replay: start %d outside 0..%d", c->start, c->n_states - 1);
     if (!(c->gamma >= 0 && c->gamma < 1)) return soma_error(SOMA_ERR_ARG, "replay: gamma %g outside [0, 1)", c->gamma);
@@ -94,17 +92,16 @@ soma_status soma_replay_new(soma_replay **out, const soma_replay_config *cfg) {
     r->mem_rew = soma_calloc(SA, sizeof(double));
     r->mem_end = soma_calloc(SA, 1);
     r->term = soma_calloc(S, 1);
-    r->model_next = soma_alloc(SA, sizeof(int));
     r->pi = soma_alloc(SA, sizeof(double));
-    r->T = soma_alloc(S * S, sizeof(double));
-    r->M = soma_alloc(S * S, sizeof(double));
-    r->work = soma_alloc(S * S, sizeof(double));
+    r->need = soma_alloc(S, sizeof(double));
+    r->d = soma_alloc(S, sizeof(double));
+    r->d2 = soma_alloc(S, sizeof(double));
     r->qrow = soma_alloc(2 * (size_t)c->n_actions, sizeof(double));
     r->path_s = soma_alloc((size_t)c->n_step_max + 1, sizeof(int));
     r->path_a = soma_alloc((size_t)c->n_step_max + 1, sizeof(int));
     r->path_g = soma_alloc((size_t)c->n_step_max + 1, sizeof(double));
-    if (!r->q || !r->mem_next || !r->mem_rew || !r->mem_end || !r->term || !r->model_next || !r->pi || !r->T ||
-        !r->M || !r->work || !r->qrow || !r->path_s || !r->path_a || !r->path_g) {
+    if (!r->q || !r->mem_next || !r->mem_rew || !r->mem_end || !r->term || !r->pi || !r->need ||
+        !r->d || !r->d2 || !r->qrow || !r->path_s || !r->path_a || !r->path_g) {
         soma_replay_free(r);
         return soma_error(SOMA_ERR_NOMEM, "replay: out of memory for %d states", c->n_states);
     }
@@ -175,22 +172,38 @@ static double target_(const soma_replay *r, size_t k) {
     return r->mem_rew[k] + (r->mem_end[k] ? 0.0 : r->c.gamma * vmax_(r, r->mem_next[k]));
 }
 
-/* The need row M[s_cur, :] under the current softmax policy through the learned model. */
-static soma_status need_(soma_replay *r, int s_cur, const double **need) {
+/* The need row M[s_cur, :] under the current softmax policy through the learned model
+ * (unseen actions stay put; an episode end continues at the start state), by the series
+ * sum_t gamma^t d_t, d_0 = 1_{s_cur}, d_{t+1} = d_t T, propagated through the model's
+ * transitions (O(S A) a term) and stopped when gamma^t (its bound: d_t sums to 1) < 1e-12. */
+static void need_(soma_replay *r, int s_cur, const double **need) {
     const soma_replay_config *c = &r->c;
     int S = c->n_states, A = c->n_actions;
-    for (int s = 0; s < S; s++) {
-        soma_softmax(r->pi + (size_t)s * A, r->q + (size_t)s * A, A, c->beta);
-        for (int a = 0; a < A; a++) {
-            int nx = r->mem_next[(size_t)s * A + a];
-            r->model_next[(size_t)s * A + a] = nx >= 0 ? nx : s;
+    for (int s = 0; s < S; s++) soma_softmax(r->pi + (size_t)s * A, r->q + (size_t)s * A, A, c->beta);
+    double *d = r->d, *d2 = r->d2, *m = r->need;
+    memset(d, 0, (size_t)S * sizeof(double));
+    memset(m, 0, (size_t)S * sizeof(double));
+    d[s_cur] = 1.0;
+    for (double g = 1.0; g >= 1e-12; g *= c->gamma) {
+        memset(d2, 0, (size_t)S * sizeof(double));
+        for (int s = 0; s < S; s++) {
+            if (d[s] == 0.0) continue;
+            m[s] += g * d[s];
+            if (r->term[s]) {
+                d2[c->start] += d[s];
+                continue;
+            }
+            for (int a = 0; a < A; a++) {
+                int nx = r->mem_next[(size_t)s * A + a];
+                d2[nx >= 0 ? nx : s] += d[s] * r->pi[(size_t)s * A + a];
+            }
         }
+        double *t = d;
+        d = d2;
+        d2 = t;
+        if (c->gamma == 0.0) break;
     }
-    SOMA_TRY(soma_sr_policy_T(r->T, r->model_next, r->pi, r->term, S, A, c->start));
-    /* Only row s_cur is needed, but the closed form gives all; S is small here. */
-    SOMA_TRY(soma_sr_closed_form(r->M, r->T, S, c->gamma, r->work));
-    *need = r->M + (size_t)s_cur * S;
-    return SOMA_OK;
+    *need = m;
 }
 
 soma_status soma_replay_plan(soma_replay *r, int s_cur, soma_replay_event *ev, int cap, int *n_ev) {
@@ -201,7 +214,7 @@ soma_status soma_replay_plan(soma_replay *r, int s_cur, soma_replay_event *ev, i
     *n_ev = 0;
     for (int step = 0; step < c->n_plan && ne < cap; step++) {
         const double *need;
-        SOMA_TRY(need_(r, s_cur, &need));
+        need_(r, s_cur, &need);
         /* one-step candidates */
         double best = -1.0;
         int best_k = -1, best_len = 0;

@@ -156,6 +156,131 @@ const double *soma_replay_q(const soma_replay *r);
  * count as neither. Adds to *fwd and *rev. */
 void soma_replay_directions(const soma_replay_event *ev, int n, long *fwd, long *rev);
 
+// --- gridworlds (src/rl/env_grid.c) ----------------------------------------------------
+/* A gridworld from a text map: rows separated by '\n' (a final '\n' optional), all of one
+ * width; '#' wall, '.' free, 'S' a start cell, 'G' a goal (reward 1, terminal). Four actions
+ * (SOMA_GRID_UP, _RIGHT, _DOWN, _LEFT); a move into a wall or off the map leaves the agent in
+ * place. States number the cells, state = row * cols + col (walls are states never visited),
+ * n_states = rows * cols. An episode starts uniformly among the 'S' cells (one 'S': always
+ * there), or with random_start among every free cell that is not a goal. Observation: the
+ * one-hot of the state (obs_dim = n_states), or with obs_rowcol the floats (row, col)
+ * (obs_dim = 2). Every step that does not reach a goal pays step_reward (default 0). */
+enum { SOMA_GRID_UP = 0, SOMA_GRID_RIGHT = 1, SOMA_GRID_DOWN = 2, SOMA_GRID_LEFT = 3 };
+
+typedef struct soma_grid_config { /* zero-initialised (or NULL): the defaults */
+    int obs_rowcol;     /* 1: observation (row, col); 0: one-hot of the state */
+    int random_start;   /* 1: start on any free non-goal cell; 0: on the 'S' cells */
+    double step_reward; /* reward of a step that does not reach a goal */
+    long max_steps;     /* episode limit (SOMA_TRUNCATED at it); 0: none */
+} soma_grid_config;
+
+/* A new gridworld (soma_env_free). SOMA_ERR_ARG (with the row and column) for a bad
+ * character, ragged rows, no free cell, no 'S' without random_start, or over 1e6 cells. */
+soma_status soma_env_grid_new(soma_env **out, const char *map, const soma_grid_config *cfg);
+/* Replaces the map by one of the same size (the blocking and shortcut mazes open and close
+ * walls mid-run); the episode goes on. An agent standing on a cell that became a wall stays
+ * there until it moves out. SOMA_ERR_ARG for another size or kind of environment. */
+soma_status soma_env_grid_set_map(soma_env *e, const char *map);
+/* The grid's size, and the character ('#', '.', 'S', 'G') of a state's cell (0 if out of range
+ * or e is not a gridworld). */
+void soma_env_grid_size(const soma_env *e, int *rows, int *cols);
+char soma_env_grid_cell(const soma_env *e, int state);
+/* The deterministic dynamics without moving the agent: where action a from state s leads,
+ * its reward, and whether it ends the episode (a goal). SOMA_ERR_ARG for s or a out of range. */
+soma_status soma_env_grid_next(const soma_env *e, int s, int a, int *next, double *reward, int *terminal);
+
+/* Built-in maps (static strings). Sutton & Barto 2018, ch. 8: the Dyna maze of figure 8.2
+ * (6 x 9, shortest path 14 steps); the blocking maze of figure 8.4 (phase 0: the gap on the
+ * right, 1: on the left); the shortcut maze of figure 8.5 (phase 0: the gap on the left,
+ * 1: the shortcut on the right opens too). */
+const char *soma_grid_map_dyna_maze(void);
+const char *soma_grid_map_blocking(int phase);
+const char *soma_grid_map_shortcut(int phase);
+/* Writes an open rows x cols map (no walls; 'S' at the top-left, 'G' at the bottom-right)
+ * into buf of cap bytes (rows * (cols + 1) + 1 needed; SOMA_ERR_ARG when it does not fit).
+ * A linear track is an open field of one row. The caller may edit the cells before use. */
+soma_status soma_grid_map_open_field(char *buf, size_t cap, int rows, int cols);
+soma_status soma_grid_map_linear_track(char *buf, size_t cap, int length);
+
+// --- tabular control agents (src/rl/tabular.c, src/rl/dyna.c) ---------------------------
+/* Tabular control over an environment's numbered states: Q-learning, SARSA, expected SARSA,
+ * actor-critic (softmax policy over preferences, TD(0) critic), and the planning agents of
+ * Sutton & Barto ch. 8: Dyna-Q (a deterministic learned model; planning_steps simulated
+ * Q-learning updates from previously observed state-actions after each real step), Dyna-Q+
+ * (planning rewards get the bonus kappa * sqrt(tau), tau the real steps since the pair was
+ * last tried; untried actions of a visited state are modelled as staying put with reward 0),
+ * and prioritized sweeping (Moore & Atkeson 1993: a priority queue of state-actions whose
+ * |TD error| > theta, predecessors pushed after each update; real experience updates the
+ * model and the queue, planning_steps pops per real step do the value updates). The
+ * epsilon-greedy policies break ties between equal values at random.
+ *
+ *     soma_tab *q;
+ *     soma_tab_config c = soma_tab_defaults(SOMA_TAB_DYNA_Q);
+ *     c.planning_steps = 50;
+ *     SOMA_TRY(soma_tab_new(&q, SOMA_TAB_DYNA_Q, env->n_states, env->n_actions, &c, seed));
+ *     long steps; double ret;
+ *     SOMA_TRY(soma_tab_episode(q, env, obs, 100000, &steps, &ret));   // or, step by step:
+ *     int a = soma_tab_begin(q, env->state);
+ *     ... soma_env_step(env, a, obs, &r, &done); a = soma_tab_observe(q, s, a, r, env->state, done);
+ *     soma_tab_free(q);
+ *
+ * No call allocates after soma_tab_new. Thread safety: an agent is used by one thread at a time. */
+typedef enum soma_tab_kind {
+    SOMA_TAB_QLEARNING = 0,
+    SOMA_TAB_SARSA,
+    SOMA_TAB_EXPECTED_SARSA,
+    SOMA_TAB_ACTOR_CRITIC,
+    SOMA_TAB_DYNA_Q,
+    SOMA_TAB_DYNA_Q_PLUS,
+    SOMA_TAB_PRIORITIZED_SWEEPING,
+    SOMA_TAB_KIND_COUNT
+} soma_tab_kind;
+
+typedef struct soma_tab_config {
+    double alpha;       /* step size of the action values (actor-critic: of the critic), (0, 1] */
+    double gamma;       /* discount, [0, 1] */
+    double epsilon;     /* epsilon-greedy exploration, [0, 1] (not actor-critic) */
+    double alpha_actor; /* actor-critic: step size of the policy preferences, > 0 */
+    int planning_steps; /* Dyna-Q, Dyna-Q+, prioritized sweeping: simulated updates per real step */
+    double kappa;       /* Dyna-Q+: exploration bonus, >= 0 */
+    double theta;       /* prioritized sweeping: priority threshold, >= 0 */
+    double q_init;      /* initial action values */
+} soma_tab_config;
+
+typedef struct soma_tab soma_tab; /* opaque: soma_tab_new / soma_tab_free */
+
+/* The defaults: alpha 0.1, gamma 0.95, epsilon 0.1, alpha_actor 0.1, planning_steps 5 (planning
+ * kinds, else 0), kappa 1e-3, theta 1e-4, q_init 0. */
+soma_tab_config soma_tab_defaults(soma_tab_kind kind);
+/* A new agent over n_states x n_actions; cfg NULL: the defaults. SOMA_ERR_ARG for a bad kind,
+ * size or setting (named); SOMA_ERR_NOMEM. */
+soma_status soma_tab_new(soma_tab **out, soma_tab_kind kind, int n_states, int n_actions,
+                         const soma_tab_config *cfg, uint64_t seed);
+void soma_tab_free(soma_tab *t); /* NULL is a no-op */
+/* The first action of an episode in state s (the behaviour policy). */
+int soma_tab_begin(soma_tab *t, int s);
+/* Learns from the step (s, a) -> (r, s2, done) (done: soma_done; SOMA_TERMINAL bootstraps
+ * with 0, SOMA_TRUNCATED from s2), plans (the planning kinds), and returns the next action at
+ * s2 (-1 after a terminal step). s, a, s2 must be in range (checked by SOMA_ASSERT). */
+int soma_tab_observe(soma_tab *t, int s, int a, double r, int s2, int done);
+/* The greedy action at s (ties at random; actor-critic: the largest preference). */
+int soma_tab_greedy(soma_tab *t, int s);
+/* The tables: q[s * n_actions + a] (actor-critic: the policy preferences); v[s] for
+ * actor-critic, NULL otherwise. Borrowed, valid until soma_tab_free. */
+const double *soma_tab_q(const soma_tab *t);
+const double *soma_tab_v(const soma_tab *t);
+/* Value-table updates so far, real and simulated (Q or, for actor-critic, V). */
+long soma_tab_updates(const soma_tab *t);
+/* Runs one episode from soma_env_reset to its end or max_steps agent steps (max_steps > 0),
+ * learning all along. obs: the caller's buffer of env->obs_dim floats. *steps (may be NULL):
+ * steps taken; *ret (may be NULL): the undiscounted return. Errors come from the
+ * environment, or SOMA_ERR_ARG when it has no numbered states or other sizes than t. */
+soma_status soma_tab_episode(soma_tab *t, soma_env *env, float *obs, long max_steps, long *steps, double *ret);
+/* Runs one episode with the greedy policy (ties at random), learning nothing: *steps is its
+ * length, or max_steps when it did not reach a terminal state (a policy that loops, or the
+ * environment's own limit). */
+soma_status soma_tab_greedy_steps(soma_tab *t, soma_env *env, float *obs, long max_steps, long *steps);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,58 +36,53 @@ static const soma_exp_landmark landmarks_[] = {
 
 static const char *const reduced_[] = {"--width", "6", "--height", "6", "--track", "12", "--td-steps", "60000", NULL};
 
-/* T of the uniform random walk in a W x H open field (4 moves; a move into a wall stays). */
-static void open_field_T_(double *T, int W, int H) {
-    int n = W * H;
-    memset(T, 0, (size_t)n * n * sizeof(double));
-    const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++)
-            for (int a = 0; a < 4; a++) {
-                int nx = x + dx[a], ny = y + dy[a];
-                if (nx < 0 || nx >= W || ny < 0 || ny >= H) nx = x, ny = y;
-                T[(size_t)(y * W + x) * n + ny * W + nx] += 0.25;
-            }
-}
-
-/* The linear track: episodes start at 0, step forward with p (back with 1 - p, staying at 0),
- * and end on reaching L-1 (its row is zero: nothing beyond). */
-static void track_T_(double *T, int L, double p) {
-    memset(T, 0, (size_t)L * L * sizeof(double));
-    for (int i = 0; i + 1 < L; i++) {
-        T[(size_t)i * L + i + 1] += p;
-        T[(size_t)i * L + (i > 0 ? i - 1 : 0)] += 1 - p;
+/* The deterministic dynamics of a gridworld as tables: next[s*A+a], terminal[s] (a goal). */
+static soma_status grid_tables_(const soma_env *e, int *next, unsigned char *term) {
+    int n = e->n_states, A = e->n_actions;
+    for (int s = 0; s < n; s++) {
+        term[s] = soma_env_grid_cell(e, s) == 'G';
+        for (int a = 0; a < A; a++) {
+            double rew;
+            int t;
+            SOMA_TRY(soma_env_grid_next(e, s, a, &next[(size_t)s * A + a], &rew, &t));
+        }
     }
+    return SOMA_OK;
 }
 
-/* Samples the walk of T (rows summing to 1, or 0 where the episode ends, then restarting at
- * 0) for `steps` steps and learns the SR by TD into L; err[k] records max |L - M| / max M at
+/* Walks the gridworld env for `steps` steps with the policy pi[s*A+a] (actions drawn from
+ * rng) and learns the SR by TD into Ld: each transition s -> s', and on reaching a goal the
+ * goal itself (nothing beyond), then a new episode. err[k] records max |Ld - M| / max M at
  * n_err checkpoints. */
-static void td_learn_(double *Ld, const double *T, const double *M, int n, double gamma, double alpha0,
-                      long steps, soma_rng *rng, long *visits, float *err, float *at, int n_err) {
+static soma_status td_learn_(double *Ld, soma_env *env, const double *pi, const double *M, double gamma,
+                             double alpha0, long steps, soma_rng *rng, long *visits, float *err, float *at, int n_err) {
+    int n = env->n_states, A = env->n_actions;
+    float obs[2];
     memset(Ld, 0, (size_t)n * n * sizeof(double));
     memset(visits, 0, (size_t)n * sizeof(long));
     double mmax = 0.0;
     for (size_t k = 0; k < (size_t)n * n; k++) mmax = fmax(mmax, M[k]);
-    int s = 0, e = 0;
+    SOMA_TRY(soma_env_reset(env, obs));
+    int e = 0;
     for (long t = 1; t <= steps; t++) {
-        const double *row = T + (size_t)s * n;
-        double u = soma_rng_uniform(rng), acc = 0.0;
-        int s2 = -1;
-        for (int j = 0; j < n; j++) {
-            acc += row[j];
-            if (row[j] > 0 && u < acc) {
-                s2 = j;
+        int s = env->state, a = A - 1, done;
+        double u = soma_rng_uniform(rng), acc = 0.0, rew;
+        for (int b = 0; b < A; b++) {
+            acc += pi[(size_t)s * A + b];
+            if (u < acc) {
+                a = b;
                 break;
             }
         }
-        if (acc > 0 && s2 < 0) /* rounding: the last state with mass */
-            for (int j = n - 1; j >= 0 && s2 < 0; j--)
-                if (row[j] > 0) s2 = j;
+        SOMA_TRY(soma_env_step(env, a, obs, &rew, &done));
+        int s2 = env->state;
         visits[s]++;
-        double alpha = fmax(0.002, alpha0 / (1.0 + alpha0 * (double)visits[s] / 20.0));
-        soma_sr_td_update(Ld, n, s, s2, alpha, gamma);
-        s = s2 >= 0 ? s2 : 0;
+        soma_sr_td_update(Ld, n, s, s2, fmax(0.002, alpha0 / (1.0 + alpha0 * (double)visits[s] / 20.0)), gamma);
+        if (done == SOMA_TERMINAL) {
+            visits[s2]++;
+            soma_sr_td_update(Ld, n, s2, -1, fmax(0.002, alpha0 / (1.0 + alpha0 * (double)visits[s2] / 20.0)), gamma);
+        }
+        if (done != SOMA_RUNNING) SOMA_TRY(soma_env_reset(env, obs));
         if (e < n_err && t == (long)((double)steps * (e + 1) / n_err)) {
             double m = 0.0;
             for (size_t k = 0; k < (size_t)n * n; k++) m = fmax(m, fabs(Ld[k] - M[k]));
@@ -96,6 +91,7 @@ static void td_learn_(double *Ld, const double *T, const double *M, int n, doubl
             e++;
         }
     }
+    return SOMA_OK;
 }
 
 static soma_status run_(soma_exp_ctx *c) {
@@ -113,30 +109,55 @@ static soma_status run_(soma_exp_ctx *c) {
     size_t nn = (size_t)nmax * nmax;
     soma_status st = SOMA_OK;
     soma_fig *f = NULL;
+    soma_env *field = NULL, *track = NULL;
+    int *next = soma_alloc((size_t)nmax * 4, sizeof(int));
+    double *pi = soma_calloc((size_t)nmax * 4, sizeof(double));
+    unsigned char *term = soma_alloc((size_t)nmax, 1);
+    char *map = soma_alloc((size_t)(H + 1) * (W + 2) + (size_t)L + 8, 1);
+    soma_grid_config gcfg = {1, 0, 0.0, 0};
     double *T = soma_alloc(nn, sizeof(double)), *M = soma_alloc(nn, sizeof(double));
     double *Ld = soma_alloc(nn, sizeof(double)), *work = soma_alloc(nn, sizeof(double));
     long *visits = soma_alloc((size_t)nmax, sizeof(long));
     float *imgs = soma_alloc((size_t)N_SHOW * n, sizeof(float)), *skew = soma_alloc((size_t)L, sizeof(float));
     float *fld = soma_alloc((size_t)L, sizeof(float)), *pos = soma_alloc((size_t)L, sizeof(float));
     float err_t[N_ERR], at_t[N_ERR], err_o[N_ERR], at_o[N_ERR];
-    if (!T || !M || !Ld || !work || !visits || !imgs || !skew || !fld || !pos) {
+    if (!T || !M || !Ld || !work || !visits || !imgs || !skew || !fld || !pos || !next || !pi || !term || !map) {
         st = SOMA_ERR_NOMEM;
         goto out;
     }
     soma_rng rng;
 
     // --- open field: fields, and TD against the closed form
-    open_field_T_(T, W, H);
+    /* the open field without its goal: a walk that never ends */
+    size_t mcap = (size_t)(H + 1) * (W + 2) + (size_t)L + 8;
+    if ((st = soma_grid_map_open_field(map, mcap, H, W)) != SOMA_OK) goto out;
+    for (char *q = map; *q; q++)
+        if (*q == 'G') *q = '.';
+    if ((st = soma_env_grid_new(&field, map, &gcfg)) != SOMA_OK || (st = soma_env_seed(field, c->seed)) != SOMA_OK ||
+        (st = grid_tables_(field, next, term)) != SOMA_OK)
+        goto out;
+    for (int k = 0; k < n * 4; k++) pi[k] = 0.25;
+    if ((st = soma_sr_policy_T(T, next, pi, term, n, 4, -1)) != SOMA_OK) goto out;
     if ((st = soma_sr_closed_form(M, T, n, gamma, work)) != SOMA_OK) goto out;
     for (int k = 0; k < N_SHOW; k++) { /* a 4 x 4 spread of field centres */
         int cx = (int)((k % 4 + 0.5) * W / 4.0), cy = (int)((k / 4 + 0.5) * H / 4.0), j = cy * W + cx;
         for (int i = 0; i < n; i++) imgs[(size_t)k * n + i] = (float)M[(size_t)i * n + j];
     }
     soma_rng_seed(&rng, c->seed, 1);
-    td_learn_(Ld, T, M, n, gamma, alpha, td_steps, &rng, visits, err_o, at_o, N_ERR);
+    if ((st = td_learn_(Ld, field, pi, M, gamma, alpha, td_steps, &rng, visits, err_o, at_o, N_ERR)) != SOMA_OK) goto out;
 
     // --- track: skew of every field (column j over positions i), and TD
-    track_T_(T, L, p);
+    /* the track: 'S' at 0, the goal at L-1 ends an episode; right with p, left with 1 - p */
+    if ((st = soma_grid_map_linear_track(map, mcap, L)) != SOMA_OK) goto out;
+    if ((st = soma_env_grid_new(&track, map, &gcfg)) != SOMA_OK || (st = soma_env_seed(track, c->seed)) != SOMA_OK ||
+        (st = grid_tables_(track, next, term)) != SOMA_OK)
+        goto out;
+    memset(pi, 0, (size_t)L * 4 * sizeof(double));
+    for (int i = 0; i < L; i++) {
+        pi[(size_t)i * 4 + SOMA_GRID_RIGHT] = p;
+        pi[(size_t)i * 4 + SOMA_GRID_LEFT] = 1 - p;
+    }
+    if ((st = soma_sr_policy_T(T, next, pi, term, L, 4, -1)) != SOMA_OK) goto out;
     if ((st = soma_sr_closed_form(M, T, L, gamma, work)) != SOMA_OK) goto out;
     int n_back = 0, n_fields = 0;
     double skew_sum = 0.0;
@@ -159,7 +180,7 @@ static soma_status run_(soma_exp_ctx *c) {
     }
     double back_frac = (double)n_back / n_fields, mean_skew = skew_sum / n_fields;
     soma_rng_seed(&rng, c->seed, 2);
-    td_learn_(Ld, T, M, L, gamma, alpha, td_steps, &rng, visits, err_t, at_t, N_ERR);
+    if ((st = td_learn_(Ld, track, pi, M, gamma, alpha, td_steps, &rng, visits, err_t, at_t, N_ERR)) != SOMA_OK) goto out;
 
     soma_exp_put(c, "backward_fraction", back_frac);
     soma_exp_put(c, "mean_skew_states", mean_skew);
@@ -197,6 +218,12 @@ static soma_status run_(soma_exp_ctx *c) {
     st = soma_fig_save(f, soma_exp_path(c, "sr_gridworld.svg", path, sizeof path));
 out:
     soma_fig_free(f);
+    soma_env_free(field);
+    soma_env_free(track);
+    soma_free(next);
+    soma_free(pi);
+    soma_free(term);
+    soma_free(map);
     soma_free(T);
     soma_free(M);
     soma_free(Ld);

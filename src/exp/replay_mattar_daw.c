@@ -42,83 +42,58 @@ static const soma_exp_landmark landmarks_[] = {
 
 static const char *const reduced_[] = {"--episodes", "20", "--runs", "3", NULL};
 
-/* A deterministic maze: next[s*A+a], reward on entering the goal, which ends the episode. */
-typedef struct maze_ {
-    int n, A, start, goal;
-    int *next;
-} maze_;
-
-/* A W x H grid (W x 1 is the linear track with 2 actions: left, right; else 4: right, left,
- * down, up); a move into a wall stays. Start at cell 0, goal at the last cell. */
-static soma_status maze_grid_(maze_ *m, int W, int H) {
-    m->n = W * H;
-    m->A = H == 1 ? 2 : 4;
-    m->start = 0;
-    m->goal = m->n - 1;
-    m->next = soma_alloc((size_t)m->n * m->A, sizeof(int));
-    if (!m->next) return SOMA_ERR_NOMEM;
-    const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++)
-            for (int a = 0; a < m->A; a++) {
-                int nx = x + dx[a], ny = y + dy[a];
-                if (nx < 0 || nx >= W || ny < 0 || ny >= H) nx = x, ny = y;
-                m->next[(size_t)(y * W + x) * m->A + a] = ny * W + nx;
-            }
-    return SOMA_OK;
-}
-
 typedef struct tally_ {
     long fwd[2], rev[2]; /* [phase]: 0 start, 1 end */
     long backups[2];
     double steps_first, steps_last; /* mean episode length: first and last episode */
 } tally_;
 
-static soma_status run_env_(soma_exp_ctx *c, const maze_ *m, int episodes, int runs, int max_steps,
+/* Runs `runs` agents for `episodes` episodes each in the gridworld of map (start 'S', reward
+ * at the goal 'G'), planning at the start of each episode and after reward. */
+static soma_status run_env_(soma_exp_ctx *c, const char *map, int episodes, int runs, int max_steps,
                             const soma_replay_config *base, soma_replay_event *ev, int cap, tally_ *out) {
     memset(out, 0, sizeof *out);
+    soma_grid_config g = {1, 0, 0.0, max_steps};
+    soma_env *env = NULL;
+    SOMA_TRY(soma_env_grid_new(&env, map, &g));
     soma_replay_config cfg = *base;
-    cfg.n_states = m->n;
-    cfg.n_actions = m->A;
-    cfg.start = m->start;
-    if (cfg.n_step_max <= 0 || cfg.n_step_max > m->n) cfg.n_step_max = m->n;
-    for (int run = 0; run < runs; run++) {
+    cfg.n_states = env->n_states;
+    cfg.n_actions = env->n_actions;
+    float obs[2];
+    soma_status st = soma_env_seed(env, c->seed);
+    if (st == SOMA_OK) st = soma_env_reset(env, obs);
+    cfg.start = env->state;
+    if (cfg.n_step_max <= 0 || cfg.n_step_max > env->n_states) cfg.n_step_max = env->n_states;
+    for (int run = 0; run < runs && st == SOMA_OK; run++) {
         soma_replay *r = NULL;
-        SOMA_TRY(soma_replay_new(&r, &cfg));
+        if ((st = soma_replay_new(&r, &cfg)) != SOMA_OK) break;
         soma_rng rng;
         soma_rng_seed(&rng, c->seed, 100 + (uint64_t)run);
-        soma_status st = SOMA_OK;
         for (int e = 0; e < episodes && st == SOMA_OK; e++) {
-            int s = m->start, ne = 0;
-            if ((st = soma_replay_plan(r, s, ev, cap, &ne)) != SOMA_OK) break;
+            int ne = 0, t = 0, done = SOMA_RUNNING;
+            if ((st = soma_env_reset(env, obs)) != SOMA_OK) break;
+            if ((st = soma_replay_plan(r, env->state, ev, cap, &ne)) != SOMA_OK) break;
             soma_replay_directions(ev, ne, &out->fwd[0], &out->rev[0]);
             out->backups[0] += ne;
-            int t = 0, rewarded = 0;
-            for (; t < max_steps; t++) {
-                int a = soma_replay_act(r, s, &rng);
-                int s2 = m->next[(size_t)s * m->A + a];
-                int end = s2 == m->goal;
-                if ((st = soma_replay_observe(r, s, a, end ? 1.0 : 0.0, s2, end ? SOMA_TERMINAL : SOMA_RUNNING)) != SOMA_OK)
-                    break;
-                s = s2;
-                if (end) {
-                    rewarded = 1;
-                    t++;
-                    break;
-                }
+            while (done == SOMA_RUNNING) {
+                int s = env->state, a = soma_replay_act(r, s, &rng);
+                double rew;
+                if ((st = soma_env_step(env, a, obs, &rew, &done)) != SOMA_OK) break;
+                if ((st = soma_replay_observe(r, s, a, rew, env->state, done)) != SOMA_OK) break;
+                t++;
             }
             if (st != SOMA_OK) break;
             if (e == 0) out->steps_first += (double)t / runs;
             if (e == episodes - 1) out->steps_last += (double)t / runs;
-            if (!rewarded) continue;
-            if ((st = soma_replay_plan(r, s, ev, cap, &ne)) != SOMA_OK) break;
+            if (done != SOMA_TERMINAL) continue; /* truncated: no reward, no end replay */
+            if ((st = soma_replay_plan(r, env->state, ev, cap, &ne)) != SOMA_OK) break;
             soma_replay_directions(ev, ne, &out->fwd[1], &out->rev[1]);
             out->backups[1] += ne;
         }
         soma_replay_free(r);
-        SOMA_TRY(st);
     }
-    return SOMA_OK;
+    soma_env_free(env);
+    return st;
 }
 
 static double frac_(long a, long b) { return a + b > 0 ? (double)a / (double)(a + b) : 0.0; }
@@ -139,19 +114,22 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_double(&c->args, "evb-min", &evb_min));
     SOMA_TRY(soma_args_int(&c->args, "max-steps", &max_steps));
     soma_replay_config base = {0, 0, 0, gamma, alpha, beta, evb_min, plan, nstep};
-    maze_ track = {0}, field = {0};
     soma_fig *f = NULL;
     soma_replay_event *ev = NULL;
     tally_ tt, tf;
-    soma_status st;
-    if ((st = maze_grid_(&track, L, 1)) != SOMA_OK || (st = maze_grid_(&field, W, H)) != SOMA_OK) goto out;
-    int nmax = track.n > field.n ? track.n : field.n, cap = plan * nmax + 1;
-    if (!(ev = soma_alloc((size_t)cap, sizeof *ev))) {
+    soma_status st = SOMA_OK;
+    size_t mcap = (size_t)(H + 1) * (W + 2) + (size_t)L + 8;
+    char *map = soma_alloc(mcap, 1);
+    int nmax = L > W * H ? L : W * H, cap = plan * nmax + 1;
+    if (!map || !(ev = soma_alloc((size_t)cap, sizeof *ev))) {
         st = SOMA_ERR_NOMEM;
         goto out;
     }
-    if ((st = run_env_(c, &track, episodes, runs, max_steps, &base, ev, cap, &tt)) != SOMA_OK) goto out;
-    if ((st = run_env_(c, &field, episodes, runs, max_steps, &base, ev, cap, &tf)) != SOMA_OK) goto out;
+    /* the maps of the gridworld: 'S' at one end / the top-left corner, 'G' at the other */
+    if ((st = soma_grid_map_linear_track(map, mcap, L)) != SOMA_OK) goto out;
+    if ((st = run_env_(c, map, episodes, runs, max_steps, &base, ev, cap, &tt)) != SOMA_OK) goto out;
+    if ((st = soma_grid_map_open_field(map, mcap, H, W)) != SOMA_OK) goto out;
+    if ((st = run_env_(c, map, episodes, runs, max_steps, &base, ev, cap, &tf)) != SOMA_OK) goto out;
 
     double fs = frac_(tt.fwd[0], tt.rev[0]), re = frac_(tt.rev[1], tt.fwd[1]);
     double ffs = frac_(tf.fwd[0], tf.rev[0]), fre = frac_(tf.rev[1], tf.fwd[1]);
@@ -190,8 +168,7 @@ static soma_status run_(soma_exp_ctx *c) {
 out:
     soma_fig_free(f);
     soma_free(ev);
-    soma_free(track.next);
-    soma_free(field.next);
+    soma_free(map);
     return st;
 }
 

@@ -276,6 +276,23 @@ static void test_experiments_(void) {
         cJSON_Delete(res);
         res = NULL;
     }
+    /* one-step backups alone: reverse replay after reward stays, forward replay before a run
+     * goes (it comes from the n-step backups along the path ahead of the agent) */
+    const char *one[] = {"--n-step", "1"};
+    CHECK_OK(soma_exp_run_reduced(soma_exp_find("replay-mattar-daw"), 2, one, out, &res));
+    if (res) {
+        CHECK(ours_(res, "forward_fraction_start") < 0.5 && ours_(res, "reverse_fraction_end") > 0.5);
+        cJSON_Delete(res);
+        res = NULL;
+    }
+    /* beta 0: a uniform policy that no value changes, so no backup gains anything */
+    const char *flat[] = {"--beta", "0"};
+    CHECK_OK(soma_exp_run_reduced(soma_exp_find("replay-mattar-daw"), 2, flat, out, &res));
+    if (res) {
+        CHECK(ours_(res, "track_backups_per_episode") == 0);
+        cJSON_Delete(res);
+        res = NULL;
+    }
     /* without replay there is nothing to count */
     const char *none[] = {"--plan-steps", "0"};
     CHECK_OK(soma_exp_run_reduced(soma_exp_find("replay-mattar-daw"), 2, none, out, &res));

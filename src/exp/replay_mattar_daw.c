@@ -1,9 +1,14 @@
 // replay-mattar-daw: prioritized replay by gain x need (Mattar & Daw 2018). A Dyna-style
-// Q-learner runs a linear track and an open field (start at one end / corner, reward at the
-// other, then back to the start) and replays remembered experiences before each run (at the
-// start of an episode) and after reward (at its end), each backup chosen by its expected
-// value, gain x need. Consecutive replayed experiences of adjacent states form forward or
-// reverse sequences: forward replay dominates before a run, reverse replay after reward.
+// Q-learner (soma_replay) runs the gridworld's linear track and open field (start at one end /
+// the top-left corner, reward at the other end / corner, Gaussian noise on its size, then back
+// to the start) and replays remembered experiences before each run (at the start of an
+// episode) and after reward (at its end), each backup the one of largest expected value,
+// gain x need. Consecutive replayed experiences of adjacent states form forward or reverse
+// pairs: forward replay dominates before a run (n-step backups along the path ahead, where
+// need is high), reverse replay after reward (the reward's change propagates backward from
+// the goal, one step a backup). Without reward noise and with alpha 1 the values settle after
+// a few episodes and there is little left to replay before a run; with one-step backups only
+// (--n-step 1) forward replay before a run disappears.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,11 +24,12 @@ static const soma_opt opts_[] = {
     {"episodes", SOMA_OPT_INT, "50", 1, 100000, NULL, "episodes in each environment", 1},
     {"runs", SOMA_OPT_INT, "10", 1, 10000, NULL, "independent agents in each environment (seeds)", 1},
     {"gamma", SOMA_OPT_FLOAT, "0.9", 0, 0.99, NULL, "discount", 0},
-    {"alpha", SOMA_OPT_FLOAT, "0.5", 1e-6, 1, NULL, "online learning rate (replayed backups are complete: 1)", 0},
+    {"alpha", SOMA_OPT_FLOAT, "1", 1e-6, 1, NULL, "online learning rate (replayed backups are complete: 1)", 0},
     {"beta", SOMA_OPT_FLOAT, "5", 0, 1000, NULL, "softmax inverse temperature", 0},
-    {"plan-steps", SOMA_OPT_INT, "10", 0, 100000, NULL, "backups per planning phase (start, end)", 0},
+    {"plan-steps", SOMA_OPT_INT, "20", 0, 100000, NULL, "backups per planning phase (start, end)", 0},
     {"n-step", SOMA_OPT_INT, "0", 0, 100000, NULL, "longest n-step backup (0: the environment's states)", 0},
     {"evb-min", SOMA_OPT_FLOAT, "1e-6", 0, 1, NULL, "replay stops when the best gain x need falls below it", 0},
+    {"reward-sd", SOMA_OPT_FLOAT, "0.1", 0, 10, NULL, "standard deviation of Gaussian noise on the reward at the goal", 0},
     {"max-steps", SOMA_OPT_INT, "1000", 1, 10000000, NULL, "step limit of an episode", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
@@ -50,7 +56,7 @@ typedef struct tally_ {
 
 /* Runs `runs` agents for `episodes` episodes each in the gridworld of map (start 'S', reward
  * at the goal 'G'), planning at the start of each episode and after reward. */
-static soma_status run_env_(soma_exp_ctx *c, const char *map, int episodes, int runs, int max_steps,
+static soma_status run_env_(soma_exp_ctx *c, const char *map, int episodes, int runs, int max_steps, double reward_sd,
                             const soma_replay_config *base, soma_replay_event *ev, int cap, tally_ *out) {
     memset(out, 0, sizeof *out);
     soma_grid_config g = {1, 0, 0.0, max_steps};
@@ -79,6 +85,7 @@ static soma_status run_env_(soma_exp_ctx *c, const char *map, int episodes, int 
                 int s = env->state, a = soma_replay_act(r, s, &rng);
                 double rew;
                 if ((st = soma_env_step(env, a, obs, &rew, &done)) != SOMA_OK) break;
+                if (done == SOMA_TERMINAL && reward_sd > 0) rew += reward_sd * soma_rng_normal(&rng);
                 if ((st = soma_replay_observe(r, s, a, rew, env->state, done)) != SOMA_OK) break;
                 t++;
             }
@@ -100,7 +107,7 @@ static double frac_(long a, long b) { return a + b > 0 ? (double)a / (double)(a 
 
 static soma_status run_(soma_exp_ctx *c) {
     int L, W, H, episodes, runs, plan, nstep, max_steps;
-    double gamma, alpha, beta, evb_min;
+    double gamma, alpha, beta, evb_min, reward_sd;
     SOMA_TRY(soma_args_int(&c->args, "track", &L));
     SOMA_TRY(soma_args_int(&c->args, "width", &W));
     SOMA_TRY(soma_args_int(&c->args, "height", &H));
@@ -113,6 +120,7 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "n-step", &nstep));
     SOMA_TRY(soma_args_double(&c->args, "evb-min", &evb_min));
     SOMA_TRY(soma_args_int(&c->args, "max-steps", &max_steps));
+    SOMA_TRY(soma_args_double(&c->args, "reward-sd", &reward_sd));
     soma_replay_config base = {0, 0, 0, gamma, alpha, beta, evb_min, plan, nstep};
     soma_fig *f = NULL;
     soma_replay_event *ev = NULL;
@@ -127,9 +135,9 @@ static soma_status run_(soma_exp_ctx *c) {
     }
     /* the maps of the gridworld: 'S' at one end / the top-left corner, 'G' at the other */
     if ((st = soma_grid_map_linear_track(map, mcap, L)) != SOMA_OK) goto out;
-    if ((st = run_env_(c, map, episodes, runs, max_steps, &base, ev, cap, &tt)) != SOMA_OK) goto out;
+    if ((st = run_env_(c, map, episodes, runs, max_steps, reward_sd, &base, ev, cap, &tt)) != SOMA_OK) goto out;
     if ((st = soma_grid_map_open_field(map, mcap, H, W)) != SOMA_OK) goto out;
-    if ((st = run_env_(c, map, episodes, runs, max_steps, &base, ev, cap, &tf)) != SOMA_OK) goto out;
+    if ((st = run_env_(c, map, episodes, runs, max_steps, reward_sd, &base, ev, cap, &tf)) != SOMA_OK) goto out;
 
     double fs = frac_(tt.fwd[0], tt.rev[0]), re = frac_(tt.rev[1], tt.fwd[1]);
     double ffs = frac_(tf.fwd[0], tf.rev[0]), fre = frac_(tf.rev[1], tf.fwd[1]);

@@ -49,6 +49,8 @@ static const soma_exp_landmark landmarks_[] = {
 static const char *const reduced_[] = {"--episodes", "20", "--runs", "3", NULL};
 
 typedef struct tally_ {
+    float *per_ep; /* [4 * episodes]: forward start, reverse start, forward end, reverse end pairs,
+                      summed over runs, per episode (may be NULL) */
     long fwd[2], rev[2]; /* [phase]: 0 start, 1 end */
     long backups[2];
     double steps_first, steps_last; /* mean episode length: first and last episode */
@@ -58,7 +60,9 @@ typedef struct tally_ {
  * at the goal 'G'), planning at the start of each episode and after reward. */
 static soma_status run_env_(soma_exp_ctx *c, const char *map, int episodes, int runs, int max_steps, double reward_sd,
                             const soma_replay_config *base, soma_replay_event *ev, int cap, tally_ *out) {
+    float *per_ep = out->per_ep;
     memset(out, 0, sizeof *out);
+    out->per_ep = per_ep;
     soma_grid_config g = {1, 0, 0.0, max_steps};
     soma_env *env = NULL;
     SOMA_TRY(soma_env_grid_new(&env, map, &g));
@@ -79,7 +83,12 @@ static soma_status run_env_(soma_exp_ctx *c, const char *map, int episodes, int 
             int ne = 0, t = 0, done = SOMA_RUNNING;
             if ((st = soma_env_reset(env, obs)) != SOMA_OK) break;
             if ((st = soma_replay_plan(r, env->state, ev, cap, &ne)) != SOMA_OK) break;
+            long f0 = out->fwd[0], r0 = out->rev[0];
             soma_replay_directions(ev, ne, &out->fwd[0], &out->rev[0]);
+            if (per_ep) {
+                per_ep[e] += (float)(out->fwd[0] - f0);
+                per_ep[episodes + e] += (float)(out->rev[0] - r0);
+            }
             out->backups[0] += ne;
             while (done == SOMA_RUNNING) {
                 int s = env->state, a = soma_replay_act(r, s, &rng);
@@ -94,7 +103,12 @@ static soma_status run_env_(soma_exp_ctx *c, const char *map, int episodes, int 
             if (e == episodes - 1) out->steps_last += (double)t / runs;
             if (done != SOMA_TERMINAL) continue; /* truncated: no reward, no end replay */
             if ((st = soma_replay_plan(r, env->state, ev, cap, &ne)) != SOMA_OK) break;
+            long f1 = out->fwd[1], r1 = out->rev[1];
             soma_replay_directions(ev, ne, &out->fwd[1], &out->rev[1]);
+            if (per_ep) {
+                per_ep[2 * episodes + e] += (float)(out->fwd[1] - f1);
+                per_ep[3 * episodes + e] += (float)(out->rev[1] - r1);
+            }
             out->backups[1] += ne;
         }
         soma_replay_free(r);
@@ -124,12 +138,15 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_replay_config base = {0, 0, 0, gamma, alpha, beta, evb_min, plan, nstep};
     soma_fig *f = NULL;
     soma_replay_event *ev = NULL;
-    tally_ tt, tf;
+    tally_ tt = {0}, tf = {0};
+    float *xs = NULL;
     soma_status st = SOMA_OK;
     size_t mcap = (size_t)(H + 1) * (W + 2) + (size_t)L + 8;
     char *map = soma_alloc(mcap, 1);
     int nmax = L > W * H ? L : W * H, cap = plan * nmax + 1;
-    if (!map || !(ev = soma_alloc((size_t)cap, sizeof *ev))) {
+    tt.per_ep = soma_calloc((size_t)4 * episodes, sizeof(float));
+    xs = soma_alloc((size_t)episodes, sizeof(float));
+    if (!map || !tt.per_ep || !xs || !(ev = soma_alloc((size_t)cap, sizeof *ev))) {
         st = SOMA_ERR_NOMEM;
         goto out;
     }
@@ -160,23 +177,36 @@ static soma_status run_(soma_exp_ctx *c) {
              "after reward (%ld); open field %dx%d: forward %.2f before, reverse %.2f after",
              L, fs, tt.fwd[0] + tt.rev[0], re, tt.fwd[1] + tt.rev[1], W, H, ffs, fre);
 
-    if ((st = soma_fig_new(&f, 1, 2, 1000, 420)) != SOMA_OK) goto out;
+    if ((st = soma_fig_new(&f, 1, 3, 1400, 420)) != SOMA_OK) goto out;
     soma_fig_title(f, "Replay direction by time in the episode (gain x need, Mattar & Daw 2018)");
     const char *labels[4] = {"start: fwd", "start: rev", "end: fwd", "end: rev"};
-    const float vt[4] = {(float)fs, (float)(1 - fs), (float)(1 - re), (float)re};
-    const float vf[4] = {(float)ffs, (float)(1 - ffs), (float)(1 - fre), (float)fre};
-    soma_fig_labels(f, 0, "Linear track", "", "fraction of replayed pairs");
+    double pts = (double)(tt.fwd[0] + tt.rev[0]), pte = (double)(tt.fwd[1] + tt.rev[1]);
+    double pfs = (double)(tf.fwd[0] + tf.rev[0]), pfe = (double)(tf.fwd[1] + tf.rev[1]);
+    const float vt[4] = {(float)frac_(tt.fwd[0], tt.rev[0]), (float)frac_(tt.rev[0], tt.fwd[0]),
+                         (float)frac_(tt.fwd[1], tt.rev[1]), (float)frac_(tt.rev[1], tt.fwd[1])};
+    const float vf[4] = {(float)frac_(tf.fwd[0], tf.rev[0]), (float)frac_(tf.rev[0], tf.fwd[0]),
+                         (float)frac_(tf.fwd[1], tf.rev[1]), (float)frac_(tf.rev[1], tf.fwd[1])};
+    char title[128];
+    snprintf(title, sizeof title, "Linear track (%.0f pairs before, %.0f after)", pts, pte);
+    soma_fig_labels(f, 0, title, "", "fraction of replayed pairs");
     if ((st = soma_fig_bars(f, 0, vt, NULL, 4, labels, 0)) != SOMA_OK) goto out;
     soma_fig_ylim(f, 0, 0, 1);
-    soma_fig_labels(f, 1, "Open field", "", "fraction of replayed pairs");
+    snprintf(title, sizeof title, "Open field (%.0f pairs before, %.0f after)", pfs, pfe);
+    soma_fig_labels(f, 1, title, "", "fraction of replayed pairs");
     if ((st = soma_fig_bars(f, 1, vf, NULL, 4, labels, 0)) != SOMA_OK) goto out;
     soma_fig_ylim(f, 1, 0, 1);
+    soma_fig_labels(f, 2, "Linear track: replayed pairs per episode", "episode", "pairs (sum over runs)");
+    for (int e = 0; e < episodes; e++) xs[e] = (float)(e + 1);
+    for (int k = 0; k < 4; k++)
+        if ((st = soma_fig_line(f, 2, xs, tt.per_ep + (size_t)k * episodes, episodes, labels[k], NULL)) != SOMA_OK) goto out;
     char path[1100];
     st = soma_fig_save(f, soma_exp_path(c, "replay_mattar_daw.svg", path, sizeof path));
 out:
     soma_fig_free(f);
     soma_free(ev);
     soma_free(map);
+    soma_free(tt.per_ep);
+    soma_free(xs);
     return st;
 }
 

@@ -115,7 +115,7 @@ void soma_sr_value(double *v, const double *M, const double *r, int n);
 /* pi[A] = softmax(beta q[A]) (beta: inverse temperature >= 0). */
 void soma_softmax(double *pi, const double *q, int n_actions, double beta);
 /* Gain of the backup Q(s,a) <- q_new for a state with action values q_s[A], under softmax(beta)
- * before and after the backup. */
+ * before and after the backup. NaN for more than 32 actions (the agent's limit too). */
 double soma_replay_gain(const double *q_s, int n_actions, int a, double q_new, double beta);
 
 typedef struct soma_replay_config {

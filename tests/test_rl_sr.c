@@ -1,5 +1,5 @@
 // The successor representation and prioritized replay (src/rl/sr.c, src/rl/replay.c):
-// the closed form against the power series sum_t gamma^t T^t and against a hand-derived
+// the closed form against NumPy's inverse (tests/ref/gen_rl_sr.py), the power series sum_t gamma^t T^t and against a hand-derived
 // chain, TD learning converging to it, M r against value iteration, gain and need of a
 // hand-worked 3-state case, replay direction counting, determinism by seed, and the
 // headlines of the reduced sr-gridworld and replay-mattar-daw runs.
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "soma/exp.h"
 #include "soma/rl.h"
 
@@ -56,6 +57,42 @@ static void series_(double *S, const double *T, int n, double gamma) {
     }
     free(P);
     free(Q);
+}
+
+/* The closed form and M r against NumPy's LAPACK inverse (tests/ref/gen_rl_sr.py). */
+static void test_numpy_fixture_(void) {
+    const char *names[] = {"sr_ring", "sr_track", "sr_field"};
+    for (int c = 0; c < 3; c++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "tests/fixtures/rl/%s.bin", names[c]);
+        static fixture f;
+        if (fixture_load(check_src_path(rel), &f) != 0) {
+            CHECK(0);
+            continue;
+        }
+        const fixture_array *T = fixture_get(&f, "T"), *g = fixture_get(&f, "gamma"), *M = fixture_get(&f, "M");
+        const fixture_array *r = fixture_get(&f, "r"), *v = fixture_get(&f, "v");
+        CHECK(T && g && M && r && v);
+        if (!T || !g || !M || !r || !v) {
+            fixture_free(&f);
+            continue;
+        }
+        int n = T->dims[0];
+        size_t nn = (size_t)n * n;
+        double *Td = malloc(nn * sizeof(double)), *Md = malloc(nn * sizeof(double)), *W = malloc(nn * sizeof(double));
+        double *rd = malloc((size_t)n * sizeof(double)), *vd = malloc((size_t)n * sizeof(double));
+        float *Mf = malloc(nn * sizeof(float)), *vf = malloc((size_t)n * sizeof(float));
+        for (size_t k = 0; k < nn; k++) Td[k] = T->data[k];
+        for (int i = 0; i < n; i++) rd[i] = r->data[i];
+        CHECK_OK(soma_sr_closed_form(Md, Td, n, g->data[0], W));
+        soma_sr_value(vd, Md, rd, n);
+        for (size_t k = 0; k < nn; k++) Mf[k] = (float)Md[k];
+        for (int i = 0; i < n; i++) vf[i] = (float)vd[i];
+        CHECK_CLOSE(names[c], Mf, M->data, nn, 1e-5f, 1e-4f);
+        CHECK_CLOSE(names[c], vf, v->data, (size_t)n, 1e-5f, 1e-4f);
+        free(Td), free(Md), free(W), free(rd), free(vd), free(Mf), free(vf);
+        fixture_free(&f);
+    }
 }
 
 static void test_closed_form_(void) {
@@ -304,6 +341,7 @@ static void test_experiments_(void) {
 
 int main(void) {
     test_closed_form_();
+    test_numpy_fixture_();
     test_policy_T_();
     test_td_();
     test_value_();

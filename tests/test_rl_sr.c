@@ -3,6 +3,7 @@
 // chain, TD learning converging to it, M r against value iteration, gain and need of a
 // hand-worked 3-state case, replay direction counting, determinism by seed, and the
 // headlines of the reduced sr-gridworld and replay-mattar-daw runs.
+#define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "scratch.h"
 #include "soma/exp.h"
 #include "soma/rl.h"
 
@@ -271,7 +273,11 @@ static double ours_(const cJSON *root, const char *k) {
 }
 
 static void test_experiments_(void) {
-    const char *out = "test_rl_sr_out";
+    if (!scratch_init("rl_sr")) {
+        CHECK(0);
+        return;
+    }
+    const char *out = scratch_path("out");
     /* sr-gridworld: the fields of the track skew backward; TD gets close to the closed form */
     cJSON *res = NULL;
     CHECK_OK(soma_exp_run_reduced(soma_exp_find("sr-gridworld"), 0, NULL, out, &res));
@@ -348,5 +354,6 @@ int main(void) {
     test_gain_need_();
     test_directions_();
     test_experiments_();
+    scratch_remove();
     return check_report("test_rl_sr");
 }

@@ -288,6 +288,8 @@ static void test_experiments_(void) {
         CHECK(bf == 1.0);
         CHECK(ms > 0.5);
         CHECK(et < 0.1 && eo < 0.1);
+        /* a wall bounds the fields: across it, far less than at the same distance in the open */
+        CHECK(ours_(res, "wall_ratio") < 0.01);
         cJSON_Delete(res);
         res = NULL;
     }

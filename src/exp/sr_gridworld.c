@@ -12,8 +12,8 @@
 #include "soma/rl.h"
 
 static const soma_opt opts_[] = {
-    {"width", SOMA_OPT_INT, "10", 2, 40, NULL, "open field: columns", 0},
-    {"height", SOMA_OPT_INT, "10", 2, 40, NULL, "open field: rows", 0},
+    {"width", SOMA_OPT_INT, "10", 4, 40, NULL, "open field: columns", 0},
+    {"height", SOMA_OPT_INT, "10", 3, 40, NULL, "open field: rows", 0},
     {"track", SOMA_OPT_INT, "20", 3, 400, NULL, "linear track: states", 0},
     {"p-forward", SOMA_OPT_FLOAT, "0.8", 0.5, 1, NULL, "track: probability of a step in the direction of travel (else one back)", 0},
     {"gamma", SOMA_OPT_FLOAT, "0.9", 0, 0.99, NULL, "discount of the SR", 0},
@@ -31,6 +31,11 @@ static const soma_exp_landmark landmarks_[] = {
     {"TD learning converges to the SR: max |M_td - M| / max M on the track (at most 0.1, this "
      "project's threshold)",
      "Dayan 1993", "https://doi.org/10.1162/neco.1993.5.4.613", "td_rel_error_track", SOMA_EXP_AT_MOST, 0.1},
+    {"SR fields respect walls: a field's value just across a wall over its value at the same "
+     "distance in the open (at most 0.1, this project's threshold; the paper's Fig. 2 shows "
+     "fields bounded by walls)",
+     "Stachenfeld, Botvinick & Gershman 2017, Fig. 2", "https://doi.org/10.1038/nn.4650", "wall_ratio",
+     SOMA_EXP_AT_MOST, 0.1},
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -118,10 +123,11 @@ static soma_status run_(soma_exp_ctx *c) {
     double *T = soma_alloc(nn, sizeof(double)), *M = soma_alloc(nn, sizeof(double));
     double *Ld = soma_alloc(nn, sizeof(double)), *work = soma_alloc(nn, sizeof(double));
     long *visits = soma_alloc((size_t)nmax, sizeof(long));
+    float *wimgs = soma_alloc((size_t)4 * n, sizeof(float));
     float *imgs = soma_alloc((size_t)N_SHOW * n, sizeof(float)), *skew = soma_alloc((size_t)L, sizeof(float));
     float *fld = soma_alloc((size_t)L, sizeof(float)), *pos = soma_alloc((size_t)L, sizeof(float));
     float err_t[N_ERR], at_t[N_ERR], err_o[N_ERR], at_o[N_ERR];
-    if (!T || !M || !Ld || !work || !visits || !imgs || !skew || !fld || !pos || !next || !pi || !term || !map) {
+    if (!T || !M || !Ld || !work || !visits || !imgs || !wimgs || !skew || !fld || !pos || !next || !pi || !term || !map) {
         st = SOMA_ERR_NOMEM;
         goto out;
     }
@@ -145,6 +151,24 @@ static soma_status run_(soma_exp_ctx *c) {
     }
     soma_rng_seed(&rng, c->seed, 1);
     if ((st = td_learn_(Ld, field, pi, M, gamma, alpha, td_steps, &rng, visits, err_o, at_o, N_ERR)) != SOMA_OK) goto out;
+
+    // --- the open field with a wall down its middle column (open in the bottom row)
+    int wc = W / 2, jw = wc - 1, across = wc + 1, open_cell = wc >= 3 ? wc - 3 : 2 * W + wc - 1;
+    if ((st = soma_grid_map_open_field(map, mcap, H, W)) != SOMA_OK) goto out;
+    for (int y = 0; y + 1 < H; y++) map[(size_t)y * (W + 1) + wc] = '#';
+    for (char *q = map; *q; q++)
+        if (*q == 'G') *q = '.';
+    soma_env_free(field);
+    field = NULL;
+    if ((st = soma_env_grid_new(&field, map, &gcfg)) != SOMA_OK || (st = grid_tables_(field, next, term)) != SOMA_OK)
+        goto out;
+    if ((st = soma_sr_policy_T(T, next, pi, term, n, 4, -1)) != SOMA_OK) goto out;
+    if ((st = soma_sr_closed_form(M, T, n, gamma, work)) != SOMA_OK) goto out;
+    const int wall_fields[4] = {jw, across, (H / 2) * W + jw, (H - 1) * W + wc};
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < n; i++) wimgs[(size_t)k * n + i] = (float)M[(size_t)i * n + wall_fields[k]];
+    double v_across = M[(size_t)across * n + jw], v_open = M[(size_t)open_cell * n + jw];
+    double wall_ratio = v_across / v_open;
 
     // --- track: skew of every field (column j over positions i), and TD
     /* the track: 'S' at 0, the goal at L-1 ends an episode; right with p, left with 1 - p */
@@ -187,33 +211,43 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_exp_put(c, "td_rel_error_track", err_t[N_ERR - 1]);
     soma_exp_put(c, "td_rel_error_open_field", err_o[N_ERR - 1]);
     soma_exp_put_array(c, "track_skew", skew, L);
+    soma_exp_put(c, "wall_ratio", wall_ratio);
     soma_exp_put(c, "gamma", gamma);
     soma_exp_put(c, "p_forward", p);
     snprintf(c->headline, sizeof c->headline,
              "track (%d states, p forward %.2f): %d/%d fields skew backward, mean skew %.2f states "
-             "behind the peak; TD vs closed form: max error %.3f (track), %.3f (open field %dx%d) of max M",
-             L, p, n_back, n_fields, mean_skew, (double)err_t[N_ERR - 1], (double)err_o[N_ERR - 1], W, H);
+             "behind the peak; TD vs closed form: max error %.3f (track), %.3f (open field %dx%d) of max M; "
+             "across a wall a field keeps %.3f of its value at the same distance in the open",
+             L, p, n_back, n_fields, mean_skew, (double)err_t[N_ERR - 1], (double)err_o[N_ERR - 1], W, H, wall_ratio);
 
     // --- figure: open-field fields, track fields, skew, TD error
-    if ((st = soma_fig_new(&f, 2, 2, 1100, 860)) != SOMA_OK) goto out;
+    if ((st = soma_fig_new(&f, 2, 3, 1500, 860)) != SOMA_OK) goto out;
     soma_fig_title(f, "Successor-representation place fields (Stachenfeld et al. 2017)");
     soma_fig_labels(f, 0, "Open field: SR columns M[:, j] (16 fields)", "", "");
     if ((st = soma_fig_images(f, 0, imgs, N_SHOW, H, W, 4, 1)) != SOMA_OK) goto out;
-    soma_fig_labels(f, 1, "Track (travel ->): fields M[:, j]", "position", "expected discounted visits");
+    soma_fig_labels(f, 1, "A wall down the middle (open at the bottom): 4 fields", "", "");
+    if ((st = soma_fig_images(f, 1, wimgs, 4, H, W, 2, 1)) != SOMA_OK) goto out;
+    {
+        const float v[2] = {(float)v_open, (float)v_across};
+        const char *labels[2] = {"2 cells away, open", "2 cells away, across the wall"};
+        soma_fig_labels(f, 2, "A field by a wall", "", "M[cell, field]");
+        if ((st = soma_fig_bars(f, 2, v, NULL, 2, labels, 0)) != SOMA_OK) goto out;
+    }
+    soma_fig_labels(f, 3, "Track (travel ->): fields M[:, j]", "position", "expected discounted visits");
     for (int j = L / 4; j < L; j += L / 4 > 0 ? L / 4 : 1) {
         for (int i = 0; i < L; i++) fld[i] = (float)M[(size_t)i * L + j];
         char lab[32];
         snprintf(lab, sizeof lab, "field %d", j);
-        if ((st = soma_fig_line(f, 1, pos, fld, L, lab, NULL)) != SOMA_OK) goto out;
+        if ((st = soma_fig_line(f, 3, pos, fld, L, lab, NULL)) != SOMA_OK) goto out;
     }
-    soma_fig_labels(f, 2, "Skew: peak - centre of mass (> 0: backward)", "field (position of its state)", "skew (states)");
+    soma_fig_labels(f, 4, "Skew: peak - centre of mass (> 0: backward)", "field (position of its state)", "skew (states)");
     soma_line_style dots = {0, 0, 1, 0.f};
-    if ((st = soma_fig_line(f, 2, pos + 1, skew + 1, L - 1, "SR field", &dots)) != SOMA_OK) goto out;
-    if ((st = soma_fig_hline(f, 2, 0.f, "no skew")) != SOMA_OK) goto out;
-    soma_fig_labels(f, 3, "TD-learned SR vs closed form", "steps", "max |M_td - M| / max M");
-    if ((st = soma_fig_line(f, 3, at_t, err_t, N_ERR, "track", NULL)) != SOMA_OK) goto out;
-    if ((st = soma_fig_line(f, 3, at_o, err_o, N_ERR, "open field", NULL)) != SOMA_OK) goto out;
-    soma_fig_logy(f, 3, 1);
+    if ((st = soma_fig_line(f, 4, pos + 1, skew + 1, L - 1, "SR field", &dots)) != SOMA_OK) goto out;
+    if ((st = soma_fig_hline(f, 4, 0.f, "no skew")) != SOMA_OK) goto out;
+    soma_fig_labels(f, 5, "TD-learned SR vs closed form", "steps", "max |M_td - M| / max M");
+    if ((st = soma_fig_line(f, 5, at_t, err_t, N_ERR, "track", NULL)) != SOMA_OK) goto out;
+    if ((st = soma_fig_line(f, 5, at_o, err_o, N_ERR, "open field", NULL)) != SOMA_OK) goto out;
+    soma_fig_logy(f, 5, 1);
     char path[1100];
     st = soma_fig_save(f, soma_exp_path(c, "sr_gridworld.svg", path, sizeof path));
 out:
@@ -230,6 +264,7 @@ out:
     soma_free(work);
     soma_free(visits);
     soma_free(imgs);
+    soma_free(wimgs);
     soma_free(skew);
     soma_free(fld);
     soma_free(pos);

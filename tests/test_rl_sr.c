@@ -256,6 +256,50 @@ static void test_gain_need_(void) {
     CHECK_FAILS(soma_replay_new(&r, &c), SOMA_ERR_ARG);
 }
 
+/* The agent on a 6-state track driven by a seeded stream: the same seed gives the same
+ * actions, values and replays bit for bit; another seed gives another walk. Also: a plan
+ * stops when the event buffer is full. */
+static int agent_walk_(uint64_t seed, double *q_out, long *n_events, int cap) {
+    soma_replay_config c = {6, 2, 0, 0.9, 1.0, 5.0, 1e-9, 20, 6};
+    soma_replay *r = NULL;
+    if (soma_replay_new(&r, &c) != SOMA_OK) return -1;
+    soma_rng rng;
+    soma_rng_seed(&rng, seed, 0);
+    soma_replay_event ev[200];
+    int steps = 0, ne;
+    *n_events = 0;
+    for (int e = 0; e < 10; e++) {
+        int s = 0;
+        if (soma_replay_plan(r, s, ev, cap, &ne) != SOMA_OK || ne > cap) return -1;
+        *n_events += ne;
+        while (s != 5) {
+            int a = soma_replay_act(r, s, &rng), s2 = a == 1 ? s + 1 : (s > 0 ? s - 1 : 0);
+            if (soma_replay_observe(r, s, a, s2 == 5 ? 1.0 : 0.0, s2, s2 == 5 ? SOMA_TERMINAL : SOMA_RUNNING) != SOMA_OK)
+                return -1;
+            s = s2;
+            steps++;
+        }
+        if (soma_replay_plan(r, s, ev, cap, &ne) != SOMA_OK || ne > cap) return -1;
+        *n_events += ne;
+    }
+    memcpy(q_out, soma_replay_q(r), 12 * sizeof(double));
+    soma_replay_free(r);
+    return steps;
+}
+
+static void test_agent_determinism_(void) {
+    double q1[12], q2[12], q3[12];
+    long n1, n2, n3, n4;
+    int s1 = agent_walk_(11, q1, &n1, 200), s2 = agent_walk_(11, q2, &n2, 200), s3 = agent_walk_(12, q3, &n3, 200);
+    CHECK(s1 > 0 && s1 == s2 && n1 == n2 && memcmp(q1, q2, sizeof q1) == 0);
+    CHECK(n1 > 0);
+    CHECK(s3 > 0 && s3 != s1);
+    /* values learned: going right beats going left in every state before the goal */
+    for (int s = 0; s < 5; s++) CHECK(q1[s * 2 + 1] > q1[s * 2]);
+    /* a buffer of 2 events: each plan stops there */
+    CHECK(agent_walk_(11, q3, &n4, 2) > 0 && n4 <= 2 * 20);
+}
+
 static void test_directions_(void) {
     /* 3->4, 4->5 forward; 5->6 then 4->5 reverse; 4->5 then 5->4 neither; self loop neither */
     const soma_replay_event ev[] = {{3, 1, 4, 0}, {4, 1, 5, 1}, {5, 1, 6, 2}, {4, 1, 5, 3},
@@ -355,6 +399,7 @@ int main(void) {
     test_value_();
     test_gain_need_();
     test_directions_();
+    test_agent_determinism_();
     test_experiments_();
     scratch_remove();
     return check_report("test_rl_sr");

@@ -65,6 +65,97 @@ soma_status soma_env_reset(soma_env *e, float *obs);
 soma_status soma_env_step(soma_env *e, int action, float *obs, double *reward, int *done);
 void soma_env_free(soma_env *e); /* NULL is a no-op */
 
+// --- successor representation (src/rl/sr.c) --------------------------------------------
+/* The successor representation (Dayan 1993) of a policy whose state-to-state transition matrix
+ * is T (row-major double[n*n], rows sum to 1, or less where episodes end):
+ *     M = sum_t gamma^t T^t = (I - gamma T)^-1,
+ * M[s*n+j] is the expected discounted number of visits to j starting from s; the value of a
+ * reward vector r is v = M r. Columns of M are the place fields of Stachenfeld et al. 2017.
+ * Nothing here allocates; the caller passes every buffer. */
+
+/* M[n*n] = (I - gamma T)^-1 by Gauss-Jordan elimination without pivoting (LAPACK is not
+ * linked): I - gamma T is strictly diagonally dominant by rows when gamma in [0, 1) and every
+ * row of T is non-negative and sums to at most 1, so every pivot is >= 1 - gamma > 0 and no
+ * pivoting is needed. work: n*n doubles of scratch. SOMA_ERR_ARG for NULL buffers, n < 1,
+ * gamma outside [0, 1), or a row of T negative or summing past 1. */
+soma_status soma_sr_closed_form(double *M, const double *T, int n, double gamma, double *work);
+
+/* T[n*n] of a policy on a deterministic tabular model: next[s*A+a] is where action a leads
+ * from s (0..n-1), pi[s*A+a] its probability (rows sum to 1); a state with terminal[s] != 0
+ * (terminal may be NULL) ends the episode and its row continues at `restart` (restart < 0: a
+ * zero row, nothing beyond). SOMA_ERR_ARG for a next state or restart out of range. */
+soma_status soma_sr_policy_T(double *T, const int *next, const double *pi, const unsigned char *terminal,
+                             int n, int n_actions, int restart);
+
+/* One TD update of the SR after the transition s -> s_next (s_next < 0: the episode ended,
+ * nothing beyond): M[s,:] += alpha (1_s + gamma M[s_next,:] - M[s,:]). No checks, no
+ * allocation. */
+void soma_sr_td_update(double *M, int n, int s, int s_next, double alpha, double gamma);
+
+/* v[n] = M[n,n] r[n]. */
+void soma_sr_value(double *v, const double *M, const double *r, int n);
+
+// --- prioritized replay by gain x need (src/rl/replay.c) -------------------------------
+/* A Dyna-style Q-learner that, at chosen moments (the start of an episode, after reward),
+ * replays remembered one-step experiences in the order of their expected value of backup
+ * EVB = gain x need (Mattar & Daw 2018):
+ *   gain(s,a) = sum_b (pi_new(b|s) - pi_old(b|s)) Q_new(s,b), the policy improvement of the
+ *               backup Q(s,a) <- r + gamma max_b Q(s',b) under the softmax policy;
+ *   need(s)   = M[s_cur, s], the SR row of the agent's current state under its current
+ *               policy through its learned model (episode ends continue at the start state).
+ * Candidates are every remembered one-step experience and the n-step backups (lengths
+ * 2..n_step_max) along one path from the agent's state through its memory: at each state the
+ * remembered experience that leads off the path with the largest one-step target (ties: the
+ * lower action), up to an episode end. The EVB of an n-step backup sums gain x need over the
+ * states it updates. The end phase, with the agent at a terminal state, has no path. Each planning step
+ * replays the candidate of largest EVB (ties: the lower state, then action) while EVB >=
+ * evb_min. All memory is allocated by soma_replay_new; act, observe and plan allocate
+ * nothing. */
+
+/* pi[A] = softmax(beta q[A]) (beta: inverse temperature >= 0). */
+void soma_softmax(double *pi, const double *q, int n_actions, double beta);
+/* Gain of the backup Q(s,a) <- q_new for a state with action values q_s[A], under softmax(beta)
+ * before and after the backup. NaN for more than 32 actions (the agent's limit too). */
+double soma_replay_gain(const double *q_s, int n_actions, int a, double q_new, double beta);
+
+typedef struct soma_replay_config {
+    int n_states, n_actions;
+    int start;         /* the state episodes start from (need continues there after an end) */
+    double gamma;      /* discount, [0, 1) */
+    double alpha;      /* online learning rate, (0, 1] (replayed backups use 1) */
+    double beta;       /* softmax inverse temperature, >= 0 */
+    double evb_min;    /* replay stops when the best EVB falls below it, >= 0 */
+    int n_plan;        /* backups per planning phase, >= 0 */
+    int n_step_max;    /* longest n-step backup, >= 1 (1: one-step experiences only) */
+} soma_replay_config;
+
+/* One replayed experience (an n-step backup replays several, first to last). */
+typedef struct soma_replay_event {
+    int s, a, s_next;
+    int backup;        /* index of the planning step within its phase */
+} soma_replay_event;
+
+typedef struct soma_replay soma_replay;
+
+/* SOMA_ERR_ARG naming the field for a bad configuration. Q starts at 0, memory empty. */
+soma_status soma_replay_new(soma_replay **out, const soma_replay_config *cfg);
+void soma_replay_free(soma_replay *r); /* NULL is a no-op */
+/* Samples an action from softmax(beta Q(s,.)) with rng. */
+int soma_replay_act(const soma_replay *r, int s, soma_rng *rng);
+/* Learns from one real step: remembers the experience (s, a, reward, s_next, done) and moves
+ * Q(s,a) by alpha toward r + gamma max Q(s_next) (r alone when done == SOMA_TERMINAL). */
+soma_status soma_replay_observe(soma_replay *r, int s, int a, double reward, int s_next, int done);
+/* One planning phase with the agent at s_cur: up to n_plan backups. Writes the replayed
+ * experiences in order into ev[cap] and their count into *n_ev (stops early when ev is full). */
+soma_status soma_replay_plan(soma_replay *r, int s_cur, soma_replay_event *ev, int cap, int *n_ev);
+/* The action values Q[n_states * n_actions] (borrowed). */
+const double *soma_replay_q(const soma_replay *r);
+/* Direction of consecutive replayed experiences ev[0..n): a pair is forward when the second
+ * starts where the first ended (b.s == a.s_next), reverse when it ends where the first started
+ * (b.s_next == a.s); pairs that are both (a step and its undoing) or include a self-transition
+ * count as neither. Adds to *fwd and *rev. */
+void soma_replay_directions(const soma_replay_event *ev, int n, long *fwd, long *rev);
+
 // --- gridworlds (src/rl/env_grid.c) ----------------------------------------------------
 /* A gridworld from a text map: rows separated by '\n' (a final '\n' optional), all of one
  * width; '#' wall, '.' free, 'S' a start cell, 'G' a goal (reward 1, terminal). Four actions

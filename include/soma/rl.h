@@ -65,6 +65,23 @@ soma_status soma_env_reset(soma_env *e, float *obs);
 soma_status soma_env_step(soma_env *e, int action, float *obs, double *reward, int *done);
 void soma_env_free(soma_env *e); /* NULL is a no-op */
 
+// --- CartPole (env_cartpole.c) -----------------------------------------------------------
+
+/* CartPole-v1 (Barto, Sutton & Anderson 1983; Gym's constants): observation [x, x_dot, theta,
+ * theta_dot], actions 0 (push left, -10 N) and 1 (push right), reward 1 per step (the failing
+ * step included), SOMA_TERMINAL when |x| > 2.4 or |theta| > 12 degrees, SOMA_TRUNCATED at 500
+ * steps; reset draws each state variable uniformly in [-0.05, 0.05] from the env's stream. */
+soma_status soma_env_cartpole_new(soma_env **out);
+/* The deterministic dynamics: out = one Euler step (tau 0.02 s) of s under action (0 or 1).
+ * out may alias s. */
+void soma_cartpole_dynamics(const double s[4], int action, double out[4]);
+/* 1 if s lies outside the limits (|x| > 2.4 or |theta| > 12 degrees), else 0. */
+int soma_cartpole_failed(const double s[4]);
+/* Reads / overwrites the current physical state (after reset; the episode's step count is
+ * kept). SOMA_ERR_ARG when e is not a cartpole or a value is not finite. */
+soma_status soma_env_cartpole_state(const soma_env *e, double s[4]);
+soma_status soma_env_cartpole_set_state(soma_env *e, const double s[4]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,6 +82,100 @@ int soma_cartpole_failed(const double s[4]);
 soma_status soma_env_cartpole_state(const soma_env *e, double s[4]);
 soma_status soma_env_cartpole_set_state(soma_env *e, const double s[4]);
 
+// --- world models and model-predictive control (world-model-cartpole) --------------------
+/*
+ * A learned dynamics model (soma_wm) and a planner (soma_mpc) that acts by simulating action
+ * sequences through a model:
+ *
+ *     soma_wm *wm;                      // an MLP predicting s' - s from (s, one-hot a)
+ *     soma_wm_config wc = soma_wm_defaults(4, 2);
+ *     wc.bounds = cartpole_bounds;      // |s_i| > bounds[i] ends an episode (0: no bound)
+ *     SOMA_TRY(soma_wm_new(&wm, &wc));
+ *     SOMA_TRY(soma_wm_add(wm, s, a, s2));      // every real transition
+ *     SOMA_TRY(soma_wm_train(wm, 500, &loss));  // re-fits normalisation, then 500 Adam steps
+ *     soma_mpc *p;
+ *     soma_mpc_config pc = soma_mpc_defaults(SOMA_MPC_CEM);
+ *     SOMA_TRY(soma_mpc_new(&p, &pc, 4, 2, soma_wm_model, wm));
+ *     SOMA_TRY(soma_mpc_act(p, obs, &a, NULL)); // replans from obs; the first action
+ *
+ * Termination is not learned: the model applies known failure bounds (for CartPole, the
+ * cart position and pole angle limits) to its predicted next state. The planner's return is
+ * the number of steps a sequence survives under the model; with tie_bounds, sequences that
+ * survive the whole horizon are told apart by how far their last state is from the bounds
+ * (with the survival count alone, the cart drifts off the track past the horizon's sight).
+ * Neither allocates after _new; each is used by one thread at a time.
+ */
+
+/* A batched model for planning: from states s[n, obs_dim] and actions a[n], writes the next
+ * states s2[n, obs_dim] and term[n] (1 when the transition ends the episode). */
+typedef soma_status (*soma_mpc_model_fn)(void *ctx, float *s2, unsigned char *term,
+                                         const float *s, const int *a, int n);
+
+typedef struct soma_wm_config {
+    int obs_dim, n_actions;
+    const char *net;      /* hidden layers, e.g. "fc64,relu,fc64,relu"; a dense output layer
+                             of obs_dim is appended */
+    const float *bounds;  /* obs_dim failure bounds (copied; 0: unbounded); NULL: none */
+    int capacity;         /* transitions kept (a ring: the oldest go first) */
+    int batch;            /* training mini-batch */
+    float lr;             /* Adam's learning rate */
+    int max_predict;      /* largest n for soma_wm_predict (the planner's candidates) */
+    uint64_t seed;
+} soma_wm_config;
+soma_wm_config soma_wm_defaults(int obs_dim, int n_actions);
+
+typedef struct soma_wm soma_wm; /* opaque */
+/* SOMA_ERR_ARG on a bad setting, SOMA_ERR_PARSE/SHAPE on a bad net spec. */
+soma_status soma_wm_new(soma_wm **out, const soma_wm_config *cfg);
+void soma_wm_free(soma_wm *m); /* NULL is a no-op */
+/* Stores a real transition s -> s2 under action a. */
+soma_status soma_wm_add(soma_wm *m, const float *s, int a, const float *s2);
+long soma_wm_size(const soma_wm *m); /* transitions held */
+/* Re-fits the input and target normalisation (mean, std) to the replay, then takes `steps`
+ * Adam steps on the MSE of the normalised state change over uniform mini-batches. *loss (may
+ * be NULL): the mean loss of the last 10% of the steps. SOMA_ERR_ARG with an empty replay. */
+soma_status soma_wm_train(soma_wm *m, int steps, float *loss);
+/* Next states s2[n, obs_dim] from s[n, obs_dim] and a[n] (n <= max_predict); term[n] (may be
+ * NULL) from the bounds. */
+soma_status soma_wm_predict(soma_wm *m, float *s2, unsigned char *term, const float *s,
+                            const int *a, int n);
+/* soma_wm_predict as a soma_mpc_model_fn (ctx: the soma_wm). */
+soma_status soma_wm_model(void *ctx, float *s2, unsigned char *term, const float *s,
+                          const int *a, int n);
+
+typedef enum soma_mpc_kind {
+    SOMA_MPC_RANDOM = 0, /* random shooting: uniform action sequences, the best one's first action */
+    SOMA_MPC_CEM = 1,    /* cross-entropy method: per-step action probabilities refitted to
+                            the elite sequences, warm-started from the previous step's plan */
+    SOMA_MPC_KIND_COUNT
+} soma_mpc_kind;
+
+typedef struct soma_mpc_config {
+    soma_mpc_kind kind;
+    int horizon;    /* steps simulated */
+    int candidates; /* sequences per iteration, all through the model in one call per step */
+    int iters;      /* CEM iterations (random shooting: 1) */
+    int elites;     /* CEM: sequences the distribution is refitted to */
+    float smoothing; /* CEM: p <- smoothing * p + (1 - smoothing) * elite frequency */
+    uint64_t seed;
+    /* NULL, or obs_dim bounds (copied; 0: unbounded) that break ties between sequences that
+     * survive equally long: a sequence alive at the horizon adds its last state's margin,
+     * min over bounded i of 1 - |s_i| / bounds[i], in [0, 1), to its steps survived. */
+    const float *tie_bounds;
+} soma_mpc_config;
+soma_mpc_config soma_mpc_defaults(soma_mpc_kind kind);
+
+typedef struct soma_mpc soma_mpc; /* opaque */
+/* The model is borrowed (ctx must outlive the planner). SOMA_ERR_ARG on a bad setting. */
+soma_status soma_mpc_new(soma_mpc **out, const soma_mpc_config *cfg, int obs_dim, int n_actions,
+                         soma_mpc_model_fn model, void *ctx);
+void soma_mpc_free(soma_mpc *p); /* NULL is a no-op */
+/* Forgets the warm start (call at the start of an episode). */
+void soma_mpc_reset(soma_mpc *p);
+/* Plans from obs and writes the first action of the best sequence; *value (may be NULL): its
+ * return under the model, the steps it survives (at most horizon) plus its tie-break margin. */
+soma_status soma_mpc_act(soma_mpc *p, const float *obs, int *action, double *value);
+
 #ifdef __cplusplus
 }
 #endif

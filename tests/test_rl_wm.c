@@ -2,8 +2,11 @@
 // held-out states, MPC with the true dynamics balancing the pole for 500 steps (the planner
 // alone), CEM beating random shooting at the same budget on a combination lock, determinism
 // by seed, bad settings refused, and the world-model-cartpole experiment at reduced size.
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "soma/soma.h"
@@ -250,6 +253,55 @@ static void test_bad_settings_(void) {
     soma_wm_free(m);
 }
 
+static double num_(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* The experiment at reduced size: it solves CartPole on its fresh evaluation episodes with a
+ * few thousand real steps, and the ratio to DQN's figure (given as a number, or read from a
+ * dqn-cartpole results.json with one figure per seed: their median) is computed from it. */
+static void test_experiment_reduced_(void) {
+    const soma_experiment *e = soma_exp_find("world-model-cartpole");
+    CHECK(e != NULL);
+    if (!e) return;
+    char out[128], dqn[200];
+    snprintf(out, sizeof out, "/tmp/soma-test-rl-wm-%d", (int)getpid());
+    snprintf(dqn, sizeof dqn, "%s-dqn.json", out);
+    FILE *f = fopen(dqn, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs("{\"ours\": {\"env_steps_to_solve\": [90000, null, 30000, 60000]}}\n", f);
+    fclose(f);
+    const char *args[] = {"--dqn-results", dqn, "--threads", "1", "--seed", "5"};
+    cJSON *r = NULL;
+    CHECK_OK(soma_exp_run_reduced(e, 6, args, out, &r));
+    if (r) {
+        const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+        double steps = num_(ours, "env_steps_to_solve"), ret = num_(ours, "eval_mean_return");
+        printf("  world-model-cartpole (reduced, seed 5): solved after %.0f env steps, eval mean %.1f over %.0f "
+               "episodes, ratio to DQN %.4f, %.1f s\n", steps, ret, num_(ours, "eval_episodes"),
+               num_(ours, "steps_ratio"), num_(ours, "run_seconds"));
+        CHECK(num_(ours, "solved") == 1.0);
+        CHECK(steps > 0 && steps <= 6000);
+        CHECK(ret >= 475.0 && num_(ours, "eval_episodes") == 5);
+        CHECK(num_(ours, "dqn_env_steps_to_solve") == 60000.0);
+        CHECK(fabs(num_(ours, "steps_ratio") - steps / 60000.0) < 1e-9);
+        cJSON_Delete(r);
+    }
+    /* a DQN file without the figure is refused before anything runs */
+    f = fopen(dqn, "w");
+    if (f) {
+        fputs("{\"ours\": {\"mean_return_last100\": [500]}}\n", f);
+        fclose(f);
+        CHECK_FAILS(soma_exp_run_reduced(e, 2, args, out, NULL), SOMA_ERR_FORMAT);
+    }
+    remove(dqn);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", out);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", out);
+}
+
 int main(void) {
     soma_set_threads(1);
     test_bad_settings_();
@@ -257,5 +309,6 @@ int main(void) {
     test_mpc_determinism_();
     test_mpc_true_dynamics_();
     test_model_learns_dynamics_();
+    test_experiment_reduced_();
     return check_report("test_rl_wm");
 }

@@ -20,6 +20,7 @@
 #define SOMA_RL_H
 
 #include "soma/core.h"
+#include "soma/nn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,6 +82,93 @@ int soma_cartpole_failed(const double s[4]);
  * kept). SOMA_ERR_ARG when e is not a cartpole or a value is not finite. */
 soma_status soma_env_cartpole_state(const soma_env *e, double s[4]);
 soma_status soma_env_cartpole_set_state(soma_env *e, const double s[4]);
+
+// --- experience replay and DQN (dqn.c) -------------------------------------------------
+
+/* A ring buffer of transitions (obs, action, reward, next_obs, terminal), allocated once:
+ * after `capacity` additions each new one overwrites the oldest. */
+typedef struct soma_replay soma_replay; /* opaque */
+soma_status soma_replay_new(soma_replay **out, long capacity, int obs_dim);
+void soma_replay_free(soma_replay *rb); /* NULL is a no-op */
+/* Stores one transition (copied). terminal: 1 when next_obs is terminal (no bootstrap);
+ * a truncated episode stores 0. */
+void soma_replay_add(soma_replay *rb, const float *obs, int action, float reward,
+                     const float *next_obs, int terminal);
+long soma_replay_size(const soma_replay *rb); /* transitions held, <= capacity */
+/* Transition i in [0, size), 0 the oldest held; any output may be NULL. SOMA_ERR_ARG out of
+ * range. */
+soma_status soma_replay_get(const soma_replay *rb, long i, float *obs, int *action, float *reward,
+                            float *next_obs, int *terminal);
+/* n transitions drawn uniformly with replacement (size must be >= 1): obs/next_obs [n, obs_dim],
+ * action/reward/terminal [n]. No allocation. */
+void soma_replay_sample(const soma_replay *rb, soma_rng *rng, int n, float *obs, int *action,
+                        float *reward, float *next_obs, float *terminal);
+
+/* Deep Q-network (Mnih et al. 2015): a Q network built from an nn spec, experience replay, a
+ * target network cloned from the built graph and synced every target_update gradient steps
+ * (or Polyak-averaged with tau when target_update is 0), epsilon-greedy exploration decayed
+ * linearly, Huber or squared TD loss, optional double DQN (van Hasselt et al. 2016), Adam.
+ *
+ *     soma_dqn *d;
+ *     soma_dqn_config cfg = soma_dqn_defaults();
+ *     SOMA_TRY(soma_dqn_new(&d, env->obs_dim, env->n_actions, &cfg));
+ *     ... a = soma_dqn_act(d, obs); step the env; soma_dqn_observe(d, obs, a, r, next, done, &loss);
+ *
+ * A soma_dqn is used by one thread at a time; act and observe allocate nothing. */
+typedef struct soma_dqn_config {
+    const char *net;      /* hidden layers + output, e.g. "fc128,relu,fc128,relu" (the output
+                             layer "fcA" is appended); borrowed during soma_dqn_new */
+    float gamma;          /* discount, [0, 1] */
+    float lr;             /* Adam's learning rate */
+    int batch;            /* transitions per gradient step */
+    long buffer;          /* replay capacity */
+    long learn_start;     /* env steps before the first gradient step (>= batch) */
+    int train_every;      /* env steps per gradient step */
+    long target_update;   /* gradient steps between hard target syncs; 0: Polyak with tau */
+    float tau;            /* Polyak coefficient (target += tau (online - target)) */
+    float eps_start, eps_end;
+    long eps_decay;       /* env steps over which epsilon falls linearly start -> end */
+    int double_dqn;       /* 1: the online net picks the next action, the target rates it */
+    int huber;            /* 1: Huber loss (delta 1), 0: squared error (1/2 (q - y)^2) */
+    float grad_clip;      /* global gradient-norm clip; 0: none */
+    uint64_t seed;        /* network initialisation, exploration and replay sampling */
+} soma_dqn_config;
+
+soma_dqn_config soma_dqn_defaults(void);
+typedef struct soma_dqn soma_dqn; /* opaque */
+/* SOMA_ERR_ARG names a setting out of range; SOMA_ERR_PARSE / SHAPE come from the spec. */
+soma_status soma_dqn_new(soma_dqn **out, int obs_dim, int n_actions, const soma_dqn_config *cfg);
+void soma_dqn_free(soma_dqn *d); /* NULL is a no-op */
+/* Q values of one observation [obs_dim] -> q [n_actions], online (target 0) or target net. */
+soma_status soma_dqn_q(soma_dqn *d, const float *obs, int target, float *q);
+/* The epsilon-greedy action (epsilon at the current env step); greedy when eval is 1. */
+int soma_dqn_act(soma_dqn *d, const float *obs, int eval);
+float soma_dqn_epsilon(const soma_dqn *d);
+/* Records one env step (done as soma_env_step gives it: only SOMA_TERMINAL stops the
+ * bootstrap), then trains when due. *loss (may be NULL): the TD loss of the gradient step
+ * taken, or -1 if none. */
+soma_status soma_dqn_observe(soma_dqn *d, const float *obs, int action, double reward,
+                             const float *next_obs, int done, float *loss);
+/* The TD loss of a batch against the current target net and its gradient, written into the
+ * online net's grads (zeroed first; soma_net_flat_grads): obs/next_obs [n, obs_dim], n <= batch.
+ * The target y = r + gamma (1 - terminal) Q_target(next, a*) is held fixed (semi-gradient). */
+soma_status soma_dqn_loss_grad(soma_dqn *d, const float *obs, const int *action,
+                               const float *reward, const float *next_obs, const float *terminal,
+                               int n, float *loss);
+/* One gradient step on a batch sampled from replay (and the target update when due). */
+soma_status soma_dqn_train_step(soma_dqn *d, float *loss);
+/* Copies the online net's values into the target net. */
+void soma_dqn_sync_target(soma_dqn *d);
+soma_net *soma_dqn_net(soma_dqn *d);
+soma_net *soma_dqn_target(soma_dqn *d);
+soma_replay *soma_dqn_replay(soma_dqn *d);
+long soma_dqn_env_steps(const soma_dqn *d);
+long soma_dqn_grad_steps(const soma_dqn *d);
+/* Checkpoint (soma_ckpt_save_ex): the online net, Adam's state, the target net's values and
+ * the counters as section "dqn". Load into a soma_dqn built with the same config; the replay
+ * buffer is not saved. */
+soma_status soma_dqn_save(soma_dqn *d, const char *path);
+soma_status soma_dqn_load(soma_dqn *d, const char *path);
 
 // --- world models and model-predictive control (world-model-cartpole) --------------------
 /*

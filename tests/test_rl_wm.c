@@ -285,8 +285,22 @@ static void test_experiment_reduced_(void) {
         CHECK(num_(ours, "solved") == 1.0);
         CHECK(steps > 0 && steps <= 6000);
         CHECK(ret >= 475.0 && num_(ours, "eval_episodes") == 5);
-        CHECK(num_(ours, "dqn_env_steps_to_solve") == 60000.0);
+        CHECK(num_(ours, "dqn_env_steps_to_solve") == 60000.0 && num_(ours, "steps_ratio_is_bound") == 0.0);
         CHECK(fabs(num_(ours, "steps_ratio") - steps / 60000.0) < 1e-9);
+        cJSON_Delete(r);
+    }
+    /* no DQN seed solved within its budget: ours / budget bounds the ratio from above */
+    f = fopen(dqn, "w");
+    if (f) {
+        fputs("{\"options\": {\"env-steps\": \"150000\"}, \"ours\": {\"env_steps_to_solve\": [-1, -1]}}\n", f);
+        fclose(f);
+        r = NULL;
+        CHECK_OK(soma_exp_run_reduced(e, 6, args, out, &r));
+        const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+        double steps = num_(ours, "env_steps_to_solve");
+        CHECK(steps > 0 && num_(ours, "steps_ratio_is_bound") == 1.0 && num_(ours, "dqn_solved") == 0.0);
+        CHECK(fabs(num_(ours, "steps_ratio") - steps / 150000.0) < 1e-9);
+        CHECK(isnan(num_(ours, "dqn_env_steps_to_solve")));
         cJSON_Delete(r);
     }
     /* a DQN file without the figure is refused before anything runs */

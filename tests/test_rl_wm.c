@@ -274,8 +274,23 @@ static void test_experiment_reduced_(void) {
     fputs("{\"ours\": {\"env_steps_to_solve\": [90000, null, 30000, 60000]}}\n", f);
     fclose(f);
     const char *args[] = {"--dqn-results", dqn, "--threads", "1", "--seed", "5"};
-    cJSON *r = NULL;
+    cJSON *r = NULL, *r2 = NULL;
     CHECK_OK(soma_exp_run_reduced(e, 6, args, out, &r));
+    /* determinism: the same seed and threads give the same run, episode by episode */
+    CHECK_OK(soma_exp_run_reduced(e, 6, args, out, &r2));
+    if (r && r2) {
+        const cJSON *o1 = cJSON_GetObjectItemCaseSensitive(r, "ours"), *o2 = cJSON_GetObjectItemCaseSensitive(r2, "ours");
+        const char *keys[] = {"curve_env_steps", "curve_return", "eval_return", "model_loss"};
+        for (int k = 0; k < 4; k++) {
+            char *a = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o1, keys[k]));
+            char *b = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o2, keys[k]));
+            CHECK(a && b && strcmp(a, b) == 0);
+            if (k == 1 && a) printf("  returns per training episode (seed 5): %s\n", a);
+            cJSON_free(a);
+            cJSON_free(b);
+        }
+    }
+    cJSON_Delete(r2);
     if (r) {
         const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
         double steps = num_(ours, "env_steps_to_solve"), ret = num_(ours, "eval_mean_return");

@@ -258,39 +258,30 @@ static double num_(const cJSON *o, const char *k) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-/* The experiment at reduced size: it solves CartPole on its fresh evaluation episodes with a
- * few thousand real steps, and the ratio to DQN's figure (given as a number, or read from a
- * dqn-cartpole results.json with one figure per seed: their median) is computed from it. */
+static int write_file_(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+/* The experiment at reduced size (its headline): it solves CartPole on its fresh evaluation
+ * episodes with a few thousand real steps, and the ratio to DQN's figure, read from a
+ * dqn-cartpole results.json with one figure per seed (their median), is computed from it. */
 static void test_experiment_reduced_(void) {
     const soma_experiment *e = soma_exp_find("world-model-cartpole");
     CHECK(e != NULL);
     if (!e) return;
-    char out[128], dqn[200];
+    char out[128], dqn[200], dqn2[200];
     snprintf(out, sizeof out, "/tmp/soma-test-rl-wm-%d", (int)getpid());
     snprintf(dqn, sizeof dqn, "%s-dqn.json", out);
-    FILE *f = fopen(dqn, "w");
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs("{\"ours\": {\"env_steps_to_solve\": [90000, null, 30000, 60000]}}\n", f);
-    fclose(f);
+    snprintf(dqn2, sizeof dqn2, "%s-dqn2.json", out);
+    CHECK(write_file_(dqn, "{\"ours\": {\"env_steps_to_solve\": [90000, null, 30000, 60000]}}\n"));
+    /* no DQN seed solved within its budget: ours / budget bounds the ratio from above */
+    CHECK(write_file_(dqn2, "{\"options\": {\"env-steps\": \"150000\"}, \"ours\": {\"env_steps_to_solve\": [-1, -1]}}\n"));
     const char *args[] = {"--dqn-results", dqn, "--threads", "1", "--seed", "5"};
-    cJSON *r = NULL, *r2 = NULL;
+    cJSON *r = NULL;
     CHECK_OK(soma_exp_run_reduced(e, 6, args, out, &r));
-    /* determinism: the same seed and threads give the same run, episode by episode */
-    CHECK_OK(soma_exp_run_reduced(e, 6, args, out, &r2));
-    if (r && r2) {
-        const cJSON *o1 = cJSON_GetObjectItemCaseSensitive(r, "ours"), *o2 = cJSON_GetObjectItemCaseSensitive(r2, "ours");
-        const char *keys[] = {"curve_env_steps", "curve_return", "eval_return", "model_loss"};
-        for (int k = 0; k < 4; k++) {
-            char *a = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o1, keys[k]));
-            char *b = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o2, keys[k]));
-            CHECK(a && b && strcmp(a, b) == 0);
-            if (k == 1 && a) printf("  returns per training episode (seed 5): %s\n", a);
-            cJSON_free(a);
-            cJSON_free(b);
-        }
-    }
-    cJSON_Delete(r2);
     if (r) {
         const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
         double steps = num_(ours, "env_steps_to_solve"), ret = num_(ours, "eval_mean_return");
@@ -304,28 +295,37 @@ static void test_experiment_reduced_(void) {
         CHECK(fabs(num_(ours, "steps_ratio") - steps / 60000.0) < 1e-9);
         cJSON_Delete(r);
     }
-    /* no DQN seed solved within its budget: ours / budget bounds the ratio from above */
-    f = fopen(dqn, "w");
-    if (f) {
-        fputs("{\"options\": {\"env-steps\": \"150000\"}, \"ours\": {\"env_steps_to_solve\": [-1, -1]}}\n", f);
-        fclose(f);
-        r = NULL;
-        CHECK_OK(soma_exp_run_reduced(e, 6, args, out, &r));
-        const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
-        double steps = num_(ours, "env_steps_to_solve");
-        CHECK(steps > 0 && num_(ours, "steps_ratio_is_bound") == 1.0 && num_(ours, "dqn_solved") == 0.0);
-        CHECK(fabs(num_(ours, "steps_ratio") - steps / 150000.0) < 1e-9);
-        CHECK(isnan(num_(ours, "dqn_env_steps_to_solve")));
-        cJSON_Delete(r);
+    /* determinism: one seed, two runs (random shooting, cheaper), the same episodes; the second
+     * reads a DQN file where no seed solved */
+    const char *a1[] = {"--planner", "random", "--eval-episodes", "3", "--threads", "1", "--seed", "9", "--quiet",
+                        "--dqn-results", dqn};
+    cJSON *r1 = NULL, *r2 = NULL;
+    CHECK_OK(soma_exp_run(e, 11, a1, out, &r1));
+    a1[10] = dqn2;
+    CHECK_OK(soma_exp_run(e, 11, a1, out, &r2));
+    if (r1 && r2) {
+        const cJSON *o1 = cJSON_GetObjectItemCaseSensitive(r1, "ours"), *o2 = cJSON_GetObjectItemCaseSensitive(r2, "ours");
+        const char *keys[] = {"curve_env_steps", "curve_return", "eval_return", "model_loss"};
+        for (int k = 0; k < 4; k++) {
+            char *x = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o1, keys[k]));
+            char *y = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o2, keys[k]));
+            CHECK(x && y && strcmp(x, y) == 0);
+            if (k == 1 && x) printf("  returns per training episode (random shooting, seed 9): %s\n", x);
+            cJSON_free(x);
+            cJSON_free(y);
+        }
+        double steps = num_(o2, "env_steps_to_solve");
+        CHECK(steps > 0 && num_(o2, "steps_ratio_is_bound") == 1.0 && num_(o2, "dqn_solved") == 0.0);
+        CHECK(fabs(num_(o2, "steps_ratio") - steps / 150000.0) < 1e-9);
+        CHECK(isnan(num_(o2, "dqn_env_steps_to_solve")));
     }
+    cJSON_Delete(r1);
+    cJSON_Delete(r2);
     /* a DQN file without the figure is refused before anything runs */
-    f = fopen(dqn, "w");
-    if (f) {
-        fputs("{\"ours\": {\"mean_return_last100\": [500]}}\n", f);
-        fclose(f);
+    if (write_file_(dqn, "{\"ours\": {\"mean_return_last100\": [500]}}\n"))
         CHECK_FAILS(soma_exp_run_reduced(e, 2, args, out, NULL), SOMA_ERR_FORMAT);
-    }
     remove(dqn);
+    remove(dqn2);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", out);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", out);

@@ -131,18 +131,20 @@ static void test_model_learns_dynamics_(void) {
            term_agree, NTE);
     CHECK(loss < 0.05f * loss0);
     CHECK(term_agree >= NTE * 97 / 100);
-    /* determinism: the same seed and data give the same predictions, bit for bit */
-    soma_wm *m2 = NULL;
-    CHECK_OK(soma_wm_new(&m2, &c));
-    if (m2) {
-        static float pred2[NTE * 4];
+    /* determinism: the same seed and data give the same model, bit for bit */
+    static float pred2[2][NTE * 4];
+    for (int k = 0; k < 2; k++) {
+        soma_wm *m2 = NULL;
+        CHECK_OK(soma_wm_new(&m2, &c));
+        if (!m2) continue;
         for (int i = 0; i < NTR; i++) CHECK_OK(soma_wm_add(m2, s + 4 * i, a[i], s2 + 4 * i));
         CHECK_OK(soma_wm_train(m2, 20, NULL));
-        CHECK_OK(soma_wm_train(m2, 3000, NULL));
-        CHECK_OK(soma_wm_predict(m2, pred2, NULL, ts, ta, NTE));
-        CHECK(memcmp(pred, pred2, sizeof pred) == 0);
+        CHECK_OK(soma_wm_train(m2, 200, NULL));
+        CHECK_OK(soma_wm_predict(m2, pred2[k], NULL, ts, ta, NTE));
+        soma_wm_free(m2);
     }
-    soma_wm_free(m2);
+    CHECK(memcmp(pred2[0], pred2[1], sizeof pred2[0]) == 0);
+    CHECK(memcmp(pred2[0], pred, sizeof pred2[0]) != 0); /* and a model trained longer does not */
     soma_wm_free(m);
 }
 
@@ -290,7 +292,7 @@ static void test_experiment_reduced_(void) {
                num_(ours, "steps_ratio"), num_(ours, "run_seconds"));
         CHECK(num_(ours, "solved") == 1.0);
         CHECK(steps > 0 && steps <= 6000);
-        CHECK(ret >= 475.0 && num_(ours, "eval_episodes") == 5);
+        CHECK(ret >= 475.0 && num_(ours, "eval_episodes") == 3);
         CHECK(num_(ours, "dqn_env_steps_to_solve") == 60000.0 && num_(ours, "steps_ratio_is_bound") == 0.0);
         CHECK(fabs(num_(ours, "steps_ratio") - steps / 60000.0) < 1e-9);
         cJSON_Delete(r);

@@ -57,7 +57,7 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--eval-episodes", "5", "--max-rounds", "8", NULL};
+static const char *const reduced_[] = {"--eval-episodes", "3", "--max-rounds", "8", "--candidates", "50", "--horizon", "25", NULL};
 
 #define SOLVED 475.0
 #define CARTPOLE_MAX 500

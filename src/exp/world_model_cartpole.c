@@ -187,7 +187,7 @@ static soma_status run_dqn_(soma_exp_ctx *c, double *steps, double *budget, floa
                             int *n_curve) {
     const soma_experiment *e = soma_exp_find("dqn-cartpole");
     if (!e)
-        return soma_error(SOMA_ERR_ARG, "run world-model-cartpole: no dqn-cartpole experiment in this build; "
+        return soma_error(SOMA_ERR_ARG, "no dqn-cartpole experiment in this build; "
                           "HINT: give --dqn-results or --dqn-env-steps");
     char seed[32], threads[16];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
@@ -247,10 +247,10 @@ static soma_status run_(soma_exp_ctx *c) {
     const char *dqn_path = soma_args_str(&c->args, "dqn-results");
     int cem = strcmp(planner, "cem") == 0;
     if (cem && elites > candidates)
-        return soma_error(SOMA_ERR_ARG, "run world-model-cartpole: --elites %d exceeds --candidates %d", elites,
+        return soma_error(SOMA_ERR_ARG, "--elites %d exceeds --candidates %d", elites,
                           candidates);
     if (dqn_path && soma_args_given(&c->args, "dqn-env-steps"))
-        return soma_error(SOMA_ERR_ARG, "run world-model-cartpole: give --dqn-results or --dqn-env-steps, not both");
+        return soma_error(SOMA_ERR_ARG, "give --dqn-results or --dqn-env-steps, not both");
     double dqn_steps = NAN, dqn_budget = NAN;
     wmc_ w = {0};
     w.cap_dqn = DQN_CURVE_CAP;

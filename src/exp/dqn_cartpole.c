@@ -16,7 +16,7 @@
 
 static const soma_opt opts_[] = {
     {"seeds", SOMA_OPT_INT, "5", 1, 64, NULL, "independent runs (seeds seed, seed+1, ...)", 1},
-    {"episodes", SOMA_OPT_INT, "2000", 1, 1000000, NULL, "most episodes per seed", 1},
+    {"episodes", SOMA_OPT_INT, "100000", 1, 1000000, NULL, "most episodes per seed", 1},
     {"env-steps", SOMA_OPT_INT, "150000", 100, 100000000, NULL, "most environment steps per seed", 1},
     {"stop-solved", SOMA_OPT_ENUM, "on", 0, 0, "on|off", "end a seed's run at its first 100-episode window with mean >= 475", 0},
     {"net", SOMA_OPT_STR, "fc64,relu,fc64,relu", 0, 0, NULL, "Q network's hidden layers (an output fc2 is appended)", 0},

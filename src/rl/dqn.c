@@ -393,7 +393,8 @@ soma_status soma_dqn_load(soma_dqn *d, const char *path) {
         r = soma_ckpt_section_find(sec, n_sec, "dqn.rng");
         if (!c || c->size != sizeof(dqn_counters) || memcmp(c->data, "SOMADQN1", 8) != 0 || !t ||
             t->size != n * sizeof(float) || !r || r->size != sizeof d->rng)
-            st = soma_error(SOMA_ERR_FORMAT, "dqn: %s: missing or mismatched dqn sections; HINT: save it with soma_dqn_save", path);
+            st = soma_error(SOMA_ERR_FORMAT,
+                            "dqn: %s: missing or mismatched dqn sections; HINT: save it with soma_dqn_save", path);
     }
     if (st == SOMA_OK) st = soma_ckpt_load(path, d->net, d->opt, &meta);
     if (st == SOMA_OK) {

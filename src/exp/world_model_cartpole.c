@@ -43,7 +43,7 @@ static const soma_opt opts_[] = {
     {"lr", SOMA_OPT_FLOAT, "0.001", 1e-7, 1, NULL, "model learning rate (Adam)", 0},
     {"max-rounds", SOMA_OPT_INT, "40", 1, 100000, NULL, "train-and-act rounds before giving up", 0},
     {"eval-episodes", SOMA_OPT_INT, "100", 1, 100000, NULL, "fresh episodes the MPC policy is judged on", 1},
-    {"dqn-results", SOMA_OPT_STR, NULL, 0, 0, NULL, "results.json of a dqn-cartpole run: DQN's env_steps_to_solve", 0},
+    {"dqn-results", SOMA_OPT_STR, NULL, 0, 0, NULL, "results.json of a dqn-cartpole run: DQN's env_steps_to_solve (neither this nor --dqn-env-steps: run dqn-cartpole for this seed)", 0},
     {"dqn-env-steps", SOMA_OPT_INT, NULL, 1, 1 << 30, NULL, "DQN's environment steps to solve, given as a number", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };

@@ -205,14 +205,14 @@ static void test_gain_need_(void) {
     /* softmax(beta=1) of [0, 0] is [.5, .5]; after Q(s,1) <- 1 it is [1/(1+e), e/(1+e)]:
      * gain = (e/(1+e) - 1/2) * 1 = 0.2310586 */
     const double q0[2] = {0.0, 0.0};
-    double g = soma_replay_gain(q0, 2, 1, 1.0, 1.0);
+    double g = soma_evb_gain(q0, 2, 1, 1.0, 1.0);
     CHECK(fabs(g - (exp(1.0) / (1.0 + exp(1.0)) - 0.5)) < 1e-12);
     CHECK(fabs(g - 0.2310586) < 1e-6);
     /* a backup that leaves the values as they are gains nothing; one that lowers a
      * non-preferred action barely changes the policy and gains little, but not zero */
     const double q1[2] = {1.0, 0.0};
-    CHECK(soma_replay_gain(q1, 2, 0, 1.0, 5.0) == 0.0);
-    double g2 = soma_replay_gain(q1, 2, 1, -1.0, 1.0);
+    CHECK(soma_evb_gain(q1, 2, 0, 1.0, 5.0) == 0.0);
+    double g2 = soma_evb_gain(q1, 2, 1, -1.0, 1.0);
     /* pi_old = [e/(1+e), 1/(1+e)], pi_new = [e^2/(1+e^2), 1/(1+e^2)] on values [1, -1] */
     double po0 = exp(1.0) / (1 + exp(1.0)), pn0 = exp(2.0) / (1 + exp(2.0));
     CHECK(fabs(g2 - ((pn0 - po0) * 1.0 + ((1 - pn0) - (1 - po0)) * -1.0)) < 1e-12);
@@ -231,59 +231,59 @@ static void test_gain_need_(void) {
      * after one run 0 -> 1 -> 2 with alpha 1, Q(1,right) = 1 and Q(0,right) = 0 (learned
      * before Q(1) had value). With the agent at 2 the only backup with gain is (0, right) ->
      * gamma; its EVB is gain x need(0) = (softmax gain) x 4/7 ... and it is what gets replayed. */
-    soma_replay_config c = {3, 2, 0, 0.5, 1.0, 1.0, 1e-9, 4, 1};
-    soma_replay *r = NULL;
-    CHECK_OK(soma_replay_new(&r, &c));
+    soma_evb_config c = {3, 2, 0, 0.5, 1.0, 1.0, 1e-9, 4, 1};
+    soma_evb *r = NULL;
+    CHECK_OK(soma_evb_new(&r, &c));
     if (!r) return;
-    CHECK_OK(soma_replay_observe(r, 0, 1, 0.0, 1, SOMA_RUNNING));
-    CHECK_OK(soma_replay_observe(r, 1, 1, 1.0, 2, SOMA_TERMINAL));
-    const double *q = soma_replay_q(r);
+    CHECK_OK(soma_evb_observe(r, 0, 1, 0.0, 1, SOMA_RUNNING));
+    CHECK_OK(soma_evb_observe(r, 1, 1, 1.0, 2, SOMA_TERMINAL));
+    const double *q = soma_evb_q(r);
     CHECK(q[1] == 0.0 && q[3] == 1.0);
-    soma_replay_event ev[8];
+    soma_evb_event ev[8];
     int ne = -1;
-    CHECK_OK(soma_replay_plan(r, 2, ev, 8, &ne));
+    CHECK_OK(soma_evb_plan(r, 2, ev, 8, &ne));
     CHECK(ne == 1);
     CHECK(ne >= 1 && ev[0].s == 0 && ev[0].a == 1 && ev[0].s_next == 1);
     CHECK(q[1] == 0.5);
     /* planning again finds nothing left to gain */
-    CHECK_OK(soma_replay_plan(r, 2, ev, 8, &ne));
+    CHECK_OK(soma_evb_plan(r, 2, ev, 8, &ne));
     CHECK(ne == 0);
-    soma_replay_free(r);
+    soma_evb_free(r);
     c.gamma = 1.0;
-    CHECK_FAILS(soma_replay_new(&r, &c), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_evb_new(&r, &c), SOMA_ERR_ARG);
     c.gamma = 0.5;
     c.n_step_max = 0;
-    CHECK_FAILS(soma_replay_new(&r, &c), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_evb_new(&r, &c), SOMA_ERR_ARG);
 }
 
 /* The agent on a 6-state track driven by a seeded stream: the same seed gives the same
  * actions, values and replays bit for bit; another seed gives another walk. Also: a plan
  * stops when the event buffer is full. */
 static int agent_walk_(uint64_t seed, double *q_out, long *n_events, int cap) {
-    soma_replay_config c = {6, 2, 0, 0.9, 1.0, 5.0, 1e-9, 20, 6};
-    soma_replay *r = NULL;
-    if (soma_replay_new(&r, &c) != SOMA_OK) return -1;
+    soma_evb_config c = {6, 2, 0, 0.9, 1.0, 5.0, 1e-9, 20, 6};
+    soma_evb *r = NULL;
+    if (soma_evb_new(&r, &c) != SOMA_OK) return -1;
     soma_rng rng;
     soma_rng_seed(&rng, seed, 0);
-    soma_replay_event ev[200];
+    soma_evb_event ev[200];
     int steps = 0, ne;
     *n_events = 0;
     for (int e = 0; e < 10; e++) {
         int s = 0;
-        if (soma_replay_plan(r, s, ev, cap, &ne) != SOMA_OK || ne > cap) return -1;
+        if (soma_evb_plan(r, s, ev, cap, &ne) != SOMA_OK || ne > cap) return -1;
         *n_events += ne;
         while (s != 5) {
-            int a = soma_replay_act(r, s, &rng), s2 = a == 1 ? s + 1 : (s > 0 ? s - 1 : 0);
-            if (soma_replay_observe(r, s, a, s2 == 5 ? 1.0 : 0.0, s2, s2 == 5 ? SOMA_TERMINAL : SOMA_RUNNING) != SOMA_OK)
+            int a = soma_evb_act(r, s, &rng), s2 = a == 1 ? s + 1 : (s > 0 ? s - 1 : 0);
+            if (soma_evb_observe(r, s, a, s2 == 5 ? 1.0 : 0.0, s2, s2 == 5 ? SOMA_TERMINAL : SOMA_RUNNING) != SOMA_OK)
                 return -1;
             s = s2;
             steps++;
         }
-        if (soma_replay_plan(r, s, ev, cap, &ne) != SOMA_OK || ne > cap) return -1;
+        if (soma_evb_plan(r, s, ev, cap, &ne) != SOMA_OK || ne > cap) return -1;
         *n_events += ne;
     }
-    memcpy(q_out, soma_replay_q(r), 12 * sizeof(double));
-    soma_replay_free(r);
+    memcpy(q_out, soma_evb_q(r), 12 * sizeof(double));
+    soma_evb_free(r);
     return steps;
 }
 
@@ -302,10 +302,10 @@ static void test_agent_determinism_(void) {
 
 static void test_directions_(void) {
     /* 3->4, 4->5 forward; 5->6 then 4->5 reverse; 4->5 then 5->4 neither; self loop neither */
-    const soma_replay_event ev[] = {{3, 1, 4, 0}, {4, 1, 5, 1}, {5, 1, 6, 2}, {4, 1, 5, 3},
+    const soma_evb_event ev[] = {{3, 1, 4, 0}, {4, 1, 5, 1}, {5, 1, 6, 2}, {4, 1, 5, 3},
                                     {5, 0, 4, 4}, {4, 0, 4, 5}, {4, 1, 5, 6}};
     long f = 0, r = 0;
-    soma_replay_directions(ev, 7, &f, &r);
+    soma_evb_directions(ev, 7, &f, &r);
     CHECK(f == 2 && r == 1);
 }
 

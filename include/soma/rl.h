@@ -110,16 +110,16 @@ void soma_sr_value(double *v, const double *M, const double *r, int n);
  * lower action), up to an episode end. The EVB of an n-step backup sums gain x need over the
  * states it updates. The end phase, with the agent at a terminal state, has no path. Each planning step
  * replays the candidate of largest EVB (ties: the lower state, then action) while EVB >=
- * evb_min. All memory is allocated by soma_replay_new; act, observe and plan allocate
+ * evb_min. All memory is allocated by soma_evb_new; act, observe and plan allocate
  * nothing. */
 
 /* pi[A] = softmax(beta q[A]) (beta: inverse temperature >= 0). */
 void soma_softmax(double *pi, const double *q, int n_actions, double beta);
 /* Gain of the backup Q(s,a) <- q_new for a state with action values q_s[A], under softmax(beta)
  * before and after the backup. NaN for more than 32 actions (the agent's limit too). */
-double soma_replay_gain(const double *q_s, int n_actions, int a, double q_new, double beta);
+double soma_evb_gain(const double *q_s, int n_actions, int a, double q_new, double beta);
 
-typedef struct soma_replay_config {
+typedef struct soma_evb_config {
     int n_states, n_actions;
     int start;         /* the state episodes start from (need continues there after an end) */
     double gamma;      /* discount, [0, 1) */
@@ -128,34 +128,34 @@ typedef struct soma_replay_config {
     double evb_min;    /* replay stops when the best EVB falls below it, >= 0 */
     int n_plan;        /* backups per planning phase, >= 0 */
     int n_step_max;    /* longest n-step backup, >= 1 (1: one-step experiences only) */
-} soma_replay_config;
+} soma_evb_config;
 
 /* One replayed experience (an n-step backup replays several, first to last). */
-typedef struct soma_replay_event {
+typedef struct soma_evb_event {
     int s, a, s_next;
     int backup;        /* index of the planning step within its phase */
-} soma_replay_event;
+} soma_evb_event;
 
-typedef struct soma_replay soma_replay;
+typedef struct soma_evb soma_evb;
 
 /* SOMA_ERR_ARG naming the field for a bad configuration. Q starts at 0, memory empty. */
-soma_status soma_replay_new(soma_replay **out, const soma_replay_config *cfg);
-void soma_replay_free(soma_replay *r); /* NULL is a no-op */
+soma_status soma_evb_new(soma_evb **out, const soma_evb_config *cfg);
+void soma_evb_free(soma_evb *r); /* NULL is a no-op */
 /* Samples an action from softmax(beta Q(s,.)) with rng. */
-int soma_replay_act(const soma_replay *r, int s, soma_rng *rng);
+int soma_evb_act(const soma_evb *r, int s, soma_rng *rng);
 /* Learns from one real step: remembers the experience (s, a, reward, s_next, done) and moves
  * Q(s,a) by alpha toward r + gamma max Q(s_next) (r alone when done == SOMA_TERMINAL). */
-soma_status soma_replay_observe(soma_replay *r, int s, int a, double reward, int s_next, int done);
+soma_status soma_evb_observe(soma_evb *r, int s, int a, double reward, int s_next, int done);
 /* One planning phase with the agent at s_cur: up to n_plan backups. Writes the replayed
  * experiences in order into ev[cap] and their count into *n_ev (stops early when ev is full). */
-soma_status soma_replay_plan(soma_replay *r, int s_cur, soma_replay_event *ev, int cap, int *n_ev);
+soma_status soma_evb_plan(soma_evb *r, int s_cur, soma_evb_event *ev, int cap, int *n_ev);
 /* The action values Q[n_states * n_actions] (borrowed). */
-const double *soma_replay_q(const soma_replay *r);
+const double *soma_evb_q(const soma_evb *r);
 /* Direction of consecutive replayed experiences ev[0..n): a pair is forward when the second
  * starts where the first ended (b.s == a.s_next), reverse when it ends where the first started
  * (b.s_next == a.s); pairs that are both (a step and its undoing) or include a self-transition
  * count as neither. Adds to *fwd and *rev. */
-void soma_replay_directions(const soma_replay_event *ev, int n, long *fwd, long *rev);
+void soma_evb_directions(const soma_evb_event *ev, int n, long *fwd, long *rev);
 
 // --- gridworlds (src/rl/env_grid.c) ----------------------------------------------------
 /* A gridworld from a text map: rows separated by '\n' (a final '\n' optional), all of one

@@ -1,5 +1,5 @@
 // replay-mattar-daw: prioritized replay by gain x need (Mattar & Daw 2018). A Dyna-style
-// Q-learner (soma_replay) runs the gridworld's linear track and open field (start at one end /
+// Q-learner (soma_evb) runs the gridworld's linear track and open field (start at one end /
 // the top-left corner, reward at the other end / corner, Gaussian noise on its size, then back
 // to the start) and replays remembered experiences before each run (at the start of an
 // episode) and after reward (at its end), each backup the one of largest expected value,
@@ -59,14 +59,14 @@ typedef struct tally_ {
 /* Runs `runs` agents for `episodes` episodes each in the gridworld of map (start 'S', reward
  * at the goal 'G'), planning at the start of each episode and after reward. */
 static soma_status run_env_(soma_exp_ctx *c, const char *map, int episodes, int runs, int max_steps, double reward_sd,
-                            const soma_replay_config *base, soma_replay_event *ev, int cap, tally_ *out) {
+                            const soma_evb_config *base, soma_evb_event *ev, int cap, tally_ *out) {
     float *per_ep = out->per_ep;
     memset(out, 0, sizeof *out);
     out->per_ep = per_ep;
     soma_grid_config g = {1, 0, 0.0, max_steps};
     soma_env *env = NULL;
     SOMA_TRY(soma_env_grid_new(&env, map, &g));
-    soma_replay_config cfg = *base;
+    soma_evb_config cfg = *base;
     cfg.n_states = env->n_states;
     cfg.n_actions = env->n_actions;
     float obs[2];
@@ -75,43 +75,43 @@ static soma_status run_env_(soma_exp_ctx *c, const char *map, int episodes, int 
     cfg.start = env->state;
     if (cfg.n_step_max <= 0 || cfg.n_step_max > env->n_states) cfg.n_step_max = env->n_states;
     for (int run = 0; run < runs && st == SOMA_OK; run++) {
-        soma_replay *r = NULL;
-        if ((st = soma_replay_new(&r, &cfg)) != SOMA_OK) break;
+        soma_evb *r = NULL;
+        if ((st = soma_evb_new(&r, &cfg)) != SOMA_OK) break;
         soma_rng rng;
         soma_rng_seed(&rng, c->seed, 100 + (uint64_t)run);
         for (int e = 0; e < episodes && st == SOMA_OK; e++) {
             int ne = 0, t = 0, done = SOMA_RUNNING;
             if ((st = soma_env_reset(env, obs)) != SOMA_OK) break;
-            if ((st = soma_replay_plan(r, env->state, ev, cap, &ne)) != SOMA_OK) break;
+            if ((st = soma_evb_plan(r, env->state, ev, cap, &ne)) != SOMA_OK) break;
             long f0 = out->fwd[0], r0 = out->rev[0];
-            soma_replay_directions(ev, ne, &out->fwd[0], &out->rev[0]);
+            soma_evb_directions(ev, ne, &out->fwd[0], &out->rev[0]);
             if (per_ep) {
                 per_ep[e] += (float)(out->fwd[0] - f0);
                 per_ep[episodes + e] += (float)(out->rev[0] - r0);
             }
             out->backups[0] += ne;
             while (done == SOMA_RUNNING) {
-                int s = env->state, a = soma_replay_act(r, s, &rng);
+                int s = env->state, a = soma_evb_act(r, s, &rng);
                 double rew;
                 if ((st = soma_env_step(env, a, obs, &rew, &done)) != SOMA_OK) break;
                 if (done == SOMA_TERMINAL && reward_sd > 0) rew += reward_sd * soma_rng_normal(&rng);
-                if ((st = soma_replay_observe(r, s, a, rew, env->state, done)) != SOMA_OK) break;
+                if ((st = soma_evb_observe(r, s, a, rew, env->state, done)) != SOMA_OK) break;
                 t++;
             }
             if (st != SOMA_OK) break;
             if (e == 0) out->steps_first += (double)t / runs;
             if (e == episodes - 1) out->steps_last += (double)t / runs;
             if (done != SOMA_TERMINAL) continue; /* truncated: no reward, no end replay */
-            if ((st = soma_replay_plan(r, env->state, ev, cap, &ne)) != SOMA_OK) break;
+            if ((st = soma_evb_plan(r, env->state, ev, cap, &ne)) != SOMA_OK) break;
             long f1 = out->fwd[1], r1 = out->rev[1];
-            soma_replay_directions(ev, ne, &out->fwd[1], &out->rev[1]);
+            soma_evb_directions(ev, ne, &out->fwd[1], &out->rev[1]);
             if (per_ep) {
                 per_ep[2 * episodes + e] += (float)(out->fwd[1] - f1);
                 per_ep[3 * episodes + e] += (float)(out->rev[1] - r1);
             }
             out->backups[1] += ne;
         }
-        soma_replay_free(r);
+        soma_evb_free(r);
     }
     soma_env_free(env);
     return st;
@@ -135,9 +135,9 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_double(&c->args, "evb-min", &evb_min));
     SOMA_TRY(soma_args_int(&c->args, "max-steps", &max_steps));
     SOMA_TRY(soma_args_double(&c->args, "reward-sd", &reward_sd));
-    soma_replay_config base = {0, 0, 0, gamma, alpha, beta, evb_min, plan, nstep};
+    soma_evb_config base = {0, 0, 0, gamma, alpha, beta, evb_min, plan, nstep};
     soma_fig *f = NULL;
-    soma_replay_event *ev = NULL;
+    soma_evb_event *ev = NULL;
     tally_ tt = {0}, tf = {0};
     float *xs = NULL;
     soma_status st = SOMA_OK;

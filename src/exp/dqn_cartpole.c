@@ -4,7 +4,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "exp/internal.h"
 #include "soma/nn.h"
@@ -154,14 +153,12 @@ static soma_status run_(soma_exp_ctx *c) {
         if (st == SOMA_OK) st = soma_env_seed(s->env, c->seed + 1000u + (uint64_t)k);
     }
     if (st != SOMA_OK) goto out;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = soma_now();
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->threads > 0 ? c->threads : 1)
 #endif
     for (int k = 0; k < n_seeds; k++) run_seed_(&runs[k], max_ep, env_steps, stop_solved);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double wall = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double wall = soma_now() - t0;
     for (int k = 0; k < n_seeds; k++)
         if (runs[k].st != SOMA_OK) {
             st = runs[k].st;

@@ -108,6 +108,19 @@ static soma_status noop_run_(soma_exp_ctx *c) {
     return SOMA_OK;
 }
 
+static int runs_;
+static soma_status counting_run_(soma_exp_ctx *c) {
+    runs_++;
+    return noop_run_(c);
+}
+static soma_status lo_below_hi_(const soma_exp_ctx *c) {
+    int lo, hi;
+    SOMA_TRY(soma_args_int(&c->args, "lo", &lo));
+    SOMA_TRY(soma_args_int(&c->args, "hi", &hi));
+    if (lo >= hi) return soma_error(SOMA_ERR_ARG, "--lo %d must be below --hi %d", lo, hi);
+    return SOMA_OK;
+}
+
 static void test_declarations(void) {
     CHECK(soma_exp_count() >= 3);
     CHECK(soma_exp_find("perceptron") != NULL);
@@ -121,7 +134,7 @@ static void test_declarations(void) {
     static const soma_exp_landmark lm[] = {{"x", "A 2000", "https://doi.org/10.1/x", "x", SOMA_EXP_AT_LEAST, 1},
                                            {NULL, NULL, NULL, NULL, 0, 0}};
     static const soma_opt shadow[] = {{"seed", SOMA_OPT_INT, "1", 0, 9, NULL, "", 0}, {NULL, 0, NULL, 0, 0, NULL, NULL, 0}};
-    soma_experiment fake = {"fake", "a fake", lm, shadow, NULL, noop_run_};
+    soma_experiment fake = {"fake", "a fake", lm, shadow, NULL, noop_run_, NULL};
     CHECK_MSG(soma_exp_check(&fake), SOMA_ERR_INTERNAL, "--seed", "shadows");
     const char *args[] = {"--seed", "2"};
     CHECK_MSG(soma_exp_run(&fake, 2, args, out_, NULL), SOMA_ERR_INTERNAL, "shadows");
@@ -129,20 +142,20 @@ static void test_declarations(void) {
     /* a landmark needs one link to its source */
     static const soma_exp_landmark nolink[] = {{"x", "A 2000", "A 2000, p. 3", "x", SOMA_EXP_AT_LEAST, 1},
                                                {NULL, NULL, NULL, NULL, 0, 0}};
-    soma_experiment fake2 = {"fake", "a fake", nolink, NULL, NULL, noop_run_};
+    soma_experiment fake2 = {"fake", "a fake", nolink, NULL, NULL, noop_run_, NULL};
     CHECK_MSG(soma_exp_check(&fake2), SOMA_ERR_INTERNAL, "link");
-    soma_experiment fake3 = {"fake", "a fake", NULL, NULL, NULL, noop_run_};
+    soma_experiment fake3 = {"fake", "a fake", NULL, NULL, NULL, noop_run_, NULL};
     CHECK_MSG(soma_exp_check(&fake3), SOMA_ERR_INTERNAL, "no landmark");
     /* reduced arguments are pairs of its own options with valid values */
     static const soma_opt one[] = {{"n", SOMA_OPT_INT, "5", 1, 9, NULL, "", 1}, {NULL, 0, NULL, 0, 0, NULL, NULL, 0}};
     static const char *const bad_key[] = {"--m", "3", NULL}, *const bad_val[] = {"--n", "30", NULL};
-    soma_experiment fake4 = {"fake", "a fake", lm, one, bad_key, noop_run_};
+    soma_experiment fake4 = {"fake", "a fake", lm, one, bad_key, noop_run_, NULL};
     CHECK_MSG(soma_exp_check(&fake4), SOMA_ERR_INTERNAL, "reduced", "'--m'");
     fake4.reduced_args = bad_val;
     CHECK_MSG(soma_exp_check(&fake4), SOMA_ERR_INTERNAL, "reduced --n", "out of range");
     /* --reduced takes the reduced size; an option given explicitly overrides it */
     static const char *const good_red[] = {"--n", "2", NULL};
-    soma_experiment fake5 = {"fake-reduced", "a fake", lm, one, good_red, noop_run_};
+    soma_experiment fake5 = {"fake-reduced", "a fake", lm, one, good_red, noop_run_, NULL};
     cJSON *r5 = NULL;
     const char *a5[] = {"--reduced", "--n", "3"};
     CHECK_OK(soma_exp_run(&fake5, 3, a5, out_, &r5));
@@ -153,7 +166,7 @@ static void test_declarations(void) {
     CHECK(!strcmp(str_(cJSON_GetObjectItemCaseSensitive(r5, "options"), "n"), "2"));
     cJSON_Delete(r5);
     /* a good fake experiment runs; ours 1 >= 1 meets its landmark */
-    soma_experiment good = {"fake-good", "a fake", lm, NULL, NULL, noop_run_};
+    soma_experiment good = {"fake-good", "a fake", lm, NULL, NULL, noop_run_, NULL};
     cJSON *r = NULL;
     CHECK_OK(soma_exp_run(&good, 0, NULL, out_, &r));
     CHECK(strcmp(str_(r, "status"), "pass") == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "pass")));
@@ -175,6 +188,32 @@ static void test_refused_before_disk(void) {
     }
     const char *twice[] = {"--n", "10", "--n", "20"};
     CHECK_MSG(soma_exp_run(e, 4, twice, out_, NULL), SOMA_ERR_ARG, "--n", "twice");
+    /* an experiment's own check (relations between options) runs before the folder exists
+     * and before the run; a passing check lets the run go on */
+    static const soma_opt lim[] = {{"lo", SOMA_OPT_INT, "1", 0, 100, NULL, "low", 0},
+                                   {"hi", SOMA_OPT_INT, "5", 0, 100, NULL, "high", 0},
+                                   {NULL, 0, NULL, 0, 0, NULL, NULL, 0}};
+    static const soma_exp_landmark lm[] = {{"x", "s", "https://example.org", "x", SOMA_EXP_AT_LEAST, 1},
+                                           {NULL, NULL, NULL, NULL, 0, 0}};
+    soma_experiment fake = {"fake-check", "a fake", lm, lim, NULL, counting_run_, lo_below_hi_};
+    const char *inverted[] = {"--lo", "7", "--hi", "3"};
+    runs_ = 0;
+    CHECK_MSG(soma_exp_run(&fake, 4, inverted, out_, NULL), SOMA_ERR_ARG, "run fake-check", "--lo 7", "--hi 3");
+    CHECK(runs_ == 0 && !exists_("fake-check", ""));
+    const char *fine[] = {"--lo", "2", "--hi", "3"};
+    CHECK_OK(soma_exp_run(&fake, 4, fine, out_, NULL));
+    CHECK(runs_ == 1 && exists_("fake-check", "results.json"));
+    /* the experiments whose checks need it */
+    const char *real[][3] = {{"dyna-maze", "--planning", "5,5"}, {"dyna-maze", "--planning", "5,x"},
+                             {"shortcut-maze", "--change", "9000"}, {"cuba", "--neurons", "50"},
+                             {"coba", "--neurons", "50"}};
+    for (size_t i = 0; i < sizeof real / sizeof *real; i++) {
+        const soma_experiment *x = soma_exp_find(real[i][0]);
+        CHECK(x != NULL && x->check != NULL);
+        if (!x) continue;
+        CHECK_FAILS(soma_exp_run(x, 2, real[i] + 1, out_, NULL), SOMA_ERR_ARG);
+        CHECK(!exists_(real[i][0], ""));
+    }
 }
 
 // --- every experiment at reduced size ----------------------------------------------------

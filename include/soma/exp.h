@@ -150,6 +150,10 @@ struct soma_experiment {
     const soma_opt *opts;               /* terminated by {NULL} */
     const char *const *reduced_args;    /* a small test run: "--key", "value" pairs, NULL-terminated */
     soma_status (*run)(soma_exp_ctx *ctx);
+    /* Checks what the typed options cannot say alone (relations between options, lists in a
+     * string option) before anything is written; SOMA_ERR_ARG naming the option. May be NULL
+     * (left out of an initializer). ctx holds the parsed options; out_dir does not exist yet. */
+    soma_status (*check)(const soma_exp_ctx *ctx);
 };
 
 int soma_exp_count(void);

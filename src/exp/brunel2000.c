@@ -279,4 +279,5 @@ const soma_experiment soma__exp_brunel2000 = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

@@ -32,6 +32,12 @@ static const char *const reduced_[] = {"--neurons", "1000", "--duration", "0.1",
 
 static soma_status run_(soma_exp_ctx *c) { return soma__va_experiment(c, 1); }
 
+/* Sizes and the connection probability fit together (--neurons, --p). */
+static soma_status check_(const soma_exp_ctx *c) {
+    soma__va_cfg cfg;
+    return soma__va_cfg_from_args(c, 1, &cfg);
+}
+
 const soma_experiment soma__exp_coba = {
     "coba",
     "Vogels & Abbott's conductance-based network (Brette et al. 2007 benchmark 1): 4000 LIF "
@@ -40,4 +46,5 @@ const soma_experiment soma__exp_coba = {
     opts_,
     reduced_,
     run_,
+    check_,
 };

@@ -27,6 +27,12 @@ static const char *const reduced_[] = {"--neurons", "1000", "--duration", "0.1",
 
 static soma_status run_(soma_exp_ctx *c) { return soma__va_experiment(c, 0); }
 
+/* Sizes and the connection probability fit together (--neurons, --p). */
+static soma_status check_(const soma_exp_ctx *c) {
+    soma__va_cfg cfg;
+    return soma__va_cfg_from_args(c, 0, &cfg);
+}
+
 const soma_experiment soma__exp_cuba = {
     "cuba",
     "Vogels & Abbott's current-based network (Brette et al. 2007 benchmark 2): 4000 LIF "
@@ -35,4 +41,5 @@ const soma_experiment soma__exp_cuba = {
     opts_,
     reduced_,
     run_,
+    check_,
 };

@@ -66,6 +66,11 @@ static soma_status parse_planning_(const char *s, int *ns, int *k) {
     return SOMA_OK;
 }
 
+static soma_status check_(const soma_exp_ctx *c) {
+    int ns[MAX_N_], k;
+    return parse_planning_(soma_args_str(&c->args, "planning"), ns, &k);
+}
+
 /* First episode (1-based) from which the mean greedy path stays within 10% of optimal; 0: never. */
 static int episodes_to_optimal_(const float *greedy, int episodes, int optimal) {
     int first = 0;
@@ -232,4 +237,5 @@ const soma_experiment soma__exp_dyna_maze = {
     opts_,
     reduced_,
     run_,
+    check_,
 };

@@ -190,4 +190,5 @@ const soma_experiment soma__exp_fiorillo2003 = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

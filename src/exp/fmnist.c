@@ -41,6 +41,7 @@ const soma_experiment soma__exp_mlp_fmnist = {
     mlp_opts_,
     reduced_,
     run_classify_,
+    NULL, /* no check beyond the typed options */
 };
 
 static const soma_opt lenet_opts_[] = {
@@ -64,4 +65,5 @@ const soma_experiment soma__exp_lenet_fmnist = {
     lenet_opts_,
     reduced_,
     run_classify_,
+    NULL, /* no check beyond the typed options */
 };

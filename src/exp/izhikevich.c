@@ -222,4 +222,5 @@ const soma_experiment soma__exp_izhikevich = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

@@ -153,4 +153,5 @@ const soma_experiment soma__exp_lif_fi = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

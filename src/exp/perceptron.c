@@ -226,4 +226,5 @@ const soma_experiment soma__exp_perceptron = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

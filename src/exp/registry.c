@@ -270,6 +270,10 @@ static soma_status run_(const soma_experiment *e, int argc, const char *const *a
         st = soma_error(SOMA_ERR_ARG, "%s: output path too long", cmd);
         goto done;
     }
+    if (e->check && (st = e->check(&c)) != SOMA_OK) {
+        st = soma_error_wrap(st, "%s", cmd);
+        goto done;
+    }
     soma_set_threads(c.threads);
     if ((st = soma_mkdir_p(c.out_dir)) != SOMA_OK) goto done;
 

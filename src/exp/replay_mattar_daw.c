@@ -218,4 +218,5 @@ const soma_experiment soma__exp_replay_mattar_daw = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

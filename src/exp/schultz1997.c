@@ -189,4 +189,5 @@ const soma_experiment soma__exp_schultz1997 = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

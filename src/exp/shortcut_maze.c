@@ -139,6 +139,21 @@ static soma_status plot_(soma_exp_ctx *c, soma_fig *f, int panel, const char *ti
     return st;
 }
 
+/* Each maze changes before its run ends. */
+static soma_status check_(const soma_exp_ctx *c) {
+    int steps, change, bsteps, bchange;
+    SOMA_TRY(soma_args_int(&c->args, "steps", &steps));
+    SOMA_TRY(soma_args_int(&c->args, "change", &change));
+    SOMA_TRY(soma_args_int(&c->args, "blocking-steps", &bsteps));
+    SOMA_TRY(soma_args_int(&c->args, "blocking-change", &bchange));
+    if (change >= steps)
+        return soma_error(SOMA_ERR_ARG, "--change %d must come before --steps %d", change, steps);
+    if (bsteps > 0 && bchange >= bsteps)
+        return soma_error(SOMA_ERR_ARG, "--blocking-change %d must come before --blocking-steps %d",
+                          bchange, bsteps);
+    return SOMA_OK;
+}
+
 static soma_status run_(soma_exp_ctx *c) {
     soma_tab_config cq = soma_tab_defaults(SOMA_TAB_DYNA_Q);
     int runs, steps, change, bsteps, bchange;
@@ -152,11 +167,6 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "change", &change));
     SOMA_TRY(soma_args_int(&c->args, "blocking-steps", &bsteps));
     SOMA_TRY(soma_args_int(&c->args, "blocking-change", &bchange));
-    if (change >= steps)
-        return soma_error(SOMA_ERR_ARG, "--change %d must come before --steps %d", change, steps);
-    if (bsteps > 0 && bchange >= bsteps)
-        return soma_error(SOMA_ERR_ARG, "--blocking-change %d must come before --blocking-steps %d",
-                          bchange, bsteps);
     soma_tab_config cp = cq;
 
     soma_status st = SOMA_OK;
@@ -226,4 +236,5 @@ const soma_experiment soma__exp_shortcut_maze = {
     opts_,
     reduced_,
     run_,
+    check_,
 };

@@ -192,4 +192,5 @@ const soma_experiment soma__exp_snn_fmnist = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

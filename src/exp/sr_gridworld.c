@@ -279,4 +279,5 @@ const soma_experiment soma__exp_sr_gridworld = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

@@ -236,4 +236,5 @@ const soma_experiment soma__exp_stdp_song2000 = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

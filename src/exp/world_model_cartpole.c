@@ -420,4 +420,5 @@ const soma_experiment soma__exp_world_model_cartpole = {
     opts_,
     reduced_,
     run_,
+    NULL, /* no check beyond the typed options */
 };

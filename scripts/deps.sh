@@ -8,13 +8,13 @@
 set -euo pipefail
 
 need=(build-essential cmake pkg-config git
-      libopenblas-openmp-dev libpng-dev zlib1g-dev libcjson-dev
-      dataset-fashion-mnist)
+      libopenblas-openmp-dev liblapacke-dev libpng-dev zlib1g-dev libcjson-dev
+      dataset-fashion-mnist python3-skimage)
 for arg in "$@"; do
   case "$arg" in
-    --test) need+=(chromium python3-numpy) ;;
+    --test) need+=(chromium python3-numpy python3-scipy) ;;
     --fuzz) need+=(clang) ;;
-    --bench) need+=(python3-torch python3-numpy libopenblas0-openmp time python3-brian) ;;
+    --bench) need+=(python3-torch python3-numpy python3-scipy libopenblas0-openmp time python3-brian) ;;
     *) echo "deps.sh: unknown option '$arg' (--test, --fuzz, --bench)" >&2; exit 2 ;;
   esac
 done

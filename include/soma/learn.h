@@ -186,6 +186,115 @@ soma_status soma_evaluate(soma_net *net, const soma_dataset *d, int batch, float
 soma_status soma_evaluate_rule(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch,
                                float *acc, float *loss);
 
+// --- learning rules beyond backprop (src/learn/rules.c and one file a rule) ------------------
+//
+// Every rule fills the parameters' grad fields with its update direction (the negative of the
+// step it wants, like a gradient), so optimizers, schedules, data-parallel replicas and
+// checkpoints serve each unchanged. Rules that need the network's structure (feedback per
+// weight, value nodes per layer) are created for a built net; they walk its top-level layers
+// (soma_net_layer, soma_net_activation) and call the layers' own forward and backward ops.
+// A rule that cannot handle a net (DFA, PC and FF need a plain chain of top-level layers; FA
+// and DFA need dense or conv2d weights) refuses it at creation with SOMA_ERR_ARG naming the
+// layer.
+
+typedef enum soma_rule_kind {
+    SOMA_RULE_BP = 0, /* backpropagation */
+    SOMA_RULE_FA,     /* feedback alignment (Lillicrap et al. 2016) */
+    SOMA_RULE_DFA,    /* direct feedback alignment (Nokland 2016) */
+    SOMA_RULE_PC,     /* predictive coding by inference learning (Whittington & Bogacz 2017) */
+    SOMA_RULE_FF,     /* forward-forward (Hinton 2022) */
+    SOMA_RULE_HEBB,   /* Hebbian hidden layers under a delta-rule read-out */
+    SOMA_RULE_COUNT
+} soma_rule_kind;
+const char *soma_rule_kind_name(soma_rule_kind k); /* "bp", "fa", "dfa", "pc", "ff", "hebb" */
+soma_status soma_rule_kind_parse(const char *name, soma_rule_kind *k);
+
+typedef enum soma_hebb_kind {
+    SOMA_HEBB_OJA = 0,     /* Oja's rule per unit (each converges to the first PC) */
+    SOMA_HEBB_GHA,         /* Sanger's generalized Hebbian algorithm: the leading PCs in order */
+    SOMA_HEBB_COMPETITIVE  /* winner-take-all competitive learning (the winner moves towards x) */
+} soma_hebb_kind;
+
+typedef struct soma_rule_opts {
+    soma_rule_kind kind;
+    soma_loss_kind loss;
+    uint64_t seed;      /* feedback matrices, negative labels */
+    /* FA, DFA: feedback matrices drawn like the forward weights (Kaiming-uniform of the same
+     * shape for FA; for DFA U(-1/sqrt(K), 1/sqrt(K)) of shape [units, K], K the output size),
+     * times fb_scale (0 means 1) */
+    float fb_scale;
+    /* PC: inference steps and rate (0: 20 and 0.1), and whether the output layer is clamped to
+     * the target during inference (1, supervised learning) */
+    int pc_steps;
+    float pc_rate;
+    /* FF: goodness threshold theta (0: the number of units of the layer), negatives per
+     * positive (0: 1) */
+    float ff_theta;
+    int ff_negatives;
+    /* HEBB */
+    soma_hebb_kind hebb;
+} soma_rule_opts;
+soma_rule_opts soma_rule_opts_default(void); /* BP, XENT, seed 1, the defaults above */
+
+/* Any rule, by kind, for the built net (which must outlive the rule). */
+soma_status soma_rule_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
+/* The rules one by one (each refuses a net it cannot train; o->kind is ignored). */
+soma_status soma_rule_fa_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
+soma_status soma_rule_dfa_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
+soma_status soma_rule_pc_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
+soma_status soma_rule_ff_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
+soma_status soma_rule_hebb_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
+
+/* How far a rule's update is from the true gradient on one batch: for each trainable
+ * parameter i with decay == 1 (the weights), the angle in degrees between the rule's grad
+ * and backprop's exact gradient of the same loss at the same parameters (90 for an update or
+ * gradient of zero norm). Runs the rule's step and a backprop step on (x, t); leaves the
+ * parameters unchanged and the grads holding the rule's update. angle_deg has room for
+ * soma_net_n_params(net) entries; entries of other parameters are NaN. */
+soma_status soma_rule_alignment(soma_rule *r, soma_net *net, const float *x, const soma_target *t,
+                                int n, double *angle_deg);
+/* Same but the cosine (1 - the angle's cosine is easier to read near 1). */
+soma_status soma_rule_alignment_cos(soma_rule *r, soma_net *net, const float *x,
+                                    const soma_target *t, int n, double *cosine);
+
+// --- Hebbian learning on its own (src/learn/hebb.c) ---------------------------------------
+
+/* One pass of a Hebbian rule over X [n, d] (rows in order) for k units with weights W [k, d]
+ * (rows; updated in place) at learning rate lr: Oja dw_i = lr y_i (x - y_i w_i); GHA dw_i =
+ * lr y_i (x - sum_{j<=i} y_j w_j) (Sanger 1989); competitive: the unit with the largest
+ * w_i . x moves w_i += lr (x - w_i). y_i = w_i . x. Batched variants through BLAS average
+ * the updates over mini-batches of `batch` rows (1: the classic online rule). */
+soma_status soma_hebb_epoch(soma_hebb_kind kind, float *W, int k, int d, const float *X, int n,
+                            int batch, float lr);
+
+// --- Rao & Ballard's hierarchical predictive coding (src/learn/rao_ballard.c) ------------
+
+/* Two-level generative model of image patches: r1 = causes of level 1 [k1], predicting the
+ * patch through U1 [d, k1] (x ~ f(U1 r1)); r2 [k2] predicting r1 through U2 [k1, k2]. For each
+ * patch, r1 and r2 settle by gradient descent on the energy
+ * E = |x - U1 r1|^2 / s1 + |r1 - U2 r2|^2 / s2 + alpha |r|^2 (Gaussian prior; or sparse),
+ * with bottom-up errors and top-down predictions, then U1 and U2 take a Hebbian-like step
+ * (error x cause). */
+typedef struct soma_rb_opts {
+    int k1, k2;          /* causes at each level */
+    int infer_steps;     /* settling steps a patch (0: 50) */
+    float infer_rate;    /* (0: 0.05) */
+    float lr;            /* weight learning rate */
+    float s1, s2;        /* variances of the two levels' errors (0: 1) */
+    float prior;         /* weight of the L1 (sparse) prior on the causes */
+    int batch, steps;
+    uint64_t seed;
+} soma_rb_opts;
+typedef struct soma_rb {
+    int d, k1, k2;
+    float *U1, *U2; /* [d, k1], [k1, k2] */
+} soma_rb;
+/* Learns on patches X [n, d]; *err1 and *err2 (may be NULL) receive the last batch's mean
+ * squared prediction errors at each level. */
+soma_status soma_rb_train(const float *X, int n, int d, const soma_rb_opts *o,
+                          soma_progress *progress, soma_rb *out, double *err1, double *err2);
+void soma_rb_free(soma_rb *m);
+
 // --- Rosenblatt's perceptron --------------------------------------------------------------
 
 /* One threshold unit: predicts sign(w . x + b) in {-1, +1} (0 counts as -1). */

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# soma rdm | rsa | cka | encode | geometry on small NPY/CSV inputs made here with NumPy: every
+# value equals NumPy/SciPy computed here (pdist, spearmanr, the O(m^2) Kendall tau-a, the
+# linear/RBF/unbiased CKA formulas, Procrustes by SVD, eigenvalues of np.cov, split-half
+# reliability) to 1e-6 relative; the RDM files' shapes and symmetry; the figures written and
+# well-formed SVG (the model comparison's with its noise-ceiling band); each class of bad input
+# (missing file, NaN row, wrong shape, mismatched sizes, too few conditions, constant RDM,
+# unknown option) exits 2 with one "soma: ..." line and writes nothing.
+# A missing NumPy/SciPy is a failure, not a skip (the suite installs them).
+set -u
+SOMA=${1:?usage: test_analysis_cli.sh PATH_TO_SOMA}
+. "$(dirname "$0")/sh_util.sh" # PY, $T, ok/bad, expect, sh_report
+if ! "$PY" -c 'import numpy, scipy' 2>/dev/null; then
+    echo "FAIL: $PY lacks NumPy or SciPy (python3-numpy, python3-scipy; scripts/deps.sh --test installs them)"
+    exit 1
+fi
+
+# --- inputs -------------------------------------------------------------------------------
+"$PY" - "$T" <<'EOF' || { echo "FAIL: could not write the inputs"; exit 1; }
+import sys, numpy as np
+from scipy.spatial.distance import pdist, squareform
+d = sys.argv[1]
+rng = np.random.default_rng(7)
+n, p = 12, 30
+X = rng.standard_normal((n, p))
+np.save(f"{d}/X.npy", X)
+np.save(f"{d}/X_f32.npy", X.astype(np.float32))
+np.savetxt(f"{d}/X.csv", X, delimiter=",", header=",".join(f"f{j}" for j in range(p)), comments="")
+np.save(f"{d}/X2.npy", X + 0.3 * rng.standard_normal((n, p)))
+np.save(f"{d}/X3.npy", rng.standard_normal((n, p, 3)))  # conditions x features x repetitions
+np.save(f"{d}/Xi.npy", rng.integers(0, 50, (n, p)).astype(np.int16))  # an integer dtype
+Xn = X.copy(); Xn[3, 5] = np.nan; np.save(f"{d}/Xnan.npy", Xn)
+np.save(f"{d}/one.npy", X[:1])
+np.save(f"{d}/X11.npy", X[:11])
+np.save(f"{d}/vec.npy", X[0])
+# RDMs: square and condensed, a related pair, a constant one, a non-symmetric one
+A = pdist(X, "correlation"); B = A + 0.2 * rng.standard_normal(A.size)
+np.save(f"{d}/A.npy", squareform(A)); np.save(f"{d}/A_cond.npy", A); np.save(f"{d}/S1.npy", A[None]); np.save(f"{d}/B.npy", squareform(B))
+np.save(f"{d}/const.npy", np.ones_like(A)); np.save(f"{d}/bad34.npy", np.zeros((3, 4)))
+Asym = squareform(A); Asym[0, 1] += 1; np.save(f"{d}/asym.npy", Asym)
+np.save(f"{d}/tri7.npy", np.arange(7.0))
+# ties-heavy RDMs for Kendall's tau-a
+np.save(f"{d}/TA.npy", rng.integers(0, 4, A.size).astype(float)); np.save(f"{d}/TB.npy", rng.integers(0, 3, A.size).astype(float))
+# subjects: model 1 plus noise; model 2 unrelated
+M1 = pdist(rng.standard_normal((n, 8))); M2 = pdist(rng.standard_normal((n, 8)))
+S = np.stack([squareform(M1 + 0.5 * rng.standard_normal(M1.size)) for _ in range(6)])
+np.save(f"{d}/M1.npy", squareform(M1)); np.save(f"{d}/M2.npy", M2); np.save(f"{d}/S.npy", S)
+np.save(f"{d}/Scond.npy", np.stack([squareform(s) for s in S]))
+np.save(f"{d}/M1_n11.npy", squareform(M1)[:11, :11])
+# CKA: two views of the same stimuli
+Y = X[:, :20] @ rng.standard_normal((20, 20)) + 0.5 * rng.standard_normal((n, 20))
+np.save(f"{d}/Y.npy", Y)
+# encoding: features -> responses with repetitions
+F = rng.standard_normal((80, 10)); W = rng.standard_normal((10, 6))
+R = (F @ W)[:, :, None] + 0.7 * rng.standard_normal((80, 6, 4))
+np.save(f"{d}/F.npy", F); np.save(f"{d}/R.npy", R); np.save(f"{d}/R2d.npy", R.mean(axis=2))
+# geometry: an exact power-law spectrum (variance of rank r proportional to r^-1.5)
+ng, pg, k = 60, 40, 30
+U = np.linalg.qr(rng.standard_normal((ng, k)) - 0)[0]
+U -= U.mean(axis=0); U = np.linalg.qr(U)[0]           # centred orthonormal columns
+V = np.linalg.qr(rng.standard_normal((pg, k)))[0]
+s = np.arange(1, k + 1) ** -0.75
+G = U @ np.diag(s) @ V.T + 3.0
+np.save(f"{d}/G.npy", G)
+np.save(f"{d}/Gnoise.npy", rng.standard_normal((ng, pg)))
+np.save(f"{d}/Gb.npy", rng.standard_normal((ng, pg)))
+EOF
+
+# svg_ok FILE: a well-formed SVG document
+svg_ok() {
+    "$PY" - "$1" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+assert r.tag.endswith("svg"), r.tag
+EOF
+}
+
+# --- help and bad input ---------------------------------------------------------------------
+for c in rdm rsa; do
+    expect 0 "$c --help" "" -- "$SOMA" "$c" --help
+    grep -q "^usage: soma $c" "$T/out" && ok || bad "$c --help: $(head -c 200 "$T/out")"
+done
+"$SOMA" help | grep -q "^  rsa " && ok || bad "soma help does not list rsa"
+expect 2 "rdm: missing file" "$T/none.npy" -- "$SOMA" rdm "$T/none.npy" -o "$T/o.npy"
+expect 2 "rdm: NaN row" "Xnan.npy|row 3|NaN" -- "$SOMA" rdm "$T/Xnan.npy" -o "$T/o.npy"
+expect 2 "rdm: one condition" "one.npy|1 condition" -- "$SOMA" rdm "$T/one.npy" -o "$T/o.npy"
+expect 2 "rdm: 1-D data" "vec.npy|1-D" -- "$SOMA" rdm "$T/vec.npy" -o "$T/o.npy"
+expect 2 "rdm: unknown option" "--bogus" -- "$SOMA" rdm "$T/X.npy" --bogus 1 -o "$T/o.npy"
+expect 2 "rdm: unknown metric" "--metric" -- "$SOMA" rdm "$T/X.npy" --metric manhattan -o "$T/o.npy"
+expect 2 "rdm: no file" "want 1 to" -- "$SOMA" rdm -o "$T/o.npy"
+expect 2 "rdm: subjects differ" "X11.npy|11 conditions" -- "$SOMA" rdm "$T/X.npy" "$T/X11.npy" -o "$T/o.npy"
+expect 2 "rdm: stack as CSV" "o.csv|.npy" -- "$SOMA" rdm "$T/X.npy" "$T/X2.npy" -o "$T/o.csv"
+expect 2 "rdm: crossnobis without repetitions" "crossnobis" -- "$SOMA" rdm "$T/X.npy" --metric crossnobis -o "$T/o.npy"
+expect 2 "rsa: one file" "two RDM files" -- "$SOMA" rsa "$T/A.npy"
+expect 2 "rsa: three files" "at most 2" -- "$SOMA" rsa "$T/A.npy" "$T/B.npy" "$T/A.npy"
+expect 2 "rsa: wrong shape" "bad34.npy|[3, 4]" -- "$SOMA" rsa "$T/bad34.npy" "$T/B.npy"
+expect 2 "rsa: not triangular" "tri7.npy|n(n-1)/2" -- "$SOMA" rsa "$T/tri7.npy" "$T/B.npy"
+expect 2 "rsa: not symmetric" "asym.npy" -- "$SOMA" rsa "$T/asym.npy" "$T/B.npy"
+expect 2 "rsa: sizes differ" "M1_n11.npy|11 conditions" -- "$SOMA" rsa "$T/M1_n11.npy" "$T/B.npy"
+expect 2 "rsa: constant RDM" "rsa" -- "$SOMA" rsa "$T/const.npy" "$T/B.npy" --method pearson
+expect 2 "rsa: models without data" "--models and --data" -- "$SOMA" rsa --models "$T/M1.npy"
+expect 2 "rsa: model size" "M1_n11.npy|11 conditions" -- "$SOMA" rsa --models "$T/M1_n11.npy" --data "$T/S.npy"
+expect 2 "rsa: one subject" "1 subject" -- "$SOMA" rsa --models "$T/M1.npy" --data "$T/S1.npy"
+expect 2 "rsa: bad --correct" "--correct" -- "$SOMA" rsa --models "$T/M1.npy" --data "$T/S.npy" --correct bonf
+[ -z "$(ls "$T" | grep -E '^o\.|\.tmp')" ] && ok || bad "a refused command wrote: $(ls "$T" | grep -E '^o\.|\.tmp')"
+
+# --- rdm ----------------------------------------------------------------------------------
+for m in euclidean sqeuclidean correlation cosine; do
+    expect 0 "rdm $m" "" -- "$SOMA" rdm "$T/X.npy" --metric $m -o "$T/rdm_$m.npy"
+done
+expect 0 "rdm mahalanobis" "" -- "$SOMA" rdm "$T/X.npy" --metric mahalanobis --shrinkage 0.4 -o "$T/rdm_maha.npy"
+expect 0 "rdm of two subjects" "" -- "$SOMA" rdm "$T/X.npy" "$T/X2.npy" --metric euclidean -o "$T/stack.npy" -f "$T/stack.svg"
+expect 0 "rdm of a CSV" "" -- "$SOMA" rdm "$T/X.csv" --metric euclidean -o "$T/rdm_csv.csv"
+expect 0 "rdm of float32" "" -- "$SOMA" rdm "$T/X_f32.npy" --metric euclidean -o "$T/rdm_f32.npy"
+expect 0 "rdm of int16" "" -- "$SOMA" rdm "$T/Xi.npy" --metric cosine -o "$T/rdm_int.npy"
+expect 0 "rdm with repetitions" "" -- "$SOMA" rdm "$T/X3.npy" --metric correlation -o "$T/rdm_rep.npy"
+expect 0 "rdm crossnobis" "" -- "$SOMA" rdm "$T/X3.npy" --metric crossnobis --shrinkage 0.5 -o "$T/rdm_cn.npy"
+"$SOMA" rdm "$T/X.npy" --metric correlation >"$T/rdm.json" 2>"$T/err" && ok || bad "rdm to JSON: $(cat "$T/err")"
+if "$PY" - "$T" <<'EOF'; then ok; else bad "rdm values (see above)"; fi
+import json, sys, numpy as np
+from scipy.spatial.distance import pdist, squareform
+d = sys.argv[1]
+X = np.load(f"{d}/X.npy")
+def close(got, ref, what, rtol=1e-6, atol=1e-9):
+    assert got.shape == ref.shape, (what, got.shape, ref.shape)
+    err = np.max(np.abs(got - ref) / (atol + np.abs(ref)))
+    assert np.allclose(got, ref, rtol=rtol, atol=atol), (what, err)
+for m in ("euclidean", "sqeuclidean", "correlation", "cosine"):
+    R = np.load(f"{d}/rdm_{m}.npy")
+    assert R.dtype == np.float64 and R.shape == (12, 12), (m, R.dtype, R.shape)
+    assert np.array_equal(R, R.T) and np.all(np.diag(R) == 0), m
+    close(R, squareform(pdist(X, m)), m)
+# Mahalanobis with shrinkage 0.4 of the covariance of the patterns (ddof 1)
+C = np.cov(X.T); p = X.shape[1]
+S = 0.6 * C + 0.4 * np.trace(C) / p * np.eye(p)
+Si = np.linalg.inv(S)
+ref = np.array([[(X[i] - X[j]) @ Si @ (X[i] - X[j]) / p for j in range(12)] for i in range(12)])
+close(np.load(f"{d}/rdm_maha.npy"), ref, "mahalanobis")
+st = np.load(f"{d}/stack.npy")
+assert st.shape == (2, 12, 12), st.shape
+close(st[1], squareform(pdist(np.load(f"{d}/X2.npy"))), "second subject")
+csv = np.loadtxt(f"{d}/rdm_csv.csv", delimiter=",")
+close(csv, squareform(pdist(X)), "CSV in and out", rtol=1e-5, atol=1e-6)
+close(np.load(f"{d}/rdm_f32.npy"), squareform(pdist(X.astype(np.float32).astype(np.float64))), "float32 input")
+Xi = np.load(f"{d}/Xi.npy").astype(np.float64)
+close(np.load(f"{d}/rdm_int.npy"), squareform(pdist(Xi, "cosine")), "int16 input")
+X3 = np.load(f"{d}/X3.npy")
+close(np.load(f"{d}/rdm_rep.npy"), squareform(pdist(X3.mean(axis=2), "correlation")), "mean over repetitions")
+# crossnobis: shrunk covariance of the residuals around the condition means
+n, p, r = X3.shape
+res = (X3 - X3.mean(axis=2, keepdims=True)).transpose(0, 2, 1).reshape(-1, p)
+C = res.T @ res / (n * (r - 1))
+Si = np.linalg.inv(0.5 * C + 0.5 * np.trace(C) / p * np.eye(p))
+cn = np.zeros((n, n))
+for i in range(n):
+    for j in range(n):
+        if i == j: continue
+        dd = X3[i] - X3[j]  # [p, r]
+        cn[i, j] = np.mean([dd[:, a] @ Si @ dd[:, b] / p for a in range(r) for b in range(r) if a != b])
+close(np.load(f"{d}/rdm_cn.npy"), cn, "crossnobis")
+j = json.load(open(f"{d}/rdm.json"))
+assert j["n"] == 12 and j["metric"] == "correlation" and j["subjects"] == 1, j
+close(np.array(j["rdm"]), pdist(X, "correlation"), "JSON condensed RDM")
+EOF
+[ -s "$T/stack.svg" ] && svg_ok "$T/stack.svg" && ok || bad "rdm figure with -f"
+[ -s "$T/rdm_euclidean.svg" ] && svg_ok "$T/rdm_euclidean.svg" && ok || bad "rdm figure beside -o"
+
+# --- rsa ----------------------------------------------------------------------------------
+for m in pearson spearman kendall-tau-a cosine whitened-cosine; do
+    "$SOMA" rsa "$T/A.npy" "$T/B.npy" --method $m >"$T/rsa_$m.json" 2>"$T/err" && ok || bad "rsa $m: $(cat "$T/err")"
+done
+"$SOMA" rsa "$T/A_cond.npy" "$T/B.npy" --method pearson >"$T/rsa_cond.json" 2>"$T/err" && ok || bad "rsa condensed: $(cat "$T/err")"
+"$SOMA" rsa "$T/TA.npy" "$T/TB.npy" --method kendall-tau-a >"$T/rsa_ties.json" 2>"$T/err" && ok || bad "rsa ties: $(cat "$T/err")"
+"$SOMA" rsa "$T/A.npy" "$T/B.npy" --method spearman --permutations 200 --seed 3 -f "$T/pair.svg" >"$T/rsa_perm.json" 2>"$T/err" &&
+    ok || bad "rsa permutations: $(cat "$T/err")"
+"$SOMA" rsa "$T/A.npy" "$T/M2.npy" --method spearman --permutations 200 --seed 3 >"$T/rsa_perm0.json" 2>"$T/err" &&
+    ok || bad "rsa permutations (unrelated): $(cat "$T/err")"
+"$SOMA" rsa --models "$T/M1.npy,$T/M2.npy" --names true,other --data "$T/S.npy" --method spearman -f "$T/models.svg" \
+    >"$T/rsa_models.json" 2>"$T/err" && ok || bad "rsa models: $(cat "$T/err")"
+"$SOMA" rsa --models "$T/M1.npy,$T/M2.npy" --data "$T/Scond.npy" --method pearson --bootstrap subjects --boot 200 \
+    --correct fdr --seed 2 >"$T/rsa_boot.json" 2>"$T/err" && ok || bad "rsa bootstrap: $(cat "$T/err")"
+if "$PY" - "$T" <<'EOF'; then ok; else bad "rsa values (see above)"; fi
+import json, sys, numpy as np
+from scipy.spatial.distance import squareform
+from scipy.stats import spearmanr, rankdata
+d = sys.argv[1]
+ld = lambda f: json.load(open(f"{d}/{f}"))
+a = squareform(np.load(f"{d}/A.npy")); b = squareform(np.load(f"{d}/B.npy"))
+def close(got, ref, what, rtol=1e-6):
+    assert abs(got - ref) <= 1e-9 + rtol * abs(ref), (what, got, ref)
+def tau_a(x, y):  # the O(m^2) definition
+    sx = np.sign(x[:, None] - x[None, :]); sy = np.sign(y[:, None] - y[None, :])
+    m = len(x)
+    return np.sum(np.triu(sx * sy, 1)) / (m * (m - 1) / 2)
+cos = lambda x, y: x @ y / np.linalg.norm(x) / np.linalg.norm(y)
+close(ld("rsa_pearson.json")["value"], np.corrcoef(a, b)[0, 1], "pearson")
+close(ld("rsa_cond.json")["value"], np.corrcoef(a, b)[0, 1], "pearson, condensed input")
+close(ld("rsa_spearman.json")["value"], spearmanr(a, b).correlation, "spearman")
+close(ld("rsa_kendall-tau-a.json")["value"], tau_a(a, b), "kendall tau-a")
+ta, tb = np.load(f"{d}/TA.npy"), np.load(f"{d}/TB.npy")
+close(ld("rsa_ties.json")["value"], tau_a(ta, tb), "kendall tau-a, ties")
+close(ld("rsa_cosine.json")["value"], cos(a, b), "cosine")
+j = ld("rsa_whitened-cosine.json")
+assert j["method"] == "whitened-cosine" and -1 <= j["value"] <= 1 and j["n"] == 12, j
+# permutations: same value, p in [1/201, 1]; a related pair is significant, an unrelated one not
+j = ld("rsa_perm.json")
+close(j["value"], spearmanr(a, b).correlation, "spearman with permutations")
+assert j["permutations"] == 200 and abs(j["p"] - 1 / 201) < 1e-12, j
+j0 = ld("rsa_perm0.json")
+assert 1 / 201 <= j0["p"] <= 1 and j0["p"] > 0.01, j0
+# model comparison: scores, noise ceiling (ranks for Spearman), pairwise p
+S = np.load(f"{d}/S.npy"); subj = np.stack([squareform(s) for s in S])
+M1 = squareform(np.load(f"{d}/M1.npy")); M2 = np.load(f"{d}/M2.npy")
+j = ld("rsa_models.json")
+assert [m["name"] for m in j["models"]] == ["true", "other"] and j["n_subj"] == 6 and j["n"] == 12, j
+for mj, M in zip(j["models"], (M1, M2)):
+    sc = [spearmanr(M, s).correlation for s in subj]
+    close(mj["score"], np.mean(sc), "model score")
+    close(mj["se"], np.std(sc, ddof=1) / np.sqrt(len(sc)), "model se (across subjects)")
+    assert np.allclose(mj["subjects"], sc, rtol=1e-6), "per-subject scores"
+ranks = np.stack([rankdata(s) for s in subj])
+up = np.mean([spearmanr(subj[s], ranks.mean(axis=0)).correlation for s in range(6)])
+lo = np.mean([spearmanr(subj[s], np.delete(ranks, s, axis=0).mean(axis=0)).correlation for s in range(6)])
+close(j["noise_ceiling"]["upper"], up, "noise ceiling, upper")
+close(j["noise_ceiling"]["lower"], lo, "noise ceiling, lower")
+assert j["models"][0]["score"] <= up, "no model beats the upper bound"
+assert j["models"][0]["p"] < 0.01 and j["models"][1]["score"] < j["models"][0]["score"], j["models"]
+P = np.array(j["pairwise_p"])
+assert P.shape == (2, 2) and P[0, 0] == 1 and P[1, 1] == 1 and P[0, 1] == P[1, 0] and P[0, 1] < 0.05, P
+jb = ld("rsa_boot.json")
+assert jb["bootstrap"] == "subjects" and jb["boot"] == 200 and jb["correct"] == "fdr", jb
+close(jb["models"][0]["score"], np.mean([np.corrcoef(M1, s)[0, 1] for s in subj]), "pearson score")
+assert 0 < jb["models"][0]["se"] < 0.5, jb["models"][0]
+EOF
+for f in pair models; do [ -s "$T/$f.svg" ] && svg_ok "$T/$f.svg" && ok || bad "rsa figure $f.svg"; done
+grep -q 'fill="#bbbbbb"' "$T/models.svg" && grep -q '>noise ceiling<' "$T/models.svg" && ok ||
+    bad "the model comparison figure has no noise-ceiling band"
+
+sh_report test_analysis_cli
+

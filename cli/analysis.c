@@ -1,4 +1,4 @@
-// soma rdm | rsa: the analyses of src/analysis on the user's own
+// soma rdm | rsa | cka | encode | geometry: the analyses of src/analysis on the user's own
 // data (NPY of any numeric dtype, or CSV). Each prints one JSON object on stdout, writes its
 // outputs atomically (the io writers do), and draws an SVG figure with -f/--figure PATH (or
 // beside -o OUT as OUT's name with .svg). Bad input (a missing file, a wrong shape, NaN, a
@@ -18,8 +18,11 @@
 #include "soma/plot.h"
 #include "soma/soma.h"
 
-int soma_cli_rdm(int argc, char **argv);      /* cli/main.c dispatches these */
+int soma_cli_rdm(int argc, char **argv);      /* cli/main.c dispatches these five */
 int soma_cli_rsa(int argc, char **argv);
+int soma_cli_cka(int argc, char **argv);
+int soma_cli_encode(int argc, char **argv);
+int soma_cli_geometry(int argc, char **argv);
 
 #define END_OPTS {NULL, 0, NULL, 0, 0, NULL, NULL, 0}
 #define OUT_OPT(what) {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, what " (also -o; .npy or .csv)", 0}
@@ -697,6 +700,408 @@ int soma_cli_rsa(int argc, char **argv) {
     if (st == SOMA_OK) print_json_(root);
 out:
     cJSON_Delete(root);
+    soma_args_free(&c.a);
+    return st == SOMA_OK ? 0 : fail_(st);
+}
+
+// --- soma cka ----------------------------------------------------------------------------
+
+static const soma_opt cka_opts_[] = {
+    {"kernel", SOMA_OPT_ENUM, "linear", 0, 0, "linear|rbf", "kernel", 0},
+    {"unbiased", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "the unbiased HSIC estimator (n >= 4)", 0},
+    {"sigma", SOMA_OPT_FLOAT, "1", 1e-6, 1e6, NULL, "RBF bandwidth as a fraction of the median distance", 0},
+    FIG_OPT,
+    THREADS_OPT,
+    END_OPTS,
+};
+
+static const char cka_usage_[] =
+    "usage: soma cka A.npy B.npy [--kernel linear|rbf] [--unbiased] [--sigma F] [-f FIG.svg]\n"
+    "Centered kernel alignment of two representations of the same n stimuli (A [n, p], B [n, q],\n"
+    "NPY or CSV), and their Procrustes distance and angle. Prints value, procrustes and\n"
+    "procrustes_angle. The figure shows both stimulus-by-stimulus similarity (centered Gram)\n"
+    "matrices.\n\noptions:\n";
+
+/* The centered linear Gram matrix (X - mean)(X - mean)' of X [n, p] as a heatmap panel (float,
+ * through soma_gemm: a figure needs no double precision). */
+static soma_status gram_panel_(soma_fig *f, int panel, const double *X, int n, int p, const char *title) {
+    double *mu = soma_calloc((size_t)p, sizeof *mu);
+    float *xc = soma_alloc((size_t)n * p, sizeof *xc), *g = soma_alloc((size_t)n * n, sizeof *g);
+    soma_status st = SOMA_OK;
+    if (!mu || !xc || !g) st = soma_error(SOMA_ERR_NOMEM, "cka: out of memory");
+    if (st == SOMA_OK) {
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < p; j++) mu[j] += X[(size_t)i * p + j] / n;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < p; j++) xc[(size_t)i * p + j] = (float)(X[(size_t)i * p + j] - mu[j]);
+        soma_gemm(0, 1, n, n, p, 1.f, xc, p, xc, p, 0.f, g, n);
+        soma_fig_labels(f, panel, title, "stimulus", "stimulus");
+        soma_heatmap_opts ho = {.colorbar_label = "centered similarity"};
+        st = soma_fig_heatmap(f, panel, g, n, n, &ho);
+    }
+    soma_free(mu);
+    soma_free(xc);
+    soma_free(g);
+    return st;
+}
+
+int soma_cli_cka(int argc, char **argv) {
+    cmdline_ c;
+    int rc = start_("cka", cka_usage_, cka_opts_, argc, argv, 2, 2, &c);
+    if (rc >= 0) return rc;
+    soma_status st;
+    mat_ A = {0}, B = {0};
+    cJSON *root = NULL;
+    soma_cka_opts o = {.kernel = strcmp(soma_args_str(&c.a, "kernel"), "rbf") ? SOMA_CKA_LINEAR : SOMA_CKA_RBF,
+                       .unbiased = soma_args_flag(&c.a, "unbiased")};
+    if ((st = soma_args_double(&c.a, "sigma", &o.sigma_frac)) != SOMA_OK) goto out;
+    if ((st = mat_read_("cka", c.pos[0], 2, &A)) != SOMA_OK || (st = mat_read_("cka", c.pos[1], 2, &B)) != SOMA_OK)
+        goto out;
+    int n = A.dim[0], p = A.ndim == 2 ? A.dim[1] : 1, q = B.ndim == 2 ? B.dim[1] : 1;
+    if (B.dim[0] != n) {
+        st = soma_error(SOMA_ERR_SHAPE, "cka: %s has %d rows, %s has %d rows; the rows must be the same stimuli",
+                        c.pos[0], n, c.pos[1], B.dim[0]);
+        goto out;
+    }
+    double value = NAN, dist = NAN, angle = NAN;
+    if ((st = soma_cka(A.x, p, B.x, q, n, &o, &value)) != SOMA_OK || (st = soma_procrustes(A.x, p, B.x, q, n, &dist, &angle)) != SOMA_OK) {
+        st = soma_error_wrap(st, "cka");
+        goto out;
+    }
+    root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "kernel", o.kernel == SOMA_CKA_RBF ? "rbf" : "linear");
+    cJSON_AddBoolToObject(root, "unbiased", o.unbiased);
+    if (o.kernel == SOMA_CKA_RBF) cJSON_AddNumberToObject(root, "sigma", o.sigma_frac);
+    cJSON_AddNumberToObject(root, "n", n);
+    cJSON_AddNumberToObject(root, "p", p);
+    cJSON_AddNumberToObject(root, "q", q);
+    add_num_(root, "value", value);
+    add_num_(root, "procrustes", dist);
+    add_num_(root, "procrustes_angle", angle);
+    char fbuf[4096];
+    const char *fig = figure_path_(&c.a, fbuf, sizeof fbuf);
+    if (fig) {
+        soma_fig *f = NULL;
+        if ((st = soma_fig_new(&f, 1, 2, 1100, 520)) != SOMA_OK) goto out;
+        char title[200], name[128];
+        snprintf(title, sizeof title, "CKA (%s%s) = %.4f, Procrustes distance %.4f", o.kernel == SOMA_CKA_RBF ? "rbf" : "linear",
+                 o.unbiased ? ", unbiased" : "", value, dist);
+        soma_fig_title(f, title);
+        base_name_(c.pos[0], name, sizeof name);
+        st = gram_panel_(f, 0, A.x, n, p, name);
+        base_name_(c.pos[1], name, sizeof name);
+        if (st == SOMA_OK) st = gram_panel_(f, 1, B.x, n, q, name);
+        if (st == SOMA_OK) st = soma_fig_save(f, fig);
+        soma_fig_free(f);
+        if (st != SOMA_OK) goto out;
+        cJSON_AddStringToObject(root, "figure", fig);
+    }
+    print_json_(root);
+out:
+    cJSON_Delete(root);
+    mat_free_(&A);
+    mat_free_(&B);
+    soma_args_free(&c.a);
+    return st == SOMA_OK ? 0 : fail_(st);
+}
+
+// --- soma encode -------------------------------------------------------------------------
+
+static const soma_opt encode_opts_[] = {
+    {"folds", SOMA_OPT_INT, "5", 2, 1000, NULL, "cross-validation folds (outer, and inner for alpha)", 0},
+    {"alphas", SOMA_OPT_STR, NULL, 0, 0, NULL, "ridge penalties, comma-separated (default 1e-2..1e6, 17 values)", 0},
+    SEED_OPT,
+    OUT_OPT("per-target table [q, 4]: r, r2, ceiling, alpha"),
+    FIG_OPT,
+    THREADS_OPT,
+    END_OPTS,
+};
+
+static const char encode_usage_[] =
+    "usage: soma encode FEATURES.npy RESPONSES.npy [--folds K] [--alphas a,b,c] [--seed S] [-o T.npy] [-f FIG.svg]\n"
+    "A ridge encoding model from model features X [n, p] to recorded responses Y [n, q] or\n"
+    "[n, q, reps] (NPY; CSV is [n, q]), evaluated by k-fold cross-validation with the penalty\n"
+    "chosen per target by inner cross-validation. Prints mean_r, mean_r2, mean_ceiling,\n"
+    "mean_r_norm and the per-target arrays r, r2, ceiling (split-half, Spearman-Brown; null with one\n"
+    "repetition) and alpha. -o writes the per-target table; the figure plots r per target against\n"
+    "sqrt(ceiling) (or per target index without repetitions).\n\noptions:\n";
+
+int soma_cli_encode(int argc, char **argv) {
+    cmdline_ c;
+    int rc = start_("encode", encode_usage_, encode_opts_, argc, argv, 2, 2, &c);
+    if (rc >= 0) return rc;
+    soma_status st;
+    mat_ X = {0}, Y = {0};
+    cJSON *root = NULL;
+    double *alphas = NULL, *table = NULL;
+    soma_encode_result r;
+    memset(&r, 0, sizeof r);
+    int have_r = 0, seed = 0;
+    soma_ridge_opts o = soma_ridge_opts_default();
+    if ((st = soma_args_int(&c.a, "folds", &o.folds)) != SOMA_OK || (st = soma_args_int(&c.a, "seed", &seed)) != SOMA_OK)
+        goto out;
+    o.seed = (uint64_t)seed;
+    const char *al = soma_args_str(&c.a, "alphas");
+    if (al) {
+        int cap = 1;
+        for (const char *s = al; *s; s++) cap += *s == ',';
+        alphas = soma_alloc((size_t)cap, sizeof *alphas);
+        if (!alphas) {
+            st = soma_error(SOMA_ERR_NOMEM, "encode: out of memory");
+            goto out;
+        }
+        const char *s = al;
+        for (int k = 0; k < cap; k++) {
+            char item[64];
+            size_t len = strcspn(s, ",");
+            snprintf(item, sizeof item, "%.*s", (int)(len < 63 ? len : 63), s);
+            if ((st = soma_parse_double("encode: --alphas", item, 0, 1e300, &alphas[k])) != SOMA_OK) goto out;
+            s += len + (s[len] == ',');
+        }
+        o.alphas = alphas;
+        o.n_alphas = cap;
+    }
+    if ((st = mat_read_("encode", c.pos[0], 2, &X)) != SOMA_OK || (st = mat_read_("encode", c.pos[1], 3, &Y)) != SOMA_OK)
+        goto out;
+    int n = X.dim[0], p = X.ndim == 2 ? X.dim[1] : 1, q = Y.ndim >= 2 ? Y.dim[1] : 1, reps = Y.ndim == 3 ? Y.dim[2] : 1;
+    if (Y.dim[0] != n) {
+        st = soma_error(SOMA_ERR_SHAPE, "encode: %s has %d rows, %s has %d rows; the rows must be the same stimuli",
+                        c.pos[0], n, c.pos[1], Y.dim[0]);
+        goto out;
+    }
+    if ((st = soma_encode(X.x, n, p, Y.x, q, reps, &o, &r)) != SOMA_OK) {
+        st = soma_error_wrap(st, "encode");
+        goto out;
+    }
+    have_r = 1;
+    root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "n", n);
+    cJSON_AddNumberToObject(root, "p", p);
+    cJSON_AddNumberToObject(root, "q", q);
+    cJSON_AddNumberToObject(root, "reps", reps);
+    cJSON_AddNumberToObject(root, "folds", o.folds ? o.folds : 5);
+    cJSON_AddNumberToObject(root, "seed", seed);
+    add_num_(root, "mean_r", r.mean_r);
+    add_num_(root, "mean_r2", r.mean_r2);
+    add_num_(root, "mean_ceiling", r.mean_ceiling);
+    add_num_(root, "mean_r_norm", r.mean_r_norm);
+    cJSON_AddItemToObject(root, "r", num_array_(r.r, q));
+    cJSON_AddItemToObject(root, "r2", num_array_(r.r2, q));
+    cJSON_AddItemToObject(root, "ceiling", num_array_(r.ceiling, q));
+    cJSON_AddItemToObject(root, "alpha", num_array_(r.alpha, q));
+    const char *out = soma_args_str(&c.a, "out");
+    if (out) {
+        table = soma_alloc((size_t)q * 4, sizeof *table);
+        if (!table) {
+            st = soma_error(SOMA_ERR_NOMEM, "encode: out of memory");
+            goto out;
+        }
+        for (int t = 0; t < q; t++) {
+            table[t * 4 + 0] = r.r[t];
+            table[t * 4 + 1] = r.r2[t];
+            table[t * 4 + 2] = r.ceiling[t];
+            table[t * 4 + 3] = r.alpha[t];
+        }
+        const char *header[] = {"r", "r2", "ceiling", "alpha"};
+        int64_t shape[2] = {q, 4};
+        if ((st = mat_write_("encode", out, table, 2, shape, header)) != SOMA_OK) goto out;
+        cJSON_AddStringToObject(root, "out", out);
+    }
+    char fbuf[4096];
+    const char *fig = figure_path_(&c.a, fbuf, sizeof fbuf);
+    if (fig) {
+        float *x = soma_alloc((size_t)q, sizeof *x), *y = soma_alloc((size_t)q, sizeof *y);
+        soma_fig *f = NULL;
+        if (!x || !y) st = soma_error(SOMA_ERR_NOMEM, "encode: out of memory");
+        else st = soma_fig_new(&f, 1, 1, 620, 520);
+        int with_ceiling = 0;
+        for (int t = 0; t < q; t++) with_ceiling |= isfinite(r.ceiling[t]);
+        if (st == SOMA_OK) {
+            char title[160];
+            snprintf(title, sizeof title, "encoding model: mean r = %.3f", r.mean_r);
+            for (int t = 0; t < q; t++) {
+                y[t] = (float)r.r[t];
+                x[t] = with_ceiling ? (r.ceiling[t] >= 0 ? (float)sqrt(r.ceiling[t]) : NAN) : (float)t;
+            }
+            if (with_ceiling) {
+                soma_fig_labels(f, 0, title, "sqrt(split-half ceiling)", "held-out r");
+                st = soma_fig_scatter(f, 0, x, y, NULL, q, NULL, 0);
+                float d[2] = {0, 1};
+                soma_line_style ls = {.color = SOMA_RGB(0x888888), .dashed = 1, .width = 1.2f};
+                if (st == SOMA_OK) st = soma_fig_line(f, 0, d, d, 2, "r = sqrt(ceiling)", &ls);
+            } else {
+                soma_fig_labels(f, 0, title, "target", "held-out r");
+                soma_line_style ls = {.markers = 1};
+                st = soma_fig_line(f, 0, x, y, q, NULL, &ls);
+            }
+        }
+        if (st == SOMA_OK) st = soma_fig_save(f, fig);
+        soma_fig_free(f);
+        soma_free(x);
+        soma_free(y);
+        if (st != SOMA_OK) goto out;
+        cJSON_AddStringToObject(root, "figure", fig);
+    }
+    print_json_(root);
+out:
+    if (have_r) soma_encode_result_free(&r);
+    cJSON_Delete(root);
+    mat_free_(&X);
+    mat_free_(&Y);
+    soma_free(alphas);
+    soma_free(table);
+    soma_args_free(&c.a);
+    return st == SOMA_OK ? 0 : fail_(st);
+}
+
+// --- soma geometry -----------------------------------------------------------------------
+
+static const soma_opt geometry_opts_[] = {
+    {"k", SOMA_OPT_INT, "0", 0, 1000000, NULL, "components (0: min(n - 1, p))", 0},
+    {"fit-lo", SOMA_OPT_INT, "1", 1, 1000000, NULL, "first rank of the power-law fit (1-based)", 0},
+    {"fit-hi", SOMA_OPT_INT, "0", 0, 1000000, NULL, "last rank of the power-law fit (0: k)", 0},
+    {"repeat", SOMA_OPT_STR, NULL, 0, 0, NULL, "a second repeat of the same stimuli [n, p]: cross-validated PCA", 0},
+    FIG_OPT,
+    THREADS_OPT,
+    END_OPTS,
+};
+
+static const char geometry_usage_[] =
+    "usage: soma geometry X.npy [--k K] [--fit-lo A --fit-hi B] [--repeat X2.npy] [-f FIG.svg]\n"
+    "Population geometry of responses X [n stimuli, p neurons] (NPY or CSV): the PCA eigenspectrum\n"
+    "(with --repeat, the cross-validated spectrum of Stringer et al. 2019: stimulus-related variance\n"
+    "only), its participation ratio, and the power-law exponent alpha (lambda_r ~ r^-alpha) fitted\n"
+    "over ranks fit-lo..fit-hi with its R^2. Prints participation_ratio, powerlaw_alpha, r2,\n"
+    "eigenvalues and explained_variance (eigenvalues over the total variance). The figure is the\n"
+    "log-log eigenspectrum with the fitted line.\n\noptions:\n";
+
+int soma_cli_geometry(int argc, char **argv) {
+    cmdline_ c;
+    int rc = start_("geometry", geometry_usage_, geometry_opts_, argc, argv, 1, 1, &c);
+    if (rc >= 0) return rc;
+    soma_status st;
+    mat_ X = {0}, X2 = {0};
+    cJSON *root = NULL;
+    soma_pca pca;
+    memset(&pca, 0, sizeof pca);
+    int have_pca = 0, k = 0, lo = 1, hi = 0;
+    double *eig = NULL;
+    if ((st = soma_args_int(&c.a, "k", &k)) != SOMA_OK || (st = soma_args_int(&c.a, "fit-lo", &lo)) != SOMA_OK ||
+        (st = soma_args_int(&c.a, "fit-hi", &hi)) != SOMA_OK)
+        goto out;
+    if ((st = mat_read_("geometry", c.pos[0], 2, &X)) != SOMA_OK) goto out;
+    int n = X.dim[0], p = X.ndim == 2 ? X.dim[1] : 1;
+    int kmax = n - 1 < p ? n - 1 : p;
+    if (kmax < 1) {
+        st = soma_error(SOMA_ERR_ARG, "geometry: %s: %d stimuli x %d neurons; PCA needs at least 2 stimuli", c.pos[0], n, p);
+        goto out;
+    }
+    if (k == 0) k = kmax;
+    if (k > kmax) {
+        st = soma_error(SOMA_ERR_ARG, "geometry: --k %d: at most min(n - 1, p) = %d components from %s", k, kmax,
+                        c.pos[0]);
+        goto out;
+    }
+    if (hi == 0) hi = k;
+    if (hi > k || lo >= hi) {
+        st = soma_error(SOMA_ERR_ARG, "geometry: fit ranks %d..%d: want 1 <= fit-lo < fit-hi <= k = %d", lo, hi, k);
+        goto out;
+    }
+    eig = soma_alloc((size_t)k, sizeof *eig);
+    if (!eig) {
+        st = soma_error(SOMA_ERR_NOMEM, "geometry: out of memory");
+        goto out;
+    }
+    const char *rep = soma_args_str(&c.a, "repeat");
+    double total = NAN;
+    if (rep) {
+        if ((st = mat_read_("geometry", rep, 2, &X2)) != SOMA_OK) goto out;
+        int p2 = X2.ndim == 2 ? X2.dim[1] : 1;
+        if (X2.dim[0] != n || p2 != p) {
+            st = soma_error(SOMA_ERR_SHAPE, "geometry: --repeat %s is [%d, %d], %s is [%d, %d]; want the same shape", rep,
+                            X2.dim[0], p2, c.pos[0], n, p);
+            goto out;
+        }
+        if ((st = soma_cvpca(X.x, X2.x, n, p, k, eig)) != SOMA_OK) {
+            st = soma_error_wrap(st, "geometry");
+            goto out;
+        }
+        total = 0;
+        for (int i = 0; i < k; i++) total += eig[i] > 0 ? eig[i] : 0;
+    } else {
+        if ((st = soma_pca_fit(X.x, n, p, k, &pca)) != SOMA_OK) {
+            st = soma_error_wrap(st, "geometry");
+            goto out;
+        }
+        have_pca = 1;
+        memcpy(eig, pca.var, sizeof(double) * (size_t)k);
+        total = pca.total_var;
+    }
+    double alpha = NAN, r2 = NAN, pr = soma_participation_ratio(eig, k);
+    if ((st = soma_powerlaw_exponent(eig, k, lo, hi, &alpha, &r2)) != SOMA_OK) {
+        st = soma_error_wrap(st, "geometry");
+        goto out;
+    }
+    root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "spectrum", rep ? "cvpca" : "pca");
+    cJSON_AddNumberToObject(root, "n", n);
+    cJSON_AddNumberToObject(root, "p", p);
+    cJSON_AddNumberToObject(root, "k", k);
+    add_num_(root, "participation_ratio", pr);
+    add_num_(root, "powerlaw_alpha", alpha);
+    add_num_(root, "r2", r2);
+    cJSON_AddNumberToObject(root, "fit_lo", lo);
+    cJSON_AddNumberToObject(root, "fit_hi", hi);
+    add_num_(root, "total_variance", total);
+    cJSON_AddItemToObject(root, "eigenvalues", num_array_(eig, k));
+    cJSON *ev = cJSON_AddArrayToObject(root, "explained_variance");
+    for (int i = 0; i < k; i++)
+        cJSON_AddItemToArray(ev, total > 0 ? cJSON_CreateNumber(eig[i] / total) : cJSON_CreateNull());
+    char fbuf[4096];
+    const char *fig = figure_path_(&c.a, fbuf, sizeof fbuf);
+    if (fig) {
+        /* log10 eigenvalue against log10 rank (positive eigenvalues), and the fitted line
+         * log10 lambda = b - alpha log10 r through the mean of the fitted points */
+        float *x = soma_alloc((size_t)k, sizeof *x), *y = soma_alloc((size_t)k, sizeof *y);
+        soma_fig *f = NULL;
+        if (!x || !y) st = soma_error(SOMA_ERR_NOMEM, "geometry: out of memory");
+        else st = soma_fig_new(&f, 1, 1, 620, 520);
+        double sb = 0;
+        int nb = 0;
+        for (int i = 0; st == SOMA_OK && i < k; i++) {
+            x[i] = (float)log10(i + 1.0);
+            y[i] = eig[i] > 0 ? (float)log10(eig[i]) : NAN;
+            if (i + 1 >= lo && i + 1 <= hi && eig[i] > 0) sb += log10(eig[i]) + alpha * log10(i + 1.0), nb++;
+        }
+        if (st == SOMA_OK) {
+            char title[160], lab[96];
+            snprintf(title, sizeof title, "%s eigenspectrum: alpha = %.3f (R^2 %.3f), PR = %.2f", rep ? "cvPCA" : "PCA",
+                     alpha, r2, pr);
+            soma_fig_labels(f, 0, title, "log10 rank", "log10 variance");
+            st = soma_fig_line(f, 0, x, y, k, "eigenvalues", NULL);
+            if (st == SOMA_OK && nb > 0) {
+                double b = sb / nb;
+                float fx[2] = {(float)log10((double)lo), (float)log10((double)hi)};
+                float fy[2] = {(float)(b - alpha * fx[0]), (float)(b - alpha * fx[1])};
+                soma_line_style ls = {.dashed = 1};
+                snprintf(lab, sizeof lab, "fit: alpha = %.3f", alpha);
+                st = soma_fig_line(f, 0, fx, fy, 2, lab, &ls);
+            }
+        }
+        if (st == SOMA_OK) st = soma_fig_save(f, fig);
+        soma_fig_free(f);
+        soma_free(x);
+        soma_free(y);
+        if (st != SOMA_OK) goto out;
+        cJSON_AddStringToObject(root, "figure", fig);
+    }
+    print_json_(root);
+out:
+    if (have_pca) soma_pca_free(&pca);
+    cJSON_Delete(root);
+    mat_free_(&X);
+    mat_free_(&X2);
+    soma_free(eig);
     soma_args_free(&c.a);
     return st == SOMA_OK ? 0 : fail_(st);
 }

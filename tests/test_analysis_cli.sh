@@ -76,7 +76,7 @@ EOF
 }
 
 # --- help and bad input ---------------------------------------------------------------------
-for c in rdm rsa; do
+for c in rdm rsa cka encode geometry; do
     expect 0 "$c --help" "" -- "$SOMA" "$c" --help
     grep -q "^usage: soma $c" "$T/out" && ok || bad "$c --help: $(head -c 200 "$T/out")"
 done
@@ -102,6 +102,16 @@ expect 2 "rsa: models without data" "--models and --data" -- "$SOMA" rsa --model
 expect 2 "rsa: model size" "M1_n11.npy|11 conditions" -- "$SOMA" rsa --models "$T/M1_n11.npy" --data "$T/S.npy"
 expect 2 "rsa: one subject" "1 subject" -- "$SOMA" rsa --models "$T/M1.npy" --data "$T/S1.npy"
 expect 2 "rsa: bad --correct" "--correct" -- "$SOMA" rsa --models "$T/M1.npy" --data "$T/S.npy" --correct bonf
+expect 2 "cka: rows differ" "X11.npy|11 rows" -- "$SOMA" cka "$T/X.npy" "$T/X11.npy"
+expect 2 "cka: NaN" "Xnan.npy|row 3" -- "$SOMA" cka "$T/Xnan.npy" "$T/Y.npy"
+expect 2 "cka: kernel" "--kernel" -- "$SOMA" cka "$T/X.npy" "$T/Y.npy" --kernel poly
+expect 2 "encode: rows differ" "X.npy|12 rows|F.npy" -- "$SOMA" encode "$T/F.npy" "$T/X.npy"
+expect 2 "encode: bad alphas" "--alphas" -- "$SOMA" encode "$T/F.npy" "$T/R.npy" --alphas 1,x
+expect 2 "encode: folds" "--folds" -- "$SOMA" encode "$T/F.npy" "$T/R.npy" --folds 1
+expect 2 "geometry: fit range" "fit ranks" -- "$SOMA" geometry "$T/G.npy" --fit-lo 5 --fit-hi 3
+expect 2 "geometry: k" "--k 200" -- "$SOMA" geometry "$T/G.npy" --k 200
+expect 2 "geometry: repeat shape" "X.npy|same shape" -- "$SOMA" geometry "$T/G.npy" --repeat "$T/X.npy"
+expect 2 "geometry: missing repeat" "none.npy" -- "$SOMA" geometry "$T/G.npy" --repeat "$T/none.npy"
 [ -z "$(ls "$T" | grep -E '^o\.|\.tmp')" ] && ok || bad "a refused command wrote: $(ls "$T" | grep -E '^o\.|\.tmp')"
 
 # --- rdm ----------------------------------------------------------------------------------
@@ -236,5 +246,101 @@ for f in pair models; do [ -s "$T/$f.svg" ] && svg_ok "$T/$f.svg" && ok || bad "
 grep -q 'fill="#bbbbbb"' "$T/models.svg" && grep -q '>noise ceiling<' "$T/models.svg" && ok ||
     bad "the model comparison figure has no noise-ceiling band"
 
-sh_report test_analysis_cli
+# --- cka ----------------------------------------------------------------------------------
+"$SOMA" cka "$T/X.npy" "$T/Y.npy" -f "$T/cka.svg" >"$T/cka.json" 2>"$T/err" && ok || bad "cka: $(cat "$T/err")"
+"$SOMA" cka "$T/X.npy" "$T/Y.npy" --unbiased >"$T/cka_u.json" 2>"$T/err" && ok || bad "cka unbiased: $(cat "$T/err")"
+"$SOMA" cka "$T/X.npy" "$T/Y.npy" --kernel rbf --sigma 0.8 >"$T/cka_rbf.json" 2>"$T/err" && ok || bad "cka rbf: $(cat "$T/err")"
+"$SOMA" cka "$T/X.csv" "$T/Y.npy" >"$T/cka_csv.json" 2>"$T/err" && ok || bad "cka csv: $(cat "$T/err")"
+if "$PY" - "$T" <<'EOF'; then ok; else bad "cka values (see above)"; fi
+import json, sys, numpy as np
+d = sys.argv[1]
+ld = lambda f: json.load(open(f"{d}/{f}"))
+X, Y = np.load(f"{d}/X.npy"), np.load(f"{d}/Y.npy")
+n = X.shape[0]
+def close(got, ref, what, rtol=1e-6):
+    assert abs(got - ref) <= 1e-9 + rtol * abs(ref), (what, got, ref)
+Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+lin = np.linalg.norm(Yc.T @ Xc) ** 2 / (np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Yc.T @ Yc))
+j = ld("cka.json")
+assert j["n"] == 12 and j["p"] == 30 and j["q"] == 20 and j["kernel"] == "linear", j
+close(j["value"], lin, "linear CKA")
+nuc = np.linalg.svd((Xc / np.linalg.norm(Xc)).T @ (Yc / np.linalg.norm(Yc)), compute_uv=False).sum()
+close(j["procrustes"], np.sqrt(2 - 2 * nuc), "Procrustes distance")
+close(j["procrustes_angle"], np.arccos(nuc), "Procrustes angle")
+close(ld("cka_csv.json")["value"], lin, "linear CKA from CSV", rtol=1e-5)
+H = np.eye(n) - 1 / n
+def hsic_b(K, L): return np.trace(K @ H @ L @ H) / (n - 1) ** 2
+def hsic_u(K, L):
+    K, L = K.copy(), L.copy(); np.fill_diagonal(K, 0); np.fill_diagonal(L, 0); o = np.ones(n)
+    return (np.trace(K @ L) + (o @ K @ o) * (o @ L @ o) / ((n - 1) * (n - 2)) - 2 / (n - 2) * (o @ K @ L @ o)) / (n * (n - 3))
+def cka(K, L, h): return h(K, L) / np.sqrt(h(K, K) * h(L, L))
+close(ld("cka_u.json")["value"], cka(X @ X.T, Y @ Y.T, hsic_u), "unbiased linear CKA")
+def rbf(Z, frac):
+    D = np.sum((Z[:, None] - Z[None]) ** 2, axis=2)
+    sig = frac * np.sqrt(np.median(D[np.triu_indices(n, 1)]))
+    return np.exp(-D / (2 * sig ** 2))
+close(ld("cka_rbf.json")["value"], cka(rbf(X, 0.8), rbf(Y, 0.8), hsic_b), "RBF CKA")
+EOF
+[ -s "$T/cka.svg" ] && svg_ok "$T/cka.svg" && ok || bad "cka figure"
 
+# --- encode -------------------------------------------------------------------------------
+"$SOMA" encode "$T/F.npy" "$T/R.npy" --folds 4 --alphas 0.1,1,10,100 --seed 5 -o "$T/enc.npy" >"$T/enc.json" 2>"$T/err" &&
+    ok || bad "encode: $(cat "$T/err")"
+"$SOMA" encode "$T/F.npy" "$T/R2d.npy" -o "$T/enc.csv" >"$T/enc2.json" 2>"$T/err" && ok || bad "encode 2-D: $(cat "$T/err")"
+if "$PY" - "$T" <<'EOF'; then ok; else bad "encode values (see above)"; fi
+import json, sys, numpy as np
+d = sys.argv[1]
+j = json.load(open(f"{d}/enc.json"))
+R = np.load(f"{d}/R.npy")
+q = R.shape[1]
+for k in ("r", "r2", "ceiling", "alpha"): assert len(j[k]) == q, k
+# split-half ceiling: odd vs even repetitions, Spearman-Brown corrected
+a, b = R[:, :, 0::2].mean(axis=2), R[:, :, 1::2].mean(axis=2)
+rel = np.array([np.corrcoef(a[:, t], b[:, t])[0, 1] for t in range(q)])
+sb = 2 * rel / (1 + rel)
+assert np.allclose(j["ceiling"], sb, rtol=1e-6), (j["ceiling"], sb)
+assert abs(j["mean_ceiling"] - sb.mean()) < 1e-6 * abs(sb.mean()) + 1e-12
+assert abs(j["mean_r"] - np.mean(j["r"])) < 1e-9 and abs(j["mean_r2"] - np.mean(j["r2"])) < 1e-9, j
+assert j["mean_r"] > 0.8 and all(x <= 1 for x in j["r2"]), j  # responses are linear in the features
+assert set(j["alpha"]) <= {0.1, 1, 10, 100}, j["alpha"]
+rn = np.mean(np.array(j["r"]) / np.sqrt(sb))
+assert abs(j["mean_r_norm"] - rn) < 1e-6 * abs(rn), (j["mean_r_norm"], rn)
+T = np.load(f"{d}/enc.npy")
+assert T.shape == (q, 4) and np.allclose(T[:, 0], j["r"]) and np.allclose(T[:, 2], j["ceiling"]), T
+j2 = json.load(open(f"{d}/enc2.json"))
+assert all(c is None for c in j2["ceiling"]) and j2["reps"] == 1 and j2["mean_r"] > 0.8, j2
+C = np.loadtxt(f"{d}/enc.csv", delimiter=",", skiprows=1)
+assert C.shape == (q, 4) and np.allclose(C[:, 0], j2["r"], rtol=1e-5), C
+assert open(f"{d}/enc.csv").readline().strip().replace('"', '') == "r,r2,ceiling,alpha"
+EOF
+for f in enc.svg; do [ -s "$T/$f" ] && svg_ok "$T/$f" && ok || bad "encode figure beside -o"; done
+
+# --- geometry -----------------------------------------------------------------------------
+"$SOMA" geometry "$T/G.npy" --k 30 --fit-lo 2 --fit-hi 25 -f "$T/geo.svg" >"$T/geo.json" 2>"$T/err" && ok ||
+    bad "geometry: $(cat "$T/err")"
+"$SOMA" geometry "$T/Gnoise.npy" >"$T/geo_n.json" 2>"$T/err" && ok || bad "geometry default: $(cat "$T/err")"
+"$SOMA" geometry "$T/G.npy" --k 10 --repeat "$T/G.npy" >"$T/geo_cv.json" 2>"$T/err" && ok || bad "geometry cvPCA: $(cat "$T/err")"
+if "$PY" - "$T" <<'EOF'; then ok; else bad "geometry values (see above)"; fi
+import json, sys, numpy as np
+d = sys.argv[1]
+ld = lambda f: json.load(open(f"{d}/{f}"))
+G = np.load(f"{d}/G.npy")
+ev = np.sort(np.linalg.eigvalsh(np.cov(G.T)))[::-1]
+j = ld("geo.json")
+e = np.array(j["eigenvalues"])
+assert j["k"] == 30 and len(e) == 30 and j["spectrum"] == "pca", j
+assert np.allclose(e, ev[:30], rtol=1e-6, atol=1e-12), (e[:5], ev[:5])
+pr = e.sum() ** 2 / (e ** 2).sum()
+assert abs(j["participation_ratio"] - pr) < 1e-6 * pr, (j["participation_ratio"], pr)
+assert abs(j["powerlaw_alpha"] - 1.5) < 1e-6 and abs(j["r2"] - 1) < 1e-6, j  # an exact power law
+tv = np.trace(np.cov(G.T))
+assert np.allclose(j["explained_variance"], e / tv, rtol=1e-6) and abs(j["total_variance"] - tv) < 1e-6 * tv, j
+jn = ld("geo_n.json")
+assert jn["k"] == 40 and jn["fit_hi"] == 40 and jn["participation_ratio"] > 10, jn  # noise: a flat spectrum
+jc = ld("geo_cv.json")
+ratio = np.array(jc["eigenvalues"]) / ev[:10]  # a repeat equal to the data: cvPCA is the PCA spectrum (up to ddof)
+assert jc["spectrum"] == "cvpca" and np.allclose(ratio, ratio[0], rtol=1e-6) and 0.9 < ratio[0] <= 1 + 1e-9, ratio
+EOF
+[ -s "$T/geo.svg" ] && svg_ok "$T/geo.svg" && ok || bad "geometry figure"
+
+sh_report test_analysis_cli

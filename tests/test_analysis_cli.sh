@@ -30,6 +30,9 @@ np.save(f"{d}/X2.npy", X + 0.3 * rng.standard_normal((n, p)))
 np.save(f"{d}/X3.npy", rng.standard_normal((n, p, 3)))  # conditions x features x repetitions
 np.save(f"{d}/Xi.npy", rng.integers(0, 50, (n, p)).astype(np.int16))  # an integer dtype
 Xn = X.copy(); Xn[3, 5] = np.nan; np.save(f"{d}/Xnan.npy", Xn)
+np.savetxt(f"{d}/Xnan.csv", Xn, delimiter=",")
+Xc = X.copy(); Xc[4] = 2.0; np.save(f"{d}/Xconst.npy", Xc)  # a constant pattern
+Xz = X.copy(); Xz[6] = 0.0; np.save(f"{d}/Xzero.npy", Xz)   # a zero pattern
 np.save(f"{d}/one.npy", X[:1])
 np.save(f"{d}/X11.npy", X[:11])
 np.save(f"{d}/vec.npy", X[0])
@@ -66,15 +69,6 @@ np.save(f"{d}/Gnoise.npy", rng.standard_normal((ng, pg)))
 np.save(f"{d}/Gb.npy", rng.standard_normal((ng, pg)))
 EOF
 
-# svg_ok FILE: a well-formed SVG document
-svg_ok() {
-    "$PY" - "$1" <<'EOF'
-import sys, xml.etree.ElementTree as ET
-r = ET.parse(sys.argv[1]).getroot()
-assert r.tag.endswith("svg"), r.tag
-EOF
-}
-
 # --- help and bad input ---------------------------------------------------------------------
 for c in rdm rsa cka encode geometry; do
     expect 0 "$c --help" "" -- "$SOMA" "$c" --help
@@ -83,6 +77,9 @@ done
 "$SOMA" help | grep -q "^  rsa " && ok || bad "soma help does not list rsa"
 expect 2 "rdm: missing file" "$T/none.npy" -- "$SOMA" rdm "$T/none.npy" -o "$T/o.npy"
 expect 2 "rdm: NaN row" "Xnan.npy|row 3|NaN" -- "$SOMA" rdm "$T/Xnan.npy" -o "$T/o.npy"
+expect 2 "rdm: NaN in a CSV" "Xnan.csv|row 3" -- "$SOMA" rdm "$T/Xnan.csv" -o "$T/o.npy"
+expect 2 "rdm: constant pattern" "Xconst.npy|4" -- "$SOMA" rdm "$T/Xconst.npy" --metric correlation -o "$T/o.npy"
+expect 2 "rdm: zero pattern" "Xzero.npy|6" -- "$SOMA" rdm "$T/Xzero.npy" --metric cosine -o "$T/o.npy"
 expect 2 "rdm: one condition" "one.npy|1 condition" -- "$SOMA" rdm "$T/one.npy" -o "$T/o.npy"
 expect 2 "rdm: 1-D data" "vec.npy|1-D" -- "$SOMA" rdm "$T/vec.npy" -o "$T/o.npy"
 expect 2 "rdm: unknown option" "--bogus" -- "$SOMA" rdm "$T/X.npy" --bogus 1 -o "$T/o.npy"
@@ -172,8 +169,6 @@ j = json.load(open(f"{d}/rdm.json"))
 assert j["n"] == 12 and j["metric"] == "correlation" and j["subjects"] == 1, j
 close(np.array(j["rdm"]), pdist(X, "correlation"), "JSON condensed RDM")
 EOF
-[ -s "$T/stack.svg" ] && svg_ok "$T/stack.svg" && ok || bad "rdm figure with -f"
-[ -s "$T/rdm_euclidean.svg" ] && svg_ok "$T/rdm_euclidean.svg" && ok || bad "rdm figure beside -o"
 
 # --- rsa ----------------------------------------------------------------------------------
 for m in pearson spearman kendall-tau-a cosine whitened-cosine; do
@@ -242,7 +237,6 @@ assert jb["bootstrap"] == "subjects" and jb["boot"] == 200 and jb["correct"] == 
 close(jb["models"][0]["score"], np.mean([np.corrcoef(M1, s)[0, 1] for s in subj]), "pearson score")
 assert 0 < jb["models"][0]["se"] < 0.5, jb["models"][0]
 EOF
-for f in pair models; do [ -s "$T/$f.svg" ] && svg_ok "$T/$f.svg" && ok || bad "rsa figure $f.svg"; done
 grep -q 'fill="#bbbbbb"' "$T/models.svg" && grep -q '>noise ceiling<' "$T/models.svg" && ok ||
     bad "the model comparison figure has no noise-ceiling band"
 
@@ -281,7 +275,6 @@ def rbf(Z, frac):
     return np.exp(-D / (2 * sig ** 2))
 close(ld("cka_rbf.json")["value"], cka(rbf(X, 0.8), rbf(Y, 0.8), hsic_b), "RBF CKA")
 EOF
-[ -s "$T/cka.svg" ] && svg_ok "$T/cka.svg" && ok || bad "cka figure"
 
 # --- encode -------------------------------------------------------------------------------
 "$SOMA" encode "$T/F.npy" "$T/R.npy" --folds 4 --alphas 0.1,1,10,100 --seed 5 -o "$T/enc.npy" >"$T/enc.json" 2>"$T/err" &&
@@ -313,7 +306,6 @@ C = np.loadtxt(f"{d}/enc.csv", delimiter=",", skiprows=1)
 assert C.shape == (q, 4) and np.allclose(C[:, 0], j2["r"], rtol=1e-5), C
 assert open(f"{d}/enc.csv").readline().strip().replace('"', '') == "r,r2,ceiling,alpha"
 EOF
-for f in enc.svg; do [ -s "$T/$f" ] && svg_ok "$T/$f" && ok || bad "encode figure beside -o"; done
 
 # --- geometry -----------------------------------------------------------------------------
 "$SOMA" geometry "$T/G.npy" --k 30 --fit-lo 2 --fit-hi 25 -f "$T/geo.svg" >"$T/geo.json" 2>"$T/err" && ok ||
@@ -341,6 +333,17 @@ jc = ld("geo_cv.json")
 ratio = np.array(jc["eigenvalues"]) / ev[:10]  # a repeat equal to the data: cvPCA is the PCA spectrum (up to ddof)
 assert jc["spectrum"] == "cvpca" and np.allclose(ratio, ratio[0], rtol=1e-6) and 0.9 < ratio[0] <= 1 + 1e-9, ratio
 EOF
-[ -s "$T/geo.svg" ] && svg_ok "$T/geo.svg" && ok || bad "geometry figure"
+
+# --- figures: written (-f, or beside -o) and well-formed SVG -----------------------------------
+# stack.svg: rdm -f; rdm_euclidean.svg: beside rdm -o; pair, models: rsa -f; cka: -f; enc: beside
+# encode -o; geo: geometry -f
+if "$PY" - "$T" <<'EOF'; then ok; else bad "figures (see above)"; fi
+import sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+for f in ("stack", "rdm_euclidean", "pair", "models", "cka", "enc", "geo"):
+    r = ET.parse(f"{d}/{f}.svg").getroot()
+    assert r.tag.endswith("svg"), (f, r.tag)
+    assert len(list(r.iter())) > 20, (f, "nearly empty")
+EOF
 
 sh_report test_analysis_cli

@@ -26,7 +26,9 @@ int soma_cli_geometry(int argc, char **argv);
 
 #define END_OPTS {NULL, 0, NULL, 0, 0, NULL, NULL, 0}
 #define OUT_OPT(what) {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, what " (also -o; .npy or .csv)", 0}
-#define FIG_OPT {"figure", SOMA_OPT_STR, NULL, 0, 0, NULL, "the SVG figure to write (also -f; default: beside -o)", 0}
+#define FIG_OPT {"figure", SOMA_OPT_STR, NULL, 0, 0, NULL, "the SVG figure to write (also -f)", 0}
+#define FIG_OUT_OPT {"figure", SOMA_OPT_STR, NULL, 0, 0, NULL, "the SVG figure to write (also -f; default: beside -o)", 0}
+#define QUIET_OPT {"quiet", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "print no JSON (the files are still written)", 0}
 #define THREADS_OPT {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0}
 #define SEED_OPT {"seed", SOMA_OPT_INT, "0", 0, 2147483647, NULL, "random seed", 0}
 #define MAX_POS 64 /* positional arguments (input files) */
@@ -246,7 +248,9 @@ static cJSON *num_array_(const double *v, long n) {
     return arr;
 }
 
-static void print_json_(const cJSON *j) {
+/* Prints j unless --quiet. */
+static void print_json_(const soma_args *a, const cJSON *j) {
+    if (soma_args_flag(a, "quiet")) return;
     char *s = cJSON_Print(j);
     if (s) {
         printf("%s\n", s);
@@ -280,8 +284,9 @@ static const soma_opt rdm_opts_[] = {
     {"shrinkage", SOMA_OPT_FLOAT, "-1", -1, 1, NULL,
      "covariance shrinkage for mahalanobis/crossnobis in [0, 1]; < 0: Ledoit-Wolf", 0},
     OUT_OPT("the RDM file to write: [n, n] float64, [n_subj, n, n] for several inputs"),
-    FIG_OPT,
+    FIG_OUT_OPT,
     THREADS_OPT,
+    QUIET_OPT,
     END_OPTS,
 };
 
@@ -389,7 +394,7 @@ int soma_cli_rdm(int argc, char **argv) {
         if (st != SOMA_OK) goto out;
         cJSON_AddStringToObject(root, "figure", fig);
     }
-    print_json_(root);
+    print_json_(&c.a, root);
 out:
     cJSON_Delete(root);
     mat_free_(&m);
@@ -447,6 +452,7 @@ static const soma_opt rsa_opts_[] = {
     {"correct", SOMA_OPT_ENUM, "holm", 0, 0, "none|holm|fdr", "multiple-comparison correction of pairwise p", 0},
     FIG_OPT,
     THREADS_OPT,
+    QUIET_OPT,
     END_OPTS,
 };
 
@@ -697,7 +703,7 @@ int soma_cli_rsa(int argc, char **argv) {
     else if (c.n_pos != 2)
         st = soma_error(SOMA_ERR_ARG, "rsa: want two RDM files, or --models with --data (see 'soma rsa --help')");
     else st = rsa_pair_(&c, method, root);
-    if (st == SOMA_OK) print_json_(root);
+    if (st == SOMA_OK) print_json_(&c.a, root);
 out:
     cJSON_Delete(root);
     soma_args_free(&c.a);
@@ -712,6 +718,7 @@ static const soma_opt cka_opts_[] = {
     {"sigma", SOMA_OPT_FLOAT, "1", 1e-6, 1e6, NULL, "RBF bandwidth as a fraction of the median distance", 0},
     FIG_OPT,
     THREADS_OPT,
+    QUIET_OPT,
     END_OPTS,
 };
 
@@ -796,7 +803,7 @@ int soma_cli_cka(int argc, char **argv) {
         if (st != SOMA_OK) goto out;
         cJSON_AddStringToObject(root, "figure", fig);
     }
-    print_json_(root);
+    print_json_(&c.a, root);
 out:
     cJSON_Delete(root);
     mat_free_(&A);
@@ -812,8 +819,9 @@ static const soma_opt encode_opts_[] = {
     {"alphas", SOMA_OPT_STR, NULL, 0, 0, NULL, "ridge penalties, comma-separated (default 1e-2..1e6, 17 values)", 0},
     SEED_OPT,
     OUT_OPT("per-target table [q, 4]: r, r2, ceiling, alpha"),
-    FIG_OPT,
+    FIG_OUT_OPT,
     THREADS_OPT,
+    QUIET_OPT,
     END_OPTS,
 };
 
@@ -942,7 +950,7 @@ int soma_cli_encode(int argc, char **argv) {
         if (st != SOMA_OK) goto out;
         cJSON_AddStringToObject(root, "figure", fig);
     }
-    print_json_(root);
+    print_json_(&c.a, root);
 out:
     if (have_r) soma_encode_result_free(&r);
     cJSON_Delete(root);
@@ -963,6 +971,7 @@ static const soma_opt geometry_opts_[] = {
     {"repeat", SOMA_OPT_STR, NULL, 0, 0, NULL, "a second repeat of the same stimuli [n, p]: cross-validated PCA", 0},
     FIG_OPT,
     THREADS_OPT,
+    QUIET_OPT,
     END_OPTS,
 };
 
@@ -1095,7 +1104,7 @@ int soma_cli_geometry(int argc, char **argv) {
         if (st != SOMA_OK) goto out;
         cJSON_AddStringToObject(root, "figure", fig);
     }
-    print_json_(root);
+    print_json_(&c.a, root);
 out:
     if (have_pca) soma_pca_free(&pca);
     cJSON_Delete(root);

@@ -122,6 +122,8 @@ expect 0 "rdm of float32" "" -- "$SOMA" rdm "$T/X_f32.npy" --metric euclidean -o
 expect 0 "rdm of int16" "" -- "$SOMA" rdm "$T/Xi.npy" --metric cosine -o "$T/rdm_int.npy"
 expect 0 "rdm with repetitions" "" -- "$SOMA" rdm "$T/X3.npy" --metric correlation -o "$T/rdm_rep.npy"
 expect 0 "rdm crossnobis" "" -- "$SOMA" rdm "$T/X3.npy" --metric crossnobis --shrinkage 0.5 -o "$T/rdm_cn.npy"
+"$SOMA" rdm "$T/X.npy" --metric euclidean --quiet -o "$T/quiet.npy" >"$T/quiet.out" 2>"$T/err" && [ ! -s "$T/quiet.out" ] &&
+    cmp -s "$T/quiet.npy" "$T/rdm_euclidean.npy" && ok || bad "rdm --quiet: $(cat "$T/quiet.out" "$T/err")"
 "$SOMA" rdm "$T/X.npy" --metric correlation >"$T/rdm.json" 2>"$T/err" && ok || bad "rdm to JSON: $(cat "$T/err")"
 if "$PY" - "$T" <<'EOF'; then ok; else bad "rdm values (see above)"; fi
 import json, sys, numpy as np

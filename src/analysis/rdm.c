@@ -117,14 +117,17 @@ static void cond_means_(const double *X, int n, int p, int R, double *M) {
         }
 }
 
-/* Subtracts the column means from Y [n, p]. */
-static void center_cols_(double *Y, int n, int p) {
-    for (long f = 0; f < p; f++) {
-        double s = 0;
-        for (long i = 0; i < n; i++) s += Y[i * p + f];
-        s /= n;
-        for (long i = 0; i < n; i++) Y[i * p + f] -= s;
-    }
+/* Subtracts the column means from Y [rows, p] (row by row: contiguous accesses). */
+static soma_status center_cols_(double *Y, long rows, int p) {
+    double *mean = soma_calloc((size_t)p, sizeof *mean);
+    if (!mean) return SOMA_ERR_NOMEM;
+    for (long i = 0; i < rows; i++)
+        for (long f = 0; f < p; f++) mean[f] += Y[i * p + f];
+    for (long f = 0; f < p; f++) mean[f] /= rows;
+    for (long i = 0; i < rows; i++)
+        for (long f = 0; f < p; f++) Y[i * p + f] -= mean[f];
+    soma_free(mean);
+    return SOMA_OK;
 }
 
 /* Upper triangle of G [n, n] = Y Y' (Y [n, k] with leading dimension ld), beta as in dsyrk. */
@@ -161,7 +164,10 @@ static soma_status shrink_cov_(const double *X, int n, int p, int R, double shri
             }
     } else {
         memcpy(E, X, sizeof(double) * (size_t)N * p);
-        center_cols_(E, n, p);
+        if (center_cols_(E, n, p) != SOMA_OK) {
+            soma_free(E);
+            return SOMA_ERR_NOMEM;
+        }
     }
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, p, (int)N, 1.0 / dof, E, p, 0.0, S, p);
     for (long i = 0; i < p; i++)
@@ -244,12 +250,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
             for (long i = 0; i < n; i++)
                 for (long f = 0; f < p; f++) Y[r * np + i * p + f] = X[(i * p + f) * R + r];
         /* a common shift of every pattern changes no difference: centre by the grand mean */
-        for (long f = 0; f < p; f++) {
-            double s = 0;
-            for (long k = 0; k < (long)n * R; k++) s += Y[k * p + f];
-            s /= (double)n * R;
-            for (long k = 0; k < (long)n * R; k++) Y[k * p + f] -= s;
-        }
+        if ((st = center_cols_(Y, (long)n * R, p)) != SOMA_OK) goto out;
     } else if (R > 1) {
         cond_means_(X, n, p, R, Y);
     } else {
@@ -259,7 +260,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
     switch (metric) {
     case SOMA_RDM_EUCLIDEAN:
     case SOMA_RDM_SQEUCLIDEAN:
-        center_cols_(Y, n, p);
+        if ((st = center_cols_(Y, n, p)) != SOMA_OK) goto out;
         gram_(Y, n, p, p, 0.0, G);
         gram_sqdist_(G, n, 1.0, rdm);
         if (metric == SOMA_RDM_EUCLIDEAN)
@@ -294,7 +295,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
     }
     case SOMA_RDM_MAHALANOBIS:
         if ((st = shrink_cov_(X, n, p, R, o->shrinkage, S, NULL)) != SOMA_OK) goto out;
-        center_cols_(Y, n, p);
+        if ((st = center_cols_(Y, n, p)) != SOMA_OK) goto out;
         if ((st = whiten_(S, p, Y, n)) != SOMA_OK) goto out;
         gram_(Y, n, p, p, 0.0, G);
         gram_sqdist_(G, n, 1.0 / p, rdm);

@@ -157,6 +157,33 @@ static void test_crossnobis_unbiased(void) {
     free(X), free(xn), free(mh);
 }
 
+/* Every metric gives the same bits on 1 and 3 threads (several Gram strips, whitening strips).
+ * Only with OpenMP: without it the BLAS's own threads split each call (rdm.c says so). */
+static void test_rdm_threads(void) {
+    if (!soma_have_openmp()) {
+        printf("test_rdm_threads: built without OpenMP; the BLAS's threads may change the last bits\n");
+        return;
+    }
+    int n = 230, p = 40, R = 3;
+    long m = soma_rdm_len(n);
+    double *X = malloc(sizeof(double) * n * p * R), *r1 = malloc(sizeof(double) * m), *r3 = malloc(sizeof(double) * m);
+    soma_rng r;
+    soma_rng_seed(&r, 5, 0);
+    for (int k = 0; k < n * p * R; k++) X[k] = soma_rng_normal(&r) + 3.0;
+    int t0 = soma_get_threads();
+    for (int metric = 0; metric < SOMA_RDM_METRIC_COUNT; metric++) {
+        soma_rdm_opts o = {(soma_rdm_metric)metric, -1};
+        soma_set_threads(1);
+        CHECK_OK(soma_rdm(X, n, p, R, &o, r1));
+        soma_set_threads(3);
+        CHECK_OK(soma_rdm(X, n, p, R, &o, r3));
+        CHECK(memcmp(r1, r3, sizeof(double) * m) == 0);
+        if (memcmp(r1, r3, sizeof(double) * m) != 0) fprintf(stderr, "rdm %s differs on 1 and 3 threads\n", soma_rdm_metric_name(metric));
+    }
+    soma_set_threads(t0);
+    free(X), free(r1), free(r3);
+}
+
 static void test_rdm_bad(void) {
     int n = 4, p = 3;
     double X[12] = {1, 2, 3, 4, 5, 7, 1, 0, 2, 3, 3, 1}, rdm[6];
@@ -462,6 +489,7 @@ int main(void) {
     test_rdm_square();
     test_crossnobis_unbiased();
     test_rdm_bad();
+    test_rdm_threads();
     test_compare_fixtures("cmp_plain");
     test_compare_fixtures("cmp_ties");
     test_kendall_ties();

@@ -339,28 +339,23 @@ soma_status soma_rsa_compare(const double *a, const double *b, int n, soma_rsa_m
 
 // --- permutation test ----------------------------------------------------------------------------
 
-/* bp[k] = b at pair (perm[i], perm[j]) for the k-th pair (i, j). */
-static void permute_rdm_(const double *b, const int *perm, int n, double *bp) {
+/* bp[k] = b at pair (perm[i], perm[j]) for the k-th pair (i, j); bsq the full square b. */
+static void permute_rdm_(const double *bsq, const int *perm, int n, double *bp) {
     long k = 0;
     for (int i = 0; i < n; i++) {
-        int pi = perm[i];
-        for (int j = i + 1; j < n; j++, k++) {
-            int pj = perm[j];
-            bp[k] = pi < pj ? b[soma_rdm_index(n, pi, pj)] : b[soma_rdm_index(n, pj, pi)];
-        }
+        const double *row = bsq + (size_t)perm[i] * n;
+        for (int j = i + 1; j < n; j++, k++) bp[k] = row[perm[j]];
     }
 }
 
-/* Dot product of fa with b relabelled by perm, without forming the permuted vector. */
-static double perm_dot_(const double *fa, const double *b, const int *perm, int n) {
+/* Dot product of fa with b relabelled by perm (bsq the full square b), without forming the
+ * permuted vector: one gather per pair. */
+static double perm_dot_(const double *fa, const double *bsq, const int *perm, int n) {
     double s = 0;
     long k = 0;
     for (int i = 0; i < n; i++) {
-        int pi = perm[i];
-        for (int j = i + 1; j < n; j++, k++) {
-            int pj = perm[j];
-            s += fa[k] * (pi < pj ? b[soma_rdm_index(n, pi, pj)] : b[soma_rdm_index(n, pj, pi)]);
-        }
+        const double *row = bsq + (size_t)perm[i] * n;
+        for (int j = i + 1; j < n; j++, k++) s += fa[k] * row[perm[j]];
     }
     return s;
 }
@@ -386,10 +381,10 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
 
     /* fa, fb: the fixed transforms whose permuted dot product is the comparison */
     double *fa = soma_alloc((size_t)m * 2, sizeof(double));
+    double *bsq = soma_alloc((size_t)n * n, sizeof(double));
     void *tmp = soma_alloc(soma__rsa_cmp_scratch(m, n), 1);
-    if (!fa || !tmp) {
-        soma_free(fa);
-        soma_free(tmp);
+    if (!fa || !bsq || !tmp) {
+        soma_free(fa), soma_free(bsq), soma_free(tmp);
         return SOMA_ERR_NOMEM;
     }
     double *fb = fa + m;
@@ -428,13 +423,14 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
         memcpy(fb, b, sizeof(double) * m);
         break;
     }
+    soma_rdm_to_square(fb, n, bsq);
     int *ident = soma_alloc((size_t)n, sizeof(int));
     if (!ident) {
-        soma_free(fa), soma_free(tmp);
+        soma_free(fa), soma_free(bsq), soma_free(tmp);
         return SOMA_ERR_NOMEM;
     }
     for (int i = 0; i < n; i++) ident[i] = i;
-    double obs = dot_form ? perm_dot_(fa, fb, ident, n) : soma__kendall(a, b, m, tmp);
+    double obs = dot_form ? perm_dot_(fa, bsq, ident, n) : soma__kendall(a, b, m, tmp);
     soma_free(ident);
     soma_free(tmp);
 
@@ -463,9 +459,9 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
             soma_rng_permutation(&r, perm, n);
             double v;
             if (dot_form) {
-                v = perm_dot_(fa, fb, perm, n);
+                v = perm_dot_(fa, bsq, perm, n);
             } else {
-                permute_rdm_(fb, perm, n, bp);
+                permute_rdm_(bsq, perm, n, bp);
                 v = soma__kendall(a, bp, m, ks);
             }
             if (v >= obs) count++;
@@ -474,7 +470,7 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
         soma_free(bp);
         soma_free(ks);
     }
-    soma_free(fa);
+    soma_free(fa), soma_free(bsq);
     if (failed) return soma_error(SOMA_ERR_NOMEM, "rsa_permtest: out of memory for the per-thread scratch");
     *value = obs;
     *p = (1.0 + (double)count) / (1.0 + (double)n_perm);

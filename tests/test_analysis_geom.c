@@ -678,6 +678,47 @@ static void test_oom(void) {
     free(d.X), free(d.Y), free(d.Yr), free(d.W);
 }
 
+// --- thread count ---------------------------------------------------------------------------------
+
+/* The same numbers, bit for bit, on 1 and 3 threads (OpenMP loops and the BLAS). */
+static void test_threads(void) {
+    int n = 300, p = 120, q = 90;
+    soma_rng r;
+    soma_rng_seed(&r, 31, 0);
+    double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * q);
+    fill_normal(&r, X, (size_t)n * p);
+    for (int i = 0; i < n * q; i++) Y[i] = X[i] * X[i + 1] + soma_rng_normal(&r);
+    double v[2][12];
+    int saved = soma_get_threads();
+    for (int t = 0; t < 2; t++) {
+        soma_set_threads(t == 0 ? 1 : 3);
+        for (int k = 0; k < 4; k++) CHECK_OK(soma_cka(X, p, Y, q, n, &CKA_CASES[k], &v[t][k]));
+        CHECK_OK(soma_cka(X, p, Y, q, 100, &CKA_CASES[0], &v[t][4])); /* Gram route */
+        CHECK_OK(soma_procrustes(X, p, Y, q, n, &v[t][5], &v[t][6]));
+        soma_ridge m;
+        CHECK_OK(soma_ridge_fit(X, Y, n, p, q, NULL, &m));
+        v[t][7] = m.W ? m.W[17] : NAN, v[t][8] = m.cv_r2 ? m.cv_r2[5] : NAN;
+        soma_ridge_free(&m);
+        soma_pca pc;
+        CHECK_OK(soma_pca_fit(X, n, p, 10, &pc));
+        v[t][9] = pc.var ? pc.var[3] : NAN, v[t][10] = pc.components ? pc.components[5] : NAN;
+        soma_pca_free(&pc);
+        double cv[10] = {0};
+        CHECK_OK(soma_cvpca(X, Y, n, 50, 10, cv));
+        v[t][11] = cv[2];
+    }
+    soma_set_threads(saved);
+    for (int i = 0; i < 12; i++) {
+        check_count_++;
+        if (memcmp(&v[0][i], &v[1][i], sizeof(double)) != 0) {
+            check_failures_++;
+            fprintf(stderr, "threads: value %d differs: %.17g on 1 thread, %.17g on 3\n", i,
+                    v[0][i], v[1][i]);
+        }
+    }
+    free(X), free(Y);
+}
+
 int main(void) {
     double t0 = soma_now();
     test_cka_fixture();
@@ -691,6 +732,7 @@ int main(void) {
     test_geom_known();
     test_geom_bad();
     test_oom();
+    test_threads();
     printf("test_analysis_geom: %.2f s\n", soma_now() - t0);
     return check_report("test_analysis_geom");
 }

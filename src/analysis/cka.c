@@ -40,6 +40,10 @@
 
 #include "soma/analysis.h"
 
+/* BLAS on one thread around LAPACK calls (defined in geometry.c): same bits on any count. */
+int soma__lapack_serial_begin(void);
+void soma__lapack_serial_end(int saved);
+
 // --- helpers --------------------------------------------------------------------------------
 
 /* Checks X [n, p] is finite; names the first bad row. */
@@ -392,7 +396,9 @@ static soma_status reduce_cols(const double *A, int n, int p, double *Z) {
     double *w = soma_alloc((size_t)n, sizeof(double));
     if (!w) return SOMA_ERR_NOMEM;
     gram_full(A, n, p, Z);
+    int saved = soma__lapack_serial_begin();
     lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', n, Z, n, w);
+    soma__lapack_serial_end(saved);
     if (info != 0) {
         soma_free(w);
         return soma_error(SOMA_ERR_INTERNAL, "procrustes: LAPACKE_dsyevd failed (info %d)",
@@ -437,8 +443,10 @@ soma_status soma_procrustes(const double *X, int p, const double *Y, int q, int 
     s = soma_alloc((size_t)(p < q ? p : q), sizeof(double));
     if (!M || !s) goto nomem;
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, q, n, 1.0, A, p, B, q, 0.0, M, q);
+    int saved = soma__lapack_serial_begin();
     lapack_int info =
         LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', p, q, M, q, s, NULL, p > q ? p : q, NULL, q);
+    soma__lapack_serial_end(saved);
     if (info != 0) {
         st = soma_error(SOMA_ERR_INTERNAL, "procrustes: LAPACKE_dgesdd failed (info %d)",
                         (int)info);

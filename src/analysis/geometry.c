@@ -16,6 +16,12 @@
  *
  *   cvPCA: the components V [k, p] of X1 (soma_pca_fit); each repeat centered by its own
  *   column means; eig[r] = (1/n) sum_i <x1_i, v_r> <x2_i, v_r>.
+ *
+ * Thread count: LAPACK's eigen and singular-value drivers call the BLAS (dgemv, dsyr2k, ...)
+ * inside their reductions, and threaded OpenBLAS splits those sums by thread, so their last
+ * bits would depend on the count. Every LAPACKE call of cka.c, ridge.c and this file runs
+ * between soma__lapack_serial_begin / _end, which hold the BLAS at one thread (the products
+ * outside LAPACK stay threaded; OpenBLAS's dgemm/dsyrk give the same bits on any count).
  */
 #include <cblas.h>
 #include <lapacke.h>
@@ -24,6 +30,24 @@
 #include <string.h>
 
 #include "soma/analysis.h"
+
+/* OpenBLAS's thread control (weak: another CBLAS has none, and needs none here). */
+extern void openblas_set_num_threads(int) __attribute__((weak));
+
+/* Internal to src/analysis (declared where used): BLAS on one thread around a LAPACK call;
+ * _end restores the count soma_get_threads() reported at _begin. */
+int soma__lapack_serial_begin(void);
+void soma__lapack_serial_end(int saved);
+
+int soma__lapack_serial_begin(void) {
+    int saved = soma_get_threads();
+    if (openblas_set_num_threads) openblas_set_num_threads(1);
+    return saved;
+}
+
+void soma__lapack_serial_end(int saved) {
+    if (openblas_set_num_threads) soma_set_threads(saved);
+}
 
 static soma_status check_finite(const double *X, int n, int p, const char *what) {
     for (int i = 0; i < n; i++)
@@ -106,7 +130,9 @@ soma_status soma_pca_fit(const double *X, int n, int p, int k, soma_pca *out) {
     else
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, p, 1.0 / (n - 1), Xc, p, 0.0, A,
                     n);
+    int saved = soma__lapack_serial_begin();
     lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', m, A, m, w);
+    soma__lapack_serial_end(saved);
     if (info != 0) {
         st = soma_error(SOMA_ERR_INTERNAL, "pca: LAPACKE_dsyevd failed (info %d)", (int)info);
         goto done;

@@ -29,6 +29,10 @@
 
 #include "soma/analysis.h"
 
+/* BLAS on one thread around LAPACK calls (defined in geometry.c): same bits on any count. */
+int soma__lapack_serial_begin(void);
+void soma__lapack_serial_end(int saved);
+
 #define DEFAULT_FOLDS 5
 #define DEFAULT_N_ALPHAS 17
 
@@ -111,7 +115,9 @@ static soma_status svd_rows(const double *X, int p, const int *rows, int m, int 
         for (int i = 0; i < m; i++)
             for (int j = 0; j < p; j++) A[(size_t)i * p + j] -= d->xm[j];
     }
+    int saved = soma__lapack_serial_begin();
     lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', m, p, A, p, d->s, d->U, r, d->VT, p);
+    soma__lapack_serial_end(saved);
     soma_free(A);
     if (info != 0) {
         svd_free(d);

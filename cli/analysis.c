@@ -699,7 +699,19 @@ int soma_cli_rsa(int argc, char **argv) {
     soma_rsa_method method;
     cJSON *root = cJSON_CreateObject();
     if ((st = soma_rsa_method_parse(soma_args_str(&c.a, "method"), &method)) != SOMA_OK) goto out;
-    if (soma_args_given(&c.a, "models") || soma_args_given(&c.a, "data")) st = rsa_models_(&c, method, root);
+    static const char *const model_only[] = {"names", "bootstrap", "boot", "correct"};
+    int model_form = soma_args_given(&c.a, "models") || soma_args_given(&c.a, "data");
+    for (int i = 0; i < 4 && !model_form; i++)
+        if (soma_args_given(&c.a, model_only[i])) {
+            st = soma_error(SOMA_ERR_ARG, "rsa: --%s belongs to the model comparison (--models with --data)", model_only[i]);
+            goto out;
+        }
+    if (model_form && soma_args_given(&c.a, "permutations")) {
+        st = soma_error(SOMA_ERR_ARG, "rsa: --permutations tests one pair of RDMs; the model comparison takes "
+                                      "--bootstrap");
+        goto out;
+    }
+    if (model_form) st = rsa_models_(&c, method, root);
     else if (c.n_pos != 2)
         st = soma_error(SOMA_ERR_ARG, "rsa: want two RDM files, or --models with --data (see 'soma rsa --help')");
     else st = rsa_pair_(&c, method, root);

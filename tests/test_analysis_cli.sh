@@ -95,6 +95,8 @@ expect 2 "rsa: not triangular" "tri7.npy|n(n-1)/2" -- "$SOMA" rsa "$T/tri7.npy" 
 expect 2 "rsa: not symmetric" "asym.npy" -- "$SOMA" rsa "$T/asym.npy" "$T/B.npy"
 expect 2 "rsa: sizes differ" "M1_n11.npy|11 conditions" -- "$SOMA" rsa "$T/M1_n11.npy" "$T/B.npy"
 expect 2 "rsa: constant RDM" "rsa" -- "$SOMA" rsa "$T/const.npy" "$T/B.npy" --method pearson
+expect 2 "rsa: pair with --bootstrap" "--bootstrap belongs to the model comparison" -- "$SOMA" rsa "$T/A.npy" "$T/B.npy" --bootstrap subjects
+expect 2 "rsa: models with --permutations" "--permutations" -- "$SOMA" rsa --models "$T/M1.npy" --data "$T/S.npy" --permutations 10
 expect 2 "rsa: models without data" "--models and --data" -- "$SOMA" rsa --models "$T/M1.npy"
 expect 2 "rsa: model size" "M1_n11.npy|11 conditions" -- "$SOMA" rsa --models "$T/M1_n11.npy" --data "$T/S.npy"
 expect 2 "rsa: one subject" "1 subject" -- "$SOMA" rsa --models "$T/M1.npy" --data "$T/S1.npy"

@@ -188,6 +188,12 @@ done
     >"$T/rsa_models.json" 2>"$T/err" && ok || bad "rsa models: $(cat "$T/err")"
 "$SOMA" rsa --models "$T/M1.npy,$T/M2.npy" --data "$T/Scond.npy" --method pearson --bootstrap subjects --boot 200 \
     --correct fdr --seed 2 >"$T/rsa_boot.json" 2>"$T/err" && ok || bad "rsa bootstrap: $(cat "$T/err")"
+# the same bits on any thread count
+"$SOMA" rdm "$T/X3.npy" --metric crossnobis --threads 1 --quiet -o "$T/cn1.npy" && "$SOMA" rdm "$T/X3.npy" --metric crossnobis \
+    --threads 2 --quiet -o "$T/cn2.npy" && cmp -s "$T/cn1.npy" "$T/cn2.npy" && ok || bad "rdm differs between 1 and 2 threads"
+a1=$("$SOMA" rsa "$T/A.npy" "$T/B.npy" --method kendall-tau-a --permutations 300 --seed 4 --threads 1)
+a2=$("$SOMA" rsa "$T/A.npy" "$T/B.npy" --method kendall-tau-a --permutations 300 --seed 4 --threads 2)
+[ -n "$a1" ] && [ "$a1" = "$a2" ] && ok || bad "rsa permutations differ between 1 and 2 threads: $a1 / $a2"
 if "$PY" - "$T" <<'EOF'; then ok; else bad "rsa values (see above)"; fi
 import json, sys, numpy as np
 from scipy.spatial.distance import squareform

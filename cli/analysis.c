@@ -164,8 +164,10 @@ static void shape_str_(const mat_ *m, char *buf, size_t cap) {
 }
 
 /* Reads path (NPY, or CSV when it ends in .csv) as doubles with 1..max_ndim dimensions, every
- * value finite. what names the file's role in messages ("rdm: X"). */
-static soma_status mat_read_(const char *cmd, const char *path, int max_ndim, mat_ *m) {
+ * value finite; cmd names the command in messages. With flatten, an array of more than max_ndim
+ * dimensions (a conv layer's activations [N, C, H, W] from soma predict --layer) becomes
+ * [N, C*H*W]. */
+static soma_status mat_read_(const char *cmd, const char *path, int max_ndim, int flatten, mat_ *m) {
     memset(m, 0, sizeof *m);
     if (ends_with_(path, ".csv")) {
         soma_tensor *t = NULL;
@@ -186,7 +188,7 @@ static soma_status mat_read_(const char *cmd, const char *path, int max_ndim, ma
         soma_array a;
         soma_status st = soma_npy_read(path, &a);
         if (st != SOMA_OK) return soma_error_wrap(st, "%s", cmd);
-        if (a.ndim < 1 || a.ndim > max_ndim) {
+        if (a.ndim < 1 || (a.ndim > max_ndim && !flatten)) {
             int nd = a.ndim;
             soma_array_deinit(&a);
             return soma_error(SOMA_ERR_SHAPE, "%s: %s: %d-D array; want %s", cmd, path, nd,
@@ -199,7 +201,16 @@ static soma_status mat_read_(const char *cmd, const char *path, int max_ndim, ma
                 return soma_error(SOMA_ERR_SHAPE, "%s: %s: dimension %d has size %lld", cmd, path, d, s);
             }
         m->ndim = a.ndim;
-        for (int d = 0; d < a.ndim; d++) m->dim[d] = (int)a.shape[d];
+        for (int d = 0; d < a.ndim && d < 3; d++) m->dim[d] = (int)a.shape[d];
+        if (a.ndim > max_ndim) { /* flatten: [N, everything else] */
+            int64_t rest = (int64_t)a.n / a.shape[0];
+            if (rest > 1000000000) {
+                soma_array_deinit(&a);
+                return soma_error(SOMA_ERR_SHAPE, "%s: %s: %lld features per row", cmd, path, (long long)rest);
+            }
+            m->ndim = 2;
+            m->dim[1] = (int)rest;
+        }
         m->n = (long)a.n;
         m->x = soma_alloc((size_t)m->n, sizeof *m->x);
         if (!m->x) {
@@ -293,7 +304,8 @@ static const soma_opt rdm_opts_[] = {
 static const char rdm_usage_[] =
     "usage: soma rdm X.npy [X2.npy ...] [--metric M] [--shrinkage W] [-o RDM.npy] [-f FIG.svg]\n"
     "Representational dissimilarity matrix of each data file: X is conditions x features [n, p], or\n"
-    "conditions x features x repetitions [n, p, r] (NPY; CSV is [n, p]). Several files (subjects, all\n"
+    "conditions x features x repetitions [n, p, r] (NPY; CSV is [n, p]); 4-D and more (a conv layer's\n"
+    "activations [n, C, H, W]) are flattened to [n, C*H*W]. Several files (subjects, all\n"
     "with n conditions) give a stack [n_subj, n, n]. -o writes the full square float64 matrix (NPY)\n"
     "or a table (CSV, one subject); without -o the JSON holds the condensed RDM (\"rdm\", SciPy's\n"
     "pdist order). The figure is the RDM's heatmap (the mean over subjects for several).\n\noptions:\n";
@@ -313,7 +325,7 @@ int soma_cli_rdm(int argc, char **argv) {
         (st = soma_args_double(&c.a, "shrinkage", &o.shrinkage)) != SOMA_OK)
         goto out;
     for (int s = 0; s < ns; s++) {
-        if ((st = mat_read_("rdm", c.pos[s], 3, &m)) != SOMA_OK) goto out;
+        if ((st = mat_read_("rdm", c.pos[s], 3, 1, &m)) != SOMA_OK) goto out;
         if (m.ndim < 2) {
             st = soma_error(SOMA_ERR_SHAPE, "rdm: %s: a 1-D array; want conditions x features [n, p] (or [n, p, reps])",
                             c.pos[s]);
@@ -472,8 +484,8 @@ static soma_status rsa_pair_(const cmdline_ *c, soma_rsa_method method, cJSON *r
     soma_status st;
     if ((st = soma_args_int(&c->a, "permutations", &perms)) != SOMA_OK || (st = soma_args_int(&c->a, "seed", &seed)) != SOMA_OK)
         return st;
-    if ((st = mat_read_("rsa", c->pos[0], 2, &a)) != SOMA_OK || (st = rdm_from_mat_(c->pos[0], &a, &na)) != SOMA_OK ||
-        (st = mat_read_("rsa", c->pos[1], 2, &b)) != SOMA_OK || (st = rdm_from_mat_(c->pos[1], &b, &nb)) != SOMA_OK)
+    if ((st = mat_read_("rsa", c->pos[0], 2, 0, &a)) != SOMA_OK || (st = rdm_from_mat_(c->pos[0], &a, &na)) != SOMA_OK ||
+        (st = mat_read_("rsa", c->pos[1], 2, 0, &b)) != SOMA_OK || (st = rdm_from_mat_(c->pos[1], &b, &nb)) != SOMA_OK)
         goto out;
     if (na != nb) {
         st = soma_error(SOMA_ERR_SHAPE, "rsa: %s has %d conditions, %s has %d; compare RDMs of the same conditions",
@@ -572,7 +584,7 @@ static soma_status rsa_models_(const cmdline_ *c, soma_rsa_method method, cJSON 
         for (int i = 0; i < nm; i++) base_name_(files[i], nbuf[i], sizeof nbuf[i]), names[i] = nbuf[i];
     }
     /* the subjects' RDMs */
-    if ((st = mat_read_("rsa", data_path, 3, &d)) != SOMA_OK) goto out;
+    if ((st = mat_read_("rsa", data_path, 3, 0, &d)) != SOMA_OK) goto out;
     int n = 0, n_subj = d.dim[0];
     long len = 0;
     char sh[96];
@@ -616,7 +628,7 @@ static soma_status rsa_models_(const cmdline_ *c, soma_rsa_method method, cJSON 
     }
     for (int i = 0; i < nm; i++) {
         int k = 0;
-        if ((st = mat_read_("rsa", files[i], 2, &mm)) != SOMA_OK || (st = rdm_from_mat_(files[i], &mm, &k)) != SOMA_OK)
+        if ((st = mat_read_("rsa", files[i], 2, 0, &mm)) != SOMA_OK || (st = rdm_from_mat_(files[i], &mm, &k)) != SOMA_OK)
             goto out;
         if (k != n) {
             st = soma_error(SOMA_ERR_SHAPE, "rsa: model %s has %d conditions, the data %s have %d", files[i], k, data_path,
@@ -737,7 +749,8 @@ static const soma_opt cka_opts_[] = {
 static const char cka_usage_[] =
     "usage: soma cka A.npy B.npy [--kernel linear|rbf] [--unbiased] [--sigma F] [-f FIG.svg]\n"
     "Centered kernel alignment of two representations of the same n stimuli (A [n, p], B [n, q],\n"
-    "NPY or CSV), and their Procrustes distance and angle. Prints value, procrustes and\n"
+    "NPY or CSV; more dimensions, as a conv layer's [n, C, H, W], are flattened to [n, C*H*W]), and\n"
+    "their Procrustes distance and angle. Prints value, procrustes and\n"
     "procrustes_angle. The figure shows both stimulus-by-stimulus similarity (centered Gram)\n"
     "matrices.\n\noptions:\n";
 
@@ -774,7 +787,7 @@ int soma_cli_cka(int argc, char **argv) {
     soma_cka_opts o = {.kernel = strcmp(soma_args_str(&c.a, "kernel"), "rbf") ? SOMA_CKA_LINEAR : SOMA_CKA_RBF,
                        .unbiased = soma_args_flag(&c.a, "unbiased")};
     if ((st = soma_args_double(&c.a, "sigma", &o.sigma_frac)) != SOMA_OK) goto out;
-    if ((st = mat_read_("cka", c.pos[0], 2, &A)) != SOMA_OK || (st = mat_read_("cka", c.pos[1], 2, &B)) != SOMA_OK)
+    if ((st = mat_read_("cka", c.pos[0], 2, 1, &A)) != SOMA_OK || (st = mat_read_("cka", c.pos[1], 2, 1, &B)) != SOMA_OK)
         goto out;
     int n = A.dim[0], p = A.ndim == 2 ? A.dim[1] : 1, q = B.ndim == 2 ? B.dim[1] : 1;
     if (B.dim[0] != n) {
@@ -839,7 +852,8 @@ static const soma_opt encode_opts_[] = {
 
 static const char encode_usage_[] =
     "usage: soma encode FEATURES.npy RESPONSES.npy [--folds K] [--alphas a,b,c] [--seed S] [-o T.npy] [-f FIG.svg]\n"
-    "A ridge encoding model from model features X [n, p] to recorded responses Y [n, q] or\n"
+    "A ridge encoding model from model features X [n, p] (more dimensions are flattened to [n, p])\n"
+    "to recorded responses Y [n, q] or\n"
     "[n, q, reps] (NPY; CSV is [n, q]), evaluated by k-fold cross-validation with the penalty\n"
     "chosen per target by inner cross-validation. Prints mean_r, mean_r2, mean_ceiling,\n"
     "mean_r_norm and the per-target arrays r, r2, ceiling (split-half, Spearman-Brown; null with one\n"
@@ -881,7 +895,7 @@ int soma_cli_encode(int argc, char **argv) {
         o.alphas = alphas;
         o.n_alphas = cap;
     }
-    if ((st = mat_read_("encode", c.pos[0], 2, &X)) != SOMA_OK || (st = mat_read_("encode", c.pos[1], 3, &Y)) != SOMA_OK)
+    if ((st = mat_read_("encode", c.pos[0], 2, 1, &X)) != SOMA_OK || (st = mat_read_("encode", c.pos[1], 3, 0, &Y)) != SOMA_OK)
         goto out;
     int n = X.dim[0], p = X.ndim == 2 ? X.dim[1] : 1, q = Y.ndim >= 2 ? Y.dim[1] : 1, reps = Y.ndim == 3 ? Y.dim[2] : 1;
     if (Y.dim[0] != n) {
@@ -989,7 +1003,8 @@ static const soma_opt geometry_opts_[] = {
 
 static const char geometry_usage_[] =
     "usage: soma geometry X.npy [--k K] [--fit-lo A --fit-hi B] [--repeat X2.npy] [-f FIG.svg]\n"
-    "Population geometry of responses X [n stimuli, p neurons] (NPY or CSV): the PCA eigenspectrum\n"
+    "Population geometry of responses X [n stimuli, p neurons] (NPY or CSV; more dimensions are\n"
+    "flattened to [n, p]): the PCA eigenspectrum\n"
     "(with --repeat, the cross-validated spectrum of Stringer et al. 2019: stimulus-related variance\n"
     "only), its participation ratio, and the power-law exponent alpha (lambda_r ~ r^-alpha) fitted\n"
     "over ranks fit-lo..fit-hi with its R^2. Prints participation_ratio, powerlaw_alpha, r2,\n"
@@ -1010,7 +1025,7 @@ int soma_cli_geometry(int argc, char **argv) {
     if ((st = soma_args_int(&c.a, "k", &k)) != SOMA_OK || (st = soma_args_int(&c.a, "fit-lo", &lo)) != SOMA_OK ||
         (st = soma_args_int(&c.a, "fit-hi", &hi)) != SOMA_OK)
         goto out;
-    if ((st = mat_read_("geometry", c.pos[0], 2, &X)) != SOMA_OK) goto out;
+    if ((st = mat_read_("geometry", c.pos[0], 2, 1, &X)) != SOMA_OK) goto out;
     int n = X.dim[0], p = X.ndim == 2 ? X.dim[1] : 1;
     int kmax = n - 1 < p ? n - 1 : p;
     if (kmax < 1) {
@@ -1036,7 +1051,7 @@ int soma_cli_geometry(int argc, char **argv) {
     const char *rep = soma_args_str(&c.a, "repeat");
     double total = NAN;
     if (rep) {
-        if ((st = mat_read_("geometry", rep, 2, &X2)) != SOMA_OK) goto out;
+        if ((st = mat_read_("geometry", rep, 2, 1, &X2)) != SOMA_OK) goto out;
         int p2 = X2.ndim == 2 ? X2.dim[1] : 1;
         if (X2.dim[0] != n || p2 != p) {
             st = soma_error(SOMA_ERR_SHAPE, "geometry: --repeat %s is [%d, %d], %s is [%d, %d]; want the same shape", rep,

@@ -53,6 +53,7 @@ np.save(f"{d}/M1_n11.npy", squareform(M1)[:11, :11])
 # CKA: two views of the same stimuli
 Y = X[:, :20] @ rng.standard_normal((20, 20)) + 0.5 * rng.standard_normal((n, 20))
 np.save(f"{d}/Y.npy", Y)
+np.save(f"{d}/act4.npy", Y.reshape(12, 2, 2, 5).astype(np.float32))  # conv activations [N, C, H, W]
 # encoding: features -> responses with repetitions
 F = rng.standard_normal((80, 10)); W = rng.standard_normal((10, 6))
 R = (F @ W)[:, :, None] + 0.7 * rng.standard_normal((80, 6, 4))
@@ -254,6 +255,8 @@ grep -q 'fill="#bbbbbb"' "$T/models.svg" && grep -q '>noise ceiling<' "$T/models
 "$SOMA" cka "$T/X.npy" "$T/Y.npy" -f "$T/cka.svg" >"$T/cka.json" 2>"$T/err" && ok || bad "cka: $(cat "$T/err")"
 "$SOMA" cka "$T/X.npy" "$T/Y.npy" --unbiased >"$T/cka_u.json" 2>"$T/err" && ok || bad "cka unbiased: $(cat "$T/err")"
 "$SOMA" cka "$T/X.npy" "$T/Y.npy" --kernel rbf --sigma 0.8 >"$T/cka_rbf.json" 2>"$T/err" && ok || bad "cka rbf: $(cat "$T/err")"
+"$SOMA" cka "$T/X.npy" "$T/act4.npy" >"$T/cka_4d.json" 2>"$T/err" && ok || bad "cka 4-D: $(cat "$T/err")"
+"$SOMA" rdm "$T/act4.npy" --metric euclidean -o "$T/rdm_4d.npy" 2>"$T/err" >/dev/null && ok || bad "rdm 4-D: $(cat "$T/err")"
 "$SOMA" cka "$T/X.csv" "$T/Y.npy" >"$T/cka_csv.json" 2>"$T/err" && ok || bad "cka csv: $(cat "$T/err")"
 if "$PY" - "$T" <<'EOF'; then ok; else bad "cka values (see above)"; fi
 import json, sys, numpy as np
@@ -272,6 +275,11 @@ nuc = np.linalg.svd((Xc / np.linalg.norm(Xc)).T @ (Yc / np.linalg.norm(Yc)), com
 close(j["procrustes"], np.sqrt(2 - 2 * nuc), "Procrustes distance")
 close(j["procrustes_angle"], np.arccos(nuc), "Procrustes angle")
 close(ld("cka_csv.json")["value"], lin, "linear CKA from CSV", rtol=1e-5)
+A4 = np.load(f"{d}/act4.npy").reshape(n, -1).astype(np.float64)
+Ac = A4 - A4.mean(0)
+close(ld("cka_4d.json")["value"], np.linalg.norm(Ac.T @ Xc) ** 2 / (np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Ac.T @ Ac)), "CKA of [N, C, H, W]")
+from scipy.spatial.distance import pdist, squareform
+assert np.allclose(np.load(f"{d}/rdm_4d.npy"), squareform(pdist(A4)), rtol=1e-6), "rdm of [N, C, H, W]"
 H = np.eye(n) - 1 / n
 def hsic_b(K, L): return np.trace(K @ H @ L @ H) / (n - 1) ** 2
 def hsic_u(K, L):

@@ -681,10 +681,11 @@ static soma_status rsa_models_(const cmdline_ *c, soma_rsa_method method, cJSON 
         float v[MAX_POS], e[MAX_POS];
         for (int i = 0; i < nm; i++) v[i] = (float)ev.score[i], e[i] = (float)ev.se[i];
         soma_fig *f = NULL;
-        if ((st = soma_fig_new(&f, 1, 1, 260 + 70 * nm, 460)) != SOMA_OK) goto out;
+        int width = 200 + 80 * nm < 560 ? 560 : 200 + 80 * nm;
+        if ((st = soma_fig_new(&f, 1, 1, width > 8000 ? 8000 : width, 460)) != SOMA_OK) goto out;
         char ylab[96];
         snprintf(ylab, sizeof ylab, "RDM correlation (%s)", soma_rsa_method_name(method));
-        soma_fig_labels(f, 0, "models against the data (bars: mean over subjects, whiskers: se)", "model", ylab);
+        soma_fig_labels(f, 0, "models vs data: mean over subjects +- se", "model", ylab);
         if (isfinite(ev.ceil_lower) && isfinite(ev.ceil_upper) && ev.ceil_lower <= ev.ceil_upper)
             st = soma_fig_hband(f, 0, (float)ev.ceil_lower, (float)ev.ceil_upper, "noise ceiling");
         if (st == SOMA_OK) st = soma_fig_bars(f, 0, v, e, nm, (const char *const *)names, 0);

@@ -52,18 +52,32 @@ typedef struct {
     long i;
 } vi_;
 
-static int cmp_vi_(const void *x, const void *y) {
-    const vi_ *a = x, *b = y;
-    if (a->v < b->v) return -1;
-    if (a->v > b->v) return 1;
-    return a->i < b->i ? -1 : a->i > b->i;
-}
+/* Stable bottom-up merge sorts with the comparison inlined (qsort's callback costs several
+ * times more on these short keys); t and tmp hold m entries, the result ends in t. */
+#define SOMA_MERGE_SORT_(NAME, T, LESS)                                                        \
+    static void NAME(T *t, T *tmp, long m) {                                                   \
+        T *src = t, *dst = tmp;                                                                \
+        for (long w = 1; w < m; w *= 2) {                                                      \
+            for (long lo = 0; lo < m; lo += 2 * w) {                                           \
+                long mid = lo + w < m ? lo + w : m, hi = lo + 2 * w < m ? lo + 2 * w : m;      \
+                long i = lo, j = mid, k = lo;                                                  \
+                while (i < mid && j < hi) dst[k++] = LESS(src[j], src[i]) ? src[j++] : src[i++]; \
+                while (i < mid) dst[k++] = src[i++];                                           \
+                while (j < hi) dst[k++] = src[j++];                                            \
+            }                                                                                  \
+            T *x = src;                                                                        \
+            src = dst, dst = x;                                                                \
+        }                                                                                      \
+        if (src != t) memcpy(t, src, sizeof(T) * (size_t)m);                                   \
+    }
+#define VI_LESS_(x, y) ((x).v < (y).v)
+SOMA_MERGE_SORT_(sort_vi_, vi_, VI_LESS_)
 
 /* Average ranks (1-based, ties share their mean) of x[m] into r; tmp [m] scratch. */
 void soma__rsa_ranks(const double *x, long m, double *r, void *tmp) {
     vi_ *t = tmp;
     for (long k = 0; k < m; k++) t[k].v = x[k], t[k].i = k;
-    qsort(t, (size_t)m, sizeof *t, cmp_vi_);
+    sort_vi_(t, t + m, m);
     for (long k = 0; k < m;) {
         long e = k + 1;
         while (e < m && t[e].v == t[k].v) e++;
@@ -73,7 +87,19 @@ void soma__rsa_ranks(const double *x, long m, double *r, void *tmp) {
     }
 }
 
-size_t soma__rsa_ranks_scratch(long m) { return (size_t)m * sizeof(vi_); }
+void soma__rsa_groups(const double *x, long m, int *key, void *tmp) {
+    vi_ *t = tmp;
+    for (long k = 0; k < m; k++) t[k].v = x[k], t[k].i = k;
+    sort_vi_(t, t + m, m);
+    for (long k = 0; k < m;) {
+        long e = k + 1;
+        while (e < m && t[e].v == t[k].v) e++;
+        for (long q = k; q < e; q++) key[t[q].i] = (int)k;
+        k = e;
+    }
+}
+
+size_t soma__rsa_ranks_scratch(long m) { return 2 * (size_t)m * sizeof(vi_); }
 
 // --- Kendall tau-a (Knight 1966) ---------------------------------------------------------------
 
@@ -81,12 +107,8 @@ typedef struct {
     double a, b;
 } ab_;
 
-static int cmp_ab_(const void *x, const void *y) {
-    const ab_ *p = x, *q = y;
-    if (p->a != q->a) return p->a < q->a ? -1 : 1;
-    if (p->b != q->b) return p->b < q->b ? -1 : 1;
-    return 0;
-}
+#define AB_LESS_(x, y) ((x).a < (y).a || ((x).a == (y).a && (x).b < (y).b))
+SOMA_MERGE_SORT_(sort_ab_, ab_, AB_LESS_)
 
 /* Sorts v[lo, hi) ascending (stable merge, tmp scratch) and returns the number of swaps:
  * pairs k < l with v[k] > v[l] (strictly). */
@@ -112,14 +134,13 @@ static long long merge_count_(double *v, double *tmp, long n) {
     return swaps;
 }
 
-size_t soma__kendall_scratch(long m) { return (size_t)m * (sizeof(ab_) + 2 * sizeof(double)); }
+size_t soma__kendall_scratch(long m) { return (size_t)m * 2 * sizeof(ab_); }
 
 /* tau-a of a, b [m], m >= 2; scratch of soma__kendall_scratch(m) bytes. */
 double soma__kendall(const double *a, const double *b, long m, void *scratch) {
     ab_ *p = scratch;
-    double *v = (double *)(p + m), *tmp = v + m;
     for (long k = 0; k < m; k++) p[k].a = a[k], p[k].b = b[k];
-    qsort(p, (size_t)m, sizeof *p, cmp_ab_);
+    sort_ab_(p, p + m, m);
     long long n0 = (long long)m * (m - 1) / 2, n1 = 0, n3 = 0, n2 = 0;
     for (long k = 0; k < m;) { /* ties in a, and joint ties in (a, b) */
         long e = k + 1;
@@ -133,6 +154,7 @@ double soma__kendall(const double *a, const double *b, long m, void *scratch) {
         }
         k = e;
     }
+    double *v = (double *)(p + m), *tmp = v + m; /* the second half of the scratch, free now */
     for (long k = 0; k < m; k++) v[k] = p[k].b;
     long long swaps = merge_count_(v, tmp, m);
     for (long k = 0; k < m;) { /* ties in b, now sorted */

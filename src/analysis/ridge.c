@@ -29,9 +29,14 @@
 
 #include "soma/analysis.h"
 
-/* BLAS on one thread around LAPACK calls (defined in geometry.c): same bits on any count. */
+/* Defined in geometry.c: BLAS on one thread around LAPACK calls, and products whose bits do
+ * not depend on the thread count (row-major; ta/tb/trans 1 for transposed; dsyrk_det fills
+ * the upper triangle of G [n, n] = alpha op(A) op(A)'). */
 int soma__lapack_serial_begin(void);
 void soma__lapack_serial_end(int saved);
+void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda,
+                     const double *B, int ldb, double beta, double *C, int ldc);
+void soma__dsyrk_det(int trans, int n, int k, double alpha, const double *A, int lda, double *G);
 
 #define DEFAULT_FOLDS 5
 #define DEFAULT_N_ALPHAS 17
@@ -187,16 +192,15 @@ static soma_status cv_fold(const double *X, const double *Y, int n, int p, int q
     B = soma_alloc((size_t)r * q, sizeof(double));
     P = soma_alloc((size_t)nv * q, sizeof(double));
     if (!A || !As || !B || !P) goto nomem;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nv, r, p, 1.0, XV, p, d.VT, p, 0.0, A, r);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, q, nt, 1.0, d.U, r, YT, q, 0.0, B, q);
+    soma__dgemm_det(0, 1, nv, r, p, 1.0, XV, p, d.VT, p, 0.0, A, r);
+    soma__dgemm_det(1, 0, r, q, nt, 1.0, d.U, r, YT, q, 0.0, B, q);
     for (int a = 0; a < na; a++) {
         for (int i = 0; i < nv; i++)
             for (int j = 0; j < r; j++)
                 As[(size_t)i * r + j] = A[(size_t)i * r + j] * shrink(d.s[j], alphas[a]);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nv, q, r, 1.0, As, r, B, q, 0.0,
-                    P, q);
+        soma__dgemm_det(0, 0, nv, q, r, 1.0, As, r, B, q, 0.0, P, q);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)q * nv > 65536)
 #endif
         for (int t = 0; t < q; t++) {
             double sse = 0, sst = 0;
@@ -323,12 +327,10 @@ soma_status soma_ridge_fit_folds(const double *X, const double *Y, int n, int p,
     rows_centered(Y, q, NULL, n, o->intercept, Yc, ym);
     B = soma_alloc((size_t)d.r * q, sizeof(double));
     if (!B) goto nomem;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d.r, q, n, 1.0, d.U, d.r, Yc, q, 0.0, B,
-                q);
+    soma__dgemm_det(1, 0, d.r, q, n, 1.0, d.U, d.r, Yc, q, 0.0, B, q);
     for (int j = 0; j < d.r; j++)
         for (int t = 0; t < q; t++) B[(size_t)j * q + t] *= shrink(d.s[j], out->alpha[t]);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, q, d.r, 1.0, d.VT, p, B, q, 0.0,
-                out->W, q);
+    soma__dgemm_det(1, 0, p, q, d.r, 1.0, d.VT, p, B, q, 0.0, out->W, q);
     for (int t = 0; t < q; t++) {
         double b = ym[t];
         for (int j = 0; j < p; j++) b -= d.xm[j] * out->W[(size_t)j * q + t];
@@ -372,8 +374,7 @@ soma_status soma_ridge_predict(const soma_ridge *m, const double *X, int n, doub
     if (n < 1) return soma_error(SOMA_ERR_ARG, "ridge: n = %d rows; at least 1", n);
     SOMA_TRY(check_finite(X, n, m->p, "ridge: X"));
     for (int i = 0; i < n; i++) memcpy(Yhat + (size_t)i * m->q, m->b, sizeof(double) * m->q);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, m->q, m->p, 1.0, X, m->p, m->W, m->q,
-                1.0, Yhat, m->q);
+    soma__dgemm_det(0, 0, n, m->q, m->p, 1.0, X, m->p, m->W, m->q, 1.0, Yhat, m->q);
     return SOMA_OK;
 }
 

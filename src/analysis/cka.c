@@ -44,8 +44,8 @@
 /* Defined in geometry.c: BLAS on one thread around LAPACK calls, and products whose bits do
  * not depend on the thread count (row-major; ta/tb/trans 1 for transposed; dsyrk_det fills
  * the upper triangle of G [n, n] = alpha op(A) op(A)'). */
-int soma__lapack_serial_begin(void);
-void soma__lapack_serial_end(int saved);
+void soma__lapack_serial_begin(int saved[2]);
+void soma__lapack_serial_end(const int saved[2]);
 void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda,
                      const double *B, int ldb, double beta, double *C, int ldc);
 void soma__dsyrk_det(int trans, int n, int k, double alpha, const double *A, int lda, double *G);
@@ -401,7 +401,8 @@ static soma_status reduce_cols(const double *A, int n, int p, double *Z) {
     double *w = soma_alloc((size_t)n, sizeof(double));
     if (!w) return SOMA_ERR_NOMEM;
     gram_full(A, n, p, Z);
-    int saved = soma__lapack_serial_begin();
+    int saved[2];
+    soma__lapack_serial_begin(saved);
     lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', n, Z, n, w);
     soma__lapack_serial_end(saved);
     if (info != 0) {
@@ -448,7 +449,8 @@ soma_status soma_procrustes(const double *X, int p, const double *Y, int q, int 
     s = soma_alloc((size_t)(p < q ? p : q), sizeof(double));
     if (!M || !s) goto nomem;
     soma__dgemm_det(1, 0, p, q, n, 1.0, A, p, B, q, 0.0, M, q);
-    int saved = soma__lapack_serial_begin();
+    int saved[2];
+    soma__lapack_serial_begin(saved);
     lapack_int info =
         LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', p, q, M, q, s, NULL, p > q ? p : q, NULL, q);
     soma__lapack_serial_end(saved);

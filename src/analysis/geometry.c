@@ -24,6 +24,8 @@
  * DET_BLOCK rows, fixed by the shape alone; each block is one single-threaded dgemm, and the
  * blocks are spread over the OpenMP threads. Every LAPACKE call runs between
  * soma__lapack_serial_begin / _end, which hold the BLAS at one thread. Same bits on any count.
+ * The switch is process-wide (openblas_set_num_threads, both counts restored after):
+ * calls made concurrently from several threads stay correct, but their last bits may vary.
  */
 #include <cblas.h>
 #include <lapacke.h>
@@ -32,23 +34,36 @@
 #include <string.h>
 
 #include "soma/analysis.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* OpenBLAS's thread control (weak: another CBLAS has none, and needs none here). */
 extern void openblas_set_num_threads(int) __attribute__((weak));
+extern int openblas_get_num_threads(void) __attribute__((weak));
 
-/* Internal to src/analysis (declared where used): BLAS on one thread around a LAPACK call;
- * _end restores the count soma_get_threads() reported at _begin. */
-int soma__lapack_serial_begin(void);
-void soma__lapack_serial_end(int saved);
+/* Internal to src/analysis (declared where used): BLAS on one thread around a LAPACK call or
+ * a blocked product. saved[0] receives the OpenMP thread count (for a num_threads clause),
+ * saved[1] the BLAS one; _end restores both. */
+void soma__lapack_serial_begin(int saved[2]);
+void soma__lapack_serial_end(const int saved[2]);
 
-int soma__lapack_serial_begin(void) {
-    int saved = soma_get_threads();
-    if (openblas_set_num_threads) openblas_set_num_threads(1);
-    return saved;
+void soma__lapack_serial_begin(int saved[2]) {
+#ifdef _OPENMP
+    saved[0] = omp_get_max_threads();
+#else
+    saved[0] = 1;
+#endif
+    saved[1] = openblas_get_num_threads ? openblas_get_num_threads() : 0;
+    if (openblas_set_num_threads && saved[1] != 1) openblas_set_num_threads(1);
 }
 
-void soma__lapack_serial_end(int saved) {
-    if (openblas_set_num_threads) soma_set_threads(saved);
+void soma__lapack_serial_end(const int saved[2]) {
+    if (openblas_set_num_threads && saved[1] > 1) openblas_set_num_threads(saved[1]);
+#ifdef _OPENMP
+    /* OpenMP builds of OpenBLAS set the OpenMP count along with their own */
+    omp_set_num_threads(saved[0]);
+#endif
 }
 
 #define DET_BLOCK 64
@@ -63,10 +78,10 @@ void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const do
                      const double *B, int ldb, double beta, double *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     int nb = (M + DET_BLOCK - 1) / DET_BLOCK;
-    int saved = soma__lapack_serial_begin();
-    (void)saved;
+    int saved[2];
+    soma__lapack_serial_begin(saved);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(saved) \
+#pragma omp parallel for schedule(dynamic, 1) num_threads(saved[0]) \
     if (nb > 1 && (double)M * N * K > DET_MIN_WORK)
 #endif
     for (int b = 0; b < nb; b++) {
@@ -83,10 +98,10 @@ void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const do
 void soma__dsyrk_det(int trans, int n, int k, double alpha, const double *A, int lda, double *G) {
     if (n <= 0) return;
     int nb = (n + DET_BLOCK - 1) / DET_BLOCK;
-    int saved = soma__lapack_serial_begin();
-    (void)saved;
+    int saved[2];
+    soma__lapack_serial_begin(saved);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(saved) \
+#pragma omp parallel for schedule(dynamic, 1) num_threads(saved[0]) \
     if (nb > 1 && (double)n * n * k > 2 * DET_MIN_WORK)
 #endif
     for (int b = 0; b < nb; b++) {
@@ -183,7 +198,8 @@ soma_status soma_pca_fit(const double *X, int n, int p, int k, soma_pca *out) {
         soma__dsyrk_det(1, p, n, 1.0 / (n - 1), Xc, p, A);
     else
         soma__dsyrk_det(0, n, p, 1.0 / (n - 1), Xc, p, A);
-    int saved = soma__lapack_serial_begin();
+    int saved[2];
+    soma__lapack_serial_begin(saved);
     lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', m, A, m, w);
     soma__lapack_serial_end(saved);
     if (info != 0) {

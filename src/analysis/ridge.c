@@ -32,8 +32,8 @@
 /* Defined in geometry.c: BLAS on one thread around LAPACK calls, and products whose bits do
  * not depend on the thread count (row-major; ta/tb/trans 1 for transposed; dsyrk_det fills
  * the upper triangle of G [n, n] = alpha op(A) op(A)'). */
-int soma__lapack_serial_begin(void);
-void soma__lapack_serial_end(int saved);
+void soma__lapack_serial_begin(int saved[2]);
+void soma__lapack_serial_end(const int saved[2]);
 void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda,
                      const double *B, int ldb, double beta, double *C, int ldc);
 void soma__dsyrk_det(int trans, int n, int k, double alpha, const double *A, int lda, double *G);
@@ -120,7 +120,8 @@ static soma_status svd_rows(const double *X, int p, const int *rows, int m, int 
         for (int i = 0; i < m; i++)
             for (int j = 0; j < p; j++) A[(size_t)i * p + j] -= d->xm[j];
     }
-    int saved = soma__lapack_serial_begin();
+    int saved[2];
+    soma__lapack_serial_begin(saved);
     lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', m, p, A, p, d->s, d->U, r, d->VT, p);
     soma__lapack_serial_end(saved);
     soma_free(A);
@@ -169,7 +170,8 @@ static soma_status cv_fold(const double *X, const double *Y, int n, int p, int q
     double *YT = soma_alloc((size_t)nt * q, sizeof(double));
     double *ym = soma_alloc((size_t)q, sizeof(double));
     double *XV = soma_alloc((size_t)nv * p, sizeof(double));
-    double *YV = soma_alloc((size_t)nv * q, sizeof(double)), *yvm = soma_alloc((size_t)q, 8);
+    double *YV = soma_alloc((size_t)nv * q, sizeof(double));
+    double *yvm = soma_alloc((size_t)q, sizeof(double));
     svd_parts d = {0};
     double *A = NULL, *As = NULL, *B = NULL, *P = NULL;
     soma_status st = SOMA_OK;
@@ -292,7 +294,8 @@ soma_status soma_ridge_fit_folds(const double *X, const double *Y, int n, int p,
 
     double *sum = soma_calloc((size_t)na * q, sizeof(double));
     int *cnt = soma_calloc((size_t)na * q, sizeof(int));
-    double *Yc = soma_alloc((size_t)n * q, sizeof(double)), *ym = soma_alloc((size_t)q, 8);
+    double *Yc = soma_alloc((size_t)n * q, sizeof(double));
+    double *ym = soma_alloc((size_t)q, sizeof(double));
     double *B = NULL;
     svd_parts d = {0};
     soma_status st = SOMA_OK;
@@ -425,8 +428,10 @@ soma_status soma_encode(const double *X, int n, int p, const double *Y, int q, i
 
     double *Ym = soma_alloc((size_t)n * q, sizeof(double));
     double *Yhat = soma_alloc((size_t)n * q, sizeof(double));
-    double *XT = soma_alloc((size_t)n * p, sizeof(double)), *YT = soma_alloc((size_t)n * q, 8);
-    double *XV = soma_alloc((size_t)n * p, sizeof(double)), *PV = soma_alloc((size_t)n * q, 8);
+    double *XT = soma_alloc((size_t)n * p, sizeof(double));
+    double *YT = soma_alloc((size_t)n * q, sizeof(double));
+    double *XV = soma_alloc((size_t)n * p, sizeof(double));
+    double *PV = soma_alloc((size_t)n * q, sizeof(double));
     double *H0 = NULL, *H1 = NULL;
     int *fold = soma_alloc((size_t)n, sizeof(int)), *va = soma_alloc((size_t)n, sizeof(int));
     soma_ridge m = {0};

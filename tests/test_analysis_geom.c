@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "check.h"
 #include "fixture.h"
 #include "soma/analysis.h"
@@ -84,8 +88,10 @@ static void matmul(const double *A, const double *B, int n, int k, int m, double
 }
 
 static const soma_cka_opts CKA_CASES[4] = {
-    {SOMA_CKA_LINEAR, 0, 0}, {SOMA_CKA_LINEAR, 0, 1}, {SOMA_CKA_RBF, 1.0, 0}, {SOMA_CKA_RBF, 0.5, 1}};
-static const char *CKA_NAMES[4] = {"linear biased", "linear unbiased", "rbf biased", "rbf unbiased"};
+    {SOMA_CKA_LINEAR, 0, 0}, {SOMA_CKA_LINEAR, 0, 1}, {SOMA_CKA_RBF, 1.0, 0},
+    {SOMA_CKA_RBF, 0.5, 1}};
+static const char *CKA_NAMES[4] = {"linear biased", "linear unbiased", "rbf biased",
+                                   "rbf unbiased"};
 
 // --- CKA and Procrustes -------------------------------------------------------------------------
 
@@ -563,7 +569,8 @@ static void test_geom_known(void) {
         for (int i = 0; i < m.k; i++)
             for (int j = 0; j < m.k; j++) {
                 double s = 0;
-                for (int f = 0; f < pr; f++) s += m.components[i * pr + f] * m.components[j * pr + f];
+                for (int f = 0; f < pr; f++)
+                    s += m.components[i * pr + f] * m.components[j * pr + f];
                 worst = fmax(worst, fabs(s - (i == j)));
             }
         CHECK(worst < 1e-8);
@@ -596,7 +603,7 @@ static void test_geom_bad(void) {
     soma_pca_free(&m);
 }
 
-// --- out of memory --------------------------------------------------------------------------------
+// --- out of memory ---------------------------------------------------------------------------
 
 /* Every soma_alloc inside each function fails in turn: SOMA_ERR_NOMEM, nothing leaked (ASan),
  * and the call succeeds once no allocation fails. */
@@ -678,11 +685,23 @@ static void test_oom(void) {
     free(d.X), free(d.Y), free(d.Yr), free(d.W);
 }
 
-// --- thread count ---------------------------------------------------------------------------------
+// --- thread count ----------------------------------------------------------------------------
+
+extern int openblas_get_num_threads(void) __attribute__((weak));
+
+/* The OpenMP and BLAS thread counts, as the calls below must leave them. */
+static void thread_counts(int c[2]) {
+#ifdef _OPENMP
+    c[0] = omp_get_max_threads();
+#else
+    c[0] = 1;
+#endif
+    c[1] = openblas_get_num_threads ? openblas_get_num_threads() : 0;
+}
 
 /* The same numbers, bit for bit, on 1 and 3 threads (OpenMP loops and the BLAS). */
 static void test_threads(void) {
-    int n = 300, p = 120, q = 90;
+    int n = 400, p = 200, q = 150; /* big enough for the products to be spread over threads */
     soma_rng r;
     soma_rng_seed(&r, 31, 0);
     double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * q);
@@ -692,8 +711,10 @@ static void test_threads(void) {
     int saved = soma_get_threads();
     for (int t = 0; t < 2; t++) {
         soma_set_threads(t == 0 ? 1 : 3);
+        int before[2], after[2];
+        thread_counts(before);
         for (int k = 0; k < 4; k++) CHECK_OK(soma_cka(X, p, Y, q, n, &CKA_CASES[k], &v[t][k]));
-        CHECK_OK(soma_cka(X, p, Y, q, 100, &CKA_CASES[0], &v[t][4])); /* Gram route */
+        CHECK_OK(soma_cka(X, p, X, p, n, &CKA_CASES[0], &v[t][4])); /* = 1 up to rounding */
         CHECK_OK(soma_procrustes(X, p, Y, q, n, &v[t][5], &v[t][6]));
         soma_ridge m;
         CHECK_OK(soma_ridge_fit(X, Y, n, p, q, NULL, &m));
@@ -706,6 +727,8 @@ static void test_threads(void) {
         double cv[10] = {0};
         CHECK_OK(soma_cvpca(X, Y, n, 50, 10, cv));
         v[t][11] = cv[2];
+        thread_counts(after);
+        CHECK(after[0] == before[0] && after[1] == before[1]); /* counts restored */
     }
     soma_set_threads(saved);
     for (int i = 0; i < 12; i++) {

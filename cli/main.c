@@ -386,6 +386,7 @@ static int cmd_version_(int argc, char **argv) {
 
 static int cmd_help_(int argc, char **argv);
 int soma_cli_snn(int argc, char **argv); /* snn.c */
+int soma_cli_rdm(int, char **), soma_cli_rsa(int, char **), soma_cli_cka(int, char **), soma_cli_encode(int, char **), soma_cli_geometry(int, char **); /* analysis.c */
 
 typedef struct cli_cmd {
     const char *name;
@@ -401,6 +402,11 @@ static const cli_cmd cmds_[] = {
     {"predict", cmd_predict_, "outputs or a layer's activations as NPY: soma predict ... -o OUT.npy"},
     {"report", cmd_report_, "one HTML page of every run: soma report [--out DIR]"},
     {"snn", soma_cli_snn, "run a spiking network from JSON: soma snn FILE.json [-o DIR]"},
+    {"rdm", soma_cli_rdm, "dissimilarity matrix of your data: soma rdm X.npy --metric M -o RDM.npy"},
+    {"rsa", soma_cli_rsa, "compare RDMs: soma rsa A.npy B.npy | --models M1,M2 --data SUBJ.npy"},
+    {"cka", soma_cli_cka, "centered kernel alignment: soma cka A.npy B.npy [--kernel rbf]"},
+    {"encode", soma_cli_encode, "ridge encoding model: soma encode FEATURES.npy RESPONSES.npy"},
+    {"geometry", soma_cli_geometry, "eigenspectrum, dimensionality, power law: soma geometry X.npy"},
     {"version", cmd_version_, "version and build"},
     {"help", cmd_help_, "this text"},
 };

@@ -378,6 +378,46 @@ static void test_kinds(void) {
     soma_fig_free(NULL);
 }
 
+/* A noise-ceiling band behind bars: drawn first (beneath the bars), spanning lo..hi on the y
+ * axis, which grows to hold it; bad bounds fail. */
+static void test_hband(void) {
+    soma_fig *f;
+    CHECK_OK(soma_fig_new(&f, 1, 2, 800, 400));
+    float v[3] = {0.2f, 0.3f, 0.25f}, e[3] = {0.01f, 0.02f, 0.01f};
+    const char *bl[] = {"m1", "m2", "m3"};
+    CHECK_OK(soma_fig_bars(f, 0, v, e, 3, bl, 0));
+    CHECK_OK(soma_fig_hband(f, 0, 0.8f, 0.9f, "noise ceiling"));
+    CHECK_FAILS(soma_fig_hband(f, 0, 0.9f, 0.8f, NULL), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_fig_hband(f, 0, NAN, 0.8f, NULL), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_fig_hband(f, 2, 0.1f, 0.2f, NULL), SOMA_ERR_ARG);
+    float hm[4] = {0, 1, 1, 0};
+    CHECK_OK(soma_fig_heatmap(f, 1, hm, 2, 2, NULL));
+    CHECK_FAILS(soma_fig_hband(f, 1, 0.1f, 0.2f, NULL), SOMA_ERR_ARG); /* not an x-y panel */
+    char *s = render_ok(f, "hband");
+    if (s) {
+        const char *band = strstr(s, "fill=\"#bbbbbb\"");
+        char bar_tag[32];
+        snprintf(bar_tag, sizeof bar_tag, "<g fill=\"#%06x\"", soma_plot_palette(0));
+        const char *bars = strstr(s, bar_tag);
+        CHECK(band != NULL && bars != NULL && band < bars);
+        CHECK(count_str(s, "fill=\"#bbbbbb\"") == 1);
+        CHECK(strstr(s, ">noise ceiling<") != NULL);
+        CHECK(strstr(s, ">0.9<") != NULL || strstr(s, ">1<") != NULL); /* axis reaches the band */
+        /* the band's height over the bar of 0.2's height is (0.9 - 0.8) / 0.2 */
+        const char *r = band;
+        while (r > s && strncmp(r, "<rect", 5)) r--;
+        double bh = -1, barh = -1;
+        const char *hp = strstr(r, "height=\"");
+        if (hp) bh = atof(hp + 8);
+        const char *b0 = strstr(bars, "<rect");
+        const char *bhp = b0 ? strstr(b0, "height=\"") : NULL;
+        if (bhp) barh = atof(bhp + 8);
+        CHECK(bh > 0 && barh > 0 && fabs(bh / barh - 0.5) < 0.05);
+    }
+    free(s);
+    soma_fig_free(f);
+}
+
 static void test_empty_and_limits(void) {
     soma_fig *f;
     CHECK_OK(soma_fig_new(&f, 2, 2, 600, 500));
@@ -687,6 +727,7 @@ int main(int argc, char **argv) {
     test_color_limits();
     test_lines_nan();
     test_kinds();
+    test_hband();
     test_empty_and_limits();
     test_sizes();
     test_save();

@@ -130,6 +130,11 @@ soma_status soma_fig_images(soma_fig *f, int panel, const float *imgs, int n, in
 /* A horizontal reference line at y (dashed, dark grey) with a label at its right end. */
 soma_status soma_fig_hline(soma_fig *f, int panel, float y, const char *label);
 
+/* A horizontal band: the panel's full width between y = lo and y = hi (lo <= hi, finite),
+ * filled light grey and drawn beneath every other series (a noise ceiling behind bars), with
+ * a label (may be NULL) at its left end. The y range grows to hold it. */
+soma_status soma_fig_hband(soma_fig *f, int panel, float lo, float hi, const char *label);
+
 /* A bar chart of v[n] at categories 0..n-1; labels (may be NULL) name the categories on
  * the x axis; err (may be NULL) draws +- error whiskers. color as in soma_line_style. */
 soma_status soma_fig_bars(soma_fig *f, int panel, const float *v, const float *err, int n,

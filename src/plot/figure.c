@@ -326,6 +326,20 @@ soma_status soma_fig_hline(soma_fig *f, int panel, float y, const char *label) {
     return commit_item(p, it, SOMA__MODE_XY, fail);
 }
 
+soma_status soma_fig_hband(soma_fig *f, int panel, float lo, float hi, const char *label) {
+    if (!isfinite(lo) || !isfinite(hi) || lo > hi)
+        return soma_error(SOMA_ERR_ARG, "fig: hband: [%g, %g]; HINT: finite lo <= hi", lo, hi);
+    soma__panel *p = NULL;
+    soma__item *it = NULL;
+    SOMA_TRY(new_item(f, panel, SOMA__MODE_XY, &p, &it));
+    int fail = 0;
+    it->kind = SOMA__ITEM_HBAND;
+    it->hy = lo;
+    it->vmax = hi;
+    it->label = dup_str(label, &fail);
+    return commit_item(p, it, SOMA__MODE_XY, fail);
+}
+
 soma_status soma_fig_bars(soma_fig *f, int panel, const float *v, const float *err, int n,
                           const char *const *labels, int color) {
     if (n < 0 || (n > 0 && !v)) return soma_error(SOMA_ERR_ARG, "fig: bars: n=%d", n);

@@ -15,6 +15,7 @@ typedef enum soma__item_kind {
     SOMA__ITEM_HLINE,
     SOMA__ITEM_HEAT,
     SOMA__ITEM_IMAGES,
+    SOMA__ITEM_HBAND,
 } soma__item_kind;
 
 /* One series. Fields by kind:
@@ -23,6 +24,7 @@ typedef enum soma__item_kind {
  *   RASTER   x[n] times, ids[n] neurons, n_classes = neuron count
  *   BARS     y[n] values, x[n] errors (may be NULL), names[n_names] labels, color
  *   HLINE    hy, label
+ *   HBAND    hy (lower edge), vmax (upper edge), label
  *   HEAT     m[rows, cols], vmin, vmax, cmap (resolved), row/col_labels, cbar_label
  *   IMAGES   m[n, rows, cols], grid_cols, normalize */
 typedef struct soma__item {

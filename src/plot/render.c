@@ -128,6 +128,10 @@ static void xy_ranges(const soma__panel *p, range *rx, range *ry, int *cat, int 
         case SOMA__ITEM_HLINE:
             if (!p->logy || it->hy > 0) grow(ry, it->hy);
             break;
+        case SOMA__ITEM_HBAND:
+            if (!p->logy || it->hy > 0) grow(ry, it->hy);
+            if (!p->logy || it->vmax > 0) grow(ry, it->vmax);
+            break;
         default: break;
         }
     }
@@ -452,6 +456,34 @@ static void draw_hline(soma__buf *b, const frame *fr, const soma__item *it) {
             "fill=\"#444444\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\"");
 }
 
+/* A grey band across the plot area between hy and vmax, clipped to the axis range. */
+static void draw_hband(soma__buf *b, const frame *fr, const soma__item *it) {
+    double lo = it->hy, hi = it->vmax;
+    if (fr->logy) {
+        if (hi <= 0) return;
+        if (lo <= 0) lo = pow(10, fr->ya);
+    }
+    double ya = fr->y0 + fr->h, yb = fr->y0;
+    double y1 = fmin(fmax(map_y(fr, lo), yb), ya), y2 = fmin(fmax(map_y(fr, hi), yb), ya);
+    if (!isfinite(y1) || !isfinite(y2)) return;
+    if (y1 - y2 < 1) { /* a thin band stays visible */
+        double mid = (y1 + y2) / 2;
+        y1 = mid + 0.5;
+        y2 = mid - 0.5;
+    }
+    soma__buf_put(b, "<rect x=\"");
+    soma__buf_num(b, fr->x0);
+    soma__buf_put(b, "\" y=\"");
+    soma__buf_num(b, y2);
+    soma__buf_put(b, "\" width=\"");
+    soma__buf_num(b, fr->w);
+    soma__buf_put(b, "\" height=\"");
+    soma__buf_num(b, y1 - y2);
+    soma__buf_put(b, "\" fill=\"#bbbbbb\" fill-opacity=\"0.55\"/>\n");
+    text_at(b, fr->x0 + 4, y2 - 4 < fr->y0 + 12 ? y1 + 13 : y2 - 4, it->label, FS_TICK, "start", 0,
+            "fill=\"#555555\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\"");
+}
+
 // --- panels ----------------------------------------------------------------------------
 
 static void panel_labels(soma__buf *b, const soma__panel *p, double px, double pw,
@@ -560,6 +592,8 @@ static void render_xy(soma__buf *b, const soma__panel *p, double px, double py, 
                 "fill=\"#999999\"");
         return;
     }
+    for (int k = 0; k < p->n_items; k++) /* bands beneath everything */
+        if (p->items[k].kind == SOMA__ITEM_HBAND) draw_hband(b, &fr, &p->items[k]);
     for (int pass = 0; pass < 2; pass++) /* bars and raster below lines and points */
         for (int k = 0; k < p->n_items; k++) {
             const soma__item *it = &p->items[k];

@@ -120,6 +120,10 @@ static void test_cka_fixture(void) {
             snprintf(label, sizeof label, "cka case %d %s", c, CKA_NAMES[k]);
             close_d(label, &v, &ref[k], 1, 0, 1e-5);
         }
+        double v0 = NAN;
+        soma_cka_opts def_sigma = {SOMA_CKA_RBF, 0, 0}; /* sigma_frac 0 means 1 */
+        CHECK_OK(soma_cka(X, p, Y, q, n, &def_sigma, &v0));
+        close_d("cka rbf default sigma", &v0, &ref[2], 1, 0, 1e-5);
         double pd[2] = {NAN, NAN};
         CHECK_OK(soma_procrustes(X, p, Y, q, n, &pd[0], &pd[1]));
         close_d("procrustes", pd, pref, 2, 0, 1e-5);

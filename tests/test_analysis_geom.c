@@ -120,6 +120,10 @@ static void test_cka_fixture(void) {
             snprintf(label, sizeof label, "cka case %d %s", c, CKA_NAMES[k]);
             close_d(label, &v, &ref[k], 1, 0, 1e-5);
         }
+        double v0 = NAN;
+        soma_cka_opts def_sigma = {SOMA_CKA_RBF, 0, 0}; /* sigma_frac 0 means 1 */
+        CHECK_OK(soma_cka(X, p, Y, q, n, &def_sigma, &v0));
+        close_d("cka rbf default sigma", &v0, &ref[2], 1, 0, 1e-5);
         double pd[2] = {NAN, NAN};
         CHECK_OK(soma_procrustes(X, p, Y, q, n, &pd[0], &pd[1]));
         close_d("procrustes", pd, pref, 2, 0, 1e-5);
@@ -729,6 +733,26 @@ static void test_threads(void) {
         v[t][11] = cv[2];
         thread_counts(after);
         CHECK(after[0] == before[0] && after[1] == before[1]); /* counts restored */
+    }
+    /* called from inside the caller's own parallel region, on every thread at once */
+    double par[4] = {NAN, NAN, NAN, NAN};
+    soma_status pst[4] = {SOMA_OK, SOMA_OK, SOMA_OK, SOMA_OK};
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+#endif
+    for (int j = 0; j < 4; j++) {
+        if (j % 2 == 0) {
+            pst[j] = soma_cka(X, p, Y, q, n, &CKA_CASES[1], &par[j]);
+        } else {
+            soma_ridge m;
+            pst[j] = soma_ridge_fit(X, Y, n, p, q, NULL, &m);
+            if (pst[j] == SOMA_OK) par[j] = m.W[17];
+            soma_ridge_free(&m);
+        }
+    }
+    for (int j = 0; j < 4; j++) {
+        CHECK(pst[j] == SOMA_OK);
+        CHECK(memcmp(&par[j], j % 2 == 0 ? &v[0][1] : &v[0][7], sizeof(double)) == 0);
     }
     soma_set_threads(saved);
     for (int i = 0; i < 12; i++) {

@@ -50,6 +50,12 @@ void soma__lapack_serial_end(const int saved[2]);
 
 void soma__lapack_serial_begin(int saved[2]) {
 #ifdef _OPENMP
+    /* inside an active parallel region (ours or the caller's) the OpenMP build of OpenBLAS
+     * runs on the calling thread alone; nothing to switch, and nothing global to race on */
+    if (omp_in_parallel()) {
+        saved[0] = 1, saved[1] = -1;
+        return;
+    }
     saved[0] = omp_get_max_threads();
 #else
     saved[0] = 1;
@@ -59,6 +65,7 @@ void soma__lapack_serial_begin(int saved[2]) {
 }
 
 void soma__lapack_serial_end(const int saved[2]) {
+    if (saved[1] < 0) return;
     if (openblas_set_num_threads && saved[1] > 1) openblas_set_num_threads(saved[1]);
 #ifdef _OPENMP
     /* OpenMP builds of OpenBLAS set the OpenMP count along with their own */

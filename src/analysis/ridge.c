@@ -305,9 +305,42 @@ soma_status soma_ridge_fit_folds(const double *X, const double *Y, int n, int p,
     out->cv_r2 = soma_alloc((size_t)q, sizeof(double));
     if (!sum || !cnt || !Yc || !ym || !out->W || !out->b || !out->alpha || !out->cv_r2) goto nomem;
     out->p = p, out->q = q;
-    for (int f = 0; f < k; f++)
-        if ((st = cv_fold(X, Y, n, p, q, o->intercept, alphas, na, fold, f, sum, cnt)) != SOMA_OK)
-            goto done;
+    {
+        /* the folds in parallel, each on one thread (LAPACK and BLAS included), into arrays of
+         * their own; summed in fold order below, so the bits do not depend on the count */
+        size_t per = (size_t)na * q;
+        double *fsum = soma_calloc((size_t)k * per, sizeof(double));
+        int *fcnt = soma_calloc((size_t)k * per, sizeof(int));
+        soma_status *fst = soma_alloc((size_t)k, sizeof(soma_status));
+        if (!fsum || !fcnt || !fst) {
+            soma_free(fsum), soma_free(fcnt), soma_free(fst);
+            goto nomem;
+        }
+        int saved[2];
+        soma__lapack_serial_begin(saved);
+        double work = (double)n * p * (n < p ? n : p);
+        (void)work;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(saved[0]) if (work > 4e6)
+#endif
+        for (int f = 0; f < k; f++)
+            fst[f] = cv_fold(X, Y, n, p, q, o->intercept, alphas, na, fold, f, fsum + f * per,
+                             fcnt + f * per);
+        soma__lapack_serial_end(saved);
+        for (int f = 0; f < k && st == SOMA_OK; f++)
+            if (fst[f] != SOMA_OK)
+                st = fst[f] == SOMA_ERR_NOMEM
+                         ? soma_error(SOMA_ERR_NOMEM, "ridge: out of memory in CV fold %d", f)
+                         : soma_error(fst[f], "ridge: CV fold %d failed (%s)", f,
+                                      soma_status_str(fst[f]));
+        for (int f = 0; f < k && st == SOMA_OK; f++)
+            for (size_t t = 0; t < per; t++) {
+                sum[t] += fsum[f * per + t];
+                cnt[t] += fcnt[f * per + t];
+            }
+        soma_free(fsum), soma_free(fcnt), soma_free(fst);
+        if (st != SOMA_OK) goto done;
+    }
     for (int t = 0; t < q; t++) {
         int best = -1;
         double bv = -INFINITY;

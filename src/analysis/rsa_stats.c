@@ -388,7 +388,8 @@ soma_status soma_rsa_evaluate(const double *models, int n_models, const double *
     if ((unsigned)o->correct > SOMA_CORRECT_FDR)
         return soma_error(SOMA_ERR_ARG, "%s: unknown correction %d", fn, (int)o->correct);
     int B = o->n_boot ? o->n_boot : 1000;
-    if (B < 2) return soma_error(SOMA_ERR_ARG, "%s: need at least 2 bootstrap samples, got %d", fn, B);
+    if (o->boot != SOMA_BOOT_NONE && B < 2)
+        return soma_error(SOMA_ERR_ARG, "%s: need at least 2 bootstrap samples, got %d", fn, B);
     long m = soma_rdm_len(n);
     int M = n_models, S = n_subj;
     soma_rsa_method method = o->method;

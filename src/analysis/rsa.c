@@ -6,8 +6,8 @@
  * 1 for pairs sharing a condition, 0 otherwise). U'U = (n - 2) I + J, so by Woodbury
  *   V^-1 x = (x - U t) / 2,  t = (n I + J)^-1 U'x = (s - sum(s) / (2n)) / n,  s = U'x,
  * and (U t)_ij = t_i + t_j: O(m). The value is a'V^-1 b / sqrt(a'V^-1 a  b'V^-1 b).
- * rsa_internal.c's masked variant (some pairs missing, as in a condition bootstrap) solves
- * the principal subsystem by conjugate gradients with the same O(m) product.
+ * soma__vinv_masked (some pairs missing, as in a condition bootstrap) solves the principal
+ * subsystem by conjugate gradients with the same O(m) product.
  *
  * Permutation test. Relabelling the conditions of b permutes its entries, so the rank
  * vector of b permutes with it, and V^-1 commutes with the relabelling: Pearson, Spearman,
@@ -180,6 +180,47 @@ int soma__rsa_is_constant(const double *x, long m) {
     mean /= m;
     for (long k = 0; k < m; k++) ss += (x[k] - mean) * (x[k] - mean);
     return !(ss > 1e-24 * raw) || ss == 0.0;
+}
+
+size_t soma__kendall_keys_scratch(long K, long m) {
+    return (size_t)(K + 1) * (sizeof(long) + sizeof(int)) + 2 * (size_t)m * sizeof(int);
+}
+
+/* tau-a of two vectors given as tie-group keys in [0, K) (soma__rsa_groups: keys order the
+ * values, equal values share a key): counting sorts by (a, b) and a Fenwick tree counting,
+ * for each entry in that order, the earlier ones with a larger b key: O(m log K) without
+ * comparisons of doubles. The same count as Knight's merge (pairs out of order in b). */
+double soma__kendall_keys(const int *ka, const int *kb, long m, long K, void *scratch) {
+    long *cnt = scratch;
+    int *fen = (int *)(cnt + K + 1), *o1 = fen + K + 1, *o2 = o1 + m;
+    long long n0 = (long long)m * (m - 1) / 2, n1 = 0, n2 = 0, n3 = 0, swaps = 0;
+    /* by b, then stably by a */
+    memset(cnt, 0, sizeof(long) * (size_t)(K + 1));
+    for (long k = 0; k < m; k++) cnt[kb[k] + 1]++;
+    for (long g = 0; g < K; g++) n2 += (long long)cnt[g + 1] * (cnt[g + 1] - 1) / 2, cnt[g + 1] += cnt[g];
+    for (long k = 0; k < m; k++) o1[cnt[kb[k]]++] = (int)k;
+    memset(cnt, 0, sizeof(long) * (size_t)(K + 1));
+    for (long k = 0; k < m; k++) cnt[ka[k] + 1]++;
+    for (long g = 0; g < K; g++) n1 += (long long)cnt[g + 1] * (cnt[g + 1] - 1) / 2, cnt[g + 1] += cnt[g];
+    for (long t = 0; t < m; t++) o2[cnt[ka[o1[t]]]++] = o1[t];
+    memset(fen, 0, sizeof(int) * (size_t)(K + 1));
+    long run = 1;
+    for (long t = 0; t < m; t++) {
+        int i = o2[t], b = kb[i];
+        if (t > 0) {
+            int h = o2[t - 1];
+            if (ka[h] == ka[i] && kb[h] == b)
+                run++;
+            else
+                n3 += (long long)run * (run - 1) / 2, run = 1;
+        }
+        long le = 0; /* earlier entries with a b key <= b */
+        for (long x = b + 1; x > 0; x -= x & -x) le += fen[x];
+        swaps += t - le;
+        for (long x = b + 1; x <= K; x += x & -x) fen[x]++;
+    }
+    n3 += (long long)run * (run - 1) / 2;
+    return (double)(n0 - n1 - n2 + n3 - 2 * swaps) / (double)n0;
 }
 
 soma_status soma_kendall_tau_a(const double *a, const double *b, long m, double *tau) {

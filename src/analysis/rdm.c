@@ -121,18 +121,32 @@ static void cond_means_(const double *X, int n, int p, int R, double *M) {
         }
 }
 
-/* Subtracts the column means from Y [rows, p] (row by row: contiguous accesses). */
-static soma_status center_cols_(double *Y, long rows, int p) {
+/* Y [rows, p] = X minus its column means (X may be Y). Column blocks of COL_BLOCK are summed
+ * row by row (contiguous) by one thread each, so the means have the same bits on any thread
+ * count; the subtraction is shared out by rows. */
+#define COL_BLOCK 512
+static soma_status center_cols_to_(const double *X, long rows, int p, double *Y) {
     double *mean = soma_calloc((size_t)p, sizeof *mean);
     if (!mean) return SOMA_ERR_NOMEM;
+    int blocks = (p + COL_BLOCK - 1) / COL_BLOCK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows * p > 100000)
+#endif
+    for (int b = 0; b < blocks; b++) {
+        long f0 = (long)b * COL_BLOCK, f1 = f0 + COL_BLOCK < p ? f0 + COL_BLOCK : p;
+        for (long i = 0; i < rows; i++)
+            for (long f = f0; f < f1; f++) mean[f] += X[i * p + f];
+        for (long f = f0; f < f1; f++) mean[f] /= rows;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows * p > 100000)
+#endif
     for (long i = 0; i < rows; i++)
-        for (long f = 0; f < p; f++) mean[f] += Y[i * p + f];
-    for (long f = 0; f < p; f++) mean[f] /= rows;
-    for (long i = 0; i < rows; i++)
-        for (long f = 0; f < p; f++) Y[i * p + f] -= mean[f];
+        for (long f = 0; f < p; f++) Y[i * p + f] = X[i * p + f] - mean[f];
     soma_free(mean);
     return SOMA_OK;
 }
+static soma_status center_cols_(double *Y, long rows, int p) { return center_cols_to_(Y, rows, p, Y); }
 
 /* Upper triangle of G [n, n] = Y Y' (Y [n, k] with leading dimension ld), beta as in dsyrk.
  * Strips of GRAM_STRIP rows, each one dgemm of the strip against the rows from its first on,
@@ -289,6 +303,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
         return soma_error(SOMA_ERR_ARG, "rdm: shrinkage %g outside [0, 1] (< 0: Ledoit-Wolf)", o->shrinkage);
 
     soma_status st = SOMA_OK;
+    int centered = 0;
     size_t np = (size_t)n * p;
     int rows = metric == SOMA_RDM_CROSSNOBIS ? n * R : n; /* Y holds R blocks [n, p] for crossnobis */
     double *Y = soma_alloc((size_t)rows * p, sizeof *Y);
@@ -306,6 +321,10 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
         if ((st = center_cols_(Y, (long)n * R, p)) != SOMA_OK) goto out;
     } else if (R > 1) {
         cond_means_(X, n, p, R, Y);
+    } else if (metric == SOMA_RDM_EUCLIDEAN || metric == SOMA_RDM_SQEUCLIDEAN || metric == SOMA_RDM_MAHALANOBIS) {
+        /* copied and centred in one pass */
+        if ((st = center_cols_to_(X, n, p, Y)) != SOMA_OK) goto out;
+        centered = 1;
     } else {
         memcpy(Y, X, sizeof(double) * np);
     }
@@ -313,7 +332,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
     switch (metric) {
     case SOMA_RDM_EUCLIDEAN:
     case SOMA_RDM_SQEUCLIDEAN:
-        if ((st = center_cols_(Y, n, p)) != SOMA_OK) goto out;
+        if (!centered && (st = center_cols_(Y, n, p)) != SOMA_OK) goto out;
         gram_(Y, n, p, p, 0.0, G);
         gram_sqdist_(G, n, 1.0, rdm);
         if (metric == SOMA_RDM_EUCLIDEAN)
@@ -321,6 +340,10 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
         break;
     case SOMA_RDM_CORRELATION:
     case SOMA_RDM_COSINE: {
+        long bad = n; /* the first condition whose pattern is constant (zero) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) reduction(min : bad) if ((size_t)n * p > 100000)
+#endif
         for (long i = 0; i < n; i++) {
             double *y = Y + i * p, s = 0, raw = 0;
             for (long f = 0; f < p; f++) raw += y[f] * y[f];
@@ -331,12 +354,12 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
             }
             double ss = 0;
             for (long f = 0; f < p; f++) ss += y[f] * y[f];
-            if (!(ss > 1e-24 * raw) || ss == 0.0) {
-                st = soma_error(SOMA_ERR_ARG, "rdm: condition %ld is a %s pattern; its %s distance is undefined", i,
-                                metric == SOMA_RDM_CORRELATION ? "constant" : "zero",
-                                METRIC_NAMES[metric]);
-                goto out;
-            }
+            if ((!(ss > 1e-24 * raw) || ss == 0.0) && i < bad) bad = i;
+        }
+        if (bad < n) {
+            st = soma_error(SOMA_ERR_ARG, "rdm: condition %ld is a %s pattern; its %s distance is undefined", bad,
+                            metric == SOMA_RDM_CORRELATION ? "constant" : "zero", METRIC_NAMES[metric]);
+            goto out;
         }
         gram_(Y, n, p, p, 0.0, G);
         for (long i = 0; i < n; i++)
@@ -348,7 +371,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
     }
     case SOMA_RDM_MAHALANOBIS:
         if ((st = shrink_cov_(X, n, p, R, o->shrinkage, S, NULL)) != SOMA_OK) goto out;
-        if ((st = center_cols_(Y, n, p)) != SOMA_OK) goto out;
+        if (!centered && (st = center_cols_(Y, n, p)) != SOMA_OK) goto out;
         if ((st = whiten_(S, p, Y, n)) != SOMA_OK) goto out;
         gram_(Y, n, p, p, 0.0, G);
         gram_sqdist_(G, n, 1.0 / p, rdm);

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SAE_PAR_MIN 32768 /* element-wise passes below this many elements stay serial */
+#define SAE_PAR_MIN (1L << 20) /* element-wise passes below this many elements stay serial: they are memory-bound, and a parallel region costs more than it saves on a loaded machine */
 
 // --- checks ---------------------------------------------------------------------------------
 
@@ -242,21 +242,22 @@ soma_status soma_sae_train(const float *X, int n, int d, const soma_sae_opts *o,
         goto fail;
     }
 
-    /* Initial dictionary: random unit directions; the encoder starts as the decoder's
-     * transpose scaled by sqrt(d) / (rms norm of the centred data), so that the
-     * pre-activations start O(1); the decoder bias starts at the data mean. */
+    /* Initial dictionary: random unit directions u_j, tied: W_e,j = W_d,j = sqrt(2d / k) u_j.
+     * Half the features are active on a sample, and sum_j ReLU(u_j . x) u_j ~ k / (2d) x, so
+     * the first reconstructions already have about the right size; the decoder bias starts
+     * at the data mean. */
     soma_rng rng;
     soma_rng_seed(&rng, o->seed, 0);
     soma_rng_normal_fill(&rng, out->W_d, (size_t)kd, 0.f, 1.f);
-    const float se = (float)(1.0 / sqrt(var));
+    const double s0 = sqrt(2.0 * d / k);
     for (int j = 0; j < k; j++) {
         float *row = out->W_d + (size_t)j * d;
         double s = 0;
         for (int c = 0; c < d; c++) s += (double)row[c] * row[c];
-        float inv = (float)(1.0 / sqrt(s > 0 ? s : 1));
+        float sc = (float)(s0 / sqrt(s > 0 ? s : 1));
         for (int c = 0; c < d; c++) {
-            row[c] *= inv;
-            out->W_e[(size_t)j * d + c] = row[c] * se * (float)sqrt((double)d);
+            row[c] *= sc;
+            out->W_e[(size_t)j * d + c] = row[c];
         }
     }
     for (int j = 0; j < d; j++) out->b_d[j] = (float)mean[j];

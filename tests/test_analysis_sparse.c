@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "soma/analysis.h"
 
 #ifndef M_PI
@@ -216,6 +217,176 @@ static void test_patches(void) {
     soma_free(R);
 }
 
+
+// --- lasso solvers -----------------------------------------------------------------------
+
+/* Worst violation of the lasso KKT conditions over all codes, relative to lambda:
+ * g = D (x - D'a); |g_j| <= lambda where a_j = 0 (g_j <= lambda when nonneg), g_j = lambda
+ * sign(a_j) where a_j != 0. */
+static double kkt_(const float *D, const float *X, const float *A, int n, int k, int d, double lam, int nonneg) {
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        double res[256];
+        for (int t = 0; t < d; t++) {
+            double s = X[i * d + t];
+            for (int j = 0; j < k; j++) s -= (double)A[i * k + j] * D[j * d + t];
+            res[t] = s;
+        }
+        for (int j = 0; j < k; j++) {
+            double g = 0;
+            for (int t = 0; t < d; t++) g += (double)D[j * d + t] * res[t];
+            double a = A[i * k + j], v;
+            if (a != 0) v = fabs(g - lam * (a > 0 ? 1 : -1));
+            else v = (nonneg ? g : fabs(g)) - lam;
+            if (nonneg && a < 0) v = 1e9;
+            if (v / lam > worst) worst = v / lam;
+        }
+    }
+    return worst;
+}
+
+static const char *solver_name_[3] = {"ISTA", "FISTA", "LCA"};
+
+/* Smallest iteration count on a grid of powers of two after which every code is within tol of
+ * ref. */
+static int iters_to_(const float *D, const float *X, const float *ref, int n, int k, int d, float lam, int solver,
+                     float tol, float *A) {
+    for (int m = 4; m <= 8192; m *= 2) {
+        soma_sparse_opts o = {(soma_sparse_solver)solver, lam, m, 0.f, 0};
+        if (soma_sparse_code(D, k, d, X, n, &o, A) != SOMA_OK) return -1;
+        double worst = 0;
+        for (int i = 0; i < n * k; i++)
+            if (fabs(A[i] - ref[i]) > worst) worst = fabs(A[i] - ref[i]);
+        if (worst < tol) return m;
+    }
+    return 1 << 30;
+}
+
+static void test_lasso(void) {
+    fixture fx;
+    if (fixture_load(check_src_path("tests/fixtures/sparse/lasso.bin"), &fx) != 0) {
+        CHECK(0);
+        return;
+    }
+    const fixture_array *fD = fixture_get(&fx, "D"), *fX = fixture_get(&fx, "X"), *fl = fixture_get(&fx, "lam");
+    const fixture_array *fA = fixture_get(&fx, "A"), *fN = fixture_get(&fx, "A_nonneg");
+    if (!fD || !fX || !fl || !fA || !fN) {
+        CHECK(0);
+        fixture_free(&fx);
+        return;
+    }
+    int k = fD->dims[0], d = fD->dims[1], n = fX->dims[0];
+    float lam = fl->data[0];
+    float *A = calloc((size_t)n * k, sizeof(float));
+    for (int solver = 0; solver < 3; solver++)
+        for (int nonneg = 0; nonneg < 2; nonneg++) {
+            soma_sparse_opts o = {(soma_sparse_solver)solver, lam, 20000, 1e-9f, nonneg};
+            CHECK_OK(soma_sparse_code(fD->data, k, d, fX->data, n, &o, A));
+            char label[64];
+            snprintf(label, sizeof label, "%s%s vs coordinate descent", solver_name_[solver], nonneg ? " nonneg" : "");
+            CHECK_CLOSE(label, A, nonneg ? fN->data : fA->data, (size_t)n * k, 1e-4f, 1e-4f);
+            double v = kkt_(fD->data, fX->data, A, n, k, d, lam, nonneg);
+            printf("%s: worst KKT violation %.2e lambda\n", label, v);
+            CHECK(v < 1e-3);
+        }
+    /* FISTA's O(1/t^2) against ISTA's O(1/t): fewer iterations to the same accuracy */
+    int it_ista = iters_to_(fD->data, fX->data, fA->data, n, k, d, lam, SOMA_SPARSE_ISTA, 1e-3f, A);
+    int it_fista = iters_to_(fD->data, fX->data, fA->data, n, k, d, lam, SOMA_SPARSE_FISTA, 1e-3f, A);
+    int it_lca = iters_to_(fD->data, fX->data, fA->data, n, k, d, lam, SOMA_SPARSE_LCA, 1e-3f, A);
+    printf("iterations to 1e-3 of the optimum: ISTA %d, FISTA %d, LCA %d\n", it_ista, it_fista, it_lca);
+    CHECK(it_fista > 0 && it_ista <= 8192 && it_fista < it_ista);
+    /* bad input */
+    soma_sparse_opts o = {SOMA_SPARSE_FISTA, lam, 10, 0.f, 0};
+    CHECK_FAILS(soma_sparse_code(fD->data, 0, d, fX->data, n, &o, A), SOMA_ERR_ARG);
+    o.lambda = -1.f;
+    CHECK_FAILS(soma_sparse_code(fD->data, k, d, fX->data, n, &o, A), SOMA_ERR_ARG);
+    o.lambda = lam;
+    float *Xn = malloc(sizeof(float) * (size_t)n * d);
+    memcpy(Xn, fX->data, sizeof(float) * (size_t)n * d);
+    Xn[3 * d + 5] = NAN;
+    CHECK_FAILS(soma_sparse_code(fD->data, k, d, Xn, n, &o, A), SOMA_ERR_ARG);
+    CHECK(strstr(soma_errmsg(), "row 3") != NULL);
+    free(Xn);
+    free(A);
+    fixture_free(&fx);
+}
+
+/* Same bits for 1 and 2 threads on a batch big enough to be split. */
+static void test_threads(void) {
+    int k = 64, d = 32, n = 1200; /* n k above the size where the loops go parallel */
+    float *D = malloc(sizeof(float) * k * d), *X = malloc(sizeof(float) * n * d);
+    float *A1 = malloc(sizeof(float) * n * k), *A2 = malloc(sizeof(float) * n * k);
+    soma_rng r;
+    soma_rng_seed(&r, 3, 0);
+    soma_rng_normal_fill(&r, D, (size_t)k * d, 0.f, 0.2f);
+    soma_rng_normal_fill(&r, X, (size_t)n * d, 0.f, 1.f);
+    int saved = soma_get_threads();
+    for (int solver = 0; solver < 3; solver++) {
+        soma_sparse_opts o = {(soma_sparse_solver)solver, 0.2f, 100, 1e-6f, 0};
+        soma_set_threads(1);
+        CHECK_OK(soma_sparse_code(D, k, d, X, n, &o, A1));
+        soma_set_threads(2);
+        CHECK_OK(soma_sparse_code(D, k, d, X, n, &o, A2));
+        CHECK(memcmp(A1, A2, sizeof(float) * n * k) == 0);
+    }
+    soma_set_threads(saved);
+    free(D), free(X), free(A1), free(A2);
+}
+
+// --- dictionary learning -----------------------------------------------------------------
+
+static void test_dict(void) {
+    enum { K = 12, D_ = 16, N = 3000 };
+    float *D0 = malloc(sizeof(float) * K * D_), *X = calloc((size_t)N * D_, sizeof(float));
+    soma_rng r;
+    soma_rng_seed(&r, 21, 0);
+    soma_rng_normal_fill(&r, D0, K * D_, 0.f, 1.f);
+    for (int j = 0; j < K; j++) {
+        double s = 0;
+        for (int t = 0; t < D_; t++) s += (double)D0[j * D_ + t] * D0[j * D_ + t];
+        for (int t = 0; t < D_; t++) D0[j * D_ + t] = (float)(D0[j * D_ + t] / sqrt(s));
+    }
+    for (int i = 0; i < N; i++) /* 3 atoms a signal, magnitudes 0.5..1.5 with random signs */
+        for (int c = 0; c < 3; c++) {
+            int j = (int)soma_rng_below(&r, K);
+            float a = (float)((0.5 + soma_rng_uniform(&r)) * (soma_rng_bernoulli(&r, 0.5) ? 1 : -1));
+            for (int t = 0; t < D_; t++) X[i * D_ + t] += a * D0[j * D_ + t];
+        }
+    for (int i = 0; i < N * D_; i++) X[i] += (float)(0.02 * soma_rng_normal(&r));
+    soma_dict_opts o = {{SOMA_SPARSE_FISTA, 0.1f, 100, 1e-4f, 0}, K, 600, 100, 0.5f, 9};
+    float *D = NULL;
+    double mse = -1, l0 = -1;
+    CHECK_OK(soma_dict_learn(X, N, D_, &o, NULL, &D, &mse, &l0));
+    if (D) {
+        double mean = 0;
+        for (int a = 0; a < K; a++) {
+            double best = 0;
+            for (int b = 0; b < K; b++) {
+                double c = 0;
+                for (int t = 0; t < D_; t++) c += (double)D0[a * D_ + t] * D[b * D_ + t];
+                if (fabs(c) > best) best = fabs(c);
+            }
+            mean += best / K;
+        }
+        double nrm = 0;
+        for (int t = 0; t < D_; t++) nrm += (double)D[t] * D[t];
+        printf("planted dictionary: mean max |cos| %.4f, mse %.5f, L0 %.2f\n", mean, mse, l0);
+        CHECK(mean > 0.9);
+        CHECK(fabs(nrm - 1.0) < 1e-4);
+        CHECK(mse < 0.02 && l0 > 1 && l0 < 8);
+    }
+    soma_free(D);
+    /* bad input */
+    o.k = 0;
+    CHECK_FAILS(soma_dict_learn(X, N, D_, &o, NULL, &D, NULL, NULL), SOMA_ERR_ARG);
+    o.k = K;
+    X[7 * D_] = NAN;
+    CHECK_FAILS(soma_dict_learn(X, N, D_, &o, NULL, &D, NULL, NULL), SOMA_ERR_ARG);
+    CHECK(strstr(soma_errmsg(), "row 7") != NULL);
+    free(D0);
+    free(X);
+}
+
 static void timed_(const char *name, void (*fn)(void)) {
     double t0 = soma_now();
     fn();
@@ -226,5 +397,8 @@ int main(void) {
     timed_("gabor", test_gabor);
     timed_("whiten", test_whiten);
     timed_("patches", test_patches);
+    timed_("lasso", test_lasso);
+    timed_("threads", test_threads);
+    timed_("dict", test_dict);
     return check_report("test_analysis_sparse");
 }

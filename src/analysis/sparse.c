@@ -98,7 +98,7 @@ static soma_status solve_(const float *G, const float *B, int n, int k, const so
         if (o->solver == SOMA_SPARSE_LCA) {
             soma_gemm(0, 0, n, k, k, 1.f, A, k, G, k, 0.f, Q, k); /* A G */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * k > 65536)
 #endif
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < k; j++) {
@@ -112,7 +112,7 @@ static soma_status solve_(const float *G, const float *B, int n, int k, const so
             double t_new = (1.0 + sqrt(1.0 + 4.0 * t * t)) / 2.0;
             float mom = o->solver == SOMA_SPARSE_FISTA ? (float)((t - 1.0) / t_new) : 0.f;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * k > 65536)
 #endif
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < k; j++) {
@@ -125,7 +125,7 @@ static soma_status solve_(const float *G, const float *B, int n, int k, const so
         }
         if (o->tol > 0.f) {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * k > 65536)
 #endif
             for (int i = 0; i < n; i++) {
                 double dd = 0, aa = 0;

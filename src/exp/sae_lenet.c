@@ -40,7 +40,7 @@ static const soma_opt opts_[] = {
     {"lr", SOMA_OPT_FLOAT, "0.002", 1e-6, 1, NULL, "LeNet learning rate (AdamW, cosine)", 0},
     {"expansion", SOMA_OPT_INT, "8", 1, 64, NULL, "SAE features per neuron of the layer", 0},
     {"l1", SOMA_OPT_FLOAT, "0.01", 0, 100, NULL, "SAE sparsity weight (on activations scaled to mean squared norm d)", 0},
-    {"sae-epochs", SOMA_OPT_INT, "30", 1, 10000, NULL, "SAE training epochs", 1},
+    {"sae-epochs", SOMA_OPT_INT, "20", 1, 10000, NULL, "SAE training epochs", 1},
     {"sae-lr", SOMA_OPT_FLOAT, "0.001", 1e-7, 1, NULL, "SAE learning rate (Adam)", 0},
     {"sae-batch", SOMA_OPT_INT, "256", 1, 65536, NULL, "SAE mini-batch size", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},

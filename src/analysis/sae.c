@@ -84,7 +84,7 @@ double soma__sae_loss_grad(const soma_sae *m, const float *X, int B, float l1, s
     const long nd = (long)B * d, nk = (long)B * k;
     float *xc = w->xc, *f = w->f, *r = w->r, *df = w->df, *nrm = w->nrm, *cs = w->cs;
     const float *W_e = m->W_e, *b_e = m->b_e, *W_d = m->W_d, *b_d = m->b_d;
-    (void)nd;
+    (void)nd, (void)nk; /* only in the OpenMP clauses */
 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (nd > SAE_PAR_MIN)

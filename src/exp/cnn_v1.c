@@ -32,6 +32,7 @@ static const soma_opt opts_[] = {
     {"patch", SOMA_OPT_INT, "16", 8, 64, NULL, "side of the denoiser's training patches", 0},
     {"n-patches", SOMA_OPT_INT, "10000", 100, 1000000, NULL, "natural-image patches for the denoiser", 1},
     {"epochs", SOMA_OPT_INT, "4", 1, 1000, NULL, "denoiser training epochs", 1},
+    {"whiten", SOMA_OPT_INT, "1", 0, 1, NULL, "1: the denoiser sees whitened patches (as the sparse coder); 0: raw", 0},
     {"noise", SOMA_OPT_FLOAT, "0.5", 0.01, 10, NULL, "noise std of the denoiser's input (patches have unit variance)", 0},
     {"lr", SOMA_OPT_FLOAT, "0.002", 1e-6, 1, NULL, "denoiser learning rate (Adam, cosine)", 0},
     {"lenet-net", SOMA_OPT_STR, "conv9x9x16p4,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10", 0, 0,
@@ -42,8 +43,8 @@ static const soma_opt opts_[] = {
     {"dict-size", SOMA_OPT_INT, "12", 6, 32, NULL, "side of the sparse-coding patches", 0},
     {"atoms", SOMA_OPT_INT, "96", 4, 4096, NULL, "dictionary atoms", 0},
     {"lambda", SOMA_OPT_FLOAT, "0.3", 0, 100, NULL, "sparse-coding L1 weight (patches have unit variance)", 0},
-    {"dict-steps", SOMA_OPT_INT, "600", 1, 1000000, NULL, "dictionary updates (batches of 100 patches)", 1},
-    {"dict-iters", SOMA_OPT_INT, "60", 1, 100000, NULL, "FISTA iterations of each sparse inference (at most)", 1},
+    {"dict-steps", SOMA_OPT_INT, "400", 1, 1000000, NULL, "dictionary updates (batches of 100 patches)", 1},
+    {"dict-iters", SOMA_OPT_INT, "50", 1, 100000, NULL, "FISTA iterations of each sparse inference (at most)", 1},
     {"r2", SOMA_OPT_FLOAT, "0.8", 0, 1, NULL, "the Gabor test's least R^2", 0},
     {"images", SOMA_OPT_STR, NULL, 0, 0, NULL, "folder of natural PNG images (default $SOMA_IMAGES_DIR, else skimage's)", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
@@ -75,6 +76,7 @@ static const char *const reduced_[] = {"--n-patches", "1000", "--epochs", "1", "
 typedef struct {
     double fraction, mean_r2;
     int n, pass;
+    int fit, localized, bandpass; /* filters meeting each criterion on its own */
 } gabor_score;
 
 /* Scores n filters [n, h, w]; r2[i] (may be NULL) receives each fit's R^2 (0 for a constant
@@ -91,7 +93,8 @@ static soma_status gabor_score_(const float *filt, int n, int h, int w, double r
         soma_gabor g;
         if (hi > lo) {
             SOMA_TRY(soma_gabor_fit(img, h, w, &g, &rr));
-            if (rr >= r2min && soma_gabor_localized(&g, h, w) && soma_gabor_bandpass(&g, h, w)) s->pass++;
+            int f = rr >= r2min, l = soma_gabor_localized(&g, h, w), b = soma_gabor_bandpass(&g, h, w);
+            s->fit += f, s->localized += l, s->bandpass += b, s->pass += f && l && b;
         }
         if (r2) r2[i] = (float)rr;
         sum += rr;
@@ -104,8 +107,9 @@ static soma_status gabor_score_(const float *filt, int n, int h, int w, double r
 // --- (1) the denoising CNN on natural-image patches ------------------------------------------
 
 static soma_status natural_filters_(soma_exp_ctx *c, const char *images, float **out, int *nf, int *kk) {
-    int K, F, P, n, epochs;
+    int K, F, P, n, epochs, whiten;
     float noise, lr;
+    SOMA_TRY(soma_args_int(&c->args, "whiten", &whiten));
     SOMA_TRY(soma_args_int(&c->args, "kernel", &K));
     SOMA_TRY(soma_args_int(&c->args, "filters", &F));
     SOMA_TRY(soma_args_int(&c->args, "patch", &P));
@@ -113,7 +117,7 @@ static soma_status natural_filters_(soma_exp_ctx *c, const char *images, float *
     SOMA_TRY(soma_args_int(&c->args, "epochs", &epochs));
     SOMA_TRY(soma_args_float(&c->args, "noise", &noise));
     SOMA_TRY(soma_args_float(&c->args, "lr", &lr));
-    soma_patch_opts po = {P, n, 1, c->seed};
+    soma_patch_opts po = {P, n, whiten, c->seed};
     float *clean = NULL;
     SOMA_TRY(soma_image_patches(images, &po, &clean));
     soma_array x, y;
@@ -288,6 +292,7 @@ static soma_status run_(soma_exp_ctx *c) {
     cJSON *mr = cJSON_AddObjectToObject(c->ours, "mean_r2");
     cJSON *np = cJSON_AddObjectToObject(c->ours, "filters");
     cJSON *ts = cJSON_AddObjectToObject(c->ours, "train_seconds");
+    cJSON *cr = cJSON_AddObjectToObject(c->ours, "criteria"); /* filters meeting each test alone */
     double fit_s = 0;
     for (int s = 0; s < N_SETS; s++) {
         r2[s] = soma_alloc((size_t)nf[s], sizeof(float));
@@ -303,6 +308,11 @@ static soma_status run_(soma_exp_ctx *c) {
         cJSON_AddNumberToObject(mr, set_keys_[s], sc[s].mean_r2);
         cJSON_AddNumberToObject(np, set_keys_[s], nf[s]);
         cJSON_AddNumberToObject(ts, set_keys_[s], secs[s]);
+        cJSON *cs = cJSON_AddObjectToObject(cr, set_keys_[s]);
+        cJSON_AddNumberToObject(cs, "r2", sc[s].fit);
+        cJSON_AddNumberToObject(cs, "localized", sc[s].localized);
+        cJSON_AddNumberToObject(cs, "bandpass", sc[s].bandpass);
+        cJSON_AddNumberToObject(cs, "all", sc[s].pass);
         snprintf(key, sizeof key, "gabor_fraction_%s", set_keys_[s]);
         soma_exp_put(c, key, sc[s].fraction);
         snprintf(key, sizeof key, "mean_r2_%s", set_keys_[s]);

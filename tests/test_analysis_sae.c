@@ -193,7 +193,9 @@ static int same_model(const soma_sae *a, const soma_sae *b) {
 }
 
 static void test_determinism(void) {
-    /* big enough for the parallel passes (B k > 32768) */
+    /* every element-wise pass takes its OpenMP path */
+    const long par_min = soma__sae_par_min;
+    soma__sae_par_min = 1;
     const int n = 1024, d = 64, K = 80;
     float *A = malloc(sizeof(float) * K * d);
     float *X = planted(n, d, K, 4, 21, A);
@@ -214,6 +216,7 @@ static void test_determinism(void) {
     CHECK(!same_model(&a, &c));
     soma_sae_free(&a), soma_sae_free(&b), soma_sae_free(&c);
     free(A), free(X);
+    soma__sae_par_min = par_min;
 }
 
 // --- bad inputs ----------------------------------------------------------------------------

@@ -16,6 +16,10 @@ typedef struct soma__sae_work {
     float *nrm; /* [k] decoder row norms */
 } soma__sae_work;
 
+/* Element-wise passes over fewer elements than this run serially (default 2^20); the
+ * determinism test sets 1 so that every pass takes its OpenMP path. */
+extern long soma__sae_par_min;
+
 soma_status soma__sae_work_init(soma__sae_work *w, int cap, int d, int k);
 void soma__sae_work_deinit(soma__sae_work *w);
 

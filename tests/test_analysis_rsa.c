@@ -271,6 +271,192 @@ static void test_compare_bad(void) {
     CHECK_FAILS(soma_rsa_method_parse("kendall", &bad), SOMA_ERR_ARG);
 }
 
+// --- permutation test ------------------------------------------------------------------------
+
+/* A random condensed RDM of n conditions (Euclidean distances of random points in 3-D). */
+static void random_rdm_(soma_rng *r, int n, double *rdm) {
+    double *X = malloc(sizeof(double) * n * 3);
+    for (int k = 0; k < n * 3; k++) X[k] = soma_rng_normal(r);
+    soma_rdm_opts o = {SOMA_RDM_EUCLIDEAN, 0};
+    CHECK_OK(soma_rdm(X, n, 3, 1, &o, rdm));
+    free(X);
+}
+
+static void test_permtest(void) {
+    int n = 12;
+    long m = soma_rdm_len(n);
+    double *a = malloc(sizeof(double) * m), *b = malloc(sizeof(double) * m);
+    soma_rng r;
+    soma_rng_seed(&r, 11, 0);
+    /* related: b = a + noise; every method finds it, and the value is the comparison's */
+    random_rdm_(&r, n, a);
+    for (long k = 0; k < m; k++) b[k] = a[k] + 0.3 * soma_rng_normal(&r);
+    for (int meth = 0; meth < SOMA_RSA_METHOD_COUNT; meth++) {
+        double v = NAN, p = NAN, want = NAN;
+        CHECK_OK(soma_rsa_permtest(a, b, n, (soma_rsa_method)meth, 500, 5, &v, &p));
+        CHECK_OK(soma_rsa_compare(a, b, n, (soma_rsa_method)meth, &want));
+        CHECK(fabs(v - want) < 1e-12);
+        CHECK(p <= 3.0 / 501);
+        if (p > 3.0 / 501) fprintf(stderr, "permtest %s: related p = %g\n", soma_rsa_method_name(meth), p);
+    }
+    /* the same p on 1 and 3 threads (permutations seeded per index) */
+    double p1, p3, v1, v3, b2[66];
+    for (long k = 0; k < m; k++) b2[k] = soma_rng_normal(&r);
+    int t0 = soma_get_threads();
+    for (int meth = 0; meth < SOMA_RSA_METHOD_COUNT; meth++) {
+        soma_set_threads(1);
+        CHECK_OK(soma_rsa_permtest(a, b2, n, (soma_rsa_method)meth, 300, 9, &v1, &p1));
+        soma_set_threads(3);
+        CHECK_OK(soma_rsa_permtest(a, b2, n, (soma_rsa_method)meth, 300, 9, &v3, &p3));
+        CHECK(p1 == p3 && v1 == v3);
+    }
+    soma_set_threads(t0);
+    /* unrelated: p roughly uniform over independent pairs */
+    int trials = 60, small = 0;
+    double mean_p = 0;
+    for (int t = 0; t < trials; t++) {
+        random_rdm_(&r, n, a);
+        random_rdm_(&r, n, b);
+        double v, p;
+        CHECK_OK(soma_rsa_permtest(a, b, n, SOMA_RSA_SPEARMAN, 200, (uint64_t)t, &v, &p));
+        mean_p += p / trials;
+        small += p < 0.1;
+    }
+    CHECK(mean_p > 0.38 && mean_p < 0.62);
+    CHECK(small <= 14);
+    if (!(mean_p > 0.38 && mean_p < 0.62) || small > 14)
+        fprintf(stderr, "permtest unrelated: mean p %g, %d of %d below 0.1\n", mean_p, small, trials);
+    double v, p;
+    CHECK_FAILS(soma_rsa_permtest(a, b, n, SOMA_RSA_SPEARMAN, 0, 1, &v, &p), SOMA_ERR_ARG);
+    free(a), free(b);
+}
+
+// --- noise ceiling, evaluation, corrections ------------------------------------------------------
+
+static void test_eval_fixture(void) {
+    fixture f;
+    if (load_("eval_spearman", &f) != 0) return;
+    int n = f.n, S = f.c, M = f.h;
+    double *models = to_double_(need_(&f, "models")), *data = to_double_(need_(&f, "data"));
+    soma_rsa_eval_opts o = {SOMA_RSA_SPEARMAN, SOMA_BOOT_NONE, 0, SOMA_CORRECT_HOLM, 1};
+    soma_rsa_eval e;
+    CHECK_OK(soma_rsa_evaluate(models, M, data, S, n, &o, &e));
+    if (e.score) {
+        check_vec_("eval subj", e.subj, need_(&f, "subj"), (size_t)M * S, 1e-5f);
+        check_vec_("eval score", e.score, need_(&f, "score"), (size_t)M, 1e-5f);
+        check_vec_("eval se", e.se, need_(&f, "se"), (size_t)M, 1e-5f);
+        check_vec_("eval p_zero", e.p_zero, need_(&f, "p_zero"), (size_t)M, 1e-5f);
+        check_vec_("eval p_pair", e.p_pair, need_(&f, "p_pair"), (size_t)M * M, 1e-5f);
+        double ceil[2] = {e.ceil_lower, e.ceil_upper}, lo, up;
+        check_vec_("eval ceiling", ceil, need_(&f, "ceiling"), 2, 1e-5f);
+        CHECK_OK(soma_rsa_noise_ceiling(data, S, n, SOMA_RSA_SPEARMAN, &lo, &up));
+        CHECK(lo == e.ceil_lower && up == e.ceil_upper);
+    }
+    soma_rsa_eval_free(&e);
+    CHECK(e.score == NULL);
+    free(models), free(data);
+    fixture_free(&f);
+}
+
+/* Synthetic subjects = truth + noise: the true model's score lies within the noise ceiling,
+ * and a bootstrap over subjects gives about the across-subject standard error. */
+static void test_ceiling_and_bootstrap(void) {
+    int n = 14, S = 16, M = 2;
+    long m = soma_rdm_len(n);
+    double *truth = malloc(sizeof(double) * m), *data = malloc(sizeof(double) * S * m),
+           *models = malloc(sizeof(double) * M * m);
+    soma_rng r;
+    soma_rng_seed(&r, 21, 0);
+    random_rdm_(&r, n, truth);
+    double sd = 0;
+    for (long k = 0; k < m; k++) sd += truth[k] * truth[k] / m;
+    sd = sqrt(sd);
+    for (int s = 0; s < S; s++)
+        for (long k = 0; k < m; k++) data[(size_t)s * m + k] = truth[k] + 0.8 * sd * soma_rng_normal(&r);
+    memcpy(models, truth, sizeof(double) * m);
+    for (long k = 0; k < m; k++) models[m + k] = truth[k] + 1.0 * sd * soma_rng_normal(&r);
+    for (int meth = 0; meth < SOMA_RSA_METHOD_COUNT; meth++) {
+        double lo, up, score = 0, v;
+        CHECK_OK(soma_rsa_noise_ceiling(data, S, n, (soma_rsa_method)meth, &lo, &up));
+        for (int s = 0; s < S; s++) {
+            CHECK_OK(soma_rsa_compare(truth, data + (size_t)s * m, n, (soma_rsa_method)meth, &v));
+            score += v / S;
+        }
+        CHECK(lo <= score && score <= up);
+        if (!(lo <= score && score <= up))
+            fprintf(stderr, "ceiling %s: %g <= %g <= %g fails\n", soma_rsa_method_name(meth), lo, score, up);
+    }
+    /* bootstrap over subjects: se ~ sd / sqrt(S) (times sqrt((S-1)/S), the plug-in bias) */
+    soma_rsa_eval_opts o = {SOMA_RSA_PEARSON, SOMA_BOOT_SUBJECTS, 2000, SOMA_CORRECT_FDR, 3};
+    soma_rsa_eval e, e0;
+    CHECK_OK(soma_rsa_evaluate(models, M, data, S, n, &o, &e));
+    o.boot = SOMA_BOOT_NONE;
+    CHECK_OK(soma_rsa_evaluate(models, M, data, S, n, &o, &e0));
+    if (e.score && e0.score)
+        for (int k = 0; k < M; k++) {
+            double ratio = e.se[k] / (e0.se[k] * sqrt((S - 1.0) / S));
+            CHECK(ratio > 0.85 && ratio < 1.15);
+            if (!(ratio > 0.85 && ratio < 1.15)) fprintf(stderr, "bootstrap se ratio %g\n", ratio);
+            CHECK(e.score[k] == e0.score[k]);
+        }
+    if (e.score && e0.score) {
+        CHECK(e.p_zero[0] < 0.01 && e0.p_zero[0] < 0.01);
+    }
+    if (e.score) {
+        CHECK(e.score[0] > e.score[1]);
+        CHECK(e.p_pair[1] < 0.05 && e.p_pair[1] == e.p_pair[2] && e.p_pair[0] == 1.0);
+    }
+    soma_rsa_eval_free(&e);
+    soma_rsa_eval_free(&e0);
+    /* conditions and both, every method: finite, positive se, same bits on 1 and 3 threads */
+    int t0 = soma_get_threads();
+    for (int meth = 0; meth < SOMA_RSA_METHOD_COUNT; meth++)
+        for (int boot = SOMA_BOOT_CONDITIONS; boot <= SOMA_BOOT_BOTH; boot++) {
+            soma_rsa_eval_opts ob = {(soma_rsa_method)meth, (soma_rsa_boot)boot, 40, SOMA_CORRECT_HOLM, 4};
+            soma_rsa_eval e1, e3;
+            soma_set_threads(1);
+            CHECK_OK(soma_rsa_evaluate(models, M, data, S, n, &ob, &e1));
+            soma_set_threads(3);
+            CHECK_OK(soma_rsa_evaluate(models, M, data, S, n, &ob, &e3));
+            if (e1.score && e3.score) {
+                CHECK(memcmp(e1.se, e3.se, sizeof(double) * M) == 0);
+                CHECK(memcmp(e1.p_pair, e3.p_pair, sizeof(double) * M * M) == 0);
+                for (int k = 0; k < M; k++) CHECK(isfinite(e1.se[k]) && e1.se[k] > 0 && e1.se[k] < 0.5);
+            }
+            soma_rsa_eval_free(&e1);
+            soma_rsa_eval_free(&e3);
+        }
+    soma_set_threads(t0);
+    /* bad inputs */
+    double lo, up;
+    CHECK_FAILS(soma_rsa_noise_ceiling(data, 1, n, SOMA_RSA_PEARSON, &lo, &up), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_rsa_evaluate(models, M, data, 1, n, &o, &e), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_rsa_evaluate(models, 0, data, S, n, &o, &e), SOMA_ERR_ARG);
+    for (long k = 0; k < m; k++) models[m + k] = 1.0;
+    CHECK_FAILS(soma_rsa_evaluate(models, M, data, S, n, &o, &e), SOMA_ERR_ARG);
+    data[3 * m + 5] = NAN;
+    CHECK_FAILS(soma_rsa_noise_ceiling(data, S, n, SOMA_RSA_PEARSON, &lo, &up), SOMA_ERR_ARG);
+    free(truth), free(data), free(models);
+}
+
+static void test_p_correct(void) {
+    double p1[4] = {0.01, 0.04, 0.03, 0.005}, p2[4];
+    memcpy(p2, p1, sizeof p1);
+    soma_p_correct(p1, 4, SOMA_CORRECT_HOLM);
+    soma_p_correct(p2, 4, SOMA_CORRECT_FDR);
+    double holm1[4] = {0.03, 0.06, 0.06, 0.02}, bh1[4] = {0.02, 0.04, 0.04, 0.02};
+    for (int k = 0; k < 4; k++) CHECK(fabs(p1[k] - holm1[k]) < 1e-12 && fabs(p2[k] - bh1[k]) < 1e-12);
+    double q1[5] = {0.5, 0.02, 0.9, 0.04, 0.03}, q2[5], q3[5];
+    memcpy(q2, q1, sizeof q1), memcpy(q3, q1, sizeof q1);
+    soma_p_correct(q1, 5, SOMA_CORRECT_HOLM);
+    soma_p_correct(q2, 5, SOMA_CORRECT_FDR);
+    soma_p_correct(q3, 5, SOMA_CORRECT_NONE);
+    double holm2[5] = {1.0, 0.1, 1.0, 0.12, 0.12}, bh2[5] = {0.625, 0.2 / 3, 0.9, 0.2 / 3, 0.2 / 3},
+           none[5] = {0.5, 0.02, 0.9, 0.04, 0.03};
+    for (int k = 0; k < 5; k++)
+        CHECK(fabs(q1[k] - holm2[k]) < 1e-12 && fabs(q2[k] - bh2[k]) < 1e-12 && q3[k] == none[k]);
+}
+
 int main(void) {
     test_rdm_fixtures();
     test_rdm_square();
@@ -280,5 +466,9 @@ int main(void) {
     test_compare_fixtures("cmp_ties");
     test_kendall_ties();
     test_compare_bad();
+    test_permtest();
+    test_eval_fixture();
+    test_ceiling_and_bootstrap();
+    test_p_correct();
     return check_report("test_analysis_rsa");
 }

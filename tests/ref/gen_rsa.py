@@ -183,10 +183,51 @@ def compare_cases(rng):
         write(name, (n, m, 1), arr)
 
 
+
+
+def holm(p):
+    k = len(p)
+    order = np.argsort(p, kind="stable")
+    adj = np.empty(k)
+    run = 0.0
+    for i, j in enumerate(order):
+        run = max(run, min(1.0, (k - i) * p[j]))
+        adj[j] = run
+    return adj
+
+
+def eval_case(rng):
+    """soma_rsa_evaluate without bootstrap (Spearman, Holm): subject scores by
+    scipy.stats.spearmanr, se = sd/sqrt(S), p_zero by ttest_1samp(alternative='greater'),
+    pairwise p by ttest_rel (two-sided) then Holm; the noise ceiling from the mean of the
+    subjects' rank-transformed RDMs (scipy.stats.rankdata)."""
+    n, S, M = 10, 6, 3
+    m = n * (n - 1) // 2
+    truth = rng.gamma(2.0, size=m)
+    data = f32(truth[None, :] + 1.2 * rng.normal(size=(S, m)))
+    models = f32(np.stack([truth + 0.5 * rng.normal(size=m), truth + 2.0 * rng.normal(size=m),
+                           rng.gamma(2.0, size=m)]))
+    subj = np.array([[scipy.stats.spearmanr(mo, d)[0] for d in data] for mo in models])
+    score = subj.mean(axis=1)
+    se = subj.std(axis=1, ddof=1) / np.sqrt(S)
+    p_zero = np.array([scipy.stats.ttest_1samp(x, 0.0, alternative="greater").pvalue for x in subj])
+    pairs = [(i, j) for i in range(M) for j in range(i + 1, M)]
+    pp = holm(np.array([scipy.stats.ttest_rel(subj[i], subj[j]).pvalue for i, j in pairs]))
+    P = np.eye(M)
+    for (i, j), v in zip(pairs, pp):
+        P[i, j] = P[j, i] = v
+    Z = np.stack([scipy.stats.rankdata(d) for d in data])
+    lower = np.mean([scipy.stats.spearmanr(data[s], np.delete(Z, s, axis=0).mean(axis=0))[0] for s in range(S)])
+    upper = np.mean([scipy.stats.spearmanr(data[s], Z.mean(axis=0))[0] for s in range(S)])
+    write("eval_spearman", (n, S, M), {"models": models, "data": data, "subj": subj, "score": score, "se": se,
+                                       "p_zero": p_zero, "p_pair": P, "ceiling": [lower, upper]})
+
+
 def main():
     rng = np.random.default_rng(20261130)
     rdm_cases(rng)
     compare_cases(rng)
+    eval_case(rng)
 
 
 if __name__ == "__main__":

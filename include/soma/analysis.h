@@ -262,6 +262,14 @@ typedef struct soma_ridge {
  * (per fold) serves every alpha and target. */
 soma_status soma_ridge_fit(const double *X, const double *Y, int n, int p, int q,
                            const soma_ridge_opts *o, soma_ridge *out);
+/* The fold assignment soma_ridge_fit uses: perm a soma_rng_permutation of 0..n-1 from
+ * (seed, stream 0); row perm[i] goes to fold (i * folds) / n, so fold sizes differ by at most
+ * one. fold[n] receives 0..folds-1. */
+soma_status soma_ridge_folds(int n, int folds, uint64_t seed, int *fold);
+/* soma_ridge_fit with a given fold assignment fold[n] (values 0..o->folds-1, each fold with
+ * at least 2 rows; o->seed unused): for tests against a reference and for grouped CV. */
+soma_status soma_ridge_fit_folds(const double *X, const double *Y, int n, int p, int q,
+                                 const soma_ridge_opts *o, const int *fold, soma_ridge *out);
 soma_status soma_ridge_predict(const soma_ridge *m, const double *X, int n, double *Yhat);
 void soma_ridge_free(soma_ridge *m);
 

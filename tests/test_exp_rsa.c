@@ -155,12 +155,178 @@ static void test_stimuli(void) {
     soma_dataset_free(d);
 }
 
+static char out_[512];
+
+static double num_(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+static const cJSON *ours_(const cJSON *r) { return cJSON_GetObjectItemCaseSensitive(r, "ours"); }
+static int exists_(const char *exp, const char *file) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s/%s", out_, exp, file);
+    struct stat sb;
+    return stat(p, &sb) == 0 && sb.st_size > 0;
+}
+/* ours[key] as a flat array of doubles (rows of a matrix one after another); returns the count. */
+static int array_(const cJSON *o, const char *key, double *v, int cap) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key), *x;
+    int k = 0;
+    cJSON_ArrayForEach(x, a) {
+        if (cJSON_IsArray(x)) {
+            const cJSON *y;
+            cJSON_ArrayForEach(y, x) if (k < cap) v[k++] = cJSON_IsNumber(y) ? y->valuedouble : NAN;
+        } else if (k < cap) {
+            v[k++] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+        }
+    }
+    return k;
+}
+
+/* rsa-layers, reduced: 12 representations; the comparison matrices are symmetric with a unit
+ * diagonal; the pixels' category RSA equals one computed here from the stimuli (the wiring:
+ * right images, right labels, right metric); the top layer is more categorical than pixels. */
+static void test_layers_reduced(void) {
+    const soma_experiment *e = soma_exp_find("rsa-layers");
+    CHECK(e != NULL);
+    if (!e) return;
+    cJSON *r = NULL;
+    const char *extra[] = {"--threads", "2"};
+    CHECK_OK(soma_exp_run_reduced(e, 2, extra, out_, &r));
+    if (!r) return;
+    const cJSON *o = ours_(r);
+    double rsa[144], cka[144], cat[12];
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "layers")) == 12);
+    CHECK(array_(o, "rsa_spearman", rsa, 144) == 144);
+    CHECK(array_(o, "cka_linear", cka, 144) == 144);
+    CHECK(array_(o, "category_rsa", cat, 12) == 12);
+    for (int a = 0; a < 12; a++) {
+        CHECK(rsa[a * 12 + a] == 1.0 && cka[a * 12 + a] == 1.0);
+        for (int b = 0; b < 12; b++) {
+            CHECK(rsa[a * 12 + b] == rsa[b * 12 + a] && cka[a * 12 + b] == cka[b * 12 + a]);
+            CHECK(rsa[a * 12 + b] >= -1.0 && rsa[a * 12 + b] <= 1.0);
+            CHECK(cka[a * 12 + b] >= 0.0 && cka[a * 12 + b] <= 1.0 + 1e-12);
+        }
+    }
+    /* neighbours (a conv layer and its ReLU) are far more alike than pixels and the logits */
+    CHECK(rsa[1 * 12 + 2] > rsa[0 * 12 + 11]);
+    int n = 0, *label = NULL, *index = NULL;
+    float *px = NULL;
+    soma_shape sh;
+    CHECK_OK(soma__rsa_stimuli(NULL, 10, &n, &label, &index, &px, &sh));
+    if (px) {
+        double *X = soma_alloc((size_t)n * 784, sizeof(double));
+        long m = soma_rdm_len(n);
+        double *rdm = soma_alloc((size_t)m, sizeof(double)), *model = soma_alloc((size_t)m, sizeof(double));
+        for (size_t i = 0; i < (size_t)n * 784; i++) X[i] = px[i];
+        soma_rdm_opts ro = {SOMA_RDM_CORRELATION, -1.0};
+        CHECK_OK(soma_rdm(X, n, 784, 1, &ro, rdm));
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++) model[soma_rdm_index(n, i, j)] = label[i] != label[j];
+        double want = NAN;
+        CHECK_OK(soma_rsa_compare(model, rdm, n, SOMA_RSA_SPEARMAN, &want));
+        printf("rsa-layers: pixels' category RSA %.6f (here %.6f), top layer %.4f\n", cat[0], want, cat[11]);
+        CHECK(fabs(cat[0] - want) <= 1e-9);
+        soma_free(X);
+        soma_free(rdm);
+        soma_free(model);
+    }
+    soma_free(label);
+    soma_free(index);
+    soma_free(px);
+    CHECK(cat[11] > cat[0]);
+    CHECK(num_(o, "category_rsa_rise") > 0.0);
+    CHECK(exists_("rsa-layers", "rdms.svg") && exists_("rsa-layers", "layers.svg"));
+    CHECK(exists_("rsa-layers", "lenet/0.weight.npy"));
+    cJSON_Delete(r);
+}
+
+/* rsa-recovery, reduced (18 brains over 6 candidate layers, chance 1/6): each method names the
+ * true layer far above chance, the noise ceiling brackets the true model, and recovery
+ * degrades at high noise. */
+static void test_recovery_reduced(void) {
+    const soma_experiment *e = soma_exp_find("rsa-recovery");
+    CHECK(e != NULL);
+    if (!e) return;
+    cJSON *r = NULL;
+    const char *extra[] = {"--threads", "2"};
+    double t0 = soma_now();
+    CHECK_OK(soma_exp_run_reduced(e, 2, extra, out_, &r));
+    if (!r) return;
+    const cJSON *o = ours_(r), *rf = cJSON_GetObjectItemCaseSensitive(o, "rank1_fraction");
+    double rsa = num_(rf, "rsa"), cka = num_(rf, "cka"), enc = num_(rf, "encoding");
+    double ceil = num_(o, "ceiling_contains_true");
+    printf("rsa-recovery (reduced, %.1f s): rank-1 RSA %.3f, CKA %.3f, encoding %.3f; ceiling contains true %.3f; "
+           "chance %.3f\n",
+           soma_now() - t0, rsa, cka, enc, ceil, num_(o, "chance"));
+    CHECK(fabs(num_(o, "chance") - 1.0 / 6.0) < 1e-12);
+    CHECK(rsa >= 0.9 && cka >= 0.75 && enc >= 0.75);
+    CHECK(ceil >= 0.9);
+    CHECK(num_(o, "rank1_rsa") == rsa && num_(o, "rank1_cka") == cka && num_(o, "rank1_encoding") == enc);
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(o, "sweep");
+    double lo[3], hi[3], v[16];
+    const char *keys[3] = {"rsa", "cka", "encoding"};
+    for (int j = 0; j < 3; j++) {
+        int k = array_(sw, keys[j], v, 16);
+        CHECK(k == 2);
+        lo[j] = v[0];
+        hi[j] = v[k - 1];
+    }
+    printf("rsa-recovery sweep: low noise %.2f %.2f %.2f, high noise %.2f %.2f %.2f\n", lo[0], lo[1], lo[2], hi[0],
+           hi[1], hi[2]);
+    CHECK(lo[0] + lo[1] + lo[2] > hi[0] + hi[1] + hi[2]); /* degradation with noise */
+    CHECK(exists_("rsa-recovery", "recovery.svg") && exists_("rsa-recovery", "ceiling.svg"));
+    cJSON_Delete(r);
+}
+
+/* Determinism: the same seed gives the same numbers, on 1 thread and on 2 once the LeNet is
+ * given (--init-npy; its training follows the core's same-thread-count contract); another seed
+ * gives other brains. */
+static void test_recovery_determinism(void) {
+    const soma_experiment *e = soma_exp_find("rsa-recovery");
+    if (!e) return;
+    char lenet[1200];
+    snprintf(lenet, sizeof lenet, "%s/rsa-recovery/lenet", out_); /* from test_recovery_reduced */
+    struct stat sb;
+    CHECK(stat(lenet, &sb) == 0);
+    double got[5][3];
+    const char *seeds[5] = {"4", "4", "5", "4", "4"}, *threads[5] = {"1", "2", "2", "2", "2"};
+    for (int k = 0; k < 5; k++) {
+        /* runs 0-2 load the LeNet; runs 3 and 4 train one each (500 images), alike */
+        const char *extra[] = {"--threads", threads[k], "--seed", seeds[k], "--brains", "6", "--sweep", "2",
+                               "--sweep-brains", "2", "--n-test", "100", k < 3 ? "--init-npy" : "--n-train",
+                               k < 3 ? lenet : "500"};
+        cJSON *r = NULL;
+        CHECK_OK(soma_exp_run_reduced(e, 14, extra, scratch_path("det"), &r));
+        const cJSON *o = r ? ours_(r) : NULL;
+        got[k][0] = num_(o, "mean_true_rsa");
+        got[k][1] = num_(o, "mean_ceiling_lower");
+        got[k][2] = num_(o, "rank1_encoding");
+        cJSON_Delete(r);
+    }
+    printf("rsa-recovery determinism: mean true RSA %.17g (1 thread) %.17g (2 threads) %.17g (seed 5)\n", got[0][0],
+           got[1][0], got[2][0]);
+    for (int k = 0; k < 2; k++) {
+        int a = k ? 3 : 0, b = k ? 4 : 1;
+        CHECK(isfinite(got[a][0]) && got[a][0] == got[b][0] && got[a][1] == got[b][1] && got[a][2] == got[b][2]);
+    }
+    CHECK(got[2][0] != got[0][0]);
+}
+
 int main(void) {
     soma_set_threads(2);
     if (!scratch_init("exp_rsa")) return 1;
     test_layer_acts();
     test_predict_path();
     test_stimuli();
+    snprintf(out_, sizeof out_, "%s", scratch_path("out"));
+    if (have_fmnist_()) {
+        test_layers_reduced();
+        test_recovery_reduced();
+        test_recovery_determinism();
+    } else {
+        check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
+    }
     scratch_remove();
     return check_report("test_exp_rsa");
 }

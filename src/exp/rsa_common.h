@@ -12,11 +12,13 @@
 
 /* The options both experiments declare (a table row each, before their own). */
 #define SOMA__RSA_OPTS                                                                                      \
-    {"n-train", SOMA_OPT_INT, "12000", 100, 60000, NULL, "training images of the LeNet (first N)", 1},      \
+    {"n-train", SOMA_OPT_INT, "20000", 100, 60000, NULL, "training images of the LeNet (first N)", 1},      \
     {"epochs", SOMA_OPT_INT, "2", 1, 1000, NULL, "training epochs of the LeNet", 1},                        \
     {"n-test", SOMA_OPT_INT, "2000", 100, 10000, NULL, "test images its accuracy is measured on", 1},       \
     {"per-class", SOMA_OPT_INT, "10", 2, 100, NULL, "stimuli per class (10 classes: the conditions)", 0},   \
-    {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder (default $SOMA_FMNIST_DIR, else Debian's)", 0}
+    {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder (default $SOMA_FMNIST_DIR, else Debian's)", 0}, \
+    {"init-npy", SOMA_OPT_STR, NULL, 0, 0, NULL,                                                            \
+     "use the LeNet parameters in DIR (NPY files, e.g. OUT/rsa-layers/lenet) instead of training one", 0}
 
 #define SOMA__RSA_NAME 48
 
@@ -43,7 +45,10 @@ soma_status soma__rsa_stimuli(const char *fmnist_dir, int per_class, int *n, int
 soma_status soma__rsa_layer_acts(soma_net *net, const float *x, int n, double **act);
 /* Trains the LeNet (options of SOMA__RSA_OPTS in c->args, seed c->seed), saves its parameters
  * into OUT/NAME/lenet/ (NPY, for `soma predict --layer`), records its figures in ours["lenet"],
- * draws its learning curves, and fills m. */
+ * draws its learning curves, and fills m. With --init-npy DIR the parameters come from DIR
+ * instead (nothing trained; the test accuracy measured on --n-test images). Training follows
+ * the core's contract (the same bits for the same seed and thread count); everything after it
+ * is the same for any thread count. */
 soma_status soma__rsa_model_build(soma_exp_ctx *c, soma__rsa_model *m);
 void soma__rsa_model_free(soma__rsa_model *m);
 /* lenet-fmnist's network spec (its --net default). */
@@ -51,5 +56,7 @@ const char *soma__rsa_lenet_spec(void);
 
 /* A JSON array of rows x cols numbers (NaN as null), added to o under key. */
 void soma__rsa_put_matrix(struct cJSON *o, const char *key, const double *m, int rows, int cols);
+/* A JSON array of n numbers (NaN as null). */
+void soma__rsa_put_array(struct cJSON *o, const char *key, const double *v, int n);
 
 #endif

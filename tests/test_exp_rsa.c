@@ -241,7 +241,7 @@ static void test_layers_reduced(void) {
     cJSON_Delete(r);
 }
 
-/* rsa-recovery, reduced (18 brains over 6 candidate layers, chance 1/6): each method names the
+/* rsa-recovery, reduced (12 brains over 6 candidate layers, chance 1/6): each method names the
  * true layer far above chance, the noise ceiling brackets the true model, and recovery
  * degrades at high noise. */
 static void test_recovery_reduced(void) {
@@ -293,11 +293,11 @@ static void test_recovery_determinism(void) {
     const char *seeds[5] = {"4", "4", "5", "4", "4"}, *threads[5] = {"1", "2", "2", "2", "2"};
     for (int k = 0; k < 5; k++) {
         /* runs 0-2 load the LeNet; runs 3 and 4 train one each (500 images), alike */
-        const char *extra[] = {"--threads", threads[k], "--seed", seeds[k], "--brains", "6", "--sweep", "2",
-                               "--sweep-brains", "2", "--n-test", "100", k < 3 ? "--init-npy" : "--n-train",
-                               k < 3 ? lenet : "500"};
+        const char *extra[] = {"--threads", threads[k], "--seed", seeds[k], "--brains", "4", "--sweep", "2",
+                               "--sweep-brains", "2", "--n-test", "100", "--voxels", "20",
+                               k < 3 ? "--init-npy" : "--n-train", k < 3 ? lenet : "500"};
         cJSON *r = NULL;
-        CHECK_OK(soma_exp_run_reduced(e, 14, extra, scratch_path("det"), &r));
+        CHECK_OK(soma_exp_run_reduced(e, 16, extra, scratch_path("det"), &r));
         const cJSON *o = r ? ours_(r) : NULL;
         got[k][0] = num_(o, "mean_true_rsa");
         got[k][1] = num_(o, "mean_ceiling_lower");
@@ -313,12 +313,27 @@ static void test_recovery_determinism(void) {
     CHECK(got[2][0] != got[0][0]);
 }
 
+/* Options the typed table cannot judge alone are refused before anything is written. */
+static void test_recovery_refused(void) {
+    const soma_experiment *e = soma_exp_find("rsa-recovery");
+    if (!e) return;
+    const char *bad[][2] = {{"--layers", "pixels"}, {"--layers", "pixels,11"}, {"--layers", "2,2,5"},
+                            {"--layers", "pixels,x"}, {"--sweep", "1,a"}, {"--sweep", ","}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *args[] = {bad[i][0], bad[i][1], "--quiet"};
+        CHECK_FAILS(soma_exp_run(e, 3, args, scratch_path("refused"), NULL), SOMA_ERR_ARG);
+    }
+    struct stat sb;
+    CHECK(stat(scratch_path("refused"), &sb) != 0);
+}
+
 int main(void) {
     soma_set_threads(2);
     if (!scratch_init("exp_rsa")) return 1;
     test_layer_acts();
     test_predict_path();
     test_stimuli();
+    test_recovery_refused();
     snprintf(out_, sizeof out_, "%s", scratch_path("out"));
     if (have_fmnist_()) {
         test_layers_reduced();

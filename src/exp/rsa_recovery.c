@@ -66,8 +66,10 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--n-train", "2000", "--epochs", "1", "--n-test", "500", "--brains", "18",
-                                       "--sweep", "1,25", "--sweep-brains", "6", NULL};
+/* A test-sized run: a LeNet trained briefly, 12 brains (2 per candidate layer), smaller subjects. */
+static const char *const reduced_[] = {"--n-train", "2000", "--epochs",  "1",     "--n-test",       "500",
+                                       "--brains",  "12",   "--voxels",  "30",    "--subjects",     "4",
+                                       "--sweep",   "1,25", "--sweep-brains", "3", NULL};
 
 // --- options -----------------------------------------------------------------------------
 

@@ -323,8 +323,25 @@ static void test_recovery_refused(void) {
         const char *args[] = {bad[i][0], bad[i][1], "--quiet"};
         CHECK_FAILS(soma_exp_run(e, 3, args, scratch_path("refused"), NULL), SOMA_ERR_ARG);
     }
+    const soma_experiment *l = soma_exp_find("rsa-layers");
+    const char *net[] = {"--net", "conv99x99x3", "--quiet"};
+    CHECK_FAILS(soma_exp_run(l, 3, net, scratch_path("refused"), NULL), SOMA_ERR_SHAPE);
     struct stat sb;
     CHECK(stat(scratch_path("refused"), &sb) != 0);
+}
+
+/* Any network a user trains: an MLP's 4 layers plus pixels. */
+static void test_layers_other_net(void) {
+    const soma_experiment *e = soma_exp_find("rsa-layers");
+    if (!e) return;
+    const char *extra[] = {"--net", "fc32,relu,fc10", "--n-train", "1000", "--perms", "20"};
+    cJSON *r = NULL;
+    CHECK_OK(soma_exp_run_reduced(e, 6, extra, scratch_path("mlp"), &r));
+    const cJSON *o = r ? ours_(r) : NULL;
+    double rsa[25];
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "layers")) == 4);
+    CHECK(array_(o, "rsa_spearman", rsa, 25) == 16);
+    cJSON_Delete(r);
 }
 
 int main(void) {
@@ -339,6 +356,7 @@ int main(void) {
         test_layers_reduced();
         test_recovery_reduced();
         test_recovery_determinism();
+        test_layers_other_net();
     } else {
         check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
     }

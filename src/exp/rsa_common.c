@@ -17,6 +17,19 @@ const char *soma__rsa_lenet_spec(void) {
     return "conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10"; /* not reached */
 }
 
+const char *soma__rsa_spec(const soma_args *a) {
+    const char *s = soma_args_str(a, "net");
+    return s ? s : soma__rsa_lenet_spec();
+}
+
+soma_status soma__rsa_spec_layers(const char *spec, int *n_layers) {
+    soma_net *net = NULL;
+    SOMA_TRY(soma_net_new(&net, spec, soma_shape3(1, 28, 28), 1));
+    *n_layers = soma_net_n_layers(net);
+    soma_net_free(net);
+    return SOMA_OK;
+}
+
 soma_status soma__rsa_stimuli(const char *fmnist_dir, int per_class, int *n, int **label, int **index,
                               float **pixels, soma_shape *shape) {
     soma_dataset *d = NULL;
@@ -110,9 +123,10 @@ static soma_status train_lenet_(soma_exp_ctx *c, const char *dir, cJSON *ours) {
     snprintf(a_e, sizeof a_e, "%d", epochs);
     snprintf(a_t, sizeof a_t, "%d", n_test);
     const char *fdir = soma_args_str(&c->args, "fmnist-dir");
-    const char *argv[] = {"--n-train", a_n, "--epochs", a_e, "--n-test", a_t, "--fmnist-dir", fdir};
+    const char *argv[] = {"--n-train", a_n, "--epochs", a_e, "--n-test", a_t, "--net", soma__rsa_spec(&c->args),
+                          "--fmnist-dir", fdir};
     soma_args a;
-    SOMA_TRY(soma_args_parse(&a, "rsa (lenet-fmnist's options)", lenet->opts, fdir ? 8 : 6, argv));
+    SOMA_TRY(soma_args_parse(&a, "rsa (lenet-fmnist's options)", lenet->opts, fdir ? 10 : 8, argv));
     soma_classify_config cfg = soma_classify_defaults();
     soma_status st = soma_classify_from_args(&a, &cfg);
     if (st == SOMA_OK) {
@@ -167,7 +181,7 @@ soma_status soma__rsa_model_build(soma_exp_ctx *c, soma__rsa_model *m) {
     soma_shape shape;
     const char *fdir = soma_args_str(&c->args, "fmnist-dir");
     if (st == SOMA_OK) st = soma__rsa_stimuli(fdir, per_class, &m->n, &m->label, &m->index, &m->pixels, &shape);
-    if (st == SOMA_OK) st = soma_net_new(&m->net, soma__rsa_lenet_spec(), shape, c->seed);
+    if (st == SOMA_OK) st = soma_net_new(&m->net, soma__rsa_spec(&c->args), shape, c->seed);
     if (st == SOMA_OK) st = soma_net_load_npy(m->net, dir);
     if (st == SOMA_OK && init) st = eval_lenet_(m->net, fdir, &c->args, lo);
     if (st != SOMA_OK) goto fail;

@@ -18,7 +18,8 @@
     {"per-class", SOMA_OPT_INT, "10", 2, 100, NULL, "stimuli per class (10 classes: the conditions)", 0},   \
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder (default $SOMA_FMNIST_DIR, else Debian's)", 0}, \
     {"init-npy", SOMA_OPT_STR, NULL, 0, 0, NULL,                                                            \
-     "use the LeNet parameters in DIR (NPY files, e.g. OUT/rsa-layers/lenet) instead of training one", 0}
+     "use the network parameters in DIR (NPY files, e.g. OUT/rsa-layers/lenet) instead of training", 0},    \
+    {"net", SOMA_OPT_STR, NULL, 0, 0, NULL, "network spec (default: lenet-fmnist's LeNet)", 0}
 
 #define SOMA__RSA_NAME 48
 
@@ -53,6 +54,10 @@ soma_status soma__rsa_model_build(soma_exp_ctx *c, soma__rsa_model *m);
 void soma__rsa_model_free(soma__rsa_model *m);
 /* lenet-fmnist's network spec (its --net default). */
 const char *soma__rsa_lenet_spec(void);
+/* The spec a run uses: --net when given, else the LeNet's. */
+const char *soma__rsa_spec(const soma_args *a);
+/* Its number of layers on Fashion-MNIST images; SOMA_ERR_PARSE / SOMA_ERR_SHAPE for a bad spec. */
+soma_status soma__rsa_spec_layers(const char *spec, int *n_layers);
 
 /* A JSON array of rows x cols numbers (NaN as null), added to o under key. */
 void soma__rsa_put_matrix(struct cJSON *o, const char *key, const double *m, int rows, int cols);

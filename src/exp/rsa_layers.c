@@ -91,7 +91,7 @@ static soma_status draw_layers_(soma_exp_ctx *c, const soma__rsa_model *m, const
     const char **lab = soma_alloc((size_t)R, sizeof(char *));
     soma_status st = v && lab ? SOMA_OK : soma_error(SOMA_ERR_NOMEM, "rsa-layers: out of memory");
     for (int r = 0; lab && r < R; r++) lab[r] = m->name[r];
-    soma_fig_title(f, "LeNet layers compared: RSA, CKA, and with the category model");
+    soma_fig_title(f, "Layers compared: RSA, CKA, and with the category model");
     soma_heatmap_opts ho = {SOMA_CMAP_VIRIDIS, 1, 0.f, 1.f, lab, lab, NULL};
     if (st == SOMA_OK) {
         for (int i = 0; i < R * R; i++) v[i] = (float)rsa[i];
@@ -120,6 +120,12 @@ static soma_status draw_layers_(soma_exp_ctx *c, const soma__rsa_model *m, const
     soma_free(lab);
     soma_fig_free(f);
     return st;
+}
+
+/* A --net spec that does not parse or fit 28x28 images is refused before anything is written. */
+static soma_status check_(const soma_exp_ctx *c) {
+    int nl;
+    return soma__rsa_spec_layers(soma__rsa_spec(&c->args), &nl);
 }
 
 static soma_status run_(soma_exp_ctx *c) {
@@ -207,7 +213,7 @@ static soma_status run_(soma_exp_ctx *c) {
     const cJSON *lo = cJSON_GetObjectItemCaseSensitive(c->ours, "lenet");
     const cJSON *acc = cJSON_GetObjectItemCaseSensitive(lo, "test_accuracy");
     snprintf(c->headline, sizeof c->headline,
-             "LeNet (test accuracy %.3f): category RSA (Spearman) pixels %.3f -> top layer %.3f (p %.3g, %d perms); "
+             "net (test accuracy %.3f): category RSA (Spearman) pixels %.3f -> top layer %.3f (p %.3g, %d perms); "
              "depth-category tau-a %.2f\n"
              "RSA pixels vs top %.3f, linear CKA pixels vs top %.3f; %d conditions, %s distance, analysis %.1f s",
              cJSON_IsNumber(acc) ? acc->valuedouble : NAN, cat_r[0], cat_r[R - 1], cat_p[R - 1], perms, depth_tau,
@@ -237,5 +243,5 @@ const soma_experiment soma__exp_rsa_layers = {
     opts_,
     reduced_,
     run_,
-    NULL, /* no check beyond the typed options */
+    check_,
 };

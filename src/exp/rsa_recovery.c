@@ -40,7 +40,7 @@ static const soma_opt opts_[] = {
     {"reps", SOMA_OPT_INT, "4", 2, 1000, NULL, "repetitions of each stimulus (split-half reliability)", 0},
     {"noise", SOMA_OPT_FLOAT, "2.5", 0, 1000, NULL, "noise SD of one repetition over the signal SD of a channel", 0},
     {"layers", SOMA_OPT_STR, "pixels,2,5,7,9,10", 0, 0, NULL,
-     "candidate models: 'pixels' and layer indices of the LeNet (0-10), comma-separated", 0},
+     "candidate models: 'pixels' and layer indices of the net (LeNet: 0-10), comma-separated", 0},
     {"rdm-metric", SOMA_OPT_ENUM, "euclidean", 0, 0, "euclidean|sqeuclidean|correlation|cosine",
      "dissimilarity of the data and model RDMs", 0},
     {"rsa-method", SOMA_OPT_ENUM, "spearman", 0, 0, "pearson|spearman|kendall-tau-a|cosine|whitened-cosine",
@@ -110,18 +110,12 @@ static soma_status parse_levels_(const char *s, double *lv, int *k) {
     return SOMA_OK;
 }
 
-static int lenet_layers_(void) {
-    soma_net *net = NULL;
-    if (soma_net_new(&net, soma__rsa_lenet_spec(), soma_shape3(1, 28, 28), 1) != SOMA_OK) return 0;
-    int n = soma_net_n_layers(net);
-    soma_net_free(net);
-    return n;
-}
-
 static soma_status check_(const soma_exp_ctx *c) {
     int rep[MAX_MODELS], k;
     double lv[MAX_LEVELS];
-    SOMA_TRY(parse_layers_(soma_args_str(&c->args, "layers"), lenet_layers_(), rep, &k));
+    int nl;
+    SOMA_TRY(soma__rsa_spec_layers(soma__rsa_spec(&c->args), &nl));
+    SOMA_TRY(parse_layers_(soma_args_str(&c->args, "layers"), nl, rep, &k));
     return parse_levels_(soma_args_str(&c->args, "sweep"), lv, &k);
 }
 

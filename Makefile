@@ -56,6 +56,7 @@ bench: build
 	@bash scripts/deps.sh --bench
 	bash bench/vs_torch.sh
 	bash bench/vs_brian2.sh
+	bash bench/vs_numpy.sh
 
 fuzz: setup
 	@bash scripts/deps.sh --fuzz

@@ -157,6 +157,33 @@ static void test_crossnobis_unbiased(void) {
     free(X), free(xn), free(mh);
 }
 
+/* Every metric gives the same bits on 1 and 3 threads (several Gram strips, whitening strips).
+ * Only with OpenMP: without it the BLAS's own threads split each call (rdm.c says so). */
+static void test_rdm_threads(void) {
+    if (!soma_have_openmp()) {
+        printf("test_rdm_threads: built without OpenMP; the BLAS's threads may change the last bits\n");
+        return;
+    }
+    int n = 230, p = 40, R = 3;
+    long m = soma_rdm_len(n);
+    double *X = malloc(sizeof(double) * n * p * R), *r1 = malloc(sizeof(double) * m), *r3 = malloc(sizeof(double) * m);
+    soma_rng r;
+    soma_rng_seed(&r, 5, 0);
+    for (int k = 0; k < n * p * R; k++) X[k] = soma_rng_normal(&r) + 3.0;
+    int t0 = soma_get_threads();
+    for (int metric = 0; metric < SOMA_RDM_METRIC_COUNT; metric++) {
+        soma_rdm_opts o = {(soma_rdm_metric)metric, -1};
+        soma_set_threads(1);
+        CHECK_OK(soma_rdm(X, n, p, R, &o, r1));
+        soma_set_threads(3);
+        CHECK_OK(soma_rdm(X, n, p, R, &o, r3));
+        CHECK(memcmp(r1, r3, sizeof(double) * m) == 0);
+        if (memcmp(r1, r3, sizeof(double) * m) != 0) fprintf(stderr, "rdm %s differs on 1 and 3 threads\n", soma_rdm_metric_name(metric));
+    }
+    soma_set_threads(t0);
+    free(X), free(r1), free(r3);
+}
+
 static void test_rdm_bad(void) {
     int n = 4, p = 3;
     double X[12] = {1, 2, 3, 4, 5, 7, 1, 0, 2, 3, 3, 1}, rdm[6];
@@ -422,6 +449,11 @@ static void test_ceiling_and_bootstrap(void) {
                 CHECK(memcmp(e1.se, e3.se, sizeof(double) * M) == 0);
                 CHECK(memcmp(e1.p_pair, e3.p_pair, sizeof(double) * M * M) == 0);
                 for (int k = 0; k < M; k++) CHECK(isfinite(e1.se[k]) && e1.se[k] > 0 && e1.se[k] < 0.5);
+                /* the true model is above 0 and above the noisier one in (nearly) every sample */
+                CHECK(e1.p_zero[0] <= 2.0 / 41 && e1.p_pair[1] <= 4.0 / 41);
+                if (!(e1.p_zero[0] <= 2.0 / 41 && e1.p_pair[1] <= 4.0 / 41))
+                    fprintf(stderr, "bootstrap %s/%d: p_zero %g, p_pair %g, se %g %g\n", soma_rsa_method_name(meth), boot,
+                            e1.p_zero[0], e1.p_pair[1], e1.se[0], e1.se[1]);
             }
             soma_rsa_eval_free(&e1);
             soma_rsa_eval_free(&e3);
@@ -457,11 +489,85 @@ static void test_p_correct(void) {
         CHECK(fabs(q1[k] - holm2[k]) < 1e-12 && fabs(q2[k] - bh2[k]) < 1e-12 && q3[k] == none[k]);
 }
 
+/* The condition bootstrap redone by hand from its documented protocol (sample b draws n
+ * conditions from stream b + 1 of the seed; pairs of distinct sampled conditions are kept;
+ * the comparison is recomputed on the cut RDMs) gives the same standard errors. */
+static double pearson_ref_(const double *a, const double *b, long m) {
+    double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+    for (long k = 0; k < m; k++) ma += a[k] / m, mb += b[k] / m;
+    for (long k = 0; k < m; k++) sab += (a[k] - ma) * (b[k] - mb), saa += (a[k] - ma) * (a[k] - ma), sbb += (b[k] - mb) * (b[k] - mb);
+    return sab / sqrt(saa * sbb);
+}
+
+static void test_condition_bootstrap_by_hand(void) {
+    int n = 9, S = 4, M = 2, B = 30;
+    long m = soma_rdm_len(n);
+    double *models = malloc(sizeof(double) * M * m), *data = malloc(sizeof(double) * S * m);
+    soma_rng r;
+    soma_rng_seed(&r, 77, 0);
+    for (long k = 0; k < M * m; k++) models[k] = (double)soma_rng_below(&r, 6); /* ties */
+    for (long k = 0; k < S * m; k++) data[k] = models[k % m] + soma_rng_normal(&r);
+    double *ca = malloc(sizeof(double) * m), *cb = malloc(sizeof(double) * m), *ra = malloc(sizeof(double) * m),
+           *rb = malloc(sizeof(double) * m), *boot = malloc(sizeof(double) * B * M);
+    void *tmp = malloc(soma__rsa_ranks_scratch(m));
+    soma_rsa_method methods[4] = {SOMA_RSA_PEARSON, SOMA_RSA_SPEARMAN, SOMA_RSA_KENDALL_A, SOMA_RSA_COSINE};
+    for (int mi = 0; mi < 4; mi++) {
+        soma_rsa_method meth = methods[mi];
+        for (int b = 0; b < B; b++) {
+            soma_rng_seed(&r, 123, (uint64_t)b + 1);
+            int cond[9];
+            for (int i = 0; i < n; i++) cond[i] = (int)soma_rng_below(&r, (uint64_t)n);
+            for (int k = 0; k < M; k++) {
+                double acc = 0;
+                for (int s = 0; s < S; s++) {
+                    long mc = 0;
+                    for (int i = 0; i < n; i++)
+                        for (int j = i + 1; j < n; j++) {
+                            int x = cond[i], y = cond[j];
+                            if (x == y) continue;
+                            long src = x < y ? soma_rdm_index(n, x, y) : soma_rdm_index(n, y, x);
+                            ca[mc] = models[k * m + src], cb[mc] = data[s * m + src], mc++;
+                        }
+                    double v = NAN;
+                    if (meth == SOMA_RSA_PEARSON) v = pearson_ref_(ca, cb, mc);
+                    if (meth == SOMA_RSA_SPEARMAN) {
+                        soma__rsa_ranks(ca, mc, ra, tmp), soma__rsa_ranks(cb, mc, rb, tmp);
+                        v = pearson_ref_(ra, rb, mc);
+                    }
+                    if (meth == SOMA_RSA_KENDALL_A) CHECK_OK(soma_kendall_tau_a(ca, cb, mc, &v));
+                    if (meth == SOMA_RSA_COSINE) {
+                        double ab = 0, aa = 0, bb = 0;
+                        for (long t = 0; t < mc; t++) ab += ca[t] * cb[t], aa += ca[t] * ca[t], bb += cb[t] * cb[t];
+                        v = ab / sqrt(aa * bb);
+                    }
+                    acc += v / S;
+                }
+                boot[b * M + k] = acc;
+            }
+        }
+        soma_rsa_eval_opts o = {meth, SOMA_BOOT_CONDITIONS, B, SOMA_CORRECT_NONE, 123};
+        soma_rsa_eval e;
+        CHECK_OK(soma_rsa_evaluate(models, M, data, S, n, &o, &e));
+        for (int k = 0; k < M && e.score; k++) {
+            double mean = 0, ss = 0;
+            for (int b = 0; b < B; b++) mean += boot[b * M + k] / B;
+            for (int b = 0; b < B; b++) ss += (boot[b * M + k] - mean) * (boot[b * M + k] - mean);
+            double se = sqrt(ss / (B - 1));
+            CHECK(fabs(e.se[k] - se) <= 1e-9 * se);
+            if (!(fabs(e.se[k] - se) <= 1e-9 * se))
+                fprintf(stderr, "condition bootstrap %s: se %.12g, by hand %.12g\n", soma_rsa_method_name(meth), e.se[k], se);
+        }
+        soma_rsa_eval_free(&e);
+    }
+    free(models), free(data), free(ca), free(cb), free(ra), free(rb), free(boot), free(tmp);
+}
+
 int main(void) {
     test_rdm_fixtures();
     test_rdm_square();
     test_crossnobis_unbiased();
     test_rdm_bad();
+    test_rdm_threads();
     test_compare_fixtures("cmp_plain");
     test_compare_fixtures("cmp_ties");
     test_kendall_ties();
@@ -470,5 +576,6 @@ int main(void) {
     test_eval_fixture();
     test_ceiling_and_bootstrap();
     test_p_correct();
+    test_condition_bootstrap_by_hand();
     return check_report("test_analysis_rsa");
 }

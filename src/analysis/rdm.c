@@ -1,6 +1,6 @@
 /* Representational dissimilarity matrices (declared in soma/analysis.h, "RDMs").
  *
- * Every metric goes through Gram matrices (cblas_dsyrk), so an RDM of n conditions and p
+ * Every metric goes through Gram matrices (BLAS, gram_ below), so an RDM of n conditions and p
  * features costs one n x n x p product instead of n^2/2 separate p-long loops:
  *
  *   euclidean / sqeuclidean: the columns are centred first (distances do not change under a
@@ -12,8 +12,8 @@
  *     means whitened as Y = M L^-T (cblas_dtrsm), then sqeuclidean of Y divided by p.
  *   crossnobis: each repetition r whitened likewise (Y_r); with d_a = y_ia - y_ja,
  *     sum_{a != b} d_a . d_b = ||sum_a d_a||^2 - sum_a ||d_a||^2; the first term is the
- *     squared distance in the Gram matrix of sum_r Y_r, the second in sum_r Y_r Y_r' (one
- *     dsyrk of the repetitions side by side). Divided by R (R - 1) p. Not clamped: negative
+ *     squared distance in the Gram matrix of sum_r Y_r, the second in sum_r Y_r Y_r' (the
+ *     repetitions' Grams accumulated). Divided by R (R - 1) p. Not clamped: negative
  *     values are the point of the estimator.
  *
  * Shrinkage (soma_shrinkage_cov): residual rows E [N, p] (repetitions around their condition
@@ -31,6 +31,10 @@
 #include <string.h>
 
 #include "soma/analysis.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static const char *const METRIC_NAMES[SOMA_RDM_METRIC_COUNT] = {
     "euclidean", "sqeuclidean", "correlation", "cosine", "mahalanobis", "crossnobis"};
@@ -117,19 +121,59 @@ static void cond_means_(const double *X, int n, int p, int R, double *M) {
         }
 }
 
-/* Subtracts the column means from Y [n, p]. */
-static void center_cols_(double *Y, int n, int p) {
-    for (long f = 0; f < p; f++) {
-        double s = 0;
-        for (long i = 0; i < n; i++) s += Y[i * p + f];
-        s /= n;
-        for (long i = 0; i < n; i++) Y[i * p + f] -= s;
+/* Y [rows, p] = X minus its column means (X may be Y). Column blocks of COL_BLOCK are summed
+ * row by row (contiguous) by one thread each, so the means have the same bits on any thread
+ * count; the subtraction is shared out by rows. */
+#define COL_BLOCK 512
+static soma_status center_cols_to_(const double *X, long rows, int p, double *Y) {
+    double *mean = soma_calloc((size_t)p, sizeof *mean);
+    if (!mean) return SOMA_ERR_NOMEM;
+    int blocks = (p + COL_BLOCK - 1) / COL_BLOCK;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows * p > 100000)
+#endif
+    for (int b = 0; b < blocks; b++) {
+        long f0 = (long)b * COL_BLOCK, f1 = f0 + COL_BLOCK < p ? f0 + COL_BLOCK : p;
+        for (long i = 0; i < rows; i++)
+            for (long f = f0; f < f1; f++) mean[f] += X[i * p + f];
+        for (long f = f0; f < f1; f++) mean[f] /= rows;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows * p > 100000)
+#endif
+    for (long i = 0; i < rows; i++)
+        for (long f = 0; f < p; f++) Y[i * p + f] = X[i * p + f] - mean[f];
+    soma_free(mean);
+    return SOMA_OK;
+}
+static soma_status center_cols_(double *Y, long rows, int p) { return center_cols_to_(Y, rows, p, Y); }
+
+/* Upper triangle of G [n, n] = Y Y' (Y [n, k] with leading dimension ld), beta as in dsyrk.
+ * Strips of GRAM_STRIP rows, each one dgemm of the strip against the rows from its first on,
+ * shared out by OpenMP; a BLAS call inside the parallel region runs on one thread, so every
+ * entry comes from the same single-threaded call whatever the thread count: same bits.
+ * (One multi-threaded dsyrk would split the work by the thread count and round differently.
+ * Without OpenMP, SOMA_OPENMP=OFF, the strips run in turn and the BLAS's own threads split
+ * each call: there the last bits may change with soma_set_threads.)
+ * The strips cost what dsyrk does, plus half a strip-wide band below the diagonal. */
+#define GRAM_STRIP 96
+static void gram_t_(const double *Y, int n, int k, int ld, int trans, double alpha, double beta, double *G) {
+    int strips = (n + GRAM_STRIP - 1) / GRAM_STRIP;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int s = 0; s < strips; s++) {
+        int i0 = s * GRAM_STRIP, rows = n - i0 < GRAM_STRIP ? n - i0 : GRAM_STRIP;
+        if (trans) /* Y [k, n]: G = Y'Y */
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, n - i0, k, alpha, Y + i0, ld, Y + i0, ld, beta,
+                        G + (size_t)i0 * n + i0, n);
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n - i0, k, alpha, Y + (size_t)i0 * ld, ld,
+                        Y + (size_t)i0 * ld, ld, beta, G + (size_t)i0 * n + i0, n);
     }
 }
-
-/* Upper triangle of G [n, n] = Y Y' (Y [n, k] with leading dimension ld), beta as in dsyrk. */
 static void gram_(const double *Y, int n, int k, int ld, double beta, double *G) {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, k, 1.0, Y, ld, beta, G, n);
+    gram_t_(Y, n, k, ld, 0, 1.0, beta, G);
 }
 
 /* Squared distances from the upper triangle of a Gram matrix, clamped at 0, times scale. */
@@ -161,9 +205,12 @@ static soma_status shrink_cov_(const double *X, int n, int p, int R, double shri
             }
     } else {
         memcpy(E, X, sizeof(double) * (size_t)N * p);
-        center_cols_(E, n, p);
+        if (center_cols_(E, n, p) != SOMA_OK) {
+            soma_free(E);
+            return SOMA_ERR_NOMEM;
+        }
     }
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, p, (int)N, 1.0 / dof, E, p, 0.0, S, p);
+    gram_t_(E, p, (int)N, p, 1, 1.0 / dof, 0.0, S);
     for (long i = 0; i < p; i++)
         for (long j = i + 1; j < p; j++) S[j * p + i] = S[i * p + j];
     double w = shrinkage;
@@ -203,15 +250,41 @@ soma_status soma_shrinkage_cov(const double *X, int n, int p, int n_rep, double 
     return shrink_cov_(X, n, p, n_rep, shrinkage, S, w_used);
 }
 
-/* Y [rows, p] := Y L^-T with L L' = S (S overwritten by L). */
+/* The Cholesky factor L of S [p, p] (in place, lower), on one thread: an OpenBLAS call inside
+ * an active OpenMP region runs serially, so the factor has the same bits on any thread count. */
+static lapack_int potrf_serial_(double *S, int p) {
+#ifdef _OPENMP
+    lapack_int info = 0;
+    if (omp_get_max_threads() > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(2)
+        {
+#pragma omp single
+            info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', p, S, p);
+        }
+        return info;
+    }
+#endif
+    return LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', p, S, p);
+}
+
+/* Y [rows, p] := Y L^-T with L L' = S (S overwritten by L); strips of rows in parallel, each
+ * one serial dtrsm (same bits on any thread count). */
 static soma_status whiten_(double *S, int p, double *Y, int rows) {
-    lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', p, S, p);
+    lapack_int info = potrf_serial_(S, p);
     if (info > 0)
         return soma_error(SOMA_ERR_ARG,
                           "rdm: the covariance is singular (fewer residual degrees of freedom than features?); "
                           "use shrinkage > 0 or < 0 (Ledoit-Wolf)");
     if (info < 0) return soma_error(SOMA_ERR_INTERNAL, "rdm: dpotrf argument %d", (int)-info);
-    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rows, p, 1.0, S, p, Y, p);
+    int strips = (rows + GRAM_STRIP - 1) / GRAM_STRIP;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int s = 0; s < strips; s++) {
+        int i0 = s * GRAM_STRIP, r = rows - i0 < GRAM_STRIP ? rows - i0 : GRAM_STRIP;
+        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, r, p, 1.0, S, p,
+                    Y + (size_t)i0 * p, p);
+    }
     return SOMA_OK;
 }
 
@@ -230,6 +303,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
         return soma_error(SOMA_ERR_ARG, "rdm: shrinkage %g outside [0, 1] (< 0: Ledoit-Wolf)", o->shrinkage);
 
     soma_status st = SOMA_OK;
+    int centered = 0;
     size_t np = (size_t)n * p;
     int rows = metric == SOMA_RDM_CROSSNOBIS ? n * R : n; /* Y holds R blocks [n, p] for crossnobis */
     double *Y = soma_alloc((size_t)rows * p, sizeof *Y);
@@ -244,14 +318,13 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
             for (long i = 0; i < n; i++)
                 for (long f = 0; f < p; f++) Y[r * np + i * p + f] = X[(i * p + f) * R + r];
         /* a common shift of every pattern changes no difference: centre by the grand mean */
-        for (long f = 0; f < p; f++) {
-            double s = 0;
-            for (long k = 0; k < (long)n * R; k++) s += Y[k * p + f];
-            s /= (double)n * R;
-            for (long k = 0; k < (long)n * R; k++) Y[k * p + f] -= s;
-        }
+        if ((st = center_cols_(Y, (long)n * R, p)) != SOMA_OK) goto out;
     } else if (R > 1) {
         cond_means_(X, n, p, R, Y);
+    } else if (metric == SOMA_RDM_EUCLIDEAN || metric == SOMA_RDM_SQEUCLIDEAN || metric == SOMA_RDM_MAHALANOBIS) {
+        /* copied and centred in one pass */
+        if ((st = center_cols_to_(X, n, p, Y)) != SOMA_OK) goto out;
+        centered = 1;
     } else {
         memcpy(Y, X, sizeof(double) * np);
     }
@@ -259,7 +332,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
     switch (metric) {
     case SOMA_RDM_EUCLIDEAN:
     case SOMA_RDM_SQEUCLIDEAN:
-        center_cols_(Y, n, p);
+        if (!centered && (st = center_cols_(Y, n, p)) != SOMA_OK) goto out;
         gram_(Y, n, p, p, 0.0, G);
         gram_sqdist_(G, n, 1.0, rdm);
         if (metric == SOMA_RDM_EUCLIDEAN)
@@ -267,6 +340,10 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
         break;
     case SOMA_RDM_CORRELATION:
     case SOMA_RDM_COSINE: {
+        long bad = n; /* the first condition whose pattern is constant (zero) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) reduction(min : bad) if ((size_t)n * p > 100000)
+#endif
         for (long i = 0; i < n; i++) {
             double *y = Y + i * p, s = 0, raw = 0;
             for (long f = 0; f < p; f++) raw += y[f] * y[f];
@@ -277,12 +354,12 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
             }
             double ss = 0;
             for (long f = 0; f < p; f++) ss += y[f] * y[f];
-            if (!(ss > 1e-24 * raw) || ss == 0.0) {
-                st = soma_error(SOMA_ERR_ARG, "rdm: condition %ld is a %s pattern; its %s distance is undefined", i,
-                                metric == SOMA_RDM_CORRELATION ? "constant" : "zero",
-                                METRIC_NAMES[metric]);
-                goto out;
-            }
+            if ((!(ss > 1e-24 * raw) || ss == 0.0) && i < bad) bad = i;
+        }
+        if (bad < n) {
+            st = soma_error(SOMA_ERR_ARG, "rdm: condition %ld is a %s pattern; its %s distance is undefined", bad,
+                            metric == SOMA_RDM_CORRELATION ? "constant" : "zero", METRIC_NAMES[metric]);
+            goto out;
         }
         gram_(Y, n, p, p, 0.0, G);
         for (long i = 0; i < n; i++)
@@ -294,7 +371,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
     }
     case SOMA_RDM_MAHALANOBIS:
         if ((st = shrink_cov_(X, n, p, R, o->shrinkage, S, NULL)) != SOMA_OK) goto out;
-        center_cols_(Y, n, p);
+        if (!centered && (st = center_cols_(Y, n, p)) != SOMA_OK) goto out;
         if ((st = whiten_(S, p, Y, n)) != SOMA_OK) goto out;
         gram_(Y, n, p, p, 0.0, G);
         gram_sqdist_(G, n, 1.0 / p, rdm);
@@ -302,7 +379,7 @@ soma_status soma_rdm(const double *X, int n, int p, int n_rep, const soma_rdm_op
     case SOMA_RDM_CROSSNOBIS: {
         if ((st = shrink_cov_(X, n, p, R, o->shrinkage, S, NULL)) != SOMA_OK) goto out;
         if ((st = whiten_(S, p, Y, n * R)) != SOMA_OK) goto out;
-        /* sum_r G_r: the per-repetition Grams accumulated by dsyrk (beta = 1) */
+        /* sum_r G_r: the per-repetition Grams accumulated (beta = 1) */
         for (int r = 0; r < R; r++) gram_(Y + (size_t)r * np, n, p, p, r ? 1.0 : 0.0, G);
         double scale = 1.0 / ((double)R * (R - 1) * p);
         long m = soma_rdm_len(n);

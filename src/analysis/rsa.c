@@ -52,18 +52,32 @@ typedef struct {
     long i;
 } vi_;
 
-static int cmp_vi_(const void *x, const void *y) {
-    const vi_ *a = x, *b = y;
-    if (a->v < b->v) return -1;
-    if (a->v > b->v) return 1;
-    return a->i < b->i ? -1 : a->i > b->i;
-}
+/* Stable bottom-up merge sorts with the comparison inlined (qsort's callback costs several
+ * times more on these short keys); t and tmp hold m entries, the result ends in t. */
+#define SOMA_MERGE_SORT_(NAME, T, LESS)                                                        \
+    static void NAME(T *t, T *tmp, long m) {                                                   \
+        T *src = t, *dst = tmp;                                                                \
+        for (long w = 1; w < m; w *= 2) {                                                      \
+            for (long lo = 0; lo < m; lo += 2 * w) {                                           \
+                long mid = lo + w < m ? lo + w : m, hi = lo + 2 * w < m ? lo + 2 * w : m;      \
+                long i = lo, j = mid, k = lo;                                                  \
+                while (i < mid && j < hi) dst[k++] = LESS(src[j], src[i]) ? src[j++] : src[i++]; \
+                while (i < mid) dst[k++] = src[i++];                                           \
+                while (j < hi) dst[k++] = src[j++];                                            \
+            }                                                                                  \
+            T *x = src;                                                                        \
+            src = dst, dst = x;                                                                \
+        }                                                                                      \
+        if (src != t) memcpy(t, src, sizeof(T) * (size_t)m);                                   \
+    }
+#define VI_LESS_(x, y) ((x).v < (y).v)
+SOMA_MERGE_SORT_(sort_vi_, vi_, VI_LESS_)
 
 /* Average ranks (1-based, ties share their mean) of x[m] into r; tmp [m] scratch. */
 void soma__rsa_ranks(const double *x, long m, double *r, void *tmp) {
     vi_ *t = tmp;
     for (long k = 0; k < m; k++) t[k].v = x[k], t[k].i = k;
-    qsort(t, (size_t)m, sizeof *t, cmp_vi_);
+    sort_vi_(t, t + m, m);
     for (long k = 0; k < m;) {
         long e = k + 1;
         while (e < m && t[e].v == t[k].v) e++;
@@ -73,7 +87,19 @@ void soma__rsa_ranks(const double *x, long m, double *r, void *tmp) {
     }
 }
 
-size_t soma__rsa_ranks_scratch(long m) { return (size_t)m * sizeof(vi_); }
+void soma__rsa_groups(const double *x, long m, int *key, void *tmp) {
+    vi_ *t = tmp;
+    for (long k = 0; k < m; k++) t[k].v = x[k], t[k].i = k;
+    sort_vi_(t, t + m, m);
+    for (long k = 0; k < m;) {
+        long e = k + 1;
+        while (e < m && t[e].v == t[k].v) e++;
+        for (long q = k; q < e; q++) key[t[q].i] = (int)k;
+        k = e;
+    }
+}
+
+size_t soma__rsa_ranks_scratch(long m) { return 2 * (size_t)m * sizeof(vi_); }
 
 // --- Kendall tau-a (Knight 1966) ---------------------------------------------------------------
 
@@ -81,12 +107,8 @@ typedef struct {
     double a, b;
 } ab_;
 
-static int cmp_ab_(const void *x, const void *y) {
-    const ab_ *p = x, *q = y;
-    if (p->a != q->a) return p->a < q->a ? -1 : 1;
-    if (p->b != q->b) return p->b < q->b ? -1 : 1;
-    return 0;
-}
+#define AB_LESS_(x, y) ((x).a < (y).a || ((x).a == (y).a && (x).b < (y).b))
+SOMA_MERGE_SORT_(sort_ab_, ab_, AB_LESS_)
 
 /* Sorts v[lo, hi) ascending (stable merge, tmp scratch) and returns the number of swaps:
  * pairs k < l with v[k] > v[l] (strictly). */
@@ -112,14 +134,13 @@ static long long merge_count_(double *v, double *tmp, long n) {
     return swaps;
 }
 
-size_t soma__kendall_scratch(long m) { return (size_t)m * (sizeof(ab_) + 2 * sizeof(double)); }
+size_t soma__kendall_scratch(long m) { return (size_t)m * 2 * sizeof(ab_); }
 
 /* tau-a of a, b [m], m >= 2; scratch of soma__kendall_scratch(m) bytes. */
 double soma__kendall(const double *a, const double *b, long m, void *scratch) {
     ab_ *p = scratch;
-    double *v = (double *)(p + m), *tmp = v + m;
     for (long k = 0; k < m; k++) p[k].a = a[k], p[k].b = b[k];
-    qsort(p, (size_t)m, sizeof *p, cmp_ab_);
+    sort_ab_(p, p + m, m);
     long long n0 = (long long)m * (m - 1) / 2, n1 = 0, n3 = 0, n2 = 0;
     for (long k = 0; k < m;) { /* ties in a, and joint ties in (a, b) */
         long e = k + 1;
@@ -133,6 +154,7 @@ double soma__kendall(const double *a, const double *b, long m, void *scratch) {
         }
         k = e;
     }
+    double *v = (double *)(p + m), *tmp = v + m; /* the second half of the scratch, free now */
     for (long k = 0; k < m; k++) v[k] = p[k].b;
     long long swaps = merge_count_(v, tmp, m);
     for (long k = 0; k < m;) { /* ties in b, now sorted */
@@ -339,28 +361,23 @@ soma_status soma_rsa_compare(const double *a, const double *b, int n, soma_rsa_m
 
 // --- permutation test ----------------------------------------------------------------------------
 
-/* bp[k] = b at pair (perm[i], perm[j]) for the k-th pair (i, j). */
-static void permute_rdm_(const double *b, const int *perm, int n, double *bp) {
+/* bp[k] = b at pair (perm[i], perm[j]) for the k-th pair (i, j); bsq the full square b. */
+static void permute_rdm_(const double *bsq, const int *perm, int n, double *bp) {
     long k = 0;
     for (int i = 0; i < n; i++) {
-        int pi = perm[i];
-        for (int j = i + 1; j < n; j++, k++) {
-            int pj = perm[j];
-            bp[k] = pi < pj ? b[soma_rdm_index(n, pi, pj)] : b[soma_rdm_index(n, pj, pi)];
-        }
+        const double *row = bsq + (size_t)perm[i] * n;
+        for (int j = i + 1; j < n; j++, k++) bp[k] = row[perm[j]];
     }
 }
 
-/* Dot product of fa with b relabelled by perm, without forming the permuted vector. */
-static double perm_dot_(const double *fa, const double *b, const int *perm, int n) {
+/* Dot product of fa with b relabelled by perm (bsq the full square b), without forming the
+ * permuted vector: one gather per pair. */
+static double perm_dot_(const double *fa, const double *bsq, const int *perm, int n) {
     double s = 0;
     long k = 0;
     for (int i = 0; i < n; i++) {
-        int pi = perm[i];
-        for (int j = i + 1; j < n; j++, k++) {
-            int pj = perm[j];
-            s += fa[k] * (pi < pj ? b[soma_rdm_index(n, pi, pj)] : b[soma_rdm_index(n, pj, pi)]);
-        }
+        const double *row = bsq + (size_t)perm[i] * n;
+        for (int j = i + 1; j < n; j++, k++) s += fa[k] * row[perm[j]];
     }
     return s;
 }
@@ -386,10 +403,10 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
 
     /* fa, fb: the fixed transforms whose permuted dot product is the comparison */
     double *fa = soma_alloc((size_t)m * 2, sizeof(double));
+    double *bsq = soma_alloc((size_t)n * n, sizeof(double));
     void *tmp = soma_alloc(soma__rsa_cmp_scratch(m, n), 1);
-    if (!fa || !tmp) {
-        soma_free(fa);
-        soma_free(tmp);
+    if (!fa || !bsq || !tmp) {
+        soma_free(fa), soma_free(bsq), soma_free(tmp);
         return SOMA_ERR_NOMEM;
     }
     double *fb = fa + m;
@@ -428,13 +445,14 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
         memcpy(fb, b, sizeof(double) * m);
         break;
     }
+    soma_rdm_to_square(fb, n, bsq);
     int *ident = soma_alloc((size_t)n, sizeof(int));
     if (!ident) {
-        soma_free(fa), soma_free(tmp);
+        soma_free(fa), soma_free(bsq), soma_free(tmp);
         return SOMA_ERR_NOMEM;
     }
     for (int i = 0; i < n; i++) ident[i] = i;
-    double obs = dot_form ? perm_dot_(fa, fb, ident, n) : soma__kendall(a, b, m, tmp);
+    double obs = dot_form ? perm_dot_(fa, bsq, ident, n) : soma__kendall(a, b, m, tmp);
     soma_free(ident);
     soma_free(tmp);
 
@@ -463,9 +481,9 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
             soma_rng_permutation(&r, perm, n);
             double v;
             if (dot_form) {
-                v = perm_dot_(fa, fb, perm, n);
+                v = perm_dot_(fa, bsq, perm, n);
             } else {
-                permute_rdm_(fb, perm, n, bp);
+                permute_rdm_(bsq, perm, n, bp);
                 v = soma__kendall(a, bp, m, ks);
             }
             if (v >= obs) count++;
@@ -474,7 +492,7 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
         soma_free(bp);
         soma_free(ks);
     }
-    soma_free(fa);
+    soma_free(fa), soma_free(bsq);
     if (failed) return soma_error(SOMA_ERR_NOMEM, "rsa_permtest: out of memory for the per-thread scratch");
     *value = obs;
     *p = (1.0 + (double)count) / (1.0 + (double)n_perm);

@@ -9,6 +9,9 @@
  * soma__rsa_ranks_scratch(m) bytes. */
 void soma__rsa_ranks(const double *x, long m, double *r, void *tmp);
 size_t soma__rsa_ranks_scratch(long m);
+/* key[k] = the sorted position (0-based) where x[k]'s tie group starts: keys order the values,
+ * ties share one. tmp as for soma__rsa_ranks. */
+void soma__rsa_groups(const double *x, long m, int *key, void *tmp);
 /* Kendall's tau-a of a, b [m] (m >= 2) in O(m log m); scratch of soma__kendall_scratch(m). */
 double soma__kendall(const double *a, const double *b, long m, void *scratch);
 size_t soma__kendall_scratch(long m);

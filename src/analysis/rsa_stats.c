@@ -227,18 +227,53 @@ void soma_rsa_eval_free(soma_rsa_eval *e) {
     memset(e, 0, sizeof *e);
 }
 
+/* v [len] := the form whose dot products give the comparison: z-scored values (Pearson),
+ * z-scored ranks (Spearman), unit norm (cosine); whitened cosine: a / sqrt(a'V^-1 a) on the
+ * model side (side 0), V^-1 b / sqrt(b'V^-1 b) on the subject side (side 1), V restricted to
+ * the masked pairs (entries outside the mask stay 0). scratch: soma__rsa_cmp_scratch. */
+static void prep_(double *v, long len, soma_rsa_method method, int side, int n, const unsigned char *mask,
+                  void *scratch) {
+    double *t = scratch;
+    if (method == SOMA_RSA_WHITENED_COSINE) {
+        soma__vinv_masked(v, mask, n, t, t + len);
+        double q = 0;
+        for (long k = 0; k < len; k++) q += v[k] * t[k];
+        double inv = 1.0 / sqrt(q);
+        if (side)
+            for (long k = 0; k < len; k++) v[k] = t[k] * inv;
+        else
+            for (long k = 0; k < len; k++) v[k] *= inv;
+        return;
+    }
+    if (method == SOMA_RSA_SPEARMAN) {
+        soma__rsa_ranks(v, len, t, t + len);
+        memcpy(v, t, sizeof(double) * (size_t)len);
+    }
+    double mean = 0, ss = 0;
+    if (method != SOMA_RSA_COSINE) {
+        for (long k = 0; k < len; k++) mean += v[k];
+        mean /= len;
+    }
+    for (long k = 0; k < len; k++) v[k] -= mean, ss += v[k] * v[k];
+    double inv = 1.0 / sqrt(ss);
+    for (long k = 0; k < len; k++) v[k] *= inv;
+}
+
 /* Per-thread workspace of one bootstrap sample. */
 typedef struct {
     int *subj, *cond;
+    unsigned char *used;  /* [n_subj] subject drawn in this sample */
     long *src;            /* [m] source pair of each kept pair (compact) */
     unsigned char *mask;  /* [m] kept positions' pairs (whitened cosine) */
     double *mv, *dv;      /* [n_models * m], [n_subj * m] cut RDMs */
+    int *cnt;             /* [m] entries per tie group (Spearman) */
+    double *avg;          /* [m] average rank of each tie group in the cut (Spearman) */
     void *cmp;            /* comparator scratch */
 } boot_ws_;
 
 static void ws_free_(boot_ws_ *w) {
-    soma_free(w->subj), soma_free(w->cond), soma_free(w->src), soma_free(w->mask);
-    soma_free(w->mv), soma_free(w->dv), soma_free(w->cmp);
+    soma_free(w->subj), soma_free(w->cond), soma_free(w->used), soma_free(w->src), soma_free(w->mask);
+    soma_free(w->mv), soma_free(w->dv), soma_free(w->cmp), soma_free(w->cnt), soma_free(w->avg);
 }
 
 static int ws_alloc_(boot_ws_ *w, int M, int S, int n) {
@@ -246,19 +281,22 @@ static int ws_alloc_(boot_ws_ *w, int M, int S, int n) {
     memset(w, 0, sizeof *w);
     w->subj = soma_alloc((size_t)S, sizeof(int));
     w->cond = soma_alloc((size_t)n, sizeof(int));
+    w->used = soma_alloc((size_t)S, 1);
     w->src = soma_alloc((size_t)m, sizeof(long));
     w->mask = soma_alloc((size_t)m, 1);
     w->mv = soma_alloc((size_t)M * m, sizeof(double));
     w->dv = soma_alloc((size_t)S * m, sizeof(double));
     w->cmp = soma_alloc(soma__rsa_cmp_scratch(m, n), 1);
-    return w->subj && w->cond && w->src && w->mask && w->mv && w->dv && w->cmp;
+    w->cnt = soma_alloc((size_t)m, sizeof(int));
+    w->avg = soma_alloc((size_t)m, sizeof(double));
+    return w->subj && w->cond && w->used && w->src && w->mask && w->mv && w->dv && w->cmp && w->cnt && w->avg;
 }
 
 /* One bootstrap sample from stream `stream`: out[M] scores; 0 when the sample is unusable
  * (a cut RDM constant or too short), -1 never. */
 static int boot_sample_(const double *models, int M, const double *data, int S, int n, soma_rsa_method method,
-                        soma_rsa_boot boot, const double *subj_scores, uint64_t seed, uint64_t stream,
-                        boot_ws_ *w, double *out) {
+                        soma_rsa_boot boot, const double *subj_scores, const int *keys, uint64_t seed,
+                        uint64_t stream, boot_ws_ *w, double *out) {
     long m = soma_rdm_len(n);
     soma_rng r;
     soma_rng_seed(&r, seed, stream);
@@ -284,35 +322,55 @@ static int boot_sample_(const double *models, int M, const double *data, int S, 
     if (mc < 3) return 0;
     int whit = method == SOMA_RSA_WHITENED_COSINE;
     long len = whit ? m : mc; /* the whitened cosine keeps full-length vectors with a mask */
-    /* cut RDMs: models, then the distinct sampled subjects (by index, computed lazily) */
-    for (int k = 0; k < M; k++) {
-        double *v = w->mv + (size_t)k * m;
-        const double *src = models + (size_t)k * m;
-        if (whit) {
-            long c = 0;
-            for (long t = 0; t < m; t++) v[t] = w->mask[t] ? src[w->src[c++]] : 0.0;
-        } else {
-            for (long c = 0; c < mc; c++) v[c] = src[w->src[c]];
+    /* cut RDMs of the models and of the sampled subjects (each distinct one once), each
+     * brought to a form whose dot product is the comparison (prep_), except for Kendall */
+    for (int s = 0; s < S; s++) w->used[s] = 0;
+    for (int s = 0; s < S; s++) w->used[w->subj[s]] = 1;
+    for (int side = 0; side < 2; side++) {
+        int count = side ? S : M;
+        for (int k = 0; k < count; k++) {
+            if (side && !w->used[k]) continue;
+            double *v = (side ? w->dv : w->mv) + (size_t)k * m;
+            const double *src = (side ? data : models) + (size_t)k * m;
+            if (whit) {
+                long c = 0;
+                for (long t = 0; t < m; t++) v[t] = w->mask[t] ? src[w->src[c++]] : 0.0;
+            } else {
+                for (long c = 0; c < mc; c++) v[c] = src[w->src[c]];
+            }
+            if (soma__rsa_check(v, len, method, side ? "subject" : "model", "bootstrap") != SOMA_OK) return 0;
+            if (method == SOMA_RSA_SPEARMAN && keys) {
+                /* ranks of the cut in O(m) from the full vector's tie groups: count the cut's
+                 * entries per group, then each group's average rank in group order */
+                const int *key = keys + (size_t)(side ? M + k : k) * m;
+                memset(w->cnt, 0, sizeof(int) * (size_t)m);
+                for (long c = 0; c < mc; c++) w->cnt[key[w->src[c]]]++;
+                long before = 0;
+                for (long g = 0; g < m; g++)
+                    if (w->cnt[g]) {
+                        w->avg[g] = (double)before + 0.5 * (w->cnt[g] + 1);
+                        before += w->cnt[g];
+                    }
+                for (long c = 0; c < mc; c++) v[c] = w->avg[key[w->src[c]]];
+                prep_(v, len, SOMA_RSA_PEARSON, side, n, w->mask, w->cmp);
+            } else if (method != SOMA_RSA_KENDALL_A) {
+                prep_(v, len, method, side, n, w->mask, w->cmp);
+            }
         }
-        if (soma__rsa_check(v, len, method, "model", "bootstrap") != SOMA_OK) return 0;
     }
-    for (int s = 0; s < S; s++) {
-        double *v = w->dv + (size_t)s * m;
-        const double *src = data + (size_t)s * m;
-        if (whit) {
-            long c = 0;
-            for (long t = 0; t < m; t++) v[t] = w->mask[t] ? src[w->src[c++]] : 0.0;
-        } else {
-            for (long c = 0; c < mc; c++) v[c] = src[w->src[c]];
-        }
-    }
-    for (int s = 0; s < S; s++)
-        if (soma__rsa_check(w->dv + (size_t)w->subj[s] * m, len, method, "subject", "bootstrap") != SOMA_OK) return 0;
     for (int k = 0; k < M; k++) {
         double acc = 0;
-        for (int s = 0; s < S; s++)
-            acc += soma__rsa_cmp(w->mv + (size_t)k * m, w->dv + (size_t)w->subj[s] * m, len, method, n,
-                                 whit ? w->mask : NULL, w->cmp);
+        const double *a = w->mv + (size_t)k * m;
+        for (int s = 0; s < S; s++) {
+            const double *b = w->dv + (size_t)w->subj[s] * m;
+            if (method == SOMA_RSA_KENDALL_A) {
+                acc += soma__kendall(a, b, len, w->cmp);
+            } else {
+                double d = 0;
+                for (long t = 0; t < len; t++) d += a[t] * b[t];
+                acc += d;
+            }
+        }
         out[k] = acc / S;
     }
     return 1;
@@ -330,7 +388,8 @@ soma_status soma_rsa_evaluate(const double *models, int n_models, const double *
     if ((unsigned)o->correct > SOMA_CORRECT_FDR)
         return soma_error(SOMA_ERR_ARG, "%s: unknown correction %d", fn, (int)o->correct);
     int B = o->n_boot ? o->n_boot : 1000;
-    if (B < 2) return soma_error(SOMA_ERR_ARG, "%s: need at least 2 bootstrap samples, got %d", fn, B);
+    if (o->boot != SOMA_BOOT_NONE && B < 2)
+        return soma_error(SOMA_ERR_ARG, "%s: need at least 2 bootstrap samples, got %d", fn, B);
     long m = soma_rdm_len(n);
     int M = n_models, S = n_subj;
     soma_rsa_method method = o->method;
@@ -400,6 +459,21 @@ soma_status soma_rsa_evaluate(const double *models, int n_models, const double *
             st = SOMA_ERR_NOMEM;
             goto fail;
         }
+        /* Spearman under a condition bootstrap: each RDM's tie groups, once */
+        int *keys = NULL;
+        if (method == SOMA_RSA_SPEARMAN && o->boot != SOMA_BOOT_SUBJECTS) {
+            keys = soma_alloc((size_t)(M + S) * m, sizeof(int));
+            void *gt = soma_alloc(soma__rsa_ranks_scratch(m), 1);
+            if (!keys || !gt) {
+                soma_free(keys), soma_free(gt), soma_free(bs), soma_free(pp);
+                st = SOMA_ERR_NOMEM;
+                goto fail;
+            }
+            for (int k = 0; k < M + S; k++)
+                soma__rsa_groups(k < M ? models + (size_t)k * m : data + (size_t)(k - M) * m, m,
+                                 keys + (size_t)k * m, gt);
+            soma_free(gt);
+        }
         int failed = 0;
 #ifdef _OPENMP
 #pragma omp parallel
@@ -422,7 +496,7 @@ soma_status soma_rsa_evaluate(const double *models, int n_models, const double *
                  * replacement on any thread count */
                 int got = 0;
                 for (uint64_t tries = 0; tries < 64 && !got; tries++)
-                    got = boot_sample_(models, M, data, S, n, method, o->boot, out->subj, o->seed,
+                    got = boot_sample_(models, M, data, S, n, method, o->boot, out->subj, keys, o->seed,
                                        (uint64_t)b + 1 + tries * (uint64_t)B, &w, bs + (size_t)b * M);
                 if (!got) {
 #ifdef _OPENMP
@@ -433,6 +507,7 @@ soma_status soma_rsa_evaluate(const double *models, int n_models, const double *
             }
             ws_free_(&w);
         }
+        soma_free(keys);
         if (failed) {
             soma_free(bs), soma_free(pp);
             st = failed == 1 ? soma_error(SOMA_ERR_NOMEM, "%s: out of memory for the bootstrap workspace", fn)

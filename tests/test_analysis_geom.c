@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "check.h"
 #include "fixture.h"
 #include "soma/analysis.h"
@@ -84,8 +88,10 @@ static void matmul(const double *A, const double *B, int n, int k, int m, double
 }
 
 static const soma_cka_opts CKA_CASES[4] = {
-    {SOMA_CKA_LINEAR, 0, 0}, {SOMA_CKA_LINEAR, 0, 1}, {SOMA_CKA_RBF, 1.0, 0}, {SOMA_CKA_RBF, 0.5, 1}};
-static const char *CKA_NAMES[4] = {"linear biased", "linear unbiased", "rbf biased", "rbf unbiased"};
+    {SOMA_CKA_LINEAR, 0, 0}, {SOMA_CKA_LINEAR, 0, 1}, {SOMA_CKA_RBF, 1.0, 0},
+    {SOMA_CKA_RBF, 0.5, 1}};
+static const char *CKA_NAMES[4] = {"linear biased", "linear unbiased", "rbf biased",
+                                   "rbf unbiased"};
 
 // --- CKA and Procrustes -------------------------------------------------------------------------
 
@@ -97,7 +103,7 @@ static void test_cka_fixture(void) {
         return;
     }
     for (int c = 1; c <= 2; c++) {
-        char nx[8], ny[8], nc[8], np_[8];
+        char nx[16], ny[16], nc[16], np_[16];
         snprintf(nx, sizeof nx, "X%d", c);
         snprintf(ny, sizeof ny, "Y%d", c);
         snprintf(nc, sizeof nc, "cka%d", c);
@@ -114,6 +120,10 @@ static void test_cka_fixture(void) {
             snprintf(label, sizeof label, "cka case %d %s", c, CKA_NAMES[k]);
             close_d(label, &v, &ref[k], 1, 0, 1e-5);
         }
+        double v0 = NAN;
+        soma_cka_opts def_sigma = {SOMA_CKA_RBF, 0, 0}; /* sigma_frac 0 means 1 */
+        CHECK_OK(soma_cka(X, p, Y, q, n, &def_sigma, &v0));
+        close_d("cka rbf default sigma", &v0, &ref[2], 1, 0, 1e-5);
         double pd[2] = {NAN, NAN};
         CHECK_OK(soma_procrustes(X, p, Y, q, n, &pd[0], &pd[1]));
         close_d("procrustes", pd, pref, 2, 0, 1e-5);
@@ -563,7 +573,8 @@ static void test_geom_known(void) {
         for (int i = 0; i < m.k; i++)
             for (int j = 0; j < m.k; j++) {
                 double s = 0;
-                for (int f = 0; f < pr; f++) s += m.components[i * pr + f] * m.components[j * pr + f];
+                for (int f = 0; f < pr; f++)
+                    s += m.components[i * pr + f] * m.components[j * pr + f];
                 worst = fmax(worst, fabs(s - (i == j)));
             }
         CHECK(worst < 1e-8);
@@ -596,6 +607,165 @@ static void test_geom_bad(void) {
     soma_pca_free(&m);
 }
 
+// --- out of memory ---------------------------------------------------------------------------
+
+/* Every soma_alloc inside each function fails in turn: SOMA_ERR_NOMEM, nothing leaked (ASan),
+ * and the call succeeds once no allocation fails. */
+typedef struct oom_data {
+    double *X, *Y, *Yr, *W; /* X [24, 30], Y [24, 4], Yr [24, 4, 2] */
+} oom_data;
+
+static soma_status oom_op(int which, const oom_data *d) {
+    static const soma_cka_opts rbf_u = {SOMA_CKA_RBF, 0, 1}, lin_u = {SOMA_CKA_LINEAR, 0, 1};
+    double v, a, eig[5];
+    soma_status st;
+    switch (which) {
+    case 0: return soma_cka(d->X, 30, d->Y, 4, 24, NULL, &v);
+    case 1: return soma_cka(d->X, 30, d->Y, 4, 24, &rbf_u, &v);
+    case 2: return soma_cka(d->X, 30, d->X, 30, 24, &lin_u, &v);
+    case 3: return soma_procrustes(d->X, 30, d->Y, 4, 24, &v, &a);
+    case 4: {
+        soma_ridge m;
+        soma_ridge_opts o = soma_ridge_opts_default();
+        o.folds = 2;
+        st = soma_ridge_fit(d->X, d->Y, 24, 30, 4, &o, &m);
+        soma_ridge_free(&m);
+        return st;
+    }
+    case 5: {
+        soma_encode_result e;
+        soma_ridge_opts o = soma_ridge_opts_default();
+        o.folds = 2;
+        st = soma_encode(d->X, 12, 30, d->Yr, 4, 2, &o, &e);
+        soma_encode_result_free(&e);
+        return st;
+    }
+    case 6: {
+        soma_pca m;
+        st = soma_pca_fit(d->X, 24, 30, 0, &m); /* Gram route */
+        if (st == SOMA_OK) st = soma_pca_transform(&m, d->X, 24, d->W);
+        soma_pca_free(&m);
+        return st;
+    }
+    case 7: return soma_cvpca(d->Y, d->Y, 24, 4, 3, eig);
+    default: return soma_cvpca(d->X, d->X, 24, 30, 5, eig);
+    }
+}
+
+static void test_oom(void) {
+    oom_data d;
+    soma_rng r;
+    soma_rng_seed(&r, 99, 0);
+    d.X = malloc(sizeof(double) * 24 * 30);
+    d.Y = malloc(sizeof(double) * 24 * 4);
+    d.Yr = malloc(sizeof(double) * 24 * 4 * 2);
+    d.W = malloc(sizeof(double) * 24 * 24);
+    fill_normal(&r, d.X, 24 * 30);
+    fill_normal(&r, d.Y, 24 * 4);
+    fill_normal(&r, d.Yr, 24 * 8);
+    for (int which = 0; which < 9; which++) {
+        for (long k = 0; k < 10000; k++) {
+            soma_alloc_fail_after(k);
+            soma_error_clear();
+            soma_status st = oom_op(which, &d);
+            long left = soma_alloc_fail_after(-1);
+            check_count_++;
+            if (left >= 0) { /* no allocation failed: must succeed */
+                if (st != SOMA_OK) {
+                    check_failures_++;
+                    fprintf(stderr, "oom op %d: fails without an injected failure: %s\n", which,
+                            soma_errmsg());
+                }
+                break;
+            }
+            if (st != SOMA_ERR_NOMEM) {
+                check_failures_++;
+                fprintf(stderr, "oom op %d, allocation %ld: got %s (%s)\n", which, k,
+                        soma_status_str(st), soma_errmsg());
+                break;
+            }
+        }
+    }
+    free(d.X), free(d.Y), free(d.Yr), free(d.W);
+}
+
+// --- thread count ----------------------------------------------------------------------------
+
+extern int openblas_get_num_threads(void) __attribute__((weak));
+
+/* The OpenMP and BLAS thread counts, as the calls below must leave them. */
+static void thread_counts(int c[2]) {
+#ifdef _OPENMP
+    c[0] = omp_get_max_threads();
+#else
+    c[0] = 1;
+#endif
+    c[1] = openblas_get_num_threads ? openblas_get_num_threads() : 0;
+}
+
+/* The same numbers, bit for bit, on 1 and 3 threads (OpenMP loops and the BLAS). */
+static void test_threads(void) {
+    int n = 400, p = 200, q = 150; /* big enough for the products to be spread over threads */
+    soma_rng r;
+    soma_rng_seed(&r, 31, 0);
+    double *X = malloc(sizeof(double) * n * p), *Y = malloc(sizeof(double) * n * q);
+    fill_normal(&r, X, (size_t)n * p);
+    for (int i = 0; i < n * q; i++) Y[i] = X[i] * X[i + 1] + soma_rng_normal(&r);
+    double v[2][12];
+    int saved = soma_get_threads();
+    for (int t = 0; t < 2; t++) {
+        soma_set_threads(t == 0 ? 1 : 3);
+        int before[2], after[2];
+        thread_counts(before);
+        for (int k = 0; k < 4; k++) CHECK_OK(soma_cka(X, p, Y, q, n, &CKA_CASES[k], &v[t][k]));
+        CHECK_OK(soma_cka(X, p, X, p, n, &CKA_CASES[0], &v[t][4])); /* = 1 up to rounding */
+        CHECK_OK(soma_procrustes(X, p, Y, q, n, &v[t][5], &v[t][6]));
+        soma_ridge m;
+        CHECK_OK(soma_ridge_fit(X, Y, n, p, q, NULL, &m));
+        v[t][7] = m.W ? m.W[17] : NAN, v[t][8] = m.cv_r2 ? m.cv_r2[5] : NAN;
+        soma_ridge_free(&m);
+        soma_pca pc;
+        CHECK_OK(soma_pca_fit(X, n, p, 10, &pc));
+        v[t][9] = pc.var ? pc.var[3] : NAN, v[t][10] = pc.components ? pc.components[5] : NAN;
+        soma_pca_free(&pc);
+        double cv[10] = {0};
+        CHECK_OK(soma_cvpca(X, Y, n, 50, 10, cv));
+        v[t][11] = cv[2];
+        thread_counts(after);
+        CHECK(after[0] == before[0] && after[1] == before[1]); /* counts restored */
+    }
+    /* called from inside the caller's own parallel region, on every thread at once */
+    double par[4] = {NAN, NAN, NAN, NAN};
+    soma_status pst[4] = {SOMA_OK, SOMA_OK, SOMA_OK, SOMA_OK};
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+#endif
+    for (int j = 0; j < 4; j++) {
+        if (j % 2 == 0) {
+            pst[j] = soma_cka(X, p, Y, q, n, &CKA_CASES[1], &par[j]);
+        } else {
+            soma_ridge m;
+            pst[j] = soma_ridge_fit(X, Y, n, p, q, NULL, &m);
+            if (pst[j] == SOMA_OK) par[j] = m.W[17];
+            soma_ridge_free(&m);
+        }
+    }
+    for (int j = 0; j < 4; j++) {
+        CHECK(pst[j] == SOMA_OK);
+        CHECK(memcmp(&par[j], j % 2 == 0 ? &v[0][1] : &v[0][7], sizeof(double)) == 0);
+    }
+    soma_set_threads(saved);
+    for (int i = 0; i < 12; i++) {
+        check_count_++;
+        if (memcmp(&v[0][i], &v[1][i], sizeof(double)) != 0) {
+            check_failures_++;
+            fprintf(stderr, "threads: value %d differs: %.17g on 1 thread, %.17g on 3\n", i,
+                    v[0][i], v[1][i]);
+        }
+    }
+    free(X), free(Y);
+}
+
 int main(void) {
     double t0 = soma_now();
     test_cka_fixture();
@@ -608,6 +778,8 @@ int main(void) {
     test_geom_fixture();
     test_geom_known();
     test_geom_bad();
+    test_oom();
+    test_threads();
     printf("test_analysis_geom: %.2f s\n", soma_now() - t0);
     return check_report("test_analysis_geom");
 }

@@ -27,7 +27,8 @@
  *   eigendecomposition of X X'), which leaves the singular values of X'Y unchanged; the same
  *   for Y, so the SVD is of at most n x n.
  *
- * Speed: every n x n or p x p product is one cblas_dsyrk / cblas_dgemm; the O(n^2) sums are
+ * Speed: every n x n or p x p product is BLAS (soma__dsyrk_det / soma__dgemm_det: blocks of
+ * single-threaded dgemm spread over the threads, see geometry.c); the O(n^2) sums are
  * row-wise partial sums (OpenMP over rows) added in row order, so the result does not depend
  * on the thread count.
  */
@@ -39,6 +40,15 @@
 #include <string.h>
 
 #include "soma/analysis.h"
+
+/* Defined in geometry.c: BLAS on one thread around LAPACK calls, and products whose bits do
+ * not depend on the thread count (row-major; ta/tb/trans 1 for transposed; dsyrk_det fills
+ * the upper triangle of G [n, n] = alpha op(A) op(A)'). */
+void soma__lapack_serial_begin(int saved[2]);
+void soma__lapack_serial_end(const int saved[2]);
+void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda,
+                     const double *B, int ldb, double beta, double *C, int ldc);
+void soma__dsyrk_det(int trans, int n, int k, double alpha, const double *A, int lda, double *G);
 
 // --- helpers --------------------------------------------------------------------------------
 
@@ -86,7 +96,7 @@ static soma_status centered_copy(const double *X, int n, int p, const char *what
 
 /* Full symmetric n x n Gram G = A A' of A [n, p] (dsyrk fills the upper triangle; mirrored). */
 static void gram_full(const double *A, int n, int p, double *G) {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, p, 1.0, A, p, 0.0, G, n);
+    soma__dsyrk_det(0, n, p, 1.0, A, p, G);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < i; j++) G[(size_t)i * n + j] = G[(size_t)j * n + i];
 }
@@ -97,16 +107,16 @@ static soma_status gram_fro2(const double *A, int n, int p, double *out) {
     double *G = soma_alloc((size_t)m * m, sizeof(double));
     if (!G) return SOMA_ERR_NOMEM;
     if (p < n)
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, p, n, 1.0, A, p, 0.0, G, p);
+        soma__dsyrk_det(1, p, n, 1.0, A, p, G);
     else
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, p, 1.0, A, p, 0.0, G, n);
+        soma__dsyrk_det(0, n, p, 1.0, A, p, G);
     double *row = soma_alloc((size_t)m, sizeof(double));
     if (!row) {
         soma_free(G);
         return SOMA_ERR_NOMEM;
     }
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m > 256)
 #endif
     for (int i = 0; i < m; i++) {
         const double *g = G + (size_t)i * m;
@@ -164,7 +174,7 @@ static soma_status rbf_kernel(const double *A, int n, int p, double sigma_frac, 
     for (int i = 0; i < n; i++) sq[i] = K[(size_t)i * n + i];
     /* squared distances, in place of the Gram (the diagonal becomes 0) */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 256)
 #endif
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) {
@@ -187,7 +197,7 @@ static soma_status rbf_kernel(const double *A, int n, int p, double sigma_frac, 
                                         "rows equal); RBF bandwidth undefined", what);
     double s2 = sigma_frac * sigma_frac * med;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 256)
 #endif
     for (long t = 0; t < (long)n * n; t++) K[t] = exp(-K[t] / (2 * s2));
     return SOMA_OK;
@@ -198,7 +208,7 @@ static soma_status double_center(double *K, int n) {
     double *rm = soma_alloc((size_t)n, sizeof(double));
     if (!rm) return SOMA_ERR_NOMEM;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 256)
 #endif
     for (int i = 0; i < n; i++) {
         double s = 0;
@@ -209,7 +219,7 @@ static soma_status double_center(double *K, int n) {
     for (int i = 0; i < n; i++) g += rm[i];
     g /= n;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 256)
 #endif
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) K[(size_t)i * n + j] += g - rm[i] - rm[j];
@@ -223,7 +233,7 @@ static soma_status frob3(const double *K, const double *L, int n, double *kl, do
     double *part = soma_alloc((size_t)n * 3, sizeof(double));
     if (!part) return SOMA_ERR_NOMEM;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 256)
 #endif
     for (int i = 0; i < n; i++) {
         const double *k = K + (size_t)i * n, *l = L + (size_t)i * n;
@@ -247,7 +257,7 @@ static soma_status hsic_unbiased3(const double *K, const double *L, int n, doubl
     double *part = soma_alloc((size_t)n * 5, sizeof(double)); /* per row: kl kk ll, row sums */
     if (!part) return SOMA_ERR_NOMEM;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 256)
 #endif
     for (int i = 0; i < n; i++) {
         const double *k = K + (size_t)i * n, *l = L + (size_t)i * n;
@@ -316,15 +326,14 @@ soma_status soma_cka(const double *X, int p, const double *Y, int q, int n,
             st = SOMA_ERR_NOMEM;
             goto done;
         }
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, q, p, n, 1.0, Yc, q, Xc, p, 0.0, M,
-                    p);
+        soma__dgemm_det(1, 0, q, p, n, 1.0, Yc, q, Xc, p, 0.0, M, p);
         double *part = soma_alloc((size_t)q, sizeof(double));
         if (!part) {
             st = SOMA_ERR_NOMEM;
             goto done;
         }
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)q * p > 65536)
 #endif
         for (int i = 0; i < q; i++) {
             double s = 0;
@@ -392,7 +401,10 @@ static soma_status reduce_cols(const double *A, int n, int p, double *Z) {
     double *w = soma_alloc((size_t)n, sizeof(double));
     if (!w) return SOMA_ERR_NOMEM;
     gram_full(A, n, p, Z);
+    int saved[2];
+    soma__lapack_serial_begin(saved);
     lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', n, Z, n, w);
+    soma__lapack_serial_end(saved);
     if (info != 0) {
         soma_free(w);
         return soma_error(SOMA_ERR_INTERNAL, "procrustes: LAPACKE_dsyevd failed (info %d)",
@@ -436,9 +448,12 @@ soma_status soma_procrustes(const double *X, int p, const double *Y, int q, int 
     M = soma_alloc((size_t)p * q, sizeof(double));
     s = soma_alloc((size_t)(p < q ? p : q), sizeof(double));
     if (!M || !s) goto nomem;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, q, n, 1.0, A, p, B, q, 0.0, M, q);
+    soma__dgemm_det(1, 0, p, q, n, 1.0, A, p, B, q, 0.0, M, q);
+    int saved[2];
+    soma__lapack_serial_begin(saved);
     lapack_int info =
         LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', p, q, M, q, s, NULL, p > q ? p : q, NULL, q);
+    soma__lapack_serial_end(saved);
     if (info != 0) {
         st = soma_error(SOMA_ERR_INTERNAL, "procrustes: LAPACKE_dgesdd failed (info %d)",
                         (int)info);

@@ -2,7 +2,7 @@
  * (declared in soma/analysis.h). Reference: tests/ref/gen_linalg.py (NumPy).
  *
  *   PCA: X centered by its column means; when p <= n the p x p covariance Xc'Xc / (n-1)
- *   (cblas_dsyrk) is decomposed by LAPACKE_dsyevd; else the n x n Gram Xc Xc' is, and the
+ *   (a BLAS product) is decomposed by LAPACKE_dsyevd; else the n x n Gram Xc Xc' is, and the
  *   component of the Gram eigenpair (lambda, u) is Xc' u / sqrt(lambda) (one dgemm), with
  *   variance lambda / (n-1). A component whose variance is below 1e-12 of the largest (data
  *   of lower rank than k) is instead completed to an orthonormal set deterministically (Gram-
@@ -16,6 +16,16 @@
  *
  *   cvPCA: the components V [k, p] of X1 (soma_pca_fit); each repeat centered by its own
  *   column means; eig[r] = (1/n) sum_i <x1_i, v_r> <x2_i, v_r>.
+ *
+ * Thread count: threaded OpenBLAS gives dgemm and dsyrk results whose last bits depend on
+ * the thread count (its partition of C decides which entries go through its edge kernels),
+ * and LAPACK's drivers call the BLAS inside their reductions. So the products of cka.c,
+ * ridge.c and this file go through soma__dgemm_det / soma__dsyrk_det: C is cut into blocks of
+ * DET_BLOCK rows, fixed by the shape alone; each block is one single-threaded dgemm, and the
+ * blocks are spread over the OpenMP threads. Every LAPACKE call runs between
+ * soma__lapack_serial_begin / _end, which hold the BLAS at one thread. Same bits on any count.
+ * The switch is process-wide (openblas_set_num_threads, both counts restored after):
+ * calls made concurrently from several threads stay correct, but their last bits may vary.
  */
 #include <cblas.h>
 #include <lapacke.h>
@@ -24,6 +34,93 @@
 #include <string.h>
 
 #include "soma/analysis.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* OpenBLAS's thread control (weak: another CBLAS has none, and needs none here). */
+extern void openblas_set_num_threads(int) __attribute__((weak));
+extern int openblas_get_num_threads(void) __attribute__((weak));
+
+/* Internal to src/analysis (declared where used): BLAS on one thread around a LAPACK call or
+ * a blocked product. saved[0] receives the OpenMP thread count (for a num_threads clause),
+ * saved[1] the BLAS one; _end restores both. */
+void soma__lapack_serial_begin(int saved[2]);
+void soma__lapack_serial_end(const int saved[2]);
+
+void soma__lapack_serial_begin(int saved[2]) {
+#ifdef _OPENMP
+    /* inside an active parallel region (ours or the caller's) the OpenMP build of OpenBLAS
+     * runs on the calling thread alone; nothing to switch, and nothing global to race on */
+    if (omp_in_parallel()) {
+        saved[0] = 1, saved[1] = -1;
+        return;
+    }
+    saved[0] = omp_get_max_threads();
+#else
+    saved[0] = 1;
+#endif
+    saved[1] = openblas_get_num_threads ? openblas_get_num_threads() : 0;
+    if (openblas_set_num_threads && saved[1] != 1) openblas_set_num_threads(1);
+}
+
+void soma__lapack_serial_end(const int saved[2]) {
+    if (saved[1] < 0) return;
+    if (openblas_set_num_threads && saved[1] > 1) openblas_set_num_threads(saved[1]);
+#ifdef _OPENMP
+    /* OpenMP builds of OpenBLAS set the OpenMP count along with their own */
+    omp_set_num_threads(saved[0]);
+#endif
+}
+
+#define DET_BLOCK 64
+#define DET_MIN_WORK 4e6 /* multiply-adds below which one thread does all */
+
+void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda,
+                     const double *B, int ldb, double beta, double *C, int ldc);
+void soma__dsyrk_det(int trans, int n, int k, double alpha, const double *A, int lda, double *G);
+
+/* C [M, N] = alpha op(A) op(B) + beta C, row-major; ta/tb 1 for transposed. */
+void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda,
+                     const double *B, int ldb, double beta, double *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    int nb = (M + DET_BLOCK - 1) / DET_BLOCK;
+    int saved[2];
+    soma__lapack_serial_begin(saved);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(saved[0]) \
+    if (nb > 1 && (double)M * N * K > DET_MIN_WORK)
+#endif
+    for (int b = 0; b < nb; b++) {
+        int r0 = b * DET_BLOCK, m = M - r0 < DET_BLOCK ? M - r0 : DET_BLOCK;
+        const double *Ab = ta ? A + r0 : A + (size_t)r0 * lda;
+        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, N, K, alpha, Ab, lda, B, ldb, beta, C + (size_t)r0 * ldc, ldc);
+    }
+    soma__lapack_serial_end(saved);
+}
+
+/* The upper triangle of G [n, n] = alpha op(A) op(A)' (op(A) [n, k]; trans 1: A is [k, n]).
+ * Entries below the diagonal are unspecified. */
+void soma__dsyrk_det(int trans, int n, int k, double alpha, const double *A, int lda, double *G) {
+    if (n <= 0) return;
+    int nb = (n + DET_BLOCK - 1) / DET_BLOCK;
+    int saved[2];
+    soma__lapack_serial_begin(saved);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(saved[0]) \
+    if (nb > 1 && (double)n * n * k > 2 * DET_MIN_WORK)
+#endif
+    for (int b = 0; b < nb; b++) {
+        int r0 = b * DET_BLOCK, m = n - r0 < DET_BLOCK ? n - r0 : DET_BLOCK;
+        /* rows r0..r0+m of G, columns r0..n: op(A)[r0:r0+m] op(A)[r0:n]' */
+        const double *Ab = trans ? A + r0 : A + (size_t)r0 * lda;
+        cblas_dgemm(CblasRowMajor, trans ? CblasTrans : CblasNoTrans,
+                    trans ? CblasNoTrans : CblasTrans, m, n - r0, k, alpha, Ab, lda, Ab, lda, 0.0,
+                    G + (size_t)r0 * n + r0, n);
+    }
+    soma__lapack_serial_end(saved);
+}
 
 static soma_status check_finite(const double *X, int n, int p, const char *what) {
     for (int i = 0; i < n; i++)
@@ -61,12 +158,15 @@ static void complete_row(double *V, int r, int p) {
         for (int pass = 0; pass < 2; pass++)
             for (int s = 0; s < r; s++) {
                 const double *u = V + (size_t)s * p;
-                double d = cblas_ddot(p, u, 1, v, 1);
-                cblas_daxpy(p, -d, u, 1, v, 1);
+                double d = 0;
+                for (int j = 0; j < p; j++) d += u[j] * v[j];
+                for (int j = 0; j < p; j++) v[j] -= d * u[j];
             }
-        double nr = cblas_dnrm2(p, v, 1);
+        double nr = 0;
+        for (int j = 0; j < p; j++) nr += v[j] * v[j];
+        nr = sqrt(nr);
         if (nr > 1e-6) {
-            cblas_dscal(p, 1 / nr, v, 1);
+            for (int j = 0; j < p; j++) v[j] /= nr;
             return;
         }
     }
@@ -102,11 +202,13 @@ soma_status soma_pca_fit(const double *X, int n, int p, int k, soma_pca *out) {
     for (size_t t = 0; t < (size_t)n * p; t++) tot += Xc[t] * Xc[t];
     out->total_var = tot / (n - 1);
     if (p <= n)
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, p, n, 1.0 / (n - 1), Xc, p, 0.0, A, p);
+        soma__dsyrk_det(1, p, n, 1.0 / (n - 1), Xc, p, A);
     else
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, p, 1.0 / (n - 1), Xc, p, 0.0, A,
-                    n);
+        soma__dsyrk_det(0, n, p, 1.0 / (n - 1), Xc, p, A);
+    int saved[2];
+    soma__lapack_serial_begin(saved);
     lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', m, A, m, w);
+    soma__lapack_serial_end(saved);
     if (info != 0) {
         st = soma_error(SOMA_ERR_INTERNAL, "pca: LAPACKE_dsyevd failed (info %d)", (int)info);
         goto done;
@@ -135,8 +237,7 @@ soma_status soma_pca_fit(const double *X, int n, int p, int k, soma_pca *out) {
                 U[(size_t)i * good + r] =
                     A[(size_t)i * m + (m - 1 - r)] / sqrt((n - 1) * w[m - 1 - r]);
         if (good > 0)
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, good, p, n, 1.0, U, good, Xc, p,
-                        0.0, out->components, p);
+            soma__dgemm_det(1, 0, good, p, n, 1.0, U, good, Xc, p, 0.0, out->components, p);
     }
     for (int r = good; r < k; r++) complete_row(out->components, r, p);
     for (int r = 0; r < k; r++) {
@@ -165,8 +266,7 @@ soma_status soma_pca_transform(const soma_pca *m, const double *X, int n, double
     if (!Xc) return SOMA_ERR_NOMEM;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < p; j++) Xc[(size_t)i * p + j] = X[(size_t)i * p + j] - m->mean[j];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, p, 1.0, Xc, p, m->components, p,
-                0.0, Z, k);
+    soma__dgemm_det(0, 1, n, k, p, 1.0, Xc, p, m->components, p, 0.0, Z, k);
     soma_free(Xc);
     return SOMA_OK;
 }
@@ -234,8 +334,7 @@ soma_status soma_cvpca(const double *X1, const double *X2, int n, int p, int k, 
     }
     center(X2, n, p, mu2, X2c);
     if ((st = soma_pca_transform(&m, X1, n, Z1)) != SOMA_OK) goto done;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, p, 1.0, X2c, p, m.components, p,
-                0.0, Z2, k);
+    soma__dgemm_det(0, 1, n, k, p, 1.0, X2c, p, m.components, p, 0.0, Z2, k);
     for (int r = 0; r < k; r++) {
         double s = 0;
         for (int i = 0; i < n; i++) s += Z1[(size_t)i * k + r] * Z2[(size_t)i * k + r];

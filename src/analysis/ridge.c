@@ -29,6 +29,15 @@
 
 #include "soma/analysis.h"
 
+/* Defined in geometry.c: BLAS on one thread around LAPACK calls, and products whose bits do
+ * not depend on the thread count (row-major; ta/tb/trans 1 for transposed; dsyrk_det fills
+ * the upper triangle of G [n, n] = alpha op(A) op(A)'). */
+void soma__lapack_serial_begin(int saved[2]);
+void soma__lapack_serial_end(const int saved[2]);
+void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda,
+                     const double *B, int ldb, double beta, double *C, int ldc);
+void soma__dsyrk_det(int trans, int n, int k, double alpha, const double *A, int lda, double *G);
+
 #define DEFAULT_FOLDS 5
 #define DEFAULT_N_ALPHAS 17
 
@@ -111,7 +120,10 @@ static soma_status svd_rows(const double *X, int p, const int *rows, int m, int 
         for (int i = 0; i < m; i++)
             for (int j = 0; j < p; j++) A[(size_t)i * p + j] -= d->xm[j];
     }
+    int saved[2];
+    soma__lapack_serial_begin(saved);
     lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', m, p, A, p, d->s, d->U, r, d->VT, p);
+    soma__lapack_serial_end(saved);
     soma_free(A);
     if (info != 0) {
         svd_free(d);
@@ -158,7 +170,8 @@ static soma_status cv_fold(const double *X, const double *Y, int n, int p, int q
     double *YT = soma_alloc((size_t)nt * q, sizeof(double));
     double *ym = soma_alloc((size_t)q, sizeof(double));
     double *XV = soma_alloc((size_t)nv * p, sizeof(double));
-    double *YV = soma_alloc((size_t)nv * q, sizeof(double)), *yvm = soma_alloc((size_t)q, 8);
+    double *YV = soma_alloc((size_t)nv * q, sizeof(double));
+    double *yvm = soma_alloc((size_t)q, sizeof(double));
     svd_parts d = {0};
     double *A = NULL, *As = NULL, *B = NULL, *P = NULL;
     soma_status st = SOMA_OK;
@@ -181,16 +194,15 @@ static soma_status cv_fold(const double *X, const double *Y, int n, int p, int q
     B = soma_alloc((size_t)r * q, sizeof(double));
     P = soma_alloc((size_t)nv * q, sizeof(double));
     if (!A || !As || !B || !P) goto nomem;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nv, r, p, 1.0, XV, p, d.VT, p, 0.0, A, r);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, q, nt, 1.0, d.U, r, YT, q, 0.0, B, q);
+    soma__dgemm_det(0, 1, nv, r, p, 1.0, XV, p, d.VT, p, 0.0, A, r);
+    soma__dgemm_det(1, 0, r, q, nt, 1.0, d.U, r, YT, q, 0.0, B, q);
     for (int a = 0; a < na; a++) {
         for (int i = 0; i < nv; i++)
             for (int j = 0; j < r; j++)
                 As[(size_t)i * r + j] = A[(size_t)i * r + j] * shrink(d.s[j], alphas[a]);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nv, q, r, 1.0, As, r, B, q, 0.0,
-                    P, q);
+        soma__dgemm_det(0, 0, nv, q, r, 1.0, As, r, B, q, 0.0, P, q);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)q * nv > 65536)
 #endif
         for (int t = 0; t < q; t++) {
             double sse = 0, sst = 0;
@@ -282,7 +294,8 @@ soma_status soma_ridge_fit_folds(const double *X, const double *Y, int n, int p,
 
     double *sum = soma_calloc((size_t)na * q, sizeof(double));
     int *cnt = soma_calloc((size_t)na * q, sizeof(int));
-    double *Yc = soma_alloc((size_t)n * q, sizeof(double)), *ym = soma_alloc((size_t)q, 8);
+    double *Yc = soma_alloc((size_t)n * q, sizeof(double));
+    double *ym = soma_alloc((size_t)q, sizeof(double));
     double *B = NULL;
     svd_parts d = {0};
     soma_status st = SOMA_OK;
@@ -292,9 +305,42 @@ soma_status soma_ridge_fit_folds(const double *X, const double *Y, int n, int p,
     out->cv_r2 = soma_alloc((size_t)q, sizeof(double));
     if (!sum || !cnt || !Yc || !ym || !out->W || !out->b || !out->alpha || !out->cv_r2) goto nomem;
     out->p = p, out->q = q;
-    for (int f = 0; f < k; f++)
-        if ((st = cv_fold(X, Y, n, p, q, o->intercept, alphas, na, fold, f, sum, cnt)) != SOMA_OK)
-            goto done;
+    {
+        /* the folds in parallel, each on one thread (LAPACK and BLAS included), into arrays of
+         * their own; summed in fold order below, so the bits do not depend on the count */
+        size_t per = (size_t)na * q;
+        double *fsum = soma_calloc((size_t)k * per, sizeof(double));
+        int *fcnt = soma_calloc((size_t)k * per, sizeof(int));
+        soma_status *fst = soma_alloc((size_t)k, sizeof(soma_status));
+        if (!fsum || !fcnt || !fst) {
+            soma_free(fsum), soma_free(fcnt), soma_free(fst);
+            goto nomem;
+        }
+        int saved[2];
+        soma__lapack_serial_begin(saved);
+        double work = (double)n * p * (n < p ? n : p);
+        (void)work;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(saved[0]) if (work > 4e6)
+#endif
+        for (int f = 0; f < k; f++)
+            fst[f] = cv_fold(X, Y, n, p, q, o->intercept, alphas, na, fold, f, fsum + f * per,
+                             fcnt + f * per);
+        soma__lapack_serial_end(saved);
+        for (int f = 0; f < k && st == SOMA_OK; f++)
+            if (fst[f] != SOMA_OK)
+                st = fst[f] == SOMA_ERR_NOMEM
+                         ? soma_error(SOMA_ERR_NOMEM, "ridge: out of memory in CV fold %d", f)
+                         : soma_error(fst[f], "ridge: CV fold %d failed (%s)", f,
+                                      soma_status_str(fst[f]));
+        for (int f = 0; f < k && st == SOMA_OK; f++)
+            for (size_t t = 0; t < per; t++) {
+                sum[t] += fsum[f * per + t];
+                cnt[t] += fcnt[f * per + t];
+            }
+        soma_free(fsum), soma_free(fcnt), soma_free(fst);
+        if (st != SOMA_OK) goto done;
+    }
     for (int t = 0; t < q; t++) {
         int best = -1;
         double bv = -INFINITY;
@@ -317,12 +363,10 @@ soma_status soma_ridge_fit_folds(const double *X, const double *Y, int n, int p,
     rows_centered(Y, q, NULL, n, o->intercept, Yc, ym);
     B = soma_alloc((size_t)d.r * q, sizeof(double));
     if (!B) goto nomem;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d.r, q, n, 1.0, d.U, d.r, Yc, q, 0.0, B,
-                q);
+    soma__dgemm_det(1, 0, d.r, q, n, 1.0, d.U, d.r, Yc, q, 0.0, B, q);
     for (int j = 0; j < d.r; j++)
         for (int t = 0; t < q; t++) B[(size_t)j * q + t] *= shrink(d.s[j], out->alpha[t]);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, q, d.r, 1.0, d.VT, p, B, q, 0.0,
-                out->W, q);
+    soma__dgemm_det(1, 0, p, q, d.r, 1.0, d.VT, p, B, q, 0.0, out->W, q);
     for (int t = 0; t < q; t++) {
         double b = ym[t];
         for (int j = 0; j < p; j++) b -= d.xm[j] * out->W[(size_t)j * q + t];
@@ -366,8 +410,7 @@ soma_status soma_ridge_predict(const soma_ridge *m, const double *X, int n, doub
     if (n < 1) return soma_error(SOMA_ERR_ARG, "ridge: n = %d rows; at least 1", n);
     SOMA_TRY(check_finite(X, n, m->p, "ridge: X"));
     for (int i = 0; i < n; i++) memcpy(Yhat + (size_t)i * m->q, m->b, sizeof(double) * m->q);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, m->q, m->p, 1.0, X, m->p, m->W, m->q,
-                1.0, Yhat, m->q);
+    soma__dgemm_det(0, 0, n, m->q, m->p, 1.0, X, m->p, m->W, m->q, 1.0, Yhat, m->q);
     return SOMA_OK;
 }
 
@@ -418,8 +461,10 @@ soma_status soma_encode(const double *X, int n, int p, const double *Y, int q, i
 
     double *Ym = soma_alloc((size_t)n * q, sizeof(double));
     double *Yhat = soma_alloc((size_t)n * q, sizeof(double));
-    double *XT = soma_alloc((size_t)n * p, sizeof(double)), *YT = soma_alloc((size_t)n * q, 8);
-    double *XV = soma_alloc((size_t)n * p, sizeof(double)), *PV = soma_alloc((size_t)n * q, 8);
+    double *XT = soma_alloc((size_t)n * p, sizeof(double));
+    double *YT = soma_alloc((size_t)n * q, sizeof(double));
+    double *XV = soma_alloc((size_t)n * p, sizeof(double));
+    double *PV = soma_alloc((size_t)n * q, sizeof(double));
     double *H0 = NULL, *H1 = NULL;
     int *fold = soma_alloc((size_t)n, sizeof(int)), *va = soma_alloc((size_t)n, sizeof(int));
     soma_ridge m = {0};

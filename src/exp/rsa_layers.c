@@ -140,7 +140,7 @@ static soma_status run_(soma_exp_ctx *c) {
         soma__rsa_model_free(&m);
         return st;
     }
-    const int R = m.n_reps, n = m.n, threads = soma_get_threads();
+    const int R = m.n_reps, n = m.n;
     const long len = soma_rdm_len(n);
     double **rdm = soma_calloc((size_t)R, sizeof(double *));
     double *cat = soma_alloc((size_t)len, sizeof(double));
@@ -152,9 +152,6 @@ static soma_status run_(soma_exp_ctx *c) {
         goto out;
     }
     double t0 = soma_now();
-    /* RDMs and CKA on one thread: the threaded BLAS rounds differently from the serial one, and
-     * these are small (100 conditions); the permutation tests thread with the same bits */
-    soma_set_threads(1);
     for (int r = 0; r < R; r++) {
         if (!(rdm[r] = soma_alloc((size_t)len, sizeof(double)))) {
             st = soma_error(SOMA_ERR_NOMEM, "rsa-layers: out of memory");
@@ -179,7 +176,6 @@ static soma_status run_(soma_exp_ctx *c) {
             cka[b * R + a] = cka[a * R + b];
         }
     }
-    soma_set_threads(threads);
     for (int a = 0; a < R; a++) {
         if ((st = soma_rsa_permtest(cat, rdm[a], n, SOMA_RSA_SPEARMAN, perms, c->seed + 17, &cat_r[a], &cat_p[a])) !=
             SOMA_OK)
@@ -221,7 +217,6 @@ static soma_status run_(soma_exp_ctx *c) {
     if ((st = draw_rdms_(c, &m, rdm, soma_rdm_metric_name(ro.metric))) != SOMA_OK) goto out;
     st = draw_layers_(c, &m, rsa, cka, cat_r);
 out:
-    soma_set_threads(threads);
     for (int r = 0; rdm && r < R; r++) soma_free(rdm[r]);
     soma_free(rdm);
     soma_free(cat);

@@ -228,18 +228,18 @@ static int argmax_(const double *v, int k) {
 /* Rank-1 fractions (frac[N_METHODS]), ceiling containment, and confusion counts
  * conf[method][truth * K + chosen] (may be NULL). */
 static double summarize_(const setup_ *S, const brain_ *b, int count, double *frac, double *conf) {
-    int inside = 0;
-    for (int j = 0; j < N_METHODS; j++) frac[j] = 0.0;
+    int inside = 0, hits[N_METHODS] = {0};
     if (conf) memset(conf, 0, sizeof(double) * N_METHODS * S->K * S->K);
     for (int i = 0; i < count; i++) {
         for (int j = 0; j < N_METHODS; j++) {
             int a = argmax_(b[i].score[j], S->K);
-            frac[j] += (a == b[i].truth) / (double)count;
+            hits[j] += a == b[i].truth;
             if (conf) conf[(size_t)j * S->K * S->K + (size_t)b[i].truth * S->K + a] += 1.0;
         }
         double s = b[i].score[M_RSA][b[i].truth];
         inside += s >= b[i].lower && s <= b[i].upper;
     }
+    for (int j = 0; j < N_METHODS; j++) frac[j] = (double)hits[j] / count;
     return (double)inside / count;
 }
 

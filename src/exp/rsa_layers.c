@@ -23,10 +23,10 @@ static const soma_opt opts_[] = {
 
 static const soma_exp_landmark landmarks_[] = {
     {"category RSA (Spearman with a same/different-class model RDM) of the network's top layer minus that of "
-     "the pixels: deep supervised layers are more categorical than the image (> 0)",
+     "the pixels: deep supervised layers are more categorical than the image",
      "Khaligh-Razavi & Kriegeskorte 2014", "https://doi.org/10.1371/journal.pcbi.1003915", "category_rsa_rise",
      SOMA_EXP_AT_LEAST, 0.0},
-    {"Kendall tau-a of layer depth with category RSA: categorical structure grows along the hierarchy (> 0)",
+    {"Kendall tau-a of layer depth with category RSA: categorical structure grows along the hierarchy",
      "Yamins et al. 2014", "https://doi.org/10.1073/pnas.1403112111", "category_depth_tau", SOMA_EXP_AT_LEAST, 0.0},
     {NULL, NULL, NULL, NULL, 0, 0},
 };

@@ -13,6 +13,16 @@
 // rotation of the centred features, so the scores give the same values as the raw features
 // at the cost of an n-column design (the LeNet's first layer has 4704 features). The model
 // RDMs come from the raw activations.
+//
+// Which RDMs fit this generative model: a random Gaussian mix preserves the Euclidean geometry
+// of the centred features in expectation (E ||W'(x - y)||^2 = V ||x - y||^2), and the noise adds
+// about the same amount to every squared distance, a monotone change that Spearman ignores: so
+// the defaults are Euclidean RDMs compared by Spearman (squared Euclidean with Pearson fits too).
+// Pattern correlations and cosines across channels are not those of the features (the mix
+// centres nothing, the model's activations are not centred), and cosine-type comparators see
+// the noise's offset: with --rdm-metric correlation|cosine or --rsa-method cosine|whitened-cosine
+// the true model falls below the noise ceiling and RSA loses it (measured: rank-1 0.17-0.67 at
+// the reduced size) -- a mismatch of analysis and generative model, shown, not hidden.
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -42,7 +52,7 @@ static const soma_opt opts_[] = {
     {"layers", SOMA_OPT_STR, "pixels,2,5,7,9,10", 0, 0, NULL,
      "candidate models: 'pixels' and layer indices of the net (LeNet: 0-10), comma-separated", 0},
     {"rdm-metric", SOMA_OPT_ENUM, "euclidean", 0, 0, "euclidean|sqeuclidean|correlation|cosine",
-     "dissimilarity of the data and model RDMs", 0},
+     "dissimilarity of the data and model RDMs (see the file's comment: Euclidean-type fits the mix)", 0},
     {"rsa-method", SOMA_OPT_ENUM, "spearman", 0, 0, "pearson|spearman|kendall-tau-a|cosine|whitened-cosine",
      "RDM comparator (and noise ceiling)", 0},
     {"sweep", SOMA_OPT_STR, "1,2.5,4,6,10,16,25", 0, 0, NULL, "noise levels of the degradation figure, comma-separated",
@@ -52,15 +62,15 @@ static const soma_opt opts_[] = {
 };
 
 static const soma_exp_landmark landmarks_[] = {
-    {"fraction of synthetic brains whose generating layer ranks first by RSA (>= 0.95)",
+    {"fraction of synthetic brains whose generating layer ranks first by RSA",
      "Kriegeskorte, Mur & Bandettini 2008", "https://doi.org/10.3389/neuro.06.004.2008", "rank1_rsa",
      SOMA_EXP_AT_LEAST, 0.95},
-    {"fraction whose generating layer ranks first by linear CKA (>= 0.95)", "Kornblith et al. 2019",
+    {"fraction whose generating layer ranks first by linear CKA", "Kornblith et al. 2019",
      "https://proceedings.mlr.press/v97/kornblith19a.html", "rank1_cka", SOMA_EXP_AT_LEAST, 0.95},
-    {"fraction whose generating layer ranks first by encoding-model predictivity (>= 0.95)",
+    {"fraction whose generating layer ranks first by encoding-model predictivity",
      "Naselaris, Kay, Nishimoto & Gallant 2011", "https://doi.org/10.1016/j.neuroimage.2010.07.073",
      "rank1_encoding", SOMA_EXP_AT_LEAST, 0.95},
-    {"fraction of brains whose noise ceiling [lower, upper] contains the true model's RSA score (>= 0.95)",
+    {"fraction of brains whose noise ceiling [lower, upper] contains the true model's RSA score",
      "Nili et al. 2014", "https://doi.org/10.1371/journal.pcbi.1003553", "ceiling_contains_true", SOMA_EXP_AT_LEAST,
      0.95},
     {NULL, NULL, NULL, NULL, 0, 0},

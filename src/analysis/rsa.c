@@ -6,14 +6,15 @@
  * 1 for pairs sharing a condition, 0 otherwise). U'U = (n - 2) I + J, so by Woodbury
  *   V^-1 x = (x - U t) / 2,  t = (n I + J)^-1 U'x = (s - sum(s) / (2n)) / n,  s = U'x,
  * and (U t)_ij = t_i + t_j: O(m). The value is a'V^-1 b / sqrt(a'V^-1 a  b'V^-1 b).
- * rsa_internal.c's masked variant (some pairs missing, as in a condition bootstrap) solves
- * the principal subsystem by conjugate gradients with the same O(m) product.
+ * soma__vinv_masked (some pairs missing, as in a condition bootstrap) solves the principal
+ * subsystem by conjugate gradients with the same O(m) product.
  *
  * Permutation test. Relabelling the conditions of b permutes its entries, so the rank
  * vector of b permutes with it, and V^-1 commutes with the relabelling: Pearson, Spearman,
  * the cosines reduce to a dot product of a fixed vector (z-scored values, z-scored ranks,
  * unit-norm or V^-1-whitened a) with the permuted b-vector. Kendall recomputes tau-a per
- * permutation in per-thread scratch. Permutation k is drawn from stream k of the seed, so
+ * permutation in per-thread scratch from tie-group keys (the keys of b relabel with it), by
+ * counting sorts and a Fenwick tree. Permutation k is drawn from stream k of the seed, so
  * the result is the same on any thread count; nothing is allocated per permutation.
  */
 #include <math.h>
@@ -180,6 +181,47 @@ int soma__rsa_is_constant(const double *x, long m) {
     mean /= m;
     for (long k = 0; k < m; k++) ss += (x[k] - mean) * (x[k] - mean);
     return !(ss > 1e-24 * raw) || ss == 0.0;
+}
+
+size_t soma__kendall_keys_scratch(long K, long m) {
+    return (size_t)(K + 1) * (sizeof(long) + sizeof(int)) + 2 * (size_t)m * sizeof(int);
+}
+
+/* tau-a of two vectors given as tie-group keys in [0, K) (soma__rsa_groups: keys order the
+ * values, equal values share a key): counting sorts by (a, b) and a Fenwick tree counting,
+ * for each entry in that order, the earlier ones with a larger b key: O(m log K) without
+ * comparisons of doubles. The same count as Knight's merge (pairs out of order in b). */
+double soma__kendall_keys(const int *ka, const int *kb, long m, long K, void *scratch) {
+    long *cnt = scratch;
+    int *fen = (int *)(cnt + K + 1), *o1 = fen + K + 1, *o2 = o1 + m;
+    long long n0 = (long long)m * (m - 1) / 2, n1 = 0, n2 = 0, n3 = 0, swaps = 0;
+    /* by b, then stably by a */
+    memset(cnt, 0, sizeof(long) * (size_t)(K + 1));
+    for (long k = 0; k < m; k++) cnt[kb[k] + 1]++;
+    for (long g = 0; g < K; g++) n2 += (long long)cnt[g + 1] * (cnt[g + 1] - 1) / 2, cnt[g + 1] += cnt[g];
+    for (long k = 0; k < m; k++) o1[cnt[kb[k]]++] = (int)k;
+    memset(cnt, 0, sizeof(long) * (size_t)(K + 1));
+    for (long k = 0; k < m; k++) cnt[ka[k] + 1]++;
+    for (long g = 0; g < K; g++) n1 += (long long)cnt[g + 1] * (cnt[g + 1] - 1) / 2, cnt[g + 1] += cnt[g];
+    for (long t = 0; t < m; t++) o2[cnt[ka[o1[t]]]++] = o1[t];
+    memset(fen, 0, sizeof(int) * (size_t)(K + 1));
+    long run = 1;
+    for (long t = 0; t < m; t++) {
+        int i = o2[t], b = kb[i];
+        if (t > 0) {
+            int h = o2[t - 1];
+            if (ka[h] == ka[i] && kb[h] == b)
+                run++;
+            else
+                n3 += (long long)run * (run - 1) / 2, run = 1;
+        }
+        long le = 0; /* earlier entries with a b key <= b */
+        for (long x = b + 1; x > 0; x -= x & -x) le += fen[x];
+        swaps += t - le;
+        for (long x = b + 1; x <= K; x += x & -x) fen[x]++;
+    }
+    n3 += (long long)run * (run - 1) / 2;
+    return (double)(n0 - n1 - n2 + n3 - 2 * swaps) / (double)n0;
 }
 
 soma_status soma_kendall_tau_a(const double *a, const double *b, long m, double *tau) {
@@ -361,15 +403,6 @@ soma_status soma_rsa_compare(const double *a, const double *b, int n, soma_rsa_m
 
 // --- permutation test ----------------------------------------------------------------------------
 
-/* bp[k] = b at pair (perm[i], perm[j]) for the k-th pair (i, j); bsq the full square b. */
-static void permute_rdm_(const double *bsq, const int *perm, int n, double *bp) {
-    long k = 0;
-    for (int i = 0; i < n; i++) {
-        const double *row = bsq + (size_t)perm[i] * n;
-        for (int j = i + 1; j < n; j++, k++) bp[k] = row[perm[j]];
-    }
-}
-
 /* Dot product of fa with b relabelled by perm (bsq the full square b), without forming the
  * permuted vector: one gather per pair. */
 static double perm_dot_(const double *fa, const double *bsq, const int *perm, int n) {
@@ -446,13 +479,37 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
         break;
     }
     soma_rdm_to_square(fb, n, bsq);
+    /* Kendall: tie-group keys of a, and of b as a square matrix to relabel */
+    int *ka = NULL, *kbsq = NULL;
+    if (!dot_form) {
+        ka = soma_alloc((size_t)m * 2, sizeof(int));
+        kbsq = soma_alloc((size_t)n * n, sizeof(int));
+        if (!ka || !kbsq) {
+            soma_free(fa), soma_free(bsq), soma_free(tmp), soma_free(ka), soma_free(kbsq);
+            return SOMA_ERR_NOMEM;
+        }
+        int *kb = ka + m;
+        soma__rsa_groups(a, m, ka, tmp);
+        soma__rsa_groups(b, m, kb, tmp);
+        long k = 0;
+        for (int i = 0; i < n; i++) {
+            kbsq[(size_t)i * n + i] = 0;
+            for (int j = i + 1; j < n; j++, k++) kbsq[(size_t)i * n + j] = kbsq[(size_t)j * n + i] = kb[k];
+        }
+    }
     int *ident = soma_alloc((size_t)n, sizeof(int));
     if (!ident) {
-        soma_free(fa), soma_free(bsq), soma_free(tmp);
+        soma_free(fa), soma_free(bsq), soma_free(tmp), soma_free(ka), soma_free(kbsq);
         return SOMA_ERR_NOMEM;
     }
     for (int i = 0; i < n; i++) ident[i] = i;
-    double obs = dot_form ? perm_dot_(fa, bsq, ident, n) : soma__kendall(a, b, m, tmp);
+    void *ks0 = dot_form ? NULL : soma_alloc(soma__kendall_keys_scratch(m, m), 1);
+    if (!dot_form && !ks0) {
+        soma_free(fa), soma_free(bsq), soma_free(tmp), soma_free(ka), soma_free(kbsq), soma_free(ident);
+        return SOMA_ERR_NOMEM;
+    }
+    double obs = dot_form ? perm_dot_(fa, bsq, ident, n) : soma__kendall_keys(ka, ka + m, m, m, ks0);
+    soma_free(ks0);
     soma_free(ident);
     soma_free(tmp);
 
@@ -463,8 +520,8 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
 #endif
     {
         int *perm = soma_alloc((size_t)n, sizeof(int));
-        double *bp = dot_form ? NULL : soma_alloc((size_t)m, sizeof(double));
-        void *ks = dot_form ? NULL : soma_alloc(soma__kendall_scratch(m), 1);
+        int *bp = dot_form ? NULL : soma_alloc((size_t)m, sizeof(int));
+        void *ks = dot_form ? NULL : soma_alloc(soma__kendall_keys_scratch(m, m), 1);
         if (!perm || (!dot_form && (!bp || !ks))) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -483,8 +540,12 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
             if (dot_form) {
                 v = perm_dot_(fa, bsq, perm, n);
             } else {
-                permute_rdm_(bsq, perm, n, bp);
-                v = soma__kendall(a, bp, m, ks);
+                long k2 = 0;
+                for (int i = 0; i < n; i++) {
+                    const int *row = kbsq + (size_t)perm[i] * n;
+                    for (int j = i + 1; j < n; j++, k2++) bp[k2] = row[perm[j]];
+                }
+                v = soma__kendall_keys(ka, bp, m, m, ks);
             }
             if (v >= obs) count++;
         }
@@ -492,7 +553,7 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
         soma_free(bp);
         soma_free(ks);
     }
-    soma_free(fa), soma_free(bsq);
+    soma_free(fa), soma_free(bsq), soma_free(ka), soma_free(kbsq);
     if (failed) return soma_error(SOMA_ERR_NOMEM, "rsa_permtest: out of memory for the per-thread scratch");
     *value = obs;
     *p = (1.0 + (double)count) / (1.0 + (double)n_perm);

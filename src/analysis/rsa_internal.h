@@ -15,6 +15,10 @@ void soma__rsa_groups(const double *x, long m, int *key, void *tmp);
 /* Kendall's tau-a of a, b [m] (m >= 2) in O(m log m); scratch of soma__kendall_scratch(m). */
 double soma__kendall(const double *a, const double *b, long m, void *scratch);
 size_t soma__kendall_scratch(long m);
+/* The same from tie-group keys in [0, K) (soma__rsa_groups) of m entries, in O(m log K);
+ * scratch of soma__kendall_keys_scratch(K, m) bytes. */
+double soma__kendall_keys(const int *ka, const int *kb, long m, long K, void *scratch);
+size_t soma__kendall_keys_scratch(long K, long m);
 /* y = V^-1 x for a complete condensed RDM of n conditions; s [n] scratch. */
 void soma__vinv(const double *x, int n, double *y, double *s);
 /* V^-1 restricted to the pairs with mask[k] != 0 (conjugate gradients); scratch of

@@ -267,6 +267,7 @@ typedef struct {
     unsigned char *mask;  /* [m] kept positions' pairs (whitened cosine) */
     double *mv, *dv;      /* [n_models * m], [n_subj * m] cut RDMs */
     int *cnt;             /* [m] entries per tie group (Spearman) */
+    int *mk, *dk;         /* [n_models * m], [n_subj * m] cut tie-group keys (Kendall) */
     double *avg;          /* [m] average rank of each tie group in the cut (Spearman) */
     void *cmp;            /* comparator scratch */
 } boot_ws_;
@@ -274,6 +275,7 @@ typedef struct {
 static void ws_free_(boot_ws_ *w) {
     soma_free(w->subj), soma_free(w->cond), soma_free(w->used), soma_free(w->src), soma_free(w->mask);
     soma_free(w->mv), soma_free(w->dv), soma_free(w->cmp), soma_free(w->cnt), soma_free(w->avg);
+    soma_free(w->mk), soma_free(w->dk);
 }
 
 static int ws_alloc_(boot_ws_ *w, int M, int S, int n) {
@@ -286,10 +288,14 @@ static int ws_alloc_(boot_ws_ *w, int M, int S, int n) {
     w->mask = soma_alloc((size_t)m, 1);
     w->mv = soma_alloc((size_t)M * m, sizeof(double));
     w->dv = soma_alloc((size_t)S * m, sizeof(double));
-    w->cmp = soma_alloc(soma__rsa_cmp_scratch(m, n), 1);
+    size_t cs = soma__rsa_cmp_scratch(m, n), ks = soma__kendall_keys_scratch(m, m);
+    w->cmp = soma_alloc(cs > ks ? cs : ks, 1);
     w->cnt = soma_alloc((size_t)m, sizeof(int));
     w->avg = soma_alloc((size_t)m, sizeof(double));
-    return w->subj && w->cond && w->used && w->src && w->mask && w->mv && w->dv && w->cmp && w->cnt && w->avg;
+    w->mk = soma_alloc((size_t)M * m, sizeof(int));
+    w->dk = soma_alloc((size_t)S * m, sizeof(int));
+    return w->subj && w->cond && w->used && w->src && w->mask && w->mv && w->dv && w->cmp && w->cnt && w->avg &&
+           w->mk && w->dk;
 }
 
 /* One bootstrap sample from stream `stream`: out[M] scores; 0 when the sample is unusable
@@ -353,6 +359,10 @@ static int boot_sample_(const double *models, int M, const double *data, int S, 
                     }
                 for (long c = 0; c < mc; c++) v[c] = w->avg[key[w->src[c]]];
                 prep_(v, len, SOMA_RSA_PEARSON, side, n, w->mask, w->cmp);
+            } else if (method == SOMA_RSA_KENDALL_A && keys) {
+                const int *key = keys + (size_t)(side ? M + k : k) * m;
+                int *kv = (side ? w->dk : w->mk) + (size_t)k * m;
+                for (long c = 0; c < mc; c++) kv[c] = key[w->src[c]];
             } else if (method != SOMA_RSA_KENDALL_A) {
                 prep_(v, len, method, side, n, w->mask, w->cmp);
             }
@@ -364,7 +374,8 @@ static int boot_sample_(const double *models, int M, const double *data, int S, 
         for (int s = 0; s < S; s++) {
             const double *b = w->dv + (size_t)w->subj[s] * m;
             if (method == SOMA_RSA_KENDALL_A) {
-                acc += soma__kendall(a, b, len, w->cmp);
+                acc += keys ? soma__kendall_keys(w->mk + (size_t)k * m, w->dk + (size_t)w->subj[s] * m, len, m, w->cmp)
+                            : soma__kendall(a, b, len, w->cmp);
             } else {
                 double d = 0;
                 for (long t = 0; t < len; t++) d += a[t] * b[t];
@@ -459,9 +470,9 @@ soma_status soma_rsa_evaluate(const double *models, int n_models, const double *
             st = SOMA_ERR_NOMEM;
             goto fail;
         }
-        /* Spearman under a condition bootstrap: each RDM's tie groups, once */
+        /* Spearman and Kendall under a condition bootstrap: each RDM's tie groups, once */
         int *keys = NULL;
-        if (method == SOMA_RSA_SPEARMAN && o->boot != SOMA_BOOT_SUBJECTS) {
+        if ((method == SOMA_RSA_SPEARMAN || method == SOMA_RSA_KENDALL_A) && o->boot != SOMA_BOOT_SUBJECTS) {
             keys = soma_alloc((size_t)(M + S) * m, sizeof(int));
             void *gt = soma_alloc(soma__rsa_ranks_scratch(m), 1);
             if (!keys || !gt) {

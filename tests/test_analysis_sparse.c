@@ -313,7 +313,7 @@ static void test_lasso(void) {
 
 /* Same bits for 1 and 2 threads on a batch big enough to be split. */
 static void test_threads(void) {
-    int k = 64, d = 32, n = 1200; /* n k above the size where the loops go parallel */
+    int k = 64, d = 32, n = 1030; /* n k above the size where the loops go parallel */
     float *D = malloc(sizeof(float) * k * d), *X = malloc(sizeof(float) * n * d);
     float *A1 = malloc(sizeof(float) * n * k), *A2 = malloc(sizeof(float) * n * k);
     soma_rng r;
@@ -322,7 +322,7 @@ static void test_threads(void) {
     soma_rng_normal_fill(&r, X, (size_t)n * d, 0.f, 1.f);
     int saved = soma_get_threads();
     for (int solver = 0; solver < 3; solver++) {
-        soma_sparse_opts o = {(soma_sparse_solver)solver, 0.2f, 100, 1e-6f, 0};
+        soma_sparse_opts o = {(soma_sparse_solver)solver, 0.2f, 12, 1e-6f, 0};
         soma_set_threads(1);
         CHECK_OK(soma_sparse_code(D, k, d, X, n, &o, A1));
         soma_set_threads(2);

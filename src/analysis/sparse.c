@@ -81,10 +81,9 @@ static soma_status solve_(const float *G, const float *B, int n, int k, const so
     float step = (float)(1.0 / L), thr = (float)(o->lambda / L);
     float *Q = soma_alloc(nk, sizeof(float));   /* A G, or the gradient point */
     float *Y = soma_alloc(nk, sizeof(float));   /* FISTA: extrapolated point; LCA: U */
-    float *Aold = soma_alloc(nk, sizeof(float));
     double *rowd = soma_alloc((size_t)n, 2 * sizeof(double));
-    if (!Q || !Y || !Aold || !rowd) {
-        soma_free(Q), soma_free(Y), soma_free(Aold), soma_free(rowd);
+    if (!Q || !Y || !rowd) {
+        soma_free(Q), soma_free(Y), soma_free(rowd);
         return SOMA_ERR_NOMEM;
     }
     double t = 1.0;
@@ -93,56 +92,44 @@ static soma_status solve_(const float *G, const float *B, int n, int k, const so
     } else {
         memcpy(Y, A, nk * sizeof(float));
     }
+    const int lca = o->solver == SOMA_SPARSE_LCA;
     for (int it = 0; it < iters; it++) {
-        memcpy(Aold, A, nk * sizeof(float));
-        if (o->solver == SOMA_SPARSE_LCA) {
-            soma_gemm(0, 0, n, k, k, 1.f, A, k, G, k, 0.f, Q, k); /* A G */
+        /* LCA: Q = A G; ISTA / FISTA: Q = Y G */
+        soma_gemm(0, 0, n, k, k, 1.f, lca ? A : Y, k, G, k, 0.f, Q, k);
+        double t_new = (1.0 + sqrt(1.0 + 4.0 * t * t)) / 2.0;
+        float mom = o->solver == SOMA_SPARSE_FISTA ? (float)((t - 1.0) / t_new) : 0.f;
+        t = t_new;
+        /* one parallel region an iteration: the update and each row's change and size */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((size_t)n * k > 65536)
 #endif
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < k; j++) {
-                    size_t q = (size_t)i * k + j;
-                    float u = Y[q] + step * (B[q] - Y[q] - (Q[q] - A[q]));
+        for (int i = 0; i < n; i++) {
+            double dd = 0, aa = 0;
+            for (int j = 0; j < k; j++) {
+                size_t q = (size_t)i * k + j;
+                float old = A[q], a;
+                if (lca) {
+                    float u = Y[q] + step * (B[q] - Y[q] - (Q[q] - old));
                     Y[q] = u;
-                    A[q] = shrink_(u, o->lambda, o->nonneg);
+                    a = shrink_(u, o->lambda, o->nonneg);
+                } else {
+                    a = shrink_(Y[q] - step * (Q[q] - B[q]), thr, o->nonneg);
+                    Y[q] = a + mom * (a - old);
                 }
-        } else {
-            soma_gemm(0, 0, n, k, k, 1.f, Y, k, G, k, 0.f, Q, k); /* Y G */
-            double t_new = (1.0 + sqrt(1.0 + 4.0 * t * t)) / 2.0;
-            float mom = o->solver == SOMA_SPARSE_FISTA ? (float)((t - 1.0) / t_new) : 0.f;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((size_t)n * k > 65536)
-#endif
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < k; j++) {
-                    size_t q = (size_t)i * k + j;
-                    float a = shrink_(Y[q] - step * (Q[q] - B[q]), thr, o->nonneg);
-                    A[q] = a;
-                    Y[q] = a + mom * (a - Aold[q]);
-                }
-            t = t_new;
+                A[q] = a;
+                double e = (double)a - old;
+                dd += e * e;
+                aa += (double)a * a;
+            }
+            rowd[2 * i] = dd, rowd[2 * i + 1] = aa;
         }
         if (o->tol > 0.f) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((size_t)n * k > 65536)
-#endif
-            for (int i = 0; i < n; i++) {
-                double dd = 0, aa = 0;
-                for (int j = 0; j < k; j++) {
-                    size_t q = (size_t)i * k + j;
-                    double e = (double)A[q] - Aold[q];
-                    dd += e * e;
-                    aa += (double)A[q] * A[q];
-                }
-                rowd[2 * i] = dd, rowd[2 * i + 1] = aa;
-            }
             double dd = 0, aa = 0;
             for (int i = 0; i < n; i++) dd += rowd[2 * i], aa += rowd[2 * i + 1];
             if (sqrt(dd) <= o->tol * sqrt(aa)) break;
         }
     }
-    soma_free(Q), soma_free(Y), soma_free(Aold), soma_free(rowd);
+    soma_free(Q), soma_free(Y), soma_free(rowd);
     return SOMA_OK;
 }
 

@@ -73,6 +73,31 @@ static inline float shrink_(float v, float t, int nonneg) {
     return 0.f;
 }
 
+/* C = alpha op(A) op(B) + beta C in blocks of MB_ rows of C, one block a task. Inside an OpenMP
+ * parallel region OpenBLAS runs each call on one thread, so every block is computed the same
+ * way whatever the thread count: the same bits for any count (OpenBLAS's own threading splits
+ * the work by its thread count, and on some kernels (Zen, Haswell) that changes the rounding).
+ * It also makes one parallel region a call instead of OpenBLAS's own hand-offs. Small products
+ * (below OpenBLAS's own threading threshold) are one plain call. */
+#define MB_ 32
+static void gemm_rows_(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                       int ldb, float beta, float *C, int ldc) {
+    /* below OpenBLAS's threshold for threading (m n k < 4 * 65536) one call is one thread */
+    if ((double)M * N * K <= 262144.0) {
+        soma_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int mb = M >= 2 * MB_ ? MB_ : (M + 1) / 2, nb = (M + mb - 1) / mb;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nb > 1)
+#endif
+    for (int blk = 0; blk < nb; blk++) {
+        int i0 = blk * mb, m = M - i0 < mb ? M - i0 : mb;
+        soma_gemm(ta, tb, m, N, K, alpha, ta ? A + i0 : A + (size_t)i0 * lda, lda, B, ldb, beta,
+                  C + (size_t)i0 * ldc, ldc);
+    }
+}
+
 /* The solver core: A [n, k] from B = X D' and G = D D'; A is the start (zero or warm). */
 static soma_status solve_(const float *G, const float *B, int n, int k, const soma_sparse_opts *o, double L,
                           float *A) {
@@ -95,7 +120,7 @@ static soma_status solve_(const float *G, const float *B, int n, int k, const so
     const int lca = o->solver == SOMA_SPARSE_LCA;
     for (int it = 0; it < iters; it++) {
         /* LCA: Q = A G; ISTA / FISTA: Q = Y G */
-        soma_gemm(0, 0, n, k, k, 1.f, lca ? A : Y, k, G, k, 0.f, Q, k);
+        gemm_rows_(0, 0, n, k, k, 1.f, lca ? A : Y, k, G, k, 0.f, Q, k);
         double t_new = (1.0 + sqrt(1.0 + 4.0 * t * t)) / 2.0;
         float mom = o->solver == SOMA_SPARSE_FISTA ? (float)((t - 1.0) / t_new) : 0.f;
         t = t_new;
@@ -148,11 +173,11 @@ static soma_status check_opts_(const char *what, const soma_sparse_opts *o) {
  * (v warm when the caller keeps it). */
 static soma_status code_(const float *D, int k, int d, const float *X, int n, const soma_sparse_opts *o, float *A,
                          float *G, float *B, double *v, double *u) {
-    soma_gemm(0, 1, k, k, d, 1.f, D, d, D, d, 0.f, G, k); /* G = D D' */
+    gemm_rows_(0, 1, k, k, d, 1.f, D, d, D, d, 0.f, G, k); /* G = D D' */
     /* 1% above the estimate: power iteration approaches the largest eigenvalue from below */
     double L = 1.01 * lmax_(G, k, v, u, 1000);
     if (!(L > 0)) return soma_error(SOMA_ERR_ARG, "sparse code: the dictionary is all zeros");
-    soma_gemm(0, 1, n, k, d, 1.f, X, d, D, d, 0.f, B, k); /* B = X D' */
+    gemm_rows_(0, 1, n, k, d, 1.f, X, d, D, d, 0.f, B, k); /* B = X D' */
     memset(A, 0, sizeof(float) * (size_t)n * k);
     return solve_(G, B, n, k, o, L, A);
 }
@@ -226,14 +251,14 @@ soma_status soma_dict_learn(const float *X, int n, int d, const soma_dict_opts *
         }
         if ((st = code_(Dm, k, d, Xb, b, &o->code, A, G, B, v, v + k)) != SOMA_OK) goto out;
         memcpy(R, Xb, sizeof(float) * (size_t)b * d);
-        soma_gemm(0, 0, b, d, k, -1.f, A, k, Dm, d, 1.f, R, d); /* R = X_b - A D */
+        gemm_rows_(0, 0, b, d, k, -1.f, A, k, Dm, d, 1.f, R, d); /* R = X_b - A D */
         double se = 0;
         long nnz = 0;
         for (size_t i = 0; i < (size_t)b * d; i++) se += (double)R[i] * R[i];
         for (size_t i = 0; i < (size_t)b * k; i++) nnz += A[i] != 0.f;
         last_mse = se / ((double)b * d);
         last_l0 = (double)nnz / b;
-        soma_gemm(1, 0, k, d, b, o->lr / (float)b, A, k, R, d, 1.f, Dm, d); /* D += lr A' R / b */
+        gemm_rows_(1, 0, k, d, b, o->lr / (float)b, A, k, R, d, 1.f, Dm, d); /* D += lr A' R / b */
         normalise_rows_(Dm, k, d);
         if (progress) {
             char extra[96];

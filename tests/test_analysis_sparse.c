@@ -12,9 +12,9 @@
 #include "soma/exp.h"
 #include <cjson/cJSON.h>
 
-/* what the reduced run (64 bases, 300 steps) must reach: measured values in the commit */
-#define REDUCED_R2_FRACTION_ 0.5
-#define REDUCED_MEAN_R2_ 0.6
+/* what the reduced run (64 bases, 400 steps) must reach; it measured 0.61, 0.777 and 0.12 */
+#define REDUCED_R2_FRACTION_ 0.45
+#define REDUCED_MEAN_R2_ 0.7
 #define REDUCED_GABOR_FRACTION_ 0.05
 
 #ifndef M_PI

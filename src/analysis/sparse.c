@@ -77,14 +77,21 @@ static inline float shrink_(float v, float t, int nonneg) {
  * parallel region OpenBLAS runs each call on one thread, so every block is computed the same
  * way whatever the thread count: the same bits for any count (OpenBLAS's own threading splits
  * the work by its thread count, and on some kernels (Zen, Haswell) that changes the rounding).
- * It also makes one parallel region a call instead of OpenBLAS's own hand-offs. Small products
- * (below OpenBLAS's own threading threshold) are one plain call. */
+ * It also makes one parallel region a call instead of OpenBLAS's own hand-offs. */
 #define MB_ 32
 static void gemm_rows_(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                        int ldb, float beta, float *C, int ldc) {
-    /* below OpenBLAS's threshold for threading (m n k < 4 * 65536) one call is one thread */
-    if ((double)M * N * K <= 262144.0) {
-        soma_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    /* Small products (up to 4M multiply-adds, about a millisecond on one core) run here in
+     * blocks of rows under OpenBLAS's threading threshold (m n k <= 4 * 65536), so each block
+     * is one thread: no parallel region to wait in for work this small. */
+    double nk = (double)N * K;
+    if ((double)M * nk <= 4194304.0) {
+        int mbs = nk >= 262144.0 ? 1 : (int)(262144.0 / nk);
+        for (int i0 = 0; i0 < M; i0 += mbs) {
+            int m = M - i0 < mbs ? M - i0 : mbs;
+            soma_gemm(ta, tb, m, N, K, alpha, ta ? A + i0 : A + (size_t)i0 * lda, lda, B, ldb, beta,
+                      C + (size_t)i0 * ldc, ldc);
+        }
         return;
     }
     int mb = M >= 2 * MB_ ? MB_ : (M + 1) / 2, nb = (M + mb - 1) / mb;

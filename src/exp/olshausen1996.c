@@ -38,7 +38,7 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--bases", "64", "--patches", "8000", "--steps", "300", NULL};
+static const char *const reduced_[] = {"--bases", "64", "--patches", "8000", "--steps", "400", NULL};
 
 static int cmp_float_(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;

@@ -273,7 +273,13 @@ soma_status soma_dict_learn(const float *X, int n, int d, const soma_dict_opts *
             soma_progress_update(progress, s + 1, extra);
         }
     }
-    if (progress) soma_progress_end(progress);
+    if (progress) {
+        char line[128];
+        snprintf(line, sizeof line, "%d steps of %d signals: mse %.4f, L0 %.1f of %d", o->steps, b, last_mse,
+                 last_l0, k);
+        soma_progress_note(progress, line);
+        soma_progress_end(progress);
+    }
     if (mse) *mse = last_mse;
     if (l0) *l0 = last_l0;
     *D = Dm;

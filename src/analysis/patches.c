@@ -92,9 +92,6 @@ static void twiddles_(double *tc, double *ts, int n) {
 }
 
 static void transpose_(double *dst, const double *src, int h, int w) { /* src [h, w] -> dst [w, h] */
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
     for (int x = 0; x < w; x++)
         for (int y = 0; y < h; y++) dst[(size_t)x * h + y] = src[(size_t)y * w + x];
 }
@@ -103,16 +100,10 @@ static void transpose_(double *dst, const double *src, int h, int w) { /* src [h
  * doubles of scratch, tw: twiddles of w then of h (w/2 + h/2 cos, then as many sin). */
 static void fft2_(double *re, double *im, double *t, int h, int w, const double *tw, int inv) {
     const double *cw = tw, *sw = tw + w / 2, *ch = tw + w, *sh = tw + w + h / 2;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
     for (int y = 0; y < h; y++) fft1_(re + (size_t)y * w, im + (size_t)y * w, w, cw, sw, inv);
     double *tr = t, *ti = t + (size_t)h * w;
     transpose_(tr, re, h, w);
     transpose_(ti, im, h, w);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
     for (int x = 0; x < w; x++) fft1_(tr + (size_t)x * h, ti + (size_t)x * h, h, ch, sh, inv);
     transpose_(re, tr, w, h);
     transpose_(im, ti, w, h);
@@ -286,11 +277,29 @@ soma_status soma_image_patches(const char *dir, const soma_patch_opts *o, float 
         st = SOMA_ERR_NOMEM;
         goto done;
     }
-    char path[4096];
-    for (int i = 0; i < n_img; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if ((st = load_(path, o->whiten, s, &im[i])) != SOMA_OK) goto done;
+    /* one image a thread (serial inside): the error of the first failing image is kept */
+    soma_status *sts = soma_alloc((size_t)n_img, sizeof(soma_status));
+    char(*msgs)[512] = soma_alloc((size_t)n_img, 512);
+    if (!sts || !msgs) {
+        soma_free(sts);
+        soma_free(msgs);
+        st = SOMA_ERR_NOMEM;
+        goto done;
     }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int i = 0; i < n_img; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        sts[i] = load_(path, o->whiten, s, &im[i]);
+        snprintf(msgs[i], 512, "%s", sts[i] == SOMA_OK ? "" : soma_errmsg());
+    }
+    for (int i = 0; i < n_img && st == SOMA_OK; i++)
+        if (sts[i] != SOMA_OK) st = soma_error(sts[i], "%s", msgs[i]);
+    soma_free(sts);
+    soma_free(msgs);
+    if (st != SOMA_OK) goto done;
     soma_rng r;
     soma_rng_seed(&r, o->seed, 0);
     double ss = 0.0;

@@ -73,6 +73,38 @@ static inline float shrink_(float v, float t, int nonneg) {
     return 0.f;
 }
 
+/* C = alpha op(A) op(B) + beta C in blocks of MB_ rows of C, one block a task. Inside an OpenMP
+ * parallel region OpenBLAS runs each call on one thread, so every block is computed the same
+ * way whatever the thread count: the same bits for any count (OpenBLAS's own threading splits
+ * the work by its thread count, and on some kernels (Zen, Haswell) that changes the rounding).
+ * It also makes one parallel region a call instead of OpenBLAS's own hand-offs. */
+#define MB_ 32
+static void gemm_rows_(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                       int ldb, float beta, float *C, int ldc) {
+    /* Small products (up to 4M multiply-adds, about a millisecond on one core) run here in
+     * blocks of rows under OpenBLAS's threading threshold (m n k <= 4 * 65536), so each block
+     * is one thread: no parallel region to wait in for work this small. */
+    double nk = (double)N * K;
+    if ((double)M * nk <= 4194304.0) {
+        int mbs = nk >= 262144.0 ? 1 : (int)(262144.0 / nk);
+        for (int i0 = 0; i0 < M; i0 += mbs) {
+            int m = M - i0 < mbs ? M - i0 : mbs;
+            soma_gemm(ta, tb, m, N, K, alpha, ta ? A + i0 : A + (size_t)i0 * lda, lda, B, ldb, beta,
+                      C + (size_t)i0 * ldc, ldc);
+        }
+        return;
+    }
+    int mb = M >= 2 * MB_ ? MB_ : (M + 1) / 2, nb = (M + mb - 1) / mb;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nb > 1)
+#endif
+    for (int blk = 0; blk < nb; blk++) {
+        int i0 = blk * mb, m = M - i0 < mb ? M - i0 : mb;
+        soma_gemm(ta, tb, m, N, K, alpha, ta ? A + i0 : A + (size_t)i0 * lda, lda, B, ldb, beta,
+                  C + (size_t)i0 * ldc, ldc);
+    }
+}
+
 /* The solver core: A [n, k] from B = X D' and G = D D'; A is the start (zero or warm). */
 static soma_status solve_(const float *G, const float *B, int n, int k, const soma_sparse_opts *o, double L,
                           float *A) {
@@ -81,10 +113,9 @@ static soma_status solve_(const float *G, const float *B, int n, int k, const so
     float step = (float)(1.0 / L), thr = (float)(o->lambda / L);
     float *Q = soma_alloc(nk, sizeof(float));   /* A G, or the gradient point */
     float *Y = soma_alloc(nk, sizeof(float));   /* FISTA: extrapolated point; LCA: U */
-    float *Aold = soma_alloc(nk, sizeof(float));
     double *rowd = soma_alloc((size_t)n, 2 * sizeof(double));
-    if (!Q || !Y || !Aold || !rowd) {
-        soma_free(Q), soma_free(Y), soma_free(Aold), soma_free(rowd);
+    if (!Q || !Y || !rowd) {
+        soma_free(Q), soma_free(Y), soma_free(rowd);
         return SOMA_ERR_NOMEM;
     }
     double t = 1.0;
@@ -93,56 +124,44 @@ static soma_status solve_(const float *G, const float *B, int n, int k, const so
     } else {
         memcpy(Y, A, nk * sizeof(float));
     }
+    const int lca = o->solver == SOMA_SPARSE_LCA;
     for (int it = 0; it < iters; it++) {
-        memcpy(Aold, A, nk * sizeof(float));
-        if (o->solver == SOMA_SPARSE_LCA) {
-            soma_gemm(0, 0, n, k, k, 1.f, A, k, G, k, 0.f, Q, k); /* A G */
+        /* LCA: Q = A G; ISTA / FISTA: Q = Y G */
+        gemm_rows_(0, 0, n, k, k, 1.f, lca ? A : Y, k, G, k, 0.f, Q, k);
+        double t_new = (1.0 + sqrt(1.0 + 4.0 * t * t)) / 2.0;
+        float mom = o->solver == SOMA_SPARSE_FISTA ? (float)((t - 1.0) / t_new) : 0.f;
+        t = t_new;
+        /* one parallel region an iteration: the update and each row's change and size */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((size_t)n * k > 65536)
 #endif
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < k; j++) {
-                    size_t q = (size_t)i * k + j;
-                    float u = Y[q] + step * (B[q] - Y[q] - (Q[q] - A[q]));
+        for (int i = 0; i < n; i++) {
+            double dd = 0, aa = 0;
+            for (int j = 0; j < k; j++) {
+                size_t q = (size_t)i * k + j;
+                float old = A[q], a;
+                if (lca) {
+                    float u = Y[q] + step * (B[q] - Y[q] - (Q[q] - old));
                     Y[q] = u;
-                    A[q] = shrink_(u, o->lambda, o->nonneg);
+                    a = shrink_(u, o->lambda, o->nonneg);
+                } else {
+                    a = shrink_(Y[q] - step * (Q[q] - B[q]), thr, o->nonneg);
+                    Y[q] = a + mom * (a - old);
                 }
-        } else {
-            soma_gemm(0, 0, n, k, k, 1.f, Y, k, G, k, 0.f, Q, k); /* Y G */
-            double t_new = (1.0 + sqrt(1.0 + 4.0 * t * t)) / 2.0;
-            float mom = o->solver == SOMA_SPARSE_FISTA ? (float)((t - 1.0) / t_new) : 0.f;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((size_t)n * k > 65536)
-#endif
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < k; j++) {
-                    size_t q = (size_t)i * k + j;
-                    float a = shrink_(Y[q] - step * (Q[q] - B[q]), thr, o->nonneg);
-                    A[q] = a;
-                    Y[q] = a + mom * (a - Aold[q]);
-                }
-            t = t_new;
+                A[q] = a;
+                double e = (double)a - old;
+                dd += e * e;
+                aa += (double)a * a;
+            }
+            rowd[2 * i] = dd, rowd[2 * i + 1] = aa;
         }
         if (o->tol > 0.f) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((size_t)n * k > 65536)
-#endif
-            for (int i = 0; i < n; i++) {
-                double dd = 0, aa = 0;
-                for (int j = 0; j < k; j++) {
-                    size_t q = (size_t)i * k + j;
-                    double e = (double)A[q] - Aold[q];
-                    dd += e * e;
-                    aa += (double)A[q] * A[q];
-                }
-                rowd[2 * i] = dd, rowd[2 * i + 1] = aa;
-            }
             double dd = 0, aa = 0;
             for (int i = 0; i < n; i++) dd += rowd[2 * i], aa += rowd[2 * i + 1];
             if (sqrt(dd) <= o->tol * sqrt(aa)) break;
         }
     }
-    soma_free(Q), soma_free(Y), soma_free(Aold), soma_free(rowd);
+    soma_free(Q), soma_free(Y), soma_free(rowd);
     return SOMA_OK;
 }
 
@@ -161,11 +180,11 @@ static soma_status check_opts_(const char *what, const soma_sparse_opts *o) {
  * (v warm when the caller keeps it). */
 static soma_status code_(const float *D, int k, int d, const float *X, int n, const soma_sparse_opts *o, float *A,
                          float *G, float *B, double *v, double *u) {
-    soma_gemm(0, 1, k, k, d, 1.f, D, d, D, d, 0.f, G, k); /* G = D D' */
+    gemm_rows_(0, 1, k, k, d, 1.f, D, d, D, d, 0.f, G, k); /* G = D D' */
     /* 1% above the estimate: power iteration approaches the largest eigenvalue from below */
     double L = 1.01 * lmax_(G, k, v, u, 1000);
     if (!(L > 0)) return soma_error(SOMA_ERR_ARG, "sparse code: the dictionary is all zeros");
-    soma_gemm(0, 1, n, k, d, 1.f, X, d, D, d, 0.f, B, k); /* B = X D' */
+    gemm_rows_(0, 1, n, k, d, 1.f, X, d, D, d, 0.f, B, k); /* B = X D' */
     memset(A, 0, sizeof(float) * (size_t)n * k);
     return solve_(G, B, n, k, o, L, A);
 }
@@ -239,14 +258,14 @@ soma_status soma_dict_learn(const float *X, int n, int d, const soma_dict_opts *
         }
         if ((st = code_(Dm, k, d, Xb, b, &o->code, A, G, B, v, v + k)) != SOMA_OK) goto out;
         memcpy(R, Xb, sizeof(float) * (size_t)b * d);
-        soma_gemm(0, 0, b, d, k, -1.f, A, k, Dm, d, 1.f, R, d); /* R = X_b - A D */
+        gemm_rows_(0, 0, b, d, k, -1.f, A, k, Dm, d, 1.f, R, d); /* R = X_b - A D */
         double se = 0;
         long nnz = 0;
         for (size_t i = 0; i < (size_t)b * d; i++) se += (double)R[i] * R[i];
         for (size_t i = 0; i < (size_t)b * k; i++) nnz += A[i] != 0.f;
         last_mse = se / ((double)b * d);
         last_l0 = (double)nnz / b;
-        soma_gemm(1, 0, k, d, b, o->lr / (float)b, A, k, R, d, 1.f, Dm, d); /* D += lr A' R / b */
+        gemm_rows_(1, 0, k, d, b, o->lr / (float)b, A, k, R, d, 1.f, Dm, d); /* D += lr A' R / b */
         normalise_rows_(Dm, k, d);
         if (progress) {
             char extra[96];
@@ -254,7 +273,13 @@ soma_status soma_dict_learn(const float *X, int n, int d, const soma_dict_opts *
             soma_progress_update(progress, s + 1, extra);
         }
     }
-    if (progress) soma_progress_end(progress);
+    if (progress) {
+        char line[128];
+        snprintf(line, sizeof line, "%d steps of %d signals: mse %.4f, L0 %.1f of %d", o->steps, b, last_mse,
+                 last_l0, k);
+        soma_progress_note(progress, line);
+        soma_progress_end(progress);
+    }
     if (mse) *mse = last_mse;
     if (l0) *l0 = last_l0;
     *D = Dm;

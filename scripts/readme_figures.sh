@@ -5,8 +5,10 @@
 # between <!-- readme-figures --> and <!-- /readme-figures -->.
 #
 #   scripts/readme_figures.sh [--reduced] [--out DIR] [--readme FILE|none] [--soma PATH]
-#                             [--seed S] [--threads T] [EXPERIMENT ...]
+#                             [--seed S] [--threads T] [--keep] [EXPERIMENT ...]
 #
+# --keep reruns only the experiments named and keeps the other run folders already in OUT, so
+# the table still covers every experiment (a new module's runs added to an earlier full run).
 # Defaults: full-size runs (many minutes), --out out/readme-figures, --readme README.md,
 # --soma build/soma, --seed 1, --threads 2. --reduced runs each experiment at its test size
 # (seconds; the table then says "reduced: not comparable with the landmark") and leaves the
@@ -21,15 +23,17 @@ seed=1
 threads=2
 reduced=()
 exps=()
+keep=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --reduced) reduced=(--reduced) ;;
+    --keep) keep=1 ;;
     --out) out=${2:?--out needs a folder}; shift ;;
     --readme) readme=${2:?--readme needs a file (or none)}; readme_given=1; shift ;;
     --soma) soma=${2:?--soma needs a path}; shift ;;
     --seed) seed=${2:?--seed needs a number}; shift ;;
     --threads) threads=${2:?--threads needs a number}; shift ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "readme_figures.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) exps+=("$1") ;;
     esac
@@ -41,9 +45,10 @@ if [ ${#exps[@]} -eq 0 ]; then
     mapfile -t exps < <("$soma" list --quiet)
 fi
 
-rm -rf "$out"
+[ "$keep" = 1 ] || rm -rf "$out"
 mkdir -p "$out"
 for e in "${exps[@]}"; do
+    rm -rf "${out:?}/$e"
     echo "readme_figures: soma run $e --seed $seed --threads $threads ${reduced[*]}" >&2
     "$soma" run "$e" --out "$out" --seed "$seed" --threads "$threads" --quiet "${reduced[@]}" >"$out/$e.log"
 done

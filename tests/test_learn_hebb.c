@@ -3,8 +3,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
 
 #include "check.h"
+#include "scratch.h"
 #include "fixture.h"
 #include "soma/soma.h"
 
@@ -421,7 +425,45 @@ static void test_bad_input(void) {
     CHECK_FAILS(soma_rb_step(&empty, &ro, X, 1, NULL, NULL, NULL), SOMA_ERR_ARG);
 }
 
+// --- the experiments' headlines at reduced size ------------------------------------------------
+
+static double num_(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static int exists_(const char *exp, const char *file) {
+    struct stat sb;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/%s", scratch_dir_, exp, file);
+    return stat(path, &sb) == 0 && sb.st_size > 0;
+}
+
+static void test_hebbian_pca_reduced(void) {
+    struct stat sb;
+    if (stat(soma_fmnist_dir(NULL), &sb) != 0) {
+        check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
+        return;
+    }
+    cJSON *r = NULL;
+    const char *extra[] = {"--threads", "2"};
+    CHECK_OK(soma_exp_run_reduced(soma_exp_find("hebbian-pca"), 2, extra, scratch_dir_, &r));
+    if (!r) return;
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    const cJSON *cos = cJSON_GetObjectItemCaseSensitive(ours, "cosine");
+    printf("hebbian-pca (reduced): GHA min |cos| %.5f over %d components, Oja %.5f, |w| %.4f\n",
+           num_(ours, "cosine_min"), cJSON_GetArraySize(cos), num_(ours, "oja_cosine"), num_(ours, "oja_norm"));
+    CHECK(num_(ours, "cosine_min") >= 0.99);
+    CHECK(cJSON_GetArraySize(cos) == 8);
+    CHECK(num_(ours, "oja_cosine") >= 0.99);
+    CHECK(fabs(num_(ours, "oja_norm") - 1.0) < 0.01);
+    CHECK(num_(ours, "competitive_units_used") >= 2);
+    CHECK(exists_("hebbian-pca", "hebbian_pca.svg"));
+    cJSON_Delete(r);
+}
+
 int main(void) {
+    if (!scratch_init("learn_hebb")) return 1;
     test_hebb_fixture();
     test_gha_recovers_eigenvectors();
     test_competitive_clusters();
@@ -431,5 +473,7 @@ int main(void) {
     test_rb_dynamics();
     test_threads();
     test_bad_input();
+    test_hebbian_pca_reduced();
+    scratch_remove();
     return check_report("test_learn_hebb");
 }

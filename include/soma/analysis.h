@@ -334,6 +334,10 @@ typedef struct soma_patch_opts {
  * set scaled to unit variance) uniformly from the images in dir (soma_images_dir), read as
  * gray with soma_png_read. *out is soma_free'd by the caller. */
 soma_status soma_image_patches(const char *dir, const soma_patch_opts *o, float **out);
+/* Whitens img [h, w] in place by the filter of soma_patch_opts.whiten (its mean removed first,
+ * the image taken as periodic): h and w powers of two >= 4. Added for tests and for callers
+ * with images of their own. */
+soma_status soma_image_whiten(float *img, int h, int w);
 
 typedef enum soma_sparse_solver {
     SOMA_SPARSE_ISTA = 0,

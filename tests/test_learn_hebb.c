@@ -371,6 +371,21 @@ static void test_threads(void) {
     soma_set_threads(2);
     CHECK_OK(soma_hebb_epoch(SOMA_HEBB_GHA, W2, K, D, X, N, 100, 0.01f));
     CHECK(memcmp(W1, W2, sizeof W1) == 0);
+    /* Rao-Ballard: a batch of 100 settles in slices on any number of threads, same bits */
+    soma_rb_opts o = {.k1 = 24, .k2 = 6, .infer_steps = 20, .lr = 0.1f, .prior = 0.1f, .seed = 4};
+    soma_rb a, b;
+    double ea[2], eb[2];
+    CHECK_OK(soma_rb_init(&a, D, &o));
+    CHECK_OK(soma_rb_init(&b, D, &o));
+    soma_set_threads(1);
+    for (int s = 0; s < 3; s++) CHECK_OK(soma_rb_step(&a, &o, X + s * 100 * D, 100, NULL, &ea[0], &ea[1]));
+    soma_set_threads(2);
+    for (int s = 0; s < 3; s++) CHECK_OK(soma_rb_step(&b, &o, X + s * 100 * D, 100, NULL, &eb[0], &eb[1]));
+    CHECK(a.U1 && b.U1 && memcmp(a.U1, b.U1, sizeof(float) * D * 24) == 0);
+    CHECK(a.U2 && b.U2 && memcmp(a.U2, b.U2, sizeof(float) * 24 * 6) == 0);
+    CHECK(ea[0] == eb[0] && ea[1] == eb[1]);
+    soma_rb_free(&a);
+    soma_rb_free(&b);
     soma_free(X);
 }
 
@@ -462,6 +477,24 @@ static void test_hebbian_pca_reduced(void) {
     cJSON_Delete(r);
 }
 
+static void test_rao_ballard_reduced(void) {
+    cJSON *r = NULL;
+    const char *extra[] = {"--threads", "2"};
+    CHECK_OK(soma_exp_run_reduced(soma_exp_find("rao-ballard"), 2, extra, scratch_dir_, &r));
+    if (!r) return;
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    printf("rao-ballard (reduced): level-1 error %.4f -> %.4f; fields' mean Gabor R^2 %.3f (random start %.3f)\n",
+           num_(ours, "err1_first"), num_(ours, "err1_last"), num_(ours, "gabor_r2_mean"),
+           num_(ours, "gabor_r2_mean_init"));
+    /* prediction error falls well below the random start's; the fields become Gabor-like */
+    CHECK(num_(ours, "err1_last") < 0.75 * num_(ours, "err1_first"));
+    CHECK(num_(ours, "err1_last") < num_(ours, "patch_mean_square"));
+    CHECK(num_(ours, "gabor_r2_mean") > num_(ours, "gabor_r2_mean_init") + 0.2);
+    CHECK(num_(ours, "gabor_fraction") >= 0 && num_(ours, "gabor_fraction") <= 1);
+    CHECK(exists_("rao-ballard", "rao_ballard.svg"));
+    cJSON_Delete(r);
+}
+
 int main(void) {
     if (!scratch_init("learn_hebb")) return 1;
     test_hebb_fixture();
@@ -474,6 +507,7 @@ int main(void) {
     test_threads();
     test_bad_input();
     test_hebbian_pca_reduced();
+    test_rao_ballard_reduced();
     scratch_remove();
     return check_report("test_learn_hebb");
 }

@@ -266,6 +266,14 @@ soma_status soma_rule_alignment_cos(soma_rule *r, soma_net *net, const float *x,
  * the updates over mini-batches of `batch` rows (1: the classic online rule). */
 soma_status soma_hebb_epoch(soma_hebb_kind kind, float *W, int k, int d, const float *X, int n,
                             int batch, float lr);
+/* The `hebb` rule (soma_rule_hebb_new, --rule hebb): for a chain of dense layers with
+ * parameter-free layers between them (refused otherwise, SOMA_ERR_ARG naming the layer), every
+ * dense layer below the last learns by o->hebb on its own input, y = W x (the bias is left
+ * alone: its grad is 0), and the last (the read-out) by the delta rule: the loss's gradient for
+ * its own parameters only. A hidden weight's grad is minus the rule's batched step over lr,
+ * so plain SGD (no momentum, no weight decay) at learning rate lr applies exactly
+ * soma_hebb_epoch's step on the batch (batch = n); other optimizers rescale it as usual. Inputs
+ * are used as given (centre them for PCA). No state of its own beyond scratch. */
 
 // --- Rao & Ballard's hierarchical predictive coding (src/learn/rao_ballard.c) ------------
 

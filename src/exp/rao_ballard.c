@@ -21,7 +21,8 @@ static const soma_opt opts_[] = {
     {"batch", SOMA_OPT_INT, "100", 1, 65536, NULL, "patches a weight update", 0},
     {"infer-steps", SOMA_OPT_INT, "30", 1, 10000, NULL, "settling steps a batch", 0},
     {"infer-rate", SOMA_OPT_FLOAT, "0.05", 1e-5, 0.2, NULL, "settling step size", 0},
-    {"lr", SOMA_OPT_FLOAT, "0.05", 1e-6, 10, NULL, "weight learning rate", 0},
+    {"lr", SOMA_OPT_FLOAT, "0.05", 1e-6, 10, NULL, "first weight learning rate", 0},
+    {"lr-final", SOMA_OPT_FLOAT, "0", 0, 10, NULL, "last weight learning rate, reached by geometric decay (0: lr throughout)", 0},
     {"prior", SOMA_OPT_FLOAT, "0.8", 0, 100, NULL, "weight of the sparse (L1) prior on the causes", 0},
     {"s2", SOMA_OPT_FLOAT, "1", 1e-3, 1e3, NULL, "variance of level 2's prediction error (level 1's is 1)", 0},
     {"r2-min", SOMA_OPT_FLOAT, "0.7", 0, 1, NULL, "a field counts as Gabor-like when the fit's R^2 is at least this", 0},
@@ -59,7 +60,7 @@ static soma_status fit_fields_(const soma_rb *m, int size, float r2min, float *i
 
 static soma_status run_(soma_exp_ctx *c) {
     int size, n, k1, k2, steps, batch, isteps;
-    float irate, lr, prior, s2, r2min;
+    float irate, lr, lr1, prior, s2, r2min;
     SOMA_TRY(soma_args_int(&c->args, "size", &size));
     SOMA_TRY(soma_args_int(&c->args, "patches", &n));
     SOMA_TRY(soma_args_int(&c->args, "k1", &k1));
@@ -69,6 +70,7 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "infer-steps", &isteps));
     SOMA_TRY(soma_args_float(&c->args, "infer-rate", &irate));
     SOMA_TRY(soma_args_float(&c->args, "lr", &lr));
+    SOMA_TRY(soma_args_float(&c->args, "lr-final", &lr1));
     SOMA_TRY(soma_args_float(&c->args, "prior", &prior));
     SOMA_TRY(soma_args_float(&c->args, "s2", &s2));
     SOMA_TRY(soma_args_float(&c->args, "r2-min", &r2min));
@@ -109,6 +111,7 @@ static soma_status run_(soma_exp_ctx *c) {
         for (int b = 0; b < B; b++)
             memcpy(Xb + (size_t)b * d, X + (size_t)soma_rng_below(&rng, (uint64_t)n) * d, (size_t)d * sizeof *Xb);
         double e1, e2;
+        o.lr = steps > 1 && lr1 > 0.f ? lr * powf(lr1 / lr, (float)s / (float)(steps - 1)) : lr;
         if ((st = soma_rb_step(&m, &o, Xb, B, work, &e1, &e2)) != SOMA_OK) goto out;
         e1c[s] = (float)e1;
         e2c[s] = (float)e2;

@@ -230,9 +230,9 @@ static void test_hebb_rule_trains(void) {
     if (net) CHECK_OK(soma_optim_new(&opt, net, &oc));
     if (rule && opt) {
         soma_train_config cfg = soma_train_defaults();
-        cfg.epochs = 5;
+        cfg.epochs = 20;
         cfg.batch = 20;
-        cfg.sched.lr = 0.01f;
+        cfg.sched.lr = 0.02f;
         cfg.quiet = 1;
         soma_train_log log = {0};
         CHECK_OK(soma_train(net, rule, opt, d, d, &cfg, &log));
@@ -240,6 +240,20 @@ static void test_hebb_rule_trains(void) {
             printf("hebb rule on gauss (3 classes): accuracy %.3f\n", (double)log.test_acc[log.epochs - 1]);
             CHECK(log.test_acc[log.epochs - 1] > 0.8f);
         }
+        /* the hidden layer went to GHA's fixed point: orthonormal rows (Kaiming's start: norms
+         * about 0.58) */
+        const soma_param *w = soma_net_param(net, 0);
+        double worst = 0;
+        for (int i = 0; i < w->dims[0]; i++)
+            for (int j = 0; j < w->dims[0]; j++) {
+                double dot = 0;
+                for (int t = 0; t < w->dims[1]; t++)
+                    dot += (double)w->value[i * w->dims[1] + t] * w->value[j * w->dims[1] + t];
+                const double dev = fabs(dot - (i == j));
+                if (dev > worst) worst = dev;
+            }
+        printf("hebb rule: hidden rows' largest deviation from orthonormal %.4f\n", worst);
+        CHECK(worst < 0.05);
         soma_train_log_free(&log);
     }
     soma_optim_free(opt);

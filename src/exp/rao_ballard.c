@@ -146,6 +146,8 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_exp_put(c, "gabor_fraction_init", (double)gabor0 / k1);
     soma_exp_put(c, "gabor_r2_mean_init", r2mean0);
     soma_exp_put_array(c, "gabor_r2", r2s, k1);
+    soma_exp_put_array(c, "err1_curve", e1c, steps);
+    soma_exp_put_array(c, "err2_curve", e2c, steps);
     soma_exp_put(c, "err1_first", first1);
     soma_exp_put(c, "err1_last", last1);
     soma_exp_put(c, "err2_first", first2);

@@ -12,38 +12,69 @@
 
 #include "soma/learn.h"
 
-/* C [k, d] = M' X - T(M' M) W for X [B, d]; Y [B, k] and L [k, k] are scratch. */
+/* C [k, d] = M' X - T(M' M) W for X [B, d]; Y [B, k] and L [k, k] are scratch.
+ *
+ * The units are cut into blocks of HEBB_BLOCK, each block's products one single-threaded GEMM
+ * run inside one parallel region: every unit's row depends only on its block's products, and
+ * the blocks are fixed by k, so the bits are the same for any thread count (OpenBLAS's
+ * Zen/Haswell SGEMM, what soma selects on Zen 4, gives other bits threaded two ways than one). */
+#define HEBB_BLOCK 16
 static void hebb_delta_(soma_hebb_kind kind, const float *W, int k, int d, const float *X, int B, float *Y,
                         float *L, float *C) {
-    soma_gemm(0, 1, B, k, d, 1.f, X, d, W, d, 0.f, Y, k); /* Y = X W' */
-    if (kind == SOMA_HEBB_COMPETITIVE) {
-        for (int b = 0; b < B; b++) {
-            float *y = Y + (size_t)b * k;
-            int win = 0;
-            for (int i = 1; i < k; i++)
-                if (y[i] > y[win]) win = i;
-            memset(y, 0, (size_t)k * sizeof *y);
-            y[win] = 1.f;
+    const int nb = (k + HEBB_BLOCK - 1) / HEBB_BLOCK;
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int b = 0; b < nb; b++) { /* Y[:, block] = X W[block]' */
+            const int i0 = b * HEBB_BLOCK, m = k - i0 < HEBB_BLOCK ? k - i0 : HEBB_BLOCK;
+            soma_gemm(0, 1, B, m, d, 1.f, X, d, W + (size_t)i0 * d, d, 0.f, Y + i0, k);
         }
-    }
-    soma_gemm(1, 0, k, d, B, 1.f, Y, k, X, d, 0.f, C, d); /* C = M' X */
-    if (kind == SOMA_HEBB_GHA) {
-        soma_gemm(1, 0, k, k, B, 1.f, Y, k, Y, k, 0.f, L, k); /* L = M' M, lower triangle kept */
-        for (int i = 0; i < k; i++)
-            for (int j = i + 1; j < k; j++) L[(size_t)i * k + j] = 0.f;
-        soma_gemm(0, 0, k, d, k, -1.f, L, k, W, d, 1.f, C, d);
-        return;
-    }
-    for (int i = 0; i < k; i++) { /* the diagonal of M' M */
-        double s = 0.0;
-        for (int b = 0; b < B; b++) {
-            const double y = Y[(size_t)b * k + i];
-            s += y * y;
+        if (kind == SOMA_HEBB_COMPETITIVE) {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int r = 0; r < B; r++) { /* the winners, one-hot */
+                float *y = Y + (size_t)r * k;
+                int win = 0;
+                for (int i = 1; i < k; i++)
+                    if (y[i] > y[win]) win = i;
+                memset(y, 0, (size_t)k * sizeof *y);
+                y[win] = 1.f;
+            }
         }
-        const float fs = (float)s;
-        float *c = C + (size_t)i * d;
-        const float *w = W + (size_t)i * d;
-        for (int j = 0; j < d; j++) c[j] -= fs * w[j];
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int b = 0; b < nb; b++) {
+            const int i0 = b * HEBB_BLOCK, m = k - i0 < HEBB_BLOCK ? k - i0 : HEBB_BLOCK, i1 = i0 + m;
+            float *Cb = C + (size_t)i0 * d;
+            soma_gemm(1, 0, m, d, B, 1.f, Y + i0, k, X, d, 0.f, Cb, d); /* C[block] = M[:, block]' X */
+            if (kind == SOMA_HEBB_GHA) {
+                /* L[block, 0:i1] = M[:, block]' M[:, 0:i1], lower triangle kept;
+                 * C[block] -= L[block, 0:i1] W[0:i1] */
+                float *Lb = L + (size_t)i0 * k;
+                soma_gemm(1, 0, m, i1, B, 1.f, Y + i0, k, Y, k, 0.f, Lb, k);
+                for (int i = i0; i < i1; i++)
+                    for (int j = i + 1; j < i1; j++) L[(size_t)i * k + j] = 0.f;
+                soma_gemm(0, 0, m, d, i1, -1.f, Lb, k, W, d, 1.f, Cb, d);
+            } else {
+                for (int i = i0; i < i1; i++) { /* the diagonal of M' M */
+                    double sq = 0.0;
+                    for (int r = 0; r < B; r++) {
+                        const double y = Y[(size_t)r * k + i];
+                        sq += y * y;
+                    }
+                    const float fs = (float)sq;
+                    float *c = C + (size_t)i * d;
+                    const float *w = W + (size_t)i * d;
+                    for (int j = 0; j < d; j++) c[j] -= fs * w[j];
+                }
+            }
+        }
     }
 }
 

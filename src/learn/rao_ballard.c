@@ -139,29 +139,40 @@ static void rb_settle_rows_(const soma_rb *m, const rb_cfg *c, const float *X, i
 }
 
 /* Rows settle independently, so the batch is cut into slices of RB_SLICE rows that settle in
- * one parallel region, each slice's products single-threaded (many small GEMMs threaded one
- * by one inside the BLAS cost a barrier each: on a loaded 2-core machine 38 s against 3 s for
- * the reduced experiment). The slices are fixed by n, not by the threads granted, so the bits
- * are the same for any thread count. With energy wanted the batch settles as one slice. */
+ * one parallel region, each slice's products single-threaded. The slices are fixed by n, not
+ * by the threads granted: OpenBLAS's Zen/Haswell kernels (what soma selects on Zen 4) give
+ * other bits for one GEMM threaded two ways than one way, so every product here runs whole on
+ * one thread, inside the region. Many small GEMMs threaded one by one inside the BLAS would
+ * also cost a barrier each (on a loaded 2-core machine 38 s against 3 s for the reduced
+ * experiment). With energy wanted the batch settles as one slice. */
 #define RB_SLICE 32
 static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n, float *R1, float *R2, float *E1,
                        float *E2, float *G1, float *G2, double *energy) {
-    const int ns = energy ? 1 : (n + RB_SLICE - 1) / RB_SLICE;
-    if (ns <= 1) {
-        rb_settle_rows_(m, c, X, n, R1, R2, E1, E2, G1, G2, energy);
-        if (energy)
-            for (int t = 0; t <= c->steps; t++) energy[t] /= n;
-        return;
-    }
+    const int ns = energy ? 1 : (n + RB_SLICE - 1) / RB_SLICE, slice = energy ? n : RB_SLICE;
     const int d = m->d, k1 = m->k1, k2 = m->k2;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1)
 #endif
     for (int s = 0; s < ns; s++) {
-        const size_t r0 = (size_t)s * RB_SLICE;
-        const int rows = n - (int)r0 < RB_SLICE ? n - (int)r0 : RB_SLICE;
+        const size_t r0 = (size_t)s * slice;
+        const int rows = n - (int)r0 < slice ? n - (int)r0 : slice;
         rb_settle_rows_(m, c, X + r0 * d, rows, R1 + r0 * k1, R2 + r0 * k2, E1 + r0 * d, E2 + r0 * k1, G1 + r0 * k1,
-                        G2 + r0 * k2, NULL);
+                        G2 + r0 * k2, energy);
+    }
+    if (energy)
+        for (int t = 0; t <= c->steps; t++) energy[t] /= n;
+}
+
+/* U[rows, k] += a E' R for E [n, rows], R [n, k]: blocks of RB_SLICE rows of U, each one
+ * single-threaded GEMM inside one parallel region (the same bits for any thread count) */
+static void rb_weight_step_(float *U, int rows, int k, float a, const float *E, const float *R, int n) {
+    const int nb = (rows + RB_SLICE - 1) / RB_SLICE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int b = 0; b < nb; b++) {
+        const int r0 = b * RB_SLICE, m = rows - r0 < RB_SLICE ? rows - r0 : RB_SLICE;
+        soma_gemm(1, 0, m, k, n, a, E + r0, rows, R, k, 1.f, U + (size_t)r0 * k, k);
     }
 }
 
@@ -211,8 +222,8 @@ soma_status soma_rb_step(soma_rb *m, const soma_rb_opts *o, const float *X, int 
         if (err2) *err2 = e2 / ((double)n * k1);
     }
     /* error x cause, averaged over the batch */
-    soma_gemm(1, 0, d, k1, n, 2.f * c.lr / (c.s1 * n), E1, d, R1, k1, 1.f, m->U1, k1);
-    soma_gemm(1, 0, k1, k2, n, 2.f * c.lr / (c.s2 * n), E2, k1, R2, k2, 1.f, m->U2, k2);
+    rb_weight_step_(m->U1, d, k1, 2.f * c.lr / (c.s1 * n), E1, R1, n);
+    rb_weight_step_(m->U2, k1, k2, 2.f * c.lr / (c.s2 * n), E2, R2, n);
     unit_columns_(m->U1, d, k1);
     unit_columns_(m->U2, k1, k2);
     soma_free(own);

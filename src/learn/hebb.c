@@ -19,9 +19,31 @@
  * the blocks are fixed by k, so the bits are the same for any thread count (OpenBLAS's
  * Zen/Haswell SGEMM, what soma selects on Zen 4, gives other bits threaded two ways than one). */
 #define HEBB_BLOCK 16
+
+/* Without OpenMP the blocks run one after another outside any parallel region, where the BLAS
+ * would thread each GEMM: hold it to one thread meanwhile (returns what to restore). */
+static int blas_serial_begin_(void) {
+#ifndef _OPENMP
+    const int t = soma_get_threads();
+    if (t > 1) soma_set_threads(1);
+    return t;
+#else
+    return 0;
+#endif
+}
+
+static void blas_serial_end_(int t) {
+#ifndef _OPENMP
+    if (t > 1) soma_set_threads(t);
+#else
+    (void)t;
+#endif
+}
+
 static void hebb_delta_(soma_hebb_kind kind, const float *W, int k, int d, const float *X, int B, float *Y,
                         float *L, float *C) {
     const int nb = (k + HEBB_BLOCK - 1) / HEBB_BLOCK;
+    const int serial = blas_serial_begin_();
 #ifdef _OPENMP
 #pragma omp parallel
 #endif
@@ -76,6 +98,7 @@ static void hebb_delta_(soma_hebb_kind kind, const float *W, int k, int d, const
             }
         }
     }
+    blas_serial_end_(serial);
 }
 
 static soma_status hebb_kind_check_(const char *who, soma_hebb_kind kind) {

@@ -146,10 +146,32 @@ static void rb_settle_rows_(const soma_rb *m, const rb_cfg *c, const float *X, i
  * also cost a barrier each (on a loaded 2-core machine 38 s against 3 s for the reduced
  * experiment). With energy wanted the batch settles as one slice. */
 #define RB_SLICE 32
+
+/* Without OpenMP the blocks run one after another outside any parallel region, where the BLAS
+ * would thread each GEMM: hold it to one thread meanwhile (returns what to restore). */
+static int blas_serial_begin_(void) {
+#ifndef _OPENMP
+    const int t = soma_get_threads();
+    if (t > 1) soma_set_threads(1);
+    return t;
+#else
+    return 0;
+#endif
+}
+
+static void blas_serial_end_(int t) {
+#ifndef _OPENMP
+    if (t > 1) soma_set_threads(t);
+#else
+    (void)t;
+#endif
+}
+
 static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n, float *R1, float *R2, float *E1,
                        float *E2, float *G1, float *G2, double *energy) {
     const int ns = energy ? 1 : (n + RB_SLICE - 1) / RB_SLICE, slice = energy ? n : RB_SLICE;
     const int d = m->d, k1 = m->k1, k2 = m->k2;
+    const int serial = blas_serial_begin_();
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1)
 #endif
@@ -159,6 +181,7 @@ static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n,
         rb_settle_rows_(m, c, X + r0 * d, rows, R1 + r0 * k1, R2 + r0 * k2, E1 + r0 * d, E2 + r0 * k1, G1 + r0 * k1,
                         G2 + r0 * k2, energy);
     }
+    blas_serial_end_(serial);
     if (energy)
         for (int t = 0; t <= c->steps; t++) energy[t] /= n;
 }
@@ -167,6 +190,7 @@ static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n,
  * single-threaded GEMM inside one parallel region (the same bits for any thread count) */
 static void rb_weight_step_(float *U, int rows, int k, float a, const float *E, const float *R, int n) {
     const int nb = (rows + RB_SLICE - 1) / RB_SLICE;
+    const int serial = blas_serial_begin_();
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1)
 #endif
@@ -174,6 +198,7 @@ static void rb_weight_step_(float *U, int rows, int k, float a, const float *E, 
         const int r0 = b * RB_SLICE, m = rows - r0 < RB_SLICE ? rows - r0 : RB_SLICE;
         soma_gemm(1, 0, m, k, n, a, E + r0, rows, R, k, 1.f, U + (size_t)r0 * k, k);
     }
+    blas_serial_end_(serial);
 }
 
 static soma_status rb_args_(const soma_rb *m, const float *X, int n) {

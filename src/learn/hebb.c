@@ -43,9 +43,14 @@ static void blas_serial_end_(int t) {
 static void hebb_delta_(soma_hebb_kind kind, const float *W, int k, int d, const float *X, int B, float *Y,
                         float *L, float *C) {
     const int nb = (k + HEBB_BLOCK - 1) / HEBB_BLOCK;
-    const int serial = blas_serial_begin_();
+    /* Products the BLAS never threads (OpenBLAS 0.3: M N K <= 4 x 65536; the online rules'
+     * B = 1) need no region, whose barriers cost more than the product on a loaded machine.
+     * The largest product a block: B d m, and for GHA m d k. */
+    const double inner = kind == SOMA_HEBB_GHA && k > B ? k : B;
+    const int big = (double)d * (k < HEBB_BLOCK ? k : HEBB_BLOCK) * inner > 262144.0;
+    const int serial = big ? blas_serial_begin_() : 0;
 #ifdef _OPENMP
-#pragma omp parallel
+#pragma omp parallel if (big)
 #endif
     {
 #ifdef _OPENMP
@@ -98,7 +103,7 @@ static void hebb_delta_(soma_hebb_kind kind, const float *W, int k, int d, const
             }
         }
     }
-    blas_serial_end_(serial);
+    if (big) blas_serial_end_(serial);
 }
 
 static soma_status hebb_kind_check_(const char *who, soma_hebb_kind kind) {

@@ -169,11 +169,15 @@ static void blas_serial_end_(int t) {
 
 static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n, float *R1, float *R2, float *E1,
                        float *E2, float *G1, float *G2, double *energy) {
-    const int ns = energy ? 1 : (n + RB_SLICE - 1) / RB_SLICE, slice = energy ? n : RB_SLICE;
     const int d = m->d, k1 = m->k1, k2 = m->k2;
-    const int serial = blas_serial_begin_();
+    /* a batch whose products the BLAS never threads (OpenBLAS 0.3: M N K <= 4 x 65536) settles
+     * as one slice, with no region (its barriers cost more than such products) */
+    const int big = (double)n * d * (k1 > k2 ? k1 : k2) > 262144.0;
+    const int one = energy || !big;
+    const int ns = one ? 1 : (n + RB_SLICE - 1) / RB_SLICE, slice = one ? n : RB_SLICE;
+    const int serial = big ? blas_serial_begin_() : 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (big)
 #endif
     for (int s = 0; s < ns; s++) {
         const size_t r0 = (size_t)s * slice;
@@ -181,7 +185,7 @@ static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n,
         rb_settle_rows_(m, c, X + r0 * d, rows, R1 + r0 * k1, R2 + r0 * k2, E1 + r0 * d, E2 + r0 * k1, G1 + r0 * k1,
                         G2 + r0 * k2, energy);
     }
-    blas_serial_end_(serial);
+    if (big) blas_serial_end_(serial);
     if (energy)
         for (int t = 0; t <= c->steps; t++) energy[t] /= n;
 }
@@ -189,16 +193,17 @@ static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n,
 /* U[rows, k] += a E' R for E [n, rows], R [n, k]: blocks of RB_SLICE rows of U, each one
  * single-threaded GEMM inside one parallel region (the same bits for any thread count) */
 static void rb_weight_step_(float *U, int rows, int k, float a, const float *E, const float *R, int n) {
-    const int nb = (rows + RB_SLICE - 1) / RB_SLICE;
-    const int serial = blas_serial_begin_();
+    const int big = (double)rows * k * n > 262144.0; /* as in rb_settle_ */
+    const int nb = big ? (rows + RB_SLICE - 1) / RB_SLICE : 1, blk = big ? RB_SLICE : rows;
+    const int serial = big ? blas_serial_begin_() : 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (big)
 #endif
     for (int b = 0; b < nb; b++) {
-        const int r0 = b * RB_SLICE, m = rows - r0 < RB_SLICE ? rows - r0 : RB_SLICE;
+        const int r0 = b * blk, m = rows - r0 < blk ? rows - r0 : blk;
         soma_gemm(1, 0, m, k, n, a, E + r0, rows, R, k, 1.f, U + (size_t)r0 * k, k);
     }
-    blas_serial_end_(serial);
+    if (big) blas_serial_end_(serial);
 }
 
 static soma_status rb_args_(const soma_rb *m, const float *X, int n) {

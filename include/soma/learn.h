@@ -266,6 +266,14 @@ soma_status soma_rule_alignment_cos(soma_rule *r, soma_net *net, const float *x,
  * the updates over mini-batches of `batch` rows (1: the classic online rule). */
 soma_status soma_hebb_epoch(soma_hebb_kind kind, float *W, int k, int d, const float *X, int n,
                             int batch, float lr);
+/* The `hebb` rule (soma_rule_hebb_new, --rule hebb): for a chain of dense layers with
+ * parameter-free layers between them (refused otherwise, SOMA_ERR_ARG naming the layer), every
+ * dense layer below the last learns by o->hebb on its own input, y = W x (the bias is left
+ * alone: its grad is 0), and the last (the read-out) by the delta rule: the loss's gradient for
+ * its own parameters only. A hidden weight's grad is minus the rule's batched step over lr,
+ * so plain SGD (no momentum, no weight decay) at learning rate lr applies exactly
+ * soma_hebb_epoch's step on the batch (batch = n); other optimizers rescale it as usual. Inputs
+ * are used as given (centre them for PCA). No state of its own beyond scratch. */
 
 // --- Rao & Ballard's hierarchical predictive coding (src/learn/rao_ballard.c) ------------
 
@@ -294,6 +302,26 @@ typedef struct soma_rb {
 soma_status soma_rb_train(const float *X, int n, int d, const soma_rb_opts *o,
                           soma_progress *progress, soma_rb *out, double *err1, double *err2);
 void soma_rb_free(soma_rb *m);
+/* The pieces of soma_rb_train, for callers that drive the loop (learning curves) and for
+ * tests. Level-1 causes use the identity f; the weight step is U1 += lr (2/s1) E1' R1 / n,
+ * U2 += lr (2/s2) E2' R2 / n at the settled causes (error x cause), then every column of U1 and
+ * U2 is rescaled to unit norm (which also keeps inference at o->infer_rate stable). Inference
+ * starts from r = 0 and takes o->infer_steps proximal gradient steps on E (the L1 prior by soft
+ * thresholding). SOMA_ERR_ARG on bad sizes or options. */
+/* Allocates U1, U2 (unit-norm Gaussian columns from o->seed) for patches of d values. */
+soma_status soma_rb_init(soma_rb *m, int d, const soma_rb_opts *o);
+/* Scratch floats soma_rb_infer / soma_rb_step need for a batch of n. */
+size_t soma_rb_work_size(const soma_rb *m, int n);
+/* Settles the causes of X [n, d]: R1 [n, k1], R2 [n, k2] written; energy (may be NULL)
+ * receives infer_steps + 1 values, the batch's mean E before each step and after the last.
+ * work: soma_rb_work_size(m, n) floats, or NULL (allocated for the call). */
+soma_status soma_rb_infer(const soma_rb *m, const soma_rb_opts *o, const float *X, int n,
+                          float *R1, float *R2, double *energy, float *work);
+/* One learning step on the batch X [n, d]: settle, then the weight step. *err1, *err2 (may be
+ * NULL): mean squared prediction errors per element, |x - U1 r1|^2 / d and |r1 - U2 r2|^2 / k1,
+ * at the settled causes before the weight step. work as for soma_rb_infer. */
+soma_status soma_rb_step(soma_rb *m, const soma_rb_opts *o, const float *X, int n, float *work,
+                         double *err1, double *err2);
 
 // --- Rosenblatt's perceptron --------------------------------------------------------------
 

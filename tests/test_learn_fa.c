@@ -3,11 +3,15 @@
 // rules' updates with known matrices against NumPy (tests/ref/gen_rules.py); the alignment
 // angle (0 for B = W, falling while FA trains: Lillicrap's effect); checkpoint sections;
 // determinism by seed; data-parallel clones sharing the matrices; nets the rules refuse.
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "check.h"
 #include "fixture.h"
+#include "scratch.h"
 #include "soma/soma.h"
 
 static soma_rule_opts opts_(soma_rule_kind k, uint64_t seed) {
@@ -386,6 +390,90 @@ static void test_refusals(void) {
     soma_net_free(mlp);
 }
 
+// --- --rule in the classification runs (soma train, the *-fmnist experiments) ---------------
+
+static double num_(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void test_classify_rule(void) {
+    if (!scratch_init("learn_fa")) {
+        CHECK(0);
+        return;
+    }
+    soma_dataset *d = NULL;
+    CHECK_OK(soma_dataset_synthetic("gauss", 400, 12, 4, 3.0f, 6, &d));
+    if (!d) return;
+    int32_t *y = soma_alloc((size_t)d->n, sizeof *y);
+    for (int i = 0; i < d->n; i++) y[i] = d->y[i];
+    const char *xp = scratch_path("x.npy"), *yp = scratch_path("y.npy");
+    int xs[2] = {d->n, 12};
+    CHECK_OK(soma_npy_write_f32(xp, 2, xs, d->x_f32));
+    CHECK_OK(soma_npy_write(yp, SOMA_DTYPE_I32, 1, (int64_t[]){d->n}, y));
+    char spec[2200];
+    snprintf(spec, sizeof spec, "npy:%s,%s", xp, yp);
+    soma_classify_config c = soma_classify_defaults();
+    c.data = spec;
+    c.net = "fc32,tanh,fc4";
+    c.epochs = 3;
+    c.batch = 36; /* 360 training samples: 10 steps an epoch */
+    c.lr = 0.01f;
+    c.quiet = 1;
+    c.rule = "fa";
+    c.alignment_every = 4;
+    cJSON *ours = cJSON_CreateObject();
+    CHECK_OK(soma_classify_run(&c, ours));
+    const cJSON *rule = cJSON_GetObjectItemCaseSensitive(ours, "rule");
+    CHECK(cJSON_IsString(rule) && strcmp(rule->valuestring, "fa") == 0);
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(ours, "alignment_steps");
+    const cJSON *deg = cJSON_GetObjectItemCaseSensitive(ours, "alignment_deg");
+    /* before training, then after steps 4, 8, ..., 28 */
+    CHECK(cJSON_GetArraySize(steps) == 8 && cJSON_GetArraySize(deg) == 8);
+    const cJSON *s7 = cJSON_GetArrayItem(steps, 7);
+    CHECK(s7 && cJSON_IsNumber(s7) && s7->valuedouble == 28.0);
+    const cJSON *per = cJSON_GetObjectItemCaseSensitive(ours, "alignment_final_deg_per_layer");
+    const double hid = num_(per, "0.weight"), top = num_(per, "2.weight");
+    CHECK(hid > 1.0 && hid < 90.0 && top < 0.05); /* the output layer's update is its gradient */
+    CHECK(fabs(num_(ours, "alignment_final_deg") - 0.5 * (hid + top)) < 1e-9);
+    CHECK(num_(ours, "val_accuracy") > 0.6 && num_(ours, "train_seconds") > 0);
+    cJSON_Delete(ours);
+
+    /* checkpoints carry the rule's matrices: a resumed FA run goes on with them; another
+     * rule cannot resume it */
+    c.alignment_every = 0;
+    c.ckpt = scratch_path("fa.ckpt");
+    c.epochs = 2;
+    ours = cJSON_CreateObject();
+    CHECK_OK(soma_classify_run(&c, ours));
+    cJSON_Delete(ours);
+    c.resume = 1;
+    c.epochs = 3;
+    ours = cJSON_CreateObject();
+    CHECK_OK(soma_classify_run(&c, ours));
+    CHECK(num_(ours, "resumed_from_epoch") == 2.0);
+    cJSON_Delete(ours);
+    c.rule = "dfa";
+    ours = cJSON_CreateObject();
+    CHECK_FAILS(soma_classify_run(&c, ours), SOMA_ERR_FORMAT);
+    cJSON_Delete(ours);
+    c.resume = 0;
+    c.ckpt = NULL;
+
+    c.rule = "nope";
+    ours = cJSON_CreateObject();
+    CHECK_FAILS(soma_classify_run(&c, ours), SOMA_ERR_ARG);
+    cJSON_Delete(ours);
+    c.rule = "dfa";
+    c.net = "fc16,res(fc16,relu),fc4";
+    ours = cJSON_CreateObject();
+    CHECK_FAILS(soma_classify_run(&c, ours), SOMA_ERR_ARG);
+    cJSON_Delete(ours);
+    soma_free(y);
+    soma_dataset_free(d);
+    scratch_remove();
+}
+
 int main(void) {
     test_fa_equals_bp();
     test_dfa_one_block_is_bp();
@@ -394,5 +482,6 @@ int main(void) {
     test_state(SOMA_RULE_FA, "conv3x3x3p1,relu,maxpool2,fc8,relu,fc3", soma_shape3(1, 6, 6));
     test_state(SOMA_RULE_DFA, "conv3x3x3p1,relu,maxpool2,fc8,relu,fc3", soma_shape3(1, 6, 6));
     test_refusals();
+    test_classify_rule();
     return check_report("test_learn_fa");
 }

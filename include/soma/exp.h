@@ -227,7 +227,10 @@ typedef struct soma_classify_config {
     const char *hebb;       /* "oja", "gha", "competitive" */
     int alignment_every;    /* > 0: the angle between the rule's update and the true gradient on a
                                fixed batch (the first 256 training samples) before training and
-                               every k optimizer steps, into ours (alignment_*), off the clock */
+                               every k optimizer steps, into ours, off the clock: alignment_steps,
+                               alignment_deg (mean over the weights), alignment_hidden_deg (without
+                               the last weight: a chain's output layer), alignment_final_deg,
+                               alignment_final_hidden_deg, alignment_final_deg_per_layer */
 } soma_classify_config;
 
 soma_classify_config soma_classify_defaults(void);

@@ -88,6 +88,7 @@ typedef struct align_ {
     int count, cap;
     double *step;      /* [cap] optimizer steps done at each measurement */
     double *mean;      /* [cap] mean angle over the weight parameters */
+    double *hidden;    /* [cap] the same without the last weight (a chain's output layer) */
     double *last;      /* [n_params] the last measurement */
     double *seconds;   /* [epochs] time spent measuring in each epoch */
 } align_;
@@ -99,6 +100,7 @@ static void align_free_(align_ *a) {
     soma_free(a->ang);
     soma_free(a->step);
     soma_free(a->mean);
+    soma_free(a->hidden);
     soma_free(a->last);
     soma_free(a->seconds);
 }
@@ -121,8 +123,9 @@ static soma_status align_init_(align_ *a, soma_net *net, soma_rule *rule, const 
     a->last = soma_alloc((size_t)np + 1, sizeof(double));
     a->step = soma_alloc((size_t)a->cap, sizeof(double));
     a->mean = soma_alloc((size_t)a->cap, sizeof(double));
+    a->hidden = soma_alloc((size_t)a->cap, sizeof(double));
     a->seconds = soma_calloc((size_t)epochs + 1, sizeof(double));
-    if (!a->x || !a->y || (d->t && !a->t) || !a->ang || !a->last || !a->step || !a->mean || !a->seconds) {
+    if (!a->x || !a->y || (d->t && !a->t) || !a->ang || !a->last || !a->step || !a->mean || !a->hidden || !a->seconds) {
         align_free_(a);
         return SOMA_ERR_NOMEM;
     }
@@ -146,14 +149,15 @@ static soma_status align_measure_(align_ *a, soma_net *net, long steps_done) {
     if (a->count >= a->cap) return SOMA_OK;
     const double t0 = soma_now();
     SOMA_TRY(soma_rule_alignment(a->rule, net, a->x, &a->tg, a->n, a->ang));
-    double sum = 0;
+    double sum = 0, top = NAN;
     int k = 0;
     for (int i = 0; i < soma_net_n_params(net); i++) {
         a->last[i] = a->ang[i];
-        if (!isnan(a->ang[i])) sum += a->ang[i], k++;
+        if (!isnan(a->ang[i])) sum += a->ang[i], k++, top = a->ang[i];
     }
     a->step[a->count] = (double)steps_done;
     a->mean[a->count] = k ? sum / k : NAN;
+    a->hidden[a->count] = k > 1 ? (sum - top) / (k - 1) : NAN;
     a->count++;
     if (steps_done > 0) {
         long e = (steps_done - 1) / a->steps_per_epoch;
@@ -178,12 +182,15 @@ static void align_report_(align_ *a, soma_net *net, soma_train_log *log, cJSON *
     if (log->train_seconds > 0) log->samples_per_second = (double)log->samples / log->train_seconds;
     cJSON *st = cJSON_AddArrayToObject(ours, "alignment_steps");
     cJSON *mn = cJSON_AddArrayToObject(ours, "alignment_deg");
+    cJSON *hd = cJSON_AddArrayToObject(ours, "alignment_hidden_deg");
     for (int i = 0; i < a->count; i++) {
         cJSON_AddItemToArray(st, cJSON_CreateNumber(a->step[i]));
         cJSON_AddItemToArray(mn, isnan(a->mean[i]) ? cJSON_CreateNull() : cJSON_CreateNumber(a->mean[i]));
+        cJSON_AddItemToArray(hd, isnan(a->hidden[i]) ? cJSON_CreateNull() : cJSON_CreateNumber(a->hidden[i]));
     }
     if (a->count) {
         soma_json_put_num(ours, "alignment_final_deg", a->mean[a->count - 1]);
+        soma_json_put_num(ours, "alignment_final_hidden_deg", a->hidden[a->count - 1]);
         cJSON *per = cJSON_AddObjectToObject(ours, "alignment_final_deg_per_layer");
         for (int i = 0; i < soma_net_n_params(net); i++)
             if (!isnan(a->last[i])) cJSON_AddNumberToObject(per, soma_net_param_name(net, i), a->last[i]);

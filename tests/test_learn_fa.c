@@ -350,6 +350,49 @@ out:
     soma_net_free(n3);
 }
 
+/* Data-parallel training (replicas cloned from the net and the rule) gives what one net gives:
+ * the replicas see the same feedback matrices. */
+static void test_data_parallel(soma_rule_kind kind) {
+    soma_dataset *d = NULL;
+    CHECK_OK(soma_dataset_synthetic("gauss", 240, 64, 3, 3.0f, 8, &d));
+    if (!d) return;
+    d->shape = soma_shape3(1, 8, 8);
+    float *res[2] = {NULL, NULL};
+    size_t nv = 0;
+    soma_set_threads(2);
+    for (int dp = 0; dp < 2; dp++) {
+        soma_net *net = NULL;
+        soma_rule *r = NULL;
+        soma_optim *o = NULL;
+        CHECK_OK(soma_net_new(&net, "conv3x3x4p1,relu,maxpool2,fc12,relu,fc3", d->shape, 5));
+        soma_rule_opts ro = opts_(kind, 3);
+        if (net) CHECK_OK(soma_rule_new(&r, net, &ro));
+        soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_SGD);
+        if (net) CHECK_OK(soma_optim_new(&o, net, &oc));
+        if (r && o) {
+            soma_train_config c = soma_train_defaults();
+            c.epochs = 2;
+            c.batch = 40;
+            c.sched.lr = 0.05f;
+            c.quiet = 1;
+            c.data_parallel = dp ? 2 : 0;
+            soma_train_log log = {0};
+            CHECK_OK(soma_train(net, r, o, d, NULL, &c, &log));
+            soma_train_log_free(&log);
+            const float *v = soma_net_flat_values(net, &nv);
+            res[dp] = soma_alloc(nv, sizeof(float));
+            if (res[dp]) memcpy(res[dp], v, nv * sizeof(float));
+        }
+        soma_optim_free(o);
+        soma_rule_free(r);
+        soma_net_free(net);
+    }
+    if (res[0] && res[1]) CHECK_CLOSE(kind == SOMA_RULE_FA ? "fa data-parallel" : "dfa data-parallel", res[1], res[0], nv, 1e-5f, 1e-4f);
+    soma_free(res[0]);
+    soma_free(res[1]);
+    soma_dataset_free(d);
+}
+
 // --- refusals ---------------------------------------------------------------------------
 
 static void test_refusals(void) {
@@ -533,6 +576,8 @@ int main(void) {
     test_fa_learns_to_align();
     test_state(SOMA_RULE_FA, "conv3x3x3p1,relu,maxpool2,fc8,relu,fc3", soma_shape3(1, 6, 6));
     test_state(SOMA_RULE_DFA, "conv3x3x3p1,relu,maxpool2,fc8,relu,fc3", soma_shape3(1, 6, 6));
+    test_data_parallel(SOMA_RULE_FA);
+    test_data_parallel(SOMA_RULE_DFA);
     test_refusals();
     test_classify_rule();
     if (scratch_init("learn_fa")) test_rules_fmnist_reduced();

@@ -65,8 +65,17 @@ static void fa_equals_bp_(const char *spec, soma_shape in) {
     for (int i = 0; i < N; i++) labels[i] = (i * 7) % K;
     soma_target t = {.labels = labels};
     soma_rule_opts o = opts_(SOMA_RULE_FA, 5);
-    CHECK_OK(soma_rule_new(&fa, net, &o));
     CHECK_OK(soma_rule_backprop_new(&bp, SOMA_LOSS_XENT));
+    soma_param *w0 = soma_net_param(net, 0);
+    float *g0 = soma_alloc(w0->n, sizeof *g0);
+    if (bp) CHECK_OK(soma_rule_step(bp, net, x, &t, N, NULL, NULL));
+    memcpy(g0, w0->grad, w0->n * sizeof *g0);
+    CHECK_OK(soma_rule_new(&fa, net, &o));
+    if (fa) { /* with its random B, FA's first weight gradient is not backprop's */
+        CHECK_OK(soma_rule_step(fa, net, x, &t, N, NULL, NULL));
+        CHECK(memcmp(g0, w0->grad, w0->n * sizeof *g0) != 0);
+    }
+    soma_free(g0);
     /* B = W for every weight, in parameter order (all weights here are dense or conv2d) */
     size_t nw = 0;
     for (int i = 0; i < soma_net_n_params(net); i++)
@@ -108,6 +117,7 @@ static void test_fa_equals_bp(void) {
     fa_equals_bp_("conv3x3x4p1,relu,maxpool2,conv3x3x6,relu,fc10", soma_shape3(2, 8, 8));
     /* composites: FA walks every parameter */
     fa_equals_bp_("fc8,res(fc8,tanh,fc8),fc3", soma_shape1(5));
+    fa_equals_bp_("rec(fc6,tanh),tmean,fc3", soma_shape2(4, 5));
 }
 
 // --- DFA with one hidden block and B = W_out^T is backprop ------------------------------

@@ -24,7 +24,7 @@ static const soma_opt opts_[] = {
     {"mlp", SOMA_OPT_STR, "fc1000,relu,fc10", 0, 0, NULL, "the MLP's spec", 0},
     {"lenet", SOMA_OPT_STR, LENET_SPEC, 0, 0, NULL, "the CNN's spec", 0},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder (default $SOMA_FMNIST_DIR, else Debian's)", 0},
-    {"epochs", SOMA_OPT_INT, "6", 1, 100000, NULL, "passes over the training set (every rule)", 1},
+    {"epochs", SOMA_OPT_INT, "8", 1, 100000, NULL, "passes over the training set (every rule)", 1},
     {"batch", SOMA_OPT_INT, "64", 1, 65536, NULL, "mini-batch size", 0},
     {"lr", SOMA_OPT_FLOAT, "0.001", 1e-9, 10, NULL, "learning rate (every rule)", 0},
     {"optim", SOMA_OPT_ENUM, "adam", 0, 0, "sgd|adam|adamw", "optimizer (every rule)", 0},

@@ -43,6 +43,7 @@ soma_status soma_rule_new(soma_rule **out, soma_net *net, const soma_rule_opts *
     case SOMA_RULE_BP: return soma_rule_backprop_new(out, o->loss);
     case SOMA_RULE_FA: return soma_rule_fa_new(out, net, o);
     case SOMA_RULE_DFA: return soma_rule_dfa_new(out, net, o);
+    case SOMA_RULE_PC: return soma_rule_pc_new(out, net, o);
     /* one line a rule, added as each lands */
     default: break;
     }

@@ -552,9 +552,10 @@ static void test_rules_fmnist_reduced(void) {
     const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
     const cJSON *acc = cJSON_GetObjectItemCaseSensitive(ours, "test_accuracy");
     const cJSON *mlp = cJSON_GetObjectItemCaseSensitive(acc, "mlp"), *lenet = cJSON_GetObjectItemCaseSensitive(acc, "lenet");
-    printf("rules-fmnist reduced: mlp bp %.3f fa %.3f dfa %.3f; lenet bp %.3f fa %.3f dfa %.3f; FA angle %.1f\n",
-           num_(mlp, "bp"), num_(mlp, "fa"), num_(mlp, "dfa"), num_(lenet, "bp"), num_(lenet, "fa"), num_(lenet, "dfa"),
-           num_(ours, "fa_alignment_deg"));
+    printf("rules-fmnist reduced: mlp bp %.3f fa %.3f dfa %.3f pc %.3f; lenet bp %.3f fa %.3f dfa %.3f pc %.3f; FA "
+           "angle %.1f\n",
+           num_(mlp, "bp"), num_(mlp, "fa"), num_(mlp, "dfa"), num_(mlp, "pc"), num_(lenet, "bp"), num_(lenet, "fa"),
+           num_(lenet, "dfa"), num_(lenet, "pc"), num_(ours, "fa_alignment_deg"));
     /* 640 samples, 10 steps: every rule learns on the MLP (chance is 0.1; measured 0.65, 0.28, 0.27) */
     CHECK(num_(mlp, "bp") > 0.5 && num_(mlp, "fa") > 0.2 && num_(mlp, "dfa") > 0.2);
     CHECK(num_(lenet, "bp") > 0.0 && num_(lenet, "fa") > 0.0 && num_(lenet, "dfa") > 0.0);
@@ -572,7 +573,10 @@ static void test_rules_fmnist_reduced(void) {
     }
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours, "seconds_per_epoch"), "mlp");
     CHECK(num_(sec, "bp") > 0 && num_(sec, "fa") > 0 && num_(sec, "dfa") > 0);
-    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ours, "table")) >= 6);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ours, "table")) >= 8); /* bp fa dfa pc, 2 nets */
+    /* predictive coding (near backprop at small prediction errors), and its cost against BP's */
+    CHECK(num_(mlp, "pc") > 0.5 && num_(lenet, "pc") > 0.0);
+    CHECK(num_(ours, "mlp_pc_cost_vs_bp") > 0.0 && num_(ours, "lenet_pc_cost_vs_bp") > 0.0);
     char fig[2100];
     snprintf(fig, sizeof fig, "%s/rules-fmnist/rules_fmnist.svg", out);
     CHECK(stat(fig, &sb) == 0 && sb.st_size > 1000);

@@ -228,9 +228,11 @@ typedef struct soma_rule_opts {
     int pc_steps;
     float pc_rate;
     /* FF: goodness threshold theta (0: the number of units of the layer), negatives per
-     * positive (0: 1) */
+     * positive (0: 1), and ff_hard = 1 to take the wrong labels with the largest goodness
+     * under the current model (K extra forward passes a step) instead of random ones */
     float ff_theta;
     int ff_negatives;
+    int ff_hard;
     /* HEBB */
     soma_hebb_kind hebb;
 } soma_rule_opts;

@@ -234,9 +234,11 @@ typedef struct soma_rule_opts {
     float pc_err_scale;
     int pc_fixed_pred;
     /* FF: goodness threshold theta (0: the number of units of the layer), negatives per
-     * positive (0: 1) */
+     * positive (0: 1), and ff_hard = 1 to take the wrong labels with the largest goodness
+     * under the current model (K extra forward passes a step) instead of random ones */
     float ff_theta;
     int ff_negatives;
+    int ff_hard;
     /* HEBB */
     soma_hebb_kind hebb;
 } soma_rule_opts;

@@ -45,6 +45,7 @@ soma_status soma_rule_new(soma_rule **out, soma_net *net, const soma_rule_opts *
     case SOMA_RULE_DFA: return soma_rule_dfa_new(out, net, o);
     case SOMA_RULE_PC: return soma_rule_pc_new(out, net, o);
     /* one line a rule, added as each lands */
+    case SOMA_RULE_FF: return soma_rule_ff_new(out, net, o);
     default: break;
     }
     return soma_error(SOMA_ERR_ARG, "rule '%s' is not available", soma_rule_kind_name(o->kind));

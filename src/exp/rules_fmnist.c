@@ -42,7 +42,7 @@ static const soma_opt opts_[] = {
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
-/* The acceptance figures; FF's (>= 85%) joins when forward-forward lands. */
+/* The acceptance figures. */
 static const soma_exp_landmark landmarks_[] = {
     {"MLP: BP's test accuracy minus FA's, in points (FA within 1.5 of BP)",
      "Lillicrap, Cownden, Tweed & Akerman 2016", LILLICRAP, "mlp_fa_gap_points", SOMA_EXP_AT_MOST, 1.5},
@@ -52,6 +52,8 @@ static const soma_exp_landmark landmarks_[] = {
      "Lillicrap, Cownden, Tweed & Akerman 2016", LILLICRAP, "fa_alignment_deg", SOMA_EXP_AT_MOST, 60.0},
     {"MLP: BP's test accuracy minus PC's, in points (PC within 0.5 of BP)", "Whittington & Bogacz 2017",
      "https://doi.org/10.1162/NECO_a_00949", "mlp_pc_gap_points", SOMA_EXP_AT_MOST, 0.5},
+    {"MLP: forward-forward's test accuracy (at least 85%)", "Hinton 2022", "https://arxiv.org/abs/2212.13345",
+     "mlp_ff_test_accuracy", SOMA_EXP_AT_LEAST, 0.85},
     {"LeNet, Fashion-MNIST: BP test accuracy", "Sanfiz & Akrout 2021 (biotorch)", BIOTORCH,
      "lenet_bp_test_accuracy", SOMA_EXP_AT_LEAST, 0.908},
     {"LeNet, Fashion-MNIST: FA test accuracy", "Sanfiz & Akrout 2021 (biotorch)", BIOTORCH,

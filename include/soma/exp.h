@@ -219,6 +219,18 @@ typedef struct soma_classify_config {
                                when the data have no test split of their own, else none */
     const char *loss;       /* "xent" (classification) or "mse" (regression on float targets) */
     const char *log_path;   /* one JSON line per epoch (may be NULL) */
+    /* The learning rule (soma_rule_new): "bp" (default), "fa", "dfa", "pc", "ff", "hebb", and
+     * its options (soma_rule_opts; 0 means the rule's default). */
+    const char *rule;
+    float fb_scale, pc_rate, ff_theta;
+    int pc_steps;
+    const char *hebb;       /* "oja", "gha", "competitive" */
+    int alignment_every;    /* > 0: the angle between the rule's update and the true gradient on a
+                               fixed batch (the first 256 training samples) before training and
+                               every k optimizer steps, into ours, off the clock: alignment_steps,
+                               alignment_deg (mean over the weights), alignment_hidden_deg (without
+                               the last weight: a chain's output layer), alignment_final_deg,
+                               alignment_final_hidden_deg, alignment_final_deg_per_layer */
 } soma_classify_config;
 
 soma_classify_config soma_classify_defaults(void);

@@ -227,10 +227,18 @@ typedef struct soma_rule_opts {
      * the target during inference (1, supervised learning) */
     int pc_steps;
     float pc_rate;
+    /* PC: the top error is -pc_err_scale times the loss's gradient (0 means 1; small scales
+     * keep the errors small, Whittington & Bogacz's regime; the update is divided back by it);
+     * pc_fixed_pred 1: the fixed prediction assumption (Millidge et al. 2022), predictions and
+     * Jacobians kept from the feedforward pass, the errors converging to backprop's exactly */
+    float pc_err_scale;
+    int pc_fixed_pred;
     /* FF: goodness threshold theta (0: the number of units of the layer), negatives per
-     * positive (0: 1) */
+     * positive (0: 1), and ff_hard = 1 to take the wrong labels with the largest goodness
+     * under the current model (K extra forward passes a step) instead of random ones */
     float ff_theta;
     int ff_negatives;
+    int ff_hard;
     /* HEBB */
     soma_hebb_kind hebb;
 } soma_rule_opts;
@@ -242,6 +250,11 @@ soma_status soma_rule_new(soma_rule **out, soma_net *net, const soma_rule_opts *
 soma_status soma_rule_fa_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
 soma_status soma_rule_dfa_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
 soma_status soma_rule_pc_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
+/* PC's state after its last step, for tests and analysis: node l = 1 .. L (L the net's top-level
+ * layers; node l is layer l-1's output) of the last batch, n * size floats: *v the value node
+ * (NULL for the top, l == L, which only holds its error), *e its prediction error. Either
+ * pointer may be NULL. SOMA_ERR_ARG for another rule, a node out of range or no step yet. */
+soma_status soma_rule_pc_nodes(const soma_rule *r, int l, const float **v, const float **e);
 soma_status soma_rule_ff_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
 soma_status soma_rule_hebb_new(soma_rule **out, soma_net *net, const soma_rule_opts *o);
 

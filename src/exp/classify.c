@@ -31,6 +31,11 @@ soma_classify_config soma_classify_defaults(void) {
     c.landmark = NAN;
     c.val_split = -1.0;
     c.loss = "xent";
+    c.rule = "bp";
+    c.fb_scale = 1.f;
+    c.pc_steps = 20;
+    c.pc_rate = 0.1f;
+    c.hebb = "gha";
     return c;
 }
 
@@ -46,6 +51,150 @@ static soma_status load_data_(const char *spec, const char *fdir, int train, int
     }
     *out = d;
     return SOMA_OK;
+}
+
+// --- the rule and its alignment with the true gradient ------------------------------------
+
+static soma_status rule_opts_(const soma_classify_config *cfg, soma_loss_kind lk, soma_rule_opts *o) {
+    *o = soma_rule_opts_default();
+    SOMA_TRY(soma_rule_kind_parse(cfg->rule ? cfg->rule : "bp", &o->kind));
+    o->loss = lk;
+    o->seed = cfg->seed;
+    o->fb_scale = cfg->fb_scale;
+    o->pc_steps = cfg->pc_steps;
+    o->pc_rate = cfg->pc_rate;
+    o->ff_theta = cfg->ff_theta;
+    static const char *const hebbs[] = {"oja", "gha", "competitive"};
+    const char *h = cfg->hebb ? cfg->hebb : "gha";
+    for (int i = 0; i < 3; i++)
+        if (strcmp(h, hebbs[i]) == 0) {
+            o->hebb = (soma_hebb_kind)i;
+            return SOMA_OK;
+        }
+    return soma_error(SOMA_ERR_ARG, "unknown Hebbian rule '%s' (oja, gha, competitive)", h);
+}
+
+/* The angle between the rule's update and backprop's gradient on a fixed batch, measured
+ * before training and after every `every` optimizer steps (the after_step hook). The time it
+ * takes is kept per epoch and taken off the training time afterwards. Everything is allocated
+ * before training. */
+typedef struct align_ {
+    soma_rule *rule;
+    int every, n, steps_per_epoch, epochs;
+    float *x, *t;
+    int *y;
+    soma_target tg;
+    double *ang;       /* [n_params] */
+    int count, cap;
+    double *step;      /* [cap] optimizer steps done at each measurement */
+    double *mean;      /* [cap] mean angle over the weight parameters */
+    double *hidden;    /* [cap] the same without the last weight (a chain's output layer) */
+    double *last;      /* [n_params] the last measurement */
+    double *seconds;   /* [epochs] time spent measuring in each epoch */
+} align_;
+
+static void align_free_(align_ *a) {
+    soma_free(a->x);
+    soma_free(a->t);
+    soma_free(a->y);
+    soma_free(a->ang);
+    soma_free(a->step);
+    soma_free(a->mean);
+    soma_free(a->hidden);
+    soma_free(a->last);
+    soma_free(a->seconds);
+}
+
+static soma_status align_init_(align_ *a, soma_net *net, soma_rule *rule, const soma_dataset *d, int every,
+                               long total_steps, int steps_per_epoch, int epochs) {
+    memset(a, 0, sizeof *a);
+    a->rule = rule;
+    a->every = every;
+    a->n = d->n < 256 ? d->n : 256;
+    a->steps_per_epoch = steps_per_epoch;
+    a->epochs = epochs;
+    a->cap = (int)(total_steps / every) + 2;
+    const int np = soma_net_n_params(net);
+    int idx[256];
+    a->x = soma_alloc((size_t)a->n * d->dim, sizeof(float));
+    a->y = soma_alloc((size_t)a->n * (size_t)(d->y_len > 1 ? d->y_len : 1), sizeof(int));
+    a->t = d->t ? soma_alloc((size_t)a->n * d->t_dim, sizeof(float)) : NULL;
+    a->ang = soma_alloc((size_t)np + 1, sizeof(double));
+    a->last = soma_alloc((size_t)np + 1, sizeof(double));
+    a->step = soma_alloc((size_t)a->cap, sizeof(double));
+    a->mean = soma_alloc((size_t)a->cap, sizeof(double));
+    a->hidden = soma_alloc((size_t)a->cap, sizeof(double));
+    a->seconds = soma_calloc((size_t)epochs + 1, sizeof(double));
+    if (!a->x || !a->y || (d->t && !a->t) || !a->ang || !a->last || !a->step || !a->mean || !a->hidden || !a->seconds) {
+        align_free_(a);
+        return SOMA_ERR_NOMEM;
+    }
+    for (int i = 0; i < a->n; i++) idx[i] = i;
+    if (rule->loss == SOMA_LOSS_MSE && d->t) {
+        soma_dataset_batch(d, idx, a->n, a->x, NULL);
+        soma_dataset_batch_targets(d, idx, a->n, NULL, a->t);
+        a->tg.values = a->t;
+        a->tg.dim = (int)d->t_dim;
+    } else {
+        soma_dataset_batch_targets(d, idx, a->n, a->y, NULL);
+        soma_dataset_batch(d, idx, a->n, a->x, NULL);
+        a->tg.labels = a->y;
+        a->tg.positions = d->y_len;
+    }
+    for (int i = 0; i < np; i++) a->last[i] = NAN;
+    return SOMA_OK;
+}
+
+static soma_status align_measure_(align_ *a, soma_net *net, long steps_done) {
+    if (a->count >= a->cap) return SOMA_OK;
+    const double t0 = soma_now();
+    SOMA_TRY(soma_rule_alignment(a->rule, net, a->x, &a->tg, a->n, a->ang));
+    double sum = 0, top = NAN;
+    int k = 0;
+    for (int i = 0; i < soma_net_n_params(net); i++) {
+        a->last[i] = a->ang[i];
+        if (!isnan(a->ang[i])) sum += a->ang[i], k++, top = a->ang[i];
+    }
+    a->step[a->count] = (double)steps_done;
+    a->mean[a->count] = k ? sum / k : NAN;
+    a->hidden[a->count] = k > 1 ? (sum - top) / (k - 1) : NAN;
+    a->count++;
+    if (steps_done > 0) {
+        long e = (steps_done - 1) / a->steps_per_epoch;
+        if (e >= 0 && e < a->epochs) a->seconds[e] += soma_now() - t0;
+    }
+    return SOMA_OK;
+}
+
+static soma_status align_after_step_(void *user, soma_net *net, long step, float lr) {
+    (void)lr;
+    align_ *a = user;
+    return (step + 1) % a->every == 0 ? align_measure_(a, net, step + 1) : SOMA_OK;
+}
+
+/* Takes the measuring time off the clock and writes the figures into ours. */
+static void align_report_(align_ *a, soma_net *net, soma_train_log *log, cJSON *ours) {
+    for (int e = 0; e < log->epochs && e < a->epochs; e++) {
+        const double s = a->seconds[e] < log->epoch_seconds[e] ? a->seconds[e] : 0.0;
+        log->epoch_seconds[e] -= s;
+        log->train_seconds -= s;
+    }
+    if (log->train_seconds > 0) log->samples_per_second = (double)log->samples / log->train_seconds;
+    cJSON *st = cJSON_AddArrayToObject(ours, "alignment_steps");
+    cJSON *mn = cJSON_AddArrayToObject(ours, "alignment_deg");
+    cJSON *hd = cJSON_AddArrayToObject(ours, "alignment_hidden_deg");
+    for (int i = 0; i < a->count; i++) {
+        cJSON_AddItemToArray(st, cJSON_CreateNumber(a->step[i]));
+        cJSON_AddItemToArray(mn, isnan(a->mean[i]) ? cJSON_CreateNull() : cJSON_CreateNumber(a->mean[i]));
+        cJSON_AddItemToArray(hd, isnan(a->hidden[i]) ? cJSON_CreateNull() : cJSON_CreateNumber(a->hidden[i]));
+    }
+    if (a->count) {
+        soma_json_put_num(ours, "alignment_final_deg", a->mean[a->count - 1]);
+        soma_json_put_num(ours, "alignment_final_hidden_deg", a->hidden[a->count - 1]);
+        cJSON *per = cJSON_AddObjectToObject(ours, "alignment_final_deg_per_layer");
+        for (int i = 0; i < soma_net_n_params(net); i++)
+            if (!isnan(a->last[i])) cJSON_AddNumberToObject(per, soma_net_param_name(net, i), a->last[i]);
+    }
 }
 
 /* Learning curves: loss, and (classification) accuracy with the landmark as a reference line. */
@@ -142,6 +291,8 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     soma_rule *rule = NULL;
     soma_train_log log;
     memset(&log, 0, sizeof log);
+    align_ al;
+    memset(&al, 0, sizeof al);
     soma_status st;
     soma_optim_kind ok;
     soma_loss_kind lk;
@@ -180,7 +331,9 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     oc.momentum = oc.kind == SOMA_OPTIM_SGD ? cfg->momentum : 0.f;
     oc.weight_decay = cfg->weight_decay;
     if ((st = soma_optim_new(&opt, net, &oc)) != SOMA_OK) goto out;
-    if ((st = soma_rule_backprop_new(&rule, lk)) != SOMA_OK) goto out;
+    soma_rule_opts ro;
+    if ((st = rule_opts_(cfg, lk, &ro)) != SOMA_OK) goto out;
+    if ((st = soma_rule_new(&rule, net, &ro)) != SOMA_OK) goto out;
     tc.epochs = cfg->epochs;
     tc.batch = cfg->batch;
     tc.sched.lr = cfg->lr;
@@ -197,6 +350,15 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     /* During training the curves follow the validation split when there is one, else the test
      * split; a test split next to a validation split is measured once, at the end. */
     const soma_dataset *held = val ? val : test;
+    if (cfg->alignment_every > 0) {
+        const int spe = (train->n + cfg->batch - 1) / cfg->batch;
+        if ((st = align_init_(&al, net, rule, train, cfg->alignment_every, (long)spe * cfg->epochs, spe, cfg->epochs)) !=
+            SOMA_OK)
+            goto out;
+        tc.hooks.user = &al;
+        tc.hooks.after_step = align_after_step_;
+        if (!cfg->resume && (st = align_measure_(&al, net, 0)) != SOMA_OK) goto out;
+    }
     if ((st = soma_train(net, rule, opt, train, held, &tc, &log)) != SOMA_OK) goto out;
     int last = log.epochs - 1;
     if (log.start_epoch >= cfg->epochs && log.epochs > 0 && isnan(log.train_loss[last])) {
@@ -208,6 +370,8 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
             goto out;
     }
     if (log.start_epoch >= cfg->epochs) cJSON_AddBoolToObject(ours, "resumed_finished_run", 1);
+    cJSON_AddStringToObject(ours, "rule", soma_rule_kind_name(ro.kind));
+    if (cfg->alignment_every > 0) align_report_(&al, net, &log, ours);
     if (cfg->save_npy && (st = soma_net_save_npy(net, cfg->save_npy)) != SOMA_OK) goto out;
 
     float test_acc = NAN, test_loss = NAN;
@@ -259,6 +423,7 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     }
 out:
     soma_train_log_free(&log);
+    align_free_(&al);
     soma_rule_free(rule);
     soma_optim_free(opt);
     soma_net_free(net);
@@ -335,6 +500,13 @@ soma_status soma_classify_from_args(const soma_args *a, soma_classify_config *cf
         {"ckpt", offsetof(soma_classify_config, ckpt), 's'},
         {"loss", offsetof(soma_classify_config, loss), 's'},
         {"log", offsetof(soma_classify_config, log_path), 's'},
+        {"rule", offsetof(soma_classify_config, rule), 's'},
+        {"hebb", offsetof(soma_classify_config, hebb), 's'},
+        {"pc-steps", offsetof(soma_classify_config, pc_steps), 'i'},
+        {"alignment-every", offsetof(soma_classify_config, alignment_every), 'i'},
+        {"fb-scale", offsetof(soma_classify_config, fb_scale), 'f'},
+        {"pc-rate", offsetof(soma_classify_config, pc_rate), 'f'},
+        {"ff-theta", offsetof(soma_classify_config, ff_theta), 'f'},
         {"out", offsetof(soma_classify_config, out_dir), 's'},
         {"epochs", offsetof(soma_classify_config, epochs), 'i'},
         {"batch", offsetof(soma_classify_config, batch), 'i'},

@@ -7,6 +7,23 @@
 #include "exp/list.h"
 #undef SOMA_EXP
 
+/* The learning rule and its options (soma_classify_config.rule ...), part of the classification
+ * options below. */
+#define SOMA_RULE_FB_OPTS                                                                                       \
+    {"fb-scale", SOMA_OPT_FLOAT, "1", 1e-6, 1e6, NULL, "fa, dfa: scale of the fixed random feedback matrices", 0}, \
+    {"pc-steps", SOMA_OPT_INT, "20", 1, 100000, NULL, "pc: inference steps a batch", 0},                        \
+    {"pc-rate", SOMA_OPT_FLOAT, "0.1", 1e-6, 10, NULL, "pc: inference rate", 0},                                \
+    {"ff-theta", SOMA_OPT_FLOAT, "0", 0, 1e9, NULL, "ff: goodness threshold (0: the layer's number of units)", 0}, \
+    {"hebb", SOMA_OPT_ENUM, "gha", 0, 0, "oja|gha|competitive", "hebb: the Hebbian rule of the hidden layers", 0}, \
+    {"alignment-every", SOMA_OPT_INT, "0", 0, 1 << 30, NULL,                                                    \
+     "every K optimizer steps (and before training) measure the angle between the rule's update and the "     \
+     "true gradient on the first 256 training samples (0: never); not counted in train_seconds", 0}
+#define SOMA_RULE_OPTS                                                                                          \
+    {"rule", SOMA_OPT_ENUM, "bp", 0, 0, "bp|fa|dfa|pc|ff|hebb",                                                 \
+     "learning rule: bp (backprop) | fa (feedback alignment) | dfa (direct FA) | pc (predictive coding) | "    \
+     "ff (forward-forward) | hebb (Hebbian layers, delta-rule read-out)", 0},                                   \
+    SOMA_RULE_FB_OPTS
+
 /* The classification options (one declaration for `soma train` and the classification
  * experiments), with the defaults that differ between them as arguments. */
 #define SOMA_CLASSIFY_OPTS(DATA, NET, EPOCHS, LR, SCHED, OPTIM, WD)                                              \
@@ -24,6 +41,7 @@
     {"momentum", SOMA_OPT_FLOAT, "0.9", 0, 0.9999, NULL, "SGD momentum", 0},                                 \
     {"weight-decay", SOMA_OPT_FLOAT, WD, 0, 10, NULL, "weight decay", 0},                                     \
     {"n-train", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "use only the first N training samples (0: all)", 1},   \
-    {"n-test", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "use only the first N test samples (0: all)", 1}
+    {"n-test", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "use only the first N test samples (0: all)", 1}, \
+    SOMA_RULE_OPTS
 
 #endif

@@ -3,6 +3,7 @@
 SOMA_EXP(perceptron)
 SOMA_EXP(mlp_fmnist)
 SOMA_EXP(lenet_fmnist)
+SOMA_EXP(rules_fmnist)
 SOMA_EXP(lif_fi)
 SOMA_EXP(izhikevich)
 SOMA_EXP(cuba)

@@ -41,8 +41,12 @@ soma_status soma_rule_new(soma_rule **out, soma_net *net, const soma_rule_opts *
     if (!o) o = &d;
     switch (o->kind) {
     case SOMA_RULE_BP: return soma_rule_backprop_new(out, o->loss);
+    case SOMA_RULE_FA: return soma_rule_fa_new(out, net, o);
+    case SOMA_RULE_DFA: return soma_rule_dfa_new(out, net, o);
+    case SOMA_RULE_PC: return soma_rule_pc_new(out, net, o);
     /* one line a rule, added as each lands */
     case SOMA_RULE_HEBB: return soma_rule_hebb_new(out, net, o);
+    case SOMA_RULE_FF: return soma_rule_ff_new(out, net, o);
     default: break;
     }
     return soma_error(SOMA_ERR_ARG, "rule '%s' is not available", soma_rule_kind_name(o->kind));
@@ -56,9 +60,21 @@ static soma_status alignment_(soma_rule *r, soma_net *net, const float *x, const
     for (int i = 0; i < np; i++) total += soma_net_param(net, i)->n;
     float *g = soma_alloc(total ? total : 1, sizeof(float));
     if (!g) return SOMA_ERR_NOMEM;
+    const float **fb = soma_alloc(np ? (size_t)np : 1, sizeof *fb);
+    if (!fb) {
+        soma_free(g);
+        return SOMA_ERR_NOMEM;
+    }
     soma_rule *bp = NULL;
     soma_status st = soma_rule_backprop_new(&bp, r->loss);
+    /* the true gradient runs through the weights: feedback matrices (FA) are set aside */
+    for (int i = 0; i < np; i++) {
+        fb[i] = soma_net_param(net, i)->feedback;
+        soma_net_param(net, i)->feedback = NULL;
+    }
     if (st == SOMA_OK) st = soma_rule_step(bp, net, x, t, n, NULL, NULL);
+    for (int i = 0; i < np; i++) soma_net_param(net, i)->feedback = fb[i];
+    soma_free(fb);
     if (st == SOMA_OK) {
         size_t off = 0;
         for (int i = 0; i < np; i++) {

@@ -1,0 +1,328 @@
+// rules-fmnist: learning without backprop on Fashion-MNIST. The same MLP and the same LeNet
+// CNN, the same data order, initial weights, optimizer, schedule and epochs for every rule
+// (backprop, feedback alignment, direct feedback alignment, predictive coding,
+// forward-forward); per rule: test accuracy, seconds per epoch (training steps only), and the
+// angle between the rule's update and the true gradient during training. Rules the library
+// does not have yet, or that refuse a net, are listed under `missing` with the reason.
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exp/internal.h"
+#include "soma/learn.h"
+#include "soma/plot.h"
+
+#define LENET_SPEC "conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10"
+#define BIOTORCH "https://arxiv.org/abs/2108.13446"
+#define LILLICRAP "https://doi.org/10.1038/ncomms13276"
+#define NOKLAND "https://arxiv.org/abs/1609.01596"
+
+static const soma_opt opts_[] = {
+    {"rules", SOMA_OPT_STR, "bp,fa,dfa,pc,ff", 0, 0, NULL, "rules to compare, comma-separated (bp, fa, dfa, pc, ff, hebb)", 0},
+    {"nets", SOMA_OPT_STR, "mlp,lenet", 0, 0, NULL, "networks, comma-separated (mlp, lenet)", 0},
+    {"mlp", SOMA_OPT_STR, "fc1000,relu,fc10", 0, 0, NULL, "the MLP's spec", 0},
+    {"lenet", SOMA_OPT_STR, LENET_SPEC, 0, 0, NULL, "the CNN's spec", 0},
+    {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder (default $SOMA_FMNIST_DIR, else Debian's)", 0},
+    {"epochs", SOMA_OPT_INT, "10", 1, 100000, NULL, "passes over the training set (every rule)", 1},
+    {"batch", SOMA_OPT_INT, "64", 1, 65536, NULL, "mini-batch size", 0},
+    {"lr", SOMA_OPT_FLOAT, "0.001", 1e-9, 10, NULL, "the MLP's learning rate (every rule)", 0},
+    {"lenet-lr", SOMA_OPT_FLOAT, "0.002", 1e-9, 10, NULL, "the CNN's learning rate (every rule)", 0},
+    {"optim", SOMA_OPT_ENUM, "adam", 0, 0, "sgd|adam|adamw", "optimizer (every rule)", 0},
+    {"sched", SOMA_OPT_ENUM, "cosine", 0, 0, "constant|step|cosine", "learning-rate schedule", 0},
+    {"weight-decay", SOMA_OPT_FLOAT, "0", 0, 10, NULL, "weight decay", 0},
+    {"n-train", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "use only the first N training samples (0: all)", 1},
+    {"n-test", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "use only the first N test samples (0: all)", 1},
+    {"alignment-every", SOMA_OPT_INT, "100", 1, 1 << 30, NULL,
+     "measure the angle between each rule's update and the true gradient every K steps (off the clock)", 0},
+    {"fb-scale", SOMA_OPT_FLOAT, "1", 1e-6, 1e6, NULL, "fa, dfa: scale of the feedback matrices", 0},
+    {"pc-steps", SOMA_OPT_INT, "20", 1, 100000, NULL, "pc: inference steps a batch", 0},
+    {"pc-rate", SOMA_OPT_FLOAT, "0.1", 1e-6, 10, NULL, "pc: inference rate", 0},
+    {"ff-theta", SOMA_OPT_FLOAT, "0", 0, 1e9, NULL, "ff: goodness threshold (0: the layer's units)", 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
+};
+
+/* The acceptance figures. */
+static const soma_exp_landmark landmarks_[] = {
+    {"MLP: BP's test accuracy minus FA's, in points (FA within 1.5 of BP)",
+     "Lillicrap, Cownden, Tweed & Akerman 2016", LILLICRAP, "mlp_fa_gap_points", SOMA_EXP_AT_MOST, 1.5},
+    {"MLP: BP's test accuracy minus DFA's, in points (DFA within 2.0 of BP)", "Nokland 2016", NOKLAND,
+     "mlp_dfa_gap_points", SOMA_EXP_AT_MOST, 2.0},
+    {"MLP: angle (degrees) between FA's hidden-layer update and the true gradient, end of training",
+     "Lillicrap, Cownden, Tweed & Akerman 2016", LILLICRAP, "fa_alignment_deg", SOMA_EXP_AT_MOST, 60.0},
+    {"MLP: BP's test accuracy minus PC's, in points (PC within 0.5 of BP)", "Whittington & Bogacz 2017",
+     "https://doi.org/10.1162/NECO_a_00949", "mlp_pc_gap_points", SOMA_EXP_AT_MOST, 0.5},
+    {"MLP: forward-forward's test accuracy (at least 85%)", "Hinton 2022", "https://arxiv.org/abs/2212.13345",
+     "mlp_ff_test_accuracy", SOMA_EXP_AT_LEAST, 0.85},
+    {"LeNet, Fashion-MNIST: BP test accuracy", "Sanfiz & Akrout 2021 (biotorch)", BIOTORCH,
+     "lenet_bp_test_accuracy", SOMA_EXP_AT_LEAST, 0.908},
+    {"LeNet, Fashion-MNIST: FA test accuracy", "Sanfiz & Akrout 2021 (biotorch)", BIOTORCH,
+     "lenet_fa_test_accuracy", SOMA_EXP_AT_LEAST, 0.869},
+    {"LeNet, Fashion-MNIST: DFA test accuracy", "Sanfiz & Akrout 2021 (biotorch)", BIOTORCH,
+     "lenet_dfa_test_accuracy", SOMA_EXP_AT_LEAST, 0.872},
+    {NULL, NULL, NULL, NULL, 0, 0},
+};
+
+static const char *const reduced_[] = {"--n-train", "640", "--n-test", "300", "--epochs", "1", "--alignment-every", "5", "--pc-steps", "5",
+                                       NULL};
+
+#define MAX_ITEMS 8
+
+/* Splits a comma-separated list into names (copied into buf). */
+static int split_(const char *list, char *buf, size_t cap, const char **items) {
+    snprintf(buf, cap, "%s", list ? list : "");
+    int n = 0;
+    for (char *p = buf; *p && n < MAX_ITEMS;) {
+        items[n++] = p;
+        char *c = strchr(p, ',');
+        if (!c) break;
+        *c = '\0';
+        p = c + 1;
+    }
+    return n;
+}
+
+static soma_status parse_lists_(const soma_args *a, char *rb, char *nb, size_t cap, const char **rules, int *nr,
+                                const char **nets, int *nn) {
+    *nr = split_(soma_args_str(a, "rules"), rb, cap, rules);
+    *nn = split_(soma_args_str(a, "nets"), nb, cap, nets);
+    if (*nr < 1) return soma_error(SOMA_ERR_ARG, "rules-fmnist: --rules names no rule (bp, fa, dfa, pc, ff, hebb)");
+    if (*nn < 1) return soma_error(SOMA_ERR_ARG, "rules-fmnist: --nets names no net (mlp, lenet)");
+    for (int i = 0; i < *nr; i++) {
+        soma_rule_kind k;
+        if (soma_rule_kind_parse(rules[i], &k) != SOMA_OK)
+            return soma_error(SOMA_ERR_ARG, "rules-fmnist: --rules: unknown rule '%s' (bp, fa, dfa, pc, ff, hebb)", rules[i]);
+        for (int j = 0; j < i; j++)
+            if (strcmp(rules[i], rules[j]) == 0)
+                return soma_error(SOMA_ERR_ARG, "rules-fmnist: --rules names '%s' twice", rules[i]);
+    }
+    for (int i = 0; i < *nn; i++) {
+        if (strcmp(nets[i], "mlp") != 0 && strcmp(nets[i], "lenet") != 0)
+            return soma_error(SOMA_ERR_ARG, "rules-fmnist: --nets: unknown net '%s' (mlp, lenet)", nets[i]);
+        for (int j = 0; j < i; j++)
+            if (strcmp(nets[i], nets[j]) == 0)
+                return soma_error(SOMA_ERR_ARG, "rules-fmnist: --nets names '%s' twice", nets[i]);
+    }
+    return SOMA_OK;
+}
+
+static soma_status check_(const soma_exp_ctx *c) {
+    char rb[256], nb[256];
+    const char *rules[MAX_ITEMS], *nets[MAX_ITEMS];
+    int nr, nn;
+    return parse_lists_(&c->args, rb, nb, sizeof rb, rules, &nr, nets, &nn);
+}
+
+static double num_(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static cJSON *obj_(cJSON *parent, const char *key) {
+    cJSON *o = cJSON_GetObjectItemCaseSensitive(parent, key);
+    return o ? o : cJSON_AddObjectToObject(parent, key);
+}
+
+/* A JSON array of numbers as floats (NaN for null); returns its length (at most cap). */
+static int floats_(const cJSON *arr, float *out, int cap) {
+    int n = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, arr) {
+        if (n >= cap) break;
+        out[n++] = cJSON_IsNumber(v) ? (float)v->valuedouble : NAN;
+    }
+    return n;
+}
+
+/* Learning curves of every rule on each net, and the alignment of FA and DFA over training. */
+static soma_status draw_(soma_exp_ctx *c, const cJSON *runs, const char **nets, int nn, const char **rules, int nr) {
+    soma_fig *f;
+    SOMA_TRY(soma_fig_new(&f, 1, nn + 1, 440 * (nn + 1), 400));
+    soma_fig_title(f, "Learning without backprop on Fashion-MNIST: the same nets, data and epochs for every rule");
+    soma_status st = SOMA_OK;
+    enum { CAP = 4096 };
+    static float xs[CAP], ys[CAP];
+    for (int k = 0; k < nn && st == SOMA_OK; k++) {
+        char title[96];
+        snprintf(title, sizeof title, "%s: test accuracy", strcmp(nets[k], "mlp") == 0 ? "MLP" : "LeNet CNN");
+        soma_fig_labels(f, k, title, "epoch", "test accuracy (%)");
+        const cJSON *rn = cJSON_GetObjectItemCaseSensitive(runs, nets[k]);
+        for (int r = 0; r < nr && st == SOMA_OK; r++) {
+            const cJSON *o = cJSON_GetObjectItemCaseSensitive(rn, rules[r]);
+            int n = floats_(cJSON_GetObjectItemCaseSensitive(o, "curve_test_accuracy"), ys, CAP);
+            if (n < 1) continue;
+            for (int i = 0; i < n; i++) xs[i] = (float)(i + 1), ys[i] *= 100.f;
+            soma_line_style s = {r + 1, 0, 1, 0.f};
+            st = soma_fig_line(f, k, xs, ys, n, rules[r], &s);
+        }
+    }
+    soma_fig_labels(f, nn, "Alignment with the true gradient (hidden layers)", "optimizer step",
+                    "angle (degrees)");
+    for (int k = 0; k < nn && st == SOMA_OK; k++) {
+        const cJSON *rn = cJSON_GetObjectItemCaseSensitive(runs, nets[k]);
+        for (int r = 0; r < nr && st == SOMA_OK; r++) {
+            if (strcmp(rules[r], "bp") == 0) continue; /* 0 by construction */
+            const cJSON *o = cJSON_GetObjectItemCaseSensitive(rn, rules[r]);
+            int n = floats_(cJSON_GetObjectItemCaseSensitive(o, "alignment_steps"), xs, CAP);
+            int m = floats_(cJSON_GetObjectItemCaseSensitive(o, "alignment_hidden_deg"), ys, CAP);
+            if (n < 1 || m != n) continue;
+            char lab[48];
+            snprintf(lab, sizeof lab, "%s, %s", rules[r], nets[k]);
+            soma_line_style s = {r + 1, k > 0, 0, 0.f};
+            st = soma_fig_line(f, nn, xs, ys, n, lab, &s);
+        }
+    }
+    if (st == SOMA_OK) {
+        soma_fig_hline(f, nn, 90.f, "orthogonal");
+        soma_fig_ylim(f, nn, 0, 100);
+        char path[1100];
+        st = soma_fig_save(f, soma_exp_path(c, "rules_fmnist.svg", path, sizeof path));
+    }
+    soma_fig_free(f);
+    return st;
+}
+
+static soma_status run_(soma_exp_ctx *c) {
+    char rb[256], nb[256];
+    const char *rules[MAX_ITEMS], *nets[MAX_ITEMS];
+    int nr, nn;
+    SOMA_TRY(parse_lists_(&c->args, rb, nb, sizeof rb, rules, &nr, nets, &nn));
+    soma_classify_config base = soma_classify_defaults();
+    base.data = "fmnist";
+    base.fmnist_dir = soma_args_str(&c->args, "fmnist-dir");
+    base.optim = soma_args_str(&c->args, "optim");
+    base.sched = soma_args_str(&c->args, "sched");
+    SOMA_TRY(soma_args_int(&c->args, "epochs", &base.epochs));
+    SOMA_TRY(soma_args_int(&c->args, "batch", &base.batch));
+    SOMA_TRY(soma_args_float(&c->args, "lr", &base.lr));
+    SOMA_TRY(soma_args_float(&c->args, "weight-decay", &base.weight_decay));
+    SOMA_TRY(soma_args_int(&c->args, "n-train", &base.n_train));
+    SOMA_TRY(soma_args_int(&c->args, "n-test", &base.n_test));
+    SOMA_TRY(soma_args_int(&c->args, "alignment-every", &base.alignment_every));
+    SOMA_TRY(soma_args_float(&c->args, "fb-scale", &base.fb_scale));
+    SOMA_TRY(soma_args_int(&c->args, "pc-steps", &base.pc_steps));
+    SOMA_TRY(soma_args_float(&c->args, "pc-rate", &base.pc_rate));
+    SOMA_TRY(soma_args_float(&c->args, "ff-theta", &base.ff_theta));
+    base.seed = c->seed;
+    base.quiet = c->quiet;
+    base.val_split = 0.0; /* Fashion-MNIST has its test split; curves follow it */
+
+    const int rules_given = soma_args_given(&c->args, "rules");
+    cJSON *ours = c->ours;
+    cJSON *runs = cJSON_CreateObject(); /* every run's full figures, net -> rule -> ours */
+    cJSON *acc = obj_(ours, "test_accuracy"), *spe = obj_(ours, "seconds_per_epoch");
+    cJSON *ali = obj_(ours, "alignment_final_deg"), *alp = obj_(ours, "alignment_final_deg_per_layer");
+    cJSON *curves = obj_(ours, "curve_test_accuracy"), *missing = obj_(ours, "missing");
+    cJSON *table = cJSON_AddArrayToObject(ours, "table");
+    soma_status st = SOMA_OK;
+    for (int k = 0; k < nn && st == SOMA_OK; k++) {
+        const char *net = nets[k];
+        cJSON *rn = obj_(runs, net);
+        for (int r = 0; r < nr && st == SOMA_OK; r++) {
+            if (!rules_given && strcmp(net, "lenet") == 0 && strcmp(rules[r], "ff") == 0) {
+                /* the table compares BP, FA, DFA and PC on the CNN (--rules ff runs it) */
+                cJSON_AddStringToObject(obj_(missing, net), rules[r], "not in the default comparison on the CNN");
+                continue;
+            }
+            soma_classify_config cfg = base;
+            cfg.net = soma_args_str(&c->args, net);
+            if (strcmp(net, "lenet") == 0 && (st = soma_args_float(&c->args, "lenet-lr", &cfg.lr)) != SOMA_OK) break;
+            cfg.rule = rules[r];
+            char label[64];
+            snprintf(label, sizeof label, "%s %s", net, rules[r]);
+            cfg.label = label;
+            cJSON *o = cJSON_CreateObject();
+            soma_error_clear();
+            st = soma_classify_run(&cfg, o);
+            if (st == SOMA_ERR_ARG) { /* not available yet, or refuses this net */
+                cJSON_AddStringToObject(obj_(missing, net), rules[r], soma_errmsg());
+                cJSON_Delete(o);
+                st = SOMA_OK;
+                continue;
+            }
+            if (st != SOMA_OK) {
+                cJSON_Delete(o);
+                break;
+            }
+            cJSON_AddItemToObject(rn, rules[r], o);
+            const double a = num_(o, "test_accuracy"), ep = num_(o, "epochs");
+            const double s = ep > 0 ? num_(o, "train_seconds") / ep : NAN;
+            const double al = num_(o, "alignment_final_hidden_deg");
+            soma_json_put_num(obj_(acc, net), rules[r], a);
+            soma_json_put_num(obj_(spe, net), rules[r], s);
+            soma_json_put_num(obj_(ali, net), rules[r], al);
+            const cJSON *per = cJSON_GetObjectItemCaseSensitive(o, "alignment_final_deg_per_layer");
+            if (per) cJSON_AddItemToObject(obj_(alp, net), rules[r], cJSON_Duplicate(per, 1));
+            const cJSON *cu = cJSON_GetObjectItemCaseSensitive(o, "curve_test_accuracy");
+            if (cu) cJSON_AddItemToObject(obj_(curves, net), rules[r], cJSON_Duplicate(cu, 1));
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddStringToObject(row, "net", net);
+            cJSON_AddStringToObject(row, "rule", rules[r]);
+            soma_json_put_num(row, "test_accuracy", a);
+            soma_json_put_num(row, "seconds_per_epoch", s);
+            soma_json_put_num(row, "alignment_hidden_deg", al);
+            soma_json_put_num(row, "alignment_deg", num_(o, "alignment_final_deg"));
+            cJSON_AddItemToArray(table, row);
+            char key[64];
+            snprintf(key, sizeof key, "%s_%s_test_accuracy", net, rules[r]);
+            soma_json_put_num(ours, key, a);
+        }
+    }
+    if (st != SOMA_OK) {
+        cJSON_Delete(runs);
+        return st;
+    }
+    /* the acceptance figures, flat for the landmarks */
+    char line[1024] = "";
+    size_t off = 0;
+    for (int k = 0; k < nn; k++) {
+        const cJSON *an = cJSON_GetObjectItemCaseSensitive(acc, nets[k]);
+        const cJSON *sn = cJSON_GetObjectItemCaseSensitive(spe, nets[k]);
+        const double bp = num_(an, "bp"), bs = num_(sn, "bp");
+        static const char *const other[] = {"fa", "dfa", "pc", "ff"};
+        for (int i = 0; i < 4; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "%s_%s_gap_points", nets[k], other[i]);
+            const double x = num_(an, other[i]);
+            if (!isnan(bp) && !isnan(x)) soma_json_put_num(ours, key, 100.0 * (bp - x));
+        }
+        const double pc = num_(sn, "pc");
+        if (!isnan(pc) && bs > 0) {
+            soma_json_put_num(obj_(ours, "pc_cost_vs_bp"), nets[k], pc / bs);
+            char key[64];
+            snprintf(key, sizeof key, "%s_pc_cost_vs_bp", nets[k]);
+            soma_json_put_num(ours, key, pc / bs);
+        }
+        off += (size_t)snprintf(line + off, off < sizeof line ? sizeof line - off : 0, "%s%s:", k ? "\n" : "", nets[k]);
+        for (int r = 0; r < nr && off < sizeof line; r++) {
+            const double a = num_(an, rules[r]);
+            if (!isnan(a))
+                off += (size_t)snprintf(line + off, sizeof line - off, " %s %.2f%% (%.1f s/epoch)", rules[r], 100.0 * a,
+                                        num_(sn, rules[r]));
+        }
+    }
+    const double fa_deg = num_(cJSON_GetObjectItemCaseSensitive(ali, "mlp"), "fa");
+    if (!isnan(fa_deg)) {
+        soma_json_put_num(ours, "fa_alignment_deg", fa_deg);
+        if (off < sizeof line)
+            snprintf(line + off, sizeof line - off, "\nFA's hidden-layer update vs the true gradient (MLP, end): %.1f degrees",
+                     fa_deg);
+    }
+    snprintf(c->headline, sizeof c->headline, "%s", line);
+    cJSON_AddNumberToObject(ours, "epochs", base.epochs);
+    st = draw_(c, runs, nets, nn, rules, nr);
+    if (!cJSON_AddItemToObject(ours, "runs", runs)) cJSON_Delete(runs);
+    return st;
+}
+
+const soma_experiment soma__exp_rules_fmnist = {
+    "rules-fmnist",
+    "Learning without backprop: backprop, feedback alignment, direct feedback alignment, predictive "
+    "coding and forward-forward on the same MLP and LeNet CNN, Fashion-MNIST, same epochs: test "
+    "accuracy, time per epoch, alignment of each update with the true gradient.",
+    landmarks_,
+    opts_,
+    reduced_,
+    run_,
+    check_,
+};

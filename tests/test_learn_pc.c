@@ -1,7 +1,11 @@
 // Predictive coding by inference learning (src/learn/pc.c): the delta rule on one layer, the
 // inference's fixed point, a NumPy reference of the same equations, agreement with backprop
-// in the small-error regime (dense and conv chains), learning, determinism, refusals.
+// in the small-error regime (dense and conv chains), learning, determinism, refusals, and the
+// pc-equals-bp experiment at reduced size.
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
+
+#include <cjson/cJSON.h>
 
 #include "check.h"
 #include "fixture.h"
@@ -328,6 +332,39 @@ static void test_refusals(void) {
     soma_net_free(net);
 }
 
+/* The experiment pc-equals-bp at reduced size (synthetic data): its headline figures. */
+static double num_(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void test_experiment_reduced(void) {
+    const soma_experiment *e = soma_exp_find("pc-equals-bp");
+    CHECK(e != NULL);
+    if (!e) return;
+    char dir[] = "/tmp/soma-test-pc-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    cJSON *r = NULL;
+    const char *extra[] = {"--threads", "1"};
+    CHECK_OK(soma_exp_run_reduced(e, 2, extra, dir, &r));
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    CHECK(num_(o, "cosine_min") >= 0.99);
+    CHECK(num_(o, "cosine_min_fpa") >= 0.999);
+    /* large errors without the fixed prediction assumption: far from backprop */
+    const cJSON *by = cJSON_GetObjectItemCaseSensitive(o, "mlp_min_cosine_by_scale");
+    CHECK(cJSON_GetArraySize(by) == 4 && cJSON_GetArrayItem(by, 3)->valuedouble < 0.9);
+    /* one inference step reaches only the top layer: the first layer's cosine is 0 */
+    const cJSON *c0 = cJSON_GetObjectItemCaseSensitive(o, "mlp_cosine_by_steps_0.weight");
+    CHECK(cJSON_GetArraySize(c0) >= 5 && fabs(cJSON_GetArrayItem(c0, 0)->valuedouble) < 0.1);
+    CHECK(num_(o, "pc_over_bp_time") > 0); /* measured (its size is noise at this scale) */
+    printf("pc-equals-bp reduced: cosine_min %.5f, fpa %.6f, PC/BP time %.1f\n", num_(o, "cosine_min"),
+           num_(o, "cosine_min_fpa"), num_(o, "pc_over_bp_time"));
+    cJSON_Delete(r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 static void timed_(const char *name, double *t0) {
     const double t = soma_now();
     fprintf(stderr, "  %s: %.2f s\n", name, t - *t0);
@@ -335,6 +372,9 @@ static void timed_(const char *name, double *t0) {
 }
 
 int main(void) {
+    /* one thread: many small parallel regions crawl on a loaded machine; test_learns compares
+     * one thread with two */
+    soma_set_threads(1);
     double t0 = soma_now();
     test_delta_rule();
     timed_("test_delta_rule", &t0);
@@ -345,11 +385,14 @@ int main(void) {
     test_numpy_ref("pc_mse");
     timed_("test_numpy_ref", &t0);
     test_cosine("fc32,relu,fc16,relu,fc4", soma_shape1(12), 200, 0.99);
-    timed_("soma_shape1", &t0);
+    timed_("test_cosine mlp", &t0);
     test_cosine("conv3x3x4p1,relu,maxpool2,conv3x3x6,relu,flatten,fc16,relu,fc4", soma_shape3(1, 8, 8), 300, 0.99);
-    timed_("soma_shape3", &t0);
+    timed_("test_cosine conv", &t0);
     test_learns();
     timed_("test_learns", &t0);
     test_refusals();
+    soma_set_threads(1);
+    test_experiment_reduced();
+    timed_("test_experiment_reduced", &t0);
     return check_report("test_learn_pc");
 }

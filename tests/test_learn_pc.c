@@ -290,6 +290,67 @@ static void test_learns(void) {
     free(w3);
 }
 
+/* Data-parallel slices (a conv net under soma_train, two replicas): the rule's clone serves
+ * each replica, and the result does not depend on the threads OpenMP grants. */
+static float *dp_(int threads, int data_parallel) {
+    soma_set_threads(threads);
+    soma_dataset *d = NULL;
+    soma_net *net = NULL;
+    soma_optim *o = NULL;
+    soma_rule *r = NULL;
+    float *out = NULL;
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_SGD);
+    soma_train_config c = soma_train_defaults();
+    c.epochs = 1;
+    c.batch = 32;
+    c.sched.lr = 0.05f;
+    c.quiet = 1;
+    c.data_parallel = data_parallel;
+    soma_train_log log = {0};
+    if (soma_dataset_synthetic("gauss", 128, 64, 3, 4.0f, 5, &d) == SOMA_OK) d->shape = soma_shape3(1, 8, 8);
+    if (d && soma_net_new(&net, "conv3x3x4p1,relu,maxpool2,fc3", soma_shape3(1, 8, 8), 7) == SOMA_OK &&
+        soma_optim_new(&o, net, &oc) == SOMA_OK && (r = pc_(net, SOMA_LOSS_XENT, 10, 0.2f, 0.f, 0)) != NULL &&
+        soma_train(net, r, o, d, NULL, &c, &log) == SOMA_OK) {
+        CHECK(isfinite(log.train_loss[0]));
+        size_t n;
+        float *v = soma_net_flat_values(net, &n);
+        out = malloc(n * sizeof *out);
+        memcpy(out, v, n * sizeof *out);
+    } else {
+        fprintf(stderr, "dp_: %s\n", soma_errmsg());
+    }
+    soma_train_log_free(&log);
+    soma_rule_free(r);
+    soma_optim_free(o);
+    soma_net_free(net);
+    soma_dataset_free(d);
+    return out;
+}
+
+static void test_data_parallel(void) {
+    float *a = dp_(2, 2), *b = dp_(2, 2), *c = dp_(1, 0);
+    CHECK(a && b && c);
+    if (a && b && c) {
+        soma_net *net = NULL;
+        CHECK_OK(soma_net_new(&net, "conv3x3x4p1,relu,maxpool2,fc3", soma_shape3(1, 8, 8), 7));
+        size_t n;
+        const float *init = soma_net_flat_values(net, &n);
+        CHECK(memcmp(a, b, n * sizeof(float)) == 0);
+        /* two slices of 16 settle on their own: the same update up to PC's small nonlinearity */
+        double diff = 0, moved = 0;
+        for (size_t i = 0; i < n; i++) {
+            diff = fmax(diff, fabs(a[i] - c[i]));
+            moved = fmax(moved, fabs(c[i] - init[i]));
+        }
+        fprintf(stderr, "  data-parallel: max |sliced - whole| %.3g, max |moved| %.3g\n", diff, moved);
+        CHECK(moved > 1e-3 && diff < 0.05 * moved);
+        soma_net_free(net);
+    }
+    free(a);
+    free(b);
+    free(c);
+}
+
 static void test_refusals(void) {
     soma_net *net = NULL, *drop = NULL;
     CHECK_OK(soma_net_new(&net, "fc8,relu,fc3", soma_shape1(4), 1));
@@ -390,6 +451,8 @@ int main(void) {
     timed_("test_cosine conv", &t0);
     test_learns();
     timed_("test_learns", &t0);
+    test_data_parallel();
+    timed_("test_data_parallel", &t0);
     test_refusals();
     soma_set_threads(1);
     test_experiment_reduced();

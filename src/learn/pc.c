@@ -15,6 +15,13 @@
 // gradient. With the fixed prediction assumption (opts.pc_fixed_pred, Millidge et al. 2022)
 // predictions and Jacobians stay at the feedforward pass and the weights see the feedforward
 // inputs: the errors then converge to backprop's exactly, whatever their size.
+//
+// Every top-level layer's output is a node (relu, pool and flatten included), so LeNet has 11
+// hidden nodes: plain inference settles like diffusion along the chain, in O(depth^2 / rate)
+// steps (pc-equals-bp: LeNet needs ~500 steps at rate 0.2 for cosine 0.9995 with backprop), the
+// fixed prediction assumption in about depth / rate. Cost of a step: one forward of layers
+// 1 .. L-1 and one input-gradient backward of layers L-1 .. 1 (layer 0, on the clamped input,
+// runs forward once and backward once, for its weights).
 #include <math.h>
 #include <string.h>
 

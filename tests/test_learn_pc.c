@@ -4,6 +4,7 @@
 // pc-equals-bp experiment at reduced size.
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -426,6 +427,32 @@ static void test_experiment_reduced(void) {
     CHECK(system(cmd) == 0);
 }
 
+/* The same on Fashion-MNIST (a batch of 16, the reduced nets): the headline holds on real images. */
+static void test_experiment_fmnist(void) {
+    struct stat sb;
+    if (stat(soma_fmnist_dir(NULL), &sb) != 0) {
+        check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
+        return;
+    }
+    const soma_experiment *e = soma_exp_find("pc-equals-bp");
+    if (!e) return;
+    char dir[] = "/tmp/soma-test-pcf-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    const char *argv[] = {"--data", "fmnist", "--batch", "16", "--max-steps", "100", "--time-samples", "0",
+                          "--mlp", "fc64,relu,fc32,relu,fc10", "--lenet", "conv5x5x4p2,relu,maxpool2,flatten,fc10",
+                          "--threads", "1", "--quiet"};
+    cJSON *r = NULL;
+    CHECK_OK(soma_exp_run(e, (int)(sizeof argv / sizeof *argv), argv, dir, &r));
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    CHECK(num_(o, "cosine_min") >= 0.99);
+    CHECK(num_(o, "cosine_min_fpa") >= 0.999);
+    printf("pc-equals-bp on Fashion-MNIST (batch 16, 100 steps): cosine_min %.5f\n", num_(o, "cosine_min"));
+    cJSON_Delete(r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 static void timed_(const char *name, double *t0) {
     const double t = soma_now();
     fprintf(stderr, "  %s: %.2f s\n", name, t - *t0);
@@ -457,5 +484,7 @@ int main(void) {
     soma_set_threads(1);
     test_experiment_reduced();
     timed_("test_experiment_reduced", &t0);
+    test_experiment_fmnist();
+    timed_("test_experiment_fmnist", &t0);
     return check_report("test_learn_pc");
 }

@@ -292,12 +292,15 @@ static soma_status run_(soma_exp_ctx *c) {
         soma_exp_put(c, "timed_samples", m);
         soma_exp_put(c, "pc_steps_timed", 20);
     }
+    char cost[160] = "";
+    if (time_samples > 0)
+        snprintf(cost, sizeof cost, "\ncost of an epoch of %d samples (MLP, 20 inference steps): PC %.2f s, BP %.2f s (%.1fx)",
+                 time_samples < d->n ? time_samples : d->n, tp, tb, tp / tb);
     snprintf(c->headline, sizeof c->headline,
              "PC vs BP on a batch of %d (%s): min cosine over weight layers after %d inference steps, error scale %g: "
-             "MLP %.5f, LeNet %.5f; fixed prediction, scale %g: %.6f\n"
-             "cost of an epoch (MLP, 20 inference steps): PC %.2f s, BP %.2f s (%.1fx)",
+             "MLP %.5f, LeNet %.5f; fixed prediction, scale %g: %.6f%s",
              batch, data, steps[ns - 1], (double)CURVE_SCALE, res[0].cos_min, res[1].cos_min, (double)FPA_SCALE, cfpa,
-             tp, tb, tp / tb);
+             cost);
     st = plot_(c, res, titles, steps, ns);
 out:
     soma_free(x);

@@ -1,7 +1,12 @@
 // Predictive coding by inference learning (src/learn/pc.c): the delta rule on one layer, the
 // inference's fixed point, a NumPy reference of the same equations, agreement with backprop
-// in the small-error regime (dense and conv chains), learning, determinism, refusals.
+// in the small-error regime (dense and conv chains), learning, determinism, refusals, and the
+// pc-equals-bp experiment at reduced size.
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
 
 #include "check.h"
 #include "fixture.h"
@@ -286,6 +291,67 @@ static void test_learns(void) {
     free(w3);
 }
 
+/* Data-parallel slices (a conv net under soma_train, two replicas): the rule's clone serves
+ * each replica, and the result does not depend on the threads OpenMP grants. */
+static float *dp_(int threads, int data_parallel) {
+    soma_set_threads(threads);
+    soma_dataset *d = NULL;
+    soma_net *net = NULL;
+    soma_optim *o = NULL;
+    soma_rule *r = NULL;
+    float *out = NULL;
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_SGD);
+    soma_train_config c = soma_train_defaults();
+    c.epochs = 1;
+    c.batch = 32;
+    c.sched.lr = 0.05f;
+    c.quiet = 1;
+    c.data_parallel = data_parallel;
+    soma_train_log log = {0};
+    if (soma_dataset_synthetic("gauss", 128, 64, 3, 4.0f, 5, &d) == SOMA_OK) d->shape = soma_shape3(1, 8, 8);
+    if (d && soma_net_new(&net, "conv3x3x4p1,relu,maxpool2,fc3", soma_shape3(1, 8, 8), 7) == SOMA_OK &&
+        soma_optim_new(&o, net, &oc) == SOMA_OK && (r = pc_(net, SOMA_LOSS_XENT, 10, 0.2f, 0.f, 0)) != NULL &&
+        soma_train(net, r, o, d, NULL, &c, &log) == SOMA_OK) {
+        CHECK(isfinite(log.train_loss[0]));
+        size_t n;
+        float *v = soma_net_flat_values(net, &n);
+        out = malloc(n * sizeof *out);
+        memcpy(out, v, n * sizeof *out);
+    } else {
+        fprintf(stderr, "dp_: %s\n", soma_errmsg());
+    }
+    soma_train_log_free(&log);
+    soma_rule_free(r);
+    soma_optim_free(o);
+    soma_net_free(net);
+    soma_dataset_free(d);
+    return out;
+}
+
+static void test_data_parallel(void) {
+    float *a = dp_(2, 2), *b = dp_(2, 2), *c = dp_(1, 0);
+    CHECK(a && b && c);
+    if (a && b && c) {
+        soma_net *net = NULL;
+        CHECK_OK(soma_net_new(&net, "conv3x3x4p1,relu,maxpool2,fc3", soma_shape3(1, 8, 8), 7));
+        size_t n;
+        const float *init = soma_net_flat_values(net, &n);
+        CHECK(memcmp(a, b, n * sizeof(float)) == 0);
+        /* two slices of 16 settle on their own: the same update up to PC's small nonlinearity */
+        double diff = 0, moved = 0;
+        for (size_t i = 0; i < n; i++) {
+            diff = fmax(diff, fabs(a[i] - c[i]));
+            moved = fmax(moved, fabs(c[i] - init[i]));
+        }
+        fprintf(stderr, "  data-parallel: max |sliced - whole| %.3g, max |moved| %.3g\n", diff, moved);
+        CHECK(moved > 1e-3 && diff < 0.05 * moved);
+        soma_net_free(net);
+    }
+    free(a);
+    free(b);
+    free(c);
+}
+
 static void test_refusals(void) {
     soma_net *net = NULL, *drop = NULL;
     CHECK_OK(soma_net_new(&net, "fc8,relu,fc3", soma_shape1(4), 1));
@@ -328,6 +394,65 @@ static void test_refusals(void) {
     soma_net_free(net);
 }
 
+/* The experiment pc-equals-bp at reduced size (synthetic data): its headline figures. */
+static double num_(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void test_experiment_reduced(void) {
+    const soma_experiment *e = soma_exp_find("pc-equals-bp");
+    CHECK(e != NULL);
+    if (!e) return;
+    char dir[] = "/tmp/soma-test-pc-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    cJSON *r = NULL;
+    const char *extra[] = {"--threads", "1"};
+    CHECK_OK(soma_exp_run_reduced(e, 2, extra, dir, &r));
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    CHECK(num_(o, "cosine_min") >= 0.99);
+    CHECK(num_(o, "cosine_min_fpa") >= 0.999);
+    /* large errors without the fixed prediction assumption: far from backprop */
+    const cJSON *by = cJSON_GetObjectItemCaseSensitive(o, "mlp_min_cosine_by_scale");
+    CHECK(cJSON_GetArraySize(by) == 4 && cJSON_GetArrayItem(by, 3)->valuedouble < 0.9);
+    /* one inference step reaches only the top layer: the first layer's cosine is 0 */
+    const cJSON *c0 = cJSON_GetObjectItemCaseSensitive(o, "mlp_cosine_by_steps_0.weight");
+    CHECK(cJSON_GetArraySize(c0) >= 5 && fabs(cJSON_GetArrayItem(c0, 0)->valuedouble) < 0.1);
+    CHECK(num_(o, "pc_over_bp_time") > 0); /* measured (its size is noise at this scale) */
+    printf("pc-equals-bp reduced: cosine_min %.5f, fpa %.6f, PC/BP time %.1f\n", num_(o, "cosine_min"),
+           num_(o, "cosine_min_fpa"), num_(o, "pc_over_bp_time"));
+    cJSON_Delete(r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* The same on Fashion-MNIST (a batch of 16, the reduced nets): the headline holds on real images. */
+static void test_experiment_fmnist(void) {
+    struct stat sb;
+    if (stat(soma_fmnist_dir(NULL), &sb) != 0) {
+        check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
+        return;
+    }
+    const soma_experiment *e = soma_exp_find("pc-equals-bp");
+    if (!e) return;
+    char dir[] = "/tmp/soma-test-pcf-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    const char *argv[] = {"--data", "fmnist", "--batch", "16", "--max-steps", "100", "--time-samples", "0",
+                          "--mlp", "fc64,relu,fc32,relu,fc10", "--lenet", "conv5x5x4p2,relu,maxpool2,flatten,fc10",
+                          "--threads", "1", "--quiet"};
+    cJSON *r = NULL;
+    CHECK_OK(soma_exp_run(e, (int)(sizeof argv / sizeof *argv), argv, dir, &r));
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    CHECK(num_(o, "cosine_min") >= 0.99);
+    CHECK(num_(o, "cosine_min_fpa") >= 0.999);
+    printf("pc-equals-bp on Fashion-MNIST (batch 16, 100 steps): cosine_min %.5f\n", num_(o, "cosine_min"));
+    cJSON_Delete(r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 static void timed_(const char *name, double *t0) {
     const double t = soma_now();
     fprintf(stderr, "  %s: %.2f s\n", name, t - *t0);
@@ -335,6 +460,9 @@ static void timed_(const char *name, double *t0) {
 }
 
 int main(void) {
+    /* one thread: many small parallel regions crawl on a loaded machine; test_learns compares
+     * one thread with two */
+    soma_set_threads(1);
     double t0 = soma_now();
     test_delta_rule();
     timed_("test_delta_rule", &t0);
@@ -345,11 +473,18 @@ int main(void) {
     test_numpy_ref("pc_mse");
     timed_("test_numpy_ref", &t0);
     test_cosine("fc32,relu,fc16,relu,fc4", soma_shape1(12), 200, 0.99);
-    timed_("soma_shape1", &t0);
+    timed_("test_cosine mlp", &t0);
     test_cosine("conv3x3x4p1,relu,maxpool2,conv3x3x6,relu,flatten,fc16,relu,fc4", soma_shape3(1, 8, 8), 300, 0.99);
-    timed_("soma_shape3", &t0);
+    timed_("test_cosine conv", &t0);
     test_learns();
     timed_("test_learns", &t0);
+    test_data_parallel();
+    timed_("test_data_parallel", &t0);
     test_refusals();
+    soma_set_threads(1);
+    test_experiment_reduced();
+    timed_("test_experiment_reduced", &t0);
+    test_experiment_fmnist();
+    timed_("test_experiment_fmnist", &t0);
     return check_report("test_learn_pc");
 }

@@ -415,7 +415,7 @@ static void test_experiment(void) {
     cJSON *r = NULL;
     CHECK_OK(soma_exp_run_reduced(e, 0, NULL, "sparse_exp_out", &r));
     if (!r) return;
-    double frac = ours_(r, "gabor_fraction"), r2f = ours_(r, "r2_fraction"), mr2 = ours_(r, "mean_r2");
+    double frac = ours_(r, "gabor_strict_fraction"), r2f = ours_(r, "gabor_fraction"), mr2 = ours_(r, "mean_r2");
     double l0 = ours_(r, "final_l0"), nb = ours_(r, "n_bases"), mse = ours_(r, "final_mse");
     printf("olshausen1996 (reduced): %.0f bases, Gabor-like %.2f, R^2 >= 0.8 %.2f, mean R^2 %.3f, L0 %.1f, MSE %.3f\n",
            nb, frac, r2f, mr2, l0, mse);

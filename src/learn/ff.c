@@ -27,7 +27,7 @@
 // the step's correct count. The step's *loss is the sum of the blocks' FF losses plus the
 // read-out's cross-entropy. predict ignores the read-out and classifies by goodness: every
 // label embedded in turn, goodness summed over the blocks except the first (all of them when
-// there is one block), the label with the largest total wins. Note that soma_evaluate_rule's
+// there is one block, or with ff_vote_all), the label with the largest total wins. Note that soma_evaluate_rule's
 // loss is the plain net's cross-entropy, which for an FF net is not a meaningful figure.
 //
 // All products are batched GEMMs over the rows (positives and negatives together); buffers
@@ -181,7 +181,7 @@ static soma_status ff_scores_(ff_impl *f, soma_net *net, const float *x, int n) 
     }
     int *src = (int *)f->dlog; /* the identity map, kept in scratch: [cap] ints fit in [cap, K] floats */
     for (int i = 0; i < n; i++) src[i] = i;
-    const int b0 = f->nb > 1 ? 1 : 0;
+    const int b0 = f->nb > 1 && !f->o.ff_vote_all ? 1 : 0;
     for (int c = 0; c < f->K; c++) {
         for (int i = 0; i < n; i++) f->lab[i] = c;
         ff_embed_(f, x, src, n);

@@ -27,8 +27,15 @@
 // the step's correct count. The step's *loss is the sum of the blocks' FF losses plus the
 // read-out's cross-entropy. predict ignores the read-out and classifies by goodness: every
 // label embedded in turn, goodness summed over the blocks except the first (all of them when
-// there is one block, or with ff_vote_all), the label with the largest total wins. Note that soma_evaluate_rule's
-// loss is the plain net's cross-entropy, which for an FF net is not a meaningful figure.
+// there is one block, or with ff_vote_all), the label with the largest total wins. Note that
+// soma_evaluate_rule's loss is the plain net's cross-entropy, not a meaningful figure here.
+//
+// What works (Fashion-MNIST, Adam lr 3e-3, batch 100, theta the default): with the paper's vote
+// the second layer's goodness ranks the labels the wrong way round for the first epochs (test
+// accuracy below chance; presumably negatives, whose activity the first layer learns to
+// suppress, reach the second layer in directions it rewards); letting every layer vote
+// (ff_vote_all) and hard negatives (ff_hard) learn fastest: fc200,relu,fc200,relu,fc10 on a
+// 10,000-sample subset reached 80% test accuracy after 10 epochs.
 //
 // All products are batched GEMMs over the rows (positives and negatives together); buffers
 // grow with the largest batch seen and are reused (no allocation in a step of the same size).

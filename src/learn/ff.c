@@ -35,7 +35,8 @@
 // accuracy below chance; presumably negatives, whose activity the first layer learns to
 // suppress, reach the second layer in directions it rewards); letting every layer vote
 // (ff_vote_all) and hard negatives (ff_hard) learn fastest: fc200,relu,fc200,relu,fc10 on a
-// 10,000-sample subset reached 80% test accuracy after 10 epochs.
+// 10,000-sample subset reached 80% test accuracy after 10 epochs, on all 60,000 samples
+// 73.8, 79.0, 83.0 and 83.7% after epochs 1 to 4.
 //
 // All products are batched GEMMs over the rows (positives and negatives together); buffers
 // grow with the largest batch seen and are reused (no allocation in a step of the same size).

@@ -36,7 +36,7 @@
 // suppress, reach the second layer in directions it rewards); letting every layer vote
 // (ff_vote_all) and hard negatives (ff_hard) learn fastest: fc200,relu,fc200,relu,fc10 on a
 // 10,000-sample subset reached 80% test accuracy after 10 epochs, on all 60,000 samples
-// 73.8, 79.0, 83.0 and 83.7% after epochs 1 to 4.
+// 73.8, 79.0, 83.0, 83.7, 83.2 and 84.98% after epochs 1 to 6 (Adam, lr 3e-3, batch 100).
 //
 // All products are batched GEMMs over the rows (positives and negatives together); buffers
 // grow with the largest batch seen and are reused (no allocation in a step of the same size).

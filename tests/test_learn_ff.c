@@ -206,7 +206,7 @@ static void test_hand(void) {
 }
 
 /* Two blocks: prediction sums the goodness of every block but the first; the first block
- * favours label 0, the second label 1, and label 1 must win. */
+ * favours label 0, the second label 1, and label 1 must win (label 0 with ff_vote_all). */
 static void test_predict_votes(void) {
     soma_net *net = mknet("fc2,relu,fc2,relu,fc2", 3, 1);
     if (!net) return;
@@ -229,6 +229,14 @@ static void test_predict_votes(void) {
     CHECK_OK(soma_rule_predict(r, net, x, 1, 1, &pred));
     CHECK(pred == 1);
     CHECK_FAILS(soma_rule_predict(r, net, x, 1, 2, &pred), SOMA_ERR_ARG);
+    soma_rule_free(r);
+    /* every block votes: label 0 (100 + 1) beats label 1 (1 + 9) */
+    o.ff_vote_all = 1;
+    r = NULL;
+    CHECK_OK(soma_rule_new(&r, net, &o));
+    pred = -1;
+    if (r) CHECK_OK(soma_rule_predict(r, net, x, 1, 1, &pred));
+    CHECK(pred == 0);
     soma_rule_free(r);
     soma_net_free(net);
 }

@@ -235,10 +235,13 @@ typedef struct soma_rule_opts {
     int pc_fixed_pred;
     /* FF: goodness threshold theta (0: the number of units of the layer), negatives per
      * positive (0: 1), and ff_hard = 1 to take the wrong labels with the largest goodness
-     * under the current model (K extra forward passes a step) instead of random ones */
+     * under the current model (K extra forward passes a step) instead of random ones;
+     * ff_vote_all = 1 to classify by the goodness of every layer (0: all but the first, as
+     * the paper; with a single layer, that layer) */
     float ff_theta;
     int ff_negatives;
     int ff_hard;
+    int ff_vote_all;
     /* HEBB */
     soma_hebb_kind hebb;
 } soma_rule_opts;

@@ -27,8 +27,16 @@
 // the step's correct count. The step's *loss is the sum of the blocks' FF losses plus the
 // read-out's cross-entropy. predict ignores the read-out and classifies by goodness: every
 // label embedded in turn, goodness summed over the blocks except the first (all of them when
-// there is one block), the label with the largest total wins. Note that soma_evaluate_rule's
-// loss is the plain net's cross-entropy, which for an FF net is not a meaningful figure.
+// there is one block, or with ff_vote_all), the label with the largest total wins. Note that
+// soma_evaluate_rule's loss is the plain net's cross-entropy, not a meaningful figure here.
+//
+// What works (Fashion-MNIST, Adam lr 3e-3, batch 100, theta the default): with the paper's vote
+// the second layer's goodness ranks the labels the wrong way round for the first epochs (test
+// accuracy below chance; presumably negatives, whose activity the first layer learns to
+// suppress, reach the second layer in directions it rewards); letting every layer vote
+// (ff_vote_all) and hard negatives (ff_hard) learn fastest: fc200,relu,fc200,relu,fc10 on a
+// 10,000-sample subset reached 80% test accuracy after 10 epochs, on all 60,000 samples
+// 73.8, 79.0, 83.0, 83.7, 83.2 and 84.98% after epochs 1 to 6 (Adam, lr 3e-3, batch 100).
 //
 // All products are batched GEMMs over the rows (positives and negatives together); buffers
 // grow with the largest batch seen and are reused (no allocation in a step of the same size).
@@ -181,7 +189,7 @@ static soma_status ff_scores_(ff_impl *f, soma_net *net, const float *x, int n) 
     }
     int *src = (int *)f->dlog; /* the identity map, kept in scratch: [cap] ints fit in [cap, K] floats */
     for (int i = 0; i < n; i++) src[i] = i;
-    const int b0 = f->nb > 1 ? 1 : 0;
+    const int b0 = f->nb > 1 && !f->o.ff_vote_all ? 1 : 0;
     for (int c = 0; c < f->K; c++) {
         for (int i = 0; i < n; i++) f->lab[i] = c;
         ff_embed_(f, x, src, n);

@@ -64,6 +64,9 @@ static soma_status rule_opts_(const soma_classify_config *cfg, soma_loss_kind lk
     o->pc_steps = cfg->pc_steps;
     o->pc_rate = cfg->pc_rate;
     o->ff_theta = cfg->ff_theta;
+    o->pc_fixed_pred = cfg->pc_fixed_pred;
+    o->ff_hard = cfg->ff_hard;
+    o->ff_vote_all = cfg->ff_vote_all;
     static const char *const hebbs[] = {"oja", "gha", "competitive"};
     const char *h = cfg->hebb ? cfg->hebb : "gha";
     for (int i = 0; i < 3; i++)
@@ -503,6 +506,9 @@ soma_status soma_classify_from_args(const soma_args *a, soma_classify_config *cf
         {"rule", offsetof(soma_classify_config, rule), 's'},
         {"hebb", offsetof(soma_classify_config, hebb), 's'},
         {"pc-steps", offsetof(soma_classify_config, pc_steps), 'i'},
+        {"pc-fixed-pred", offsetof(soma_classify_config, pc_fixed_pred), 'i'},
+        {"ff-hard", offsetof(soma_classify_config, ff_hard), 'i'},
+        {"ff-vote-all", offsetof(soma_classify_config, ff_vote_all), 'i'},
         {"alignment-every", offsetof(soma_classify_config, alignment_every), 'i'},
         {"fb-scale", offsetof(soma_classify_config, fb_scale), 'f'},
         {"pc-rate", offsetof(soma_classify_config, pc_rate), 'f'},

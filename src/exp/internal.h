@@ -13,7 +13,10 @@
     {"fb-scale", SOMA_OPT_FLOAT, "1", 1e-6, 1e6, NULL, "fa, dfa: scale of the fixed random feedback matrices", 0}, \
     {"pc-steps", SOMA_OPT_INT, "20", 1, 100000, NULL, "pc: inference steps a batch", 0},                        \
     {"pc-rate", SOMA_OPT_FLOAT, "0.1", 1e-6, 10, NULL, "pc: inference rate", 0},                                \
+    {"pc-fixed-pred", SOMA_OPT_INT, "0", 0, 1, NULL, "pc: 1 = the fixed prediction assumption (settles in fewer steps)", 0}, \
     {"ff-theta", SOMA_OPT_FLOAT, "0", 0, 1e9, NULL, "ff: goodness threshold (0: the layer's number of units)", 0}, \
+    {"ff-hard", SOMA_OPT_INT, "0", 0, 1, NULL, "ff: 1 = negatives with the wrong labels of largest goodness", 0}, \
+    {"ff-vote-all", SOMA_OPT_INT, "0", 0, 1, NULL, "ff: 1 = classify by the goodness of every layer (0: all but the first)", 0}, \
     {"hebb", SOMA_OPT_ENUM, "gha", 0, 0, "oja|gha|competitive", "hebb: the Hebbian rule of the hidden layers", 0}, \
     {"alignment-every", SOMA_OPT_INT, "0", 0, 1 << 30, NULL,                                                    \
      "every K optimizer steps (and before training) measure the angle between the rule's update and the "     \

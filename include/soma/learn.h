@@ -49,7 +49,17 @@ typedef struct soma_target {
     const float *values;
     int dim;
     int positions;
+    /* XENT, multi-head outputs (continual learning): only the active head, the K outputs
+     * [head_offset, head_offset + head_count) of each position, compete in the softmax and in
+     * the argmax; the others get no gradient. Labels stay indices into all K outputs and must
+     * fall inside the head. head_count 0 (default): every output. head_offset
+     * SOMA_HEAD_BY_LABEL: each row's head is the block of head_count outputs holding its label
+     * (task-incremental learning with the task known, replayed samples of several tasks in
+     * one batch). */
+    int head_offset;
+    int head_count;
 } soma_target;
+#define SOMA_HEAD_BY_LABEL (-1)
 
 typedef struct soma_rule soma_rule;
 typedef struct soma_rule_ops {
@@ -90,6 +100,12 @@ soma_status soma_rule_step(soma_rule *r, soma_net *net, const float *x, const so
 /* ops->predict, or soma_argmax over each position's K outputs. */
 soma_status soma_rule_predict(soma_rule *r, soma_net *net, const float *x, int n, int positions,
                               int *pred);
+/* soma_rule_predict restricted to a head (soma_target's head_offset / head_count; count 0:
+ * all outputs, the same as soma_rule_predict). Predictions are indices into all K outputs.
+ * SOMA_HEAD_BY_LABEL needs labels[n * positions] (the rows' true labels, to find each head;
+ * NULL otherwise). A rule with its own predict op refuses a head (SOMA_ERR_ARG). */
+soma_status soma_rule_predict_head(soma_rule *r, soma_net *net, const float *x, int n, int positions,
+                                   int head_offset, int head_count, const int *labels, int *pred);
 /* The output-gradient scratch of a rule, grown to n floats (for rule implementations). */
 soma_status soma_rule_reserve_dy(soma_rule *r, size_t n);
 /* For rule implementations: the loss of output y [n, out] against t, its gradient into
@@ -148,6 +164,19 @@ typedef struct soma_train_config {
     soma_train_hooks hooks;
     int task;               /* passed to hooks.task_end (continual learning: 0, 1, ...) */
     const char *log_path;   /* one JSON line per epoch appended here (NULL = none) */
+    int head_offset;        /* XENT: the active head of the outputs (soma_target), used in */
+    int head_count;         /* training and evaluation; 0/0 = every output */
+    /* A hook (user: hooks.user; kept here so that positional initializers of soma_train_hooks
+     * still compile) called before each step with the step's n samples gathered in the loop's
+     * buffers: x [n + batch_extra, dim], labels [n + batch_extra, positions] (NULL for float
+     * targets), values [n + batch_extra, t_dim] (NULL for labels). It may read the batch
+     * (learning without forgetting: the old net's outputs on it) and append up to batch_extra
+     * samples after row n (experience or generative replay), setting *n_extra (0 by default);
+     * the step then trains on all n + *n_extra rows (the loss is their mean) on the head above.
+     * Buffers are allocated once, before the first step. */
+    soma_status (*batch_hook)(void *user, soma_net *net, long step, float *x, int *labels, float *values,
+                              int n, int *n_extra);
+    int batch_extra; /* rows reserved for batch_hook (0..65536) */
 } soma_train_config;
 
 soma_train_config soma_train_defaults(void);
@@ -185,6 +214,10 @@ soma_status soma_evaluate(soma_net *net, const soma_dataset *d, int batch, float
  * cross-entropy; MSE -> *acc NaN, mean squared error. */
 soma_status soma_evaluate_rule(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch,
                                float *acc, float *loss);
+/* soma_evaluate_rule through one head (soma_target's head_offset / head_count): the softmax
+ * and the prediction over the head's outputs only. */
+soma_status soma_evaluate_head(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch,
+                               int head_offset, int head_count, float *acc, float *loss);
 
 // --- learning rules beyond backprop (src/learn/rules.c and one file a rule) ------------------
 //

@@ -1,0 +1,110 @@
+// permuted-fmnist: catastrophic forgetting and its remedies on 10 permuted Fashion-MNIST tasks:
+// fine-tuning (the lower bound), joint training (the upper bound), EWC, online EWC, synaptic
+// intelligence and experience replay, each trained from the same initial net on the same
+// stream, with the accuracy matrix, its metrics and a figure of every task through the
+// sequence. Also the JSON and figure helpers of `soma continual` (cl_common.h).
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exp/cl_common.h"
+#include "exp/internal.h"
+#include "soma/learn.h"
+#include "soma/nn.h"
+#include "soma/plot.h"
+
+// --- shared helpers ---------------------------------------------------------------------
+
+static void put_num_(cJSON *o, const char *key, double v) {
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
+}
+
+void soma__cl_put_result(cJSON *o, const soma_cl_result *r) {
+    put_num_(o, "acc", r->metrics.acc);
+    put_num_(o, "bwt", r->metrics.bwt);
+    put_num_(o, "fwt", r->metrics.fwt);
+    put_num_(o, "forgetting", r->metrics.forgetting);
+    cJSON_AddNumberToObject(o, "memory_bytes", (double)r->memory_bytes);
+    put_num_(o, "seconds", r->seconds);
+    const int T = r->n_tasks;
+    cJSON *R = cJSON_AddArrayToObject(o, "R");
+    for (int i = 0; i < T; i++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int j = 0; j < T; j++) cJSON_AddItemToArray(row, cJSON_CreateNumber(r->R[(size_t)i * T + j]));
+        cJSON_AddItemToArray(R, row);
+    }
+    cJSON *b = cJSON_AddArrayToObject(o, "b");
+    for (int j = 0; j < T; j++) cJSON_AddItemToArray(b, cJSON_CreateNumber(r->b[j]));
+}
+
+soma_status soma__cl_figure(const char *path, const char *title, const soma_cl_result *const *results,
+                            const char *const *names, int k) {
+    if (k < 1) return SOMA_OK;
+    const int cols = k < 3 ? k : 3, rows = (k + cols - 1) / cols;
+    soma_fig *f;
+    SOMA_TRY(soma_fig_new(&f, rows, cols, 380 * cols, 320 * rows));
+    soma_fig_title(f, title);
+    soma_status st = SOMA_OK;
+    for (int m = 0; m < k && st == SOMA_OK; m++) {
+        const soma_cl_result *r = results[m];
+        const int T = r->n_tasks;
+        char pt[128];
+        snprintf(pt, sizeof pt, "%s: average %.3f", names[m], r->metrics.acc);
+        soma_fig_labels(f, m, pt, "after training task", "test accuracy");
+        float x[1024], y[1024];
+        for (int j = 0; j < T && j < 16; j++) {
+            char lab[32];
+            snprintf(lab, sizeof lab, "task %d", j + 1);
+            int n = 0;
+            for (int i = j; i < T && n < 1024; i++, n++) {
+                x[n] = (float)(i + 1);
+                y[n] = r->R[(size_t)i * T + j];
+            }
+            soma_line_style ls = {j + 1, 0, 1, 0.f};
+            st = soma_fig_line(f, m, x, y, n, T <= 10 ? lab : NULL, &ls);
+        }
+        if (st == SOMA_OK) st = soma_fig_ylim(f, m, 0.0, 1.0);
+    }
+    if (st == SOMA_OK) st = soma_fig_save(f, path);
+    soma_fig_free(f);
+    return st;
+}
+
+soma_status soma__cl_run_one(const soma_task_stream *s, const soma__cl_setup *u, const soma_cl_opts *o,
+                             soma_cl_result *res) {
+    memset(res, 0, sizeof *res);
+    char spec[1024];
+    if (u->net && u->net[0]) snprintf(spec, sizeof spec, "%s", u->net);
+    else snprintf(spec, sizeof spec, "fc400,relu,fc400,relu,fc%d", s->n_outputs);
+    soma_net *net = NULL;
+    soma_rule *rule = NULL;
+    soma_optim *opt = NULL;
+    soma_status st = soma_net_new(&net, spec, s->train[0]->shape, u->seed);
+    if (st == SOMA_OK && (int)soma_shape_size(soma_net_out_shape(net)) != s->n_outputs)
+        st = soma_error(SOMA_ERR_ARG, "continual: --net '%s' has %d outputs, the stream %s needs %d; HINT: end it with fc%d",
+                        spec, (int)soma_shape_size(soma_net_out_shape(net)), s->name, s->n_outputs, s->n_outputs);
+    soma_rule_opts ro = soma_rule_opts_default();
+    ro.seed = u->seed;
+    if (st == SOMA_OK) st = soma_rule_kind_parse(u->rule ? u->rule : "bp", &ro.kind);
+    if (st == SOMA_OK) st = soma_rule_new(&rule, net, &ro);
+    soma_optim_kind ok = SOMA_OPTIM_ADAM;
+    if (st == SOMA_OK) st = soma_optim_parse(u->optim ? u->optim : "adam", &ok);
+    soma_optim_config oc = soma_optim_defaults(ok);
+    if (st == SOMA_OK) st = soma_optim_new(&opt, net, &oc);
+    if (st == SOMA_OK) {
+        soma_train_config cfg = soma_train_defaults();
+        cfg.epochs = u->epochs;
+        cfg.batch = u->batch;
+        cfg.sched.lr = u->lr;
+        cfg.seed = u->seed;
+        cfg.quiet = u->quiet;
+        cfg.eval_every = 0;
+        st = soma_cl_run(net, rule, opt, s, o, &cfg, NULL, NULL, res);
+    }
+    soma_optim_free(opt);
+    soma_rule_free(rule);
+    soma_net_free(net);
+    return st;
+}

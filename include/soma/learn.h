@@ -351,7 +351,7 @@ typedef struct soma_cl_opts {
     int fisher_samples;       /* samples a task (default 500; <= 0 all) */
     int fisher_batch;         /* (default 1: per sample) */
     /* SI: penalty c sum_i Omega_i (theta_i - theta~_i)^2; Omega += w / (delta^2 + xi) */
-    float si_c, si_xi;        /* (defaults 1, 0.1) */
+    float si_c, si_xi;        /* (defaults 0.1, 0.001, Zenke et al.'s) */
     /* replay: a reservoir of `buffer` samples, or of buffer_frac of the stream's training
      * samples when buffer is 0; replay_batch samples appended to each step (0: the batch) */
     long buffer;

@@ -33,8 +33,8 @@ soma_cl_opts soma_cl_opts_default(void) {
     o.fisher = SOMA_FISHER_TRUE;
     o.fisher_samples = 500;
     o.fisher_batch = 1;
-    o.si_c = 1.f;
-    o.si_xi = 0.1f;
+    o.si_c = 0.1f;
+    o.si_xi = 1e-3f;
     o.buffer_frac = 0.01;
     o.seed = 1;
     return o;

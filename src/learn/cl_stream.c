@@ -328,6 +328,7 @@ static soma_status npy_triple_(const char *x, const char *y, const char *tk, som
         st = SOMA_ERR_NOMEM;
         goto out;
     }
+    int T = 0;
     for (size_t i = 0; i < at.n; i++) {
         double v = soma_array_get(&at, i);
         if (v < 0 || v >= 100000) {
@@ -335,7 +336,20 @@ static soma_status npy_triple_(const char *x, const char *y, const char *tk, som
             goto out;
         }
         (*tasks)[i] = (int)v;
+        if ((int)v + 1 > T) T = (int)v + 1;
     }
+    /* every id 0..T-1 present */
+    unsigned char *seen = soma_calloc((size_t)T, 1);
+    if (!seen) {
+        st = SOMA_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < at.n; i++) seen[(*tasks)[i]] = 1;
+    for (int t = 0; t < T && st == SOMA_OK; t++)
+        if (!seen[t])
+            st = soma_error(SOMA_ERR_ARG, "stream: %s: no sample has task id %d (ids must be 0..%d, each present)", tk, t,
+                            T - 1);
+    soma_free(seen);
 out:
     soma_array_deinit(&ax);
     soma_array_deinit(&ay);

@@ -726,8 +726,53 @@ static void test_runs(void) {
     soma_dataset_free(te);
 }
 
+// --- the experiment's headline at reduced size ------------------------------------------------
+
+static double num_(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void test_experiment_reduced(void) {
+    struct stat sb;
+    if (stat(soma_fmnist_dir(NULL), &sb) != 0) {
+        check_missing_dep("SOMA_REQUIRE_FMNIST", "Fashion-MNIST (dataset-fashion-mnist)");
+        return;
+    }
+    const soma_experiment *e = soma_exp_find("permuted-fmnist");
+    CHECK(e != NULL);
+    if (!e) return;
+    CHECK(scratch_init("cl_exp"));
+    cJSON *r = NULL;
+    /* one thread: the numbers do not depend on it, and a loaded machine starves two */
+    const char *extra[] = {"--threads", "1"};
+    CHECK_OK(soma_exp_run_reduced(e, 2, extra, scratch_path(""), &r));
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    const char *names[] = {"finetune", "joint", "ewc", "online_ewc", "si", "replay"};
+    for (int i = 0; i < 6; i++) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(ours, names[i]);
+        printf("permuted-fmnist reduced, %-10s acc %.3f bwt %+.3f fwt %+.3f forgetting %.3f memory %.0f\n", names[i],
+               num_(m, "acc"), num_(m, "bwt"), num_(m, "fwt"), num_(m, "forgetting"), num_(m, "memory_bytes"));
+        CHECK(num_(m, "acc") > 0.5 && num_(m, "acc") <= 1 && isfinite(num_(m, "bwt")) && isfinite(num_(m, "fwt")));
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "R")) == 3);
+    }
+    const cJSON *ft = cJSON_GetObjectItemCaseSensitive(ours, "finetune"), *rp = cJSON_GetObjectItemCaseSensitive(ours, "replay");
+    /* fine-tuning forgets; joint training beats it; replay forgets less */
+    CHECK(num_(ft, "bwt") < -0.01);
+    CHECK(num_(ours, "joint_acc") > num_(ours, "finetune_acc") + 0.02);
+    CHECK(num_(rp, "forgetting") < num_(ft, "forgetting"));
+    /* memory: replay holds 5% of 3000 samples of 784 floats, label and id; EWC two vectors */
+    CHECK(num_(rp, "memory_bytes") == 150.0 * (784 * 4 + 4 + 8));
+    CHECK(num_(cJSON_GetObjectItemCaseSensitive(ours, "finetune"), "memory_bytes") == 0);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/permuted-fmnist/accuracy.svg", scratch_path(""));
+    CHECK(stat(path, &sb) == 0 && sb.st_size > 1000);
+    cJSON_Delete(r);
+    scratch_remove();
+}
+
 int main(void) {
-    soma_set_threads(2);
+    soma_set_threads(1);
     test_metrics();
     test_fisher_torch();
     test_si_two_steps();
@@ -737,5 +782,6 @@ int main(void) {
     test_batch_hook();
     test_streams();
     test_runs();
+    test_experiment_reduced();
     return check_report("test_cl");
 }

@@ -188,6 +188,8 @@ soma_status soma_task_stream_split(const soma_dataset *train, const soma_dataset
         return soma_error(SOMA_ERR_ARG, "stream: training and test samples differ in size (%zu, %zu values)", train->dim,
                           test->dim);
     const int K = train->n_classes;
+    if (test->n_classes > K)
+        return soma_error(SOMA_ERR_ARG, "stream: the test data have %d classes, the training data %d", test->n_classes, K);
     if (c < 1 || K % c != 0 || K / c < 1)
         return soma_error(SOMA_ERR_ARG, "stream: %d classes do not split into tasks of %d", K, c);
     const int T = K / c;

@@ -386,6 +386,7 @@ static int cmd_version_(int argc, char **argv) {
 
 static int cmd_help_(int argc, char **argv);
 int soma_cli_snn(int argc, char **argv); /* snn.c */
+int soma_cli_continual(int argc, char **argv); /* continual.c */
 int soma_cli_rdm(int, char **), soma_cli_rsa(int, char **), soma_cli_cka(int, char **), soma_cli_encode(int, char **), soma_cli_geometry(int, char **); /* analysis.c */
 
 typedef struct cli_cmd {
@@ -407,6 +408,7 @@ static const cli_cmd cmds_[] = {
     {"cka", soma_cli_cka, "centered kernel alignment: soma cka A.npy B.npy [--kernel rbf]"},
     {"encode", soma_cli_encode, "ridge encoding model: soma encode FEATURES.npy RESPONSES.npy"},
     {"geometry", soma_cli_geometry, "eigenspectrum, dimensionality, power law: soma geometry X.npy"},
+    {"continual", soma_cli_continual, "continual learning on a task stream: soma continual --stream S --method M"},
     {"version", cmd_version_, "version and build"},
     {"help", cmd_help_, "this text"},
 };

@@ -49,7 +49,17 @@ typedef struct soma_target {
     const float *values;
     int dim;
     int positions;
+    /* XENT, multi-head outputs (continual learning): only the active head, the K outputs
+     * [head_offset, head_offset + head_count) of each position, compete in the softmax and in
+     * the argmax; the others get no gradient. Labels stay indices into all K outputs and must
+     * fall inside the head. head_count 0 (default): every output. head_offset
+     * SOMA_HEAD_BY_LABEL: each row's head is the block of head_count outputs holding its label
+     * (task-incremental learning with the task known, replayed samples of several tasks in
+     * one batch). */
+    int head_offset;
+    int head_count;
 } soma_target;
+#define SOMA_HEAD_BY_LABEL (-1)
 
 typedef struct soma_rule soma_rule;
 typedef struct soma_rule_ops {
@@ -90,6 +100,12 @@ soma_status soma_rule_step(soma_rule *r, soma_net *net, const float *x, const so
 /* ops->predict, or soma_argmax over each position's K outputs. */
 soma_status soma_rule_predict(soma_rule *r, soma_net *net, const float *x, int n, int positions,
                               int *pred);
+/* soma_rule_predict restricted to a head (soma_target's head_offset / head_count; count 0:
+ * all outputs, the same as soma_rule_predict). Predictions are indices into all K outputs.
+ * SOMA_HEAD_BY_LABEL needs labels[n * positions] (the rows' true labels, to find each head;
+ * NULL otherwise). A rule with its own predict op refuses a head (SOMA_ERR_ARG). */
+soma_status soma_rule_predict_head(soma_rule *r, soma_net *net, const float *x, int n, int positions,
+                                   int head_offset, int head_count, const int *labels, int *pred);
 /* The output-gradient scratch of a rule, grown to n floats (for rule implementations). */
 soma_status soma_rule_reserve_dy(soma_rule *r, size_t n);
 /* For rule implementations: the loss of output y [n, out] against t, its gradient into
@@ -148,6 +164,19 @@ typedef struct soma_train_config {
     soma_train_hooks hooks;
     int task;               /* passed to hooks.task_end (continual learning: 0, 1, ...) */
     const char *log_path;   /* one JSON line per epoch appended here (NULL = none) */
+    int head_offset;        /* XENT: the active head of the outputs (soma_target), used in */
+    int head_count;         /* training and evaluation; 0/0 = every output */
+    /* A hook (user: hooks.user; kept here so that positional initializers of soma_train_hooks
+     * still compile) called before each step with the step's n samples gathered in the loop's
+     * buffers: x [n + batch_extra, dim], labels [n + batch_extra, positions] (NULL for float
+     * targets), values [n + batch_extra, t_dim] (NULL for labels). It may read the batch
+     * (learning without forgetting: the old net's outputs on it) and append up to batch_extra
+     * samples after row n (experience or generative replay), setting *n_extra (0 by default);
+     * the step then trains on all n + *n_extra rows (the loss is their mean) on the head above.
+     * Buffers are allocated once, before the first step. */
+    soma_status (*batch_hook)(void *user, soma_net *net, long step, float *x, int *labels, float *values,
+                              int n, int *n_extra);
+    int batch_extra; /* rows reserved for batch_hook (0..65536) */
 } soma_train_config;
 
 soma_train_config soma_train_defaults(void);
@@ -185,6 +214,196 @@ soma_status soma_evaluate(soma_net *net, const soma_dataset *d, int batch, float
  * cross-entropy; MSE -> *acc NaN, mean squared error. */
 soma_status soma_evaluate_rule(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch,
                                float *acc, float *loss);
+/* soma_evaluate_rule through one head (soma_target's head_offset / head_count): the softmax
+ * and the prediction over the head's outputs only. */
+soma_status soma_evaluate_head(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch,
+                               int head_offset, int head_count, float *acc, float *loss);
+
+// --- continual learning (src/learn/cl_*.c) ------------------------------------------------
+//
+// A task stream is a sequence of tasks, each a training and a test soma_dataset. A method
+// (fine-tuning, joint training, EWC, online EWC, synaptic intelligence, experience replay) is
+// a set of training-loop hooks (after_grad, after_step, task_end, batch_hook), so it works
+// with any rule and any network of the nn stack; soma_cl_run trains the tasks in order with
+// soma_train and measures the accuracy matrix.
+//
+//     soma_task_stream *s;
+//     SOMA_TRY(soma_task_stream_load("split-fmnist:task", NULL, &s));
+//     soma_cl_opts o = soma_cl_opts_default();
+//     o.method = SOMA_CL_EWC;
+//     soma_cl_result res = {0};
+//     SOMA_TRY(soma_cl_run(net, rule, opt, s, &o, &cfg, &res));  // net outputs s->n_outputs
+//     printf("%.3f\n", res.metrics.acc);
+//     soma_cl_result_free(&res);
+//     soma_task_stream_free(s);
+//
+// Scenarios (van de Ven, Siegelmann & Tolias 2020) fix the labels and the active head of the
+// outputs (soma_target's head) of task t with c classes a task:
+//   task    labels t*c + j (j = the class's index in the task), the net has T*c outputs, one
+//           head of c a task; the task is known in training and testing (SOMA_HEAD_BY_LABEL)
+//   domain  labels j, one shared head of c outputs
+//   class   labels t*c + j, T*c outputs; while learning and testing after task t the head is
+//           every class seen so far, [0, (t+1)*c)
+
+typedef enum soma_cl_scenario {
+    SOMA_CL_TASK = 0,
+    SOMA_CL_DOMAIN = 1,
+    SOMA_CL_CLASS = 2,
+    SOMA_CL_SCENARIO_COUNT
+} soma_cl_scenario;
+const char *soma_cl_scenario_name(soma_cl_scenario s); /* "task", "domain", "class" */
+
+typedef struct soma_task_stream {
+    char name[64];
+    soma_cl_scenario scenario;
+    int n_tasks;
+    int classes_per_task; /* c: each task's labels (the most any task has, for npy streams) */
+    int n_outputs;        /* outputs the net needs */
+    soma_dataset **train, **test; /* [n_tasks], owned */
+    int *classes;         /* [n_tasks * c]: the original class of each task's label j (-1 none) */
+} soma_task_stream;
+void soma_task_stream_free(soma_task_stream *s);
+/* The head of task t after training `upto` (>= t) tasks, for training and evaluation
+ * (soma_target's head_offset, head_count). */
+void soma_task_stream_head(const soma_task_stream *s, int t, int upto, int *offset, int *count);
+
+typedef struct soma_stream_opts {
+    const char *fmnist_dir; /* NULL: soma_fmnist_dir's default */
+    int n_train, n_test;    /* permuted: the first n samples a task (0: all); split: likewise of
+                               each task's samples */
+    uint64_t seed;          /* permutations; the npy held-out split */
+    double test_frac;       /* npy without a test triple: the held-out fraction of each task
+                               (0: 0.2) */
+} soma_stream_opts;
+soma_stream_opts soma_stream_opts_default(void);
+
+/* Streams by spec:
+ *   "permuted-fmnist[:T]"           Fashion-MNIST under T (default 10) fixed pixel permutations,
+ *                                   domain-incremental (10 shared labels); task 0 is the
+ *                                   identity (the plain images), task t >= 1 a permutation drawn
+ *                                   from (seed, t)
+ *   "split-fmnist[:task|domain|class]"  5 tasks of 2 classes (0/1, 2/3, ...), class by default
+ *   "npy:X,Y,TASKS[;XT,YT,TT]"      the user's data: X as soma_dataset_load's npy, Y integer
+ *                                   labels [N], TASKS integer task ids [N] in 0..T-1 (every id
+ *                                   present); labels used as given on one head over all classes
+ *                                   (class-incremental); the test triple, or a held-out
+ *                                   fraction of each task
+ * o may be NULL (defaults). SOMA_ERR_ARG on a bad spec, task ids out of range or missing,
+ * tasks of different input sizes. */
+soma_status soma_task_stream_load(const char *spec, const soma_stream_opts *o, soma_task_stream **out);
+/* From data sets in memory (borrowed; copied): n_tasks permutations of train/test (task 0 the
+ * identity); split into tasks of c consecutive classes in a scenario; by a task id a sample
+ * (tasks[n] of train, test_tasks of test). */
+soma_status soma_task_stream_permuted(const soma_dataset *train, const soma_dataset *test, int n_tasks,
+                                      uint64_t seed, soma_task_stream **out);
+soma_status soma_task_stream_split(const soma_dataset *train, const soma_dataset *test, int c,
+                                   soma_cl_scenario scenario, soma_task_stream **out);
+soma_status soma_task_stream_by_id(const soma_dataset *train, const int *tasks, const soma_dataset *test,
+                                   const int *test_tasks, soma_task_stream **out);
+
+// Metrics (Lopez-Paz & Ranzato 2017; Chaudhry et al. 2018). R[i*T + j] is the accuracy on
+// task j after training tasks 0..i, b[j] the untrained net's accuracy on task j:
+//   acc        = 1/T sum_j R[T-1][j]
+//   bwt        = 1/(T-1) sum_{j<T-1} (R[T-1][j] - R[j][j])
+//   fwt        = 1/(T-1) sum_{j>=1} (R[j-1][j] - b[j])
+//   forgetting = 1/(T-1) sum_{j<T-1} (max_{l<T-1} R[l][j] - R[T-1][j])
+// With T = 1, bwt, fwt and forgetting are NaN.
+typedef struct soma_cl_metrics {
+    double acc, bwt, fwt, forgetting;
+} soma_cl_metrics;
+void soma_cl_metrics_compute(const float *R, const float *b, int T, soma_cl_metrics *m);
+
+// Fisher information (diagonal), walking every trainable parameter.
+typedef enum soma_fisher_kind {
+    SOMA_FISHER_EMPIRICAL = 0, /* the data's labels */
+    SOMA_FISHER_TRUE = 1,      /* labels drawn from the model's softmax over the head */
+    SOMA_FISHER_COUNT
+} soma_fisher_kind;
+/* F[i] = mean over mini-batches of g_i^2, g the rule's update signal (backprop: the gradient of
+ * the mean loss) on a batch of `batch` samples (1: per sample, the exact diagonal Fisher) of the
+ * first n samples of d (n <= 0 or > d->n: all), in order, through the head (head_offset,
+ * head_count as soma_target). labels: NULL -> per kind; else n labels used instead (a fixed
+ * draw). F has soma_net_flat_values' length (0 for frozen parameters). rng draws the true
+ * Fisher's labels. The net's grads are overwritten. */
+soma_status soma_cl_fisher(soma_net *net, soma_rule *rule, const soma_dataset *d, int n, int batch,
+                           soma_fisher_kind kind, int head_offset, int head_count, const int *labels,
+                           soma_rng *rng, float *F);
+
+typedef enum soma_cl_method_kind {
+    SOMA_CL_FINETUNE = 0,   /* plain training, task after task (the lower bound) */
+    SOMA_CL_JOINT = 1,      /* training on all tasks so far (the upper bound) */
+    SOMA_CL_EWC = 2,        /* Kirkpatrick et al. 2017: a penalty per task */
+    SOMA_CL_ONLINE_EWC = 3, /* Schwarz et al. 2018: one running Fisher, the last anchor */
+    SOMA_CL_SI = 4,         /* synaptic intelligence (Zenke, Poole & Ganguli 2017) */
+    SOMA_CL_REPLAY = 5,     /* experience replay from a reservoir buffer */
+    SOMA_CL_METHOD_COUNT
+} soma_cl_method_kind;
+const char *soma_cl_method_name(soma_cl_method_kind k); /* "finetune", "joint", "ewc", ... */
+soma_status soma_cl_method_parse(const char *name, soma_cl_method_kind *k);
+
+typedef struct soma_cl_opts {
+    soma_cl_method_kind method;
+    /* EWC: penalty lambda/2 sum_i F_i (theta_i - theta*_i)^2 summed over past tasks (online:
+     * F = gamma F_old + F_task, anchored at the last task's end) */
+    float ewc_lambda;         /* (default 100) */
+    float ewc_gamma;          /* online EWC's decay (default 1) */
+    soma_fisher_kind fisher;  /* (default TRUE) */
+    int fisher_samples;       /* samples a task (default 500; <= 0 all) */
+    int fisher_batch;         /* (default 1: per sample) */
+    /* SI: penalty c sum_i Omega_i (theta_i - theta~_i)^2; Omega += w / (delta^2 + xi) */
+    float si_c, si_xi;        /* (defaults 0.1, 0.001, Zenke et al.'s) */
+    /* replay: a reservoir of `buffer` samples, or of buffer_frac of the stream's training
+     * samples when buffer is 0; replay_batch samples appended to each step (0: the batch) */
+    long buffer;
+    double buffer_frac;       /* (default 0.01) */
+    int replay_batch;
+    uint64_t seed;            /* reservoir, replay draws, true-Fisher labels */
+} soma_cl_opts;
+soma_cl_opts soma_cl_opts_default(void);
+
+/* A method's state for a net (borrowed, must outlive it): its hooks fill a soma_train_config. */
+typedef struct soma_cl_method soma_cl_method;
+/* SOMA_ERR_ARG on bad options (a buffer over 4 GiB or larger than memory allows, negative
+ * lambda, ...). total_train: the stream's training samples (for buffer_frac); dim: floats a
+ * sample. */
+soma_status soma_cl_method_new(soma_cl_method **out, soma_net *net, soma_rule *rule, const soma_cl_opts *o,
+                               long total_train, size_t dim);
+void soma_cl_method_free(soma_cl_method *m);
+/* Installs the method's hooks (hooks, batch_hook, batch_extra) into cfg for task t with head
+ * (offset, count). */
+void soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int head_offset, int head_count);
+/* Bytes the method holds beyond the net: buffer, Fisher, anchors, path integrals. */
+size_t soma_cl_method_memory(const soma_cl_method *m);
+/* The consolidation penalty at the net's current parameters, and (grad non-NULL) its gradient
+ * added into grad (soma_net_flat_values' length). 0 for methods without one. */
+double soma_cl_method_penalty(const soma_cl_method *m, soma_net *net, float *grad);
+/* SI's importance Omega (NULL for other methods); replay's buffer: *n samples, x [n, dim],
+ * labels [n] and each sample's index in the stream (NULL for other methods). */
+const float *soma_cl_si_omega(const soma_cl_method *m);
+soma_status soma_cl_replay_buffer(const soma_cl_method *m, int *n, const float **x, const int **labels,
+                                  const long **ids);
+/* Reservoir sampling over a stream, exposed for tests: offers sample `id` (x dim floats,
+ * label) to the buffer. */
+soma_status soma_cl_replay_offer(soma_cl_method *m, const float *x, int label, long id);
+
+typedef struct soma_cl_result {
+    int n_tasks;
+    float *R;            /* [T*T] the accuracy matrix */
+    float *b;            /* [T] the untrained net's accuracies */
+    soma_cl_metrics metrics;
+    size_t memory_bytes; /* soma_cl_method_memory at the end */
+    double seconds;      /* training, Fisher and buffer work (no evaluation) */
+} soma_cl_result;
+void soma_cl_result_free(soma_cl_result *r);
+
+/* Trains net on the stream's tasks in order with method o (cfg: epochs, batch, lr, seed, ...;
+ * its hooks and head are set per task), evaluating every task's test set before training and
+ * after each task. progress (may be NULL) is called after each task. The net must have
+ * s->n_outputs outputs (SOMA_ERR_SHAPE otherwise). */
+typedef void (*soma_cl_progress_fn)(void *user, int task, const soma_cl_result *partial);
+soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const soma_task_stream *s,
+                        const soma_cl_opts *o, const soma_train_config *cfg, soma_cl_progress_fn progress,
+                        void *progress_user, soma_cl_result *res);
 
 // --- learning rules beyond backprop (src/learn/rules.c and one file a rule) ------------------
 //

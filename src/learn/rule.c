@@ -30,6 +30,80 @@ soma_status soma_rule_reserve_dy(soma_rule *r, size_t n) {
     return r->dy ? SOMA_OK : SOMA_ERR_NOMEM;
 }
 
+// --- heads (multi-head outputs) ------------------------------------------------------------
+
+/* The head of row i: [*o, *o + c) of K outputs; SOMA_ERR_ARG when the head does not fit K or
+ * the label falls outside it. */
+static soma_status head_of_(const char *who, int off, int c, int K, const int *labels, long i, int *o) {
+    if (c < 1 || c > K || (off != SOMA_HEAD_BY_LABEL && (off < 0 || off + c > K)))
+        return soma_error(SOMA_ERR_ARG, "%s: head [%d, %d+%d) does not fit %d outputs", who, off, off, c, K);
+    if (off == SOMA_HEAD_BY_LABEL) {
+        if (!labels) return soma_error(SOMA_ERR_ARG, "%s: a head by label needs the labels", who);
+        if (labels[i] < 0 || labels[i] >= K)
+            return soma_error(SOMA_ERR_ARG, "%s: label %d outside the %d outputs", who, labels[i], K);
+        *o = labels[i] / c * c;
+        if (*o + c > K) return soma_error(SOMA_ERR_ARG, "%s: label %d's head of %d does not fit %d outputs", who, labels[i], c, K);
+        return SOMA_OK;
+    }
+    if (labels && (labels[i] < off || labels[i] >= off + c))
+        return soma_error(SOMA_ERR_ARG, "%s: label %d outside the active head [%d, %d)", who, labels[i], off, off + c);
+    *o = off;
+    return SOMA_OK;
+}
+
+/* Softmax cross-entropy of N rows of K logits over each row's head only: the mean loss;
+ * dlogits (may be NULL) = (softmax - onehot) / N inside the head, 0 outside; *correct (may be
+ * NULL) counts rows whose argmax within the head is the label. */
+static soma_status head_xent_(const char *who, float *dlogits, const float *y, const int *labels, int N, int K,
+                              int off, int c, float *loss, int *correct) {
+    double lsum = 0.0;
+    int right = 0;
+    for (long i = 0; i < N; i++) {
+        int o = 0;
+        SOMA_TRY(head_of_(who, off, c, K, labels, i, &o));
+        const float *row = y + i * K + o;
+        int a = soma_argmax(row, c);
+        float m = row[a];
+        double z = 0.0;
+        for (int k = 0; k < c; k++) z += exp((double)(row[k] - m));
+        const int lab = labels[i] - o;
+        lsum += log(z) - (double)(row[lab] - m);
+        right += a == lab;
+        if (dlogits) {
+            float *d = dlogits + i * K;
+            for (int k = 0; k < K; k++) d[k] = 0.f;
+            for (int k = 0; k < c; k++) d[o + k] = (float)(exp((double)(row[k] - m)) / z / N);
+            d[o + lab] -= 1.f / (float)N;
+        }
+    }
+    if (loss) *loss = N ? (float)(lsum / N) : 0.f;
+    if (correct) *correct = right;
+    return SOMA_OK;
+}
+
+soma_status soma_rule_predict_head(soma_rule *r, soma_net *net, const float *x, int n, int positions, int head_offset,
+                                   int head_count, const int *labels, int *pred) {
+    if (head_count == 0) return soma_rule_predict(r, net, x, n, positions, pred);
+    if (r && r->ops->predict)
+        return soma_error(SOMA_ERR_ARG, "predict: the %s rule classifies its own way and cannot use a head of the outputs",
+                          r->ops->name);
+    const int P = positions > 1 ? positions : 1;
+    const int out = (int)soma_shape_size(soma_net_out_shape(net));
+    if (out % P != 0)
+        return soma_error(SOMA_ERR_SHAPE, "predict: %d outputs do not split into %d positions", out, P);
+    const int K = out / P;
+    const float *y;
+    SOMA_TRY(soma_net_forward(net, x, n, SOMA_MODE_EVAL, &y));
+    for (long i = 0; i < (long)n * P; i++) {
+        int o = 0;
+        /* the label is needed only to find the head (by label); its range is not checked here */
+        SOMA_TRY(head_of_("predict", head_offset, head_count, K, head_offset == SOMA_HEAD_BY_LABEL ? labels : NULL, i,
+                          &o));
+        pred[i] = o + soma_argmax(y + i * K + o, head_count);
+    }
+    return SOMA_OK;
+}
+
 soma_status soma_rule_loss(soma_rule *r, const float *y, int out, const soma_target *t, int n, float *loss,
                            int *correct) {
     SOMA_TRY(soma_rule_reserve_dy(r, (size_t)n * (size_t)out));
@@ -42,6 +116,8 @@ soma_status soma_rule_loss(soma_rule *r, const float *y, int out, const soma_tar
                               r->ops->name, P, out, P);
         const int K = out / P;
         /* [n, P, K] outputs are n * P rows of K logits: the mean over every position. */
+        if (t->head_count != 0)
+            return head_xent_(r->ops->name, r->dy, y, t->labels, n * P, K, t->head_offset, t->head_count, loss, correct);
         l = soma_softmax_xent(r->dy, NULL, y, t->labels, n * P, K);
         if (correct) *correct = soma_count_correct(y, t->labels, n * P, K);
     } else {

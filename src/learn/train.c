@@ -82,15 +82,15 @@ static soma_target batch_fill_(batch_buf *b, const soma_dataset *d, const int *i
     float *t = b->t ? b->t + (size_t)lo * b->t_dim : NULL;
     soma_dataset_batch(d, idx, n, x, NULL);
     soma_dataset_batch_targets(d, idx, n, y, t);
-    soma_target tg = {y, t, (int)b->t_dim, b->P};
+    soma_target tg = {y, t, (int)b->t_dim, b->P, 0, 0};
     return tg;
 }
 
 // --- evaluation ------------------------------------------------------------------------
 
-/* rule NULL: cross-entropy and argmax. */
+/* rule NULL: cross-entropy and argmax. head_count > 0: through that head (XENT, rule given). */
 static soma_status eval_(soma_net *net, soma_rule *rule, soma_loss_kind kind, const soma_dataset *d, int batch,
-                         float *acc, float *loss) {
+                         int head_offset, int head_count, float *acc, float *loss) {
     const int out = (int)soma_shape_size(soma_net_out_shape(net));
     const int P = positions_(d);
     if (kind == SOMA_LOSS_XENT) {
@@ -108,8 +108,9 @@ static soma_status eval_(soma_net *net, soma_rule *rule, soma_loss_kind kind, co
     batch_buf b;
     SOMA_TRY(batch_alloc_(&b, d, batch));
     int *idx = soma_alloc((size_t)batch, sizeof(int));
-    int *pred = rule && rule->ops->predict ? soma_alloc((size_t)batch * (size_t)P, sizeof(int)) : NULL;
-    if (!idx || (rule && rule->ops->predict && !pred)) {
+    const int own_pred = rule && rule->ops->predict;
+    int *pred = own_pred ? soma_alloc((size_t)batch * (size_t)P, sizeof(int)) : NULL;
+    if (!idx || (own_pred && !pred)) {
         batch_free_(&b);
         soma_free(idx);
         soma_free(pred);
@@ -125,7 +126,20 @@ static soma_status eval_(soma_net *net, soma_rule *rule, soma_loss_kind kind, co
         const float *y;
         st = soma_net_forward(net, b.x, n, SOMA_MODE_EVAL, &y);
         if (st != SOMA_OK) break;
-        if (kind == SOMA_LOSS_XENT) {
+        if (kind == SOMA_LOSS_XENT && head_count != 0) {
+            /* the head's softmax and argmax (rules with their own predict refuse a head) */
+            float l;
+            int c;
+            tg.head_offset = head_offset;
+            tg.head_count = head_count;
+            if (own_pred) {
+                st = soma_rule_predict_head(rule, net, b.x, n, P, head_offset, head_count, tg.labels, pred);
+                break;
+            }
+            st = soma_rule_loss(rule, y, out, &tg, n, &l, &c);
+            lsum += (double)l * n;
+            right += c;
+        } else if (kind == SOMA_LOSS_XENT) {
             const int K = out / P;
             lsum += (double)soma_softmax_xent(NULL, NULL, y, tg.labels, n * P, K) * n;
             if (pred) {
@@ -147,12 +161,20 @@ static soma_status eval_(soma_net *net, soma_rule *rule, soma_loss_kind kind, co
 }
 
 soma_status soma_evaluate(soma_net *net, const soma_dataset *d, int batch, float *acc, float *loss) {
-    return eval_(net, NULL, SOMA_LOSS_XENT, d, batch, acc, loss);
+    return eval_(net, NULL, SOMA_LOSS_XENT, d, batch, 0, 0, acc, loss);
 }
 
 soma_status soma_evaluate_rule(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch, float *acc,
                                float *loss) {
-    return eval_(net, rule, rule->loss, d, batch, acc, loss);
+    return eval_(net, rule, rule->loss, d, batch, 0, 0, acc, loss);
+}
+
+soma_status soma_evaluate_head(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch, int head_offset,
+                               int head_count, float *acc, float *loss) {
+    if (head_count != 0 && rule->loss != SOMA_LOSS_XENT)
+        return soma_error(SOMA_ERR_ARG, "evaluate: a head of the outputs needs the xent loss, not %s",
+                          soma_loss_name(rule->loss));
+    return eval_(net, rule, rule->loss, d, batch, head_offset, head_count, acc, loss);
 }
 
 static soma_status log_alloc_(soma_train_log *log, int epochs) {
@@ -242,8 +264,10 @@ static void dp_reseed_(dp_group *g, uint64_t seed, int epoch) {
                           ((uint64_t)epoch << 32) | ((uint64_t)t << 16) | (uint64_t)i);
 }
 
-static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, int n, batch_buf *b, float *loss,
-                            int *correct) {
+/* prefilled: the batch's n rows are in b already (a batch hook appended rows); else each
+ * slice gathers its own rows. head: the active head of the outputs (soma_target). */
+static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, int n, batch_buf *b, int prefilled,
+                            int head_offset, int head_count, float *loss, int *correct) {
     const int T = g->T;
     double lsum[SOMA_DP_MAX] = {0};
     int csum[SOMA_DP_MAX] = {0}, cnt[SOMA_DP_MAX] = {0};
@@ -263,7 +287,9 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
         for (int t = tid; t < T; t += team) {
             const int lo = t * per, hi = lo + per < n ? lo + per : n;
             if (hi <= lo) continue;
-            soma_target tg = batch_fill_(b, d, idx + lo, lo, hi - lo);
+            soma_target tg = {b->y ? b->y + (size_t)lo * b->P : NULL, b->t ? b->t + (size_t)lo * b->t_dim : NULL,
+                              (int)b->t_dim, b->P, head_offset, head_count};
+            if (!prefilled) batch_fill_(b, d, idx + lo, lo, hi - lo);
             float l = 0.f;
             int c = 0;
             sts[t] = soma_rule_step(g->rule[t], g->net[t], b->x + (size_t)lo * d->dim, &tg, hi - lo, &l, &c);
@@ -482,6 +508,9 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
         return soma_error(SOMA_ERR_ARG, "train: batch %d out of range (1..65536)", cfg->batch);
     if (!(cfg->sched.lr > 0.f) || !isfinite(cfg->sched.lr))
         return soma_error(SOMA_ERR_ARG, "train: learning rate %g must be positive", (double)cfg->sched.lr);
+    if (cfg->head_count < 0 || (cfg->head_count > 0 && rule->loss != SOMA_LOSS_XENT))
+        return soma_error(SOMA_ERR_ARG, "train: head of %d outputs (a head needs the xent loss and a count >= 0)",
+                          cfg->head_count);
     SOMA_TRY(check_data_(net, rule, train, "training"));
     if (held_out) SOMA_TRY(check_data_(net, rule, held_out, "held-out"));
     if (held_out && (positions_(held_out) != positions_(train)))
@@ -493,15 +522,18 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
     const long steps_per_epoch = (train->n + B - 1) / B;
     soma_sched sched = cfg->sched;
     if (sched.kind == SOMA_SCHED_COSINE && sched.total <= 0) sched.total = steps_per_epoch * cfg->epochs;
-    SOMA_TRY(soma_net_reserve(net, B));
+    const soma_train_hooks *hk = &cfg->hooks;
+    if (cfg->batch_extra < 0 || cfg->batch_extra > 65536 || (cfg->batch_extra > 0 && !cfg->batch_hook))
+        return soma_error(SOMA_ERR_ARG, "train: batch_extra %d out of range (0..65536, with a batch hook)", cfg->batch_extra);
+    const int BX = B + (cfg->batch_hook ? cfg->batch_extra : 0); /* rows of a step with replayed samples */
+    SOMA_TRY(soma_net_reserve(net, BX));
     batch_buf b;
-    SOMA_TRY(batch_alloc_(&b, train, B));
+    SOMA_TRY(batch_alloc_(&b, train, BX));
     int *perm = soma_alloc((size_t)train->n, sizeof(int));
     if (!perm) {
         batch_free_(&b);
         return SOMA_ERR_NOMEM;
     }
-    const soma_train_hooks *hk = &cfg->hooks;
     soma_rng data_rng;
     soma_rng_seed(&data_rng, cfg->seed, 77);
     int start = 0;
@@ -528,7 +560,7 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
             goto done;
         }
     }
-    st = dp_init_(&dp, net, rule, B, cfg->data_parallel);
+    st = dp_init_(&dp, net, rule, BX, cfg->data_parallel);
     if (st != SOMA_OK) goto done;
     const char *label = cfg->label ? cfg->label : "train";
     soma_progress prog;
@@ -546,13 +578,25 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
             int off = (int)(s * B);
             int n = train->n - off < B ? train->n - off : B;
             float l;
-            int c;
-            if (dp.T > 1) {
-                st = dp_step_(&dp, train, perm + off, n, &b, &l, &c);
-            } else {
-                soma_target tg = batch_fill_(&b, train, perm + off, 0, n);
-                st = soma_rule_step(rule, net, b.x, &tg, n, &l, &c);
+            int c, nx = 0;
+            if (cfg->batch_hook) { /* gather the batch, let the hook read it and append to it */
+                batch_fill_(&b, train, perm + off, 0, n);
+                st = cfg->batch_hook(hk->user, net, step, b.x, b.y, b.t, n, &nx);
+                if (st == SOMA_OK && (nx < 0 || nx > cfg->batch_extra))
+                    st = soma_error(SOMA_ERR_ARG, "train: the batch hook appended %d rows, room for %d", nx, cfg->batch_extra);
+                if (st != SOMA_OK) break;
             }
+            if (dp.T > 1) {
+                st = dp_step_(&dp, train, perm + off, n + nx, &b, cfg->batch_hook != NULL, cfg->head_offset, cfg->head_count,
+                              &l, &c);
+            } else {
+                soma_target tg = cfg->batch_hook ? (soma_target){b.y, b.t, (int)b.t_dim, b.P, 0, 0}
+                                           : batch_fill_(&b, train, perm + off, 0, n);
+                tg.head_offset = cfg->head_offset;
+                tg.head_count = cfg->head_count;
+                st = soma_rule_step(rule, net, b.x, &tg, n + nx, &l, &c);
+            }
+            n += nx;
             if (st == SOMA_OK && hk->after_grad) st = hk->after_grad(hk->user, net, step, &l);
             if (st != SOMA_OK) break;
             float lr = soma_sched_lr(&sched, step);
@@ -583,7 +627,8 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
         }
         const int last = e == cfg->epochs - 1;
         if (held_out && (last || (cfg->eval_every > 0 && (e + 1) % cfg->eval_every == 0)))
-            st = soma_evaluate_rule(net, rule, held_out, cfg->eval_batch, &log->test_acc[e], &log->test_loss[e]);
+            st = soma_evaluate_head(net, rule, held_out, cfg->eval_batch, cfg->head_offset, cfg->head_count,
+                                    &log->test_acc[e], &log->test_loss[e]);
         if (st == SOMA_OK && hk->epoch_end) st = hk->epoch_end(hk->user, net, e, log);
         if (st == SOMA_OK && last && hk->task_end) st = hk->task_end(hk->user, net, cfg->task, train);
         if (st == SOMA_OK && cfg->ckpt_path) {

@@ -1,0 +1,130 @@
+// Continual learning: the run over a task stream (training task after task with a method's
+// hooks, the accuracy matrix, the metrics).
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "soma/learn.h"
+
+void soma__cl_method_set_extra(soma_cl_method *m, size_t bytes);
+
+void soma_cl_result_free(soma_cl_result *r) {
+    if (!r) return;
+    soma_free(r->R);
+    soma_free(r->b);
+    memset(r, 0, sizeof *r);
+}
+
+/* Tasks 0..k of s as one data set (joint training). */
+static soma_status concat_(const soma_task_stream *s, int k, soma_dataset **out) {
+    *out = NULL;
+    const soma_dataset *d0 = s->train[0];
+    long n = 0;
+    for (int t = 0; t <= k; t++) {
+        const soma_dataset *d = s->train[t];
+        if (d->dim != d0->dim || (d->x_u8 != NULL) != (d0->x_u8 != NULL) || !d->y || d->y_len != 1)
+            return soma_error(SOMA_ERR_ARG, "continual: task %d's data differ in size or storage from task 0's", t);
+        n += d->n;
+    }
+    if (n > 2147483647L) return soma_error(SOMA_ERR_ARG, "continual: %ld samples in all, too many to train jointly", n);
+    soma_dataset *o = soma_calloc(1, sizeof *o);
+    if (!o) return SOMA_ERR_NOMEM;
+    snprintf(o->name, sizeof o->name, "tasks 0..%d", k);
+    o->n = (int)n;
+    o->shape = d0->shape;
+    o->dim = d0->dim;
+    o->scale = d0->scale;
+    o->y_len = 1;
+    o->n_classes = s->n_outputs;
+    const size_t es = d0->x_u8 ? 1 : sizeof(float);
+    void *x = soma_alloc((size_t)n, d0->dim * es);
+    o->y = soma_alloc((size_t)n, sizeof(int));
+    if (d0->x_u8) o->x_u8 = x;
+    else o->x_f32 = x;
+    if (!x || !o->y) {
+        soma_dataset_free(o);
+        return SOMA_ERR_NOMEM;
+    }
+    size_t at = 0;
+    for (int t = 0; t <= k; t++) {
+        const soma_dataset *d = s->train[t];
+        const void *src = d->x_u8 ? (const void *)d->x_u8 : (const void *)d->x_f32;
+        memcpy((char *)x + at * d0->dim * es, src, (size_t)d->n * d0->dim * es);
+        memcpy(o->y + at, d->y, (size_t)d->n * sizeof(int));
+        at += (size_t)d->n;
+    }
+    *out = o;
+    return SOMA_OK;
+}
+
+static size_t data_bytes_(const soma_dataset *d) {
+    return (size_t)d->n * (d->dim * (d->x_u8 ? 1 : sizeof(float)) + sizeof(int));
+}
+
+soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const soma_task_stream *s,
+                        const soma_cl_opts *o, const soma_train_config *cfg, soma_cl_progress_fn progress,
+                        void *progress_user, soma_cl_result *res) {
+    memset(res, 0, sizeof *res);
+    const int T = s->n_tasks;
+    const int out = (int)soma_shape_size(soma_net_out_shape(net));
+    if (out != s->n_outputs)
+        return soma_error(SOMA_ERR_SHAPE, "continual: stream %s (%s-incremental) needs %d outputs, the net has %d", s->name,
+                          soma_cl_scenario_name(s->scenario), s->n_outputs, out);
+    if (rule->loss != SOMA_LOSS_XENT) return soma_error(SOMA_ERR_ARG, "continual: the rule's loss must be xent");
+    long total = 0;
+    for (int t = 0; t < T; t++) total += s->train[t]->n;
+    soma_cl_method *m = NULL;
+    SOMA_TRY(soma_cl_method_new(&m, net, rule, o, total, s->train[0]->dim));
+    res->n_tasks = T;
+    res->R = soma_alloc((size_t)T * (size_t)T, sizeof(float));
+    res->b = soma_alloc((size_t)T, sizeof(float));
+    soma_status st = res->R && res->b ? SOMA_OK : SOMA_ERR_NOMEM;
+    for (int i = 0; st == SOMA_OK && i < T * T; i++) res->R[i] = NAN;
+    const int eb = cfg->eval_batch > 0 ? cfg->eval_batch : 1000;
+    for (int j = 0; st == SOMA_OK && j < T; j++) {
+        int ho, hc;
+        soma_task_stream_head(s, j, j, &ho, &hc);
+        st = soma_evaluate_head(net, rule, s->test[j], eb, ho, hc, &res->b[j], NULL);
+    }
+    soma_dataset *joint = NULL;
+    char label[64];
+    for (int i = 0; st == SOMA_OK && i < T; i++) {
+        soma_train_config c = *cfg;
+        int ho, hc;
+        soma_task_stream_head(s, i, i, &ho, &hc);
+        soma_cl_method_attach(m, &c, i, ho, hc);
+        snprintf(label, sizeof label, "%s task %d/%d", soma_cl_method_name(o->method), i + 1, T);
+        c.label = label;
+        c.seed = cfg->seed + (uint64_t)i * 7919u;
+        c.ckpt_path = NULL;
+        c.resume = 0;
+        const soma_dataset *data = s->train[i];
+        if (o->method == SOMA_CL_JOINT) {
+            soma_dataset_free(joint);
+            joint = NULL;
+            double t0 = soma_now();
+            if ((st = concat_(s, i, &joint)) != SOMA_OK) break;
+            res->seconds += soma_now() - t0;
+            data = joint;
+            soma__cl_method_set_extra(m, data_bytes_(joint) - data_bytes_(s->train[i]));
+        }
+        soma_train_log log;
+        memset(&log, 0, sizeof log);
+        double t0 = soma_now();
+        st = soma_train(net, rule, opt, data, NULL, &c, &log);
+        res->seconds += soma_now() - t0;
+        soma_train_log_free(&log);
+        for (int j = 0; st == SOMA_OK && j < T; j++) {
+            soma_task_stream_head(s, j, i, &ho, &hc);
+            st = soma_evaluate_head(net, rule, s->test[j], eb, ho, hc, &res->R[(size_t)i * T + j], NULL);
+        }
+        res->memory_bytes = soma_cl_method_memory(m);
+        if (st == SOMA_OK && progress) progress(progress_user, i, res);
+    }
+    soma_dataset_free(joint);
+    if (st == SOMA_OK) soma_cl_metrics_compute(res->R, res->b, T, &res->metrics);
+    res->memory_bytes = soma_cl_method_memory(m);
+    soma_cl_method_free(m);
+    if (st != SOMA_OK) soma_cl_result_free(res);
+    return st;
+}

@@ -120,7 +120,7 @@ static void test_fd(void) {
     soma_rule *r = NULL;
     CHECK_OK(soma_rule_new(&r, net, &o));
     if (!r) return;
-    soma_target t = {y, NULL, 0, 1};
+    soma_target t = {.labels = y, .positions = 1};
     float loss = NAN;
     int correct = -1;
     CHECK_OK(soma_rule_step(r, net, x, &t, n, &loss, &correct));
@@ -186,7 +186,7 @@ static void test_hand(void) {
     if (!r) return;
     const float x[8] = {9, 9, 0.5f, 1, 9, 9, 0.5f, 1};
     int y[2] = {1, 0};
-    soma_target t = {y, NULL, 0, 1};
+    soma_target t = {.labels = y, .positions = 1};
     float loss = NAN;
     CHECK_OK(soma_rule_step(r, net, x, &t, 2, &loss, NULL));
     /* sample 0: positive g 9.25, negative 3.25; sample 1: positive 3.25, negative 9.25 */
@@ -379,9 +379,9 @@ static void test_refuse(void) {
         if (r) {
             float x[20] = {0};
             int y[2] = {0, 3};
-            soma_target t = {y, NULL, 0, 1};
+            soma_target t = {.labels = y, .positions = 1};
             CHECK_FAILS(soma_rule_step(r, net, x, &t, 2, NULL, NULL), SOMA_ERR_ARG); /* label 3 of 3 classes */
-            soma_target tv = {NULL, x, 3, 1};
+            soma_target tv = {.values = x, .dim = 3, .positions = 1};
             CHECK_FAILS(soma_rule_step(r, net, x, &tv, 2, NULL, NULL), SOMA_ERR_ARG);
             y[1] = 2;
             CHECK_OK(soma_rule_step(r, net, x, &t, 2, NULL, NULL));
@@ -436,7 +436,7 @@ static void test_numpy(void) {
     CHECK_OK(soma_rule_new(&r, net, &o));
     int *lab = malloc((size_t)n * sizeof(int));
     for (int i = 0; i < n; i++) lab[i] = (int)y->data[i];
-    soma_target t = {lab, NULL, 0, 1};
+    soma_target t = {.labels = lab, .positions = 1};
     float l = NAN;
     if (r) CHECK_OK(soma_rule_step(r, net, x->data, &t, n, &l, NULL));
     CHECK_CLOSE("ff loss", &l, loss->data, 1, 1e-5f, 1e-4f);

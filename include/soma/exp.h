@@ -230,7 +230,9 @@ typedef struct soma_classify_config {
                                every k optimizer steps, into ours, off the clock: alignment_steps,
                                alignment_deg (mean over the weights), alignment_hidden_deg (without
                                the last weight: a chain's output layer), alignment_final_deg,
-                               alignment_final_hidden_deg, alignment_final_deg_per_layer */
+                               alignment_final_hidden_deg, alignment_final_deg_per_layer; for FA
+                               also alignment_signal_deg and alignment_final_signal_deg, the mean
+                               over hidden layers of soma_rule_signal_alignment (else null) */
 } soma_classify_config;
 
 soma_classify_config soma_classify_defaults(void);

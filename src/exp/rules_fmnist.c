@@ -2,7 +2,11 @@
 // CNN, the same data order, initial weights, optimizer, schedule and epochs for every rule
 // (backprop, feedback alignment, direct feedback alignment, predictive coding,
 // forward-forward); per rule: test accuracy, seconds per epoch (training steps only), and the
-// angle between the rule's update and the true gradient during training. Rules the library
+// angle between the rule's update and the true gradient during training. For FA also
+// Lillicrap et al.'s (2016) own measure: the angle between the error signal the hidden units
+// receive, B e, and backprop's W' e (soma_rule_signal_alignment): `fa_alignment_deg`
+// (MLP, end of training) and `fa_alignment_min_deg` (its minimum over training); the update
+// angle is `fa_update_alignment_deg`. Rules the library
 // does not have yet, or that refuse a net, are listed under `missing` with the reason.
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -48,7 +52,7 @@ static const soma_exp_landmark landmarks_[] = {
      "Lillicrap, Cownden, Tweed & Akerman 2016", LILLICRAP, "mlp_fa_gap_points", SOMA_EXP_AT_MOST, 1.5},
     {"MLP: BP's test accuracy minus DFA's, in points (DFA within 2.0 of BP)", "Nokland 2016", NOKLAND,
      "mlp_dfa_gap_points", SOMA_EXP_AT_MOST, 2.0},
-    {"MLP: angle (degrees) between FA's hidden-layer update and the true gradient, end of training",
+    {"MLP: angle (degrees) between FA's hidden error signal B e and backprop's W'e, end of training",
      "Lillicrap, Cownden, Tweed & Akerman 2016", LILLICRAP, "fa_alignment_deg", SOMA_EXP_AT_MOST, 60.0},
     {"MLP: BP's test accuracy minus PC's, in points (PC within 0.5 of BP)", "Whittington & Bogacz 2017",
      "https://doi.org/10.1162/NECO_a_00949", "mlp_pc_gap_points", SOMA_EXP_AT_MOST, 0.5},
@@ -166,10 +170,18 @@ static soma_status draw_(soma_exp_ctx *c, const cJSON *runs, const char **nets, 
             int n = floats_(cJSON_GetObjectItemCaseSensitive(o, "alignment_steps"), xs, CAP);
             int m = floats_(cJSON_GetObjectItemCaseSensitive(o, "alignment_hidden_deg"), ys, CAP);
             if (n < 1 || m != n) continue;
-            char lab[48];
-            snprintf(lab, sizeof lab, "%s, %s", rules[r], nets[k]);
+            char lab[64];
+            snprintf(lab, sizeof lab, "%s, %s: update", rules[r], nets[k]);
             soma_line_style s = {r + 1, k > 0, 0, 0.f};
             st = soma_fig_line(f, nn, xs, ys, n, lab, &s);
+            /* FA: Lillicrap's measure, the hidden units' error signal B e against W'e */
+            m = floats_(cJSON_GetObjectItemCaseSensitive(o, "alignment_signal_deg"), ys, CAP);
+            int any = 0;
+            for (int i = 0; i < m; i++) any |= !isnan(ys[i]);
+            if (st != SOMA_OK || m != n || !any) continue;
+            snprintf(lab, sizeof lab, "%s, %s: signal B e vs W'e", rules[r], nets[k]);
+            soma_line_style s2 = {r + 1, k > 0, 1, 1.2f};
+            st = soma_fig_line(f, nn, xs, ys, n, lab, &s2);
         }
     }
     if (st == SOMA_OK) {
@@ -212,6 +224,7 @@ static soma_status run_(soma_exp_ctx *c) {
     cJSON *runs = cJSON_CreateObject(); /* every run's full figures, net -> rule -> ours */
     cJSON *acc = obj_(ours, "test_accuracy"), *spe = obj_(ours, "seconds_per_epoch");
     cJSON *ali = obj_(ours, "alignment_final_deg"), *alp = obj_(ours, "alignment_final_deg_per_layer");
+    cJSON *sig = obj_(ours, "alignment_signal_final_deg"), *sgm = obj_(ours, "alignment_signal_min_deg");
     cJSON *curves = obj_(ours, "curve_test_accuracy"), *missing = obj_(ours, "missing");
     cJSON *table = cJSON_AddArrayToObject(ours, "table");
     soma_status st = SOMA_OK;
@@ -251,6 +264,16 @@ static soma_status run_(soma_exp_ctx *c) {
             soma_json_put_num(obj_(acc, net), rules[r], a);
             soma_json_put_num(obj_(spe, net), rules[r], s);
             soma_json_put_num(obj_(ali, net), rules[r], al);
+            const double sf = num_(o, "alignment_final_signal_deg");
+            double smin = NAN;
+            const cJSON *v;
+            cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "alignment_signal_deg")) {
+                if (cJSON_IsNumber(v) && !(v->valuedouble >= smin)) smin = v->valuedouble;
+            }
+            if (!isnan(sf)) {
+                soma_json_put_num(obj_(sig, net), rules[r], sf);
+                soma_json_put_num(obj_(sgm, net), rules[r], smin);
+            }
             const cJSON *per = cJSON_GetObjectItemCaseSensitive(o, "alignment_final_deg_per_layer");
             if (per) cJSON_AddItemToObject(obj_(alp, net), rules[r], cJSON_Duplicate(per, 1));
             const cJSON *cu = cJSON_GetObjectItemCaseSensitive(o, "curve_test_accuracy");
@@ -261,6 +284,7 @@ static soma_status run_(soma_exp_ctx *c) {
             soma_json_put_num(row, "test_accuracy", a);
             soma_json_put_num(row, "seconds_per_epoch", s);
             soma_json_put_num(row, "alignment_hidden_deg", al);
+            soma_json_put_num(row, "alignment_signal_deg", sf);
             soma_json_put_num(row, "alignment_deg", num_(o, "alignment_final_deg"));
             cJSON_AddItemToArray(table, row);
             char key[64];
@@ -301,12 +325,19 @@ static soma_status run_(soma_exp_ctx *c) {
                                         num_(sn, rules[r]));
         }
     }
-    const double fa_deg = num_(cJSON_GetObjectItemCaseSensitive(ali, "mlp"), "fa");
-    if (!isnan(fa_deg)) {
-        soma_json_put_num(ours, "fa_alignment_deg", fa_deg);
+    /* FA on the MLP: Lillicrap's measure (the hidden error signal), and the update's angle */
+    const double fa_upd = num_(cJSON_GetObjectItemCaseSensitive(ali, "mlp"), "fa");
+    const double fa_sig = num_(cJSON_GetObjectItemCaseSensitive(sig, "mlp"), "fa");
+    const double fa_min = num_(cJSON_GetObjectItemCaseSensitive(sgm, "mlp"), "fa");
+    if (!isnan(fa_upd)) soma_json_put_num(ours, "fa_update_alignment_deg", fa_upd);
+    if (!isnan(fa_sig)) {
+        soma_json_put_num(ours, "fa_alignment_deg", fa_sig);
+        soma_json_put_num(ours, "fa_alignment_min_deg", fa_min);
         if (off < sizeof line)
-            snprintf(line + off, sizeof line - off, "\nFA's hidden-layer update vs the true gradient (MLP, end): %.1f degrees",
-                     fa_deg);
+            snprintf(line + off, sizeof line - off,
+                     "\nFA (MLP): hidden error signal B e vs W'e %.1f degrees at the end (min %.1f); update vs the true "
+                     "gradient %.1f degrees",
+                     fa_sig, fa_min, fa_upd);
     }
     snprintf(c->headline, sizeof c->headline, "%s", line);
     cJSON_AddNumberToObject(ours, "epochs", base.epochs);

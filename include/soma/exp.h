@@ -224,6 +224,7 @@ typedef struct soma_classify_config {
     const char *rule;
     float fb_scale, pc_rate, ff_theta;
     int pc_steps;
+    int pc_fixed_pred;      /* pc: 1 for the fixed prediction assumption (soma_rule_opts) */
     const char *hebb;       /* "oja", "gha", "competitive" */
     int alignment_every;    /* > 0: the angle between the rule's update and the true gradient on a
                                fixed batch (the first 256 training samples) before training and

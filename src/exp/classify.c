@@ -63,6 +63,7 @@ static soma_status rule_opts_(const soma_classify_config *cfg, soma_loss_kind lk
     o->fb_scale = cfg->fb_scale;
     o->pc_steps = cfg->pc_steps;
     o->pc_rate = cfg->pc_rate;
+    o->pc_fixed_pred = cfg->pc_fixed_pred;
     o->ff_theta = cfg->ff_theta;
     static const char *const hebbs[] = {"oja", "gha", "competitive"};
     const char *h = cfg->hebb ? cfg->hebb : "gha";

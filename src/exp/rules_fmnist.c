@@ -24,11 +24,18 @@
 #define NOKLAND "https://arxiv.org/abs/1609.01596"
 /* The CNN's per-rule learning rates. Protocol (the way biotorch tuned theirs): every rule gets
  * the same net, data order, initial weights, optimizer (Adam), cosine schedule and epochs (10);
- * the learning rate is the best validation accuracy of the grid {0.0005, 0.001, 0.002, 0.004},
- * each rule trained on the first 54000 training images and validated on the last 6000
- * (soma train --val-split 0.1 --threads 1, 10 epochs); then the rows train on all 60000 and
- * are measured once on the test split. */
-#define LENET_RULE_LR ""
+ * the learning rate is the best validation accuracy of the grid {0.0005, 0.001, 0.002, 0.004}
+ * (FA and DFA also 0.00025), each rule trained on 54000 training images and validated on the
+ * 6000 held out (soma train --val-split 0.1 --threads 1 --epochs 10 --sched cosine --eval-end,
+ * seed 1); then the rows train on all 60000 and are measured once on the test split.
+ * Validation accuracy (%) by learning rate, measured 2026-11-30:
+ *          0.00025  0.0005  0.001   0.002   0.004
+ *   bp        -     87.85   90.02   91.08   91.22  -> 0.004
+ *   fa      82.23   84.20   80.12   83.40   78.22  -> 0.0005
+ *   dfa     83.97   85.32   85.62   83.97   82.32  -> 0.001
+ * PC runs with the fixed prediction assumption on the CNN, where its updates are backprop's
+ * (pc-equals-bp), so it takes backprop's rate (its grid would cost 12 times BP's). */
+#define LENET_RULE_LR "bp=0.004,fa=0.0005,dfa=0.001,pc=0.004"
 
 static const soma_opt opts_[] = {
     {"rules", SOMA_OPT_STR, "bp,fa,dfa,pc,ff", 0, 0, NULL, "rules to compare, comma-separated (bp, fa, dfa, pc, ff, hebb)", 0},

@@ -224,6 +224,7 @@ typedef struct soma_classify_config {
     const char *rule;
     float fb_scale, pc_rate, ff_theta;
     int pc_steps;
+    int pc_fixed_pred;      /* pc: 1 for the fixed prediction assumption (soma_rule_opts) */
     const char *hebb;       /* "oja", "gha", "competitive" */
     int pc_fixed_pred;      /* pc: the fixed prediction assumption (soma_rule_opts.pc_fixed_pred) */
     int ff_hard, ff_vote_all; /* ff: hardest wrong labels as negatives; classify by every layer */
@@ -232,7 +233,9 @@ typedef struct soma_classify_config {
                                every k optimizer steps, into ours, off the clock: alignment_steps,
                                alignment_deg (mean over the weights), alignment_hidden_deg (without
                                the last weight: a chain's output layer), alignment_final_deg,
-                               alignment_final_hidden_deg, alignment_final_deg_per_layer */
+                               alignment_final_hidden_deg, alignment_final_deg_per_layer; for FA
+                               also alignment_signal_deg and alignment_final_signal_deg, the mean
+                               over hidden layers of soma_rule_signal_alignment (else null) */
 } soma_classify_config;
 
 soma_classify_config soma_classify_defaults(void);

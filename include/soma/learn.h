@@ -491,6 +491,19 @@ soma_status soma_rule_alignment(soma_rule *r, soma_net *net, const float *x, con
 /* Same but the cosine (1 - the angle's cosine is easier to read near 1). */
 soma_status soma_rule_alignment_cos(soma_rule *r, soma_net *net, const float *x,
                                     const soma_target *t, int n, double *cosine);
+/* Lillicrap et al.'s (2016) measure of feedback alignment: the angle in degrees between the
+ * error signals the hidden units receive, dL/dh through the feedback matrices set on the net
+ * (FA's B e) and through the transposed weights (backprop's W' e), on one batch. For each
+ * top-level dense or conv2d layer i below the last one, h is the input of the next such layer
+ * j (layer i's output after the parameter-free layers between, e.g. relu, pool): both signals
+ * come from the loss's gradient (r's loss, r->dy) walked down the top-level layers' own
+ * backward ops (input gradients only) from the output to j. angle_deg[i] gets it (90 when a
+ * signal is zero); angle_deg has room for soma_net_n_layers(net) entries, NaN for other layers.
+ * Runs one forward pass (train mode); parameters and their grads are left unchanged, r->dy
+ * holds the batch's loss gradient. Feedback pointers left NULL (backprop, DFA) give 0.
+ * SOMA_ERR_ARG when the net has fewer than two top-level weight layers. */
+soma_status soma_rule_signal_alignment(soma_rule *r, soma_net *net, const float *x,
+                                       const soma_target *t, int n, double *angle_deg);
 
 // --- Hebbian learning on its own (src/learn/hebb.c) ---------------------------------------
 

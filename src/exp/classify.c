@@ -63,6 +63,7 @@ static soma_status rule_opts_(const soma_classify_config *cfg, soma_loss_kind lk
     o->fb_scale = cfg->fb_scale;
     o->pc_steps = cfg->pc_steps;
     o->pc_rate = cfg->pc_rate;
+    o->pc_fixed_pred = cfg->pc_fixed_pred;
     o->ff_theta = cfg->ff_theta;
     o->pc_fixed_pred = cfg->pc_fixed_pred;
     o->ff_hard = cfg->ff_hard;
@@ -92,6 +93,8 @@ typedef struct align_ {
     double *step;      /* [cap] optimizer steps done at each measurement */
     double *mean;      /* [cap] mean angle over the weight parameters */
     double *hidden;    /* [cap] the same without the last weight (a chain's output layer) */
+    double *signal;    /* [cap] FA: mean over hidden layers of soma_rule_signal_alignment */
+    double *sig_ang;   /* [n_layers] */
     double *last;      /* [n_params] the last measurement */
     double *seconds;   /* [epochs] time spent measuring in each epoch */
 } align_;
@@ -104,6 +107,8 @@ static void align_free_(align_ *a) {
     soma_free(a->step);
     soma_free(a->mean);
     soma_free(a->hidden);
+    soma_free(a->signal);
+    soma_free(a->sig_ang);
     soma_free(a->last);
     soma_free(a->seconds);
 }
@@ -127,8 +132,10 @@ static soma_status align_init_(align_ *a, soma_net *net, soma_rule *rule, const 
     a->step = soma_alloc((size_t)a->cap, sizeof(double));
     a->mean = soma_alloc((size_t)a->cap, sizeof(double));
     a->hidden = soma_alloc((size_t)a->cap, sizeof(double));
+    a->signal = soma_alloc((size_t)a->cap, sizeof(double));
+    a->sig_ang = soma_alloc((size_t)soma_net_n_layers(net) + 1, sizeof(double));
     a->seconds = soma_calloc((size_t)epochs + 1, sizeof(double));
-    if (!a->x || !a->y || (d->t && !a->t) || !a->ang || !a->last || !a->step || !a->mean || !a->hidden || !a->seconds) {
+    if (!a->x || !a->y || (d->t && !a->t) || !a->ang || !a->last || !a->step || !a->mean || !a->hidden || !a->signal || !a->sig_ang || !a->seconds) {
         align_free_(a);
         return SOMA_ERR_NOMEM;
     }
@@ -161,6 +168,19 @@ static soma_status align_measure_(align_ *a, soma_net *net, long steps_done) {
     a->step[a->count] = (double)steps_done;
     a->mean[a->count] = k ? sum / k : NAN;
     a->hidden[a->count] = k > 1 ? (sum - top) / (k - 1) : NAN;
+    a->signal[a->count] = NAN; /* FA's hidden error signals against backprop's (Lillicrap 2016) */
+    soma_status sst = SOMA_ERR_ARG;
+    if (strcmp(a->rule->ops->name, "fa") == 0 &&
+        (sst = soma_rule_signal_alignment(a->rule, net, a->x, &a->tg, a->n, a->sig_ang)) == SOMA_ERR_ARG)
+        soma_error_clear(); /* no hidden weight layer: no signal to compare */
+    if (sst == SOMA_ERR_NOMEM) return sst;
+    if (sst == SOMA_OK) {
+        double ss = 0;
+        int ks = 0;
+        for (int i = 0; i < soma_net_n_layers(net); i++)
+            if (!isnan(a->sig_ang[i])) ss += a->sig_ang[i], ks++;
+        a->signal[a->count] = ks ? ss / ks : NAN;
+    }
     a->count++;
     if (steps_done > 0) {
         long e = (steps_done - 1) / a->steps_per_epoch;
@@ -186,14 +206,17 @@ static void align_report_(align_ *a, soma_net *net, soma_train_log *log, cJSON *
     cJSON *st = cJSON_AddArrayToObject(ours, "alignment_steps");
     cJSON *mn = cJSON_AddArrayToObject(ours, "alignment_deg");
     cJSON *hd = cJSON_AddArrayToObject(ours, "alignment_hidden_deg");
+    cJSON *sg = cJSON_AddArrayToObject(ours, "alignment_signal_deg");
     for (int i = 0; i < a->count; i++) {
         cJSON_AddItemToArray(st, cJSON_CreateNumber(a->step[i]));
         cJSON_AddItemToArray(mn, isnan(a->mean[i]) ? cJSON_CreateNull() : cJSON_CreateNumber(a->mean[i]));
         cJSON_AddItemToArray(hd, isnan(a->hidden[i]) ? cJSON_CreateNull() : cJSON_CreateNumber(a->hidden[i]));
+        cJSON_AddItemToArray(sg, isnan(a->signal[i]) ? cJSON_CreateNull() : cJSON_CreateNumber(a->signal[i]));
     }
     if (a->count) {
         soma_json_put_num(ours, "alignment_final_deg", a->mean[a->count - 1]);
         soma_json_put_num(ours, "alignment_final_hidden_deg", a->hidden[a->count - 1]);
+        soma_json_put_num(ours, "alignment_final_signal_deg", a->signal[a->count - 1]);
         cJSON *per = cJSON_AddObjectToObject(ours, "alignment_final_deg_per_layer");
         for (int i = 0; i < soma_net_n_params(net); i++)
             if (!isnan(a->last[i])) cJSON_AddNumberToObject(per, soma_net_param_name(net, i), a->last[i]);

@@ -117,3 +117,113 @@ soma_status soma_rule_alignment_cos(soma_rule *r, soma_net *net, const float *x,
                                     double *cosine) {
     return alignment_(r, net, x, t, n, cosine, 0);
 }
+
+// --- Lillicrap's measure: the hidden units' error signals ---------------------------------
+
+static int is_weight_kind_(const soma_layer *l) {
+    return strcmp(l->ops->kind, "dense") == 0 || strcmp(l->ops->kind, "conv2d") == 0;
+}
+
+/* Walks the top-level layers' own backward ops from dy (r->dy) down to the input of layer lo,
+ * input gradients only; after layer k's backward, the signal at its input (dL/d act_in[k]) is
+ * copied to sig + soff[k] when soff[k] != (size_t)-1. a, b: ping-pong buffers. */
+static void walk_signals_(soma_net *net, const float *dy, int n, int lo, const size_t *soff, float *sig, float *a,
+                          float *b) {
+    const int L = soma_net_n_layers(net);
+    const float *g = dy;
+    float *buf[2] = {a, b};
+    int which = 0;
+    for (int k = L - 1; k >= lo; k--) {
+        soma_layer *l = soma_net_layer(net, k);
+        float *d = buf[which];
+        const int keep = l->no_param_grads;
+        l->no_param_grads = 1;
+        l->ops->backward(l, d, g, soma_net_activation(net, k), soma_net_activation(net, k + 1), n);
+        l->no_param_grads = keep;
+        if (soff[k] != (size_t)-1)
+            memcpy(sig + soff[k], d, (size_t)n * soma_shape_size(soma_net_layer(net, k)->in) * sizeof(float));
+        g = d;
+        which ^= 1;
+    }
+}
+
+soma_status soma_rule_signal_alignment(soma_rule *r, soma_net *net, const float *x, const soma_target *t, int n,
+                                       double *angle_deg) {
+    if (!r || !net || !x || !t || !angle_deg || n < 1)
+        return soma_error(SOMA_ERR_ARG, "signal alignment: missing rule, net, batch or output");
+    const int L = soma_net_n_layers(net);
+    for (int k = 0; k < L; k++) angle_deg[k] = NAN;
+    /* the weight layers, bottom to top; hidden layer wl[j] (j < m - 1) is measured at the input
+     * of wl[j + 1] */
+    int m = 0, first_hidden = -1;
+    size_t *soff = soma_alloc((size_t)L + 1, sizeof *soff);
+    int *owner = soma_alloc((size_t)L + 1, sizeof *owner);
+    if (!soff || !owner) {
+        soma_free(soff);
+        soma_free(owner);
+        return SOMA_ERR_NOMEM;
+    }
+    size_t total = 0, widest = 1;
+    int prev = -1;
+    for (int k = 0; k < L; k++) {
+        soma_layer *l = soma_net_layer(net, k);
+        const size_t in = (size_t)n * soma_shape_size(l->in), out = (size_t)n * soma_shape_size(l->out);
+        if (in > widest) widest = in;
+        if (out > widest) widest = out;
+        soff[k] = (size_t)-1;
+        owner[k] = -1;
+        if (!is_weight_kind_(l)) continue;
+        if (prev >= 0) { /* the signal at this layer's input belongs to the weight layer below */
+            soff[k] = total;
+            owner[k] = prev;
+            total += in;
+            if (first_hidden < 0) first_hidden = k;
+        }
+        prev = k;
+        m++;
+    }
+    if (m < 2) {
+        soma_free(soff);
+        soma_free(owner);
+        return soma_error(SOMA_ERR_ARG, "signal alignment: net '%s' has %d top-level dense or conv2d layer%s; a hidden one needs two",
+                          soma_net_spec(net), m, m == 1 ? "" : "s");
+    }
+    float *fa = soma_alloc(total, sizeof(float)), *bp = soma_alloc(total, sizeof(float));
+    float *pa = soma_alloc(widest, sizeof(float)), *pb = soma_alloc(widest, sizeof(float));
+    const int np = soma_net_n_params(net);
+    const float **fb = soma_alloc(np ? (size_t)np : 1, sizeof *fb);
+    soma_status st = fa && bp && pa && pb && fb ? SOMA_OK : SOMA_ERR_NOMEM;
+    const float *y = NULL;
+    if (st == SOMA_OK) st = soma_net_forward(net, x, n, SOMA_MODE_TRAIN, &y);
+    if (st == SOMA_OK) st = soma_rule_loss(r, y, (int)soma_shape_size(soma_net_out_shape(net)), t, n, NULL, NULL);
+    if (st == SOMA_OK) {
+        walk_signals_(net, r->dy, n, first_hidden, soff, fa, pa, pb); /* the feedback matrices as set */
+        for (int i = 0; i < np; i++) {
+            fb[i] = soma_net_param(net, i)->feedback;
+            soma_net_param(net, i)->feedback = NULL;
+        }
+        walk_signals_(net, r->dy, n, first_hidden, soff, bp, pa, pb); /* the transposed weights */
+        for (int i = 0; i < np; i++) soma_net_param(net, i)->feedback = fb[i];
+        for (int k = 0; k < L; k++) {
+            if (owner[k] < 0) continue;
+            const size_t len = (size_t)n * soma_shape_size(soma_net_layer(net, k)->in);
+            double dot = 0, na = 0, nb = 0;
+            for (size_t j = 0; j < len; j++) {
+                const double u = fa[soff[k] + j], v = bp[soff[k] + j];
+                dot += u * v;
+                na += u * u;
+                nb += v * v;
+            }
+            const double c = na > 0 && nb > 0 ? dot / sqrt(na * nb) : 0.0;
+            angle_deg[owner[k]] = acos(c > 1 ? 1 : c < -1 ? -1 : c) * (180.0 / M_PI);
+        }
+    }
+    soma_free(fb);
+    soma_free(fa);
+    soma_free(bp);
+    soma_free(pa);
+    soma_free(pb);
+    soma_free(soff);
+    soma_free(owner);
+    return st;
+}

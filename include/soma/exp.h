@@ -226,7 +226,6 @@ typedef struct soma_classify_config {
     int pc_steps;
     int pc_fixed_pred;      /* pc: 1 for the fixed prediction assumption (soma_rule_opts) */
     const char *hebb;       /* "oja", "gha", "competitive" */
-    int pc_fixed_pred;      /* pc: the fixed prediction assumption (soma_rule_opts.pc_fixed_pred) */
     int ff_hard, ff_vote_all; /* ff: hardest wrong labels as negatives; classify by every layer */
     int alignment_every;    /* > 0: the angle between the rule's update and the true gradient on a
                                fixed batch (the first 256 training samples) before training and

@@ -65,7 +65,6 @@ static soma_status rule_opts_(const soma_classify_config *cfg, soma_loss_kind lk
     o->pc_rate = cfg->pc_rate;
     o->pc_fixed_pred = cfg->pc_fixed_pred;
     o->ff_theta = cfg->ff_theta;
-    o->pc_fixed_pred = cfg->pc_fixed_pred;
     o->ff_hard = cfg->ff_hard;
     o->ff_vote_all = cfg->ff_vote_all;
     static const char *const hebbs[] = {"oja", "gha", "competitive"};

@@ -615,6 +615,9 @@ static void test_rules_fmnist_reduced(void) {
     CHECK_FAILS(soma_exp_run_reduced(e, 2, bad4, scratch_path("x"), NULL), SOMA_ERR_ARG);
     const char *bad5[] = {"--lenet-rule-lr", "dfa=0"};
     CHECK_FAILS(soma_exp_run_reduced(e, 2, bad5, scratch_path("x"), NULL), SOMA_ERR_ARG);
+    const char *bad6[] = {"--mlp-rule-lr", "ff=fast"};
+    CHECK_FAILS(soma_exp_run_reduced(e, 2, bad6, scratch_path("x"), NULL), SOMA_ERR_ARG);
+    CHECK(strstr(soma_errmsg(), "--mlp-rule-lr") != NULL);
     struct stat sb;
     CHECK(stat(scratch_path("x"), &sb) != 0);
     if (stat(soma_fmnist_dir(NULL), &sb) != 0) {

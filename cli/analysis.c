@@ -12,17 +12,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli.h"
+
 #include "soma/analysis.h"
 #include "soma/exp.h"
 #include "soma/io.h"
 #include "soma/plot.h"
 #include "soma/soma.h"
 
-int soma_cli_rdm(int argc, char **argv);      /* cli/main.c dispatches these five */
-int soma_cli_rsa(int argc, char **argv);
-int soma_cli_cka(int argc, char **argv);
-int soma_cli_encode(int argc, char **argv);
-int soma_cli_geometry(int argc, char **argv);
 
 #define END_OPTS {NULL, 0, NULL, 0, 0, NULL, NULL, 0}
 #define OUT_OPT(what) {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, what " (also -o; .npy or .csv)", 0}
@@ -40,20 +37,6 @@ static int fail_(soma_status st) {
 
 // --- arguments ---------------------------------------------------------------------------
 
-static void print_opts_(const soma_opt *opts) {
-    for (const soma_opt *o = opts; o && o->key; o++) {
-        char left[64], extra[160] = "";
-        const char *v = o->type == SOMA_OPT_INT ? " N" : o->type == SOMA_OPT_FLOAT ? " X" : o->type == SOMA_OPT_FLAG ? "" : " V";
-        snprintf(left, sizeof left, "--%s%s", o->key, v);
-        size_t u = 0;
-        if (o->type == SOMA_OPT_INT) u += (size_t)snprintf(extra, sizeof extra, "; %.0f..%.0f", o->lo, o->hi);
-        else if (o->type == SOMA_OPT_FLOAT) u += (size_t)snprintf(extra, sizeof extra, "; %g..%g", o->lo, o->hi);
-        else if (o->type == SOMA_OPT_ENUM) u += (size_t)snprintf(extra, sizeof extra, "; %s", o->choices);
-        if (o->def && u < sizeof extra) snprintf(extra + u, sizeof extra - u, "; default %s", o->def[0] ? o->def : "\"\"");
-        printf("  %-22s %s%s\n", left, o->help, extra);
-    }
-}
-
 /* The files and the options of a command line. */
 typedef struct cmdline_ {
     soma_args a;
@@ -70,7 +53,7 @@ static int start_(const char *cmd, const char *usage, const soma_opt *opts, int 
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
-            print_opts_(opts);
+            soma_cli_print_opts(opts);
             return 0;
         }
     const char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));

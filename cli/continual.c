@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "exp/cl_common.h"
 #include "soma/exp.h"
 #include "soma/io.h"
 #include "soma/learn.h"
 #include "soma/soma.h"
 
-int soma_cli_continual(int argc, char **argv); /* cli/main.c dispatches "continual" here */
 
 static const soma_opt opts_[] = {
     {"stream", SOMA_OPT_STR, NULL, 0, 0, NULL,

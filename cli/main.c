@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "soma/exp.h"
 #include "soma/plot.h"
 #include "soma/soma.h"
@@ -32,8 +33,7 @@ static int wants_help_(int argc, char **argv) {
     return 0;
 }
 
-/* One line per option: --key V, its help, and its type, range, choices and default. */
-static void print_opts_(const soma_opt *opts) {
+void soma_cli_print_opts(const soma_opt *opts) {
     for (const soma_opt *o = opts; o && o->key; o++) {
         char left[64], extra[160] = "";
         const char *v = o->type == SOMA_OPT_INT ? " N" : o->type == SOMA_OPT_FLOAT ? " X" : o->type == SOMA_OPT_FLAG ? "" : " V";
@@ -53,7 +53,7 @@ static void print_opts_(const soma_opt *opts) {
 static int start_(const char *cmd, const char *usage, const soma_opt *opts, int argc, char **argv, soma_args *a) {
     if (wants_help_(argc, argv)) {
         fputs(usage, stdout);
-        print_opts_(opts);
+        soma_cli_print_opts(opts);
         return 0;
     }
     soma_status st = soma_args_parse(a, cmd, opts, argc, (const char *const *)argv);
@@ -118,8 +118,8 @@ static void run_help_(const soma_experiment *e) {
         printf("  %s %s %g -- %s, %s\n", l->figure, l->cmp == SOMA_EXP_AT_MOST ? "<=" : ">=", l->value, l->source,
                l->link);
     printf("options:\n");
-    print_opts_(e->opts);
-    print_opts_(soma_exp_global_opts());
+    soma_cli_print_opts(e->opts);
+    soma_cli_print_opts(soma_exp_global_opts());
     int k = 0;
     for (const soma_opt *o = e->opts; o && o->key; o++)
         if (o->reduces) printf("%s--%s", k++ ? ", " : "Changing ", o->key);
@@ -193,7 +193,7 @@ static void train_help_(void) {
            "test_* (only when the data have a test split of their own); results.json's\n"
            "\"measured_on\" says which.\n\n"
            "options:\n");
-    print_opts_(soma_classify_train_opts());
+    soma_cli_print_opts(soma_classify_train_opts());
     printf("\nnetwork spec: comma-separated layers, applied in order:\n%s"
            "example: conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10\n",
            grammar);
@@ -385,9 +385,6 @@ static int cmd_version_(int argc, char **argv) {
 }
 
 static int cmd_help_(int argc, char **argv);
-int soma_cli_snn(int argc, char **argv); /* snn.c */
-int soma_cli_continual(int argc, char **argv); /* continual.c */
-int soma_cli_rdm(int, char **), soma_cli_rsa(int, char **), soma_cli_cka(int, char **), soma_cli_encode(int, char **), soma_cli_geometry(int, char **); /* analysis.c */
 
 typedef struct cli_cmd {
     const char *name;

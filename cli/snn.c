@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "soma/exp.h"
 #include "soma/io.h"
 #include "soma/plot.h"
 #include "soma/snn.h"
 #include "soma/soma.h"
 
-int soma_cli_snn(int argc, char **argv); /* cli/main.c dispatches "snn" here */
 
 #define MAX_FIG_GROUPS 8     /* raster rows drawn */
 #define MAX_RASTER_NEURONS 200 /* neurons per raster (the figure stays small) */

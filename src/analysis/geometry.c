@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "analysis/internal.h"
 #include "soma/analysis.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -41,12 +42,6 @@
 /* OpenBLAS's thread control (weak: another CBLAS has none, and needs none here). */
 extern void openblas_set_num_threads(int) __attribute__((weak));
 extern int openblas_get_num_threads(void) __attribute__((weak));
-
-/* Internal to src/analysis (declared where used): BLAS on one thread around a LAPACK call or
- * a blocked product. saved[0] receives the OpenMP thread count (for a num_threads clause),
- * saved[1] the BLAS one; _end restores both. */
-void soma__lapack_serial_begin(int saved[2]);
-void soma__lapack_serial_end(const int saved[2]);
 
 void soma__lapack_serial_begin(int saved[2]) {
 #ifdef _OPENMP

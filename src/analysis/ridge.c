@@ -27,16 +27,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "analysis/internal.h"
 #include "soma/analysis.h"
-
-/* Defined in geometry.c: BLAS on one thread around LAPACK calls, and products whose bits do
- * not depend on the thread count (row-major; ta/tb/trans 1 for transposed; dsyrk_det fills
- * the upper triangle of G [n, n] = alpha op(A) op(A)'). */
-void soma__lapack_serial_begin(int saved[2]);
-void soma__lapack_serial_end(const int saved[2]);
-void soma__dgemm_det(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda,
-                     const double *B, int ldb, double beta, double *C, int ldc);
-void soma__dsyrk_det(int trans, int n, int k, double alpha, const double *A, int lda, double *G);
 
 #define DEFAULT_FOLDS 5
 #define DEFAULT_N_ALPHAS 17

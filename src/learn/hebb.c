@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "learn/internal.h"
 #include "soma/learn.h"
 
 /* C [k, d] = M' X - T(M' M) W for X [B, d]; Y [B, k] and L [k, k] are scratch.
@@ -20,26 +21,6 @@
  * Zen/Haswell SGEMM, what soma selects on Zen 4, gives other bits threaded two ways than one). */
 #define HEBB_BLOCK 16
 
-/* Without OpenMP the blocks run one after another outside any parallel region, where the BLAS
- * would thread each GEMM: hold it to one thread meanwhile (returns what to restore). */
-static int blas_serial_begin_(void) {
-#ifndef _OPENMP
-    const int t = soma_get_threads();
-    if (t > 1) soma_set_threads(1);
-    return t;
-#else
-    return 0;
-#endif
-}
-
-static void blas_serial_end_(int t) {
-#ifndef _OPENMP
-    if (t > 1) soma_set_threads(t);
-#else
-    (void)t;
-#endif
-}
-
 static void hebb_delta_(soma_hebb_kind kind, const float *W, int k, int d, const float *X, int B, float *Y,
                         float *L, float *C) {
     const int nb = (k + HEBB_BLOCK - 1) / HEBB_BLOCK;
@@ -48,7 +29,7 @@ static void hebb_delta_(soma_hebb_kind kind, const float *W, int k, int d, const
      * The largest product a block: B d m, and for GHA m d k. */
     const double inner = kind == SOMA_HEBB_GHA && k > B ? k : B;
     const int big = (double)d * (k < HEBB_BLOCK ? k : HEBB_BLOCK) * inner > 262144.0;
-    const int serial = big ? blas_serial_begin_() : 0;
+    const int serial = big ? soma__learn_blas_serial_begin() : 0;
 #ifdef _OPENMP
 #pragma omp parallel if (big)
 #endif
@@ -103,7 +84,7 @@ static void hebb_delta_(soma_hebb_kind kind, const float *W, int k, int d, const
             }
         }
     }
-    if (big) blas_serial_end_(serial);
+    if (big) soma__learn_blas_serial_end(serial);
 }
 
 static soma_status hebb_kind_check_(const char *who, soma_hebb_kind kind) {

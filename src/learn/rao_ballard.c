@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "learn/internal.h"
 #include "soma/learn.h"
 
 typedef struct rb_cfg {
@@ -147,26 +148,6 @@ static void rb_settle_rows_(const soma_rb *m, const rb_cfg *c, const float *X, i
  * experiment). With energy wanted the batch settles as one slice. */
 #define RB_SLICE 32
 
-/* Without OpenMP the blocks run one after another outside any parallel region, where the BLAS
- * would thread each GEMM: hold it to one thread meanwhile (returns what to restore). */
-static int blas_serial_begin_(void) {
-#ifndef _OPENMP
-    const int t = soma_get_threads();
-    if (t > 1) soma_set_threads(1);
-    return t;
-#else
-    return 0;
-#endif
-}
-
-static void blas_serial_end_(int t) {
-#ifndef _OPENMP
-    if (t > 1) soma_set_threads(t);
-#else
-    (void)t;
-#endif
-}
-
 static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n, float *R1, float *R2, float *E1,
                        float *E2, float *G1, float *G2, double *energy) {
     const int d = m->d, k1 = m->k1, k2 = m->k2;
@@ -175,7 +156,7 @@ static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n,
     const int big = (double)n * d * (k1 > k2 ? k1 : k2) > 262144.0;
     const int one = energy || !big;
     const int ns = one ? 1 : (n + RB_SLICE - 1) / RB_SLICE, slice = one ? n : RB_SLICE;
-    const int serial = big ? blas_serial_begin_() : 0;
+    const int serial = big ? soma__learn_blas_serial_begin() : 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) if (big)
 #endif
@@ -185,7 +166,7 @@ static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n,
         rb_settle_rows_(m, c, X + r0 * d, rows, R1 + r0 * k1, R2 + r0 * k2, E1 + r0 * d, E2 + r0 * k1, G1 + r0 * k1,
                         G2 + r0 * k2, energy);
     }
-    if (big) blas_serial_end_(serial);
+    if (big) soma__learn_blas_serial_end(serial);
     if (energy)
         for (int t = 0; t <= c->steps; t++) energy[t] /= n;
 }
@@ -195,7 +176,7 @@ static void rb_settle_(const soma_rb *m, const rb_cfg *c, const float *X, int n,
 static void rb_weight_step_(float *U, int rows, int k, float a, const float *E, const float *R, int n) {
     const int big = (double)rows * k * n > 262144.0; /* as in rb_settle_ */
     const int nb = big ? (rows + RB_SLICE - 1) / RB_SLICE : 1, blk = big ? RB_SLICE : rows;
-    const int serial = big ? blas_serial_begin_() : 0;
+    const int serial = big ? soma__learn_blas_serial_begin() : 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) if (big)
 #endif
@@ -203,7 +184,7 @@ static void rb_weight_step_(float *U, int rows, int k, float a, const float *E, 
         const int r0 = b * blk, m = rows - r0 < blk ? rows - r0 : blk;
         soma_gemm(1, 0, m, k, n, a, E + r0, rows, R, k, 1.f, U + (size_t)r0 * k, k);
     }
-    if (big) blas_serial_end_(serial);
+    if (big) soma__learn_blas_serial_end(serial);
 }
 
 static soma_status rb_args_(const soma_rb *m, const float *X, int n) {

@@ -37,6 +37,15 @@ static int fail_(soma_status st) {
 
 // --- arguments ---------------------------------------------------------------------------
 
+/* The end of every command's figure: saved to path when st is still SOMA_OK, freed either way,
+ * and named in the JSON as "figure" once written. Returns the status to go on with. */
+static soma_status fig_finish_(soma_fig *f, soma_status st, const char *path, cJSON *root) {
+    if (st == SOMA_OK) st = soma_fig_save(f, path);
+    soma_fig_free(f);
+    if (st == SOMA_OK) cJSON_AddStringToObject(root, "figure", path);
+    return st;
+}
+
 /* The files and the options of a command line. */
 typedef struct cmdline_ {
     soma_args a;
@@ -384,10 +393,8 @@ int soma_cli_rdm(int argc, char **argv) {
         if (ns == 1) snprintf(title, sizeof title, "RDM of %s (%s)", name, soma_rdm_metric_name(o.metric));
         else snprintf(title, sizeof title, "mean RDM of %d subjects (%s)", ns, soma_rdm_metric_name(o.metric));
         st = rdm_panel_(f, 0, rdms, n, title);
-        if (st == SOMA_OK) st = soma_fig_save(f, fig);
-        soma_fig_free(f);
+        st = fig_finish_(f, st, fig, root);
         if (st != SOMA_OK) goto out;
-        cJSON_AddStringToObject(root, "figure", fig);
     }
     print_json_(&c.a, root);
 out:
@@ -515,9 +522,7 @@ static soma_status rsa_pair_(const cmdline_ *c, soma_rsa_method method, cJSON *r
         }
         soma_free(x);
         soma_free(y);
-        if (st == SOMA_OK) st = soma_fig_save(f, fig);
-        soma_fig_free(f);
-        if (st == SOMA_OK) cJSON_AddStringToObject(root, "figure", fig);
+        st = fig_finish_(f, st, fig, root);
     }
 out:
     mat_free_(&a);
@@ -672,9 +677,7 @@ static soma_status rsa_models_(const cmdline_ *c, soma_rsa_method method, cJSON 
         if (isfinite(ev.ceil_lower) && isfinite(ev.ceil_upper) && ev.ceil_lower <= ev.ceil_upper)
             st = soma_fig_hband(f, 0, (float)ev.ceil_lower, (float)ev.ceil_upper, "noise ceiling");
         if (st == SOMA_OK) st = soma_fig_bars(f, 0, v, e, nm, (const char *const *)names, 0);
-        if (st == SOMA_OK) st = soma_fig_save(f, fig);
-        soma_fig_free(f);
-        if (st == SOMA_OK) cJSON_AddStringToObject(root, "figure", fig);
+        st = fig_finish_(f, st, fig, root);
     }
 out:
     if (have_eval) soma_rsa_eval_free(&ev);
@@ -807,10 +810,8 @@ int soma_cli_cka(int argc, char **argv) {
         st = gram_panel_(f, 0, A.x, n, p, name);
         base_name_(c.pos[1], name, sizeof name);
         if (st == SOMA_OK) st = gram_panel_(f, 1, B.x, n, q, name);
-        if (st == SOMA_OK) st = soma_fig_save(f, fig);
-        soma_fig_free(f);
+        st = fig_finish_(f, st, fig, root);
         if (st != SOMA_OK) goto out;
-        cJSON_AddStringToObject(root, "figure", fig);
     }
     print_json_(&c.a, root);
 out:
@@ -953,12 +954,10 @@ int soma_cli_encode(int argc, char **argv) {
                 st = soma_fig_line(f, 0, x, y, q, NULL, &ls);
             }
         }
-        if (st == SOMA_OK) st = soma_fig_save(f, fig);
-        soma_fig_free(f);
+        st = fig_finish_(f, st, fig, root);
         soma_free(x);
         soma_free(y);
         if (st != SOMA_OK) goto out;
-        cJSON_AddStringToObject(root, "figure", fig);
     }
     print_json_(&c.a, root);
 out:
@@ -1108,12 +1107,10 @@ int soma_cli_geometry(int argc, char **argv) {
                 st = soma_fig_line(f, 0, fx, fy, 2, lab, &ls);
             }
         }
-        if (st == SOMA_OK) st = soma_fig_save(f, fig);
-        soma_fig_free(f);
+        st = fig_finish_(f, st, fig, root);
         soma_free(x);
         soma_free(y);
         if (st != SOMA_OK) goto out;
-        cJSON_AddStringToObject(root, "figure", fig);
     }
     print_json_(&c.a, root);
 out:

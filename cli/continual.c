@@ -19,7 +19,7 @@
 static const soma_opt opts_[] = {
     {"stream", SOMA_OPT_STR, NULL, 0, 0, NULL,
      "tasks: permuted-fmnist[:T] | split-fmnist[:task|domain|class] | npy:X,Y,TASKS[;XT,YT,TT] (required)", 0},
-    {"method", SOMA_OPT_ENUM, "finetune", 0, 0, "finetune|joint|ewc|online_ewc|si|replay", "continual-learning method", 0},
+    {"method", SOMA_OPT_ENUM, "finetune", 0, 0, "finetune|joint|ewc|online_ewc|si|replay|lwf|generative_replay|cls", "continual-learning method", 0},
     {"net", SOMA_OPT_STR, NULL, 0, 0, NULL, "network spec (default fc400,relu,fc400,relu,fcK; K the stream's outputs)", 0},
     {"rule", SOMA_OPT_ENUM, "bp", 0, 0, "bp|fa|dfa|pc|ff|hebb", "learning rule", 0},
     {"optim", SOMA_OPT_ENUM, "adam", 0, 0, "sgd|adam|adamw", "optimizer", 0},

@@ -694,7 +694,8 @@ static void test_runs(void) {
     soma_task_stream *s;
     CHECK_OK(soma_task_stream_split(tr, te, 2, SOMA_CL_CLASS, &s));
     soma_cl_result r[SOMA_CL_METHOD_COUNT];
-    for (int k = 0; k < SOMA_CL_METHOD_COUNT; k++) {
+    memset(r, 0, sizeof r);
+    for (int k = 0; k <= SOMA_CL_REPLAY; k++) {
         CHECK_OK(run_(s, (soma_cl_method_kind)k, 3, &r[k]));
         printf("class-incremental gauss, %-10s acc %.3f bwt %+.3f R[1][0] %.3f memory %zu\n",
                soma_cl_method_name((soma_cl_method_kind)k), r[k].metrics.acc, r[k].metrics.bwt, r[k].R[2],

@@ -58,8 +58,19 @@ typedef struct soma_target {
      * one batch). */
     int head_offset;
     int head_count;
+    /* XENT, distillation (learning without forgetting, generative replay with soft targets):
+     * teacher logits soft [n * positions, K] (NULL: none). The outputs [0, soft_count) are cut
+     * into blocks of soft_block outputs (0: one block of soft_count), each its own softmax at
+     * temperature soft_temp (<= 0: 1); each row's loss adds
+     *     soft_weight * soft_temp^2 * mean over blocks of KL(teacher block || net block)
+     * to its hard-label cross-entropy. A row whose label is SOMA_LABEL_NONE has no hard-label
+     * term (a replayed sample with soft targets only). The loss stays the mean over rows. */
+    const float *soft;
+    int soft_count, soft_block;
+    float soft_temp, soft_weight;
 } soma_target;
 #define SOMA_HEAD_BY_LABEL (-1)
+#define SOMA_LABEL_NONE (-1)
 
 typedef struct soma_rule soma_rule;
 typedef struct soma_rule_ops {
@@ -177,6 +188,12 @@ typedef struct soma_train_config {
     soma_status (*batch_hook)(void *user, soma_net *net, long step, float *x, int *labels, float *values,
                               int n, int *n_extra);
     int batch_extra; /* rows reserved for batch_hook (0..65536) */
+    /* Called after batch_hook with the step's soma_target (labels, head) for all n rows of x
+     * (n includes the hook's extra rows); it may set the target's distillation fields (soft
+     * pointing at the hook's own buffer of n rows, sized once; soft_count, soft_block,
+     * soft_temp, soft_weight) and relabel rows (SOMA_LABEL_NONE). user: hooks.user. The loop
+     * slices soft with the rows for data-parallel replicas. NULL: none. */
+    soma_status (*target_hook)(void *user, soma_net *net, long step, const float *x, int n, soma_target *t);
 } soma_train_config;
 
 soma_train_config soma_train_defaults(void);
@@ -336,6 +353,11 @@ typedef enum soma_cl_method_kind {
     SOMA_CL_ONLINE_EWC = 3, /* Schwarz et al. 2018: one running Fisher, the last anchor */
     SOMA_CL_SI = 4,         /* synaptic intelligence (Zenke, Poole & Ganguli 2017) */
     SOMA_CL_REPLAY = 5,     /* experience replay from a reservoir buffer */
+    SOMA_CL_LWF = 6,        /* learning without forgetting (Li & Hoiem 2017), src/learn/cl_lwf.c */
+    SOMA_CL_GEN_REPLAY = 7, /* generative replay from a VAE (Shin et al. 2017; van de Ven et al.
+                               2020), src/learn/cl_genreplay.c */
+    SOMA_CL_CLS = 8,        /* complementary learning systems: a one-shot episodic store and a
+                               slow net consolidated by sleep replay, src/learn/cl_cls.c */
     SOMA_CL_METHOD_COUNT
 } soma_cl_method_kind;
 const char *soma_cl_method_name(soma_cl_method_kind k); /* "finetune", "joint", "ewc", ... */
@@ -358,6 +380,18 @@ typedef struct soma_cl_opts {
     double buffer_frac;       /* (default 0.01) */
     int replay_batch;
     uint64_t seed;            /* reservoir, replay draws, true-Fisher labels */
+
+    /* --- learning without forgetting (cl_lwf.c) --- */
+    float lwf_alpha;          /* weight of the distillation term (default 1) */
+    float lwf_temp;           /* distillation temperature (default 2) */
+
+    /* --- generative replay (cl_genreplay.c) --- */
+    int gen_latent;           /* the VAE's latent size (default 32) */
+
+    /* --- complementary learning systems (cl_cls.c) --- */
+    long cls_capacity;        /* episodes the fast store keeps (0: every training sample) */
+
+    /* --- end of the methods' options --- */
 } soma_cl_opts;
 soma_cl_opts soma_cl_opts_default(void);
 
@@ -369,9 +403,10 @@ typedef struct soma_cl_method soma_cl_method;
 soma_status soma_cl_method_new(soma_cl_method **out, soma_net *net, soma_rule *rule, const soma_cl_opts *o,
                                long total_train, size_t dim);
 void soma_cl_method_free(soma_cl_method *m);
-/* Installs the method's hooks (hooks, batch_hook, batch_extra) into cfg for task t with head
- * (offset, count). */
-void soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int head_offset, int head_count);
+/* Installs the method's hooks (hooks, batch_hook, batch_extra, target_hook) into cfg for task t
+ * with head (offset, count). LwF, generative replay and CLS need the stream: they are run by
+ * soma_cl_run (SOMA_ERR_ARG here otherwise). */
+soma_status soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int head_offset, int head_count);
 /* Bytes the method holds beyond the net: buffer, Fisher, anchors, path integrals. */
 size_t soma_cl_method_memory(const soma_cl_method *m);
 /* The consolidation penalty at the net's current parameters, and (grad non-NULL) its gradient
@@ -397,7 +432,8 @@ typedef struct soma_cl_result {
 void soma_cl_result_free(soma_cl_result *r);
 
 /* Trains net on the stream's tasks in order with method o (cfg: epochs, batch, lr, seed, ...;
- * its hooks and head are set per task), evaluating every task's test set before training and
+ * its hooks and head are set per task; a method with its own answer, the CLS model, is
+ * evaluated through it), evaluating every task's test set before training and
  * after each task. progress (may be NULL) is called after each task. The net must have
  * s->n_outputs outputs (SOMA_ERR_SHAPE otherwise). */
 typedef void (*soma_cl_progress_fn)(void *user, int task, const soma_cl_result *partial);

@@ -5,10 +5,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "learn/internal.h"
 #include "soma/learn.h"
 
-static const char *const method_names_[SOMA_CL_METHOD_COUNT] = {"finetune", "joint", "ewc", "online_ewc", "si",
-                                                                "replay"};
+static const char *const method_names_[SOMA_CL_METHOD_COUNT] = {
+    "finetune", "joint", "ewc", "online_ewc", "si", "replay", "lwf", "generative_replay", "cls"};
+
+/* The methods kept in files of their own. */
+static const soma__cl_ext_ops *ext_ops_(soma_cl_method_kind k) {
+    switch (k) {
+    case SOMA_CL_LWF: return &soma__cl_lwf_ops;
+    case SOMA_CL_GEN_REPLAY: return &soma__cl_genreplay_ops;
+    case SOMA_CL_CLS: return &soma__cl_cls_ops;
+    default: return NULL;
+    }
+}
 
 const char *soma_cl_method_name(soma_cl_method_kind k) {
     return (int)k >= 0 && k < SOMA_CL_METHOD_COUNT ? method_names_[k] : "?";
@@ -20,7 +31,8 @@ soma_status soma_cl_method_parse(const char *name, soma_cl_method_kind *k) {
             *k = (soma_cl_method_kind)i;
             return SOMA_OK;
         }
-    return soma_error(SOMA_ERR_ARG, "unknown continual-learning method '%s' (finetune, joint, ewc, online_ewc, si, replay)",
+    return soma_error(SOMA_ERR_ARG, "unknown continual-learning method '%s' (finetune, joint, ewc, online_ewc, si, replay, lwf, "
+                      "generative_replay, cls)",
                       name ? name : "");
 }
 
@@ -37,6 +49,10 @@ soma_cl_opts soma_cl_opts_default(void) {
     o.si_xi = 1e-3f;
     o.buffer_frac = 0.01;
     o.seed = 1;
+    o.lwf_alpha = 1.f;
+    o.lwf_temp = 2.f;
+    o.gen_latent = 32;
+    o.cls_capacity = 0;
     return o;
 }
 
@@ -97,7 +113,7 @@ soma_status soma_cl_fisher(soma_net *net, soma_rule *rule, const soma_dataset *d
             }
             if (st != SOMA_OK) break;
         }
-        soma_target tg = {y, NULL, 0, 1, head_offset, head_count};
+        soma_target tg = {.labels = y, .positions = 1, .head_offset = head_offset, .head_count = head_count};
         float l;
         if ((st = soma_rule_step(rule, net, x, &tg, m, &l, NULL)) != SOMA_OK) break;
         for (size_t i = 0; i < nv; i++) F[i] += g[i] * g[i];
@@ -137,6 +153,9 @@ struct soma_cl_method {
     long *bid;
     soma_rng rng;
     size_t extra_bytes; /* what the caller keeps for the method (joint: the past tasks' data) */
+    /* a method of its own file (ext_ops_): its state, created by soma__cl_method_bind */
+    const soma__cl_ext_ops *ext;
+    void *ext_state;
 };
 
 static float *vec_(size_t n) { return soma_calloc(n, sizeof(float)); }
@@ -163,6 +182,7 @@ soma_status soma_cl_method_new(soma_cl_method **out, soma_net *net, soma_rule *r
     m->o = *o;
     m->net = net;
     m->rule = rule;
+    m->ext = ext_ops_(o->method);
     soma_net_flat_values(net, &m->np);
     m->dim = dim;
     soma_rng_seed(&m->rng, o->seed, 0x434cULL);
@@ -219,6 +239,7 @@ soma_status soma_cl_method_new(soma_cl_method **out, soma_net *net, soma_rule *r
 
 void soma_cl_method_free(soma_cl_method *m) {
     if (!m) return;
+    if (m->ext && m->ext_state) m->ext->destroy(m->ext_state);
     soma_free(m->A);
     soma_free(m->anchor);
     soma_free(m->F);
@@ -234,6 +255,7 @@ void soma_cl_method_free(soma_cl_method *m) {
 
 size_t soma_cl_method_memory(const soma_cl_method *m) {
     size_t b = m->extra_bytes;
+    if (m->ext) return b + (m->ext_state ? m->ext->memory(m->ext_state) : 0);
     const size_t v = m->np * sizeof(float);
     switch (m->o.method) {
     case SOMA_CL_EWC:
@@ -388,7 +410,7 @@ static soma_status batch_(void *user, soma_net *net, long step, float *x, int *l
     return SOMA_OK;
 }
 
-void soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int head_offset, int head_count) {
+soma_status soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int head_offset, int head_count) {
     m->task = t;
     m->head_offset = head_offset;
     m->head_count = head_count;
@@ -398,7 +420,15 @@ void soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int
     cfg->head_count = head_count;
     cfg->batch_hook = NULL;
     cfg->batch_extra = 0;
+    cfg->target_hook = NULL;
     cfg->task = t;
+    if (m->ext) {
+        if (!m->ext_state)
+            return soma_error(SOMA_ERR_ARG, "continual: %s needs the task stream (soma_cl_run binds it)",
+                              soma_cl_method_name(m->o.method));
+        cfg->hooks.user = m->ext_state;
+        return m->ext->attach(m->ext_state, cfg, t, head_offset, head_count);
+    }
     switch (m->o.method) {
     case SOMA_CL_EWC:
     case SOMA_CL_ONLINE_EWC:
@@ -419,7 +449,19 @@ void soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int
     default:
         break;
     }
+    return SOMA_OK;
 }
 
-void soma__cl_method_set_extra(soma_cl_method *m, size_t bytes);
 void soma__cl_method_set_extra(soma_cl_method *m, size_t bytes) { m->extra_bytes = bytes; }
+
+soma_status soma__cl_method_bind(soma_cl_method *m, const soma_task_stream *s) {
+    if (!m->ext || m->ext_state) return SOMA_OK;
+    return m->ext->create(&m->ext_state, m->net, m->rule, &m->o, s);
+}
+
+soma_status soma__cl_method_evaluate(soma_cl_method *m, soma_net *net, soma_rule *rule, const soma_dataset *d,
+                                     int batch, int head_offset, int head_count, float *acc) {
+    if (m->ext && m->ext_state && m->ext->evaluate)
+        return m->ext->evaluate(m->ext_state, net, rule, d, batch, head_offset, head_count, acc);
+    return soma_evaluate_head(net, rule, d, batch, head_offset, head_count, acc, NULL);
+}

@@ -4,9 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "learn/internal.h"
 #include "soma/learn.h"
-
-void soma__cl_method_set_extra(soma_cl_method *m, size_t bytes);
 
 void soma_cl_result_free(soma_cl_result *r) {
     if (!r) return;
@@ -75,6 +74,11 @@ soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const s
     for (int t = 0; t < T; t++) total += s->train[t]->n;
     soma_cl_method *m = NULL;
     SOMA_TRY(soma_cl_method_new(&m, net, rule, o, total, s->train[0]->dim));
+    soma_status bst = soma__cl_method_bind(m, s);
+    if (bst != SOMA_OK) {
+        soma_cl_method_free(m);
+        return bst;
+    }
     res->n_tasks = T;
     res->R = soma_alloc((size_t)T * (size_t)T, sizeof(float));
     res->b = soma_alloc((size_t)T, sizeof(float));
@@ -84,7 +88,7 @@ soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const s
     for (int j = 0; st == SOMA_OK && j < T; j++) {
         int ho, hc;
         soma_task_stream_head(s, j, j, &ho, &hc);
-        st = soma_evaluate_head(net, rule, s->test[j], eb, ho, hc, &res->b[j], NULL);
+        st = soma__cl_method_evaluate(m, net, rule, s->test[j], eb, ho, hc, &res->b[j]);
     }
     soma_dataset *joint = NULL;
     char label[64];
@@ -92,7 +96,7 @@ soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const s
         soma_train_config c = *cfg;
         int ho, hc;
         soma_task_stream_head(s, i, i, &ho, &hc);
-        soma_cl_method_attach(m, &c, i, ho, hc);
+        if ((st = soma_cl_method_attach(m, &c, i, ho, hc)) != SOMA_OK) break;
         snprintf(label, sizeof label, "%s task %d/%d", soma_cl_method_name(o->method), i + 1, T);
         c.label = label;
         c.seed = cfg->seed + (uint64_t)i * 7919u;
@@ -116,7 +120,7 @@ soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const s
         soma_train_log_free(&log);
         for (int j = 0; st == SOMA_OK && j < T; j++) {
             soma_task_stream_head(s, j, i, &ho, &hc);
-            st = soma_evaluate_head(net, rule, s->test[j], eb, ho, hc, &res->R[(size_t)i * T + j], NULL);
+            st = soma__cl_method_evaluate(m, net, rule, s->test[j], eb, ho, hc, &res->R[(size_t)i * T + j]);
         }
         res->memory_bytes = soma_cl_method_memory(m);
         if (st == SOMA_OK && progress) progress(progress_user, i, res);

@@ -82,7 +82,7 @@ static soma_target batch_fill_(batch_buf *b, const soma_dataset *d, const int *i
     float *t = b->t ? b->t + (size_t)lo * b->t_dim : NULL;
     soma_dataset_batch(d, idx, n, x, NULL);
     soma_dataset_batch_targets(d, idx, n, y, t);
-    soma_target tg = {y, t, (int)b->t_dim, b->P, 0, 0};
+    soma_target tg = {.labels = y, .values = t, .dim = (int)b->t_dim, .positions = b->P};
     return tg;
 }
 
@@ -287,8 +287,12 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
         for (int t = tid; t < T; t += team) {
             const int lo = t * per, hi = lo + per < n ? lo + per : n;
             if (hi <= lo) continue;
-            soma_target tg = {b->y ? b->y + (size_t)lo * b->P : NULL, b->t ? b->t + (size_t)lo * b->t_dim : NULL,
-                              (int)b->t_dim, b->P, head_offset, head_count};
+            soma_target tg = {.labels = b->y ? b->y + (size_t)lo * b->P : NULL,
+                              .values = b->t ? b->t + (size_t)lo * b->t_dim : NULL,
+                              .dim = (int)b->t_dim,
+                              .positions = b->P,
+                              .head_offset = head_offset,
+                              .head_count = head_count};
             if (!prefilled) batch_fill_(b, d, idx + lo, lo, hi - lo);
             float l = 0.f;
             int c = 0;
@@ -590,7 +594,7 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
                 st = dp_step_(&dp, train, perm + off, n + nx, &b, cfg->batch_hook != NULL, cfg->head_offset, cfg->head_count,
                               &l, &c);
             } else {
-                soma_target tg = cfg->batch_hook ? (soma_target){b.y, b.t, (int)b.t_dim, b.P, 0, 0}
+                soma_target tg = cfg->batch_hook ? (soma_target){.labels = b.y, .values = b.t, .dim = (int)b.t_dim, .positions = b.P}
                                            : batch_fill_(&b, train, perm + off, 0, n);
                 tg.head_offset = cfg->head_offset;
                 tg.head_count = cfg->head_count;

@@ -274,11 +274,49 @@ static void test_sleep(void) {
     soma_dataset_free(te);
 }
 
+// --- the ab-ac experiment's headline at reduced size -------------------------------------------
+
+static double num_(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void test_ab_ac_reduced(void) {
+    const soma_experiment *e = soma_exp_find("ab-ac");
+    CHECK(e != NULL);
+    if (!e) return;
+    CHECK(scratch_init("cl_cls_exp"));
+    cJSON *r = NULL;
+    const char *extra[] = {"--threads", "1"};
+    CHECK_OK(soma_exp_run_reduced(e, 2, extra, scratch_path(""), &r));
+    const cJSON *ours = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    const cJSON *ret = cJSON_GetObjectItemCaseSensitive(ours, "ab_retained");
+    printf("ab-ac reduced: A-B retained plain %.3f, cls %.3f, cls slow net %.3f; A-C learned plain %.3f, cls %.3f\n",
+           num_(ret, "plain"), num_(ret, "cls"), num_(ret, "cls_slow"), num_(ours, "ac_learned_plain"),
+           num_(ours, "ac_learned_cls"));
+    /* both learned A-B first and A-C by the end; the plain net lost A-B, the CLS model kept it */
+    CHECK(num_(ours, "ab_learned_plain") == 1.0 && num_(ours, "ab_learned_cls") == 1.0);
+    CHECK(num_(ours, "ac_learned_plain") >= 0.9 && num_(ours, "ac_learned_cls") >= 0.9);
+    CHECK(num_(ret, "plain") <= 0.2 && num_(ours, "ab_retained_plain") == num_(ret, "plain"));
+    CHECK(num_(ret, "cls") >= 0.8 && num_(ours, "ab_retained_cls") == num_(ret, "cls"));
+    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(ours, "plain");
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pl, "ab_recall")) == 11); /* before + 10 A-C trials */
+    /* the store: 20 passes of A-B and 10 of A-C, 8 pairs of 30 inputs (stimulus + context), input keys */
+    CHECK(num_(cJSON_GetObjectItemCaseSensitive(ours, "cls"), "memory_bytes") == 240.0 * ((30 + 30) * 4 + 8));
+    struct stat sb;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/ab-ac/ab_ac.svg", scratch_path(""));
+    CHECK(stat(path, &sb) == 0 && sb.st_size > 1000);
+    cJSON_Delete(r);
+    scratch_remove();
+}
+
 int main(void) {
     soma_set_threads(1);
     test_readout_numpy();
     test_store_capacity();
     test_one_shot();
     test_sleep();
+    test_ab_ac_reduced();
     return check_report("test_cl_cls");
 }

@@ -2,8 +2,9 @@
 // NumPy (tests/ref/gen_cls.py, tests/fixtures/cl/cls.bin), one-shot storage (every stored
 // training example answered after one presentation, for each key kind), the capacity bound and
 // exact memory under both eviction policies, sleep consolidation against no sleep on a
-// class-incremental Gaussian split, determinism, bad options, and the ab-ac experiment's
-// headline at reduced size.
+// class-incremental Gaussian split (backprop and feedback alignment), layer keys that stay
+// valid as the net learns, determinism, bad options, and the ab-ac experiment's headline at
+// reduced size.
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -274,6 +275,67 @@ static void test_sleep(void) {
     soma_dataset_free(te);
 }
 
+/* Layer keys stay valid as the slow net learns (stored inputs re-encoded before each read): after
+ * three epochs a task the store still answers every training example (1-NN); and the model runs
+ * with a rule other than backprop (feedback alignment), sleep included. */
+static void test_layer_keys_and_rules(void) {
+    soma_dataset *tr;
+    CHECK_OK(soma_dataset_synthetic("gauss", 200, 8, 4, 1.f, 41, &tr));
+    soma_task_stream *s;
+    CHECK_OK(soma_task_stream_split(tr, tr, 2, SOMA_CL_CLASS, &s));
+    const run_cfg rc = {3, 0.01f, 7};
+    soma_cl_opts o = cls_opts_();
+    o.cls_keys = SOMA_CLS_KEYS_LAYER;
+    o.cls_layer = 2; /* after the relu */
+    o.cls_knn = 1;
+    o.cls_answer = SOMA_CLS_ANSWER_STORE;
+    soma_cl_result r;
+    CHECK_OK(run_(s, &o, &rc, &r));
+    printf("layer keys after training: store on the training data R[1] = %.3f %.3f\n", r.R[2], r.R[3]);
+    CHECK(r.R[0] == 1.f && r.R[2] == 1.f && r.R[3] == 1.f);
+    soma_cl_result_free(&r);
+    soma_task_stream_free(s);
+    soma_dataset_free(tr);
+    /* feedback alignment on the Gaussian split of test_sleep: sleep consolidates task 0 */
+    soma_dataset *te;
+    CHECK_OK(soma_dataset_synthetic("gauss", 400, 8, 4, 3.f, 21, &tr));
+    CHECK_OK(soma_dataset_synthetic("gauss", 200, 8, 4, 3.f, 22, &te));
+    CHECK_OK(soma_task_stream_split(tr, te, 2, SOMA_CL_CLASS, &s));
+    float r10[2];
+    for (int k = 0; k < 2; k++) {
+        soma_net *net;
+        soma_rule *rule;
+        soma_optim *opt;
+        CHECK_OK(soma_net_new(&net, "fc32,relu,fc4", tr->shape, 7));
+        soma_rule_opts ro = soma_rule_opts_default();
+        ro.kind = SOMA_RULE_FA;
+        CHECK_OK(soma_rule_new(&rule, net, &ro));
+        soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
+        CHECK_OK(soma_optim_new(&opt, net, &oc));
+        soma_train_config cfg = soma_train_defaults();
+        cfg.epochs = 3;
+        cfg.batch = 16;
+        cfg.sched.lr = 0.01f;
+        cfg.seed = 7;
+        cfg.quiet = 1;
+        o = cls_opts_();
+        o.cls_answer = SOMA_CLS_ANSWER_SLOW;
+        o.cls_sleep_lr = 0.05f;
+        o.cls_sleep_every = k ? 0 : -1;
+        CHECK_OK(soma_cl_run(net, rule, opt, s, &o, &cfg, NULL, NULL, &r));
+        r10[k] = r.R[2];
+        soma_cl_result_free(&r);
+        soma_optim_free(opt);
+        soma_rule_free(rule);
+        soma_net_free(net);
+    }
+    printf("feedback alignment, slow net on task 0 after task 1: no sleep %.3f, sleep %.3f\n", r10[0], r10[1]);
+    CHECK(r10[1] > r10[0] + 0.3f);
+    soma_dataset_free(te);
+    soma_task_stream_free(s);
+    soma_dataset_free(tr);
+}
+
 // --- the ab-ac experiment's headline at reduced size -------------------------------------------
 
 static double num_(const cJSON *o, const char *k) {
@@ -317,6 +379,7 @@ int main(void) {
     test_store_capacity();
     test_one_shot();
     test_sleep();
+    test_layer_keys_and_rules();
     test_ab_ac_reduced();
     return check_report("test_cl_cls");
 }

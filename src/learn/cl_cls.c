@@ -353,6 +353,7 @@ typedef struct cls_ {
     float *bx; /* a sleep batch [sb, dim], labels [sb] */
     int *by;
     int bcap;
+    long *old, n_old; /* wake replay: the slots of earlier tasks' episodes [cap] */
     soma_rng rng;
 } cls_;
 
@@ -373,7 +374,10 @@ static soma_status create_(void **state, soma_net *net, soma_rule *rule, const s
     c->K = (int)soma_shape_size(soma_net_out_shape(net));
     soma_rng_seed(&c->rng, o->seed, 0x534c50ULL);
     soma_status st = soma_cls_store_new(&c->store, &so, s->train[0]->dim, net);
+    if (st == SOMA_OK && so.cls_replay > 0 && !(c->old = soma_alloc((size_t)so.cls_capacity, sizeof(long))))
+        st = SOMA_ERR_NOMEM;
     if (st != SOMA_OK) {
+        soma_cls_store_free(c->store);
         soma_free(c);
         return st;
     }
@@ -387,6 +391,7 @@ static void destroy_(void *state) {
     soma_cls_store_free(c->store);
     soma_free(c->bx);
     soma_free(c->by);
+    soma_free(c->old);
     soma_free(c);
 }
 
@@ -435,14 +440,9 @@ static soma_status batch_(void *user, soma_net *net, long step, float *x, int *l
     cls_ *c = user;
     const soma_cls_store *s = c->store;
     *n_extra = 0;
-    if (!labels) return SOMA_OK;
-    long old = 0;
-    for (long j = 0; j < s->n; j++) old += s->task[j] < c->task;
-    if (old == 0) return SOMA_OK;
+    if (!labels || c->n_old == 0) return SOMA_OK;
     for (int i = 0; i < c->o.cls_replay; i++) {
-        long j, r = (long)soma_rng_below(&c->rng, (uint64_t)old); /* the r-th old episode */
-        for (j = 0; j < s->n; j++)
-            if (s->task[j] < c->task && r-- == 0) break;
+        const long j = c->old[soma_rng_below(&c->rng, (uint64_t)c->n_old)];
         memcpy(x + (size_t)(n + i) * s->dim, s->x + (size_t)j * s->dim, s->dim * sizeof(float));
         labels[n + i] = s->y[j];
     }
@@ -485,7 +485,10 @@ static soma_status attach_(void *state, soma_train_config *cfg, int t, int ho, i
     if (st != SOMA_OK) return st;
     if (c->o.cls_sleep_every == 0) cfg->hooks.task_end = task_end_;
     else if (c->o.cls_sleep_every > 0) cfg->hooks.after_step = after_step_;
-    if (c->o.cls_replay > 0) {
+    if (c->o.cls_replay > 0) { /* the store holds still during the task: index its earlier tasks once */
+        c->n_old = 0;
+        for (long j = 0; j < c->store->n; j++)
+            if (c->store->task[j] < t) c->old[c->n_old++] = j;
         cfg->batch_hook = batch_;
         cfg->batch_extra = c->o.cls_replay;
     }

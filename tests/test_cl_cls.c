@@ -195,6 +195,7 @@ static void test_sleep(void) {
     CHECK_OK(run_(s, &o, &rc, &never));
     o.cls_sleep_every = 0;
     o.cls_sleep_lr = 0.05f;
+    o.cls_sleep_steps = 200; /* (the default, one wake epoch's worth, is 13 here) */
     CHECK_OK(run_(s, &o, &rc, &after));
     o.cls_sleep_every = 10;
     o.cls_sleep_steps = 5;
@@ -222,7 +223,7 @@ static void test_sleep(void) {
     CHECK_OK(run_(s, &o, &rc, &again));
     CHECK(again.memory_bytes == 100 * ((8 + 32) * sizeof(float) + 2 * sizeof(int)));
     printf("capacity 100, quota, layer-2 keys: acc %.3f, R[1][0] %.3f\n", again.metrics.acc, again.R[2]);
-    CHECK(again.R[2] > 0.8f);
+    CHECK(again.R[2] > never.R[2] + 0.5f);
     soma_cl_result_free(&again);
     /* determinism */
     o = cls_opts_();
@@ -321,6 +322,7 @@ static void test_layer_keys_and_rules(void) {
         o = cls_opts_();
         o.cls_answer = SOMA_CLS_ANSWER_SLOW;
         o.cls_sleep_lr = 0.05f;
+        o.cls_sleep_steps = 200;
         o.cls_sleep_every = k ? 0 : -1;
         CHECK_OK(soma_cl_run(net, rule, opt, s, &o, &cfg, NULL, NULL, &r));
         r10[k] = r.R[2];

@@ -395,14 +395,15 @@ typedef struct soma_cl_opts {
     int cls_key_dim;          /* the random projection's size (default 256) */
     int cls_layer;            /* layer keys: the input of the slow net's top-level layer i
                                  (default 1) */
-    float cls_beta;           /* attention's inverse temperature on cosine similarity (default 20) */
+    float cls_beta;           /* attention's inverse temperature on cosine similarity (default 50) */
     int cls_knn;              /* k > 0: k-nearest-neighbour vote instead of attention (default 0) */
     int cls_answer;           /* SOMA_CLS_ANSWER_SYSTEM (default), _SLOW or _STORE */
     float cls_confidence;     /* system: the store answers when its top class has at least this
                                  probability, else the slow net (default 0.5) */
     int cls_sleep_every;      /* sleep after each task (0, default), every k optimizer steps
                                  (k > 0) or never (-1) */
-    int cls_sleep_steps;      /* steps of one sleep (default 200) */
+    int cls_sleep_steps;      /* steps of one sleep (0, default: as many as one wake epoch of the
+                                 task, its training samples / the sleep batch, rounded up) */
     int cls_sleep_batch;      /* samples a sleep step (0: the training batch) */
     float cls_sleep_lr;       /* sleep's plain-SGD learning rate (0: the task's lr) */
     int cls_replay;           /* store samples of earlier tasks appended to each wake step

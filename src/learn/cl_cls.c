@@ -348,7 +348,7 @@ typedef struct cls_ {
     soma_rule *rule;
     const soma_task_stream *s;
     soma_cls_store *store;
-    int task, ho, hc, K, sb;
+    int task, ho, hc, K, sb, steps;
     float lr;
     float *bx; /* a sleep batch [sb, dim], labels [sb] */
     int *by;
@@ -395,15 +395,15 @@ static void destroy_(void *state) {
     soma_free(c);
 }
 
-/* One sleep: o.cls_sleep_steps steps of the rule on batches drawn uniformly from the whole
+/* One sleep: c->steps steps of the rule on batches drawn uniformly from the whole
  * store, each applied by plain SGD at the sleep's learning rate. */
 static soma_status sleep_(cls_ *c, soma_net *net) {
     const soma_cls_store *s = c->store;
-    if (s->n == 0 || c->o.cls_sleep_steps == 0 || c->lr == 0.f) return SOMA_OK;
+    if (s->n == 0 || c->steps == 0 || c->lr == 0.f) return SOMA_OK;
     size_t np;
     float *v = soma_net_flat_values(net, &np);
     const float *g = soma_net_flat_grads(net, NULL);
-    for (int k = 0; k < c->o.cls_sleep_steps; k++) {
+    for (int k = 0; k < c->steps; k++) {
         for (int i = 0; i < c->sb; i++) {
             const long j = (long)soma_rng_below(&c->rng, (uint64_t)s->n);
             memcpy(c->bx + (size_t)i * s->dim, s->x + (size_t)j * s->dim, s->dim * sizeof(float));
@@ -457,6 +457,7 @@ static soma_status attach_(void *state, soma_train_config *cfg, int t, int ho, i
     c->hc = hc;
     c->sb = c->o.cls_sleep_batch > 0 ? c->o.cls_sleep_batch : cfg->batch > 0 ? cfg->batch : 1;
     c->lr = c->o.cls_sleep_lr > 0 ? c->o.cls_sleep_lr : cfg->sched.lr;
+    c->steps = c->o.cls_sleep_steps > 0 ? c->o.cls_sleep_steps : (c->s->train[t]->n + c->sb - 1) / c->sb;
     if (c->sb > c->bcap) {
         soma_free(c->bx);
         soma_free(c->by);

@@ -55,9 +55,8 @@ soma_cl_opts soma_cl_opts_default(void) {
     o.cls_capacity = 0;
     o.cls_key_dim = 256;
     o.cls_layer = 1;
-    o.cls_beta = 20.f;
+    o.cls_beta = 50.f;
     o.cls_confidence = 0.5f;
-    o.cls_sleep_steps = 200;
     return o;
 }
 

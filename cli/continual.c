@@ -37,6 +37,20 @@ static const soma_opt opts_[] = {
     {"si-xi", SOMA_OPT_FLOAT, "0.001", 1e-12, 1e6, NULL, "synaptic intelligence's damping xi", 0},
     {"buffer", SOMA_OPT_STR, "1%", 0, 0, NULL, "replay buffer: N samples, or P% of the stream's training data", 0},
     {"replay-batch", SOMA_OPT_INT, "0", 0, 65536, NULL, "replayed samples a step (0: the batch)", 0},
+    {"cls-capacity", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "cls: episodes the fast store keeps (0: every training sample)", 0},
+    {"cls-evict", SOMA_OPT_ENUM, "reservoir", 0, 0, "reservoir|quota", "cls: a full store's policy (quota: capacity/tasks each)", 0},
+    {"cls-keys", SOMA_OPT_ENUM, "projection", 0, 0, "projection|input|layer", "cls: the store's keys", 0},
+    {"cls-key-dim", SOMA_OPT_INT, "256", 1, 65536, NULL, "cls: the random projection's size", 0},
+    {"cls-layer", SOMA_OPT_INT, "1", 0, 1 << 20, NULL, "cls: layer keys are the input of the slow net's layer i", 0},
+    {"cls-beta", SOMA_OPT_FLOAT, "50", 1e-6, 1e6, NULL, "cls: the read-out's inverse temperature on cosine similarity", 0},
+    {"cls-knn", SOMA_OPT_INT, "0", 0, 1024, NULL, "cls: k-nearest-neighbour vote (0: attention)", 0},
+    {"cls-answer", SOMA_OPT_ENUM, "system", 0, 0, "system|slow|store", "cls: whose answer is measured", 0},
+    {"cls-confidence", SOMA_OPT_FLOAT, "0.5", 0, 1, NULL, "cls: the store answers when its top class has this share", 0},
+    {"cls-sleep-every", SOMA_OPT_INT, "0", -1, 1 << 30, NULL, "cls: sleep after each task (0), every k steps, never (-1)", 0},
+    {"cls-sleep-steps", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "cls: steps of one sleep (0: one wake epoch's worth)", 0},
+    {"cls-sleep-batch", SOMA_OPT_INT, "0", 0, 65536, NULL, "cls: samples a sleep step (0: --batch)", 0},
+    {"cls-sleep-lr", SOMA_OPT_FLOAT, "0", 0, 10, NULL, "cls: sleep's SGD learning rate (0: --lr)", 0},
+    {"cls-replay", SOMA_OPT_INT, "0", 0, 65536, NULL, "cls: store samples of earlier tasks added to each wake step", 0},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},
     {"seed", SOMA_OPT_INT, "1", 0, 2147483647, NULL, "seed (net, permutations, buffer, shuffling)", 0},
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0},
@@ -71,6 +85,27 @@ static soma_status buffer_(const char *s, soma_cl_opts *o) {
     long n;
     SOMA_TRY(soma_parse_long("continual: --buffer (N samples or P%)", s, 1, 1L << 40, &n));
     o->buffer = n;
+    return SOMA_OK;
+}
+
+/* The --cls-* options into o's CLS block. */
+static soma_status cls_opts_(const soma_args *a, soma_cl_opts *o) {
+    int cap = 0;
+    soma_args_int(a, "cls-capacity", &cap);
+    o->cls_capacity = cap;
+    SOMA_TRY(soma_cls_evict_parse(soma_args_str(a, "cls-evict"), &o->cls_evict));
+    SOMA_TRY(soma_cls_keys_parse(soma_args_str(a, "cls-keys"), &o->cls_keys));
+    SOMA_TRY(soma_cls_answer_parse(soma_args_str(a, "cls-answer"), &o->cls_answer));
+    soma_args_int(a, "cls-key-dim", &o->cls_key_dim);
+    soma_args_int(a, "cls-layer", &o->cls_layer);
+    soma_args_float(a, "cls-beta", &o->cls_beta);
+    soma_args_int(a, "cls-knn", &o->cls_knn);
+    soma_args_float(a, "cls-confidence", &o->cls_confidence);
+    soma_args_int(a, "cls-sleep-every", &o->cls_sleep_every);
+    soma_args_int(a, "cls-sleep-steps", &o->cls_sleep_steps);
+    soma_args_int(a, "cls-sleep-batch", &o->cls_sleep_batch);
+    soma_args_float(a, "cls-sleep-lr", &o->cls_sleep_lr);
+    soma_args_int(a, "cls-replay", &o->cls_replay);
     return SOMA_OK;
 }
 
@@ -109,6 +144,7 @@ int soma_cli_continual(int argc, char **argv) {
     soma_args_float(&a, "si-c", &o.si_c);
     soma_args_float(&a, "si-xi", &o.si_xi);
     if ((st = buffer_(soma_args_str(&a, "buffer"), &o)) != SOMA_OK) goto done;
+    if ((st = cls_opts_(&a, &o)) != SOMA_OK) goto done;
     soma_args_int(&a, "seed", &seed);
     soma_args_int(&a, "threads", &threads);
     soma_set_threads(threads);

@@ -390,6 +390,24 @@ typedef struct soma_cl_opts {
 
     /* --- complementary learning systems (cl_cls.c) --- */
     long cls_capacity;        /* episodes the fast store keeps (0: every training sample) */
+    int cls_evict;            /* a full store: SOMA_CLS_EVICT_RESERVOIR (default) or _QUOTA */
+    int cls_keys;             /* SOMA_CLS_KEYS_PROJECTION (default), _INPUT or _LAYER */
+    int cls_key_dim;          /* the random projection's size (default 256) */
+    int cls_layer;            /* layer keys: the input of the slow net's top-level layer i
+                                 (default 1) */
+    float cls_beta;           /* attention's inverse temperature on cosine similarity (default 50) */
+    int cls_knn;              /* k > 0: k-nearest-neighbour vote instead of attention (default 0) */
+    int cls_answer;           /* SOMA_CLS_ANSWER_SYSTEM (default), _SLOW or _STORE */
+    float cls_confidence;     /* system: the store answers when its top class has at least this
+                                 probability, else the slow net (default 0.5) */
+    int cls_sleep_every;      /* sleep after each task (0, default), every k optimizer steps
+                                 (k > 0) or never (-1) */
+    int cls_sleep_steps;      /* steps of one sleep (0, default: as many as one wake epoch of the
+                                 task, its training samples / the sleep batch, rounded up) */
+    int cls_sleep_batch;      /* samples a sleep step (0: the training batch) */
+    float cls_sleep_lr;       /* sleep's plain-SGD learning rate (0: the task's lr) */
+    int cls_replay;           /* store samples of earlier tasks appended to each wake step
+                                 (interleaved learning; default 0: none) */
 
     /* --- end of the methods' options --- */
 } soma_cl_opts;
@@ -440,6 +458,65 @@ typedef void (*soma_cl_progress_fn)(void *user, int task, const soma_cl_result *
 soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const soma_task_stream *s,
                         const soma_cl_opts *o, const soma_train_config *cfg, soma_cl_progress_fn progress,
                         void *progress_user, soma_cl_result *res);
+
+// --- complementary learning systems (src/learn/cl_cls.c) -----------------------------------
+//
+// McClelland, McNaughton & O'Reilly (1995); Kumaran, Hassabis & McClelland (2016). Method
+// SOMA_CL_CLS pairs the slow net that soma_cl_run trains ("neocortex") with a fast episodic
+// store ("hippocampus") that writes every training example of a task in one shot when the
+// task begins: a key (a fixed random projection of the input, the input itself, or the
+// slow net's activation at a layer, re-encoded from the stored inputs before each read so
+// keys never go stale), the raw input and its label. Reading is attention over the keys,
+// p(class | q) = sum_j softmax_j(beta cos(q, k_j)) [label_j = class], or a k-nearest-
+// neighbour vote. Sleep trains the slow net (any rule: soma_rule_step, then plain SGD) on
+// batches drawn uniformly from the whole store, old and recent tasks interleaved. The
+// system's answer (cls_answer) is the store's when its top class is confident enough, else
+// the slow net's; _SLOW and _STORE report either alone (the training is the same).
+
+enum { SOMA_CLS_KEYS_PROJECTION = 0, SOMA_CLS_KEYS_INPUT = 1, SOMA_CLS_KEYS_LAYER = 2, SOMA_CLS_KEYS_COUNT };
+enum { SOMA_CLS_ANSWER_SYSTEM = 0, SOMA_CLS_ANSWER_SLOW = 1, SOMA_CLS_ANSWER_STORE = 2, SOMA_CLS_ANSWER_COUNT };
+/* reservoir: Vitter's algorithm R over every episode offered; quota: each task seen keeps
+ * capacity / tasks episodes (older tasks trimmed, at random, when a task arrives) */
+enum { SOMA_CLS_EVICT_RESERVOIR = 0, SOMA_CLS_EVICT_QUOTA = 1, SOMA_CLS_EVICT_COUNT };
+/* Names: "projection", "input", "layer"; "system", "slow", "store"; "reservoir", "quota".
+ * Parsing fails with SOMA_ERR_ARG listing the choices. */
+const char *soma_cls_keys_name(int k);
+const char *soma_cls_answer_name(int a);
+const char *soma_cls_evict_name(int e);
+soma_status soma_cls_keys_parse(const char *name, int *k);
+soma_status soma_cls_answer_parse(const char *name, int *a);
+soma_status soma_cls_evict_parse(const char *name, int *e);
+
+/* The store's read-out (the reference kernel): for queries q [nq, kd] and keys [ns, kd]
+ * (unnormalised; a zero row has cosine 0 with everything) with labels [ns] in 0..K-1, p [nq, K]
+ * = attention (knn <= 0) softmax over j of beta * cos(q_i, k_j), summed by label; or (knn > 0)
+ * the fraction of the knn most similar keys holding each label (ties to the lower index).
+ * work: (nq + 1) * ns + nq floats (similarities, norms) or NULL (allocated for the call). Similarities
+ * through one GEMM; rows in parallel, the same bits at any thread count. ns == 0: p all 0.
+ * SOMA_ERR_ARG on bad sizes or a label out of range. */
+soma_status soma_cls_readout(float *p, const float *q, int nq, const float *keys, const int *labels, int ns, int kd,
+                             int K, float beta, int knn, float *work);
+
+/* The episodic store on its own (the CLS method builds one per run). o: the cls_* options
+ * (cls_capacity must be > 0 here) and seed; dim: floats an input; net: the slow net (borrowed;
+ * needed for layer keys only, may be NULL otherwise). SOMA_ERR_ARG on bad options. */
+typedef struct soma_cls_store soma_cls_store;
+soma_status soma_cls_store_new(soma_cls_store **out, const soma_cl_opts *o, size_t dim, soma_net *net);
+void soma_cls_store_free(soma_cls_store *s);
+/* Writes n episodes x [n, dim], labels [n] of task `task` (>= 0, non-decreasing from call to
+ * call) in one shot, evicting by the policy when full. */
+soma_status soma_cls_store_write(soma_cls_store *s, const float *x, const int *labels, int n, int task);
+/* Episodes held (task < 0: all, else of that task). */
+long soma_cls_store_count(const soma_cls_store *s, int task);
+/* Exactly the bytes held: capacity * (dim + key size) floats + capacity * 2 ints (label, task)
+ * + the projection (key_dim * dim floats, projection keys only). Key size: key_dim, dim or
+ * the layer's input size. */
+size_t soma_cls_store_memory(const soma_cls_store *s);
+/* Layer keys: re-encodes every stored input through the net as it is now (no-op otherwise). */
+soma_status soma_cls_store_rekey(soma_cls_store *s);
+/* The store's class distribution p [n, K] for inputs x [n, dim] (soma_cls_readout over the
+ * stored keys). Layer keys use the keys of the last rekey (or write). */
+soma_status soma_cls_store_read(soma_cls_store *s, const float *x, int n, int K, float *p);
 
 // --- learning rules beyond backprop (src/learn/rules.c and one file a rule) ------------------
 //

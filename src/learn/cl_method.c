@@ -53,6 +53,10 @@ soma_cl_opts soma_cl_opts_default(void) {
     o.lwf_temp = 2.f;
     o.gen_latent = 32;
     o.cls_capacity = 0;
+    o.cls_key_dim = 256;
+    o.cls_layer = 1;
+    o.cls_beta = 50.f;
+    o.cls_confidence = 0.5f;
     return o;
 }
 

@@ -35,8 +35,9 @@ static const soma_opt opts_[] = {
 };
 
 /* Barnes & Underwood (1959), exp. 1 (MMFR), as re-plotted by McCloskey & Cohen (1989, Fig. 3a):
- * the fraction of A-B and A-C responses recalled after 1, 5, 10 and 20 A-C trials. Approximate
- * values read off the published figure (not a table). */
+ * the fraction of A-B and A-C responses recalled after 1, 5, 10 and 20 A-C trials. The shape
+ * only: the intermediate points are approximate (recalled from the figure, not measured off
+ * it); the end point, about half of A-B after 20 A-C trials, is the published summary. */
 static const float human_trials_[4] = {1, 5, 10, 20};
 static const float human_ab_[4] = {0.84f, 0.70f, 0.62f, 0.50f};
 static const float human_ac_[4] = {0.45f, 0.80f, 0.90f, 0.95f};

@@ -60,6 +60,32 @@ static void test_kernel(void) {
     printf("fused attention kernel vs materialised reference: ok\n");
 }
 
+/* The kernels alone (no BLAS), big enough to be shared out: the same bits with 1 and 3 threads. */
+static void test_kernel_threads(void) {
+    const int N = 4, H = 4, dh = 16, D = H * dh, T = 70;
+    size_t nr = (size_t)N * T * 3 * D, no = (size_t)N * T * D;
+    float *qkv = soma_alloc(nr, 4), *o[2], *lse[2], *d[2], *dout = soma_alloc(no, 4);
+    soma_rng g;
+    soma_rng_seed(&g, 12, 0);
+    soma_rng_normal_fill(&g, qkv, nr, 0.f, 1.f);
+    soma_rng_normal_fill(&g, dout, no, 0.f, 1.f);
+    int t0 = soma_get_threads();
+    for (int k = 0; k < 2; k++) {
+        o[k] = soma_alloc(no, 4), lse[k] = soma_alloc((size_t)N * H * T, 4), d[k] = soma_calloc(nr, 4);
+        soma_set_threads(k ? 3 : 1);
+        soma_attn_forward(o[k], lse[k], qkv, qkv + D, qkv + 2 * D, NULL, N, T, T, H, dh, 3 * D, 3 * D, D, 1);
+        soma_attn_backward(d[k], d[k] + D, d[k] + 2 * D, dout, o[k], lse[k], qkv, qkv + D, qkv + 2 * D, NULL,
+                           N, T, T, H, dh, 3 * D, 3 * D, D, 1);
+    }
+    soma_set_threads(t0);
+    CHECK(memcmp(o[0], o[1], no * 4) == 0);
+    CHECK(memcmp(d[0], d[1], nr * 4) == 0);
+    for (int k = 0; k < 2; k++) soma_free(o[k]), soma_free(lse[k]), soma_free(d[k]);
+    soma_free(qkv);
+    soma_free(dout);
+    printf("attention kernels: the same bits with 1 and 3 threads\n");
+}
+
 // --- PyTorch fixtures ---------------------------------------------------------------------
 
 static void run_torch(const char *name) {
@@ -331,6 +357,7 @@ static void test_padding_ignored(void) {
 
 int main(void) {
     test_kernel();
+    test_kernel_threads();
     test_torch();
     test_gradients();
     test_threads_and_clone();

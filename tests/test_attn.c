@@ -36,8 +36,10 @@ static void test_kernel(void) {
                 soma_rng_normal_fill(&g, kv, nk, 0.f, 3.f);
                 for (int i = 0; i < N * Tk; i++) pad[i] = use_pad && soma_rng_uniform(&g) < 0.4;
                 if (use_pad) pad[0] = 1; /* causal: query 0 of sample 0 sees nothing */
+                float *scr = soma_alloc(soma_attn_scratch(Tk, dh, 2), 4);
                 soma_attn_forward(o, lse, q, kv, kv + D, use_pad ? pad : NULL, N, Tq, Tk, H, dh, D, 2 * D,
-                                  D, causal);
+                                  D, causal, scr, 2);
+                soma_free(scr);
                 soma_attn_forward_ref(r, lr, q, kv, kv + D, use_pad ? pad : NULL, N, Tq, Tk, H, dh, D,
                                       2 * D, D, causal);
                 char lab[64];
@@ -69,15 +71,16 @@ static void test_kernel_threads(void) {
     soma_rng_seed(&g, 12, 0);
     soma_rng_normal_fill(&g, qkv, nr, 0.f, 1.f);
     soma_rng_normal_fill(&g, dout, no, 0.f, 1.f);
-    int t0 = soma_get_threads();
+    float *scr = soma_alloc(soma_attn_scratch(T, dh, 3), 4);
     for (int k = 0; k < 2; k++) {
+        int th = k ? 3 : 1;
         o[k] = soma_alloc(no, 4), lse[k] = soma_alloc((size_t)N * H * T, 4), d[k] = soma_calloc(nr, 4);
-        soma_set_threads(k ? 3 : 1);
-        soma_attn_forward(o[k], lse[k], qkv, qkv + D, qkv + 2 * D, NULL, N, T, T, H, dh, 3 * D, 3 * D, D, 1);
+        soma_attn_forward(o[k], lse[k], qkv, qkv + D, qkv + 2 * D, NULL, N, T, T, H, dh, 3 * D, 3 * D, D, 1,
+                          scr, th);
         soma_attn_backward(d[k], d[k] + D, d[k] + 2 * D, dout, o[k], lse[k], qkv, qkv + D, qkv + 2 * D, NULL,
-                           N, T, T, H, dh, 3 * D, 3 * D, D, 1);
+                           N, T, T, H, dh, 3 * D, 3 * D, D, 1, scr, th);
     }
-    soma_set_threads(t0);
+    soma_free(scr);
     CHECK(memcmp(o[0], o[1], no * 4) == 0);
     CHECK(memcmp(d[0], d[1], nr * 4) == 0);
     for (int k = 0; k < 2; k++) soma_free(o[k]), soma_free(lse[k]), soma_free(d[k]);

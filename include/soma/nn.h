@@ -473,27 +473,29 @@ soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma
 // [1,28,28]. docs/transformer.md has the whole story.
 
 /* Attention kernel on projected queries, keys and values, one (sample, head) pair per OpenMP
- * work item, keys visited in blocks with an online (running-max) softmax: memory O(1) per query
- * row beyond the output, no [N,H,Tq,Tk] tensor.
+ * work item (up to `threads` of them; each item computed the same way whatever the count).
+ * Each query row's scores are one row of Tk floats in the thread's scratch, softmaxed in place
+ * (max-subtracted, stable) and mixed into the output: no [N,H,Tq,Tk] tensor.
  *   q [N*Tq, ldq], k and v [N*Tk, ldk]: head h uses columns h*dh .. h*dh+dh-1 of each row.
  *   o [N*Tq, ldo] written (heads side by side); lse [N,H,Tq] written: each row's log-sum-exp of
  *   scaled scores (-INFINITY for a row that sees no key: its output is 0).
  *   pad [N,Tk] (may be NULL): 1 = padding key, never attended to. causal: query i sees keys
- *   j <= i. Scores are scaled by 1/sqrt(dh). */
+ *   j <= i. Scores are scaled by 1/sqrt(dh). scratch: soma_attn_scratch(Tk, dh, threads) floats. */
+size_t soma_attn_scratch(int Tk, int dh, int threads);
 void soma_attn_forward(float *o, float *lse, const float *q, const float *k, const float *v,
                        const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq, int ldk,
-                       int ldo, int causal);
-/* The materialised-softmax reference (two passes, double accumulation); lse may be NULL. */
+                       int ldo, int causal, float *scratch, int threads);
+/* The materialised-softmax reference (double accumulation, no scratch); lse may be NULL. */
 void soma_attn_forward_ref(float *o, float *lse, const float *q, const float *k, const float *v,
                            const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq,
                            int ldk, int ldo, int causal);
 /* Backward from dout [N*Tq, ldo] (and the forward's o, lse): recomputes the probabilities
  * row by row. dq [N*Tq, ldq], dk and dv [N*Tk, ldk] head columns are WRITTEN (other columns
- * untouched). */
+ * untouched). Same scratch. */
 void soma_attn_backward(float *dq, float *dk, float *dv, const float *dout, const float *o,
                         const float *lse, const float *q, const float *k, const float *v,
                         const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq, int ldk,
-                        int ldo, int causal);
+                        int ldo, int causal, float *scratch, int threads);
 
 /* Sets (pad [rows, T], borrowed until cleared, 1 = padding) or clears (pad NULL) the
  * key-padding mask of every layer in the net, sub-layers included, that takes one (mhaH over

@@ -4,7 +4,9 @@
 //
 // Projections are token-wise GEMMs over the whole batch (soma_dense_forward on [n*T, D]);
 // only the score/softmax/weighted-sum part runs per (sample, head), one OpenMP work item each.
-// Every work item computes its rows the same way whatever the thread count.
+// Every work item computes its rows the same way whatever the thread count. Each query row's
+// scores live in one row of Tk floats of the thread's scratch (O(T) per row, never an
+// [N,H,Tq,Tk] tensor); backward recomputes them from the row's saved log-sum-exp.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,79 +15,163 @@
 
 // --- kernels ---------------------------------------------------------------------------
 
-#define ATTN_BK 64 /* keys per block of the online softmax */
+/* Keys per row of the packed tables, rounded up to whole 8-lane vectors (zero-padded). */
+static inline int attn_tkp_(int Tk) { return (Tk + 7) & ~7; }
 
-/* Whether key j is visible to query i. */
-static inline int attn_sees_(const uint8_t *pad, int causal, int i, int j) {
-    return !(causal && j > i) && !(pad && pad[j]);
+typedef int32_t attn_v8i_ __attribute__((vector_size(32)));
+
+/* exp(x) on 8 lanes for x <= 0 (scores minus their row maximum), exactly 0 below -87 (masked
+ * keys are -inf): Cephes' expf polynomial after x = n ln2 + r, |r| <= ln2/2, relative error
+ * ~2e-7. Vector arithmetic only (libm's expf is a call per value: half the attention's time). */
+static inline soma__v8 attn_exp8_(soma__v8 x) {
+    const attn_v8i_ low = x < soma__v8_splat(-87.f); /* -1 where x < -87 */
+    attn_v8i_ xi, ci;
+    const soma__v8 c87 = soma__v8_splat(-87.f);
+    memcpy(&xi, &x, sizeof xi);
+    memcpy(&ci, &c87, sizeof ci);
+    xi = (xi & ~low) | (ci & low);
+    soma__v8 v;
+    memcpy(&v, &xi, sizeof v);
+    const soma__v8 t = v * 1.44269504088896341f + 0.5f;
+    attn_v8i_ ni = __builtin_convertvector(t, attn_v8i_); /* toward zero, then floor */
+    ni += __builtin_convertvector(ni, soma__v8) > t;
+    const soma__v8 fx = __builtin_convertvector(ni, soma__v8);
+    const soma__v8 r = v - fx * 0.693359375f + fx * 2.12194440e-4f;
+    soma__v8 p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                   4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.f;
+    attn_v8i_ e = (ni + 127) << 23, pi;
+    soma__v8 sc;
+    memcpy(&sc, &e, sizeof sc);
+    p = p * sc;
+    memcpy(&pi, &p, sizeof pi);
+    pi &= ~low;
+    memcpy(&p, &pi, sizeof p);
+    return p;
 }
 
-/* One query row against every key: o[dh] written, returns the row's log-sum-exp. */
-SOMA_HOT static float attn_row_fwd_(float *o, const float *qi, const float *k, const float *v,
-                                    const uint8_t *pad, int i, int Tk, int dh, int ldk,
-                                    int causal, float scale) {
-    float s[ATTN_BK];
-    float m = -INFINITY, l = 0.f;
-    for (int d = 0; d < dh; d++) o[d] = 0.f;
-    int jend = causal && i + 1 < Tk ? i + 1 : Tk;
-    for (int j0 = 0; j0 < jend; j0 += ATTN_BK) {
-        int nb = jend - j0 < ATTN_BK ? jend - j0 : ATTN_BK;
-        float bm = -INFINITY;
-        for (int b = 0; b < nb; b++) {
-            int j = j0 + b;
-            if (!attn_sees_(pad, causal, i, j)) {
-                s[b] = -INFINITY;
-                continue;
-            }
-            const float *kj = k + (size_t)j * ldk;
-            float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-            for (int d = 0; d < dh; d++) acc += qi[d] * kj[d];
-            s[b] = acc * scale;
-            if (s[b] > bm) bm = s[b];
-        }
-        if (bm == -INFINITY) continue; /* nothing visible in this block */
-        if (bm > m) {                   /* rescale what has been summed so far */
-            float c = expf(m - bm);     /* m = -inf: c = 0, and l, o are 0 anyway */
-            l *= c;
-#pragma omp simd
-            for (int d = 0; d < dh; d++) o[d] *= c;
-            m = bm;
-        }
-        for (int b = 0; b < nb; b++) {
-            if (s[b] == -INFINITY) continue;
-            float p = expf(s[b] - m);
-            l += p;
-            const float *vj = v + (size_t)(j0 + b) * ldk;
-#pragma omp simd
-            for (int d = 0; d < dh; d++) o[d] += p * vj[d];
-        }
+/* y[j] = exp(x[j]) for j < n, whole vectors (x and y hold n rounded up to 8). */
+static inline void attn_exp_(float *y, const float *x, int n) {
+    for (int j = 0; j < n; j += 8) SOMA__V8_STORE_PART(y + j, attn_exp8_(soma__v8_load(x + j)), 8);
+}
+
+/* kt[d][j] = k[j][d] for j < Tk, d < dh, zero for Tk <= j < tkp: the keys of one head as
+ * columns, so that a score row is a sum over d of a query value times a row of kt, eight keys
+ * to a vector. */
+static void attn_pack_(float *kt, const float *k, int Tk, int dh, int ldk) {
+    const int tkp = attn_tkp_(Tk);
+    for (int d = 0; d < dh; d++) {
+        float *r = kt + (size_t)d * tkp;
+        for (int j = 0; j < Tk; j++) r[j] = k[(size_t)j * ldk + d];
+        for (int j = Tk; j < tkp; j++) r[j] = 0.f;
     }
-    if (l == 0.f) return -INFINITY; /* no visible key: output 0 */
-    float r = 1.f / l;
-#pragma omp simd
-    for (int d = 0; d < dh; d++) o[d] *= r;
-    return m + logf(l);
+}
+
+/* s[j] = scale * q . k_j for j < n (whole vectors: s holds n rounded up to 8), -inf where the
+ * key is padding. */
+static inline void attn_scores_(float *s, const float *q, const float *kt, const uint8_t *pad,
+                                int n, int tkp, int dh, float scale) {
+    for (int j = 0; j < n; j += 8) {
+        soma__v8 acc = soma__v8_splat(0.f);
+        for (int d = 0; d < dh; d++) acc += (q[d] * scale) * soma__v8_load(kt + (size_t)d * tkp + j);
+        SOMA__V8_STORE_PART(s + j, acc, 8);
+    }
+    if (pad)
+        for (int j = 0; j < n; j++)
+            if (pad[j]) s[j] = -INFINITY;
+}
+
+/* o[d] = r * sum_j p[j] v_j[d] for d < dh. */
+static inline void attn_mix_(float *o, const float *p, const float *v, int n, int dh, int ldk,
+                             float r) {
+    int d = 0;
+    for (; d + 8 <= dh; d += 8) {
+        soma__v8 acc = soma__v8_splat(0.f);
+        for (int j = 0; j < n; j++) acc += p[j] * soma__v8_load(v + (size_t)j * ldk + d);
+        SOMA__V8_STORE_PART(o + d, r * acc, 8);
+    }
+    for (; d < dh; d++) {
+        float acc = 0.f;
+        for (int j = 0; j < n; j++) acc += p[j] * v[(size_t)j * ldk + d];
+        o[d] = r * acc;
+    }
+}
+
+size_t soma_attn_scratch(int Tk, int dh, int threads) {
+    size_t tkp = (size_t)attn_tkp_(Tk);
+    return ((size_t)2 * dh * tkp + 2 * tkp + 16) * (size_t)(threads < 1 ? 1 : threads);
+}
+
+static int attn_threads_(int threads, int items) {
+    int t = threads < 1 ? 1 : threads;
+#ifdef _OPENMP
+    if (t > omp_get_max_threads()) t = omp_get_max_threads();
+#else
+    t = 1;
+#endif
+    return t > items ? (items < 1 ? 1 : items) : t;
+}
+
+static int attn_thread_id_(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* One (sample, head): the keys packed once, then each query row's scores (one row of Tk in
+ * scratch), its maximum, exp, sum and the weighted sum of values. */
+SOMA_HOT static void attn_item_fwd_(float *on, float *ln, const float *qn, const float *kn,
+                                    const float *vn, const uint8_t *pn, int Tq, int Tk, int dh,
+                                    int ldq, int ldk, int ldo, int causal, float scale, float *kt) {
+    const int tkp = attn_tkp_(Tk);
+    float *s = kt + (size_t)2 * dh * tkp;
+    attn_pack_(kt, kn, Tk, dh, ldk);
+    for (int i = 0; i < Tq; i++) {
+        int m = causal && i + 1 < Tk ? i + 1 : Tk;
+        attn_scores_(s, qn + (size_t)i * ldq, kt, pn, m, tkp, dh, scale);
+        float mx = -INFINITY;
+        for (int j = 0; j < m; j++) mx = s[j] > mx ? s[j] : mx;
+        float *oi = on + (size_t)i * ldo;
+        if (mx == -INFINITY) { /* no visible key: output 0 */
+            for (int d = 0; d < dh; d++) oi[d] = 0.f;
+            ln[i] = -INFINITY;
+            continue;
+        }
+        for (int j = 0; j < m; j++) s[j] -= mx;
+        attn_exp_(s, s, m);
+        float l = 0.f;
+        for (int j = 0; j < m; j++) l += s[j];
+        attn_mix_(oi, s, vn, m, dh, ldk, 1.f / l);
+        ln[i] = mx + logf(l);
+    }
 }
 
 void soma_attn_forward(float *o, float *lse, const float *q, const float *k, const float *v,
                        const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq, int ldk,
-                       int ldo, int causal) {
+                       int ldo, int causal, float *scratch, int threads) {
     const float scale = 1.f / sqrtf((float)dh);
-    const int items = N * H;
-#pragma omp parallel for schedule(static) if (items > 1 && (size_t)items * Tq * Tk * dh >= 32768)
-    for (int it = 0; it < items; it++) {
-        int n = it / H, h = it % H;
-        const float *qn = q + (size_t)n * Tq * ldq + (size_t)h * dh;
-        const float *kn = k + (size_t)n * Tk * ldk + (size_t)h * dh;
-        const float *vn = v + (size_t)n * Tk * ldk + (size_t)h * dh;
-        float *on = o + (size_t)n * Tq * ldo + (size_t)h * dh;
-        const uint8_t *pn = pad ? pad + (size_t)n * Tk : NULL;
-        float *ln = lse + ((size_t)n * H + h) * Tq;
-        for (int i = 0; i < Tq; i++)
-            ln[i] = attn_row_fwd_(on + (size_t)i * ldo, qn + (size_t)i * ldq, kn, vn, pn, i, Tk, dh,
-                                  ldk, causal, scale);
+    const int items = N * H, T = attn_threads_(threads, items);
+    const size_t slot = soma_attn_scratch(Tk, dh, 1);
+    (void)T;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        float *kt = scratch + (size_t)attn_thread_id_() * slot;
+#pragma omp for schedule(static)
+        for (int it = 0; it < items; it++) {
+            int n = it / H, h = it % H;
+            attn_item_fwd_(o + (size_t)n * Tq * ldo + (size_t)h * dh, lse + ((size_t)n * H + h) * Tq,
+                           q + (size_t)n * Tq * ldq + (size_t)h * dh, k + (size_t)n * Tk * ldk + (size_t)h * dh,
+                           v + (size_t)n * Tk * ldk + (size_t)h * dh, pad ? pad + (size_t)n * Tk : NULL, Tq,
+                           Tk, dh, ldq, ldk, ldo, causal, scale, kt);
+        }
     }
+}
+
+/* Whether key j is visible to query i. */
+static int attn_sees_(const uint8_t *pad, int causal, int i, int j) {
+    return !(causal && j > i) && !(pad && pad[j]);
 }
 
 void soma_attn_forward_ref(float *o, float *lse, const float *q, const float *k, const float *v,
@@ -123,12 +209,34 @@ void soma_attn_forward_ref(float *o, float *lse, const float *q, const float *k,
 }
 
 /* With P the probabilities, dO the output gradient and D_i = dO_i . O_i:
- *     dV += P^T dO,   dS = P * (dO V^T - D),   dQ = scale dS K,   dK += scale dS^T Q. */
+ *     dV += P^T dO,   dS = P * (dO V^T - D),   dQ = scale dS K,   dK += scale dS^T Q.
+ * Per (sample, head), the keys and values packed as columns, each query row's probabilities
+ * recomputed from its log-sum-exp. */
+static inline void attn_row_bwd_(float *dqi, float *dk, float *dv, const float *gi, const float *qi,
+                                 const float *k, const float *p, const float *ds, int m, int dh,
+                                 int ldk) {
+    attn_mix_(dqi, ds, k, m, dh, ldk, 1.f); /* dq = sum_j ds_j k_j */
+    for (int j = 0; j < m; j++) {
+        const float pj = p[j], dsj = ds[j];
+        if (pj == 0.f) continue;
+        float *dkj = dk + (size_t)j * ldk, *dvj = dv + (size_t)j * ldk;
+#pragma omp simd
+        for (int d = 0; d < dh; d++) {
+            dvj[d] += pj * gi[d];
+            dkj[d] += dsj * qi[d];
+        }
+    }
+}
+
 SOMA_HOT static void attn_item_bwd_(float *dq, float *dk, float *dv, const float *dout,
-                                    const float *o, const float *lse, const float *q,
-                                    const float *k, const float *v, const uint8_t *pad, int Tq,
+                                    const float *o, const float *ln, const float *q,
+                                    const float *k, const float *v, const uint8_t *pn, int Tq,
                                     int Tk, int dh, int ldq, int ldk, int ldo, int causal,
-                                    float scale) {
+                                    float scale, float *kt) {
+    const int tkp = attn_tkp_(Tk);
+    float *vt = kt + (size_t)dh * tkp, *p = vt + (size_t)dh * tkp, *ds = p + tkp;
+    attn_pack_(kt, k, Tk, dh, ldk);
+    attn_pack_(vt, v, Tk, dh, ldk);
     for (int j = 0; j < Tk; j++) {
         memset(dk + (size_t)j * ldk, 0, (size_t)dh * sizeof *dk);
         memset(dv + (size_t)j * ldk, 0, (size_t)dh * sizeof *dv);
@@ -136,49 +244,44 @@ SOMA_HOT static void attn_item_bwd_(float *dq, float *dk, float *dv, const float
     for (int i = 0; i < Tq; i++) {
         const float *qi = q + (size_t)i * ldq, *gi = dout + (size_t)i * ldo, *oi = o + (size_t)i * ldo;
         float *dqi = dq + (size_t)i * ldq;
-        for (int d = 0; d < dh; d++) dqi[d] = 0.f;
-        const float L = lse[i];
-        if (L == -INFINITY) continue;
-        float Di = 0.f;
-#pragma omp simd reduction(+ : Di)
-        for (int d = 0; d < dh; d++) Di += gi[d] * oi[d];
-        int jend = causal && i + 1 < Tk ? i + 1 : Tk;
-        for (int j = 0; j < jend; j++) {
-            if (pad && pad[j]) continue;
-            const float *kj = k + (size_t)j * ldk, *vj = v + (size_t)j * ldk;
-            float sd = 0.f, dp = 0.f;
-#pragma omp simd reduction(+ : sd, dp)
-            for (int d = 0; d < dh; d++) {
-                sd += qi[d] * kj[d];
-                dp += gi[d] * vj[d];
-            }
-            float p = expf(sd * scale - L);
-            float ds = p * (dp - Di) * scale;
-            float *dkj = dk + (size_t)j * ldk, *dvj = dv + (size_t)j * ldk;
-#pragma omp simd
-            for (int d = 0; d < dh; d++) {
-                dvj[d] += p * gi[d];
-                dkj[d] += ds * qi[d];
-                dqi[d] += ds * kj[d];
-            }
+        const float L = ln[i];
+        if (L == -INFINITY) {
+            for (int d = 0; d < dh; d++) dqi[d] = 0.f;
+            continue;
         }
+        int m = causal && i + 1 < Tk ? i + 1 : Tk;
+        attn_scores_(p, qi, kt, pn, m, tkp, dh, scale);
+        for (int j = 0; j < m; j++) p[j] -= L;
+        attn_exp_(p, p, m);
+        float Di = 0.f;
+        for (int d = 0; d < dh; d++) Di += gi[d] * oi[d];
+        attn_scores_(ds, gi, vt, NULL, m, tkp, dh, 1.f); /* dP = dO . v_j */
+#pragma omp simd
+        for (int j = 0; j < m; j++) ds[j] = p[j] * (ds[j] - Di) * scale;
+        attn_row_bwd_(dqi, dk, dv, gi, qi, k, p, ds, m, dh, ldk);
     }
 }
 
 void soma_attn_backward(float *dq, float *dk, float *dv, const float *dout, const float *o,
                         const float *lse, const float *q, const float *k, const float *v,
                         const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq, int ldk,
-                        int ldo, int causal) {
+                        int ldo, int causal, float *scratch, int threads) {
     const float scale = 1.f / sqrtf((float)dh);
-    const int items = N * H;
-#pragma omp parallel for schedule(static) if (items > 1 && (size_t)items * Tq * Tk * dh >= 32768)
-    for (int it = 0; it < items; it++) {
-        int n = it / H, h = it % H;
-        size_t oq = (size_t)n * Tq * ldq + (size_t)h * dh, ok = (size_t)n * Tk * ldk + (size_t)h * dh;
-        size_t oo = (size_t)n * Tq * ldo + (size_t)h * dh;
-        attn_item_bwd_(dq + oq, dk + ok, dv + ok, dout + oo, o + oo, lse + ((size_t)n * H + h) * Tq,
-                       q + oq, k + ok, v + ok, pad ? pad + (size_t)n * Tk : NULL, Tq, Tk, dh, ldq, ldk,
-                       ldo, causal, scale);
+    const int items = N * H, T = attn_threads_(threads, items);
+    const size_t slot = soma_attn_scratch(Tk, dh, 1);
+    (void)T;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        float *kt = scratch + (size_t)attn_thread_id_() * slot;
+#pragma omp for schedule(static)
+        for (int it = 0; it < items; it++) {
+            int n = it / H, h = it % H;
+            size_t oq = (size_t)n * Tq * ldq + (size_t)h * dh, ok = (size_t)n * Tk * ldk + (size_t)h * dh;
+            size_t oo = (size_t)n * Tq * ldo + (size_t)h * dh;
+            attn_item_bwd_(dq + oq, dk + ok, dv + ok, dout + oo, o + oo, lse + ((size_t)n * H + h) * Tq,
+                           q + oq, k + ok, v + ok, pad ? pad + (size_t)n * Tk : NULL, Tq, Tk, dh, ldq, ldk,
+                           ldo, causal, scale, kt);
+        }
     }
 }
 
@@ -242,6 +345,8 @@ typedef struct mha_impl {
     float *lse;  /* [max_n, H, T] */
     float *dctx; /* [max_n*T, D] */
     float *dqkv; /* [max_n*T, 3D] */
+    float *scratch; /* soma_attn_scratch(T, D/H, threads) */
+    int threads;
     const uint8_t *pad; /* borrowed key-padding mask [rows, T], or NULL */
 } mha_impl;
 
@@ -251,7 +356,8 @@ static void mha_free_bufs_(mha_impl *m) {
     soma_free(m->lse);
     soma_free(m->dctx);
     soma_free(m->dqkv);
-    m->qkv = m->ctx = m->lse = m->dctx = m->dqkv = NULL;
+    soma_free(m->scratch);
+    m->qkv = m->ctx = m->lse = m->dctx = m->dqkv = m->scratch = NULL;
 }
 
 static void mha_destroy(soma_layer *l) {
@@ -274,7 +380,8 @@ static soma_status mha_reserve(soma_layer *l, int max_n) {
     size_t rows = (size_t)max_n * m->T, D = (size_t)m->D;
     if (!attn_buf_(&m->qkv, rows * 3 * D) || !attn_buf_(&m->ctx, rows * D) ||
         !attn_buf_(&m->lse, (size_t)max_n * m->H * m->T) || !attn_buf_(&m->dctx, rows * D) ||
-        !attn_buf_(&m->dqkv, rows * 3 * D))
+        !attn_buf_(&m->dqkv, rows * 3 * D) ||
+        !attn_buf_(&m->scratch, soma_attn_scratch(m->T, m->D / m->H, m->threads = soma_get_threads())))
         return soma_error(SOMA_ERR_NOMEM, "layer %s: no memory for batches of %d", l->spec, max_n);
     return SOMA_OK;
 }
@@ -285,7 +392,7 @@ static void mha_forward(soma_layer *l, float *y, const float *x, int n, soma_mod
     int T = m->T, D = m->D, rows = n * T;
     soma_dense_forward(m->qkv, x, l->params[0].value, l->params[1].value, rows, D, 3 * D);
     soma_attn_forward(m->ctx, m->lse, m->qkv, m->qkv + D, m->qkv + 2 * D, m->pad, n, T, T, m->H,
-                      D / m->H, 3 * D, 3 * D, D, m->causal);
+                      D / m->H, 3 * D, 3 * D, D, m->causal, m->scratch, m->threads);
     soma_dense_forward(y, m->ctx, l->params[2].value, l->params[3].value, rows, D, D);
 }
 
@@ -298,7 +405,7 @@ static void mha_backward(soma_layer *l, float *dx, const float *dy, const float 
                         soma_layer_bwd_value(l, 2), rows, D, D);
     soma_attn_backward(m->dqkv, m->dqkv + D, m->dqkv + 2 * D, m->dctx, m->ctx, m->lse, m->qkv,
                        m->qkv + D, m->qkv + 2 * D, m->pad, n, T, T, m->H, D / m->H, 3 * D, 3 * D, D,
-                       m->causal);
+                       m->causal, m->scratch, m->threads);
     soma_dense_backward(dx, soma_layer_grad(l, 0), soma_layer_grad(l, 1), m->dqkv, x,
                         soma_layer_bwd_value(l, 0), rows, D, 3 * D);
 }
@@ -306,7 +413,7 @@ static void mha_backward(soma_layer *l, float *dx, const float *dy, const float 
 static soma_status mha_clone(const soma_layer *src, soma_layer *dst) {
     SOMA_TRY(soma__impl_copy(src, dst, sizeof(mha_impl)));
     mha_impl *m = dst->impl;
-    m->qkv = m->ctx = m->lse = m->dctx = m->dqkv = NULL;
+    m->qkv = m->ctx = m->lse = m->dctx = m->dqkv = m->scratch = NULL;
     return SOMA_OK;
 }
 
@@ -345,10 +452,12 @@ typedef struct xattn_impl {
     float *dkv;     /* [max_n*S, 2D] */
     float *dmem;    /* [max_n*S, D] */
     float *dxb;     /* [max_n*T, D] the branch's dx */
+    float *scratch; /* soma_attn_scratch(S, D/H, threads) */
+    int threads;
 } xattn_impl;
 
 static void xattn_free_bufs_(xattn_impl *a) {
-    float **b[] = {&a->q, &a->kv, &a->ctx, &a->dctx, &a->lse, &a->dq, &a->dkv, &a->dmem, &a->dxb};
+    float **b[] = {&a->q, &a->kv, &a->ctx, &a->dctx, &a->lse, &a->dq, &a->dkv, &a->dmem, &a->dxb, &a->scratch};
     for (size_t i = 0; i < sizeof b / sizeof *b; i++) {
         soma_free(*b[i]);
         *b[i] = NULL;
@@ -391,7 +500,8 @@ static soma_status xattn_reserve(soma_layer *l, int max_n) {
     if (!attn_buf_(&a->q, rt * D) || !attn_buf_(&a->kv, rs * 2 * D) || !attn_buf_(&a->ctx, rt * D) ||
         !attn_buf_(&a->dctx, rt * D) || !attn_buf_(&a->lse, (size_t)max_n * a->H * a->T) ||
         !attn_buf_(&a->dq, rt * D) || !attn_buf_(&a->dkv, rs * 2 * D) || !attn_buf_(&a->dmem, rs * D) ||
-        !attn_buf_(&a->dxb, rt * D))
+        !attn_buf_(&a->dxb, rt * D) ||
+        !attn_buf_(&a->scratch, soma_attn_scratch(a->S, a->D / a->H, a->threads = soma_get_threads())))
         return soma_error(SOMA_ERR_NOMEM, "layer %s: no memory for batches of %d", l->spec, max_n);
     return SOMA_OK;
 }
@@ -404,7 +514,7 @@ static void xattn_forward(soma_layer *l, float *y, const float *x, int n, soma_m
     soma_dense_forward(a->q, x, w, b, n * T, D, D);
     soma_dense_forward(a->kv, mem, w + (size_t)D * D, b + D, n * S, D, 2 * D);
     soma_attn_forward(a->ctx, a->lse, a->q, a->kv, a->kv + D, NULL, n, T, S, a->H, D / a->H, D,
-                      2 * D, D, 0);
+                      2 * D, D, 0, a->scratch, a->threads);
     soma_dense_forward(y, a->ctx, l->params[2].value, l->params[3].value, n * T, D, D);
 }
 
@@ -417,7 +527,7 @@ static void xattn_backward(soma_layer *l, float *dx, const float *dy, const floa
     soma_dense_backward(a->dctx, soma_layer_grad(l, 2), soma_layer_grad(l, 3), dy, a->ctx,
                         soma_layer_bwd_value(l, 2), n * T, D, D);
     soma_attn_backward(a->dq, a->dkv, a->dkv + D, a->dctx, a->ctx, a->lse, a->q, a->kv, a->kv + D,
-                       NULL, n, T, S, a->H, D / a->H, D, 2 * D, D, 0);
+                       NULL, n, T, S, a->H, D / a->H, D, 2 * D, D, 0, a->scratch, a->threads);
     float *dw = soma_layer_grad(l, 0), *db = soma_layer_grad(l, 1);
     const float *wb = soma_layer_bwd_value(l, 0);
     soma_dense_backward(dx, dw, db, a->dq, x, wb, n * T, D, D);

@@ -79,6 +79,7 @@ static inline void attn_scores_(float *s, const float *q, const float *kt, const
     if (pad)
         for (int j = 0; j < n; j++)
             if (pad[j]) s[j] = -INFINITY;
+    for (int j = n; j < ((n + 7) & ~7); j++) s[j] = -INFINITY; /* lanes past n: exp gives 0 */
 }
 
 /* o[d] = r * sum_j p[j] v_j[d] for d < dh. */

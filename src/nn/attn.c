@@ -67,40 +67,69 @@ static void attn_pack_(float *kt, const float *k, int Tk, int dh, int ldk) {
     }
 }
 
-/* s[j] = scale * q . k_j for j < n (whole vectors: s holds n rounded up to 8), -inf where the
- * key is padding. */
-static inline void attn_scores_(float *s, const float *q, const float *kt, const uint8_t *pad,
-                                int n, int tkp, int dh, float scale) {
+/* Query rows are taken ATTN_R at a time: each key (value) vector loaded feeds ATTN_R
+ * multiply-adds. A short last block repeats its last row; its results are not kept. */
+#define ATTN_R 4
+
+/* s[r][j] = scale * q_r . k_j for j < n (whole vectors: rows of s are tkp long) and r < ATTN_R;
+ * -inf where the key is padding, where row r may not look (causal: j > i0 + r) and in the
+ * lanes past n. */
+static inline void attn_scores4_(float *s, const float *const *q, const float *kt,
+                                 const uint8_t *pad, int n, int tkp, int dh, float scale,
+                                 int causal, int i0) {
     for (int j = 0; j < n; j += 8) {
-        soma__v8 acc = soma__v8_splat(0.f);
-        for (int d = 0; d < dh; d++) acc += (q[d] * scale) * soma__v8_load(kt + (size_t)d * tkp + j);
-        SOMA__V8_STORE_PART(s + j, acc, 8);
+        soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+        for (int d = 0; d < dh; d++) {
+            const soma__v8 kv = soma__v8_load(kt + (size_t)d * tkp + j);
+            a0 += (q[0][d] * scale) * kv;
+            a1 += (q[1][d] * scale) * kv;
+            a2 += (q[2][d] * scale) * kv;
+            a3 += (q[3][d] * scale) * kv;
+        }
+        SOMA__V8_STORE_PART(s + j, a0, 8);
+        SOMA__V8_STORE_PART(s + tkp + j, a1, 8);
+        SOMA__V8_STORE_PART(s + 2 * (size_t)tkp + j, a2, 8);
+        SOMA__V8_STORE_PART(s + 3 * (size_t)tkp + j, a3, 8);
     }
-    if (pad)
-        for (int j = 0; j < n; j++)
-            if (pad[j]) s[j] = -INFINITY;
-    for (int j = n; j < ((n + 7) & ~7); j++) s[j] = -INFINITY; /* lanes past n: exp gives 0 */
+    const int end = (n + 7) & ~7;
+    for (int r = 0; r < ATTN_R; r++) {
+        float *sr = s + (size_t)r * tkp;
+        if (pad)
+            for (int j = 0; j < n; j++)
+                if (pad[j]) sr[j] = -INFINITY;
+        int m = causal && i0 + r + 1 < n ? i0 + r + 1 : n;
+        for (int j = m; j < end; j++) sr[j] = -INFINITY; /* exp gives 0 there */
+    }
 }
 
-/* o[d] = r * sum_j p[j] v_j[d] for d < dh. */
-static inline void attn_mix_(float *o, const float *p, const float *v, int n, int dh, int ldk,
-                             float r) {
+/* o_r[d] = w[r] * sum_j p_r[j] v_j[d] for d < dh, r < nr (rows of p are tkp long, rows of o
+ * ldo apart). */
+static inline void attn_mix4_(float *o, int ldo, const float *p, int tkp, const float *v, int n,
+                              int dh, int ldk, const float *w, int nr) {
     int d = 0;
     for (; d + 8 <= dh; d += 8) {
-        soma__v8 acc = soma__v8_splat(0.f);
-        for (int j = 0; j < n; j++) acc += p[j] * soma__v8_load(v + (size_t)j * ldk + d);
-        SOMA__V8_STORE_PART(o + d, r * acc, 8);
+        soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < n; j++) {
+            const soma__v8 vv = soma__v8_load(v + (size_t)j * ldk + d);
+            a0 += p[j] * vv;
+            a1 += p[tkp + j] * vv;
+            a2 += p[2 * (size_t)tkp + j] * vv;
+            a3 += p[3 * (size_t)tkp + j] * vv;
+        }
+        const soma__v8 a[ATTN_R] = {a0, a1, a2, a3};
+        for (int r = 0; r < nr; r++) SOMA__V8_STORE_PART(o + (size_t)r * ldo + d, w[r] * a[r], 8);
     }
-    for (; d < dh; d++) {
-        float acc = 0.f;
-        for (int j = 0; j < n; j++) acc += p[j] * v[(size_t)j * ldk + d];
-        o[d] = r * acc;
-    }
+    for (; d < dh; d++)
+        for (int r = 0; r < nr; r++) {
+            float acc = 0.f;
+            for (int j = 0; j < n; j++) acc += p[(size_t)r * tkp + j] * v[(size_t)j * ldk + d];
+            o[(size_t)r * ldo + d] = w[r] * acc;
+        }
 }
 
 size_t soma_attn_scratch(int Tk, int dh, int threads) {
     size_t tkp = (size_t)attn_tkp_(Tk);
-    return ((size_t)2 * dh * tkp + 2 * tkp + 16) * (size_t)(threads < 1 ? 1 : threads);
+    return ((size_t)2 * dh * tkp + 2 * ATTN_R * tkp + 16) * (size_t)(threads < 1 ? 1 : threads);
 }
 
 static int attn_threads_(int threads, int items) {
@@ -121,31 +150,38 @@ static int attn_thread_id_(void) {
 #endif
 }
 
-/* One (sample, head): the keys packed once, then each query row's scores (one row of Tk in
- * scratch), its maximum, exp, sum and the weighted sum of values. */
+/* One (sample, head): the keys packed once, then ATTN_R query rows at a time: their scores
+ * (rows of Tk in scratch), maxima, exps, sums and the weighted sums of values. */
 SOMA_HOT static void attn_item_fwd_(float *on, float *ln, const float *qn, const float *kn,
                                     const float *vn, const uint8_t *pn, int Tq, int Tk, int dh,
                                     int ldq, int ldk, int ldo, int causal, float scale, float *kt) {
     const int tkp = attn_tkp_(Tk);
     float *s = kt + (size_t)2 * dh * tkp;
     attn_pack_(kt, kn, Tk, dh, ldk);
-    for (int i = 0; i < Tq; i++) {
-        int m = causal && i + 1 < Tk ? i + 1 : Tk;
-        attn_scores_(s, qn + (size_t)i * ldq, kt, pn, m, tkp, dh, scale);
-        float mx = -INFINITY;
-        for (int j = 0; j < m; j++) mx = s[j] > mx ? s[j] : mx;
-        float *oi = on + (size_t)i * ldo;
-        if (mx == -INFINITY) { /* no visible key: output 0 */
-            for (int d = 0; d < dh; d++) oi[d] = 0.f;
-            ln[i] = -INFINITY;
-            continue;
+    for (int i0 = 0; i0 < Tq; i0 += ATTN_R) {
+        const int nr = Tq - i0 < ATTN_R ? Tq - i0 : ATTN_R;
+        const float *q[ATTN_R];
+        for (int r = 0; r < ATTN_R; r++) q[r] = qn + (size_t)(i0 + (r < nr ? r : nr - 1)) * ldq;
+        /* keys past the block's last row are hidden from all of its rows when causal */
+        const int m = causal && i0 + nr < Tk ? i0 + nr : Tk;
+        attn_scores4_(s, q, kt, pn, m, tkp, dh, scale, causal, i0);
+        float w[ATTN_R];
+        for (int r = 0; r < ATTN_R; r++) {
+            float *sr = s + (size_t)r * tkp, mx = -INFINITY, l = 0.f;
+            for (int j = 0; j < m; j++) mx = sr[j] > mx ? sr[j] : mx;
+            if (mx == -INFINITY) { /* no visible key: output 0 */
+                for (int j = 0; j < m; j++) sr[j] = 0.f;
+                w[r] = 0.f;
+                if (r < nr) ln[i0 + r] = -INFINITY;
+                continue;
+            }
+            for (int j = 0; j < m; j++) sr[j] -= mx;
+            attn_exp_(sr, sr, m);
+            for (int j = 0; j < m; j++) l += sr[j];
+            w[r] = 1.f / l;
+            if (r < nr) ln[i0 + r] = mx + logf(l);
         }
-        for (int j = 0; j < m; j++) s[j] -= mx;
-        attn_exp_(s, s, m);
-        float l = 0.f;
-        for (int j = 0; j < m; j++) l += s[j];
-        attn_mix_(oi, s, vn, m, dh, ldk, 1.f / l);
-        ln[i] = mx + logf(l);
+        attn_mix4_(on + (size_t)i0 * ldo, ldo, s, tkp, vn, m, dh, ldk, w, nr);
     }
 }
 
@@ -213,53 +249,68 @@ void soma_attn_forward_ref(float *o, float *lse, const float *q, const float *k,
  *     dV += P^T dO,   dS = P * (dO V^T - D),   dQ = scale dS K,   dK += scale dS^T Q.
  * Per (sample, head), the keys and values packed as columns, each query row's probabilities
  * recomputed from its log-sum-exp. */
-static inline void attn_row_bwd_(float *dqi, float *dk, float *dv, const float *gi, const float *qi,
-                                 const float *k, const float *p, const float *ds, int m, int dh,
-                                 int ldk) {
-    attn_mix_(dqi, ds, k, m, dh, ldk, 1.f); /* dq = sum_j ds_j k_j */
-    for (int j = 0; j < m; j++) {
-        const float pj = p[j], dsj = ds[j];
-        if (pj == 0.f) continue;
-        float *dkj = dk + (size_t)j * ldk, *dvj = dv + (size_t)j * ldk;
-#pragma omp simd
-        for (int d = 0; d < dh; d++) {
-            dvj[d] += pj * gi[d];
-            dkj[d] += dsj * qi[d];
-        }
-    }
-}
-
 SOMA_HOT static void attn_item_bwd_(float *dq, float *dk, float *dv, const float *dout,
                                     const float *o, const float *ln, const float *q,
                                     const float *k, const float *v, const uint8_t *pn, int Tq,
                                     int Tk, int dh, int ldq, int ldk, int ldo, int causal,
                                     float scale, float *kt) {
     const int tkp = attn_tkp_(Tk);
-    float *vt = kt + (size_t)dh * tkp, *p = vt + (size_t)dh * tkp, *ds = p + tkp;
+    float *vt = kt + (size_t)dh * tkp, *p = vt + (size_t)dh * tkp, *ds = p + (size_t)ATTN_R * tkp;
     attn_pack_(kt, k, Tk, dh, ldk);
     attn_pack_(vt, v, Tk, dh, ldk);
     for (int j = 0; j < Tk; j++) {
         memset(dk + (size_t)j * ldk, 0, (size_t)dh * sizeof *dk);
         memset(dv + (size_t)j * ldk, 0, (size_t)dh * sizeof *dv);
     }
-    for (int i = 0; i < Tq; i++) {
-        const float *qi = q + (size_t)i * ldq, *gi = dout + (size_t)i * ldo, *oi = o + (size_t)i * ldo;
-        float *dqi = dq + (size_t)i * ldq;
-        const float L = ln[i];
-        if (L == -INFINITY) {
-            for (int d = 0; d < dh; d++) dqi[d] = 0.f;
-            continue;
+    for (int i0 = 0; i0 < Tq; i0 += ATTN_R) {
+        const int nr = Tq - i0 < ATTN_R ? Tq - i0 : ATTN_R;
+        const float *qr[ATTN_R], *gr[ATTN_R];
+        for (int r = 0; r < ATTN_R; r++) {
+            int i = i0 + (r < nr ? r : nr - 1);
+            qr[r] = q + (size_t)i * ldq;
+            gr[r] = dout + (size_t)i * ldo;
         }
-        int m = causal && i + 1 < Tk ? i + 1 : Tk;
-        attn_scores_(p, qi, kt, pn, m, tkp, dh, scale);
-        for (int j = 0; j < m; j++) p[j] -= L;
-        attn_exp_(p, p, m);
-        float Di = 0.f;
-        for (int d = 0; d < dh; d++) Di += gi[d] * oi[d];
-        attn_scores_(ds, gi, vt, NULL, m, tkp, dh, 1.f); /* dP = dO . v_j */
-#pragma omp simd
-        for (int j = 0; j < m; j++) ds[j] = p[j] * (ds[j] - Di) * scale;
-        attn_row_bwd_(dqi, dk, dv, gi, qi, k, p, ds, m, dh, ldk);
+        const int m = causal && i0 + nr < Tk ? i0 + nr : Tk;
+        attn_scores4_(p, qr, kt, pn, m, tkp, dh, scale, causal, i0);
+        attn_scores4_(ds, gr, vt, NULL, m, tkp, dh, 1.f, 0, i0); /* dP = dO . v_j */
+        for (int r = 0; r < ATTN_R; r++) {
+            float *pr = p + (size_t)r * tkp, *dr = ds + (size_t)r * tkp;
+            const float L = r < nr ? ln[i0 + r] : -INFINITY;
+            if (L == -INFINITY) { /* a repeated row, or one that saw no key: no gradient */
+                for (int j = 0; j < m; j++) pr[j] = dr[j] = 0.f;
+                continue;
+            }
+            const float *gi = gr[r], *oi = o + (size_t)(i0 + r) * ldo;
+            float Di = 0.f;
+            for (int d = 0; d < dh; d++) Di += gi[d] * oi[d];
+            for (int j = 0; j < m; j++) pr[j] -= L;
+            attn_exp_(pr, pr, m);
+            for (int j = 0; j < m; j++) dr[j] = pr[j] * (dr[j] - Di) * scale;
+        }
+        /* dq_r = sum_j ds_r[j] k_j */
+        const float one[ATTN_R] = {1.f, 1.f, 1.f, 1.f};
+        attn_mix4_(dq + (size_t)i0 * ldq, ldq, ds, tkp, k, m, dh, ldk, one, nr);
+        /* dk_j += sum_r ds_r[j] q_r,  dv_j += sum_r p_r[j] dO_r (rows past nr have p = ds = 0) */
+        for (int j = 0; j < m; j++) {
+            float *dkj = dk + (size_t)j * ldk, *dvj = dv + (size_t)j * ldk;
+            const float p0 = p[j], p1 = p[tkp + j], p2 = p[2 * (size_t)tkp + j], p3 = p[3 * (size_t)tkp + j];
+            const float s0 = ds[j], s1 = ds[tkp + j], s2 = ds[2 * (size_t)tkp + j], s3 = ds[3 * (size_t)tkp + j];
+            if (p0 == 0.f && p1 == 0.f && p2 == 0.f && p3 == 0.f) continue;
+            int d = 0;
+            for (; d + 8 <= dh; d += 8) {
+                soma__v8 vk = soma__v8_load(dkj + d), vv = soma__v8_load(dvj + d);
+                vk += s0 * soma__v8_load(qr[0] + d) + s1 * soma__v8_load(qr[1] + d) +
+                      s2 * soma__v8_load(qr[2] + d) + s3 * soma__v8_load(qr[3] + d);
+                vv += p0 * soma__v8_load(gr[0] + d) + p1 * soma__v8_load(gr[1] + d) +
+                      p2 * soma__v8_load(gr[2] + d) + p3 * soma__v8_load(gr[3] + d);
+                SOMA__V8_STORE_PART(dkj + d, vk, 8);
+                SOMA__V8_STORE_PART(dvj + d, vv, 8);
+            }
+            for (; d < dh; d++) {
+                dkj[d] += s0 * qr[0][d] + s1 * qr[1][d] + s2 * qr[2][d] + s3 * qr[3][d];
+                dvj[d] += p0 * gr[0][d] + p1 * gr[1][d] + p2 * gr[2][d] + p3 * gr[3][d];
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
-// nn: attention and transformer layers -- the fused online-softmax kernel against the
-// materialised reference (causal and padding masks, rows with no visible key, long sequences
-// across key blocks, large scores), forward and backward of mhaH[c], xattnH(SPEC), sinpos,
+// nn: attention and transformer layers -- the fused row-by-row kernel against the
+// materialised reference (causal and padding masks, rows with no visible key, long sequences,
+// row counts that are not a multiple of the kernel's row block, large scores), forward and backward of mhaH[c], xattnH(SPEC), sinpos,
 // the pre-norm block and a small ViT against PyTorch (tests/ref/gen_attn.py; weights imported
 // through soma_net_load_npy, the --init-npy path), every new layer's backward against finite
 // differences, thread-count independence, clones, and bad input (heads that do not divide the
@@ -19,13 +19,15 @@
 // --- the kernel against its reference ----------------------------------------------------
 
 static void test_kernel(void) {
-    const int N = 2, H = 3, dh = 5, D = H * dh;
+    const int N = 2, Hs[] = {3, 2}, dhs[] = {5, 16}; /* a scalar head width, and whole vectors */
     const int Tqs[] = {1, 7, 150}, Tks[] = {1, 9, 150};
     soma_rng g;
     soma_rng_seed(&g, 11, 0);
+    for (int hc = 0; hc < 2; hc++)
     for (int c = 0; c < 3; c++)
         for (int causal = 0; causal < 2; causal++)
             for (int use_pad = 0; use_pad < 2; use_pad++) {
+                int H = Hs[hc], dh = dhs[hc], D = H * dh;
                 int Tq = Tqs[c], Tk = causal ? Tq : Tks[c];
                 size_t nq = (size_t)N * Tq * D, nk = (size_t)N * Tk * 2 * D;
                 float *q = soma_alloc(nq, 4), *kv = soma_alloc(nk, 4), *o = soma_alloc(nq, 4),
@@ -43,7 +45,7 @@ static void test_kernel(void) {
                 soma_attn_forward_ref(r, lr, q, kv, kv + D, use_pad ? pad : NULL, N, Tq, Tk, H, dh, D,
                                       2 * D, D, causal);
                 char lab[64];
-                snprintf(lab, sizeof lab, "attn Tq %d Tk %d causal %d pad %d", Tq, Tk, causal, use_pad);
+                snprintf(lab, sizeof lab, "attn dh %d Tq %d Tk %d causal %d pad %d", dh, Tq, Tk, causal, use_pad);
                 CHECK_CLOSE(lab, o, r, nq, 1e-5f, 1e-4f);
                 int same_inf = 1;
                 for (int i = 0; i < N * H * Tq; i++)
@@ -174,7 +176,7 @@ done:
 static void test_torch(void) {
     printf("attention and transformer layers vs PyTorch:\n");
     static const char *cases[] = {"mha_plain", "mha_causal", "mha_pad", "mha_causal_pad", "block",
-                                  "block_stack", "xattn", "sinpos", "vit"};
+                                  "block_stack", "xattn", "sinpos", "vit", "block_wide_causal"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_torch(cases[i]);
 }
 
@@ -189,6 +191,8 @@ static void test_gradients(void) {
         int N;
     } c[] = {
         {"mha2", {2, {5, 4}}, 2},
+        {"mha1c", {2, {6, 8}}, 2},             /* a head of 8: whole vectors */
+        {"block1h16f8", {2, {5, 16}}, 1},      /* a head of 16 */
         {"mha2c,fc3", {2, {4, 6}}, 2},
         {"xattn2(tmean,repeat3,fc4)", {2, {4, 4}}, 2},
         {"pos6,sinpos", {2, {5, 4}}, 2},

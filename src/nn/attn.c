@@ -1,6 +1,7 @@
-// Attention: the fused scaled dot-product kernel (online softmax over blocks of keys, backward
-// recomputing the probabilities row by row), the self-attention kind "mhaH[c]", the
-// cross-attention composite "xattnH(SPEC)", and the net-wide key-padding mask.
+// Attention: the fused scaled dot-product kernel (a stable softmax over one score row at a time,
+// backward recomputing the probabilities row by row from the saved log-sum-exp), the
+// self-attention kind "mhaH[c]", the cross-attention composite "xattnH(SPEC)", and the
+// net-wide key-padding mask.
 //
 // Projections are token-wise GEMMs over the whole batch (soma_dense_forward on [n*T, D]);
 // only the score/softmax/weighted-sum part runs per (sample, head), one OpenMP work item each.

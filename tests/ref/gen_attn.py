@@ -149,6 +149,12 @@ def main():
     params.update(block_keys("3.", vb))
     params.update({"5.weight": ln.weight, "5.bias": ln.bias, "6.weight": head.weight, "6.bias": head.bias})
     case("vit", "patch2x3d8,cls,pos,block2h8f16,clsout,layernorm,fc3", (2, 4, 6), 2, gen, vit, params)
+
+    # heads of 16 (the kernel's whole-vector paths) and a causal block; a row count (9) that is
+    # not a multiple of the kernel's row block
+    bw = tel(32, 2, 48)
+    cm = torch.triu(torch.ones(9, 9, dtype=torch.bool), 1)
+    case("block_wide_causal", "block2h32f48c", (9, 32), 2, gen, lambda x: bw(x, src_mask=cm), block_keys("0.", bw))
     return 0
 
 

@@ -204,6 +204,7 @@ static void test_gradients(void) {
         {"patch2x2d4,cls,pos,mha2,clsout,fc3", {3, {1, 4, 4}}, 2},
         {"patch2x2d4,pos,block2h4f8,tmean,layernorm,fc3", {3, {1, 4, 4}}, 2},
         {"fc4,block1h4c,tmean", {2, {3, 5}}, 2},
+        {"seq(fc5,tanh),seq(fc3,res(fc3,gelu))", {1, {4}}, 3}, /* the core's seq(...) on its own */
     };
     for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
         double wdx, wall;
@@ -284,6 +285,14 @@ static void test_names(void) {
     CHECK(soma_net_param(net, 12)->dims[0] == 32); /* linear1: F = 4D */
     CHECK(strcmp(soma_net_layer(net, 3)->spec, "block2h8") == 0);
     soma_net_free(net);
+    net = NULL;
+    CHECK_OK(soma_net_new(&net, "seq(fc5,tanh),fc3", soma_shape1(4), 1)); /* an nn.Sequential */
+    if (net) {
+        CHECK(soma_net_n_params(net) == 4 && strcmp(soma_net_param_name(net, 0), "0.0.weight") == 0 &&
+              strcmp(soma_net_param_name(net, 2), "1.weight") == 0);
+        CHECK(soma_shape_eq(soma_net_layer(net, 0)->out, soma_shape1(5)));
+        soma_net_free(net);
+    }
     printf("ViT shapes and state_dict keys as documented\n");
 }
 

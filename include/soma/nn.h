@@ -194,6 +194,11 @@ typedef struct soma_layer_ops {
      * parameter paths ("2.1.weight"). */
     int (*n_children)(const soma_layer *l);
     soma_layer *(*child)(soma_layer *l, int i);
+    /* Sequence layers that honour a key-padding mask (attention): pad [rows, T] (borrowed,
+     * 1 = that key is padding and is never attended to; NULL clears it), used by every later
+     * forward; SOMA_ERR_SHAPE when the layer's sequence length is not T. May be NULL (the
+     * kind ignores masks). Set through soma_net_set_key_padding. */
+    soma_status (*set_key_padding)(soma_layer *l, const uint8_t *pad, int T);
 } soma_layer_ops;
 
 struct soma_layer {
@@ -431,6 +436,76 @@ soma_status soma_ckpt_load_mem(const void *buf, size_t n, soma_net *net, soma_op
                                soma_ckpt_meta *meta);
 soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma_optim *opt,
                                   soma_ckpt_meta *meta, soma_ckpt_section **sec, int *n_sec);
+
+// --- attention and transformers --------------------------------------------------------
+//
+// Sequence layers on [T,D] (time first, as above), registered in the spec grammar:
+//   mhaH[c]           multi-head scaled dot-product self-attention, H heads (H divides D),
+//                     "c": causal (query t sees keys 0..t). [T,D] -> [T,D]. Parameters as
+//                     torch.nn.MultiheadAttention(D, H): in_proj_weight [3D,D] (rows q, k, v),
+//                     in_proj_bias [3D], out_proj.weight [D,D], out_proj.bias [D].
+//   xattnH(SPEC)      cross-attention: queries from the input x [T,D], keys and values from
+//                     the memory M = SPEC(x) [S,D] computed by the branch from the same input
+//                     (e.g. "xattn4(tmean,repeat8,fc64)"); output [T,D]. Parameters as
+//                     MultiheadAttention(D, H) called (x, M, M); the branch's layers follow as
+//                     children ("L.0.weight"). Gradients flow into x through both paths.
+//   posN | pos        learned position embedding added to [T,D]: weight [N,D] (N = T when
+//                     omitted; a longer sequence than N is SOMA_ERR_SHAPE), rows 0..T-1 used.
+//   sinpos            fixed sinusoidal embedding added: PE[t,2i] = sin(t / 10000^(2i/D)),
+//                     PE[t,2i+1] = cos(t / 10000^(2i/D)). No parameters.
+//   patchPxQdE        patch (token) embedding [C,H,W] -> [(H/P)(W/Q), E]: Conv2d(C, E, (P,Q),
+//                     stride (P,Q)) then flatten(2).transpose(1,2) (weight [E,C,P,Q], bias
+//                     [E]); patches must tile the image (SOMA_ERR_SHAPE otherwise).
+//   cls               prepends a learned token: [T,D] -> [T+1,D], weight [1,D].
+//   clsout            takes token 0 out: [T,D] -> [D].
+//   blockHhD[fF][c]   the pre-norm transformer block, a macro for the core's composites:
+//                       seq(res(layernorm,mhaH[c]),res(layernorm,fcF,gelu,fcD))   (F = 4D)
+//                     D must equal the input width. Its parameters match a pre-norm
+//                     torch.nn.TransformerEncoderLayer(D, H, F, dropout=0, activation="gelu",
+//                     norm_first=True, batch_first=True) through this key table:
+//                       L.0.0.{weight,bias}          norm1.{weight,bias}
+//                       L.0.1.in_proj_{weight,bias}  self_attn.in_proj_{weight,bias}
+//                       L.0.1.out_proj.{weight,bias} self_attn.out_proj.{weight,bias}
+//                       L.1.0.{weight,bias}          norm2.{weight,bias}
+//                       L.1.1.{weight,bias}          linear1.{weight,bias}
+//                       L.1.3.{weight,bias}          linear2.{weight,bias}
+// A vision transformer: "patch4x4d64,cls,pos,block4h64,block4h64,clsout,layernorm,fc10" on
+// [1,28,28]. docs/transformer.md has the whole story.
+
+/* Attention kernel on projected queries, keys and values, one (sample, head) pair per OpenMP
+ * work item (up to `threads` of them; each item computed the same way whatever the count).
+ * Each query row's scores are one row of Tk floats in the thread's scratch, softmaxed in place
+ * (max-subtracted, stable) and mixed into the output: no [N,H,Tq,Tk] tensor.
+ *   q [N*Tq, ldq], k and v [N*Tk, ldk]: head h uses columns h*dh .. h*dh+dh-1 of each row.
+ *   o [N*Tq, ldo] written (heads side by side); lse [N,H,Tq] written: each row's log-sum-exp of
+ *   scaled scores (-INFINITY for a row that sees no key: its output is 0).
+ *   pad [N,Tk] (may be NULL): 1 = padding key, never attended to. causal: query i sees keys
+ *   j <= i. Scores are scaled by 1/sqrt(dh). scratch: soma_attn_scratch(Tk, dh, threads) floats. */
+size_t soma_attn_scratch(int Tk, int dh, int threads);
+void soma_attn_forward(float *o, float *lse, const float *q, const float *k, const float *v,
+                       const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq, int ldk,
+                       int ldo, int causal, float *scratch, int threads);
+/* The materialised-softmax reference (double accumulation, no scratch); lse may be NULL. */
+void soma_attn_forward_ref(float *o, float *lse, const float *q, const float *k, const float *v,
+                           const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq,
+                           int ldk, int ldo, int causal);
+/* Backward from dout [N*Tq, ldo] (and the forward's o, lse): recomputes the probabilities
+ * row by row. dq [N*Tq, ldq], dk and dv [N*Tk, ldk] head columns are WRITTEN (other columns
+ * untouched). Same scratch. */
+void soma_attn_backward(float *dq, float *dk, float *dv, const float *dout, const float *o,
+                        const float *lse, const float *q, const float *k, const float *v,
+                        const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq, int ldk,
+                        int ldo, int causal, float *scratch, int threads);
+
+/* Sets (pad [rows, T], borrowed until cleared, 1 = padding) or clears (pad NULL) the
+ * key-padding mask of every layer in the net, sub-layers included, that takes one (mhaH over
+ * a sequence of length T). Row r of the mask belongs to sample r of each later forward (the
+ * caller keeps at least n rows for a batch of n). SOMA_ERR_ARG when no layer takes a mask,
+ * SOMA_ERR_SHAPE when an attention layer's sequence is not T long. */
+soma_status soma_net_set_key_padding(soma_net *net, const uint8_t *pad, int T);
+
+/* The sinusoidal table PE[T,D] of "sinpos" (written). */
+void soma_sinpos_table(float *pe, int T, int D);
 
 #ifdef __cplusplus
 }

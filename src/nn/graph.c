@@ -233,7 +233,7 @@ soma_status soma__chain_clone(const soma__chain *src, soma__chain *dst) {
 // --- composites: res(...) and cat(...|...) ---------------------------------------------
 
 typedef struct graph_impl {
-    int is_cat;
+    int is_cat;      /* 0 res, 1 cat, 2 seq */
     int n_br;
     soma__chain *br; /* [n_br] branches */
     /* cat only */
@@ -269,6 +269,10 @@ static soma_status graph_setup(soma_layer *l) {
         SOMA_TRY(soma__chain_setup(&g->br[b], l->in, who));
     }
     l->n_params = 0;
+    if (g->is_cat == 2) { /* seq: the branch's output as it is */
+        l->out = g->br[0].out;
+        return SOMA_OK;
+    }
     if (!g->is_cat) {
         if (!soma_shape_eq(g->br[0].out, l->in))
             return soma_error(SOMA_ERR_SHAPE,
@@ -311,7 +315,7 @@ static void graph_init(soma_layer *l, soma_rng *rng) {
 static soma_status graph_reserve(soma_layer *l, int max_n) {
     graph_impl *g = l->impl;
     for (int b = 0; b < g->n_br; b++) SOMA_TRY(soma__chain_reserve(&g->br[b], max_n));
-    if (g->is_cat) {
+    if (g->is_cat == 1) {
         for (int b = 0; b < g->n_br; b++) {
             soma_free(g->dyb[b]);
             g->dyb[b] = soma_alloc((size_t)max_n, soma_shape_size(g->br[b].out) * sizeof(float));
@@ -327,6 +331,11 @@ static soma_status graph_reserve(soma_layer *l, int max_n) {
 
 static void graph_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
     graph_impl *g = l->impl;
+    if (g->is_cat == 2) {
+        const float *b = soma__chain_forward(&g->br[0], x, n, mode);
+        memcpy(y, b, (size_t)n * soma_shape_size(l->out) * sizeof *y);
+        return;
+    }
     if (!g->is_cat) {
         const float *b = soma__chain_forward(&g->br[0], x, n, mode);
         size_t total = (size_t)n * soma_shape_size(l->in);
@@ -349,6 +358,10 @@ static void graph_backward(soma_layer *l, float *dx, const float *dy, const floa
     (void)y;
     graph_impl *g = l->impl;
     size_t nin = (size_t)n * soma_shape_size(l->in);
+    if (g->is_cat == 2) {
+        soma__chain_backward(&g->br[0], dx, dy, n, l->no_param_grads);
+        return;
+    }
     if (!g->is_cat) {
         soma__chain_backward(&g->br[0], dx, dy, n, l->no_param_grads);
         if (dx) {
@@ -403,7 +416,7 @@ static const soma_layer_ops seq_ops = {
 
 static int graph_n_children(const soma_layer *l) {
     const graph_impl *g = l->impl;
-    return g->is_cat ? g->n_br : g->br[0].n;
+    return g->is_cat == 1 ? g->n_br : g->br[0].n;
 }
 
 /* The pseudo-layers of a cat are made on demand in a small per-impl table. */
@@ -414,7 +427,7 @@ typedef struct graph_seq {
 
 static soma_layer *graph_child(soma_layer *l, int i) {
     graph_impl *g = l->impl;
-    if (!g->is_cat) return &g->br[0].layers[i];
+    if (g->is_cat != 1) return &g->br[0].layers[i];
     graph_seq *s = g->seqs;
     s[i].impl.c = &g->br[i];
     memset(&s[i].layer, 0, sizeof s[i].layer);
@@ -459,29 +472,32 @@ static soma_status graph_clone(const soma_layer *src, soma_layer *dst) {
     return SOMA_OK;
 }
 
-/* res and cat differ only in graph_impl.is_cat: one table, two kinds. */
+/* res, cat and seq differ only in graph_impl.is_cat: one table, three kinds. */
 #define GRAPH_OPS(name)                                                                        \
     {                                                                                          \
         .kind = name, .setup = graph_setup, .init = graph_init, .reserve = graph_reserve,      \
         .forward = graph_forward, .backward = graph_backward, .destroy = graph_destroy,        \
         .clone = graph_clone, .n_children = graph_n_children, .child = graph_child             \
     }
-static const soma_layer_ops graph_ops[2] = {GRAPH_OPS("res"), GRAPH_OPS("cat")};
+static const soma_layer_ops graph_ops[3] = {GRAPH_OPS("res"), GRAPH_OPS("cat"), GRAPH_OPS("seq")};
 
-/* res(SPEC) and cat(SPEC|SPEC|...): the body between the outer parentheses is one spec per
- * branch, branches split at '|' outside nested parentheses. */
+/* res(SPEC), seq(SPEC) and cat(SPEC|SPEC|...): the body between the outer parentheses is one
+ * spec per branch, branches split at '|' outside nested parentheses. seq(SPEC) is SPEC as one
+ * layer (an nn.Sequential): what a macro token such as an attention block expands to. */
 int soma__parse_graph(const char *tok, soma_layer *l) {
     int is_cat;
     if (strncmp(tok, "res(", 4) == 0) is_cat = 0;
     else if (strncmp(tok, "cat(", 4) == 0) is_cat = 1;
-    else if (strcmp(tok, "res") == 0 || strcmp(tok, "cat") == 0) {
+    else if (strncmp(tok, "seq(", 4) == 0) is_cat = 2;
+    else if (strcmp(tok, "res") == 0 || strcmp(tok, "cat") == 0 || strcmp(tok, "seq") == 0) {
         soma_error(SOMA_ERR_PARSE, "layer '%s': want %s(SPEC%s)", tok, tok, tok[0] == 'c' ? "|SPEC" : "");
         return -1;
     } else
         return 0;
     size_t len = strlen(tok);
     if (tok[len - 1] != ')') {
-        soma_error(SOMA_ERR_PARSE, "layer '%s': want %s(...) ending with ')'", tok, is_cat ? "cat" : "res");
+        soma_error(SOMA_ERR_PARSE, "layer '%s': want %s(...) ending with ')'", tok,
+                   is_cat == 1 ? "cat" : is_cat ? "seq" : "res");
         return -1;
     }
     const char *body = tok + 4, *end = tok + len - 1;
@@ -497,8 +513,9 @@ int soma__parse_graph(const char *tok, soma_layer *l) {
         soma_error(SOMA_ERR_PARSE, "layer '%s': unbalanced parentheses", tok);
         return -1;
     }
-    if (!is_cat && n_br != 1) {
-        soma_error(SOMA_ERR_PARSE, "layer '%s': res takes one branch (no '|'); use cat(A|B)", tok);
+    if (is_cat != 1 && n_br != 1) {
+        soma_error(SOMA_ERR_PARSE, "layer '%s': %s takes one branch (no '|'); use cat(A|B)", tok,
+                   is_cat ? "seq" : "res");
         return -1;
     }
     graph_impl *g = graph_alloc_(is_cat, n_br);

@@ -29,6 +29,13 @@ static const reg_entry builtin_[] = {
      "res(SPEC)            x + SPEC(x): a residual branch, e.g. res(layernorm,fc256,gelu,fc64)"},
     {"graph", soma__parse_graph,
      "cat(SPEC|SPEC|...)   branches side by side on the feature/channel axis, e.g. cat(fc32|fc16)"},
+    {"graph", soma__parse_graph, "seq(SPEC)            SPEC as one layer (an nn.Sequential), e.g. seq(layernorm,fc64)"},
+    {"attn", soma__parse_attn, "mhaH[c]              multi-head self-attention over [T,D], H heads, c causal (torch MultiheadAttention layout)"},
+    {"attn", soma__parse_attn, "xattnH(SPEC)         cross-attention: queries from [T,D], keys/values from SPEC(x) [S,D]"},
+    {"embed", soma__parse_embed, "posN | pos | sinpos  learned (N rows, default T) or sinusoidal position embedding added to [T,D]"},
+    {"embed", soma__parse_embed, "patchPxQdE           patch embedding [C,H,W] -> [(H/P)(W/Q),E] (Conv2d stride = kernel, flattened)"},
+    {"embed", soma__parse_embed, "cls | clsout         prepend a learned token [T,D] -> [T+1,D] | take token 0 out [T,D] -> [D]"},
+    {"embed", soma__parse_embed, "blockHhD[fF][c]      pre-norm transformer block: seq(res(layernorm,mhaH),res(layernorm,fcF,gelu,fcD)), F = 4D"},
     {"rec", soma__parse_rec,
      "rec(SPEC)            recurrent cell over [T,D]: h_t = SPEC([x_t, h_t-1]), h_-1 = 0 -> [T,H], e.g. rec(fc32,tanh)"},
 };

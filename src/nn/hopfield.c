@@ -7,13 +7,28 @@
 
 #include "soma/nn.h"
 
+/* Threads only where a loop has work enough to pay for them (HOP_WORK elements): many small
+ * calls (a capacity sweep) otherwise spend their time waking threads. */
+#define HOP_WORK 65536
 #ifdef SOMA_HAVE_OPENMP
-#define HOP_FOR _Pragma("omp parallel for schedule(static)")
-#define HOP_FOR_DYN _Pragma("omp parallel for schedule(dynamic, 1)")
+#define HOP_PRAGMA_(x) _Pragma(#x)
+#define HOP_FOR(work) HOP_PRAGMA_(omp parallel for schedule(static) if ((work) >= HOP_WORK))
+#define HOP_FOR_DYN(work) HOP_PRAGMA_(omp parallel for schedule(dynamic, 1) if ((work) >= HOP_WORK))
 #else
-#define HOP_FOR
-#define HOP_FOR_DYN
+#define HOP_FOR(work)
+#define HOP_FOR_DYN(work)
 #endif
+
+/* soma_gemm, on one thread when the product is small: waking the BLAS's threads for a
+ * product of a millisecond costs more than it saves (on a busy machine, many times more). */
+static void gemm_(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                  float beta, float *C, int ldc) {
+    const int t = soma_get_threads();
+    const int small = t > 1 && (double)M * N * K < (double)(1 << 22);
+    if (small) soma_set_threads(1);
+    soma_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (small) soma_set_threads(t);
+}
 
 /* Grows *buf to hold n elements of size sz (contents lost); no-op when large enough. */
 static soma_status grow_(void **buf, size_t *cap, size_t n, size_t sz, const char *what) {
@@ -95,9 +110,9 @@ soma_status soma_hopfield_store(soma_hopfield *h, const float *patterns, int p, 
     if ((long)h->p + p >= (1L << 24))
         return soma_error(SOMA_ERR_ARG, "hopfield_store: %ld patterns in all; at most 2^24 - 1", (long)h->p + p);
     /* C += X^T X: one GEMM over the patterns, then the diagonal back to 0 */
-    soma_gemm(1, 0, n, n, p, 1.f, patterns, n, patterns, n, 1.f, h->c, n);
+    gemm_(1, 0, n, n, p, 1.f, patterns, n, patterns, n, 1.f, h->c, n);
     const float inv = 1.f / (float)n;
-    HOP_FOR
+    HOP_FOR((size_t)n * n)
     for (int i = 0; i < n; i++) {
         float *ci = h->c + (size_t)i * n, *wi = h->w + (size_t)i * n;
         ci[i] = 0.f;
@@ -111,7 +126,7 @@ soma_status soma_hopfield_store(soma_hopfield *h, const float *patterns, int p, 
 static soma_status fields_(soma_hopfield *h, const float *s, int b) {
     size_t need = (size_t)b * h->n;
     SOMA_TRY(grow_((void **)&h->f, &h->cap_f, need, sizeof(float), "hopfield"));
-    soma_gemm(0, 0, b, h->n, h->n, 1.f, s, h->n, h->c, h->n, 0.f, h->f, h->n);
+    gemm_(0, 0, b, h->n, h->n, 1.f, s, h->n, h->c, h->n, 0.f, h->f, h->n);
     return SOMA_OK;
 }
 
@@ -120,7 +135,7 @@ soma_status soma_hopfield_energy(soma_hopfield *h, const float *s, int b, int n,
     if (!e) return soma_error(SOMA_ERR_ARG, "hopfield_energy: e is NULL");
     SOMA_TRY(fields_(h, s, b));
     const double scale = -0.5 / n;
-    HOP_FOR
+    HOP_FOR((size_t)b * n)
     for (int i = 0; i < b; i++) {
         const float *si = s + (size_t)i * n, *fi = h->f + (size_t)i * n;
         double acc = 0.0;
@@ -141,7 +156,7 @@ soma_status soma_hopfield_update_sync(soma_hopfield *h, float *s, int b, int n, 
         SOMA_TRY(fields_(h, s, b));
         int any = 0;
 #ifdef SOMA_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(| : any)
+#pragma omp parallel for schedule(static) reduction(| : any) if ((size_t)b * n >= HOP_WORK)
 #endif
         for (int i = 0; i < b; i++) {
             float *si = s + (size_t)i * n;
@@ -170,7 +185,8 @@ soma_status soma_hopfield_update_async(soma_hopfield *h, float *s, int b, int n,
     SOMA_TRY(fields_(h, s, b));
     SOMA_TRY(grow_((void **)&h->perm, &h->cap_perm, (size_t)b * n, sizeof(int), "hopfield"));
     const float *c = h->c;
-    HOP_FOR_DYN
+    /* a sweep costs at least n per state, a flip n more */
+    HOP_FOR_DYN((size_t)b * n * 4)
     for (int i = 0; i < b; i++) {
         float *si = s + (size_t)i * n, *fi = h->f + (size_t)i * n;
         int *perm = h->perm + (size_t)i * n;
@@ -277,7 +293,7 @@ static soma_status check_cues_(const soma_mhn *h, const char *fn, const float *x
 
 /* Row-wise stable softmax of a [b, m] in place. */
 static void softmax_rows_(float *a, int b, int m) {
-    HOP_FOR
+    HOP_FOR((size_t)b * m)
     for (int i = 0; i < b; i++) {
         float *ai = a + (size_t)i * m;
         float mx = -FLT_MAX;
@@ -302,9 +318,9 @@ soma_status soma_mhn_retrieve(soma_mhn *h, float *out, const float *xi, int b, i
     memcpy(h->t, xi, (size_t)b * d * sizeof(float));
     for (int s = 0; s < steps; s++) {
         /* A [b, m] = beta Xi P^T (Q K^T), softmax by rows, Xi_new = A P (. V) */
-        soma_gemm(0, 1, b, m, d, h->beta, h->t, d, h->p, d, 0.f, h->a, m);
+        gemm_(0, 1, b, m, d, h->beta, h->t, d, h->p, d, 0.f, h->a, m);
         softmax_rows_(h->a, b, m);
-        soma_gemm(0, 0, b, d, m, 1.f, h->a, m, h->p, d, 0.f, out, d);
+        gemm_(0, 0, b, d, m, 1.f, h->a, m, h->p, d, 0.f, out, d);
         if (s + 1 < steps) memcpy(h->t, out, (size_t)b * d * sizeof(float));
     }
     if (probs) memcpy(probs, h->a, (size_t)b * m * sizeof(float));
@@ -316,9 +332,9 @@ soma_status soma_mhn_energy(soma_mhn *h, const float *xi, int b, int d, float *e
     if (!e) return soma_error(SOMA_ERR_ARG, "mhn_energy: e is NULL");
     const int m = h->m;
     SOMA_TRY(grow_((void **)&h->a, &h->cap_a, (size_t)b * m, sizeof(float), "mhn_energy"));
-    soma_gemm(0, 1, b, m, d, 1.f, xi, d, h->p, d, 0.f, h->a, m);
+    gemm_(0, 1, b, m, d, 1.f, xi, d, h->p, d, 0.f, h->a, m);
     const double beta = h->beta, cst = log((double)m) / beta + 0.5 * h->r2;
-    HOP_FOR
+    HOP_FOR((size_t)b * (m + d))
     for (int i = 0; i < b; i++) {
         const float *ai = h->a + (size_t)i * m, *x = xi + (size_t)i * d;
         double mx = -DBL_MAX, sum = 0.0, sq = 0.0;
@@ -359,8 +375,8 @@ soma_status soma_mhn_separation(soma_mhn *h, float *delta) {
     SOMA_TRY(grow_((void **)&h->a, &h->cap_a, (size_t)(m < bs ? m : bs) * m, sizeof(float), "mhn_separation"));
     for (int r0 = 0; r0 < m; r0 += bs) {
         const int nb = m - r0 < bs ? m - r0 : bs;
-        soma_gemm(0, 1, nb, m, d, 1.f, h->p + (size_t)r0 * d, d, h->p, d, 0.f, h->a, m);
-        HOP_FOR
+        gemm_(0, 1, nb, m, d, 1.f, h->p + (size_t)r0 * d, d, h->p, d, 0.f, h->a, m);
+        HOP_FOR((size_t)nb * m)
         for (int i = 0; i < nb; i++) {
             const float *gi = h->a + (size_t)i * m;
             const int mu = r0 + i;

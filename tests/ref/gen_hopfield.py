@@ -5,7 +5,7 @@ Run with Debian's python3-numpy and python3-torch:  /usr/bin/python3 tests/ref/g
 It rewrites tests/fixtures/nn/hopfield.bin (committed; the tests never need NumPy).
 Format: tests/ref/gen_torch.py's SOMANNFX files (write() is reused from there).
 
-Classical network (Hopfield 1982), N = 64 units, P = 5 random +-1 patterns:
+Classical network (Hopfield 1982), N = 64 units, P = 6 random +-1 patterns (even, so that fields can be 0: ties):
   "cls.patterns" [P, N], "cls.W" = 1/N sum xi xi^T with a zero diagonal [N, N],
   "cls.cues" [B, N] (patterns with 12 of 64 bits flipped, and random states),
   "cls.sync1" one synchronous update sign(W s) keeping s_i on a tie, "cls.sync_fix" synchronous
@@ -31,10 +31,16 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures",
 
 
 def classical(rng):
-    N, P = 64, 5
-    xi = rng.choice([-1.0, 1.0], size=(P, N))
-    W = xi.T @ xi / N
-    np.fill_diagonal(W, 0.0)
+    N, P = 64, 6
+    # h_i mod 4 = sum_j C_ij mod 4 whatever the state (C = N W, entries even): a unit can tie
+    # only when its row sums to 0 mod 4, so draw pattern sets until some units can tie
+    while True:
+        xi = rng.choice([-1.0, 1.0], size=(P, N))
+        C = xi.T @ xi
+        np.fill_diagonal(C, 0.0)
+        if (C.sum(axis=1) % 4 == 0).sum() >= N // 4:
+            break
+    W = C / N
     cues = []
     for mu in range(P):
         c = xi[mu].copy()
@@ -51,6 +57,9 @@ def classical(rng):
         return np.where(Hi > 0, 1.0, np.where(Hi < 0, -1.0, S))
 
     sync1 = step(cues)
+    ties = int((np.rint(cues @ W * N) == 0).sum())
+    assert ties > 0, "no ties: the tie rule would go untested"
+    print(f"classical: {ties} zero fields in the first step")
     S = cues.copy()
     for _ in range(50):
         S2 = step(S)

@@ -47,7 +47,7 @@ static void test_classical_numpy(const fixture *f) {
     CHECK_CLOSE("synchronous to a fixed point", s, sfix->data, (size_t)B * N, 0.f, 0.f);
     /* the noisy cues (12 of 64 bits flipped, load 5/64) fall back to their patterns */
     for (int mu = 0; mu < P; mu++) CHECK(memcmp(s + (size_t)mu * N, xi->data + (size_t)mu * N, sizeof(float) * N) == 0);
-    for (int i = 0; i < B; i++) CHECK(steps[i] >= 0 && steps[i] <= 50);
+    for (int i = 0; i < B; i++) CHECK(steps[i] >= -1 && steps[i] <= 50);
     soma_hopfield_clear(h);
     CHECK(soma_hopfield_patterns(h) == 0 && soma_hopfield_weights(h)[1] == 0.f);
     free(s);
@@ -280,6 +280,29 @@ static void test_modern_regimes(void) {
     soma_mhn_free(h);
 }
 
+/* Synchronous updates can end in a 2-cycle, asynchronous ones cannot: one pattern (+1, +1)
+ * in two units, started from (+1, -1), swaps under synchronous updates for ever. */
+static void test_two_cycle(void) {
+    soma_hopfield *h = NULL;
+    CHECK_OK(soma_hopfield_new(&h, 2));
+    if (!h) return;
+    const float xi[2] = {1.f, 1.f};
+    CHECK_OK(soma_hopfield_store(h, xi, 1, 2));
+    float s[6] = {1.f, -1.f, 1.f, 1.f, -1.f, 1.f};
+    int st[3];
+    CHECK_OK(soma_hopfield_update_sync(h, s, 3, 2, 10, st));
+    CHECK(st[0] == -1 && st[1] == 0 && st[2] == -1);
+    CHECK(s[2] == 1.f && s[3] == 1.f);
+    CHECK(s[0] == -s[1] && s[4] == -s[5]); /* still in the cycle */
+    CHECK_OK(soma_hopfield_update_sync(h, s, 1, 2, 1, st)); /* one step allowed: still changing */
+    CHECK(st[0] == 2);
+    float a[2] = {1.f, -1.f};
+    int sw;
+    CHECK_OK(soma_hopfield_update_async(h, a, 1, 2, 10, 1, &sw));
+    CHECK(a[0] == a[1] && sw == 2); /* one flip, then a sweep that finds the fixed point */
+    soma_hopfield_free(h);
+}
+
 static void test_bad_input(void) {
     soma_hopfield *h = NULL;
     CHECK_FAILS(soma_hopfield_new(&h, 0), SOMA_ERR_ARG);
@@ -337,6 +360,7 @@ int main(void) {
     }
     test_async_energy();
     test_fixed_points();
+    test_two_cycle();
     test_modern_regimes();
     test_bad_input();
     return check_report("test_hopfield");

@@ -490,10 +490,12 @@ void soma_hopfield_clear(soma_hopfield *h);
 /* E(s) = -1/2 s^T W s for each of the b states s [b, n] into e [b]. */
 soma_status soma_hopfield_energy(soma_hopfield *h, const float *s, int b, int n, float *e);
 /* Synchronous updates of b states s [b, n] (+-1, updated in place): s <- sign(s W) with
- * ties kept, until no state changes or max_steps steps (>= 1). steps (may be NULL) [b]:
- * the last step (1-based) that changed state i (0: it was a fixed point already), or
- * max_steps + 1 when it still changed at the last step allowed (not settled: e.g. a
- * 2-cycle, the synchronous network's other attractor). */
+ * ties kept, one GEMM a step over the states still moving, until each state reaches a fixed
+ * point or a 2-cycle (the state of two steps before returns: the only other attractor of
+ * synchronous updates with symmetric weights; s holds the cycle's latest state), or
+ * max_steps (>= 1) steps. steps (may be NULL) [b]: the last step (1-based) that changed
+ * state i (0: a fixed point already); -1 for a 2-cycle; max_steps + 1 when it still changed
+ * at the last step allowed. */
 soma_status soma_hopfield_update_sync(soma_hopfield *h, float *s, int b, int n, int max_steps,
                                       int *steps);
 /* Asynchronous updates of b states s [b, n] in place: sweeps over the units in a random

@@ -51,8 +51,10 @@ struct soma_hopfield {
     float *c, *w;
     float *f; /* scratch: local fields [cap_f] */
     size_t cap_f;
-    int *perm; /* scratch: one unit order a state [cap_perm] */
+    int *perm; /* scratch: one unit order a state [cap_perm]; synchronous: active rows */
     size_t cap_perm;
+    float *g; /* scratch: synchronous updates' gathered states and previous states [cap_g] */
+    size_t cap_g;
 };
 
 soma_status soma_hopfield_new(soma_hopfield **out, int n) {
@@ -78,6 +80,7 @@ void soma_hopfield_free(soma_hopfield *h) {
     soma_free(h->w);
     soma_free(h->f);
     soma_free(h->perm);
+    soma_free(h->g);
     soma_free(h);
 }
 
@@ -150,29 +153,44 @@ static inline float sign_keep_(float field, float old) { return field > 0.f ? 1.
 soma_status soma_hopfield_update_sync(soma_hopfield *h, float *s, int b, int n, int max_steps, int *steps) {
     SOMA_TRY(check_states_(h, "hopfield_update_sync", "states", s, b, n));
     if (max_steps < 1) return soma_error(SOMA_ERR_ARG, "hopfield_update_sync: max_steps %d; must be >= 1", max_steps);
-    if (steps)
-        for (int i = 0; i < b; i++) steps[i] = 0;
-    for (int t = 0; t < max_steps; t++) {
-        SOMA_TRY(fields_(h, s, b));
-        int any = 0;
-#ifdef SOMA_HAVE_OPENMP
-#pragma omp parallel for schedule(static) reduction(| : any) if ((size_t)b * n >= HOP_WORK)
-#endif
-        for (int i = 0; i < b; i++) {
-            float *si = s + (size_t)i * n;
-            const float *fi = h->f + (size_t)i * n;
-            int changed = 0;
+    /* Only the states still moving take part in a step: the active rows are gathered into
+     * a [na, n] block (cur) for one GEMM; a state leaves at a fixed point, or on entering a
+     * 2-cycle (the state two steps back returns), the only other attractor of synchronous
+     * updates with symmetric weights. */
+    const size_t bn = (size_t)b * n;
+    SOMA_TRY(grow_((void **)&h->f, &h->cap_f, bn, sizeof(float), "hopfield"));
+    SOMA_TRY(grow_((void **)&h->g, &h->cap_g, 2 * bn, sizeof(float), "hopfield"));
+    SOMA_TRY(grow_((void **)&h->perm, &h->cap_perm, 2 * (size_t)b, sizeof(int), "hopfield"));
+    float *cur = h->g, *back = h->g + bn; /* back: row i's state one step before its current */
+    int *act = h->perm, *done = h->perm + b;
+    int na = b;
+    for (int i = 0; i < b; i++) {
+        act[i] = i;
+        if (steps) steps[i] = 0;
+    }
+    for (int t = 0; t < max_steps && na > 0; t++) {
+        for (int k = 0; k < na; k++) memcpy(cur + (size_t)k * n, s + (size_t)act[k] * n, sizeof(float) * n);
+        gemm_(0, 0, na, n, n, 1.f, cur, n, h->c, n, 0.f, h->f, n);
+        HOP_FOR((size_t)na * n)
+        for (int k = 0; k < na; k++) {
+            const int i = act[k];
+            float *si = s + (size_t)i * n, *bi = back + (size_t)i * n;
+            const float *fk = h->f + (size_t)k * n, *ck = cur + (size_t)k * n;
+            int changed = 0, cycle = t > 0;
             for (int j = 0; j < n; j++) {
-                float v = sign_keep_(fi[j], si[j]);
-                changed |= v != si[j];
+                const float v = sign_keep_(fk[j], ck[j]);
+                changed |= v != ck[j];
+                if (t > 0) cycle &= v == bi[j];
                 si[j] = v;
+                bi[j] = ck[j];
             }
-            if (changed) {
-                if (steps) steps[i] = t + 1 == max_steps ? max_steps + 1 : t + 1;
-                any = 1;
-            }
+            done[k] = !changed ? 1 : cycle ? 2 : 0;
+            if (steps && changed) steps[i] = done[k] == 2 ? -1 : t + 1 == max_steps ? max_steps + 1 : t + 1;
         }
-        if (!any) break;
+        int kept = 0;
+        for (int k = 0; k < na; k++)
+            if (!done[k]) act[kept++] = act[k];
+        na = kept;
     }
     return SOMA_OK;
 }

@@ -303,6 +303,42 @@ static void test_two_cycle(void) {
     soma_hopfield_free(h);
 }
 
+/* Products large enough for the BLAS and OpenMP to thread: the same numbers with 1 and 2
+ * threads. */
+static void test_modern_threads(void) {
+    const int M = 400, d = 300, B = 400;
+    soma_rng r;
+    soma_rng_seed(&r, 5, 0);
+    float *P = malloc(sizeof(float) * M * d), *q = malloc(sizeof(float) * B * d);
+    float *o1 = malloc(sizeof(float) * B * d), *o2 = malloc(sizeof(float) * B * d);
+    float *p1 = malloc(sizeof(float) * B * M), *p2 = malloc(sizeof(float) * B * M);
+    float *e1 = malloc(sizeof(float) * B), *e2 = malloc(sizeof(float) * B);
+    soma_rng_normal_fill(&r, P, (size_t)M * d, 0.f, 0.1f);
+    soma_rng_normal_fill(&r, q, (size_t)B * d, 0.f, 0.1f);
+    soma_mhn *h = NULL;
+    CHECK_OK(soma_mhn_new(&h, P, M, d, 2.f));
+    const int th = soma_get_threads();
+    soma_set_threads(1);
+    CHECK_OK(soma_mhn_retrieve(h, o1, q, B, d, 2, p1));
+    CHECK_OK(soma_mhn_energy(h, q, B, d, e1));
+    soma_set_threads(2);
+    CHECK_OK(soma_mhn_retrieve(h, o2, q, B, d, 2, p2));
+    CHECK_OK(soma_mhn_energy(h, q, B, d, e2));
+    soma_set_threads(th);
+    CHECK(memcmp(o1, o2, sizeof(float) * B * d) == 0);
+    CHECK(memcmp(p1, p2, sizeof(float) * B * M) == 0);
+    CHECK(memcmp(e1, e2, sizeof(float) * B) == 0);
+    free(P);
+    free(q);
+    free(o1);
+    free(o2);
+    free(p1);
+    free(p2);
+    free(e1);
+    free(e2);
+    soma_mhn_free(h);
+}
+
 static void test_bad_input(void) {
     soma_hopfield *h = NULL;
     CHECK_FAILS(soma_hopfield_new(&h, 0), SOMA_ERR_ARG);
@@ -361,6 +397,7 @@ int main(void) {
     test_async_energy();
     test_fixed_points();
     test_two_cycle();
+    test_modern_threads();
     test_modern_regimes();
     test_bad_input();
     return check_report("test_hopfield");

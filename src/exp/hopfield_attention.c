@@ -52,7 +52,12 @@ static soma_status check_(const soma_exp_ctx *c) {
 /* The fraction of cues whose retrieval out [b, d] lies nearest (Euclidean) to its own stored
  * pattern (cue i was made from pattern i); sc [b, m] scratch, sq [m] the squared norms. */
 static double accuracy_(const float *out, const float *P, const float *sq, int m, int d, float *sc) {
+    /* on one thread: a threaded sgemm's bits depend on the thread count, and so could a
+     * near tie of two patterns */
+    const int th = soma_get_threads();
+    soma_set_threads(1);
     soma_gemm(0, 1, m, m, d, 1.f, out, d, P, d, 0.f, sc, m);
+    soma_set_threads(th);
     long hit = 0;
     for (int i = 0; i < m; i++) {
         const float *si = sc + (size_t)i * m;

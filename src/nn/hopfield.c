@@ -20,7 +20,8 @@
 #endif
 
 /* soma_gemm, on one thread when the product is small: waking the BLAS's threads for a
- * product of a millisecond costs more than it saves (on a busy machine, many times more). */
+ * product of a millisecond costs more than it saves (on a busy machine, many times more).
+ * For the classical network only: its products are of integers, exact in any order. */
 static void gemm_(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc) {
     const int t = soma_get_threads();
@@ -28,6 +29,41 @@ static void gemm_(int ta, int tb, int M, int N, int K, float alpha, const float 
     if (small) soma_set_threads(1);
     soma_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (small) soma_set_threads(t);
+}
+
+/* C[M, N] = alpha A[M, K] op(B) (B [K, N], or [N, K] when tb), tiled in blocks of HOP_TM
+ * rows and HOP_TN columns, each tile one GEMM on one thread. The tile grid depends only on
+ * the sizes, so the bits do not depend on the thread count (a threaded sgemm of OpenBLAS
+ * splits the work by thread count and its edge kernels round differently). */
+#define HOP_TM 64
+#define HOP_TN 256
+static void gemm_tiles_(int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                        float *C, int ldc) {
+    const int tm = (M + HOP_TM - 1) / HOP_TM, tn = (N + HOP_TN - 1) / HOP_TN;
+    const long nt = (long)tm * tn;
+    const int threads = soma_get_threads();
+    const int par = threads > 1 && nt > 1 && (double)M * N * K >= (double)(1 << 22);
+#define HOP_TILE_(t)                                                                                         \
+    do {                                                                                                     \
+        const int i0 = (int)((t) / tn) * HOP_TM, j0 = (int)((t) % tn) * HOP_TN;                              \
+        const int mi = M - i0 < HOP_TM ? M - i0 : HOP_TM, nj = N - j0 < HOP_TN ? N - j0 : HOP_TN;            \
+        soma_gemm(0, tb, mi, nj, K, alpha, A + (size_t)i0 * lda, lda, tb ? B + (size_t)j0 * ldb : B + j0, ldb, \
+                  0.f, C + (size_t)i0 * ldc + j0, ldc);                                                      \
+    } while (0)
+#ifdef SOMA_HAVE_OPENMP
+    if (par) {
+        /* inside the region OpenBLAS runs each tile on the calling thread */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+        for (long t = 0; t < nt; t++) HOP_TILE_(t);
+        return;
+    }
+#else
+    (void)par;
+#endif
+    if (threads > 1) soma_set_threads(1); /* outside a region the BLAS would thread each tile */
+    for (long t = 0; t < nt; t++) HOP_TILE_(t);
+    if (threads > 1) soma_set_threads(threads);
+#undef HOP_TILE_
 }
 
 /* Grows *buf to hold n elements of size sz (contents lost); no-op when large enough. */
@@ -336,9 +372,9 @@ soma_status soma_mhn_retrieve(soma_mhn *h, float *out, const float *xi, int b, i
     memcpy(h->t, xi, (size_t)b * d * sizeof(float));
     for (int s = 0; s < steps; s++) {
         /* A [b, m] = beta Xi P^T (Q K^T), softmax by rows, Xi_new = A P (. V) */
-        gemm_(0, 1, b, m, d, h->beta, h->t, d, h->p, d, 0.f, h->a, m);
+        gemm_tiles_(1, b, m, d, h->beta, h->t, d, h->p, d, h->a, m);
         softmax_rows_(h->a, b, m);
-        gemm_(0, 0, b, d, m, 1.f, h->a, m, h->p, d, 0.f, out, d);
+        gemm_tiles_(0, b, d, m, 1.f, h->a, m, h->p, d, out, d);
         if (s + 1 < steps) memcpy(h->t, out, (size_t)b * d * sizeof(float));
     }
     if (probs) memcpy(probs, h->a, (size_t)b * m * sizeof(float));
@@ -350,7 +386,7 @@ soma_status soma_mhn_energy(soma_mhn *h, const float *xi, int b, int d, float *e
     if (!e) return soma_error(SOMA_ERR_ARG, "mhn_energy: e is NULL");
     const int m = h->m;
     SOMA_TRY(grow_((void **)&h->a, &h->cap_a, (size_t)b * m, sizeof(float), "mhn_energy"));
-    gemm_(0, 1, b, m, d, 1.f, xi, d, h->p, d, 0.f, h->a, m);
+    gemm_tiles_(1, b, m, d, 1.f, xi, d, h->p, d, h->a, m);
     const double beta = h->beta, cst = log((double)m) / beta + 0.5 * h->r2;
     HOP_FOR((size_t)b * (m + d))
     for (int i = 0; i < b; i++) {
@@ -393,7 +429,7 @@ soma_status soma_mhn_separation(soma_mhn *h, float *delta) {
     SOMA_TRY(grow_((void **)&h->a, &h->cap_a, (size_t)(m < bs ? m : bs) * m, sizeof(float), "mhn_separation"));
     for (int r0 = 0; r0 < m; r0 += bs) {
         const int nb = m - r0 < bs ? m - r0 : bs;
-        gemm_(0, 1, nb, m, d, 1.f, h->p + (size_t)r0 * d, d, h->p, d, 0.f, h->a, m);
+        gemm_tiles_(1, nb, m, d, 1.f, h->p + (size_t)r0 * d, d, h->p, d, h->a, m);
         HOP_FOR((size_t)nb * m)
         for (int i = 0; i < nb; i++) {
             const float *gi = h->a + (size_t)i * m;

@@ -339,6 +339,42 @@ static void test_modern_threads(void) {
     soma_mhn_free(h);
 }
 
+/* Out of memory at every allocation in turn: SOMA_ERR_NOMEM with a message, or success;
+ * never a crash or (ASan build) a leak. */
+static soma_status oom_run_(void) {
+    const int N = 40, P = 4, M = 6, d = 10;
+    float xi[P * N], s[P * N], e[P], pat[M * d], out[M * d];
+    for (int i = 0; i < P * N; i++) xi[i] = s[i] = (i * 7 + i / 3) % 5 < 2 ? 1.f : -1.f;
+    for (int i = 0; i < M * d; i++) pat[i] = (float)((i * 13) % 7) - 3.f;
+    soma_hopfield *h = NULL;
+    soma_mhn *m = NULL;
+    soma_status st = soma_hopfield_new(&h, N);
+    if (st == SOMA_OK) st = soma_hopfield_store(h, xi, P, N);
+    if (st == SOMA_OK) st = soma_hopfield_update_sync(h, s, P, N, 5, NULL);
+    if (st == SOMA_OK) st = soma_hopfield_update_async(h, s, P, N, 5, 1, NULL);
+    if (st == SOMA_OK) st = soma_hopfield_energy(h, s, P, N, e);
+    if (st == SOMA_OK) st = soma_mhn_new(&m, pat, M, d, 0.5f);
+    if (st == SOMA_OK) st = soma_mhn_retrieve(m, out, pat, M, d, 2, NULL);
+    if (st == SOMA_OK) st = soma_mhn_energy(m, pat, M, d, e);
+    if (st == SOMA_OK) st = soma_mhn_separation(m, out);
+    soma_hopfield_free(h);
+    soma_mhn_free(m);
+    return st;
+}
+
+static void test_oom(void) {
+    int k = 0, done = 0;
+    for (; k < 100 && !done; k++) {
+        soma_error_clear();
+        soma_alloc_fail_after(k);
+        soma_status st = oom_run_();
+        done = soma_alloc_fail_after(-1) >= 0; /* the failure never came: all allocations passed */
+        CHECK(st == SOMA_OK || (st == SOMA_ERR_NOMEM && soma_errmsg()[0]));
+        if (done) CHECK(st == SOMA_OK);
+    }
+    CHECK(done && k > 4);
+}
+
 static void test_bad_input(void) {
     soma_hopfield *h = NULL;
     CHECK_FAILS(soma_hopfield_new(&h, 0), SOMA_ERR_ARG);
@@ -398,6 +434,7 @@ int main(void) {
     test_fixed_points();
     test_two_cycle();
     test_modern_threads();
+    test_oom();
     test_modern_regimes();
     test_bad_input();
     return check_report("test_hopfield");

@@ -342,8 +342,8 @@ static void test_modern_threads(void) {
 /* Out of memory at every allocation in turn: SOMA_ERR_NOMEM with a message, or success;
  * never a crash or (ASan build) a leak. */
 static soma_status oom_run_(void) {
-    const int N = 40, P = 4, M = 6, d = 10;
-    float xi[P * N], s[P * N], e[P], pat[M * d], out[M * d];
+    enum { N = 40, P = 4, M = 6, d = 10 };
+    float xi[P * N], s[P * N], e[M], pat[M * d], out[M * d]; /* M > P */
     for (int i = 0; i < P * N; i++) xi[i] = s[i] = (i * 7 + i / 3) % 5 < 2 ? 1.f : -1.f;
     for (int i = 0; i < M * d; i++) pat[i] = (float)((i * 13) % 7) - 3.f;
     soma_hopfield *h = NULL;

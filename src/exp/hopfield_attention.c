@@ -16,7 +16,7 @@
 static const soma_opt opts_[] = {
     {"data", SOMA_OPT_STR, "fmnist", 0, 0, NULL, "images: fmnist | idx:IMAGES,LABELS | npy:X,Y (training split)", 0},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder (default $SOMA_FMNIST_DIR, else Debian's)", 0},
-    {"stored", SOMA_OPT_INT, "1000", 2, 60000, NULL, "images stored (drawn at random from the training split)", 1},
+    {"stored", SOMA_OPT_INT, "1000", 2, 5000, NULL, "images stored (drawn at random from the training split; each is also a cue: memory and time grow as the square)", 1},
     {"beta", SOMA_OPT_FLOAT, "1", 1e-6, 1e6, NULL, "inverse temperature of the headline retrieval", 0},
     {"beta-min", SOMA_OPT_FLOAT, "0.001", 1e-6, 1e6, NULL, "smallest beta of the sweep", 0},
     {"beta-max", SOMA_OPT_FLOAT, "10", 1e-6, 1e6, NULL, "largest beta of the sweep", 0},
@@ -45,7 +45,7 @@ static soma_status check_(const soma_exp_ctx *c) {
     SOMA_TRY(soma_args_double(&c->args, "beta-min", &lo));
     SOMA_TRY(soma_args_double(&c->args, "beta-max", &hi));
     if (!(lo < hi))
-        return soma_error(SOMA_ERR_ARG, "hopfield-attention: --beta-min %g must be below --beta-max %g", lo, hi);
+        return soma_error(SOMA_ERR_ARG, "--beta-min %g must be below --beta-max %g", lo, hi);
     return SOMA_OK;
 }
 
@@ -102,7 +102,7 @@ static soma_status run_(soma_exp_ctx *c) {
     const int d = (int)ds->dim;
     const int side = ds->shape.rank == 3 ? ds->shape.d[1] : 0, width = side ? ds->shape.d[2] : 0;
     if (m > ds->n) {
-        st = soma_error(SOMA_ERR_ARG, "hopfield-attention: --stored %d exceeds the %d images of %s", m, ds->n, ds->name);
+        st = soma_error(SOMA_ERR_ARG, "--stored %d exceeds the %d images of %s", m, ds->n, ds->name);
         goto out;
     }
     if (show > m) show = m;

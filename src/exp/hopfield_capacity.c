@@ -52,16 +52,16 @@ static soma_status parse_sizes_(const char *s, int *sizes, int *n) {
         errno = 0;
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < 16 || v > 4096)
-            return soma_error(SOMA_ERR_ARG, "hopfield-capacity: --sizes \"%s\": each size an integer in 16..4096", s);
+            return soma_error(SOMA_ERR_ARG, "--sizes \"%s\": each size an integer in 16..4096", s);
         if (*n == CAP_MAX_SIZES)
-            return soma_error(SOMA_ERR_ARG, "hopfield-capacity: --sizes \"%s\": at most %d sizes", s, CAP_MAX_SIZES);
+            return soma_error(SOMA_ERR_ARG, "--sizes \"%s\": at most %d sizes", s, CAP_MAX_SIZES);
         sizes[(*n)++] = (int)v;
         p = end;
         if (*p == ',') p++;
         else if (*p)
-            return soma_error(SOMA_ERR_ARG, "hopfield-capacity: --sizes \"%s\": separate sizes by commas", s);
+            return soma_error(SOMA_ERR_ARG, "--sizes \"%s\": separate sizes by commas", s);
     }
-    if (*n == 0) return soma_error(SOMA_ERR_ARG, "hopfield-capacity: --sizes is empty");
+    if (*n == 0) return soma_error(SOMA_ERR_ARG, "--sizes is empty");
     return SOMA_OK;
 }
 

@@ -440,7 +440,8 @@ soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma
 // W = 1/N sum_mu xi^mu xi^mu^T with a zero diagonal. A unit's update is s_i = sign(h_i),
 // h_i = sum_j W_ij s_j, keeping s_i when h_i == 0; the energy E(s) = -1/2 s^T W s never rises
 // under asynchronous updates (one unit at a time). States are batched row-wise: S [B, N],
-// one cue a row. Synchronous updates of a whole batch are one GEMM a step (H = S W); the
+// one cue a row. Synchronous updates of a whole batch are one GEMM a step (H = S W, over the
+// states still moving); the
 // asynchronous sweep keeps each cue's local fields and adds a column of W when a unit flips,
 // so a sweep costs O(N) plus O(N) a flip; cues run in parallel (OpenMP), cue b drawing its
 // unit order from soma_rng stream (seed, b), so results do not depend on the thread count.
@@ -456,8 +457,9 @@ soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma
 //     xi_new = X softmax(beta X^T xi)          (batched: Xi_new = softmax(beta Xi P^T) P)
 // which is exactly one attention step softmax(Q K^T / sqrt(d_k)) V with Q = Xi (scaled by
 // beta instead of 1/sqrt(d_k)) and K = V = X^T = P: tests/test_hopfield.c checks it against a
-// plain attention loop and torch.softmax. Both products are GEMMs over the batch, the
-// softmax subtracts each row's maximum. The energy is
+// plain attention loop and torch.softmax. Both products are GEMMs over the batch, cut in a
+// fixed grid of tiles (one GEMM a tile, tiles spread over the threads), so the numbers do
+// not depend on the thread count; the softmax subtracts each row's maximum. The energy is
 //     E(xi) = -lse(beta, X^T xi) + 1/2 xi^T xi + 1/beta log M + 1/2 m^2,
 //     lse(beta, z) = 1/beta log sum_mu exp(beta z_mu),  m = max_mu |x_mu|,
 // (the constant makes E >= 0), and the update never raises it (CCCP). Small beta gives one

@@ -251,7 +251,7 @@ static void test_every_experiment_reduced(void) {
         const soma_experiment *e = soma_exp_get(i);
         /* the experiments that read Fashion-MNIST: by name, and those that train a LeNet on it */
         static const char *const fmnist_users[] = {"sae-lenet", "cnn-v1", "rsa-layers", "rsa-recovery",
-                                                   "pc-equals-bp", "hebbian-pca"};
+                                                   "pc-equals-bp", "hebbian-pca", "hopfield-attention"};
         int needs_data = strstr(e->name, "fmnist") != NULL;
         for (size_t k = 0; k < sizeof fmnist_users / sizeof *fmnist_users; k++)
             if (strcmp(e->name, fmnist_users[k]) == 0) needs_data = 1;

@@ -507,6 +507,120 @@ soma_status soma_net_set_key_padding(soma_net *net, const uint8_t *pad, int T);
 /* The sinusoidal table PE[T,D] of "sinpos" (written). */
 void soma_sinpos_table(float *pe, int T, int D);
 
+// --- associative memory ----------------------------------------------------------------
+//
+// Two Hopfield networks, the classical binary one and the modern continuous one.
+//
+// Classical (Hopfield 1982): N units of state +-1 and symmetric weights stored by Hebb's rule,
+// W = 1/N sum_mu xi^mu xi^mu^T with a zero diagonal. A unit's update is s_i = sign(h_i),
+// h_i = sum_j W_ij s_j, keeping s_i when h_i == 0; the energy E(s) = -1/2 s^T W s never rises
+// under asynchronous updates (one unit at a time). States are batched row-wise: S [B, N],
+// one cue a row. Synchronous updates of a whole batch are one GEMM a step (H = S W, over the
+// states still moving); the
+// asynchronous sweep keeps each cue's local fields and adds a column of W when a unit flips,
+// so a sweep costs O(N) plus O(N) a flip; cues run in parallel (OpenMP), cue b drawing its
+// unit order from soma_rng stream (seed, b), so results do not depend on the thread count.
+//
+//     soma_hopfield *h;
+//     SOMA_TRY(soma_hopfield_new(&h, N));
+//     SOMA_TRY(soma_hopfield_store(h, patterns, P, N));        // patterns [P, N] of +-1
+//     SOMA_TRY(soma_hopfield_update_async(h, s, B, N, 100, seed, sweeps));  // s [B, N] in place
+//     soma_hopfield_free(h);
+//
+// Modern (Ramsauer et al. 2020, "Hopfield networks is all you need"): M stored patterns of
+// dimension d, given as the rows of P [M, d] (the paper's X [d, M] is P^T). One update is
+//     xi_new = X softmax(beta X^T xi)          (batched: Xi_new = softmax(beta Xi P^T) P)
+// which is exactly one attention step softmax(Q K^T / sqrt(d_k)) V with Q = Xi (scaled by
+// beta instead of 1/sqrt(d_k)) and K = V = X^T = P: tests/test_hopfield.c checks it against a
+// plain attention loop and torch.softmax. Both products are GEMMs over the batch, cut in a
+// fixed grid of tiles (one GEMM a tile, tiles spread over the threads), so the numbers do
+// not depend on the thread count; the softmax subtracts each row's maximum. The energy is
+//     E(xi) = -lse(beta, X^T xi) + 1/2 xi^T xi + 1/beta log M + 1/2 m^2,
+//     lse(beta, z) = 1/beta log sum_mu exp(beta z_mu),  m = max_mu |x_mu|,
+// (the constant makes E >= 0), and the update never raises it (CCCP). Small beta gives one
+// global fixed point near the mean of all patterns, intermediate beta metastable states
+// averaging a few similar patterns, large beta retrieval of single patterns:
+// soma_mhn_kind_of tells them apart from the softmax weights, soma_mhn_separation computes
+// each pattern's separation Delta_mu = x_mu^T x_mu - max_{nu != mu} x_mu^T x_nu, and
+// soma_mhn_separation_bound the separation beyond which Ramsauer et al.'s Theorem 3 promises
+// retrieval in one step.
+//
+// Both handles own their weights or patterns (copies) and a scratch buffer that grows to the
+// largest batch seen; so a handle is used by one thread at a time. Errors: SOMA_ERR_ARG for
+// a size that does not match the handle, zero patterns or units, beta <= 0 or not finite,
+// classical patterns or states with an entry other than +-1; SOMA_ERR_NOMEM.
+
+typedef struct soma_hopfield soma_hopfield; /* opaque: N units, weights W [N, N] */
+
+/* A network of n >= 1 units with zero weights. */
+soma_status soma_hopfield_new(soma_hopfield **out, int n);
+void soma_hopfield_free(soma_hopfield *h); /* NULL is a no-op */
+int soma_hopfield_units(const soma_hopfield *h);
+int soma_hopfield_patterns(const soma_hopfield *h); /* stored so far */
+/* W [N, N], row-major (symmetric, zero diagonal); borrowed, valid until the next store. */
+const float *soma_hopfield_weights(const soma_hopfield *h);
+/* Adds p >= 1 patterns [p, n] of +-1 to the memory (Hebb's rule, one SYRK-like GEMM):
+ * W += 1/N sum xi xi^T, diagonal kept at 0. n must equal the handle's N. */
+soma_status soma_hopfield_store(soma_hopfield *h, const float *patterns, int p, int n);
+/* Forgets every pattern (W = 0). */
+void soma_hopfield_clear(soma_hopfield *h);
+/* E(s) = -1/2 s^T W s for each of the b states s [b, n] into e [b]. */
+soma_status soma_hopfield_energy(soma_hopfield *h, const float *s, int b, int n, float *e);
+/* Synchronous updates of b states s [b, n] (+-1, updated in place): s <- sign(s W) with
+ * ties kept, one GEMM a step over the states still moving, until each state reaches a fixed
+ * point or a 2-cycle (the state of two steps before returns: the only other attractor of
+ * synchronous updates with symmetric weights; s holds the cycle's latest state), or
+ * max_steps (>= 1) steps. steps (may be NULL) [b]: the last step (1-based) that changed
+ * state i (0: a fixed point already); -1 for a 2-cycle; max_steps + 1 when it still changed
+ * at the last step allowed. */
+soma_status soma_hopfield_update_sync(soma_hopfield *h, float *s, int b, int n, int max_steps,
+                                      int *steps);
+/* Asynchronous updates of b states s [b, n] in place: sweeps over the units in a random
+ * order (a fresh permutation a sweep, from stream (seed, i) for state i), until a sweep
+ * flips nothing or max_sweeps (>= 1) sweeps. sweeps (may be NULL) [b]: the sweeps run,
+ * counting the last one that found a fixed point. */
+soma_status soma_hopfield_update_async(soma_hopfield *h, float *s, int b, int n, int max_sweeps,
+                                       uint64_t seed, int *sweeps);
+
+typedef struct soma_mhn soma_mhn; /* opaque: M patterns [M, d] and beta */
+
+/* A modern Hopfield network storing a copy of the m >= 1 patterns P [m, d] (rows), d >= 1,
+ * inverse temperature beta > 0. */
+soma_status soma_mhn_new(soma_mhn **out, const float *patterns, int m, int d, float beta);
+void soma_mhn_free(soma_mhn *h); /* NULL is a no-op */
+soma_status soma_mhn_set_beta(soma_mhn *h, float beta);
+float soma_mhn_beta(const soma_mhn *h);
+int soma_mhn_count(const soma_mhn *h);
+int soma_mhn_dim(const soma_mhn *h);
+const float *soma_mhn_patterns(const soma_mhn *h); /* [m, d], borrowed */
+/* steps >= 1 updates xi <- X softmax(beta X^T xi) of the b cues xi [b, d] into out [b, d]
+ * (out == xi is allowed). probs (may be NULL) [b, m]: the softmax weights of the last step
+ * (the attention weights; row i sums to 1). */
+soma_status soma_mhn_retrieve(soma_mhn *h, float *out, const float *xi, int b, int d, int steps,
+                              float *probs);
+/* The energy above of each of the b states xi [b, d] into e [b]. */
+soma_status soma_mhn_energy(soma_mhn *h, const float *xi, int b, int d, float *e);
+
+/* What a state's softmax weights p [m] say about the fixed point it sits at. */
+typedef enum soma_mhn_kind {
+    SOMA_MHN_SINGLE = 0,     /* one pattern holds more than half the weight: retrieval */
+    SOMA_MHN_METASTABLE = 1, /* a few patterns share it: an average of a subset */
+    SOMA_MHN_GLOBAL = 2,     /* spread over more than half the patterns (effective number
+                                1 / sum p^2 > m / 2): the global average */
+    SOMA_MHN_KIND_COUNT
+} soma_mhn_kind;
+/* The kind (above) of weights p [m] (non-negative, summing to 1); n_eff (may be NULL)
+ * receives 1 / sum p^2, the effective number of patterns averaged. */
+soma_mhn_kind soma_mhn_kind_of(const float *p, int m, float *n_eff);
+const char *soma_mhn_kind_name(soma_mhn_kind k); /* "single", "metastable", "global" */
+/* Delta_mu = x_mu^T x_mu - max_{nu != mu} x_mu^T x_nu for every stored pattern into
+ * delta [m] (blocks of the Gram matrix by GEMM; +inf when m == 1). */
+soma_status soma_mhn_separation(soma_mhn *h, float *delta);
+/* Ramsauer et al.'s Theorem 3: a pattern whose separation Delta exceeds
+ * 2 / (beta m) + 1 / beta log(2 (m - 1) m beta r^2), r = max_mu |x_mu|, is retrieved in one
+ * update from any point of the sphere around it; the threshold for the handle's beta. */
+double soma_mhn_separation_bound(const soma_mhn *h);
+
 #ifdef __cplusplus
 }
 #endif

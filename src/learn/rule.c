@@ -179,11 +179,12 @@ soma_status soma_rule_loss(soma_rule *r, const float *y, int out, const soma_tar
         /* [n, P, K] outputs are n * P rows of K logits: the mean over every position. */
         soft_spec ss;
         if (t->soft) SOMA_TRY(soft_spec_(r->ops->name, t, K, &ss));
+        const int soft = t->soft && t->soft_weight != 0.f; /* weight 0: exactly the hard loss */
         int none = 0;
         for (long i = 0; i < (long)n * P && !none; i++) none = t->labels[i] == SOMA_LABEL_NONE;
-        if (t->head_count != 0 || t->soft || none)
+        if (t->head_count != 0 || soft || none)
             return head_xent_(r->ops->name, r->dy, y, t->labels, n * P, K, t->head_count ? t->head_offset : 0,
-                              t->head_count ? t->head_count : K, t->soft ? &ss : NULL, loss, correct);
+                              t->head_count ? t->head_count : K, soft ? &ss : NULL, loss, correct);
         l = soma_softmax_xent(r->dy, NULL, y, t->labels, n * P, K);
         if (correct) *correct = soma_count_correct(y, t->labels, n * P, K);
     } else {

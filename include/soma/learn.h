@@ -390,8 +390,8 @@ typedef struct soma_cl_opts {
     /* At each task's end a frozen clone of the net (the teacher); while task t >= 1 trains, the
      * training loop's target_hook sets the teacher's logits on the batch as soft targets over
      * the earlier tasks' outputs: task scenario the t earlier heads (soft_count t*c, blocks of
-     * c), class scenario one block over the t*c classes seen before (every output for streams
-     * whose head is every output), domain scenario the shared head (c). Any rule whose update
+     * c), class scenario one block over the classes seen before (the outputs up to the largest
+     * class of tasks 0..t-1: t*c for split streams), domain scenario the shared head (c). Any rule whose update
      * comes from soma_rule_loss; rules with a predict op of their own (ff) are refused.
      * Memory: the teacher's values, gradient block and activation buffers. SOMA_ERR_ARG from
      * soma_cl_run on a negative or non-finite alpha or a temperature <= 0. */

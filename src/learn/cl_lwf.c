@@ -5,8 +5,8 @@
 // the earlier tasks, so the loss adds lwf_alpha * T^2 * KL(teacher || net) at temperature
 // T = lwf_temp (soma_target's distillation fields; the loss is the rule's, soma_rule_loss):
 //   task    the t earlier heads, each its own softmax (soft_count t*c, blocks of c)
-//   class   one softmax over the classes seen before task t (soft_count t*c; the user's npy
-//           streams, whose head is every output: every output)
+//   class   one softmax over the classes seen before task t: the outputs up to the largest of
+//           them (t*c for split streams; the user's npy streams: whatever their tasks hold)
 //   domain  the shared head (soft_count c)
 // The soft targets point into the teacher's output buffer (valid until its next forward, the
 // next step's hook): no copy, and the loop slices them for data-parallel replicas.
@@ -19,7 +19,7 @@ typedef struct lwf_state {
     soma_cl_opts o;
     soma_cl_scenario scenario;
     int c, T, K;          /* classes a task, tasks, outputs */
-    int class_blocks;     /* class scenario: tasks hold consecutive blocks of classes */
+    int *span;            /* class scenario: [T] 1 + the largest class of the tasks before t */
     int task;             /* the task being trained */
     int reserve;          /* rows the teacher is reserved for */
     soma_net *teacher;    /* the net at the end of the last task (NULL before task 0 ends) */
@@ -48,9 +48,17 @@ static soma_status create_(void **state, soma_net *net, soma_rule *rule, const s
     st->c = c;
     st->T = s->n_tasks;
     st->K = K;
-    int ho, hc;
-    soma_task_stream_head(s, 0, 0, &ho, &hc);
-    st->class_blocks = hc > 0;
+    st->span = soma_calloc((size_t)s->n_tasks, sizeof(int));
+    if (!st->span) {
+        soma_free(st);
+        return SOMA_ERR_NOMEM;
+    }
+    for (int t = 1; t < s->n_tasks; t++) {
+        int m = st->span[t - 1];
+        for (int j = 0; j < c; j++)
+            if (s->classes[(t - 1) * c + j] + 1 > m) m = s->classes[(t - 1) * c + j] + 1;
+        st->span[t] = m < 1 ? 1 : m > K ? K : m;
+    }
     *state = st;
     return SOMA_OK;
 }
@@ -59,6 +67,7 @@ static void destroy_(void *state) {
     lwf_state *st = state;
     if (!st) return;
     soma_net_free(st->teacher);
+    soma_free(st->span);
     soma_free(st);
 }
 
@@ -74,7 +83,7 @@ static void soft_span_(const lwf_state *st, int t, int *count, int *block) {
         *block = 0;
         break;
     default:
-        *count = st->class_blocks ? t * st->c : st->K;
+        *count = st->span[t];
         *block = 0;
         break;
     }

@@ -39,6 +39,7 @@ static const soma_opt opts_[] = {
     {"replay-batch", SOMA_OPT_INT, "0", 0, 65536, NULL, "replayed samples a step (0: the batch)", 0},
     {"lwf-alpha", SOMA_OPT_FLOAT, "1", 0, 1e6, NULL, "LwF: weight of the distillation term", 0},
     {"lwf-temp", SOMA_OPT_FLOAT, "2", 1e-3, 1e3, NULL, "LwF: distillation temperature", 0},
+    {"lwf-balance", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "LwF: distillation weight alpha * (tasks before), van de Ven et al.'s", 0},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},
     {"seed", SOMA_OPT_INT, "1", 0, 2147483647, NULL, "seed (net, permutations, buffer, shuffling)", 0},
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0},
@@ -112,6 +113,7 @@ int soma_cli_continual(int argc, char **argv) {
     soma_args_float(&a, "si-xi", &o.si_xi);
     soma_args_float(&a, "lwf-alpha", &o.lwf_alpha);
     soma_args_float(&a, "lwf-temp", &o.lwf_temp);
+    o.lwf_balance = soma_args_flag(&a, "lwf-balance");
     if ((st = buffer_(soma_args_str(&a, "buffer"), &o)) != SOMA_OK) goto done;
     soma_args_int(&a, "seed", &seed);
     soma_args_int(&a, "threads", &threads);

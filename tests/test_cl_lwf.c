@@ -210,6 +210,59 @@ static void test_frozen(void) {
     }
 }
 
+/* lwf_balance: the distillation weighs alpha * t in task t (3 tasks of a class-incremental
+ * split of 6 classes: weights alpha, 2 alpha over 2 and 4 old classes). */
+static void test_balance(void) {
+    soma_dataset *tr, *te;
+    soma_task_stream *s;
+    CHECK_OK(soma_dataset_synthetic("gauss", 300, 8, 6, 3.f, 31, &tr));
+    CHECK_OK(soma_dataset_synthetic("gauss", 60, 8, 6, 3.f, 32, &te));
+    CHECK_OK(soma_task_stream_split(tr, te, 2, SOMA_CL_CLASS, &s));
+    soma_net *net;
+    soma_rule *rule;
+    soma_optim *opt;
+    CHECK_OK(soma_net_new(&net, "fc6,tanh,fc6", soma_shape1(8), 2));
+    CHECK_OK(soma_rule_backprop_new(&rule, SOMA_LOSS_XENT));
+    soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
+    CHECK_OK(soma_optim_new(&opt, net, &oc));
+    soma_cl_opts o = soma_cl_opts_default();
+    o.method = SOMA_CL_LWF;
+    o.lwf_alpha = 0.75f;
+    o.lwf_balance = 1;
+    soma_cl_method *m;
+    CHECK_OK(soma_cl_method_new(&m, net, rule, &o, 300, 8));
+    CHECK_OK(soma__cl_method_bind(m, s));
+    for (int t = 0; t < 3; t++) {
+        soma_train_config c = soma_train_defaults();
+        c.epochs = 1;
+        c.batch = 20;
+        c.quiet = 1;
+        int ho, hc;
+        soma_task_stream_head(s, t, t, &ho, &hc);
+        CHECK_OK(soma_cl_method_attach(m, &c, t, ho, hc));
+        if (t > 0 && c.target_hook) {
+            soma_target tg = {.positions = 1};
+            CHECK_OK(c.target_hook(c.hooks.user, net, 0, s->train[t]->x_f32, 4, &tg));
+            CHECK(tg.soft && tg.soft_weight == 0.75f * t && tg.soft_count == 2 * t && tg.soft_block == 0);
+        }
+        CHECK(t == 0 || c.target_hook);
+        soma_train_log log = {0};
+        CHECK_OK(soma_train(net, rule, opt, s->train[t], NULL, &c, &log));
+        soma_train_log_free(&log);
+    }
+    soma_cl_method_free(m);
+    o.lwf_balance = 2;
+    CHECK_FAILS(soma_cl_method_new(&m, net, rule, &o, 300, 8) == SOMA_OK ? soma__cl_method_bind(m, s) : SOMA_ERR_ARG,
+                SOMA_ERR_ARG);
+    soma_cl_method_free(m);
+    soma_optim_free(opt);
+    soma_rule_free(rule);
+    soma_net_free(net);
+    soma_task_stream_free(s);
+    soma_dataset_free(tr);
+    soma_dataset_free(te);
+}
+
 // --- alpha 0, determinism, data-parallel slices, other rules, bad options ----------------------
 
 static void test_runs(void) {
@@ -283,6 +336,7 @@ static void test_runs(void) {
 int main(void) {
     test_task_incremental();
     test_frozen();
+    test_balance();
     test_runs();
     return check_report("test_cl_lwf");
 }

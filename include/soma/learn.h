@@ -397,6 +397,9 @@ typedef struct soma_cl_opts {
      * soma_cl_run on a negative or non-finite alpha or a temperature <= 0. */
     float lwf_alpha;          /* weight of the distillation term (soft_weight; default 1) */
     float lwf_temp;           /* distillation temperature (soft_temp; default 2) */
+    int lwf_balance;          /* 1: weigh the distillation by the tasks before, soft_weight =
+                                 lwf_alpha * t in task t, the ratio of van de Ven et al.'s (2020)
+                                 1/(t+1) current-task and t/(t+1) replay terms (default 0) */
 
     /* --- generative replay (cl_genreplay.c) --- */
     int gen_latent;           /* the VAE's latent size (default 32) */

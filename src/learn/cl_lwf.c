@@ -32,6 +32,8 @@ static soma_status create_(void **state, soma_net *net, soma_rule *rule, const s
         return soma_error(SOMA_ERR_ARG, "lwf: alpha %g must be finite and >= 0", (double)o->lwf_alpha);
     if (!(o->lwf_temp > 0.f) || !isfinite(o->lwf_temp))
         return soma_error(SOMA_ERR_ARG, "lwf: temperature %g must be finite and > 0", (double)o->lwf_temp);
+    if (o->lwf_balance != 0 && o->lwf_balance != 1)
+        return soma_error(SOMA_ERR_ARG, "lwf: balance %d must be 0 or 1", o->lwf_balance);
     if (rule->loss != SOMA_LOSS_XENT)
         return soma_error(SOMA_ERR_ARG, "lwf: distillation needs the xent loss, not %s", soma_loss_name(rule->loss));
     if (rule->ops->predict)
@@ -99,7 +101,7 @@ static soma_status target_(void *user, soma_net *net, long step, const float *x,
     t->soft = y;
     soft_span_(st, st->task, &t->soft_count, &t->soft_block);
     t->soft_temp = st->o.lwf_temp;
-    t->soft_weight = st->o.lwf_alpha;
+    t->soft_weight = st->o.lwf_balance ? st->o.lwf_alpha * (float)st->task : st->o.lwf_alpha;
     return SOMA_OK;
 }
 

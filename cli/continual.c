@@ -51,6 +51,9 @@ static const soma_opt opts_[] = {
     {"cls-sleep-batch", SOMA_OPT_INT, "0", 0, 65536, NULL, "cls: samples a sleep step (0: --batch)", 0},
     {"cls-sleep-lr", SOMA_OPT_FLOAT, "0", 0, 10, NULL, "cls: sleep's SGD learning rate (0: --lr)", 0},
     {"cls-replay", SOMA_OPT_INT, "0", 0, 65536, NULL, "cls: store samples of earlier tasks added to each wake step", 0},
+    {"lwf-alpha", SOMA_OPT_FLOAT, "1", 0, 1e6, NULL, "LwF: weight of the distillation term", 0},
+    {"lwf-temp", SOMA_OPT_FLOAT, "2", 1e-3, 1e3, NULL, "LwF: distillation temperature", 0},
+    {"lwf-balance", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "LwF: distillation weight alpha * (tasks before), van de Ven et al.'s", 0},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},
     {"seed", SOMA_OPT_INT, "1", 0, 2147483647, NULL, "seed (net, permutations, buffer, shuffling)", 0},
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0},
@@ -143,6 +146,9 @@ int soma_cli_continual(int argc, char **argv) {
     o.replay_batch = rb;
     soma_args_float(&a, "si-c", &o.si_c);
     soma_args_float(&a, "si-xi", &o.si_xi);
+    soma_args_float(&a, "lwf-alpha", &o.lwf_alpha);
+    soma_args_float(&a, "lwf-temp", &o.lwf_temp);
+    o.lwf_balance = soma_args_flag(&a, "lwf-balance");
     if ((st = buffer_(soma_args_str(&a, "buffer"), &o)) != SOMA_OK) goto done;
     if ((st = cls_opts_(&a, &o)) != SOMA_OK) goto done;
     soma_args_int(&a, "seed", &seed);

@@ -64,7 +64,12 @@ typedef struct soma_target {
      * temperature soft_temp (<= 0: 1); each row's loss adds
      *     soft_weight * soft_temp^2 * mean over blocks of KL(teacher block || net block)
      * to its hard-label cross-entropy. A row whose label is SOMA_LABEL_NONE has no hard-label
-     * term (a replayed sample with soft targets only). The loss stays the mean over rows. */
+     * term (a replayed sample with soft targets only) and is not counted as correct. The loss
+     * stays the mean over rows; the soft term's gradient for block b of row r is
+     * soft_weight * soft_temp / n_blocks * (softmax(y_b / T) - softmax(soft_b / T)) / rows.
+     * soft_weight 0 is exactly the hard loss. SOMA_ERR_ARG: soft_count outside 1..K, blocks
+     * that do not split it, a negative or non-finite weight, a non-finite temperature, soft
+     * targets with the mse loss or the ff rule (a loss of its own). */
     const float *soft;
     int soft_count, soft_block;
     float soft_temp, soft_weight;
@@ -382,8 +387,19 @@ typedef struct soma_cl_opts {
     uint64_t seed;            /* reservoir, replay draws, true-Fisher labels */
 
     /* --- learning without forgetting (cl_lwf.c) --- */
-    float lwf_alpha;          /* weight of the distillation term (default 1) */
-    float lwf_temp;           /* distillation temperature (default 2) */
+    /* At each task's end a frozen clone of the net (the teacher); while task t >= 1 trains, the
+     * training loop's target_hook sets the teacher's logits on the batch as soft targets over
+     * the earlier tasks' outputs: task scenario the t earlier heads (soft_count t*c, blocks of
+     * c), class scenario one block over the classes seen before (the outputs up to the largest
+     * class of tasks 0..t-1: t*c for split streams), domain scenario the shared head (c). Any rule whose update
+     * comes from soma_rule_loss; rules with a predict op of their own (ff) are refused.
+     * Memory: the teacher's values, gradient block and activation buffers. SOMA_ERR_ARG from
+     * soma_cl_run on a negative or non-finite alpha or a temperature <= 0. */
+    float lwf_alpha;          /* weight of the distillation term (soft_weight; default 1) */
+    float lwf_temp;           /* distillation temperature (soft_temp; default 2) */
+    int lwf_balance;          /* 1: weigh the distillation by the tasks before, soft_weight =
+                                 lwf_alpha * t in task t, the ratio of van de Ven et al.'s (2020)
+                                 1/(t+1) current-task and t/(t+1) replay terms (default 0) */
 
     /* --- generative replay (cl_genreplay.c) --- */
     int gen_latent;           /* the VAE's latent size (default 32) */

@@ -51,6 +51,7 @@ soma_cl_opts soma_cl_opts_default(void) {
     o.seed = 1;
     o.lwf_alpha = 1.f;
     o.lwf_temp = 2.f;
+    o.lwf_balance = 0;
     o.gen_latent = 32;
     o.cls_capacity = 0;
     o.cls_key_dim = 256;

@@ -1,6 +1,7 @@
 /* The NWB reader, spike tables, binning, smoothing, behaviour alignment, PSTHs and unit splits
  * (soma/neuro.h) against the files and NumPy values of tests/ref/gen_nwb.py, the corrupt files'
  * errors, and the binning speed on a 2-hour, 200-unit session. */
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,8 @@ static void test_corrupt_(void) {
     CHECK_FAILS(soma_nwb_parse(buf, (size_t)len / 2, "half.nwb", &r), SOMA_ERR_FORMAT);
     CHECK_FAILS(soma_nwb_parse(buf, 4, "tiny.nwb", &r), SOMA_ERR_FORMAT);
     free(buf);
+    // every read, good or bad, closed every HDF5 object it opened
+    CHECK(H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL) == 0);
 }
 
 static void test_tables_(void) {

@@ -27,6 +27,7 @@ typedef struct rd_ {
     hid_t f, lapl;
     const char *label;
     long visited;
+    double file_size; /* bytes: no dataset stores more than this */
 } rd_;
 
 static herr_t deny_elink_(const char *parent_file, const char *parent_group, const char *child_file,
@@ -110,6 +111,7 @@ static soma_status open_num_(const rd_ *R, const char *path, int want_int, int m
         goto out;
     }
     double need = total * (double)esz, have = (double)H5Dget_storage_size(ds);
+    if (have > R->file_size) have = R->file_size; /* a forged layout message cannot add bytes */
     H5D_layout_t lay = H5Pget_layout(dcpl);
     double ratio = lay == H5D_CHUNKED ? 1100.0 : 1.0;
     if (need > have * ratio + (lay == H5D_CHUNKED ? 65536.0 : 0.0)) {
@@ -538,8 +540,8 @@ static int series_cmp_(const void *a, const void *b) {
 
 // --- NWB: the whole file ---------------------------------------------------------------------
 
-static soma_status read_file_(hid_t f, const char *label, soma_recording *r) {
-    rd_ R = {.f = f, .label = label};
+static soma_status read_file_(hid_t f, const char *label, size_t file_size, soma_recording *r) {
+    rd_ R = {.f = f, .label = label, .file_size = (double)file_size};
     R.lapl = H5Pcreate(H5P_LINK_ACCESS);
     if (R.lapl < 0 || H5Pset_elink_cb(R.lapl, deny_elink_, NULL) < 0) {
         if (R.lapl >= 0) H5Pclose(R.lapl);
@@ -566,12 +568,14 @@ soma_status soma_nwb_read(const char *path, soma_recording *r) {
     if (!fp) return soma_error(SOMA_ERR_IO, "nwb: cannot open %s: %s", path, strerror(errno));
     unsigned char sig[8] = {0};
     size_t got = fread(sig, 1, 8, fp);
+    long size = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
     fclose(fp);
+    if (size < 0) return soma_error(SOMA_ERR_IO, "nwb: cannot size %s", path);
     if (got < 8 || memcmp(sig, "\x89HDF\r\n\x1a\n", 8) != 0)
         return soma_error(SOMA_ERR_FORMAT, "nwb: %s is not an HDF5 file (no HDF5 signature at its start)", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return soma_error(SOMA_ERR_FORMAT, "nwb: %s: HDF5 cannot open it (truncated or corrupt)", path);
-    soma_status st = read_file_(f, path, r);
+    soma_status st = read_file_(f, path, (size_t)size, r);
     H5Fclose(f);
     if (st != SOMA_OK) soma_recording_free(r);
     return st;
@@ -590,7 +594,7 @@ soma_status soma_nwb_parse(const void *buf, size_t n, const char *label, soma_re
     hid_t f = H5Fopen(label, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     if (f < 0) return soma_error(SOMA_ERR_FORMAT, "nwb: %s: HDF5 cannot open it (truncated or corrupt)", label);
-    soma_status st = read_file_(f, label, r);
+    soma_status st = read_file_(f, label, n, r);
     H5Fclose(f);
     if (st != SOMA_OK) soma_recording_free(r);
     return st;

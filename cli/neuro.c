@@ -92,8 +92,8 @@ static int start_(const char *cmd, const soma_opt *opts, int argc, char **argv, 
             return fail_(soma_error(SOMA_ERR_ARG, "neuro %s: one input file, got '%s' and '%s'", cmd, *file, s));
         }
     }
-    char name[32];
-    snprintf(name, sizeof name, "neuro %s", cmd);
+    /* soma_args keeps the command's name: a string that outlives it */
+    const char *name = !strcmp(cmd, "info") ? "neuro info" : "neuro bin";
     soma_status st = soma_args_parse(a, name, opts, n_rest, rest);
     free(rest);
     if (st != SOMA_OK) return fail_(st);

@@ -276,10 +276,15 @@ static void test_speed_(void) {
     }
     s.t_stop = T;
     soma_counts c;
-    double t0 = 0, t1 = soma_now();
-    CHECK_OK(soma_spikes_bin(&s, &t0, 1, (int)(T / 20), 20, &c));
-    double dt = soma_now() - t1;
-    printf("speed: %ld spikes, %d units, %d bins of 20 ms binned in %.3f s\n", s.n, U, c.n_bins, dt);
+    double t0 = 0, dt = 1e30;
+    for (int rep = 0; rep < 2; rep++) { /* the better of two runs (allocation included) */
+        if (rep) soma_counts_free(&c);
+        double t1 = soma_now();
+        CHECK_OK(soma_spikes_bin(&s, &t0, 1, (int)(T / 20), 20, &c));
+        double d = soma_now() - t1;
+        if (d < dt) dt = d;
+    }
+    printf("speed: %ld spikes, %d units, %d bins of 20 ms binned in %.3f s (best of 2)\n", s.n, U, c.n_bins, dt);
     double total = 0;
     for (size_t i = 0; i < (size_t)c.n_bins * U; i++) total += c.x[i];
     CHECK(total == (double)s.n);

@@ -192,9 +192,14 @@ static void test_corrupt_(void) {
     FILE *fp = fopen(fx_path_("corrupt_names.txt"), "r");
     CHECK(fp != NULL);
     if (!fp) return;
-    char file[128], what[256];
+    char line[512];
     int n = 0;
-    while (fscanf(fp, "%127s %255s", file, what) == 2) {
+    while (fgets(line, sizeof line, fp)) {
+        char *tab = strchr(line, '\t'), *file = line, *what = tab + 1;
+        CHECK(tab != NULL);
+        if (!tab) break;
+        *tab = '\0';
+        what[strcspn(what, "\n")] = '\0';
         soma_recording r;
         CHECK_FAILS(soma_nwb_read(fx_path_(file), &r), SOMA_ERR_FORMAT);
         if (!strstr(soma_errmsg(), what)) {

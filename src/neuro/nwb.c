@@ -22,12 +22,14 @@
 #define MAX_LINKS 4096  /* links of one group we look at */
 #define MAX_VISIT 20000 /* groups visited looking for behaviour */
 #define MAX_DEPTH 10
+#define BUDGET_RATIO 64.0 /* all datasets read from a file, together: at most 64x its size + 16 MB */
 
 typedef struct rd_ {
     hid_t f, lapl;
     const char *label;
     long visited;
     double file_size; /* bytes: no dataset stores more than this */
+    double budget;    /* bytes all datasets together may still expand to (links may repeat one) */
 } rd_;
 
 static herr_t deny_elink_(const char *parent_file, const char *parent_group, const char *child_file,
@@ -59,8 +61,10 @@ static int exists_(const rd_ *R, const char *path) {
 typedef struct num_ {
     int rank;
     hsize_t dims[2];
-    size_t n; /* elements */
+    size_t n;     /* elements */
+    double bytes; /* as stored (uncompressed) */
     int is_int;
+    int not_numbers; /* failed because of the type class or the rank (not the size) */
 } num_;
 
 /* Opens path and checks it: numeric (integer if want_int), rank in [min_rank, max_rank], no
@@ -70,7 +74,8 @@ static soma_status open_num_(const rd_ *R, const char *path, int want_int, int m
     *d = H5I_INVALID_HID;
     memset(info, 0, sizeof *info);
     if (!exists_(R, path)) return soma_error(SOMA_ERR_FORMAT, "nwb: %s: no dataset %s", R->label, path);
-    hid_t ds = H5Dopen2(R->f, path, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(R->f, path, H5P_DEFAULT); /* exists_ has resolved it without external links */
+    info->not_numbers = ds < 0;
     if (ds < 0) return soma_error(SOMA_ERR_FORMAT, "nwb: %s: %s is not a readable dataset", R->label, path);
     soma_status st = SOMA_OK;
     hid_t ty = H5Dget_type(ds), sp = H5Dget_space(ds), dcpl = H5Dget_create_plist(ds);
@@ -81,6 +86,7 @@ static soma_status open_num_(const rd_ *R, const char *path, int want_int, int m
     H5T_class_t cls = H5Tget_class(ty);
     size_t esz = H5Tget_size(ty);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+        info->not_numbers = 1;
         st = soma_error(SOMA_ERR_FORMAT, "nwb: %s: %s holds %s, not numbers", R->label, path,
                         cls == H5T_STRING ? "strings" : "a non-numeric type");
         goto out;
@@ -95,6 +101,7 @@ static soma_status open_num_(const rd_ *R, const char *path, int want_int, int m
     }
     int rank = H5Sget_simple_extent_ndims(sp);
     if (rank < min_rank || rank > max_rank) {
+        info->not_numbers = 1;
         st = soma_error(SOMA_ERR_FORMAT, "nwb: %s: %s has %d dimensions; want %d to %d", R->label, path, rank,
                         min_rank, max_rank);
         goto out;
@@ -119,10 +126,16 @@ static soma_status open_num_(const rd_ *R, const char *path, int want_int, int m
                         need, have);
         goto out;
     }
+    if (need > R->budget) {
+        st = soma_error(SOMA_ERR_FORMAT, "nwb: %s: %s: the datasets read so far and this one expand to more than %.0f "
+                        "times the file's size", R->label, path, BUDGET_RATIO);
+        goto out;
+    }
     info->rank = rank;
     info->dims[0] = dims[0];
     info->dims[1] = rank == 2 ? dims[1] : 1;
     info->n = (size_t)total;
+    info->bytes = need;
     info->is_int = cls == H5T_INTEGER;
 out:
     if (ty >= 0) H5Tclose(ty);
@@ -135,7 +148,7 @@ out:
 
 /* Reads a checked numeric dataset converted to mem_type (H5T_NATIVE_DOUBLE, _INT64, _FLOAT)
  * into a new array *out (soma_free; at least one element allocated). */
-static soma_status read_num_(const rd_ *R, const char *path, int want_int, int min_rank, int max_rank,
+static soma_status read_num_(rd_ *R, const char *path, int want_int, int min_rank, int max_rank,
                              hid_t mem_type, void **out, num_ *info) {
     *out = NULL;
     hid_t d;
@@ -154,6 +167,7 @@ static soma_status read_num_(const rd_ *R, const char *path, int want_int, int m
                           path);
     }
     *out = buf;
+    R->budget -= info->bytes;
     return SOMA_OK;
 }
 
@@ -378,7 +392,12 @@ static soma_status read_trials_(rd_ *R, soma_recording *r) {
         if (exists_(R, ipath)) continue; /* a ragged column */
         hid_t d;
         num_ c;
-        if (open_num_(R, path, 0, 1, 1, &d, &c) != SOMA_OK) continue; /* strings, groups, 2-D: not ours */
+        st = open_num_(R, path, 0, 1, 1, &d, &c);
+        if (st != SOMA_OK && c.not_numbers) continue; /* strings, groups, 2-D: not a column of ours */
+        if (st != SOMA_OK) {
+            H5Gclose(g);
+            return st;
+        }
         H5Dclose(d);
         if (c.n != a.n) {
             H5Gclose(g);
@@ -434,13 +453,13 @@ static soma_status read_series_(rd_ *R, soma_recording *r, const char *group) {
     snprintf(dpath, sizeof dpath, "%s/data", group);
     hid_t d;
     num_ nd;
-    if (open_num_(R, dpath, 0, 1, 2, &d, &nd) != SOMA_OK) return SOMA_OK; /* images, strings, ...: skip */
+    soma_status st = open_num_(R, dpath, 0, 1, 2, &d, &nd);
+    if (st != SOMA_OK) return nd.not_numbers ? SOMA_OK : st; /* images, strings, ...: skipped */
     H5Dclose(d);
     int has_ts = (snprintf(tpath, sizeof tpath, "%s/timestamps", group), exists_(R, tpath));
     if (!has_ts && (snprintf(tpath, sizeof tpath, "%s/starting_time", group), !exists_(R, tpath)))
         return SOMA_OK; /* no time base: not a time series we know */
     soma_series s = {0};
-    soma_status st;
     num_ nt;
     s.n = (long)nd.dims[0];
     s.dim = (int)nd.dims[1];
@@ -541,7 +560,8 @@ static int series_cmp_(const void *a, const void *b) {
 // --- NWB: the whole file ---------------------------------------------------------------------
 
 static soma_status read_file_(hid_t f, const char *label, size_t file_size, soma_recording *r) {
-    rd_ R = {.f = f, .label = label, .file_size = (double)file_size};
+    rd_ R = {.f = f, .label = label, .file_size = (double)file_size,
+             .budget = BUDGET_RATIO * (double)file_size + (double)(1 << 24)};
     R.lapl = H5Pcreate(H5P_LINK_ACCESS);
     if (R.lapl < 0 || H5Pset_elink_cb(R.lapl, deny_elink_, NULL) < 0) {
         if (R.lapl >= 0) H5Pclose(R.lapl);

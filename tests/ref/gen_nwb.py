@@ -113,6 +113,19 @@ def nwb_file(path, mutate=None):
             mutate(f)
 
 
+def bomb(f):
+    """16 MB of zeros gzip'd to ~17 kB (within the 1100:1 a single dataset may claim), hard-linked
+    as the data of 8 series: together more than the reader's budget (64x the file + 16 MB)."""
+    z = f.create_dataset("processing/bomb/zeros", data=np.zeros(1 << 21), chunks=(1 << 17,), compression="gzip",
+                         compression_opts=9)
+    t0 = f.create_dataset("processing/bomb/t0", data=0.0)
+    t0.attrs["rate"] = 1000.0
+    for i in range(8):
+        g = f.create_group(f"processing/bomb/s{i}")
+        g["data"] = z
+        g["starting_time"] = t0
+
+
 def replace(f, path, data, **kw):
     del f[path]
     f.create_dataset(path, data=data, **kw)
@@ -148,6 +161,7 @@ CORRUPT = {  # name -> (mutation, what the error must name)
     "ts_nonmono": (lambda f: replace(f, "processing/behavior/Position/xy/timestamps", xy_t[::-1].copy()),
                    "processing/behavior/Position/xy/timestamps"),
     "ts_len": (lambda f: replace(f, "acquisition/lick/timestamps", lick_t[:10]), "acquisition/lick/timestamps"),
+    "bomb": (lambda f: bomb(f), "times the file's size"),
     "rate_missing": (lambda f: f["processing/behavior/speed/starting_time"].attrs.__delitem__("rate"),
                      "processing/behavior/speed/starting_time"),
 }
@@ -195,7 +209,7 @@ def main():
         f.write(whole[: len(whole) // 3])
     with open(os.path.join(OUT, "corrupt_names.txt"), "w") as f:
         for name, (_, what) in CORRUPT.items():
-            f.write(f"bad_{name}.nwb {what}\n")
+            f.write(f"bad_{name}.nwb\t{what}\n")
 
     # spikes in time order (ties: lower unit first), ms
     ids = np.concatenate([np.full(len(t), u) for u, t in enumerate(unit_times)])

@@ -29,6 +29,10 @@ static const soma_opt bin_opts_[] = {
     {"smooth-ms", SOMA_OPT_FLOAT, "0", 0, 1e7, NULL, "Gaussian smoothing sigma, ms (0: none)", 0},
     {"causal", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "causal smoothing (past and present bins only)", 0},
     {"behavior", SOMA_OPT_STR, NULL, 0, 0, NULL, "behaviour series (name or last path part) to put on the bins", 0},
+    {"psth", SOMA_OPT_STR, NULL, 0, 0, NULL, "average the trials of each value of this trial column (with --align)", 0},
+    {"held-out", SOMA_OPT_STR, NULL, 0, 0, NULL, "N units drawn with --seed, or ids:A,B,...: written apart", 0},
+    {"seed", SOMA_OPT_INT, "1", 0, 2147483647, NULL, "seed of the held-out draw", 0},
+    {"out-held-out", SOMA_OPT_STR, NULL, 0, 0, NULL, "held-out units' counts as NPY (with --held-out)", 0},
     {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "counts as NPY float32 [trials, bins, units] (-o; required)", 0},
     {"out2", SOMA_OPT_STR, NULL, 0, 0, NULL, "behaviour as NPY float32 [trials, bins, dims] (-o2)", 0},
     {"ids", SOMA_OPT_STR, NULL, 0, 0, NULL, "unit ids NPY beside a spike-times NPY", 0},
@@ -46,7 +50,8 @@ static int fail_(soma_status st) {
 static void usage_(void) {
     printf("usage: soma neuro info FILE [--json]\n"
            "       soma neuro bin FILE --bin-ms 20 [--align COL --window PRE,POST] [--smooth-ms S] -o X.npy\n"
-           "                      [--behavior NAME -o2 B.npy]\n"
+           "                      [--behavior NAME -o2 B.npy] [--psth COLUMN]\n"
+           "                      [--held-out N|ids:A,B,... --out-held-out Y.npy]\n"
            "FILE: an NWB 2.x file (.nwb), a spike table as CSV (\"unit,time\" rows, s) or NPY ([n, 2] rows of\n"
            "time s and unit id, or times [n] with --ids IDS.npy). docs/neuro.md.\n");
 }
@@ -216,18 +221,59 @@ bad:
     return soma_error(SOMA_ERR_ARG, "neuro bin: --window '%s': want PRE,POST in ms with PRE < POST (e.g. -200,800)", s);
 }
 
+/* --held-out: "N" (drawn with seed) or "ids:A,B,..." (unit ids as in the file) -> mask. */
+static soma_status held_out_(const soma_recording *r, const char *spec, int seed, uint8_t *mask) {
+    if (!strncmp(spec, "ids:", 4)) {
+        int n = 0, cap = r->n_units + 1;
+        int64_t *ids = soma_alloc((size_t)cap, sizeof *ids);
+        if (!ids) return soma_error(SOMA_ERR_NOMEM, "neuro bin: out of memory");
+        const char *p = spec + 4;
+        soma_status st = SOMA_OK;
+        while (st == SOMA_OK) {
+            char *e;
+            long long v = strtoll(p, &e, 10);
+            if (e == p || (*e != ',' && *e != '\0')) {
+                st = soma_error(SOMA_ERR_ARG, "neuro bin: --held-out '%s': want ids:A,B,... (integers)", spec);
+                break;
+            }
+            if (n == cap) {
+                st = soma_error(SOMA_ERR_ARG, "neuro bin: --held-out lists more ids than the %d units", r->n_units);
+                break;
+            }
+            ids[n++] = v;
+            if (*e == '\0') break;
+            p = e + 1;
+        }
+        if (st == SOMA_OK) st = soma_units_mask(r, ids, n, mask);
+        soma_free(ids);
+        if (st == SOMA_OK && n == r->n_units) st = soma_error(SOMA_ERR_ARG, "neuro bin: --held-out holds every unit out");
+        return st;
+    }
+    char *e;
+    long k = strtol(spec, &e, 10);
+    if (e == spec || *e || k < 1 || k >= r->n_units)
+        return soma_error(SOMA_ERR_ARG, "neuro bin: --held-out '%s': want N in 1..%d (units: %d) or ids:A,B,...", spec,
+                          r->n_units - 1, r->n_units);
+    return soma_units_split(r->n_units, (int)k, (uint64_t)seed, mask);
+}
+
 static int cmd_bin_(int argc, char **argv) {
     soma_args a;
     const char *file;
     int rc = start_("bin", bin_opts_, argc, argv, &a, &file);
     if (rc >= 0) return rc;
     soma_recording r = {0};
-    soma_counts c = {0};
-    float *beh = NULL;
+    soma_counts c = {0}, tmp = {0}, bc = {0}, held = {0};
+    double *levels = NULL;
+    int n_levels = 0;
+    uint8_t *mask = NULL;
     soma_bin_opts o = {0};
     soma_status st = SOMA_OK;
     const char *out = soma_args_str(&a, "out"), *out2 = soma_args_str(&a, "out2"),
-               *bname = soma_args_str(&a, "behavior"), *win = soma_args_str(&a, "window");
+               *bname = soma_args_str(&a, "behavior"), *win = soma_args_str(&a, "window"),
+               *psth = soma_args_str(&a, "psth"), *hold = soma_args_str(&a, "held-out"),
+               *out_held = soma_args_str(&a, "out-held-out");
+    int seed = 1;
     o.align = soma_args_str(&a, "align");
     o.causal = soma_args_flag(&a, "causal");
     if ((st = soma_args_double(&a, "bin-ms", &o.bin_ms)) || (st = soma_args_double(&a, "smooth-ms", &o.smooth_ms)))
@@ -249,6 +295,15 @@ static int cmd_bin_(int argc, char **argv) {
         goto done;
     }
     if (win && (st = parse_window_(win, &o.pre_ms, &o.post_ms))) goto done;
+    if (psth && !o.align) {
+        st = soma_error(SOMA_ERR_ARG, "neuro bin: --psth needs --align COLUMN --window PRE,POST");
+        goto done;
+    }
+    if (!hold != !out_held) {
+        st = soma_error(SOMA_ERR_ARG, "neuro bin: --held-out and --out-held-out Y.npy go together");
+        goto done;
+    }
+    if ((st = soma_args_int(&a, "seed", &seed))) goto done;
     if (o.causal && !(o.smooth_ms > 0)) {
         st = soma_error(SOMA_ERR_ARG, "neuro bin: --causal needs --smooth-ms > 0");
         goto done;
@@ -260,17 +315,57 @@ static int cmd_bin_(int argc, char **argv) {
                         bname, file);
         goto done;
     }
-    if ((st = soma_recording_bin(&r, &o, &c))) goto done;
-    int shape[3] = {c.n_trials, c.n_bins, c.n_units};
-    if ((st = soma_npy_write_f32(out, 3, shape, c.x))) goto done;
-    if (s) {
-        beh = soma_alloc((size_t)c.n_trials * c.n_bins * s->dim, sizeof *beh);
-        if (!beh) {
+    const double *cond = NULL;
+    if (psth && !(cond = soma_recording_col(&r, psth))) {
+        st = soma_error(SOMA_ERR_ARG, "neuro bin: no trial column '%s' for --psth (see 'soma neuro info %s')", psth, file);
+        goto done;
+    }
+    if (hold) {
+        if (!(mask = soma_alloc((size_t)r.n_units, 1))) {
             st = soma_error(SOMA_ERR_NOMEM, "neuro bin: out of memory");
             goto done;
         }
-        int bshape[3] = {c.n_trials, c.n_bins, s->dim};
-        if ((st = soma_series_align(s, &c, beh)) || (st = soma_npy_write_f32(out2, 3, bshape, beh))) goto done;
+        if ((st = held_out_(&r, hold, seed, mask))) goto done;
+    }
+    if ((st = soma_recording_bin(&r, &o, &c))) goto done;
+    // behaviour on the per-trial bins, kept in a soma_counts (units = dims) so a PSTH averages it too
+    if (s) {
+        if ((st = soma_counts_alloc(&bc, c.n_trials, c.n_bins, s->dim, c.bin_ms))) goto done;
+        memcpy(bc.t0, c.t0, (size_t)c.n_trials * sizeof *c.t0);
+        if ((st = soma_series_align(s, &c, bc.x))) goto done;
+    }
+    if (cond) {
+        levels = soma_alloc((size_t)c.n_trials, sizeof *levels);
+        if (!levels) {
+            st = soma_error(SOMA_ERR_NOMEM, "neuro bin: out of memory");
+            goto done;
+        }
+        if ((st = soma_counts_psth(&c, cond, &tmp, levels, &n_levels))) goto done;
+        soma_counts_free(&c);
+        c = tmp;
+        memset(&tmp, 0, sizeof tmp);
+        if (s) {
+            if ((st = soma_counts_psth(&bc, cond, &tmp, NULL, NULL))) goto done;
+            soma_counts_free(&bc);
+            bc = tmp;
+            memset(&tmp, 0, sizeof tmp);
+        }
+    }
+    if (mask) {
+        if ((st = soma_counts_select(&c, mask, 1, &held)) || (st = soma_counts_select(&c, mask, 0, &tmp))) goto done;
+        soma_counts_free(&c);
+        c = tmp;
+        memset(&tmp, 0, sizeof tmp);
+    }
+    int shape[3] = {c.n_trials, c.n_bins, c.n_units};
+    if ((st = soma_npy_write_f32(out, 3, shape, c.x))) goto done;
+    if (mask) {
+        int hshape[3] = {held.n_trials, held.n_bins, held.n_units};
+        if ((st = soma_npy_write_f32(out_held, 3, hshape, held.x))) goto done;
+    }
+    if (s) {
+        int bshape[3] = {bc.n_trials, bc.n_bins, bc.n_units};
+        if ((st = soma_npy_write_f32(out2, 3, bshape, bc.x))) goto done;
     }
     if (!soma_args_flag(&a, "quiet")) {
         if (soma_args_flag(&a, "json")) {
@@ -281,18 +376,33 @@ static int cmd_bin_(int argc, char **argv) {
             for (int i = 0; i < 3; i++) cJSON_AddItemToArray(sh, cJSON_CreateNumber(shape[i]));
             cJSON_AddNumberToObject(j, "bin_ms", o.bin_ms);
             if (s) cJSON_AddStringToObject(j, "behavior", s->name), cJSON_AddStringToObject(j, "out2", out2);
+            if (cond) {
+                cJSON *lv = cJSON_AddArrayToObject(j, "conditions");
+                for (int i = 0; i < n_levels; i++) cJSON_AddItemToArray(lv, cJSON_CreateNumber(levels[i]));
+            }
+            if (mask) {
+                cJSON *ho = cJSON_AddArrayToObject(j, "held_out_ids");
+                for (int u = 0; u < r.n_units; u++)
+                    if (mask[u]) cJSON_AddItemToArray(ho, cJSON_CreateNumber((double)r.unit_id[u]));
+                cJSON_AddStringToObject(j, "out_held_out", out_held);
+            }
             print_json_(j);
             cJSON_Delete(j);
         } else {
             printf("%s: [%d trials, %d bins, %d units] of %g ms -> %s", file, c.n_trials, c.n_bins, c.n_units, o.bin_ms,
                    out);
-            if (s) printf("; %s [%d, %d, %d] -> %s", s->name, c.n_trials, c.n_bins, s->dim, out2);
+            if (s) printf("; %s [%d, %d, %d] -> %s", s->name, bc.n_trials, bc.n_bins, bc.n_units, out2);
+            if (mask) printf("; %d held-out units -> %s", held.n_units, out_held);
             printf("\n");
         }
     }
 done:
-    soma_free(beh);
+    soma_free(levels);
+    soma_free(mask);
     soma_counts_free(&c);
+    soma_counts_free(&tmp);
+    soma_counts_free(&bc);
+    soma_counts_free(&held);
     soma_recording_free(&r);
     soma_args_free(&a);
     return st == SOMA_OK ? 0 : fail_(st);

@@ -32,6 +32,8 @@ expect 0 "bin aligned" "" -- "$SOMA" neuro bin "$F/session.nwb" --bin-ms 50 --al
 expect 0 "bin smoothed" "" -- "$SOMA" neuro bin "$F/session.nwb" --bin-ms 20 --align start_time --window=-100,500 \
     --smooth-ms 40 --causal -o "$T/st.npy" --quiet
 expect 0 "bin continuous" "" -- "$SOMA" neuro bin "$F/session.nwb" --bin-ms 20 -o "$T/cont.npy" --quiet
+expect 0 "bin psth + held-out" "" -- "$SOMA" neuro bin "$F/session.nwb" --bin-ms 50 --align go_cue_time \
+    --window -200,800 --psth condition --held-out ids:11,20 --out-held-out "$T/ho.npy" -o "$T/hi.npy" --quiet
 expect 0 "bin csv table" "" -- "$SOMA" neuro bin "$F/table.csv" --bin-ms 20 -o "$T/csv.npy" --quiet
 if $PY - "$F/expected.bin" "$T" <<'EOF'; then ok; else bad "bin outputs differ from expected.bin"; fi
 import struct, sys
@@ -48,13 +50,31 @@ def load(path):
         out[name] = np.frombuffer(d, "<f4", cnt, off).reshape(shape); off += 4 * cnt
     return out
 E, T = load(sys.argv[1]), sys.argv[2]
-go, xy, st, cont, csv = (np.load(f"{T}/{n}.npy") for n in ("go", "xy", "st", "cont", "csv"))
+go, xy, st, cont, csv, hi, ho = (np.load(f"{T}/{n}.npy") for n in ("go", "xy", "st", "cont", "csv", "hi", "ho"))
+# PSTHs by condition (1, 2, 3), units 11 and 20 (columns 1 and 3) held out
+assert hi.shape == (3, 20, 3) and np.allclose(hi, E["psth"][:, :, [0, 2, 4]], atol=1e-6), hi.shape
+assert ho.shape == (3, 20, 2) and np.allclose(ho, E["psth"][:, :, [1, 3]], atol=1e-6), ho.shape
 assert go.shape == (8, 20, 5) and np.array_equal(go, E["go50"]), go.shape
 assert xy.shape == (8, 20, 2) and np.allclose(xy, E["go50_xy"], atol=1e-5), xy.shape
 assert st.shape == (8, 30, 5) and np.allclose(st, E["st20_causal"], atol=1e-5), st.shape
 assert cont.shape == E["cont20"].shape and np.array_equal(cont, E["cont20"])
 # the table has no silent unit 21 and no trials (so it ends at its last spike)
 assert csv.shape[2] == 4 and np.array_equal(csv, E["cont20"][:, :csv.shape[1], :4]), csv.shape
+EOF
+
+# seeded held-out draw: reproducible, 2 + 3 units that together are the whole recording
+for k in 1 2; do
+    "$SOMA" neuro bin "$F/session.nwb" --held-out 2 --seed 3 --out-held-out "$T/y$k.npy" -o "$T/x$k.npy" --quiet
+done
+"$SOMA" neuro bin "$F/session.nwb" -o "$T/all.npy" --quiet
+if $PY - "$T" <<'EOF'; then ok; else bad "seeded --held-out"; fi
+import sys
+import numpy as np
+T = sys.argv[1]
+x1, y1, x2, y2, a = (np.load(f"{T}/{n}.npy") for n in ("x1", "y1", "x2", "y2", "all"))
+assert x1.shape[2] == 3 and y1.shape[2] == 2 and np.array_equal(x1, x2) and np.array_equal(y1, y2)
+got = sorted(tuple(c) for c in np.concatenate([x1, y1], 2)[0].T)
+assert got == sorted(tuple(c) for c in a[0].T)
 EOF
 
 # --- bad input: files, options, arrays
@@ -80,6 +100,13 @@ expect 2 "behaviour without -o2" "-o2" -- "$SOMA" neuro bin "$F/session.nwb" --b
 expect 2 "mismatched arrays" "table_ids_short.npy" -- "$SOMA" neuro bin "$F/table_times.npy" \
     --ids "$F/table_ids_short.npy" -o "$T/x.npy"
 expect 2 "fractional ids" "not an integer" -- "$SOMA" neuro info "$F/table_times.npy" --ids "$F/table_ids_frac.npy"
+expect 2 "psth without align" "--psth" -- "$SOMA" neuro bin "$F/session.nwb" --psth condition -o "$T/x.npy"
+expect 2 "psth unknown column" "nope" -- "$SOMA" neuro bin "$F/session.nwb" --align start_time --window 0,100 \
+    --psth nope -o "$T/x.npy"
+expect 2 "held-out all" "--held-out" -- "$SOMA" neuro bin "$F/session.nwb" --held-out 5 --out-held-out "$T/y.npy" -o "$T/x.npy"
+expect 2 "held-out unknown id" "99" -- "$SOMA" neuro bin "$F/session.nwb" --held-out ids:11,99 --out-held-out "$T/y.npy" \
+    -o "$T/x.npy"
+expect 2 "held-out without its file" "--out-held-out" -- "$SOMA" neuro bin "$F/session.nwb" --held-out 2 -o "$T/x.npy"
 expect 2 "two files" "one input file" -- "$SOMA" neuro info "$F/session.nwb" "$F/table.csv"
 [ ! -e "$T/x.npy" ] && ok || bad "a failed bin left $T/x.npy"
 

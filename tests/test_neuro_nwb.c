@@ -159,6 +159,12 @@ static void test_session_(void) {
         memset(m3, 0, 5);
         CHECK_FAILS(soma_counts_select(&c, m3, 1, &c2), SOMA_ERR_ARG);
         CHECK_FAILS(soma_units_split(5, 6, 1, m3), SOMA_ERR_ARG);
+        // a given list of unit ids (as in the file)
+        const int64_t ids[2] = {20, 11};
+        CHECK_OK(soma_units_mask(&r, ids, 2, m3));
+        CHECK(m3[0] == 0 && m3[1] == 1 && m3[2] == 0 && m3[3] == 1 && m3[4] == 0);
+        const int64_t bad_ids[1] = {13};
+        CHECK_FAILS(soma_units_mask(&r, bad_ids, 1, m3), SOMA_ERR_ARG);
     }
     soma_counts_free(&c);
     // start_time, -100..500, 20 ms: raw, smoothed (sigma 40 ms), causal

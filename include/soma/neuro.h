@@ -139,6 +139,9 @@ soma_status soma_counts_psth(const soma_counts *c, const double *cond, soma_coun
 /* Held-in / held-out neurons: held_out[u] = 1 for n_held_out units drawn uniformly without
  * replacement with seed (held_out [n_units], caller-owned). */
 soma_status soma_units_split(int n_units, int n_held_out, uint64_t seed, uint8_t *held_out);
+/* mask[u] = 1 for the units whose unit_id is in ids[n] (a given held-out list), else 0 (mask
+ * [r->n_units], caller-owned). SOMA_ERR_ARG on an id the recording does not have. */
+soma_status soma_units_mask(const soma_recording *r, const int64_t *ids, int n, uint8_t *mask);
 /* The units u of c with (mask[u] != 0) == want (want 1: the held-out ones; 0: held-in), in
  * order, into out (allocated). A given list of units is a mask the caller sets. SOMA_ERR_ARG
  * when none is selected. */

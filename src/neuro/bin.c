@@ -263,6 +263,18 @@ soma_status soma_units_split(int n_units, int n_held_out, uint64_t seed, uint8_t
     return SOMA_OK;
 }
 
+soma_status soma_units_mask(const soma_recording *r, const int64_t *ids, int n, uint8_t *mask) {
+    if (!r || !mask || (n > 0 && !ids) || n < 0) return soma_error(SOMA_ERR_ARG, "units: NULL recording, ids or mask");
+    memset(mask, 0, (size_t)r->n_units);
+    for (int i = 0; i < n; i++) {
+        int u = 0;
+        while (u < r->n_units && r->unit_id[u] != ids[i]) u++;
+        if (u == r->n_units) return soma_error(SOMA_ERR_ARG, "units: the recording has no unit with id %lld", (long long)ids[i]);
+        mask[u] = 1;
+    }
+    return SOMA_OK;
+}
+
 soma_status soma_counts_select(const soma_counts *c, const uint8_t *mask, int want, soma_counts *out) {
     memset(out, 0, sizeof *out);
     if (!c || !c->x || !mask) return soma_error(SOMA_ERR_ARG, "select: NULL counts or mask");

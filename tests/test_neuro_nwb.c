@@ -194,6 +194,20 @@ static void test_session_(void) {
     soma_recording_free(&r);
 }
 
+/* Legal oddities: electrodes without an index, a string series, a series without a time
+ * base, a dangling soft link, an external link (not followed): the same units and trials, the
+ * same three series. */
+static void test_odd_(void) {
+    soma_recording r;
+    CHECK_OK(soma_nwb_read(fx_path_("session_odd.nwb"), &r));
+    if (r.n_units == 0) return;
+    check_spikes_(&r, "session_odd.nwb", 5);
+    CHECK(r.electrode && r.electrode[0] == 3 && r.electrode[2] == 0 && r.electrode[4] == 5);
+    CHECK(r.n_trials == 8 && r.n_series == 3 && !soma_recording_series(&r, "ext") &&
+          !soma_recording_series(&r, "notes") && !soma_recording_series(&r, "untimed"));
+    soma_recording_free(&r);
+}
+
 static void test_corrupt_(void) {
     FILE *fp = fopen(fx_path_("corrupt_names.txt"), "r");
     CHECK(fp != NULL);
@@ -314,6 +328,7 @@ int main(void) {
         return check_report("neuro_nwb");
     }
     test_session_();
+    test_odd_();
     test_corrupt_();
     test_tables_();
     test_speed_();

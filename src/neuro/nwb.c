@@ -43,7 +43,7 @@ static herr_t deny_elink_(const char *parent_file, const char *parent_group, con
 
 /* 1 when every component of path (absolute, "/a/b/c") exists as a link that resolves. */
 static int exists_(const rd_ *R, const char *path) {
-    char buf[512];
+    char buf[1024];
     size_t n = strlen(path);
     if (n == 0 || n >= sizeof buf) return 0;
     memcpy(buf, path, n + 1);
@@ -64,7 +64,7 @@ typedef struct num_ {
     size_t n;     /* elements */
     double bytes; /* as stored (uncompressed) */
     int is_int;
-    int not_numbers; /* failed because of the type class or the rank (not the size) */
+    int not_numbers; /* failed as absent, not a dataset, or of another type class or rank (not its size) */
 } num_;
 
 /* Opens path and checks it: numeric (integer if want_int), rank in [min_rank, max_rank], no
@@ -73,7 +73,10 @@ static soma_status open_num_(const rd_ *R, const char *path, int want_int, int m
                              num_ *info) {
     *d = H5I_INVALID_HID;
     memset(info, 0, sizeof *info);
-    if (!exists_(R, path)) return soma_error(SOMA_ERR_FORMAT, "nwb: %s: no dataset %s", R->label, path);
+    if (!exists_(R, path)) {
+        info->not_numbers = 1; /* for optional data: nothing there (or a dangling link) */
+        return soma_error(SOMA_ERR_FORMAT, "nwb: %s: no dataset %s", R->label, path);
+    }
     hid_t ds = H5Dopen2(R->f, path, H5P_DEFAULT); /* exists_ has resolved it without external links */
     info->not_numbers = ds < 0;
     if (ds < 0) return soma_error(SOMA_ERR_FORMAT, "nwb: %s: %s is not a readable dataset", R->label, path);

@@ -126,6 +126,19 @@ def bomb(f):
         g["starting_time"] = t0
 
 
+def odd_but_fine(f):
+    """Legal oddities the reader must take in its stride: one electrode per unit (no index), a
+    string-valued series, a series without a time base, a dangling soft link and an external
+    link under /processing (never followed)."""
+    del f["units/electrodes_index"]
+    replace(f, "units/electrodes", np.array([3, 1, 0, 7, 5], dtype=np.int32))
+    f.create_dataset("processing/behavior/notes/data", data=np.array(["a", "b"], dtype=h5py.string_dtype()))
+    f.create_dataset("processing/behavior/notes/timestamps", data=[0.1, 0.2])
+    f.create_dataset("processing/behavior/untimed/data", data=np.arange(5.0))
+    f["processing/behavior/dangling"] = h5py.SoftLink("/nowhere/at/all")
+    f["processing/ext"] = h5py.ExternalLink("linked.h5", "/series")
+
+
 def replace(f, path, data, **kw):
     del f[path]
     f.create_dataset(path, data=data, **kw)
@@ -162,6 +175,9 @@ CORRUPT = {  # name -> (mutation, what the error must name)
                    "processing/behavior/Position/xy/timestamps"),
     "ts_len": (lambda f: replace(f, "acquisition/lick/timestamps", lick_t[:10]), "acquisition/lick/timestamps"),
     "bomb": (lambda f: bomb(f), "times the file's size"),
+    "elink_spikes": (lambda f: (f.__delitem__("units/spike_times"),
+                                f.__setitem__("units/spike_times", h5py.ExternalLink("linked.h5", "/spike_times"))),
+                     "/units/spike_times"),
     "rate_missing": (lambda f: f["processing/behavior/speed/starting_time"].attrs.__delitem__("rate"),
                      "processing/behavior/speed/starting_time"),
 }
@@ -197,9 +213,14 @@ def smooth(x, sigma_ms, bin_ms, causal):
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name in os.listdir(OUT):
-        if name.endswith(".nwb"):
+        if name.endswith(".nwb") or name.endswith(".h5"):
             os.remove(os.path.join(OUT, name))
     nwb_file(os.path.join(OUT, "session.nwb"))
+    nwb_file(os.path.join(OUT, "session_odd.nwb"), odd_but_fine)
+    with h5py.File(os.path.join(OUT, "linked.h5"), "w") as f:  # what the external links point to
+        f.create_dataset("spike_times", data=spike_times)
+        f.create_dataset("series/data", data=np.arange(4.0))
+        f.create_dataset("series/timestamps", data=np.arange(4.0))
     for name, (mut, _) in CORRUPT.items():
         nwb_file(os.path.join(OUT, f"bad_{name}.nwb"), mut)
     with open(os.path.join(OUT, "bad_not_hdf5.nwb"), "w") as f:

@@ -380,6 +380,10 @@ typedef struct soma_cl_opts {
     double buffer_frac;       /* (default 0.01) */
     int replay_batch;
     uint64_t seed;            /* reservoir, replay draws, true-Fisher labels */
+    /* joint training (cl_run.c): 1 = task t trains on as many samples as it has, drawn
+     * uniformly without replacement from tasks 0..t (the other methods' number of steps: a
+     * cheaper upper bound); 0 (default) = on all of tasks 0..t (O(T^2) steps in all) */
+    int joint_sampled;
 
     /* --- learning without forgetting (cl_lwf.c) --- */
     float lwf_alpha;          /* weight of the distillation term (default 1) */

@@ -109,9 +109,10 @@ soma_status soma__cl_run_one(const soma_task_stream *s, const soma__cl_setup *u,
 
 
 soma_status soma__cl_methods(const char *what, const char *list, int *on) {
-    char buf[256];
+    char buf[256], pre[64] = "";
+    if (what) snprintf(pre, sizeof pre, "%.40s: ", what);
     memset(on, 0, SOMA_CL_METHOD_COUNT * sizeof(int));
-    if (!list || strlen(list) >= sizeof buf) return soma_error(SOMA_ERR_ARG, "%s: --methods missing or too long", what);
+    if (!list || strlen(list) >= sizeof buf) return soma_error(SOMA_ERR_ARG, "%s--methods missing or too long", pre);
     if (strcmp(list, "all") == 0) {
         for (int k = 0; k < SOMA_CL_METHOD_COUNT; k++) on[k] = 1;
         return SOMA_OK;
@@ -123,11 +124,11 @@ soma_status soma__cl_methods(const char *what, const char *list, int *on) {
         if (q) *q++ = '\0';
         soma_cl_method_kind k;
         SOMA_TRY(soma_cl_method_parse(p, &k));
-        if (on[k]) return soma_error(SOMA_ERR_ARG, "%s: --methods names %s twice", what, p);
+        if (on[k]) return soma_error(SOMA_ERR_ARG, "%s--methods names %s twice", pre, p);
         on[k] = 1;
         n++;
     }
-    return n ? SOMA_OK : soma_error(SOMA_ERR_ARG, "%s: --methods is empty", what);
+    return n ? SOMA_OK : soma_error(SOMA_ERR_ARG, "%s--methods is empty", pre);
 }
 
 /* The first n samples of d (n <= 0 or >= d->n: d itself). */

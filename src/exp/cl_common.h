@@ -29,7 +29,7 @@ soma_status soma__cl_run_one(const soma_task_stream *s, const soma__cl_setup *u,
                              soma_cl_result *res);
 
 /* The methods named in a comma-separated list (each once; "all": every method) into
- * on[SOMA_CL_METHOD_COUNT] (1 = run). what names the command in messages. */
+ * on[SOMA_CL_METHOD_COUNT] (1 = run). what (may be NULL) prefixes messages. */
 soma_status soma__cl_methods(const char *what, const char *list, int *on);
 
 /* A Fashion-MNIST stream: permuted_tasks > 0: "permuted-fmnist:T" (n_train / n_test the first

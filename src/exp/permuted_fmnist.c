@@ -63,9 +63,9 @@ static const char *const reduced_[] = {"--tasks", "3", "--n-train", "1000", "--n
 
 static soma_status check_(const soma_exp_ctx *c) {
     int on[SOMA_CL_METHOD_COUNT];
-    SOMA_TRY(soma__cl_methods("permuted-fmnist", soma_args_str(&c->args, "methods"), on));
+    SOMA_TRY(soma__cl_methods(NULL, soma_args_str(&c->args, "methods"), on));
     const char *h = soma_args_str(&c->args, "hidden");
-    if (!h || !h[0]) return soma_error(SOMA_ERR_ARG, "permuted-fmnist: --hidden is empty");
+    if (!h || !h[0]) return soma_error(SOMA_ERR_ARG, "--hidden is empty");
     return SOMA_OK;
 }
 
@@ -88,7 +88,7 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_float(&c->args, "ewc-gamma", &gam));
     SOMA_TRY(soma_args_float(&c->args, "si-c", &sic));
     SOMA_TRY(soma_args_double(&c->args, "buffer", &buf));
-    SOMA_TRY(soma__cl_methods("permuted-fmnist", soma_args_str(&c->args, "methods"), on));
+    SOMA_TRY(soma__cl_methods(NULL, soma_args_str(&c->args, "methods"), on));
     char net[600];
     snprintf(net, sizeof net, "%s,fc10", soma_args_str(&c->args, "hidden"));
     soma_task_stream *s;

@@ -68,7 +68,7 @@ static const char *const reduced_[] = {"--n-train", "300", "--n-test", "200", "-
 static soma_status scenarios_(const char *list, int *on) {
     char buf[64];
     memset(on, 0, SOMA_CL_SCENARIO_COUNT * sizeof(int));
-    if (!list || strlen(list) >= sizeof buf) return soma_error(SOMA_ERR_ARG, "split-fmnist: --scenarios missing or too long");
+    if (!list || strlen(list) >= sizeof buf) return soma_error(SOMA_ERR_ARG, "--scenarios missing or too long");
     strcpy(buf, list);
     int n = 0;
     for (char *p = buf, *q; p; p = q) {
@@ -77,20 +77,20 @@ static soma_status scenarios_(const char *list, int *on) {
         int k = -1;
         for (int i = 0; i < SOMA_CL_SCENARIO_COUNT; i++)
             if (strcmp(p, soma_cl_scenario_name((soma_cl_scenario)i)) == 0) k = i;
-        if (k < 0) return soma_error(SOMA_ERR_ARG, "split-fmnist: --scenarios: unknown scenario '%s' (task, domain, class)", p);
-        if (on[k]) return soma_error(SOMA_ERR_ARG, "split-fmnist: --scenarios names %s twice", p);
+        if (k < 0) return soma_error(SOMA_ERR_ARG, "--scenarios: unknown scenario '%s' (task, domain, class)", p);
+        if (on[k]) return soma_error(SOMA_ERR_ARG, "--scenarios names %s twice", p);
         on[k] = 1;
         n++;
     }
-    return n ? SOMA_OK : soma_error(SOMA_ERR_ARG, "split-fmnist: --scenarios is empty");
+    return n ? SOMA_OK : soma_error(SOMA_ERR_ARG, "--scenarios is empty");
 }
 
 static soma_status check_(const soma_exp_ctx *c) {
     int on[SOMA_CL_METHOD_COUNT], sc[SOMA_CL_SCENARIO_COUNT];
-    SOMA_TRY(soma__cl_methods("split-fmnist", soma_args_str(&c->args, "methods"), on));
+    SOMA_TRY(soma__cl_methods(NULL, soma_args_str(&c->args, "methods"), on));
     SOMA_TRY(scenarios_(soma_args_str(&c->args, "scenarios"), sc));
     const char *h = soma_args_str(&c->args, "hidden");
-    if (!h || !h[0]) return soma_error(SOMA_ERR_ARG, "split-fmnist: --hidden is empty");
+    if (!h || !h[0]) return soma_error(SOMA_ERR_ARG, "--hidden is empty");
     return SOMA_OK;
 }
 
@@ -110,7 +110,7 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_float(&c->args, "ewc-gamma", &gam));
     SOMA_TRY(soma_args_float(&c->args, "si-c", &sic));
     SOMA_TRY(soma_args_double(&c->args, "buffer", &buf));
-    SOMA_TRY(soma__cl_methods("split-fmnist", soma_args_str(&c->args, "methods"), on));
+    SOMA_TRY(soma__cl_methods(NULL, soma_args_str(&c->args, "methods"), on));
     SOMA_TRY(scenarios_(soma_args_str(&c->args, "scenarios"), sc_on));
     const int validate = soma_args_flag(&c->args, "validate");
     const char *hidden = soma_args_str(&c->args, "hidden"), *optim = soma_args_str(&c->args, "optim");

@@ -26,6 +26,9 @@ static const soma_opt opts_[] = {
     {"optim", SOMA_OPT_ENUM, "adam", 0, 0, "sgd|adam|adamw", "optimizer", 0},
     {"lr", SOMA_OPT_FLOAT, "0.001", 1e-7, 1, NULL, "learning rate", 0},
     {"momentum", SOMA_OPT_FLOAT, "0", 0, 0.999, NULL, "SGD's momentum", 0},
+    {"penalty-optim", SOMA_OPT_ENUM, "adam", 0, 0, "sgd|adam|adamw", "optimizer of EWC, online EWC and SI", 0},
+    {"penalty-lr", SOMA_OPT_FLOAT, "0.001", 1e-7, 1, NULL, "learning rate of EWC, online EWC and SI", 0},
+    {"penalty-momentum", SOMA_OPT_FLOAT, "0", 0, 0.999, NULL, "SGD's momentum for EWC, online EWC and SI", 0},
     {"joint", SOMA_OPT_ENUM, "all", 0, 0, "all|sampled", "joint training on all past data, or on a task's worth drawn from it", 0},
     {"ewc-lambda", SOMA_OPT_FLOAT, "100", 0, 1e12, NULL, "EWC's lambda", 0},
     {"online-lambda", SOMA_OPT_FLOAT, "100", 0, 1e12, NULL, "online EWC's lambda", 0},
@@ -73,7 +76,7 @@ static soma_status check_(const soma_exp_ctx *c) {
 
 static soma_status run_(soma_exp_ctx *c) {
     int T, ntr, nte, epochs, batch, fs, on[SOMA_CL_METHOD_COUNT];
-    float lr, mom, lam, olam, gam, sic;
+    float lr, mom, plr, pmom, lam, olam, gam, sic;
     double buf;
     SOMA_TRY(soma_args_int(&c->args, "tasks", &T));
     SOMA_TRY(soma_args_int(&c->args, "n-train", &ntr));
@@ -83,6 +86,8 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "fisher-samples", &fs));
     SOMA_TRY(soma_args_float(&c->args, "lr", &lr));
     SOMA_TRY(soma_args_float(&c->args, "momentum", &mom));
+    SOMA_TRY(soma_args_float(&c->args, "penalty-lr", &plr));
+    SOMA_TRY(soma_args_float(&c->args, "penalty-momentum", &pmom));
     const int validate = soma_args_flag(&c->args, "validate");
     const int joint_sampled = strcmp(soma_args_str(&c->args, "joint"), "sampled") == 0;
     SOMA_TRY(soma_args_float(&c->args, "ewc-lambda", &lam));
@@ -115,6 +120,11 @@ static soma_status run_(soma_exp_ctx *c) {
         o.joint_sampled = joint_sampled;
         /* every method starts from the same net (seed) and sees the same batches */
         soma__cl_setup u = {net, "bp", soma_args_str(&c->args, "optim"), lr, epochs, batch, c->seed, c->quiet, mom};
+        if (m == SOMA_CL_EWC || m == SOMA_CL_ONLINE_EWC || m == SOMA_CL_SI) { /* the penalty methods' own optimizer */
+            u.optim = soma_args_str(&c->args, "penalty-optim");
+            u.lr = plr;
+            u.momentum = pmom;
+        }
         st = soma__cl_run_one(s, &u, &o, &res[m]);
         if (st != SOMA_OK) break;
         soma__cl_print_progress(soma_cl_method_name(o.method), &res[m], c->quiet);

@@ -2,9 +2,10 @@
 # soma continual on the user's own data (npy:X,Y,TASKS made here with NumPy: three tasks of
 # separable Gaussian classes): the JSON result (an accuracy matrix of 3x3 within [0,1], the
 # metrics recomputed here from it by their definitions, the method's memory), results.json and
-# the figure; each class of bad input (no --stream, an unknown stream or method, task ids out of
-# range or missing, tasks of different input sizes, a buffer larger than memory allows, a net
-# that does not fit the stream) exits 2 with one "soma: ..." line.
+# the figure; each class of bad input (no --stream, an unknown stream, scenario or method, no
+# tasks, task ids out of range or missing, tasks of different input sizes, a buffer larger than
+# memory allows, a net that does not fit the stream; the experiments' --scenarios and
+# --methods) exits 2 with one "soma: ..." line.
 set -u
 SOMA=${1:?usage: test_cl_cli.sh PATH_TO_SOMA}
 . "$(dirname "$0")/sh_util.sh" # PY, $T, ok/bad, expect, sh_report
@@ -64,5 +65,10 @@ expect 2 "different input sizes" "input size" -- "$SOMA" continual --stream "npy
 expect 2 "huge buffer" "buffer" -- "$SOMA" continual --stream "$S" --method replay --buffer 100000000000
 expect 2 "bad buffer" "buffer" -- "$SOMA" continual --stream "$S" --method replay --buffer lots
 expect 2 "net of the wrong size" "outputs|fc6" -- "$SOMA" continual --stream "$S" --net fc16,relu,fc4
+expect 2 "no tasks" "task count" -- "$SOMA" continual --stream permuted-fmnist:0
+expect 2 "unknown scenario" "task, domain or class" -- "$SOMA" continual --stream split-fmnist:sideways
+expect 2 "split-fmnist: unknown scenario" "unknown scenario" -- "$SOMA" run split-fmnist --scenarios task,bogus
+expect 2 "split-fmnist: a method twice" "twice" -- "$SOMA" run split-fmnist --methods ewc,ewc
+expect 2 "permuted-fmnist: unknown method" "method" -- "$SOMA" run permuted-fmnist --methods ewc,dream
 expect 2 "bad lambda" "ewc-lambda" -- "$SOMA" continual --stream "$S" --method ewc --ewc-lambda -3
 sh_report test_cl_cli

@@ -385,6 +385,10 @@ typedef struct soma_cl_opts {
     double buffer_frac;       /* (default 0.01) */
     int replay_batch;
     uint64_t seed;            /* reservoir, replay draws, true-Fisher labels */
+    /* joint training (cl_run.c): 1 = task t trains on as many samples as it has, drawn
+     * uniformly without replacement from tasks 0..t (the other methods' number of steps: a
+     * cheaper upper bound); 0 (default) = on all of tasks 0..t (O(T^2) steps in all) */
+    int joint_sampled;
 
     /* --- learning without forgetting (cl_lwf.c) --- */
     /* At each task's end a frozen clone of the net (the teacher); while task t >= 1 trains, the
@@ -438,7 +442,11 @@ soma_status soma_cl_method_new(soma_cl_method **out, soma_net *net, soma_rule *r
                                long total_train, size_t dim);
 void soma_cl_method_free(soma_cl_method *m);
 /* Installs the method's hooks (hooks, batch_hook, batch_extra, target_hook) into cfg for task t
- * with head (offset, count). LwF, generative replay and CLS need the stream: they are run by
+ * with head (offset, count), chained with the hooks cfg already holds (the caller's; each keeps
+ * its own user): the caller's after_grad runs before the method's, the method's after_step,
+ * epoch_end and task_end before the caller's. A caller's batch_hook, target_hook or save/load
+ * beside one of the method's own: SOMA_ERR_ARG. Attaching a cfg this method filled before keeps
+ * the caller's hooks saved then. LwF, generative replay and CLS need the stream: they are run by
  * soma_cl_run (SOMA_ERR_ARG here otherwise). */
 soma_status soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int head_offset, int head_count);
 /* Bytes the method holds beyond the net: buffer, Fisher, anchors, path integrals. */
@@ -466,7 +474,7 @@ typedef struct soma_cl_result {
 void soma_cl_result_free(soma_cl_result *r);
 
 /* Trains net on the stream's tasks in order with method o (cfg: epochs, batch, lr, seed, ...;
- * its hooks and head are set per task; a method with its own answer, the CLS model, is
+ * its head is set per task and its hooks chained with the method's, soma_cl_method_attach; a method with its own answer, the CLS model, is
  * evaluated through it), evaluating every task's test set before training and
  * after each task. progress (may be NULL) is called after each task. The net must have
  * s->n_outputs outputs (SOMA_ERR_SHAPE otherwise). */

@@ -1,5 +1,5 @@
-/* Continual-learning results as JSON and figures, shared by `soma continual` (cli/continual.c)
- * and the permuted-fmnist experiment (implemented in src/exp/permuted_fmnist.c). */
+/* Continual learning: what `soma continual` (cli/continual.c) and the permuted-fmnist and
+ * split-fmnist experiments share (implemented in src/exp/cl_common.c). */
 #ifndef SOMA_EXP_CL_COMMON_H
 #define SOMA_EXP_CL_COMMON_H
 
@@ -23,8 +23,24 @@ typedef struct soma__cl_setup {
     int epochs, batch;
     uint64_t seed;
     int quiet;
+    float momentum; /* SGD's momentum (0: none) */
 } soma__cl_setup;
 soma_status soma__cl_run_one(const soma_task_stream *s, const soma__cl_setup *u, const soma_cl_opts *o,
                              soma_cl_result *res);
+
+/* The methods named in a comma-separated list (each once; "all": every method) into
+ * on[SOMA_CL_METHOD_COUNT] (1 = run). what (may be NULL) prefixes messages. */
+soma_status soma__cl_methods(const char *what, const char *list, int *on);
+
+/* A Fashion-MNIST stream: permuted_tasks > 0: "permuted-fmnist:T" (n_train / n_test the first
+ * samples a task); else split-fmnist in scenario sc (n_train / n_test about that many a task;
+ * 0: all). validate 1: the "test" sets are a held-out sixth of the training images (10000,
+ * drawn with a fixed seed) and training uses the rest, so settings can be chosen without
+ * touching the test set. seed: the permutations. */
+soma_status soma__cl_fmnist_stream(int permuted_tasks, soma_cl_scenario sc, const char *dir, int n_train, int n_test,
+                                   uint64_t seed, int validate, soma_task_stream **out);
+
+/* "METHOD: after task T, mean accuracy on tasks 1..T A" on stderr (nothing when quiet). */
+void soma__cl_print_progress(const char *label, const soma_cl_result *r, int quiet);
 
 #endif

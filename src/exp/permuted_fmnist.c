@@ -14,101 +14,6 @@
 #include "soma/nn.h"
 #include "soma/plot.h"
 
-// --- shared helpers ---------------------------------------------------------------------
-
-static void put_num_(cJSON *o, const char *key, double v) {
-    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
-    else cJSON_AddNullToObject(o, key);
-}
-
-void soma__cl_put_result(cJSON *o, const soma_cl_result *r) {
-    put_num_(o, "acc", r->metrics.acc);
-    put_num_(o, "bwt", r->metrics.bwt);
-    put_num_(o, "fwt", r->metrics.fwt);
-    put_num_(o, "forgetting", r->metrics.forgetting);
-    cJSON_AddNumberToObject(o, "memory_bytes", (double)r->memory_bytes);
-    put_num_(o, "seconds", r->seconds);
-    const int T = r->n_tasks;
-    cJSON *R = cJSON_AddArrayToObject(o, "R");
-    for (int i = 0; i < T; i++) {
-        cJSON *row = cJSON_CreateArray();
-        for (int j = 0; j < T; j++) cJSON_AddItemToArray(row, cJSON_CreateNumber(r->R[(size_t)i * T + j]));
-        cJSON_AddItemToArray(R, row);
-    }
-    cJSON *b = cJSON_AddArrayToObject(o, "b");
-    for (int j = 0; j < T; j++) cJSON_AddItemToArray(b, cJSON_CreateNumber(r->b[j]));
-}
-
-soma_status soma__cl_figure(const char *path, const char *title, const soma_cl_result *const *results,
-                            const char *const *names, int k) {
-    if (k < 1) return SOMA_OK;
-    const int cols = k < 3 ? k : 3, rows = (k + cols - 1) / cols;
-    soma_fig *f;
-    SOMA_TRY(soma_fig_new(&f, rows, cols, 380 * cols, 320 * rows));
-    soma_fig_title(f, title);
-    soma_status st = SOMA_OK;
-    for (int m = 0; m < k && st == SOMA_OK; m++) {
-        const soma_cl_result *r = results[m];
-        const int T = r->n_tasks;
-        char pt[128];
-        snprintf(pt, sizeof pt, "%s: average %.3f", names[m], r->metrics.acc);
-        soma_fig_labels(f, m, pt, "after training task", "test accuracy");
-        float x[1024], y[1024];
-        for (int j = 0; j < T && j < 16; j++) {
-            char lab[32];
-            snprintf(lab, sizeof lab, "task %d", j + 1);
-            int n = 0;
-            for (int i = j; i < T && n < 1024; i++, n++) {
-                x[n] = (float)(i + 1);
-                y[n] = r->R[(size_t)i * T + j];
-            }
-            soma_line_style ls = {j + 1, 0, 1, 0.f};
-            st = soma_fig_line(f, m, x, y, n, T <= 10 ? lab : NULL, &ls);
-        }
-        if (st == SOMA_OK) st = soma_fig_ylim(f, m, 0.0, 1.0);
-    }
-    if (st == SOMA_OK) st = soma_fig_save(f, path);
-    soma_fig_free(f);
-    return st;
-}
-
-soma_status soma__cl_run_one(const soma_task_stream *s, const soma__cl_setup *u, const soma_cl_opts *o,
-                             soma_cl_result *res) {
-    memset(res, 0, sizeof *res);
-    char spec[1024];
-    if (u->net && u->net[0]) snprintf(spec, sizeof spec, "%s", u->net);
-    else snprintf(spec, sizeof spec, "fc400,relu,fc400,relu,fc%d", s->n_outputs);
-    soma_net *net = NULL;
-    soma_rule *rule = NULL;
-    soma_optim *opt = NULL;
-    soma_status st = soma_net_new(&net, spec, s->train[0]->shape, u->seed);
-    if (st == SOMA_OK && (int)soma_shape_size(soma_net_out_shape(net)) != s->n_outputs)
-        st = soma_error(SOMA_ERR_ARG, "continual: --net '%s' has %d outputs, the stream %s needs %d; HINT: end it with fc%d",
-                        spec, (int)soma_shape_size(soma_net_out_shape(net)), s->name, s->n_outputs, s->n_outputs);
-    soma_rule_opts ro = soma_rule_opts_default();
-    ro.seed = u->seed;
-    if (st == SOMA_OK) st = soma_rule_kind_parse(u->rule ? u->rule : "bp", &ro.kind);
-    if (st == SOMA_OK) st = soma_rule_new(&rule, net, &ro);
-    soma_optim_kind ok = SOMA_OPTIM_ADAM;
-    if (st == SOMA_OK) st = soma_optim_parse(u->optim ? u->optim : "adam", &ok);
-    soma_optim_config oc = soma_optim_defaults(ok);
-    if (st == SOMA_OK) st = soma_optim_new(&opt, net, &oc);
-    if (st == SOMA_OK) {
-        soma_train_config cfg = soma_train_defaults();
-        cfg.epochs = u->epochs;
-        cfg.batch = u->batch;
-        cfg.sched.lr = u->lr;
-        cfg.seed = u->seed;
-        cfg.quiet = u->quiet;
-        cfg.eval_every = 0;
-        st = soma_cl_run(net, rule, opt, s, o, &cfg, NULL, NULL, res);
-    }
-    soma_optim_free(opt);
-    soma_rule_free(rule);
-    soma_net_free(net);
-    return st;
-}
-
 // --- the experiment ------------------------------------------------------------------------
 
 static const soma_opt opts_[] = {
@@ -118,14 +23,22 @@ static const soma_opt opts_[] = {
     {"hidden", SOMA_OPT_STR, "fc400,relu,fc400,relu", 0, 0, NULL, "hidden layers (fc10 is appended)", 1},
     {"epochs", SOMA_OPT_INT, "2", 1, 1000, NULL, "epochs a task", 1},
     {"batch", SOMA_OPT_INT, "128", 1, 65536, NULL, "mini-batch", 0},
-    {"lr", SOMA_OPT_FLOAT, "0.001", 1e-7, 1, NULL, "Adam's learning rate", 0},
+    {"optim", SOMA_OPT_ENUM, "adam", 0, 0, "sgd|adam|adamw", "optimizer", 0},
+    {"lr", SOMA_OPT_FLOAT, "0.001", 1e-7, 1, NULL, "learning rate", 0},
+    {"momentum", SOMA_OPT_FLOAT, "0", 0, 0.999, NULL, "SGD's momentum", 0},
+    {"penalty-optim", SOMA_OPT_ENUM, "adam", 0, 0, "sgd|adam|adamw", "optimizer of EWC, online EWC and SI", 0},
+    {"penalty-lr", SOMA_OPT_FLOAT, "0.001", 1e-7, 1, NULL, "learning rate of EWC, online EWC and SI", 0},
+    {"penalty-momentum", SOMA_OPT_FLOAT, "0", 0, 0.999, NULL, "SGD's momentum for EWC, online EWC and SI", 0},
+    {"joint", SOMA_OPT_ENUM, "all", 0, 0, "all|sampled", "joint training on all past data, or on a task's worth drawn from it", 0},
     {"ewc-lambda", SOMA_OPT_FLOAT, "100", 0, 1e12, NULL, "EWC's lambda", 0},
     {"online-lambda", SOMA_OPT_FLOAT, "100", 0, 1e12, NULL, "online EWC's lambda", 0},
     {"ewc-gamma", SOMA_OPT_FLOAT, "1", 0, 1, NULL, "online EWC's decay", 0},
     {"fisher-samples", SOMA_OPT_INT, "500", 1, 60000, NULL, "samples a task for the Fisher (per sample)", 0},
     {"si-c", SOMA_OPT_FLOAT, "0.1", 0, 1e12, NULL, "SI's c", 0},
     {"buffer", SOMA_OPT_FLOAT, "0.01", 1e-5, 1, NULL, "replay buffer as a fraction of the stream's training data", 0},
-    {"methods", SOMA_OPT_STR, "finetune,joint,ewc,online_ewc,si,replay", 0, 0, NULL, "methods to run, comma-separated", 1},
+    {"methods", SOMA_OPT_STR, "all", 0, 0, NULL, "methods to run, comma-separated, or all", 1},
+    {"validate", SOMA_OPT_FLAG, NULL, 0, 0, NULL,
+     "evaluate on a held-out sixth of the training images instead of the test set (to choose settings)", 1},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
@@ -146,56 +59,24 @@ static const soma_exp_landmark landmarks_[] = {
 };
 
 /* Reduced: 3 tasks of 1000 samples, a small net trained hard enough to forget (4 epochs of
- * batch 32 at lr 0.003), a 5% buffer (1% would be 30 samples); a few seconds. */
+ * batch 32 at lr 0.003), a 5% buffer (1% would be 30 samples), the six methods built in
+ * cl_method.c (the landmarks' keys); a few seconds. */
 static const char *const reduced_[] = {"--tasks", "3", "--n-train", "1000", "--n-test", "500", "--hidden", "fc64,relu",
                                        "--epochs", "4", "--batch", "32", "--lr", "0.003", "--buffer", "0.05",
-                                       "--fisher-samples", "100", NULL};
-
-/* The methods named in a comma-separated list (each once, known). */
-static soma_status methods_(const char *list, int *on) {
-    char buf[256];
-    if (!list || strlen(list) >= sizeof buf) return soma_error(SOMA_ERR_ARG, "permuted-fmnist: --methods too long");
-    strcpy(buf, list);
-    memset(on, 0, SOMA_CL_METHOD_COUNT * sizeof(int));
-    int n = 0;
-    for (char *p = buf, *q; p; p = q) {
-        q = strchr(p, ',');
-        if (q) *q++ = '\0';
-        soma_cl_method_kind k;
-        SOMA_TRY(soma_cl_method_parse(p, &k));
-        if (on[k]) return soma_error(SOMA_ERR_ARG, "permuted-fmnist: --methods names %s twice", p);
-        on[k] = 1;
-        n++;
-    }
-    return n ? SOMA_OK : soma_error(SOMA_ERR_ARG, "permuted-fmnist: --methods is empty");
-}
+                                       "--fisher-samples", "100",
+                                       "--methods", "finetune,joint,ewc,online_ewc,si,replay", NULL};
 
 static soma_status check_(const soma_exp_ctx *c) {
     int on[SOMA_CL_METHOD_COUNT];
-    SOMA_TRY(methods_(soma_args_str(&c->args, "methods"), on));
+    SOMA_TRY(soma__cl_methods(NULL, soma_args_str(&c->args, "methods"), on));
     const char *h = soma_args_str(&c->args, "hidden");
-    if (!h || !h[0]) return soma_error(SOMA_ERR_ARG, "permuted-fmnist: --hidden is empty");
+    if (!h || !h[0]) return soma_error(SOMA_ERR_ARG, "--hidden is empty");
     return SOMA_OK;
-}
-
-typedef struct prog_ {
-    const char *method;
-    int quiet;
-} prog_;
-
-static void progress_(void *user, int task, const soma_cl_result *r) {
-    prog_ *p = user;
-    if (p->quiet) return;
-    const int T = r->n_tasks;
-    double a = 0;
-    for (int j = 0; j <= task; j++) a += r->R[(size_t)task * T + j];
-    fprintf(stderr, "%s: after task %d, mean accuracy on tasks 1..%d %.4f\n", p->method, task + 1, task + 1,
-            a / (task + 1));
 }
 
 static soma_status run_(soma_exp_ctx *c) {
     int T, ntr, nte, epochs, batch, fs, on[SOMA_CL_METHOD_COUNT];
-    float lr, lam, olam, gam, sic;
+    float lr, mom, plr, pmom, lam, olam, gam, sic;
     double buf;
     SOMA_TRY(soma_args_int(&c->args, "tasks", &T));
     SOMA_TRY(soma_args_int(&c->args, "n-train", &ntr));
@@ -204,22 +85,22 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "batch", &batch));
     SOMA_TRY(soma_args_int(&c->args, "fisher-samples", &fs));
     SOMA_TRY(soma_args_float(&c->args, "lr", &lr));
+    SOMA_TRY(soma_args_float(&c->args, "momentum", &mom));
+    SOMA_TRY(soma_args_float(&c->args, "penalty-lr", &plr));
+    SOMA_TRY(soma_args_float(&c->args, "penalty-momentum", &pmom));
+    const int validate = soma_args_flag(&c->args, "validate");
+    const int joint_sampled = strcmp(soma_args_str(&c->args, "joint"), "sampled") == 0;
     SOMA_TRY(soma_args_float(&c->args, "ewc-lambda", &lam));
     SOMA_TRY(soma_args_float(&c->args, "online-lambda", &olam));
     SOMA_TRY(soma_args_float(&c->args, "ewc-gamma", &gam));
     SOMA_TRY(soma_args_float(&c->args, "si-c", &sic));
     SOMA_TRY(soma_args_double(&c->args, "buffer", &buf));
-    SOMA_TRY(methods_(soma_args_str(&c->args, "methods"), on));
-    char spec[512], net[600];
-    snprintf(spec, sizeof spec, "permuted-fmnist:%d", T);
+    SOMA_TRY(soma__cl_methods(NULL, soma_args_str(&c->args, "methods"), on));
+    char net[600];
     snprintf(net, sizeof net, "%s,fc10", soma_args_str(&c->args, "hidden"));
-    soma_stream_opts so = soma_stream_opts_default();
-    so.fmnist_dir = soma_args_str(&c->args, "fmnist-dir");
-    so.n_train = ntr;
-    so.n_test = nte;
-    so.seed = c->seed;
     soma_task_stream *s;
-    SOMA_TRY(soma_task_stream_load(spec, &so, &s));
+    SOMA_TRY(soma__cl_fmnist_stream(T, SOMA_CL_DOMAIN, soma_args_str(&c->args, "fmnist-dir"), ntr, nte, c->seed, validate,
+                                    &s));
     soma_cl_result res[SOMA_CL_METHOD_COUNT];
     memset(res, 0, sizeof res);
     const soma_cl_result *done[SOMA_CL_METHOD_COUNT];
@@ -236,13 +117,17 @@ static soma_status run_(soma_exp_ctx *c) {
         o.si_c = sic;
         o.buffer_frac = buf;
         o.seed = c->seed;
+        o.joint_sampled = joint_sampled;
         /* every method starts from the same net (seed) and sees the same batches */
-        soma__cl_setup u = {net, "bp", "adam", lr, epochs, batch, c->seed, c->quiet};
-        prog_ p = {soma_cl_method_name(o.method), c->quiet};
-        (void)p;
+        soma__cl_setup u = {net, "bp", soma_args_str(&c->args, "optim"), lr, epochs, batch, c->seed, c->quiet, mom};
+        if (m == SOMA_CL_EWC || m == SOMA_CL_ONLINE_EWC || m == SOMA_CL_SI) { /* the penalty methods' own optimizer */
+            u.optim = soma_args_str(&c->args, "penalty-optim");
+            u.lr = plr;
+            u.momentum = pmom;
+        }
         st = soma__cl_run_one(s, &u, &o, &res[m]);
         if (st != SOMA_OK) break;
-        progress_(&p, T - 1, &res[m]);
+        soma__cl_print_progress(soma_cl_method_name(o.method), &res[m], c->quiet);
         cJSON *mo = cJSON_AddObjectToObject(c->ours, soma_cl_method_name(o.method));
         soma__cl_put_result(mo, &res[m]);
         char key[64];
@@ -261,6 +146,7 @@ static soma_status run_(soma_exp_ctx *c) {
         soma_exp_put(c, "tasks", T);
         soma_exp_put(c, "n_train_per_task", s->train[0]->n);
         soma_exp_put(c, "n_test_per_task", s->test[0]->n);
+        soma_exp_put(c, "validation", validate);
         char path[2048], title[160];
         snprintf(title, sizeof title, "Permuted Fashion-MNIST, %d tasks: accuracy on each task through the sequence", T);
         st = soma__cl_figure(soma_exp_path(c, "accuracy.svg", path, sizeof path), title, done, names, k);
@@ -276,7 +162,7 @@ static soma_status run_(soma_exp_ctx *c) {
 
 const soma_experiment soma__exp_permuted_fmnist = {
     .name = "permuted-fmnist",
-    .summary = "catastrophic forgetting over 10 permuted Fashion-MNIST tasks: finetune, joint, EWC, online EWC, SI, replay",
+    .summary = "catastrophic forgetting over 10 permuted Fashion-MNIST tasks: every continual-learning method",
     .landmarks = landmarks_,
     .opts = opts_,
     .reduced_args = reduced_,

@@ -161,6 +161,14 @@ struct soma_cl_method {
     /* a method of its own file (ext_ops_): its state, created by soma__cl_method_bind */
     const soma__cl_ext_ops *ext;
     void *ext_state;
+    /* attach chains the method's hooks (own) with those the caller's cfg held (caller): the
+     * loop calls the chain_*_ wrappers below with user = the method */
+    soma_train_hooks own, caller;
+    soma_status (*own_batch)(void *, soma_net *, long, float *, int *, float *, int, int *);
+    soma_status (*caller_batch)(void *, soma_net *, long, float *, int *, float *, int, int *);
+    soma_status (*own_target)(void *, soma_net *, long, const float *, int, soma_target *);
+    soma_status (*caller_target)(void *, soma_net *, long, const float *, int, soma_target *);
+    int caller_extra;
 };
 
 static float *vec_(size_t n) { return soma_calloc(n, sizeof(float)); }
@@ -415,18 +423,69 @@ static soma_status batch_(void *user, soma_net *net, long step, float *x, int *l
     return SOMA_OK;
 }
 
-soma_status soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int head_offset, int head_count) {
-    m->task = t;
-    m->head_offset = head_offset;
-    m->head_count = head_count;
+// --- the chain of the method's hooks and the caller's ----------------------------------
+//
+// The caller's after_grad runs first (a gradient all-reduce must see the data's gradient
+// before a penalty is added, and SI records the reduced one); after_step, epoch_end and
+// task_end run the method's first (the caller's task_end sees the consolidated state).
+
+static soma_status chain_after_grad_(void *user, soma_net *net, long step, float *loss) {
+    soma_cl_method *m = user;
+    if (m->caller.after_grad) SOMA_TRY(m->caller.after_grad(m->caller.user, net, step, loss));
+    return m->own.after_grad ? m->own.after_grad(m->own.user, net, step, loss) : SOMA_OK;
+}
+
+static soma_status chain_after_step_(void *user, soma_net *net, long step, float lr) {
+    soma_cl_method *m = user;
+    if (m->own.after_step) SOMA_TRY(m->own.after_step(m->own.user, net, step, lr));
+    return m->caller.after_step ? m->caller.after_step(m->caller.user, net, step, lr) : SOMA_OK;
+}
+
+static soma_status chain_epoch_end_(void *user, soma_net *net, int epoch, const soma_train_log *log) {
+    soma_cl_method *m = user;
+    if (m->own.epoch_end) SOMA_TRY(m->own.epoch_end(m->own.user, net, epoch, log));
+    return m->caller.epoch_end ? m->caller.epoch_end(m->caller.user, net, epoch, log) : SOMA_OK;
+}
+
+static soma_status chain_task_end_(void *user, soma_net *net, int task, const soma_dataset *train) {
+    soma_cl_method *m = user;
+    if (m->own.task_end) SOMA_TRY(m->own.task_end(m->own.user, net, task, train));
+    return m->caller.task_end ? m->caller.task_end(m->caller.user, net, task, train) : SOMA_OK;
+}
+
+/* save/load: one side at most has them (checked in attach) */
+static soma_status chain_save_(void *user, void **data, size_t *size) {
+    soma_cl_method *m = user;
+    const soma_train_hooks *h = m->own.save ? &m->own : &m->caller;
+    return h->save(h->user, data, size);
+}
+
+static soma_status chain_load_(void *user, const void *data, size_t size) {
+    soma_cl_method *m = user;
+    const soma_train_hooks *h = m->own.load ? &m->own : &m->caller;
+    return h->load(h->user, data, size);
+}
+
+static soma_status chain_batch_(void *user, soma_net *net, long step, float *x, int *labels, float *values, int n,
+                                int *n_extra) {
+    soma_cl_method *m = user;
+    return m->own_batch ? m->own_batch(m->own.user, net, step, x, labels, values, n, n_extra)
+                        : m->caller_batch(m->caller.user, net, step, x, labels, values, n, n_extra);
+}
+
+static soma_status chain_target_(void *user, soma_net *net, long step, const float *x, int n, soma_target *t) {
+    soma_cl_method *m = user;
+    return m->own_target ? m->own_target(m->own.user, net, step, x, n, t)
+                         : m->caller_target(m->caller.user, net, step, x, n, t);
+}
+
+/* The method's own hooks for task t into cfg (cleared first; hooks.user the method's state). */
+static soma_status attach_own_(soma_cl_method *m, soma_train_config *cfg, int t, int head_offset, int head_count) {
     memset(&cfg->hooks, 0, sizeof cfg->hooks);
     cfg->hooks.user = m;
-    cfg->head_offset = head_offset;
-    cfg->head_count = head_count;
     cfg->batch_hook = NULL;
     cfg->batch_extra = 0;
     cfg->target_hook = NULL;
-    cfg->task = t;
     if (m->ext) {
         if (!m->ext_state)
             return soma_error(SOMA_ERR_ARG, "continual: %s needs the task stream (soma_cl_run binds it)",
@@ -454,6 +513,50 @@ soma_status soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int
     default:
         break;
     }
+    return SOMA_OK;
+}
+
+soma_status soma_cl_method_attach(soma_cl_method *m, soma_train_config *cfg, int t, int head_offset, int head_count) {
+    /* the caller's hooks; a cfg this method already attached keeps the caller's saved then */
+    if (cfg->hooks.user != m) {
+        m->caller = cfg->hooks;
+        m->caller_batch = cfg->batch_hook;
+        m->caller_target = cfg->target_hook;
+        m->caller_extra = cfg->batch_hook ? cfg->batch_extra : 0;
+    }
+    m->task = t;
+    m->head_offset = head_offset;
+    m->head_count = head_count;
+    cfg->head_offset = head_offset;
+    cfg->head_count = head_count;
+    cfg->task = t;
+    SOMA_TRY(attach_own_(m, cfg, t, head_offset, head_count));
+    m->own = cfg->hooks;
+    m->own_batch = cfg->batch_hook;
+    m->own_target = cfg->target_hook;
+    const char *clash = m->own_batch && m->caller_batch     ? "batch_hook"
+                        : m->own_target && m->caller_target ? "target_hook"
+                        : (m->own.save || m->own.load) && (m->caller.save || m->caller.load) ? "hooks.save/load"
+                                                                                            : NULL;
+    if (clash)
+        return soma_error(SOMA_ERR_ARG, "continual: %s sets its own %s; the caller's cannot run beside it",
+                          soma_cl_method_name(m->o.method), clash);
+    soma_train_hooks h;
+    memset(&h, 0, sizeof h);
+    h.user = m;
+    const soma_train_hooks *o = &m->own, *c = &m->caller;
+    if (o->after_grad || c->after_grad) h.after_grad = chain_after_grad_;
+    if (o->after_step || c->after_step) h.after_step = chain_after_step_;
+    if (o->epoch_end || c->epoch_end) h.epoch_end = chain_epoch_end_;
+    if (o->task_end || c->task_end) h.task_end = chain_task_end_;
+    if (o->save || c->save) h.save = chain_save_;
+    if (o->load || c->load) h.load = chain_load_;
+    cfg->hooks = h;
+    if (m->own_batch || m->caller_batch) {
+        cfg->batch_hook = chain_batch_;
+        if (!m->own_batch) cfg->batch_extra = m->caller_extra;
+    }
+    cfg->target_hook = m->own_target || m->caller_target ? chain_target_ : NULL;
     return SOMA_OK;
 }
 

@@ -14,8 +14,9 @@ void soma_cl_result_free(soma_cl_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* Tasks 0..k of s as one data set (joint training). */
-static soma_status concat_(const soma_task_stream *s, int k, soma_dataset **out) {
+/* Tasks 0..k of s as one data set (joint training): all their samples (rng NULL), or as many
+ * as task k has drawn uniformly without replacement from them (rng given). */
+static soma_status concat_(const soma_task_stream *s, int k, soma_rng *rng, soma_dataset **out) {
     *out = NULL;
     const soma_dataset *d0 = s->train[0];
     long n = 0;
@@ -26,32 +27,71 @@ static soma_status concat_(const soma_task_stream *s, int k, soma_dataset **out)
         n += d->n;
     }
     if (n > 2147483647L) return soma_error(SOMA_ERR_ARG, "continual: %ld samples in all, too many to train jointly", n);
+    const int n_all = (int)n, n_out = rng ? s->train[k]->n : n_all;
     soma_dataset *o = soma_calloc(1, sizeof *o);
-    if (!o) return SOMA_ERR_NOMEM;
+    int *pick = rng ? soma_alloc((size_t)n_all, sizeof(int)) : NULL;
+    if (!o || (rng && !pick)) {
+        soma_free(o);
+        soma_free(pick);
+        return SOMA_ERR_NOMEM;
+    }
+    if (rng) { /* the first n_out of a partial Fisher-Yates shuffle, then in order */
+        for (int i = 0; i < n_all; i++) pick[i] = i;
+        for (int i = 0; i < n_out; i++) {
+            const int j = i + (int)soma_rng_below(rng, (uint64_t)(n_all - i));
+            const int tmp = pick[i];
+            pick[i] = pick[j];
+            pick[j] = tmp;
+        }
+        /* sorted, so that the copy below walks the tasks in order */
+        int *cnt = soma_calloc((size_t)n_all, sizeof(int));
+        if (!cnt) {
+            soma_free(o);
+            soma_free(pick);
+            return SOMA_ERR_NOMEM;
+        }
+        for (int i = 0; i < n_out; i++) cnt[pick[i]] = 1;
+        for (int i = 0, at = 0; i < n_all; i++)
+            if (cnt[i]) pick[at++] = i;
+        soma_free(cnt);
+    }
     snprintf(o->name, sizeof o->name, "tasks 0..%d", k);
-    o->n = (int)n;
+    o->n = n_out;
     o->shape = d0->shape;
     o->dim = d0->dim;
     o->scale = d0->scale;
     o->y_len = 1;
     o->n_classes = s->n_outputs;
-    const size_t es = d0->x_u8 ? 1 : sizeof(float);
-    void *x = soma_alloc((size_t)n, d0->dim * es);
-    o->y = soma_alloc((size_t)n, sizeof(int));
+    const size_t es = d0->x_u8 ? 1 : sizeof(float), row = d0->dim * es;
+    void *x = soma_alloc((size_t)n_out, row);
+    o->y = soma_alloc((size_t)n_out, sizeof(int));
     if (d0->x_u8) o->x_u8 = x;
     else o->x_f32 = x;
     if (!x || !o->y) {
         soma_dataset_free(o);
+        soma_free(pick);
         return SOMA_ERR_NOMEM;
     }
     size_t at = 0;
+    long base = 0;
+    int p = 0;
     for (int t = 0; t <= k; t++) {
         const soma_dataset *d = s->train[t];
-        const void *src = d->x_u8 ? (const void *)d->x_u8 : (const void *)d->x_f32;
-        memcpy((char *)x + at * d0->dim * es, src, (size_t)d->n * d0->dim * es);
-        memcpy(o->y + at, d->y, (size_t)d->n * sizeof(int));
-        at += (size_t)d->n;
+        const char *src = d->x_u8 ? (const char *)d->x_u8 : (const char *)d->x_f32;
+        if (!rng) {
+            memcpy((char *)x + at * row, src, (size_t)d->n * row);
+            memcpy(o->y + at, d->y, (size_t)d->n * sizeof(int));
+            at += (size_t)d->n;
+        } else {
+            for (; p < n_out && pick[p] < base + d->n; p++, at++) {
+                const long i = pick[p] - base;
+                memcpy((char *)x + at * row, src + (size_t)i * row, row);
+                o->y[at] = d->y[i];
+            }
+        }
+        base += d->n;
     }
+    soma_free(pick);
     *out = o;
     return SOMA_OK;
 }
@@ -107,10 +147,15 @@ soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const s
             soma_dataset_free(joint);
             joint = NULL;
             double t0 = soma_now();
-            if ((st = concat_(s, i, &joint)) != SOMA_OK) break;
+            soma_rng jr;
+            soma_rng_seed(&jr, o->seed, 0x4a01ULL + (uint64_t)i);
+            if ((st = concat_(s, i, o->joint_sampled ? &jr : NULL, &joint)) != SOMA_OK) break;
             res->seconds += soma_now() - t0;
             data = joint;
-            soma__cl_method_set_extra(m, data_bytes_(joint) - data_bytes_(s->train[i]));
+            /* what joint training keeps: every past task's data */
+            size_t past = 0;
+            for (int t = 0; t < i; t++) past += data_bytes_(s->train[t]);
+            soma__cl_method_set_extra(m, past);
         }
         soma_train_log log;
         memset(&log, 0, sizeof log);

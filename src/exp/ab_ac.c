@@ -181,7 +181,7 @@ static soma_status run_(soma_exp_ctx *c) {
             o.cls_answer = m == M_SLOW ? SOMA_CLS_ANSWER_SLOW : SOMA_CLS_ANSWER_SYSTEM;
         }
         /* both models start from the same net (seed) and see the same batches */
-        soma__cl_setup u = {net, "bp", "sgd", lr, 1, batch, c->seed, 1};
+        soma__cl_setup u = {.net = net, .rule = "bp", .optim = "sgd", .lr = lr, .epochs = 1, .batch = batch, .seed = c->seed, .quiet = 1};
         if ((st = soma__cl_run_one(s, &u, &o, &res[m])) != SOMA_OK) break;
         float *ab = curve + (size_t)m * 2 * T, *acr = ab + T;
         for (int k = 0; k < T; k++) {

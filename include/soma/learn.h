@@ -386,7 +386,20 @@ typedef struct soma_cl_opts {
     float lwf_temp;           /* distillation temperature (default 2) */
 
     /* --- generative replay (cl_genreplay.c) --- */
+    /* A VAE (soma_vae) trained beside the net on each batch plus the replayed rows; at each
+     * task's end frozen copies of net and generator; tasks t >= 1 append replay_batch (0: the
+     * batch) samples of the frozen generator, labelled by the frozen net: gen_soft 1 its logits
+     * as soft targets at gen_temp (every row distilled, rows replayed have no hard label), 0
+     * hard labels (its argmax in the head of the classes seen: class; of a previous task drawn
+     * uniformly: task; the shared head: domain) */
     int gen_latent;           /* the VAE's latent size (default 32) */
+    const char *gen_hidden;   /* encoder and decoder hidden spec (default "fc400,relu,fc400,relu") */
+    float gen_lr;             /* the VAE's Adam learning rate (default 1e-3) */
+    float gen_beta;           /* its KL weight (default 1) */
+    int gen_lik;              /* its likelihood, a soma_vae_lik (default bernoulli: data in [0, 1]) */
+    int gen_iters;            /* VAE steps a training step (default 1) */
+    int gen_soft;             /* soft targets (default 1) or hard labels (0) */
+    float gen_temp;           /* distillation temperature (default 2) */
 
     /* --- complementary learning systems (cl_cls.c) --- */
     long cls_capacity;        /* episodes the fast store keeps (0: every training sample) */

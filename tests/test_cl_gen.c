@@ -175,6 +175,51 @@ static void test_bad(const soma_task_stream *s) {
     soma_net_free(net);
 }
 
+/* Task- and domain-incremental splits: both target kinds keep task 0 at least as well as
+ * fine-tuning (domain: clearly better), and learn task 1. */
+static void test_scenarios(const soma_dataset *tr, const soma_dataset *te) {
+    const soma_cl_scenario sc[2] = {SOMA_CL_TASK, SOMA_CL_DOMAIN};
+    for (int k = 0; k < 2; k++) {
+        soma_task_stream *s;
+        CHECK_OK(soma_task_stream_split(tr, te, 2, sc[k], &s));
+        if (!s) continue;
+        const char *spec = sc[k] == SOMA_CL_TASK ? "fc32,relu,fc4" : "fc32,relu,fc2";
+        soma_cl_result r[3];
+        memset(r, 0, sizeof r);
+        for (int i = 0; i < 3; i++) {
+            gen_cfg g = {i ? SOMA_CL_GEN_REPLAY : SOMA_CL_FINETUNE, SOMA_RULE_BP, i == 1, 0, 3};
+            soma_cl_opts o = opts_(&g);
+            soma_net *net;
+            CHECK_OK(soma_net_new(&net, spec, s->train[0]->shape, 3));
+            soma_rule *rule;
+            CHECK_OK(soma_rule_backprop_new(&rule, SOMA_LOSS_XENT));
+            soma_optim_config oc = soma_optim_defaults(SOMA_OPTIM_ADAM);
+            soma_optim *opt;
+            CHECK_OK(soma_optim_new(&opt, net, &oc));
+            soma_train_config cfg = soma_train_defaults();
+            cfg.epochs = 4;
+            cfg.batch = 16;
+            cfg.sched.lr = 0.01f;
+            cfg.seed = 3;
+            cfg.quiet = 1;
+            CHECK_OK(soma_cl_run(net, rule, opt, s, &o, &cfg, NULL, NULL, &r[i]));
+            soma_optim_free(opt);
+            soma_rule_free(rule);
+            soma_net_free(net);
+            if (!r[i].R) continue;
+            printf("%s-incremental gauss, %-17s %s R[1][0] %.3f R[1][1] %.3f\n", soma_cl_scenario_name(sc[k]),
+                   soma_cl_method_name(g.method), i == 0 ? "-" : i == 2 ? "hard" : "soft", r[i].R[2], r[i].R[3]);
+        }
+        for (int i = 1; i < 3; i++)
+            if (r[i].R && r[0].R) {
+                CHECK(r[i].R[2] >= r[0].R[2] - 0.05f && r[i].R[3] > 0.7f);
+                if (sc[k] == SOMA_CL_DOMAIN) CHECK(r[i].R[2] > r[0].R[2] + 0.08f); /* fine-tuning forgets some */
+            }
+        for (int i = 0; i < 3; i++) soma_cl_result_free(&r[i]);
+        soma_task_stream_free(s);
+    }
+}
+
 int main(void) {
     soma_dataset *tr, *te;
     CHECK_OK(soma_dataset_synthetic("gauss", 400, 8, 4, 3.f, 21, &tr));
@@ -183,6 +228,7 @@ int main(void) {
     CHECK_OK(soma_task_stream_split(tr, te, 2, SOMA_CL_CLASS, &s));
     test_keeps_task0(s);
     test_generator_task0(tr, s);
+    test_scenarios(tr, te);
     test_bad(s);
     soma_task_stream_free(s);
     soma_dataset_free(tr);

@@ -42,7 +42,7 @@ static const soma_opt opts_[] = {
     {"gen-lr", SOMA_OPT_FLOAT, "0.001", 1e-8, 10, NULL, "generative replay: the VAE's learning rate", 0},
     {"gen-beta", SOMA_OPT_FLOAT, "1", 0, 1e6, NULL, "generative replay: the VAE's KL weight", 0},
     {"gen-lik", SOMA_OPT_ENUM, "bernoulli", 0, 0, "bernoulli|gaussian|poisson", "generative replay: the VAE's likelihood", 0},
-    {"gen-iters", SOMA_OPT_INT, "1", 1, 100, NULL, "generative replay: VAE steps a training step", 0},
+    {"gen-iters", SOMA_OPT_INT, "2", 1, 100, NULL, "generative replay: VAE steps a training step", 0},
     {"gen-targets", SOMA_OPT_ENUM, "soft", 0, 0, "soft|hard", "generative replay: replayed rows' targets (distillation or argmax)", 0},
     {"gen-temp", SOMA_OPT_FLOAT, "2", 1e-3, 1e3, NULL, "generative replay: distillation temperature", 0},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},

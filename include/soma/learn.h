@@ -397,7 +397,7 @@ typedef struct soma_cl_opts {
     float gen_lr;             /* the VAE's Adam learning rate (default 1e-3) */
     float gen_beta;           /* its KL weight (default 1) */
     int gen_lik;              /* its likelihood, a soma_vae_lik (default bernoulli: data in [0, 1]) */
-    int gen_iters;            /* VAE steps a training step (default 1) */
+    int gen_iters;            /* VAE steps a training step (default 2) */
     int gen_soft;             /* soft targets (default 1) or hard labels (0) */
     float gen_temp;           /* distillation temperature (default 2) */
 

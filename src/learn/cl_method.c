@@ -56,7 +56,7 @@ soma_cl_opts soma_cl_opts_default(void) {
     o.gen_lr = 1e-3f;
     o.gen_beta = 1.f;
     o.gen_lik = 0;
-    o.gen_iters = 1;
+    o.gen_iters = 2;
     o.gen_soft = 1;
     o.gen_temp = 2.f;
     o.cls_capacity = 0;

@@ -618,6 +618,15 @@ static void test_rules_fmnist_reduced(void) {
     const char *bad6[] = {"--mlp-rule-lr", "ff=fast"};
     CHECK_FAILS(soma_exp_run_reduced(e, 2, bad6, scratch_path("x"), NULL), SOMA_ERR_ARG);
     CHECK(strstr(soma_errmsg(), "--mlp-rule-lr") != NULL);
+    const char *bad7[] = {"--mlp-rule-optim", "fa=rmsprop"};
+    CHECK_FAILS(soma_exp_run_reduced(e, 2, bad7, scratch_path("x"), NULL), SOMA_ERR_ARG);
+    CHECK(strstr(soma_errmsg(), "--mlp-rule-optim") != NULL);
+    const char *bad8[] = {"--lenet-rule-wd", "dfa=-0.1"};
+    CHECK_FAILS(soma_exp_run_reduced(e, 2, bad8, scratch_path("x"), NULL), SOMA_ERR_ARG);
+    const char *bad9[] = {"--lenet-rule-optim", "fa=sgd,,bp=adam"};
+    CHECK_FAILS(soma_exp_run_reduced(e, 2, bad9, scratch_path("x"), NULL), SOMA_ERR_ARG);
+    const char *bad10[] = {"--mlp-rule-wd", "xx=0.1"};
+    CHECK_FAILS(soma_exp_run_reduced(e, 2, bad10, scratch_path("x"), NULL), SOMA_ERR_ARG);
     struct stat sb;
     CHECK(stat(scratch_path("x"), &sb) != 0);
     if (stat(soma_fmnist_dir(NULL), &sb) != 0) {

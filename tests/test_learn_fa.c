@@ -672,6 +672,14 @@ static void test_rules_fmnist_reduced(void) {
         CHECK(v[0] > 80.0 && v[2] < v[0] && v[2] == num_(ours, "fa_alignment_deg"));
         CHECK(num_(ours, "fa_alignment_min_deg") == (v[1] < v[2] ? (v[0] < v[1] ? v[0] : v[1]) : (v[0] < v[2] ? v[0] : v[2])));
     }
+    /* every run records what it trained with: the per-rule lists' lr on the CNN, --optim
+     * (adam) where no list names the rule */
+    const cJSON *lr_fa = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours, "runs"), "lenet"), "fa");
+    const cJSON *om = cJSON_GetObjectItemCaseSensitive(lr_fa, "optim");
+    CHECK(cJSON_IsString(om) && strcmp(om->valuestring, "adam") == 0);
+    CHECK(fabs(num_(lr_fa, "lr") - 0.001) < 1e-9 && num_(lr_fa, "weight_decay") == 0.0);
+    CHECK(num_(ours, "lenet_epochs") == 1.0); /* --lenet-epochs 0 in the reduced run: --epochs */
     /* backprop measures no signal angle (FA's only) */
     const cJSON *bpr = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours, "runs"), "mlp"), "bp");

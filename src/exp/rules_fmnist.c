@@ -8,6 +8,10 @@
 // (MLP, end of training) and `fa_alignment_min_deg` (its minimum over training); the update
 // angle is `fa_update_alignment_deg`. Rules the library
 // does not have yet, or that refuse a net, are listed under `missing` with the reason.
+// Every rule on a net trains for that net's epochs (--epochs on the MLP, --lenet-epochs on
+// the CNN); learning rate, optimizer and weight decay may differ by rule through the per-net
+// rule=value lists (chosen as described below), and each run records what it used ("optim",
+// "lr", "weight_decay" in runs and table; the headline prints them).
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,26 +26,52 @@
 #define BIOTORCH "https://arxiv.org/abs/2108.13446"
 #define LILLICRAP "https://doi.org/10.1038/ncomms13276"
 #define NOKLAND "https://arxiv.org/abs/1609.01596"
-/* The CNN's per-rule learning rates. Protocol (the way biotorch tuned theirs): every rule gets
- * the same net, data order, initial weights, optimizer (Adam), cosine schedule and epochs (10);
- * the learning rate is the best validation accuracy of the grid {0.0005, 0.001, 0.002, 0.004}
- * (FA and DFA also 0.00025), each rule trained on 54000 training images and validated on the
- * 6000 held out (soma train --val-split 0.1 --threads 1 --epochs 10 --sched cosine --eval-end,
- * seed 1); then the rows train on all 60000 and are measured once on the test split.
+/* The CNN's epochs and per-rule learning rates. Protocol (the way biotorch tuned theirs): every
+ * rule gets the same net, data order, initial weights, optimizer (Adam), cosine schedule and
+ * epochs; the learning rate is the best validation accuracy of a grid, each rule trained on
+ * 54000 training images and validated on the 6000 held out (soma train --val-split 0.1
+ * --threads 1 --sched cosine --eval-end, seed 1); then the rows train on all 60000 and are
+ * measured once on the test split. At 10 epochs FA and DFA stay well short of biotorch's
+ * figures (FA 83.1%, DFA 85.3% test; biotorch trained 250 epochs), so the CNN trains 30.
  * Validation accuracy (%) by learning rate, measured 2026-11-30:
- *          0.00025  0.0005  0.001   0.002   0.004
- *   bp        -     87.85   90.02   91.08   91.22  -> 0.004
- *   fa      82.23   84.20   80.12   83.40   78.22  -> 0.0005
- *   dfa     83.97   85.32   85.62   83.97   82.32  -> 0.001
- * PC runs with the fixed prediction assumption on the CNN, where its updates are backprop's
- * (pc-equals-bp), so it takes backprop's rate (its grid would cost 12 times BP's). */
-#define LENET_RULE_LR "bp=0.004,fa=0.0005,dfa=0.001,pc=0.004"
+ *   10 epochs  0.00025  0.0005  0.001   0.002   0.004
+ *   bp           -      87.85   90.02   91.08   91.22
+ *   fa         82.23    84.20   80.12   83.40   78.22
+ *   dfa        83.97    85.32   85.62   83.97   82.32
+ *   30 epochs  0.00025  0.0005  0.001   0.002
+ *   fa         86.07    87.02   87.33     -      -> 0.001
+ *   bp           -        -     91.50   91.20   -> 0.001
+ * DFA keeps its 10-epoch choice, 0.001 (no 30-epoch grid: time). PC runs with the fixed
+ * prediction assumption on the CNN, where its updates are backprop's (pc-equals-bp), so it
+ * takes backprop's rate (its grid would cost 7 times BP's). */
+#define LENET_EPOCHS "30"
+#define LENET_RULE_LR "bp=0.001,fa=0.001,dfa=0.001,pc=0.001"
 /* Forward-forward on the MLP (its hidden layer and the read-out fc10), with hard negatives and
  * every layer voting: lr 0.001 gave 84.3% and 0.003 86.1% (10 epochs, batch 100, cosine, one
  * run each, test split); those two runs are the whole search, so 0.003 is chosen on the test
  * split, not a validation one. The other rules keep --lr. */
 #define MLP_RULE_LR "ff=0.003"
-#define LENET_EPOCHS "0"
+/* The MLP's optimizer and weight decay per rule: none by default (every rule --optim adam,
+ * no decay). FA's alignment angle (Lillicrap's hidden signal, end of training) against its
+ * test accuracy, MLP, 10 epochs, cosine, one run each on the test split (soma train --data
+ * fmnist --net fc1000,relu,fc10 --rule fa --sched cosine --epochs 10 --alignment-every 200
+ * --threads 1 ...), measured 2026-11-30; backprop (adam 0.001) reaches 89.58%:
+ *   adam 0.001                  70.8 deg  88.45%  (the defaults)
+ *   adamw 0.001 wd 0.3          62.9      88.04
+ *   adamw 0.001 wd 0.4          60.1      87.80
+ *   adamw 0.0015 wd 0.4         61.8      87.82
+ *   adamw 0.001 wd 0.5          57.8      87.64
+ *   adamw 0.001 wd 1            52.0      86.78
+ *   adamw 0.002 wd 0.25         67.3      88.20
+ *   adam 0.001 L2 0.001         54.4      85.86
+ *   sgd 0.02 (m 0.9) wd 5e-4    53.5      86.52
+ *   sgd 0.02 wd 5e-4 fb-scale 3 64.8      87.31
+ *   sgd 0.05 wd 5e-4 fb-scale 3 81.0      87.29
+ * Decoupled weight decay (it removes the random part of the read-out that B^T cannot explain)
+ * and plain SGD both bring the angle under 60 degrees, each at about 2 points of accuracy:
+ * no setting found meets both "angle < 60" and "within 1.5 points of BP", so the defaults
+ * keep Adam (within 1.5 points) and --mlp-rule-optim fa=adamw --mlp-rule-wd fa=0.5 shows the
+ * alignment. */
 #define MLP_RULE_OPTIM ""
 #define MLP_RULE_WD ""
 #define LENET_RULE_OPTIM ""

@@ -43,7 +43,9 @@
  *   bp           -        -     91.50   91.20   -> 0.001
  * DFA keeps its 10-epoch choice, 0.001 (no 30-epoch grid: time). PC runs with the fixed
  * prediction assumption on the CNN, where its updates are backprop's (pc-equals-bp), so it
- * takes backprop's rate (its grid would cost 7 times BP's). */
+ * takes backprop's rate (its grid would cost 7 times BP's). Test accuracy at these defaults
+ * (soma run rules-fmnist --nets lenet --rules R --threads 1, one rule a run, 2026-11-30): bp
+ * 90.99%, fa 86.18% (short of biotorch's 86.9), dfa 87.45%. */
 #define LENET_EPOCHS "30"
 #define LENET_RULE_LR "bp=0.001,fa=0.001,dfa=0.001,pc=0.001"
 /* Forward-forward on the MLP (its hidden layer and the read-out fc10), with hard negatives and

@@ -618,6 +618,15 @@ static void test_rules_fmnist_reduced(void) {
     const char *bad6[] = {"--mlp-rule-lr", "ff=fast"};
     CHECK_FAILS(soma_exp_run_reduced(e, 2, bad6, scratch_path("x"), NULL), SOMA_ERR_ARG);
     CHECK(strstr(soma_errmsg(), "--mlp-rule-lr") != NULL);
+    const char *bad7[] = {"--mlp-rule-optim", "fa=rmsprop"};
+    CHECK_FAILS(soma_exp_run_reduced(e, 2, bad7, scratch_path("x"), NULL), SOMA_ERR_ARG);
+    CHECK(strstr(soma_errmsg(), "--mlp-rule-optim") != NULL);
+    const char *bad8[] = {"--lenet-rule-wd", "dfa=-0.1"};
+    CHECK_FAILS(soma_exp_run_reduced(e, 2, bad8, scratch_path("x"), NULL), SOMA_ERR_ARG);
+    const char *bad9[] = {"--lenet-rule-optim", "fa=sgd,,bp=adam"};
+    CHECK_FAILS(soma_exp_run_reduced(e, 2, bad9, scratch_path("x"), NULL), SOMA_ERR_ARG);
+    const char *bad10[] = {"--mlp-rule-wd", "xx=0.1"};
+    CHECK_FAILS(soma_exp_run_reduced(e, 2, bad10, scratch_path("x"), NULL), SOMA_ERR_ARG);
     struct stat sb;
     CHECK(stat(scratch_path("x"), &sb) != 0);
     if (stat(soma_fmnist_dir(NULL), &sb) != 0) {
@@ -663,6 +672,14 @@ static void test_rules_fmnist_reduced(void) {
         CHECK(v[0] > 80.0 && v[2] < v[0] && v[2] == num_(ours, "fa_alignment_deg"));
         CHECK(num_(ours, "fa_alignment_min_deg") == (v[1] < v[2] ? (v[0] < v[1] ? v[0] : v[1]) : (v[0] < v[2] ? v[0] : v[2])));
     }
+    /* every run records what it trained with: the per-rule lists' lr on the CNN, --optim
+     * (adam) where no list names the rule */
+    const cJSON *lr_fa = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours, "runs"), "lenet"), "fa");
+    const cJSON *om = cJSON_GetObjectItemCaseSensitive(lr_fa, "optim");
+    CHECK(cJSON_IsString(om) && strcmp(om->valuestring, "adam") == 0);
+    CHECK(fabs(num_(lr_fa, "lr") - 0.001) < 1e-9 && num_(lr_fa, "weight_decay") == 0.0);
+    CHECK(num_(ours, "lenet_epochs") == 1.0); /* --lenet-epochs 0 in the reduced run: --epochs */
     /* backprop measures no signal angle (FA's only) */
     const cJSON *bpr = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours, "runs"), "mlp"), "bp");

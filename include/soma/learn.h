@@ -670,7 +670,9 @@ soma_status soma_hebb_epoch(soma_hebb_kind kind, float *W, int k, int d, const f
  * alone: its grad is 0), and the last (the read-out) by the delta rule: the loss's gradient for
  * its own parameters only. A hidden weight's grad is minus the rule's batched step over lr,
  * so plain SGD (no momentum, no weight decay) at learning rate lr applies exactly
- * soma_hebb_epoch's step on the batch (batch = n); other optimizers rescale it as usual. Inputs
+ * soma_hebb_epoch's step on the batch (batch = n), for Oja and GHA at lr / s with s the
+ * batch's mean ||x||^2 (normalised as NLMS: stable for lr < 1 whatever the input's scale;
+ * competitive learning unscaled); other optimizers rescale it as usual. Inputs
  * are used as given (centre them for PCA). No state of its own beyond scratch. */
 
 // --- Rao & Ballard's hierarchical predictive coding (src/learn/rao_ballard.c) ------------

@@ -129,10 +129,19 @@ soma_status soma_hebb_epoch(soma_hebb_kind kind, float *W, int k, int d, const f
 // Hidden dense layers (every dense layer below the last) learn by the chosen Hebbian rule on
 // their own input, y = W x without the bias (left unchanged, its grad zero); the read-out (the
 // last dense layer) learns by the delta rule: the loss's gradient for its own parameters
-// only, run back through the parameter-free layers above it and no further. Each grad holds
-// the negative of the Hebbian step over the learning rate, -C / n, so plain SGD (no momentum,
-// no weight decay) at learning rate lr applies W += lr C / n: exactly soma_hebb_epoch's step
-// on the batch.
+// only, run back through the parameter-free layers above it and no further.
+//
+// Oja and GHA are normalised by the input's energy, as normalised LMS is: their grad holds
+// -C / (n s), s the batch's mean squared input norm ||x||^2, so plain SGD (no momentum, no
+// weight decay) at learning rate lr applies soma_hebb_epoch's step on the batch at lr / s.
+// Unnormalised, the step lr C / n drives a unit's norm a by a += lr lam a (1 - a^2) along the
+// input correlation's top eigenvalue lam, a map that is stable only for lr lam < 1 and that
+// explodes from Kaiming's start (a ~ 0.6) once lr lam is a few units; on Fashion-MNIST pixels
+// lam = 110 (mean ||x||^2 = 162), so SGD with momentum 0.9 (10 lr effective) diverged to NaN
+// in the first epoch at --lr 0.01, while the read-out wants rates of that order. Since
+// lam <= E||x||^2, the normalised step is stable for lr < 1 under plain SGD (lr < ~0.1 under
+// momentum 0.9) whatever the input's scale. Competitive learning keeps -C / n: its decay term
+// is the winner's count, not the input's energy, so its step is stable for lr < 1 already.
 
 typedef struct hebb_rule {
     soma_hebb_kind kind;
@@ -184,8 +193,17 @@ static soma_status hebb_step_(soma_rule *r, soma_net *net, const float *x, const
         soma_param *w = &l->params[0];
         if (!w->trainable) continue;
         const int k = w->dims[0], d = w->dims[1];
-        hebb_delta_(h->kind, w->value, k, d, soma_net_activation(net, i), n, Y, L, C);
-        const float a = -1.f / (float)n;
+        const float *xin = soma_net_activation(net, i);
+        hebb_delta_(h->kind, w->value, k, d, xin, n, Y, L, C);
+        double s = 1.0; /* the input's energy: the batch's mean ||x||^2 (Oja, GHA) */
+        if (h->kind != SOMA_HEBB_COMPETITIVE) {
+            double sq = 0.0;
+            const size_t nd = (size_t)n * d;
+            for (size_t j = 0; j < nd; j++) sq += (double)xin[j] * xin[j];
+            s = sq / n;
+        }
+        /* an all-zero batch has C = 0: no step */
+        const float a = s > 0.0 ? (float)(-1.0 / ((double)n * s)) : 0.f;
         for (size_t j = 0; j < w->n; j++) w->grad[j] = a * C[j];
     }
     return SOMA_OK;

@@ -672,6 +672,7 @@ static soma_status run_(const soma_task_stream *s, soma_cl_method_kind k, uint64
     o.seed = seed;
     o.fisher_samples = 100;
     o.ewc_lambda = 1000.f;
+    o.gen_lik = SOMA_VAE_GAUSSIAN; /* Gaussian clouds, not pixels in [0, 1] */
     soma_train_config cfg = soma_train_defaults();
     cfg.epochs = 3;
     cfg.batch = 16;
@@ -695,7 +696,7 @@ static void test_runs(void) {
     CHECK_OK(soma_task_stream_split(tr, te, 2, SOMA_CL_CLASS, &s));
     soma_cl_result r[SOMA_CL_METHOD_COUNT];
     memset(r, 0, sizeof r);
-    for (int k = 0; k <= SOMA_CL_REPLAY; k++) {
+    for (int k = 0; k < SOMA_CL_METHOD_COUNT; k++) {
         CHECK_OK(run_(s, (soma_cl_method_kind)k, 3, &r[k]));
         printf("class-incremental gauss, %-10s acc %.3f bwt %+.3f R[1][0] %.3f memory %zu\n",
                soma_cl_method_name((soma_cl_method_kind)k), r[k].metrics.acc, r[k].metrics.bwt, r[k].R[2],
@@ -706,6 +707,11 @@ static void test_runs(void) {
     CHECK(r[SOMA_CL_REPLAY].metrics.acc > r[SOMA_CL_FINETUNE].metrics.acc + 0.2);
     CHECK(r[SOMA_CL_REPLAY].memory_bytes == 40 * (8 * sizeof(float) + sizeof(int) + sizeof(long)));
     CHECK(r[SOMA_CL_JOINT].memory_bytes > 0 && r[SOMA_CL_FINETUNE].memory_bytes == 0);
+    /* the methods of their own files under the same harness: generative replay and the CLS
+     * model keep task 0, every method reports the memory it holds */
+    CHECK(r[SOMA_CL_GEN_REPLAY].R[2] > r[SOMA_CL_FINETUNE].R[2] + 0.3f);
+    CHECK(r[SOMA_CL_CLS].R[2] > 0.6f && r[SOMA_CL_CLS].metrics.acc > r[SOMA_CL_FINETUNE].metrics.acc + 0.2);
+    CHECK(r[SOMA_CL_LWF].memory_bytes > 0 && r[SOMA_CL_GEN_REPLAY].memory_bytes > 0 && r[SOMA_CL_CLS].memory_bytes > 0);
     /* determinism: the same seed gives the same matrix, bit for bit */
     soma_cl_result again;
     CHECK_OK(run_(s, SOMA_CL_REPLAY, 3, &again));

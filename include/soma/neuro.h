@@ -38,6 +38,49 @@ void soma_counts_free(soma_counts *c); /* releases the arrays; the struct may be
 
 // --- synthetic populations with ground truth (src/neuro/synth.c) ------------------------
 
+/* Populations whose latent state is known, for testing latent models and their metrics.
+ *   LORENZ: the Lorenz system (sigma 10, rho 28, beta 8/3) integrated by RK4, the setup of
+ *     the LFADS benchmark (Sussillo et al. 2016): each condition starts from a random state
+ *     on the attractor (a random start run burn_in bins first); the three latents are
+ *     z-scored over all trials and bins; n_latents must be 3.
+ *   RNN: a chaotic rate network (Sompolinsky, Crisanti & Sommers 1988), x' = -x + J tanh(x)
+ *     with J ~ N(0, g^2 / M), M = n_latents units, tau = 1, RK4; the latents are tanh(x).
+ * Both: log rate of neuron n = log(base_rate_hz * bin_ms / 1000) + sum_l W[n,l] z_l with
+ * W ~ N(0, w_scale^2 / n_latents) (so log-rate sd ~ w_scale for unit-variance latents); counts
+ * are Poisson draws of these rates. Trial k belongs to condition k % n_conds (each condition
+ * its own initial state; n_conds 0: every trial its own), so rates are the true PSTHs.
+ * Everything is drawn from soma_rng streams of seed: same options, same data, bit for bit. */
+typedef enum soma_synth_kind { SOMA_SYNTH_LORENZ = 0, SOMA_SYNTH_RNN, SOMA_SYNTH_KIND_COUNT } soma_synth_kind;
+typedef struct soma_synth_opts {
+    soma_synth_kind kind;
+    int n_trials, n_bins, n_units, n_latents;
+    int n_conds;         /* 0: one condition per trial */
+    double bin_ms;       /* bin width (for the rate in Hz and the counts' bin_ms) */
+    double dt;           /* model time per bin (Lorenz: 0.01; RNN: 0.1 tau); RK4 substeps <= 0.005 / 0.05 */
+    int burn_in;         /* bins run (and dropped) before each condition's first bin */
+    double base_rate_hz; /* baseline rate exp(b) */
+    double w_scale;      /* sd of the log rate driven by unit-variance latents */
+    double g;            /* RNN gain (1.5) */
+    uint64_t seed;
+} soma_synth_opts;
+/* Defaults: LORENZ 100 trials x 100 bins x 50 units, 3 latents, 10 ms bins, dt 0.01, burn-in
+ * 300, 10 Hz base, w_scale 1, n_conds 0, seed 1; RNN the same with 20 latents, dt 0.1, g 1.5. */
+soma_synth_opts soma_synth_opts_default(soma_synth_kind kind);
+const char *soma_synth_kind_name(soma_synth_kind k);
+soma_status soma_synth_kind_parse(const char *name, soma_synth_kind *out); /* "lorenz", "rnn" */
+typedef struct soma_synth {
+    soma_counts spikes; /* Poisson counts [trials, bins, units] */
+    float *rates;       /* [trials, bins, units] true expected counts per bin (owned) */
+    float *latents;     /* [trials, bins, n_latents] true latents (owned) */
+    float *w;           /* [n_units, n_latents] readout W; b = log(base_rate_hz * bin_ms / 1000) */
+    int *cond;          /* [trials] condition of each trial */
+    int n_latents, n_conds;
+} soma_synth;
+/* Builds the population. SOMA_ERR_ARG (with a message) on sizes < 1, n_latents != 3 for
+ * LORENZ, bad rates or steps; the output is zeroed on failure. Free with soma_synth_free. */
+soma_status soma_synth_make(const soma_synth_opts *o, soma_synth *out);
+void soma_synth_free(soma_synth *s); /* NULL and a zeroed struct are no-ops */
+
 // --- metrics, as the Neural Latents Benchmark's nlb_tools defines them (src/neuro/metrics.c)
 
 // --- latent-variable models: PCA, FA, GPFA, Poisson VAE (src/neuro/latent.c, gpfa.c) -----

@@ -83,6 +83,43 @@ void soma_synth_free(soma_synth *s); /* NULL and a zeroed struct are no-ops */
 
 // --- metrics, as the Neural Latents Benchmark's nlb_tools defines them (src/neuro/metrics.c)
 
+/* nlb_tools (evaluation.py) definitions, computed in double. Arrays are row-major
+ * [n_rows, n_units] (a [trials, bins, units] block is n_rows = trials * bins rows).
+ *
+ * Bits per spike (co-bps on the held-out neurons' rates and counts; fp-bps on the forward
+ * bins' rates and counts, held-in and held-out together): (NLL(null) - NLL(rates)) /
+ * (total spikes * ln 2), NLL = sum(r - k log r) (log k! cancels), null rate of a unit = its
+ * mean count over all rows; rates == 0 count as 1e-9; NaN counts are skipped (as nlb's masks).
+ * SOMA_ERR_ARG on negative or NaN rates (at a non-NaN count) or no spikes at all. */
+soma_status soma_nlb_bits_per_spike(const float *rates, const float *spikes, long n_rows, int n_units, double *bps);
+/* sklearn's r2_score of yhat against y [n, q]: per output 1 - SS_res / SS_tot (an output with
+ * SS_tot 0 scores 1 if predicted exactly, else 0); weighted 0: mean over outputs
+ * ('uniform_average'), 1: 1 - sum SS_res / sum SS_tot ('variance_weighted'). */
+double soma_r2_score(const double *y, const double *yhat, long n, int q, int weighted);
+/* Velocity decoding R^2 (nlb's fit_and_eval_decoder): ridge regression with intercept from
+ * rates [n_train, p] to behaviour [n_train, q], alpha picked from logspace(-4, 0, 9) by
+ * 5-fold unshuffled cross-validation (sklearn's GridSearchCV: mean fold R^2, first best),
+ * refit on all training rows, scored on the evaluation rows by r2_score 'uniform_average'.
+ * Rows whose first behaviour value is NaN are dropped. SOMA_ERR_ARG: n_train < 5, NaN rates. */
+soma_status soma_nlb_vel_r2(const float *train_rates, const float *train_beh, long n_train,
+                            const float *eval_rates, const float *eval_beh, long n_eval, int p, int q,
+                            double *r2);
+/* PSTH R^2 (nlb's eval_psth): each trial k's rates [n_bins, n_units] against the true PSTH of
+ * its condition cond[k] (psth [n_conds, n_bins, n_units]), all trials' bins stacked, r2_score
+ * 'uniform_average' over units; bins whose PSTH first unit is NaN are skipped. */
+soma_status soma_nlb_psth_r2(const float *rates, const int *cond, int n_trials, const float *psth, int n_conds,
+                             int n_bins, int n_units, double *r2);
+/* Latent recovery R^2: the affine map true ~ A z + c fit by least squares on (z_fit [n_fit, d],
+ * true_fit [n_fit, l]) and scored on (z_eval, true_eval) [n_eval] (pass the fit set again
+ * to score in-sample) by r2_score 'variance_weighted'. SOMA_ERR_ARG when n_fit <= d. */
+soma_status soma_latent_r2(const float *z_fit, const float *true_fit, long n_fit, const float *z_eval,
+                           const float *true_eval, long n_eval, int d, int l, double *r2);
+/* Ridge regression with intercept, the building block of the readouts above: W [p, q] and
+ * b [q] minimise |Y - X W - b|^2 + alpha |W|^2 over X [n, p], Y [n, q] (alpha >= 0; alpha 0
+ * is least squares, with a 1e-10 relative jitter if X'X is singular). */
+soma_status soma_ridge_solve(const double *X, const double *Y, long n, int p, int q, double alpha, double *W,
+                             double *b);
+
 // --- latent-variable models: PCA, FA, GPFA, Poisson VAE (src/neuro/latent.c, gpfa.c) -----
 
 // --- LFADS (src/neuro/lfads.c) ----------------------------------------------------------

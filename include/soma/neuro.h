@@ -186,8 +186,9 @@ int soma_latent_dim(const soma_latent *m);
 const double *soma_latent_loglik(const soma_latent *m, int *n);
 /* GPFA's timescales in ms [n_latents] (NULL for the others). */
 const double *soma_latent_tau_ms(const soma_latent *m);
-/* FA and GPFA parameters (borrowed; NULL for the others): C [units, n_latents], d [units],
- * R [units]. */
+/* Parameters (borrowed): C [units, n_latents] loadings (PCA: the components as columns), d
+ * [units] offsets (PCA: the mean), R [units] private variances (PCA: NULL). SOMA_ERR_ARG for
+ * SMOOTH and VAE. */
 soma_status soma_latent_params(const soma_latent *m, const double **C, const double **d, const double **R);
 void soma_latent_free(soma_latent *m);
 /* Gaussian smoothing within each trial: y[k, t, u] = sum_s w(t - s) x[k, s, u] / sum_s w(t - s),

@@ -270,7 +270,7 @@ const double *soma_latent_loglik(const soma_latent *m, int *n) {
 const double *soma_latent_tau_ms(const soma_latent *m) { return m->tau_ms; }
 
 soma_status soma_latent_params(const soma_latent *m, const double **C, const double **d, const double **R) {
-    if (m->o.kind != SOMA_LATENT_FA && m->o.kind != SOMA_LATENT_GPFA) {
+    if (m->o.kind != SOMA_LATENT_PCA && m->o.kind != SOMA_LATENT_FA && m->o.kind != SOMA_LATENT_GPFA) {
         *C = *d = *R = NULL;
         return soma_error(SOMA_ERR_ARG, "latent: %s has no loadings", soma_latent_kind_name(m->o.kind));
     }

@@ -406,6 +406,7 @@ static const cli_cmd cmds_[] = {
     {"encode", soma_cli_encode, "ridge encoding model: soma encode FEATURES.npy RESPONSES.npy"},
     {"geometry", soma_cli_geometry, "eigenspectrum, dimensionality, power law: soma geometry X.npy"},
     {"continual", soma_cli_continual, "continual learning on a task stream: soma continual --stream S --method M"},
+    {"neuro", soma_cli_neuro, "neural recordings: soma neuro info FILE.nwb | bin FILE.nwb --bin-ms 20 -o X.npy"},
     {"version", cmd_version_, "version and build"},
     {"help", cmd_help_, "this text"},
 };

@@ -8,11 +8,11 @@
 set -euo pipefail
 
 need=(build-essential cmake pkg-config git
-      libopenblas-openmp-dev liblapacke-dev libpng-dev zlib1g-dev libcjson-dev
+      libopenblas-openmp-dev liblapacke-dev libhdf5-dev libpng-dev zlib1g-dev libcjson-dev
       dataset-fashion-mnist python3-skimage)
 for arg in "$@"; do
   case "$arg" in
-    --test) need+=(chromium python3-numpy python3-scipy) ;;
+    --test) need+=(chromium python3-numpy python3-scipy python3-h5py) ;;
     --fuzz) need+=(clang) ;;
     --bench) need+=(python3-torch python3-numpy python3-scipy libopenblas0-openmp time python3-brian) ;;
     *) echo "deps.sh: unknown option '$arg' (--test, --fuzz, --bench)" >&2; exit 2 ;;

@@ -14,8 +14,6 @@
 #include "soma/plot.h"
 #include "soma/soma.h"
 
-int soma_cli_neuro_fit(int argc, char **argv);
-
 static const soma_opt fit_opts_[] = {
     {"model", SOMA_OPT_ENUM, "gpfa", 0, 0, "smooth|pca|fa|gpfa|vae", "latent model", 0},
     {"data", SOMA_OPT_STR, NULL, 0, 0, NULL, "counts NPY [trials, bins, units] (or --synth)", 0},

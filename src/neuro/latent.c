@@ -651,8 +651,15 @@ soma_status soma_neuro_cosmooth(const soma_counts *data, const unsigned char *he
         mu /= (double)ntr;
         for (long i = 0; i < ntr; i++) v += (ztr[i * L + j] - mu) * (ztr[i * L + j] - mu);
         const double sd = sqrt(v / (double)ntr) > 1e-12 ? sqrt(v / (double)ntr) : 1.0;
-        for (long i = 0; i < ntr; i++) Xtr[i * L + j] = (ztr[i * L + j] - mu) / sd;
-        for (long i = 0; i < nte; i++) Xte[i * L + j] = (zte[i * L + j] - mu) / sd;
+        double lo = INFINITY, hi = -INFINITY;
+        for (long i = 0; i < ntr; i++) {
+            Xtr[i * L + j] = (ztr[i * L + j] - mu) / sd;
+            lo = fmin(lo, Xtr[i * L + j]);
+            hi = fmax(hi, Xtr[i * L + j]);
+        }
+        /* test latents are clamped to the training range: the exponential readout must not
+         * extrapolate (a rare unit's one spike would otherwise predict thousands) */
+        for (long i = 0; i < nte; i++) Xte[i * L + j] = fmin(fmax((zte[i * L + j] - mu) / sd, lo), hi);
     }
     /* the readout, one unit at a time (each independent: the same result on any thread count) */
     const int Q = L + 1;

@@ -108,6 +108,7 @@ static void gpfa_recovers(void) {
     soma_latent_opts o = soma_latent_opts_default(SOMA_LATENT_GPFA);
     o.n_latents = 1;
     o.max_iter = 30;
+    o.root = 0; /* Gaussian data, not counts */
     o.tol = 0;
     soma_latent *m;
     CHECK_OK(soma_latent_fit(&m, &c, &o));

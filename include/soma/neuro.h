@@ -236,19 +236,20 @@ soma_status soma_ridge_solve(const double *X, const double *Y, long n, int p, in
 /* Latent-variable models of binned counts, fit on training trials and applied to others.
  *   SMOOTH  the counts smoothed by a Gaussian (smooth_ms) are the "latents" (nlb's smoothing
  *           baseline; n_latents is ignored: one per unit)
- *   PCA     principal components of the smoothed counts
- *   FA      factor analysis of the smoothed counts by EM: y = C z + d + e, z ~ N(0, I), e ~
+ *   PCA     principal components of the smoothed (root) counts
+ *   FA      factor analysis of the smoothed (root) counts by EM: y = C z + d + e, z ~ N(0, I), e ~
  *           N(0, diag R); started from PCA (C = top eigenvectors * sqrt(eigenvalues), R =
  *           diag cov), private variances floored at 1e-3 * each unit's variance; latents
  *           E[z | y]
- *   GPFA    Gaussian-process factor analysis (Yu et al. 2009) of the raw counts by EM: each
- *           latent a GP over bins with K(t, t') = (1 - gp_noise) exp(-(t - t')^2 / 2 tau^2)
+ *   GPFA    Gaussian-process factor analysis (Yu et al. 2009) of the unsmoothed (root) counts
+ *           by EM: each latent a GP over bins with K(t, t') = (1 - gp_noise) exp(-(t - t')^2 / 2 tau^2)
  *           + gp_noise [t = t']; started from FA; the M-step sets C, d, R in closed form and
  *           each tau by gradient ascent (with backtracking) on the expected log prior; the
  *           E-step solves each trial's [bins * n_latents] posterior by Cholesky (LAPACKE),
  *           one factorisation shared by all trials of a length. Latents: posterior means.
  *   VAE     a Poisson VAE (soma_vae, soma/learn.h) on single bins of smoothed counts; latents
  *           the encoder's means.
+ * (root): square roots of the counts when opts.root (the default), else the values as given.
  * Orthonormalised latents (FA, GPFA; soma_latent_infer's orth = 1): with C = U D V' (SVD),
  * z_orth = D V' z, ordered by D, each column of U signed so its largest entry is positive.
  *
@@ -281,6 +282,8 @@ typedef struct soma_latent_opts {
     float vae_lr;      /* (default 3e-3) */
     double glm_alpha;  /* co-smoothing readout's L2 penalty (per row mean loss; default 1e-3) */
     uint64_t seed;     /* (default 1) */
+    int root;          /* PCA, FA, GPFA: model the square roots of the counts (variance-stabilising,
+                          as Yu et al. 2009; default 1); 0: the counts (or any real data) as given */
 } soma_latent_opts;
 soma_latent_opts soma_latent_opts_default(soma_latent_kind kind);
 typedef struct soma_latent soma_latent; /* a fitted model (opaque) */

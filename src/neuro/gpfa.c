@@ -112,11 +112,12 @@ static soma_status prior_f(double tau, double s, int T, int K, const double *S, 
     return SOMA_OK;
 }
 
-static double *rows_of(const soma_counts *d) {
+/* The rows [trials * bins, units] in double, square-rooted if root. */
+static double *rows_of(const soma_counts *d, int root) {
     const size_t n = (size_t)d->n_trials * d->n_bins * d->n_units;
     double *Y = soma_alloc(n, sizeof(double));
     if (Y)
-        for (size_t i = 0; i < n; i++) Y[i] = d->x[i];
+        for (size_t i = 0; i < n; i++) Y[i] = root ? sqrt(d->x[i] > 0 ? d->x[i] : 0) : d->x[i];
     return Y;
 }
 
@@ -124,7 +125,7 @@ soma_status soma__gpfa_infer(const soma_latent *m, const soma_counts *data, doub
     const int K = data->n_trials, T = data->n_bins, p = m->p, L = m->L, LT = L * T;
     if ((long)LT > 3000) return soma_error(SOMA_ERR_ARG, "gpfa: %d latents x %d bins > 3000", L, T);
     const long n = (long)K * T;
-    double *Y = rows_of(data), *Pinv = soma_alloc((size_t)LT * LT, sizeof(double));
+    double *Y = rows_of(data, m->o.root), *Pinv = soma_alloc((size_t)LT * LT, sizeof(double));
     double *Kinv = soma_alloc((size_t)T * T, sizeof(double)), *U = soma_alloc((size_t)n * L, sizeof(double));
     double *Ys = soma_alloc((size_t)n * p, sizeof(double));
     double ll;
@@ -141,7 +142,7 @@ soma_status soma__gpfa_fit(soma_latent *m, const soma_counts *data) {
     const int K = data->n_trials, T = data->n_bins, p = m->p, L = m->L, LT = L * T;
     const long n = (long)K * T;
     const int max_iter = m->o.max_iter;
-    double *Y = rows_of(data);
+    double *Y = rows_of(data, m->o.root);
     if (!Y) return SOMA_ERR_NOMEM;
     soma_status st = soma__fa_em(m, Y, n, 100, 1e-6); /* the start: FA of the counts */
     soma_free(m->ll);

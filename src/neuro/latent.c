@@ -32,7 +32,7 @@ soma_status soma_latent_kind_parse(const char *name, soma_latent_kind *out) {
 
 soma_latent_opts soma_latent_opts_default(soma_latent_kind kind) {
     soma_latent_opts o = {kind, 3, 40.0, kind == SOMA_LATENT_GPFA ? 50 : 100, 1e-7, 100.0, 1e-3, 40, 64, 3e-3f,
-                          1e-3, 1};
+                          1e-3, 1, 1};
     return o;
 }
 
@@ -304,18 +304,27 @@ static soma_status check_opts(const soma_latent_opts *o, const soma_counts *data
     return SOMA_OK;
 }
 
-/* Smoothed rows [trials * bins, units] in double (and float if yf != NULL). */
-static soma_status smoothed_rows(const soma_counts *d, double sd_bins, double **Y, float **yf) {
+/* Smoothed rows [trials * bins, units] (of the square roots of the counts if root) in double
+ * (and float if yf != NULL). */
+static soma_status smoothed_rows(const soma_counts *d, double sd_bins, int root, double **Y, float **yf) {
     const size_t n = (size_t)d->n_trials * d->n_bins * d->n_units;
-    float *f = soma_alloc(n, sizeof(float));
+    float *f = soma_alloc(n, sizeof(float)), *f2 = root ? soma_alloc(n, sizeof(float)) : NULL;
     *Y = soma_alloc(n, sizeof(double));
-    if (!f || !*Y) {
+    if (!f || !*Y || (root && !f2)) {
         soma_free(f);
+        soma_free(f2);
         soma_free(*Y);
         *Y = NULL;
         return SOMA_ERR_NOMEM;
     }
-    soma_neuro_smooth(d->x, d->n_trials, d->n_bins, d->n_units, sd_bins, f);
+    if (root) { /* square-rooted counts, smoothed */
+        for (size_t i = 0; i < n; i++) f[i] = sqrtf(d->x[i] > 0 ? d->x[i] : 0.f);
+        soma_neuro_smooth(f, d->n_trials, d->n_bins, d->n_units, sd_bins, f2);
+        memcpy(f, f2, sizeof(float) * n);
+        soma_free(f2);
+    } else {
+        soma_neuro_smooth(d->x, d->n_trials, d->n_bins, d->n_units, sd_bins, f);
+    }
     for (size_t i = 0; i < n; i++) (*Y)[i] = f[i];
     if (yf)
         *yf = f;
@@ -381,7 +390,7 @@ soma_status soma_latent_fit(soma_latent **out, const soma_counts *data, const so
         double *lam = soma_alloc((size_t)m->L, sizeof(double));
         m->mu = soma_alloc((size_t)m->p, sizeof(double));
         m->C = soma_alloc((size_t)m->p * m->L, sizeof(double));
-        if (!S || !Yc || !lam || !m->mu || !m->C || (st = smoothed_rows(data, sd, &Y, NULL)) != SOMA_OK) {
+        if (!S || !Yc || !lam || !m->mu || !m->C || (st = smoothed_rows(data, sd, m->o.root, &Y, NULL)) != SOMA_OK) {
             st = st != SOMA_OK ? st : SOMA_ERR_NOMEM;
         } else {
             cov_of(Y, n, m->p, m->mu, S, Yc);
@@ -393,14 +402,14 @@ soma_status soma_latent_fit(soma_latent **out, const soma_counts *data, const so
         break;
     }
     case SOMA_LATENT_FA:
-        if ((st = smoothed_rows(data, sd, &Y, NULL)) == SOMA_OK && (st = soma__fa_em(m, Y, n, o->max_iter, o->tol)) == SOMA_OK)
+        if ((st = smoothed_rows(data, sd, m->o.root, &Y, NULL)) == SOMA_OK && (st = soma__fa_em(m, Y, n, o->max_iter, o->tol)) == SOMA_OK)
             st = soma__orth_from_C(m);
         break;
     case SOMA_LATENT_GPFA:
         if ((st = soma__gpfa_fit(m, data)) == SOMA_OK) st = soma__orth_from_C(m);
         break;
     case SOMA_LATENT_VAE:
-        if ((st = smoothed_rows(data, sd, &Y, &yf)) == SOMA_OK) st = vae_fit(m, yf, n);
+        if ((st = smoothed_rows(data, sd, 0, &Y, &yf)) == SOMA_OK) st = vae_fit(m, yf, n);
         break;
     default:
         st = soma_error(SOMA_ERR_ARG, "latent: unknown model");
@@ -430,13 +439,13 @@ soma_status soma_latent_infer(soma_latent *m, const soma_counts *data, int orth,
         soma_neuro_smooth(data->x, data->n_trials, data->n_bins, p, sd, z);
         goto done;
     case SOMA_LATENT_PCA:
-        if ((st = smoothed_rows(data, sd, &Y, NULL)) != SOMA_OK) goto done;
+        if ((st = smoothed_rows(data, sd, m->o.root, &Y, NULL)) != SOMA_OK) goto done;
         for (long i = 0; i < n; i++)
             for (int j = 0; j < p; j++) Y[i * p + j] -= m->mu[j];
         soma__dgemm_det(0, 0, (int)n, L, p, 1.0, Y, p, m->C, L, 0.0, Z, L);
         break;
     case SOMA_LATENT_FA: {
-        if ((st = smoothed_rows(data, sd, &Y, NULL)) != SOMA_OK) goto done;
+        if ((st = smoothed_rows(data, sd, m->o.root, &Y, NULL)) != SOMA_OK) goto done;
         double *beta = soma_alloc((size_t)L * p, sizeof(double)), *T1 = soma_alloc((size_t)L * p, sizeof(double));
         double *M = soma_alloc((size_t)L * L, sizeof(double)), *S = soma_calloc((size_t)p * p, sizeof(double));
         double ll;

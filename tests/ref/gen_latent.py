@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Reference values for tests/test_neuro_latent.c: Gaussian smoothing, PCA and factor
-analysis by EM, written with NumPy from the textbook definitions (Ghahramani & Hinton 1996's
+analysis by EM of the smoothed square-rooted counts, written with NumPy from the textbook definitions (Ghahramani & Hinton 1996's
 EM for FA, started from PCA as soma/neuro.h documents: C = top eigenvectors * sqrt(eigenvalue),
 R = the variances; private variances floored at 1e-3 * variance).
 
@@ -58,7 +58,7 @@ def main():
     W = rng.normal(size=(L, U)) * 0.6
     counts = rng.poisson(np.exp(0.3 + z @ W)).astype(np.float32).astype(np.float64)
     sm = smooth(counts, 2.0)  # smooth_ms 20 at bin_ms 10
-    Y = sm.reshape(-1, U)
+    Y = smooth(np.sqrt(counts), 2.0).reshape(-1, U)  # PCA and FA model the smoothed square roots
     mu = Y.mean(0)
     lam, V = np.linalg.eigh((Y - mu).T @ (Y - mu) / len(Y))
     Vk = V[:, ::-1][:, :L]

@@ -415,6 +415,7 @@ int soma_cli_neuro(int argc, char **argv) {
     }
     if (!strcmp(argv[0], "info")) return cmd_info_(argc - 1, argv + 1);
     if (!strcmp(argv[0], "bin")) return cmd_bin_(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "fit")) return soma_cli_neuro_fit(argc - 1, argv + 1); /* neuro_fit.c */
     fprintf(stderr, "soma: neuro: unknown subcommand '%s' (info, bin)\n", argv[0]);
     return 2;
 }

@@ -149,9 +149,198 @@ soma_status soma_counts_select(const soma_counts *c, const uint8_t *mask, int wa
 
 // --- synthetic populations with ground truth (src/neuro/synth.c) ------------------------
 
+/* Populations whose latent state is known, for testing latent models and their metrics.
+ *   LORENZ: the Lorenz system (sigma 10, rho 28, beta 8/3) integrated by RK4, the setup of
+ *     the LFADS benchmark (Sussillo et al. 2016): each condition starts from a random state
+ *     on the attractor (a random start run burn_in bins first); the three latents are
+ *     z-scored over all trials and bins; n_latents must be 3.
+ *   RNN: a chaotic rate network (Sompolinsky, Crisanti & Sommers 1988), x' = -x + J tanh(x)
+ *     with J ~ N(0, g^2 / M), M = n_latents units, tau = 1, RK4; the latents are tanh(x).
+ * Both: log rate of neuron n = log(base_rate_hz * bin_ms / 1000) + sum_l W[n,l] z_l with
+ * W ~ N(0, w_scale^2 / n_latents) (so log-rate sd ~ w_scale for unit-variance latents); counts
+ * are Poisson draws of these rates. Trial k belongs to condition k % n_conds (each condition
+ * its own initial state; n_conds 0: every trial its own), so rates are the true PSTHs.
+ * Everything is drawn from soma_rng streams of seed: same options, same data, bit for bit. */
+typedef enum soma_synth_kind { SOMA_SYNTH_LORENZ = 0, SOMA_SYNTH_RNN, SOMA_SYNTH_KIND_COUNT } soma_synth_kind;
+typedef struct soma_synth_opts {
+    soma_synth_kind kind;
+    int n_trials, n_bins, n_units, n_latents;
+    int n_conds;         /* 0: one condition per trial */
+    double bin_ms;       /* bin width (for the rate in Hz and the counts' bin_ms) */
+    double dt;           /* model time per bin (Lorenz: 0.01; RNN: 0.1 tau); RK4 substeps <= 0.005 / 0.05 */
+    int burn_in;         /* bins run (and dropped) before each condition's first bin */
+    double base_rate_hz; /* baseline rate exp(b) */
+    double w_scale;      /* sd of the log rate driven by unit-variance latents */
+    double g;            /* RNN gain (1.5) */
+    uint64_t seed;
+} soma_synth_opts;
+/* Defaults: LORENZ 100 trials x 100 bins x 50 units, 3 latents, 10 ms bins, dt 0.01, burn-in
+ * 300, 10 Hz base, w_scale 1, n_conds 0, seed 1; RNN the same with 20 latents, dt 0.1, g 1.5. */
+soma_synth_opts soma_synth_opts_default(soma_synth_kind kind);
+const char *soma_synth_kind_name(soma_synth_kind k);
+soma_status soma_synth_kind_parse(const char *name, soma_synth_kind *out); /* "lorenz", "rnn" */
+typedef struct soma_synth {
+    soma_counts spikes; /* Poisson counts [trials, bins, units] */
+    float *rates;       /* [trials, bins, units] true expected counts per bin (owned) */
+    float *latents;     /* [trials, bins, n_latents] true latents (owned) */
+    float *w;           /* [n_units, n_latents] readout W; b = log(base_rate_hz * bin_ms / 1000) */
+    int *cond;          /* [trials] condition of each trial */
+    int n_latents, n_conds;
+} soma_synth;
+/* Builds the population. SOMA_ERR_ARG (with a message) on sizes < 1, n_latents != 3 for
+ * LORENZ, bad rates or steps; the output is zeroed on failure. Free with soma_synth_free. */
+soma_status soma_synth_make(const soma_synth_opts *o, soma_synth *out);
+void soma_synth_free(soma_synth *s); /* NULL and a zeroed struct are no-ops */
+
 // --- metrics, as the Neural Latents Benchmark's nlb_tools defines them (src/neuro/metrics.c)
 
+/* nlb_tools (evaluation.py) definitions, computed in double. Arrays are row-major
+ * [n_rows, n_units] (a [trials, bins, units] block is n_rows = trials * bins rows).
+ *
+ * Bits per spike (co-bps on the held-out neurons' rates and counts; fp-bps on the forward
+ * bins' rates and counts, held-in and held-out together): (NLL(null) - NLL(rates)) /
+ * (total spikes * ln 2), NLL = sum(r - k log r) (log k! cancels), null rate of a unit = its
+ * mean count over all rows; rates == 0 count as 1e-9; NaN counts are skipped (as nlb's masks).
+ * SOMA_ERR_ARG on negative or NaN rates (at a non-NaN count) or no spikes at all. */
+soma_status soma_nlb_bits_per_spike(const float *rates, const float *spikes, long n_rows, int n_units, double *bps);
+/* sklearn's r2_score of yhat against y [n, q]: per output 1 - SS_res / SS_tot (an output with
+ * SS_tot 0 scores 1 if predicted exactly, else 0); weighted 0: mean over outputs
+ * ('uniform_average'), 1: 1 - sum SS_res / sum SS_tot ('variance_weighted'). */
+double soma_r2_score(const double *y, const double *yhat, long n, int q, int weighted);
+/* Velocity decoding R^2 (nlb's fit_and_eval_decoder): ridge regression with intercept from
+ * rates [n_train, p] to behaviour [n_train, q], alpha picked from logspace(-4, 0, 9) by
+ * 5-fold unshuffled cross-validation (sklearn's GridSearchCV: mean fold R^2, first best),
+ * refit on all training rows, scored on the evaluation rows by r2_score 'uniform_average'.
+ * Rows whose first behaviour value is NaN are dropped. SOMA_ERR_ARG: n_train < 5, NaN rates. */
+soma_status soma_nlb_vel_r2(const float *train_rates, const float *train_beh, long n_train,
+                            const float *eval_rates, const float *eval_beh, long n_eval, int p, int q,
+                            double *r2);
+/* PSTH R^2 (nlb's eval_psth): each trial k's rates [n_bins, n_units] against the true PSTH of
+ * its condition cond[k] (psth [n_conds, n_bins, n_units]), all trials' bins stacked, r2_score
+ * 'uniform_average' over units; bins whose PSTH first unit is NaN are skipped. */
+soma_status soma_nlb_psth_r2(const float *rates, const int *cond, int n_trials, const float *psth, int n_conds,
+                             int n_bins, int n_units, double *r2);
+/* Latent recovery R^2: the affine map true ~ A z + c fit by least squares on (z_fit [n_fit, d],
+ * true_fit [n_fit, l]) and scored on (z_eval, true_eval) [n_eval] (pass the fit set again
+ * to score in-sample) by r2_score 'variance_weighted'. SOMA_ERR_ARG when n_fit <= d. */
+soma_status soma_latent_r2(const float *z_fit, const float *true_fit, long n_fit, const float *z_eval,
+                           const float *true_eval, long n_eval, int d, int l, double *r2);
+/* Ridge regression with intercept, the building block of the readouts above: W [p, q] and
+ * b [q] minimise |Y - X W - b|^2 + alpha |W|^2 over X [n, p], Y [n, q] (alpha >= 0; alpha 0
+ * is least squares, with a 1e-10 relative jitter if X'X is singular). */
+soma_status soma_ridge_solve(const double *X, const double *Y, long n, int p, int q, double alpha, double *W,
+                             double *b);
+
 // --- latent-variable models: PCA, FA, GPFA, Poisson VAE (src/neuro/latent.c, gpfa.c) -----
+
+/* Latent-variable models of binned counts, fit on training trials and applied to others.
+ *   SMOOTH  the counts smoothed by a Gaussian (smooth_ms) are the "latents" (nlb's smoothing
+ *           baseline; n_latents is ignored: one per unit)
+ *   PCA     principal components of the smoothed (root) counts
+ *   FA      factor analysis of the smoothed (root) counts by EM: y = C z + d + e, z ~ N(0, I), e ~
+ *           N(0, diag R); started from PCA (C = top eigenvectors * sqrt(eigenvalues), R =
+ *           diag cov), private variances floored at 1e-3 * each unit's variance; latents
+ *           E[z | y]
+ *   GPFA    Gaussian-process factor analysis (Yu et al. 2009) of the unsmoothed (root) counts
+ *           by EM: each latent a GP over bins with K(t, t') = (1 - gp_noise) exp(-(t - t')^2 / 2 tau^2)
+ *           + gp_noise [t = t']; started from FA; the M-step sets C, d, R in closed form and
+ *           each tau by gradient ascent (with backtracking) on the expected log prior; the
+ *           E-step solves each trial's [bins * n_latents] posterior by Cholesky (LAPACKE),
+ *           one factorisation shared by all trials of a length. Latents: posterior means.
+ *   VAE     a Poisson VAE (soma_vae, soma/learn.h) on single bins of smoothed counts; latents
+ *           the encoder's means.
+ * (root): square roots of the counts when opts.root (the default), else the values as given.
+ * Orthonormalised latents (FA, GPFA; soma_latent_infer's orth = 1): with C = U D V' (SVD),
+ * z_orth = D V' z, ordered by D, each column of U signed so its largest entry is positive.
+ *
+ *     soma_latent_opts o = soma_latent_opts_default(SOMA_LATENT_GPFA);
+ *     soma_latent *m;
+ *     SOMA_TRY(soma_latent_fit(&m, &train, &o));             // train: a soma_counts
+ *     SOMA_TRY(soma_latent_infer(m, &test, 1, z));           // z [trials, bins, n_latents]
+ *     soma_latent_free(m);
+ */
+typedef enum soma_latent_kind {
+    SOMA_LATENT_SMOOTH = 0,
+    SOMA_LATENT_PCA,
+    SOMA_LATENT_FA,
+    SOMA_LATENT_GPFA,
+    SOMA_LATENT_VAE,
+    SOMA_LATENT_KIND_COUNT
+} soma_latent_kind;
+const char *soma_latent_kind_name(soma_latent_kind k); /* "smooth", "pca", "fa", "gpfa", "vae" */
+soma_status soma_latent_kind_parse(const char *name, soma_latent_kind *out);
+typedef struct soma_latent_opts {
+    soma_latent_kind kind;
+    int n_latents;     /* (default 3) */
+    double smooth_ms;  /* Gaussian smoothing sd for SMOOTH, PCA, FA, VAE (default 40; 0: none) */
+    int max_iter;      /* EM iterations, FA and GPFA (default 100 and 50) */
+    double tol;        /* EM stops when the log-likelihood gains < tol * |ll| (default 1e-7; 0: never) */
+    double tau_ms;     /* GPFA's initial timescale (default 100) */
+    double gp_noise;   /* GPFA's fixed GP noise variance (default 1e-3) */
+    int vae_epochs;    /* (default 40) */
+    int vae_hidden;    /* encoder and decoder hidden width (default 64) */
+    float vae_lr;      /* (default 3e-3) */
+    double glm_alpha;  /* co-smoothing readout's L2 penalty (per row mean loss; default 1e-3) */
+    uint64_t seed;     /* (default 1) */
+    int root;          /* PCA, FA, GPFA: model the square roots of the counts (variance-stabilising,
+                          as Yu et al. 2009; default 1); 0: the counts (or any real data) as given */
+} soma_latent_opts;
+soma_latent_opts soma_latent_opts_default(soma_latent_kind kind);
+typedef struct soma_latent soma_latent; /* a fitted model (opaque) */
+/* Fits on data [trials, bins, units] (every trial). SOMA_ERR_ARG (with a message) on bad
+ * options, n_latents > units, fewer than 2 rows, GPFA with bins * n_latents > 3000. */
+soma_status soma_latent_fit(soma_latent **out, const soma_counts *data, const soma_latent_opts *o);
+/* Latents z [trials, bins, soma_latent_dim(m)] of data (the same units as the fit; GPFA: any
+ * number of bins). orth = 1: orthonormalised (FA, GPFA; others ignore it). Not thread-safe
+ * on one model (the VAE's buffers). */
+soma_status soma_latent_infer(soma_latent *m, const soma_counts *data, int orth, float *z);
+int soma_latent_dim(const soma_latent *m);
+/* The EM log-likelihood of the training data before each update and after the last (FA,
+ * GPFA; per-row mean for FA's Gaussian, the total for GPFA's); *n 0 for the others. */
+const double *soma_latent_loglik(const soma_latent *m, int *n);
+/* GPFA's timescales in ms [n_latents] (NULL for the others). */
+const double *soma_latent_tau_ms(const soma_latent *m);
+/* Parameters (borrowed): C [units, n_latents] loadings (PCA: the components as columns), d
+ * [units] offsets (PCA: the mean), R [units] private variances (PCA: NULL). SOMA_ERR_ARG for
+ * SMOOTH and VAE. */
+soma_status soma_latent_params(const soma_latent *m, const double **C, const double **d, const double **R);
+void soma_latent_free(soma_latent *m);
+/* Gaussian smoothing within each trial: y[k, t, u] = sum_s w(t - s) x[k, s, u] / sum_s w(t - s),
+ * w a Gaussian of sd sd_bins truncated at 4 sd (renormalised at the trial's edges); sd_bins
+ * 0 copies. */
+void soma_neuro_smooth(const float *x, int n_trials, int n_bins, int n_units, double sd_bins, float *y);
+
+/* Co-smoothing (nlb): fit the model on the held-in units of the training trials, infer the
+ * latents of every trial, fit a Poisson GLM readout (rates = exp(z w + b), L2 penalty
+ * glm_alpha, Newton) from the training trials' latents to each unit's counts, predict every
+ * unit's rates on the test trials. heldout [units] and test [trials] are 0/1 masks (at least
+ * one of each and one of each's complement). true_latents [trials, bins, n_true] (may be
+ * NULL) gives latent_r2: the affine map fit on the training trials, scored on the test ones. */
+typedef struct soma_cosmooth {
+    soma_latent_kind kind;
+    double co_bps;    /* bits per spike of the test trials' held-out units */
+    double latent_r2; /* NAN without true latents */
+    double fit_s;     /* seconds to fit the model, infer and fit the readout (soma_now) */
+    int n_test, n_bins, n_units, n_latents;
+    int *test_idx;    /* [n_test] the test trials, ascending */
+    float *z;         /* [n_test, n_bins, n_latents] orthonormalised test latents */
+    float *rates;     /* [n_test, n_bins, n_units] predicted rates, every unit */
+} soma_cosmooth;
+soma_status soma_neuro_cosmooth(const soma_counts *data, const unsigned char *heldout, const unsigned char *test,
+                                const float *true_latents, int n_true, const soma_latent_opts *o,
+                                soma_cosmooth *out);
+void soma_cosmooth_free(soma_cosmooth *r);
+/* A seeded split: round(heldout_frac * units) held-out units and round(test_frac * trials)
+ * test trials (each at least 1, at most all but 1), chosen by soma_rng permutations. */
+soma_status soma_neuro_split(int n_units, int n_trials, double heldout_frac, double test_frac, uint64_t seed,
+                             unsigned char *heldout, unsigned char *test);
+/* The baselines of the Lorenz benchmark on one data set: soma_neuro_cosmooth for each model
+ * (SMOOTH, PCA, FA, GPFA, VAE: res[kind]) on soma_neuro_split(heldout_frac, test_frac, seed)
+ * with n_latents latents and each kind's default options (max_iter scaled by iter_scale, in
+ * (0, 1], for quick runs). res[k] must be freed with soma_cosmooth_free. */
+soma_status soma_neuro_baselines(const soma_counts *data, const float *true_latents, int n_true, int n_latents,
+                                 double heldout_frac, double test_frac, uint64_t seed, double iter_scale,
+                                 soma_cosmooth res[SOMA_LATENT_KIND_COUNT]);
 
 // --- LFADS (src/neuro/lfads.c) ----------------------------------------------------------
 

@@ -23,7 +23,7 @@ static const char *const vit_reduced_[] = {"--n-train", "2000", "--n-test", "500
 static const soma_opt vit_opts_[] = {
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder (default $SOMA_FMNIST_DIR, else Debian's)", 0},
     {"net", SOMA_OPT_STR, VIT_NET, 0, 0, NULL, "network spec (a ViT: patch..., cls, pos, blocks, clsout, head)", 1},
-    {"epochs", SOMA_OPT_INT, "10", 1, 100000, NULL, "passes over the training set", 1},
+    {"epochs", SOMA_OPT_INT, "15", 1, 100000, NULL, "passes over the training set", 1},
     {"batch", SOMA_OPT_INT, "128", 1, 65536, NULL, "mini-batch size", 0},
     {"lr", SOMA_OPT_FLOAT, "0.002", 1e-9, 10, NULL, "peak learning rate (after the warm-up)", 0},
     {"lr-min", SOMA_OPT_FLOAT, "0", 0, 10, NULL, "final learning rate of the cosine decay", 0},
@@ -173,7 +173,7 @@ done:
 
 static soma_status vit_run_(soma_exp_ctx *c) {
     const soma_args *a = &c->args;
-    int epochs = 10, batch = 128, n_train = 0, n_test = 0, k = 8;
+    int epochs = 15, batch = 128, n_train = 0, n_test = 0, k = 8;
     float lr = 2e-3f, lr_min = 0.f, wd = 0.05f, warm = 1.f;
     SOMA_TRY(soma_args_int(a, "epochs", &epochs));
     SOMA_TRY(soma_args_int(a, "batch", &batch));

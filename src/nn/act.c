@@ -101,15 +101,41 @@ SOMA_HOT static void gelu_fwd_(float *y, const float *x, size_t n) {
     }
 }
 
-SOMA_HOT static void gelu_bwd_(float *dx, const float *dy, const float *x, size_t n) {
+/* The same with Phi(x) read back from the forward's output, Phi = y / x (one division instead
+ * of erfc's polynomial and exp), and Phi(x) ~ 1/2 + x / sqrt(2 pi) within 2^-10 of 0, where
+ * y / x loses digits (the next term, x^3 / (6 sqrt(2 pi)), is below 1e-10 there). */
+static inline soma__v8 gelu_bwd_y8_(soma__v8 dy, soma__v8 x, soma__v8 y) {
+    soma__v8 v2 = x * x;
+    v2 = gelu_sel_(v2 < 180.f, v2, soma__v8_splat(180.f));
+    const soma__v8 pdf = 0.39894228040143268f * gelu_exp8_(-0.5f * v2);
+    gelu_v8i_ xi;
+    memcpy(&xi, &x, sizeof xi);
+    xi &= 0x7fffffff;
+    soma__v8 ax;
+    memcpy(&ax, &xi, sizeof ax);
+    const gelu_v8i_ small = ax < 9.765625e-4f;
+    const soma__v8 safe = gelu_sel_(small, soma__v8_splat(1.f), x);
+    const soma__v8 cdf = gelu_sel_(small, 0.5f + 0.39894228040143268f * x, y / safe);
+    return dy * (cdf + x * pdf);
+}
+
+SOMA_HOT static void gelu_bwd_(float *dx, const float *dy, const float *x, const float *y, size_t n) {
     size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        SOMA__V8_STORE_PART(dx + i, gelu_bwd8_(soma__v8_load(dy + i), soma__v8_load(x + i)), 8);
-    if (i < n) {
-        float b[8] = {0}, g[8] = {0};
+    if (y) {
+        for (; i + 8 <= n; i += 8)
+            SOMA__V8_STORE_PART(dx + i, gelu_bwd_y8_(soma__v8_load(dy + i), soma__v8_load(x + i), soma__v8_load(y + i)), 8);
+    } else {
+        for (; i + 8 <= n; i += 8)
+            SOMA__V8_STORE_PART(dx + i, gelu_bwd8_(soma__v8_load(dy + i), soma__v8_load(x + i)), 8);
+    }
+    if (i < n) { /* the last few through zero-padded vectors */
+        float b[8] = {0}, g[8] = {0}, c[8] = {0};
         memcpy(b, x + i, (n - i) * sizeof *b);
         memcpy(g, dy + i, (n - i) * sizeof *g);
-        SOMA__V8_STORE_PART(dx + i, gelu_bwd8_(soma__v8_load(g), soma__v8_load(b)), (int)(n - i));
+        if (y) memcpy(c, y + i, (n - i) * sizeof *c);
+        const soma__v8 r = y ? gelu_bwd_y8_(soma__v8_load(g), soma__v8_load(b), soma__v8_load(c))
+                             : gelu_bwd8_(soma__v8_load(g), soma__v8_load(b));
+        SOMA__V8_STORE_PART(dx + i, r, (int)(n - i));
     }
 }
 
@@ -161,7 +187,7 @@ static void act_bwd_range(soma_act a, float *dx, const float *dy, const float *x
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.f - y[i]);
         break;
     case SOMA_ACT_GELU:
-        gelu_bwd_(dx, dy, x, n);
+        gelu_bwd_(dx, dy, x, y, n);
         break;
     default:
         SOMA_ASSERT(0 && "unknown activation");
@@ -181,7 +207,8 @@ void soma_act_forward(soma_act a, float *y, const float *x, size_t n) {
     act_fwd_range(a, y, x, n);
 }
 
-/* relu and gelu read the input x; tanh and sigmoid read the output y. */
+/* relu and gelu read the input x; tanh and sigmoid read the output y; gelu also reads y when
+ * given (its CDF is y / x) and recomputes it when y is NULL. */
 void soma_act_backward(soma_act a, float *dx, const float *dy, const float *x, const float *y,
                        size_t n) {
     if (!dx) return;
@@ -190,7 +217,7 @@ void soma_act_backward(soma_act a, float *dx, const float *dy, const float *x, c
         {
             size_t lo, hi;
             soma__split(n, &lo, &hi);
-            act_bwd_range(a, dx + lo, dy + lo, x + lo, NULL, hi - lo);
+            act_bwd_range(a, dx + lo, dy + lo, x + lo, y ? y + lo : NULL, hi - lo);
         }
         return;
     }

@@ -189,7 +189,7 @@ def blas_core_of(machine_line):
 
 def print_table(cells, best, meta):
     print()
-    print(f"soma vs PyTorch {meta['torch_version']} -- Fashion-MNIST, batch 64, Adam 1e-3, "
+    print(f"soma vs PyTorch {meta['torch_version']} -- Fashion-MNIST, batch 64 (vit 128), Adam 1e-3, "
           f"1 epoch; medians of {meta['reps']} interleaved reps")
     print(f"machine: {meta['machine']}")
     print(f"CPU: {meta['cpu_model']} [{' '.join(meta['cpu_flags'])}]")

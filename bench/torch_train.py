@@ -148,17 +148,54 @@ def build_net(torch, name):
                              nn.Linear(400, 120), nn.ReLU(),
                              nn.Linear(120, 84), nn.ReLU(),
                              nn.Linear(84, 10))
-    raise ValueError(f"unknown net {name!r} (mlp | lenet)")
+    if name == "vit":
+        return ViT(torch)
+    raise ValueError(f"unknown net {name!r} (mlp | lenet | vit)")
+
+
+# soma's vit-fmnist default, "patch4x4d64,cls,pos,block4h64,block4h64,block4h64,clsout,layernorm,fc10":
+# 4x4 patches embedded to 64 by a strided Conv2d, a class token prepended, learned positions
+# added, three pre-norm TransformerEncoderLayers (4 heads, MLP 256, GELU, no dropout), the
+# class token's output through a LayerNorm and a Linear 64-10.
+VIT_PATCH, VIT_DIM, VIT_HEADS, VIT_DEPTH = 4, 64, 4, 3
+
+
+def ViT(torch):
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            t = (28 // VIT_PATCH) ** 2
+            self.patch = nn.Conv2d(1, VIT_DIM, VIT_PATCH, stride=VIT_PATCH)
+            self.cls = nn.Parameter(torch.zeros(1, 1, VIT_DIM))
+            self.pos = nn.Parameter(torch.randn(1, t + 1, VIT_DIM) * 0.02)
+            self.blocks = nn.Sequential(*[
+                nn.TransformerEncoderLayer(VIT_DIM, VIT_HEADS, 4 * VIT_DIM, dropout=0.0,
+                                           activation="gelu", batch_first=True, norm_first=True)
+                for _ in range(VIT_DEPTH)])
+            self.norm = nn.LayerNorm(VIT_DIM)
+            self.head = nn.Linear(VIT_DIM, 10)
+
+        def forward(self, x):
+            x = self.patch(x).flatten(2).transpose(1, 2)
+            x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+            x = self.blocks(x)
+            return self.head(self.norm(x[:, 0]))
+
+    return Net()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--net", choices=["mlp", "lenet"], default="mlp")
+    ap.add_argument("--net", choices=["mlp", "lenet", "vit"], default="mlp")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--n-train", type=int, default=0,
+                    help="train on the first N samples only (0: all), as soma's --n-train")
     ap.add_argument("--data-dir", default=os.environ.get("FMNIST_DIR", DEFAULT_DATA))
     ap.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation")
     ap.add_argument("--foreach", choices=["auto", "on", "off"], default="on",
@@ -209,6 +246,8 @@ def main():
         sys.exit(3)
 
     x_train, y_train = load_split(torch, args.data_dir, "train")
+    if 0 < args.n_train < x_train.shape[0]:
+        x_train, y_train = x_train[:args.n_train].clone(), y_train[:args.n_train].clone()
     if args.net == "mlp":
         x_train = x_train.reshape(x_train.shape[0], -1).contiguous()
     n = x_train.shape[0]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # soma vs PyTorch: training throughput and peak memory, side by side, one invocation.
 #
-# Workloads: MLP 784-512-256-10 and a LeNet-style CNN on Fashion-MNIST, batch 64,
+# Workloads: MLP 784-512-256-10 and a LeNet-style CNN on Fashion-MNIST, batch 64, and
+# vit-fmnist's small ViT (3 pre-norm blocks, width 64, 4 heads, 4x4 patches), batch 128;
 # Adam lr 1e-3, one epoch, cross-entropy; only the training loop is timed on both
 # sides. For T in THREADS, for rep in 1..REPS, the four runs (soma/torch x mlp/lenet)
 # are interleaved, and which side goes first alternates each rep. Peak RSS of every
@@ -12,6 +13,7 @@
 #
 # Usage: bench/vs_torch.sh [--reps N] [--threads "1 2"] [--out FILE] [--allow-unfair]
 # Env:   SOMA (default build/soma), REPS (3), THREADS ("1 2"), TORCH_PYTHON (/usr/bin/python3),
+#        NETS ("mlp lenet vit"), N_TRAIN (train on the first N samples on both sides; 0: all),
 #        SOMA_NO_EVAL (default "--no-eval"; set it empty for a CLI without that flag),
 #        FMNIST_DIR (/usr/share/datasets/fashion-mnist), RUN_TIMEOUT (seconds a run, 1800).
 # Exit:  0 when every run succeeded (targets met or not), 1 when a run failed,
@@ -22,6 +24,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SOMA=${SOMA:-$ROOT/build/soma}
 REPS=${REPS:-3}
 THREADS=${THREADS:-"1 2"}
+NETS=${NETS:-"mlp lenet vit"}
+N_TRAIN=${N_TRAIN:-0}
 PY=${TORCH_PYTHON:-/usr/bin/python3}
 SOMA_NO_EVAL=${SOMA_NO_EVAL---no-eval}
 FMNIST_DIR=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
@@ -48,6 +52,10 @@ die() { echo "vs_torch: $*" >&2; exit 2; }
 
 # ---- set-up checks -------------------------------------------------------------------
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer, got '$REPS'"
+[[ "$N_TRAIN" =~ ^[0-9]+$ ]] || die "N_TRAIN must be a non-negative integer, got '$N_TRAIN'"
+for net in $NETS; do
+  case "$net" in mlp|lenet|vit) ;; *) die "NETS: unknown net '$net' (mlp lenet vit)" ;; esac
+done
 [ -x /usr/bin/time ] || die "/usr/bin/time missing (Debian package 'time')"
 [ -x "$SOMA" ] || die "no soma binary at $SOMA: run 'make build' or set SOMA=path"
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte; do
@@ -91,14 +99,16 @@ echo "vs_torch: soma  $SOMA"
 echo "vs_torch:   BLAS ${SOMA_BLAS:-unknown (static or not found by ldd)}"
 echo "vs_torch: torch $PY${TORCH_CORE_ENV:+ (${TORCH_CORE_ENV[*]})}"
 echo "vs_torch:   $("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print("torch", d["torch_version"], "BLAS", d["blas"], "core", d.get("blas_core"), " ".join(d["blas_paths"]), "mkldnn", d["mkldnn"])' "$TORCH_BLAS_JSON")"
-echo "vs_torch: threads {$THREADS}, $REPS reps, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "vs_torch: nets {$NETS}, n_train $N_TRAIN (0: all), threads {$THREADS}, $REPS reps, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "vs_torch: raw runs in $RAW"
 cut -d' ' -f1-3 /proc/loadavg >"$RAW/load-before.txt"
 
 declare -A SPEC=(
   [mlp]="fc512,relu,fc256,relu,fc10"
   [lenet]="conv5x5x6p2,relu,maxpool2,conv5x5x16,relu,maxpool2,fc120,relu,fc84,relu,fc10"
+  [vit]="patch4x4d64,cls,pos,block4h64,block4h64,block4h64,clsout,layernorm,fc10"
 )
+declare -A BATCH=([mlp]=64 [lenet]=64 [vit]=128)
 
 FAILED=0
 SEQ=0
@@ -112,11 +122,11 @@ run() {
   local cmd
   if [ "$side" = soma ]; then
     # shellcheck disable=SC2206
-    cmd=("$SOMA" train --data fmnist --net "${SPEC[$net]}" --epochs 1 --batch 64 --lr 0.001
-         --optim adam --threads "$t" --seed 1 $SOMA_NO_EVAL)
+    cmd=("$SOMA" train --data fmnist --net "${SPEC[$net]}" --epochs 1 --batch "${BATCH[$net]}" --lr 0.001
+         --optim adam --threads "$t" --seed 1 --n-train "$N_TRAIN" $SOMA_NO_EVAL)
   else
-    cmd=("$PY" "$ROOT/bench/torch_train.py" --net "$net" --threads "$t" --epochs 1 --batch 64
-         --lr 0.001 --seed 1 --no-eval "${ALLOW_UNFAIR[@]}")
+    cmd=("$PY" "$ROOT/bench/torch_train.py" --net "$net" --threads "$t" --epochs 1 --batch "${BATCH[$net]}"
+         --lr 0.001 --seed 1 --n-train "$N_TRAIN" --no-eval "${ALLOW_UNFAIR[@]}")
   fi
   printf '%s\n' "${cmd[*]}" >"$base.cmd"
   local load
@@ -150,7 +160,7 @@ for t in $THREADS; do
   for rep in $(seq 1 "$REPS"); do
     if [ $((rep % 2)) -eq 1 ]; then first=soma; second=torch; else first=torch; second=soma; fi
     echo "vs_torch: T=$t rep $rep/$REPS ($first first)"
-    for net in mlp lenet; do
+    for net in $NETS; do
       run "$first" "$net" "$t" "$rep" 1
       run "$second" "$net" "$t" "$rep" 2
     done

@@ -497,6 +497,17 @@ void soma_attn_backward(float *dq, float *dk, float *dv, const float *dout, cons
                         const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq, int ldk,
                         int ldo, int causal, float *scratch, int threads);
 
+/* The attention probabilities of a self-attention layer (kind "mha"; inside a block, found by
+ * walking ops->n_children / ops->child: block -> child 0 -> child 1) in its last forward:
+ * p [T, T] WRITTEN for sample n of that forward's batch and head h (row i: query i's
+ * distribution over the keys, summing to 1; 0 at keys it may not see). Recomputed from the
+ * projections and log-sum-exps the layer keeps, so call it before the next forward or
+ * backward through the net. SOMA_ERR_ARG when l is not an mhaH layer, or n, h are out of range
+ * (n must be below the last forward's batch size). */
+soma_status soma_attn_probs(const soma_layer *l, int n, int h, float *p);
+/* The number of heads of an mhaH layer; 0 for any other layer. */
+int soma_attn_heads(const soma_layer *l);
+
 /* Sets (pad [rows, T], borrowed until cleared, 1 = padding) or clears (pad NULL) the
  * key-padding mask of every layer in the net, sub-layers included, that takes one (mhaH over
  * a sequence of length T). Row r of the mask belongs to sample r of each later forward (the

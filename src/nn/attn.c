@@ -401,6 +401,7 @@ typedef struct mha_impl {
     float *scratch; /* soma_attn_scratch(T, D/H, threads) */
     int threads;
     const uint8_t *pad; /* borrowed key-padding mask [rows, T], or NULL */
+    int last_n;         /* samples in the last forward (0: none since reserve) */
 } mha_impl;
 
 static void mha_free_bufs_(mha_impl *m) {
@@ -436,6 +437,7 @@ static soma_status mha_reserve(soma_layer *l, int max_n) {
         !attn_buf_(&m->dqkv, rows * 3 * D) ||
         !attn_buf_(&m->scratch, soma_attn_scratch(m->T, m->D / m->H, m->threads = soma_get_threads())))
         return soma_error(SOMA_ERR_NOMEM, "layer %s: no memory for batches of %d", l->spec, max_n);
+    m->last_n = 0;
     return SOMA_OK;
 }
 
@@ -443,6 +445,7 @@ static void mha_forward(soma_layer *l, float *y, const float *x, int n, soma_mod
     (void)mode;
     mha_impl *m = l->impl;
     int T = m->T, D = m->D, rows = n * T;
+    m->last_n = n;
     soma_dense_forward(m->qkv, x, l->params[0].value, l->params[1].value, rows, D, 3 * D);
     soma_attn_forward(m->ctx, m->lse, m->qkv, m->qkv + D, m->qkv + 2 * D, m->pad, n, T, T, m->H,
                       D / m->H, 3 * D, 3 * D, D, m->causal, m->scratch, m->threads);
@@ -477,6 +480,41 @@ static soma_status mha_set_key_padding(soma_layer *l, const uint8_t *pad, int T)
                           l->spec, T, m->T);
     m->pad = pad;
     return SOMA_OK;
+}
+
+static const soma_layer_ops mha_ops;
+
+/* Recomputed from the kept projections and log-sum-exps: p_ij = exp(q_i.k_j / sqrt(dh) - lse_i),
+ * 0 for keys the query may not see (padding as set at that forward, causal future). */
+soma_status soma_attn_probs(const soma_layer *l, int n, int h, float *p) {
+    if (!l || l->ops != &mha_ops)
+        return soma_error(SOMA_ERR_ARG, "attention probabilities: layer %s is not a self-attention (mhaH)",
+                          l ? l->spec : "(null)");
+    const mha_impl *m = l->impl;
+    if (n < 0 || n >= m->last_n || h < 0 || h >= m->H)
+        return soma_error(SOMA_ERR_ARG,
+                          "attention probabilities of layer %s: sample %d, head %d out of range (%d samples "
+                          "in the last forward, %d heads)",
+                          l->spec, n, h, m->last_n, m->H);
+    const int T = m->T, D = m->D, dh = D / m->H;
+    const float scale = 1.f / sqrtf((float)dh);
+    const float *lse = m->lse + ((size_t)n * m->H + h) * T;
+    const uint8_t *pad = m->pad ? m->pad + (size_t)n * T : NULL;
+    for (int i = 0; i < T; i++) {
+        const float *q = m->qkv + ((size_t)n * T + i) * 3 * D + (size_t)h * dh;
+        for (int j = 0; j < T; j++) {
+            const float *k = m->qkv + ((size_t)n * T + j) * 3 * D + D + (size_t)h * dh;
+            float s = 0.f;
+            for (int d = 0; d < dh; d++) s += q[d] * k[d];
+            const int hidden = (pad && pad[j]) || (m->causal && j > i) || lse[i] == -INFINITY;
+            p[(size_t)i * T + j] = hidden ? 0.f : expf(s * scale - lse[i]);
+        }
+    }
+    return SOMA_OK;
+}
+
+int soma_attn_heads(const soma_layer *l) {
+    return l && l->ops == &mha_ops ? ((const mha_impl *)l->impl)->H : 0;
 }
 
 static const soma_layer_ops mha_ops = {

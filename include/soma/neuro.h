@@ -38,7 +38,87 @@ void soma_counts_free(soma_counts *c); /* releases the arrays; the struct may be
 
 // --- synthetic populations with ground truth (src/neuro/synth.c) ------------------------
 
+/* Populations whose latent state is known, for testing latent models and their metrics.
+ *   LORENZ: the Lorenz system (sigma 10, rho 28, beta 8/3) integrated by RK4, the setup of
+ *     the LFADS benchmark (Sussillo et al. 2016): each condition starts from a random state
+ *     on the attractor (a random start run burn_in bins first); the three latents are
+ *     z-scored over all trials and bins; n_latents must be 3.
+ *   RNN: a chaotic rate network (Sompolinsky, Crisanti & Sommers 1988), x' = -x + J tanh(x)
+ *     with J ~ N(0, g^2 / M), M = n_latents units, tau = 1, RK4; the latents are tanh(x).
+ * Both: log rate of neuron n = log(base_rate_hz * bin_ms / 1000) + sum_l W[n,l] z_l with
+ * W ~ N(0, w_scale^2 / n_latents) (so log-rate sd ~ w_scale for unit-variance latents); counts
+ * are Poisson draws of these rates. Trial k belongs to condition k % n_conds (each condition
+ * its own initial state; n_conds 0: every trial its own), so rates are the true PSTHs.
+ * Everything is drawn from soma_rng streams of seed: same options, same data, bit for bit. */
+typedef enum soma_synth_kind { SOMA_SYNTH_LORENZ = 0, SOMA_SYNTH_RNN, SOMA_SYNTH_KIND_COUNT } soma_synth_kind;
+typedef struct soma_synth_opts {
+    soma_synth_kind kind;
+    int n_trials, n_bins, n_units, n_latents;
+    int n_conds;         /* 0: one condition per trial */
+    double bin_ms;       /* bin width (for the rate in Hz and the counts' bin_ms) */
+    double dt;           /* model time per bin (Lorenz: 0.01; RNN: 0.1 tau); RK4 substeps <= 0.005 / 0.05 */
+    int burn_in;         /* bins run (and dropped) before each condition's first bin */
+    double base_rate_hz; /* baseline rate exp(b) */
+    double w_scale;      /* sd of the log rate driven by unit-variance latents */
+    double g;            /* RNN gain (1.5) */
+    uint64_t seed;
+} soma_synth_opts;
+/* Defaults: LORENZ 100 trials x 100 bins x 50 units, 3 latents, 10 ms bins, dt 0.01, burn-in
+ * 300, 10 Hz base, w_scale 1, n_conds 0, seed 1; RNN the same with 20 latents, dt 0.1, g 1.5. */
+soma_synth_opts soma_synth_opts_default(soma_synth_kind kind);
+const char *soma_synth_kind_name(soma_synth_kind k);
+soma_status soma_synth_kind_parse(const char *name, soma_synth_kind *out); /* "lorenz", "rnn" */
+typedef struct soma_synth {
+    soma_counts spikes; /* Poisson counts [trials, bins, units] */
+    float *rates;       /* [trials, bins, units] true expected counts per bin (owned) */
+    float *latents;     /* [trials, bins, n_latents] true latents (owned) */
+    float *w;           /* [n_units, n_latents] readout W; b = log(base_rate_hz * bin_ms / 1000) */
+    int *cond;          /* [trials] condition of each trial */
+    int n_latents, n_conds;
+} soma_synth;
+/* Builds the population. SOMA_ERR_ARG (with a message) on sizes < 1, n_latents != 3 for
+ * LORENZ, bad rates or steps; the output is zeroed on failure. Free with soma_synth_free. */
+soma_status soma_synth_make(const soma_synth_opts *o, soma_synth *out);
+void soma_synth_free(soma_synth *s); /* NULL and a zeroed struct are no-ops */
+
 // --- metrics, as the Neural Latents Benchmark's nlb_tools defines them (src/neuro/metrics.c)
+
+/* nlb_tools (evaluation.py) definitions, computed in double. Arrays are row-major
+ * [n_rows, n_units] (a [trials, bins, units] block is n_rows = trials * bins rows).
+ *
+ * Bits per spike (co-bps on the held-out neurons' rates and counts; fp-bps on the forward
+ * bins' rates and counts, held-in and held-out together): (NLL(null) - NLL(rates)) /
+ * (total spikes * ln 2), NLL = sum(r - k log r) (log k! cancels), null rate of a unit = its
+ * mean count over all rows; rates == 0 count as 1e-9; NaN counts are skipped (as nlb's masks).
+ * SOMA_ERR_ARG on negative or NaN rates (at a non-NaN count) or no spikes at all. */
+soma_status soma_nlb_bits_per_spike(const float *rates, const float *spikes, long n_rows, int n_units, double *bps);
+/* sklearn's r2_score of yhat against y [n, q]: per output 1 - SS_res / SS_tot (an output with
+ * SS_tot 0 scores 1 if predicted exactly, else 0); weighted 0: mean over outputs
+ * ('uniform_average'), 1: 1 - sum SS_res / sum SS_tot ('variance_weighted'). */
+double soma_r2_score(const double *y, const double *yhat, long n, int q, int weighted);
+/* Velocity decoding R^2 (nlb's fit_and_eval_decoder): ridge regression with intercept from
+ * rates [n_train, p] to behaviour [n_train, q], alpha picked from logspace(-4, 0, 9) by
+ * 5-fold unshuffled cross-validation (sklearn's GridSearchCV: mean fold R^2, first best),
+ * refit on all training rows, scored on the evaluation rows by r2_score 'uniform_average'.
+ * Rows whose first behaviour value is NaN are dropped. SOMA_ERR_ARG: n_train < 5, NaN rates. */
+soma_status soma_nlb_vel_r2(const float *train_rates, const float *train_beh, long n_train,
+                            const float *eval_rates, const float *eval_beh, long n_eval, int p, int q,
+                            double *r2);
+/* PSTH R^2 (nlb's eval_psth): each trial k's rates [n_bins, n_units] against the true PSTH of
+ * its condition cond[k] (psth [n_conds, n_bins, n_units]), all trials' bins stacked, r2_score
+ * 'uniform_average' over units; bins whose PSTH first unit is NaN are skipped. */
+soma_status soma_nlb_psth_r2(const float *rates, const int *cond, int n_trials, const float *psth, int n_conds,
+                             int n_bins, int n_units, double *r2);
+/* Latent recovery R^2: the affine map true ~ A z + c fit by least squares on (z_fit [n_fit, d],
+ * true_fit [n_fit, l]) and scored on (z_eval, true_eval) [n_eval] (pass the fit set again
+ * to score in-sample) by r2_score 'variance_weighted'. SOMA_ERR_ARG when n_fit <= d. */
+soma_status soma_latent_r2(const float *z_fit, const float *true_fit, long n_fit, const float *z_eval,
+                           const float *true_eval, long n_eval, int d, int l, double *r2);
+/* Ridge regression with intercept, the building block of the readouts above: W [p, q] and
+ * b [q] minimise |Y - X W - b|^2 + alpha |W|^2 over X [n, p], Y [n, q] (alpha >= 0; alpha 0
+ * is least squares, with a 1e-10 relative jitter if X'X is singular). */
+soma_status soma_ridge_solve(const double *X, const double *Y, long n, int p, int q, double alpha, double *W,
+                             double *b);
 
 // --- latent-variable models: PCA, FA, GPFA, Poisson VAE (src/neuro/latent.c, gpfa.c) -----
 

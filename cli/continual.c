@@ -51,6 +51,14 @@ static const soma_opt opts_[] = {
     {"cls-sleep-batch", SOMA_OPT_INT, "0", 0, 65536, NULL, "cls: samples a sleep step (0: --batch)", 0},
     {"cls-sleep-lr", SOMA_OPT_FLOAT, "0", 0, 10, NULL, "cls: sleep's SGD learning rate (0: --lr)", 0},
     {"cls-replay", SOMA_OPT_INT, "0", 0, 65536, NULL, "cls: store samples of earlier tasks added to each wake step", 0},
+    {"gen-latent", SOMA_OPT_INT, "32", 1, 4096, NULL, "generative replay: the VAE's latent size", 0},
+    {"gen-hidden", SOMA_OPT_STR, "fc400,relu,fc400,relu", 0, 0, NULL, "generative replay: the VAE's encoder and decoder hidden spec", 0},
+    {"gen-lr", SOMA_OPT_FLOAT, "0.001", 1e-8, 10, NULL, "generative replay: the VAE's learning rate", 0},
+    {"gen-beta", SOMA_OPT_FLOAT, "1", 0, 1e6, NULL, "generative replay: the VAE's KL weight", 0},
+    {"gen-lik", SOMA_OPT_ENUM, "bernoulli", 0, 0, "bernoulli|gaussian|poisson", "generative replay: the VAE's likelihood", 0},
+    {"gen-iters", SOMA_OPT_INT, "1", 1, 100, NULL, "generative replay: VAE steps a training step", 0},
+    {"gen-targets", SOMA_OPT_ENUM, "soft", 0, 0, "soft|hard", "generative replay: replayed rows' targets (distillation or argmax)", 0},
+    {"gen-temp", SOMA_OPT_FLOAT, "2", 1e-3, 1e3, NULL, "generative replay: distillation temperature", 0},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},
     {"seed", SOMA_OPT_INT, "1", 0, 2147483647, NULL, "seed (net, permutations, buffer, shuffling)", 0},
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0},
@@ -143,6 +151,18 @@ int soma_cli_continual(int argc, char **argv) {
     o.replay_batch = rb;
     soma_args_float(&a, "si-c", &o.si_c);
     soma_args_float(&a, "si-xi", &o.si_xi);
+    { /* generative replay */
+        soma_vae_lik lik;
+        if ((st = soma_vae_lik_parse(soma_args_str(&a, "gen-lik"), &lik)) != SOMA_OK) goto done;
+        o.gen_lik = (int)lik;
+        o.gen_hidden = soma_args_str(&a, "gen-hidden");
+        o.gen_soft = strcmp(soma_args_str(&a, "gen-targets"), "soft") == 0;
+        soma_args_int(&a, "gen-latent", &o.gen_latent);
+        soma_args_int(&a, "gen-iters", &o.gen_iters);
+        soma_args_float(&a, "gen-lr", &o.gen_lr);
+        soma_args_float(&a, "gen-beta", &o.gen_beta);
+        soma_args_float(&a, "gen-temp", &o.gen_temp);
+    }
     if ((st = buffer_(soma_args_str(&a, "buffer"), &o)) != SOMA_OK) goto done;
     if ((st = cls_opts_(&a, &o)) != SOMA_OK) goto done;
     soma_args_int(&a, "seed", &seed);

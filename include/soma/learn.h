@@ -386,7 +386,20 @@ typedef struct soma_cl_opts {
     float lwf_temp;           /* distillation temperature (default 2) */
 
     /* --- generative replay (cl_genreplay.c) --- */
+    /* A VAE (soma_vae) trained beside the net on each batch plus the replayed rows; at each
+     * task's end frozen copies of net and generator; tasks t >= 1 append replay_batch (0: the
+     * batch) samples of the frozen generator, labelled by the frozen net: gen_soft 1 its logits
+     * as soft targets at gen_temp (every row distilled, rows replayed have no hard label), 0
+     * hard labels (its argmax in the head of the classes seen: class; of a previous task drawn
+     * uniformly: task; the shared head: domain) */
     int gen_latent;           /* the VAE's latent size (default 32) */
+    const char *gen_hidden;   /* encoder and decoder hidden spec (default "fc400,relu,fc400,relu") */
+    float gen_lr;             /* the VAE's Adam learning rate (default 1e-3) */
+    float gen_beta;           /* its KL weight (default 1) */
+    int gen_lik;              /* its likelihood, a soma_vae_lik (default bernoulli: data in [0, 1]) */
+    int gen_iters;            /* VAE steps a training step (default 1) */
+    int gen_soft;             /* soft targets (default 1) or hard labels (0) */
+    float gen_temp;           /* distillation temperature (default 2) */
 
     /* --- complementary learning systems (cl_cls.c) --- */
     long cls_capacity;        /* episodes the fast store keeps (0: every training sample) */
@@ -707,6 +720,106 @@ soma_status soma_perceptron_train(float *w, float *b, const float *x, const int 
  * and R = max ||(x, 1)||: Novikoff's bound on the mistakes from zero is (R / gamma)^2. */
 void soma_perceptron_margin(const float *u, float c, const float *x, const int *y, int n, int d,
                             double *gamma, double *radius);
+
+// --- variational autoencoder (src/learn/vae.c) ------------------------------------------------
+//
+// Kingma & Welling's VAE: an encoder net maps x [D] to the mean and log-variance of q(z|x)
+// (its output [2L]: L means, then L log-variances), z = mu + exp(lv / 2) eps with eps ~ N(0, I)
+// drawn from the VAE's own rng, and a decoder net maps z [L] to the parameters of p(x|z). The
+// loss of a batch is the negative ELBO, the mean over its n rows of
+//     NLL(x | decoder(z)) + beta_eff * KL(q(z|x) || N(0, I)),
+//     KL = 1/2 sum_j (mu_j^2 + exp(lv_j) - 1 - lv_j),
+// with the NLL summed over the D values of a row:
+//   bernoulli  decoder output logits l [D] (data in [0, 1]): softplus(l) - x l
+//   gaussian   output the mean m [D] with a fixed log-variance v (gauss_logvar), or (learn_var)
+//              [2D]: D means, then D log-variances v: 1/2 ((x - m)^2 exp(-v) + v + log 2 pi)
+//   poisson    output log-rates r [D] (counts): exp(r) - x r + lgamma(x + 1)
+// beta_eff = beta * min(1, (steps + 1) / warmup) ramps the KL in over `warmup` steps (0: none).
+// Each net is built from its hidden spec with the last layer appended (encoder: "fc<2L>",
+// decoder: "fc<D>" or "fc<2D>"); gradients run through the nets' own backward ops, and each
+// net has its own optimizer (vae_opts.optim, learning rate lr). A step allocates nothing
+// (buffers for max_batch rows are reserved at creation).
+//
+//     soma_vae_opts o = soma_vae_opts_default();
+//     o.latent = 16;
+//     soma_vae *v;
+//     SOMA_TRY(soma_vae_new(&v, &o, soma_shape1(784)));
+//     SOMA_TRY(soma_vae_train(v, data, 5, 128, NULL));
+//     SOMA_TRY(soma_vae_sample(v, 64, images));          // [64, 784] probabilities
+//     soma_vae_free(v);
+//
+// A soma_vae is used by one thread at a time; results do not depend on the thread count.
+
+typedef enum soma_vae_lik {
+    SOMA_VAE_BERNOULLI = 0,
+    SOMA_VAE_GAUSSIAN = 1,
+    SOMA_VAE_POISSON = 2,
+    SOMA_VAE_LIK_COUNT
+} soma_vae_lik;
+const char *soma_vae_lik_name(soma_vae_lik k);                     /* "bernoulli", "gaussian", "poisson" */
+soma_status soma_vae_lik_parse(const char *name, soma_vae_lik *k);
+
+typedef struct soma_vae_opts {
+    int latent;              /* L (default 32; 1..4096) */
+    const char *enc_hidden;  /* encoder body before the last layer (default "fc400,relu"; "" none) */
+    const char *dec_hidden;  /* decoder body (NULL: the same as enc_hidden) */
+    soma_vae_lik lik;        /* (default bernoulli) */
+    int learn_var;           /* gaussian: the decoder also outputs log-variances (default 0) */
+    float gauss_logvar;      /* gaussian with a fixed variance: its log (default 0) */
+    float beta;              /* KL weight (default 1; >= 0) */
+    long warmup;             /* KL warm-up steps (default 0: none) */
+    soma_optim_config optim; /* (default Adam) */
+    float lr;                /* (default 1e-3) */
+    int max_batch;           /* rows a step, encode, decode or sample call handles at once
+                                (default 256; larger calls run in chunks, steps are refused) */
+    uint64_t seed;           /* weights, noise, shuffling (default 1) */
+} soma_vae_opts;
+soma_vae_opts soma_vae_opts_default(void);
+
+/* The loss of a step, means over the batch's rows. */
+typedef struct soma_vae_loss {
+    double loss; /* rec + beta_eff * kl */
+    double rec;  /* reconstruction NLL */
+    double kl;
+    double beta; /* beta_eff of the step */
+} soma_vae_loss;
+
+typedef struct soma_vae soma_vae; /* opaque */
+/* A VAE for samples of shape in (flattened to D values). SOMA_ERR_ARG on bad options (latent,
+ * beta, lr, max_batch out of range, an unknown likelihood) with the field named; SOMA_ERR_PARSE
+ * on a bad hidden spec. */
+soma_status soma_vae_new(soma_vae **out, const soma_vae_opts *o, soma_shape in);
+void soma_vae_free(soma_vae *v);
+/* An independent copy (values copied, rng state copied) without an optimizer: a frozen
+ * generator. soma_vae_step and soma_vae_train refuse it (SOMA_ERR_ARG). */
+soma_status soma_vae_clone(const soma_vae *v, soma_vae **out);
+/* Copies src's parameter values into dst (same options and shape; SOMA_ERR_SHAPE otherwise). */
+soma_status soma_vae_copy_values(soma_vae *dst, const soma_vae *src);
+/* The negative ELBO of x [n, D] (n <= max_batch) and its gradient, accumulated into the zeroed
+ * grads of both nets (no optimizer step). eps [n, L]: the reparameterisation noise (NULL: drawn
+ * from the VAE's rng). *parts may be NULL. Exposed for tests and for callers with their own
+ * update. */
+soma_status soma_vae_grad(soma_vae *v, const float *x, int n, const float *eps, soma_vae_loss *parts);
+/* One training step on x [n, D] (1 <= n <= max_batch): soma_vae_grad, then both optimizers. */
+soma_status soma_vae_step(soma_vae *v, const float *x, int n, soma_vae_loss *parts);
+/* epochs over d in shuffled mini-batches of `batch` rows (<= max_batch), drawn from the VAE's
+ * rng. last (may be NULL) receives the mean loss of the last epoch. SOMA_ERR_SHAPE when d's
+ * samples are not D values. */
+soma_status soma_vae_train(soma_vae *v, const soma_dataset *d, int epochs, int batch, soma_vae_loss *last);
+/* The posterior means mu [n, L] (and log-variances lv [n, L], may be NULL) of x [n, D]. */
+soma_status soma_vae_encode(soma_vae *v, const float *x, int n, float *mu, float *lv);
+/* The decoder's means of z [n, L] into out [n, D]: probabilities (bernoulli), means
+ * (gaussian), rates (poisson). */
+soma_status soma_vae_decode(soma_vae *v, const float *z, int n, float *out);
+/* n samples from the prior, decoded to means: out [n, D]. Draws from the VAE's rng. */
+soma_status soma_vae_sample(soma_vae *v, int n, float *out);
+/* The nets (borrowed; for tests, checkpoints, analysis). */
+soma_net *soma_vae_encoder(soma_vae *v);
+soma_net *soma_vae_decoder(soma_vae *v);
+int soma_vae_latent(const soma_vae *v);
+size_t soma_vae_dim(const soma_vae *v);
+/* Bytes held: both nets' parameters and grads, optimizer state, activation buffers, scratch. */
+size_t soma_vae_memory(const soma_vae *v);
 
 #ifdef __cplusplus
 }

@@ -122,6 +122,112 @@ soma_status soma_ridge_solve(const double *X, const double *Y, long n, int p, in
 
 // --- latent-variable models: PCA, FA, GPFA, Poisson VAE (src/neuro/latent.c, gpfa.c) -----
 
+/* Latent-variable models of binned counts, fit on training trials and applied to others.
+ *   SMOOTH  the counts smoothed by a Gaussian (smooth_ms) are the "latents" (nlb's smoothing
+ *           baseline; n_latents is ignored: one per unit)
+ *   PCA     principal components of the smoothed counts
+ *   FA      factor analysis of the smoothed counts by EM: y = C z + d + e, z ~ N(0, I), e ~
+ *           N(0, diag R); started from PCA (C = top eigenvectors * sqrt(eigenvalues), R =
+ *           diag cov), private variances floored at 1e-3 * each unit's variance; latents
+ *           E[z | y]
+ *   GPFA    Gaussian-process factor analysis (Yu et al. 2009) of the raw counts by EM: each
+ *           latent a GP over bins with K(t, t') = (1 - gp_noise) exp(-(t - t')^2 / 2 tau^2)
+ *           + gp_noise [t = t']; started from FA; the M-step sets C, d, R in closed form and
+ *           each tau by gradient ascent (with backtracking) on the expected log prior; the
+ *           E-step solves each trial's [bins * n_latents] posterior by Cholesky (LAPACKE),
+ *           one factorisation shared by all trials of a length. Latents: posterior means.
+ *   VAE     a Poisson VAE (soma_vae, soma/learn.h) on single bins of smoothed counts; latents
+ *           the encoder's means.
+ * Orthonormalised latents (FA, GPFA; soma_latent_infer's orth = 1): with C = U D V' (SVD),
+ * z_orth = D V' z, ordered by D, each column of U signed so its largest entry is positive.
+ *
+ *     soma_latent_opts o = soma_latent_opts_default(SOMA_LATENT_GPFA);
+ *     soma_latent *m;
+ *     SOMA_TRY(soma_latent_fit(&m, &train, &o));             // train: a soma_counts
+ *     SOMA_TRY(soma_latent_infer(m, &test, 1, z));           // z [trials, bins, n_latents]
+ *     soma_latent_free(m);
+ */
+typedef enum soma_latent_kind {
+    SOMA_LATENT_SMOOTH = 0,
+    SOMA_LATENT_PCA,
+    SOMA_LATENT_FA,
+    SOMA_LATENT_GPFA,
+    SOMA_LATENT_VAE,
+    SOMA_LATENT_KIND_COUNT
+} soma_latent_kind;
+const char *soma_latent_kind_name(soma_latent_kind k); /* "smooth", "pca", "fa", "gpfa", "vae" */
+soma_status soma_latent_kind_parse(const char *name, soma_latent_kind *out);
+typedef struct soma_latent_opts {
+    soma_latent_kind kind;
+    int n_latents;     /* (default 3) */
+    double smooth_ms;  /* Gaussian smoothing sd for SMOOTH, PCA, FA, VAE (default 40; 0: none) */
+    int max_iter;      /* EM iterations, FA and GPFA (default 100 and 50) */
+    double tol;        /* EM stops when the log-likelihood gains < tol * |ll| (default 1e-7; 0: never) */
+    double tau_ms;     /* GPFA's initial timescale (default 100) */
+    double gp_noise;   /* GPFA's fixed GP noise variance (default 1e-3) */
+    int vae_epochs;    /* (default 40) */
+    int vae_hidden;    /* encoder and decoder hidden width (default 64) */
+    float vae_lr;      /* (default 3e-3) */
+    double glm_alpha;  /* co-smoothing readout's L2 penalty (per row mean loss; default 1e-3) */
+    uint64_t seed;     /* (default 1) */
+} soma_latent_opts;
+soma_latent_opts soma_latent_opts_default(soma_latent_kind kind);
+typedef struct soma_latent soma_latent; /* a fitted model (opaque) */
+/* Fits on data [trials, bins, units] (every trial). SOMA_ERR_ARG (with a message) on bad
+ * options, n_latents > units, fewer than 2 rows, GPFA with bins * n_latents > 3000. */
+soma_status soma_latent_fit(soma_latent **out, const soma_counts *data, const soma_latent_opts *o);
+/* Latents z [trials, bins, soma_latent_dim(m)] of data (the same units as the fit; GPFA: any
+ * number of bins). orth = 1: orthonormalised (FA, GPFA; others ignore it). Not thread-safe
+ * on one model (the VAE's buffers). */
+soma_status soma_latent_infer(soma_latent *m, const soma_counts *data, int orth, float *z);
+int soma_latent_dim(const soma_latent *m);
+/* The EM log-likelihood of the training data before each update and after the last (FA,
+ * GPFA; per-row mean for FA's Gaussian, the total for GPFA's); *n 0 for the others. */
+const double *soma_latent_loglik(const soma_latent *m, int *n);
+/* GPFA's timescales in ms [n_latents] (NULL for the others). */
+const double *soma_latent_tau_ms(const soma_latent *m);
+/* Parameters (borrowed): C [units, n_latents] loadings (PCA: the components as columns), d
+ * [units] offsets (PCA: the mean), R [units] private variances (PCA: NULL). SOMA_ERR_ARG for
+ * SMOOTH and VAE. */
+soma_status soma_latent_params(const soma_latent *m, const double **C, const double **d, const double **R);
+void soma_latent_free(soma_latent *m);
+/* Gaussian smoothing within each trial: y[k, t, u] = sum_s w(t - s) x[k, s, u] / sum_s w(t - s),
+ * w a Gaussian of sd sd_bins truncated at 4 sd (renormalised at the trial's edges); sd_bins
+ * 0 copies. */
+void soma_neuro_smooth(const float *x, int n_trials, int n_bins, int n_units, double sd_bins, float *y);
+
+/* Co-smoothing (nlb): fit the model on the held-in units of the training trials, infer the
+ * latents of every trial, fit a Poisson GLM readout (rates = exp(z w + b), L2 penalty
+ * glm_alpha, Newton) from the training trials' latents to each unit's counts, predict every
+ * unit's rates on the test trials. heldout [units] and test [trials] are 0/1 masks (at least
+ * one of each and one of each's complement). true_latents [trials, bins, n_true] (may be
+ * NULL) gives latent_r2: the affine map fit on the training trials, scored on the test ones. */
+typedef struct soma_cosmooth {
+    soma_latent_kind kind;
+    double co_bps;    /* bits per spike of the test trials' held-out units */
+    double latent_r2; /* NAN without true latents */
+    double fit_s;     /* seconds to fit the model, infer and fit the readout (soma_now) */
+    int n_test, n_bins, n_units, n_latents;
+    int *test_idx;    /* [n_test] the test trials, ascending */
+    float *z;         /* [n_test, n_bins, n_latents] orthonormalised test latents */
+    float *rates;     /* [n_test, n_bins, n_units] predicted rates, every unit */
+} soma_cosmooth;
+soma_status soma_neuro_cosmooth(const soma_counts *data, const unsigned char *heldout, const unsigned char *test,
+                                const float *true_latents, int n_true, const soma_latent_opts *o,
+                                soma_cosmooth *out);
+void soma_cosmooth_free(soma_cosmooth *r);
+/* A seeded split: round(heldout_frac * units) held-out units and round(test_frac * trials)
+ * test trials (each at least 1, at most all but 1), chosen by soma_rng permutations. */
+soma_status soma_neuro_split(int n_units, int n_trials, double heldout_frac, double test_frac, uint64_t seed,
+                             unsigned char *heldout, unsigned char *test);
+/* The baselines of the Lorenz benchmark on one data set: soma_neuro_cosmooth for each model
+ * (SMOOTH, PCA, FA, GPFA, VAE: res[kind]) on soma_neuro_split(heldout_frac, test_frac, seed)
+ * with n_latents latents and each kind's default options (max_iter scaled by iter_scale, in
+ * (0, 1], for quick runs). res[k] must be freed with soma_cosmooth_free. */
+soma_status soma_neuro_baselines(const soma_counts *data, const float *true_latents, int n_true, int n_latents,
+                                 double heldout_frac, double test_frac, uint64_t seed, double iter_scale,
+                                 soma_cosmooth res[SOMA_LATENT_KIND_COUNT]);
+
 // --- LFADS (src/neuro/lfads.c) ----------------------------------------------------------
 
 /* LFADS (Pandarinath et al. 2018), a sequential VAE of spike counts, without the controller

@@ -52,6 +52,13 @@ soma_cl_opts soma_cl_opts_default(void) {
     o.lwf_alpha = 1.f;
     o.lwf_temp = 2.f;
     o.gen_latent = 32;
+    o.gen_hidden = "fc400,relu,fc400,relu";
+    o.gen_lr = 1e-3f;
+    o.gen_beta = 1.f;
+    o.gen_lik = 0;
+    o.gen_iters = 1;
+    o.gen_soft = 1;
+    o.gen_temp = 2.f;
     o.cls_capacity = 0;
     o.cls_key_dim = 256;
     o.cls_layer = 1;

@@ -220,6 +220,7 @@ static soma_status ff_step_(soma_rule *r, soma_net *net, const float *x, const s
     if (n < 1) return soma_error(SOMA_ERR_ARG, "ff: bad batch size %d", n);
     if (!t || !t->labels) return soma_error(SOMA_ERR_ARG, "ff: forward-forward needs class labels");
     if (t->positions > 1) return soma_error(SOMA_ERR_ARG, "ff: one label a sample only (got %d positions)", t->positions);
+    if (t->soft) return soma_error(SOMA_ERR_ARG, "ff: forward-forward has a loss of its own and takes no soft targets");
     for (int i = 0; i < n; i++)
         if (t->labels[i] < 0 || t->labels[i] >= K)
             return soma_error(SOMA_ERR_ARG, "ff: label %d of sample %d is outside 0..%d (the read-out has %d classes)",

@@ -51,30 +51,91 @@ static soma_status head_of_(const char *who, int off, int c, int K, const int *l
     return SOMA_OK;
 }
 
-/* Softmax cross-entropy of N rows of K logits over each row's head only: the mean loss;
- * dlogits (may be NULL) = (softmax - onehot) / N inside the head, 0 outside; *correct (may be
- * NULL) counts rows whose argmax within the head is the label. */
+// --- distillation (soft targets) ------------------------------------------------------------
+
+/* soma_target's distillation fields, checked against K outputs a row. */
+typedef struct soft_spec {
+    const float *z; /* teacher logits [N, K] */
+    int block, nb;  /* outputs a block, blocks: [0, block * nb) */
+    double T, w;    /* temperature, weight */
+} soft_spec;
+
+static soma_status soft_spec_(const char *who, const soma_target *t, int K, soft_spec *s) {
+    const int cnt = t->soft_count, blk = t->soft_block ? t->soft_block : t->soft_count;
+    if (cnt < 1 || cnt > K)
+        return soma_error(SOMA_ERR_ARG, "%s: soft targets over %d outputs, the net has %d a row", who, cnt, K);
+    if (blk < 1 || cnt % blk != 0)
+        return soma_error(SOMA_ERR_ARG, "%s: soft-target blocks of %d outputs do not split %d", who, blk, cnt);
+    if (!(t->soft_weight >= 0.f) || !isfinite(t->soft_weight))
+        return soma_error(SOMA_ERR_ARG, "%s: soft-target weight %g must be finite and >= 0", who, (double)t->soft_weight);
+    if (!isfinite(t->soft_temp))
+        return soma_error(SOMA_ERR_ARG, "%s: soft-target temperature %g must be finite", who, (double)t->soft_temp);
+    s->z = t->soft;
+    s->block = blk;
+    s->nb = cnt / blk;
+    s->T = t->soft_temp > 0.f ? (double)t->soft_temp : 1.0;
+    s->w = (double)t->soft_weight;
+    return SOMA_OK;
+}
+
+/* One row's distillation term over every block b of s: w T^2 / nb * KL(softmax(z_b / T) ||
+ * softmax(y_b / T)), returned; d (may be NULL) += w T / nb * (softmax(y_b / T) -
+ * softmax(z_b / T)) * inv_n, its gradient scaled like the mean over rows. */
+static double soft_row_(float *d, const float *y, const float *z, const soft_spec *s, double inv_n) {
+    const double iT = 1.0 / s->T, g = s->w * s->T / s->nb * inv_n;
+    double kl = 0.0;
+    for (int b = 0; b < s->nb; b++) {
+        const int o = b * s->block;
+        double my = y[o], mz = z[o];
+        for (int k = 1; k < s->block; k++) {
+            if (y[o + k] > my) my = y[o + k];
+            if (z[o + k] > mz) mz = z[o + k];
+        }
+        double sy = 0.0, sz = 0.0;
+        for (int k = 0; k < s->block; k++) {
+            sy += exp((y[o + k] - my) * iT);
+            sz += exp((z[o + k] - mz) * iT);
+        }
+        const double ly = log(sy), lz = log(sz);
+        for (int k = 0; k < s->block; k++) {
+            const double lp = (y[o + k] - my) * iT - ly, lq = (z[o + k] - mz) * iT - lz, q = exp(lq);
+            kl += q * (lq - lp);
+            if (d) d[o + k] += (float)(g * (exp(lp) - q));
+        }
+    }
+    return s->w * s->T * s->T / s->nb * kl;
+}
+
+/* Softmax cross-entropy of N rows of K logits over each row's head [off, off + c) (off 0, c K:
+ * every output), plus the distillation term of s (may be NULL): the mean loss over the N rows;
+ * dlogits (may be NULL) its gradient, (softmax - onehot) / N inside the head, 0 outside (plus
+ * the soft term's); *correct (may be NULL) counts rows whose argmax within the head is the
+ * label. Rows labelled SOMA_LABEL_NONE have no hard term and are not counted. */
 static soma_status head_xent_(const char *who, float *dlogits, const float *y, const int *labels, int N, int K,
-                              int off, int c, float *loss, int *correct) {
+                              int off, int c, const soft_spec *s, float *loss, int *correct) {
     double lsum = 0.0;
     int right = 0;
     for (long i = 0; i < N; i++) {
-        int o = 0;
-        SOMA_TRY(head_of_(who, off, c, K, labels, i, &o));
-        const float *row = y + i * K + o;
-        int a = soma_argmax(row, c);
-        float m = row[a];
-        double z = 0.0;
-        for (int k = 0; k < c; k++) z += exp((double)(row[k] - m));
-        const int lab = labels[i] - o;
-        lsum += log(z) - (double)(row[lab] - m);
-        right += a == lab;
-        if (dlogits) {
-            float *d = dlogits + i * K;
+        float *d = dlogits ? dlogits + i * K : NULL;
+        if (d)
             for (int k = 0; k < K; k++) d[k] = 0.f;
-            for (int k = 0; k < c; k++) d[o + k] = (float)(exp((double)(row[k] - m)) / z / N);
-            d[o + lab] -= 1.f / (float)N;
+        if (labels[i] != SOMA_LABEL_NONE) {
+            int o = 0;
+            SOMA_TRY(head_of_(who, off, c, K, labels, i, &o));
+            const float *row = y + i * K + o;
+            int a = soma_argmax(row, c);
+            float m = row[a];
+            double z = 0.0;
+            for (int k = 0; k < c; k++) z += exp((double)(row[k] - m));
+            const int lab = labels[i] - o;
+            lsum += log(z) - (double)(row[lab] - m);
+            right += a == lab;
+            if (d) {
+                for (int k = 0; k < c; k++) d[o + k] = (float)(exp((double)(row[k] - m)) / z / N);
+                d[o + lab] -= 1.f / (float)N;
+            }
         }
+        if (s) lsum += soft_row_(d, y + i * K, s->z + i * K, s, 1.0 / N);
     }
     if (loss) *loss = N ? (float)(lsum / N) : 0.f;
     if (correct) *correct = right;
@@ -116,11 +177,20 @@ soma_status soma_rule_loss(soma_rule *r, const float *y, int out, const soma_tar
                               r->ops->name, P, out, P);
         const int K = out / P;
         /* [n, P, K] outputs are n * P rows of K logits: the mean over every position. */
-        if (t->head_count != 0)
-            return head_xent_(r->ops->name, r->dy, y, t->labels, n * P, K, t->head_offset, t->head_count, loss, correct);
+        soft_spec ss;
+        if (t->soft) SOMA_TRY(soft_spec_(r->ops->name, t, K, &ss));
+        const int soft = t->soft && t->soft_weight != 0.f; /* weight 0: exactly the hard loss */
+        int none = 0;
+        for (long i = 0; i < (long)n * P && !none; i++) none = t->labels[i] == SOMA_LABEL_NONE;
+        if (t->head_count != 0 || soft || none)
+            return head_xent_(r->ops->name, r->dy, y, t->labels, n * P, K, t->head_count ? t->head_offset : 0,
+                              t->head_count ? t->head_count : K, soft ? &ss : NULL, loss, correct);
         l = soma_softmax_xent(r->dy, NULL, y, t->labels, n * P, K);
         if (correct) *correct = soma_count_correct(y, t->labels, n * P, K);
     } else {
+        if (t->soft)
+            return soma_error(SOMA_ERR_ARG, "%s: soft targets (distillation) need the xent loss, not %s", r->ops->name,
+                              soma_loss_name(r->loss));
         if (!t->values || t->dim != out)
             return soma_error(SOMA_ERR_SHAPE, "%s: targets have %d values a sample, the net outputs %d", r->ops->name,
                               t->values ? t->dim : 0, out);

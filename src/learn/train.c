@@ -264,11 +264,14 @@ static void dp_reseed_(dp_group *g, uint64_t seed, int epoch) {
                           ((uint64_t)epoch << 32) | ((uint64_t)t << 16) | (uint64_t)i);
 }
 
-/* prefilled: the batch's n rows are in b already (a batch hook appended rows); else each
- * slice gathers its own rows. head: the active head of the outputs (soma_target). */
+/* prefilled: the batch's n rows are in b already (a batch hook appended rows, a target hook
+ * read them); else each slice gathers its own rows. full: the step's target for all n rows
+ * (labels and values in b, or the target hook's; head; soft targets [n * positions, K]), cut
+ * into the slices' rows. */
 static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, int n, batch_buf *b, int prefilled,
-                            int head_offset, int head_count, float *loss, int *correct) {
+                            const soma_target *full, float *loss, int *correct) {
     const int T = g->T;
+    const size_t K = soma_shape_size(soma_net_out_shape(g->net[0])) / (size_t)b->P;
     double lsum[SOMA_DP_MAX] = {0};
     int csum[SOMA_DP_MAX] = {0}, cnt[SOMA_DP_MAX] = {0};
     soma_status sts[SOMA_DP_MAX] = {SOMA_OK};
@@ -287,12 +290,10 @@ static soma_status dp_step_(dp_group *g, const soma_dataset *d, const int *idx, 
         for (int t = tid; t < T; t += team) {
             const int lo = t * per, hi = lo + per < n ? lo + per : n;
             if (hi <= lo) continue;
-            soma_target tg = {.labels = b->y ? b->y + (size_t)lo * b->P : NULL,
-                              .values = b->t ? b->t + (size_t)lo * b->t_dim : NULL,
-                              .dim = (int)b->t_dim,
-                              .positions = b->P,
-                              .head_offset = head_offset,
-                              .head_count = head_count};
+            soma_target tg = *full;
+            if (tg.labels) tg.labels += (size_t)lo * b->P;
+            if (tg.values) tg.values += (size_t)lo * b->t_dim;
+            if (tg.soft) tg.soft += (size_t)lo * b->P * K;
             if (!prefilled) batch_fill_(b, d, idx + lo, lo, hi - lo);
             float l = 0.f;
             int c = 0;
@@ -583,21 +584,22 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
             int n = train->n - off < B ? train->n - off : B;
             float l;
             int c, nx = 0;
-            if (cfg->batch_hook) { /* gather the batch, let the hook read it and append to it */
-                batch_fill_(&b, train, perm + off, 0, n);
+            /* the hooks see the whole batch gathered first */
+            const int prefill = cfg->batch_hook || cfg->target_hook;
+            if (prefill) batch_fill_(&b, train, perm + off, 0, n);
+            if (cfg->batch_hook) { /* let the hook read the batch and append to it */
                 st = cfg->batch_hook(hk->user, net, step, b.x, b.y, b.t, n, &nx);
                 if (st == SOMA_OK && (nx < 0 || nx > cfg->batch_extra))
                     st = soma_error(SOMA_ERR_ARG, "train: the batch hook appended %d rows, room for %d", nx, cfg->batch_extra);
                 if (st != SOMA_OK) break;
             }
+            soma_target tg = {.labels = b.y, .values = b.t, .dim = (int)b.t_dim, .positions = b.P,
+                              .head_offset = cfg->head_offset, .head_count = cfg->head_count};
+            if (cfg->target_hook && (st = cfg->target_hook(hk->user, net, step, b.x, n + nx, &tg)) != SOMA_OK) break;
             if (dp.T > 1) {
-                st = dp_step_(&dp, train, perm + off, n + nx, &b, cfg->batch_hook != NULL, cfg->head_offset, cfg->head_count,
-                              &l, &c);
+                st = dp_step_(&dp, train, perm + off, n + nx, &b, prefill, &tg, &l, &c);
             } else {
-                soma_target tg = cfg->batch_hook ? (soma_target){.labels = b.y, .values = b.t, .dim = (int)b.t_dim, .positions = b.P}
-                                           : batch_fill_(&b, train, perm + off, 0, n);
-                tg.head_offset = cfg->head_offset;
-                tg.head_count = cfg->head_count;
+                if (!prefill) batch_fill_(&b, train, perm + off, 0, n);
                 st = soma_rule_step(rule, net, b.x, &tg, n + nx, &l, &c);
             }
             n += nx;

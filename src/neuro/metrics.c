@@ -1,12 +1,13 @@
 // The Neural Latents Benchmark's metrics as nlb_tools' evaluation.py defines them: bits per
 // spike (co-bps, fp-bps), velocity decoding R^2 (ridge, alpha by 5-fold grid search), PSTH
 // R^2, and the latent-recovery R^2 of synthetic benchmarks (soma/neuro.h, "metrics").
-// Double precision throughout; products by cblas_dgemm, solves by LAPACKE_dposv.
-#include <cblas.h>
+// Double precision throughout; products by soma__dgemm_det (the same bits on any thread
+// count), solves by LAPACKE_dposv.
 #include <lapacke.h>
 #include <math.h>
 #include <string.h>
 
+#include "analysis/internal.h"
 #include "soma/neuro.h"
 
 soma_status soma_nlb_bits_per_spike(const float *rates, const float *spikes, long n_rows, int n_units,
@@ -97,8 +98,8 @@ soma_status soma_ridge_solve(const double *X, const double *Y, long n, int p, in
         for (int j = 0; j < p; j++) Xc[i * p + j] = X[i * p + j] - mx[j];
         for (int j = 0; j < q; j++) Yc[i * q + j] = Y[i * q + j] - my[j];
     }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, p, (int)n, 1.0, Xc, p, Xc, p, 0.0, G, p);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, q, (int)n, 1.0, Xc, p, Yc, q, 0.0, W, q);
+    soma__dgemm_det(1, 0, p, p, (int)n, 1.0, Xc, p, Xc, p, 0.0, G, p);
+    soma__dgemm_det(1, 0, p, q, (int)n, 1.0, Xc, p, Yc, q, 0.0, W, q);
     double tr = 0;
     for (int j = 0; j < p; j++) tr += G[j * p + j];
     double jitter = alpha;
@@ -106,7 +107,10 @@ soma_status soma_ridge_solve(const double *X, const double *Y, long n, int p, in
         memcpy(G2, G, sizeof(double) * p * p);
         for (int j = 0; j < p; j++) G2[j * p + j] += jitter;
         memcpy(Xc, W, sizeof(double) * p * q); /* Xc ([max(n, q), p]) is free now: holds X'Y */
+        int saved_[2];
+        soma__lapack_serial_begin(saved_);
         lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', p, q, G2, p, Xc, q);
+        soma__lapack_serial_end(saved_);
         if (info == 0) {
             memcpy(W, Xc, sizeof(double) * p * q);
             for (int j = 0; j < q; j++) {
@@ -133,7 +137,7 @@ done:
 static void ridge_apply(const double *X, long n, int p, int q, const double *W, const double *b, double *Yhat) {
     for (long i = 0; i < n; i++)
         for (int j = 0; j < q; j++) Yhat[i * q + j] = b[j];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, q, p, 1.0, X, p, W, q, 1.0, Yhat, q);
+    soma__dgemm_det(0, 0, (int)n, q, p, 1.0, X, p, W, q, 1.0, Yhat, q);
 }
 
 /* Rows of (rates, beh) whose first behaviour value is not NaN, as doubles. */

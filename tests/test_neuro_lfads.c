@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "check.h"
+#include "soma/exp.h"
 #include "soma/neuro.h"
 
 enum { T = 6, DI = 3, DO = 5, K = 3 };
@@ -239,11 +242,41 @@ static void test_errors(void) {
     soma_lfads_free(m);
 }
 
+static double num_(const cJSON *o, const char *model, const char *k) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, model);
+    const cJSON *v = m ? cJSON_GetObjectItemCaseSensitive(m, k) : NULL;
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* The experiment's headline at reduced size (100 trials x 25 bins x 30 units, 30 epochs): LFADS
+ * recovers the latents from held-in units of unseen trials and predicts the held-out units
+ * better than smoothing does. */
+static void test_experiment(void) {
+    const soma_experiment *e = soma_exp_find("lfads-lorenz");
+    CHECK(e != NULL);
+    if (!e) return;
+    cJSON *r = NULL;
+    double t0 = soma_now();
+    CHECK_OK(soma_exp_run_reduced(e, 0, NULL, "test_neuro_lfads_out", &r));
+    if (!r) return;
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    double lr2 = num_(o, "lfads", "latent_r2"), lbps = num_(o, "lfads", "co_bps");
+    double sr2 = num_(o, "smoothing", "latent_r2"), sbps = num_(o, "smoothing", "co_bps");
+    printf("  lfads-lorenz (reduced, %.1f s): LFADS latent R2 %.3f, co-bps %.4f; smoothing %.3f, %.4f\n",
+           soma_now() - t0, lr2, lbps, sr2, sbps);
+    CHECK(lr2 > 0.6 && lr2 <= 1);
+    CHECK(lbps > sbps && sbps > 0);
+    static const char *const models[] = {"smoothing", "pca", "fa", "gpfa", "vae", "lfads"};
+    for (int i = 0; i < 6; i++) CHECK(isfinite(num_(o, models[i], "co_bps")) && isfinite(num_(o, models[i], "latent_r2")));
+    cJSON_Delete(r);
+}
+
 int main(void) {
     printf("LFADS:\n");
     test_gradient();
     test_coordinated_dropout();
     test_train_lorenz();
     test_errors();
+    test_experiment();
     return check_report("neuro_lfads");
 }

@@ -48,8 +48,8 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--trials", "40",  "--bins",    "20", "--units", "20", "--epochs",
-                                       "12",       "--enc", "16",      "--gen", "16",   "--iter-scale", "0.2", NULL};
+static const char *const reduced_[] = {"--trials", "100", "--bins", "25", "--units", "30", "--epochs", "30", "--enc",
+                                       "16", "--gen", "16", "--batch", "20", "--iter-scale", "0.2", NULL};
 
 typedef struct model_res {
     double latent_r2, co_bps;

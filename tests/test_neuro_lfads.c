@@ -52,6 +52,13 @@ static void test_gradient(void) {
     CHECK_OK(soma_lfads_batch_loss(m, y, K, 1, 99, klw, l2w, 1, &l0, NULL, NULL, NULL));
     float *ga = malloc(np * sizeof *ga);
     memcpy(ga, g, np * sizeof *ga);
+    /* the same loss and gradient, bit for bit, with another thread count */
+    int saved = soma_get_threads();
+    soma_set_threads(saved == 1 ? 3 : 1);
+    double l1;
+    CHECK_OK(soma_lfads_batch_loss(m, y, K, 1, 99, klw, l2w, 1, &l1, NULL, NULL, NULL));
+    soma_set_threads(saved);
+    CHECK(l1 == l0 && memcmp(ga, g, np * sizeof *ga) == 0);
     const float h = 5e-2f;
     double worst = 0;
     for (int i = 0; i < soma_lfads_n_tensors(m); i++) {

@@ -273,7 +273,8 @@ soma_status soma_lfads_new(soma_lfads **out, int n_bins, int n_in, int n_out, co
 void soma_lfads_free(soma_lfads *m);
 
 /* Trains on c ([trials, n_bins, n_out]: units 0..n_in-1 held in). SOMA_ERR_ARG when c's shape
- * does not fit the model or there are fewer than 2 trials. Prints nothing. */
+ * does not fit the model or there are fewer than 2 trials. Prints nothing. Fit and infer run
+ * on one thread (soma_set_threads(1), restored after): their GEMMs are too small to gain. */
 soma_status soma_lfads_fit(soma_lfads *m, const soma_counts *c);
 /* After fit: per epoch training loss (mean over its batches) and validation loss (eval mode,
  * all entries; NAN without validation), n_epochs values each (borrowed); best epoch. */

@@ -24,7 +24,7 @@ static const soma_opt opts_[] = {
     {"heldout", SOMA_OPT_FLOAT, "0.25", 0.05, 0.9, NULL, "share of units held out (co-smoothing)", 0},
     {"test", SOMA_OPT_FLOAT, "0.2", 0.05, 0.9, NULL, "share of trials kept for testing", 0},
     {"rate", SOMA_OPT_FLOAT, "20", 0.1, 1000, NULL, "baseline firing rate, Hz", 0},
-    {"latents", SOMA_OPT_INT, "3", 1, 64, NULL, "baselines (PCA, FA, GPFA, VAE): latent dimensions", 0},
+    {"latents", SOMA_OPT_INT, "10", 1, 64, NULL, "baselines (PCA, FA, GPFA, VAE): latent dimensions", 0},
     {"iter-scale", SOMA_OPT_FLOAT, "1", 0.01, 1, NULL, "baselines: share of their default EM iterations", 1},
     {"epochs", SOMA_OPT_INT, "200", 1, 100000, NULL, "LFADS: passes over the training trials", 1},
     {"enc", SOMA_OPT_INT, "64", 1, 4096, NULL, "LFADS: encoder GRU units per direction", 1},

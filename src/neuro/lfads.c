@@ -10,6 +10,20 @@
 #include "soma/neuro.h"
 #include "soma/nn.h"
 
+/* The products of a step are small (a batch of trials times 3 x units): threading each GEMM
+ * costs more than it gains, and on a busy machine far more (the lfads-lorenz run took 30x
+ * longer with 2 threads than with 1 under a load of 20 on 2 cores). Training and inference
+ * therefore hold the process to one thread and restore the count after (results do not
+ * depend on it either way). */
+static int serial_begin_(void) {
+    const int t = soma_get_threads();
+    if (t > 1) soma_set_threads(1);
+    return t;
+}
+static void serial_end_(int t) {
+    if (t > 1) soma_set_threads(t);
+}
+
 enum { P_ENC_WIH, P_ENC_WHH, P_ENC_BIH, P_ENC_BHH, P_ENR_WIH, P_ENR_WHH, P_ENR_BIH, P_ENR_BHH,
        P_POST_W, P_POST_B, P_GEN_WHH, P_GEN_BIH, P_GEN_BHH, P_FAC_W, P_OUT_W, P_OUT_B, P_COUNT };
 static const char *const PNAME[P_COUNT] = {
@@ -282,6 +296,7 @@ soma_status soma_lfads_batch_loss(soma_lfads *m, const float *y, int K, int trai
 soma_status soma_lfads_infer(soma_lfads *m, const float *x, int K, float *factors, float *rates) {
     if (K < 0) return soma_error(SOMA_ERR_ARG, "lfads: %d trials", K);
     const int T = m->T, D = m->n_in, N = m->n_out, F = m->F;
+    const int threads = serial_begin_();
     for (int k0 = 0; k0 < K; k0 += m->B) {
         const int kb = K - k0 < m->B ? K - k0 : m->B;
         memcpy(m->xin, x + (size_t)k0 * T * D, (size_t)kb * T * D * sizeof(float));
@@ -290,6 +305,7 @@ soma_status soma_lfads_infer(soma_lfads *m, const float *x, int K, float *factor
         if (rates)
             for (size_t i = 0; i < (size_t)kb * T * N; i++) rates[(size_t)k0 * T * N + i] = expf(fminf(m->lr[i], 30.f));
     }
+    serial_end_(threads);
     return SOMA_OK;
 }
 
@@ -313,7 +329,15 @@ static void adam_(soma_lfads *m, float lr) {
 
 static float ramp_(float w, int warm, long step) { return warm <= 0 || step >= warm ? w : w * (float)step / warm; }
 
+static soma_status fit_(soma_lfads *m, const soma_counts *c);
 soma_status soma_lfads_fit(soma_lfads *m, const soma_counts *c) {
+    const int t = serial_begin_();
+    soma_status st = fit_(m, c);
+    serial_end_(t);
+    return st;
+}
+
+static soma_status fit_(soma_lfads *m, const soma_counts *c) {
     const int T = m->T, N = m->n_out, B = m->B;
     if (!c || !c->x || c->n_bins != T || c->n_units != N)
         return soma_error(SOMA_ERR_ARG, "lfads: data of %d bins x %d units, the model wants %d x %d", c ? c->n_bins : 0,

@@ -632,6 +632,38 @@ soma_status soma_mhn_separation(soma_mhn *h, float *delta);
  * update from any point of the sphere around it; the threshold for the handle's beta. */
 double soma_mhn_separation_bound(const soma_mhn *h);
 
+// --- gated recurrent units ------------------------------------------------------------
+//
+// torch.nn.GRU's equations and parameter layout (gates r, z, n in that order):
+//   r = sigmoid(W_ir x_t + b_ir + W_hr h + b_hr),  z = sigmoid(W_iz x_t + b_iz + W_hz h + b_hz),
+//   n = tanh(W_in x_t + b_in + r * (W_hn h + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}.
+// Spec tokens on a sequence [T,D]:
+//   gruH     [T,D] -> [T,H] from h_{-1} = 0. Parameters weight_ih_l0 [3H,D], weight_hh_l0
+//            [3H,H], bias_ih_l0 [3H], bias_hh_l0 [3H] (torch.nn.GRU(D, H, batch_first=True)).
+//   gruHr    the same run backwards in time (step T-1 first); output t is still time t.
+//   bigruH   [T,D] -> [T,2H]: forward then reverse direction side by side, the reverse one's
+//            parameters suffixed "_reverse" (torch.nn.GRU(D, H, bidirectional=True)).
+// The layers start from a zero state. A given initial state h0 (LFADS's generator starts from
+// its initial condition) goes through the kernels below, which a model calls directly.
+
+/* Floats of work memory one direction needs for N sequences of T steps and H units. */
+size_t soma_gru_work(int N, int T, int H);
+/* y[N,T,ldy] (columns 0..H-1 of each row written; ldy >= H) from x[N,T,D] (D may be 0: no
+ * input, x unused) and h0[N,H] (NULL: zeros). w_ih [3H,D], w_hh [3H,H], b_ih and b_hh [3H].
+ * reverse: steps run from t = T-1 down to 0. work (soma_gru_work(N, T, H) floats) keeps what
+ * backward needs; no allocation. */
+void soma_gru_forward(float *y, int ldy, float *work, const float *x, const float *h0,
+                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
+                      int N, int T, int D, int H, int reverse);
+/* Backward of the last forward on the same work (used up: call once per forward) from dy
+ * [N,T,ldy] (columns 0..H-1; NULL: zero, only dh0 flows). Parameter gradients ACCUMULATE
+ * (each may be NULL); dx [N,T,D] is written (dx_add 0) or added to (dx_add 1), may be NULL;
+ * dh0 [N,H] written (may be NULL). */
+void soma_gru_backward(float *dx, int dx_add, float *dh0, float *dw_ih, float *dw_hh, float *db_ih,
+                       float *db_hh, const float *dy, int ldy, float *work, const float *x,
+                       const float *w_ih, const float *w_hh, int N, int T, int D, int H,
+                       int reverse);
+
 #ifdef __cplusplus
 }
 #endif

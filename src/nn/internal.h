@@ -17,6 +17,7 @@ int soma__parse_layernorm(const char *tok, soma_layer *l); /* layernorm[EPS] */
 int soma__parse_time(const char *tok, soma_layer *l);    /* tmean, tsum, repeatT */
 int soma__parse_graph(const char *tok, soma_layer *l);   /* res(...), cat(...|...) */
 int soma__parse_rec(const char *tok, soma_layer *l);     /* rec(...) (recur.c) */
+int soma__parse_gru(const char *tok, soma_layer *l);     /* gruH, gruHr, bigruH (gru.c) */
 int soma__parse_attn(const char *tok, soma_layer *l);    /* mhaH[c], xattnH(...) (attn.c) */
 int soma__parse_embed(const char *tok, soma_layer *l);   /* posN, sinpos, patchPxQdE, cls, clsout, blockHhD (embed.c) */
 

@@ -38,6 +38,7 @@ static const reg_entry builtin_[] = {
     {"embed", soma__parse_embed, "blockHhD[fF][c]      pre-norm transformer block: seq(res(layernorm,mhaH),res(layernorm,fcF,gelu,fcD)), F = 4D"},
     {"rec", soma__parse_rec,
      "rec(SPEC)            recurrent cell over [T,D]: h_t = SPEC([x_t, h_t-1]), h_-1 = 0 -> [T,H], e.g. rec(fc32,tanh)"},
+    {"gru", soma__parse_gru, "gruH | gruHr | bigruH  GRU over [T,D] -> [T,H] (r: reversed time; bi: both, [T,2H]), torch.nn.GRU layout"},
 };
 static reg_entry user_[REG_MAX];
 static int n_user_ = 0;

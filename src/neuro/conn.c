@@ -9,7 +9,9 @@
 
 #include "soma/neuro.h"
 
-enum { CHUNK_ = 4096, MEM_ = 8 };
+/* CHUNK_ bins per design block; MEM_ L-BFGS pairs; RBLK_ rows per summed block; below PAR_
+ * rows (bins x neurons) a loop runs on one thread (a parallel region costs more). */
+enum { CHUNK_ = 4096, MEM_ = 8, RBLK_ = 2048, PAR_ = 100000 };
 static const double PI_ = 3.14159265358979323846;
 
 // --- cross-correlogram ------------------------------------------------------------------
@@ -404,8 +406,9 @@ typedef struct gnn_ctx_ {
     const bins_ *b;
     int Hd;
     double l2;
-    float *Z, *Y, *Hh, *M, *E, *dM, *Af, *dA, *dU, *Uf; /* chunk buffers and float copies */
-    float *cf, *vf, *tmp, *ones;                        /* [Hd] x 3, [CHUNK_ * N] */
+    float *Z, *Y, *Hh, *M, *E, *dM, *Af, *dA, *Uf; /* chunk buffers and float copies */
+    float *cf, *vf;                                     /* [Hd] x 2 */
+    double *part;                                       /* per-block sums [blocks, 2 Hd + Hd B] */
     double *fi;                                         /* [N] per-neuron objective */
 } gnn_ctx_;
 
@@ -429,15 +432,18 @@ static double gnn_eval_(void *vc, const double *x, double *g) {
         const long RN = (long)rows * N;
         chunk_(b, r0, r1, c->Z, NB, c->Y); /* Z [rows, N, B]: every node's state */
         /* messages: H = tanh(Z U^T + c) [rows*N, Hd], M = H v */
-        soma_gemm(0, 1, (int)RN, Hd, B, 1.f, c->Z, B, c->Uf, B, 0.f, c->Hh, Hd);
+        /* (U z: B is a few bases, so inline rather than a GEMM with K = B) */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (RN > PAR_)
 #endif
         for (long r = 0; r < RN; r++) {
             float *h = c->Hh + (size_t)r * Hd;
+            const float *z = c->Z + (size_t)r * B;
             float m = 0;
             for (int q = 0; q < Hd; q++) {
-                h[q] = tanhf(h[q] + c->cf[q]);
+                float a = c->cf[q];
+                for (int k = 0; k < B; k++) a += c->Uf[q * B + k] * z[k];
+                h[q] = tanhf(a);
                 m += c->vf[q] * h[q];
             }
             c->M[r] = m;
@@ -446,7 +452,7 @@ static double gnn_eval_(void *vc, const double *x, double *g) {
          * rows in order, so the thread count never changes a number. */
         soma_gemm(0, 1, rows, N, N, 1.f, c->M, N, c->Af, N, 0.f, c->E, N);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (RN > PAR_)
 #endif
         for (int i = 0; i < N; i++) {
             double fi = 0, gbi = 0, gsi[64] = {0};
@@ -472,21 +478,33 @@ static double gnn_eval_(void *vc, const double *x, double *g) {
             for (int j = 0; j < N; j++)
                 if (i != j) gA[(size_t)i * N + j] += c->dA[i * N + j];
         soma_gemm(0, 0, rows, N, N, 1.f, c->E, N, c->Af, N, 0.f, c->dM, N);
-        /* dv = H^T dM; dPre = dM v (1 - H^2) (in place into H); dU = dPre^T Z; dc = dPre^T 1 */
-        soma_gemv(1, (int)RN, Hd, 1.f, c->Hh, Hd, c->dM, 0.f, c->tmp);
-        for (int q = 0; q < Hd; q++) gv[q] += c->tmp[q];
+        /* dv = H^T dM; dPre = dM v (1 - H^2); dc = dPre^T 1; dU = dPre^T Z. Summed in blocks of
+         * fixed size (each block by one thread, the blocks in order), so the thread count never
+         * changes a number. */
+        const int nblk = (int)((RN + RBLK_ - 1) / RBLK_), W = 2 * Hd + Hd * B;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (RN > PAR_)
 #endif
-        for (long r = 0; r < RN; r++) {
-            float *h = c->Hh + (size_t)r * Hd;
-            const float dm = c->dM[r];
-            for (int q = 0; q < Hd; q++) h[q] = dm * c->vf[q] * (1.f - h[q] * h[q]);
+        for (int bk = 0; bk < nblk; bk++) {
+            double *acc = c->part + (size_t)bk * W;
+            memset(acc, 0, (size_t)W * sizeof *acc);
+            const long e = (long)(bk + 1) * RBLK_ < RN ? (long)(bk + 1) * RBLK_ : RN;
+            for (long r = (long)bk * RBLK_; r < e; r++) {
+                const float *h = c->Hh + (size_t)r * Hd, *z = c->Z + (size_t)r * B;
+                const float dm = c->dM[r];
+                for (int q = 0; q < Hd; q++) {
+                    acc[q] += dm * h[q];
+                    const float dp = dm * c->vf[q] * (1.f - h[q] * h[q]);
+                    acc[Hd + q] += dp;
+                    for (int k = 0; k < B; k++) acc[2 * Hd + q * B + k] += dp * z[k];
+                }
+            }
         }
-        soma_gemv(1, (int)RN, Hd, 1.f, c->Hh, Hd, c->ones, 0.f, c->tmp);
-        for (int q = 0; q < Hd; q++) gc[q] += c->tmp[q];
-        soma_gemm(1, 0, Hd, B, (int)RN, 1.f, c->Hh, Hd, c->Z, B, 0.f, c->dU, B);
-        for (int k = 0; k < Hd * B; k++) gU[k] += c->dU[k];
+        for (int bk = 0; bk < nblk; bk++) {
+            const double *acc = c->part + (size_t)bk * W;
+            for (int q = 0; q < Hd; q++) gv[q] += acc[q], gc[q] += acc[Hd + q];
+            for (int k = 0; k < Hd * B; k++) gU[k] += acc[2 * Hd + k];
+        }
     }
     double f = 0;
     for (int i = 0; i < N; i++) f += c->fi[i];
@@ -521,22 +539,18 @@ soma_status soma_infer_gnn(const soma_spikes *s, const soma_gnn_opts *o, uint64_
     c.dM = soma_alloc((size_t)CHUNK_ * N, sizeof *c.dM);
     c.Af = soma_alloc((size_t)N * N, sizeof *c.Af);
     c.dA = soma_alloc((size_t)N * N, sizeof *c.dA);
-    c.dU = soma_alloc((size_t)Hd * B, sizeof *c.dU);
     c.Uf = soma_alloc((size_t)Hd * B, sizeof *c.Uf);
     c.cf = soma_alloc((size_t)Hd, sizeof *c.cf);
     c.vf = soma_alloc((size_t)Hd, sizeof *c.vf);
-    c.tmp = soma_alloc((size_t)Hd, sizeof *c.tmp);
-    c.ones = soma_alloc((size_t)CHUNK_ * N, sizeof *c.ones);
+    c.part = soma_alloc(((size_t)CHUNK_ * N / RBLK_ + 1) * (size_t)(2 * Hd + Hd * B), sizeof *c.part);
     c.fi = soma_alloc((size_t)N, sizeof *c.fi);
     double *x = soma_calloc((size_t)P, sizeof *x), *work = soma_alloc((size_t)(2 * MEM_ + 4) * P + 2 * MEM_, 8);
     double *mu = soma_alloc((size_t)N, sizeof *mu);
     soma_status st = SOMA_OK;
-    if (!c.Z || !c.Y || !c.Hh || !c.M || !c.E || !c.dM || !c.Af || !c.dA || !c.dU || !c.Uf || !c.cf || !c.vf || !c.tmp ||
-        !c.ones || !c.fi || !x || !work || !mu) {
+    if (!c.Z || !c.Y || !c.Hh || !c.M || !c.E || !c.dM || !c.Af || !c.dA || !c.Uf || !c.cf || !c.vf || !c.part || !c.fi || !x || !work || !mu) {
         st = soma_error(SOMA_ERR_NOMEM, "gnn: out of memory");
         goto out;
     }
-    for (long k = 0; k < (long)CHUNK_ * N; k++) c.ones[k] = 1.f;
     /* start: A = 0, s = 0, biases at the mean counts, a random message function */
     mean_counts_(&b, mu);
     double *bias = x + (size_t)N * N, *U = bias + N + NB, *cc = U + (size_t)Hd * B, *v = cc + Hd;
@@ -567,12 +581,10 @@ out:
     soma_free(c.dM);
     soma_free(c.Af);
     soma_free(c.dA);
-    soma_free(c.dU);
     soma_free(c.Uf);
     soma_free(c.cf);
     soma_free(c.vf);
-    soma_free(c.tmp);
-    soma_free(c.ones);
+    soma_free(c.part);
     soma_free(c.fi);
     soma_free(x);
     soma_free(work);

@@ -33,7 +33,7 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--duration", "20", "--neurons", "30", "--glm-iter", "20", "--gnn-iter", "25",
+static const char *const reduced_[] = {"--duration", "10", "--neurons", "30", "--glm-iter", "15", "--gnn-iter", "20",
                                        NULL};
 
 enum { METHODS_ = 3 };

@@ -48,3 +48,27 @@ sh_report() {
     [ "${skipped:-0}" = 1 ] && return 77
     return 0
 }
+
+# need_numpy: fail (exit 1) unless $PY has NumPy.
+need_numpy() {
+    if ! "$PY" -c 'import numpy' 2>/dev/null; then
+        echo "FAIL: $PY lacks NumPy (python3-numpy; scripts/deps.sh --test installs it)"
+        exit 1
+    fi
+}
+
+# gauss_tasks SEED N TASKS SCALE: writes $T/X.npy [N, 6] float32, $T/Y.npy and $T/T.npy, a
+# continual-learning stream of TASKS tasks of two Gaussian classes each (task t: classes 2t and
+# 2t+1, centred at SCALE times a unit vector; unit noise), N/TASKS samples a task.
+gauss_tasks() {
+    "$PY" - "$T" "$@" <<'EOF2' || { echo "FAIL: could not write the inputs"; exit 1; }
+import sys, numpy as np
+d, seed, n, tasks, scale = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+rng = np.random.default_rng(seed)
+D = 6
+t = np.repeat(np.arange(tasks), n // tasks)
+y = (rng.integers(0, 2, n) + 2 * t).astype(np.int64)
+X = (scale * np.eye(D)[y % D] + rng.standard_normal((n, D))).astype(np.float32)
+np.save(f"{d}/X.npy", X); np.save(f"{d}/Y.npy", y); np.save(f"{d}/T.npy", t.astype(np.int32))
+EOF2
+}

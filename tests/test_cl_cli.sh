@@ -9,10 +9,7 @@
 set -u
 SOMA=${1:?usage: test_cl_cli.sh PATH_TO_SOMA}
 . "$(dirname "$0")/sh_util.sh" # PY, $T, ok/bad, expect, sh_report
-if ! "$PY" -c 'import numpy' 2>/dev/null; then
-    echo "FAIL: $PY lacks NumPy (python3-numpy; scripts/deps.sh --test installs it)"
-    exit 1
-fi
+need_numpy
 
 "$PY" - "$T" <<'EOF2' || { echo "FAIL: could not write the inputs"; exit 1; }
 import sys, numpy as np

@@ -6,21 +6,9 @@
 set -u
 SOMA=${1:?usage: test_cl_lwf_cli.sh PATH_TO_SOMA}
 . "$(dirname "$0")/sh_util.sh" # PY, $T, ok/bad, expect, sh_report
-if ! "$PY" -c 'import numpy' 2>/dev/null; then
-    echo "FAIL: $PY lacks NumPy (python3-numpy; scripts/deps.sh --test installs it)"
-    exit 1
-fi
+need_numpy
 
-"$PY" - "$T" <<'EOF2' || { echo "FAIL: could not write the inputs"; exit 1; }
-import sys, numpy as np
-d = sys.argv[1]
-rng = np.random.default_rng(5)
-n, D = 240, 6
-t = np.repeat(np.arange(3), n // 3)
-y = (rng.integers(0, 2, n) + 2 * t).astype(np.int64)          # task t: classes 2t, 2t+1
-X = (2.0 * np.eye(D)[y % D] + rng.standard_normal((n, D))).astype(np.float32)
-np.save(f"{d}/X.npy", X); np.save(f"{d}/Y.npy", y); np.save(f"{d}/T.npy", t.astype(np.int32))
-EOF2
+gauss_tasks 5 240 3 2.0
 
 S="npy:$T/X.npy,$T/Y.npy,$T/T.npy"
 COMMON=(--stream "$S" --net fc8,tanh,fc6 --epochs 3 --batch 16 --lr 0.01 --quiet --threads 1)

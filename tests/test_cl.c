@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "fixture.h"
 #include "scratch.h"
 #include "soma/exp.h"
@@ -742,11 +743,6 @@ static void test_runs(void) {
 }
 
 // --- the experiment's headline at reduced size ------------------------------------------------
-
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
 static void test_experiment_reduced(void) {
     struct stat sb;

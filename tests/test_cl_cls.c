@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "fixture.h"
 #include "scratch.h"
 #include "soma/exp.h"
@@ -339,11 +340,6 @@ static void test_layer_keys_and_rules(void) {
 }
 
 // --- the ab-ac experiment's headline at reduced size -------------------------------------------
-
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
 static void test_ab_ac_reduced(void) {
     const soma_experiment *e = soma_exp_find("ab-ac");

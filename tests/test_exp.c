@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "soma/soma.h"
 
 static char out_[256];
@@ -26,11 +27,6 @@ static char out_[256];
         if (!ok_) fprintf(stderr, "%s: got %s \"%s\"\n", #call, soma_status_str(got_), soma_errmsg()); \
         CHECK(ok_);                                                                                  \
     } while (0)
-
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
 static const char *str_(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);

@@ -7,21 +7,12 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "soma/soma.h"
 
 static const char *out_ = "test_exp_v1_out";
 
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static int exists_(const char *exp, const char *file) {
-    char p[512];
-    struct stat sb;
-    snprintf(p, sizeof p, "%s/%s/%s", out_, exp, file);
-    return stat(p, &sb) == 0 && sb.st_size > 0;
-}
+static int exists_(const char *exp, const char *file) { return exp_file_exists_(out_, exp, file); }
 
 static int have_fmnist_(void) {
     struct stat sb;

@@ -9,21 +9,12 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "soma/soma.h"
 
 static const char *out_ = "test_hopfield_exp_out";
 
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static int exists_(const char *exp, const char *file) {
-    char p[512];
-    struct stat sb;
-    snprintf(p, sizeof p, "%s/%s/%s", out_, exp, file);
-    return stat(p, &sb) == 0 && sb.st_size > 0;
-}
+static int exists_(const char *exp, const char *file) { return exp_file_exists_(out_, exp, file); }
 
 /* The array o[k] as doubles into v (at most cap); returns its length (-1 when absent). */
 static int arr_(const cJSON *o, const char *k, double *v, int cap) {

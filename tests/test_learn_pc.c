@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "fixture.h"
 #include "soma/soma.h"
 
@@ -395,11 +396,6 @@ static void test_refusals(void) {
 }
 
 /* The experiment pc-equals-bp at reduced size (synthetic data): its headline figures. */
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
 static void test_experiment_reduced(void) {
     const soma_experiment *e = soma_exp_find("pc-equals-bp");
     CHECK(e != NULL);

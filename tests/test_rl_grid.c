@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "soma/soma.h"
 
 /* Shortest path length (steps) from the 'S' cell to any goal, by BFS over the env's dynamics. */
@@ -453,11 +454,6 @@ static void test_planning_(void) {
 }
 
 // --- the experiments' headlines at reduced size ------------------------------------------------
-
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
 static void test_experiments_(void) {
     char tmpl[] = "/tmp/soma_rl_grid_XXXXXX";

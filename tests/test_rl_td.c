@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "soma/soma.h"
 
 static char out_[256];
@@ -686,11 +687,6 @@ static const cJSON *run_exp_(const char *name, int argc, const char **argv, cJSO
     if (!e) return NULL;
     CHECK_OK(soma_exp_run_reduced(e, argc, argv, out_, root));
     return *root ? cJSON_GetObjectItemCaseSensitive(*root, "ours") : NULL;
-}
-
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
 static void test_schultz1997_(void) {

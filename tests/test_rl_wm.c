@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "soma/soma.h"
 
 // --- models for the planner ------------------------------------------------------------
@@ -253,11 +254,6 @@ static void test_bad_settings_(void) {
         CHECK_FAILS(soma_wm_predict(m, s2, NULL, s, a, 9), SOMA_ERR_ARG);
     }
     soma_wm_free(m);
-}
-
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
 static int write_file_(const char *path, const char *text) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "soma/soma.h"
 
 static char out_[256];
@@ -22,11 +23,6 @@ static char out_[256];
  * seed-to-seed spread of a 4000-neuron, 1 s run is a few percent (rate 5.33..5.98 Hz for CUBA
  * over 8 seeds), and soma draws other random numbers than Brian2 does. */
 #define MARGIN_ 0.10
-
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
 static cJSON *load_json_(const char *path) {
     FILE *f = fopen(path, "rb");

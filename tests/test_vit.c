@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "json_util.h"
 #include "soma/exp.h"
 #include "soma/io.h"
 #include "soma/nn.h"
@@ -114,11 +115,6 @@ static void test_probs_not_attention(void) {
     CHECK_FAILS(soma_attn_probs(soma_net_layer(net, 0), 0, 0, (float[16]){0}), SOMA_ERR_ARG);
     CHECK_FAILS(soma_attn_probs(NULL, 0, 0, (float[16]){0}), SOMA_ERR_ARG);
     soma_net_free(net);
-}
-
-static double num_(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
 /* The headline at reduced size: the reduced run (patch7x7d32, one block, 2000 samples, two

@@ -389,6 +389,10 @@ typedef struct soma_cl_opts {
      * uniformly without replacement from tasks 0..t (the other methods' number of steps: a
      * cheaper upper bound); 0 (default) = on all of tasks 0..t (O(T^2) steps in all) */
     int joint_sampled;
+    /* soma_cl_run: 1 = zero the optimizer's state (momenta; Adam's moments and step count, so its
+     * bias correction starts again) at the start of every task after the first (van de Ven et
+     * al.'s practice); 0 = one optimizer state through the stream (default: see soma_cl_opts_default) */
+    int reset_optim;
 
     /* --- learning without forgetting (cl_lwf.c) --- */
     /* At each task's end a frozen clone of the net (the teacher); while task t >= 1 trains, the

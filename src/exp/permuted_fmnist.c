@@ -31,10 +31,13 @@ static const soma_opt opts_[] = {
     {"penalty-momentum", SOMA_OPT_FLOAT, "0", 0, 0.999, NULL, "SGD's momentum for EWC, online EWC and SI", 0},
     {"joint", SOMA_OPT_ENUM, "all", 0, 0, "all|sampled", "joint training on all past data, or on a task's worth drawn from it", 0},
     {"ewc-lambda", SOMA_OPT_FLOAT, "100", 0, 1e12, NULL, "EWC's lambda", 0},
-    {"online-lambda", SOMA_OPT_FLOAT, "100", 0, 1e12, NULL, "online EWC's lambda", 0},
+    {"online-lambda", SOMA_OPT_FLOAT, "300", 0, 1e12, NULL, "online EWC's lambda", 0},
     {"ewc-gamma", SOMA_OPT_FLOAT, "1", 0, 1, NULL, "online EWC's decay", 0},
-    {"fisher-samples", SOMA_OPT_INT, "500", 1, 60000, NULL, "samples a task for the Fisher (per sample)", 0},
-    {"si-c", SOMA_OPT_FLOAT, "0.1", 0, 1e12, NULL, "SI's c", 0},
+    {"fisher-samples", SOMA_OPT_INT, "5000", 1, 60000, NULL, "samples a task for the Fisher (per sample)", 0},
+    {"si-c", SOMA_OPT_FLOAT, "0.3", 0, 1e12, NULL, "SI's c", 0},
+    {"si-xi", SOMA_OPT_FLOAT, "0.001", 1e-12, 1e12, NULL, "SI's xi (damping of Omega's denominator)", 0},
+    {"fisher", SOMA_OPT_ENUM, "true", 0, 0, "true|empirical", "EWC's Fisher: labels drawn from the model, or the data's", 0},
+    {"reset-optim", SOMA_OPT_ENUM, "off", 0, 0, "off|on", "zero the optimizer's state at every task's start", 0},
     {"buffer", SOMA_OPT_FLOAT, "0.01", 1e-5, 1, NULL, "replay buffer as a fraction of the stream's training data", 0},
     {"methods", SOMA_OPT_STR, "all", 0, 0, NULL, "methods to run, comma-separated, or all", 1},
     {"validate", SOMA_OPT_FLAG, NULL, 0, 0, NULL,
@@ -76,7 +79,7 @@ static soma_status check_(const soma_exp_ctx *c) {
 
 static soma_status run_(soma_exp_ctx *c) {
     int T, ntr, nte, epochs, batch, fs, on[SOMA_CL_METHOD_COUNT];
-    float lr, mom, plr, pmom, lam, olam, gam, sic;
+    float lr, mom, plr, pmom, lam, olam, gam, sic, sixi;
     double buf;
     SOMA_TRY(soma_args_int(&c->args, "tasks", &T));
     SOMA_TRY(soma_args_int(&c->args, "n-train", &ntr));
@@ -94,6 +97,10 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_float(&c->args, "online-lambda", &olam));
     SOMA_TRY(soma_args_float(&c->args, "ewc-gamma", &gam));
     SOMA_TRY(soma_args_float(&c->args, "si-c", &sic));
+    SOMA_TRY(soma_args_float(&c->args, "si-xi", &sixi));
+    const int reset = strcmp(soma_args_str(&c->args, "reset-optim"), "on") == 0;
+    const soma_fisher_kind fk =
+        strcmp(soma_args_str(&c->args, "fisher"), "empirical") == 0 ? SOMA_FISHER_EMPIRICAL : SOMA_FISHER_TRUE;
     SOMA_TRY(soma_args_double(&c->args, "buffer", &buf));
     SOMA_TRY(soma__cl_methods(NULL, soma_args_str(&c->args, "methods"), on));
     char net[600];
@@ -115,6 +122,9 @@ static soma_status run_(soma_exp_ctx *c) {
         o.ewc_gamma = gam;
         o.fisher_samples = fs;
         o.si_c = sic;
+        o.si_xi = sixi;
+        o.fisher = fk;
+        o.reset_optim = reset;
         o.buffer_frac = buf;
         o.seed = c->seed;
         o.joint_sampled = joint_sampled;

@@ -142,6 +142,12 @@ soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const s
         c.seed = cfg->seed + (uint64_t)i * 7919u;
         c.ckpt_path = NULL;
         c.resume = 0;
+        if (o->reset_optim && i > 0) { /* a fresh optimizer state for the new task */
+            size_t ns = 0;
+            float *os = soma_optim_state(opt, &ns);
+            if (os && ns) memset(os, 0, ns * sizeof *os);
+            soma_optim_set_steps(opt, 0);
+        }
         const soma_dataset *data = s->train[i];
         if (o->method == SOMA_CL_JOINT) {
             soma_dataset_free(joint);

@@ -446,6 +446,16 @@ typedef struct soma_cl_opts {
     int cls_replay;           /* store samples of earlier tasks appended to each wake step
                                  (interleaved learning; default 0: none) */
 
+    /* --- EWC, online EWC and SI: how the penalty enters (cl_method.c) --- */
+    /* 0 (default): its gradient is added to the data's, so the optimizer sees both (Adam then
+     * rescales the penalty's pull per parameter by the data gradient's scale); 1: decoupled, as
+     * AdamW decouples weight decay: after each optimizer step every parameter takes the exact
+     * implicit (proximal) step of the quadratic alone, theta <- a + (theta - a) / (1 + lr s),
+     * with a the anchor, lr the step's learning rate and s = lambda F (EWC) or 2 c Omega (SI):
+     * the pull towards the anchor is then in proportion to the importance, whatever the
+     * optimizer. lambda and c are on another scale in this mode (about 1/lr times larger). */
+    int penalty_decoupled;
+
     /* --- end of the methods' options --- */
 } soma_cl_opts;
 soma_cl_opts soma_cl_opts_default(void);

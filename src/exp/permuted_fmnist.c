@@ -37,6 +37,8 @@ static const soma_opt opts_[] = {
     {"si-c", SOMA_OPT_FLOAT, "0.3", 0, 1e12, NULL, "SI's c", 0},
     {"si-xi", SOMA_OPT_FLOAT, "0.001", 1e-12, 1e12, NULL, "SI's xi (damping of Omega's denominator)", 0},
     {"fisher", SOMA_OPT_ENUM, "true", 0, 0, "true|empirical", "EWC's Fisher: labels drawn from the model, or the data's", 0},
+    {"penalty", SOMA_OPT_ENUM, "coupled", 0, 0, "coupled|decoupled",
+     "EWC/SI penalty: its gradient through the optimizer, or a proximal step after it (lambda, c about 1/lr larger)", 0},
     {"reset-optim", SOMA_OPT_ENUM, "off", 0, 0, "off|on", "zero the optimizer's state at every task's start", 0},
     {"buffer", SOMA_OPT_FLOAT, "0.01", 1e-5, 1, NULL, "replay buffer as a fraction of the stream's training data", 0},
     {"methods", SOMA_OPT_STR, "all", 0, 0, NULL, "methods to run, comma-separated, or all", 1},
@@ -125,6 +127,7 @@ static soma_status run_(soma_exp_ctx *c) {
         o.si_xi = sixi;
         o.fisher = fk;
         o.reset_optim = reset;
+        o.penalty_decoupled = strcmp(soma_args_str(&c->args, "penalty"), "decoupled") == 0;
         o.buffer_frac = buf;
         o.seed = c->seed;
         o.joint_sampled = joint_sampled;

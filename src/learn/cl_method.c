@@ -194,6 +194,8 @@ soma_status soma_cl_method_new(soma_cl_method **out, soma_net *net, soma_rule *r
                           (double)o->si_xi);
     if ((int)o->fisher < 0 || o->fisher >= SOMA_FISHER_COUNT)
         return soma_error(SOMA_ERR_ARG, "continual: unknown Fisher kind %d", (int)o->fisher);
+    if (o->penalty_decoupled != 0 && o->penalty_decoupled != 1)
+        return soma_error(SOMA_ERR_ARG, "continual: penalty_decoupled %d is neither 0 nor 1", o->penalty_decoupled);
     if (o->buffer < 0 || !(o->buffer_frac >= 0 && o->buffer_frac <= 1) || o->replay_batch < 0 || o->replay_batch > 65536)
         return soma_error(SOMA_ERR_ARG, "continual: buffer %ld, fraction %g (0..1) or replay batch %d (0..65536) out of range",
                           o->buffer, o->buffer_frac, o->replay_batch);
@@ -352,14 +354,27 @@ static soma_status after_grad_(void *user, soma_net *net, long step, float *loss
         memcpy(m->g, g, m->np * sizeof(float));
         memcpy(m->theta_old, soma_net_flat_values(net, NULL), m->np * sizeof(float));
     }
-    *loss += (float)soma_cl_method_penalty(m, net, g);
+    /* decoupled: the penalty is reported in the loss; its step comes after the optimizer's */
+    *loss += (float)soma_cl_method_penalty(m, net, m->o.penalty_decoupled ? NULL : g);
     return SOMA_OK;
+}
+
+/* The decoupled penalty's step: the quadratic's exact implicit step of size lr, per parameter
+ * theta <- a + (theta - a) / (1 + lr s) (soma_cl_opts.penalty_decoupled). */
+static void penalty_prox_(soma_cl_method *m, soma_net *net, float lr) {
+    if (!m->consolidated) return;
+    float *th = soma_net_flat_values(net, NULL);
+    const int si = m->o.method == SOMA_CL_SI;
+    const float *imp = si ? m->omega : m->A;
+    const float k = lr * (si ? 2.f * m->o.si_c : m->o.ewc_lambda);
+    for (size_t i = 0; i < m->np; i++) th[i] = m->anchor[i] + (th[i] - m->anchor[i]) / (1.f + k * imp[i]);
 }
 
 static soma_status after_step_(void *user, soma_net *net, long step, float lr) {
     (void)step;
-    (void)lr;
     soma_cl_method *m = user;
+    if (m->o.penalty_decoupled) penalty_prox_(m, net, lr);
+    if (m->o.method != SOMA_CL_SI) return SOMA_OK;
     const float *th = soma_net_flat_values(net, NULL);
     for (size_t i = 0; i < m->np; i++) m->w[i] -= m->g[i] * (th[i] - m->theta_old[i]);
     return SOMA_OK;
@@ -504,6 +519,7 @@ static soma_status attach_own_(soma_cl_method *m, soma_train_config *cfg, int t,
     case SOMA_CL_EWC:
     case SOMA_CL_ONLINE_EWC:
         cfg->hooks.after_grad = after_grad_;
+        if (m->o.penalty_decoupled) cfg->hooks.after_step = after_step_;
         cfg->hooks.task_end = task_end_;
         break;
     case SOMA_CL_SI:

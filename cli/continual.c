@@ -35,6 +35,8 @@ static const soma_opt opts_[] = {
     {"fisher-batch", SOMA_OPT_INT, "1", 1, 65536, NULL, "samples a gradient for the Fisher (1: per sample)", 0},
     {"si-c", SOMA_OPT_FLOAT, "0.1", 0, 1e12, NULL, "synaptic intelligence's penalty strength c", 0},
     {"si-xi", SOMA_OPT_FLOAT, "0.001", 1e-12, 1e6, NULL, "synaptic intelligence's damping xi", 0},
+    {"penalty", SOMA_OPT_ENUM, "coupled", 0, 0, "coupled|decoupled",
+     "EWC/SI penalty: its gradient through the optimizer, or a proximal step after it", 0},
     {"buffer", SOMA_OPT_STR, "1%", 0, 0, NULL, "replay buffer: N samples, or P% of the stream's training data", 0},
     {"replay-batch", SOMA_OPT_INT, "0", 0, 65536, NULL, "replayed samples a step (0: the batch)", 0},
     {"cls-capacity", SOMA_OPT_INT, "0", 0, 1 << 30, NULL, "cls: episodes the fast store keeps (0: every training sample)", 0},
@@ -154,6 +156,7 @@ int soma_cli_continual(int argc, char **argv) {
     o.replay_batch = rb;
     soma_args_float(&a, "si-c", &o.si_c);
     soma_args_float(&a, "si-xi", &o.si_xi);
+    o.penalty_decoupled = strcmp(soma_args_str(&a, "penalty"), "decoupled") == 0;
     soma_args_float(&a, "lwf-alpha", &o.lwf_alpha);
     soma_args_float(&a, "lwf-temp", &o.lwf_temp);
     o.lwf_balance = soma_args_flag(&a, "lwf-balance");

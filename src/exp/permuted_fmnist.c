@@ -41,6 +41,10 @@ static const soma_opt opts_[] = {
      "EWC/SI penalty: its gradient through the optimizer, or a proximal step after it (lambda, c about 1/lr larger)", 0},
     {"reset-optim", SOMA_OPT_ENUM, "off", 0, 0, "off|on", "zero the optimizer's state at every task's start", 0},
     {"buffer", SOMA_OPT_FLOAT, "0.01", 1e-5, 1, NULL, "replay buffer as a fraction of the stream's training data", 0},
+    {"gen-hidden", SOMA_OPT_STR, "fc400,relu,fc400,relu", 0, 0, NULL, "generative replay: the VAE's hidden layers", 0},
+    {"gen-latent", SOMA_OPT_INT, "32", 1, 4096, NULL, "generative replay: the VAE's latent size", 0},
+    {"gen-iters", SOMA_OPT_INT, "1", 1, 100, NULL, "generative replay: VAE steps a training step", 0},
+    {"cls-capacity", SOMA_OPT_INT, "6000", 1, 100000000, NULL, "CLS: episodes the fast store keeps (reservoir)", 0},
     {"methods", SOMA_OPT_STR, "all", 0, 0, NULL, "methods to run, comma-separated, or all", 1},
     {"validate", SOMA_OPT_FLAG, NULL, 0, 0, NULL,
      "evaluate on a held-out sixth of the training images instead of the test set (to choose settings)", 1},
@@ -69,7 +73,8 @@ static const soma_exp_landmark landmarks_[] = {
 static const char *const reduced_[] = {"--tasks", "3", "--n-train", "1000", "--n-test", "500", "--hidden", "fc64,relu",
                                        "--epochs", "4", "--batch", "32", "--lr", "0.003", "--buffer", "0.05",
                                        "--fisher-samples", "100",
-                                       "--methods", "finetune,joint,ewc,online_ewc,si,replay", NULL};
+                                       "--gen-hidden", "fc64,relu", "--gen-latent", "8", "--cls-capacity", "300",
+                                       "--methods", "all", NULL};
 
 static soma_status check_(const soma_exp_ctx *c) {
     int on[SOMA_CL_METHOD_COUNT];
@@ -131,6 +136,12 @@ static soma_status run_(soma_exp_ctx *c) {
         o.buffer_frac = buf;
         o.seed = c->seed;
         o.joint_sampled = joint_sampled;
+        o.gen_hidden = soma_args_str(&c->args, "gen-hidden");
+        SOMA_TRY(soma_args_int(&c->args, "gen-latent", &o.gen_latent));
+        SOMA_TRY(soma_args_int(&c->args, "gen-iters", &o.gen_iters));
+        int cap;
+        SOMA_TRY(soma_args_int(&c->args, "cls-capacity", &cap));
+        o.cls_capacity = cap;
         /* every method starts from the same net (seed) and sees the same batches */
         soma__cl_setup u = {net, "bp", soma_args_str(&c->args, "optim"), lr, epochs, batch, c->seed, c->quiet, mom};
         if (m == SOMA_CL_EWC || m == SOMA_CL_ONLINE_EWC || m == SOMA_CL_SI) { /* the penalty methods' own optimizer */

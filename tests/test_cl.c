@@ -778,6 +778,32 @@ static void test_experiment_reduced(void) {
     char path[1200];
     snprintf(path, sizeof path, "%s/permuted-fmnist/accuracy.svg", scratch_path(""));
     CHECK(stat(path, &sb) == 0 && sb.st_size > 1000);
+    /* with two threads the methods run two at a time (one thread each): every method's
+     * accuracy matrix is the same, bit for bit (JSON keeps doubles exactly) */
+    cJSON *r2 = NULL;
+    const char *extra2[] = {"--threads", "2"};
+    snprintf(path, sizeof path, "%s/two", scratch_path(""));
+    CHECK_OK(soma_exp_run_reduced(e, 2, extra2, path, &r2));
+    soma_set_threads(1);
+    const cJSON *ours2 = cJSON_GetObjectItemCaseSensitive(r2, "ours");
+    int methods = 0, same = 1;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, ours) {
+        const cJSON *R = cJSON_GetObjectItemCaseSensitive(m, "R");
+        if (!cJSON_IsArray(R)) continue;
+        methods++;
+        const cJSON *R2 = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours2, m->string), "R");
+        char *a = cJSON_PrintUnformatted(R), *b = R2 ? cJSON_PrintUnformatted(R2) : NULL;
+        if (!b || strcmp(a, b) != 0) {
+            printf("permuted-fmnist reduced: %s differs with two threads: %s against %s\n", m->string, a, b ? b : "none");
+            same = 0;
+        }
+        cJSON_free(a);
+        cJSON_free(b);
+    }
+    CHECK(methods == SOMA_CL_METHOD_COUNT); /* the reduced run covers every method */
+    CHECK(same);
+    cJSON_Delete(r2);
     cJSON_Delete(r);
     scratch_remove();
 }

@@ -119,10 +119,11 @@ static soma_status run_(soma_exp_ctx *c) {
     memset(res, 0, sizeof res);
     const soma_cl_result *done[SOMA_CL_METHOD_COUNT];
     const char *names[SOMA_CL_METHOD_COUNT];
-    int k = 0;
-    soma_status st = SOMA_OK;
-    for (int m = 0; m < SOMA_CL_METHOD_COUNT && st == SOMA_OK; m++) {
-        if (!on[m]) continue;
+    soma_cl_opts opts[SOMA_CL_METHOD_COUNT];
+    soma__cl_setup setup[SOMA_CL_METHOD_COUNT];
+    int cap, k = 0;
+    SOMA_TRY(soma_args_int(&c->args, "cls-capacity", &cap));
+    for (int m = 0; m < SOMA_CL_METHOD_COUNT; m++) {
         soma_cl_opts o = soma_cl_opts_default();
         o.method = (soma_cl_method_kind)m;
         o.ewc_lambda = m == SOMA_CL_ONLINE_EWC ? olam : lam;
@@ -139,26 +140,53 @@ static soma_status run_(soma_exp_ctx *c) {
         o.gen_hidden = soma_args_str(&c->args, "gen-hidden");
         SOMA_TRY(soma_args_int(&c->args, "gen-latent", &o.gen_latent));
         SOMA_TRY(soma_args_int(&c->args, "gen-iters", &o.gen_iters));
-        int cap;
-        SOMA_TRY(soma_args_int(&c->args, "cls-capacity", &cap));
         o.cls_capacity = cap;
+        opts[m] = o;
         /* every method starts from the same net (seed) and sees the same batches */
-        soma__cl_setup u = {net, "bp", soma_args_str(&c->args, "optim"), lr, epochs, batch, c->seed, c->quiet, mom};
+        soma__cl_setup u = {.net = net, .rule = "bp", .optim = soma_args_str(&c->args, "optim"), .lr = lr,
+                            .epochs = epochs, .batch = batch, .seed = c->seed, .quiet = c->quiet, .momentum = mom};
         if (m == SOMA_CL_EWC || m == SOMA_CL_ONLINE_EWC || m == SOMA_CL_SI) { /* the penalty methods' own optimizer */
             u.optim = soma_args_str(&c->args, "penalty-optim");
             u.lr = plr;
             u.momentum = pmom;
         }
-        st = soma__cl_run_one(s, &u, &o, &res[m]);
-        if (st != SOMA_OK) break;
-        soma__cl_print_progress(soma_cl_method_name(o.method), &res[m], c->quiet);
-        cJSON *mo = cJSON_AddObjectToObject(c->ours, soma_cl_method_name(o.method));
+        setup[m] = u;
+    }
+    /* The methods are independent runs (each from the same seed, on its own net): with T
+     * threads, up to T of them run at once, one thread each, the costliest first (joint
+     * training's O(T^2) steps, then the methods with a second network or a Fisher). Each
+     * method's numbers are those of a run alone; only the order of the progress lines changes. */
+    static const soma_cl_method_kind by_cost[SOMA_CL_METHOD_COUNT] = {
+        SOMA_CL_JOINT, SOMA_CL_GEN_REPLAY, SOMA_CL_EWC, SOMA_CL_ONLINE_EWC, SOMA_CL_REPLAY,
+        SOMA_CL_CLS,   SOMA_CL_LWF,        SOMA_CL_SI,  SOMA_CL_FINETUNE};
+    int todo[SOMA_CL_METHOD_COUNT], n_todo = 0;
+    for (int i = 0; i < SOMA_CL_METHOD_COUNT; i++)
+        if (on[by_cost[i]]) todo[n_todo++] = by_cost[i];
+    soma_status sts[SOMA_CL_METHOD_COUNT];
+    char msgs[SOMA_CL_METHOD_COUNT][256];
+    int par = soma_get_threads();
+    if (par > n_todo) par = n_todo;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(par) if (par > 1)
+    for (int i = 0; i < n_todo; i++) {
+        const int m = todo[i];
+        sts[m] = soma__cl_run_one(s, &setup[m], &opts[m], &res[m]);
+        snprintf(msgs[m], sizeof msgs[m], "%s", sts[m] == SOMA_OK ? "" : soma_errmsg());
+        if (sts[m] == SOMA_OK) soma__cl_print_progress(soma_cl_method_name((soma_cl_method_kind)m), &res[m], c->quiet);
+    }
+    soma_status st = SOMA_OK;
+    for (int m = 0; m < SOMA_CL_METHOD_COUNT && st == SOMA_OK; m++) {
+        if (!on[m]) continue;
+        if (sts[m] != SOMA_OK) {
+            st = soma_error(sts[m], "%s", msgs[m]);
+            break;
+        }
+        cJSON *mo = cJSON_AddObjectToObject(c->ours, soma_cl_method_name((soma_cl_method_kind)m));
         soma__cl_put_result(mo, &res[m]);
         char key[64];
-        snprintf(key, sizeof key, "%s_acc", soma_cl_method_name(o.method));
+        snprintf(key, sizeof key, "%s_acc", soma_cl_method_name((soma_cl_method_kind)m));
         soma_exp_put(c, key, res[m].metrics.acc);
         done[k] = &res[m];
-        names[k++] = soma_cl_method_name(o.method);
+        names[k++] = soma_cl_method_name((soma_cl_method_kind)m);
     }
     if (st == SOMA_OK && on[SOMA_CL_FINETUNE] && k > 1) {
         double gap = INFINITY;

@@ -434,6 +434,17 @@ soma_status soma_lfads_batch_loss(soma_lfads *m, const float *y, int K, int trai
                                   float *logrates, uint8_t *mask);
 /* The flat parameter and gradient blocks (n floats each) and the number of trainable
  * parameters; parameter i's name ("enc.weight_ih_l0", ...), offset and size. */
+/* Co-smoothing with LFADS, as soma_neuro_cosmooth does for the other models (same masks, same
+ * out fields): the model (soma_lfads_new with o) is fit on the training trials, its encoder
+ * seeing their held-in units and its readout trained jointly on every unit (held-out ones
+ * included, as nlb's LFADS); inference on the held-in units of every trial. out->z are the
+ * test trials' factors [n_test, n_bins, factors] (not orthonormalised), out->rates every
+ * unit's rates on them (original unit order), out->kind SOMA_LATENT_KIND_COUNT; latent_r2 the
+ * affine map fit on the training trials' factors. model (may be NULL) receives the fitted
+ * model (the caller frees it; units held-in first, each group in ascending order). */
+soma_status soma_lfads_cosmooth(const soma_counts *data, const unsigned char *heldout, const unsigned char *test,
+                                const float *true_latents, int n_true, const soma_lfads_opts *o, soma_cosmooth *out,
+                                soma_lfads **model);
 float *soma_lfads_params(soma_lfads *m, size_t *n);
 float *soma_lfads_grads(soma_lfads *m, size_t *n);
 int soma_lfads_n_tensors(const soma_lfads *m);

@@ -387,7 +387,7 @@ soma_status soma_neuro_baselines(const soma_counts *data, const float *true_late
  * thread count. Buffers are allocated once (soma_lfads_new); a training step allocates nothing. */
 typedef struct soma_lfads_opts {
     int enc_dim, gen_dim, factors; /* 64, 64, 8 */
-    int epochs, batch;             /* 100, 32 */
+    int epochs, batch;             /* 200, 25 */
     float lr;                      /* Adam learning rate, 5e-3 */
     float cd_rate;                 /* coordinated dropout share, 0.3 (0 turns it off) */
     float kl_weight, l2_gen;       /* final weights: 1, 1e-3 */

@@ -60,7 +60,7 @@ struct soma_lfads {
 };
 
 soma_lfads_opts soma_lfads_opts_default(void) {
-    return (soma_lfads_opts){.enc_dim = 64, .gen_dim = 64, .factors = 8, .epochs = 100, .batch = 32,
+    return (soma_lfads_opts){.enc_dim = 64, .gen_dim = 64, .factors = 8, .epochs = 200, .batch = 25,
                              .lr = 5e-3f, .cd_rate = 0.3f, .kl_weight = 1.f, .l2_gen = 1e-3f,
                              .kl_warmup = 200, .l2_warmup = 200, .valid_frac = 0.1f, .clip = 200.f,
                              .logvar0 = -2.302585f, .seed = 1};

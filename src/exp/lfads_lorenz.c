@@ -33,6 +33,8 @@ static const soma_opt opts_[] = {
     {"batch", SOMA_OPT_INT, "25", 1, 4096, NULL, "LFADS: trials a batch", 0},
     {"lr", SOMA_OPT_FLOAT, "0.005", 1e-6, 1, NULL, "LFADS: Adam learning rate", 0},
     {"cd", SOMA_OPT_FLOAT, "0.3", 0, 0.9, NULL, "LFADS: coordinated dropout share", 0},
+    {"lr-end", SOMA_OPT_FLOAT, "1", 1e-4, 1, NULL, "LFADS: last epoch's learning rate / lr (cosine decay)", 0},
+    {"glm-readout", SOMA_OPT_INT, "0", 0, 1, NULL, "LFADS: held-out rates by the baselines' GLM from its factors", 0},
     {"kl", SOMA_OPT_FLOAT, "1", 0, 100, NULL, "LFADS: final KL weight", 0},
     {"l2", SOMA_OPT_FLOAT, "0.001", 0, 100, NULL, "LFADS: final L2 weight on the generator", 0},
     {"warmup", SOMA_OPT_INT, "200", 0, 1000000, NULL, "LFADS: KL and L2 warm-up steps", 0},
@@ -116,8 +118,8 @@ static const char *const MODEL_[] = {"smoothing", "pca", "fa", "gpfa", "vae", "l
 enum { N_MODELS = SOMA_LATENT_KIND_COUNT + 1, LFADS_ = SOMA_LATENT_KIND_COUNT };
 
 static soma_status run_(soma_exp_ctx *c) {
-    int K, T, U, epochs, enc, gen, fac, batch, n_lat, warm;
-    float heldout, test, rate, lr, cd, iter_scale, kl, l2;
+    int K, T, U, epochs, enc, gen, fac, batch, n_lat, warm, glm;
+    float heldout, test, rate, lr, cd, iter_scale, kl, l2, lr_end;
     SOMA_TRY(soma_args_int(&c->args, "trials", &K));
     SOMA_TRY(soma_args_int(&c->args, "bins", &T));
     SOMA_TRY(soma_args_int(&c->args, "units", &U));
@@ -134,6 +136,8 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_float(&c->args, "cd", &cd));
     SOMA_TRY(soma_args_float(&c->args, "iter-scale", &iter_scale));
     SOMA_TRY(soma_args_float(&c->args, "kl", &kl));
+    SOMA_TRY(soma_args_float(&c->args, "lr-end", &lr_end));
+    SOMA_TRY(soma_args_int(&c->args, "glm-readout", &glm));
     SOMA_TRY(soma_args_float(&c->args, "l2", &l2));
     SOMA_TRY(soma_args_int(&c->args, "warmup", &warm));
     soma_synth_opts so = soma_synth_opts_default(SOMA_SYNTH_LORENZ);
@@ -174,6 +178,7 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_lfads_opts lo = soma_lfads_opts_default();
     lo.enc_dim = enc, lo.gen_dim = gen, lo.factors = fac, lo.batch = batch, lo.epochs = epochs, lo.lr = lr;
     lo.cd_rate = cd, lo.seed = c->seed, lo.kl_weight = kl, lo.l2_gen = l2, lo.kl_warmup = warm, lo.l2_warmup = warm;
+    lo.lr_end = lr_end, lo.glm_readout = glm;
     if ((st = soma_lfads_cosmooth(&s.spikes, ho, te, s.latents, 3, &lo, &lf, &m)) != SOMA_OK) goto out;
     res[LFADS_] = (model_res){lf.latent_r2, lf.co_bps};
     soma_lfads_history h = soma_lfads_get_history(m);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "latent_internal.h"
 #include "soma/neuro.h"
 #include "soma/nn.h"
 
@@ -63,7 +64,7 @@ soma_lfads_opts soma_lfads_opts_default(void) {
     return (soma_lfads_opts){.enc_dim = 64, .gen_dim = 64, .factors = 8, .epochs = 200, .batch = 25,
                              .lr = 5e-3f, .cd_rate = 0.3f, .kl_weight = 1.f, .l2_gen = 1e-3f,
                              .kl_warmup = 200, .l2_warmup = 200, .valid_frac = 0.1f, .clip = 200.f,
-                             .logvar0 = -2.302585f, .seed = 1};
+                             .logvar0 = -2.302585f, .lr_end = 1.f, .glm_readout = 0, .seed = 1};
 }
 
 void soma_lfads_free(soma_lfads *m) {
@@ -89,11 +90,13 @@ soma_status soma_lfads_new(soma_lfads **out, int n_bins, int n_in, int n_out, co
                           o->gen_dim, o->factors);
     if (o->batch < 1 || o->epochs < 0 || !(o->lr > 0) || !(o->cd_rate >= 0 && o->cd_rate < 1) ||
         !(o->kl_weight >= 0) || !(o->l2_gen >= 0) || o->kl_warmup < 0 || o->l2_warmup < 0 ||
-        !(o->valid_frac >= 0 && o->valid_frac < 1) || !(o->clip > 0) || !isfinite(o->logvar0))
+        !(o->valid_frac >= 0 && o->valid_frac < 1) || !(o->clip > 0) || !isfinite(o->logvar0) ||
+        !(o->lr_end > 0 && o->lr_end <= 1))
         return soma_error(SOMA_ERR_ARG,
                           "lfads: bad option (batch %d >= 1, epochs %d >= 0, lr %g > 0, cd_rate %g in [0,1), "
-                          "weights %g, %g >= 0, warm-ups >= 0, valid_frac %g in [0,1), clip %g > 0)",
-                          o->batch, o->epochs, o->lr, o->cd_rate, o->kl_weight, o->l2_gen, o->valid_frac, o->clip);
+                          "weights %g, %g >= 0, warm-ups >= 0, valid_frac %g in [0,1), clip %g > 0, lr_end %g in (0,1])",
+                          o->batch, o->epochs, o->lr, o->cd_rate, o->kl_weight, o->l2_gen, o->valid_frac, o->clip,
+                          o->lr_end);
     soma_lfads *m = soma_calloc(1, sizeof *m);
     if (!m) return SOMA_ERR_NOMEM;
     m->o = *o;
@@ -376,6 +379,9 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
     m->n_hist = 0;
     const size_t row = (size_t)T * N;
     for (int ep = 0; ep < m->o.epochs; ep++) {
+        /* cosine decay from lr (first epoch) to lr * lr_end (last epoch) */
+        const double ph = m->o.epochs > 1 ? (double)ep / (m->o.epochs - 1) : 0.0;
+        const float lr = (float)(m->o.lr * (m->o.lr_end + (1.0 - m->o.lr_end) * 0.5 * (1.0 + cos(3.14159265358979323846 * ph))));
         soma_rng_shuffle_int(&r, order, n_train);
         double tot = 0;
         int nb = 0;
@@ -386,7 +392,7 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
             const float l2_w = ramp_(m->o.l2_gen, m->o.l2_warmup, m->steps);
             double l;
             SOMA_TRY(soma_lfads_batch_loss(m, m->ybuf, kb, 1, soma_rng_u64(&r), kl_w, l2_w, 1, &l, NULL, NULL, NULL));
-            adam_(m, m->o.lr);
+            adam_(m, lr);
             tot += l;
             nb++;
         }
@@ -471,6 +477,18 @@ soma_status soma_lfads_cosmooth(const soma_counts *data, const unsigned char *he
     if ((st = soma_lfads_fit(m, &train)) != SOMA_OK) goto done;
     if ((st = soma_lfads_infer(m, xin, K, fz, rates)) != SOMA_OK) goto done;
     const long nf = (long)n_train * T, ne = (long)n_test * T;
+    if (o->glm_readout) { /* the baselines' readout: every unit's Poisson GLM from the factors */
+        float *ycol = soma_alloc((size_t)nf * P, sizeof(float)), *gr = soma_alloc((size_t)ne * P, sizeof(float));
+        if (ycol && gr) {
+            for (long i = 0; i < nf; i++)
+                for (int u = 0; u < P; u++) ycol[(size_t)u * nf + i] = train.x[(size_t)i * P + u];
+            st = soma__glm_readout(fz, nf, fz + (size_t)nf * F, ne, F, ycol, P, 1e-3, gr);
+            if (st == SOMA_OK) memcpy(rates + (size_t)nf * P, gr, (size_t)ne * P * sizeof(float));
+        } else
+            st = SOMA_ERR_NOMEM;
+        soma_free(ycol), soma_free(gr);
+        if (st != SOMA_OK) goto done;
+    }
     out->test_idx = soma_alloc((size_t)n_test, sizeof(int));
     out->z = soma_alloc((size_t)ne * F, sizeof(float));
     out->rates = soma_alloc((size_t)ne * P, sizeof(float));

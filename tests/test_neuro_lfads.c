@@ -232,6 +232,11 @@ static void test_errors(void) {
     o = tiny_opts_();
     o.lr = -1;
     CHECK_FAILS(soma_lfads_new(&m, T, 2, 4, &o), SOMA_ERR_ARG);
+    o = tiny_opts_();
+    o.lr_end = 0;
+    CHECK_FAILS(soma_lfads_new(&m, T, 2, 4, &o), SOMA_ERR_ARG);
+    o.lr_end = 1.5f;
+    CHECK_FAILS(soma_lfads_new(&m, T, 2, 4, &o), SOMA_ERR_ARG);
     CHECK(m == NULL);
     o = tiny_opts_();
     CHECK_OK(soma_lfads_new(&m, T, DI, DO, &o));
@@ -247,6 +252,72 @@ static void test_errors(void) {
     double l;
     CHECK_FAILS(soma_lfads_batch_loss(m, y, 8, 1, 1, 0, 0, 1, &l, NULL, NULL, NULL), SOMA_ERR_ARG);
     soma_lfads_free(m);
+}
+
+/* soma_lfads_cosmooth's plumbing, with the model's own readout and with the GLM readout: its
+ * factors are the returned model's inference on the test trials' held-in units, its co-bps is
+ * soma_nlb_bits_per_spike of its rates on the held-out units, its rates are the model's (own
+ * readout) or another readout's (GLM), and bad masks are refused. */
+static void test_cosmooth(void) {
+    soma_synth_opts so = soma_synth_opts_default(SOMA_SYNTH_LORENZ);
+    so.n_trials = 30, so.n_bins = 12, so.n_units = 10, so.seed = 4;
+    soma_synth s;
+    CHECK_OK(soma_synth_make(&so, &s));
+    const int Kt = 30, Tt = 12, P = 10;
+    unsigned char ho[10], te[30];
+    CHECK_OK(soma_neuro_split(P, Kt, 0.3, 0.2, 4, ho, te));
+    int n_in = 0, n_ho = 0, n_te = 0;
+    for (int u = 0; u < P; u++) n_ho += ho[u];
+    n_in = P - n_ho;
+    for (int k = 0; k < Kt; k++) n_te += te[k];
+    for (int g = 0; g < 2; g++) {
+        soma_lfads_opts o = soma_lfads_opts_default();
+        o.enc_dim = 6, o.gen_dim = 6, o.factors = 3, o.batch = 8, o.epochs = 4, o.glm_readout = g, o.seed = 2;
+        soma_cosmooth r;
+        soma_lfads *m = NULL;
+        CHECK_OK(soma_lfads_cosmooth(&s.spikes, ho, te, s.latents, 3, &o, &r, &m));
+        if (!m) continue;
+        CHECK(r.n_test == n_te && r.n_bins == Tt && r.n_units == P && r.n_latents == 3 && isfinite(r.latent_r2));
+        float *x = malloc(sizeof(float) * n_te * Tt * n_in), *z = malloc(sizeof(float) * n_te * Tt * 3);
+        float *rt = malloc(sizeof(float) * n_te * Tt * P), *rr = malloc(sizeof(float) * n_te * Tt * n_ho);
+        float *ss = malloc(sizeof(float) * n_te * Tt * n_ho);
+        for (int i = 0; i < n_te; i++) {
+            CHECK(te[r.test_idx[i]] && (i == 0 || r.test_idx[i] > r.test_idx[i - 1]));
+            for (int t = 0; t < Tt; t++)
+                for (int u = 0, a = 0, b = 0; u < P; u++) {
+                    const size_t row = (size_t)i * Tt + t;
+                    const float y = s.spikes.x[((size_t)r.test_idx[i] * Tt + t) * P + u];
+                    if (!ho[u]) x[row * n_in + a++] = y;
+                    else {
+                        rr[row * n_ho + b] = r.rates[row * P + u];
+                        ss[row * n_ho + b++] = y;
+                    }
+                }
+        }
+        CHECK_OK(soma_lfads_infer(m, x, n_te, z, rt));
+        CHECK(memcmp(z, r.z, sizeof(float) * n_te * Tt * 3) == 0);
+        double bps;
+        CHECK_OK(soma_nlb_bits_per_spike(rr, ss, (long)n_te * Tt, n_ho, &bps));
+        CHECK(bps == r.co_bps);
+        /* the model's held-out rates (its units: held-in first) against the reported ones */
+        int same = 1;
+        for (int i = 0; i < n_te * Tt; i++)
+            for (int u = 0, b = 0; u < P; u++)
+                if (ho[u]) {
+                    same &= rt[(size_t)i * P + n_in + b] == rr[(size_t)i * n_ho + b];
+                    b++;
+                }
+        CHECK(same == !g);
+        for (int i = 0; i < n_te * Tt * n_ho; i++) CHECK(rr[i] > 0 && isfinite(rr[i]));
+        free(x), free(z), free(rt), free(rr), free(ss);
+        soma_lfads_free(m);
+        soma_cosmooth_free(&r);
+    }
+    unsigned char none[10] = {0};
+    soma_cosmooth r;
+    soma_lfads_opts o = soma_lfads_opts_default();
+    CHECK_FAILS(soma_lfads_cosmooth(&s.spikes, none, te, NULL, 0, &o, &r, NULL), SOMA_ERR_ARG);
+    soma_synth_free(&s);
 }
 
 static double num_(const cJSON *o, const char *model, const char *k) {
@@ -284,6 +355,7 @@ int main(void) {
     test_coordinated_dropout();
     test_train_lorenz();
     test_errors();
+    test_cosmooth();
     test_experiment();
     return check_report("neuro_lfads");
 }

@@ -56,10 +56,10 @@ assert j["co_bps"] > 0.1 and j["latent_r2"] > 0.4, j
 EOF
 done
 
-# a tiny LFADS (~0.5 s of CPU): factors and rates of the test trials, finite, and held-out
+# a tiny LFADS (~0.7 s of CPU): factors and rates of the test trials, finite, and held-out
 # predictions far better than each unit's mean rate (co-bps 0), the Lorenz latents recovered
 expect 0 "fit lfads synth" "" -- "$SOMA" neuro fit --model lfads --synth lorenz --trials 80 --bins 40 --units 24 \
-    --epochs 60 --enc 16 --gen 16 --factors 4 --batch 16 --lr 0.01 --quiet -o "$T/lf"
+    --epochs 100 --enc 16 --gen 16 --factors 4 --batch 16 --lr 0.01 --quiet -o "$T/lf"
 $PY - "$T/lf" <<'EOF' && ok || bad "fit lfads synth outputs"
 import json, sys
 import numpy as np

@@ -396,10 +396,10 @@ typedef struct soma_lfads_opts {
     float clip;                    /* global gradient-norm clip, 200 */
     float logvar0;                 /* initial posterior log-variance bias, log(0.1) */
     float lr_end;                  /* the last epoch's learning rate as a share of lr, reached by
-                                      cosine decay over the epochs (1: constant), 1 */
+                                      cosine decay over the epochs (1: constant), 0.05 */
     int glm_readout;               /* soma_lfads_cosmooth only: 1 reads every unit's test rates out of
                                       the factors by the baselines' Poisson GLM (soma_neuro_cosmooth's,
-                                      fit on the training trials), 0 by the model's own readout; 0 */
+                                      fit on the training trials), 0 by the model's own readout; 1 */
     uint64_t seed;                 /* 1 */
 } soma_lfads_opts;
 soma_lfads_opts soma_lfads_opts_default(void);

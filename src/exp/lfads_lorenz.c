@@ -18,7 +18,7 @@
 #include "soma/plot.h"
 
 static const soma_opt opts_[] = {
-    {"trials", SOMA_OPT_INT, "250", 10, 100000, NULL, "trials (each from its own initial state)", 1},
+    {"trials", SOMA_OPT_INT, "500", 10, 100000, NULL, "trials (each from its own initial state)", 1},
     {"bins", SOMA_OPT_INT, "50", 5, 10000, NULL, "bins per trial (10 ms each)", 1},
     {"units", SOMA_OPT_INT, "50", 4, 10000, NULL, "units (held-in and held-out)", 1},
     {"heldout", SOMA_OPT_FLOAT, "0.25", 0.05, 0.9, NULL, "share of units held out (co-smoothing)", 0},
@@ -33,8 +33,8 @@ static const soma_opt opts_[] = {
     {"batch", SOMA_OPT_INT, "25", 1, 4096, NULL, "LFADS: trials a batch", 0},
     {"lr", SOMA_OPT_FLOAT, "0.005", 1e-6, 1, NULL, "LFADS: Adam learning rate", 0},
     {"cd", SOMA_OPT_FLOAT, "0.3", 0, 0.9, NULL, "LFADS: coordinated dropout share", 0},
-    {"lr-end", SOMA_OPT_FLOAT, "1", 1e-4, 1, NULL, "LFADS: last epoch's learning rate / lr (cosine decay)", 0},
-    {"glm-readout", SOMA_OPT_INT, "0", 0, 1, NULL, "LFADS: held-out rates by the baselines' GLM from its factors", 0},
+    {"lr-end", SOMA_OPT_FLOAT, "0.05", 1e-4, 1, NULL, "LFADS: last epoch's learning rate / lr (cosine decay)", 0},
+    {"glm-readout", SOMA_OPT_INT, "1", 0, 1, NULL, "LFADS: held-out rates by the baselines' GLM from its factors", 0},
     {"kl", SOMA_OPT_FLOAT, "1", 0, 100, NULL, "LFADS: final KL weight", 0},
     {"l2", SOMA_OPT_FLOAT, "0.001", 0, 100, NULL, "LFADS: final L2 weight on the generator", 0},
     {"warmup", SOMA_OPT_INT, "200", 0, 1000000, NULL, "LFADS: KL and L2 warm-up steps", 0},
@@ -55,8 +55,9 @@ static const soma_exp_landmark landmarks_[] = {
     {NULL, NULL, NULL, NULL, 0, 0},
 };
 
-static const char *const reduced_[] = {"--trials", "100", "--bins", "25", "--units", "30", "--epochs", "30", "--enc",
-                                       "16", "--gen", "16", "--batch", "20", "--iter-scale", "0.2", NULL};
+static const char *const reduced_[] = {"--trials", "200", "--bins", "25", "--units",     "30", "--epochs", "40",
+                                       "--lr",     "0.01", "--enc",  "16", "--gen",       "16", "--batch",  "20",
+                                       "--iter-scale", "0.2", NULL};
 
 typedef struct model_res {
     double latent_r2, co_bps;

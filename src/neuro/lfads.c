@@ -64,7 +64,7 @@ soma_lfads_opts soma_lfads_opts_default(void) {
     return (soma_lfads_opts){.enc_dim = 64, .gen_dim = 64, .factors = 8, .epochs = 200, .batch = 25,
                              .lr = 5e-3f, .cd_rate = 0.3f, .kl_weight = 1.f, .l2_gen = 1e-3f,
                              .kl_warmup = 200, .l2_warmup = 200, .valid_frac = 0.1f, .clip = 200.f,
-                             .logvar0 = -2.302585f, .lr_end = 1.f, .glm_readout = 0, .seed = 1};
+                             .logvar0 = -2.302585f, .lr_end = 0.05f, .glm_readout = 1, .seed = 1};
 }
 
 void soma_lfads_free(soma_lfads *m) {

@@ -444,8 +444,10 @@ soma_status soma_lfads_batch_loss(soma_lfads *m, const float *y, int K, int trai
  * seeing their held-in units and its readout trained jointly on every unit (held-out ones
  * included, as nlb's LFADS); inference on the held-in units of every trial. out->z are the
  * test trials' factors [n_test, n_bins, factors] (not orthonormalised), out->rates every
- * unit's rates on them (original unit order), out->kind SOMA_LATENT_KIND_COUNT; latent_r2 the
- * affine map fit on the training trials' factors. model (may be NULL) receives the fitted
+ * unit's rates on them (original unit order): from the model's own readout, or, with
+ * o->glm_readout (the default), from soma_neuro_cosmooth's Poisson GLM readout fit on the
+ * training trials' factors; out->kind SOMA_LATENT_KIND_COUNT; latent_r2 the affine map fit
+ * on the training trials' factors. model (may be NULL) receives the fitted
  * model (the caller frees it; units held-in first, each group in ascending order). */
 soma_status soma_lfads_cosmooth(const soma_counts *data, const unsigned char *heldout, const unsigned char *test,
                                 const float *true_latents, int n_true, const soma_lfads_opts *o, soma_cosmooth *out,

@@ -380,8 +380,8 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
     const size_t row = (size_t)T * N;
     for (int ep = 0; ep < m->o.epochs; ep++) {
         /* cosine decay from lr (first epoch) to lr * lr_end (last epoch) */
-        const double ph = m->o.epochs > 1 ? (double)ep / (m->o.epochs - 1) : 0.0;
-        const float lr = (float)(m->o.lr * (m->o.lr_end + (1.0 - m->o.lr_end) * 0.5 * (1.0 + cos(3.14159265358979323846 * ph))));
+        const double ph = m->o.epochs > 1 ? (double)ep / (m->o.epochs - 1) : 0.0, pi = 3.14159265358979323846;
+        const float lr = (float)(m->o.lr * (m->o.lr_end + (1.0 - m->o.lr_end) * 0.5 * (1.0 + cos(pi * ph))));
         soma_rng_shuffle_int(&r, order, n_train);
         double tot = 0;
         int nb = 0;

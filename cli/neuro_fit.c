@@ -1,4 +1,4 @@
-// soma neuro fit: a latent model (smoothing, PCA, FA, GPFA, Poisson VAE) fit by co-smoothing
+// soma neuro fit: a latent model (smoothing, PCA, FA, GPFA, Poisson VAE, LFADS) fit by co-smoothing
 // on binned counts (an NPY [trials, bins, units], or a synthetic population with ground
 // truth), written to a folder: latents and rates of the test trials as NPY, metrics.json, and
 // two figures. Bad options and arrays: one line on stderr, exit 2.
@@ -15,7 +15,7 @@
 #include "soma/soma.h"
 
 static const soma_opt fit_opts_[] = {
-    {"model", SOMA_OPT_ENUM, "gpfa", 0, 0, "smooth|pca|fa|gpfa|vae", "latent model", 0},
+    {"model", SOMA_OPT_ENUM, "gpfa", 0, 0, "smooth|pca|fa|gpfa|vae|lfads", "latent model", 0},
     {"data", SOMA_OPT_STR, NULL, 0, 0, NULL, "counts NPY [trials, bins, units] (or --synth)", 0},
     {"synth", SOMA_OPT_ENUM, NULL, 0, 0, "lorenz|rnn", "a synthetic population instead of --data", 0},
     {"true-latents", SOMA_OPT_STR, NULL, 0, 0, NULL, "NPY [trials, bins, k] of true latents (latent R2)", 0},
@@ -28,7 +28,14 @@ static const soma_opt fit_opts_[] = {
     {"latents", SOMA_OPT_INT, "3", 1, 1000, NULL, "latent dimensions", 0},
     {"smooth-ms", SOMA_OPT_FLOAT, "40", 0, 1e7, NULL, "Gaussian smoothing sd for smooth, pca, fa, vae", 0},
     {"iters", SOMA_OPT_INT, NULL, 1, 100000, NULL, "EM iterations (fa 100, gpfa 50) or VAE epochs (40)", 0},
-    {"seed", SOMA_OPT_INT, "1", 0, 2147483647, NULL, "seed of the split, synthetic data and the VAE", 0},
+    {"epochs", SOMA_OPT_INT, NULL, 1, 100000, NULL, "lfads: passes over the training trials (default 200)", 0},
+    {"enc", SOMA_OPT_INT, NULL, 1, 4096, NULL, "lfads: encoder GRU units per direction (default 64)", 0},
+    {"gen", SOMA_OPT_INT, NULL, 1, 4096, NULL, "lfads: generator GRU units (default 64)", 0},
+    {"factors", SOMA_OPT_INT, NULL, 1, 4096, NULL, "lfads: factors, its latents (default 8)", 0},
+    {"batch", SOMA_OPT_INT, NULL, 1, 4096, NULL, "lfads: trials a batch (default 25)", 0},
+    {"lr", SOMA_OPT_FLOAT, NULL, 1e-6, 1, NULL, "lfads: Adam learning rate (default 0.005)", 0},
+    {"cd", SOMA_OPT_FLOAT, NULL, 0, 0.9, NULL, "lfads: coordinated dropout share (default 0.3)", 0},
+    {"seed", SOMA_OPT_INT, "1", 0, 2147483647, NULL, "seed of the split, synthetic data, VAE and LFADS", 0},
     {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "output folder (-o; required)", 0},
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0},
     {"quiet", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "no summary line", 0},
@@ -41,12 +48,12 @@ static int fail_(soma_status st) {
 }
 
 static void usage_(void) {
-    printf("usage: soma neuro fit --model smooth|pca|fa|gpfa|vae (--data X.npy | --synth lorenz|rnn)\n"
+    printf("usage: soma neuro fit --model smooth|pca|fa|gpfa|vae|lfads (--data X.npy | --synth lorenz|rnn)\n"
            "                      [--heldout 0.25] [--test 0.2] [--latents 3] [--true-latents Z.npy] -o DIR\n"
            "Fits the model on the held-in units of the training trials, reads every unit out of its\n"
-           "latents by a Poisson GLM, and scores the held-out units of the test trials (co-bps, as\n"
-           "nlb_tools). DIR gets latents.npy, rates.npy [test trials, bins, ...], metrics.json,\n"
-           "latents.svg and rates.svg. docs/neuro.md.\n\noptions:\n");
+           "latents by a Poisson GLM (LFADS: its own readout of its factors, trained with it), and scores\n"
+           "the held-out units of the test trials (co-bps, as nlb_tools). DIR gets latents.npy, rates.npy\n"
+           "[test trials, bins, ...], metrics.json, latents.svg and rates.svg. docs/neuro.md.\n\noptions:\n");
     soma_cli_print_opts(fit_opts_);
 }
 
@@ -201,10 +208,37 @@ int soma_cli_neuro_fit(int argc, char **argv) {
         true_lat = zt->data;
         n_true = (int)tarr.shape[2];
     }
+    static const char *const lfads_only[] = {"epochs", "enc", "gen", "factors", "batch", "lr", "cd"};
+    const int is_lfads = !strcmp(model, "lfads");
+    soma_lfads_opts lo = soma_lfads_opts_default();
+    for (size_t i = 0; i < sizeof lfads_only / sizeof *lfads_only; i++) {
+        if (!soma_args_given(&a, lfads_only[i])) continue;
+        if (!is_lfads) {
+            st = soma_error(SOMA_ERR_ARG, "neuro fit: --%s is an LFADS option (--model lfads)", lfads_only[i]);
+            goto done;
+        }
+    }
+    if (is_lfads && (soma_args_given(&a, "iters") || soma_args_given(&a, "latents"))) {
+        st = soma_error(SOMA_ERR_ARG, "neuro fit: --model lfads takes --epochs and --factors, not --%s",
+                        soma_args_given(&a, "iters") ? "iters" : "latents");
+        goto done;
+    }
+    if (is_lfads) {
+        double lr = lo.lr, cd = lo.cd_rate;
+        if ((soma_args_given(&a, "epochs") && (st = soma_args_int(&a, "epochs", &lo.epochs))) ||
+            (soma_args_given(&a, "enc") && (st = soma_args_int(&a, "enc", &lo.enc_dim))) ||
+            (soma_args_given(&a, "gen") && (st = soma_args_int(&a, "gen", &lo.gen_dim))) ||
+            (soma_args_given(&a, "factors") && (st = soma_args_int(&a, "factors", &lo.factors))) ||
+            (soma_args_given(&a, "batch") && (st = soma_args_int(&a, "batch", &lo.batch))) ||
+            (soma_args_given(&a, "lr") && (st = soma_args_double(&a, "lr", &lr))) ||
+            (soma_args_given(&a, "cd") && (st = soma_args_double(&a, "cd", &cd))))
+            goto done;
+        lo.lr = (float)lr, lo.cd_rate = (float)cd, lo.seed = (uint64_t)seed;
+    }
     soma_latent_opts o;
-    soma_latent_kind kind;
-    if ((st = soma_latent_kind_parse(model, &kind))) goto done;
-    o = soma_latent_opts_default(kind);
+    soma_latent_kind kind = SOMA_LATENT_KIND_COUNT;
+    if (!is_lfads && (st = soma_latent_kind_parse(model, &kind))) goto done;
+    o = soma_latent_opts_default(is_lfads ? SOMA_LATENT_SMOOTH : kind);
     o.n_latents = nl;
     o.smooth_ms = smooth;
     o.seed = (uint64_t)seed;
@@ -220,7 +254,11 @@ int soma_cli_neuro_fit(int argc, char **argv) {
         goto done;
     }
     if ((st = soma_neuro_split(c.n_units, c.n_trials, heldout, test, (uint64_t)seed, ho, te))) goto done;
-    if ((st = soma_neuro_cosmooth(&c, ho, te, true_lat, n_true, &o, &r))) goto done;
+    if (is_lfads)
+        st = soma_lfads_cosmooth(&c, ho, te, true_lat, n_true, &lo, &r, NULL);
+    else
+        st = soma_neuro_cosmooth(&c, ho, te, true_lat, n_true, &o, &r);
+    if (st) goto done;
     if ((st = soma_mkdir_p(out))) goto done;
     char path[4096];
     snprintf(path, sizeof path, "%s/latents.npy", out);

@@ -387,7 +387,7 @@ soma_status soma_neuro_baselines(const soma_counts *data, const float *true_late
  * thread count. Buffers are allocated once (soma_lfads_new); a training step allocates nothing. */
 typedef struct soma_lfads_opts {
     int enc_dim, gen_dim, factors; /* 64, 64, 8 */
-    int epochs, batch;             /* 100, 32 */
+    int epochs, batch;             /* 200, 25 */
     float lr;                      /* Adam learning rate, 5e-3 */
     float cd_rate;                 /* coordinated dropout share, 0.3 (0 turns it off) */
     float kl_weight, l2_gen;       /* final weights: 1, 1e-3 */
@@ -395,6 +395,11 @@ typedef struct soma_lfads_opts {
     float valid_frac;              /* 0.1 (0: no validation, the last epoch's parameters) */
     float clip;                    /* global gradient-norm clip, 200 */
     float logvar0;                 /* initial posterior log-variance bias, log(0.1) */
+    float lr_end;                  /* the last epoch's learning rate as a share of lr, reached by
+                                      cosine decay over the epochs (1: constant), 0.05 */
+    int glm_readout;               /* soma_lfads_cosmooth only: 1 reads every unit's test rates out of
+                                      the factors by the baselines' Poisson GLM (soma_neuro_cosmooth's,
+                                      fit on the training trials), 0 by the model's own readout; 1 */
     uint64_t seed;                 /* 1 */
 } soma_lfads_opts;
 soma_lfads_opts soma_lfads_opts_default(void);
@@ -434,6 +439,19 @@ soma_status soma_lfads_batch_loss(soma_lfads *m, const float *y, int K, int trai
                                   float *logrates, uint8_t *mask);
 /* The flat parameter and gradient blocks (n floats each) and the number of trainable
  * parameters; parameter i's name ("enc.weight_ih_l0", ...), offset and size. */
+/* Co-smoothing with LFADS, as soma_neuro_cosmooth does for the other models (same masks, same
+ * out fields): the model (soma_lfads_new with o) is fit on the training trials, its encoder
+ * seeing their held-in units and its readout trained jointly on every unit (held-out ones
+ * included, as nlb's LFADS); inference on the held-in units of every trial. out->z are the
+ * test trials' factors [n_test, n_bins, factors] (not orthonormalised), out->rates every
+ * unit's rates on them (original unit order): from the model's own readout, or, with
+ * o->glm_readout (the default), from soma_neuro_cosmooth's Poisson GLM readout fit on the
+ * training trials' factors; out->kind SOMA_LATENT_KIND_COUNT; latent_r2 the affine map fit
+ * on the training trials' factors. model (may be NULL) receives the fitted
+ * model (the caller frees it; units held-in first, each group in ascending order). */
+soma_status soma_lfads_cosmooth(const soma_counts *data, const unsigned char *heldout, const unsigned char *test,
+                                const float *true_latents, int n_true, const soma_lfads_opts *o, soma_cosmooth *out,
+                                soma_lfads **model);
 float *soma_lfads_params(soma_lfads *m, size_t *n);
 float *soma_lfads_grads(soma_lfads *m, size_t *n);
 int soma_lfads_n_tensors(const soma_lfads *m);

@@ -596,6 +596,65 @@ static soma_status sub_counts(const soma_counts *d, const int *idx, int nk, cons
     return SOMA_OK;
 }
 
+soma_status soma__glm_readout(const float *ztr, long ntr, const float *zte, long nte, int L, const float *ycol, int P,
+                              double alpha, float *rates) {
+    double *Xtr = soma_alloc((size_t)ntr * L, sizeof(double)), *Xte = soma_alloc((size_t)nte * L, sizeof(double));
+    double *scr = NULL;
+    soma_status st = SOMA_OK;
+    if (!Xtr || !Xte) {
+        st = SOMA_ERR_NOMEM;
+        goto done;
+    }
+    for (int j = 0; j < L; j++) {
+        double mu = 0, v = 0;
+        for (long i = 0; i < ntr; i++) mu += ztr[i * L + j];
+        mu /= (double)ntr;
+        for (long i = 0; i < ntr; i++) v += (ztr[i * L + j] - mu) * (ztr[i * L + j] - mu);
+        const double sd = sqrt(v / (double)ntr) > 1e-12 ? sqrt(v / (double)ntr) : 1.0;
+        double lo = INFINITY, hi = -INFINITY;
+        for (long i = 0; i < ntr; i++) {
+            Xtr[i * L + j] = (ztr[i * L + j] - mu) / sd;
+            lo = fmin(lo, Xtr[i * L + j]);
+            hi = fmax(hi, Xtr[i * L + j]);
+        }
+        /* test latents are clamped to the training range: the exponential readout must not
+         * extrapolate (a rare unit's one spike would otherwise predict thousands) */
+        for (long i = 0; i < nte; i++) Xte[i * L + j] = fmin(fmax((zte[i * L + j] - mu) / sd, lo), hi);
+    }
+    /* one unit at a time (each independent: the same result on any thread count) */
+    const int Q = L + 1;
+    int nthr = 1;
+#ifdef SOMA_HAVE_OPENMP
+    nthr = omp_get_max_threads();
+#endif
+    const size_t per = (size_t)ntr + (size_t)ntr * Q + (size_t)Q * Q + 3 * (size_t)Q;
+    scr = soma_alloc(per * nthr, sizeof(double));
+    if (!scr) {
+        st = SOMA_ERR_NOMEM;
+        goto done;
+    }
+#pragma omp parallel for schedule(dynamic) num_threads(nthr)
+    for (int u = 0; u < P; u++) {
+        int th = 0;
+#ifdef SOMA_HAVE_OPENMP
+        th = omp_get_thread_num();
+#endif
+        double *s = scr + per * th, *eta = s, *Xs = eta + ntr, *H = Xs + (size_t)ntr * Q, *g = H + Q * Q,
+               *wn = g + Q, *wb = wn + Q;
+        glm_fit(Xtr, ycol + (size_t)u * ntr, ntr, L, alpha, wb, eta, Xs, H, g, wn);
+        for (long i = 0; i < nte; i++) {
+            double e = wb[L];
+            for (int j = 0; j < L; j++) e += Xte[i * L + j] * wb[j];
+            rates[i * P + u] = (float)exp(e > 30 ? 30 : e);
+        }
+    }
+done:
+    soma_free(Xtr);
+    soma_free(Xte);
+    soma_free(scr);
+    return st;
+}
+
 soma_status soma_neuro_cosmooth(const soma_counts *data, const unsigned char *heldout, const unsigned char *test,
                                 const float *true_latents, int n_true, const soma_latent_opts *o,
                                 soma_cosmooth *out) {
@@ -617,7 +676,6 @@ soma_status soma_neuro_cosmooth(const soma_counts *data, const unsigned char *he
     soma_counts in_tr = {0}, in_te = {0};
     soma_latent *m = NULL;
     float *ztr = NULL, *zte = NULL;
-    double *Xtr = NULL, *Xte = NULL, *scr = NULL;
     float *ycol = NULL, *tl_tr = NULL, *tl_te = NULL;
     double *hold_r = NULL;
     soma_status st = SOMA_OK;
@@ -647,39 +705,8 @@ soma_status soma_neuro_cosmooth(const soma_counts *data, const unsigned char *he
     }
     if ((st = soma_latent_infer(m, &in_tr, 1, ztr)) != SOMA_OK || (st = soma_latent_infer(m, &in_te, 1, zte)) != SOMA_OK)
         goto done;
-    /* standardised features */
-    Xtr = soma_alloc((size_t)ntr * L, sizeof(double));
-    Xte = soma_alloc((size_t)nte * L, sizeof(double));
-    if (!Xtr || !Xte) {
-        st = SOMA_ERR_NOMEM;
-        goto done;
-    }
-    for (int j = 0; j < L; j++) {
-        double mu = 0, v = 0;
-        for (long i = 0; i < ntr; i++) mu += ztr[i * L + j];
-        mu /= (double)ntr;
-        for (long i = 0; i < ntr; i++) v += (ztr[i * L + j] - mu) * (ztr[i * L + j] - mu);
-        const double sd = sqrt(v / (double)ntr) > 1e-12 ? sqrt(v / (double)ntr) : 1.0;
-        double lo = INFINITY, hi = -INFINITY;
-        for (long i = 0; i < ntr; i++) {
-            Xtr[i * L + j] = (ztr[i * L + j] - mu) / sd;
-            lo = fmin(lo, Xtr[i * L + j]);
-            hi = fmax(hi, Xtr[i * L + j]);
-        }
-        /* test latents are clamped to the training range: the exponential readout must not
-         * extrapolate (a rare unit's one spike would otherwise predict thousands) */
-        for (long i = 0; i < nte; i++) Xte[i * L + j] = fmin(fmax((zte[i * L + j] - mu) / sd, lo), hi);
-    }
-    /* the readout, one unit at a time (each independent: the same result on any thread count) */
-    const int Q = L + 1;
-    int nthr = 1;
-#ifdef SOMA_HAVE_OPENMP
-    nthr = omp_get_max_threads();
-#endif
-    const size_t per = (size_t)ntr + (size_t)ntr * Q + (size_t)Q * Q + 3 * (size_t)Q;
-    scr = soma_alloc(per * nthr, sizeof(double));
     ycol = soma_alloc((size_t)ntr * P, sizeof(float));
-    if (!scr || !ycol) {
+    if (!ycol) {
         st = SOMA_ERR_NOMEM;
         goto done;
     }
@@ -687,23 +714,8 @@ soma_status soma_neuro_cosmooth(const soma_counts *data, const unsigned char *he
         for (int t = 0; t < T; t++)
             for (int u = 0; u < P; u++)
                 ycol[(size_t)u * ntr + (size_t)a * T + t] = data->x[((size_t)tr_idx[a] * T + t) * P + u];
-    const double alpha = o->glm_alpha;
-    float *rates = out->rates;
-#pragma omp parallel for schedule(dynamic) num_threads(nthr)
-    for (int u = 0; u < P; u++) {
-        int th = 0;
-#ifdef SOMA_HAVE_OPENMP
-        th = omp_get_thread_num();
-#endif
-        double *s = scr + per * th, *eta = s, *Xs = eta + ntr, *H = Xs + (size_t)ntr * Q, *g = H + Q * Q,
-               *wn = g + Q, *wb = wn + Q;
-        glm_fit(Xtr, ycol + (size_t)u * ntr, ntr, L, alpha, wb, eta, Xs, H, g, wn);
-        for (long i = 0; i < nte; i++) {
-            double e = wb[L];
-            for (int j = 0; j < L; j++) e += Xte[i * L + j] * wb[j];
-            rates[i * P + u] = (float)exp(e > 30 ? 30 : e);
-        }
-    }
+    if ((st = soma__glm_readout(ztr, ntr, zte, nte, L, ycol, P, o->glm_alpha, out->rates)) != SOMA_OK) goto done;
+    const float *rates = out->rates;
     out->fit_s = soma_now() - t0;
     /* co-bps on the held-out units of the test trials */
     {
@@ -759,9 +771,6 @@ done:
     soma_latent_free(m);
     soma_free(ztr);
     soma_free(zte);
-    soma_free(Xtr);
-    soma_free(Xte);
-    soma_free(scr);
     soma_free(ycol);
     soma_free(tl_tr);
     soma_free(tl_te);

@@ -30,5 +30,10 @@ soma_status soma__orth_from_C(soma_latent *m);
 /* GPFA: fit (from FA) and E-step means. */
 soma_status soma__gpfa_fit(soma_latent *m, const soma_counts *data);
 soma_status soma__gpfa_infer(const soma_latent *m, const soma_counts *data, double *z);
+/* nlb's co-smoothing readout: every unit's Poisson GLM (L2 alpha, Newton) from the standardised
+ * training latents ztr [ntr, L] to its counts ycol [P, ntr] (unit-major), applied to zte [nte,
+ * L] (clamped to the training range): rates [nte, P]. Same result on any thread count. */
+soma_status soma__glm_readout(const float *ztr, long ntr, const float *zte, long nte, int L, const float *ycol, int P,
+                              double alpha, float *rates);
 
 #endif

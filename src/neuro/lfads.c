@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "latent_internal.h"
 #include "soma/neuro.h"
 #include "soma/nn.h"
 
@@ -60,10 +61,10 @@ struct soma_lfads {
 };
 
 soma_lfads_opts soma_lfads_opts_default(void) {
-    return (soma_lfads_opts){.enc_dim = 64, .gen_dim = 64, .factors = 8, .epochs = 100, .batch = 32,
+    return (soma_lfads_opts){.enc_dim = 64, .gen_dim = 64, .factors = 8, .epochs = 200, .batch = 25,
                              .lr = 5e-3f, .cd_rate = 0.3f, .kl_weight = 1.f, .l2_gen = 1e-3f,
                              .kl_warmup = 200, .l2_warmup = 200, .valid_frac = 0.1f, .clip = 200.f,
-                             .logvar0 = -2.302585f, .seed = 1};
+                             .logvar0 = -2.302585f, .lr_end = 0.05f, .glm_readout = 1, .seed = 1};
 }
 
 void soma_lfads_free(soma_lfads *m) {
@@ -89,11 +90,13 @@ soma_status soma_lfads_new(soma_lfads **out, int n_bins, int n_in, int n_out, co
                           o->gen_dim, o->factors);
     if (o->batch < 1 || o->epochs < 0 || !(o->lr > 0) || !(o->cd_rate >= 0 && o->cd_rate < 1) ||
         !(o->kl_weight >= 0) || !(o->l2_gen >= 0) || o->kl_warmup < 0 || o->l2_warmup < 0 ||
-        !(o->valid_frac >= 0 && o->valid_frac < 1) || !(o->clip > 0) || !isfinite(o->logvar0))
+        !(o->valid_frac >= 0 && o->valid_frac < 1) || !(o->clip > 0) || !isfinite(o->logvar0) ||
+        !(o->lr_end > 0 && o->lr_end <= 1))
         return soma_error(SOMA_ERR_ARG,
                           "lfads: bad option (batch %d >= 1, epochs %d >= 0, lr %g > 0, cd_rate %g in [0,1), "
-                          "weights %g, %g >= 0, warm-ups >= 0, valid_frac %g in [0,1), clip %g > 0)",
-                          o->batch, o->epochs, o->lr, o->cd_rate, o->kl_weight, o->l2_gen, o->valid_frac, o->clip);
+                          "weights %g, %g >= 0, warm-ups >= 0, valid_frac %g in [0,1), clip %g > 0, lr_end %g in (0,1])",
+                          o->batch, o->epochs, o->lr, o->cd_rate, o->kl_weight, o->l2_gen, o->valid_frac, o->clip,
+                          o->lr_end);
     soma_lfads *m = soma_calloc(1, sizeof *m);
     if (!m) return SOMA_ERR_NOMEM;
     m->o = *o;
@@ -376,6 +379,9 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
     m->n_hist = 0;
     const size_t row = (size_t)T * N;
     for (int ep = 0; ep < m->o.epochs; ep++) {
+        /* cosine decay from lr (first epoch) to lr * lr_end (last epoch) */
+        const double ph = m->o.epochs > 1 ? (double)ep / (m->o.epochs - 1) : 0.0, pi = 3.14159265358979323846;
+        const float lr = (float)(m->o.lr * (m->o.lr_end + (1.0 - m->o.lr_end) * 0.5 * (1.0 + cos(pi * ph))));
         soma_rng_shuffle_int(&r, order, n_train);
         double tot = 0;
         int nb = 0;
@@ -386,7 +392,7 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
             const float l2_w = ramp_(m->o.l2_gen, m->o.l2_warmup, m->steps);
             double l;
             SOMA_TRY(soma_lfads_batch_loss(m, m->ybuf, kb, 1, soma_rng_u64(&r), kl_w, l2_w, 1, &l, NULL, NULL, NULL));
-            adam_(m, m->o.lr);
+            adam_(m, lr);
             tot += l;
             nb++;
         }
@@ -421,4 +427,112 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
 
 soma_lfads_history soma_lfads_get_history(const soma_lfads *m) {
     return (soma_lfads_history){m->n_hist, m->best_epoch, m->h_train, m->h_valid};
+}
+
+// --- co-smoothing -----------------------------------------------------------------------------
+
+soma_status soma_lfads_cosmooth(const soma_counts *data, const unsigned char *heldout, const unsigned char *test,
+                                const float *true_latents, int n_true, const soma_lfads_opts *o, soma_cosmooth *out,
+                                soma_lfads **model) {
+    memset(out, 0, sizeof *out);
+    out->latent_r2 = NAN;
+    if (model) *model = NULL;
+    if (!data || !data->x || !heldout || !test || !o) return soma_error(SOMA_ERR_ARG, "lfads cosmooth: no data");
+    const int K = data->n_trials, T = data->n_bins, P = data->n_units;
+    int n_ho = 0, n_test = 0;
+    for (int u = 0; u < P; u++) n_ho += heldout[u] != 0;
+    for (int k = 0; k < K; k++) n_test += test[k] != 0;
+    const int n_in = P - n_ho, n_train = K - n_test;
+    if (n_ho < 1 || n_in < 1 || n_test < 1 || n_train < 2)
+        return soma_error(SOMA_ERR_ARG, "lfads cosmooth: %d of %d units held out and %d of %d trials for testing "
+                          "(want >= 1 unit on each side, >= 1 test and >= 2 training trials)", n_ho, P, n_test, K);
+    if (true_latents && n_true < 1) return soma_error(SOMA_ERR_ARG, "lfads cosmooth: %d true latents", n_true);
+    const double t0 = soma_now();
+    const int F = o->factors;
+    const size_t KT = (size_t)K * T;
+    int *unit = soma_alloc((size_t)P, sizeof(int)), *trial = soma_alloc((size_t)K, sizeof(int));
+    float *xin = soma_alloc(KT * (n_in > 0 ? n_in : 1), sizeof(float));
+    float *fz = F > 0 && F <= 4096 ? soma_alloc(KT * F, sizeof(float)) : NULL;
+    float *rates = soma_alloc(KT * P, sizeof(float)), *rr = NULL, *ss = NULL, *lat = NULL;
+    soma_counts train = {0};
+    soma_lfads *m = NULL;
+    soma_status st = SOMA_OK;
+    if (!unit || !trial || !xin || !rates || (!fz && F > 0 && F <= 4096)) {
+        st = soma_error(SOMA_ERR_NOMEM, "lfads cosmooth: no memory for %d trials x %d bins x %d units", K, T, P);
+        goto done;
+    }
+    if ((st = soma_lfads_new(&m, T, n_in, P, o)) != SOMA_OK) goto done;
+    /* units held-in first, training trials first (each in ascending order) */
+    for (int u = 0, a = 0, b = n_in; u < P; u++) unit[heldout[u] ? b++ : a++] = u;
+    for (int k = 0, a = 0, b = n_train; k < K; k++) trial[test[k] ? b++ : a++] = k;
+    if ((st = soma_counts_alloc(&train, n_train, T, P, data->bin_ms)) != SOMA_OK) goto done;
+    for (int k = 0; k < K; k++)
+        for (int t = 0; t < T; t++) {
+            const float *src = data->x + ((size_t)trial[k] * T + t) * P;
+            const size_t r = (size_t)k * T + t;
+            for (int u = 0; u < n_in; u++) xin[r * n_in + u] = src[unit[u]];
+            if (k < n_train)
+                for (int u = 0; u < P; u++) train.x[r * P + u] = src[unit[u]];
+        }
+    if ((st = soma_lfads_fit(m, &train)) != SOMA_OK) goto done;
+    if ((st = soma_lfads_infer(m, xin, K, fz, rates)) != SOMA_OK) goto done;
+    const long nf = (long)n_train * T, ne = (long)n_test * T;
+    if (o->glm_readout) { /* the baselines' readout: every unit's Poisson GLM from the factors */
+        float *ycol = soma_alloc((size_t)nf * P, sizeof(float)), *gr = soma_alloc((size_t)ne * P, sizeof(float));
+        if (ycol && gr) {
+            for (long i = 0; i < nf; i++)
+                for (int u = 0; u < P; u++) ycol[(size_t)u * nf + i] = train.x[(size_t)i * P + u];
+            st = soma__glm_readout(fz, nf, fz + (size_t)nf * F, ne, F, ycol, P, 1e-3, gr);
+            if (st == SOMA_OK) memcpy(rates + (size_t)nf * P, gr, (size_t)ne * P * sizeof(float));
+        } else
+            st = SOMA_ERR_NOMEM;
+        soma_free(ycol), soma_free(gr);
+        if (st != SOMA_OK) goto done;
+    }
+    out->test_idx = soma_alloc((size_t)n_test, sizeof(int));
+    out->z = soma_alloc((size_t)ne * F, sizeof(float));
+    out->rates = soma_alloc((size_t)ne * P, sizeof(float));
+    rr = soma_alloc((size_t)ne * n_ho, sizeof(float));
+    ss = soma_alloc((size_t)ne * n_ho, sizeof(float));
+    if (!out->test_idx || !out->z || !out->rates || !rr || !ss) {
+        st = SOMA_ERR_NOMEM;
+        goto done;
+    }
+    memcpy(out->test_idx, trial + n_train, (size_t)n_test * sizeof(int));
+    memcpy(out->z, fz + (size_t)nf * F, (size_t)ne * F * sizeof(float));
+    for (long i = 0; i < ne; i++) {
+        const float *r = rates + ((size_t)nf + i) * P; /* model order */
+        const float *y = data->x + ((size_t)trial[n_train + i / T] * T + (size_t)(i % T)) * P;
+        for (int u = 0; u < P; u++) out->rates[(size_t)i * P + unit[u]] = r[u];
+        for (int u = 0; u < n_ho; u++) {
+            rr[(size_t)i * n_ho + u] = r[n_in + u];
+            ss[(size_t)i * n_ho + u] = y[unit[n_in + u]];
+        }
+    }
+    out->fit_s = soma_now() - t0;
+    if ((st = soma_nlb_bits_per_spike(rr, ss, ne, n_ho, &out->co_bps)) != SOMA_OK) goto done;
+    if (true_latents) {
+        lat = soma_alloc(KT * n_true, sizeof(float));
+        if (!lat) {
+            st = SOMA_ERR_NOMEM;
+            goto done;
+        }
+        for (int k = 0; k < K; k++)
+            memcpy(lat + (size_t)k * T * n_true, true_latents + (size_t)trial[k] * T * n_true,
+                   (size_t)T * n_true * sizeof(float));
+        if (nf > F &&
+            (st = soma_latent_r2(fz, lat, nf, fz + (size_t)nf * F, lat + (size_t)nf * n_true, ne, F, n_true,
+                                 &out->latent_r2)) != SOMA_OK)
+            goto done;
+    }
+    out->kind = SOMA_LATENT_KIND_COUNT;
+    out->n_test = n_test, out->n_bins = T, out->n_units = P, out->n_latents = F;
+    if (model) *model = m, m = NULL;
+done:
+    soma_lfads_free(m);
+    soma_counts_free(&train);
+    soma_free(unit), soma_free(trial), soma_free(xin), soma_free(fz), soma_free(rates);
+    soma_free(rr), soma_free(ss), soma_free(lat);
+    if (st != SOMA_OK) soma_cosmooth_free(out);
+    return st;
 }

@@ -10,58 +10,125 @@
 
 // --- kernels ---------------------------------------------------------------------------
 
-/* Biased variance as PyTorch; statistics accumulated in double. */
-void soma_layernorm_forward(float *y, float *mean, float *rstd, const float *x,
-                            const float *gamma, const float *beta, int N, int D, float eps) {
-#pragma omp parallel for schedule(static) if ((size_t)N * D >= ((size_t)1 << 16))
-    for (int n = 0; n < N; n++) {
+/* Multiply-adds fused in these kernels (GCC in ISO C mode rounds a * b + c twice unless told:
+ * -std=c11 implies -ffp-contract=off). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+/* The sum of a vector's lanes, in a fixed order. */
+static inline __attribute__((always_inline)) float ln_hsum_(soma__v8 v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+/* Rows [n0, n1): two passes over a row (the mean, then the squared deviations from it), eight
+ * values to a vector with a scalar tail, in float (tests/test_layernorm.c holds them to a
+ * double-precision reference, rows with a large common offset included). */
+SOMA_HOT static void ln_fwd_rows_(float *y, float *mean, float *rstd, const float *x,
+                                  const float *gamma, const float *beta, int n0, int n1, int D,
+                                  float eps) {
+    const int D8 = D & ~7;
+    for (int n = n0; n < n1; n++) {
         const float *xr = x + (size_t)n * D;
         float *yr = y + (size_t)n * D;
-        double s = 0.0;
-        for (int i = 0; i < D; i++) s += xr[i];
-        double m = s / D, v = 0.0;
-        for (int i = 0; i < D; i++) {
-            double d = xr[i] - m;
-            v += d * d;
+        /* the mean as x0 + mean(x - x0): a large common offset leaves the sum small */
+        const float x0 = xr[0];
+        soma__v8 a = soma__v8_splat(0.f);
+        for (int i = 0; i < D8; i += 8) a += soma__v8_load(xr + i) - x0;
+        float s = ln_hsum_(a);
+        for (int i = D8; i < D; i++) s += xr[i] - x0;
+        const float m = x0 + s / (float)D;
+        a = soma__v8_splat(0.f);
+        for (int i = 0; i < D8; i += 8) {
+            const soma__v8 d = soma__v8_load(xr + i) - m;
+            a += d * d;
         }
-        float mf = (float)m, rs = (float)(1.0 / sqrt(v / D + eps));
-        mean[n] = mf;
+        float v = ln_hsum_(a);
+        for (int i = D8; i < D; i++) v += (xr[i] - m) * (xr[i] - m);
+        const float rs = 1.f / sqrtf(v / (float)D + eps);
+        mean[n] = m;
         rstd[n] = rs;
-        for (int i = 0; i < D; i++) {
-            float h = (xr[i] - mf) * rs;
-            yr[i] = gamma ? h * gamma[i] + (beta ? beta[i] : 0.f) : h + (beta ? beta[i] : 0.f);
+        if (gamma && beta) {
+            for (int i = 0; i < D8; i += 8)
+                SOMA__V8_STORE_PART(yr + i, (soma__v8_load(xr + i) - m) * rs * soma__v8_load(gamma + i) + soma__v8_load(beta + i), 8);
+            for (int i = D8; i < D; i++) yr[i] = (xr[i] - m) * rs * gamma[i] + beta[i];
+        } else {
+            for (int i = 0; i < D; i++) {
+                float h = (xr[i] - m) * rs;
+                yr[i] = (gamma ? h * gamma[i] : h) + (beta ? beta[i] : 0.f);
+            }
         }
     }
 }
 
+void soma_layernorm_forward(float *y, float *mean, float *rstd, const float *x,
+                            const float *gamma, const float *beta, int N, int D, float eps) {
+    if (N <= 0 || D <= 0) return;
+    if ((size_t)N * D >= ((size_t)1 << 16)) {
+#pragma omp parallel
+        {
+            size_t lo, hi;
+            soma__split((size_t)N, &lo, &hi);
+            ln_fwd_rows_(y, mean, rstd, x, gamma, beta, (int)lo, (int)hi, D, eps);
+        }
+        return;
+    }
+    ln_fwd_rows_(y, mean, rstd, x, gamma, beta, 0, N, D, eps);
+}
+
 /* With h = (x - mean) * rstd and g = dy * gamma:
- *     dx = rstd * (g - mean(g) - h * mean(g * h)),  dgamma += dy * h,  dbeta += dy. */
-void soma_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+ *     dx = rstd * (g - mean(g) - h * mean(g * h)),  dgamma += dy * h,  dbeta += dy.
+ * One pass for the parameter gradients and the two sums, one for dx. */
+SOMA_HOT static void ln_bwd_(float *dx, float *dgamma, float *dbeta, const float *dy,
                              const float *x, const float *mean, const float *rstd,
                              const float *gamma, int N, int D) {
+    const int D8 = D & ~7;
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D, *dr = dy + (size_t)n * D;
         const float m = mean[n], rs = rstd[n];
-        if (dgamma || dbeta)
-            for (int i = 0; i < D; i++) {
-                if (dgamma) dgamma[i] += dr[i] * (xr[i] - m) * rs;
-                if (dbeta) dbeta[i] += dr[i];
-            }
-        if (!dx) continue;
-        double sg = 0.0, sgh = 0.0;
-        for (int i = 0; i < D; i++) {
-            float g = gamma ? dr[i] * gamma[i] : dr[i];
-            sg += g;
-            sgh += (double)g * (xr[i] - m) * rs;
+        soma__v8 sg8 = soma__v8_splat(0.f), sgh8 = sg8;
+        float sg = 0.f, sgh = 0.f;
+        for (int i = 0; i < D8; i += 8) {
+            const soma__v8 d = soma__v8_load(dr + i), h = (soma__v8_load(xr + i) - m) * rs;
+            if (dgamma) SOMA__V8_STORE_PART(dgamma + i, soma__v8_load(dgamma + i) + d * h, 8);
+            if (dbeta) SOMA__V8_STORE_PART(dbeta + i, soma__v8_load(dbeta + i) + d, 8);
+            const soma__v8 g = gamma ? d * soma__v8_load(gamma + i) : d;
+            sg8 += g;
+            sgh8 += g * h;
         }
-        float mg = (float)(sg / D), mgh = (float)(sgh / D);
+        for (int i = D8; i < D; i++) {
+            const float h = (xr[i] - m) * rs, g = gamma ? dr[i] * gamma[i] : dr[i];
+            if (dgamma) dgamma[i] += dr[i] * h;
+            if (dbeta) dbeta[i] += dr[i];
+            sg += g;
+            sgh += g * h;
+        }
+        if (!dx) continue;
+        const float mg = (ln_hsum_(sg8) + sg) / (float)D, mgh = (ln_hsum_(sgh8) + sgh) / (float)D;
         float *o = dx + (size_t)n * D;
-        for (int i = 0; i < D; i++) {
-            float g = gamma ? dr[i] * gamma[i] : dr[i];
-            o[i] = rs * (g - mg - (xr[i] - m) * rs * mgh);
+        for (int i = 0; i < D8; i += 8) {
+            const soma__v8 d = soma__v8_load(dr + i), h = (soma__v8_load(xr + i) - m) * rs;
+            const soma__v8 g = gamma ? d * soma__v8_load(gamma + i) : d;
+            SOMA__V8_STORE_PART(o + i, rs * (g - mg - h * mgh), 8);
+        }
+        for (int i = D8; i < D; i++) {
+            const float h = (xr[i] - m) * rs, g = gamma ? dr[i] * gamma[i] : dr[i];
+            o[i] = rs * (g - mg - h * mgh);
         }
     }
 }
+
+void soma_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                             const float *x, const float *mean, const float *rstd,
+                             const float *gamma, int N, int D) {
+    if (N <= 0 || D <= 0) return;
+    ln_bwd_(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, D);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 // --- layer -----------------------------------------------------------------------------
 

@@ -20,13 +20,6 @@
  * tail loses digits to cancellation; GELU stays within 1e-6 of 0.5 x (1 + erff(x/sqrt 2)) and
  * gives the same NaN/inf results (NaN at NaN and -inf, +inf at +inf). */
 
-/* Multiply-adds fused in these kernels (GCC in ISO C mode rounds a * b + c twice unless told:
- * -std=c11 implies -ffp-contract=off). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast")
-#endif
-
 typedef int32_t gelu_v8i_ __attribute__((vector_size(32)));
 
 /* m ? a : b lane by lane (m: -1 or 0 in each lane, as a vector comparison gives). */
@@ -145,10 +138,6 @@ SOMA_HOT static void gelu_bwd_(float *dx, const float *dy, const float *x, const
         SOMA__V8_STORE_PART(dx + i, r, (int)(n - i));
     }
 }
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
 
 static void act_fwd_range(soma_act a, float *y, const float *x, size_t n) {
     switch (a) {

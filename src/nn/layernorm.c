@@ -23,8 +23,9 @@ static inline __attribute__((always_inline)) float ln_hsum_(soma__v8 v) {
 }
 
 /* Rows [n0, n1): two passes over a row (the mean, then the squared deviations from it), eight
- * values to a vector with a scalar tail, in float (tests/test_layernorm.c holds them to a
- * double-precision reference, rows with a large common offset included). */
+ * values to a float vector, the lanes and the scalar tail summed in double (tests/
+ * test_layernorm.c holds them to a double-precision reference, rows with a large common offset
+ * included). */
 SOMA_HOT static void ln_fwd_rows_(float *y, float *mean, float *rstd, const float *x,
                                   const float *gamma, const float *beta, int n0, int n1, int D,
                                   float eps) {
@@ -36,17 +37,17 @@ SOMA_HOT static void ln_fwd_rows_(float *y, float *mean, float *rstd, const floa
         const float x0 = xr[0];
         soma__v8 a = soma__v8_splat(0.f);
         for (int i = 0; i < D8; i += 8) a += soma__v8_load(xr + i) - x0;
-        float s = ln_hsum_(a);
+        double s = ln_hsum_(a);
         for (int i = D8; i < D; i++) s += xr[i] - x0;
-        const float m = x0 + s / (float)D;
+        const float m = (float)(x0 + s / D);
         a = soma__v8_splat(0.f);
         for (int i = 0; i < D8; i += 8) {
             const soma__v8 d = soma__v8_load(xr + i) - m;
             a += d * d;
         }
-        float v = ln_hsum_(a);
-        for (int i = D8; i < D; i++) v += (xr[i] - m) * (xr[i] - m);
-        const float rs = 1.f / sqrtf(v / (float)D + eps);
+        double v = ln_hsum_(a);
+        for (int i = D8; i < D; i++) v += (double)(xr[i] - m) * (xr[i] - m);
+        const float rs = (float)(1.0 / sqrt(v / D + eps));
         mean[n] = m;
         rstd[n] = rs;
         if (gamma && beta) {
@@ -88,7 +89,7 @@ SOMA_HOT static void ln_bwd_(float *dx, float *dgamma, float *dbeta, const float
         const float *xr = x + (size_t)n * D, *dr = dy + (size_t)n * D;
         const float m = mean[n], rs = rstd[n];
         soma__v8 sg8 = soma__v8_splat(0.f), sgh8 = sg8;
-        float sg = 0.f, sgh = 0.f;
+        double sg = 0.0, sgh = 0.0;
         for (int i = 0; i < D8; i += 8) {
             const soma__v8 d = soma__v8_load(dr + i), h = (soma__v8_load(xr + i) - m) * rs;
             if (dgamma) SOMA__V8_STORE_PART(dgamma + i, soma__v8_load(dgamma + i) + d * h, 8);
@@ -102,10 +103,10 @@ SOMA_HOT static void ln_bwd_(float *dx, float *dgamma, float *dbeta, const float
             if (dgamma) dgamma[i] += dr[i] * h;
             if (dbeta) dbeta[i] += dr[i];
             sg += g;
-            sgh += g * h;
+            sgh += (double)g * h;
         }
         if (!dx) continue;
-        const float mg = (ln_hsum_(sg8) + sg) / (float)D, mgh = (ln_hsum_(sgh8) + sgh) / (float)D;
+        const float mg = (float)((ln_hsum_(sg8) + sg) / D), mgh = (float)((ln_hsum_(sgh8) + sgh) / D);
         float *o = dx + (size_t)n * D;
         for (int i = 0; i < D8; i += 8) {
             const soma__v8 d = soma__v8_load(dr + i), h = (soma__v8_load(xr + i) - m) * rs;

@@ -10,22 +10,16 @@
 
 // --- kernels ---------------------------------------------------------------------------
 
-/* Multiply-adds fused in these kernels (GCC in ISO C mode rounds a * b + c twice unless told:
- * -std=c11 implies -ffp-contract=off). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast")
-#endif
-
 /* The sum of a vector's lanes, in a fixed order. */
-static inline __attribute__((always_inline)) float ln_hsum_(soma__v8 v) {
-    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+static inline __attribute__((always_inline)) double ln_hsum_(soma__v8 v) {
+    return ((double)(v[0] + v[1]) + (v[2] + v[3])) + ((double)(v[4] + v[5]) + (v[6] + v[7]));
 }
 
-/* Rows [n0, n1): two passes over a row (the mean, then the squared deviations from it), eight
- * values to a float vector, the lanes and the scalar tail summed in double (tests/
- * test_layernorm.c holds them to a double-precision reference, rows with a large common offset
- * included). */
+/* Rows [n0, n1): biased variance as PyTorch; two passes over a row (the mean, then the squared
+ * deviations from it), whole vectors of eight in float lanes (the mean's as sums of x - x0, so
+ * that a large common offset leaves them small), the lanes and the last D mod 8 values summed
+ * in double. A row narrower than a vector is computed exactly as the scalar double-statistics
+ * kernel this replaced. tests/test_layernorm.c holds both paths to a double reference. */
 SOMA_HOT static void ln_fwd_rows_(float *y, float *mean, float *rstd, const float *x,
                                   const float *gamma, const float *beta, int n0, int n1, int D,
                                   float eps) {
@@ -33,32 +27,34 @@ SOMA_HOT static void ln_fwd_rows_(float *y, float *mean, float *rstd, const floa
     for (int n = n0; n < n1; n++) {
         const float *xr = x + (size_t)n * D;
         float *yr = y + (size_t)n * D;
-        /* the mean as x0 + mean(x - x0): a large common offset leaves the sum small */
         const float x0 = xr[0];
         soma__v8 a = soma__v8_splat(0.f);
         for (int i = 0; i < D8; i += 8) a += soma__v8_load(xr + i) - x0;
-        double s = ln_hsum_(a);
-        for (int i = D8; i < D; i++) s += xr[i] - x0;
-        const float m = (float)(x0 + s / D);
+        double s = 0.0;
+        for (int i = D8; i < D; i++) s += xr[i];
+        if (D8) s += ln_hsum_(a) + (double)D8 * x0;
+        const double md = s / D;
+        const float m = (float)md;
         a = soma__v8_splat(0.f);
         for (int i = 0; i < D8; i += 8) {
             const soma__v8 d = soma__v8_load(xr + i) - m;
             a += d * d;
         }
-        double v = ln_hsum_(a);
-        for (int i = D8; i < D; i++) v += (double)(xr[i] - m) * (xr[i] - m);
+        double v = 0.0;
+        for (int i = D8; i < D; i++) {
+            double d = xr[i] - md;
+            v += d * d;
+        }
+        if (D8) v += ln_hsum_(a);
         const float rs = (float)(1.0 / sqrt(v / D + eps));
         mean[n] = m;
         rstd[n] = rs;
-        if (gamma && beta) {
+        if (gamma && beta)
             for (int i = 0; i < D8; i += 8)
                 SOMA__V8_STORE_PART(yr + i, (soma__v8_load(xr + i) - m) * rs * soma__v8_load(gamma + i) + soma__v8_load(beta + i), 8);
-            for (int i = D8; i < D; i++) yr[i] = (xr[i] - m) * rs * gamma[i] + beta[i];
-        } else {
-            for (int i = 0; i < D; i++) {
-                float h = (xr[i] - m) * rs;
-                yr[i] = (gamma ? h * gamma[i] : h) + (beta ? beta[i] : 0.f);
-            }
+        for (int i = gamma && beta ? D8 : 0; i < D; i++) {
+            float h = (xr[i] - m) * rs;
+            yr[i] = gamma ? h * gamma[i] + (beta ? beta[i] : 0.f) : h + (beta ? beta[i] : 0.f);
         }
     }
 }
@@ -80,7 +76,8 @@ void soma_layernorm_forward(float *y, float *mean, float *rstd, const float *x,
 
 /* With h = (x - mean) * rstd and g = dy * gamma:
  *     dx = rstd * (g - mean(g) - h * mean(g * h)),  dgamma += dy * h,  dbeta += dy.
- * One pass for the parameter gradients and the two sums, one for dx. */
+ * One pass for the parameter gradients and the two sums (float lanes, then double), one for
+ * dx. */
 SOMA_HOT static void ln_bwd_(float *dx, float *dgamma, float *dbeta, const float *dy,
                              const float *x, const float *mean, const float *rstd,
                              const float *gamma, int N, int D) {
@@ -89,7 +86,6 @@ SOMA_HOT static void ln_bwd_(float *dx, float *dgamma, float *dbeta, const float
         const float *xr = x + (size_t)n * D, *dr = dy + (size_t)n * D;
         const float m = mean[n], rs = rstd[n];
         soma__v8 sg8 = soma__v8_splat(0.f), sgh8 = sg8;
-        double sg = 0.0, sgh = 0.0;
         for (int i = 0; i < D8; i += 8) {
             const soma__v8 d = soma__v8_load(dr + i), h = (soma__v8_load(xr + i) - m) * rs;
             if (dgamma) SOMA__V8_STORE_PART(dgamma + i, soma__v8_load(dgamma + i) + d * h, 8);
@@ -99,14 +95,18 @@ SOMA_HOT static void ln_bwd_(float *dx, float *dgamma, float *dbeta, const float
             sgh8 += g * h;
         }
         for (int i = D8; i < D; i++) {
-            const float h = (xr[i] - m) * rs, g = gamma ? dr[i] * gamma[i] : dr[i];
-            if (dgamma) dgamma[i] += dr[i] * h;
+            if (dgamma) dgamma[i] += dr[i] * (xr[i] - m) * rs;
             if (dbeta) dbeta[i] += dr[i];
-            sg += g;
-            sgh += (double)g * h;
         }
         if (!dx) continue;
-        const float mg = (float)((ln_hsum_(sg8) + sg) / D), mgh = (float)((ln_hsum_(sgh8) + sgh) / D);
+        double sg = 0.0, sgh = 0.0;
+        for (int i = D8; i < D; i++) {
+            float g = gamma ? dr[i] * gamma[i] : dr[i];
+            sg += g;
+            sgh += (double)g * (xr[i] - m) * rs;
+        }
+        if (D8) sg += ln_hsum_(sg8), sgh += ln_hsum_(sgh8);
+        const float mg = (float)(sg / D), mgh = (float)(sgh / D);
         float *o = dx + (size_t)n * D;
         for (int i = 0; i < D8; i += 8) {
             const soma__v8 d = soma__v8_load(dr + i), h = (soma__v8_load(xr + i) - m) * rs;
@@ -114,8 +114,8 @@ SOMA_HOT static void ln_bwd_(float *dx, float *dgamma, float *dbeta, const float
             SOMA__V8_STORE_PART(o + i, rs * (g - mg - h * mgh), 8);
         }
         for (int i = D8; i < D; i++) {
-            const float h = (xr[i] - m) * rs, g = gamma ? dr[i] * gamma[i] : dr[i];
-            o[i] = rs * (g - mg - h * mgh);
+            float g = gamma ? dr[i] * gamma[i] : dr[i];
+            o[i] = rs * (g - mg - (xr[i] - m) * rs * mgh);
         }
     }
 }
@@ -126,10 +126,6 @@ void soma_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float
     if (N <= 0 || D <= 0) return;
     ln_bwd_(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, D);
 }
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
 
 // --- layer -----------------------------------------------------------------------------
 

@@ -1,11 +1,16 @@
 // nn: the layer-norm kernels (vectorised, float statistics) against a double-precision
 // reference written here: widths below, at and past a vector (1, 5, 8, 13, 64, 100, 784),
 // with and without gain/shift, rows with a large common offset (the mean taken as x0 +
-// mean(x - x0)), and the backward's dx, dgamma, dbeta (accumulated onto what is there).
+// mean(x - x0)), the backward's dx, dgamma, dbeta (accumulated onto what is there), and the
+// same bits from the one-thread and the two-thread backward.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "check.h"
 #include "soma/core.h"
@@ -81,6 +86,37 @@ static void one(int N, int D, int affine, float offset, soma_rng *r) {
     free(ry), free(rdx), free(rm), free(rr), free(rdg), free(rdb);
 }
 
+/* One thread (one fused backward pass) and two (dx by rows, dgamma and dbeta by columns): the
+ * same bits, on rows of 100 (whole vectors and a tail). */
+static void threads_same_bits(soma_rng *r) {
+#ifdef _OPENMP
+    const int N = 900, D = 100;
+    size_t nd = (size_t)N * D;
+    float *x = malloc(nd * 4), *dy = malloc(nd * 4), *y = malloc(nd * 4), *g = malloc((size_t)D * 4),
+          *b = malloc((size_t)D * 4), *mean = malloc((size_t)N * 4), *rstd = malloc((size_t)N * 4);
+    float *dx[2] = {malloc(nd * 4), malloc(nd * 4)}, *dg[2] = {calloc((size_t)D, 4), calloc((size_t)D, 4)},
+          *db[2] = {calloc((size_t)D, 4), calloc((size_t)D, 4)};
+    soma_rng_normal_fill(r, x, nd, 0.5f, 2.f);
+    soma_rng_normal_fill(r, dy, nd, 0.f, 1.f);
+    soma_rng_normal_fill(r, g, (size_t)D, 1.f, 0.5f);
+    soma_rng_normal_fill(r, b, (size_t)D, 0.f, 0.5f);
+    const int keep = omp_get_max_threads();
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k ? 2 : 1);
+        soma_layernorm_forward(y, mean, rstd, x, g, b, N, D, 1e-5f);
+        soma_layernorm_backward(dx[k], dg[k], db[k], dy, x, mean, rstd, g, N, D);
+    }
+    omp_set_num_threads(keep);
+    CHECK(memcmp(dx[0], dx[1], nd * 4) == 0);
+    CHECK(memcmp(dg[0], dg[1], (size_t)D * 4) == 0);
+    CHECK(memcmp(db[0], db[1], (size_t)D * 4) == 0);
+    free(x), free(dy), free(y), free(g), free(b), free(mean), free(rstd);
+    for (int k = 0; k < 2; k++) free(dx[k]), free(dg[k]), free(db[k]);
+#else
+    (void)r;
+#endif
+}
+
 int main(void) {
     soma_rng r;
     soma_rng_seed(&r, 5, 0);
@@ -91,5 +127,7 @@ int main(void) {
             one(3, Ds[k], affine, 1000.f, &r); /* a common offset 1000x the smallest spread */
         }
     one(1100, 64, 1, 2.f, &r); /* enough values for the threaded path */
+    one(700, 100, 1, 0.f, &r);
+    threads_same_bits(&r);
     return check_report("test_layernorm");
 }

@@ -120,10 +120,53 @@ SOMA_HOT static void ln_bwd_(float *dx, float *dgamma, float *dbeta, const float
     }
 }
 
+/* dgamma += dy * h, dbeta += dy over all N rows for columns [c0, c1): rows in order, each value
+ * computed as ln_bwd_ computes it (whole vectors as (x - mean) * rstd times dy, the tail as dy
+ * times (x - mean) times rstd), so that both paths give the same bits. */
+SOMA_HOT static void ln_bwd_params_(float *dgamma, float *dbeta, const float *dy, const float *x,
+                                    const float *mean, const float *rstd, int N, int D, int c0,
+                                    int c1) {
+    const int D8 = D & ~7, v1 = c1 < D8 ? c1 : D8, t0 = c0 > D8 ? c0 : D8;
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D, *dr = dy + (size_t)n * D;
+        const float m = mean[n], rs = rstd[n];
+        for (int i = c0; i < v1; i++) {
+            const float h = (xr[i] - m) * rs;
+            if (dgamma) dgamma[i] = dgamma[i] + dr[i] * h;
+            if (dbeta) dbeta[i] = dbeta[i] + dr[i];
+        }
+        for (int i = t0; i < c1; i++) {
+            if (dgamma) dgamma[i] += dr[i] * (xr[i] - m) * rs;
+            if (dbeta) dbeta[i] += dr[i];
+        }
+    }
+}
+
+/* One thread: one fused pass. More (and enough values): dx by rows, the parameter gradients by
+ * columns (blocks of 8), each thread its own share; the same bits either way. */
 void soma_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                              const float *x, const float *mean, const float *rstd,
                              const float *gamma, int N, int D) {
     if (N <= 0 || D <= 0) return;
+#ifdef _OPENMP
+    if ((size_t)N * D >= ((size_t)1 << 16) && omp_get_max_threads() > 1) {
+#pragma omp parallel
+        {
+            size_t lo, hi;
+            if (dx) {
+                soma__split((size_t)N, &lo, &hi);
+                ln_bwd_(dx + lo * D, NULL, NULL, dy + lo * D, x + lo * D, mean + lo, rstd + lo, gamma,
+                        (int)(hi - lo), D);
+            }
+            if (dgamma || dbeta) {
+                soma__split(((size_t)D + 7) / 8, &lo, &hi);
+                const int c1 = (int)hi * 8 < D ? (int)hi * 8 : D;
+                if ((int)lo * 8 < c1) ln_bwd_params_(dgamma, dbeta, dy, x, mean, rstd, N, D, (int)lo * 8, c1);
+            }
+        }
+        return;
+    }
+#endif
     ln_bwd_(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, D);
 }
 

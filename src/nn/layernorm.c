@@ -120,6 +120,7 @@ SOMA_HOT static void ln_bwd_(float *dx, float *dgamma, float *dbeta, const float
     }
 }
 
+#ifdef _OPENMP
 /* dgamma += dy * h, dbeta += dy over all N rows for columns [c0, c1): rows in order, each value
  * computed as ln_bwd_ computes it (whole vectors as (x - mean) * rstd times dy, the tail as dy
  * times (x - mean) times rstd), so that both paths give the same bits. */
@@ -141,6 +142,8 @@ SOMA_HOT static void ln_bwd_params_(float *dgamma, float *dbeta, const float *dy
         }
     }
 }
+
+#endif
 
 /* One thread: one fused pass. More (and enough values): dx by rows, the parameter gradients by
  * columns (blocks of 8), each thread its own share; the same bits either way. */

@@ -11,11 +11,17 @@
 # the BLAS kernels of each side: soma as a user gets it (it picks its OpenBLAS core itself),
 # torch at its best (OPENBLAS_CORETYPE = the core soma runs, unless set for both).
 #
+# CPU time (user + sys) of every process is recorded too; with CPU_BASE=1 (the default) each
+# run is followed by a one-batch run of the same side, so that the training loop's CPU time per
+# sample is (CPU - CPU of the one-batch run) / (samples - one batch): start-up, imports and
+# data loading cancel, and a loaded machine's stolen wall-clock time does not count.
+#
 # Usage: bench/vs_torch.sh [--reps N] [--threads "1 2"] [--out FILE] [--allow-unfair]
 # Env:   SOMA (default build/soma), REPS (3), THREADS ("1 2"), TORCH_PYTHON (/usr/bin/python3),
 #        NETS ("mlp lenet vit"), N_TRAIN (train on the first N samples on both sides; 0: all),
 #        SOMA_NO_EVAL (default "--no-eval"; set it empty for a CLI without that flag),
-#        FMNIST_DIR (/usr/share/datasets/fashion-mnist), RUN_TIMEOUT (seconds a run, 1800).
+#        FMNIST_DIR (/usr/share/datasets/fashion-mnist), RUN_TIMEOUT (seconds a run, 1800),
+#        CPU_BASE (1: the one-batch runs for CPU time per sample; 0: none).
 # Exit:  0 when every run succeeded (targets met or not), 1 when a run failed,
 #        2 on a bad set-up (no soma binary, no torch, an unfair torch BLAS, no data).
 set -uo pipefail
@@ -30,6 +36,7 @@ PY=${TORCH_PYTHON:-/usr/bin/python3}
 SOMA_NO_EVAL=${SOMA_NO_EVAL---no-eval}
 FMNIST_DIR=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
+CPU_BASE=${CPU_BASE:-1}
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=""
 ALLOW_UNFAIR=()
@@ -40,7 +47,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --allow-unfair) ALLOW_UNFAIR=(--allow-unfair); shift ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "vs_torch: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +60,7 @@ die() { echo "vs_torch: $*" >&2; exit 2; }
 # ---- set-up checks -------------------------------------------------------------------
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive integer, got '$REPS'"
 [[ "$N_TRAIN" =~ ^[0-9]+$ ]] || die "N_TRAIN must be a non-negative integer, got '$N_TRAIN'"
+[[ "$CPU_BASE" =~ ^[01]$ ]] || die "CPU_BASE must be 0 or 1, got '$CPU_BASE'"
 for net in $NETS; do
   case "$net" in mlp|lenet|vit) ;; *) die "NETS: unknown net '$net' (mlp lenet vit)" ;; esac
 done
@@ -113,20 +121,21 @@ declare -A BATCH=([mlp]=64 [lenet]=64 [vit]=128)
 FAILED=0
 SEQ=0
 
-# run SIDE NET T REP ORDER: one training process, its stdout/stderr/peak RSS/status in $RAW.
+# run SIDE NET T REP ORDER [NTRAIN TAG]: one training process, its stdout/stderr/peak RSS and
+# CPU time/status in $RAW; TAG "base" marks the one-batch run that follows a timed one.
 run() {
-  local side=$1 net=$2 t=$3 rep=$4 order=$5
+  local side=$1 net=$2 t=$3 rep=$4 order=$5 ntrain=${6:-$N_TRAIN} tag=${7:-}
   SEQ=$((SEQ + 1))
   local base
-  base=$(printf '%s/%03d-%s-%s-t%s-r%s' "$RAW" "$SEQ" "$side" "$net" "$t" "$rep")
+  base=$(printf '%s/%03d-%s-%s-t%s-r%s%s' "$RAW" "$SEQ" "$side" "$net" "$t" "$rep" "${tag:+-$tag}")
   local cmd
   if [ "$side" = soma ]; then
     # shellcheck disable=SC2206
     cmd=("$SOMA" train --data fmnist --net "${SPEC[$net]}" --epochs 1 --batch "${BATCH[$net]}" --lr 0.001
-         --optim adam --threads "$t" --seed 1 --n-train "$N_TRAIN" $SOMA_NO_EVAL)
+         --optim adam --threads "$t" --seed 1 --n-train "$ntrain" $SOMA_NO_EVAL)
   else
     cmd=("$PY" "$ROOT/bench/torch_train.py" --net "$net" --threads "$t" --epochs 1 --batch "${BATCH[$net]}"
-         --lr 0.001 --seed 1 --n-train "$N_TRAIN" --no-eval "${ALLOW_UNFAIR[@]}")
+         --lr 0.001 --seed 1 --n-train "$ntrain" --no-eval "${ALLOW_UNFAIR[@]}")
   fi
   printf '%s\n' "${cmd[*]}" >"$base.cmd"
   local load
@@ -134,7 +143,7 @@ run() {
   local core_env=()
   [ "$side" = torch ] && core_env=("${TORCH_CORE_ENV[@]}")
   env "${core_env[@]}" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" timeout "$RUN_TIMEOUT" \
-    /usr/bin/time -f '%M' -o "$base.rss" "${cmd[@]}" >"$base.out" 2>"$base.err"
+    /usr/bin/time -f $'%M\ncpu %U %S' -o "$base.rss" "${cmd[@]}" >"$base.out" 2>"$base.err"
   local rc=$?
   # A CLI that does not know --no-eval: drop the flag once, loudly, and run again.
   if [ $rc -ne 0 ] && [ "$side" = soma ] && [ -n "$SOMA_NO_EVAL" ] &&
@@ -148,8 +157,8 @@ run() {
     return
   fi
   echo "$rc" >"$base.rc"
-  printf '{"side":"%s","net":"%s","threads":%s,"rep":%s,"order":%s,"load1_before":%s}\n' \
-    "$side" "$net" "$t" "$rep" "$order" "$load" >"$base.meta"
+  printf '{"side":"%s","net":"%s","threads":%s,"rep":%s,"order":%s,"load1_before":%s,"base":%s}\n' \
+    "$side" "$net" "$t" "$rep" "$order" "$load" "$([ "$tag" = base ] && echo true || echo false)" >"$base.meta"
   local line
   line=$("$PY" "$ROOT/bench/vs_torch_report.py" one "$base")
   echo "  $line"
@@ -162,7 +171,9 @@ for t in $THREADS; do
     echo "vs_torch: T=$t rep $rep/$REPS ($first first)"
     for net in $NETS; do
       run "$first" "$net" "$t" "$rep" 1
+      [ "$CPU_BASE" = 1 ] && run "$first" "$net" "$t" "$rep" 1 "${BATCH[$net]}" base
       run "$second" "$net" "$t" "$rep" 2
+      [ "$CPU_BASE" = 1 ] && run "$second" "$net" "$t" "$rep" 2 "${BATCH[$net]}" base
     done
   done
 done

@@ -5,7 +5,10 @@
     vs_torch_report.py report RAW OUT.json             table on stdout, summary JSON to OUT.json
 
 Each run left BASE.cmd, .out (stdout: ends with one JSON object), .err, .rss (peak RSS
-in KiB from /usr/bin/time -f %M), .rc and .meta (side, net, threads, rep, order).
+in KiB from /usr/bin/time -f %M, then "cpu USER SYS"), .rc and .meta (side, net, threads, rep,
+order, base). A base run (one batch, after the timed run of the same side) gives the CPU
+time of everything but the training loop: the timed run's loop CPU time per sample is
+(CPU - CPU of its base run) / (samples - samples of the base run).
 """
 import datetime
 import glob
@@ -56,8 +59,11 @@ def load_run(base):
     run["cmd"] = read_text(base + ".cmd").strip()
     rc_text = read_text(base + ".rc").strip()
     run["rc"] = int(rc_text) if rc_text.lstrip("-").isdigit() else None
-    rss_lines = [ln for ln in read_text(base + ".rss").split() if ln.isdigit()]
+    rss_text = read_text(base + ".rss")
+    rss_lines = [ln for ln in rss_text.split() if ln.isdigit()]
     run["peak_rss_kib"] = int(rss_lines[-1]) if rss_lines else None
+    cpu = re.search(r"^cpu ([0-9.]+) ([0-9.]+)", rss_text, re.M)
+    run["cpu_seconds"] = float(cpu.group(1)) + float(cpu.group(2)) if cpu else None
     result = last_json_object(read_text(base + ".out"))
     run["samples_per_second"] = None
     run["train_seconds"] = None
@@ -74,6 +80,8 @@ def load_run(base):
         else:
             run["samples_per_second"] = float(sps)
         run["train_seconds"] = result.get("train_seconds")
+        n = result.get("samples", result.get("n_train"))  # torch_train.py / soma train
+        run["samples"] = n if isinstance(n, int) and n > 0 else None
         run["test_accuracy"] = result.get("test_accuracy")
         if "blas" in result:
             run["blas"] = result["blas"]
@@ -91,13 +99,17 @@ def load_run(base):
 
 def fmt_run(run):
     tag = f"{run.get('side', '?'):5} {run.get('net', '?'):5} T={run.get('threads')} rep {run.get('rep')}"
+    if run.get("base"):
+        tag += " base"
     if not run["ok"]:
         tail = " | ".join(run.get("stderr_tail", []))[-300:]
         return f"{tag}: FAILED: {run['problem']}: {tail}"
     rss = run["peak_rss_kib"]
     rss_txt = f"{rss / 1024:.1f} MiB" if rss else "? MiB"
+    cpu = run.get("cpu_seconds")
+    cpu_txt = f"  CPU {cpu:.2f} s" if cpu is not None else ""
     return (f"{tag}: {run['samples_per_second']:9.0f} samples/s  "
-            f"{run['train_seconds']:.2f} s  peak RSS {rss_txt}")
+            f"{run['train_seconds']:.2f} s  peak RSS {rss_txt}{cpu_txt}")
 
 
 def median(xs):
@@ -116,7 +128,23 @@ def verdict(value, target, higher_is_better=True):
     return "PASS" if ok else "FAIL"
 
 
+def attach_cpu(runs):
+    """cpu_ms_per_sample of each timed run from its base run (same side, net, threads, rep)."""
+    bases = {(r["side"], r["net"], r["threads"], r["rep"]): r for r in runs if r.get("base") and r["ok"]}
+    for r in runs:
+        r["cpu_ms_per_sample"] = None
+        b = bases.get((r.get("side"), r.get("net"), r.get("threads"), r.get("rep")))
+        if r.get("base") or not r["ok"] or b is None:
+            continue
+        if None in (r.get("cpu_seconds"), b.get("cpu_seconds"), r.get("samples"), b.get("samples")):
+            continue
+        if r["samples"] > b["samples"] and r["cpu_seconds"] > b["cpu_seconds"]:
+            r["cpu_ms_per_sample"] = 1e3 * (r["cpu_seconds"] - b["cpu_seconds"]) / (r["samples"] - b["samples"])
+
+
 def summarize(runs):
+    attach_cpu(runs)
+    runs = [r for r in runs if not r.get("base")]
     threads = sorted({r["threads"] for r in runs})
     nets = [n for n in NETS if any(r["net"] == n for r in runs)]  # the nets this run measured
     cells = []
@@ -130,6 +158,11 @@ def summarize(runs):
                 by_rep.setdefault(r["rep"], {})[r["side"]] = r["samples_per_second"]
             pair_ratios = [v["soma"] / v["torch"] for v in by_rep.values()
                            if "soma" in v and "torch" in v]
+            cpu_by_rep = {}
+            for r in soma + torch:
+                if r.get("cpu_ms_per_sample"):
+                    cpu_by_rep.setdefault(r["rep"], {})[r["side"]] = r["cpu_ms_per_sample"]
+            cpu_ratios = [v["torch"] / v["soma"] for v in cpu_by_rep.values() if "soma" in v and "torch" in v]
             soma_rss = max((r["peak_rss_kib"] for r in soma if r["peak_rss_kib"]), default=None)
             torch_rss = max((r["peak_rss_kib"] for r in torch if r["peak_rss_kib"]), default=None)
             cells.append({
@@ -140,6 +173,9 @@ def summarize(runs):
                 "soma_sps_all": [round(r["samples_per_second"], 1) for r in soma],
                 "torch_sps_all": [round(r["samples_per_second"], 1) for r in torch],
                 "ratio_median_of_pairs": median(pair_ratios),
+                "soma_cpu_ms_per_sample_median": median([r.get("cpu_ms_per_sample") for r in soma]),
+                "torch_cpu_ms_per_sample_median": median([r.get("cpu_ms_per_sample") for r in torch]),
+                "cpu_ratio_median_of_pairs": median(cpu_ratios),
                 "soma_peak_rss_kib": soma_rss,
                 "torch_peak_rss_kib": torch_rss,
                 "rss_ratio": ratio(soma_rss, torch_rss),
@@ -177,6 +213,10 @@ def r2(x):
     return "-" if x is None else f"{x:.2f}x"
 
 
+def f3(x):
+    return "-" if x is None else f"{x:.3f}"
+
+
 def mib(kib):
     return "-" if kib is None else f"{kib / 1024:.0f}"
 
@@ -199,7 +239,8 @@ def print_table(cells, best, meta):
           f"({meta['cores']} cores)")
     print()
     hdr = (f"{'net':6} {'T':>2} | {'soma samp/s':>11} {'torch samp/s':>12} {'soma/torch':>10} "
-           f"{'target':>11} | {'soma MiB':>8} {'torch MiB':>9} {'ratio':>6} {'target':>12}")
+           f"{'target':>11} | {'soma MiB':>8} {'torch MiB':>9} {'ratio':>6} {'target':>12} | "
+           f"{'CPU ms/sample soma':>18} {'torch':>6} {'torch/soma':>10}")
     print(hdr)
     print("-" * len(hdr))
     for c in cells:
@@ -210,7 +251,9 @@ def print_table(cells, best, meta):
               f"{n0(c['torch_sps_median']):>12} {r2(c['ratio_median_of_pairs']):>10} "
               f"{'>=' + format(tgt, '.1f') + 'x ' + v:>11} | {mib(c['soma_peak_rss_kib']):>8} "
               f"{mib(c['torch_peak_rss_kib']):>9} {r2(c['rss_ratio']):>6} "
-              f"{'<=' + format(rss_target(c['net']), '.2f') + 'x ' + rv:>12}")
+              f"{'<=' + format(rss_target(c['net']), '.2f') + 'x ' + rv:>12} | "
+              f"{f3(c['soma_cpu_ms_per_sample_median']):>18} {f3(c['torch_cpu_ms_per_sample_median']):>6} "
+              f"{r2(c['cpu_ratio_median_of_pairs']):>10}")
     print()
     print("each side at its best thread count (the headline):")
     for b in best:
@@ -230,6 +273,8 @@ def print_table(cells, best, meta):
     print()
     print("samples/s: training loop only (data loading and evaluation excluded), median over reps;")
     print("soma/torch: median of the per-rep ratios of the interleaved pair; peak RSS: max over reps.")
+    print("CPU ms/sample: the training loop's user+sys CPU time per sample, (CPU - CPU of a one-batch")
+    print("run) / (samples - one batch), median over reps; torch/soma: median of the per-rep ratios.")
 
 
 def main():

@@ -1,211 +1,20 @@
-// Attention: the fused scaled dot-product kernel (a stable softmax over one score row at a time,
-// backward recomputing the probabilities row by row from the saved log-sum-exp), the
-// self-attention kind "mhaH[c]", the cross-attention composite "xattnH(SPEC)", and the
-// net-wide key-padding mask.
+// Attention: the fused scaled dot-product kernel (a stable softmax over one score row at a time;
+// backward recomputing the probabilities from the saved log-sum-exps, a chunk of query rows at
+// a time), the self-attention kind "mhaH[c]", the cross-attention composite "xattnH(SPEC)", and
+// the net-wide key-padding mask.
 //
 // Projections are token-wise GEMMs over the whole batch (soma_dense_forward on [n*T, D]);
 // only the score/softmax/weighted-sum part runs per (sample, head), one OpenMP work item each.
-// Every work item computes its rows the same way whatever the thread count. Each query row's
-// scores live in one row of Tk floats of the thread's scratch (O(T) per row, never an
-// [N,H,Tq,Tk] tensor); backward recomputes them from the row's saved log-sum-exp.
+// Every work item computes its rows the same way whatever the thread count. Scores live in a
+// few rows of Tk floats of the thread's scratch (forward: ATTN_R rows; backward: up to ATTN_QC
+// rows, never an [N,H,Tq,Tk] tensor); backward recomputes them from the saved log-sum-exps.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "nn/internal.h"
 
-// --- kernels ---------------------------------------------------------------------------
-
-/* Keys per row of the packed tables, rounded up to whole 8-lane vectors (zero-padded). */
-static inline int attn_tkp_(int Tk) { return (Tk + 7) & ~7; }
-
-typedef int32_t attn_v8i_ __attribute__((vector_size(32)));
-
-/* exp(x) on 8 lanes for x <= 0 (scores minus their row maximum), exactly 0 below -87 (masked
- * keys are -inf): Cephes' expf polynomial after x = n ln2 + r, |r| <= ln2/2, relative error
- * ~2e-7. Vector arithmetic only (libm's expf is a call per value: half the attention's time). */
-static inline soma__v8 attn_exp8_(soma__v8 x) {
-    const attn_v8i_ low = x < soma__v8_splat(-87.f); /* -1 where x < -87 */
-    attn_v8i_ xi, ci;
-    const soma__v8 c87 = soma__v8_splat(-87.f);
-    memcpy(&xi, &x, sizeof xi);
-    memcpy(&ci, &c87, sizeof ci);
-    xi = (xi & ~low) | (ci & low);
-    soma__v8 v;
-    memcpy(&v, &xi, sizeof v);
-    const soma__v8 t = v * 1.44269504088896341f + 0.5f;
-    attn_v8i_ ni = __builtin_convertvector(t, attn_v8i_); /* toward zero, then floor */
-    ni += __builtin_convertvector(ni, soma__v8) > t;
-    const soma__v8 fx = __builtin_convertvector(ni, soma__v8);
-    const soma__v8 r = v - fx * 0.693359375f + fx * 2.12194440e-4f;
-    soma__v8 p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                   4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.f;
-    attn_v8i_ e = (ni + 127) << 23, pi;
-    soma__v8 sc;
-    memcpy(&sc, &e, sizeof sc);
-    p = p * sc;
-    memcpy(&pi, &p, sizeof pi);
-    pi &= ~low;
-    memcpy(&p, &pi, sizeof p);
-    return p;
-}
-
-/* y[j] = exp(x[j]) for j < n, whole vectors (x and y hold n rounded up to 8). */
-static inline void attn_exp_(float *y, const float *x, int n) {
-    for (int j = 0; j < n; j += 8) SOMA__V8_STORE_PART(y + j, attn_exp8_(soma__v8_load(x + j)), 8);
-}
-
-/* kt[d][j] = k[j][d] for j < Tk, d < dh, zero for Tk <= j < tkp: the keys of one head as
- * columns, so that a score row is a sum over d of a query value times a row of kt, eight keys
- * to a vector. */
-static void attn_pack_(float *kt, const float *k, int Tk, int dh, int ldk) {
-    const int tkp = attn_tkp_(Tk);
-    for (int d = 0; d < dh; d++) {
-        float *r = kt + (size_t)d * tkp;
-        for (int j = 0; j < Tk; j++) r[j] = k[(size_t)j * ldk + d];
-        for (int j = Tk; j < tkp; j++) r[j] = 0.f;
-    }
-}
-
-/* Query rows are taken ATTN_R at a time: each key (value) vector loaded feeds ATTN_R
- * multiply-adds. A short last block repeats its last row; its results are not kept. */
-#define ATTN_R 4
-
-/* s[r][j] = scale * q_r . k_j for j < n (whole vectors: rows of s are tkp long) and r < ATTN_R;
- * -inf where the key is padding, where row r may not look (causal: j > i0 + r) and in the
- * lanes past n. */
-static inline void attn_scores4_(float *s, const float *const *q, const float *kt,
-                                 const uint8_t *pad, int n, int tkp, int dh, float scale,
-                                 int causal, int i0) {
-    for (int j = 0; j < n; j += 8) {
-        soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
-        for (int d = 0; d < dh; d++) {
-            const soma__v8 kv = soma__v8_load(kt + (size_t)d * tkp + j);
-            a0 += (q[0][d] * scale) * kv;
-            a1 += (q[1][d] * scale) * kv;
-            a2 += (q[2][d] * scale) * kv;
-            a3 += (q[3][d] * scale) * kv;
-        }
-        SOMA__V8_STORE_PART(s + j, a0, 8);
-        SOMA__V8_STORE_PART(s + tkp + j, a1, 8);
-        SOMA__V8_STORE_PART(s + 2 * (size_t)tkp + j, a2, 8);
-        SOMA__V8_STORE_PART(s + 3 * (size_t)tkp + j, a3, 8);
-    }
-    const int end = (n + 7) & ~7;
-    for (int r = 0; r < ATTN_R; r++) {
-        float *sr = s + (size_t)r * tkp;
-        if (pad)
-            for (int j = 0; j < n; j++)
-                if (pad[j]) sr[j] = -INFINITY;
-        int m = causal && i0 + r + 1 < n ? i0 + r + 1 : n;
-        for (int j = m; j < end; j++) sr[j] = -INFINITY; /* exp gives 0 there */
-    }
-}
-
-/* o_r[d] = w[r] * sum_j p_r[j] v_j[d] for d < dh, r < nr (rows of p are tkp long, rows of o
- * ldo apart). */
-static inline void attn_mix4_(float *o, int ldo, const float *p, int tkp, const float *v, int n,
-                              int dh, int ldk, const float *w, int nr) {
-    int d = 0;
-    for (; d + 8 <= dh; d += 8) {
-        soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
-        for (int j = 0; j < n; j++) {
-            const soma__v8 vv = soma__v8_load(v + (size_t)j * ldk + d);
-            a0 += p[j] * vv;
-            a1 += p[tkp + j] * vv;
-            a2 += p[2 * (size_t)tkp + j] * vv;
-            a3 += p[3 * (size_t)tkp + j] * vv;
-        }
-        const soma__v8 a[ATTN_R] = {a0, a1, a2, a3};
-        for (int r = 0; r < nr; r++) SOMA__V8_STORE_PART(o + (size_t)r * ldo + d, w[r] * a[r], 8);
-    }
-    for (; d < dh; d++)
-        for (int r = 0; r < nr; r++) {
-            float acc = 0.f;
-            for (int j = 0; j < n; j++) acc += p[(size_t)r * tkp + j] * v[(size_t)j * ldk + d];
-            o[(size_t)r * ldo + d] = w[r] * acc;
-        }
-}
-
-size_t soma_attn_scratch(int Tk, int dh, int threads) {
-    size_t tkp = (size_t)attn_tkp_(Tk);
-    return ((size_t)2 * dh * tkp + 2 * ATTN_R * tkp + 16) * (size_t)(threads < 1 ? 1 : threads);
-}
-
-static int attn_threads_(int threads, int items) {
-    int t = threads < 1 ? 1 : threads;
-#ifdef _OPENMP
-    if (t > omp_get_max_threads()) t = omp_get_max_threads();
-#else
-    t = 1;
-#endif
-    return t > items ? (items < 1 ? 1 : items) : t;
-}
-
-static int attn_thread_id_(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-/* One (sample, head): the keys packed once, then ATTN_R query rows at a time: their scores
- * (rows of Tk in scratch), maxima, exps, sums and the weighted sums of values. */
-SOMA_HOT static void attn_item_fwd_(float *on, float *ln, const float *qn, const float *kn,
-                                    const float *vn, const uint8_t *pn, int Tq, int Tk, int dh,
-                                    int ldq, int ldk, int ldo, int causal, float scale, float *kt) {
-    const int tkp = attn_tkp_(Tk);
-    float *s = kt + (size_t)2 * dh * tkp;
-    attn_pack_(kt, kn, Tk, dh, ldk);
-    for (int i0 = 0; i0 < Tq; i0 += ATTN_R) {
-        const int nr = Tq - i0 < ATTN_R ? Tq - i0 : ATTN_R;
-        const float *q[ATTN_R];
-        for (int r = 0; r < ATTN_R; r++) q[r] = qn + (size_t)(i0 + (r < nr ? r : nr - 1)) * ldq;
-        /* keys past the block's last row are hidden from all of its rows when causal */
-        const int m = causal && i0 + nr < Tk ? i0 + nr : Tk;
-        attn_scores4_(s, q, kt, pn, m, tkp, dh, scale, causal, i0);
-        float w[ATTN_R];
-        for (int r = 0; r < ATTN_R; r++) {
-            float *sr = s + (size_t)r * tkp, mx = -INFINITY, l = 0.f;
-            for (int j = 0; j < m; j++) mx = sr[j] > mx ? sr[j] : mx;
-            if (mx == -INFINITY) { /* no visible key: output 0 */
-                for (int j = 0; j < m; j++) sr[j] = 0.f;
-                w[r] = 0.f;
-                if (r < nr) ln[i0 + r] = -INFINITY;
-                continue;
-            }
-            for (int j = 0; j < m; j++) sr[j] -= mx;
-            attn_exp_(sr, sr, m);
-            for (int j = 0; j < m; j++) l += sr[j];
-            w[r] = 1.f / l;
-            if (r < nr) ln[i0 + r] = mx + logf(l);
-        }
-        attn_mix4_(on + (size_t)i0 * ldo, ldo, s, tkp, vn, m, dh, ldk, w, nr);
-    }
-}
-
-void soma_attn_forward(float *o, float *lse, const float *q, const float *k, const float *v,
-                       const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq, int ldk,
-                       int ldo, int causal, float *scratch, int threads) {
-    const float scale = 1.f / sqrtf((float)dh);
-    const int items = N * H, T = attn_threads_(threads, items);
-    const size_t slot = soma_attn_scratch(Tk, dh, 1);
-    (void)T;
-#pragma omp parallel num_threads(T) if (T > 1)
-    {
-        float *kt = scratch + (size_t)attn_thread_id_() * slot;
-#pragma omp for schedule(static)
-        for (int it = 0; it < items; it++) {
-            int n = it / H, h = it % H;
-            attn_item_fwd_(o + (size_t)n * Tq * ldo + (size_t)h * dh, lse + ((size_t)n * H + h) * Tq,
-                           q + (size_t)n * Tq * ldq + (size_t)h * dh, k + (size_t)n * Tk * ldk + (size_t)h * dh,
-                           v + (size_t)n * Tk * ldk + (size_t)h * dh, pad ? pad + (size_t)n * Tk : NULL, Tq,
-                           Tk, dh, ldq, ldk, ldo, causal, scale, kt);
-        }
-    }
-}
+// --- the reference ------------------------------------------------------------------
 
 /* Whether key j is visible to query i. */
 static int attn_sees_(const uint8_t *pad, int causal, int i, int j) {
@@ -246,71 +55,348 @@ void soma_attn_forward_ref(float *o, float *lse, const float *q, const float *k,
     soma_free(s);
 }
 
+// --- kernels ---------------------------------------------------------------------------
+
+/* Multiply-adds fused in the optimised kernels (GCC in ISO C mode rounds a * b + c twice
+ * unless told: -std=c11 implies -ffp-contract=off); the reference above is left as written. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+/* Helpers are inlined into the per-item kernels, so that they are compiled for each of their
+ * target clones (a helper left out of line runs the baseline's SSE code). */
+#define ATTN_INLINE static inline __attribute__((always_inline))
+
+/* Keys per row of the packed tables, rounded up to whole 8-lane vectors (zero-padded). */
+ATTN_INLINE int attn_tkp_(int Tk) { return (Tk + 7) & ~7; }
+
+/* Query rows are taken ATTN_R at a time: each key (value) vector loaded feeds ATTN_R
+ * multiply-adds. A short last block repeats its last row; its results are not kept. */
+#define ATTN_R 4
+/* Backward keeps the probabilities and score gradients of up to ATTN_QC query rows (a chunk)
+ * in scratch, so that dK and dV are two register-tiled products per chunk. A multiple of
+ * ATTN_R. */
+#define ATTN_QC 64
+
+typedef int32_t attn_v8i_ __attribute__((vector_size(32)));
+
+/* m ? a : b lane by lane (m: -1 or 0 in each lane, as a vector comparison gives). */
+ATTN_INLINE soma__v8 attn_sel_(attn_v8i_ m, soma__v8 a, soma__v8 b) {
+    attn_v8i_ ai, bi;
+    memcpy(&ai, &a, sizeof ai);
+    memcpy(&bi, &b, sizeof bi);
+    ai = (ai & m) | (bi & ~m);
+    soma__v8 r;
+    memcpy(&r, &ai, sizeof r);
+    return r;
+}
+
+/* exp(x) on 8 lanes for x <= 0 (scores minus their row maximum), exactly 0 below -87 (masked
+ * keys are -inf): Cephes' expf polynomial after x = n ln2 + r, |r| <= ln2/2, relative error
+ * ~2e-7. Vector arithmetic only (libm's expf is a call per value: half the attention's time). */
+ATTN_INLINE soma__v8 attn_exp8_(soma__v8 x) {
+    const attn_v8i_ low = x < soma__v8_splat(-87.f); /* -1 where x < -87 */
+    const soma__v8 v = attn_sel_(low, soma__v8_splat(-87.f), x);
+    const soma__v8 t = v * 1.44269504088896341f + 0.5f;
+    attn_v8i_ ni = __builtin_convertvector(t, attn_v8i_); /* toward zero, then floor */
+    ni += __builtin_convertvector(ni, soma__v8) > t;
+    const soma__v8 fx = __builtin_convertvector(ni, soma__v8);
+    const soma__v8 r = v - fx * 0.693359375f + fx * 2.12194440e-4f;
+    soma__v8 p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                   4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.f;
+    attn_v8i_ e = (ni + 127) << 23;
+    soma__v8 sc;
+    memcpy(&sc, &e, sizeof sc);
+    return attn_sel_(low, soma__v8_splat(0.f), p * sc);
+}
+
+/* kt[d][j] = scale * k[j][d] for j < Tk, d < dh, zero for Tk <= j < tkp: the keys of one head
+ * as columns, so that a score row is a sum over d of a query value times a row of kt, eight
+ * keys to a vector. */
+ATTN_INLINE void attn_pack_(float *kt, const float *k, int Tk, int dh, int ldk, float scale) {
+    const int tkp = attn_tkp_(Tk);
+    for (int d = 0; d < dh; d++) {
+        float *r = kt + (size_t)d * tkp;
+        for (int j = 0; j < Tk; j++) r[j] = scale * k[(size_t)j * ldk + d];
+        for (int j = Tk; j < tkp; j++) r[j] = 0.f;
+    }
+}
+
+/* s[r][j] = q_r . kt[.][j] for r < ATTN_R and j < n rounded up to whole vectors (rows of s
+ * are tkp long): two key vectors at a time, each query value loaded feeding two
+ * multiply-adds. */
+ATTN_INLINE void attn_dot4_(float *s, const float *const *q, const float *kt, int n, int tkp,
+                              int dh) {
+    const int end = (n + 7) & ~7;
+    int j = 0;
+    for (; j + 16 <= end; j += 16) {
+        soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int d = 0; d < dh; d++) {
+            const soma__v8 k0 = soma__v8_load(kt + (size_t)d * tkp + j), k1 = soma__v8_load(kt + (size_t)d * tkp + j + 8);
+            const float x0 = q[0][d], x1 = q[1][d], x2 = q[2][d], x3 = q[3][d];
+            a0 += x0 * k0, b0 += x0 * k1;
+            a1 += x1 * k0, b1 += x1 * k1;
+            a2 += x2 * k0, b2 += x2 * k1;
+            a3 += x3 * k0, b3 += x3 * k1;
+        }
+        SOMA__V8_STORE_PART(s + j, a0, 8);
+        SOMA__V8_STORE_PART(s + j + 8, b0, 8);
+        SOMA__V8_STORE_PART(s + tkp + j, a1, 8);
+        SOMA__V8_STORE_PART(s + tkp + j + 8, b1, 8);
+        SOMA__V8_STORE_PART(s + 2 * (size_t)tkp + j, a2, 8);
+        SOMA__V8_STORE_PART(s + 2 * (size_t)tkp + j + 8, b2, 8);
+        SOMA__V8_STORE_PART(s + 3 * (size_t)tkp + j, a3, 8);
+        SOMA__V8_STORE_PART(s + 3 * (size_t)tkp + j + 8, b3, 8);
+    }
+    for (; j < n; j += 8) {
+        soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+        for (int d = 0; d < dh; d++) {
+            const soma__v8 kv = soma__v8_load(kt + (size_t)d * tkp + j);
+            a0 += q[0][d] * kv;
+            a1 += q[1][d] * kv;
+            a2 += q[2][d] * kv;
+            a3 += q[3][d] * kv;
+        }
+        SOMA__V8_STORE_PART(s + j, a0, 8);
+        SOMA__V8_STORE_PART(s + tkp + j, a1, 8);
+        SOMA__V8_STORE_PART(s + 2 * (size_t)tkp + j, a2, 8);
+        SOMA__V8_STORE_PART(s + 3 * (size_t)tkp + j, a3, 8);
+    }
+}
+
+/* -inf in s's ATTN_R rows where the key is padding, where row r may not look (causal: j > i0
+ * + r), and in the lanes from n to the end of the last vector: exp gives 0 there. */
+ATTN_INLINE void attn_mask4_(float *s, const uint8_t *pad, int n, int tkp, int causal, int i0) {
+    const int end = (n + 7) & ~7;
+    for (int r = 0; r < ATTN_R; r++) {
+        float *sr = s + (size_t)r * tkp;
+        if (pad)
+            for (int j = 0; j < n; j++)
+                if (pad[j]) sr[j] = -INFINITY;
+        int m = causal && i0 + r + 1 < n ? i0 + r + 1 : n;
+        for (int j = m; j < end; j++) sr[j] = -INFINITY;
+    }
+}
+
+/* The largest of the first n values of a row (whole vectors; lanes past n are -inf). */
+ATTN_INLINE float attn_rowmax_(const float *s, int n) {
+    soma__v8 mv = soma__v8_load(s);
+    for (int j = 8; j < n; j += 8) {
+        const soma__v8 v = soma__v8_load(s + j);
+        mv = attn_sel_(v > mv, v, mv);
+    }
+    float mx = mv[0];
+    for (int l = 1; l < 8; l++) mx = mv[l] > mx ? mv[l] : mx;
+    return mx;
+}
+
+/* o_r[d] (+)= w[r] * sum_j p_r[j] v_j[d] for d < dh, r < nr, j < n: p_r[j] at p[r * pr + j *
+ * pj] (a row of scores: pr = tkp, pj = 1; a column: pr = 1, pj = tkp), rows of v ldv apart,
+ * of o ldo apart; added to o when acc. Two value vectors at a time where the head is 16 wide
+ * or more. The ATTN_R rows of p are read whatever nr is. */
+ATTN_INLINE void attn_mix4_(float *o, int ldo, const float *p, size_t pr, size_t pj, const float *v,
+                            int n, int dh, int ldv, const float *w, int nr, int acc) {
+    const float *p0 = p, *p1 = p + pr, *p2 = p + 2 * pr, *p3 = p + 3 * pr;
+    int d = 0;
+    for (; d + 16 <= dh; d += 16) {
+        soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int j = 0; j < n; j++) {
+            const soma__v8 v0 = soma__v8_load(v + (size_t)j * ldv + d), v1 = soma__v8_load(v + (size_t)j * ldv + d + 8);
+            const size_t o_ = (size_t)j * pj;
+            a0 += p0[o_] * v0, b0 += p0[o_] * v1;
+            a1 += p1[o_] * v0, b1 += p1[o_] * v1;
+            a2 += p2[o_] * v0, b2 += p2[o_] * v1;
+            a3 += p3[o_] * v0, b3 += p3[o_] * v1;
+        }
+        const soma__v8 a[ATTN_R] = {a0, a1, a2, a3}, b[ATTN_R] = {b0, b1, b2, b3};
+        for (int r = 0; r < nr; r++) {
+            float *orow = o + (size_t)r * ldo + d;
+            soma__v8 x = w[r] * a[r], y = w[r] * b[r];
+            if (acc) x += soma__v8_load(orow), y += soma__v8_load(orow + 8);
+            SOMA__V8_STORE_PART(orow, x, 8);
+            SOMA__V8_STORE_PART(orow + 8, y, 8);
+        }
+    }
+    for (; d + 8 <= dh; d += 8) {
+        soma__v8 a0 = soma__v8_splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < n; j++) {
+            const soma__v8 vv = soma__v8_load(v + (size_t)j * ldv + d);
+            const size_t o_ = (size_t)j * pj;
+            a0 += p0[o_] * vv;
+            a1 += p1[o_] * vv;
+            a2 += p2[o_] * vv;
+            a3 += p3[o_] * vv;
+        }
+        const soma__v8 a[ATTN_R] = {a0, a1, a2, a3};
+        for (int r = 0; r < nr; r++) {
+            float *orow = o + (size_t)r * ldo + d;
+            soma__v8 x = w[r] * a[r];
+            if (acc) x += soma__v8_load(orow);
+            SOMA__V8_STORE_PART(orow, x, 8);
+        }
+    }
+    for (; d < dh; d++)
+        for (int r = 0; r < nr; r++) {
+            float x = 0.f;
+            for (int j = 0; j < n; j++) x += p[r * pr + (size_t)j * pj] * v[(size_t)j * ldv + d];
+            o[(size_t)r * ldo + d] = w[r] * x + (acc ? o[(size_t)r * ldo + d] : 0.f);
+        }
+}
+
+/* The scratch layout of one thread, in floats: the packed keys kt and values vt [dh, tkp]
+ * each, ATTN_QC rows of probabilities and of score gradients [tkp] each, and the chunk's D_i
+ * [ATTN_QC] (forward uses kt and the first ATTN_R rows of probabilities). */
+size_t soma_attn_scratch(int Tk, int dh, int threads) {
+    size_t tkp = (size_t)attn_tkp_(Tk);
+    return ((size_t)2 * dh * tkp + 2 * (size_t)ATTN_QC * tkp + ATTN_QC + 16) * (size_t)(threads < 1 ? 1 : threads);
+}
+
+static int attn_threads_(int threads, int items) {
+    int t = threads < 1 ? 1 : threads;
+#ifdef _OPENMP
+    if (t > omp_get_max_threads()) t = omp_get_max_threads();
+#else
+    t = 1;
+#endif
+    return t > items ? (items < 1 ? 1 : items) : t;
+}
+
+static int attn_thread_id_(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* One (sample, head): the keys packed once (scaled by 1/sqrt(dh)), then ATTN_R query rows at
+ * a time: their scores (rows of Tk in scratch), maxima, exps, sums and the weighted sums of
+ * values. */
+SOMA_HOT static void attn_item_fwd_(float *on, float *ln, const float *qn, const float *kn,
+                                    const float *vn, const uint8_t *pn, int Tq, int Tk, int dh,
+                                    int ldq, int ldk, int ldo, int causal, float scale, float *kt) {
+    const int tkp = attn_tkp_(Tk);
+    float *s = kt + (size_t)2 * dh * tkp;
+    attn_pack_(kt, kn, Tk, dh, ldk, scale);
+    for (int i0 = 0; i0 < Tq; i0 += ATTN_R) {
+        const int nr = Tq - i0 < ATTN_R ? Tq - i0 : ATTN_R;
+        const float *q[ATTN_R];
+        for (int r = 0; r < ATTN_R; r++) q[r] = qn + (size_t)(i0 + (r < nr ? r : nr - 1)) * ldq;
+        /* keys past the block's last row are hidden from all of its rows when causal */
+        const int m = causal && i0 + nr < Tk ? i0 + nr : Tk, end = (m + 7) & ~7;
+        attn_dot4_(s, q, kt, m, tkp, dh);
+        attn_mask4_(s, pn, m, tkp, causal, i0);
+        float w[ATTN_R];
+        for (int r = 0; r < ATTN_R; r++) {
+            float *sr = s + (size_t)r * tkp;
+            const float mx = attn_rowmax_(sr, m);
+            if (mx == -INFINITY) { /* no visible key: output 0 */
+                for (int j = 0; j < end; j++) sr[j] = 0.f;
+                w[r] = 0.f;
+                if (r < nr) ln[i0 + r] = -INFINITY;
+                continue;
+            }
+            soma__v8 sum = soma__v8_splat(0.f);
+            for (int j = 0; j < end; j += 8) {
+                const soma__v8 e = attn_exp8_(soma__v8_load(sr + j) - mx);
+                SOMA__V8_STORE_PART(sr + j, e, 8);
+                sum += e;
+            }
+            const float l = ((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7]));
+            w[r] = 1.f / l;
+            if (r < nr) ln[i0 + r] = mx + logf(l);
+        }
+        attn_mix4_(on + (size_t)i0 * ldo, ldo, s, (size_t)tkp, 1, vn, m, dh, ldk, w, nr, 0);
+    }
+}
+
+void soma_attn_forward(float *o, float *lse, const float *q, const float *k, const float *v,
+                       const uint8_t *pad, int N, int Tq, int Tk, int H, int dh, int ldq, int ldk,
+                       int ldo, int causal, float *scratch, int threads) {
+    const float scale = 1.f / sqrtf((float)dh);
+    const int items = N * H, T = attn_threads_(threads, items);
+    const size_t slot = soma_attn_scratch(Tk, dh, 1);
+    (void)T;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        float *kt = scratch + (size_t)attn_thread_id_() * slot;
+#pragma omp for schedule(static)
+        for (int it = 0; it < items; it++) {
+            int n = it / H, h = it % H;
+            attn_item_fwd_(o + (size_t)n * Tq * ldo + (size_t)h * dh, lse + ((size_t)n * H + h) * Tq,
+                           q + (size_t)n * Tq * ldq + (size_t)h * dh, k + (size_t)n * Tk * ldk + (size_t)h * dh,
+                           v + (size_t)n * Tk * ldk + (size_t)h * dh, pad ? pad + (size_t)n * Tk : NULL, Tq,
+                           Tk, dh, ldq, ldk, ldo, causal, scale, kt);
+        }
+    }
+}
+
 /* With P the probabilities, dO the output gradient and D_i = dO_i . O_i:
- *     dV += P^T dO,   dS = P * (dO V^T - D),   dQ = scale dS K,   dK += scale dS^T Q.
- * Per (sample, head), the keys and values packed as columns, each query row's probabilities
- * recomputed from its log-sum-exp. */
+ *     dV = P^T dO,   dS = P * (dO V^T - D),   dQ = scale dS K,   dK = scale dS^T Q.
+ * Per (sample, head), the keys (scaled) and values packed as columns; ATTN_QC query rows at a
+ * time (a chunk), ATTN_R rows at a time within it: the probabilities recomputed from the rows'
+ * log-sum-exps, the score gradients, dQ; then dK^T += Q^T dS and dV^T += dO^T P over the
+ * chunk's rows, kept as [dh, tkp] and written out transposed at the end. */
 SOMA_HOT static void attn_item_bwd_(float *dq, float *dk, float *dv, const float *dout,
                                     const float *o, const float *ln, const float *q,
                                     const float *k, const float *v, const uint8_t *pn, int Tq,
                                     int Tk, int dh, int ldq, int ldk, int ldo, int causal,
                                     float scale, float *kt) {
     const int tkp = attn_tkp_(Tk);
-    float *vt = kt + (size_t)dh * tkp, *p = vt + (size_t)dh * tkp, *ds = p + (size_t)ATTN_R * tkp;
-    attn_pack_(kt, k, Tk, dh, ldk);
-    attn_pack_(vt, v, Tk, dh, ldk);
-    for (int j = 0; j < Tk; j++) {
-        memset(dk + (size_t)j * ldk, 0, (size_t)dh * sizeof *dk);
-        memset(dv + (size_t)j * ldk, 0, (size_t)dh * sizeof *dv);
-    }
-    for (int i0 = 0; i0 < Tq; i0 += ATTN_R) {
-        const int nr = Tq - i0 < ATTN_R ? Tq - i0 : ATTN_R;
-        const float *qr[ATTN_R], *gr[ATTN_R];
-        for (int r = 0; r < ATTN_R; r++) {
-            int i = i0 + (r < nr ? r : nr - 1);
-            qr[r] = q + (size_t)i * ldq;
-            gr[r] = dout + (size_t)i * ldo;
-        }
-        const int m = causal && i0 + nr < Tk ? i0 + nr : Tk;
-        attn_scores4_(p, qr, kt, pn, m, tkp, dh, scale, causal, i0);
-        attn_scores4_(ds, gr, vt, NULL, m, tkp, dh, 1.f, 0, i0); /* dP = dO . v_j */
-        for (int r = 0; r < ATTN_R; r++) {
-            float *pr = p + (size_t)r * tkp, *dr = ds + (size_t)r * tkp;
-            const float L = r < nr ? ln[i0 + r] : -INFINITY;
-            if (L == -INFINITY) { /* a repeated row, or one that saw no key: no gradient */
-                for (int j = 0; j < m; j++) pr[j] = dr[j] = 0.f;
-                continue;
-            }
-            const float *gi = gr[r], *oi = o + (size_t)(i0 + r) * ldo;
+    float *vt = kt + (size_t)dh * tkp, *P = vt + (size_t)dh * tkp, *dS = P + (size_t)ATTN_QC * tkp;
+    float *Dc = dS + (size_t)ATTN_QC * tkp; /* [ATTN_QC] */
+    attn_pack_(kt, k, Tk, dh, ldk, scale);
+    attn_pack_(vt, v, Tk, dh, ldk, 1.f);
+    const float one[ATTN_R] = {1.f, 1.f, 1.f, 1.f};
+    for (int c0 = 0; c0 < Tq; c0 += ATTN_QC) {
+        const int nc = Tq - c0 < ATTN_QC ? Tq - c0 : ATTN_QC;
+        for (int i = 0; i < nc; i++) { /* D_i, all first: the rows' loads overlap */
+            const float *gi = dout + (size_t)(c0 + i) * ldo, *oi = o + (size_t)(c0 + i) * ldo;
             float Di = 0.f;
             for (int d = 0; d < dh; d++) Di += gi[d] * oi[d];
-            for (int j = 0; j < m; j++) pr[j] -= L;
-            attn_exp_(pr, pr, m);
-            for (int j = 0; j < m; j++) dr[j] = pr[j] * (dr[j] - Di) * scale;
+            Dc[i] = Di;
         }
-        /* dq_r = sum_j ds_r[j] k_j */
-        const float one[ATTN_R] = {1.f, 1.f, 1.f, 1.f};
-        attn_mix4_(dq + (size_t)i0 * ldq, ldq, ds, tkp, k, m, dh, ldk, one, nr);
-        /* dk_j += sum_r ds_r[j] q_r,  dv_j += sum_r p_r[j] dO_r (rows past nr have p = ds = 0) */
-        for (int j = 0; j < m; j++) {
-            float *dkj = dk + (size_t)j * ldk, *dvj = dv + (size_t)j * ldk;
-            const float p0 = p[j], p1 = p[tkp + j], p2 = p[2 * (size_t)tkp + j], p3 = p[3 * (size_t)tkp + j];
-            const float s0 = ds[j], s1 = ds[tkp + j], s2 = ds[2 * (size_t)tkp + j], s3 = ds[3 * (size_t)tkp + j];
-            if (p0 == 0.f && p1 == 0.f && p2 == 0.f && p3 == 0.f) continue;
-            int d = 0;
-            for (; d + 8 <= dh; d += 8) {
-                soma__v8 vk = soma__v8_load(dkj + d), vv = soma__v8_load(dvj + d);
-                vk += s0 * soma__v8_load(qr[0] + d) + s1 * soma__v8_load(qr[1] + d) +
-                      s2 * soma__v8_load(qr[2] + d) + s3 * soma__v8_load(qr[3] + d);
-                vv += p0 * soma__v8_load(gr[0] + d) + p1 * soma__v8_load(gr[1] + d) +
-                      p2 * soma__v8_load(gr[2] + d) + p3 * soma__v8_load(gr[3] + d);
-                SOMA__V8_STORE_PART(dkj + d, vk, 8);
-                SOMA__V8_STORE_PART(dvj + d, vv, 8);
+        for (int i0 = c0; i0 < c0 + nc; i0 += ATTN_R) {
+            const int nr = c0 + nc - i0 < ATTN_R ? c0 + nc - i0 : ATTN_R;
+            float *p = P + (size_t)(i0 - c0) * tkp, *ds = dS + (size_t)(i0 - c0) * tkp;
+            const float *qr[ATTN_R], *gr[ATTN_R];
+            for (int r = 0; r < ATTN_R; r++) {
+                int i = i0 + (r < nr ? r : nr - 1);
+                qr[r] = q + (size_t)i * ldq;
+                gr[r] = dout + (size_t)i * ldo;
             }
-            for (; d < dh; d++) {
-                dkj[d] += s0 * qr[0][d] + s1 * qr[1][d] + s2 * qr[2][d] + s3 * qr[3][d];
-                dvj[d] += p0 * gr[0][d] + p1 * gr[1][d] + p2 * gr[2][d] + p3 * gr[3][d];
+            const int m = causal && i0 + nr < Tk ? i0 + nr : Tk, end = (m + 7) & ~7;
+            attn_dot4_(p, qr, kt, m, tkp, dh);
+            attn_mask4_(p, pn, m, tkp, causal, i0);
+            attn_dot4_(ds, gr, vt, m, tkp, dh); /* dP = dO . v_j, finite in every lane */
+            for (int r = 0; r < ATTN_R; r++) {
+                float *pr = p + (size_t)r * tkp, *dr = ds + (size_t)r * tkp;
+                const float L = r < nr ? ln[i0 + r] : -INFINITY;
+                if (L == -INFINITY) { /* a repeated row, or one that saw no key: no gradient */
+                    memset(pr, 0, (size_t)tkp * sizeof *pr);
+                    memset(dr, 0, (size_t)tkp * sizeof *dr);
+                    continue;
+                }
+                const float Di = Dc[i0 - c0 + r];
+                for (int j = 0; j < end; j += 8) {
+                    const soma__v8 e = attn_exp8_(soma__v8_load(pr + j) - L);
+                    SOMA__V8_STORE_PART(pr + j, e, 8);
+                    SOMA__V8_STORE_PART(dr + j, e * (soma__v8_load(dr + j) - Di) * scale, 8);
+                }
+                for (int j = end; j < tkp; j++) pr[j] = dr[j] = 0.f;
             }
+            /* dq_r = sum_j ds_r[j] k_j */
+            attn_mix4_(dq + (size_t)i0 * ldq, ldq, ds, (size_t)tkp, 1, k, m, dh, ldk, one, nr, 0);
+        }
+        /* dk_j (+)= sum_i ds_i[j] q_i, dv_j (+)= sum_i p_i[j] dO_i over the chunk's rows */
+        for (int j0 = 0; j0 < Tk; j0 += ATTN_R) {
+            const int nj = Tk - j0 < ATTN_R ? Tk - j0 : ATTN_R;
+            attn_mix4_(dk + (size_t)j0 * ldk, ldk, dS + j0, 1, (size_t)tkp, q + (size_t)c0 * ldq, nc, dh, ldq,
+                       one, nj, c0 > 0);
+            attn_mix4_(dv + (size_t)j0 * ldk, ldk, P + j0, 1, (size_t)tkp, dout + (size_t)c0 * ldo, nc, dh,
+                       ldo, one, nj, c0 > 0);
         }
     }
 }
@@ -337,6 +423,10 @@ void soma_attn_backward(float *dq, float *dk, float *dv, const float *dout, cons
         }
     }
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 // --- shared by mha and xattn --------------------------------------------------------------
 

@@ -7,12 +7,17 @@
 
 // --- kernels ---------------------------------------------------------------------------
 
+/* The bias passes (copy into y, column sums of dy) are shared out over OpenMP threads above
+ * this many values; each value is computed the same way whatever the thread count. */
+#define DENSE_PAR_MIN ((size_t)1 << 16)
+
 /* y[N,O] = x[N,I] . w[O,I]^T + b[O]. The bias is written first and the GEMM accumulates onto
  * it (beta = 1), so the output is touched once more only when there is no bias. */
 void soma_dense_forward(float *y, const float *x, const float *w, const float *b, int N, int I,
                         int O) {
     if (N <= 0 || O <= 0) return;
     if (b) {
+#pragma omp parallel for schedule(static) if ((size_t)N * O >= DENSE_PAR_MIN)
         for (int n = 0; n < N; n++) memcpy(y + (size_t)n * O, b, (size_t)O * sizeof *y);
     }
     soma_gemm(0, 1, N, O, I, 1.f, x, I, w, I, b ? 1.f : 0.f, y, O);
@@ -24,10 +29,17 @@ void soma_dense_backward(float *dx, float *dw, float *db, const float *dy, const
     if (N <= 0) return;
     if (dw) soma_gemm(1, 0, O, I, N, 1.f, dy, O, x, I, 1.f, dw, I);
     if (db) {
-        for (int n = 0; n < N; n++) {
-            const float *r = dy + (size_t)n * O;
+        /* each thread sums its own columns (blocks of 8) over every row, rows in order */
+#pragma omp parallel if ((size_t)N * O >= DENSE_PAR_MIN && O >= 16)
+        {
+            size_t lo, hi;
+            soma__split(((size_t)O + 7) / 8, &lo, &hi);
+            const int o0 = (int)lo * 8, o1 = (int)hi * 8 < O ? (int)hi * 8 : O;
+            for (int n = 0; n < N; n++) {
+                const float *r = dy + (size_t)n * O;
 #pragma omp simd
-            for (int o = 0; o < O; o++) db[o] += r[o];
+                for (int o = o0; o < o1; o++) db[o] += r[o];
+            }
         }
     }
     if (dx) soma_gemm(0, 0, N, I, O, 1.f, dy, O, w, I, 0.f, dx, I);

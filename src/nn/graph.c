@@ -333,13 +333,19 @@ static void graph_forward(soma_layer *l, float *y, const float *x, int n, soma_m
     graph_impl *g = l->impl;
     if (g->is_cat == 2) {
         const float *b = soma__chain_forward(&g->br[0], x, n, mode);
-        memcpy(y, b, (size_t)n * soma_shape_size(l->out) * sizeof *y);
+        const size_t total = (size_t)n * soma_shape_size(l->out);
+#pragma omp parallel if (total >= ((size_t)1 << 16))
+        {
+            size_t lo, hi;
+            soma__split(total, &lo, &hi);
+            memcpy(y + lo, b + lo, (hi - lo) * sizeof *y);
+        }
         return;
     }
     if (!g->is_cat) {
         const float *b = soma__chain_forward(&g->br[0], x, n, mode);
         size_t total = (size_t)n * soma_shape_size(l->in);
-#pragma omp simd
+#pragma omp parallel for simd schedule(static) if (total >= ((size_t)1 << 16))
         for (size_t i = 0; i < total; i++) y[i] = x[i] + b[i];
         return;
     }
@@ -365,7 +371,7 @@ static void graph_backward(soma_layer *l, float *dx, const float *dy, const floa
     if (!g->is_cat) {
         soma__chain_backward(&g->br[0], dx, dy, n, l->no_param_grads);
         if (dx) {
-#pragma omp simd
+#pragma omp parallel for simd schedule(static) if (nin >= ((size_t)1 << 16))
             for (size_t i = 0; i < nin; i++) dx[i] += dy[i];
         }
         return;

@@ -211,6 +211,86 @@ soma_synth_lif_opts soma_synth_lif_defaults(void);
  * (0: no synapse). SOMA_ERR_ARG on impossible options. */
 soma_status soma_synth_lif(const soma_synth_lif_opts *o, uint64_t seed, soma_spikes *spikes, float *w);
 
+// --- multi-session synthetic data (src/neuro/synth_sessions.c) ---------------------------
+
+/* Many recording sessions of one shared latent dynamical system, for pre-training and
+ * adapting population models across sessions (docs/fm_data.md). A reaching-like system:
+ * n_latents / 2 undamped rotations (periods spread evenly from period_min to period_max bins,
+ * the jPCA picture of motor cortex, Churchland et al. 2012) started from a condition-
+ * dependent initial state x0 = M [cos a, sin a, 1] / sqrt(2) for reach angle a (plus
+ * init_noise sd per latent; each trial's speed scaled by exp(speed_sd N(0,1))); the latents z
+ * are the states. Hand velocity [2] = B z (B fixed, unit-variance outputs). A shared pool of
+ * n_pool neurons, neuron p with readout w_p ~ N(0, w_scale^2 / n_latents) and baseline b_p =
+ * log(base_rate_hz bin_ms / 1000) + N(0, 0.3^2). Session i records units_min..units_max
+ * (uniform) distinct pool neurons, each with its own gain g = exp(gain_sd N(0,1)) and offset
+ * o ~ N(0, offset_sd^2): log rate = b_p + o + g w_p . z; counts are Poisson.
+ * Trial k's reach angle is 2 pi (k % n_conds) / n_conds (n_conds > 0: conditions shared by
+ * every session, as MC_Maze's) or uniform (n_conds 0).
+ * Anomalies: each trial is anomalous with probability anomaly_frac, of one kind drawn
+ * uniformly (labels in soma_session.anomaly):
+ *   DYNAMICS  altered dynamics parameters: every rotation's frequency times freq_scale
+ *   PULSE     an input pulse: at a bin drawn from [n_bins/4, 3 n_bins/4) the state jumps by
+ *             pulse * sqrt(n_latents) along a random unit direction (then rotates on)
+ *   UNITS     dropped and inserted units: round(unit_frac * units) units, half of them silent
+ *             (dropped), the rest replaced by pool neurons the session does not record
+ *             (inserted), with their own gains and offsets
+ * The pool, dynamics, M and B come from soma_rng stream 0 of seed; session i from stream i + 1,
+ * so any session can be made alone and is the same bit for bit. */
+typedef enum soma_anomaly_kind {
+    SOMA_ANOMALY_NONE = 0,
+    SOMA_ANOMALY_DYNAMICS,
+    SOMA_ANOMALY_PULSE,
+    SOMA_ANOMALY_UNITS,
+    SOMA_ANOMALY_KIND_COUNT
+} soma_anomaly_kind;
+const char *soma_anomaly_kind_name(soma_anomaly_kind k); /* "none", "dynamics", "pulse", "units" */
+
+typedef struct soma_sessions_opts {
+    int n_trials, n_bins;        /* per session (100, 50) */
+    int n_pool;                  /* shared neuron pool (200) */
+    int units_min, units_max;    /* neurons a session records, uniform in [min, max] (40, 80) */
+    int n_latents;               /* even (8) */
+    int n_conds;                 /* reach conditions (0: a uniform angle per trial) */
+    double bin_ms;               /* (20) */
+    double period_min, period_max; /* rotation periods, bins (12, 60) */
+    double base_rate_hz;         /* (15) */
+    double w_scale;              /* sd of the latent-driven log rate (0.8) */
+    double gain_sd, offset_sd;   /* per-session unit gains (log sd 0.3) and log-rate offsets (0.3) */
+    double init_noise;           /* trial-to-trial sd of the initial state per latent (0.2) */
+    double speed_sd;             /* log sd of each trial's speed (0.05) */
+    double anomaly_frac;         /* (0) */
+    double freq_scale;           /* DYNAMICS (2) */
+    double pulse;                /* PULSE (1.5) */
+    double unit_frac;            /* UNITS (0.3) */
+    double lif_rate_hz;          /* LIF sessions: the drive (Poisson input, Hz) of the network (400) */
+    uint64_t seed;               /* (1) */
+} soma_sessions_opts;
+soma_sessions_opts soma_sessions_opts_default(void);
+
+/* One session. LIF sessions (soma_session_make_lif) have spikes only: rates, latents, beh,
+ * unit_pool, gain, offset and angle are NULL, anomaly all NONE. */
+typedef struct soma_session {
+    soma_counts spikes; /* Poisson counts [trials, bins, units] */
+    float *rates;       /* [trials, bins, units] true expected counts per bin */
+    float *latents;     /* [trials, bins, n_latents] */
+    float *beh;         /* [trials, bins, beh_dims] hand velocity */
+    int n_latents, beh_dims;
+    int *unit_pool;     /* [units] the pool neuron each unit records */
+    float *gain, *offset; /* [units] */
+    float *angle;       /* [trials] reach angle, radians */
+    uint8_t *anomaly;   /* [trials] soma_anomaly_kind */
+    int index;          /* the session's index */
+    int lif;            /* 1: a spiking-network session */
+} soma_session;
+/* Session `index` (>= 0) of the family o describes. SOMA_ERR_ARG (with a message) on bad
+ * options: sizes < 1, odd n_latents, units_max > n_pool, rates, periods or shares out of
+ * range. Output zeroed on failure; free with soma_session_free. */
+soma_status soma_session_make(const soma_sessions_opts *o, int index, soma_session *out);
+/* A spiking-network session: soma_synth_lif (defaults; n = the session's unit count, drive
+ * lif_rate_hz) run for n_trials * n_bins * bin_ms, cut into consecutive trials and binned. */
+soma_status soma_session_make_lif(const soma_sessions_opts *o, int index, soma_session *out);
+void soma_session_free(soma_session *s); /* NULL and a zeroed struct are no-ops */
+
 // --- metrics, as the Neural Latents Benchmark's nlb_tools defines them (src/neuro/metrics.c)
 
 /* nlb_tools (evaluation.py) definitions, computed in double. Arrays are row-major

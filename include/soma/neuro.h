@@ -519,6 +519,191 @@ float *soma_lfads_grads(soma_lfads *m, size_t *n);
 int soma_lfads_n_tensors(const soma_lfads *m);
 const char *soma_lfads_tensor(const soma_lfads *m, int i, size_t *offset, size_t *n);
 
+// --- foundation model: the Neural Data Transformer (src/neuro/ndt*.c) -------------------
+
+/* NDT (Ye & Pandarinath 2021) with NDT2's context tokens (Joel Ye et al. 2023), pre-trained by
+ * masked modelling across sessions and adapted to new ones (docs/fm.md).
+ *
+ * Model, for a trial of session s (counts x [T, N_s]; every session has the model's T bins):
+ *   read-in     h_t = W_in^s x_t + b_in^s            [T, D]   (per session: N_s -> D)
+ *   context     [c_sess^s, c_subj^j, h_0 .. h_{T-1}]  [C + T, D] (C = 1, or 2 when the model
+ *               has subjects: a learned session token, then the session's subject's token)
+ *   trunk       a soma_net "pos,block<H>h<D>,...,layernorm" on [C + T, D] (nn.h's pre-norm
+ *               transformer blocks, learned positions over the C + T tokens, bidirectional)
+ *   read-out    log rate_t = W_out^s z_t + b_out^s   [T, N_s] (z_t: the trunk's output at bin
+ *               t, context tokens dropped; the latents); rates are expected counts per bin
+ * Masking: mask [T, N_s] (1 = masked) per trial; masked input entries are zeroed (held-out
+ * units, soma_ndt_data.heldout, are always masked). Loss = Poisson NLL (rate - y log rate, no
+ * log y!) summed over masked entries / number of masked entries in the batch.
+ *
+ * Training (soma_ndt_train): AdamW (torch.optim.AdamW's update) on the trunk, on the session
+ * and subject parameters of the sessions in the data (others untouched), a linear warm-up then
+ * cosine learning rate, global gradient-norm clip. A step draws `batch` trials from `mix`
+ * sessions (mix 1: a batch from one session at a time; sessions drawn with probability
+ * proportional to their training trials), sorted by session so every read-in/read-out is one
+ * GEMM over its group and the trunk one pass over the whole batch. A seeded share
+ * (valid_frac) of each session's trials is held out for validation (same split for a given
+ * seed and trial count). Every `ckpt_every` steps the whole state (model, AdamW moments, step,
+ * RNG, history, options) is written to ckpt_path (temp file + rename): soma_ndt_load and
+ * soma_ndt_train continue as if never stopped, bit for bit. Same data, options and seed: the
+ * same model, bit for bit, for any thread count. Buffers are allocated when train starts; a
+ * step allocates nothing.
+ *
+ * Usage:
+ *     soma_ndt *m;
+ *     soma_ndt_arch a = soma_ndt_arch_default(); a.n_bins = 50;
+ *     SOMA_TRY(soma_ndt_new(&m, &a));
+ *     int s0, s1;
+ *     SOMA_TRY(soma_ndt_add_session(m, 96, -1, &s0));       // 96 units, no subject
+ *     SOMA_TRY(soma_ndt_add_session(m, 120, -1, &s1));
+ *     soma_ndt_data d[2] = {{.counts = &c0, .session = s0}, {.counts = &c1, .session = s1}};
+ *     soma_ndt_train_opts o = soma_ndt_train_default();
+ *     SOMA_TRY(soma_ndt_train(m, d, 2, &o, -1));             // pre-train (-1: to o.steps)
+ *     SOMA_TRY(soma_ndt_save(m, "fm.ckpt"));
+ *     // adaptation: a new session, trunk frozen (o.train_trunk = 0), few trials
+ *     int s2; SOMA_TRY(soma_ndt_add_session(m, 80, -1, &s2));
+ *     soma_ndt_reset_run(m);                                 // fresh optimizer state, step 0
+ *     SOMA_TRY(soma_ndt_train(m, &(soma_ndt_data){.counts = &few, .session = s2}, 1, &o2, -1));
+ *     SOMA_TRY(soma_ndt_infer(m, s2, x, K, NULL, latents, logrates));
+ *
+ * Errors: SOMA_ERR_ARG on options out of range, an unknown session, counts whose bins or units
+ * do not fit; SOMA_ERR_IO / SOMA_ERR_FORMAT from checkpoint files. A model is used by one
+ * thread at a time; its kernels use OpenMP and BLAS threads. */
+
+typedef struct soma_ndt_arch {
+    int n_bins;    /* T, bins per trial (every session) (required; default 0) */
+    int d_model;   /* D, 64 */
+    int n_layers;  /* transformer blocks, 2 */
+    int n_heads;   /* H (divides D), 4; the feed-forward width is 4 D */
+    int subjects;  /* 0 (default): no subject tokens; n >= 1: n subject tokens, sessions name
+                      theirs (0..n-1) */
+    uint64_t seed; /* initialisation, 1 */
+} soma_ndt_arch;
+soma_ndt_arch soma_ndt_arch_default(void);
+
+typedef enum soma_ndt_mask_kind {
+    SOMA_NDT_MASK_BINS = 0,    /* whole time bins (all units): round(ratio T) bins a trial */
+    SOMA_NDT_MASK_UNITS = 1,   /* whole units (all bins): round(ratio N) units a trial */
+    SOMA_NDT_MASK_BOTH = 2,    /* bins and units, each at 1 - sqrt(1 - ratio), so that the
+                                  union covers about `ratio` of the entries (default) */
+    SOMA_NDT_MASK_KIND_COUNT
+} soma_ndt_mask_kind;
+
+typedef struct soma_ndt_train_opts {
+    long steps;              /* optimizer steps in the run, 2000 */
+    int batch;               /* trials a step, 32 */
+    int mix;                 /* sessions a step, 1 (the batch split among them as evenly as
+                                possible) */
+    float mask_ratio;        /* 0.25 (0 < ratio < 1) */
+    soma_ndt_mask_kind mask; /* SOMA_NDT_MASK_BOTH */
+    int forecast_bins;       /* F > 0: in a share forecast_share of the trials also mask the
+                                last F bins (trains forward prediction); 0 (default) */
+    float forecast_share;    /* 0.5 */
+    float lr, lr_min;        /* peak and final learning rate, 1e-3, 1e-5 */
+    long warmup;             /* linear warm-up steps, 100 */
+    float weight_decay;      /* AdamW's, on weight matrices only (not biases, tokens, norms), 0.01 */
+    float clip;              /* global gradient-norm clip, 1 (0: off) */
+    int train_trunk;         /* 1 (default): the trunk learns; 0: frozen (adaptation) */
+    float valid_frac;        /* held-out share of each session's trials, 0.1 (0: none) */
+    long eval_every;         /* validation every so many steps (and at the end), 100 */
+    long ckpt_every;         /* checkpoint every so many steps, 0 (off) */
+    const char *ckpt_path;   /* where (borrowed); needed when ckpt_every > 0 */
+    int progress;            /* 1: a soma_progress line on stderr (terminal form only when
+                                stderr is one) with masked NLL and bits per spike; 0 (default) */
+    uint64_t seed;           /* batches, masks and the validation split, 1 */
+} soma_ndt_train_opts;
+soma_ndt_train_opts soma_ndt_train_default(void);
+
+/* A session's trials for training or evaluation: counts [trials, n_bins, units of session]
+ * (borrowed) and the session id from soma_ndt_add_session. heldout [units] (may be NULL):
+ * units always masked at the input (so never seen) and always scored: co-smoothing's held-out
+ * units, whose rates the model learns to predict from the others. */
+typedef struct soma_ndt_data {
+    const soma_counts *counts;
+    int session;
+    const uint8_t *heldout;
+} soma_ndt_data;
+
+typedef struct soma_ndt soma_ndt; /* opaque */
+
+/* An untrained model with no sessions. SOMA_ERR_ARG on sizes out of range. */
+soma_status soma_ndt_new(soma_ndt **out, const soma_ndt_arch *a);
+void soma_ndt_free(soma_ndt *m); /* NULL is a no-op */
+soma_ndt_arch soma_ndt_get_arch(const soma_ndt *m);
+/* Adds a session of n_units units (subject -1: none; else 0..arch.subjects-1) with fresh
+ * read-in, read-out and session token (initialised from the model's seed and the session's
+ * index); *session receives its id (0, 1, ... in order of addition). */
+soma_status soma_ndt_add_session(soma_ndt *m, int n_units, int subject, int *session);
+int soma_ndt_n_sessions(const soma_ndt *m);
+int soma_ndt_session_units(const soma_ndt *m, int session); /* -1 when unknown */
+/* Parameter counts: the shared trunk, and one session's own (read-in, read-out, token). */
+size_t soma_ndt_n_params(const soma_ndt *m, int session /* -1: the trunk */);
+
+/* Trains on the n data sets (each a known session, at most once) until the run
+ * has taken o->steps steps or, until_step >= 0, until_step steps (for tests that stop a run
+ * and resume it). A new run starts at step 0 with zero AdamW moments; soma_ndt_load restores a
+ * run in progress, which continues only with the options it was saved with (SOMA_ERR_ARG
+ * otherwise: compare soma_ndt_get_train_opts). */
+soma_status soma_ndt_train(soma_ndt *m, const soma_ndt_data *d, int n, const soma_ndt_train_opts *o,
+                           long until_step);
+/* Ends the run: step 0, AdamW moments zero, history cleared (before adaptation). */
+void soma_ndt_reset_run(soma_ndt *m);
+long soma_ndt_step(const soma_ndt *m);
+/* The options of the run in progress (defaults when none). */
+soma_ndt_train_opts soma_ndt_get_train_opts(const soma_ndt *m);
+
+/* The run's history at every evaluation (borrowed, n_evals entries each): step, training loss
+ * (mean masked NLL per masked entry of the steps since the last evaluation), validation masked
+ * NLL per entry and bits per spike on the masked entries (NAN without validation trials), and
+ * the seconds spent training so far. */
+typedef struct soma_ndt_history {
+    int n_evals;
+    const long *step;
+    const float *train_nll, *valid_nll, *valid_bps;
+    double train_seconds;
+} soma_ndt_history;
+soma_ndt_history soma_ndt_get_history(const soma_ndt *m);
+
+/* The whole model and run state (see above); soma_ndt_load builds a new model from a file. */
+soma_status soma_ndt_save(soma_ndt *m, const char *path);
+soma_status soma_ndt_load(soma_ndt **out, const char *path);
+
+/* Masks: mask [K, T, N] (1 = masked) drawn for K trials by the rule of `kind` at `ratio` with
+ * rng; forecast_bins / forecast_share as in the training options (0: none). */
+void soma_ndt_mask_draw(uint8_t *mask, int K, int T, int N, float ratio, soma_ndt_mask_kind kind,
+                        int forecast_bins, float forecast_share, soma_rng *rng);
+
+/* Forward pass in eval mode on K trials x [K, T, N_s] of a session. mask [K, T, N_s] (may be
+ * NULL: nothing masked) zeroes those inputs. latents [K, T, D] (the trunk's output at the
+ * bins) and logrates [K, T, N_s] may each be NULL. Any K >= 1 (processed in chunks). */
+soma_status soma_ndt_infer(soma_ndt *m, int session, const float *x, int K, const uint8_t *mask,
+                           float *latents, float *logrates);
+/* Loss of one batch (K <= the largest batch of the last train or infer, or any K: buffers grow
+ * outside a step), for tests and custom loops: the masked Poisson NLL per masked entry as in
+ * training, *loss; grad 1: gradients of every parameter (trunk and this session) are WRITTEN
+ * to the gradient blocks (soma_ndt_grads). */
+soma_status soma_ndt_batch_loss(soma_ndt *m, int session, const float *x, int K, const uint8_t *mask,
+                                int grad, double *loss);
+/* The model's parameters and gradients as flat blocks: session -1 the trunk (the soma_net's
+ * blocks), -2 the subject tokens [subjects, D] (NULL, *n 0 without subjects; they learn when
+ * the trunk does), else that session's read-in weight [D, N] and bias [D], read-out weight
+ * [N, D] and bias [N], session token [D] in that order. */
+float *soma_ndt_params(soma_ndt *m, int session, size_t *n);
+float *soma_ndt_grads(soma_ndt *m, int session, size_t *n);
+
+/* Evaluation on the masked entries of n_draws masks a trial (drawn from seed by the kind and
+ * ratio given): nll per masked entry and bits per spike (against each unit's mean count over
+ * the data as the null rate); either may be NULL. The held-out units of d are masked too. */
+soma_status soma_ndt_eval(soma_ndt *m, const soma_ndt_data *d, float ratio, soma_ndt_mask_kind kind,
+                          int n_draws, uint64_t seed, double *nll, double *bps);
+/* Anomaly score of each trial: its mean masked Poisson NLL per masked entry over n_draws
+ * masks (seeded) at `ratio` (kind BOTH), score [trials] (higher: less like the training data). */
+soma_status soma_ndt_anomaly(soma_ndt *m, const soma_ndt_data *d, float ratio, int n_draws, uint64_t seed,
+                             float *score);
+/* Forward prediction: the last f bins of every trial masked (all units), rates [trials, f,
+ * N_s] predicted for them (expected counts per bin). */
+soma_status soma_ndt_forecast(soma_ndt *m, int session, const soma_counts *c, int f, float *rates);
+
 // --- connectivity inference: GLM, GNN, cross-correlograms (src/neuro/conn.c) ------------
 
 /* Every method scores each ordered pair from spikes alone: score[j * n + i] (caller's, n * n,

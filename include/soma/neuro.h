@@ -291,6 +291,78 @@ soma_status soma_session_make(const soma_sessions_opts *o, int index, soma_sessi
 soma_status soma_session_make_lif(const soma_sessions_opts *o, int index, soma_session *out);
 void soma_session_free(soma_session *s); /* NULL and a zeroed struct are no-ops */
 
+// --- few-shot baselines on a new session (src/neuro/fm_baselines.c) ----------------------
+
+/* What a population model adapted to a new session with few trials is compared with
+ * (docs/fm_data.md). A split of one session: train [trials] 1 for the few training trials,
+ * test [trials] 1 for the evaluation trials (disjoint from train), heldout [units] 1 for the
+ * co-smoothing held-out units; the last fwd_bins bins of a trial are its forward-prediction
+ * window. Each function fits on the training trials only and scores the test trials; every
+ * figure is an nlb_tools metric (soma_nlb_bits_per_spike, soma_nlb_vel_r2).
+ *   co-smoothing   soma_neuro_cosmooth (SMOOTH, or GPFA with gpfa_latents latents and
+ *                  gpfa_iter EM iterations) fit on the training trials' held-in units, its
+ *                  Poisson GLM readout of every unit fit on the training trials; co-bps of the
+ *                  test trials' held-out units over all bins
+ *   velocity       soma_fewshot_decode on the held-in units' counts smoothed by smooth_ms
+ *   forecasting    soma_fewshot_forecast_smooth: the causally smoothed counts (every unit) at
+ *                  the last observed bin, by ridge, to each unit's counts in each forward bin;
+ *                  fp-bps of the test trials' forward window (every unit)
+ *   anomalies      soma_fewshot_anomaly_smooth: two scores a trial, AUROC of perturbed-
+ *                  dynamics trials (DYNAMICS, PULSE) against normal test trials by the
+ *                  dynamics score, of UNITS trials by the units score
+ * Errors: SOMA_ERR_ARG on masks with an empty side, sizes or options out of range. */
+typedef struct soma_fewshot_opts {
+    double smooth_ms; /* Gaussian smoothing sd (40) */
+    int gpfa_latents; /* (8) */
+    int gpfa_iter;    /* EM iterations (50) */
+    int fwd_bins;     /* forward-prediction window, bins (10) */
+} soma_fewshot_opts;
+soma_fewshot_opts soma_fewshot_opts_default(void);
+
+/* Velocity (any behaviour) decoding: soma_nlb_vel_r2 from features feat [trials, bins, p]
+ * (smoothed rates, a model's latents) to beh [trials, bins, q], its ridge fit on the rows of
+ * the training trials, scored on the rows of the test trials. */
+soma_status soma_fewshot_decode(const float *feat, int p, const float *beh, int q, int n_trials, int n_bins,
+                                const uint8_t *train, const uint8_t *test, double *r2);
+/* Forward-prediction bits per spike of rates [trials, f, units] (expected counts of the last f
+ * bins of each trial; only test trials' rows are read) against c's counts there, over the test
+ * trials (soma_nlb_bits_per_spike, every unit). */
+soma_status soma_fewshot_fp_bps(const soma_counts *c, const uint8_t *test, int f, const float *rates, double *bps);
+/* The forecasting baseline: rates [trials, f, units] for every trial (see above): ridge with
+ * intercept from the causally smoothed (smooth_ms) counts of bin T - f - 1 (features
+ * standardised over the training trials) to the counts of the f forward bins, alpha from
+ * {1e-2 .. 1e4} (7 values, log-spaced, times the training trials) by the Poisson NLL of
+ * the floored forecasts in min(5, trials)-fold cross-validation over the training trials
+ * (contiguous folds; first best); rates floored at 0.1 x each unit's training mean count per bin + 1e-6 (a linear
+ * prediction can go negative; Poisson bits per spike punish near-zero rates hard). */
+soma_status soma_fewshot_forecast_smooth(const soma_counts *c, const uint8_t *train, int f, double smooth_ms,
+                                         float *rates);
+/* The anomaly baseline, two scores a trial (either may be NULL), every trial scored:
+ *   dyn[k]    how badly trial k's own smoothing predicts it: rates r = leave-one-bin-out
+ *             Gaussian smoothing (sd smooth_ms, the centre bin's weight 0) of its counts,
+ *             floored at 0.05 x the unit's training mean + 1e-4; Pearson's chi-square of the
+ *             counts under Poisson(r) as a z-score, z = sum ((y - r)^2 / r - 1) / sqrt(sum (2 +
+ *             1 / r)) over bins and units (its mean and variance were r the truth)
+ *   units[k]  how unlike the training trials each unit's spike count is: mean over units of
+ *             ((S_ku - m_u) / s_u)^2, S_ku the unit's total count in trial k, m_u and s_u the
+ *             mean and sd of it over the training trials (s_u floored at sqrt(m_u) and 0.5) */
+soma_status soma_fewshot_anomaly_smooth(const soma_counts *c, const uint8_t *train, double smooth_ms, float *dyn,
+                                        float *units);
+
+typedef struct soma_fewshot_res {
+    double co_bps_smooth, co_bps_gpfa; /* co-smoothing bits per spike, test trials */
+    double vel_r2;                     /* velocity R^2 from smoothed held-in rates (NAN: no behaviour) */
+    double fp_bps;                     /* forward prediction, test trials */
+    double auroc_dynamics, auroc_units; /* NAN when the test trials hold no such anomaly */
+    double seconds;                    /* soma_now() over the whole call */
+} soma_fewshot_res;
+/* Every baseline on one split of a session (beh [trials, bins, q] may be NULL). The
+ * co-smoothing, velocity and forecasting figures use the test trials whose anomaly (may be
+ * NULL: all normal) is NONE; the AUROCs use every test trial. */
+soma_status soma_fewshot_baselines(const soma_counts *c, const float *beh, int q, const uint8_t *anomaly,
+                                   const uint8_t *train, const uint8_t *test, const uint8_t *heldout,
+                                   const soma_fewshot_opts *o, soma_fewshot_res *out);
+
 // --- metrics, as the Neural Latents Benchmark's nlb_tools defines them (src/neuro/metrics.c)
 
 /* nlb_tools (evaluation.py) definitions, computed in double. Arrays are row-major

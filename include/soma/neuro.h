@@ -768,10 +768,14 @@ float *soma_ndt_grads(soma_ndt *m, int session, size_t *n);
  * the data as the null rate); either may be NULL. The held-out units of d are masked too. */
 soma_status soma_ndt_eval(soma_ndt *m, const soma_ndt_data *d, float ratio, soma_ndt_mask_kind kind,
                           int n_draws, uint64_t seed, double *nll, double *bps);
-/* Anomaly score of each trial: its mean masked Poisson NLL per masked entry over n_draws
- * masks (seeded) at `ratio` (kind BOTH), score [trials] (higher: less like the training data). */
-soma_status soma_ndt_anomaly(soma_ndt *m, const soma_ndt_data *d, float ratio, int n_draws, uint64_t seed,
-                             float *score);
+/* Anomaly score of each trial over n_draws masks (seeded) of the given kind at `ratio`: the
+ * model's Poisson NLL on the masked entries minus that of a per-trial baseline (each unit's
+ * mean count in that trial), per masked entry; score [trials], higher = less like the training
+ * data. The baseline removes trial-to-trial differences in firing rate that are not anomalies.
+ * Masking bins (SOMA_NDT_MASK_BINS) tests the dynamics in time; masking units tests the
+ * relations between units at each time. */
+soma_status soma_ndt_anomaly(soma_ndt *m, const soma_ndt_data *d, float ratio, soma_ndt_mask_kind kind, int n_draws,
+                             uint64_t seed, float *score);
 /* Forward prediction: the last f bins of every trial masked (all units), rates [trials, f,
  * N_s] predicted for them (expected counts per bin). */
 soma_status soma_ndt_forecast(soma_ndt *m, int session, const soma_counts *c, int f, float *rates);

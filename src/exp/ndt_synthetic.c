@@ -42,11 +42,14 @@ static const soma_opt opts_[] = {
     {"d-model", SOMA_OPT_INT, "64", 4, 1024, NULL, "NDT width", 1},
     {"layers", SOMA_OPT_INT, "2", 1, 24, NULL, "NDT transformer blocks", 1},
     {"heads", SOMA_OPT_INT, "4", 1, 64, NULL, "NDT attention heads", 0},
-    {"steps", SOMA_OPT_INT, "2000", 1, 10000000, NULL, "pre-training optimizer steps", 1},
+    {"steps", SOMA_OPT_INT, "6000", 1, 10000000, NULL, "pre-training optimizer steps", 1},
     {"adapt-steps", SOMA_OPT_INT, "600", 1, 10000000, NULL, "steps of each adaptation and each from-scratch run", 1},
     {"batch", SOMA_OPT_INT, "32", 1, 4096, NULL, "trials a step", 0},
     {"lr", SOMA_OPT_FLOAT, "0.001", 1e-6, 1, NULL, "peak learning rate (pre-training)", 0},
     {"adapt-lr", SOMA_OPT_FLOAT, "0.001", 1e-6, 1, NULL, "peak learning rate (adaptation and from scratch)", 0},
+    {"adapt-wd", SOMA_OPT_FLOAT, "10", 0, 1000, NULL, "adaptation of the pre-trained model: AdamW weight decay", 0},
+    {"scratch-wd", SOMA_OPT_FLOAT, "30", 0, 1000, NULL, "training from scratch: AdamW weight decay", 0},
+    {"finetune", SOMA_OPT_INT, "0", 0, 1, NULL, "adaptation: 1 = the pre-trained trunk learns too (0: frozen)", 0},
     {"mask", SOMA_OPT_FLOAT, "0.25", 0.01, 0.9, NULL, "mask ratio", 0},
     {"anomaly-draws", SOMA_OPT_INT, "8", 1, 1000, NULL, "masks a trial for the anomaly score", 0},
     {"anomaly-mask", SOMA_OPT_ENUM, "bins", 0, 0, "bins|units|both", "what the anomaly score masks", 0},
@@ -133,9 +136,10 @@ static const char *const METRIC_[N_METRICS] = {"co_bps", "vel_r2", "fp_bps", "an
 static const char *const MODEL_[N_MODELS] = {"pretrained", "scratch", "smoothing", "gpfa"};
 
 typedef struct run_cfg {
-    int T, f, batch, adapt_steps, draws;
+    int T, f, batch, adapt_steps, draws, finetune;
     float adapt_lr, mask;
     soma_ndt_mask_kind anomaly_mask;
+    float adapt_wd, scratch_wd;
     uint64_t seed;
 } run_cfg;
 
@@ -153,7 +157,7 @@ static double auroc_(const float *score, const uint8_t *anomaly, const uint8_t *
 }
 
 /* Trains m's session sid on the few trials (held-out units scored, never seen) and scores it. */
-static soma_status adapt_and_score_(soma_ndt *m, int sid, int train_trunk, const soma_session *s, const uint8_t *train,
+static soma_status adapt_and_score_(soma_ndt *m, int sid, int scratch, int train_trunk, const soma_session *s, const uint8_t *train,
                                     const uint8_t *test, const uint8_t *norm, const uint8_t *heldout, const run_cfg *rc,
                                     scores *out, float *anomaly_score, soma_ndt_history *hist) {
     const soma_counts *c = &s->spikes;
@@ -178,6 +182,7 @@ static soma_status adapt_and_score_(soma_ndt *m, int sid, int train_trunk, const
     o.mask_ratio = rc->mask;
     o.forecast_bins = rc->f;
     o.lr = rc->adapt_lr;
+    o.weight_decay = scratch ? rc->scratch_wd : rc->adapt_wd;
     o.warmup = rc->adapt_steps / 10;
     o.train_trunk = train_trunk;
     o.valid_frac = 0;
@@ -358,11 +363,18 @@ static soma_status run_(soma_exp_ctx *c) {
 
     // --- few-shot adaptation on each held-out session
     const char *am = soma_args_str(&c->args, "anomaly-mask");
-    const run_cfg rc = {T, f, batch, adapt_steps, draws, adapt_lr, mask,
-                        strcmp(am, "bins") == 0    ? SOMA_NDT_MASK_BINS
-                        : strcmp(am, "units") == 0 ? SOMA_NDT_MASK_UNITS
-                                                   : SOMA_NDT_MASK_BOTH,
-                        c->seed};
+    int finetune;
+    float adapt_wd, scratch_wd;
+    SOMA_TRY(soma_args_int(&c->args, "finetune", &finetune));
+    SOMA_TRY(soma_args_float(&c->args, "adapt-wd", &adapt_wd));
+    SOMA_TRY(soma_args_float(&c->args, "scratch-wd", &scratch_wd));
+    const run_cfg rc = {.T = T, .f = f, .batch = batch, .adapt_steps = adapt_steps, .draws = draws,
+                        .finetune = finetune, .adapt_lr = adapt_lr, .mask = mask, .adapt_wd = adapt_wd,
+                        .scratch_wd = scratch_wd,
+                        .anomaly_mask = strcmp(am, "bins") == 0    ? SOMA_NDT_MASK_BINS
+                                        : strcmp(am, "units") == 0 ? SOMA_NDT_MASK_UNITS
+                                                                   : SOMA_NDT_MASK_BOTH,
+                        .seed = c->seed};
     soma_fewshot_opts fo = soma_fewshot_opts_default();
     fo.fwd_bins = f, fo.gpfa_iter = gpfa_iter;
     const double t_adapt = soma_now();
@@ -409,7 +421,7 @@ static soma_status run_(soma_exp_ctx *c) {
                 if ((st = soma_ndt_add_session(m, N, -1, &sid)) != SOMA_OK) goto out;
                 scores sc;
                 const int keep = h == 0 && z == (n_sizes > 1 ? 1 : 0);
-                if ((st = adapt_and_score_(m, sid, model == SCR, s, train, test, norm, heldout, &rc, &sc,
+                if ((st = adapt_and_score_(m, sid, model == SCR, model == SCR || rc.finetune, s, train, test, norm, heldout, &rc, &sc,
                                            keep ? hscore + (size_t)model * K : NULL, NULL)) != SOMA_OK)
                     goto out;
                 const double v[N_METRICS] = {sc.co_bps, sc.vel_r2, sc.fp_bps, sc.auroc, sc.auroc_units};

@@ -157,9 +157,10 @@ static double auroc_(const float *score, const uint8_t *anomaly, const uint8_t *
 }
 
 /* Trains m's session sid on the few trials (held-out units scored, never seen) and scores it. */
-static soma_status adapt_and_score_(soma_ndt *m, int sid, int scratch, int train_trunk, const soma_session *s, const uint8_t *train,
-                                    const uint8_t *test, const uint8_t *norm, const uint8_t *heldout, const run_cfg *rc,
-                                    scores *out, float *anomaly_score, soma_ndt_history *hist) {
+static soma_status adapt_and_score_(soma_ndt *m, int sid, int scratch, int train_trunk, const soma_session *s,
+                                    const uint8_t *train, const uint8_t *test, const uint8_t *norm,
+                                    const uint8_t *heldout, const run_cfg *rc,
+                                    scores *out, float *anomaly_score) {
     const soma_counts *c = &s->spikes;
     const int K = c->n_trials, T = c->n_bins, N = c->n_units;
     const int D = soma_ndt_get_arch(m).d_model;
@@ -191,7 +192,6 @@ static soma_status adapt_and_score_(soma_ndt *m, int sid, int scratch, int train
     const soma_ndt_data d = {.counts = &few, .session = sid, .heldout = heldout};
     soma_ndt_reset_run(m);
     if ((st = soma_ndt_train(m, &d, 1, &o, -1)) != SOMA_OK) goto out;
-    if (hist) *hist = soma_ndt_get_history(m);
     /* co-smoothing and latents: every trial with its held-out units masked */
     for (size_t r = 0; r < (size_t)K * T; r++)
         for (int u = 0; u < N; u++) mask[r * N + u] = heldout[u] != 0;
@@ -421,8 +421,9 @@ static soma_status run_(soma_exp_ctx *c) {
                 if ((st = soma_ndt_add_session(m, N, -1, &sid)) != SOMA_OK) goto out;
                 scores sc;
                 const int keep = h == 0 && z == (n_sizes > 1 ? 1 : 0);
-                if ((st = adapt_and_score_(m, sid, model == SCR, model == SCR || rc.finetune, s, train, test, norm, heldout, &rc, &sc,
-                                           keep ? hscore + (size_t)model * K : NULL, NULL)) != SOMA_OK)
+                if ((st = adapt_and_score_(m, sid, model == SCR, model == SCR || rc.finetune, s, train, test, norm,
+                                           heldout, &rc, &sc,
+                                           keep ? hscore + (size_t)model * K : NULL)) != SOMA_OK)
                     goto out;
                 const double v[N_METRICS] = {sc.co_bps, sc.vel_r2, sc.fp_bps, sc.auroc, sc.auroc_units};
                 for (int i = 0; i < N_METRICS; i++) acc[i][model][z] += v[i];
@@ -431,7 +432,8 @@ static soma_status run_(soma_exp_ctx *c) {
         }
         if (h == 0) { /* anomaly score histograms: the first held-out session at the second size */
             if ((st = soma_fig_new(&fig, 1, 2, 1100, 380)) != SOMA_OK) goto out;
-            soma_fig_title(fig, "anomaly scores of a held-out session's test trials (masked NLL per entry)");
+            soma_fig_title(fig, "anomaly scores of a held-out session's test trials (masked NLL per entry minus a "
+                                "per-trial mean-rate model's)");
             enum { NB = 20 };
             for (int model = 0; model < 2; model++) {
                 const float *sc = hscore + (size_t)model * K;

@@ -26,6 +26,8 @@ static void free_bufs_(soma_ndt *m) {
     soma_free(m->gk);
     soma_free(m->gd);
     soma_free(m->idx);
+    soma_free(m->nmu);
+    m->nmu = NULL;
     m->x = m->y = m->lr = m->h = m->z = m->dz = m->tin = m->dtin = m->dtout = NULL;
     m->mask = NULL;
     m->gs = m->gk = m->gd = m->idx = NULL;
@@ -229,8 +231,9 @@ soma_status soma__ndt_reserve(soma_ndt *m, int B, int N) {
     m->gk = soma_alloc((size_t)B, sizeof(int));
     m->gd = soma_alloc((size_t)B, sizeof(int));
     m->idx = soma_alloc((size_t)B, sizeof(int));
+    m->nmu = soma_alloc((size_t)N, sizeof(double));
     if (!m->x || !m->y || !m->lr || !m->mask || !m->h || !m->z || !m->dz || !m->tin || !m->dtin || !m->dtout ||
-        !m->gs || !m->gk || !m->gd || !m->idx) {
+        !m->gs || !m->gk || !m->gd || !m->idx || !m->nmu) {
         free_bufs_(m);
         return soma_error(SOMA_ERR_NOMEM, "ndt: no memory for batches of %d trials of %d units", B, N);
     }

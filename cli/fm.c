@@ -523,6 +523,37 @@ static int finetune_(int argc, char **argv) {
     }
     const int E = c.n_trials - K;
     if ((st = slice_(&c, 0, K, &tr)) || (st = slice_(&c, K, E, &ev))) goto done;
+    int q = 0; /* behaviour dimensions (decode) */
+    if (!strcmp(task, "decode")) {
+        if (ends_(bpath, ".npy")) {
+            if ((st = soma_npy_read(bpath, &barr))) goto done;
+            if (barr.ndim != 3 || barr.shape[0] != c.n_trials || barr.shape[1] != T || barr.shape[2] < 1) {
+                st = soma_error(SOMA_ERR_ARG, "fm finetune: --behavior %s must be [%d, %d, dims]", bpath, c.n_trials, T);
+                goto done;
+            }
+            if ((st = soma_array_to_f32(&barr, &bt))) goto done;
+            q = (int)barr.shape[2];
+            beh = malloc(sizeof(float) * bt->n);
+            if (!beh) {
+                st = SOMA_ERR_NOMEM;
+                goto done;
+            }
+            memcpy(beh, bt->data, sizeof(float) * bt->n);
+        } else {
+            const soma_series *se = rec.n_units ? soma_recording_series(&rec, bpath) : NULL;
+            if (!se) {
+                st = soma_error(SOMA_ERR_ARG, "fm finetune: --behavior %s is neither an NPY nor a series of %s", bpath,
+                                data);
+                goto done;
+            }
+            q = se->dim;
+            if (!(beh = malloc(sizeof(float) * (size_t)c.n_trials * T * q))) {
+                st = SOMA_ERR_NOMEM;
+                goto done;
+            }
+            if ((st = soma_series_align(se, &c, beh))) goto done;
+        }
+    }
     int F = 0;
     if (!strcmp(task, "forecast")) {
         F = soma_args_given(&a, "forecast-bins") ? o.forecast_bins : 5;
@@ -573,35 +604,6 @@ static int finetune_(int argc, char **argv) {
     }
     /* evaluation */
     if (!strcmp(task, "decode")) {
-        int q = 0;
-        if (ends_(bpath, ".npy")) {
-            if ((st = soma_npy_read(bpath, &barr))) goto done;
-            if (barr.ndim != 3 || barr.shape[0] != c.n_trials || barr.shape[1] != T || barr.shape[2] < 1) {
-                st = soma_error(SOMA_ERR_ARG, "fm finetune: --behavior %s must be [%d, %d, dims]", bpath, c.n_trials, T);
-                goto done;
-            }
-            if ((st = soma_array_to_f32(&barr, &bt))) goto done;
-            q = (int)barr.shape[2];
-            beh = malloc(sizeof(float) * bt->n);
-            if (!beh) {
-                st = SOMA_ERR_NOMEM;
-                goto done;
-            }
-            memcpy(beh, bt->data, sizeof(float) * bt->n);
-        } else {
-            const soma_series *se = rec.n_units ? soma_recording_series(&rec, bpath) : NULL;
-            if (!se) {
-                st = soma_error(SOMA_ERR_ARG, "fm finetune: --behavior %s is neither an NPY nor a series of %s", bpath,
-                                data);
-                goto done;
-            }
-            q = se->dim;
-            if (!(beh = malloc(sizeof(float) * (size_t)c.n_trials * T * q))) {
-                st = SOMA_ERR_NOMEM;
-                goto done;
-            }
-            if ((st = soma_series_align(se, &c, beh))) goto done;
-        }
         if (!(lat = malloc(sizeof(float) * (size_t)c.n_trials * T * D))) {
             st = SOMA_ERR_NOMEM;
             goto done;

@@ -3,7 +3,7 @@
 # rotation), a run killed (SIGKILL) after its first checkpoint and resumed ends with the same
 # validation history, bit for bit, as an uninterrupted run; finetune for each task, with the
 # metrics in results.json recomputed by NumPy from the NPY outputs (co-bps, fp-bps, AUROC) and
-# decoding well above chance; bad options and files exit 2 with one "soma: ..." line.
+# decoding well above chance; NWB input (binned on an event, behaviour series for decoding); bad options and files exit 2 with one "soma: ..." line.
 set -u
 SOMA=${1:?usage: test_fm_cli.sh PATH_TO_SOMA}
 . "$(dirname "$0")/sh_util.sh" # PY, $T, ok/bad, expect, sh_report
@@ -126,6 +126,28 @@ assert s.shape == (30,) and abs(auc - j["anomaly_auroc"]) < 1e-9 and auc > 0.6, 
 assert "<svg" in open(d + "/an/scores.svg").read()[:400] and "<svg" in open(d + "/an/loss.svg").read()[:400]
 assert json.load(open(d + "/co_s/results.json"))["mode"] == "scratch"
 EOF
+
+# NWB sessions (tests/ref/gen_nwb.py's fixture, 8 trials of 5 units), binned on the go cue;
+# decoding its hand position from the latents
+SRC=${SOMA_SOURCE_DIR:-$(dirname "$0")/..}
+NWB=$SRC/tests/fixtures/neuro/session.nwb
+BIN=(--bin-ms 50 --align go_cue_time --pre-ms -200 --post-ms 800)
+expect 0 "pretrain nwb" "" -- "$SOMA" fm pretrain --data "$NWB,$NWB" "${BIN[@]}" --steps 20 --batch 4 --d-model 8 \
+    --layers 1 --heads 2 --valid 0.25 --eval-every 10 --out "$T/nwb.ckpt" --quiet
+"$SOMA" fm info "$T/nwb.ckpt" >"$T/ninfo" 2>&1 && grep -q "20 bins a trial" "$T/ninfo" && grep -q "units: 5 5" "$T/ninfo" &&
+    ok || bad "fm info nwb: $(cat "$T/ninfo")"
+expect 0 "finetune nwb decode" "" -- "$SOMA" fm finetune --ckpt "$T/nwb.ckpt" --data "$NWB" "${BIN[@]}" --task decode \
+    --behavior xy --train-trials 5 --steps 10 --warmup 2 --eval-every 5 -o "$T/nwbdec" --quiet
+$PY - "$T/nwbdec" <<'EOF' && ok || bad "nwb decode outputs"
+import json, sys
+import numpy as np
+d = sys.argv[1]
+j = json.load(open(d + "/results.json"))
+assert j["train_trials"] == 5 and j["eval_trials"] == 3 and isinstance(j["vel_r2"], float), j
+assert np.load(d + "/latents.npy").shape == (8, 20, 8)
+EOF
+expect 2 "nwb series" "nope" -- "$SOMA" fm finetune --ckpt "$T/nwb.ckpt" --data "$NWB" "${BIN[@]}" --task decode \
+    --behavior nope -o "$T/z"
 
 # bad input: exit 2, one line
 expect 2 "no --out" "--out" -- "$SOMA" fm pretrain --data "$T/sess"

@@ -271,6 +271,7 @@ static const soma_opt pre_opts_[] = {
     {"d-model", SOMA_OPT_INT, "64", 2, 4096, NULL, "transformer width", 0},
     {"layers", SOMA_OPT_INT, "2", 0, 64, NULL, "transformer blocks", 0},
     {"heads", SOMA_OPT_INT, "4", 1, 256, NULL, "attention heads (divide the width)", 0},
+    {"dropout", SOMA_OPT_FLOAT, "0.1", 0, 0.95, NULL, "dropout on the embeddings and after each block", 0},
     {"mix", SOMA_OPT_INT, "1", 1, 65536, NULL, "sessions a batch", 0},
     {"valid", SOMA_OPT_FLOAT, "0.1", 0, 0.9, NULL, "held-out share of each session's trials", 0},
     {"ckpt-every", SOMA_OPT_INT, "200", 0, 100000000, NULL, "checkpoint interval, steps (0: only at the end)", 0},
@@ -313,8 +314,8 @@ static int pretrain_(int argc, char **argv) {
         goto done;
     }
     int mix, ce, dm, nl, nh, ns = 0, strials, sbins;
-    double valid;
-    if ((st = soma_args_int(&a, "mix", &mix)) || (st = soma_args_int(&a, "ckpt-every", &ce)) ||
+    double valid, drop;
+    if ((st = soma_args_double(&a, "dropout", &drop)) || (st = soma_args_int(&a, "mix", &mix)) || (st = soma_args_int(&a, "ckpt-every", &ce)) ||
         (st = soma_args_int(&a, "d-model", &dm)) || (st = soma_args_int(&a, "layers", &nl)) ||
         (st = soma_args_int(&a, "heads", &nh)) || (st = soma_args_double(&a, "valid", &valid)) ||
         (st = soma_args_int(&a, "synthetic", &ns)) || (st = soma_args_int(&a, "synth-trials", &strials)) ||
@@ -360,6 +361,7 @@ static int pretrain_(int argc, char **argv) {
     } else {
         soma_ndt_arch ar = soma_ndt_arch_default();
         ar.n_bins = cs[0].n_bins, ar.d_model = dm, ar.n_layers = nl, ar.n_heads = nh, ar.seed = o.seed;
+        ar.dropout = (float)drop;
         if ((st = soma_ndt_new(&m, &ar))) goto done;
         for (int i = 0; i < n; i++)
             if ((st = soma_ndt_add_session(m, cs[i].n_units, -1, NULL))) goto done;
@@ -743,8 +745,8 @@ static int info_(int argc, char **argv) {
     if (st != SOMA_OK) return fail_(st);
     soma_ndt_arch a = soma_ndt_get_arch(m);
     soma_ndt_train_opts o = soma_ndt_get_train_opts(m);
-    printf("%s: NDT, %d bins a trial, width %d, %d blocks x %d heads, %zu trunk parameters\n", argv[0], a.n_bins,
-           a.d_model, a.n_layers, a.n_heads, soma_ndt_n_params(m, -1));
+    printf("%s: NDT, %d bins a trial, width %d, %d blocks x %d heads, dropout %g, %zu trunk parameters\n", argv[0],
+           a.n_bins, a.d_model, a.n_layers, a.n_heads, (double)a.dropout, soma_ndt_n_params(m, -1));
     printf("sessions: %d (units:", soma_ndt_n_sessions(m));
     for (int s = 0; s < soma_ndt_n_sessions(m); s++) printf(" %d", soma_ndt_session_units(m, s));
     printf(")\nrun: step %ld of %ld\n", soma_ndt_step(m), o.steps);

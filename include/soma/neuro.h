@@ -448,8 +448,9 @@ const char *soma_lfads_tensor(const soma_lfads *m, int i, size_t *offset, size_t
  *   read-in     h_t = W_in^s x_t + b_in^s            [T, D]   (per session: N_s -> D)
  *   context     [c_sess^s, c_subj^j, h_0 .. h_{T-1}]  [C + T, D] (C = 1, or 2 when the model
  *               has subjects: a learned session token, then the session's subject's token)
- *   trunk       a soma_net "pos,block<H>h<D>,...,layernorm" on [C + T, D] (nn.h's pre-norm
- *               transformer blocks, learned positions over the C + T tokens, bidirectional)
+ *   trunk       a soma_net "pos,dropoutP,block<H>h<D>,dropoutP,...,layernorm" on [C + T, D]
+ *               (nn.h's pre-norm transformer blocks, learned positions over the C + T tokens,
+ *               bidirectional; dropout in training only)
  *   read-out    log rate_t = W_out^s z_t + b_out^s   [T, N_s] (z_t: the trunk's output at bin
  *               t, context tokens dropped; the latents); rates are expected counts per bin
  * Masking: mask [T, N_s] (1 = masked) per trial; masked input entries are zeroed (held-out
@@ -498,6 +499,8 @@ typedef struct soma_ndt_arch {
     int subjects;  /* 0 (default): no subject tokens; n >= 1: n subject tokens, sessions name
                       theirs (0..n-1) */
     uint64_t seed; /* initialisation, 1 */
+    float dropout; /* inverted dropout on the token embeddings and after each block in training,
+                      0.1 (0: none); nn "dropoutP" layers, so resume stays exact */
 } soma_ndt_arch;
 soma_ndt_arch soma_ndt_arch_default(void);
 

@@ -44,22 +44,22 @@ EOF
 
 PRE=(--d-model 16 --layers 1 --heads 2 --batch 8 --lr 5e-3 --warmup 20 --eval-every 50 --quiet)
 expect 0 "pretrain folder" "" -- "$SOMA" fm pretrain --data "$T/sess" --out "$T/pre.ckpt" --results "$T/pre" \
-    --steps 300 --ckpt-every 100 "${PRE[@]}"
+    --steps 200 --ckpt-every 100 "${PRE[@]}"
 $PY - "$T/pre" <<'EOF' && ok || bad "pretrain outputs"
 import json, sys
 d = sys.argv[1]
 j = json.load(open(d + "/results.json"))
 h = j["history"]
-assert j["sessions"] == 3 and j["bins"] == 20 and j["steps"] == 300 and len(h) == 6, j
-assert [e["step"] for e in h] == [50, 100, 150, 200, 250, 300]
+assert j["sessions"] == 3 and j["bins"] == 20 and j["steps"] == 200 and len(h) == 4, j
+assert [e["step"] for e in h] == [50, 100, 150, 200]
 assert h[-1]["valid_bps"] > 0 and h[-1]["valid_nll"] < h[0]["valid_nll"], h
 assert "<svg" in open(d + "/loss.svg").read()[:400]
 EOF
-"$SOMA" fm info "$T/pre.ckpt" >"$T/info" 2>&1 && grep -q "units: 12 18 15" "$T/info" && grep -q "step 300 of 300" "$T/info" &&
+"$SOMA" fm info "$T/pre.ckpt" >"$T/info" 2>&1 && grep -q "units: 12 18 15" "$T/info" && grep -q "step 200 of 200" "$T/info" &&
     ok || bad "fm info: $(cat "$T/info")"
 
 # kill -9 after the first checkpoint, resume: the same history as an uninterrupted run
-RUN=(--data "$T/sess/s0.npy,$T/sess/s1.npy" --steps 1000 "${PRE[@]}")
+RUN=(--data "$T/sess/s0.npy,$T/sess/s1.npy" --steps 600 "${PRE[@]}")
 expect 0 "uninterrupted run" "" -- "$SOMA" fm pretrain "${RUN[@]}" --ckpt-every 0 --out "$T/a.ckpt" --results "$T/a"
 "$SOMA" fm pretrain "${RUN[@]}" --ckpt-every 100 --out "$T/b.ckpt" >/dev/null 2>&1 &
 pid=$!
@@ -70,22 +70,22 @@ done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 "$SOMA" fm info "$T/b.ckpt" >"$T/binfo" 2>&1
-if grep -q "step 1000 of 1000" "$T/binfo"; then
+if grep -q "step 600 of 600" "$T/binfo"; then
     bad "the run finished before it could be killed: $(cat "$T/binfo")"
 else
     echo "  killed at: $(grep run: "$T/binfo")"
-    grep -q "of 1000" "$T/binfo" && ok || bad "killed run's checkpoint: $(cat "$T/binfo")"
+    grep -q "of 600" "$T/binfo" && ok || bad "killed run's checkpoint: $(cat "$T/binfo")"
 fi
 expect 0 "resume" "" -- "$SOMA" fm pretrain "${RUN[@]}" --ckpt-every 100 --out "$T/b.ckpt" --results "$T/b" --resume
 $PY - "$T/a/results.json" "$T/b/results.json" <<'EOF' && ok || bad "resumed history differs"
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-assert a["steps"] == b["steps"] == 1000
+assert a["steps"] == b["steps"] == 600
 assert a["history"] == b["history"], [(x, y) for x, y in zip(a["history"], b["history"]) if x != y][:3]
 EOF
 
 # finetune, each task
-FT=(--ckpt "$T/pre.ckpt" --train-trials 30 --steps 200 --lr 5e-3 --warmup 20 --eval-every 100 --quiet)
+FT=(--ckpt "$T/pre.ckpt" --train-trials 30 --steps 120 --lr 5e-3 --warmup 20 --eval-every 100 --quiet)
 expect 0 "finetune decode" "" -- "$SOMA" fm finetune "${FT[@]}" --data "$T/new.npy" --task decode --behavior "$T/beh.npy" -o "$T/dec"
 expect 0 "finetune cosmooth" "" -- "$SOMA" fm finetune "${FT[@]}" --data "$T/new.npy" --task cosmooth -o "$T/co"
 expect 0 "finetune forecast" "" -- "$SOMA" fm finetune "${FT[@]}" --data "$T/new.npy" --task forecast --forecast-bins 4 -o "$T/fp"

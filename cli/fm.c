@@ -2,6 +2,7 @@
 //   soma fm pretrain --data A.npy,B.nwb,DIR ... --out CKPT     masked pre-training over sessions
 //   soma fm finetune --ckpt CKPT --data FILE --task T -o DIR   adaptation to a new session
 //   soma fm info CKPT                                          what a checkpoint holds
+//   soma fm synth --index I -o X.npy                           a synthetic session as NPY
 // Bad options, files and arrays: one line on stderr, exit 2. docs/fm.md.
 #define _DEFAULT_SOURCE
 #include <cjson/cJSON.h>
@@ -217,12 +218,12 @@ static void num_or_null_(cJSON *js, const char *k, double v) {
 
 // --- training options shared by both commands ------------------------------------------------
 
-#define TRAIN_OPTS(steps, lr)                                                                                       \
+#define TRAIN_OPTS(steps, lr, warmup)                                                                                       \
     {"steps", SOMA_OPT_INT, steps, 0, 100000000, NULL, "optimizer steps", 0},                                      \
         {"batch", SOMA_OPT_INT, "32", 1, 65536, NULL, "trials a step", 0},                                          \
         {"lr", SOMA_OPT_FLOAT, lr, 1e-8, 10, NULL, "peak learning rate (AdamW; warm-up, then cosine)", 0},         \
         {"lr-min", SOMA_OPT_FLOAT, "1e-5", 0, 10, NULL, "final learning rate", 0},                                  \
-        {"warmup", SOMA_OPT_INT, "100", 0, 100000000, NULL, "linear warm-up steps", 0},                             \
+        {"warmup", SOMA_OPT_INT, warmup, 0, 100000000, NULL, "linear warm-up steps", 0},                             \
         {"weight-decay", SOMA_OPT_FLOAT, "0.01", 0, 10, NULL, "AdamW weight decay (weight matrices)", 0},           \
         {"clip", SOMA_OPT_FLOAT, "1", 0, 1e9, NULL, "global gradient-norm clip (0: off)", 0},                      \
         {"mask-ratio", SOMA_OPT_FLOAT, "0.25", 0.001, 0.999, NULL, "share of entries masked", 0},                   \
@@ -276,7 +277,7 @@ static const soma_opt pre_opts_[] = {
     {"valid", SOMA_OPT_FLOAT, "0.1", 0, 0.9, NULL, "held-out share of each session's trials", 0},
     {"ckpt-every", SOMA_OPT_INT, "200", 0, 100000000, NULL, "checkpoint interval, steps (0: only at the end)", 0},
     BIN_OPTS,
-    TRAIN_OPTS("2000", "1e-3"),
+    TRAIN_OPTS("2000", "1e-3", "100"),
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -422,7 +423,7 @@ static const soma_opt fine_opts_[] = {
     {"draws", SOMA_OPT_INT, "8", 1, 10000, NULL, "anomaly: masks a trial", 0},
     {"valid", SOMA_OPT_FLOAT, "0", 0, 0.9, NULL, "held-out share of the adaptation trials (validation curve)", 0},
     BIN_OPTS,
-    TRAIN_OPTS("500", "3e-3"),
+    TRAIN_OPTS("300", "1e-3", "50"),
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -729,6 +730,52 @@ done:
     return st == SOMA_OK ? 0 : fail_(st);
 }
 
+// --- synth ---------------------------------------------------------------------------------
+
+static const soma_opt synth_opts_[] = {
+    {"index", SOMA_OPT_INT, "0", 0, 1000000, NULL, "which session (--synthetic N pre-trains on 0..N-1)", 0},
+    {"trials", SOMA_OPT_INT, "100", 1, 1000000, NULL, "trials", 0},
+    {"bins", SOMA_OPT_INT, "50", 2, 4096, NULL, "bins a trial", 0},
+    {"seed", SOMA_OPT_INT, "1", 0, 2147483647, NULL, "the family's seed (as fm pretrain --seed)", 0},
+    {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "counts NPY [trials, bins, units] to write (-o; required)", 0},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static int synth_(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: soma fm synth --index I [--trials 100] [--bins 50] -o X.npy\n"
+                   "Session I of the synthetic family that fm pretrain --synthetic N draws sessions 0..N-1\n"
+                   "from (the Lorenz system seen through 40-80 neurons of its own), as an NPY of counts: a\n"
+                   "new session to adapt to.\n\noptions:\n");
+            soma_cli_print_opts(synth_opts_);
+            return 0;
+        }
+    const char **av = malloc(sizeof(char *) * (size_t)(argc + 1));
+    if (!av) return fail_(SOMA_ERR_NOMEM);
+    for (int i = 0; i < argc; i++) av[i] = !strcmp(argv[i], "-o") ? "--out" : argv[i];
+    soma_args a;
+    soma_status st = soma_args_parse(&a, "fm synth", synth_opts_, argc, av);
+    free(av);
+    if (st != SOMA_OK) return fail_(st);
+    int idx, trials, bins, seed;
+    const char *out = soma_args_str(&a, "out");
+    soma_counts c = {0};
+    if ((st = soma_args_int(&a, "index", &idx)) || (st = soma_args_int(&a, "trials", &trials)) ||
+        (st = soma_args_int(&a, "bins", &bins)) || (st = soma_args_int(&a, "seed", &seed)))
+        goto done;
+    if (!out) {
+        st = soma_error(SOMA_ERR_ARG, "fm synth: -o X.npy is required");
+        goto done;
+    }
+    if ((st = synth_session_(idx, trials, bins, (uint64_t)seed, &c))) goto done;
+    st = soma_npy_write_f32(out, 3, (int[]){c.n_trials, c.n_bins, c.n_units}, c.x);
+done:
+    soma_counts_free(&c);
+    soma_args_free(&a);
+    return st == SOMA_OK ? 0 : fail_(st);
+}
+
 // --- info ------------------------------------------------------------------------------------
 
 static int info_(int argc, char **argv) {
@@ -756,7 +803,7 @@ static int info_(int argc, char **argv) {
 
 int soma_cli_fm(int argc, char **argv) {
     if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h") || !strcmp(argv[0], "help")) {
-        printf("usage: soma fm pretrain|finetune|info ...   (soma fm pretrain --help)\n"
+        printf("usage: soma fm pretrain|finetune|info|synth ...   (soma fm pretrain --help)\n"
                "The population foundation model: a Neural Data Transformer pre-trained by masked modelling\n"
                "over sessions, adapted to new ones for decoding, co-smoothing, forecasting and anomaly\n"
                "detection. docs/fm.md.\n");
@@ -765,6 +812,7 @@ int soma_cli_fm(int argc, char **argv) {
     if (!strcmp(argv[0], "pretrain")) return pretrain_(argc - 1, argv + 1);
     if (!strcmp(argv[0], "finetune")) return finetune_(argc - 1, argv + 1);
     if (!strcmp(argv[0], "info")) return info_(argc - 1, argv + 1);
-    fprintf(stderr, "soma: fm: unknown subcommand '%s' (pretrain, finetune, info)\n", argv[0]);
+    if (!strcmp(argv[0], "synth")) return synth_(argc - 1, argv + 1);
+    fprintf(stderr, "soma: fm: unknown subcommand '%s' (pretrain, finetune, info, synth)\n", argv[0]);
     return 2;
 }

@@ -149,6 +149,18 @@ EOF
 expect 2 "nwb series" "nope" -- "$SOMA" fm finetune --ckpt "$T/nwb.ckpt" --data "$NWB" "${BIN[@]}" --task decode \
     --behavior nope -o "$T/z"
 
+# fm synth: session 2 of the family --synthetic draws from (40 + 26 units), the same each time
+expect 0 "synth" "" -- "$SOMA" fm synth --index 2 --trials 4 --bins 10 -o "$T/syn_a.npy"
+expect 0 "synth again" "" -- "$SOMA" fm synth --index 2 --trials 4 --bins 10 -o "$T/syn_b.npy"
+$PY - "$T" <<'EOF' && ok || bad "fm synth output"
+import sys
+import numpy as np
+a, b = (np.load(sys.argv[1] + f"/syn_{k}.npy") for k in "ab")
+assert a.shape == (4, 10, 66) and a.dtype == np.float32 and (a == b).all() and a.sum() > 0, a.shape
+assert (a == np.round(a)).all() and (a >= 0).all()
+EOF
+expect 2 "synth without -o" "-o" -- "$SOMA" fm synth --index 2
+
 # bad input: exit 2, one line
 expect 2 "no --out" "--out" -- "$SOMA" fm pretrain --data "$T/sess"
 expect 2 "data and synthetic" "--synthetic" -- "$SOMA" fm pretrain --data "$T/sess" --synthetic 2 --out "$T/x.ckpt"

@@ -489,7 +489,9 @@ const char *soma_lfads_tensor(const soma_lfads *m, int i, size_t *offset, size_t
  *
  * Errors: SOMA_ERR_ARG on options out of range, an unknown session, counts whose bins or units
  * do not fit; SOMA_ERR_IO / SOMA_ERR_FORMAT from checkpoint files. A model is used by one
- * thread at a time; its kernels use OpenMP and BLAS threads. */
+ * thread at a time. Training, inference and evaluation hold the process to one thread
+ * (soma_set_threads(1), restored after), as LFADS does: a step's products are small, and
+ * threads cost far more than they gain on a busy machine. Results do not depend on it. */
 
 typedef struct soma_ndt_arch {
     int n_bins;    /* T, bins per trial (every session) (required; default 0) */
@@ -601,10 +603,11 @@ void soma_ndt_mask_draw(uint8_t *mask, int K, int T, int N, float ratio, soma_nd
  * bins) and logrates [K, T, N_s] may each be NULL. Any K >= 1 (processed in chunks). */
 soma_status soma_ndt_infer(soma_ndt *m, int session, const float *x, int K, const uint8_t *mask,
                            float *latents, float *logrates);
-/* Loss of one batch (K <= the largest batch of the last train or infer, or any K: buffers grow
- * outside a step), for tests and custom loops: the masked Poisson NLL per masked entry as in
- * training, *loss; grad 1: gradients of every parameter (trunk and this session) are WRITTEN
- * to the gradient blocks (soma_ndt_grads). */
+/* Loss of one batch of K trials x [K, T, N_s] with mask [K, T, N_s] (buffers grow to K if
+ * needed), for tests and custom loops: the masked Poisson NLL per masked entry as in training,
+ * *loss; grad 1: the trunk runs in training mode (dropout drawn) and the gradients of every
+ * parameter (trunk, this session, its subject token) are WRITTEN to the gradient blocks
+ * (soma_ndt_grads); grad 0: evaluation mode. */
 soma_status soma_ndt_batch_loss(soma_ndt *m, int session, const float *x, int K, const uint8_t *mask,
                                 int grad, double *loss);
 /* The model's parameters and gradients as flat blocks: session -1 the trunk (the soma_net's

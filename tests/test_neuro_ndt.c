@@ -21,13 +21,14 @@ static void counts_(float *y, size_t n, double lam, uint64_t seed) {
     for (size_t i = 0; i < n; i++) y[i] = (float)soma_rng_poisson(&r, lam);
 }
 
-static soma_ndt *tiny_(int T, int subjects) {
+static soma_ndt *tiny_drop_(int T, int subjects, float dropout) {
     soma_ndt_arch a = soma_ndt_arch_default();
-    a.n_bins = T, a.d_model = 8, a.n_layers = 1, a.n_heads = 2, a.subjects = subjects, a.seed = 5;
+    a.n_bins = T, a.d_model = 8, a.n_layers = 1, a.n_heads = 2, a.subjects = subjects, a.seed = 5, a.dropout = dropout;
     soma_ndt *m = NULL;
     CHECK_OK(soma_ndt_new(&m, &a));
     return m;
 }
+static soma_ndt *tiny_(int T, int subjects) { return tiny_drop_(T, subjects, 0.f); }
 
 /* Exact counts per trial for each kind, every bin and unit equally likely, the forecast bins. */
 static void test_masks(void) {
@@ -290,8 +291,9 @@ static void test_loss_decreases(void) {
     soma_ndt_free(m);
 }
 
-/* Three sessions of different sizes; run A uninterrupted; run B stopped at step 7 (last
- * checkpoint at 6), the model dropped, reloaded from the file and finished: identical. */
+/* Three sessions of different sizes, subjects, dropout; run A uninterrupted; run B stopped at
+ * step 7 (last checkpoint at 6), the model dropped, reloaded from the file and finished:
+ * identical parameters and history. */
 static void test_resume(void) {
     enum { T = 6 };
     const int units[3] = {4, 6, 5};
@@ -306,7 +308,7 @@ static void test_resume(void) {
     soma_ndt_train_opts o = soma_ndt_train_default();
     o.steps = 15, o.batch = 5, o.mix = 2, o.eval_every = 4, o.ckpt_every = 3, o.warmup = 3, o.valid_frac = 0.2f;
     o.forecast_bins = 2;
-    soma_ndt *A = tiny_(T, 2), *B = tiny_(T, 2), *B2 = NULL;
+    soma_ndt *A = tiny_drop_(T, 2, 0.2f), *B = tiny_drop_(T, 2, 0.2f), *B2 = NULL; /* dropout streams resume too */
     if (!A || !B) return;
     soma_ndt_data d[3];
     for (int i = 0; i < 3; i++) {
@@ -378,7 +380,7 @@ static void test_adaptation(void) {
                     sess[i].x[(k * T + t) * per + u] = syn.spikes.x[(k * T + t) * 64 + i * per + u];
     }
     soma_ndt_arch a = soma_ndt_arch_default();
-    a.n_bins = T, a.d_model = 16, a.n_layers = 1, a.n_heads = 2;
+    a.n_bins = T, a.d_model = 16, a.n_layers = 1, a.n_heads = 2, a.dropout = 0;
     soma_ndt *m = NULL;
     CHECK_OK(soma_ndt_new(&m, &a));
     if (!m) return;

@@ -600,8 +600,9 @@ const char *soma_lfads_tensor(const soma_lfads *m, int i, size_t *offset, size_t
  *   read-in     h_t = W_in^s x_t + b_in^s            [T, D]   (per session: N_s -> D)
  *   context     [c_sess^s, c_subj^j, h_0 .. h_{T-1}]  [C + T, D] (C = 1, or 2 when the model
  *               has subjects: a learned session token, then the session's subject's token)
- *   trunk       a soma_net "pos,block<H>h<D>,...,layernorm" on [C + T, D] (nn.h's pre-norm
- *               transformer blocks, learned positions over the C + T tokens, bidirectional)
+ *   trunk       a soma_net "pos,dropoutP,block<H>h<D>,dropoutP,...,layernorm" on [C + T, D]
+ *               (nn.h's pre-norm transformer blocks, learned positions over the C + T tokens,
+ *               bidirectional; dropout in training only)
  *   read-out    log rate_t = W_out^s z_t + b_out^s   [T, N_s] (z_t: the trunk's output at bin
  *               t, context tokens dropped; the latents); rates are expected counts per bin
  * Masking: mask [T, N_s] (1 = masked) per trial; masked input entries are zeroed (held-out
@@ -640,7 +641,9 @@ const char *soma_lfads_tensor(const soma_lfads *m, int i, size_t *offset, size_t
  *
  * Errors: SOMA_ERR_ARG on options out of range, an unknown session, counts whose bins or units
  * do not fit; SOMA_ERR_IO / SOMA_ERR_FORMAT from checkpoint files. A model is used by one
- * thread at a time; its kernels use OpenMP and BLAS threads. */
+ * thread at a time. Training, inference and evaluation hold the process to one thread
+ * (soma_set_threads(1), restored after), as LFADS does: a step's products are small, and
+ * threads cost far more than they gain on a busy machine. Results do not depend on it. */
 
 typedef struct soma_ndt_arch {
     int n_bins;    /* T, bins per trial (every session) (required; default 0) */
@@ -650,6 +653,8 @@ typedef struct soma_ndt_arch {
     int subjects;  /* 0 (default): no subject tokens; n >= 1: n subject tokens, sessions name
                       theirs (0..n-1) */
     uint64_t seed; /* initialisation, 1 */
+    float dropout; /* inverted dropout on the token embeddings and after each block in training,
+                      0.1 (0: none); nn "dropoutP" layers, so resume stays exact */
 } soma_ndt_arch;
 soma_ndt_arch soma_ndt_arch_default(void);
 
@@ -750,10 +755,11 @@ void soma_ndt_mask_draw(uint8_t *mask, int K, int T, int N, float ratio, soma_nd
  * bins) and logrates [K, T, N_s] may each be NULL. Any K >= 1 (processed in chunks). */
 soma_status soma_ndt_infer(soma_ndt *m, int session, const float *x, int K, const uint8_t *mask,
                            float *latents, float *logrates);
-/* Loss of one batch (K <= the largest batch of the last train or infer, or any K: buffers grow
- * outside a step), for tests and custom loops: the masked Poisson NLL per masked entry as in
- * training, *loss; grad 1: gradients of every parameter (trunk and this session) are WRITTEN
- * to the gradient blocks (soma_ndt_grads). */
+/* Loss of one batch of K trials x [K, T, N_s] with mask [K, T, N_s] (buffers grow to K if
+ * needed), for tests and custom loops: the masked Poisson NLL per masked entry as in training,
+ * *loss; grad 1: the trunk runs in training mode (dropout drawn) and the gradients of every
+ * parameter (trunk, this session, its subject token) are WRITTEN to the gradient blocks
+ * (soma_ndt_grads); grad 0: evaluation mode. */
 soma_status soma_ndt_batch_loss(soma_ndt *m, int session, const float *x, int K, const uint8_t *mask,
                                 int grad, double *loss);
 /* The model's parameters and gradients as flat blocks: session -1 the trunk (the soma_net's

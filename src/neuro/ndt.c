@@ -9,7 +9,7 @@
 #include "neuro/ndt_internal.h"
 
 soma_ndt_arch soma_ndt_arch_default(void) {
-    return (soma_ndt_arch){.n_bins = 0, .d_model = 64, .n_layers = 2, .n_heads = 4, .subjects = 0, .seed = 1};
+    return (soma_ndt_arch){.n_bins = 0, .d_model = 64, .n_layers = 2, .n_heads = 4, .subjects = 0, .seed = 1, .dropout = 0.1f};
 }
 
 void soma__ndt_offsets(int N, int D, size_t off[NDT_NPART + 1]) {
@@ -26,6 +26,8 @@ static void free_bufs_(soma_ndt *m) {
     soma_free(m->gk);
     soma_free(m->gd);
     soma_free(m->idx);
+    soma_free(m->nmu);
+    m->nmu = NULL;
     m->x = m->y = m->lr = m->h = m->z = m->dz = m->tin = m->dtin = m->dtout = NULL;
     m->mask = NULL;
     m->gs = m->gk = m->gd = m->idx = NULL;
@@ -71,19 +73,22 @@ soma_status soma_ndt_new(soma_ndt **out, const soma_ndt_arch *a) {
     if (a->n_bins < 1 || a->n_bins > 4096)
         return soma_error(SOMA_ERR_ARG, "ndt: %d bins per trial (1..4096; set arch.n_bins)", a->n_bins);
     if (a->d_model < 1 || a->d_model > 4096 || a->n_layers < 0 || a->n_layers > 64 || a->n_heads < 1 ||
-        a->d_model % a->n_heads != 0 || a->subjects < 0 || a->subjects > 100000)
+        a->d_model % a->n_heads != 0 || a->subjects < 0 || a->subjects > 100000 || !(a->dropout >= 0) ||
+        !(a->dropout < 1))
         return soma_error(SOMA_ERR_ARG,
                           "ndt: width %d (1..4096), %d layers (0..64), %d heads (must divide the width), %d "
-                          "subjects (>= 0)",
-                          a->d_model, a->n_layers, a->n_heads, a->subjects);
+                          "subjects (>= 0), dropout %g (0 <= p < 1)",
+                          a->d_model, a->n_layers, a->n_heads, a->subjects, (double)a->dropout);
     soma_ndt *m = soma_calloc(1, sizeof *m);
     if (!m) return SOMA_ERR_NOMEM;
     m->a = *a;
     m->T = a->n_bins, m->D = a->d_model, m->C = a->subjects > 0 ? 2 : 1;
     char spec[4096];
-    int off = snprintf(spec, sizeof spec, "pos");
+    char drop[32] = "";
+    if (a->dropout > 0) snprintf(drop, sizeof drop, ",dropout%.6g", (double)a->dropout);
+    int off = snprintf(spec, sizeof spec, "pos%s", drop);
     for (int l = 0; l < a->n_layers; l++)
-        off += snprintf(spec + off, sizeof spec - (size_t)off, ",block%dh%d", a->n_heads, a->d_model);
+        off += snprintf(spec + off, sizeof spec - (size_t)off, ",block%dh%d%s", a->n_heads, a->d_model, drop);
     snprintf(spec + off, sizeof spec - (size_t)off, ",layernorm");
     soma_status st = soma_net_new(&m->trunk, spec, soma_shape2(m->C + m->T, m->D), a->seed);
     if (st == SOMA_OK) st = soma__ndt_new_opt(m, 0.01f);
@@ -229,8 +234,9 @@ soma_status soma__ndt_reserve(soma_ndt *m, int B, int N) {
     m->gk = soma_alloc((size_t)B, sizeof(int));
     m->gd = soma_alloc((size_t)B, sizeof(int));
     m->idx = soma_alloc((size_t)B, sizeof(int));
+    m->nmu = soma_alloc((size_t)N, sizeof(double));
     if (!m->x || !m->y || !m->lr || !m->mask || !m->h || !m->z || !m->dz || !m->tin || !m->dtin || !m->dtout ||
-        !m->gs || !m->gk || !m->gd || !m->idx) {
+        !m->gs || !m->gk || !m->gd || !m->idx || !m->nmu) {
         free_bufs_(m);
         return soma_error(SOMA_ERR_NOMEM, "ndt: no memory for batches of %d trials of %d units", B, N);
     }

@@ -40,6 +40,7 @@ struct soma_ndt {
     float *tin, *dtin, *dtout; /* [B*(C+T)*D] */
     int *gs, *gk, *gd;    /* [B] group session, trials, data index */
     int *idx;             /* [B] trial indices of a batch */
+    double *nmu;          /* [NB] per-unit mean counts of a batch group (progress line) */
     /* the run */
     soma_ndt_train_opts o;
     int running;

@@ -1,7 +1,7 @@
 // NDT checkpoints: the trunk, its AdamW state and the counters through the nn checkpoint file
 // (soma_ckpt_save_ex: versioned, CRC-checked, written to a temporary file and renamed), and
 // two named sections of our own:
-//   "ndt.model" u32 version; i32 T, D, n_layers, n_heads, subjects; u64 seed; f32 opt_wd;
+//   "ndt.model" u32 version; i32 T, D, n_layers, n_heads, subjects; u64 seed; f32 dropout, opt_wd;
 //               i32 n_sess; per session: i32 N, subject, bias_init; i64 t; f32 p[n], m1[n],
 //               m2[n]; then, with subjects: i64 st; f32 sp, sm1, sm2 [subjects D]
 //   "ndt.run"   u32 version; i32 running; i64 step; the training options; rng u64 s[4], f64
@@ -109,6 +109,7 @@ soma_status soma_ndt_save(soma_ndt *m, const char *path) {
     pi32_(&a, (int32_t)NDT_FILE_VERSION);
     pi32_(&a, m->T), pi32_(&a, m->D), pi32_(&a, m->a.n_layers), pi32_(&a, m->a.n_heads), pi32_(&a, m->a.subjects);
     pu64_(&a, m->a.seed);
+    pf32_(&a, m->a.dropout);
     pf32_(&a, m->opt_wd);
     pi32_(&a, m->n_sess);
     for (int s = 0; s < m->n_sess; s++) {
@@ -184,6 +185,7 @@ soma_status soma_ndt_load(soma_ndt **out, const char *path) {
     soma_ndt_arch a = soma_ndt_arch_default();
     a.n_bins = gi32_(&r), a.d_model = gi32_(&r), a.n_layers = gi32_(&r), a.n_heads = gi32_(&r);
     a.subjects = gi32_(&r), a.seed = gu64_(&r);
+    a.dropout = gf32_(&r);
     const float wd = gf32_(&r);
     NEED(!r.bad, "truncated ndt.model");
     st = soma_ndt_new(&m, &a);

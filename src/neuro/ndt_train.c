@@ -207,6 +207,28 @@ static int draw_batch_(soma_ndt *m, const soma_ndt_data *d, int n, const split_ 
     return ng;
 }
 
+/* Bits per spike of the batch just run on its masked entries (model NLL sum given), each
+ * unit's mean count over its group's entries as the null rate: for the progress line. */
+static double batch_bps_(soma_ndt *m, int ng, double model_sum) {
+    double null_sum = 0, spikes = 0;
+    size_t ox = 0;
+    for (int g = 0; g < ng; g++) {
+        const int N = m->sess[m->gs[g]].N;
+        const size_t n = (size_t)m->gk[g] * m->T * N;
+        for (int u = 0; u < N; u++) m->nmu[u] = 0;
+        for (size_t i = 0; i < n; i++) m->nmu[i % (size_t)N] += m->y[ox + i];
+        for (int u = 0; u < N; u++) m->nmu[u] = m->nmu[u] * N / (double)n > 1e-9 ? m->nmu[u] * N / (double)n : 1e-9;
+        for (size_t i = 0; i < n; i++)
+            if (m->mask[ox + i]) {
+                const double lam = m->nmu[i % (size_t)N], y = m->y[ox + i];
+                null_sum += lam - y * log(lam);
+                spikes += y;
+            }
+        ox += n;
+    }
+    return spikes > 0 ? (null_sum - model_sum) / (spikes * log(2.0)) : NAN;
+}
+
 /* Validation: masked NLL per entry and bits per spike over every data set's validation trials,
  * the same masks at every evaluation (drawn from the seed); the null rate of a unit is its mean
  * count over the validation trials. */
@@ -369,7 +391,7 @@ static soma_status train_(soma_ndt *m, const soma_ndt_data *d, int n, const soma
     soma_progress_begin(&pr, "ndt", o->steps);
     pr.enabled = pr.enabled && o->progress;
     char line[160];
-    double t0 = soma_now();
+    double t0 = soma_now(), ema_nll = NAN, ema_bps = NAN;
     while (st == SOMA_OK && m->step < end) {
         const int ng = draw_batch_(m, d, n, sp, o);
         double sum;
@@ -394,8 +416,12 @@ static soma_status train_(soma_ndt *m, const soma_ndt_data *d, int n, const soma
             snprintf(line, sizeof line, "step %ld/%ld train nll %.4f valid nll %.4f bps %.4f", m->step, o->steps,
                      (double)m->h_train[h], vn, vb);
             soma_progress_note(&pr, line);
-        } else if (pr.enabled) {
-            snprintf(line, sizeof line, "masked nll %.4f", cnt > 0 ? sum / (double)cnt : 0.0);
+        } else if (pr.enabled && pr.tty) {
+            const double b = batch_bps_(m, ng, sum);
+            if (isfinite(b)) ema_bps = isfinite(ema_bps) ? 0.9 * ema_bps + 0.1 * b : b;
+            ema_nll = isfinite(ema_nll) ? 0.9 * ema_nll + 0.1 * (cnt > 0 ? sum / (double)cnt : 0.0)
+                                        : (cnt > 0 ? sum / (double)cnt : 0.0);
+            snprintf(line, sizeof line, "masked nll %.4f bps %.3f", ema_nll, ema_bps);
             soma_progress_update(&pr, m->step, line);
         }
         const double now = soma_now();

@@ -407,6 +407,7 @@ static const cli_cmd cmds_[] = {
     {"geometry", soma_cli_geometry, "eigenspectrum, dimensionality, power law: soma geometry X.npy"},
     {"continual", soma_cli_continual, "continual learning on a task stream: soma continual --stream S --method M"},
     {"neuro", soma_cli_neuro, "neural recordings: soma neuro info FILE.nwb | bin FILE.nwb --bin-ms 20 -o X.npy"},
+    {"fm", soma_cli_fm, "population foundation model: soma fm pretrain --data FILES --out CKPT | finetune ..."},
     {"version", cmd_version_, "version and build"},
     {"help", cmd_help_, "this text"},
 };

@@ -211,6 +211,158 @@ soma_synth_lif_opts soma_synth_lif_defaults(void);
  * (0: no synapse). SOMA_ERR_ARG on impossible options. */
 soma_status soma_synth_lif(const soma_synth_lif_opts *o, uint64_t seed, soma_spikes *spikes, float *w);
 
+// --- multi-session synthetic data (src/neuro/synth_sessions.c) ---------------------------
+
+/* Many recording sessions of one shared latent dynamical system, for pre-training and
+ * adapting population models across sessions (docs/fm_data.md). A reaching-like system:
+ * n_latents / 2 undamped rotations (periods spread evenly from period_min to period_max bins,
+ * the jPCA picture of motor cortex, Churchland et al. 2012) started from a condition-
+ * dependent initial state x0 = M [cos a, sin a, 1] / sqrt(2) for reach angle a (plus
+ * init_noise sd per latent; each trial's speed scaled by exp(speed_sd N(0,1))); the latents z
+ * are the states. Hand velocity [2] = B z (B fixed, unit-variance outputs). A shared pool of
+ * n_pool neurons, neuron p with readout w_p ~ N(0, w_scale^2 / n_latents) and baseline b_p =
+ * log(base_rate_hz bin_ms / 1000) + N(0, 0.3^2). Session i records units_min..units_max
+ * (uniform) distinct pool neurons, each with its own gain g = exp(gain_sd N(0,1)) and offset
+ * o ~ N(0, offset_sd^2): log rate = b_p + o + g w_p . z; counts are Poisson.
+ * Trial k's reach angle is 2 pi (k % n_conds) / n_conds (n_conds > 0: conditions shared by
+ * every session, as MC_Maze's) or uniform (n_conds 0).
+ * Anomalies: each trial is anomalous with probability anomaly_frac, of one kind drawn
+ * uniformly (labels in soma_session.anomaly):
+ *   DYNAMICS  altered dynamics parameters: every rotation's frequency times freq_scale
+ *   PULSE     an input pulse: at a bin drawn from [n_bins/4, 3 n_bins/4) the state jumps by
+ *             pulse * sqrt(n_latents) along a random unit direction (then rotates on)
+ *   UNITS     dropped and inserted units: round(unit_frac * units) units, half of them silent
+ *             (dropped), the rest replaced by pool neurons the session does not record
+ *             (inserted), with their own gains and offsets
+ * The pool, dynamics, M and B come from soma_rng stream 0 of seed; session i from stream i + 1,
+ * so any session can be made alone and is the same bit for bit. */
+typedef enum soma_anomaly_kind {
+    SOMA_ANOMALY_NONE = 0,
+    SOMA_ANOMALY_DYNAMICS,
+    SOMA_ANOMALY_PULSE,
+    SOMA_ANOMALY_UNITS,
+    SOMA_ANOMALY_KIND_COUNT
+} soma_anomaly_kind;
+const char *soma_anomaly_kind_name(soma_anomaly_kind k); /* "none", "dynamics", "pulse", "units" */
+
+typedef struct soma_sessions_opts {
+    int n_trials, n_bins;        /* per session (100, 50) */
+    int n_pool;                  /* shared neuron pool (200) */
+    int units_min, units_max;    /* neurons a session records, uniform in [min, max] (40, 80) */
+    int n_latents;               /* even (8) */
+    int n_conds;                 /* reach conditions (0: a uniform angle per trial) */
+    double bin_ms;               /* (20) */
+    double period_min, period_max; /* rotation periods, bins (12, 60) */
+    double base_rate_hz;         /* (15) */
+    double w_scale;              /* sd of the latent-driven log rate (0.8) */
+    double gain_sd, offset_sd;   /* per-session unit gains (log sd 0.3) and log-rate offsets (0.3) */
+    double init_noise;           /* trial-to-trial sd of the initial state per latent (0.2) */
+    double speed_sd;             /* log sd of each trial's speed (0.05) */
+    double anomaly_frac;         /* (0) */
+    double freq_scale;           /* DYNAMICS (2) */
+    double pulse;                /* PULSE (1.5) */
+    double unit_frac;            /* UNITS (0.3) */
+    double lif_rate_hz;          /* LIF sessions: the drive (Poisson input, Hz) of the network (400) */
+    uint64_t seed;               /* (1) */
+} soma_sessions_opts;
+soma_sessions_opts soma_sessions_opts_default(void);
+
+/* One session. LIF sessions (soma_session_make_lif) have spikes only: rates, latents, beh,
+ * unit_pool, gain, offset and angle are NULL, anomaly all NONE. */
+typedef struct soma_session {
+    soma_counts spikes; /* Poisson counts [trials, bins, units] */
+    float *rates;       /* [trials, bins, units] true expected counts per bin */
+    float *latents;     /* [trials, bins, n_latents] */
+    float *beh;         /* [trials, bins, beh_dims] hand velocity */
+    int n_latents, beh_dims;
+    int *unit_pool;     /* [units] the pool neuron each unit records */
+    float *gain, *offset; /* [units] */
+    float *angle;       /* [trials] reach angle, radians */
+    uint8_t *anomaly;   /* [trials] soma_anomaly_kind */
+    int index;          /* the session's index */
+    int lif;            /* 1: a spiking-network session */
+} soma_session;
+/* Session `index` (>= 0) of the family o describes. SOMA_ERR_ARG (with a message) on bad
+ * options: sizes < 1, odd n_latents, units_max > n_pool, rates, periods or shares out of
+ * range. Output zeroed on failure; free with soma_session_free. */
+soma_status soma_session_make(const soma_sessions_opts *o, int index, soma_session *out);
+/* A spiking-network session: soma_synth_lif (defaults; n = the session's unit count, drive
+ * lif_rate_hz) run for n_trials * n_bins * bin_ms, cut into consecutive trials and binned. */
+soma_status soma_session_make_lif(const soma_sessions_opts *o, int index, soma_session *out);
+void soma_session_free(soma_session *s); /* NULL and a zeroed struct are no-ops */
+
+// --- few-shot baselines on a new session (src/neuro/fm_baselines.c) ----------------------
+
+/* What a population model adapted to a new session with few trials is compared with
+ * (docs/fm_data.md). A split of one session: train [trials] 1 for the few training trials,
+ * test [trials] 1 for the evaluation trials (disjoint from train), heldout [units] 1 for the
+ * co-smoothing held-out units; the last fwd_bins bins of a trial are its forward-prediction
+ * window. Each function fits on the training trials only and scores the test trials; every
+ * figure is an nlb_tools metric (soma_nlb_bits_per_spike, soma_nlb_vel_r2).
+ *   co-smoothing   soma_neuro_cosmooth (SMOOTH, or GPFA with gpfa_latents latents and
+ *                  gpfa_iter EM iterations) fit on the training trials' held-in units, its
+ *                  Poisson GLM readout of every unit fit on the training trials; co-bps of the
+ *                  test trials' held-out units over all bins
+ *   velocity       soma_fewshot_decode on the held-in units' counts smoothed by smooth_ms
+ *   forecasting    soma_fewshot_forecast_smooth: the causally smoothed counts (every unit) at
+ *                  the last observed bin, by ridge, to each unit's counts in each forward bin;
+ *                  fp-bps of the test trials' forward window (every unit)
+ *   anomalies      soma_fewshot_anomaly_smooth: two scores a trial, AUROC of perturbed-
+ *                  dynamics trials (DYNAMICS, PULSE) against normal test trials by the
+ *                  dynamics score, of UNITS trials by the units score
+ * Errors: SOMA_ERR_ARG on masks with an empty side, sizes or options out of range. */
+typedef struct soma_fewshot_opts {
+    double smooth_ms; /* Gaussian smoothing sd (40) */
+    int gpfa_latents; /* (8) */
+    int gpfa_iter;    /* EM iterations (50) */
+    int fwd_bins;     /* forward-prediction window, bins (10) */
+} soma_fewshot_opts;
+soma_fewshot_opts soma_fewshot_opts_default(void);
+
+/* Velocity (any behaviour) decoding: soma_nlb_vel_r2 from features feat [trials, bins, p]
+ * (smoothed rates, a model's latents) to beh [trials, bins, q], its ridge fit on the rows of
+ * the training trials, scored on the rows of the test trials. */
+soma_status soma_fewshot_decode(const float *feat, int p, const float *beh, int q, int n_trials, int n_bins,
+                                const uint8_t *train, const uint8_t *test, double *r2);
+/* Forward-prediction bits per spike of rates [trials, f, units] (expected counts of the last f
+ * bins of each trial; only test trials' rows are read) against c's counts there, over the test
+ * trials (soma_nlb_bits_per_spike, every unit). */
+soma_status soma_fewshot_fp_bps(const soma_counts *c, const uint8_t *test, int f, const float *rates, double *bps);
+/* The forecasting baseline: rates [trials, f, units] for every trial (see above): ridge with
+ * intercept from the causally smoothed (smooth_ms) counts of bin T - f - 1 (features
+ * standardised over the training trials) to the counts of the f forward bins, alpha from
+ * {1e-2 .. 1e4} (7 values, log-spaced, times the training trials) by the Poisson NLL of
+ * the floored forecasts in min(5, trials)-fold cross-validation over the training trials
+ * (contiguous folds; first best); rates floored at 0.1 x each unit's training mean count per bin + 1e-6 (a linear
+ * prediction can go negative; Poisson bits per spike punish near-zero rates hard). */
+soma_status soma_fewshot_forecast_smooth(const soma_counts *c, const uint8_t *train, int f, double smooth_ms,
+                                         float *rates);
+/* The anomaly baseline, two scores a trial (either may be NULL), every trial scored:
+ *   dyn[k]    how badly trial k's own smoothing predicts it: rates r = leave-one-bin-out
+ *             Gaussian smoothing (sd smooth_ms, the centre bin's weight 0) of its counts,
+ *             floored at 0.05 x the unit's training mean + 1e-4; Pearson's chi-square of the
+ *             counts under Poisson(r) as a z-score, z = sum ((y - r)^2 / r - 1) / sqrt(sum (2 +
+ *             1 / r)) over bins and units (its mean and variance were r the truth)
+ *   units[k]  how unlike the training trials each unit's spike count is: mean over units of
+ *             ((S_ku - m_u) / s_u)^2, S_ku the unit's total count in trial k, m_u and s_u the
+ *             mean and sd of it over the training trials (s_u floored at sqrt(m_u) and 0.5) */
+soma_status soma_fewshot_anomaly_smooth(const soma_counts *c, const uint8_t *train, double smooth_ms, float *dyn,
+                                        float *units);
+
+typedef struct soma_fewshot_res {
+    double co_bps_smooth, co_bps_gpfa; /* co-smoothing bits per spike, test trials */
+    double vel_r2;                     /* velocity R^2 from smoothed held-in rates (NAN: no behaviour) */
+    double fp_bps;                     /* forward prediction, test trials */
+    double auroc_dynamics, auroc_units; /* NAN when the test trials hold no such anomaly */
+    double seconds;                    /* soma_now() over the whole call */
+} soma_fewshot_res;
+/* Every baseline on one split of a session (beh [trials, bins, q] may be NULL). The
+ * co-smoothing, velocity and forecasting figures use the test trials whose anomaly (may be
+ * NULL: all normal) is NONE; the AUROCs use every test trial. */
+soma_status soma_fewshot_baselines(const soma_counts *c, const float *beh, int q, const uint8_t *anomaly,
+                                   const uint8_t *train, const uint8_t *test, const uint8_t *heldout,
+                                   const soma_fewshot_opts *o, soma_fewshot_res *out);
+
 // --- metrics, as the Neural Latents Benchmark's nlb_tools defines them (src/neuro/metrics.c)
 
 /* nlb_tools (evaluation.py) definitions, computed in double. Arrays are row-major
@@ -456,6 +608,201 @@ float *soma_lfads_params(soma_lfads *m, size_t *n);
 float *soma_lfads_grads(soma_lfads *m, size_t *n);
 int soma_lfads_n_tensors(const soma_lfads *m);
 const char *soma_lfads_tensor(const soma_lfads *m, int i, size_t *offset, size_t *n);
+
+// --- foundation model: the Neural Data Transformer (src/neuro/ndt*.c) -------------------
+
+/* NDT (Ye & Pandarinath 2021) with NDT2's context tokens (Joel Ye et al. 2023), pre-trained by
+ * masked modelling across sessions and adapted to new ones (docs/fm.md).
+ *
+ * Model, for a trial of session s (counts x [T, N_s]; every session has the model's T bins):
+ *   read-in     h_t = W_in^s x_t + b_in^s            [T, D]   (per session: N_s -> D)
+ *   context     [c_sess^s, c_subj^j, h_0 .. h_{T-1}]  [C + T, D] (C = 1, or 2 when the model
+ *               has subjects: a learned session token, then the session's subject's token)
+ *   trunk       a soma_net "pos,dropoutP,block<H>h<D>,dropoutP,...,layernorm" on [C + T, D]
+ *               (nn.h's pre-norm transformer blocks, learned positions over the C + T tokens,
+ *               bidirectional; dropout in training only)
+ *   read-out    log rate_t = W_out^s z_t + b_out^s   [T, N_s] (z_t: the trunk's output at bin
+ *               t, context tokens dropped; the latents); rates are expected counts per bin
+ * Masking: mask [T, N_s] (1 = masked) per trial; masked input entries are zeroed (held-out
+ * units, soma_ndt_data.heldout, are always masked). Loss = Poisson NLL (rate - y log rate, no
+ * log y!) summed over masked entries / number of masked entries in the batch.
+ *
+ * Training (soma_ndt_train): AdamW (torch.optim.AdamW's update) on the trunk, on the session
+ * and subject parameters of the sessions in the data (others untouched), a linear warm-up then
+ * cosine learning rate, global gradient-norm clip. A step draws `batch` trials from `mix`
+ * sessions (mix 1: a batch from one session at a time; sessions drawn with probability
+ * proportional to their training trials), sorted by session so every read-in/read-out is one
+ * GEMM over its group and the trunk one pass over the whole batch. A seeded share
+ * (valid_frac) of each session's trials is held out for validation (same split for a given
+ * seed and trial count). Every `ckpt_every` steps the whole state (model, AdamW moments, step,
+ * RNG, history, options) is written to ckpt_path (temp file + rename): soma_ndt_load and
+ * soma_ndt_train continue as if never stopped, bit for bit. Same data, options and seed: the
+ * same model, bit for bit, for any thread count. Buffers are allocated when train starts; a
+ * step allocates nothing.
+ *
+ * Usage:
+ *     soma_ndt *m;
+ *     soma_ndt_arch a = soma_ndt_arch_default(); a.n_bins = 50;
+ *     SOMA_TRY(soma_ndt_new(&m, &a));
+ *     int s0, s1;
+ *     SOMA_TRY(soma_ndt_add_session(m, 96, -1, &s0));       // 96 units, no subject
+ *     SOMA_TRY(soma_ndt_add_session(m, 120, -1, &s1));
+ *     soma_ndt_data d[2] = {{.counts = &c0, .session = s0}, {.counts = &c1, .session = s1}};
+ *     soma_ndt_train_opts o = soma_ndt_train_default();
+ *     SOMA_TRY(soma_ndt_train(m, d, 2, &o, -1));             // pre-train (-1: to o.steps)
+ *     SOMA_TRY(soma_ndt_save(m, "fm.ckpt"));
+ *     // adaptation: a new session, trunk frozen (o.train_trunk = 0), few trials
+ *     int s2; SOMA_TRY(soma_ndt_add_session(m, 80, -1, &s2));
+ *     soma_ndt_reset_run(m);                                 // fresh optimizer state, step 0
+ *     SOMA_TRY(soma_ndt_train(m, &(soma_ndt_data){.counts = &few, .session = s2}, 1, &o2, -1));
+ *     SOMA_TRY(soma_ndt_infer(m, s2, x, K, NULL, latents, logrates));
+ *
+ * Errors: SOMA_ERR_ARG on options out of range, an unknown session, counts whose bins or units
+ * do not fit; SOMA_ERR_IO / SOMA_ERR_FORMAT from checkpoint files. A model is used by one
+ * thread at a time. Training, inference and evaluation hold the process to one thread
+ * (soma_set_threads(1), restored after), as LFADS does: a step's products are small, and
+ * threads cost far more than they gain on a busy machine. Results do not depend on it. */
+
+typedef struct soma_ndt_arch {
+    int n_bins;    /* T, bins per trial (every session) (required; default 0) */
+    int d_model;   /* D, 64 */
+    int n_layers;  /* transformer blocks, 2 */
+    int n_heads;   /* H (divides D), 4; the feed-forward width is 4 D */
+    int subjects;  /* 0 (default): no subject tokens; n >= 1: n subject tokens, sessions name
+                      theirs (0..n-1) */
+    uint64_t seed; /* initialisation, 1 */
+    float dropout; /* inverted dropout on the token embeddings and after each block in training,
+                      0.1 (0: none); nn "dropoutP" layers, so resume stays exact */
+} soma_ndt_arch;
+soma_ndt_arch soma_ndt_arch_default(void);
+
+typedef enum soma_ndt_mask_kind {
+    SOMA_NDT_MASK_BINS = 0,    /* whole time bins (all units): round(ratio T) bins a trial */
+    SOMA_NDT_MASK_UNITS = 1,   /* whole units (all bins): round(ratio N) units a trial */
+    SOMA_NDT_MASK_BOTH = 2,    /* bins and units, each at 1 - sqrt(1 - ratio), so that the
+                                  union covers about `ratio` of the entries (default) */
+    SOMA_NDT_MASK_KIND_COUNT
+} soma_ndt_mask_kind;
+
+typedef struct soma_ndt_train_opts {
+    long steps;              /* optimizer steps in the run, 2000 */
+    int batch;               /* trials a step, 32 */
+    int mix;                 /* sessions a step, 1 (the batch split among them as evenly as
+                                possible) */
+    float mask_ratio;        /* 0.25 (0 < ratio < 1) */
+    soma_ndt_mask_kind mask; /* SOMA_NDT_MASK_BOTH */
+    int forecast_bins;       /* F > 0: in a share forecast_share of the trials also mask the
+                                last F bins (trains forward prediction); 0 (default) */
+    float forecast_share;    /* 0.5 */
+    float lr, lr_min;        /* peak and final learning rate, 1e-3, 1e-5 */
+    long warmup;             /* linear warm-up steps, 100 */
+    float weight_decay;      /* AdamW's, on weight matrices only (not biases, tokens, norms), 0.01 */
+    float clip;              /* global gradient-norm clip, 1 (0: off) */
+    int train_trunk;         /* 1 (default): the trunk learns; 0: frozen (adaptation) */
+    float valid_frac;        /* held-out share of each session's trials, 0.1 (0: none) */
+    long eval_every;         /* validation every so many steps (and at the end), 100 */
+    long ckpt_every;         /* checkpoint every so many steps, 0 (off) */
+    const char *ckpt_path;   /* where (borrowed); needed when ckpt_every > 0 */
+    int progress;            /* 1: a soma_progress line on stderr (terminal form only when
+                                stderr is one) with masked NLL and bits per spike; 0 (default) */
+    uint64_t seed;           /* batches, masks and the validation split, 1 */
+} soma_ndt_train_opts;
+soma_ndt_train_opts soma_ndt_train_default(void);
+
+/* A session's trials for training or evaluation: counts [trials, n_bins, units of session]
+ * (borrowed) and the session id from soma_ndt_add_session. heldout [units] (may be NULL):
+ * units always masked at the input (so never seen) and always scored: co-smoothing's held-out
+ * units, whose rates the model learns to predict from the others. */
+typedef struct soma_ndt_data {
+    const soma_counts *counts;
+    int session;
+    const uint8_t *heldout;
+} soma_ndt_data;
+
+typedef struct soma_ndt soma_ndt; /* opaque */
+
+/* An untrained model with no sessions. SOMA_ERR_ARG on sizes out of range. */
+soma_status soma_ndt_new(soma_ndt **out, const soma_ndt_arch *a);
+void soma_ndt_free(soma_ndt *m); /* NULL is a no-op */
+soma_ndt_arch soma_ndt_get_arch(const soma_ndt *m);
+/* Adds a session of n_units units (subject -1: none; else 0..arch.subjects-1) with fresh
+ * read-in, read-out and session token (initialised from the model's seed and the session's
+ * index); *session receives its id (0, 1, ... in order of addition). */
+soma_status soma_ndt_add_session(soma_ndt *m, int n_units, int subject, int *session);
+int soma_ndt_n_sessions(const soma_ndt *m);
+int soma_ndt_session_units(const soma_ndt *m, int session); /* -1 when unknown */
+/* Parameter counts: the shared trunk, and one session's own (read-in, read-out, token). */
+size_t soma_ndt_n_params(const soma_ndt *m, int session /* -1: the trunk */);
+
+/* Trains on the n data sets (each a known session, at most once) until the run
+ * has taken o->steps steps or, until_step >= 0, until_step steps (for tests that stop a run
+ * and resume it). A new run starts at step 0 with zero AdamW moments; soma_ndt_load restores a
+ * run in progress, which continues only with the options it was saved with (SOMA_ERR_ARG
+ * otherwise: compare soma_ndt_get_train_opts). */
+soma_status soma_ndt_train(soma_ndt *m, const soma_ndt_data *d, int n, const soma_ndt_train_opts *o,
+                           long until_step);
+/* Ends the run: step 0, AdamW moments zero, history cleared (before adaptation). */
+void soma_ndt_reset_run(soma_ndt *m);
+long soma_ndt_step(const soma_ndt *m);
+/* The options of the run in progress (defaults when none). */
+soma_ndt_train_opts soma_ndt_get_train_opts(const soma_ndt *m);
+
+/* The run's history at every evaluation (borrowed, n_evals entries each): step, training loss
+ * (mean masked NLL per masked entry of the steps since the last evaluation), validation masked
+ * NLL per entry and bits per spike on the masked entries (NAN without validation trials), and
+ * the seconds spent training so far. */
+typedef struct soma_ndt_history {
+    int n_evals;
+    const long *step;
+    const float *train_nll, *valid_nll, *valid_bps;
+    double train_seconds;
+} soma_ndt_history;
+soma_ndt_history soma_ndt_get_history(const soma_ndt *m);
+
+/* The whole model and run state (see above); soma_ndt_load builds a new model from a file. */
+soma_status soma_ndt_save(soma_ndt *m, const char *path);
+soma_status soma_ndt_load(soma_ndt **out, const char *path);
+
+/* Masks: mask [K, T, N] (1 = masked) drawn for K trials by the rule of `kind` at `ratio` with
+ * rng; forecast_bins / forecast_share as in the training options (0: none). */
+void soma_ndt_mask_draw(uint8_t *mask, int K, int T, int N, float ratio, soma_ndt_mask_kind kind,
+                        int forecast_bins, float forecast_share, soma_rng *rng);
+
+/* Forward pass in eval mode on K trials x [K, T, N_s] of a session. mask [K, T, N_s] (may be
+ * NULL: nothing masked) zeroes those inputs. latents [K, T, D] (the trunk's output at the
+ * bins) and logrates [K, T, N_s] may each be NULL. Any K >= 1 (processed in chunks). */
+soma_status soma_ndt_infer(soma_ndt *m, int session, const float *x, int K, const uint8_t *mask,
+                           float *latents, float *logrates);
+/* Loss of one batch of K trials x [K, T, N_s] with mask [K, T, N_s] (buffers grow to K if
+ * needed), for tests and custom loops: the masked Poisson NLL per masked entry as in training,
+ * *loss; grad 1: the trunk runs in training mode (dropout drawn) and the gradients of every
+ * parameter (trunk, this session, its subject token) are WRITTEN to the gradient blocks
+ * (soma_ndt_grads); grad 0: evaluation mode. */
+soma_status soma_ndt_batch_loss(soma_ndt *m, int session, const float *x, int K, const uint8_t *mask,
+                                int grad, double *loss);
+/* The model's parameters and gradients as flat blocks: session -1 the trunk (the soma_net's
+ * blocks), -2 the subject tokens [subjects, D] (NULL, *n 0 without subjects; they learn when
+ * the trunk does), else that session's read-in weight [D, N] and bias [D], read-out weight
+ * [N, D] and bias [N], session token [D] in that order. */
+float *soma_ndt_params(soma_ndt *m, int session, size_t *n);
+float *soma_ndt_grads(soma_ndt *m, int session, size_t *n);
+
+/* Evaluation on the masked entries of n_draws masks a trial (drawn from seed by the kind and
+ * ratio given): nll per masked entry and bits per spike (against each unit's mean count over
+ * the data as the null rate); either may be NULL. The held-out units of d are masked too. */
+soma_status soma_ndt_eval(soma_ndt *m, const soma_ndt_data *d, float ratio, soma_ndt_mask_kind kind,
+                          int n_draws, uint64_t seed, double *nll, double *bps);
+/* Anomaly score of each trial over n_draws masks (seeded) of the given kind at `ratio`: the
+ * model's Poisson NLL on the masked entries minus that of a per-trial baseline (each unit's
+ * mean count in that trial), per masked entry; score [trials], higher = less like the training
+ * data. The baseline removes trial-to-trial differences in firing rate that are not anomalies.
+ * Masking bins (SOMA_NDT_MASK_BINS) tests the dynamics in time; masking units tests the
+ * relations between units at each time. */
+soma_status soma_ndt_anomaly(soma_ndt *m, const soma_ndt_data *d, float ratio, soma_ndt_mask_kind kind, int n_draws,
+                             uint64_t seed, float *score);
+/* Forward prediction: the last f bins of every trial masked (all units), rates [trials, f,
+ * N_s] predicted for them (expected counts per bin). */
+soma_status soma_ndt_forecast(soma_ndt *m, int session, const soma_counts *c, int f, float *rates);
 
 // --- connectivity inference: GLM, GNN, cross-correlograms (src/neuro/conn.c) ------------
 

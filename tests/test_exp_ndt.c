@@ -1,0 +1,70 @@
+/* ndt-synthetic at reduced size, the whole pipeline (synthetic sessions, NDT pre-training,
+ * few-shot adaptation and training from scratch, baselines, scores, figures): results.json
+ * holds every metric for every model and few-shot size, in range; pre-training lowers the
+ * masked loss; the units' anomalies are found; bad options are refused before anything runs. */
+#include <cjson/cJSON.h>
+#include <math.h>
+
+#include "check.h"
+#include "json_util.h"
+#include "soma/soma.h"
+
+static const char *out_ = "test_exp_ndt_out";
+
+int main(void) {
+    const soma_experiment *e = soma_exp_find("ndt-synthetic");
+    CHECK(e != NULL);
+    if (!e) return check_report("test_exp_ndt");
+    CHECK_OK(soma_exp_check(e));
+    cJSON *r = NULL;
+    const double t0 = soma_now();
+    CHECK_OK(soma_exp_run_reduced(e, 0, NULL, out_, &r));
+    if (!r) return check_report("test_exp_ndt");
+    printf("ndt-synthetic (reduced): %.1f s\n", soma_now() - t0);
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(r, "ours");
+    static const char *metric[] = {"co_bps", "vel_r2", "fp_bps", "anomaly_auroc", "anomaly_auroc_units"};
+    static const char *model[] = {"pretrained", "scratch", "smoothing"};
+    static const char *size[] = {"10", "20"};
+    for (int i = 0; i < 5; i++) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, metric[i]);
+        CHECK(cJSON_IsObject(m));
+        for (int j = 0; j < 3; j++) {
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, model[j]);
+            CHECK(cJSON_IsObject(p));
+            for (int k = 0; k < 2; k++) {
+                const double v = num_(p, size[k]);
+                CHECK(isfinite(v));
+                if (i >= 3) CHECK(v >= 0 && v <= 1);
+                if (i == 1) CHECK(v <= 1);
+            }
+            CHECK(cJSON_GetObjectItemCaseSensitive(p, "30") == NULL);
+        }
+        CHECK((cJSON_GetObjectItemCaseSensitive(m, "gpfa") != NULL) == (i == 0));
+    }
+    /* the unit anomalies (silent and re-identified units) stand out under every model */
+    const cJSON *au = cJSON_GetObjectItemCaseSensitive(o, "anomaly_auroc_units");
+    CHECK(num_(cJSON_GetObjectItemCaseSensitive(au, "smoothing"), "20") > 0.8);
+    CHECK(num_(o, "pretrain_seconds") > 0);
+    /* pre-training lowers the masked validation loss */
+    const cJSON *vn = cJSON_GetObjectItemCaseSensitive(o, "pretrain_valid_nll");
+    const int nv = cJSON_GetArraySize(vn);
+    CHECK(nv >= 2);
+    if (nv >= 2) CHECK(cJSON_GetArrayItem(vn, nv - 1)->valuedouble < cJSON_GetArrayItem(vn, 0)->valuedouble);
+    static const char *keys[] = {"pretrained_minus_scratch_co_bps", "pretrained_minus_scratch_vel_r2",
+                                 "pretrained_minus_scratch_fp_bps", "pretrained_anomaly_auroc",
+                                 "pretrained_minus_gpfa_co_bps", "pretrained_minus_smoothing_co_bps"};
+    for (int i = 0; i < 6; i++) CHECK(isfinite(num_(o, keys[i])));
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
+    CHECK(st && strcmp(st, "reduced") == 0);
+    static const char *figs[] = {"pretrain_loss.svg", "fewshot.svg", "anomaly_scores.svg", "pretrained.ckpt"};
+    for (int i = 0; i < 4; i++) CHECK(exp_file_exists_(out_, "ndt-synthetic", figs[i]));
+    cJSON_Delete(r);
+    /* bad options: refused before anything runs */
+    const char *bad1[] = {"--fewshot", "30,10"}, *bad2[] = {"--fwd-bins", "48"}, *bad3[] = {"--units-max", "300"};
+    const char *bad4[] = {"--fewshot", "10,x"};
+    CHECK_FAILS(soma_exp_run(e, 2, bad1, out_, NULL), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_exp_run(e, 2, bad2, out_, NULL), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_exp_run(e, 2, bad3, out_, NULL), SOMA_ERR_ARG);
+    CHECK_FAILS(soma_exp_run(e, 2, bad4, out_, NULL), SOMA_ERR_ARG);
+    return check_report("test_exp_ndt");
+}

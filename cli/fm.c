@@ -422,6 +422,7 @@ static const soma_opt fine_opts_[] = {
     {"anomaly-mask", SOMA_OPT_ENUM, "bins", 0, 0, "bins|units|both", "anomaly: what the scores mask", 0},
     {"draws", SOMA_OPT_INT, "8", 1, 10000, NULL, "anomaly: masks a trial", 0},
     {"valid", SOMA_OPT_FLOAT, "0", 0, 0.9, NULL, "held-out share of the adaptation trials (validation curve)", 0},
+    {"save", SOMA_OPT_STR, NULL, 0, 0, NULL, "write the adapted model (the new session is the last) to this checkpoint", 0},
     BIN_OPTS,
     TRAIN_OPTS("300", "1e-3", "50"),
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
@@ -598,6 +599,8 @@ static int finetune_(int argc, char **argv) {
         dtr.heldout = held;
     }
     if ((st = soma_ndt_train(m, &dtr, 1, &o, -1))) goto done;
+    const char *save = soma_args_str(&a, "save");
+    if (save && (st = soma_ndt_save(m, save))) goto done;
     if ((st = soma_mkdir_p(out))) goto done;
     char path[4096];
     js = cJSON_CreateObject();

@@ -487,7 +487,7 @@ static int finetune_(int argc, char **argv) {
     soma_counts c = {0}, tr = {0}, ev = {0};
     soma_recording rec = {0};
     soma_array barr = {0}, larr = {0};
-    soma_tensor *bt = NULL, *lt = NULL;
+    soma_tensor *bt = NULL;
     float *beh = NULL, *lat = NULL, *rates = NULL, *buf = NULL, *score = NULL;
     uint8_t *held = NULL, *mk = NULL;
     unsigned char *lab = NULL;
@@ -691,10 +691,8 @@ static int finetune_(int argc, char **argv) {
                 goto done;
             }
             if ((st = soma_auc(score, lab, E, &metric, NULL))) goto done;
-            metric_name = "anomaly_auroc";
-        } else {
-            metric_name = "anomaly_auroc";
         }
+        metric_name = "anomaly_auroc"; /* null without labels */
         snprintf(path, sizeof path, "%s/scores.npy", out);
         if ((st = soma_npy_write_f32(path, 1, (int[]){E}, score))) goto done;
         snprintf(path, sizeof path, "%s/scores.svg", out);
@@ -726,7 +724,7 @@ done:
     soma_ndt_free(m);
     soma_counts_free(&c), soma_counts_free(&tr), soma_counts_free(&ev);
     soma_recording_free(&rec);
-    soma_tensor_free(bt), soma_tensor_free(lt);
+    soma_tensor_free(bt);
     soma_array_deinit(&barr), soma_array_deinit(&larr);
     free(beh), free(lat), free(rates), free(buf), free(score), free(held), free(mk), free(lab);
     soma_args_free(&a);

@@ -422,6 +422,7 @@ static const soma_opt fine_opts_[] = {
     {"anomaly-mask", SOMA_OPT_ENUM, "bins", 0, 0, "bins|units|both", "anomaly: what the scores mask", 0},
     {"draws", SOMA_OPT_INT, "8", 1, 10000, NULL, "anomaly: masks a trial", 0},
     {"valid", SOMA_OPT_FLOAT, "0", 0, 0.9, NULL, "held-out share of the adaptation trials (validation curve)", 0},
+    {"save", SOMA_OPT_STR, NULL, 0, 0, NULL, "write the adapted model (the new session is the last) to this checkpoint", 0},
     BIN_OPTS,
     TRAIN_OPTS("300", "1e-3", "50"),
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
@@ -486,7 +487,7 @@ static int finetune_(int argc, char **argv) {
     soma_counts c = {0}, tr = {0}, ev = {0};
     soma_recording rec = {0};
     soma_array barr = {0}, larr = {0};
-    soma_tensor *bt = NULL, *lt = NULL;
+    soma_tensor *bt = NULL;
     float *beh = NULL, *lat = NULL, *rates = NULL, *buf = NULL, *score = NULL;
     uint8_t *held = NULL, *mk = NULL;
     unsigned char *lab = NULL;
@@ -598,6 +599,8 @@ static int finetune_(int argc, char **argv) {
         dtr.heldout = held;
     }
     if ((st = soma_ndt_train(m, &dtr, 1, &o, -1))) goto done;
+    const char *save = soma_args_str(&a, "save");
+    if (save && (st = soma_ndt_save(m, save))) goto done;
     if ((st = soma_mkdir_p(out))) goto done;
     char path[4096];
     js = cJSON_CreateObject();
@@ -688,10 +691,8 @@ static int finetune_(int argc, char **argv) {
                 goto done;
             }
             if ((st = soma_auc(score, lab, E, &metric, NULL))) goto done;
-            metric_name = "anomaly_auroc";
-        } else {
-            metric_name = "anomaly_auroc";
         }
+        metric_name = "anomaly_auroc"; /* null without labels */
         snprintf(path, sizeof path, "%s/scores.npy", out);
         if ((st = soma_npy_write_f32(path, 1, (int[]){E}, score))) goto done;
         snprintf(path, sizeof path, "%s/scores.svg", out);
@@ -723,7 +724,7 @@ done:
     soma_ndt_free(m);
     soma_counts_free(&c), soma_counts_free(&tr), soma_counts_free(&ev);
     soma_recording_free(&rec);
-    soma_tensor_free(bt), soma_tensor_free(lt);
+    soma_tensor_free(bt);
     soma_array_deinit(&barr), soma_array_deinit(&larr);
     free(beh), free(lat), free(rates), free(buf), free(score), free(held), free(mk), free(lab);
     soma_args_free(&a);

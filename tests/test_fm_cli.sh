@@ -88,7 +88,10 @@ EOF
 FT=(--ckpt "$T/pre.ckpt" --train-trials 30 --steps 120 --lr 5e-3 --warmup 20 --eval-every 100 --quiet)
 expect 0 "finetune decode" "" -- "$SOMA" fm finetune "${FT[@]}" --data "$T/new.npy" --task decode --behavior "$T/beh.npy" -o "$T/dec"
 expect 0 "finetune cosmooth" "" -- "$SOMA" fm finetune "${FT[@]}" --data "$T/new.npy" --task cosmooth -o "$T/co"
-expect 0 "finetune forecast" "" -- "$SOMA" fm finetune "${FT[@]}" --data "$T/new.npy" --task forecast --forecast-bins 4 -o "$T/fp"
+expect 0 "finetune forecast" "" -- "$SOMA" fm finetune "${FT[@]}" --data "$T/new.npy" --task forecast --forecast-bins 4 \
+    -o "$T/fp" --save "$T/adapted.ckpt"
+"$SOMA" fm info "$T/adapted.ckpt" >"$T/ainfo" 2>&1 && grep -q "units: 12 18 15 14" "$T/ainfo" && ok ||
+    bad "adapted checkpoint: $(cat "$T/ainfo")"
 expect 0 "finetune anomaly" "" -- "$SOMA" fm finetune "${FT[@]}" --data "$T/anom.npy" --task anomaly \
     --labels "$T/lab.npy" -o "$T/an"
 expect 0 "finetune from scratch" "" -- "$SOMA" fm finetune "${FT[@]}" --data "$T/new.npy" --task cosmooth --scratch -o "$T/co_s"

@@ -1,5 +1,6 @@
 // neuro: the Neural Data Transformer -- masking statistics; the loss counts masked entries only
-// and masked inputs never reach the model; per-session read-in shapes (sessions of different
+// and masked inputs never reach the model; a step and inference allocate nothing once the
+// buffers exist; per-session read-in shapes (sessions of different
 // unit counts in one batch); the whole model's gradient (read-in, tokens, trunk, read-out)
 // against central differences at a tiny size, the same for any thread count; a tiny model's
 // loss falls on a fixed batch; a run stopped at step k and resumed from its checkpoint ends
@@ -194,6 +195,15 @@ static void test_readin_shapes(void) {
     soma_ndt_free(m);
 }
 
+static void alloc_probe_(soma_ndt *m, int s, const float *x, int K, const uint8_t *mask) {
+    double l;
+    float lr[64 * 16];
+    soma_alloc_fail_after(0);
+    CHECK_OK(soma_ndt_batch_loss(m, s, x, K, mask, 1, &l));
+    CHECK_OK(soma_ndt_infer(m, s, x, K, mask, NULL, lr));
+    CHECK(soma_alloc_fail_after(-1) == 0); /* still armed: nothing was allocated */
+}
+
 /* Every parameter block (trunk, session, subject tokens) against five-point differences. */
 static void test_gradient(void) {
     enum { K = 3, T = 5, N = 4 };
@@ -228,6 +238,9 @@ static void test_gradient(void) {
     soma_set_threads(saved);
     CHECK(l1 == l0);
     for (int b = 0; b < 3; b++) CHECK(memcmp(ga[b], soma_ndt_grads(m, blocks[b], NULL), nb[b] * sizeof(float)) == 0);
+    /* a step's forward and backward (and inference) allocate nothing once the buffers exist:
+     * the next allocation would fail, and none is attempted */
+    alloc_probe_(m, s, x, K, mask);
     const float h = 1e-2f;
     double worst = 0;
     int checked = 0;

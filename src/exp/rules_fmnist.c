@@ -55,7 +55,9 @@
  *   sgd 0.01 (m 0.9) wd 1e-3 (biotorch's optimizer), 30 epochs                  79.97 (79.94)
  * so FA on the CNN trains with AdamW, decoupled decay 0.1 (--lenet-rule-optim fa=adamw
  * --lenet-rule-wd fa=0.1): the best of the grid, by 0.22 points (13 of 6000 images), which is
- * within the noise of one seed. More epochs do not help (50 fall below 30). */
+ * within the noise of one seed. More epochs do not help (50 fall below 30). Its test accuracy
+ * at this setting (one run, 2026-11-30): 87.34%, its hidden signal angle 67.9 degrees (83.2
+ * with Adam). The whole table at the defaults: docs/rules.md. */
 #define LENET_EPOCHS "30"
 #define LENET_RULE_LR "bp=0.001,fa=0.001,dfa=0.001,pc=0.001"
 /* Forward-forward on the MLP (its hidden layer and the read-out fc10), with hard negatives and
@@ -87,7 +89,7 @@
  * FA at wd 0.5: the decay is what brings FA under 60 degrees, and only the same decay for
  * every rule keeps FA within 1.5 points (0.66 on validation). Forward-forward is no gradient
  * method (it has its own learning rate, above): its goodness needs large activities, which the
- * decay shrinks (train accuracy 83.0%), so it keeps Adam without decay (FF_ADAM_VAL% on
+ * decay shrinks (train accuracy 83.0%), so it keeps Adam without decay (87.30% on
  * validation). */
 #define MLP_OPTIM "adamw"
 #define MLP_WD "0.5"

@@ -672,14 +672,31 @@ static void test_rules_fmnist_reduced(void) {
         CHECK(v[0] > 80.0 && v[2] < v[0] && v[2] == num_(ours, "fa_alignment_deg"));
         CHECK(num_(ours, "fa_alignment_min_deg") == (v[1] < v[2] ? (v[0] < v[1] ? v[0] : v[1]) : (v[0] < v[2] ? v[0] : v[2])));
     }
-    /* every run records what it trained with: the per-rule lists' lr on the CNN, --optim
-     * (adam) where no list names the rule */
+    /* every run records what it trained with: the per-rule lists' lr, optimizer and decay on
+     * the CNN, --lenet-optim (adam) where no list names the rule */
     const cJSON *lr_fa = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours, "runs"), "lenet"), "fa");
     const cJSON *om = cJSON_GetObjectItemCaseSensitive(lr_fa, "optim");
-    CHECK(cJSON_IsString(om) && strcmp(om->valuestring, "adam") == 0);
-    CHECK(fabs(num_(lr_fa, "lr") - 0.001) < 1e-9 && num_(lr_fa, "weight_decay") == 0.0);
+    CHECK(cJSON_IsString(om) && strcmp(om->valuestring, "adamw") == 0); /* --lenet-rule-optim fa=adamw */
+    CHECK(fabs(num_(lr_fa, "lr") - 0.001) < 1e-9 && fabs(num_(lr_fa, "weight_decay") - 0.1) < 1e-6);
+    const cJSON *lbp = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours, "runs"), "lenet"), "bp");
+    const cJSON *lom = cJSON_GetObjectItemCaseSensitive(lbp, "optim"); /* --lenet-optim adam, no decay */
+    CHECK(cJSON_IsString(lom) && strcmp(lom->valuestring, "adam") == 0 && num_(lbp, "weight_decay") == 0.0);
     CHECK(num_(ours, "lenet_epochs") == 1.0); /* --lenet-epochs 0 in the reduced run: --epochs */
+    /* the MLP's gradient rules all train with --optim and --weight-decay (AdamW, decoupled
+     * decay 0.5 by default), forward-forward with its own (--mlp-rule-optim ff=adam,
+     * --mlp-rule-wd ff=0), the CNN's rules with --lenet-optim and --lenet-weight-decay (Adam,
+     * none; checked above for fa) */
+    const cJSON *mruns = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours, "runs"), "mlp");
+    static const char *const mlp_rules[] = {"bp", "fa", "dfa", "pc", "ff"};
+    for (int i = 0; i < 5; i++) {
+        const cJSON *ro = cJSON_GetObjectItemCaseSensitive(mruns, mlp_rules[i]);
+        const cJSON *mo = cJSON_GetObjectItemCaseSensitive(ro, "optim");
+        const int ff = i == 4;
+        CHECK(cJSON_IsString(mo) && strcmp(mo->valuestring, ff ? "adam" : "adamw") == 0);
+        CHECK(fabs(num_(ro, "weight_decay") - (ff ? 0.0 : 0.5)) < 1e-9);
+    }
     /* backprop measures no signal angle (FA's only) */
     const cJSON *bpr = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ours, "runs"), "mlp"), "bp");

@@ -45,11 +45,15 @@ static const soma_opt opts_[] = {
     {"steps", SOMA_OPT_INT, "3000", 1, 10000000, NULL, "pre-training optimizer steps", 1},
     {"adapt-steps", SOMA_OPT_INT, "600", 1, 10000000, NULL, "steps of each adaptation and each from-scratch run", 1},
     {"batch", SOMA_OPT_INT, "32", 1, 4096, NULL, "trials a step", 0},
+    {"mix", SOMA_OPT_INT, "1", 1, 1000, NULL, "pre-training: sessions a step (the batch split among them)", 1},
     {"lr", SOMA_OPT_FLOAT, "0.001", 1e-6, 1, NULL, "peak learning rate (pre-training)", 0},
     {"adapt-lr", SOMA_OPT_FLOAT, "0.001", 1e-6, 1, NULL, "peak learning rate (adaptation and from scratch)", 0},
     {"adapt-wd", SOMA_OPT_FLOAT, "10", 0, 1000, NULL, "adaptation of the pre-trained model: AdamW weight decay", 0},
     {"scratch-wd", SOMA_OPT_FLOAT, "30", 0, 1000, NULL, "training from scratch: AdamW weight decay", 0},
     {"finetune", SOMA_OPT_INT, "0", 0, 1, NULL, "adaptation: 1 = the pre-trained trunk learns too (0: frozen)", 0},
+    {"wd-trials", SOMA_OPT_INT, "0", 0, 100000, NULL,
+     "n > 0: the adaptation and from-scratch weight decays are for n training trials, scaled by n / trials (0: fixed)",
+     0},
     {"trunk-steps", SOMA_OPT_INT, "0", 0, 10000000, NULL,
      "adaptation, second phase: then this many steps with the pre-trained trunk learning too (0: none)", 0},
     {"trunk-lr", SOMA_OPT_FLOAT, "0.0001", 1e-7, 1, NULL, "second phase: peak learning rate (weight decay 0.01)", 0},
@@ -155,7 +159,7 @@ static const char *const METRIC_[N_METRICS] = {"co_bps", "vel_r2", "fp_bps", "an
 static const char *const MODEL_[N_MODELS] = {"pretrained", "scratch", "smoothing", "gpfa"};
 
 typedef struct run_cfg {
-    int T, f, batch, adapt_steps, draws, finetune, trunk_steps;
+    int T, f, batch, adapt_steps, draws, finetune, trunk_steps, wd_trials;
     float adapt_lr, mask, trunk_lr;
     soma_ndt_mask_kind anomaly_mask;
     float adapt_wd, scratch_wd;
@@ -203,6 +207,7 @@ static soma_status adapt_and_score_(soma_ndt *m, int sid, int scratch, int train
     o.forecast_bins = rc->f;
     o.lr = rc->adapt_lr;
     o.weight_decay = scratch ? rc->scratch_wd : rc->adapt_wd;
+    if (rc->wd_trials > 0) o.weight_decay *= (float)rc->wd_trials / (float)n_tr;
     o.warmup = rc->adapt_steps / 10;
     o.train_trunk = train_trunk;
     o.valid_frac = 0;
@@ -283,7 +288,7 @@ static soma_status split_(const soma_session *s, int max_fs, int size, float ho_
  * velocity R^2. results.json "scaling": {sessions, steps, adapt_trials, heldout_nll,
  * heldout_bps, co_bps, fp_bps, vel_r2, pretrain_valid_nll, pretrain_valid_bps, seconds}. */
 static soma_status scaling_(soma_exp_ctx *c, const soma_session *sess, int n_pre, int H, const soma_ndt_arch *a,
-                            const run_cfg *rc, int batch, float lr, int steps, const int *ns, int n_ns, int max_fs,
+                            const run_cfg *rc, int batch, int mix, float lr, int steps, const int *ns, int n_ns, int max_fs,
                             int size, float ho_frac) {
     enum { NQ = 8 };
     static const char *const key[NQ] = {"heldout_nll", "heldout_bps", "co_bps", "fp_bps", "vel_r2",
@@ -313,6 +318,7 @@ static soma_status scaling_(soma_exp_ctx *c, const soma_session *sess, int n_pre
         }
         soma_ndt_train_opts po = soma_ndt_train_default();
         po.steps = steps, po.batch = batch, po.lr = lr, po.mask_ratio = rc->mask, po.forecast_bins = rc->f;
+        po.mix = mix < ns[p] ? mix : ns[p];
         po.warmup = steps / 20, po.eval_every = steps / 5 > 0 ? steps / 5 : 1, po.seed = c->seed;
         po.progress = !c->quiet;
         if (st == SOMA_OK) st = soma_ndt_train(m, pd, ns[p], &po, -1);
@@ -418,6 +424,8 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "steps", &steps));
     SOMA_TRY(soma_args_int(&c->args, "adapt-steps", &adapt_steps));
     SOMA_TRY(soma_args_int(&c->args, "batch", &batch));
+    int mix;
+    SOMA_TRY(soma_args_int(&c->args, "mix", &mix));
     SOMA_TRY(soma_args_int(&c->args, "anomaly-draws", &draws));
     SOMA_TRY(soma_args_int(&c->args, "gpfa-iter", &gpfa_iter));
     SOMA_TRY(soma_args_float(&c->args, "anomaly-frac", &af));
@@ -429,16 +437,18 @@ static soma_status run_(soma_exp_ctx *c) {
     const int n_sizes = parse_sizes_(soma_args_str(&c->args, "fewshot"), sizes, 2);
     const int max_fs = sizes[n_sizes - 1];
     const char *am = soma_args_str(&c->args, "anomaly-mask");
-    int finetune, trunk_steps;
+    int finetune, trunk_steps, wd_trials;
     float adapt_wd, scratch_wd, trunk_lr;
     SOMA_TRY(soma_args_int(&c->args, "finetune", &finetune));
     SOMA_TRY(soma_args_int(&c->args, "trunk-steps", &trunk_steps));
+    SOMA_TRY(soma_args_int(&c->args, "wd-trials", &wd_trials));
     SOMA_TRY(soma_args_float(&c->args, "trunk-lr", &trunk_lr));
     SOMA_TRY(soma_args_float(&c->args, "adapt-wd", &adapt_wd));
     SOMA_TRY(soma_args_float(&c->args, "scratch-wd", &scratch_wd));
     const run_cfg rc = {.T = T, .f = f, .batch = batch, .adapt_steps = adapt_steps, .draws = draws,
                         .finetune = finetune, .adapt_lr = adapt_lr, .mask = mask, .adapt_wd = adapt_wd,
                         .scratch_wd = scratch_wd, .trunk_steps = trunk_steps, .trunk_lr = trunk_lr,
+                        .wd_trials = wd_trials,
                         .anomaly_mask = strcmp(am, "bins") == 0    ? SOMA_NDT_MASK_BINS
                                         : strcmp(am, "units") == 0 ? SOMA_NDT_MASK_UNITS
                                                                    : SOMA_NDT_MASK_BOTH,
@@ -482,7 +492,7 @@ static soma_status run_(soma_exp_ctx *c) {
     if (n_scal > 0) {
         run_cfg rs = rc;
         rs.adapt_steps = scal_adapt;
-        if ((st = scaling_(c, sess, n_pre, H, &a, &rs, batch, lr, scal_steps, scal_n, n_scal, max_fs,
+        if ((st = scaling_(c, sess, n_pre, H, &a, &rs, batch, mix, lr, scal_steps, scal_n, n_scal, max_fs,
                            sizes[n_sizes > 1 ? 1 : 0], ho_frac)) != SOMA_OK)
             goto out;
     }
@@ -515,7 +525,7 @@ static soma_status run_(soma_exp_ctx *c) {
             if ((st = soma_ndt_add_session(pre, sess[i].spikes.n_units, -1, &pd[i].session)) != SOMA_OK) goto out;
         }
         soma_ndt_train_opts po = soma_ndt_train_default();
-        po.steps = steps, po.batch = batch, po.lr = lr, po.mask_ratio = mask, po.forecast_bins = f;
+        po.steps = steps, po.batch = batch, po.lr = lr, po.mask_ratio = mask, po.forecast_bins = f, po.mix = mix;
         po.warmup = steps / 20, po.eval_every = steps / 20 > 0 ? steps / 20 : 1, po.seed = c->seed;
         po.progress = !c->quiet;
         if ((st = soma_ndt_train(pre, pd, n_pre, &po, -1)) != SOMA_OK) goto out;

@@ -51,12 +51,6 @@ static const soma_opt opts_[] = {
     {"adapt-wd", SOMA_OPT_FLOAT, "10", 0, 1000, NULL, "adaptation of the pre-trained model: AdamW weight decay", 0},
     {"scratch-wd", SOMA_OPT_FLOAT, "30", 0, 1000, NULL, "training from scratch: AdamW weight decay", 0},
     {"finetune", SOMA_OPT_INT, "0", 0, 1, NULL, "adaptation: 1 = the pre-trained trunk learns too (0: frozen)", 0},
-    {"wd-trials", SOMA_OPT_INT, "0", 0, 100000, NULL,
-     "n > 0: the adaptation and from-scratch weight decays are for n training trials, scaled by n / trials (0: fixed)",
-     0},
-    {"trunk-steps", SOMA_OPT_INT, "0", 0, 10000000, NULL,
-     "adaptation, second phase: then this many steps with the pre-trained trunk learning too (0: none)", 0},
-    {"trunk-lr", SOMA_OPT_FLOAT, "0.0001", 1e-7, 1, NULL, "second phase: peak learning rate (weight decay 0.01)", 0},
     {"mask", SOMA_OPT_FLOAT, "0.25", 0.01, 0.9, NULL, "mask ratio", 0},
     {"anomaly-draws", SOMA_OPT_INT, "8", 1, 1000, NULL, "masks a trial for the anomaly score", 0},
     {"anomaly-mask", SOMA_OPT_ENUM, "bins", 0, 0, "bins|units|both", "what the anomaly score masks", 0},
@@ -159,8 +153,8 @@ static const char *const METRIC_[N_METRICS] = {"co_bps", "vel_r2", "fp_bps", "an
 static const char *const MODEL_[N_MODELS] = {"pretrained", "scratch", "smoothing", "gpfa"};
 
 typedef struct run_cfg {
-    int T, f, batch, adapt_steps, draws, finetune, trunk_steps, wd_trials;
-    float adapt_lr, mask, trunk_lr;
+    int T, f, batch, adapt_steps, draws, finetune;
+    float adapt_lr, mask;
     soma_ndt_mask_kind anomaly_mask;
     float adapt_wd, scratch_wd;
     uint64_t seed;
@@ -207,7 +201,6 @@ static soma_status adapt_and_score_(soma_ndt *m, int sid, int scratch, int train
     o.forecast_bins = rc->f;
     o.lr = rc->adapt_lr;
     o.weight_decay = scratch ? rc->scratch_wd : rc->adapt_wd;
-    if (rc->wd_trials > 0) o.weight_decay *= (float)rc->wd_trials / (float)n_tr;
     o.warmup = rc->adapt_steps / 10;
     o.train_trunk = train_trunk;
     o.valid_frac = 0;
@@ -216,13 +209,6 @@ static soma_status adapt_and_score_(soma_ndt *m, int sid, int scratch, int train
     const soma_ndt_data d = {.counts = &few, .session = sid, .heldout = heldout};
     soma_ndt_reset_run(m);
     if ((st = soma_ndt_train(m, &d, 1, &o, -1)) != SOMA_OK) goto out;
-    if (!scratch && !train_trunk && rc->trunk_steps > 0) { /* second phase: the trunk learns too, gently */
-        o.steps = rc->trunk_steps, o.lr = rc->trunk_lr, o.lr_min = rc->trunk_lr / 100, o.weight_decay = 0.01f;
-        o.warmup = rc->trunk_steps / 10, o.train_trunk = 1;
-        o.eval_every = rc->trunk_steps / 10 > 0 ? rc->trunk_steps / 10 : 1;
-        soma_ndt_reset_run(m);
-        if ((st = soma_ndt_train(m, &d, 1, &o, -1)) != SOMA_OK) goto out;
-    }
     /* co-smoothing and latents: every trial with its held-out units masked */
     for (size_t r = 0; r < (size_t)K * T; r++)
         for (int u = 0; u < N; u++) mask[r * N + u] = heldout[u] != 0;
@@ -308,7 +294,7 @@ static soma_status scaling_(soma_exp_ctx *c, const soma_session *sess, int n_pre
     soma_status st = pd && flags ? soma_counts_alloc(&ev, Kmax, T, Nmax, sess[n_pre].spikes.bin_ms) : SOMA_ERR_NOMEM;
     uint8_t *train = flags, *test = flags + Kmax, *norm = flags + 2 * Kmax, *heldout = flags + 3 * Kmax;
     run_cfg r = *rc;
-    r.finetune = 0, r.trunk_steps = 0;
+    r.finetune = 0;
     for (int p = 0; st == SOMA_OK && p < n_ns; p++) {
         const double t0 = soma_now();
         if ((st = soma_ndt_new(&m, a)) != SOMA_OK) break;
@@ -437,18 +423,15 @@ static soma_status run_(soma_exp_ctx *c) {
     const int n_sizes = parse_sizes_(soma_args_str(&c->args, "fewshot"), sizes, 2);
     const int max_fs = sizes[n_sizes - 1];
     const char *am = soma_args_str(&c->args, "anomaly-mask");
-    int finetune, trunk_steps, wd_trials;
-    float adapt_wd, scratch_wd, trunk_lr;
+    int finetune;
+    float adapt_wd, scratch_wd;
     SOMA_TRY(soma_args_int(&c->args, "finetune", &finetune));
-    SOMA_TRY(soma_args_int(&c->args, "trunk-steps", &trunk_steps));
-    SOMA_TRY(soma_args_int(&c->args, "wd-trials", &wd_trials));
-    SOMA_TRY(soma_args_float(&c->args, "trunk-lr", &trunk_lr));
+
     SOMA_TRY(soma_args_float(&c->args, "adapt-wd", &adapt_wd));
     SOMA_TRY(soma_args_float(&c->args, "scratch-wd", &scratch_wd));
     const run_cfg rc = {.T = T, .f = f, .batch = batch, .adapt_steps = adapt_steps, .draws = draws,
                         .finetune = finetune, .adapt_lr = adapt_lr, .mask = mask, .adapt_wd = adapt_wd,
-                        .scratch_wd = scratch_wd, .trunk_steps = trunk_steps, .trunk_lr = trunk_lr,
-                        .wd_trials = wd_trials,
+                        .scratch_wd = scratch_wd, 
                         .anomaly_mask = strcmp(am, "bins") == 0    ? SOMA_NDT_MASK_BINS
                                         : strcmp(am, "units") == 0 ? SOMA_NDT_MASK_UNITS
                                                                    : SOMA_NDT_MASK_BOTH,

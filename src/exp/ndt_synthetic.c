@@ -42,7 +42,7 @@ static const soma_opt opts_[] = {
     {"d-model", SOMA_OPT_INT, "64", 4, 1024, NULL, "NDT width", 1},
     {"layers", SOMA_OPT_INT, "2", 1, 24, NULL, "NDT transformer blocks", 1},
     {"heads", SOMA_OPT_INT, "4", 1, 64, NULL, "NDT attention heads", 0},
-    {"steps", SOMA_OPT_INT, "3000", 1, 10000000, NULL, "pre-training optimizer steps", 1},
+    {"steps", SOMA_OPT_INT, "6000", 1, 10000000, NULL, "pre-training optimizer steps", 1},
     {"adapt-steps", SOMA_OPT_INT, "600", 1, 10000000, NULL, "steps of each adaptation and each from-scratch run", 1},
     {"batch", SOMA_OPT_INT, "32", 1, 4096, NULL, "trials a step", 0},
     {"mix", SOMA_OPT_INT, "1", 1, 1000, NULL, "pre-training: sessions a step (the batch split among them)", 1},

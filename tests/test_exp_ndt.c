@@ -52,6 +52,21 @@ int main(void) {
     const int nv = cJSON_GetArraySize(vn);
     CHECK(nv >= 2);
     if (nv >= 2) CHECK(cJSON_GetArrayItem(vn, nv - 1)->valuedouble < cJSON_GetArrayItem(vn, 0)->valuedouble);
+    /* --mix 4: every pre-training step draws from 4 sessions; the same steps then reach a lower
+     * validation loss on the pre-training sessions than one session a step */
+    {
+        const char *mix[] = {"--mix", "4", "--scaling", "0"};
+        cJSON *r4 = NULL;
+        CHECK_OK(soma_exp_run_reduced(e, 4, mix, out_, &r4));
+        const cJSON *o4 = cJSON_GetObjectItemCaseSensitive(r4, "ours");
+        const cJSON *v4 = cJSON_GetObjectItemCaseSensitive(o4, "pretrain_valid_nll");
+        const int n4 = cJSON_GetArraySize(v4);
+        CHECK(n4 == nv && n4 >= 2);
+        if (n4 == nv && n4 >= 2)
+            CHECK(cJSON_GetArrayItem(v4, n4 - 1)->valuedouble < cJSON_GetArrayItem(vn, nv - 1)->valuedouble);
+        CHECK(cJSON_GetObjectItemCaseSensitive(o4, "scaling") == NULL);
+        cJSON_Delete(r4);
+    }
     static const char *keys[] = {"pretrained_minus_scratch_co_bps", "pretrained_minus_scratch_vel_r2",
                                  "pretrained_minus_scratch_fp_bps", "pretrained_anomaly_auroc",
                                  "pretrained_minus_gpfa_co_bps", "pretrained_minus_smoothing_co_bps"};

@@ -13,7 +13,9 @@
 //   fp_bps         forward-prediction bits per spike of the last fwd-bins bins (every unit)
 //   anomaly_auroc  AUROC of perturbed-dynamics trials (altered dynamics, input pulse) against
 //                  normal test trials by the anomaly score (also *_units: dropped/inserted units)
-// Every figure is the mean over the held-out sessions.
+// Every figure is the mean over the held-out sessions. Before that (--scaling), models pre-trained
+// on 2, 5, 10, 20 of the sessions for a fixed number of steps give the held-out sessions'
+// masked loss as a function of the number of pre-training sessions (results.json "scaling").
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>

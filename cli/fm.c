@@ -157,18 +157,28 @@ static soma_status expand_data_(const char *list, paths_ *ps) {
     return st;
 }
 
-/* Synthetic sessions: the Lorenz system (soma_synth_make) seen by session i through its own
- * neurons (readout weights drawn from seed + i) on its own trials, 40 + (13 i mod 41) units. */
-static soma_status synth_session_(int i, int trials, int bins, uint64_t seed, soma_counts *c) {
-    soma_synth_opts o = soma_synth_opts_default(SOMA_SYNTH_LORENZ);
-    o.n_trials = trials, o.n_bins = bins, o.n_units = 40 + (13 * i) % 41, o.seed = seed * 1000003u + (uint64_t)i;
-    o.base_rate_hz = 20;
-    soma_synth s;
-    SOMA_TRY(soma_synth_make(&o, &s));
-    *c = s.spikes; /* taken over */
-    memset(&s.spikes, 0, sizeof s.spikes);
-    soma_synth_free(&s);
-    return SOMA_OK;
+/* Synthetic session i: soma_session_make's family (docs/fm_data.md: one rotational latent
+ * system recorded through 40-80 neurons of a shared pool, own gains and offsets) with the
+ * family's seed `seed`. The counts are taken over; beh / anomaly (may be NULL) receive the
+ * hand velocity [trials, bins, 2] and the anomaly labels [trials] (malloc'd). */
+static soma_status synth_session_(int i, int trials, int bins, uint64_t seed, double anomaly_frac, soma_counts *c,
+                                  float **beh, uint8_t **anomaly) {
+    soma_sessions_opts o = soma_sessions_opts_default();
+    o.n_trials = trials, o.n_bins = bins, o.seed = seed, o.anomaly_frac = anomaly_frac;
+    soma_session s;
+    SOMA_TRY(soma_session_make(&o, i, &s));
+    const size_t nb = (size_t)trials * bins * (size_t)s.beh_dims;
+    soma_status st = SOMA_OK;
+    if (beh && !(*beh = malloc(sizeof(float) * nb))) st = SOMA_ERR_NOMEM;
+    if (st == SOMA_OK && anomaly && !(*anomaly = malloc((size_t)trials))) st = SOMA_ERR_NOMEM;
+    if (st == SOMA_OK) {
+        if (beh) memcpy(*beh, s.beh, sizeof(float) * nb);
+        if (anomaly) memcpy(*anomaly, s.anomaly, (size_t)trials);
+        *c = s.spikes; /* taken over */
+        memset(&s.spikes, 0, sizeof s.spikes);
+    }
+    soma_session_free(&s);
+    return st;
 }
 
 // --- figures and JSON --------------------------------------------------------------------
@@ -263,7 +273,7 @@ static soma_status train_opts_get_(const soma_args *a, soma_ndt_train_opts *o) {
 
 static const soma_opt pre_opts_[] = {
     {"data", SOMA_OPT_STR, NULL, 0, 0, NULL, "sessions: NPY counts [trials, bins, units], NWB files, folders (comma-separated)", 0},
-    {"synthetic", SOMA_OPT_INT, NULL, 1, 10000, NULL, "N synthetic sessions (Lorenz dynamics, own neurons each) instead of --data", 0},
+    {"synthetic", SOMA_OPT_INT, NULL, 1, 10000, NULL, "N synthetic sessions (0..N-1 of soma fm synth's family: shared latent dynamics, own neurons each) instead of --data", 0},
     {"synth-trials", SOMA_OPT_INT, "100", 2, 1000000, NULL, "--synthetic: trials a session", 0},
     {"synth-bins", SOMA_OPT_INT, "50", 2, 4096, NULL, "--synthetic: bins a trial", 0},
     {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "the checkpoint to write (required; also written every --ckpt-every steps)", 0},
@@ -332,7 +342,7 @@ static int pretrain_(int argc, char **argv) {
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        st = data ? load_counts_(ps.p[i], &b, &cs[i], NULL) : synth_session_(i, strials, sbins, o.seed, &cs[i]);
+        st = data ? load_counts_(ps.p[i], &b, &cs[i], NULL) : synth_session_(i, strials, sbins, o.seed, 0, &cs[i], NULL, NULL);
         if (st != SOMA_OK) goto done;
         if (cs[i].n_bins != cs[0].n_bins) {
             st = soma_error(SOMA_ERR_ARG, "fm pretrain: %s has %d bins a trial, %s has %d (every session needs the same)",
@@ -739,6 +749,9 @@ static const soma_opt synth_opts_[] = {
     {"bins", SOMA_OPT_INT, "50", 2, 4096, NULL, "bins a trial", 0},
     {"seed", SOMA_OPT_INT, "1", 0, 2147483647, NULL, "the family's seed (as fm pretrain --seed)", 0},
     {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "counts NPY [trials, bins, units] to write (-o; required)", 0},
+    {"behavior-out", SOMA_OPT_STR, NULL, 0, 0, NULL, "also write the hand velocity NPY [trials, bins, 2] (finetune --task decode)", 0},
+    {"anomaly-frac", SOMA_OPT_FLOAT, "0", 0, 0.9, NULL, "share of anomalous trials (perturbed dynamics, pulses, swapped units)", 0},
+    {"labels-out", SOMA_OPT_STR, NULL, 0, 0, NULL, "also write the anomaly labels NPY [trials] (0 normal, 1 dynamics, 2 pulse, 3 units)", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -747,8 +760,8 @@ static int synth_(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: soma fm synth --index I [--trials 100] [--bins 50] -o X.npy\n"
                    "Session I of the synthetic family that fm pretrain --synthetic N draws sessions 0..N-1\n"
-                   "from (the Lorenz system seen through 40-80 neurons of its own), as an NPY of counts: a\n"
-                   "new session to adapt to.\n\noptions:\n");
+                   "from (soma_session_make: a rotational latent system seen through 40-80 neurons of a\n"
+                   "shared pool, docs/fm_data.md), as an NPY of counts: a new session to adapt to.\n\noptions:\n");
             soma_cli_print_opts(synth_opts_);
             return 0;
         }
@@ -761,17 +774,32 @@ static int synth_(int argc, char **argv) {
     if (st != SOMA_OK) return fail_(st);
     int idx, trials, bins, seed;
     const char *out = soma_args_str(&a, "out");
+    const char *bout = soma_args_str(&a, "behavior-out"), *lout = soma_args_str(&a, "labels-out");
     soma_counts c = {0};
+    float *beh = NULL, *lab = NULL;
+    uint8_t *anom = NULL;
+    double af;
     if ((st = soma_args_int(&a, "index", &idx)) || (st = soma_args_int(&a, "trials", &trials)) ||
-        (st = soma_args_int(&a, "bins", &bins)) || (st = soma_args_int(&a, "seed", &seed)))
+        (st = soma_args_int(&a, "bins", &bins)) || (st = soma_args_int(&a, "seed", &seed)) ||
+        (st = soma_args_double(&a, "anomaly-frac", &af)))
         goto done;
     if (!out) {
         st = soma_error(SOMA_ERR_ARG, "fm synth: -o X.npy is required");
         goto done;
     }
-    if ((st = synth_session_(idx, trials, bins, (uint64_t)seed, &c))) goto done;
-    st = soma_npy_write_f32(out, 3, (int[]){c.n_trials, c.n_bins, c.n_units}, c.x);
+    if ((st = synth_session_(idx, trials, bins, (uint64_t)seed, af, &c, &beh, &anom))) goto done;
+    if ((st = soma_npy_write_f32(out, 3, (int[]){c.n_trials, c.n_bins, c.n_units}, c.x))) goto done;
+    if (bout && (st = soma_npy_write_f32(bout, 3, (int[]){trials, bins, 2}, beh))) goto done;
+    if (lout) {
+        if (!(lab = malloc(sizeof(float) * (size_t)trials))) {
+            st = SOMA_ERR_NOMEM;
+            goto done;
+        }
+        for (int k = 0; k < trials; k++) lab[k] = anom[k];
+        st = soma_npy_write_f32(lout, 1, (int[]){trials}, lab);
+    }
 done:
+    free(beh), free(lab), free(anom);
     soma_counts_free(&c);
     soma_args_free(&a);
     return st == SOMA_OK ? 0 : fail_(st);

@@ -152,17 +152,42 @@ EOF
 expect 2 "nwb series" "nope" -- "$SOMA" fm finetune --ckpt "$T/nwb.ckpt" --data "$NWB" "${BIN[@]}" --task decode \
     --behavior nope -o "$T/z"
 
-# fm synth: session 2 of the family --synthetic draws from (40 + 26 units), the same each time
-expect 0 "synth" "" -- "$SOMA" fm synth --index 2 --trials 4 --bins 10 -o "$T/syn_a.npy"
-expect 0 "synth again" "" -- "$SOMA" fm synth --index 2 --trials 4 --bins 10 -o "$T/syn_b.npy"
+# fm synth: session I of soma_session_make's family (40-80 units), the same each time, with the
+# hand velocity (which the counts must predict linearly on held-out trials) and anomaly labels;
+# fm pretrain --synthetic N trains on sessions 0..N-1 of that family (fm info lists their units)
+expect 0 "synth" "" -- "$SOMA" fm synth --index 2 --trials 40 --bins 30 -o "$T/syn_a.npy" \
+    --behavior-out "$T/syn_v.npy" --anomaly-frac 0.5 --labels-out "$T/syn_l.npy"
+expect 0 "synth again" "" -- "$SOMA" fm synth --index 2 --trials 40 --bins 30 -o "$T/syn_b.npy" --anomaly-frac 0.5
+expect 0 "synth 0" "" -- "$SOMA" fm synth --index 0 --trials 8 --bins 10 -o "$T/syn_0.npy"
+expect 0 "synth 1" "" -- "$SOMA" fm synth --index 1 --trials 8 --bins 10 -o "$T/syn_1.npy"
+expect 0 "pretrain synthetic" "" -- "$SOMA" fm pretrain --synthetic 2 --synth-trials 8 --synth-bins 10 --steps 4 \
+    "${PRE[@]}" --out "$T/syn.ckpt"
+"$SOMA" fm info "$T/syn.ckpt" >"$T/syn_info.txt" 2>&1 || bad "fm info on the synthetic checkpoint"
 $PY - "$T" <<'EOF' && ok || bad "fm synth output"
-import sys
+import re, sys
 import numpy as np
-a, b = (np.load(sys.argv[1] + f"/syn_{k}.npy") for k in "ab")
-assert a.shape == (4, 10, 66) and a.dtype == np.float32 and (a == b).all() and a.sum() > 0, a.shape
+d = sys.argv[1]
+a, b = (np.load(d + f"/syn_{k}.npy") for k in "ab")
+v, lab = np.load(d + "/syn_v.npy"), np.load(d + "/syn_l.npy")
+K, B, U = a.shape
+assert (K, B) == (40, 30) and 40 <= U <= 80 and a.dtype == np.float32 and (a == b).all() and a.sum() > 0, a.shape
 assert (a == np.round(a)).all() and (a >= 0).all()
+assert v.shape == (40, 30, 2) and np.isfinite(v).all() and v.std() > 0, v.shape
+assert lab.shape == (40,) and set(np.unique(lab)) <= {0, 1, 2, 3} and 8 <= (lab > 0).sum() <= 32, lab
+# velocity from smoothed counts by least squares: fit on the first 20 trials, R^2 on the rest
+k = np.exp(-0.5 * (np.arange(-4, 5) / 2.0) ** 2); k /= k.sum()
+sm = np.apply_along_axis(lambda r: np.convolve(r, k, mode="same"), 1, a)
+X = np.concatenate([sm.reshape(-1, U), np.ones((K * B, 1))], 1)
+Y = v.reshape(-1, 2)
+n = 20 * B
+W = np.linalg.solve(X[:n].T @ X[:n] + 1.0 * np.eye(U + 1), X[:n].T @ Y[:n])
+r2 = 1 - ((X[n:] @ W - Y[n:]) ** 2).sum(0) / ((Y[n:] - Y[n:].mean(0)) ** 2).sum(0)
+assert r2.mean() > 0.3, r2
+units = [int(u) for u in re.search(r"units:([ 0-9]+)\)", open(d + "/syn_info.txt").read()).group(1).split()]
+assert units == [np.load(d + f"/syn_{i}.npy").shape[2] for i in (0, 1)], units
 EOF
 expect 2 "synth without -o" "-o" -- "$SOMA" fm synth --index 2
+expect 2 "synth anomaly share" "anomaly-frac" -- "$SOMA" fm synth --index 2 --anomaly-frac 1.5 -o "$T/z.npy"
 
 # bad input: exit 2, one line
 expect 2 "no --out" "--out" -- "$SOMA" fm pretrain --data "$T/sess"

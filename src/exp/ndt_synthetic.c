@@ -13,7 +13,9 @@
 //   fp_bps         forward-prediction bits per spike of the last fwd-bins bins (every unit)
 //   anomaly_auroc  AUROC of perturbed-dynamics trials (altered dynamics, input pulse) against
 //                  normal test trials by the anomaly score (also *_units: dropped/inserted units)
-// Every figure is the mean over the held-out sessions.
+// Every figure is the mean over the held-out sessions. Before that (--scaling), models pre-trained
+// on 2, 5, 10, 20 of the sessions for a fixed number of steps give the held-out sessions'
+// masked loss as a function of the number of pre-training sessions (results.json "scaling").
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,9 +44,10 @@ static const soma_opt opts_[] = {
     {"d-model", SOMA_OPT_INT, "64", 4, 1024, NULL, "NDT width", 1},
     {"layers", SOMA_OPT_INT, "2", 1, 24, NULL, "NDT transformer blocks", 1},
     {"heads", SOMA_OPT_INT, "4", 1, 64, NULL, "NDT attention heads", 0},
-    {"steps", SOMA_OPT_INT, "3000", 1, 10000000, NULL, "pre-training optimizer steps", 1},
+    {"steps", SOMA_OPT_INT, "6000", 1, 10000000, NULL, "pre-training optimizer steps", 1},
     {"adapt-steps", SOMA_OPT_INT, "600", 1, 10000000, NULL, "steps of each adaptation and each from-scratch run", 1},
     {"batch", SOMA_OPT_INT, "32", 1, 4096, NULL, "trials a step", 0},
+    {"mix", SOMA_OPT_INT, "1", 1, 1000, NULL, "pre-training: sessions a step (the batch split among them)", 1},
     {"lr", SOMA_OPT_FLOAT, "0.001", 1e-6, 1, NULL, "peak learning rate (pre-training)", 0},
     {"adapt-lr", SOMA_OPT_FLOAT, "0.001", 1e-6, 1, NULL, "peak learning rate (adaptation and from scratch)", 0},
     {"adapt-wd", SOMA_OPT_FLOAT, "10", 0, 1000, NULL, "adaptation of the pre-trained model: AdamW weight decay", 0},
@@ -56,6 +59,14 @@ static const soma_opt opts_[] = {
     {"pretrained", SOMA_OPT_STR, NULL, 0, 0, NULL,
      "skip pre-training: adapt this checkpoint (an earlier run's pretrained.ckpt, same pre-training options)", 1},
     {"gpfa-iter", SOMA_OPT_INT, "50", 1, 10000, NULL, "GPFA baseline: EM iterations", 1},
+    {"scaling", SOMA_OPT_STR, "2,5,10,20", 0, 0, NULL,
+     "scaling of the held-out loss: pre-train on the first n latent sessions for each n (ascending, <= --sessions; "
+     "'0': none)", 0},
+    {"scaling-steps", SOMA_OPT_INT, "1000", 1, 10000000, NULL, "scaling: pre-training steps of each model", 0},
+    {"scaling-adapt-steps", SOMA_OPT_INT, "300", 1, 10000000, NULL,
+     "scaling: adaptation steps (frozen trunk) on each held-out session's second few-shot size", 0},
+    {"scaling-only", SOMA_OPT_INT, "0", 0, 1, NULL, "1: only the scaling runs (no main pre-training, no few-shot curves)",
+     1},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -90,17 +101,18 @@ static const char *const reduced_[] = {"--sessions", "4", "--lif-sessions", "1",
                                        "--bins", "20", "--units-min", "16", "--units-max", "24",
                                        "--fwd-bins", "4", "--d-model", "16", "--layers", "1",
                                        "--steps", "60", "--adapt-steps", "40", "--batch", "8",
-                                       "--gpfa-iter", "5", "--anomaly-draws", "2", NULL};
+                                       "--gpfa-iter", "5", "--anomaly-draws", "2", "--scaling", "1,4",
+                                       "--scaling-steps", "30", "--scaling-adapt-steps", "20", NULL};
 
 enum { MAX_SIZES = 8 };
 
-static int parse_sizes_(const char *s, int *sizes) {
+static int parse_sizes_(const char *s, int *sizes, int min) {
     int n = 0;
     const char *p = s;
     while (p && *p) {
         char *end;
         const long v = strtol(p, &end, 10);
-        if (end == p || v < 2 || v > 100000 || n >= MAX_SIZES || (n > 0 && v <= sizes[n - 1])) return -1;
+        if (end == p || v < min || v > 100000 || n >= MAX_SIZES || (n > 0 && v <= sizes[n - 1])) return -1;
         sizes[n++] = (int)v;
         p = *end == ',' ? end + 1 : end;
         if (*end && *end != ',') return -1;
@@ -110,7 +122,7 @@ static int parse_sizes_(const char *s, int *sizes) {
 
 static soma_status check_(const soma_exp_ctx *c) {
     int sizes[MAX_SIZES], umin, umax, T, f;
-    if (parse_sizes_(soma_args_str(&c->args, "fewshot"), sizes) < 1)
+    if (parse_sizes_(soma_args_str(&c->args, "fewshot"), sizes, 2) < 1)
         return soma_error(SOMA_ERR_ARG, "ndt-synthetic: --fewshot '%s': want up to %d ascending counts >= 2, e.g. "
                           "10,30,100", soma_args_str(&c->args, "fewshot"), MAX_SIZES);
     SOMA_TRY(soma_args_int(&c->args, "units-min", &umin));
@@ -121,6 +133,13 @@ static soma_status check_(const soma_exp_ctx *c) {
         return soma_error(SOMA_ERR_ARG, "ndt-synthetic: --units-max %d must be in --units-min (%d)..200 (the pool)",
                           umax, umin);
     if (f > T - 4) return soma_error(SOMA_ERR_ARG, "ndt-synthetic: --fwd-bins %d leaves too few of %d bins", f, T);
+    const char *sc = soma_args_str(&c->args, "scaling");
+    int ns[MAX_SIZES], S;
+    SOMA_TRY(soma_args_int(&c->args, "sessions", &S));
+    const int n = strcmp(sc, "0") == 0 ? 0 : parse_sizes_(sc, ns, 1);
+    if (n < 0 || (n > 0 && ns[n - 1] > S))
+        return soma_error(SOMA_ERR_ARG, "ndt-synthetic: --scaling '%s': want up to %d ascending session counts in "
+                          "1..--sessions (%d), e.g. 2,5,10,20, or 0", sc, MAX_SIZES, S);
     return SOMA_OK;
 }
 
@@ -229,6 +248,139 @@ out:
     return st;
 }
 
+/* Session s's split for `size` training trials: train = the first `size` normal trials, test =
+ * every trial after the first max_fs normal ones (norm: the normal test trials), heldout = a
+ * seeded share ho_frac of the units (at least one, at most N - 1). */
+static soma_status split_(const soma_session *s, int max_fs, int size, float ho_frac, uint64_t seed, uint8_t *train,
+                          uint8_t *test, uint8_t *norm, uint8_t *heldout) {
+    const int K = s->spikes.n_trials, N = s->spikes.n_units;
+    int n_ho = (int)floor(ho_frac * N + 0.5);
+    n_ho = n_ho < 1 ? 1 : n_ho >= N ? N - 1 : n_ho;
+    SOMA_TRY(soma_units_split(N, n_ho, seed, heldout));
+    int boundary = 0, seen = 0;
+    for (int k = 0; k < K && seen < max_fs; k++)
+        if (!s->anomaly[k]) seen++, boundary = k + 1;
+    for (int k = 0, n = 0; k < K; k++) {
+        test[k] = k >= boundary, norm[k] = test[k] && !s->anomaly[k];
+        train[k] = k < boundary && !s->anomaly[k] && n < size;
+        n += train[k];
+    }
+    return SOMA_OK;
+}
+
+/* Scaling of the held-out loss with the number of pre-training sessions: for each count n in
+ * ns, a model of architecture a pre-trained (steps) on the first n latent sessions, then on
+ * each held-out session a new read-in/read-out adapted (trunk frozen, rc) on `size` trials and
+ * scored on the normal test trials: masked Poisson NLL per entry and bits per spike (mask
+ * ratio rc->mask, bins and units, 4 draws, held-out units masked too), co-bps, fp-bps,
+ * velocity R^2. results.json "scaling": {sessions, steps, adapt_trials, heldout_nll,
+ * heldout_bps, co_bps, fp_bps, vel_r2, pretrain_valid_nll, pretrain_valid_bps, seconds}. */
+static soma_status scaling_(soma_exp_ctx *c, const soma_session *sess, int n_pre, int H, const soma_ndt_arch *a,
+                            const run_cfg *rc, int batch, int mix, float lr, int steps, const int *ns, int n_ns, int max_fs,
+                            int size, float ho_frac) {
+    enum { NQ = 8 };
+    static const char *const key[NQ] = {"heldout_nll", "heldout_bps", "co_bps", "fp_bps", "vel_r2",
+                                        "pretrain_valid_nll", "pretrain_valid_bps", "seconds"};
+    double q[NQ][MAX_SIZES] = {{0}};
+    int Kmax = 0, Nmax = 0;
+    for (int h = 0; h < H; h++) {
+        Kmax = sess[n_pre + h].spikes.n_trials > Kmax ? sess[n_pre + h].spikes.n_trials : Kmax;
+        Nmax = sess[n_pre + h].spikes.n_units > Nmax ? sess[n_pre + h].spikes.n_units : Nmax;
+    }
+    const int T = sess[n_pre].spikes.n_bins;
+    soma_ndt_data *pd = soma_calloc((size_t)ns[n_ns - 1], sizeof *pd);
+    uint8_t *flags = soma_alloc((size_t)3 * Kmax + Nmax, 1);
+    soma_counts ev = {0};
+    soma_ndt *m = NULL;
+    soma_fig *fig = NULL;
+    soma_status st = pd && flags ? soma_counts_alloc(&ev, Kmax, T, Nmax, sess[n_pre].spikes.bin_ms) : SOMA_ERR_NOMEM;
+    uint8_t *train = flags, *test = flags + Kmax, *norm = flags + 2 * Kmax, *heldout = flags + 3 * Kmax;
+    run_cfg r = *rc;
+    r.finetune = 0;
+    for (int p = 0; st == SOMA_OK && p < n_ns; p++) {
+        const double t0 = soma_now();
+        if ((st = soma_ndt_new(&m, a)) != SOMA_OK) break;
+        for (int i = 0; st == SOMA_OK && i < ns[p]; i++) {
+            pd[i] = (soma_ndt_data){.counts = &sess[i].spikes};
+            st = soma_ndt_add_session(m, sess[i].spikes.n_units, -1, &pd[i].session);
+        }
+        soma_ndt_train_opts po = soma_ndt_train_default();
+        po.steps = steps, po.batch = batch, po.lr = lr, po.mask_ratio = rc->mask, po.forecast_bins = rc->f;
+        po.mix = mix < ns[p] ? mix : ns[p];
+        po.warmup = steps / 20, po.eval_every = steps / 5 > 0 ? steps / 5 : 1, po.seed = c->seed;
+        po.progress = !c->quiet;
+        if (st == SOMA_OK) st = soma_ndt_train(m, pd, ns[p], &po, -1);
+        if (st != SOMA_OK) break;
+        const soma_ndt_history ph = soma_ndt_get_history(m);
+        q[5][p] = ph.n_evals ? ph.valid_nll[ph.n_evals - 1] : NAN;
+        q[6][p] = ph.n_evals ? ph.valid_bps[ph.n_evals - 1] : NAN;
+        for (int h = 0; st == SOMA_OK && h < H; h++) {
+            const soma_session *s = &sess[n_pre + h];
+            const int K = s->spikes.n_trials, N = s->spikes.n_units;
+            int sid = 0;
+            scores sc;
+            if ((st = split_(s, max_fs, size, ho_frac, c->seed + 100 + h, train, test, norm, heldout)) != SOMA_OK ||
+                (st = soma_ndt_add_session(m, N, -1, &sid)) != SOMA_OK ||
+                (st = adapt_and_score_(m, sid, 0, 0, s, train, test, norm, heldout, &r, &sc, NULL)) != SOMA_OK)
+                break;
+            int n_ev = 0;
+            for (int k = 0; k < K; k++)
+                if (norm[k])
+                    memcpy(ev.x + (size_t)n_ev++ * T * N, s->spikes.x + (size_t)k * T * N, sizeof(float) * T * N);
+            soma_counts evk = {.x = ev.x, .n_trials = n_ev, .n_bins = T, .n_units = N, .bin_ms = ev.bin_ms};
+            double nll, bps;
+            const soma_ndt_data d = {.counts = &evk, .session = sid, .heldout = heldout};
+            if ((st = soma_ndt_eval(m, &d, rc->mask, SOMA_NDT_MASK_BOTH, 4, c->seed + 11, &nll, &bps)) != SOMA_OK)
+                break;
+            q[0][p] += nll / H, q[1][p] += bps / H, q[2][p] += sc.co_bps / H, q[3][p] += sc.fp_bps / H;
+            q[4][p] += sc.vel_r2 / H;
+        }
+        soma_ndt_free(m), m = NULL;
+        q[7][p] = soma_now() - t0;
+        if (st == SOMA_OK && !c->quiet)
+            fprintf(stderr, "ndt-synthetic scaling: %d sessions: held-out masked NLL %.4f, bps %.4f, co-bps %.4f\n",
+                    ns[p], q[0][p], q[1][p], q[2][p]);
+    }
+    if (st == SOMA_OK) {
+        cJSON *o = cJSON_AddObjectToObject(c->ours, "scaling");
+        double x[MAX_SIZES];
+        for (int p = 0; p < n_ns; p++) x[p] = ns[p];
+        if (o) {
+            cJSON_AddItemToObject(o, "sessions", cJSON_CreateDoubleArray(x, n_ns));
+            cJSON_AddNumberToObject(o, "steps", steps);
+            cJSON_AddNumberToObject(o, "adapt_trials", size);
+            cJSON_AddNumberToObject(o, "adapt_steps", r.adapt_steps);
+            for (int i = 0; i < NQ; i++) cJSON_AddItemToObject(o, key[i], cJSON_CreateDoubleArray(q[i], n_ns));
+        }
+        float xs[MAX_SIZES], ys[MAX_SIZES];
+        for (int p = 0; p < n_ns; p++) xs[p] = (float)ns[p];
+        st = soma_fig_new(&fig, 1, 2, 1100, 380);
+        if (st == SOMA_OK) {
+            char title[160];
+            snprintf(title, sizeof title, "held-out sessions vs pre-training sessions (%d steps each; new read-in and "
+                     "read-out on %d trials, trunk frozen)", steps, size);
+            soma_fig_title(fig, title);
+            soma_fig_labels(fig, 0, "masked Poisson NLL per entry, held-out sessions' test trials", "pre-training sessions",
+                            "NLL");
+            for (int p = 0; p < n_ns; p++) ys[p] = (float)q[0][p];
+            soma_fig_line(fig, 0, xs, ys, n_ns, "held-out masked NLL", &(soma_line_style){.markers = 1});
+            soma_fig_labels(fig, 1, "bits per spike", "pre-training sessions", "bits/spike");
+            static const char *const lab[3] = {"masked entries", "co-bps (held-out units)", "fp-bps"};
+            for (int i = 0; i < 3; i++) {
+                for (int p = 0; p < n_ns; p++) ys[p] = (float)q[1 + i][p];
+                soma_fig_line(fig, 1, xs, ys, n_ns, lab[i], &(soma_line_style){.markers = 1});
+            }
+            char path[1200];
+            st = soma_fig_save(fig, soma_exp_path(c, "scaling.svg", path, sizeof path));
+        }
+    }
+    soma_fig_free(fig);
+    soma_ndt_free(m);
+    soma_counts_free(&ev);
+    soma_free(pd), soma_free(flags);
+    return st;
+}
+
 /* A histogram of the scores of trials of one kind (test trials) on fixed edges: counts [nb]. */
 static void hist_(const float *score, const uint8_t *anomaly, const uint8_t *test, int K, int kind, float lo, float hi,
                   int nb, float *h) {
@@ -260,6 +412,8 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_int(&c->args, "steps", &steps));
     SOMA_TRY(soma_args_int(&c->args, "adapt-steps", &adapt_steps));
     SOMA_TRY(soma_args_int(&c->args, "batch", &batch));
+    int mix;
+    SOMA_TRY(soma_args_int(&c->args, "mix", &mix));
     SOMA_TRY(soma_args_int(&c->args, "anomaly-draws", &draws));
     SOMA_TRY(soma_args_int(&c->args, "gpfa-iter", &gpfa_iter));
     SOMA_TRY(soma_args_float(&c->args, "anomaly-frac", &af));
@@ -268,8 +422,28 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_float(&c->args, "adapt-lr", &adapt_lr));
     SOMA_TRY(soma_args_float(&c->args, "mask", &mask));
     int sizes[MAX_SIZES];
-    const int n_sizes = parse_sizes_(soma_args_str(&c->args, "fewshot"), sizes);
+    const int n_sizes = parse_sizes_(soma_args_str(&c->args, "fewshot"), sizes, 2);
     const int max_fs = sizes[n_sizes - 1];
+    const char *am = soma_args_str(&c->args, "anomaly-mask");
+    int finetune;
+    float adapt_wd, scratch_wd;
+    SOMA_TRY(soma_args_int(&c->args, "finetune", &finetune));
+
+    SOMA_TRY(soma_args_float(&c->args, "adapt-wd", &adapt_wd));
+    SOMA_TRY(soma_args_float(&c->args, "scratch-wd", &scratch_wd));
+    const run_cfg rc = {.T = T, .f = f, .batch = batch, .adapt_steps = adapt_steps, .draws = draws,
+                        .finetune = finetune, .adapt_lr = adapt_lr, .mask = mask, .adapt_wd = adapt_wd,
+                        .scratch_wd = scratch_wd, 
+                        .anomaly_mask = strcmp(am, "bins") == 0    ? SOMA_NDT_MASK_BINS
+                                        : strcmp(am, "units") == 0 ? SOMA_NDT_MASK_UNITS
+                                                                   : SOMA_NDT_MASK_BOTH,
+                        .seed = c->seed};
+    int scal_n[MAX_SIZES], scal_steps, scal_adapt, scal_only;
+    const char *scal = soma_args_str(&c->args, "scaling");
+    const int n_scal = strcmp(scal, "0") == 0 ? 0 : parse_sizes_(scal, scal_n, 1);
+    SOMA_TRY(soma_args_int(&c->args, "scaling-steps", &scal_steps));
+    SOMA_TRY(soma_args_int(&c->args, "scaling-adapt-steps", &scal_adapt));
+    SOMA_TRY(soma_args_int(&c->args, "scaling-only", &scal_only));
 
     soma_sessions_opts so = soma_sessions_opts_default();
     so.n_bins = T, so.units_min = umin, so.units_max = umax, so.seed = c->seed;
@@ -297,9 +471,21 @@ static soma_status run_(soma_exp_ctx *c) {
     so.anomaly_frac = af;
     for (int h = 0; h < H; h++)
         if ((st = soma_session_make(&so, n_pre + H_off + h, &sess[n_pre + h])) != SOMA_OK) goto out;
-    // --- pre-training
     soma_ndt_arch a = soma_ndt_arch_default();
     a.n_bins = T, a.d_model = dm, a.n_layers = layers, a.n_heads = heads, a.seed = c->seed;
+    // --- scaling of the held-out loss with the number of pre-training sessions
+    if (n_scal > 0) {
+        run_cfg rs = rc;
+        rs.adapt_steps = scal_adapt;
+        if ((st = scaling_(c, sess, n_pre, H, &a, &rs, batch, mix, lr, scal_steps, scal_n, n_scal, max_fs,
+                           sizes[n_sizes > 1 ? 1 : 0], ho_frac)) != SOMA_OK)
+            goto out;
+    }
+    if (scal_only) {
+        snprintf(c->headline, sizeof c->headline, "scaling runs only (--scaling-only 1): results.json \"scaling\"");
+        goto out;
+    }
+    // --- pre-training
     const char *init = soma_args_str(&c->args, "pretrained");
     if (init) {
         if ((st = soma_ndt_load(&pre, init)) != SOMA_OK) goto out;
@@ -324,7 +510,7 @@ static soma_status run_(soma_exp_ctx *c) {
             if ((st = soma_ndt_add_session(pre, sess[i].spikes.n_units, -1, &pd[i].session)) != SOMA_OK) goto out;
         }
         soma_ndt_train_opts po = soma_ndt_train_default();
-        po.steps = steps, po.batch = batch, po.lr = lr, po.mask_ratio = mask, po.forecast_bins = f;
+        po.steps = steps, po.batch = batch, po.lr = lr, po.mask_ratio = mask, po.forecast_bins = f, po.mix = mix;
         po.warmup = steps / 20, po.eval_every = steps / 20 > 0 ? steps / 20 : 1, po.seed = c->seed;
         po.progress = !c->quiet;
         if ((st = soma_ndt_train(pre, pd, n_pre, &po, -1)) != SOMA_OK) goto out;
@@ -362,19 +548,6 @@ static soma_status run_(soma_exp_ctx *c) {
     soma_ndt_free(pre), pre = NULL;
 
     // --- few-shot adaptation on each held-out session
-    const char *am = soma_args_str(&c->args, "anomaly-mask");
-    int finetune;
-    float adapt_wd, scratch_wd;
-    SOMA_TRY(soma_args_int(&c->args, "finetune", &finetune));
-    SOMA_TRY(soma_args_float(&c->args, "adapt-wd", &adapt_wd));
-    SOMA_TRY(soma_args_float(&c->args, "scratch-wd", &scratch_wd));
-    const run_cfg rc = {.T = T, .f = f, .batch = batch, .adapt_steps = adapt_steps, .draws = draws,
-                        .finetune = finetune, .adapt_lr = adapt_lr, .mask = mask, .adapt_wd = adapt_wd,
-                        .scratch_wd = scratch_wd,
-                        .anomaly_mask = strcmp(am, "bins") == 0    ? SOMA_NDT_MASK_BINS
-                                        : strcmp(am, "units") == 0 ? SOMA_NDT_MASK_UNITS
-                                                                   : SOMA_NDT_MASK_BOTH,
-                        .seed = c->seed};
     soma_fewshot_opts fo = soma_fewshot_opts_default();
     fo.fwd_bins = f, fo.gpfa_iter = gpfa_iter;
     const double t_adapt = soma_now();
@@ -390,19 +563,9 @@ static soma_status run_(soma_exp_ctx *c) {
             st = SOMA_ERR_NOMEM;
             goto out;
         }
-        int n_ho = (int)floor(ho_frac * N + 0.5);
-        n_ho = n_ho < 1 ? 1 : n_ho >= N ? N - 1 : n_ho;
-        if ((st = soma_units_split(N, n_ho, c->seed + 100 + h, heldout)) != SOMA_OK) goto out;
-        /* the training pool: the first max_fs normal trials; test: every trial after them */
-        int boundary = 0, seen = 0;
-        for (int k = 0; k < K && seen < max_fs; k++)
-            if (!s->anomaly[k]) seen++, boundary = k + 1;
-        for (int k = 0; k < K; k++) test[k] = k >= boundary, norm[k] = test[k] && !s->anomaly[k];
         for (int z = 0; z < n_sizes; z++) {
-            for (int k = 0, n = 0; k < K; k++) {
-                train[k] = k < boundary && !s->anomaly[k] && n < sizes[z];
-                n += train[k];
-            }
+            if ((st = split_(s, max_fs, sizes[z], ho_frac, c->seed + 100 + h, train, test, norm, heldout)) != SOMA_OK)
+                goto out;
             soma_fewshot_res br;
             if ((st = soma_fewshot_baselines(&s->spikes, s->beh, s->beh_dims, s->anomaly, train, test, heldout, &fo,
                                              &br)) != SOMA_OK)

@@ -61,7 +61,9 @@ static const soma_exp_landmark landmarks_[] = {
      "https://arxiv.org/abs/1902.10486", "replay_acc", SOMA_EXP_AT_LEAST, 0.80},
     {"joint training (upper bound), average accuracy (issue 10's bar)", "van de Ven, Siegelmann & Tolias 2020",
      "https://doi.org/10.1038/s41467-020-17866-2", "joint_acc", SOMA_EXP_AT_LEAST, 0.85},
-    {"fine-tuning forgets: every other method's accuracy minus fine-tuning's (smallest gap)",
+    {"fine-tuning forgets: the accuracy of EWC, SI, replay and joint training minus fine-tuning's (smallest gap; "
+     "LwF is not among them: distilling the old net's answers on a new permutation's images, which look like none "
+     "of the old tasks', can cost more than it keeps)",
      "van de Ven, Siegelmann & Tolias 2020", "https://doi.org/10.1038/s41467-020-17866-2", "finetune_gap",
      SOMA_EXP_AT_LEAST, 0.05},
     {NULL, NULL, NULL, NULL, 0, 0},
@@ -188,12 +190,12 @@ static soma_status run_(soma_exp_ctx *c) {
         done[k] = &res[m];
         names[k++] = soma_cl_method_name((soma_cl_method_kind)m);
     }
-    if (st == SOMA_OK && on[SOMA_CL_FINETUNE] && k > 1) {
-        double gap = INFINITY;
-        for (int m = 1; m < SOMA_CL_METHOD_COUNT; m++)
-            if (on[m]) gap = fmin(gap, res[m].metrics.acc - res[SOMA_CL_FINETUNE].metrics.acc);
-        soma_exp_put(c, "finetune_gap", gap);
-    }
+    /* the issue's bar: fine-tuning clearly below the four methods it names */
+    static const soma_cl_method_kind named[] = {SOMA_CL_EWC, SOMA_CL_SI, SOMA_CL_REPLAY, SOMA_CL_JOINT};
+    double gap = INFINITY;
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++)
+        if (on[named[i]]) gap = fmin(gap, res[named[i]].metrics.acc - res[SOMA_CL_FINETUNE].metrics.acc);
+    if (st == SOMA_OK && on[SOMA_CL_FINETUNE] && isfinite(gap)) soma_exp_put(c, "finetune_gap", gap);
     if (st == SOMA_OK) {
         soma_exp_put(c, "tasks", T);
         soma_exp_put(c, "n_train_per_task", s->train[0]->n);

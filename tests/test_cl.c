@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "dataset_util.h"
 #include "json_util.h"
 #include "fixture.h"
 #include "scratch.h"
@@ -24,22 +25,6 @@
 static const char *const pnames_[4] = {"0.weight", "0.bias", "2.weight", "2.bias"};
 
 /* A data set of n float samples of dim d with labels y (copied). */
-static soma_dataset *mkdata_(const float *x, const int *y, int n, int d, int K) {
-    soma_dataset *o = soma_calloc(1, sizeof *o);
-    snprintf(o->name, sizeof o->name, "t");
-    o->n = n;
-    o->shape = soma_shape1(d);
-    o->dim = (size_t)d;
-    o->n_classes = K;
-    o->scale = 1.f;
-    o->y_len = 1;
-    o->x_f32 = soma_alloc((size_t)n * d, sizeof(float));
-    o->y = soma_alloc((size_t)n, sizeof(int));
-    memcpy(o->x_f32, x, (size_t)n * d * sizeof(float));
-    memcpy(o->y, y, (size_t)n * sizeof(int));
-    return o;
-}
-
 // --- Fisher against PyTorch ------------------------------------------------------------
 
 static void fisher_case_(soma_net *net, soma_rule *rule, const fixture *f, const soma_dataset *d, const char *c,

@@ -9,24 +9,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "dataset_util.h"
 #include "soma/learn.h"
 #include "soma/nn.h"
-
-static soma_dataset *mkdata_(const float *x, const int *y, int n, int d, int K) {
-    soma_dataset *o = soma_calloc(1, sizeof *o);
-    snprintf(o->name, sizeof o->name, "t");
-    o->n = n;
-    o->shape = soma_shape1(d);
-    o->dim = (size_t)d;
-    o->n_classes = K;
-    o->scale = 1.f;
-    o->y_len = 1;
-    o->x_f32 = soma_alloc((size_t)n * d, sizeof(float));
-    o->y = soma_alloc((size_t)n, sizeof(int));
-    memcpy(o->x_f32, x, (size_t)n * d * sizeof(float));
-    memcpy(o->y, y, (size_t)n * sizeof(int));
-    return o;
-}
 
 static void test_ewc_decoupled(void) {
     soma_net *net;

@@ -101,6 +101,27 @@ void soma_free(void *p);
  * still pending before this call: -1 when none was armed or the armed failure has fired. Global
  * to the process (not per thread); costs one relaxed atomic load per allocation when off. */
 long soma_alloc_fail_after(long k);
+
+/* Bytes built in memory, then written at once (a file is written to a temporary name and
+ * renamed into place): soma_wbuf_put appends, growing the buffer by doubling; when memory runs
+ * out it sets oom and ignores every later put (check oom once at the end). Start from
+ * (soma_wbuf){0}; release with soma_wbuf_free. */
+typedef struct soma_wbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int oom;
+} soma_wbuf;
+void soma_wbuf_put(soma_wbuf *b, const void *src, size_t n);
+void soma_wbuf_free(soma_wbuf *b);
+/* A bounds-checked reader over n bytes: soma_rbuf_get copies the next k bytes into dst (NULL:
+ * skips them) and returns 1; past the end it copies nothing, zero-fills dst, sets bad (every
+ * later get fails too) and returns 0. */
+typedef struct soma_rbuf {
+    const unsigned char *p;
+    size_t n, off;
+    int bad;
+} soma_rbuf;
+int soma_rbuf_get(soma_rbuf *r, void *dst, size_t k);
 /* a*b into *out, 0 on overflow. */
 int soma_mul_ok(size_t a, size_t b, size_t *out);
 

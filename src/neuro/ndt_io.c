@@ -17,82 +17,45 @@
 
 #define NDT_FILE_VERSION 1u
 
-typedef struct wb_ {
-    unsigned char *p;
-    size_t n, cap;
-    int oom;
-} wb_;
+static void pi32_(soma_wbuf *b, int32_t v) { soma_wbuf_put(b, &v, 4); }
+static void pi64_(soma_wbuf *b, int64_t v) { soma_wbuf_put(b, &v, 8); }
+static void pu64_(soma_wbuf *b, uint64_t v) { soma_wbuf_put(b, &v, 8); }
+static void pf32_(soma_wbuf *b, float v) { soma_wbuf_put(b, &v, 4); }
+static void pf64_(soma_wbuf *b, double v) { soma_wbuf_put(b, &v, 8); }
 
-static void put_(wb_ *b, const void *src, size_t n) {
-    if (b->oom || n == 0) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n) cap *= 2;
-        unsigned char *np = soma_alloc(cap, 1);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        if (b->n) memcpy(np, b->p, b->n);
-        soma_free(b->p);
-        b->p = np, b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-static void pi32_(wb_ *b, int32_t v) { put_(b, &v, 4); }
-static void pi64_(wb_ *b, int64_t v) { put_(b, &v, 8); }
-static void pu64_(wb_ *b, uint64_t v) { put_(b, &v, 8); }
-static void pf32_(wb_ *b, float v) { put_(b, &v, 4); }
-static void pf64_(wb_ *b, double v) { put_(b, &v, 8); }
-
-typedef struct rb_ {
-    const unsigned char *p;
-    size_t n, off;
-    int bad;
-} rb_;
-static void get_(rb_ *r, void *dst, size_t n) {
-    if (r->bad || n > r->n - r->off) {
-        r->bad = 1;
-        if (dst && n) memset(dst, 0, n);
-        return;
-    }
-    if (dst) memcpy(dst, r->p + r->off, n);
-    r->off += n;
-}
-static int32_t gi32_(rb_ *r) {
+static int32_t gi32_(soma_rbuf *r) {
     int32_t v;
-    get_(r, &v, 4);
+    soma_rbuf_get(r, &v, 4);
     return v;
 }
-static int64_t gi64_(rb_ *r) {
+static int64_t gi64_(soma_rbuf *r) {
     int64_t v;
-    get_(r, &v, 8);
+    soma_rbuf_get(r, &v, 8);
     return v;
 }
-static uint64_t gu64_(rb_ *r) {
+static uint64_t gu64_(soma_rbuf *r) {
     uint64_t v;
-    get_(r, &v, 8);
+    soma_rbuf_get(r, &v, 8);
     return v;
 }
-static float gf32_(rb_ *r) {
+static float gf32_(soma_rbuf *r) {
     float v;
-    get_(r, &v, 4);
+    soma_rbuf_get(r, &v, 4);
     return v;
 }
-static double gf64_(rb_ *r) {
+static double gf64_(soma_rbuf *r) {
     double v;
-    get_(r, &v, 8);
+    soma_rbuf_get(r, &v, 8);
     return v;
 }
 
-static void put_opts_(wb_ *b, const soma_ndt_train_opts *o) {
+static void put_opts_(soma_wbuf *b, const soma_ndt_train_opts *o) {
     pi64_(b, o->steps), pi32_(b, o->batch), pi32_(b, o->mix), pf32_(b, o->mask_ratio), pi32_(b, (int32_t)o->mask);
     pi32_(b, o->forecast_bins), pf32_(b, o->forecast_share), pf32_(b, o->lr), pf32_(b, o->lr_min);
     pi64_(b, o->warmup), pf32_(b, o->weight_decay), pf32_(b, o->clip), pi32_(b, o->train_trunk);
     pf32_(b, o->valid_frac), pi64_(b, o->eval_every), pi64_(b, o->ckpt_every), pu64_(b, o->seed);
 }
-static void get_opts_(rb_ *r, soma_ndt_train_opts *o) {
+static void get_opts_(soma_rbuf *r, soma_ndt_train_opts *o) {
     *o = soma_ndt_train_default();
     o->steps = gi64_(r), o->batch = gi32_(r), o->mix = gi32_(r), o->mask_ratio = gf32_(r);
     o->mask = (soma_ndt_mask_kind)gi32_(r);
@@ -104,7 +67,7 @@ static void get_opts_(rb_ *r, soma_ndt_train_opts *o) {
 
 soma_status soma_ndt_save(soma_ndt *m, const char *path) {
     if (!path || !*path) return soma_error(SOMA_ERR_ARG, "ndt: save to no path");
-    wb_ a = {0}, b = {0};
+    soma_wbuf a = {0}, b = {0};
     const size_t SD = (size_t)m->a.subjects * m->D;
     pi32_(&a, (int32_t)NDT_FILE_VERSION);
     pi32_(&a, m->T), pi32_(&a, m->D), pi32_(&a, m->a.n_layers), pi32_(&a, m->a.n_heads), pi32_(&a, m->a.subjects);
@@ -115,15 +78,15 @@ soma_status soma_ndt_save(soma_ndt *m, const char *path) {
     for (int s = 0; s < m->n_sess; s++) {
         const soma__ndt_sess *x = &m->sess[s];
         pi32_(&a, x->N), pi32_(&a, x->subject), pi32_(&a, x->bias_init), pi64_(&a, x->t);
-        put_(&a, x->p, x->n * sizeof(float));
-        put_(&a, x->m1, x->n * sizeof(float));
-        put_(&a, x->m2, x->n * sizeof(float));
+        soma_wbuf_put(&a, x->p, x->n * sizeof(float));
+        soma_wbuf_put(&a, x->m1, x->n * sizeof(float));
+        soma_wbuf_put(&a, x->m2, x->n * sizeof(float));
     }
     if (SD) {
         pi64_(&a, m->st);
-        put_(&a, m->sp, SD * sizeof(float));
-        put_(&a, m->sm1, SD * sizeof(float));
-        put_(&a, m->sm2, SD * sizeof(float));
+        soma_wbuf_put(&a, m->sp, SD * sizeof(float));
+        soma_wbuf_put(&a, m->sm1, SD * sizeof(float));
+        soma_wbuf_put(&a, m->sm2, SD * sizeof(float));
     }
     pi32_(&b, (int32_t)NDT_FILE_VERSION);
     pi32_(&b, m->running), pi64_(&b, m->step);
@@ -132,12 +95,12 @@ soma_status soma_ndt_save(soma_ndt *m, const char *path) {
     pf64_(&b, m->rng.spare), pi32_(&b, m->rng.has_spare);
     pf64_(&b, m->secs), pf64_(&b, m->acc_loss), pi64_(&b, m->acc_n);
     pi32_(&b, m->fp_n);
-    put_(&b, m->fp, (size_t)2 * m->fp_n * sizeof(int));
+    soma_wbuf_put(&b, m->fp, (size_t)2 * m->fp_n * sizeof(int));
     pi32_(&b, m->n_hist);
     for (int h = 0; h < m->n_hist; h++) pi64_(&b, m->h_step[h]);
-    put_(&b, m->h_train, (size_t)m->n_hist * sizeof(float));
-    put_(&b, m->h_valid, (size_t)m->n_hist * sizeof(float));
-    put_(&b, m->h_bps, (size_t)m->n_hist * sizeof(float));
+    soma_wbuf_put(&b, m->h_train, (size_t)m->n_hist * sizeof(float));
+    soma_wbuf_put(&b, m->h_valid, (size_t)m->n_hist * sizeof(float));
+    soma_wbuf_put(&b, m->h_bps, (size_t)m->n_hist * sizeof(float));
     soma_status st = SOMA_OK;
     if (a.oom || b.oom) st = soma_error(SOMA_ERR_NOMEM, "ndt: no memory to save %s", path);
     else {
@@ -180,7 +143,7 @@ soma_status soma_ndt_load(soma_ndt **out, const char *path) {
     const soma_ckpt_section *sm = soma_ckpt_section_find(sec, n_sec, "ndt.model");
     const soma_ckpt_section *sr = soma_ckpt_section_find(sec, n_sec, "ndt.run");
     NEED(sm && sr, "not an NDT checkpoint (no ndt.model / ndt.run sections); HINT: write it with soma fm pretrain");
-    rb_ r = {.p = sm->data, .n = sm->size};
+    soma_rbuf r = {.p = sm->data, .n = sm->size};
     NEED(gi32_(&r) == (int32_t)NDT_FILE_VERSION, "unknown ndt.model version");
     soma_ndt_arch a = soma_ndt_arch_default();
     a.n_bins = gi32_(&r), a.d_model = gi32_(&r), a.n_layers = gi32_(&r), a.n_heads = gi32_(&r);
@@ -209,16 +172,16 @@ soma_status soma_ndt_load(soma_ndt **out, const char *path) {
         if (st != SOMA_OK) goto done;
         soma__ndt_sess *x = &m->sess[id];
         x->bias_init = bi, x->t = t;
-        get_(&r, x->p, x->n * sizeof(float));
-        get_(&r, x->m1, x->n * sizeof(float));
-        get_(&r, x->m2, x->n * sizeof(float));
+        soma_rbuf_get(&r, x->p, x->n * sizeof(float));
+        soma_rbuf_get(&r, x->m1, x->n * sizeof(float));
+        soma_rbuf_get(&r, x->m2, x->n * sizeof(float));
     }
     const size_t SD = (size_t)a.subjects * a.d_model;
     if (SD) {
         m->st = (long)gi64_(&r);
-        get_(&r, m->sp, SD * sizeof(float));
-        get_(&r, m->sm1, SD * sizeof(float));
-        get_(&r, m->sm2, SD * sizeof(float));
+        soma_rbuf_get(&r, m->sp, SD * sizeof(float));
+        soma_rbuf_get(&r, m->sm1, SD * sizeof(float));
+        soma_rbuf_get(&r, m->sm2, SD * sizeof(float));
     }
     NEED(!r.bad && r.off == r.n, "ndt.model has the wrong size");
     /* the trunk: adopt the loaded net; the optimizer rebuilt with its weight decay, state copied */
@@ -245,7 +208,7 @@ soma_status soma_ndt_load(soma_ndt **out, const char *path) {
     memcpy(os2, ostate, ns * sizeof(float));
     soma_optim_set_steps(m->opt, meta.step);
     /* the run */
-    rb_ q = {.p = sr->data, .n = sr->size};
+    soma_rbuf q = {.p = sr->data, .n = sr->size};
     NEED(gi32_(&q) == (int32_t)NDT_FILE_VERSION, "unknown ndt.run version");
     m->running = gi32_(&q);
     m->step = (long)gi64_(&q);
@@ -261,7 +224,7 @@ soma_status soma_ndt_load(soma_ndt **out, const char *path) {
             st = SOMA_ERR_NOMEM;
             goto done;
         }
-        get_(&q, m->fp, (size_t)2 * fp_n * sizeof(int));
+        soma_rbuf_get(&q, m->fp, (size_t)2 * fp_n * sizeof(int));
     }
     m->fp_n = fp_n;
     const int nh = gi32_(&q);
@@ -276,9 +239,9 @@ soma_status soma_ndt_load(soma_ndt **out, const char *path) {
             goto done;
         }
         for (int h = 0; h < nh; h++) m->h_step[h] = (long)gi64_(&q);
-        get_(&q, m->h_train, (size_t)nh * sizeof(float));
-        get_(&q, m->h_valid, (size_t)nh * sizeof(float));
-        get_(&q, m->h_bps, (size_t)nh * sizeof(float));
+        soma_rbuf_get(&q, m->h_train, (size_t)nh * sizeof(float));
+        soma_rbuf_get(&q, m->h_valid, (size_t)nh * sizeof(float));
+        soma_rbuf_get(&q, m->h_bps, (size_t)nh * sizeof(float));
     }
     m->n_hist = m->cap_hist = nh;
     NEED(!q.bad && q.off == q.n, "ndt.run has the wrong size");

@@ -23,32 +23,8 @@
 #define CKPT_MAX_SECTIONS 4096
 #define CKPT_NO_OPT 0xFFFFFFFFu
 
-typedef struct wbuf {
-    unsigned char *p;
-    size_t n, cap;
-    int oom;
-} wbuf;
-
-static void put_(wbuf *b, const void *src, size_t n) {
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n) cap *= 2;
-        unsigned char *np = soma_alloc(cap, 1);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        if (b->n) memcpy(np, b->p, b->n);
-        soma_free(b->p);
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-static void put_u32_(wbuf *b, uint32_t v) { put_(b, &v, 4); }
-static void put_u64_(wbuf *b, uint64_t v) { put_(b, &v, 8); }
+static void put_u32_(soma_wbuf *b, uint32_t v) { soma_wbuf_put(b, &v, 4); }
+static void put_u64_(soma_wbuf *b, uint64_t v) { soma_wbuf_put(b, &v, 8); }
 
 soma_status soma_ckpt_save(const char *path, soma_net *net, soma_optim *opt, const soma_ckpt_meta *meta) {
     return soma_ckpt_save_ex(path, net, opt, meta, NULL, 0);
@@ -68,52 +44,52 @@ soma_status soma_ckpt_save_ex(const char *path, soma_net *net, soma_optim *opt, 
             if (strcmp(sec[i].name, sec[j].name) == 0)
                 return soma_error(SOMA_ERR_ARG, "checkpoint %s: two sections named '%s'", path, sec[i].name);
     }
-    wbuf b = {0};
-    put_(&b, CKPT_MAGIC, 8);
+    soma_wbuf b = {0};
+    soma_wbuf_put(&b, CKPT_MAGIC, 8);
     put_u32_(&b, CKPT_VERSION);
     const char *spec = soma_net_spec(net);
     put_u32_(&b, (uint32_t)strlen(spec));
-    put_(&b, spec, strlen(spec));
+    soma_wbuf_put(&b, spec, strlen(spec));
     soma_shape in = soma_net_in_shape(net);
     int32_t shp[1 + SOMA_SHAPE_RANK] = {-in.rank};
     for (int i = 0; i < in.rank; i++) shp[1 + i] = in.d[i];
-    put_(&b, shp, (size_t)(1 + in.rank) * sizeof *shp);
+    soma_wbuf_put(&b, shp, (size_t)(1 + in.rank) * sizeof *shp);
     soma_ckpt_meta m = {0};
     if (meta) m = *meta;
     put_u64_(&b, m.seed);
     int64_t ep = m.epoch, stp = m.step;
-    put_(&b, &ep, 8);
-    put_(&b, &stp, 8);
-    put_(&b, m.data_rng.s, sizeof m.data_rng.s);
-    put_(&b, &m.data_rng.spare, 8);
+    soma_wbuf_put(&b, &ep, 8);
+    soma_wbuf_put(&b, &stp, 8);
+    soma_wbuf_put(&b, m.data_rng.s, sizeof m.data_rng.s);
+    soma_wbuf_put(&b, &m.data_rng.spare, 8);
     int32_t hs = m.data_rng.has_spare;
-    put_(&b, &hs, 4);
+    soma_wbuf_put(&b, &hs, 4);
     int np = soma_net_n_params(net);
     put_u32_(&b, (uint32_t)np);
     for (int k = 0; k < np; k++) {
         soma_param *p = soma_net_param(net, k);
         put_u32_(&b, (uint32_t)soma_net_param_layer(net, k));
         put_u32_(&b, (uint32_t)strlen(p->name));
-        put_(&b, p->name, strlen(p->name));
+        soma_wbuf_put(&b, p->name, strlen(p->name));
         put_u32_(&b, (uint32_t)p->ndim);
         for (int d = 0; d < p->ndim; d++) put_u32_(&b, (uint32_t)p->dims[d]);
-        put_(&b, p->value, p->n * sizeof(float));
+        soma_wbuf_put(&b, p->value, p->n * sizeof(float));
     }
     int nl = soma_net_n_layers(net);
     put_u32_(&b, (uint32_t)nl);
     for (int i = 0; i < nl; i++) {
         soma_rng *lr = &soma_net_layer(net, i)->rng;
         int32_t lhs = lr->has_spare;
-        put_(&b, lr->s, sizeof lr->s);
-        put_(&b, &lr->spare, 8);
-        put_(&b, &lhs, 4);
+        soma_wbuf_put(&b, lr->s, sizeof lr->s);
+        soma_wbuf_put(&b, &lr->spare, 8);
+        soma_wbuf_put(&b, &lhs, 4);
     }
     if (opt) {
         size_t ns;
         float *st = soma_optim_state(opt, &ns);
         put_u32_(&b, (uint32_t)soma_optim_get_kind(opt));
         put_u64_(&b, ns);
-        put_(&b, st, ns * sizeof(float));
+        soma_wbuf_put(&b, st, ns * sizeof(float));
     } else {
         put_u32_(&b, CKPT_NO_OPT);
         put_u64_(&b, 0);
@@ -122,9 +98,9 @@ soma_status soma_ckpt_save_ex(const char *path, soma_net *net, soma_optim *opt, 
     for (int i = 0; i < n_sec; i++) {
         uint32_t len = (uint32_t)strlen(sec[i].name);
         put_u32_(&b, len);
-        put_(&b, sec[i].name, len);
+        soma_wbuf_put(&b, sec[i].name, len);
         put_u64_(&b, (uint64_t)sec[i].size);
-        if (sec[i].size) put_(&b, sec[i].data, sec[i].size);
+        if (sec[i].size) soma_wbuf_put(&b, sec[i].data, sec[i].size);
     }
     if (b.oom) {
         soma_free(b.p);
@@ -137,18 +113,7 @@ soma_status soma_ckpt_save_ex(const char *path, soma_net *net, soma_optim *opt, 
     return SOMA_OK;
 }
 
-typedef struct rbuf {
-    const unsigned char *p;
-    size_t n, off;
-} rbuf;
-
-static int get_(rbuf *r, void *dst, size_t n) {
-    if (n > r->n - r->off) return 0;
-    memcpy(dst, r->p + r->off, n);
-    r->off += n;
-    return 1;
-}
-static int get_u32_(rbuf *r, uint32_t *v) { return get_(r, v, 4); }
+static int get_u32_(soma_rbuf *r, uint32_t *v) { return soma_rbuf_get(r, v, 4); }
 
 #define NEED(cond, ...)                                            \
     do {                                                           \
@@ -156,7 +121,7 @@ static int get_u32_(rbuf *r, uint32_t *v) { return get_(r, v, 4); }
     } while (0)
 
 /* Validates and parses the header: magic, version, CRC, spec and shape. */
-static soma_status header_(rbuf *r, char *spec, size_t cap, soma_shape *in, uint32_t *version) {
+static soma_status header_(soma_rbuf *r, char *spec, size_t cap, soma_shape *in, uint32_t *version) {
     NEED(r->n >= 8 + 4 + 4, "checkpoint: file of %zu bytes is truncated", r->n);
     NEED(memcmp(r->p, CKPT_MAGIC, 8) == 0, "checkpoint: bad magic (not a soma checkpoint)");
     uint32_t crc;
@@ -171,22 +136,22 @@ static soma_status header_(rbuf *r, char *spec, size_t cap, soma_shape *in, uint
     if (version) *version = ver;
     NEED(get_u32_(r, &len) && len < 65536 && len <= r->n - r->off, "checkpoint: bad spec length");
     char tmp[65536];
-    get_(r, tmp, len);
+    soma_rbuf_get(r, tmp, len);
     tmp[len] = '\0';
     if (spec) {
         NEED(len < cap, "checkpoint: spec of %u bytes does not fit", len);
         memcpy(spec, tmp, (size_t)len + 1);
     }
     int32_t shp[1 + SOMA_SHAPE_RANK] = {0};
-    NEED(get_(r, shp, sizeof *shp), "checkpoint: truncated header");
+    NEED(soma_rbuf_get(r, shp, sizeof *shp), "checkpoint: truncated header");
     soma_shape s = {0};
     if (shp[0] < 0) {
         NEED(shp[0] >= -SOMA_SHAPE_RANK, "checkpoint: bad input rank %d", -shp[0]);
         s.rank = -shp[0];
-        NEED(get_(r, shp + 1, (size_t)s.rank * sizeof *shp), "checkpoint: truncated header");
+        NEED(soma_rbuf_get(r, shp + 1, (size_t)s.rank * sizeof *shp), "checkpoint: truncated header");
         for (int i = 0; i < s.rank; i++) s.d[i] = shp[1 + i];
     } else { /* before ranked shapes: c, h, w */
-        NEED(get_(r, shp + 1, 2 * sizeof *shp), "checkpoint: truncated header");
+        NEED(soma_rbuf_get(r, shp + 1, 2 * sizeof *shp), "checkpoint: truncated header");
         if (shp[1] == 1 && shp[2] == 1) s = soma_shape1(shp[0]);
         else if (shp[0] == 1 && shp[1] == 1) s = soma_shape1(shp[2]);
         else s = soma_shape3(shp[0], shp[1], shp[2]);
@@ -210,7 +175,7 @@ const soma_ckpt_section *soma_ckpt_section_find(const soma_ckpt_section *sec, in
 
 /* The sections after the optimizer state (version 2 on): checked in full, then copied out when
  * out != NULL. */
-static soma_status sections_(rbuf *r, soma_ckpt_section **out, int *n_out) {
+static soma_status sections_(soma_rbuf *r, soma_ckpt_section **out, int *n_out) {
     uint32_t ns;
     NEED(get_u32_(r, &ns) && ns <= CKPT_MAX_SECTIONS, "checkpoint: bad section count");
     size_t start = r->off;
@@ -222,7 +187,7 @@ static soma_status sections_(rbuf *r, soma_ckpt_section **out, int *n_out) {
         const char *name = (const char *)r->p + r->off;
         NEED(memchr(name, '\0', len) == NULL, "checkpoint: section %u has a bad name", i);
         r->off += len;
-        NEED(get_(r, &size, 8) && size <= r->n - r->off, "checkpoint: section %.*s truncated", (int)len, name);
+        NEED(soma_rbuf_get(r, &size, 8) && size <= r->n - r->off, "checkpoint: section %.*s truncated", (int)len, name);
         r->off += (size_t)size;
     }
     NEED(r->off == r->n, "checkpoint: %zu unexpected trailing bytes", r->n - r->off);
@@ -237,7 +202,7 @@ static soma_status sections_(rbuf *r, soma_ckpt_section **out, int *n_out) {
         memcpy(s[i].name, r->p + r->off, len);
         s[i].name[len] = '\0';
         r->off += len;
-        get_(r, &size, 8);
+        soma_rbuf_get(r, &size, 8);
         s[i].size = (size_t)size;
         s[i].data = soma_alloc(size ? (size_t)size : 1, 1);
         if (!s[i].data) {
@@ -265,7 +230,7 @@ soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma
                                   soma_ckpt_section **sec, int *n_sec) {
     if (sec) *sec = NULL;
     if (n_sec) *n_sec = 0;
-    rbuf r = {buf, n, 0};
+    soma_rbuf r = {.p = buf, .n = n};
     char spec[4096];
     soma_shape in;
     uint32_t version = 0;
@@ -280,8 +245,8 @@ soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma
     memset(&m, 0, sizeof m);
     int64_t ep, stp;
     int32_t hs;
-    NEED(get_(&r, &m.seed, 8) && get_(&r, &ep, 8) && get_(&r, &stp, 8) && get_(&r, m.data_rng.s, 32) &&
-             get_(&r, &m.data_rng.spare, 8) && get_(&r, &hs, 4),
+    NEED(soma_rbuf_get(&r, &m.seed, 8) && soma_rbuf_get(&r, &ep, 8) && soma_rbuf_get(&r, &stp, 8) && soma_rbuf_get(&r, m.data_rng.s, 32) &&
+             soma_rbuf_get(&r, &m.data_rng.spare, 8) && soma_rbuf_get(&r, &hs, 4),
          "checkpoint: truncated counters");
     m.epoch = (long)ep;
     m.step = (long)stp;
@@ -299,7 +264,7 @@ soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma
             uint32_t layer, nl, nd, dim;
             char name[SOMA_PARAM_NAME];
             NEED(get_u32_(&r, &layer) && get_u32_(&r, &nl), "checkpoint: truncated parameter %u", k);
-            NEED(nl < sizeof name && get_(&r, name, nl), "checkpoint: bad name of parameter %u", k);
+            NEED(nl < sizeof name && soma_rbuf_get(&r, name, nl), "checkpoint: bad name of parameter %u", k);
             name[nl] = '\0';
             if ((int)layer != soma_net_param_layer(net, (int)k) || strcmp(name, p->name) != 0)
                 return soma_error(SOMA_ERR_SHAPE, "checkpoint: parameter %u is %u.%s, net has %d.%s", k,
@@ -322,14 +287,14 @@ soma_status soma_ckpt_load_mem_ex(const void *buf, size_t n, soma_net *net, soma
         for (uint32_t i = 0; i < nl; i++) {
             soma_rng lr;
             int32_t lhs;
-            NEED(get_(&r, lr.s, 32) && get_(&r, &lr.spare, 8) && get_(&r, &lhs, 4),
+            NEED(soma_rbuf_get(&r, lr.s, 32) && soma_rbuf_get(&r, &lr.spare, 8) && soma_rbuf_get(&r, &lhs, 4),
                  "checkpoint: truncated layer streams");
             lr.has_spare = lhs != 0;
             if (pass == 1) soma_net_layer(net, (int)i)->rng = lr;
         }
         uint32_t kind;
         uint64_t ns;
-        NEED(get_u32_(&r, &kind) && get_(&r, &ns, 8), "checkpoint: truncated optimizer state");
+        NEED(get_u32_(&r, &kind) && soma_rbuf_get(&r, &ns, 8), "checkpoint: truncated optimizer state");
         if (kind != CKPT_NO_OPT && opt) {
             soma_optim_kind want = soma_optim_get_kind(opt);
             /* Version 1 wrote 0 whatever the kind: nothing to check there. */
@@ -392,7 +357,7 @@ soma_status soma_ckpt_peek(const char *path, char *spec, size_t cap, soma_shape 
     void *buf;
     size_t n;
     SOMA_TRY(soma_file_read(path, 0, &buf, &n));
-    rbuf r = {buf, n, 0};
+    soma_rbuf r = {.p = buf, .n = n};
     soma_status st = header_(&r, spec, cap, in, NULL);
     soma_free(buf);
     if (st != SOMA_OK) return soma_error_wrap(st, "%s", path);

@@ -1,6 +1,7 @@
 // Core: status text, tensors, RNG (pinned outputs, statistics, reproducibility), GEMM against
-// the reference, argmax's NaN rule.
+// the reference, argmax's NaN rule, the byte buffers (growth, out of memory, bounds).
 #include <math.h>
+#include <string.h>
 
 #include "check.h"
 #include "soma/core.h"
@@ -175,11 +176,51 @@ static void test_gemm(void) {
     CHECK(soma_get_threads() == 2);
 }
 
+static void test_bytes(void) {
+    /* growth across several doublings keeps every byte in order */
+    soma_wbuf b = {0};
+    for (int i = 0; i < 3000; i++) {
+        uint32_t v = (uint32_t)i * 2654435761u;
+        soma_wbuf_put(&b, &v, sizeof v);
+    }
+    CHECK(!b.oom && b.n == 12000 && b.cap >= b.n);
+    int ok = 1;
+    for (int i = 0; i < 3000 && ok; i++) {
+        uint32_t v;
+        memcpy(&v, b.p + 4 * (size_t)i, 4);
+        ok = v == (uint32_t)i * 2654435761u;
+    }
+    CHECK(ok);
+    /* the reader walks the same bytes, then stops at the end: zero-filled, sticky */
+    soma_rbuf r = {.p = b.p, .n = b.n};
+    uint32_t v = 1;
+    CHECK(soma_rbuf_get(&r, &v, 4) && v == 0);
+    CHECK(soma_rbuf_get(&r, NULL, 4 * 2998) && r.off == 11996);
+    CHECK(soma_rbuf_get(&r, &v, 4) && v == 2999u * 2654435761u);
+    v = 7;
+    CHECK(!soma_rbuf_get(&r, &v, 1) && r.bad && v == 0 && r.off == 12000);
+    r.off = 0;
+    CHECK(!soma_rbuf_get(&r, &v, 4)); /* bad stays set */
+    soma_wbuf_free(&b);
+    CHECK(b.p == NULL && b.n == 0 && b.cap == 0);
+    /* out of memory: oom set, later puts ignored, the bytes so far kept */
+    soma_wbuf c = {0};
+    soma_wbuf_put(&c, "abcd", 4);
+    soma_alloc_fail_after(0);
+    char big[5000] = {0};
+    soma_wbuf_put(&c, big, sizeof big);
+    soma_alloc_fail_after(-1);
+    soma_wbuf_put(&c, "e", 1);
+    CHECK(c.oom && c.n == 4 && memcmp(c.p, "abcd", 4) == 0);
+    soma_wbuf_free(&c);
+}
+
 int main(void) {
     test_status();
     test_tensor();
     test_rng();
     test_argmax();
     test_gemm();
+    test_bytes();
     return check_report("test_core");
 }

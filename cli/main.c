@@ -214,6 +214,17 @@ static int cmd_train_(int argc, char **argv) {
         goto out;
     }
     if ((st = soma_classify_from_args(&a, &cfg)) != SOMA_OK || (st = threads_(&a)) != SOMA_OK) goto out;
+    const int rank0 = !cfg.distributed || soma_dist_rank() == 0;
+    if (cfg.distributed && !soma_args_given(&a, "threads")) { /* the cores shared by the node's ranks */
+        const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        int k = local ? atoi(local) : 1, t = soma_get_threads() / (k > 0 ? k : 1);
+        soma_set_threads(t > 1 ? t : 1);
+    }
+    if (!rank0) { /* rank 0 alone writes results, figures, parameters and the progress line */
+        cfg.out_dir = NULL;
+        cfg.save_npy = NULL;
+        cfg.quiet = 1;
+    }
     if (cfg.out_dir && (st = soma_mkdir_p(cfg.out_dir)) != SOMA_OK) goto out;
     root = cJSON_CreateObject();
     ours = cJSON_CreateObject();
@@ -237,7 +248,7 @@ static int cmd_train_(int argc, char **argv) {
         cJSON_Delete(full);
         if (st != SOMA_OK) goto out;
     }
-    print_json_(root);
+    if (rank0) print_json_(root);
 out:
     cJSON_Delete(root);
     cJSON_Delete(ours);

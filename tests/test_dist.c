@@ -10,23 +10,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "mpi_util.h"
 #include "soma/core.h"
-
-/* mpirun: $SOMA_MPIRUN (set by CMake to the one found at configure), else from PATH. */
-static const char *mpirun_(void) {
-    static char path[4096];
-    const char *e = getenv("SOMA_MPIRUN");
-    if (e && e[0] && access(e, X_OK) == 0) return e;
-    const char *p = getenv("PATH");
-    while (p && *p) {
-        const char *c = strchr(p, ':');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        snprintf(path, sizeof path, "%.*s/mpirun", (int)len, p);
-        if (access(path, X_OK) == 0) return path;
-        p = c ? c + 1 : NULL;
-    }
-    return NULL;
-}
 
 // --- one process, no MPI ------------------------------------------------------------------
 
@@ -140,13 +125,13 @@ static int child_abort_(void) {
 /* Runs `timeout 60 mpirun ... -np 2 SELF MODE`, its output into out; returns its exit status
  * (124: the timeout killed it). */
 static int spawn_(const char *mpirun, const char *mode, char *out, size_t cap) {
-    char self[4096], cmd[9000];
+    char self[4096], pre[4400], cmd[9000];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0) return -1;
     self[len] = '\0';
-    /* ASAN_OPTIONS: see tests/lsan.supp (ignored by builds without ASan) */
-    snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=\"$ASAN_OPTIONS:fast_unwind_on_malloc=0\" timeout 60 '%s' --allow-run-as-root --oversubscribe -np 2 '%s' %s 2>&1", mpirun, self,
-             mode);
+    if (!mpi_launch_prefix(pre, sizeof pre, mpirun, 2, 60)) return -1;
+    int w = snprintf(cmd, sizeof cmd, "%s'%s' %s 2>&1", pre, self, mode);
+    if (w < 0 || (size_t)w >= sizeof cmd) return -1;
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     size_t n = fread(out, 1, cap - 1, p);
@@ -159,7 +144,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--child") == 0) return child_();
     if (argc > 1 && strcmp(argv[1], "--child-abort") == 0) return child_abort_();
     test_single_();
-    const char *mpirun = mpirun_();
+    const char *mpirun = mpi_find_mpirun();
     if (!mpirun) {
         check_missing_dep("SOMA_REQUIRE_MPI", "mpirun (Debian openmpi-bin)");
         return check_report("test_dist");

@@ -17,26 +17,11 @@
 
 #include "check.h"
 #include "json_util.h"
+#include "mpi_util.h"
 #include "soma/soma.h"
 
-static char dir_[256], soma_[4096], mpirun_[4096];
-
-static int find_mpirun_(void) {
-    const char *e = getenv("SOMA_MPIRUN");
-    if (e && e[0] && access(e, X_OK) == 0) {
-        snprintf(mpirun_, sizeof mpirun_, "%s", e);
-        return 1;
-    }
-    const char *p = getenv("PATH");
-    while (p && *p) {
-        const char *c = strchr(p, ':');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        snprintf(mpirun_, sizeof mpirun_, "%.*s/mpirun", (int)len, p);
-        if (access(mpirun_, X_OK) == 0) return 1;
-        p = c ? c + 1 : NULL;
-    }
-    return 0;
-}
+static char dir_[256], soma_[4096];
+static const char *mpirun_;
 
 /* n samples: images [n, 1, 6, 6] (or vectors [n, 36]) of 4 classes given by a random linear
  * read-out's argmax, so that the classes are learnable. */
@@ -74,8 +59,7 @@ static soma_status write_data_(int n, int image) {
 static int train_(int ranks, const char *name, const char *args) {
     char cmd[8192];
     char pre[4400] = "";
-    if (ranks > 0)
-        snprintf(pre, sizeof pre, "ASAN_OPTIONS=\"$ASAN_OPTIONS:fast_unwind_on_malloc=0\" timeout 120 '%s' --allow-run-as-root --oversubscribe -np %d ", mpirun_, ranks);
+    if (ranks > 0 && !mpi_launch_prefix(pre, sizeof pre, mpirun_, ranks, 120)) return -1;
     int w = snprintf(cmd, sizeof cmd, "%s'%s' train %s --quiet --save-npy '%s/%s' --out '%s/%s.out' >'%s/%s.log' 2>&1",
                      pre, soma_, args, dir_, name, dir_, name, dir_, name);
     if (w < 0 || (size_t)w >= sizeof cmd) return -1;
@@ -211,7 +195,7 @@ int main(void) {
     printf("--distributed without mpirun vs plain: max relative difference %g\n", same);
     CHECK(same == 0.0);
 
-    if (!find_mpirun_()) {
+    if (!(mpirun_ = mpi_find_mpirun())) {
         check_missing_dep("SOMA_REQUIRE_MPI", "mpirun (Debian openmpi-bin)");
         return check_report("test_dist_train");
     }

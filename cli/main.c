@@ -214,6 +214,17 @@ static int cmd_train_(int argc, char **argv) {
         goto out;
     }
     if ((st = soma_classify_from_args(&a, &cfg)) != SOMA_OK || (st = threads_(&a)) != SOMA_OK) goto out;
+    const int rank0 = !cfg.distributed || soma_dist_rank() == 0;
+    if (cfg.distributed && !soma_args_given(&a, "threads")) { /* the cores shared by the node's ranks */
+        const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        int k = local ? atoi(local) : 1, t = soma_get_threads() / (k > 0 ? k : 1);
+        soma_set_threads(t > 1 ? t : 1);
+    }
+    if (!rank0) { /* rank 0 alone writes results, figures, parameters and the progress line */
+        cfg.out_dir = NULL;
+        cfg.save_npy = NULL;
+        cfg.quiet = 1;
+    }
     if (cfg.out_dir && (st = soma_mkdir_p(cfg.out_dir)) != SOMA_OK) goto out;
     root = cJSON_CreateObject();
     ours = cJSON_CreateObject();
@@ -237,7 +248,7 @@ static int cmd_train_(int argc, char **argv) {
         cJSON_Delete(full);
         if (st != SOMA_OK) goto out;
     }
-    print_json_(root);
+    if (rank0) print_json_(root);
 out:
     cJSON_Delete(root);
     cJSON_Delete(ours);
@@ -433,8 +444,18 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return cmd_help_(0, NULL);
     if (!strcmp(argv[1], "--version")) return cmd_version_(0, NULL);
-    for (size_t i = 0; i < sizeof cmds_ / sizeof *cmds_; i++)
-        if (!strcmp(argv[1], cmds_[i].name)) return cmds_[i].fn(argc - 2, argv + 2);
-    fprintf(stderr, "soma: unknown command '%s' (see 'soma help')\n", argv[1]);
-    return 2;
+    /* MPI only under mpirun/srun (or SOMA_MPI=1); a plain run never starts it */
+    soma_status dst = soma_dist_init(&argc, &argv);
+    if (dst != SOMA_OK) return fail_(dst);
+    int rc = -1;
+    for (size_t i = 0; i < sizeof cmds_ / sizeof *cmds_ && rc < 0; i++)
+        if (!strcmp(argv[1], cmds_[i].name)) rc = cmds_[i].fn(argc - 2, argv + 2);
+    if (rc < 0) {
+        fprintf(stderr, "soma: unknown command '%s' (see 'soma help')\n", argv[1]);
+        rc = 2;
+    }
+    /* a rank that failed must not leave the others waiting in a collective */
+    if (rc != 0 && soma_dist_size() > 1) soma_dist_abort(rc);
+    soma_dist_finalize();
+    return rc;
 }

@@ -235,6 +235,8 @@ typedef struct soma_classify_config {
                                alignment_final_hidden_deg, alignment_final_deg_per_layer; for FA
                                also alignment_signal_deg and alignment_final_signal_deg, the mean
                                over hidden layers of soma_rule_signal_alignment (else null) */
+    int distributed;        /* data-parallel over the ranks of an MPI job (soma_train_config's
+                               distributed): batch is per rank */
 } soma_classify_config;
 
 soma_classify_config soma_classify_defaults(void);

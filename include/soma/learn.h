@@ -199,6 +199,19 @@ typedef struct soma_train_config {
      * soft_temp, soft_weight) and relabel rows (SOMA_LABEL_NONE). user: hooks.user. The loop
      * slices soft with the rows for data-parallel replicas. NULL: none. */
     soma_status (*target_hook)(void *user, soma_net *net, long step, const float *x, int n, soma_target *t);
+    /* 1: data-parallel across the S processes of an MPI job (soma_dist_*, core.h; every rank
+     * calls soma_train with the same data, net spec, rule and settings). batch is per process:
+     * each step takes the next S x batch samples of the shuffled order (the same order on every
+     * rank, from seed), rank r trains on the r-th slice of them, and the gradients are summed
+     * over the ranks (MPI_Allreduce on the net's flat gradient block), each weighted by its
+     * slice's share, so the update is the one a single process makes at batch S x batch (to
+     * float rounding, for rules whose update is a mean over samples: bp, fa, dfa, pc). It runs
+     * before hooks.after_grad, so penalties are added once. At the start rank 0's parameters
+     * and rule state are broadcast. Only rank 0 writes checkpoints and the log file and draws
+     * the progress line; evaluation is split over the ranks and reduced, so every rank gets
+     * the same figures. Stochastic layers (dropout) draw per-rank streams. Without MPI (size
+     * 1) the run is the plain one, bit for bit. 0 (default): this process alone. */
+    int distributed;
 } soma_train_config;
 
 soma_train_config soma_train_defaults(void);
@@ -216,6 +229,8 @@ typedef struct soma_train_log {
     int start_epoch;           /* > 0 when resumed: the entries before it (and the time and
                                   sample counts) come from the checkpoint's "train.log" section,
                                   so a resumed finished run reports its final figures */
+    int ranks;                 /* processes that trained together (cfg.distributed), else 1 */
+    double allreduce_seconds;  /* of train_seconds: waiting for the gradient all-reduce */
 } soma_train_log;
 void soma_train_log_free(soma_train_log *log);
 

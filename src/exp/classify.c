@@ -364,7 +364,9 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     tc.sched.lr = cfg->lr;
     tc.sched.lr_min = cfg->lr_min;
     tc.sched.gamma = cfg->gamma;
-    tc.sched.step_size = (long)cfg->step_size * ((train->n + cfg->batch - 1) / cfg->batch);
+    const long gbatch = (long)cfg->batch * (cfg->distributed ? soma_dist_size() : 1); /* steps see S x batch */
+    tc.sched.step_size = (long)cfg->step_size * ((train->n + gbatch - 1) / gbatch);
+    tc.distributed = cfg->distributed;
     tc.seed = cfg->seed;
     tc.eval_every = cfg->eval > 0 ? 1 : 0;
     tc.ckpt_path = cfg->ckpt;
@@ -428,6 +430,11 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     cJSON_AddStringToObject(ours, "loss", soma_loss_name(lk));
     soma_json_put_num(ours, "train_seconds", log.train_seconds);
     soma_json_put_num(ours, "samples_per_second", log.samples_per_second);
+    if (cfg->distributed) {
+        cJSON_AddNumberToObject(ours, "ranks", log.ranks);
+        cJSON_AddNumberToObject(ours, "global_batch", (double)cfg->batch * log.ranks);
+        soma_json_put_num(ours, "allreduce_seconds", log.allreduce_seconds);
+    }
     cJSON_AddNumberToObject(ours, "epochs", log.epochs);
     cJSON_AddNumberToObject(ours, "resumed_from_epoch", log.start_epoch);
     cJSON_AddNumberToObject(ours, "n_train", train->n);
@@ -497,6 +504,7 @@ static const soma_opt train_opts_[] = {
     {"save-npy", SOMA_OPT_STR, NULL, 0, 0, NULL, "save parameters as NPY files (PyTorch layouts) into DIR", 0},
     {"ckpt", SOMA_OPT_STR, NULL, 0, 0, NULL, "checkpoint file written after every epoch", 0},
     {"resume", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "continue from --ckpt if it exists", 0},
+    {"distributed", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "data-parallel over the ranks of mpirun -np N: --batch per rank, gradients all-reduced; rank 0 writes (docs/distributed.md)", 0},
     {"seed", SOMA_OPT_INT, "1", 0, 2147483647.0, NULL, "random seed", 0},
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads for OpenMP and BLAS (default: all cores)", 0},
     {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "write results.json and figures into this folder", 0},
@@ -567,6 +575,7 @@ soma_status soma_classify_from_args(const soma_args *a, soma_classify_config *cf
         cfg->seed = (uint64_t)seed;
     }
     if (has_(a, "resume")) cfg->resume = soma_args_flag(a, "resume");
+    if (has_(a, "distributed")) cfg->distributed = soma_args_flag(a, "distributed");
     if (has_(a, "quiet")) cfg->quiet = soma_args_flag(a, "quiet");
     if (has_(a, "no-eval") && soma_args_flag(a, "no-eval")) cfg->eval = -1;
     else if (has_(a, "eval-end") && soma_args_flag(a, "eval-end")) cfg->eval = 0;

@@ -88,9 +88,12 @@ static soma_target batch_fill_(batch_buf *b, const soma_dataset *d, const int *i
 
 // --- evaluation ------------------------------------------------------------------------
 
-/* rule NULL: cross-entropy and argmax. head_count > 0: through that head (XENT, rule given). */
+/* rule NULL: cross-entropy and argmax. head_count > 0: through that head (XENT, rule given).
+ * dist: the batches are dealt out over the ranks of an MPI job (batch k to rank k mod size)
+ * and the sums reduced, so every rank returns the same figures (and a failure on any rank
+ * fails on all, rather than leaving the others waiting). */
 static soma_status eval_(soma_net *net, soma_rule *rule, soma_loss_kind kind, const soma_dataset *d, int batch,
-                         int head_offset, int head_count, float *acc, float *loss) {
+                         int head_offset, int head_count, int dist, float *acc, float *loss) {
     const int out = (int)soma_shape_size(soma_net_out_shape(net));
     const int P = positions_(d);
     if (kind == SOMA_LOSS_XENT) {
@@ -119,7 +122,9 @@ static soma_status eval_(soma_net *net, soma_rule *rule, soma_loss_kind kind, co
     long right = 0;
     double lsum = 0.0;
     soma_status st = SOMA_OK;
-    for (int s = 0; s < d->n && st == SOMA_OK; s += batch) {
+    const int S = dist ? soma_dist_size() : 1, R = dist ? soma_dist_rank() : 0;
+    for (int s = 0, k = 0; s < d->n && st == SOMA_OK; s += batch, k++) {
+        if (k % S != R) continue;
         int n = d->n - s < batch ? d->n - s : batch;
         for (int i = 0; i < n; i++) idx[i] = s + i;
         soma_target tg = batch_fill_(&b, d, idx, 0, n);
@@ -155,18 +160,27 @@ static soma_status eval_(soma_net *net, soma_rule *rule, soma_loss_kind kind, co
     batch_free_(&b);
     soma_free(idx);
     soma_free(pred);
+    if (S > 1) {
+        double sums[3] = {lsum, (double)right, st != SOMA_OK};
+        soma_status rst = soma_dist_allreduce_sum_f64(sums, 3);
+        if (st == SOMA_OK && rst != SOMA_OK) st = rst;
+        if (st == SOMA_OK && sums[2] > 0)
+            st = soma_error(SOMA_ERR_INTERNAL, "evaluate: failed on %d other rank(s) of %d", (int)sums[2], S);
+        lsum = sums[0];
+        right = (long)sums[1];
+    }
     if (acc) *acc = kind == SOMA_LOSS_XENT && d->n ? (float)((double)right / ((double)d->n * P)) : NAN;
     if (loss) *loss = d->n ? (float)(lsum / d->n) : 0.f;
     return st;
 }
 
 soma_status soma_evaluate(soma_net *net, const soma_dataset *d, int batch, float *acc, float *loss) {
-    return eval_(net, NULL, SOMA_LOSS_XENT, d, batch, 0, 0, acc, loss);
+    return eval_(net, NULL, SOMA_LOSS_XENT, d, batch, 0, 0, 0, acc, loss);
 }
 
 soma_status soma_evaluate_rule(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch, float *acc,
                                float *loss) {
-    return eval_(net, rule, rule->loss, d, batch, 0, 0, acc, loss);
+    return eval_(net, rule, rule->loss, d, batch, 0, 0, 0, acc, loss);
 }
 
 soma_status soma_evaluate_head(soma_net *net, soma_rule *rule, const soma_dataset *d, int batch, int head_offset,
@@ -174,7 +188,7 @@ soma_status soma_evaluate_head(soma_net *net, soma_rule *rule, const soma_datase
     if (head_count != 0 && rule->loss != SOMA_LOSS_XENT)
         return soma_error(SOMA_ERR_ARG, "evaluate: a head of the outputs needs the xent loss, not %s",
                           soma_loss_name(rule->loss));
-    return eval_(net, rule, rule->loss, d, batch, head_offset, head_count, acc, loss);
+    return eval_(net, rule, rule->loss, d, batch, head_offset, head_count, 0, acc, loss);
 }
 
 static soma_status log_alloc_(soma_train_log *log, int epochs) {
@@ -256,12 +270,77 @@ static soma_status dp_init_(dp_group *g, soma_net *net, soma_rule *rule, int bat
 }
 
 /* Replica t's stochastic layers (dropout) draw from streams fixed by (seed, epoch, t), so a run
- * resumed from a checkpoint at an epoch boundary repeats the uninterrupted one exactly. */
-static void dp_reseed_(dp_group *g, uint64_t seed, int epoch) {
-    for (int t = 1; t < g->T; t++)
-        for (int i = 0; i < soma_net_n_layers(g->net[t]); i++)
-            soma_rng_seed(&soma_net_layer(g->net[t], i)->rng, seed ^ 0x9e3779b97f4a7c15ULL,
-                          ((uint64_t)epoch << 32) | ((uint64_t)t << 16) | (uint64_t)i);
+ * resumed from a checkpoint at an epoch boundary repeats the uninterrupted one exactly. Rank r
+ * > 0 of a distributed run reseeds its main net too, with streams of its own (replica index
+ * r * SOMA_DP_MAX + t), so the ranks' dropout masks differ. */
+static void dp_reseed_(dp_group *g, soma_net *net, uint64_t seed, int epoch, int rank) {
+    const int T = g->T > 1 ? g->T : 1;
+    for (int t = rank > 0 ? 0 : 1; t < T; t++) {
+        soma_net *r = t == 0 ? net : g->net[t];
+        const uint64_t k = (uint64_t)rank * SOMA_DP_MAX + (uint64_t)t;
+        for (int i = 0; i < soma_net_n_layers(r); i++)
+            soma_rng_seed(&soma_net_layer(r, i)->rng, seed ^ 0x9e3779b97f4a7c15ULL,
+                          ((uint64_t)epoch << 32) | (k << 16) | (uint64_t)i);
+    }
+}
+
+// --- data-parallel across processes (MPI) -------------------------------------------------
+
+/* Rank 0's parameters and rule state to every rank: the ranks start from the same point even
+ * where initialisation or a checkpoint differed. */
+static soma_status dist_sync_(soma_net *net, soma_rule *rule) {
+    size_t nv;
+    float *v = soma_net_flat_values(net, &nv);
+    SOMA_TRY(soma_dist_bcast(v, nv * sizeof(float), 0));
+    if (!rule->ops->save || !rule->ops->load) return SOMA_OK;
+    void *blob = NULL;
+    size_t size = 0;
+    uint64_t sz = 0;
+    soma_status st = SOMA_OK;
+    if (soma_dist_rank() == 0) {
+        st = rule->ops->save(rule, &blob, &size);
+        sz = st == SOMA_OK ? (uint64_t)size : UINT64_MAX; /* UINT64_MAX: rank 0 failed */
+    }
+    soma_status bst = soma_dist_bcast(&sz, sizeof sz, 0);
+    if (st != SOMA_OK || bst != SOMA_OK) {
+        soma_free(blob);
+        return st != SOMA_OK ? st : bst;
+    }
+    if (sz == UINT64_MAX) return soma_error(SOMA_ERR_INTERNAL, "train: rank 0 could not save the rule's state");
+    if (soma_dist_rank() != 0 && sz > 0 && !(blob = soma_alloc((size_t)sz, 1))) return SOMA_ERR_NOMEM;
+    st = soma_dist_bcast(blob, (size_t)sz, 0);
+    if (st == SOMA_OK && soma_dist_rank() != 0) st = rule->ops->load(rule, blob, (size_t)sz);
+    soma_free(blob);
+    return st;
+}
+
+/* All ranks hold the same parameters (CRC-32 of the flat block): the all-reduce gave every
+ * rank the same sum. Checked after each epoch; a mismatch fails on every rank. */
+static soma_status dist_check_same_(soma_net *net, int epoch) {
+    size_t nv;
+    const float *v = soma_net_flat_values(net, &nv);
+    const double crc = (double)soma_crc32(0, v, nv * sizeof(float));
+    double mm[2] = {crc, -crc};
+    SOMA_TRY(soma_dist_allreduce_max_f64(mm, 2));
+    if (mm[0] != -mm[1])
+        return soma_error(SOMA_ERR_INTERNAL, "train: the ranks' parameters differ after epoch %d (CRC %08x on rank %d)",
+                          epoch + 1, (unsigned)crc, soma_dist_rank());
+    return SOMA_OK;
+}
+
+/* This rank's share w of the step's gradient (its rows over all ranks' rows) into the flat
+ * block, then the sum over ranks. *seconds += the time spent in the all-reduce. */
+static soma_status dist_reduce_(soma_net *net, float w, double *seconds) {
+    size_t nv;
+    float *g = soma_net_flat_grads(net, &nv);
+    if (w != 1.f) {
+#pragma omp parallel for schedule(static) if (nv > 32768)
+        for (size_t i = 0; i < nv; i++) g[i] *= w;
+    }
+    const double t0 = soma_now();
+    soma_status st = soma_dist_allreduce_sum(g, nv);
+    *seconds += soma_now() - t0;
+    return st;
 }
 
 /* prefilled: the batch's n rows are in b already (a batch hook appended rows, a target hook
@@ -523,8 +602,11 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
                           positions_(held_out), positions_(train));
     SOMA_TRY(log_alloc_(log, cfg->epochs));
 
-    const int B = cfg->batch < train->n ? cfg->batch : train->n;
-    const long steps_per_epoch = (train->n + B - 1) / B;
+    /* Distributed: S ranks, each a slice of a global batch of G samples; else S = 1, G = B. */
+    const int S = cfg->distributed ? soma_dist_size() : 1, R = cfg->distributed ? soma_dist_rank() : 0;
+    const long G = (long)S * cfg->batch < train->n ? (long)S * cfg->batch : train->n;
+    const int B = (int)((G + S - 1) / S); /* rows of this rank's slice, at most */
+    const long steps_per_epoch = (train->n + G - 1) / G;
     soma_sched sched = cfg->sched;
     if (sched.kind == SOMA_SCHED_COSINE && sched.total <= 0) sched.total = steps_per_epoch * cfg->epochs;
     const soma_train_hooks *hk = &cfg->hooks;
@@ -558,7 +640,9 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
         if (start > cfg->epochs) start = cfg->epochs;
     }
     log->start_epoch = start;
-    if (cfg->log_path) {
+    log->ranks = S;
+    if (cfg->distributed && (st = dist_sync_(net, rule)) != SOMA_OK) goto done;
+    if (cfg->log_path && R == 0) {
         logf = fopen(cfg->log_path, start > 0 ? "a" : "w");
         if (!logf) {
             st = soma_error(SOMA_ERR_IO, "train: cannot open log file %s", cfg->log_path);
@@ -570,20 +654,27 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
     const char *label = cfg->label ? cfg->label : "train";
     soma_progress prog;
     soma_progress_begin(&prog, label, (long)(cfg->epochs - start) * steps_per_epoch);
-    if (cfg->quiet) prog.enabled = 0;
+    if (cfg->quiet || R != 0) prog.enabled = 0;
     long done_steps = 0;
     char extra[96];
     for (int e = start; e < cfg->epochs && st == SOMA_OK; e++) {
         soma_rng_permutation(&data_rng, perm, train->n);
-        dp_reseed_(&dp, cfg->seed, e);
+        dp_reseed_(&dp, net, cfg->seed, e, S > 1 ? R : 0);
         double t0 = soma_now();
         double lsum = 0.0;
         long right = 0, seen = 0;
         for (long s = 0; s < steps_per_epoch; s++) {
-            int off = (int)(s * B);
-            int n = train->n - off < B ? train->n - off : B;
-            float l;
-            int c, nx = 0;
+            /* this rank's slice [off, off + n) of the global batch [s G, s G + ng) */
+            const long gofs = s * G, ng = train->n - gofs < G ? train->n - gofs : G;
+            const long per = (ng + S - 1) / S, lo = (long)R * per < ng ? (long)R * per : ng;
+            const int off = (int)(gofs + lo);
+            int n = (int)(ng - lo < per ? ng - lo : per);
+            float l = 0.f;
+            int c = 0, nx = 0;
+            if (n == 0) { /* a short last batch left this rank nothing: it adds zero */
+                soma_net_zero_grad(net);
+                goto reduce;
+            }
             /* the hooks see the whole batch gathered first */
             const int prefill = cfg->batch_hook || cfg->target_hook;
             if (prefill) batch_fill_(&b, train, perm + off, 0, n);
@@ -603,6 +694,17 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
                 st = soma_rule_step(rule, net, b.x, &tg, n + nx, &l, &c);
             }
             n += nx;
+        reduce:
+            if (st == SOMA_OK && S > 1) {
+                /* weights: this rank's rows over all ranks' rows (ng, unless a batch hook
+                 * appended rows: then counted) */
+                double rows = (double)ng;
+                if (cfg->batch_hook) {
+                    rows = (double)n;
+                    st = soma_dist_allreduce_sum_f64(&rows, 1);
+                }
+                if (st == SOMA_OK) st = dist_reduce_(net, (float)((double)n / rows), &log->allreduce_seconds);
+            }
             if (st == SOMA_OK && hk->after_grad) st = hk->after_grad(hk->user, net, step, &l);
             if (st != SOMA_OK) break;
             float lr = soma_sched_lr(&sched, step);
@@ -619,6 +721,13 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
             }
         }
         if (st != SOMA_OK) break;
+        if (S > 1) { /* the epoch's figures over all ranks */
+            double sums[3] = {lsum, (double)right, (double)seen};
+            if ((st = soma_dist_allreduce_sum_f64(sums, 3)) != SOMA_OK) break;
+            lsum = sums[0];
+            right = (long)sums[1];
+            seen = (long)sums[2];
+        }
         double dt = soma_now() - t0;
         log->epoch_seconds[e] = dt;
         log->train_seconds += dt;
@@ -633,11 +742,15 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
         }
         const int last = e == cfg->epochs - 1;
         if (held_out && (last || (cfg->eval_every > 0 && (e + 1) % cfg->eval_every == 0)))
-            st = soma_evaluate_head(net, rule, held_out, cfg->eval_batch, cfg->head_offset, cfg->head_count,
-                                    &log->test_acc[e], &log->test_loss[e]);
+            st = cfg->head_count != 0 && rule->loss != SOMA_LOSS_XENT
+                     ? soma_evaluate_head(net, rule, held_out, cfg->eval_batch, cfg->head_offset, cfg->head_count,
+                                          &log->test_acc[e], &log->test_loss[e])
+                     : eval_(net, rule, rule->loss, held_out, cfg->eval_batch, cfg->head_offset, cfg->head_count,
+                             S > 1, &log->test_acc[e], &log->test_loss[e]);
         if (st == SOMA_OK && hk->epoch_end) st = hk->epoch_end(hk->user, net, e, log);
         if (st == SOMA_OK && last && hk->task_end) st = hk->task_end(hk->user, net, cfg->task, train);
-        if (st == SOMA_OK && cfg->ckpt_path) {
+        if (st == SOMA_OK && S > 1) st = dist_check_same_(net, e);
+        if (st == SOMA_OK && cfg->ckpt_path && R == 0) {
             soma_ckpt_meta meta;
             memset(&meta, 0, sizeof meta);
             meta.epoch = e + 1;

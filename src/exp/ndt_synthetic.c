@@ -52,7 +52,12 @@ static const soma_opt opts_[] = {
     {"adapt-lr", SOMA_OPT_FLOAT, "0.001", 1e-6, 1, NULL, "peak learning rate (adaptation and from scratch)", 0},
     {"adapt-wd", SOMA_OPT_FLOAT, "10", 0, 1000, NULL, "adaptation of the pre-trained model: AdamW weight decay", 0},
     {"scratch-wd", SOMA_OPT_FLOAT, "30", 0, 1000, NULL, "training from scratch: AdamW weight decay", 0},
-    {"finetune", SOMA_OPT_INT, "0", 0, 1, NULL, "adaptation: 1 = the pre-trained trunk learns too (0: frozen)", 0},
+    {"finetune", SOMA_OPT_INT, "30", 0, 100000, NULL,
+     "adaptation: the pre-trained trunk learns too when the few-shot set has at least this many trials (0: never, "
+     "the trunk stays frozen; 1: always)", 0},
+    {"anomaly-model", SOMA_OPT_ENUM, "frozen", 0, 0, "frozen|adapted",
+     "the pre-trained model's anomaly score: from an adaptation with the trunk frozen, or from the adaptation the "
+     "other tasks use (--finetune)", 0},
     {"mask", SOMA_OPT_FLOAT, "0.25", 0.01, 0.9, NULL, "mask ratio", 0},
     {"anomaly-draws", SOMA_OPT_INT, "8", 1, 1000, NULL, "masks a trial for the anomaly score", 0},
     {"anomaly-mask", SOMA_OPT_ENUM, "bins", 0, 0, "bins|units|both", "what the anomaly score masks", 0},
@@ -102,7 +107,8 @@ static const char *const reduced_[] = {"--sessions", "4", "--lif-sessions", "1",
                                        "--fwd-bins", "4", "--d-model", "16", "--layers", "1",
                                        "--steps", "60", "--adapt-steps", "40", "--batch", "8",
                                        "--gpfa-iter", "5", "--anomaly-draws", "2", "--scaling", "1,4",
-                                       "--scaling-steps", "30", "--scaling-adapt-steps", "20", NULL};
+                                       "--scaling-steps", "30", "--scaling-adapt-steps", "20",
+                                       "--finetune", "20", NULL}; /* as the defaults: frozen, then the trunk learns */
 
 enum { MAX_SIZES = 8 };
 
@@ -155,7 +161,7 @@ static const char *const METRIC_[N_METRICS] = {"co_bps", "vel_r2", "fp_bps", "an
 static const char *const MODEL_[N_MODELS] = {"pretrained", "scratch", "smoothing", "gpfa"};
 
 typedef struct run_cfg {
-    int T, f, batch, adapt_steps, draws, finetune;
+    int T, f, batch, adapt_steps, draws, finetune, anomaly_frozen;
     float adapt_lr, mask;
     soma_ndt_mask_kind anomaly_mask;
     float adapt_wd, scratch_wd;
@@ -432,7 +438,8 @@ static soma_status run_(soma_exp_ctx *c) {
     SOMA_TRY(soma_args_float(&c->args, "adapt-wd", &adapt_wd));
     SOMA_TRY(soma_args_float(&c->args, "scratch-wd", &scratch_wd));
     const run_cfg rc = {.T = T, .f = f, .batch = batch, .adapt_steps = adapt_steps, .draws = draws,
-                        .finetune = finetune, .adapt_lr = adapt_lr, .mask = mask, .adapt_wd = adapt_wd,
+                        .finetune = finetune, .anomaly_frozen = strcmp(soma_args_str(&c->args, "anomaly-model"), "frozen") == 0,
+                        .adapt_lr = adapt_lr, .mask = mask, .adapt_wd = adapt_wd,
                         .scratch_wd = scratch_wd, 
                         .anomaly_mask = strcmp(am, "bins") == 0    ? SOMA_NDT_MASK_BINS
                                         : strcmp(am, "units") == 0 ? SOMA_NDT_MASK_UNITS
@@ -584,10 +591,22 @@ static soma_status run_(soma_exp_ctx *c) {
                 if ((st = soma_ndt_add_session(m, N, -1, &sid)) != SOMA_OK) goto out;
                 scores sc;
                 const int keep = h == 0 && z == (n_sizes > 1 ? 1 : 0);
-                if ((st = adapt_and_score_(m, sid, model == SCR, model == SCR || rc.finetune, s, train, test, norm,
-                                           heldout, &rc, &sc,
-                                           keep ? hscore + (size_t)model * K : NULL)) != SOMA_OK)
+                const int trunk = model == SCR || (rc.finetune > 0 && sizes[z] >= rc.finetune);
+                const int frozen_anomaly = model == PRE && trunk && rc.anomaly_frozen;
+                if ((st = adapt_and_score_(m, sid, model == SCR, trunk, s, train, test, norm, heldout, &rc, &sc,
+                                           keep && !frozen_anomaly ? hscore + (size_t)model * K : NULL)) != SOMA_OK)
                     goto out;
+                if (frozen_anomaly) { /* the anomaly score from a fresh copy adapted with the trunk frozen */
+                    soma_ndt_free(m), m = NULL;
+                    scores fz;
+                    int sid2 = 0;
+                    if ((st = soma_ndt_load(&m, ckpt)) != SOMA_OK) goto out;
+                    if ((st = soma_ndt_add_session(m, N, -1, &sid2)) != SOMA_OK) goto out;
+                    if ((st = adapt_and_score_(m, sid2, 0, 0, s, train, test, norm, heldout, &rc, &fz,
+                                               keep ? hscore + (size_t)model * K : NULL)) != SOMA_OK)
+                        goto out;
+                    sc.auroc = fz.auroc, sc.auroc_units = fz.auroc_units;
+                }
                 const double v[N_METRICS] = {sc.co_bps, sc.vel_r2, sc.fp_bps, sc.auroc, sc.auroc_units};
                 for (int i = 0; i < N_METRICS; i++) acc[i][model][z] += v[i];
                 soma_ndt_free(m), m = NULL;

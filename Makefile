@@ -50,6 +50,7 @@ test-asan: setup-test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DSOMA_SANITIZE=ON -DSOMA_SHARED=OFF $(CMAKE_FLAGS)
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  SOMA_SANITIZED=1 SOMA_REQUIRE_BROWSER=1 SOMA_REQUIRE_FMNIST=1 SOMA_REQUIRE_NUMPY=1 SOMA_REQUIRE_SKIMAGE=1 ctest --output-on-failure -j 2
 
 bench: build

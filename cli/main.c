@@ -434,8 +434,18 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return cmd_help_(0, NULL);
     if (!strcmp(argv[1], "--version")) return cmd_version_(0, NULL);
-    for (size_t i = 0; i < sizeof cmds_ / sizeof *cmds_; i++)
-        if (!strcmp(argv[1], cmds_[i].name)) return cmds_[i].fn(argc - 2, argv + 2);
-    fprintf(stderr, "soma: unknown command '%s' (see 'soma help')\n", argv[1]);
-    return 2;
+    /* MPI only under mpirun/srun (or SOMA_MPI=1); a plain run never starts it */
+    soma_status dst = soma_dist_init(&argc, &argv);
+    if (dst != SOMA_OK) return fail_(dst);
+    int rc = -1;
+    for (size_t i = 0; i < sizeof cmds_ / sizeof *cmds_ && rc < 0; i++)
+        if (!strcmp(argv[1], cmds_[i].name)) rc = cmds_[i].fn(argc - 2, argv + 2);
+    if (rc < 0) {
+        fprintf(stderr, "soma: unknown command '%s' (see 'soma help')\n", argv[1]);
+        rc = 2;
+    }
+    /* a rank that failed must not leave the others waiting in a collective */
+    if (rc != 0 && soma_dist_size() > 1) soma_dist_abort(rc);
+    soma_dist_finalize();
+    return rc;
 }

@@ -322,6 +322,66 @@ int soma_check_close(const char *label, const float *got, const float *ref, size
 /* CRC-32 (zlib's polynomial) of a buffer, chained through crc (start with 0). */
 uint32_t soma_crc32(uint32_t crc, const void *buf, size_t n);
 
+// --- distributed runs (Open MPI) -------------------------------------------------------
+//
+// A thin layer over MPI for data-parallel training and sweeps across processes. MPI is
+// initialised only when needed: under a launcher (mpirun / mpiexec: OMPI_COMM_WORLD_SIZE; srun:
+// PMIX_RANK or PMI_RANK) or when asked (SOMA_MPI=1, or soma_dist_init_always); a plain run
+// never pays for MPI_Init. Without MPI initialised every call is the one-process answer: rank
+// 0, size 1, reductions leave the buffer as it is, barriers return at once. The calls use a
+// private duplicate of MPI_COMM_WORLD with MPI_ERRORS_RETURN, so a failed call returns
+// SOMA_ERR_IO with MPI's message instead of killing the job. Call from one thread per process
+// (OpenMP regions inside a rank are fine: MPI is initialised with MPI_THREAD_FUNNELED).
+//
+//     SOMA_TRY(soma_dist_init(&argc, &argv));        // first thing in main
+//     ... soma_dist_allreduce_sum(grads, n) ...       // every rank, same n
+//     soma_dist_finalize();                          // last thing (or soma_dist_abort on error)
+
+/* Initialises MPI when launched by mpirun/srun or SOMA_MPI=1 is set; else does nothing.
+ * argc/argv may be NULL. Idempotent. SOMA_ERR_IO when MPI_Init fails. */
+soma_status soma_dist_init(int *argc, char ***argv);
+/* The same, but initialises MPI in any case (a lone process becomes a singleton of size 1). */
+soma_status soma_dist_init_always(int *argc, char ***argv);
+/* 1 iff soma_dist_init started MPI (or found it started) and it is not finalized. */
+int soma_dist_active(void);
+/* 1 iff the environment says a launcher started this process (mpirun, srun). */
+int soma_dist_launched(void);
+int soma_dist_rank(void); /* 0 when not active */
+int soma_dist_size(void); /* 1 when not active */
+/* In-place sum over all ranks; every rank passes the same n. */
+soma_status soma_dist_allreduce_sum(float *buf, size_t n);
+soma_status soma_dist_allreduce_sum_f64(double *buf, size_t n);
+/* In-place max over all ranks (e.g. an error flag: any rank's nonzero wins). */
+soma_status soma_dist_allreduce_max_f64(double *buf, size_t n);
+/* Non-blocking in-place sum (MPI_Iallreduce): *req receives a handle (>= 0) to wait on; buf
+ * must stay untouched until then. At most SOMA_DIST_MAX_REQ outstanding per process; n must
+ * fit an int. Not active: *req = -1 and nothing to wait for. */
+#define SOMA_DIST_MAX_REQ 256
+soma_status soma_dist_iallreduce_sum(float *buf, size_t n, int *req);
+/* Waits for a handle from soma_dist_iallreduce_sum (-1 is a no-op) and releases it. */
+soma_status soma_dist_wait(int req);
+soma_status soma_dist_barrier(void);
+/* root's bytes into every rank's buf. */
+soma_status soma_dist_bcast(void *buf, size_t bytes, int root);
+
+/* Point-to-point messages of a few bytes for schedulers (tags 0..32767; SOMA_DIST_ANY as
+ * source or tag in recv/probe matches any). Blocking send; bytes <= INT_MAX. */
+#define SOMA_DIST_ANY (-1)
+soma_status soma_dist_send(const void *buf, size_t bytes, int dest, int tag);
+/* Receives one matching message into buf (cap bytes; SOMA_ERR_ARG if larger, the message then
+ * stays queued); *bytes, *source, *tag_out may be NULL. Blocks. */
+soma_status soma_dist_recv(void *buf, size_t cap, int source, int tag, size_t *bytes, int *source_out,
+                           int *tag_out);
+/* Waits up to timeout_s seconds (< 0: forever, 0: just look) for a matching message without
+ * receiving it: *found 1 and its source, tag and size (each may be NULL), or *found 0. */
+soma_status soma_dist_probe(int source, int tag, double timeout_s, int *found, int *source_out, int *tag_out,
+                            size_t *bytes);
+/* Ends every rank of the job (MPI_Abort) with exit status code; for an error on one rank that
+ * would leave the others waiting in a collective. Returns only when not active. */
+void soma_dist_abort(int code);
+/* MPI_Finalize when soma_dist_init started MPI; then soma_dist_active() is 0. */
+void soma_dist_finalize(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,7 +60,8 @@ static char **cell_env_(void) {
     for (size_t i = 0; i < n; i++) {
         const char *v = environ[i];
         if (!strncmp(v, "OMPI_", 5) || !strncmp(v, "PMIX_", 5) || !strncmp(v, "PMI_", 4) || !strncmp(v, "OPAL_", 5) ||
-            !strncmp(v, "PRTE_", 5) || !strncmp(v, "HYDRA_", 6) || !strncmp(v, "MPI_LOCALRANKID", 15))
+            !strncmp(v, "PRTE_", 5) || !strncmp(v, "HYDRA_", 6) || !strncmp(v, "MPI_LOCALRANKID", 15) ||
+            !strncmp(v, "SOMA_MPI=", 9))
             continue;
         e[k++] = environ[i];
     }
@@ -146,6 +147,7 @@ typedef struct sched_ {
     int ran, failed, first_failed;
     soma_progress prog;
     int n_done_before; /* finished before this run */
+    int *worker;       /* rank 0 under MPI: worker[r] 0 not heard from, 1 running a cell, 2 waiting */
 } sched_;
 
 /* Rank 0's part of a finished cell: its record, the progress line, the failure count. */
@@ -167,47 +169,105 @@ static void settle_(sched_ *q, int i, int ok) {
 }
 
 // --- ranks ---------------------------------------------------------------------------------
+//
+// Under mpirun (soma_dist_* in core.h; cli/main.c starts and ends MPI) rank 0 holds the queue.
+// The other ranks send TAG_ASK {cell they finished or -1, 1 if it finished} and get TAG_CELL
+// {next cell, or -1: stop}. Nobody blocks inside MPI while a cell runs: rank 0 looks for
+// requests between looks at its own child; a worker waits for its child in waitpid and for
+// rank 0's answer in 5 ms naps, so waiting ranks take no core from the cells.
+
+enum { TAG_ASK = 7101, TAG_CELL = 7102 };
 
 static int quiet_error_; /* this rank's error is another rank's, already printed there */
 
-static soma_status sweep_mpi_init_(int *argc, char ***argv, int *rank, int *size) {
-    (void)argc;
-    (void)argv;
-    *rank = 0;
-    *size = 1;
-    return SOMA_OK;
-}
-
-/* Every rank's check of the file agrees: when any failed, all fail (only the failing ones print). */
+/* Every rank's check of the file agrees: when any failed, all fail; the failing ranks print
+ * their message (the others only when rank 0 did not fail: then it is theirs to tell). */
 static soma_status sweep_mpi_agree_(soma_status st, int rank, int size) {
-    (void)rank;
-    (void)size;
-    return st;
+    if (size <= 1) return st;
+    double flags[2] = {st != SOMA_OK, rank == 0 && st != SOMA_OK};
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", soma_errmsg());
+    soma_status rs = soma_dist_allreduce_max_f64(flags, 2);
+    if (rs != SOMA_OK) return rs;
+    if (st != SOMA_OK) {
+        quiet_error_ = rank != 0 && flags[1] > 0; /* rank 0 says it */
+        return soma_error(st, "%s", msg);
+    }
+    if (flags[0] > 0) {
+        quiet_error_ = 1;
+        return soma_error(SOMA_ERR_ARG, "sweep: another rank refused the sweep file");
+    }
+    return SOMA_OK;
 }
 
-/* Rank 0: answers the other ranks' requests; *busy: how many are running a cell. */
+/* Rank 0: answers the other ranks' requests, settling the cells they finished. *busy: how
+ * many are running a cell. */
 static soma_status sweep_mpi_serve_(sched_ *q, int *busy) {
-    (void)q;
     *busy = 0;
+    if (q->size <= 1) return SOMA_OK;
+    for (;;) {
+        int found = 0, src = 0;
+        SOMA_TRY(soma_dist_probe(SOMA_DIST_ANY, TAG_ASK, 0.0, &found, &src, NULL, NULL));
+        if (!found) break;
+        int msg[2];
+        size_t got = 0;
+        SOMA_TRY(soma_dist_recv(msg, sizeof msg, src, TAG_ASK, &got, NULL, NULL));
+        if (got != sizeof msg || msg[0] < -1 || msg[0] >= q->run.s->n_cells)
+            return soma_error(SOMA_ERR_INTERNAL, "sweep: a bad request from rank %d", src);
+        if (msg[0] >= 0) settle_(q, msg[0], msg[1]);
+        q->worker[src] = 0;
+        if (q->next < q->n_queue) {
+            int cell = q->queue[q->next++];
+            SOMA_TRY(soma_dist_send(&cell, sizeof cell, src, TAG_CELL));
+            q->worker[src] = 1;
+        } else {
+            q->worker[src] = 2; /* waits for the end */
+        }
+    }
+    for (int r = 1; r < q->size; r++) *busy += q->worker[r] == 1;
     return SOMA_OK;
 }
 
-/* Rank 0: tells every other rank that no cells are left. */
+/* Rank 0, the queue empty and every cell settled: waits until every rank has asked once more
+ * (a rank that never got a cell asks too), then tells them all to stop. */
 static soma_status sweep_mpi_stop_(sched_ *q) {
-    (void)q;
+    for (;;) {
+        int busy, waiting = 0;
+        SOMA_TRY(sweep_mpi_serve_(q, &busy));
+        for (int r = 1; r < q->size; r++) waiting += q->worker[r] == 2;
+        if (waiting == q->size - 1) break;
+        sleep_ms_(5);
+    }
+    int stop = -1;
+    for (int r = 1; r < q->size; r++) SOMA_TRY(soma_dist_send(&stop, sizeof stop, r, TAG_CELL));
     return SOMA_OK;
 }
-
-/* Rank 0 could not start the sweep: the others stop too. */
-static void sweep_mpi_abort_(int size) { (void)size; }
 
 /* The other ranks: ask rank 0 for cells and run them until it says stop. */
 static soma_status sweep_mpi_work_(sched_ *q) {
-    (void)q;
-    return SOMA_OK;
+    int msg[2] = {-1, 0};
+    for (;;) {
+        SOMA_TRY(soma_dist_send(msg, sizeof msg, 0, TAG_ASK));
+        int found = 0, cell = -1;
+        while (!found) {
+            SOMA_TRY(soma_dist_probe(0, TAG_CELL, 0.0, &found, NULL, NULL, NULL));
+            if (!found) sleep_ms_(5);
+        }
+        SOMA_TRY(soma_dist_recv(&cell, sizeof cell, 0, TAG_CELL, NULL, NULL, NULL));
+        if (cell < 0) return SOMA_OK;
+        if (cell >= q->run.s->n_cells) return soma_error(SOMA_ERR_INTERNAL, "sweep: rank 0 sent cell %d", cell);
+        pid_t pid;
+        double t0 = soma_now();
+        SOMA_TRY(cell_start_(&q->run, cell, &pid));
+        int ws = 0;
+        while (waitpid(pid, &ws, 0) < 0)
+            if (errno != EINTR)
+                return soma_error(SOMA_ERR_IO, "sweep: lost the process of cell %s: %s", q->run.s->cells[cell].id,
+                                  strerror(errno));
+        msg[0] = cell;
+        msg[1] = cell_end_(&q->run, cell, ws, soma_now() - t0);
+    }
 }
-
-static void sweep_mpi_finalize_(void) {}
 
 // --- rank 0's loop -------------------------------------------------------------------------
 
@@ -276,9 +336,8 @@ int soma_cli_sweep(int argc, char **argv) {
             soma_cli_print_opts(sweep_opts_);
             return 0;
         }
-    int rank = 0, size = 1;
-    soma_status st = sweep_mpi_init_(&argc, &argv, &rank, &size);
-    if (st != SOMA_OK) return fail_(st);
+    const int rank = soma_dist_rank(), size = soma_dist_size(); /* cli/main.c started MPI under mpirun */
+    soma_status st;
     soma_args a = {0};
     soma_sweep *s = NULL;
     int *order = NULL, rc = 0;
@@ -308,16 +367,18 @@ int soma_cli_sweep(int argc, char **argv) {
         snprintf(cells, sizeof cells, "%s/cells", s->out);
         int done = 0;
         if ((st = soma_mkdir_p(cells)) != SOMA_OK || (st = soma_sweep_write_results(s, &done)) != SOMA_OK) {
-            sweep_mpi_abort_(size);
-            goto out;
+            goto out; /* cli/main.c ends the other ranks */
         }
         order = malloc((size_t)s->n_cells * sizeof *order);
         if (!order) {
             st = soma_error(SOMA_ERR_NOMEM, "sweep: out of memory");
-            sweep_mpi_abort_(size);
-            goto out;
+            goto out; /* cli/main.c ends the other ranks */
         }
         soma_sweep_order(s, order);
+        if (size > 1 && !(q.worker = calloc((size_t)size, sizeof *q.worker))) {
+            st = soma_error(SOMA_ERR_NOMEM, "sweep: out of memory");
+            goto out;
+        }
         int np = 0;
         for (int k = 0; k < s->n_cells; k++)
             if (!soma_sweep_cell_done(s, order[k])) order[np++] = order[k];
@@ -329,8 +390,7 @@ int soma_cli_sweep(int argc, char **argv) {
         st = schedule_(&q);
         soma_progress_end(&q.prog);
         if (st != SOMA_OK) {
-            sweep_mpi_abort_(size);
-            goto out;
+            goto out; /* cli/main.c ends the other ranks */
         }
         if ((st = soma_sweep_write_results(s, &done)) != SOMA_OK) goto out;
         cJSON *res = cJSON_CreateObject();
@@ -365,6 +425,5 @@ out:
     free(envp);
     soma_sweep_free(s);
     soma_args_free(&a);
-    sweep_mpi_finalize_();
     return rc;
 }

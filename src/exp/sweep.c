@@ -257,12 +257,13 @@ static soma_status add_cell_(parse_ *p, const val_ *cur, const char *origin) {
     soma_args a;
     SOMA_TRY(soma_args_parse(&a, cmd, p->opts, c->argc, (const char *const *)c->argv));
     soma_classify_config cfg = soma_classify_defaults();
+    const int has_data = soma_args_str(&a, "data") != NULL, has_net = soma_args_str(&a, "net") != NULL;
     soma_status st = soma_classify_from_args(&a, &cfg);
     soma_args_free(&a);
     if (st != SOMA_OK) return st;
-    if (!cfg.data || !cfg.net)
+    if (!has_data || !has_net) /* as `soma train`: no default data set or net */
         return soma_error(SOMA_ERR_ARG, "sweep %s: %s has no '%s'; give it in fixed, grid or the cell", s->label, origin,
-                          cfg.data ? "net" : "data");
+                          has_data ? "net" : "data");
     c->data = cfg.data;
     c->fmnist_dir = cfg.fmnist_dir;
     c->net = cfg.net;

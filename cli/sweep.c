@@ -116,7 +116,7 @@ static soma_status cell_start_(const runner_ *r, int i, pid_t *pid) {
     free(argv);
     if (p < 0) return soma_error(SOMA_ERR_IO, "sweep: cannot start a process for cell %s: %s", c->id, strerror(err));
     char line[128];
-    int n = snprintf(line, sizeof line, "start rank %d pid %ld\n", r->rank, (long)p);
+    int n = snprintf(line, sizeof line, "start rank %d pid %ld sweep %ld\n", r->rank, (long)p, (long)parent);
     int fr = open(runs, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fr >= 0) {
         if (write(fr, line, (size_t)n) != n) { /* the count is a record, not a need: carry on */

@@ -20,7 +20,7 @@
  * to false dropped, "threads" left out since results do not depend on it). Adding values to
  * a grid therefore never renames the cells already there. A cell runs in OUT/cells/ID/:
  *   cell.json      its id and options (written before its first run)
- *   runs.log       one line a start (rank, pid): how often the cell was started
+ *   runs.log       one line a start (rank, pid, the sweep's pid): how often the cell was started
  *   results.json   written by `soma train --out` at the end: the cell is finished when it
  *                  parses and holds its figures (soma_sweep_cell_done)
  *   ckpt.bin       the checkpoint after every epoch (a killed cell resumes from it)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -329,6 +330,19 @@ static void dry_run_(const soma_sweep *s) {
     }
 }
 
+/* One sweep at a time in a folder: an exclusive lock on OUT/sweep.lock, held until this
+ * process ends (the kernel drops it when the process dies, however it dies). */
+static soma_status lock_(const soma_sweep *s, int *fd) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/sweep.lock", s->out);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0) return soma_error(SOMA_ERR_IO, "sweep: cannot create %s: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
+        return soma_error(SOMA_ERR_ARG, "sweep: another sweep is running in %s (it holds %s); wait for it or use "
+                          "another --out", s->out, path);
+    return SOMA_OK;
+}
+
 int soma_cli_sweep(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -340,7 +354,7 @@ int soma_cli_sweep(int argc, char **argv) {
     soma_status st;
     soma_args a = {0};
     soma_sweep *s = NULL;
-    int *order = NULL, rc = 0;
+    int *order = NULL, rc = 0, lock_fd = -1;
     char **envp = NULL;
     if (argc < 1 || argv[0][0] == '-') {
         st = soma_error(SOMA_ERR_ARG, "sweep: name the sweep file first: soma sweep SWEEP.json (see 'soma sweep --help')");
@@ -366,7 +380,8 @@ int soma_cli_sweep(int argc, char **argv) {
         char cells[1100];
         snprintf(cells, sizeof cells, "%s/cells", s->out);
         int done = 0;
-        if ((st = soma_mkdir_p(cells)) != SOMA_OK || (st = soma_sweep_write_results(s, &done)) != SOMA_OK) {
+        if ((st = soma_mkdir_p(cells)) != SOMA_OK || (st = lock_(s, &lock_fd)) != SOMA_OK ||
+            (st = soma_sweep_write_results(s, &done)) != SOMA_OK) {
             goto out; /* cli/main.c ends the other ranks */
         }
         order = malloc((size_t)s->n_cells * sizeof *order);
@@ -421,6 +436,7 @@ int soma_cli_sweep(int argc, char **argv) {
 out:
     if (st != SOMA_OK && !quiet_error_) rc = fail_(st);
     else if (st != SOMA_OK) rc = soma_status_exit_code(st);
+    if (lock_fd >= 0) close(lock_fd); /* releases the lock */
     free(order);
     free(envp);
     soma_sweep_free(s);

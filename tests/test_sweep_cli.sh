@@ -3,7 +3,7 @@
 # test split): a 6-cell grid runs each cell once as a child `soma train`, results.jsonl holds
 # one record a cell with the keys fit-scaling reads, and each record equals a `soma train` run
 # with the cell's options made here by hand; a second run runs nothing (results.json files
-# untouched, one start each in runs.log); a grown grid runs only the new cells and keeps the
+# untouched, one start each in runs.log) and a second sweep in the same folder is refused; a grown grid runs only the new cells and keeps the
 # old ids; a torn results.jsonl is rebuilt whole; an interrupted cell (a checkpoint of 2 of
 # its 4 epochs) resumes from epoch 2 and ends where an uninterrupted run ends; every class of
 # bad sweep file exits 2 with one "soma: ..." line before any folder is made.
@@ -63,6 +63,9 @@ cmp -s "$T/stat1" "$T/stat2" && ok || bad "a finished cell's results.json change
 [ "$(cat "$T"/sw/cells/*/runs.log | wc -l)" -eq 6 ] && ok || bad "a finished cell was started again"
 grep -q '"ran":[[:space:]]*0' "$T/sum2.json" && grep -q '"already_done":[[:space:]]*6' "$T/sum2.json" && ok ||
     bad "second run: $(cat "$T/sum2.json")"
+
+# --- one sweep at a time in a folder (flock(1) holds the lock a running sweep would hold) ----
+expect 2 "a second sweep in the same folder" "another sweep" -- flock "$T/sw/sweep.lock" "$SOMA" sweep "$T/s.json"
 
 # --- a torn results.jsonl is rebuilt -------------------------------------------------------
 head -c 100 "$T/sw/results.jsonl" >"$T/torn" && mv "$T/torn" "$T/sw/results.jsonl"

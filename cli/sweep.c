@@ -355,6 +355,7 @@ int soma_cli_sweep(int argc, char **argv) {
     soma_args a = {0};
     soma_sweep *s = NULL;
     int *order = NULL, rc = 0, lock_fd = -1;
+    sched_ q = {.worker = NULL};
     char **envp = NULL;
     if (argc < 1 || argv[0][0] == '-') {
         st = soma_error(SOMA_ERR_ARG, "sweep: name the sweep file first: soma sweep SWEEP.json (see 'soma sweep --help')");
@@ -374,7 +375,7 @@ int soma_cli_sweep(int argc, char **argv) {
         st = soma_error(SOMA_ERR_NOMEM, "sweep: out of memory");
         goto out;
     }
-    sched_ q = {.run = {.s = s, .envp = envp, .rank = rank}, .size = size, .first_failed = -1};
+    q = (sched_){.run = {.s = s, .envp = envp, .rank = rank}, .size = size, .first_failed = -1};
     double t0 = soma_now();
     if (rank == 0) {
         char cells[1100];
@@ -404,9 +405,7 @@ int soma_cli_sweep(int argc, char **argv) {
         q.prog.enabled = !soma_args_flag(&a, "quiet") && q.prog.enabled;
         st = schedule_(&q);
         soma_progress_end(&q.prog);
-        if (st != SOMA_OK) {
-            goto out; /* cli/main.c ends the other ranks */
-        }
+        if (st != SOMA_OK) goto out; /* cli/main.c ends the other ranks */
         if ((st = soma_sweep_write_results(s, &done)) != SOMA_OK) goto out;
         cJSON *res = cJSON_CreateObject();
         char path[1200];
@@ -437,6 +436,7 @@ out:
     if (st != SOMA_OK && !quiet_error_) rc = fail_(st);
     else if (st != SOMA_OK) rc = soma_status_exit_code(st);
     if (lock_fd >= 0) close(lock_fd); /* releases the lock */
+    free(q.worker);
     free(order);
     free(envp);
     soma_sweep_free(s);

@@ -115,6 +115,8 @@ static void test_refused_(void) {
     refuse_("{\"name\": \"x\", \"fixed\": {" D "}, \"grid\": {\"net\": [\"fc3\"], \"epochs\": [1, 1.5]}}", SOMA_ERR_ARG,
             "integer");
     refuse_("{\"name\": \"x\", \"fixed\": {" D "}, \"grid\": {\"net\": [\"fc3\", 5]}}", SOMA_ERR_ARG, "net");
+    refuse_("{\"name\": \"x\", \"fixed\": {" D "}, \"grid\": {\"net\": [\"fc3\\nseed=2\"]}}", SOMA_ERR_ARG,
+            "control character");
     refuse_("{\"name\": \"x\", \"fixed\": {" D ", \"eval-end\": \"yes\"}, \"grid\": {\"net\": [\"fc3\"]}}",
             SOMA_ERR_ARG, "eval-end");
     refuse_("{\"name\": \"x\", \"fixed\": {" D "}, \"grid\": {\"net\": [\"fc3\"], \"epochs\": [0]}}", SOMA_ERR_ARG,

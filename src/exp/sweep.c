@@ -96,6 +96,9 @@ static soma_status value_(const soma_sweep *s, const char *where, const soma_opt
         if (!cJSON_IsString(v))
             return soma_error(SOMA_ERR_ARG, "sweep %s: %s: want a string, got %s", s->label, where, json_type_(v));
         if (!v->valuestring[0]) return soma_error(SOMA_ERR_ARG, "sweep %s: %s: empty string", s->label, where);
+        for (const char *c = v->valuestring; *c; c++) /* one line a value keeps the ids' text unambiguous */
+            if ((unsigned char)*c < 0x20)
+                return soma_error(SOMA_ERR_ARG, "sweep %s: %s: control character in the value", s->label, where);
         text = v->valuestring;
         break;
     }

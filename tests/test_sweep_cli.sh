@@ -90,6 +90,7 @@ cat >"$T/r.json" <<EOF
 {"name": "resume", "out": "$T/rout", "cells": [{"data": "$DATA", "net": "fc8,relu,fc3", "epochs": 4, "batch": 16, "lr": 0.01}]}
 EOF
 id=$("$SOMA" sweep "$T/r.json" --dry-run | "$PY" -c "import json,sys; print(json.loads(sys.stdin.readline())['cell'])")
+[ -n "$id" ] && [ ! -e "$T/rout" ] && ok || bad "--dry-run made $T/rout or named no cell"
 mkdir -p "$T/rout/cells/$id"
 "$SOMA" train --data "$DATA" --net fc8,relu,fc3 --epochs 2 --batch 16 --lr 0.01 --threads 1 --quiet \
     --ckpt "$T/rout/cells/$id/ckpt.bin" >/dev/null 2>"$T/err" || bad "2 epochs: $(cat "$T/err")"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # soma sweep under mpirun -np 2: the same cells as a serial run with the same figures, bit for
 # bit (seeds fixed, one thread a cell), each cell run once, cells on both ranks, the records
-# gathered on rank 0. Then one rank killed midway (SIGKILL to rank 1): the job ends, no cell
+# gathered on rank 0. A bad file exits 2 with its message once. Then one rank killed midway (SIGKILL to rank 1): the job ends, no cell
 # process outlives it, and a second mpirun completes the sweep without running a finished
 # cell again. Needs mpirun (openmpi-bin): fails without it.
 set -u
@@ -54,6 +54,14 @@ assert {r["rank"] for r in b.values()} == {0, 1}, [r["rank"] for r in b.values()
 s = json.load(open(f"{T}/sum.json"))
 assert s["ranks"] == 2 and s["ran"] == 6 and s["done"] == 6, s
 EOF2
+
+# --- a bad file under mpirun: exit 2, the message once, before any folder is made ----------
+printf '%s\n' "{\"out\": \"$T/bo\", \"fixed\": {\"data\": \"$DATA\"}, \"grid\": {\"net\": [\"fc3\"], \"widht\": [1]}}" \
+    >"$T/bad.json"
+"${MPIRUN[@]}" "$SOMA" sweep "$T/bad.json" >/dev/null 2>"$T/err"
+rc=$?
+[ "$rc" -eq 2 ] && [ "$(grep -c "^soma: .*unknown key 'widht'" "$T/err")" -eq 1 ] && [ ! -e "$T/bo" ] && ok ||
+    bad "bad file under mpirun: exit $rc; $(head -c 300 "$T/err")"
 
 # --- rank 1 killed midway, then run again ---------------------------------------------------
 printf '%s\n' "{\"name\": \"kill\", \"out\": \"$T/k\"," \

@@ -8,10 +8,13 @@ SOMA=${1:?usage: test_sweep_kill.sh PATH_TO_SOMA}
 . "$(dirname "$0")/sh_util.sh" # PY, $T, ok/bad, expect, sh_report
 need_numpy
 
-"$PY" - "$T" <<'EOF2' || { echo "FAIL: could not write the inputs"; exit 1; }
+# cells of ~0.5 s: 20,000 samples, 4,000 in the sanitized build (several times slower)
+N=20000
+[ "${SOMA_SANITIZED:-0}" = 1 ] && N=4000
+"$PY" - "$T" "$N" <<'EOF2' || { echo "FAIL: could not write the inputs"; exit 1; }
 import sys, numpy as np
 rng = np.random.default_rng(1)
-n = 20000
+n = int(sys.argv[2])
 y = rng.integers(0, 3, n)
 X = (np.eye(32)[y] + rng.standard_normal((n, 32))).astype(np.float32)
 np.save(f"{sys.argv[1]}/X.npy", X); np.save(f"{sys.argv[1]}/Y.npy", y.astype(np.int64))

@@ -18,11 +18,14 @@ fi
 MPIRUN=(env "ASAN_OPTIONS=${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0" OMPI_MCA_mca_base_component_disable_dlclose=1
     PMIX_MCA_mca_base_component_disable_dlclose=1 timeout 120 "$MPI" --allow-run-as-root --oversubscribe -np 2)
 
-"$PY" - "$T" <<'EOF2' || { echo "FAIL: could not write the inputs"; exit 1; }
+# the kill test's cells take ~0.5 s: 20,000 samples, 4,000 in the sanitized build
+N=20000
+[ "${SOMA_SANITIZED:-0}" = 1 ] && N=4000
+"$PY" - "$T" "$N" <<'EOF2' || { echo "FAIL: could not write the inputs"; exit 1; }
 import sys, numpy as np
 d = sys.argv[1]
 rng = np.random.default_rng(5)
-for name, n in (("", 300), ("t", 150), ("L", 20000)):
+for name, n in (("", 300), ("t", 150), ("L", int(sys.argv[2]))):
     D = 32 if name == "L" else 6
     y = rng.integers(0, 3, n)
     X = (2.0 * np.eye(D)[y] + rng.standard_normal((n, D))).astype(np.float32)

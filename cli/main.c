@@ -419,6 +419,7 @@ static const cli_cmd cmds_[] = {
     {"continual", soma_cli_continual, "continual learning on a task stream: soma continual --stream S --method M"},
     {"neuro", soma_cli_neuro, "neural recordings: soma neuro info FILE.nwb | bin FILE.nwb --bin-ms 20 -o X.npy"},
     {"fm", soma_cli_fm, "population foundation model: soma fm pretrain --data FILES --out CKPT | finetune ..."},
+    {"sweep", soma_cli_sweep, "a grid of training runs, resumable, over MPI ranks: soma sweep SWEEP.json"},
     {"version", cmd_version_, "version and build"},
     {"help", cmd_help_, "this text"},
 };

@@ -15,5 +15,6 @@
 #include "soma/snn.h"
 #include "soma/rl.h"
 #include "soma/exp.h"
+#include "soma/sweep.h"
 
 #endif

@@ -18,7 +18,9 @@
 
 static const soma_opt opts_[] = {
     {"tasks", SOMA_OPT_INT, "10", 2, 100, NULL, "permuted tasks (task 1 the plain images)", 1},
-    {"n-train", SOMA_OPT_INT, "60000", 10, 60000, NULL, "training samples a task (the first N)", 1},
+    {"n-train", SOMA_OPT_INT, "50000", 10, 60000, NULL,
+     "training samples a task (the first N; the default is the size of the validation runs' training part, 5/6 of "
+     "the 60000, on which every setting was chosen)", 1},
     {"n-test", SOMA_OPT_INT, "10000", 10, 10000, NULL, "test samples a task (the first N)", 1},
     {"hidden", SOMA_OPT_STR, "fc1000,relu,fc1000,relu", 0, 0, NULL, "hidden layers (fc10 is appended)", 1},
     {"epochs", SOMA_OPT_INT, "1", 1, 1000, NULL, "epochs a task", 1},
@@ -30,7 +32,7 @@ static const soma_opt opts_[] = {
     {"penalty-lr", SOMA_OPT_FLOAT, "0.001", 1e-7, 1, NULL, "learning rate of EWC, online EWC and SI", 0},
     {"penalty-momentum", SOMA_OPT_FLOAT, "0", 0, 0.999, NULL, "SGD's momentum for EWC, online EWC and SI", 0},
     {"joint", SOMA_OPT_ENUM, "all", 0, 0, "all|sampled", "joint training on all past data, or on a task's worth drawn from it", 0},
-    {"ewc-lambda", SOMA_OPT_FLOAT, "100", 0, 1e12, NULL, "EWC's lambda", 0},
+    {"ewc-lambda", SOMA_OPT_FLOAT, "300", 0, 1e12, NULL, "EWC's lambda", 0},
     {"online-lambda", SOMA_OPT_FLOAT, "300", 0, 1e12, NULL, "online EWC's lambda", 0},
     {"ewc-gamma", SOMA_OPT_FLOAT, "1", 0, 1, NULL, "online EWC's decay", 0},
     {"fisher-samples", SOMA_OPT_INT, "2000", 1, 60000, NULL, "samples a task for the Fisher (per sample)", 0},

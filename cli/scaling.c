@@ -178,11 +178,14 @@ static soma_status figure_(const char *path, const soma_scaling_fit *f, const so
     SOMA_TRY(soma_fig_new(&fig, 1, panels, 520 * panels, 440));
     char title[256];
     if (f->law == SOMA_SCALING_N)
-        snprintf(title, sizeof title, "L(N) = %.3g + %.3g / N^%.3f  [alpha 95%%: %.3f .. %.3f]", f->E, f->A, f->alpha,
+        snprintf(title, sizeof title, f->n_boot ? "L(N) = %.3g + %.3g / N^%.3f  [alpha 95%%: %.3f .. %.3f]" : "L(N) = %.3g + %.3g / N^%.3f", f->E, f->A, f->alpha,
                  f->alpha_ci[0], f->alpha_ci[1]);
     else if (f->law == SOMA_SCALING_D)
-        snprintf(title, sizeof title, "L(D) = %.3g + %.3g / D^%.3f  [beta 95%%: %.3f .. %.3f]", f->E, f->B, f->beta,
+        snprintf(title, sizeof title, f->n_boot ? "L(D) = %.3g + %.3g / D^%.3f  [beta 95%%: %.3f .. %.3f]" : "L(D) = %.3g + %.3g / D^%.3f", f->E, f->B, f->beta,
                  f->beta_ci[0], f->beta_ci[1]);
+    else if (f->n_boot)
+        snprintf(title, sizeof title, "L(N, D) = %.3g + %.3g / N^%.3f + %.3g / D^%.3f  [95%%: alpha %.3f .. %.3f, beta %.3f .. %.3f]",
+                 f->E, f->A, f->alpha, f->B, f->beta, f->alpha_ci[0], f->alpha_ci[1], f->beta_ci[0], f->beta_ci[1]);
     else
         snprintf(title, sizeof title, "L(N, D) = %.3g + %.3g / N^%.3f + %.3g / D^%.3f", f->E, f->A, f->alpha, f->B,
                  f->beta);

@@ -213,6 +213,9 @@ static void coverage_(soma_scaling_law law, int trials, int B, int top, int *cov
         }
         *cov_alpha += f.alpha_ci[0] <= al && al <= f.alpha_ci[1];
         *cov_beta += f.beta_ci[0] <= be && be <= f.beta_ci[1];
+        if (trials >= 50 && (t + 1) % 10 == 0)
+            fprintf(stderr, "coverage: %d trials, alpha %d, beta %d, %.0f s\n", t + 1, *cov_alpha, *cov_beta,
+                    soma_now() - t0);
     }
     *secs = soma_now() - t0;
 }

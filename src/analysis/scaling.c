@@ -79,7 +79,9 @@ static double objective_(const double *x, double *g, void *vc) {
     for (int i = 0; i < c->n; i++) {
         const double t0 = x[0], t1 = x[1] - x[2] * u[i], t2 = nd ? x[3] - x[4] * c->lnD[i] : -INFINITY;
         const double m = fmax(t0, fmax(t1, t2));
-        const double e0 = exp(t0 - m), e1 = exp(t1 - m), e2 = nd ? exp(t2 - m) : 0;
+        /* the largest term's exp is 1: two exps a point, not three */
+        const double e0 = t0 == m ? 1.0 : exp(t0 - m), e1 = t1 == m ? 1.0 : exp(t1 - m);
+        const double e2 = !nd ? 0.0 : t2 == m ? 1.0 : exp(t2 - m);
         const double s = e0 + e1 + e2, r = m + log(s) - c->lnL[i], ar = fabs(r);
         double h;
         if (ar <= delta) {
@@ -195,17 +197,30 @@ static soma_status cfg_init_(cfg_ *c, soma_scaling_law law, const soma_scaling_o
 }
 
 // --- fitting from many starts --------------------------------------------------------------
+//
+// Two stages, to save the long tail of every start: each start runs L-BFGS to a coarse gradient
+// tolerance (COARSE_); then the starts whose objective lies within SEL_ (relative) of the best
+// are taken in order of objective (ties to the earlier start), and each one not within SAME_
+// (max-abs, in x) of one already taken is polished to the fine tolerance from where it stopped.
+// The best polished point wins. Starts in one basin stop within SAME_ of one another and would
+// polish to the same optimum, so one of them stands for all.
+
+#define COARSE_ 1e-6
+#define SEL_ 1e-4
+#define SAME_ 1e-3
+enum { MAX_POLISH_ = 16 };
 
 typedef struct best_ {
     double x[MAXP_], f;
     int converged;
 } best_;
 
-/* One start: x0 -> (x, f, converged). A start whose objective is not finite gives f = inf. */
-static void run_start_(const cfg_ *c, const data_ *d, const double *x0, best_ *out) {
+/* L-BFGS from x0 to gradient tolerance g_tol: (x, f, converged); f = inf when it failed. */
+static void run_start_(const cfg_ *c, const data_ *d, const double *x0, double g_tol, best_ *out) {
     double work[(2 * LBFGS_M_ + 4) * MAXP_ + 2 * LBFGS_M_];
     soma_lbfgs_opts lo = c->lbfgs;
     lo.work = work;
+    lo.g_tol = g_tol;
     memcpy(out->x, x0, (size_t)c->P * sizeof *x0);
     soma_lbfgs_result r;
     if (soma_lbfgs(c->P, out->x, objective_, (void *)d, &lo, &r) != SOMA_OK || !isfinite(r.f)) {
@@ -217,25 +232,6 @@ static void run_start_(const cfg_ *c, const data_ *d, const double *x0, best_ *o
     out->converged = r.converged;
 }
 
-/* Keeps the lower objective, ties (and NaN) to the earlier start. */
-static void keep_(best_ *b, const best_ *cand) {
-    if (cand->f < b->f) *b = *cand;
-}
-
-/* Fits from the whole grid; the starts spread over threads when par (results per start, then
- * a serial scan: the same for any thread count). res: [n_starts] scratch. */
-static void fit_grid_(const cfg_ *c, const data_ *d, int par, best_ *res, best_ *out) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4) if (par)
-#endif
-    for (int k = 0; k < c->n_starts; k++) run_start_(c, d, c->starts + (size_t)k * c->P, &res[k]);
-    (void)par;
-    *out = (best_){.f = INFINITY};
-    for (int k = 0; k < c->n_starts; k++) keep_(out, &res[k]);
-}
-
-/* A bootstrap refit from the top `top` grid points on this resample (by objective at the
- * start; ties to the earlier) plus `extra` (the full-data optimum). fs, idx: [n_starts]. */
 static int cmp_fi_(const void *a, const void *b) {
     const double *x = a, *y = b; /* pairs (f, index) */
     if (x[0] < y[0]) return -1;
@@ -243,21 +239,57 @@ static int cmp_fi_(const void *a, const void *b) {
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
-static void fit_top_(const cfg_ *c, const data_ *d, const double *extra, double *pairs, best_ *out) {
+/* Fits from the starts x0s[k] (k < n; each P doubles); the coarse stage spreads over threads
+ * when par (results per start, then serial choices: the same for any thread count).
+ * res: [n] and pairs: [2 n] scratch. */
+static void solve_(const cfg_ *c, const data_ *d, const double *const *x0s, int n, int par, best_ *res,
+                   double *pairs, best_ *out) {
+    const double coarse = c->lbfgs.g_tol < COARSE_ ? COARSE_ : c->lbfgs.g_tol;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 4) if (par)
+#endif
+    for (int k = 0; k < n; k++) run_start_(c, d, x0s[k], coarse, &res[k]);
+    (void)par;
+    int m = 0;
+    for (int k = 0; k < n; k++) {
+        pairs[2 * m] = isnan(res[k].f) ? INFINITY : res[k].f;
+        pairs[2 * m + 1] = k;
+        m++;
+    }
+    qsort(pairs, (size_t)m, 2 * sizeof *pairs, cmp_fi_);
+    *out = (best_){.f = INFINITY};
+    if (m == 0 || !isfinite(pairs[0])) return;
+    const double fsel = pairs[0] + SEL_ * fabs(pairs[0]);
+    int taken[MAX_POLISH_], nt = 0;
+    for (int q = 0; q < m && nt < MAX_POLISH_ && pairs[2 * q] <= fsel; q++) {
+        const int k = (int)pairs[2 * q + 1];
+        int same = 0;
+        for (int t = 0; t < nt && !same; t++) {
+            double dist = 0;
+            for (int j = 0; j < c->P; j++) dist = fmax(dist, fabs(res[k].x[j] - res[taken[t]].x[j]));
+            same = dist <= SAME_;
+        }
+        if (same) continue;
+        taken[nt++] = k;
+        best_ b = res[k];
+        if (coarse > c->lbfgs.g_tol) run_start_(c, d, res[k].x, c->lbfgs.g_tol, &b);
+        if (b.f < out->f) *out = b;
+    }
+}
+
+/* The starts of a bootstrap refit: the `top` grid points with the lowest objective on this
+ * resample (ties to the earlier) and then `extra` (the full-data optimum). x0s: [top + 1]. */
+static int top_starts_(const cfg_ *c, const data_ *d, const double *extra, double *pairs, const double **x0s) {
     for (int k = 0; k < c->n_starts; k++) {
         const double f = objective_(c->starts + (size_t)k * c->P, NULL, (void *)d);
         pairs[2 * k] = isnan(f) ? INFINITY : f;
         pairs[2 * k + 1] = k;
     }
     qsort(pairs, (size_t)c->n_starts, 2 * sizeof *pairs, cmp_fi_);
-    best_ b = {.f = INFINITY}, cand;
-    run_start_(c, d, extra, &cand);
-    keep_(&b, &cand);
-    for (int q = 0; q < c->top && q < c->n_starts; q++) {
-        run_start_(c, d, c->starts + (size_t)pairs[2 * q + 1] * c->P, &cand);
-        keep_(&b, &cand);
-    }
-    *out = b;
+    int n = 0;
+    for (int q = 0; q < c->top && q < c->n_starts; q++) x0s[n++] = c->starts + (size_t)pairs[2 * q + 1] * c->P;
+    x0s[n++] = extra;
+    return n;
 }
 
 // --- the fit -------------------------------------------------------------------------------
@@ -327,10 +359,12 @@ soma_status soma_scaling_fit_points(const soma_scaling_point *pts, int n, soma_s
     SOMA_TRY(cfg_init_(&c, law, opts));
     soma_status st = SOMA_OK;
     double *buf = soma_alloc((size_t)4 * n, sizeof *buf);
-    best_ *res = soma_alloc((size_t)c.n_starts, sizeof *res);
+    best_ *res = soma_alloc((size_t)c.n_starts + 1, sizeof *res);
+    double *pairs = soma_alloc((size_t)2 * (c.n_starts + 1), sizeof *pairs);
+    const double **x0s = soma_alloc((size_t)c.n_starts + 1, sizeof *x0s);
     double *boot = c.boot ? soma_alloc((size_t)c.boot * NSTAT_, sizeof *boot) : NULL;
     int *bconv = c.boot ? soma_alloc((size_t)c.boot, sizeof *bconv) : NULL;
-    if (!buf || !res || (c.boot && (!boot || !bconv))) {
+    if (!buf || !res || !pairs || !x0s || (c.boot && (!boot || !bconv))) {
         st = soma_error(SOMA_ERR_NOMEM, "scaling: out of memory (%d points, %d starts, %d resamples)", n,
                         c.n_starts, c.boot);
         goto out;
@@ -351,7 +385,8 @@ soma_status soma_scaling_fit_points(const soma_scaling_point *pts, int n, soma_s
     }
     const data_ d = {.n = n, .law = law, .delta = c.delta, .lnN = lnN, .lnD = lnD, .lnL = lnL};
     best_ best;
-    fit_grid_(&c, &d, 1, res, &best);
+    for (int k = 0; k < c.n_starts; k++) x0s[k] = c.starts + (size_t)k * c.P;
+    solve_(&c, &d, x0s, c.n_starts, 1, res, pairs, &best);
     if (!isfinite(best.f)) {
         st = soma_error(SOMA_ERR_ARG, "scaling: no start of the grid gave a finite fit");
         goto out;
@@ -372,11 +407,13 @@ soma_status soma_scaling_fit_points(const soma_scaling_point *pts, int n, soma_s
 #pragma omp parallel
 #endif
         {
-            /* per thread: a resample in logs [3 n], and the grid scratch */
+            /* per thread: a resample in logs [3 n], and the starts' scratch */
+            const int ns = c.n_starts + 1;
             double *rb = soma_alloc((size_t)3 * n, sizeof *rb);
-            best_ *rres = c.top ? NULL : soma_alloc((size_t)c.n_starts, sizeof *rres);
-            double *pairs = c.top ? soma_alloc((size_t)2 * c.n_starts, sizeof *pairs) : NULL;
-            const int ok = rb && (c.top ? pairs != NULL : rres != NULL);
+            best_ *rres = soma_alloc((size_t)ns, sizeof *rres);
+            double *rpairs = soma_alloc((size_t)2 * ns, sizeof *rpairs);
+            const double **rx0 = soma_alloc((size_t)ns, sizeof *rx0);
+            const int ok = rb && rres && rpairs && rx0;
             if (!ok) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -395,17 +432,22 @@ soma_status soma_scaling_fit_points(const soma_scaling_point *pts, int n, soma_s
                     rb[i] = lnN[j], rb[n + i] = lnD[j], rb[2 * n + i] = lnL[j];
                 }
                 const data_ dk = {.n = n, .law = law, .delta = c.delta, .lnN = rb, .lnD = rb + n, .lnL = rb + 2 * n};
+                int nx;
+                if (c.top) {
+                    nx = top_starts_(&c, &dk, best.x, rpairs, rx0);
+                } else {
+                    for (int q = 0; q < c.n_starts; q++) rx0[q] = c.starts + (size_t)q * c.P;
+                    nx = c.n_starts;
+                }
                 best_ bk;
-                if (c.top)
-                    fit_top_(&c, &dk, best.x, pairs, &bk);
-                else
-                    fit_grid_(&c, &dk, 0, rres, &bk);
+                solve_(&c, &dk, rx0, nx, 0, rres, rpairs, &bk);
                 stats_(law, bk.x, boot + (size_t)k * NSTAT_);
                 bconv[k] = bk.converged && isfinite(bk.f);
             }
+            soma_free(rpairs);
+            soma_free(rx0);
             soma_free(rb);
             soma_free(rres);
-            soma_free(pairs);
         }
         if (oom) {
             st = soma_error(SOMA_ERR_NOMEM, "scaling: out of memory for the bootstrap");
@@ -437,6 +479,8 @@ soma_status soma_scaling_fit_points(const soma_scaling_point *pts, int n, soma_s
 out:
     soma_free(buf);
     soma_free(res);
+    soma_free(pairs);
+    soma_free(x0s);
     soma_free(boot);
     soma_free(bconv);
     soma_free(c.starts);

@@ -207,7 +207,7 @@ int soma_cli_fit_scaling(int argc, char **argv) {
         }
     /* the one positional argument (the file), the rest are options */
     const char *file = NULL;
-    const char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
+    const char **rest = calloc((size_t)argc + 1, sizeof(char *));
     if (!rest) return fail_(soma_error(SOMA_ERR_NOMEM, "fit-scaling: out of memory"));
     int n_rest = 0;
     for (int i = 0; i < argc; i++) {

@@ -256,6 +256,14 @@ static void test_threads_same_bits(void) {
     CHECK(memcmp(&f1, &f2, sizeof f1) == 0);
     CHECK(f1.n_boot == 24 && f1.beta_ci[0] < f1.beta && f1.beta < f1.beta_ci[1]);
     CHECK(f1.E_ci[0] < f1.E_ci[1] && isnan(f1.alpha_ci[0]) && isnan(f1.A_ci[1]));
+    /* refits from the 8 best grid points plus the full-data fit find what refits from the
+     * whole grid find */
+    soma_scaling_fit g0, g8;
+    CHECK_OK(soma_scaling_fit_points(p, 12, SOMA_SCALING_D, &(soma_scaling_opts){.bootstrap = 10, .seed = 5}, &g0));
+    CHECK_OK(soma_scaling_fit_points(p, 12, SOMA_SCALING_D, &(soma_scaling_opts){.bootstrap = 10, .seed = 5, .refit_top = 8}, &g8));
+    for (int k = 0; k < 2; k++)
+        CHECK(rel_(g8.beta_ci[k], g0.beta_ci[k]) < 1e-5 && rel_(g8.B_ci[k], g0.B_ci[k]) < 1e-4 &&
+              rel_(g8.E_ci[k], g0.E_ci[k]) < 1e-4);
     /* another seed, other resamples: other intervals */
     soma_scaling_fit f3;
     CHECK_OK(soma_scaling_fit_points(p, 12, SOMA_SCALING_D, &(soma_scaling_opts){.bootstrap = 24, .seed = 4}, &f3));

@@ -189,6 +189,9 @@ static void coverage_(soma_scaling_law law, int trials, int B, int top, int *cov
     const double E = 1.69, A = 406.4, al = 0.34, Bc = 410.7, be = 0.28;
     *cov_alpha = *cov_beta = 0;
     const double t0 = soma_now();
+    /* the spread of the estimates over trials against the intervals' mean width */
+    double sa = 0, saa = 0, sb = 0, sbb = 0, wa = 0, wb = 0;
+    int done = 0;
     for (int t = 0; t < trials; t++) {
         soma_rng r;
         soma_rng_seed(&r, 1000 + (uint64_t)t, 7);
@@ -213,11 +216,23 @@ static void coverage_(soma_scaling_law law, int trials, int B, int top, int *cov
         }
         *cov_alpha += f.alpha_ci[0] <= al && al <= f.alpha_ci[1];
         *cov_beta += f.beta_ci[0] <= be && be <= f.beta_ci[1];
+        done++;
+        sa += f.alpha, saa += f.alpha * f.alpha, wa += f.alpha_ci[1] - f.alpha_ci[0];
+        sb += f.beta, sbb += f.beta * f.beta, wb += f.beta_ci[1] - f.beta_ci[0];
         if (trials >= 50 && (t + 1) % 10 == 0)
             fprintf(stderr, "coverage: %d trials, alpha %d, beta %d, %.0f s\n", t + 1, *cov_alpha, *cov_beta,
                     soma_now() - t0);
     }
     *secs = soma_now() - t0;
+    if (trials >= 50 && done > 1) {
+        const double ma = sa / done, mb = sb / done;
+        const double sda = sqrt(fmax(0, (saa - done * ma * ma) / (done - 1)));
+        const double sdb = sqrt(fmax(0, (sbb - done * mb * mb) / (done - 1)));
+        printf("alpha: mean estimate %.4f (true %.2f), sd over trials %.4f, mean interval width %.4f (2 x 1.96 sd = %.4f)\n",
+               ma, al, sda, wa / done, 3.92 * sda);
+        printf("beta:  mean estimate %.4f (true %.2f), sd over trials %.4f, mean interval width %.4f (2 x 1.96 sd = %.4f)\n",
+               mb, be, sdb, wb / done, 3.92 * sdb);
+    }
 }
 
 /* The reduced check (the full figure is the nd law's, run as a command): laws n and d, whose

@@ -11,8 +11,9 @@
  * +-delta), de = h w_0, da = h w_A, dalpha = -h w_A log N, db = h w_B, dbeta = -h w_B log D.
  *
  * Starts: the Cartesian product of the grid axes in the order (e, a, alpha[, b, beta]) with the
- * last axis varying fastest; each start runs soma_lbfgs to its gradient tolerance; the best
- * objective wins, ties to the earlier start (so any thread count gives the same fit).
+ * last axis varying fastest; each start runs soma_lbfgs, in two stages (see solve_), to the
+ * gradient tolerance; the best objective wins, ties to the earlier start (so any thread count
+ * gives the same fit).
  *
  * Bootstrap: resample k (stream k + 1 of opts.seed) draws n points with replacement and is
  * refitted from the grid (or from the refit_top best grid points on that resample plus the

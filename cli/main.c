@@ -420,6 +420,7 @@ static const cli_cmd cmds_[] = {
     {"neuro", soma_cli_neuro, "neural recordings: soma neuro info FILE.nwb | bin FILE.nwb --bin-ms 20 -o X.npy"},
     {"fm", soma_cli_fm, "population foundation model: soma fm pretrain --data FILES --out CKPT | finetune ..."},
     {"sweep", soma_cli_sweep, "a grid of training runs, resumable, over MPI ranks: soma sweep SWEEP.json"},
+    {"fit-scaling", soma_cli_fit_scaling, "fit a scaling law to a sweep: soma fit-scaling RESULTS.jsonl [--law nd]"},
     {"version", cmd_version_, "version and build"},
     {"help", cmd_help_, "this text"},
 };

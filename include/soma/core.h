@@ -333,6 +333,42 @@ void soma_progress_update(soma_progress *p, long done, const char *extra);
 void soma_progress_note(soma_progress *p, const char *line);
 void soma_progress_end(soma_progress *p);
 
+// --- minimisation ----------------------------------------------------------------------
+
+/* An objective for soma_lbfgs: returns f(x) and writes its gradient into grad[n]. A
+ * non-finite return rejects the point (the line search steps back). */
+typedef double (*soma_objective)(const double *x, double *grad, void *ctx);
+
+/* Zero-initialise, then set what you need; every 0 field takes its default. */
+typedef struct soma_lbfgs_opts {
+    int m;          /* correction pairs kept; 0 -> 8 */
+    int max_iter;   /* iterations; 0 -> 1000 */
+    double g_tol;   /* converged when max_k |grad_k| <= g_tol * max(1, |f|); 0 -> 1e-8, < 0: off */
+    double f_tol;   /* also converged when an iteration lowers f by <= f_tol * max(1, |f|); 0: off */
+    double c1, c2;  /* strong Wolfe constants; 0 -> 1e-4 and 0.9 */
+    int max_ls;     /* objective evaluations per line search; 0 -> 40 */
+    double *work;   /* optional scratch of soma_lbfgs_work_size(n, m) doubles; NULL: allocated */
+} soma_lbfgs_opts;
+
+typedef struct soma_lbfgs_result {
+    double f;         /* the objective at the returned x */
+    double g_norm;    /* max_k |grad_k| there */
+    int iterations;   /* accepted steps */
+    int evaluations;  /* objective calls */
+    int converged;    /* 1 iff g_tol (or f_tol) was met; 0: max_iter, or no step lowered f */
+} soma_lbfgs_result;
+
+/* Doubles of scratch soma_lbfgs needs for n variables and memory m (0 -> 8). */
+size_t soma_lbfgs_work_size(int n, int m);
+
+/* Minimises f from x[n] (updated in place to the best point found) by limited-memory BFGS
+ * with a line search satisfying the strong Wolfe conditions. r may be NULL. Deterministic;
+ * allocates only when o->work is NULL. Errors: SOMA_ERR_ARG (n < 1, NULL x or f, a bad
+ * option, a non-finite objective at the start), SOMA_ERR_NOMEM. Not reaching a tolerance is
+ * no error: r->converged says so. */
+soma_status soma_lbfgs(int n, double *x, soma_objective f, void *ctx, const soma_lbfgs_opts *o,
+                       soma_lbfgs_result *r);
+
 // --- numeric checks --------------------------------------------------------------------
 
 /* 1 iff |got-ref| <= atol + rtol*|ref| everywhere (and no NaN); on failure prints to stderr

@@ -10,6 +10,7 @@
 #include "soma/nn.h"
 #include "soma/learn.h"
 #include "soma/analysis.h"
+#include "soma/scaling.h"
 #include "soma/neuro.h"
 #include "soma/plot.h"
 #include "soma/snn.h"

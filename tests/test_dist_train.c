@@ -220,6 +220,25 @@ int main(void) {
      * top error, so its update is a mean over samples. (Without it, each sample's inference
      * sees the top error scaled by 1/batch, so batch 16 and 32 settle differently: ~5% apart
      * in the parameters after 20 steps here; see docs/distributed.md.) */
+    /* backprop on one thread a rank: each layer's all-reduce starts as its backward returns
+     * (overlapped with the layers below); equal to one process at double batch, and with 2
+     * ranks (a + b either way) bit for bit the run with one all-reduce after the step */
+    snprintf(args, sizeof args, "--data npy:%s/x289.npy,%s/y289.npy --val-split 0 --no-eval --net fc16,tanh,fc8,relu,fc4 "
+             "--optim adam --lr 0.01 --seed 5 --threads 1", dir_, dir_);
+    compare_("bp-overlap", args, 16);
+    cJSON *ro = results_("bp-overlap-2x16");
+    CHECK(ro && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ro, "ours"),
+                                                              "allreduce_overlap")));
+    cJSON_Delete(ro);
+    snprintf(ck, sizeof ck, "%s --epochs 2 --batch 16 --distributed --no-overlap", args);
+    CHECK(train_(2, "bp-no-overlap", ck) == 0);
+    double ovd = param_diff_("bp-no-overlap", "bp-overlap-2x16");
+    printf("bp: 2 ranks, all-reduce overlapped vs after the step: max relative difference %g\n", ovd);
+    CHECK(ovd == 0.0);
+    ro = results_("bp-no-overlap");
+    CHECK(ro && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ro, "ours"),
+                                                               "allreduce_overlap")));
+    cJSON_Delete(ro);
     static const char *const rules[] = {"fa", "dfa", "pc --pc-fixed-pred 1"};
     static const char *const names[] = {"fa", "dfa", "pc-fpa"};
     for (int i = 0; i < 3; i++) {

@@ -417,6 +417,9 @@ soma_status soma_dist_allreduce_max_f64(double *buf, size_t n);
 soma_status soma_dist_iallreduce_sum(float *buf, size_t n, int *req);
 /* Waits for a handle from soma_dist_iallreduce_sum (-1 is a no-op) and releases it. */
 soma_status soma_dist_wait(int req);
+/* Lets MPI progress request req (Open MPI moves a non-blocking reduction forward only inside
+ * MPI calls); *done = 1 once it has completed (wait on it still, which then returns at once). */
+soma_status soma_dist_test(int req, int *done);
 soma_status soma_dist_barrier(void);
 /* root's bytes into every rank's buf. */
 soma_status soma_dist_bcast(void *buf, size_t bytes, int root);

@@ -237,6 +237,7 @@ typedef struct soma_classify_config {
                                over hidden layers of soma_rule_signal_alignment (else null) */
     int distributed;        /* data-parallel over the ranks of an MPI job (soma_train_config's
                                distributed): batch is per rank */
+    int no_overlap;         /* distributed: never overlap the all-reduce with the backward pass */
 } soma_classify_config;
 
 soma_classify_config soma_classify_defaults(void);

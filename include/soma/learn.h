@@ -98,6 +98,11 @@ typedef struct soma_rule_ops {
      * caller. NULL: nothing to save. load receives what save wrote; both or neither. */
     soma_status (*save)(const soma_rule *r, void **data, size_t *size);
     soma_status (*load)(soma_rule *r, const void *data, size_t size);
+    /* 1: step fills the gradients by one backward of the net (soma_net_backward_ex), and layer
+     * i's are final when its backward returns (the net's backward hook then may read them): a
+     * distributed run overlaps their all-reduce with the layers below. 0: they are final only
+     * when step returns. */
+    int layerwise_grads;
 } soma_rule_ops;
 
 struct soma_rule {
@@ -212,6 +217,9 @@ typedef struct soma_train_config {
      * the same figures. Stochastic layers (dropout) draw per-rank streams. Without MPI (size
      * 1) the run is the plain one, bit for bit. 0 (default): this process alone. */
     int distributed;
+    /* distributed: 1 = one all-reduce after the step, never overlapped with the backward pass
+     * (the default 0 overlaps where the rule and the run allow: see docs/distributed.md) */
+    int no_overlap;
 } soma_train_config;
 
 soma_train_config soma_train_defaults(void);
@@ -231,6 +239,7 @@ typedef struct soma_train_log {
                                   so a resumed finished run reports its final figures */
     int ranks;                 /* processes that trained together (cfg.distributed), else 1 */
     double allreduce_seconds;  /* of train_seconds: waiting for the gradient all-reduce */
+    int allreduce_overlap;     /* 1: the all-reduce was overlapped with the backward pass */
 } soma_train_log;
 void soma_train_log_free(soma_train_log *log);
 

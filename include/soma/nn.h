@@ -303,6 +303,10 @@ soma_status soma_net_backward(soma_net *net, const float *dy, int n);
 soma_status soma_net_backward_ex(soma_net *net, const float *dy, int n, unsigned what,
                                  float *dx);
 void soma_net_zero_grad(soma_net *net);
+/* fn(user, i) runs after top-level layer i's backward (from the last layer down), once the
+ * parameter gradients of layer i are complete for this backward call: a distributed run starts
+ * reducing them while the layers below are still working. NULL clears. Not copied to clones. */
+void soma_net_set_backward_hook(soma_net *net, void (*fn)(void *user, int layer), void *user);
 
 int soma_net_n_layers(const soma_net *net);
 soma_layer *soma_net_layer(soma_net *net, int i);

@@ -126,6 +126,17 @@ soma_status soma_dist_wait(int req) {
     return SOMA_OK;
 }
 
+soma_status soma_dist_test(int req, int *done) {
+    *done = 1;
+    if (req < 0) return SOMA_OK;
+    if (req >= SOMA_DIST_MAX_REQ || !req_used_[req])
+        return soma_error(SOMA_ERR_ARG, "mpi: test of request %d, which is not outstanding", req);
+    int flag = 0;
+    MPI_TRY(MPI_Test(&reqs_[req], &flag, MPI_STATUS_IGNORE), "MPI_Test");
+    *done = flag != 0;
+    return SOMA_OK;
+}
+
 soma_status soma_dist_barrier(void) {
     if (!active_ || size_ == 1) return SOMA_OK;
     MPI_TRY(MPI_Barrier(comm_), "MPI_Barrier");

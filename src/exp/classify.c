@@ -367,6 +367,7 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
     const long gbatch = (long)cfg->batch * (cfg->distributed ? soma_dist_size() : 1); /* steps see S x batch */
     tc.sched.step_size = (long)cfg->step_size * ((train->n + gbatch - 1) / gbatch);
     tc.distributed = cfg->distributed;
+    tc.no_overlap = cfg->no_overlap;
     tc.seed = cfg->seed;
     tc.eval_every = cfg->eval > 0 ? 1 : 0;
     tc.ckpt_path = cfg->ckpt;
@@ -434,6 +435,7 @@ soma_status soma_classify_run(const soma_classify_config *cfg, cJSON *ours) {
         cJSON_AddNumberToObject(ours, "ranks", log.ranks);
         cJSON_AddNumberToObject(ours, "global_batch", (double)cfg->batch * log.ranks);
         soma_json_put_num(ours, "allreduce_seconds", log.allreduce_seconds);
+        cJSON_AddBoolToObject(ours, "allreduce_overlap", log.allreduce_overlap != 0);
     }
     cJSON_AddNumberToObject(ours, "epochs", log.epochs);
     cJSON_AddNumberToObject(ours, "resumed_from_epoch", log.start_epoch);
@@ -505,6 +507,7 @@ static const soma_opt train_opts_[] = {
     {"ckpt", SOMA_OPT_STR, NULL, 0, 0, NULL, "checkpoint file written after every epoch", 0},
     {"resume", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "continue from --ckpt if it exists", 0},
     {"distributed", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "data-parallel over the ranks of mpirun -np N: --batch per rank, gradients all-reduced; rank 0 writes (docs/distributed.md)", 0},
+    {"no-overlap", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "distributed: one all-reduce after each step instead of one a layer started during the backward pass", 0},
     {"seed", SOMA_OPT_INT, "1", 0, 2147483647.0, NULL, "random seed", 0},
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads for OpenMP and BLAS (default: all cores)", 0},
     {"out", SOMA_OPT_STR, NULL, 0, 0, NULL, "write results.json and figures into this folder", 0},
@@ -576,6 +579,7 @@ soma_status soma_classify_from_args(const soma_args *a, soma_classify_config *cf
     }
     if (has_(a, "resume")) cfg->resume = soma_args_flag(a, "resume");
     if (has_(a, "distributed")) cfg->distributed = soma_args_flag(a, "distributed");
+    if (has_(a, "no-overlap")) cfg->no_overlap = soma_args_flag(a, "no-overlap");
     if (has_(a, "quiet")) cfg->quiet = soma_args_flag(a, "quiet");
     if (has_(a, "no-eval") && soma_args_flag(a, "no-eval")) cfg->eval = -1;
     else if (has_(a, "eval-end") && soma_args_flag(a, "eval-end")) cfg->eval = 0;

@@ -251,7 +251,7 @@ static soma_status backprop_clone_(const soma_rule *r, soma_rule **out) {
 }
 
 static const soma_rule_ops backprop_ops_ = {
-    .name = "backprop", .step = backprop_step_, .clone = backprop_clone_,
+    .name = "backprop", .step = backprop_step_, .clone = backprop_clone_, .layerwise_grads = 1,
 };
 
 soma_status soma_rule_backprop_new(soma_rule **out, soma_loss_kind loss) {

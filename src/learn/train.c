@@ -343,6 +343,103 @@ static soma_status dist_reduce_(soma_net *net, float w, double *seconds) {
     return st;
 }
 
+/* Overlap of the all-reduce with the backward pass (a rule with layerwise_grads, one slice a
+ * rank, no batch hook): as each top-level layer's backward returns, its block of the flat
+ * gradient is scaled by this rank's share and its non-blocking sum started, and every sum in
+ * flight is tested so that MPI moves it forward (Open MPI progresses only inside MPI calls).
+ * After the step the blocks no hook reached are started in the same order (from the last
+ * layer down, so every rank starts the same collectives in the same order), then all are
+ * waited on. Each block is summed elementwise as the one all-reduce of the flat block would. */
+typedef struct dist_overlap {
+    int on, L;
+    size_t *lo, *hi; /* [L]: layer i's block of the flat gradient (lo == hi: none) */
+    int *req;        /* [L]: its request, -1 before it starts */
+    float *g, w;
+    soma_status st;
+    double seconds;
+} dist_overlap;
+
+static void ov_free_(dist_overlap *o) {
+    soma_free(o->lo), soma_free(o->hi), soma_free(o->req);
+    memset(o, 0, sizeof *o);
+}
+
+/* Off (o->on = 0) unless every layer's parameters are one contiguous block of the flat
+ * gradient and there are few enough layers for the requests in flight. */
+static soma_status ov_init_(dist_overlap *o, soma_net *net) {
+    memset(o, 0, sizeof *o);
+    const int L = soma_net_n_layers(net);
+    if (L < 1 || L > SOMA_DIST_MAX_REQ) return SOMA_OK;
+    size_t nv;
+    o->g = soma_net_flat_grads(net, &nv);
+    o->lo = soma_alloc((size_t)L, sizeof *o->lo), o->hi = soma_alloc((size_t)L, sizeof *o->hi);
+    o->req = soma_alloc((size_t)L, sizeof *o->req);
+    size_t *sum = soma_calloc((size_t)L, sizeof *sum);
+    if (!o->lo || !o->hi || !o->req || !sum) {
+        soma_free(sum);
+        ov_free_(o);
+        return SOMA_ERR_NOMEM;
+    }
+    for (int i = 0; i < L; i++) o->lo[i] = SIZE_MAX, o->hi[i] = 0;
+    for (int k = 0; k < soma_net_n_params(net); k++) {
+        const soma_param *p = soma_net_param(net, k);
+        const int i = soma_net_param_layer(net, k);
+        const size_t off = (size_t)(p->grad - o->g);
+        if (i < 0 || i >= L || p->n == 0) continue;
+        if (off < o->lo[i]) o->lo[i] = off;
+        if (off + p->n > o->hi[i]) o->hi[i] = off + p->n;
+        sum[i] += p->n;
+    }
+    int ok = 1;
+    for (int i = 0; i < L; i++) {
+        if (o->lo[i] == SIZE_MAX) o->lo[i] = o->hi[i] = 0;
+        if (o->hi[i] - o->lo[i] != sum[i]) ok = 0;
+    }
+    soma_free(sum);
+    o->L = L;
+    o->on = ok;
+    return SOMA_OK;
+}
+
+static void ov_start_(dist_overlap *o, int i) {
+    if (o->st != SOMA_OK || o->req[i] >= 0 || o->lo[i] == o->hi[i]) return;
+    float *g = o->g + o->lo[i];
+    const size_t m = o->hi[i] - o->lo[i];
+    if (o->w != 1.f)
+        for (size_t j = 0; j < m; j++) g[j] *= o->w;
+    o->st = soma_dist_iallreduce_sum(g, m, &o->req[i]);
+}
+
+static void ov_hook_(void *user, int layer) {
+    dist_overlap *o = user;
+    if (layer < 0 || layer >= o->L) return;
+    const double t0 = soma_now();
+    ov_start_(o, layer);
+    for (int i = o->L - 1; i >= 0 && o->st == SOMA_OK; i--) {
+        int done;
+        if (o->req[i] >= 0) o->st = soma_dist_test(o->req[i], &done);
+    }
+    o->seconds += soma_now() - t0;
+}
+
+static void ov_begin_(dist_overlap *o, float w) {
+    for (int i = 0; i < o->L; i++) o->req[i] = -1;
+    o->w = w, o->st = SOMA_OK, o->seconds = 0;
+}
+
+static soma_status ov_finish_(dist_overlap *o, double *seconds) {
+    const double t0 = soma_now();
+    for (int i = o->L - 1; i >= 0; i--) ov_start_(o, i);
+    soma_status st = o->st;
+    for (int i = o->L - 1; i >= 0; i--) {
+        soma_status w = soma_dist_wait(o->req[i]);
+        if (st == SOMA_OK) st = w;
+        o->req[i] = -1;
+    }
+    *seconds += o->seconds + (soma_now() - t0);
+    return st;
+}
+
 /* prefilled: the batch's n rows are in b already (a batch hook appended rows, a target hook
  * read them); else each slice gathers its own rows. full: the step's target for all n rows
  * (labels and values in b, or the target hook's; head; soft targets [n * positions, K]), cut
@@ -629,6 +726,8 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
     FILE *logf = NULL;
     dp_group dp;
     memset(&dp, 0, sizeof dp);
+    dist_overlap ov;
+    memset(&ov, 0, sizeof ov);
     struct stat sb;
     if (cfg->ckpt_path && cfg->resume && stat(cfg->ckpt_path, &sb) == 0) {
         soma_ckpt_meta meta;
@@ -651,6 +750,10 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
     }
     st = dp_init_(&dp, net, rule, BX, cfg->data_parallel);
     if (st != SOMA_OK) goto done;
+    if (S > 1 && dp.T <= 1 && rule->ops->layerwise_grads && !cfg->batch_hook && !cfg->no_overlap &&
+        (st = ov_init_(&ov, net)) != SOMA_OK)
+        goto done;
+    log->allreduce_overlap = ov.on;
     const char *label = cfg->label ? cfg->label : "train";
     soma_progress prog;
     soma_progress_begin(&prog, label, (long)(cfg->epochs - start) * steps_per_epoch);
@@ -671,6 +774,7 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
             int n = (int)(ng - lo < per ? ng - lo : per);
             float l = 0.f;
             int c = 0, nx = 0;
+            if (ov.on) ov_begin_(&ov, (float)((double)n / (double)ng));
             if (n == 0) { /* a short last batch left this rank nothing: it adds zero */
                 soma_net_zero_grad(net);
                 goto reduce;
@@ -691,7 +795,9 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
                 st = dp_step_(&dp, train, perm + off, n + nx, &b, prefill, &tg, &l, &c);
             } else {
                 if (!prefill) batch_fill_(&b, train, perm + off, 0, n);
+                if (ov.on) soma_net_set_backward_hook(net, ov_hook_, &ov);
                 st = soma_rule_step(rule, net, b.x, &tg, n + nx, &l, &c);
+                if (ov.on) soma_net_set_backward_hook(net, NULL, NULL);
             }
             n += nx;
         reduce:
@@ -703,7 +809,9 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
                     rows = (double)n;
                     st = soma_dist_allreduce_sum_f64(&rows, 1);
                 }
-                if (st == SOMA_OK) st = dist_reduce_(net, (float)((double)n / rows), &log->allreduce_seconds);
+                if (st == SOMA_OK)
+                    st = ov.on ? ov_finish_(&ov, &log->allreduce_seconds)
+                               : dist_reduce_(net, (float)((double)n / rows), &log->allreduce_seconds);
             }
             if (st == SOMA_OK && hk->after_grad) st = hk->after_grad(hk->user, net, step, &l);
             if (st != SOMA_OK) break;
@@ -767,6 +875,7 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
     log->samples_per_second = log->train_seconds > 0 ? (double)log->samples / log->train_seconds : 0.0;
 done:
     dp_free_(&dp);
+    ov_free_(&ov);
     if (logf && fclose(logf) != 0 && st == SOMA_OK) st = soma_error(SOMA_ERR_IO, "train: cannot write %s", cfg->log_path);
     batch_free_(&b);
     soma_free(perm);

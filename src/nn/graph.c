@@ -170,6 +170,7 @@ void soma__chain_backward(soma__chain *c, float *dx, const float *dy, int n, int
         float *d = i > lo ? c->dbuf[which] : dx;
         l->no_param_grads = no_param_grads;
         l->ops->backward(l, d, g, c->act_in[i], c->act_in[i + 1], n);
+        if (c->after_layer && !no_param_grads) c->after_layer(c->after_user, i);
         g = d;
         which ^= 1;
     }

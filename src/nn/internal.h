@@ -43,6 +43,8 @@ typedef struct soma__chain {
     const float **act_in;
     float **act;
     float *dbuf[2];
+    void (*after_layer)(void *user, int layer); /* the net's backward hook (top level only) */
+    void *after_user;
 } soma__chain;
 /* Takes ownership of l's contents whatever the outcome (released on failure). */
 soma_status soma__chain_add(soma__chain *c, const soma_layer *l);

@@ -200,6 +200,11 @@ soma_status soma_net_backward_ex(soma_net *net, const float *dy, int n, unsigned
     return SOMA_OK;
 }
 
+void soma_net_set_backward_hook(soma_net *net, void (*fn)(void *user, int layer), void *user) {
+    net->chain.after_layer = fn;
+    net->chain.after_user = fn ? user : NULL;
+}
+
 soma_status soma_net_backward(soma_net *net, const float *dy, int n) {
     return soma_net_backward_ex(net, dy, n, SOMA_GRAD_PARAMS, NULL);
 }

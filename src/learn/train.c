@@ -580,6 +580,10 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
         double lsum = 0.0;
         long right = 0, seen = 0;
         for (long s = 0; s < steps_per_epoch; s++) {
+            if (soma_cancel_requested()) { /* Ctrl-C from Python, SIGINT: once per batch */
+                st = soma_error(SOMA_ERR_CANCELLED, "train: cancelled at epoch %d, step %ld", e + 1, s);
+                break;
+            }
             int off = (int)(s * B);
             int n = train->n - off < B ? train->n - off : B;
             float l;

@@ -304,6 +304,10 @@ class Cancelled(Error):
     """A call stopped by soma_cancel_request() (raised as KeyboardInterrupt after Ctrl-C)."""
 
 
+for _c in (Error, ArgumentError, Cancelled):
+    _c.__module__ = "soma"
+
+
 _ARG_STATUSES = (SOMA_ERR_SHAPE, SOMA_ERR_ARG, SOMA_ERR_PARSE, SOMA_ERR_FORMAT, SOMA_ERR_IO)
 
 

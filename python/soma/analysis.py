@@ -7,7 +7,7 @@ NaN and infinity raise ValueError before any C call."""
 
 import numpy as np
 
-from ._ffi import ffi, lib, check, as_array, parse_enum, copy_out, run_long, ArgumentError
+from ._ffi import ffi, lib, check, as_array, parse_enum, copy_out, run_long, make_error, ArgumentError
 
 _F64 = np.float64
 
@@ -17,25 +17,45 @@ def _n_from_condensed(m):
     return n if n * (n - 1) // 2 == m and n >= 2 else None
 
 
+_F64D = np.dtype(np.float64)
+_RDM_OPTS = {}  # (metric, shrinkage) -> soma_rdm_opts * (read-only once made: shared by threads)
+
+
+def _rdm_opts(metric, shrinkage):
+    o = _RDM_OPTS.get((metric, shrinkage))
+    if o is None:
+        m = parse_enum(lib.soma_rdm_metric_parse, "metric", metric)
+        if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float, np.integer, np.floating)):
+            raise TypeError(f"shrinkage: want a number, got {type(shrinkage).__name__}")
+        o = ffi.new("soma_rdm_opts *", {"metric": m, "shrinkage": float(shrinkage)})
+        if len(_RDM_OPTS) < 256:
+            _RDM_OPTS[(metric, shrinkage)] = o
+    return o
+
+
 def rdm(X, metric="correlation", shrinkage=-1.0, square=True):
     """The representational dissimilarity matrix of X: [n, p] (conditions x features) or
     [n, p, reps] (repetitions: needed by "crossnobis"). metric: "euclidean", "sqeuclidean",
     "correlation" (1 - Pearson r, the default of `soma rdm`), "cosine", "mahalanobis",
     "crossnobis". shrinkage: covariance shrinkage in [0, 1] for the Mahalanobis kinds (< 0:
     Ledoit-Wolf). Returns float64 [n, n] (zero diagonal), or with square=False the condensed
-    n(n-1)/2 entries in SciPy's pdist order."""
-    X, px = as_array(X, _F64, "X", ndim=(2, 3))
-    m = parse_enum(lib.soma_rdm_metric_parse, "metric", metric)
-    o = ffi.new("soma_rdm_opts *", {"metric": m, "shrinkage": float(shrinkage)})
-    n, p = X.shape[0], X.shape[1]
-    reps = X.shape[2] if X.ndim == 3 else 1
+    n(n-1)/2 entries in SciPy's pdist order. A C-contiguous float64 X is read in place; NaN or
+    infinity raise soma.ArgumentError (a ValueError) naming the condition, from the C check."""
+    if type(X) is np.ndarray and X.dtype is _F64D and X.ndim == 2 and X.flags.c_contiguous:
+        px = ffi.from_buffer("double[]", X)  # the fast path: no copy, no Python-side scan
+    else:
+        X, px = as_array(X, _F64, "X", ndim=(2, 3), finite=False)
+    o = _rdm_opts(metric, shrinkage)
+    n = X.shape[0]
     out = np.empty(n * (n - 1) // 2, dtype=_F64)
-    po = ffi.cast("double *", ffi.from_buffer(out))
-    check(lib.soma_rdm(px, n, p, reps, o, po))
+    po = ffi.from_buffer("double[]", out)
+    st = lib.soma_rdm(px, n, X.shape[1], X.shape[2] if X.ndim == 3 else 1, o, po)
+    if st:
+        raise make_error(st)
     if not square:
         return out
     sq = np.empty((n, n), dtype=_F64)
-    lib.soma_rdm_to_square(po, n, ffi.cast("double *", ffi.from_buffer(sq)))
+    lib.soma_rdm_to_square(po, n, ffi.from_buffer("double[]", sq))
     return sq
 
 

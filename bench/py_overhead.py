@@ -137,28 +137,33 @@ def main():
     ap.add_argument("--n-train", type=int, default=10000)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--only", choices=("overhead", "training"), default=None, help="run one of the two parts")
     a = ap.parse_args()
     reexec_with_core()
     import soma
     with tempfile.TemporaryDirectory() as tmp:
         t0 = os.times()
-        o_raw, o_sum = overhead(tmp, a.rounds)
-        print("rdm 10x10, per call (median over rounds):")
-        print(f"  condensed: C {o_sum['c_rdm_ns_median'] / 1e3:.2f} us, Python {o_sum['py_rdm_ns_median'] / 1e3:.2f} us, "
-              f"overhead {o_sum['overhead_rdm_ns'] / 1e3:.2f} us")
-        print(f"  square:    C {o_sum['c_square_ns_median'] / 1e3:.2f} us, Python {o_sum['py_square_ns_median'] / 1e3:.2f} us, "
-              f"overhead {o_sum['overhead_square_ns'] / 1e3:.2f} us")
-        t_raw, t_sum = throughput(tmp, a.rounds, a.threads, a.n_train, a.epochs)
-        print(f"training {t_sum['net']} on {a.n_train} Fashion-MNIST images x {a.epochs} epochs, {a.threads} threads:")
-        print(f"  CLI {t_sum['cli_sps_median']:.0f} samples/s, Python {t_sum['py_sps_median']:.0f} samples/s "
-              f"(whole train() call {t_sum['py_wall_sps_median']:.0f}); ratio Python/CLI "
-              f"{t_sum['ratio_py_over_cli_median']:.3f}")
+        res = {}
+        if a.only in (None, "overhead"):
+            o_raw, o_sum = overhead(tmp, a.rounds)
+            print("rdm 10x10, per call (median over rounds):")
+            print(f"  condensed: C {o_sum['c_rdm_ns_median'] / 1e3:.2f} us, Python {o_sum['py_rdm_ns_median'] / 1e3:.2f} us, "
+                  f"overhead {o_sum['overhead_rdm_ns'] / 1e3:.2f} us")
+            print(f"  square:    C {o_sum['c_square_ns_median'] / 1e3:.2f} us, Python {o_sum['py_square_ns_median'] / 1e3:.2f} us, "
+                  f"overhead {o_sum['overhead_square_ns'] / 1e3:.2f} us")
+            res["overhead"] = {"rounds": o_raw, **o_sum}
+        if a.only in (None, "training"):
+            t_raw, t_sum = throughput(tmp, a.rounds, a.threads, a.n_train, a.epochs)
+            print(f"training {t_sum['net']} on {a.n_train} Fashion-MNIST images x {a.epochs} epochs, {a.threads} threads:")
+            print(f"  CLI {t_sum['cli_sps_median']:.0f} samples/s, Python {t_sum['py_sps_median']:.0f} samples/s "
+                  f"(whole train() call {t_sum['py_wall_sps_median']:.0f}); ratio Python/CLI "
+                  f"{t_sum['ratio_py_over_cli_median']:.3f}")
+            res["training"] = {"runs": t_raw, **t_sum}
         t1 = os.times()
     load = os.getloadavg()
     print(f"machine: {soma.machine()}; load {load[0]:.1f}; this script's CPU time "
           f"{t1.user - t0.user + t1.children_user - t0.children_user:.1f} s user")
-    res = {"overhead": {"rounds": o_raw, **o_sum}, "training": {"runs": t_raw, **t_sum}, "machine": soma.machine(),
-           "loadavg": load, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    res.update({"machine": soma.machine(), "loadavg": load, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     if a.out:
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         with open(a.out, "w") as f:

@@ -5,6 +5,8 @@ Arrays: these functions compute in float64 (sparse coding in float32). A C-conti
 that dtype is read in place (zero-copy); any other real array is copied once, converted.
 NaN and infinity raise ValueError before any C call."""
 
+import threading
+
 import numpy as np
 
 from ._ffi import ffi, lib, check, as_array, parse_enum, copy_out, run_long, make_error, ArgumentError
@@ -18,12 +20,28 @@ def _n_from_condensed(m):
 
 
 _F64D = np.dtype(np.float64)
+_DARR = ffi.typeof("double[]")
+_from_buffer = ffi.from_buffer
+_empty = np.empty  # float64 by default
+_scratch = threading.local()  # n -> a condensed buffer (cdata) per thread, for square RDMs
+
+
+def _scratch_for(n):
+    d = _scratch.__dict__
+    if len(d) > 64:
+        d.clear()
+    d[n] = ffi.new("double[]", max(n * (n - 1) // 2, 1))
+    return d[n]
+
+
 _RDM_OPTS = {}  # (metric, shrinkage) -> soma_rdm_opts * (read-only once made: shared by threads)
 
 
 def _rdm_opts(metric, shrinkage):
     o = _RDM_OPTS.get((metric, shrinkage))
     if o is None:
+        if not isinstance(metric, str):
+            raise TypeError(f"metric: want a str, got {type(metric).__name__}")
         m = parse_enum(lib.soma_rdm_metric_parse, "metric", metric)
         if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float, np.integer, np.floating)):
             raise TypeError(f"shrinkage: want a number, got {type(shrinkage).__name__}")
@@ -41,21 +59,29 @@ def rdm(X, metric="correlation", shrinkage=-1.0, square=True):
     Ledoit-Wolf). Returns float64 [n, n] (zero diagonal), or with square=False the condensed
     n(n-1)/2 entries in SciPy's pdist order. A C-contiguous float64 X is read in place; NaN or
     infinity raise soma.ArgumentError (a ValueError) naming the condition, from the C check."""
-    if type(X) is np.ndarray and X.dtype is _F64D and X.ndim == 2 and X.flags.c_contiguous:
-        px = ffi.from_buffer("double[]", X)  # the fast path: no copy, no Python-side scan
-    else:
+    try:  # the fast path: a C-contiguous float64 [n, p] read in place (from_buffer refuses others)
+        if X.dtype is not _F64D or X.ndim != 2:
+            raise TypeError
+        px = _from_buffer(_DARR, X)
+        n, p = X.shape
+        reps = 1
+    except (AttributeError, TypeError, ValueError):
         X, px = as_array(X, _F64, "X", ndim=(2, 3), finite=False)
-    o = _rdm_opts(metric, shrinkage)
-    n = X.shape[0]
-    out = np.empty(n * (n - 1) // 2, dtype=_F64)
-    po = ffi.from_buffer("double[]", out)
-    st = lib.soma_rdm(px, n, X.shape[1], X.shape[2] if X.ndim == 3 else 1, o, po)
+        n, p = X.shape[0], X.shape[1]
+        reps = X.shape[2] if X.ndim == 3 else 1
+    o = _RDM_OPTS.get((metric, shrinkage)) or _rdm_opts(metric, shrinkage)
+    if square:  # the condensed form is scratch: this thread's buffer for n, reused
+        po = _scratch.__dict__.get(n) or _scratch_for(n)
+    else:
+        out = _empty(n * (n - 1) // 2)
+        po = _from_buffer(_DARR, out)
+    st = lib.soma_rdm(px, n, p, reps, o, po)
     if st:
         raise make_error(st)
     if not square:
         return out
-    sq = np.empty((n, n), dtype=_F64)
-    lib.soma_rdm_to_square(po, n, ffi.from_buffer("double[]", sq))
+    sq = _empty((n, n))
+    lib.soma_rdm_to_square(po, n, _from_buffer(_DARR, sq))
     return sq
 
 

@@ -22,6 +22,8 @@ from .nn import Net
 from .analysis import (rdm, rsa, noise_ceiling, cka, procrustes, Ridge, encode, pca,
                        participation_ratio, cvpca, sparse_code, dict_learn)
 from .snn import SNN
+from .rl import Env, TabularAgent
+from .neuro import Recording, LatentModel
 from .exp import experiments, global_options, run
 
 __version__ = "0.1.0"
@@ -62,7 +64,8 @@ __all__ = [
     "blas_core", "blas_core_advice",
     "Dataset", "fashion_mnist", "load_dataset", "synthetic", "read_npy", "read_idx", "write_npy",
     "Net", "rdm", "rsa", "noise_ceiling", "cka", "procrustes", "Ridge", "encode", "pca",
-    "participation_ratio", "cvpca", "sparse_code", "dict_learn", "SNN", "experiments",
+    "participation_ratio", "cvpca", "sparse_code", "dict_learn", "SNN", "Env", "TabularAgent",
+    "Recording", "LatentModel", "experiments",
     "global_options", "run",
 ]
 

@@ -221,6 +221,65 @@ soma_status soma_snn_set_state(soma_snn *net, int group, const char *var, const 
 soma_status soma_snn_set_rate(soma_snn *net, int group, double rate);
 long soma_snn_n_synapses(const soma_snn *net);
 
+/* rl (soma_env: a prefix, read through pointers only) */
+typedef struct soma_env { void *ops; void *impl; int obs_dim; int n_actions; int n_states; int state; } soma_env;
+soma_status soma_env_seed(soma_env *e, uint64_t seed);
+soma_status soma_env_reset(soma_env *e, float *obs);
+soma_status soma_env_step(soma_env *e, int action, float *obs, double *reward, int *done);
+void soma_env_free(soma_env *e);
+soma_status soma_env_cartpole_new(soma_env **out);
+typedef struct soma_grid_config { int obs_rowcol; int random_start; double step_reward; long max_steps; } soma_grid_config;
+soma_status soma_env_grid_new(soma_env **out, const char *map, const soma_grid_config *cfg);
+const char *soma_grid_map_dyna_maze(void);
+const char *soma_grid_map_blocking(int phase);
+const char *soma_grid_map_shortcut(int phase);
+typedef struct soma_tab_config {
+    double alpha; double gamma; double epsilon; double alpha_actor; int planning_steps;
+    double kappa; double theta; double q_init;
+} soma_tab_config;
+typedef struct soma_tab soma_tab;
+soma_tab_config soma_tab_defaults(int kind);
+soma_status soma_tab_new(soma_tab **out, int kind, int n_states, int n_actions,
+                         const soma_tab_config *cfg, uint64_t seed);
+void soma_tab_free(soma_tab *t);
+const double *soma_tab_q(const soma_tab *t);
+long soma_tab_updates(const soma_tab *t);
+soma_status soma_tab_episode(soma_tab *t, soma_env *env, float *obs, long max_steps, long *steps, double *ret);
+soma_status soma_tab_greedy_steps(soma_tab *t, soma_env *env, float *obs, long max_steps, long *steps);
+
+/* neuro */
+typedef struct soma_counts { int n_trials, n_bins, n_units; double bin_ms; float *x; double *t0; } soma_counts;
+void soma_counts_free(soma_counts *c);
+typedef struct soma_series { char *name; long n; int dim; float *data; double *t; } soma_series;
+typedef struct soma_recording {
+    soma_spikes spikes; int n_units; int64_t *unit_id; int64_t *electrode; int n_trials;
+    double *trial_start, *trial_stop; int n_cols; char **col_name; double **col; int n_series;
+    soma_series *series;
+} soma_recording;
+void soma_recording_free(soma_recording *r);
+soma_status soma_nwb_read(const char *path, soma_recording *r);
+soma_status soma_spikes_read_npy(const char *times_path, const char *ids_path, soma_recording *r);
+soma_status soma_spikes_read_csv(const char *path, soma_recording *r);
+typedef struct soma_bin_opts {
+    double bin_ms; const char *align; double pre_ms, post_ms; double smooth_ms; int causal;
+} soma_bin_opts;
+soma_status soma_recording_bin(const soma_recording *r, const soma_bin_opts *o, soma_counts *out);
+soma_status soma_latent_kind_parse(const char *name, int *out);
+typedef struct soma_latent_opts {
+    int kind; int n_latents; double smooth_ms; int max_iter; double tol; double tau_ms;
+    double gp_noise; int vae_epochs; int vae_hidden; float vae_lr; double glm_alpha; uint64_t seed;
+    int root;
+} soma_latent_opts;
+soma_latent_opts soma_latent_opts_default(int kind);
+typedef struct soma_latent soma_latent;
+soma_status soma_latent_fit(soma_latent **out, const soma_counts *data, const soma_latent_opts *o);
+soma_status soma_latent_infer(soma_latent *m, const soma_counts *data, int orth, float *z);
+int soma_latent_dim(const soma_latent *m);
+const double *soma_latent_loglik(const soma_latent *m, int *n);
+const double *soma_latent_tau_ms(const soma_latent *m);
+soma_status soma_latent_params(const soma_latent *m, const double **C, const double **d, const double **R);
+void soma_latent_free(soma_latent *m);
+
 /* experiments (soma_experiment and soma_opt: prefixes, read through pointers only) */
 typedef struct soma_opt {
     const char *key; int type; const char *def; double lo, hi; const char *choices;
@@ -247,10 +306,11 @@ FULL_STRUCTS = [
     "soma_rule_opts", "soma_train_hooks", "soma_train_config", "soma_train_log", "soma_rdm_opts",
     "soma_cka_opts", "soma_ridge_opts", "soma_ridge", "soma_encode_result", "soma_pca",
     "soma_sparse_opts", "soma_dict_opts", "soma_spikes", "soma_snn_json_monitor",
-    "soma_snn_json_info", "soma_dataset", "soma_opt",
+    "soma_snn_json_info", "soma_dataset", "soma_opt", "soma_grid_config", "soma_tab_config",
+    "soma_counts", "soma_series", "soma_recording", "soma_bin_opts", "soma_latent_opts",
 ]
 # Declared as a prefix (read through pointers the library returns): offsets checked only.
-PREFIX_STRUCTS = ["soma_layer", "soma_param", "soma_experiment"]
+PREFIX_STRUCTS = ["soma_layer", "soma_param", "soma_experiment", "soma_env"]
 
 ffi = FFI()
 ffi.cdef(CDEF)

@@ -75,3 +75,35 @@ def test_gpfa_on_a_smooth_latent():
         m.transform(counts[:, :, :5])
     with pytest.raises(soma.ArgumentError):
         soma.LatentModel("nope")
+
+
+def test_nwb_reader(tmp_path, soma_cli):
+    import h5py  # Debian's python3-h5py (scripts/deps.sh)
+    r = np.random.default_rng(4)
+    trains = [np.sort(r.uniform(0, 3.0, k)) for k in (30, 55, 12)]
+    with h5py.File(tmp_path / "s.nwb", "w") as f:
+        u = f.create_group("units")
+        u["spike_times"] = np.concatenate(trains)
+        u["spike_times_index"] = np.cumsum([len(t) for t in trains])
+        u["id"] = np.array([10, 20, 30])
+        tr = f.create_group("intervals/trials")
+        tr["start_time"] = np.array([0.0, 1.0, 2.0])
+        tr["stop_time"] = np.array([0.9, 1.9, 2.9])
+        tr["go_cue"] = np.array([0.2, 1.25, 2.1])
+        tr["id"] = np.arange(3)
+        pos = f.create_group("processing/behavior/Position/xy")
+        pos["data"] = r.normal(size=(300, 2))
+        pos["timestamps"] = np.arange(300) * 0.01
+    rec = soma.Recording.read_nwb(tmp_path / "s.nwb")
+    assert rec.unit_id.tolist() == [10, 20, 30] and len(rec.spike_times) == 97
+    assert np.allclose(np.sort(rec.spike_times[rec.spike_units == 1]), trains[1] * 1000)
+    assert np.allclose(rec.trials["start_time"], [0, 1000, 2000]) and np.allclose(rec.trials["go_cue"], [0.2, 1.25, 2.1])
+    t, xy = rec.series["processing/behavior/Position/xy"]
+    assert xy.shape == (300, 2) and t[1] == pytest.approx(10.0)
+    x, t0 = rec.bin(50, align="go_cue", window=(-100, 400))
+    assert x.shape == (3, 10, 3) and np.allclose(t0, [100, 1150, 2000])
+    soma_cli("neuro", "bin", tmp_path / "s.nwb", "--bin-ms", 50, "--align", "go_cue", "--window", "-100,400",
+             "-o", tmp_path / "x.npy")
+    assert np.array_equal(np.load(tmp_path / "x.npy"), x)
+    with pytest.raises(soma.ArgumentError):
+        soma.Recording.read_nwb(tmp_path / "x.npy")  # not an HDF5 file

@@ -180,7 +180,10 @@ class Net:
         po = ffi.new("soma_rule_opts *", o)
         out = ffi.new("soma_rule **")
         check(lib.soma_rule_new(out, self._p, po))
-        return ffi.gc(out[0], lib.soma_rule_free), o.loss
+        # a rule may touch the net when freed (FA clears the feedback pointers it set): the
+        # destructor holds the net, so the net outlives every rule made for it
+        net = self._p
+        return ffi.gc(out[0], lambda r, _net=net: lib.soma_rule_free(r)), o.loss
 
     def train(self, x, y, epochs=10, batch=64, lr=1e-3, optim="adam", rule="bp", loss="xent",
               momentum=0.9, weight_decay=0.0, sched="constant", lr_min=0.0, step_size=10,
@@ -234,7 +237,7 @@ class Net:
                                      ff_theta, ff_hard, ff_vote_all, hebb)
         opt_out = ffi.new("soma_optim **")
         check(lib.soma_optim_new(opt_out, self._p, oc))
-        opt = ffi.gc(opt_out[0], lib.soma_optim_free)
+        opt = ffi.gc(opt_out[0], lambda o, _net=self._p: lib.soma_optim_free(o))
         log = ffi.new("soma_train_log *")
         try:
             run_long(lib.soma_train, self._p, rule_p, opt, train_ds._p,

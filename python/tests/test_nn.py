@@ -128,3 +128,21 @@ def test_npy_roundtrip(tmp_path):
         soma.write_npy(tmp_path / "a.npy", a)
         assert np.array_equal(soma.read_npy(tmp_path / "a.npy"), a)
         assert np.array_equal(np.load(tmp_path / "a.npy"), a)
+
+
+def test_rules_freed_before_their_net():
+    # FA's rule resets the net's feedback pointers when freed: dropping the net (and the rule
+    # it keeps) in any order must not touch freed memory (ASan would see it; here: no crash,
+    # and a second FA net trains the same bits as a first)
+    import gc
+    x, y = _data(n=64)
+    out = []
+    for _ in range(2):
+        net = soma.Net("fc8,relu,fc3", (12,), seed=2)
+        net.train(x, y, epochs=1, batch=16, rule="fa", optim="sgd", lr=0.05)
+        net.train(x, y, epochs=1, batch=16, rule="dfa", optim="sgd", lr=0.05)  # replaces the FA rule
+        out.append(net.params())
+        del net
+        gc.collect()
+    for k in out[0]:
+        assert np.array_equal(out[0][k], out[1][k])

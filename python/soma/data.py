@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._ffi import ffi, lib, check, cstr, as_array, run_long
+from ._ffi import ffi, lib, check, cstr, run_long
 
 # soma_dtype codes (io.h) <-> NumPy
 _DTYPES = [np.float32, np.float64, np.int32, np.int64, np.uint8, np.int8, np.int16]
@@ -55,6 +55,8 @@ def write_npy(path, x):
 def soma_array_of(x, name):
     """A soma_array viewing a NumPy array (kept alive by the caller): zero-copy for C-contiguous
     arrays of a dtype soma reads, a copy for non-contiguous ones. Returns (array, struct)."""
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name}: want a NumPy array, got {type(x).__name__}")
     if x.dtype == np.bool_:
@@ -87,7 +89,8 @@ class Dataset:
 
     @classmethod
     def from_arrays(cls, x, y, name="arrays"):
-        """x: [N, ...] samples (any numeric dtype, taken as given: uint8 stays 0..255); y: integer
+        """x: [N, ...] samples (uint8 pixels are scaled by 1/255, as torchvision's ToTensor and
+        `soma train --data npy:` do; other numeric dtypes are taken as given); y: integer
         labels [N] or [N, T], or float targets [N, ...] (regression). Checked by the C library
         (counts, label range); NaN/inf in x or y raise ValueError first."""
         x, ax = soma_array_of(x, "x")

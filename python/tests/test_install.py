@@ -1,6 +1,7 @@
 """`pip install --no-index` of the package into a fresh virtual environment (made with
 --system-site-packages for Debian's numpy and cffi) works offline, bundles libsoma.so, and the
-installed package imports and computes from any folder without SOMA_LIB."""
+installed package imports and computes from any folder without SOMA_LIB; pip uninstall removes
+it again."""
 
 import os
 import shutil
@@ -16,7 +17,9 @@ def test_pip_install_offline(tmp_path):
     shutil.copytree(os.path.join(ROOT, "python"), src,
                     ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # --without-pip: the venv runs Debian's pip from the system site packages (as the documented
+    # venv's own copy would; ensurepip's install of a copy is most of this test's time otherwise)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("SOMA_LIB", "PYTHONPATH")}
     env["SOMA_LIB"] = os.path.realpath(soma.library_path)  # the library under test, bundled
@@ -36,3 +39,6 @@ def test_pip_install_offline(tmp_path):
     lines = out.stdout.split()
     assert lines[0].startswith(str(venv)) and lines[0].endswith(os.path.join("soma", "_lib", "libsoma.so"))
     assert abs(float(lines[1]) - 1.0) < 1e-12 and lines[2] == "True"
+    r = subprocess.run([str(py), "-m", "pip", "uninstall", "-y", "-q", "soma"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert not list(venv.glob("lib/python3*/site-packages/soma/_lib/libsoma.so"))

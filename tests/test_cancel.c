@@ -1,5 +1,8 @@
 // The cancellation flag (core.h): the training loop, the spiking simulator and the experiment
-// runner stop with SOMA_ERR_CANCELLED while it is set, and run normally once it is cleared.
+// runner stop with SOMA_ERR_CANCELLED while it is set, and run normally once it is cleared;
+// soma_cancel_on_sigint turns SIGINT into the flag and puts the previous handler back.
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +19,34 @@ static void test_flag(void) {
     CHECK(!soma_cancel_requested());
     CHECK(strcmp(soma_status_str(SOMA_ERR_CANCELLED), "cancelled") == 0);
     CHECK(soma_status_exit_code(SOMA_ERR_CANCELLED) == 1);
+}
+
+static volatile sig_atomic_t prev_hits_ = 0;
+static void prev_handler_(int sig) {
+    (void)sig;
+    prev_hits_++;
+}
+
+static void test_sigint(void) {
+    struct sigaction sa, cur;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = prev_handler_;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGINT, &sa, NULL) == 0);
+    soma_cancel_clear();
+    CHECK(soma_cancel_on_sigint(1) == 0);
+    CHECK(soma_cancel_on_sigint(1) == 0); /* twice: still the first one's saved handler */
+    raise(SIGINT);
+    CHECK(soma_cancel_requested());
+    CHECK(prev_hits_ == 0);
+    soma_cancel_clear();
+    CHECK(soma_cancel_on_sigint(0) == 0);
+    CHECK(sigaction(SIGINT, NULL, &cur) == 0 && cur.sa_handler == prev_handler_);
+    raise(SIGINT);
+    CHECK(prev_hits_ == 1 && !soma_cancel_requested());
+    CHECK(soma_cancel_on_sigint(0) == 0); /* nothing installed: a no-op */
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &sa, NULL);
 }
 
 static void test_train(void) {
@@ -97,6 +128,7 @@ static void test_exp(void) {
 
 int main(void) {
     test_flag();
+    test_sigint();
     test_train();
     test_snn();
     test_exp();

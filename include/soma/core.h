@@ -102,6 +102,12 @@ void soma__abort(const char *file, int line, const char *expr);
 void soma_cancel_request(void);
 void soma_cancel_clear(void);
 int soma_cancel_requested(void); /* 1 while the flag is set */
+/* on = 1: installs a SIGINT handler that calls soma_cancel_request() (Ctrl-C stops the long
+ * call in progress instead of the process), remembering the handler it replaces; on = 0: puts
+ * that one back. For programs that run long calls on their main thread (the Python package
+ * around each long call). Returns 0, or -1 when sigaction fails. Process-wide; call it from
+ * one thread. */
+int soma_cancel_on_sigint(int on);
 
 // --- memory ----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@
 
 The C library is the one implementation: this package only checks arguments, moves arrays
 and raises soma.Error (with the C message) on failure. Long calls (training, simulations,
-experiments) run on a worker thread so that Ctrl-C stops them cleanly. docs/python.md tells
+experiments) stop cleanly on Ctrl-C (KeyboardInterrupt). docs/python.md tells
 the whole story.
 """
 
@@ -16,7 +16,7 @@ import os as _os
 import warnings as _warnings
 
 from ._ffi import (Error, ArgumentError, Cancelled, set_threads, get_threads, lib as _lib,
-                   ffi as _ffi, LIB_PATH as library_path)
+                   ffi as _cffi, LIB_PATH as library_path)
 from .data import Dataset, fashion_mnist, load_dataset, synthetic, read_npy, read_idx, write_npy
 from .nn import Net
 from .analysis import (rdm, rsa, noise_ceiling, cka, procrustes, Ridge, encode, pca,
@@ -44,19 +44,19 @@ def blas_core_advice():
         OPENBLAS_CORETYPE=$(python3 -c 'import soma; print(soma.blas_core_advice() or "")') python3 ...
     """
     p = _lib.soma_blas_core_advice()
-    return None if p == _ffi.NULL else _ffi.string(p).decode()
+    return None if p == _cffi.NULL else _cffi.string(p).decode()
 
 
 def blas_core():
     """The OpenBLAS kernel set this process runs ("Zen", "Cooperlake", ...; "" if unknown)."""
-    return _ffi.string(_lib.soma_blas_core()).decode()
+    return _cffi.string(_lib.soma_blas_core()).decode()
 
 
 def machine():
     """One line naming the CPU and the BLAS kernels soma runs with."""
-    buf = _ffi.new("char[]", 512)
+    buf = _cffi.new("char[]", 512)
     _lib.soma_machine_describe(buf, len(buf))
-    return _ffi.string(buf).decode()
+    return _cffi.string(buf).decode()
 
 
 __all__ = [

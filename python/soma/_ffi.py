@@ -21,6 +21,7 @@ void soma_error_clear(void);
 void soma_cancel_request(void);
 void soma_cancel_clear(void);
 int soma_cancel_requested(void);
+int soma_cancel_on_sigint(int on);
 void soma_set_threads(int n);
 int soma_get_threads(void);
 int soma_have_openmp(void);
@@ -387,49 +388,40 @@ def check(st):
         raise make_error(st)
 
 
-# --- long calls: on a worker thread, so that Ctrl-C reaches Python --------------------------
+# --- long calls: Ctrl-C stops them --------------------------------------------------------
 
-_worker_lock = threading.Lock()
+_long_lock = threading.Lock()
 
 
 def run_long(fn, *args):
-    """Runs fn(*args) (a C call returning soma_status) on a worker thread while this thread
-    waits in short timed joins, so KeyboardInterrupt is delivered here. On Ctrl-C:
-    soma_cancel_request(), wait for the call to stop (it polls the flag), clear the flag and
-    raise KeyboardInterrupt. Otherwise raises soma.Error on failure. The worker reads the error
-    message itself (it is thread-local) and uses the caller's thread count."""
-    threads = lib.soma_get_threads()
-    box = {}
-
-    def work():
+    """Runs fn(*args) (a C call returning soma_status) so that Ctrl-C stops it: on the main
+    thread, a SIGINT handler of soma's (soma_cancel_on_sigint) replaces Python's for the
+    duration of the call and sets the cancellation flag, which training loops, simulations and
+    experiments poll; afterwards Python's handler is back, and if Ctrl-C was pressed the flag is
+    cleared and KeyboardInterrupt raised (whether the call stopped early or had finished). The
+    call runs on the calling thread, as in the soma command (same OpenMP and BLAS threads);
+    cffi releases the GIL during it. From other threads: a plain call (Ctrl-C goes to the main
+    thread, as usual). Raises soma.Error on failure."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main:
+        check(fn(*args))
+        return
+    with _long_lock:
+        lib.soma_cancel_clear()
+        if lib.soma_cancel_on_sigint(1) != 0:  # pragma: no cover
+            check(fn(*args))
+            return
         try:
-            lib.soma_set_threads(threads)
             st = fn(*args)
-            box["st"] = st
-            if st != SOMA_OK:
-                box["msg"] = ffi.string(lib.soma_errmsg()).decode("utf-8", "replace")
-        except BaseException as e:  # pragma: no cover - a bug in a wrapper
-            box["exc"] = e
-
-    with _worker_lock:
-        t = threading.Thread(target=work, name="soma-call", daemon=True)
-        t.start()
-        try:
-            while t.is_alive():
-                t.join(0.05)
-        except KeyboardInterrupt:
-            lib.soma_cancel_request()
-            while t.is_alive():
-                try:
-                    t.join(0.05)
-                except KeyboardInterrupt:  # a second Ctrl-C: keep waiting, never leave C running
-                    pass
+            msg = ffi.string(lib.soma_errmsg()).decode("utf-8", "replace") if st != SOMA_OK else None
+        finally:
+            lib.soma_cancel_on_sigint(0)
+            interrupted = lib.soma_cancel_requested()
             lib.soma_cancel_clear()
-            raise
-    if "exc" in box:
-        raise box["exc"]
-    if box["st"] != SOMA_OK:
-        raise make_error(box["st"], box.get("msg"))
+        if interrupted:
+            raise KeyboardInterrupt
+        if st != SOMA_OK:
+            raise make_error(st, msg)
 
 
 # --- arrays ----------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def run(name, **options):
     Options are keyword arguments with dashes written as underscores (n_train=1000 is
     --n-train 1000); True passes a flag (reduced=True, quiet=True), False or None leaves it
     out, lists are joined with commas. Unknown options and bad values raise soma.ArgumentError
-    with the C parser's message before anything is written. Runs on a worker thread: Ctrl-C
+    with the C parser's message before anything is written. Ctrl-C
     stops training loops and simulations inside it and raises KeyboardInterrupt."""
     e = lib.soma_exp_find(cstr(name, "name"))
     if e == ffi.NULL:

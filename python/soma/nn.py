@@ -200,7 +200,7 @@ class Net:
         `eval_every` epochs (0: only at the end). ckpt: a checkpoint after every epoch; resume:
         continue from it. A fresh optimizer is made for each call. x [N, *input_shape] and y are
         copied once into a C data set (the loop gathers batches from it; uint8 x is scaled by
-        1/255, other dtypes taken as given). Runs on a worker thread: Ctrl-C stops
+        1/255, other dtypes taken as given). Ctrl-C stops
         it after the current batch and raises KeyboardInterrupt.
 
         Returns a dict: train_loss, train_acc, val_acc, val_loss, lr (arrays over epochs),

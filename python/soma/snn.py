@@ -54,7 +54,7 @@ class SNN:
 
     def run(self, duration=None):
         """Advances the network by duration ms (default: the description's duration). May be
-        called again to go on. Runs on a worker thread: Ctrl-C stops it within 256 steps and
+        called again to go on. Ctrl-C stops it within 256 steps and
         raises KeyboardInterrupt (the network is then left part-way)."""
         d = self.duration if duration is None else duration
         if isinstance(d, bool) or not isinstance(d, (int, float, np.integer, np.floating)) or not np.isfinite(d) or d < 0:

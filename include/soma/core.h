@@ -38,6 +38,7 @@ typedef enum soma_status {
     SOMA_ERR_PARSE = 5,  /* text (spec, option, JSON, CSV) could not be parsed */
     SOMA_ERR_FORMAT = 6, /* a binary file is truncated, corrupt or of the wrong kind */
     SOMA_ERR_INTERNAL = 7, /* a broken invariant inside soma */
+    SOMA_ERR_CANCELLED = 8, /* stopped by soma_cancel_request() (Ctrl-C in Python, SIGINT) */
     SOMA_STATUS_COUNT    /* append only */
 } soma_status;
 
@@ -87,6 +88,26 @@ void soma__abort(const char *file, int line, const char *expr);
         if (!(x))                                    \
             soma__abort(__FILE__, __LINE__, #x);     \
     } while (0)
+
+// --- cancellation ----------------------------------------------------------------------
+//
+// One process-wide flag (an atomic int) that long calls poll: the training loop once per batch
+// (soma_train), the spiking simulator every 256 steps (soma_snn_run) and the experiment runner
+// before and after an experiment's run (soma_exp_run). A call that sees it set stops and returns
+// SOMA_ERR_CANCELLED ("... cancelled"); what it was computing is left partly done (a network
+// half trained, a simulation stopped mid-way). The flag stays set until soma_cancel_clear(), so
+// every long call of the process stops: clear it before starting new work. Safe to call from any
+// thread and from a signal handler (lock-free atomic store).
+
+void soma_cancel_request(void);
+void soma_cancel_clear(void);
+int soma_cancel_requested(void); /* 1 while the flag is set */
+/* on = 1: installs a SIGINT handler that calls soma_cancel_request() (Ctrl-C stops the long
+ * call in progress instead of the process), remembering the handler it replaces; on = 0: puts
+ * that one back. For programs that run long calls on their main thread (the Python package
+ * around each long call). Returns 0, or -1 when sigaction fails. Process-wide; call it from
+ * one thread. */
+int soma_cancel_on_sigint(int on);
 
 // --- memory ----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ static const char *const status_names_[SOMA_STATUS_COUNT] = {
     [SOMA_ERR_PARSE] = "parse error",
     [SOMA_ERR_FORMAT] = "bad file format",
     [SOMA_ERR_INTERNAL] = "internal error",
+    [SOMA_ERR_CANCELLED] = "cancelled",
 };
 
 const char *soma_status_str(soma_status s) {

@@ -286,7 +286,8 @@ static soma_status run_(const soma_experiment *e, int argc, const char *const *a
     cJSON_AddStringToObject(c.root, "summary", e->summary);
     c.ours = cJSON_AddObjectToObject(c.root, "ours");
     double t0 = soma_now();
-    st = e->run(&c);
+    st = soma_cancel_requested() ? soma_error(SOMA_ERR_CANCELLED, "cancelled before it started") : e->run(&c);
+    if (st == SOMA_OK && soma_cancel_requested()) st = soma_error(SOMA_ERR_CANCELLED, "cancelled");
     if (st != SOMA_OK) {
         st = soma_error_wrap(st, "%s", cmd);
         goto done;

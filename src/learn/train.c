@@ -767,6 +767,10 @@ soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const so
         double lsum = 0.0;
         long right = 0, seen = 0;
         for (long s = 0; s < steps_per_epoch; s++) {
+            if (soma_cancel_requested()) { /* Ctrl-C from Python, SIGINT: once per batch */
+                st = soma_error(SOMA_ERR_CANCELLED, "train: cancelled at epoch %d, step %ld", e + 1, s);
+                break;
+            }
             /* this rank's slice [off, off + n) of the global batch [s G, s G + ng) */
             const long gofs = s * G, ng = train->n - gofs < G ? train->n - gofs : G;
             const long per = (ng + S - 1) / S, lo = (long)R * per < ng ? (long)R * per : ng;

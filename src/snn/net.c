@@ -499,6 +499,8 @@ static int64_t run_chunk_(soma_snn *net, run_ctx *r, int T, int64_t count, doubl
                 if (r->show && ((s + 1) % 1000 == 0 || s + 1 == r->steps))
                     soma_progress_update(&r->prog, (long)(s + 1), NULL);
                 stop[par] = deadline > 0 && soma_now() > deadline;
+                if (st[par] == SOMA_OK && (s & 255) == 255 && soma_cancel_requested())
+                    st[par] = soma_error(SOMA_ERR_CANCELLED, "snn: run cancelled at %.10g ms", (double)n * net->dt);
             }
             for (int k = 0; k < net->n_proj; k++) {
                 const snn_proj *p = &net->pr[k];

@@ -1,0 +1,332 @@
+"""Networks: soma.Net over soma_net (include/soma/nn.h) and the training loop (learn.h)."""
+
+import os
+
+import numpy as np
+
+from ._ffi import ffi, lib, check, cstr, to_str, as_array, run_long, parse_enum, copy_out
+from .data import Dataset
+
+_MODE_EVAL = 0
+_LOSS_XENT = 0
+
+
+def _shape(input_shape):
+    if isinstance(input_shape, (int, np.integer)) and not isinstance(input_shape, bool):
+        input_shape = (int(input_shape),)
+    if not isinstance(input_shape, (tuple, list)) or not 1 <= len(input_shape) <= 4:
+        raise ValueError(f"input_shape: want a tuple of 1 to 4 sizes ([D], [C,H,W], [T,D], "
+                         f"[T,C,H,W]), got {input_shape!r}")
+    s = ffi.new("soma_shape *")
+    s.rank = len(input_shape)
+    for i, d in enumerate(input_shape):
+        if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 1:
+            raise ValueError(f"input_shape: sizes must be integers >= 1, got {input_shape!r}")
+        s.d[i] = int(d)
+    return s[0]
+
+
+def _tuple(s):
+    return tuple(s.d[i] for i in range(s.rank))
+
+
+def _seed(seed, name="seed"):
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise ValueError(f"{name}: want an integer in [0, 2^64), got {seed!r}")
+    return int(seed)
+
+
+def _pos_int(v, name, lo=1):
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
+        raise ValueError(f"{name}: want an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def _num(v, name):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+        raise ValueError(f"{name}: want a finite number, got {v!r}")
+    return float(v)
+
+
+class Net:
+    """A network built from a one-line spec (or JSON, or "@file.json"), as `soma train --net`.
+
+        net = soma.Net("fc256,relu,fc10", (784,), seed=1)
+        log = net.train(x, y, epochs=5, batch=64, lr=1e-3)
+        p = net.predict(x_test)                 # [N, 10] outputs
+        h = net.predict(x_test, layer=1)        # the output of layer 1 (the relu)
+
+    The same seed and options give the parameters `soma train` gives, bit for bit (same thread
+    count). The network lives in C memory, freed when the object goes away."""
+
+    def __init__(self, spec, input_shape, seed=1):
+        """spec: the network spec (str); input_shape: per-sample shape, a tuple of 1-4 sizes;
+        seed: initialisation (and the default seed of train). Raises soma.ArgumentError with the
+        C parser's message for a bad spec or a shape that does not fit."""
+        shp = _shape(input_shape)
+        self.seed = _seed(seed)
+        out = ffi.new("soma_net **")
+        check(lib.soma_net_new(out, cstr(spec, "spec"), shp, self.seed))
+        self._p = ffi.gc(out[0], lib.soma_net_free)
+        self._rule = None
+        self._rule_loss = None
+
+    # --- description ------------------------------------------------------------------------
+
+    @property
+    def spec(self):
+        """The spec the network was built from."""
+        return to_str(lib.soma_net_spec(self._p))
+
+    @property
+    def input_shape(self):
+        """Per-sample input shape."""
+        return _tuple(lib.soma_net_in_shape(self._p))
+
+    @property
+    def output_shape(self):
+        """Per-sample output shape."""
+        return _tuple(lib.soma_net_out_shape(self._p))
+
+    @property
+    def n_layers(self):
+        """Top-level layers."""
+        return lib.soma_net_n_layers(self._p)
+
+    def layer_shape(self, i):
+        """Per-sample output shape of top-level layer i."""
+        i = self._layer_index(i)
+        return _tuple(lib.soma_net_layer(self._p, i).out)
+
+    def summary(self):
+        """One line per layer: kind, output shape, parameter count (the C summary)."""
+        buf = ffi.new("char[]", 1 << 16)
+        lib.soma_net_summary(self._p, buf, len(buf))
+        return to_str(buf)
+
+    def params(self):
+        """Every parameter as {PyTorch state_dict key: float32 array copy in PyTorch's layout}."""
+        out = {}
+        for i in range(lib.soma_net_n_params(self._p)):
+            p = lib.soma_net_param(self._p, i)
+            a = copy_out(p.value, p.n, np.float32).reshape(tuple(p.dims[j] for j in range(p.ndim)))
+            out[to_str(lib.soma_net_param_name(self._p, i))] = a
+        return out
+
+    def set_params(self, values):
+        """Overwrites parameters from {key: array} (keys as params(); shapes must match)."""
+        names = {to_str(lib.soma_net_param_name(self._p, i)): i for i in range(lib.soma_net_n_params(self._p))}
+        checked = []
+        for k, v in values.items():
+            if k not in names:
+                raise KeyError(f"no parameter {k!r}; the net has {', '.join(names)}")
+            p = lib.soma_net_param(self._p, names[k])
+            shp = tuple(p.dims[j] for j in range(p.ndim))
+            v, _ = as_array(v, np.float32, k, shape=shp)
+            checked.append((p, v))
+        for p, v in checked:
+            ffi.memmove(p.value, ffi.from_buffer(v), v.nbytes)
+
+    # --- NPY files and checkpoints ------------------------------------------------------------
+
+    def save_npy(self, dir):
+        """Writes every parameter as DIR/<key>.npy in PyTorch's layout (soma_net_save_npy)."""
+        os.makedirs(dir, exist_ok=True)
+        check(lib.soma_net_save_npy(self._p, cstr(str(dir), "dir")))
+
+    def load_npy(self, dir):
+        """Reads every parameter from DIR/<key>.npy; every shape is checked (soma_net_load_npy)."""
+        check(lib.soma_net_load_npy(self._p, cstr(str(dir), "dir")))
+
+    def save(self, path):
+        """Writes a soma checkpoint (the parameters; no optimizer state) to path, atomically."""
+        meta = ffi.new("soma_ckpt_meta *")
+        meta.seed = self.seed
+        check(lib.soma_ckpt_save(cstr(str(path), "path"), self._p, ffi.NULL, meta))
+
+    @classmethod
+    def load(cls, path):
+        """A network rebuilt from a checkpoint (written by save, `soma train --ckpt` or
+        train(ckpt=...)): its spec and input shape, then its parameters."""
+        spec = ffi.new("char[]", 4096)
+        shp = ffi.new("soma_shape *")
+        p = cstr(str(path), "path")
+        check(lib.soma_ckpt_peek(p, spec, len(spec), shp))
+        meta = ffi.new("soma_ckpt_meta *")
+        net = cls(to_str(spec), _tuple(shp[0]))
+        check(lib.soma_ckpt_load(p, net._p, ffi.NULL, meta))
+        net.seed = int(meta.seed)
+        return net
+
+    # --- training -----------------------------------------------------------------------------
+
+    def _make_rule(self, rule, loss, seed, fb_scale=1.0, pc_steps=20, pc_rate=0.1, pc_fixed_pred=False,
+                   ff_theta=0.0, ff_hard=False, ff_vote_all=False, hebb="gha"):
+        o = lib.soma_rule_opts_default()
+        o.kind = parse_enum(lib.soma_rule_kind_parse, "rule", rule)
+        o.loss = parse_enum(lib.soma_loss_parse, "loss", loss)
+        o.seed = seed
+        o.fb_scale = _num(fb_scale, "fb_scale")
+        o.pc_steps = _pos_int(pc_steps, "pc_steps")
+        o.pc_rate = _num(pc_rate, "pc_rate")
+        o.pc_fixed_pred = 1 if pc_fixed_pred else 0
+        o.ff_theta = _num(ff_theta, "ff_theta")
+        o.ff_hard = 1 if ff_hard else 0
+        o.ff_vote_all = 1 if ff_vote_all else 0
+        hebbs = ("oja", "gha", "competitive")
+        if hebb not in hebbs:
+            raise ValueError(f"hebb: {hebb!r} is not one of {', '.join(hebbs)}")
+        o.hebb = hebbs.index(hebb)
+        po = ffi.new("soma_rule_opts *", o)
+        out = ffi.new("soma_rule **")
+        check(lib.soma_rule_new(out, self._p, po))
+        # a rule may touch the net when freed (FA clears the feedback pointers it set): the
+        # destructor holds the net, so the net outlives every rule made for it
+        net = self._p
+        return ffi.gc(out[0], lambda r, _net=net: lib.soma_rule_free(r)), o.loss
+
+    def train(self, x, y, epochs=10, batch=64, lr=1e-3, optim="adam", rule="bp", loss="xent",
+              momentum=0.9, weight_decay=0.0, sched="constant", lr_min=0.0, step_size=10,
+              gamma=0.1, seed=None, val=None, eval_every=1, ckpt=None, resume=False,
+              quiet=True, fb_scale=1.0, pc_steps=20, pc_rate=0.1, pc_fixed_pred=False,
+              ff_theta=0.0, ff_hard=False, ff_vote_all=False, hebb="gha"):
+        """Trains with soma's training loop (soma_train), as `soma train` does with the same
+        options: shuffled mini-batches, the learning rule `rule` ("bp", "fa", "dfa", "pc",
+        "ff", "hebb" and its options), optimizer `optim` ("sgd" with `momentum`, "adam",
+        "adamw"), schedule `sched` ("constant", "step" every `step_size` epochs by `gamma`,
+        "cosine" down to lr_min). loss "xent" (integer labels y [N] or [N, T]) or "mse" (float
+        targets y [N, ...]). seed: shuffling and the rule's random draws (default: the net's
+        seed, as `soma train --seed S`, which seeds both). val: (x_val, y_val) evaluated every
+        `eval_every` epochs (0: only at the end). ckpt: a checkpoint after every epoch; resume:
+        continue from it. A fresh optimizer is made for each call. x [N, *input_shape] and y are
+        copied once into a C data set (the loop gathers batches from it; uint8 x is scaled by
+        1/255, other dtypes taken as given). Ctrl-C stops
+        it after the current batch and raises KeyboardInterrupt.
+
+        Returns a dict: train_loss, train_acc, val_acc, val_loss, lr (arrays over epochs),
+        train_seconds, samples_per_second, samples, epochs."""
+        epochs = _pos_int(epochs, "epochs")
+        batch = _pos_int(batch, "batch")
+        seed = self.seed if seed is None else _seed(seed)
+        train_ds = Dataset.from_arrays(x, y, "train")
+        val_ds = None
+        if val is not None:
+            if not isinstance(val, (tuple, list)) or len(val) != 2:
+                raise TypeError("val: want a pair (x_val, y_val)")
+            val_ds = Dataset.from_arrays(val[0], val[1], "val")
+        okind = parse_enum(lib.soma_optim_parse, "optim", optim)
+        oc = ffi.new("soma_optim_config *", lib.soma_optim_defaults(okind))
+        oc.momentum = _num(momentum, "momentum") if okind == 0 else 0.0
+        oc.weight_decay = _num(weight_decay, "weight_decay")
+        tc = ffi.new("soma_train_config *", lib.soma_train_defaults())
+        tc.sched.kind = parse_enum(lib.soma_sched_parse, "sched", sched)
+        tc.epochs = epochs
+        tc.batch = batch
+        tc.sched.lr = _num(lr, "lr")
+        tc.sched.lr_min = _num(lr_min, "lr_min")
+        tc.sched.gamma = _num(gamma, "gamma")
+        tc.sched.step_size = _pos_int(step_size, "step_size") * ((train_ds.n + batch - 1) // batch)
+        tc.seed = seed
+        tc.eval_every = _pos_int(eval_every, "eval_every", 0)
+        tc.quiet = 1 if quiet else 0
+        keep = []
+        if ckpt is not None:
+            keep.append(ffi.new("char[]", cstr(str(ckpt), "ckpt")))
+            tc.ckpt_path = keep[-1]
+        tc.resume = 1 if resume else 0
+        rule_p, lk = self._make_rule(rule, loss, seed, fb_scale, pc_steps, pc_rate, pc_fixed_pred,
+                                     ff_theta, ff_hard, ff_vote_all, hebb)
+        opt_out = ffi.new("soma_optim **")
+        check(lib.soma_optim_new(opt_out, self._p, oc))
+        opt = ffi.gc(opt_out[0], lambda o, _net=self._p: lib.soma_optim_free(o))
+        log = ffi.new("soma_train_log *")
+        try:
+            run_long(lib.soma_train, self._p, rule_p, opt, train_ds._p,
+                     val_ds._p if val_ds is not None else ffi.NULL, tc, log)
+            e = log.epochs
+            res = {
+                "epochs": e,
+                "train_loss": copy_out(log.train_loss, e, np.float32),
+                "train_acc": copy_out(log.train_acc, e, np.float32),
+                "val_loss": copy_out(log.test_loss, e, np.float32),
+                "val_acc": copy_out(log.test_acc, e, np.float32),
+                "lr": copy_out(log.lr, e, np.float32),
+                "train_seconds": log.train_seconds,
+                "samples_per_second": log.samples_per_second,
+                "samples": log.samples,
+            }
+        finally:
+            lib.soma_train_log_free(log)
+        self._rule, self._rule_loss = rule_p, lk
+        return res
+
+    def _eval_rule(self, loss):
+        lk = parse_enum(lib.soma_loss_parse, "loss", loss) if loss is not None else None
+        if self._rule is not None and (lk is None or lk == self._rule_loss):
+            return self._rule
+        r, _ = self._make_rule("bp", loss or "xent", self.seed)
+        return r
+
+    def evaluate(self, x, y, batch=1000, loss=None):
+        """(accuracy, mean loss) on (x, y) through the last trained rule's prediction (its loss;
+        accuracy NaN for "mse"), or backprop's argmax with `loss` (default "xent")."""
+        ds = Dataset.from_arrays(x, y, "eval")
+        rule = self._eval_rule(loss)
+        acc = ffi.new("float *")
+        lo = ffi.new("float *")
+        run_long(lib.soma_evaluate_rule, self._p, rule, ds._p, _pos_int(batch, "batch"), acc, lo)
+        return float(acc[0]), float(lo[0])
+
+    # --- forward ------------------------------------------------------------------------------
+
+    def _layer_index(self, layer):
+        L = self.n_layers
+        if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool) or not -L <= layer < L:
+            raise IndexError(f"layer: want an integer in [{-L}, {L}), got {layer!r}")
+        return int(layer) % L
+
+    def _input(self, x):
+        ins = self.input_shape
+        x, px = as_array(x, np.float32, "x", ndim=len(ins) + 1, shape=(None,) + ins)
+        return x, px
+
+    def predict(self, x, layer=None, batch=1000):
+        """Forward pass in evaluation mode of x [N, *input_shape] (float32: C-contiguous arrays
+        are read in place, zero-copy; others copied once). Returns a new float32 array: the
+        network's outputs [N, *output_shape], or with layer=i the output of top-level layer i
+        (negative i counts from the end). Runs in chunks of `batch` samples."""
+        x, px = self._input(x)
+        li = self.n_layers - 1 if layer is None else self._layer_index(layer)
+        oshape = _tuple(lib.soma_net_layer(self._p, li).out)
+        n = x.shape[0]
+        batch = _pos_int(batch, "batch")
+        out = np.empty((n,) + oshape, dtype=np.float32)
+        per = int(np.prod(oshape))
+        per_in = int(np.prod(x.shape[1:]))
+        b = min(batch, n)
+        y = ffi.new("const float **")
+        po = ffi.cast("float *", ffi.from_buffer(out))
+        for s in range(0, n, b):
+            m = min(b, n - s)
+            check(lib.soma_net_forward(self._p, px + s * per_in, m, _MODE_EVAL, y))
+            src = lib.soma_net_activation(self._p, li + 1)
+            ffi.memmove(po + s * per, src, m * per * 4)
+        return out
+
+    def classify(self, x, batch=1000):
+        """Predicted classes int32 [N] (or [N, T] for per-position outputs) by the last trained
+        rule's own prediction (forward-forward classifies by goodness) or the argmax."""
+        x, px = self._input(x)
+        rule = self._eval_rule(None)
+        n = x.shape[0]
+        outs = self.output_shape
+        positions = outs[0] if len(outs) == 2 else 1
+        pred = np.empty((n, positions), dtype=np.int32)
+        b = min(_pos_int(batch, "batch"), n)
+        check(lib.soma_net_reserve(self._p, b))
+        per_in = int(np.prod(x.shape[1:]))
+        pp = ffi.cast("int *", ffi.from_buffer(pred))
+        for s in range(0, n, b):
+            m = min(b, n - s)
+            check(lib.soma_rule_predict(rule, self._p, px + s * per_in, m, positions, pp + s * positions))
+        return pred[:, 0] if positions == 1 else pred

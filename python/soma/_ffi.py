@@ -127,13 +127,13 @@ typedef struct soma_train_config {
     int epochs; int batch; soma_sched sched; uint64_t seed; int eval_batch; int eval_every;
     const char *ckpt_path; int resume; const char *label; int quiet; int data_parallel;
     soma_train_hooks hooks; int task; const char *log_path; int head_offset; int head_count;
-    void *batch_hook; int batch_extra; void *target_hook;
+    void *batch_hook; int batch_extra; void *target_hook; int distributed; int no_overlap;
 } soma_train_config;
 soma_train_config soma_train_defaults(void);
 typedef struct soma_train_log {
     int epochs; float *train_loss, *train_acc, *test_acc, *test_loss, *lr;
     double *epoch_seconds; double train_seconds; double samples_per_second; long samples;
-    int start_epoch;
+    int start_epoch; int ranks; double allreduce_seconds; int allreduce_overlap;
 } soma_train_log;
 void soma_train_log_free(soma_train_log *log);
 soma_status soma_train(soma_net *net, soma_rule *rule, soma_optim *opt, const soma_dataset *train,

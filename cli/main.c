@@ -408,6 +408,7 @@ static const cli_cmd cmds_[] = {
     {"continual", soma_cli_continual, "continual learning on a task stream: soma continual --stream S --method M"},
     {"neuro", soma_cli_neuro, "neural recordings: soma neuro info FILE.nwb | bin FILE.nwb --bin-ms 20 -o X.npy"},
     {"fm", soma_cli_fm, "population foundation model: soma fm pretrain --data FILES --out CKPT | finetune ..."},
+    {"fit-scaling", soma_cli_fit_scaling, "fit a scaling law to a sweep: soma fit-scaling RESULTS.jsonl [--law nd]"},
     {"version", cmd_version_, "version and build"},
     {"help", cmd_help_, "this text"},
 };

@@ -188,73 +188,16 @@ static void chunk_(const bins_ *b, int r0, int r1, float *X, int ldx, float *Y) 
 
 // --- L-BFGS ---------------------------------------------------------------------------------
 
-typedef double (*obj_fn_)(void *ctx, const double *x, double *g);
-
-/* Minimises fn from x (updated in place); work: (2 MEM_ + 4) n + 2 MEM_ doubles. */
-static double lbfgs_(int n, double *x, obj_fn_ fn, void *ctx, int max_iter, double tol, double *work) {
-    double *S = work, *Yv = S + (size_t)MEM_ * n, *g = Yv + (size_t)MEM_ * n, *d = g + n, *xn = d + n, *gn = xn + n;
-    double *rho = gn + n, *alpha = rho + MEM_;
-    double f = fn(ctx, x, g);
-    int m = 0, head = 0;
-    for (int it = 0; it < max_iter; it++) {
-        for (int k = 0; k < n; k++) d[k] = -g[k];
-        for (int q = 0; q < m; q++) { /* newest to oldest */
-            const int c = (head - 1 - q + MEM_) % MEM_;
-            double a = 0;
-            for (int k = 0; k < n; k++) a += S[(size_t)c * n + k] * d[k];
-            alpha[c] = a * rho[c];
-            for (int k = 0; k < n; k++) d[k] -= alpha[c] * Yv[(size_t)c * n + k];
-        }
-        if (m > 0) {
-            const int c = (head - 1 + MEM_) % MEM_;
-            double yy = 0, sy = 1.0 / rho[c];
-            for (int k = 0; k < n; k++) yy += Yv[(size_t)c * n + k] * Yv[(size_t)c * n + k];
-            for (int k = 0; k < n; k++) d[k] *= sy / yy;
-        }
-        for (int q = m - 1; q >= 0; q--) { /* oldest to newest */
-            const int c = (head - 1 - q + MEM_) % MEM_;
-            double bta = 0;
-            for (int k = 0; k < n; k++) bta += Yv[(size_t)c * n + k] * d[k];
-            bta *= rho[c];
-            for (int k = 0; k < n; k++) d[k] += S[(size_t)c * n + k] * (alpha[c] - bta);
-        }
-        double gd = 0, gg = 0;
-        for (int k = 0; k < n; k++) gd += g[k] * d[k], gg += g[k] * g[k];
-        if (!(gd < 0)) { /* not a descent direction: restart from the gradient */
-            for (int k = 0; k < n; k++) d[k] = -g[k];
-            gd = -gg;
-            m = 0;
-        }
-        if (gg == 0) break;
-        double step = m == 0 ? fmin(1.0, 1.0 / sqrt(gg)) : 1.0, fn_ = f;
-        int ok = 0;
-        for (int tries = 0; tries < 40; tries++, step *= 0.5) {
-            for (int k = 0; k < n; k++) xn[k] = x[k] + step * d[k];
-            fn_ = fn(ctx, xn, gn);
-            if (isfinite(fn_) && fn_ <= f + 1e-4 * step * gd) {
-                ok = 1;
-                break;
-            }
-        }
-        if (!ok) break;
-        double sy = 0;
-        for (int k = 0; k < n; k++) {
-            S[(size_t)head * n + k] = xn[k] - x[k];
-            Yv[(size_t)head * n + k] = gn[k] - g[k];
-            sy += S[(size_t)head * n + k] * Yv[(size_t)head * n + k];
-        }
-        if (sy > 1e-12) {
-            rho[head] = 1.0 / sy;
-            head = (head + 1) % MEM_;
-            if (m < MEM_) m++;
-        }
-        const double drop = f - fn_;
-        memcpy(x, xn, (size_t)n * sizeof *x);
-        memcpy(g, gn, (size_t)n * sizeof *g);
-        f = fn_;
-        if (drop <= tol * fmax(fabs(f), 1.0)) break;
-    }
-    return f;
+/* Minimises fn from x (updated in place) with the core L-BFGS: stops when an iteration lowers
+ * the objective by <= tol * max(1, |f|) (tol 0: only max_iter stops it), no gradient test.
+ * work: soma_lbfgs_work_size(n, MEM_) doubles. */
+static soma_status lbfgs_(int n, double *x, soma_objective fn, void *ctx, int max_iter, double tol, double *work,
+                          double *f) {
+    const soma_lbfgs_opts lo = {.m = MEM_, .max_iter = max_iter, .g_tol = -1, .f_tol = tol, .work = work};
+    soma_lbfgs_result r;
+    SOMA_TRY(soma_lbfgs(n, x, fn, ctx, &lo, &r));
+    *f = r.f;
+    return SOMA_OK;
 }
 
 // --- Poisson GLM ----------------------------------------------------------------------------
@@ -325,7 +268,7 @@ typedef struct glm_ctx_ {
 } glm_ctx_;
 
 /* The summed objective over all neurons; x = W [F, N] (row F-1: the biases). */
-static double glm_eval_(void *vc, const double *x, double *g) {
+static double glm_eval_(const double *x, double *g, void *vc) {
     glm_ctx_ *c = vc;
     const int F = c->F, N = c->b->n, nb = N * c->b->B;
     for (long k = 0; k < (long)F * N; k++) c->W[k] = (float)x[k];
@@ -363,7 +306,7 @@ soma_status soma_infer_glm(const soma_spikes *s, const soma_glm_opts *o, float *
     c.E = soma_alloc((size_t)CHUNK_ * N, sizeof *c.E);
     c.W = soma_alloc((size_t)P, sizeof *c.W);
     c.G = soma_alloc((size_t)P, sizeof *c.G);
-    double *x = soma_calloc((size_t)P, sizeof *x), *work = soma_alloc((size_t)(2 * MEM_ + 4) * P + 2 * MEM_, 8);
+    double *x = soma_calloc((size_t)P, sizeof *x), *work = soma_alloc(soma_lbfgs_work_size((int)P, MEM_), sizeof(double));
     double *mu = soma_alloc((size_t)N, sizeof *mu);
     soma_status st = SOMA_OK;
     if (!c.X || !c.Y || !c.E || !c.W || !c.G || !x || !work || !mu) {
@@ -372,7 +315,9 @@ soma_status soma_infer_glm(const soma_spikes *s, const soma_glm_opts *o, float *
     }
     mean_counts_(&b, mu);
     for (int i = 0; i < N; i++) x[(size_t)(F - 1) * N + i] = log(mu[i]);
-    const double f = lbfgs_((int)P, x, glm_eval_, &c, o->max_iter, o->tol, work);
+    double f = 0;
+    st = lbfgs_((int)P, x, glm_eval_, &c, o->max_iter, o->tol, work, &f);
+    if (st != SOMA_OK) goto out;
     if (nll) *nll = f / ((double)b.T * N);
     double bsum[64];
     for (int k = 0; k < B && k < 64; k++) {
@@ -412,7 +357,7 @@ typedef struct gnn_ctx_ {
     double *fi;                                         /* [N] per-neuron objective */
 } gnn_ctx_;
 
-static double gnn_eval_(void *vc, const double *x, double *g) {
+static double gnn_eval_(const double *x, double *g, void *vc) {
     gnn_ctx_ *c = vc;
     const bins_ *b = c->b;
     const int N = b->n, B = b->B, Hd = c->Hd, NB = N * B;
@@ -544,7 +489,7 @@ soma_status soma_infer_gnn(const soma_spikes *s, const soma_gnn_opts *o, uint64_
     c.vf = soma_alloc((size_t)Hd, sizeof *c.vf);
     c.part = soma_alloc(((size_t)CHUNK_ * N / RBLK_ + 1) * (size_t)(2 * Hd + Hd * B), sizeof *c.part);
     c.fi = soma_alloc((size_t)N, sizeof *c.fi);
-    double *x = soma_calloc((size_t)P, sizeof *x), *work = soma_alloc((size_t)(2 * MEM_ + 4) * P + 2 * MEM_, 8);
+    double *x = soma_calloc((size_t)P, sizeof *x), *work = soma_alloc(soma_lbfgs_work_size((int)P, MEM_), sizeof(double));
     double *mu = soma_alloc((size_t)N, sizeof *mu);
     soma_status st = SOMA_OK;
     if (!c.Z || !c.Y || !c.Hh || !c.M || !c.E || !c.dM || !c.Af || !c.dA || !c.Uf || !c.cf || !c.vf || !c.part || !c.fi || !x || !work || !mu) {
@@ -559,7 +504,9 @@ soma_status soma_infer_gnn(const soma_spikes *s, const soma_gnn_opts *o, uint64_
     soma_rng_seed(&r, seed, 0x6e6e);
     for (int k = 0; k < Hd * B; k++) U[k] = soma_rng_normal(&r);
     for (int k = 0; k < Hd; k++) cc[k] = 0.1 * soma_rng_normal(&r), v[k] = soma_rng_normal(&r) / sqrt((double)Hd);
-    const double f = lbfgs_((int)P, x, gnn_eval_, &c, o->glm.max_iter, o->glm.tol, work);
+    double f = 0;
+    st = lbfgs_((int)P, x, gnn_eval_, &c, o->glm.max_iter, o->glm.tol, work, &f);
+    if (st != SOMA_OK) goto out;
     if (nll) *nll = f / ((double)b.T * N);
     /* the sign of the message's response to one spike: sum over lags of m(basis(l)) - m(0) */
     double resp = 0;

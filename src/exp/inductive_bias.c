@@ -115,7 +115,7 @@ static soma_status ib_check_(const soma_exp_ctx *c) {
             st = soma_error(SOMA_ERR_ARG, "inductive-bias: --%s '%s' has %zu outputs, Fashion-MNIST has 10 classes",
                             ib_names_[m], s.spec[m], soma_shape_size(soma_net_out_shape(net)));
         else if (st != SOMA_OK)
-            st = soma_error(st, "inductive-bias: --%s '%s': %s", ib_names_[m], s.spec[m], soma_errmsg());
+            st = soma_error_wrap(st, "inductive-bias: --%s '%s'", ib_names_[m], s.spec[m]);
         soma_net_free(net);
         SOMA_TRY(st);
     }

@@ -1,7 +1,7 @@
 // inductive-bias: the translation probe's shifted images, the list option, the headline at
-// reduced size (the CNN ahead of the MLP on 300 examples; its global average pooling loses
-// less accuracy than the MLP under shifts of 2 and 3 pixels), and results that do not depend
-// on how many cells run side by side (--threads 1 vs 2).
+// reduced size (the CNN ahead of the MLP on 300 examples; the CNN with global average pooling
+// loses less accuracy than the MLP under shifts of 2 and 3 pixels), and results that do not
+// depend on how many cells run side by side (--threads 1 vs 2).
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -94,8 +94,9 @@ static void test_headline(void) {
     const soma_experiment *e = soma_exp_find("inductive-bias");
     CHECK(e != NULL);
     if (!e) return;
-    const char *args[] = {"--sizes", "300", "--seeds", "1", "--n-test", "2000", "--min-steps", "150", "--epochs", "1",
-                          "--max-shift", "3", "--threads", "2", "--quiet", "--seed", "3"};
+    /* the ViT is not what this checks: a linear read-out stands in for it, to save time */
+    const char *args[] = {"--sizes", "300", "--seeds", "1", "--n-test", "1000", "--min-steps", "200", "--epochs", "1",
+                          "--max-shift", "3", "--threads", "2", "--quiet", "--seed", "3", "--vit", "fc10"};
     cJSON *r = NULL;
     double t0 = soma_now();
     CHECK_OK(soma_exp_run(e, (int)(sizeof args / sizeof *args), args, out_, &r));
@@ -103,27 +104,29 @@ static void test_headline(void) {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(r, "ours");
     const cJSON *acc = cJSON_GetObjectItemCaseSensitive(o, "accuracy");
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(o, "shift_accuracy");
-    const double mlp = at_(acc, "mlp", "300"), cnn = at_(acc, "cnn", "300"), vit = at_(acc, "vit", "300");
-    printf("inductive-bias at 300 examples (%.1f s): mlp %.3f, cnn %.3f, vit %.3f; shifts 0..3: mlp", soma_now() - t0,
-           mlp, cnn, vit);
+    const double mlp = at_(acc, "mlp", "300"), cnn = at_(acc, "cnn", "300"), gap = at_(acc, "cnn_gap", "300");
+    printf("inductive-bias at 300 examples (%.1f s): mlp %.3f, cnn %.3f, cnn_gap %.3f; shifts 0..3: mlp",
+           soma_now() - t0, mlp, cnn, gap);
     const char *k[4] = {"0", "1", "2", "3"};
     for (int s = 0; s < 4; s++) printf(" %.3f", at_(sh, "mlp", k[s]));
-    printf(", cnn");
-    for (int s = 0; s < 4; s++) printf(" %.3f", at_(sh, "cnn", k[s]));
+    printf(", cnn_gap");
+    for (int s = 0; s < 4; s++) printf(" %.3f", at_(sh, "cnn_gap", k[s]));
     printf("\n");
-    CHECK(mlp > 0.3 && cnn > 0.3 && vit > 0.2); /* all learned (chance 0.1) */
+    CHECK(mlp > 0.5 && cnn > 0.5 && gap > 0.4); /* all learned (chance 0.1) */
     CHECK(cnn > mlp);                           /* the headline: convolution's sample efficiency */
-    CHECK(at_(sh, "cnn", "0") == cnn && at_(sh, "mlp", "0") == mlp); /* shift 0 is the test set itself */
+    CHECK(at_(sh, "cnn_gap", "0") == gap && at_(sh, "mlp", "0") == mlp); /* shift 0 is the test set itself */
     for (int s = 2; s < 4; s++) {
         const double drop_mlp = at_(sh, "mlp", "0") - at_(sh, "mlp", k[s]);
-        const double drop_cnn = at_(sh, "cnn", "0") - at_(sh, "cnn", k[s]);
-        CHECK(drop_mlp > drop_cnn); /* global average pooling: nearly shift-invariant */
-        CHECK(drop_mlp > 0.05);     /* the MLP does suffer */
+        const double drop_gap = at_(sh, "cnn_gap", "0") - at_(sh, "cnn_gap", k[s]);
+        CHECK(drop_mlp > drop_gap); /* global average pooling: nearly shift-invariant */
+        CHECK(drop_mlp > 0.1);      /* the MLP does suffer */
     }
-    CHECK(num_(o, "cnn_minus_mlp_min_below_10k") == cnn - mlp);
+    CHECK(fabs(num_(o, "cnn_minus_mlp_min_below_10k") - (cnn - mlp)) < 1e-6);
     const cJSON *par = cJSON_GetObjectItemCaseSensitive(o, "parameters");
     CHECK(num_(par, "mlp") == 784 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10);
-    CHECK(num_(par, "cnn") > 10000 && num_(par, "cnn") < 40000 && num_(par, "vit") > 10000 && num_(par, "vit") < 40000);
+    /* conv 1->16 3x3, conv 16->32 3x3, dense 32*7*7 -> 10 */
+    CHECK(num_(par, "cnn") == 16 * 9 + 16 + 32 * 16 * 9 + 32 + 32 * 49 * 10 + 10);
+    CHECK(num_(par, "cnn_gap") == 16 * 9 + 16 + 32 * 16 * 9 + 32 + 48 * 32 * 9 + 48 + 48 * 10 + 10);
     CHECK(exp_file_exists_(out_, "inductive-bias", "inductive_bias.svg"));
     cJSON_Delete(r);
 }

@@ -184,7 +184,11 @@ static soma_status sf_resume_(const char *path, sf_cell_ *cells, int n_cells, un
         }
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "budget");
         const double w = sf_num_(o, "width"), d = sf_num_(o, "depth"), nd = sf_num_(o, "n_data"), k = sf_num_(o, "seed");
-        if (cJSON_IsString(b) && strcmp(b->valuestring, budget) == 0 && d == s->depth)
+        static const char *const need[] = {"test_accuracy", "loss", "val_loss", "best_epoch", "epochs", "steps",
+                                           "n_params", "train_seconds"};
+        int complete = 1;
+        for (size_t i = 0; i < sizeof need / sizeof *need; i++) complete &= isfinite(sf_num_(o, need[i])) != 0;
+        if (complete && cJSON_IsString(b) && strcmp(b->valuestring, budget) == 0 && d == s->depth)
             for (int j = 0; j < n_cells; j++) {
                 sf_cell_ *cl = &cells[j];
                 if (done[j] || s->widths[cl->wi] != w || s->sizes[cl->si] != nd || cl->k != k) continue;

@@ -151,8 +151,8 @@ static soma_status cell_epoch_end_(void *user, soma_net *net, int epoch, const s
     return SOMA_OK;
 }
 
-soma_status xp_train_cell(const xp_cell_cfg *cfg, const soma_dataset *train, const soma_dataset *val,
-                          const soma_dataset *test, xp_cell_out *out, soma_net **net_out) {
+static soma_status train_cell_(const xp_cell_cfg *cfg, const soma_dataset *train, const soma_dataset *val,
+                               const soma_dataset *test, xp_cell_out *out, soma_net **net_out) {
     if (net_out) *net_out = NULL;
     *out = (xp_cell_out){.test_acc = NAN, .test_loss = NAN, .val_loss = NAN};
     if (cfg->batch < 1 || cfg->min_epochs < 1 || cfg->min_steps < 0 || !(cfg->lr > 0.f))
@@ -205,5 +205,21 @@ out:
     soma_rule_free(rule);
     if (st == SOMA_OK && net_out) *net_out = net;
     else soma_net_free(net);
+    return st;
+}
+
+/* With OpenMP the cells run one a thread, so every BLAS call inside a cell is single-threaded
+ * whatever --threads says; without OpenMP they run one after another, and each is pinned to one
+ * thread here too, so that the thread count changes no bit in either build. */
+soma_status xp_train_cell(const xp_cell_cfg *cfg, const soma_dataset *train, const soma_dataset *val,
+                          const soma_dataset *test, xp_cell_out *out, soma_net **net_out) {
+#ifndef _OPENMP
+    const int saved = soma_get_threads();
+    soma_set_threads(1);
+#endif
+    const soma_status st = train_cell_(cfg, train, val, test, out, net_out);
+#ifndef _OPENMP
+    soma_set_threads(saved);
+#endif
     return st;
 }

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -94,8 +95,12 @@ static void test_headline(void) {
     const soma_experiment *e = soma_exp_find("inductive-bias");
     CHECK(e != NULL);
     if (!e) return;
-    /* the ViT is not what this checks: a linear read-out stands in for it, to save time */
-    const char *args[] = {"--sizes", "300", "--seeds", "1", "--n-test", "1000", "--min-steps", "200", "--epochs", "1",
+    /* the ViT is not what this checks: a linear read-out stands in for it, to save time. The
+     * sanitizer build (~10x slower) runs the same code paths for 10 steps and checks the
+     * structure; the accuracy claims are checked by the release and no-OpenMP builds. */
+    const int sanitized = getenv("SOMA_SANITIZED") != NULL;
+    const char *args[] = {"--sizes", "300", "--seeds", "1", "--n-test", sanitized ? "100" : "1000",
+                          "--min-steps", sanitized ? "10" : "200", "--epochs", "1",
                           "--max-shift", "3", "--threads", "2", "--quiet", "--seed", "3", "--vit", "fc10"};
     cJSON *r = NULL;
     double t0 = soma_now();
@@ -112,14 +117,18 @@ static void test_headline(void) {
     printf(", cnn_gap");
     for (int s = 0; s < 4; s++) printf(" %.3f", at_(sh, "cnn_gap", k[s]));
     printf("\n");
-    CHECK(mlp > 0.5 && cnn > 0.5 && gap > 0.4); /* all learned (chance 0.1) */
-    CHECK(cnn > mlp);                           /* the headline: convolution's sample efficiency */
     CHECK(at_(sh, "cnn_gap", "0") == gap && at_(sh, "mlp", "0") == mlp); /* shift 0 is the test set itself */
-    for (int s = 2; s < 4; s++) {
-        const double drop_mlp = at_(sh, "mlp", "0") - at_(sh, "mlp", k[s]);
-        const double drop_gap = at_(sh, "cnn_gap", "0") - at_(sh, "cnn_gap", k[s]);
-        CHECK(drop_mlp > drop_gap); /* global average pooling: nearly shift-invariant */
-        CHECK(drop_mlp > 0.1);      /* the MLP does suffer */
+    if (!sanitized) {
+        CHECK(mlp > 0.5 && cnn > 0.5 && gap > 0.4); /* all learned (chance 0.1) */
+        CHECK(cnn > mlp);                           /* the headline: convolution's sample efficiency */
+        for (int s = 2; s < 4; s++) {
+            const double drop_mlp = at_(sh, "mlp", "0") - at_(sh, "mlp", k[s]);
+            const double drop_gap = at_(sh, "cnn_gap", "0") - at_(sh, "cnn_gap", k[s]);
+            CHECK(drop_mlp > drop_gap); /* global average pooling: nearly shift-invariant */
+            CHECK(drop_mlp > 0.1);      /* the MLP does suffer */
+        }
+    } else {
+        CHECK(isfinite(mlp) && isfinite(cnn) && isfinite(gap) && mlp > 0.1 && cnn > 0.1 && gap > 0.1);
     }
     CHECK(fabs(num_(o, "cnn_minus_mlp_min_below_10k") - (cnn - mlp)) < 1e-6);
     const cJSON *par = cJSON_GetObjectItemCaseSensitive(o, "parameters");
@@ -137,10 +146,14 @@ static void test_threads(void) {
     if (!e) return;
     char *txt[2] = {NULL, NULL};
     for (int t = 0; t < 2; t++) {
-        const char *args[] = {"--sizes", "100,200", "--seeds", "2", "--n-test", "300", "--min-steps", "12", "--epochs",
-                              "1", "--max-shift", "2", "--quiet", "--threads", t ? "2" : "1"};
+        /* the sanitizer build (~10x slower, the ViT far more) checks the cells of the other three */
+        const int san = getenv("SOMA_SANITIZED") != NULL;
+        const char *args[] = {"--sizes", san ? "100" : "100,200", "--seeds", "2", "--n-test", san ? "100" : "300",
+                              "--min-steps", "12", "--epochs", "1", "--max-shift", san ? "1" : "2", "--quiet",
+                              "--threads", t ? "2" : "1", "--vit", "fc10"};
+        const int n_args = (int)(sizeof args / sizeof *args) - (san ? 0 : 2);
         cJSON *r = NULL;
-        CHECK_OK(soma_exp_run(e, (int)(sizeof args / sizeof *args), args, out_, &r));
+        CHECK_OK(soma_exp_run(e, n_args, args, out_, &r));
         if (!r) return;
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(r, "ours");
         cJSON *keep = cJSON_CreateObject();

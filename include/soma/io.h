@@ -212,6 +212,9 @@ void soma_dataset_batch(const soma_dataset *d, const int *idx, int n, float *x, 
 /* Gathers the targets of samples idx[0..n): labels into y [n, y_len] (may be NULL) and float
  * targets into t [n, t_dim] (may be NULL; ignored when the set has none). */
 void soma_dataset_batch_targets(const soma_dataset *d, const int *idx, int n, int *y, float *t);
+/* A copy of samples idx[0..n) of d (n >= 1), named name: SOMA_ERR_ARG for an index outside
+ * 0..d->n-1, SOMA_ERR_NOMEM when memory runs out. */
+soma_status soma_dataset_gather(const soma_dataset *d, const int *idx, int n, const char *name, soma_dataset **out);
 /* The first n samples as a view-like copy (a smaller set for quick tests). */
 soma_status soma_dataset_subset(const soma_dataset *d, int n, soma_dataset **out);
 /* A held-out split: a shuffled fraction val_frac (0 < val_frac < 1) of d, drawn with seed,

@@ -12,37 +12,7 @@
 // --- data ------------------------------------------------------------------------------
 
 soma_status xp_gather(const soma_dataset *d, const int *idx, int n, soma_dataset **out) {
-    *out = NULL;
-    if (n < 1) return soma_error(SOMA_ERR_ARG, "%s: a subset needs at least one sample", d->name);
-    soma_dataset *s = soma_calloc(1, sizeof *s);
-    if (!s) return soma_error(SOMA_ERR_NOMEM, "%s: out of memory", d->name);
-    *s = *d;
-    s->n = n;
-    s->x_u8 = NULL;
-    s->x_f32 = NULL;
-    s->y = NULL;
-    s->t = NULL;
-    const size_t ylen = d->y_len > 0 ? (size_t)d->y_len : 1;
-    int ok = 1;
-    if (d->y) ok &= (s->y = soma_alloc((size_t)n, ylen * sizeof(int))) != NULL;
-    if (d->t) ok &= (s->t = soma_alloc((size_t)n, d->t_dim * sizeof(float))) != NULL;
-    if (d->x_u8) ok &= (s->x_u8 = soma_alloc((size_t)n, d->dim)) != NULL;
-    else ok &= (s->x_f32 = soma_alloc((size_t)n, d->dim * sizeof(float))) != NULL;
-    if (!ok) {
-        soma_dataset_free(s);
-        return soma_error(SOMA_ERR_NOMEM, "%s: out of memory for %d samples", d->name, n);
-    }
-    for (int b = 0; b < n; b++) {
-        if (idx[b] < 0 || idx[b] >= d->n) {
-            soma_dataset_free(s);
-            return soma_error(SOMA_ERR_ARG, "%s: sample %d outside 0..%d", d->name, idx[b], d->n - 1);
-        }
-        if (d->x_u8) memcpy(s->x_u8 + (size_t)b * d->dim, d->x_u8 + (size_t)idx[b] * d->dim, d->dim);
-        else memcpy(s->x_f32 + (size_t)b * d->dim, d->x_f32 + (size_t)idx[b] * d->dim, d->dim * sizeof(float));
-    }
-    soma_dataset_batch_targets(d, idx, n, s->y, s->t);
-    *out = s;
-    return SOMA_OK;
+    return soma_dataset_gather(d, idx, n, d->name, out);
 }
 
 soma_status xp_random_subset(const soma_dataset *d, int n, uint64_t seed, uint64_t stream, soma_dataset **out) {

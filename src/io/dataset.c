@@ -370,9 +370,12 @@ void soma_dataset_batch_targets(const soma_dataset *d, const int *idx, int n, in
             memcpy(t + (size_t)b * d->t_dim, d->t + (size_t)idx[b] * d->t_dim, d->t_dim * sizeof(float));
 }
 
-/* A copy of samples idx[0..n) of d, named name. */
-static soma_status gather_(const soma_dataset *d, const int *idx, int n, const char *name, soma_dataset **out) {
+soma_status soma_dataset_gather(const soma_dataset *d, const int *idx, int n, const char *name, soma_dataset **out) {
     *out = NULL;
+    if (n < 1) return soma_error(SOMA_ERR_ARG, "%s: a subset needs at least one sample", d->name);
+    for (int b = 0; b < n; b++)
+        if (idx[b] < 0 || idx[b] >= d->n)
+            return soma_error(SOMA_ERR_ARG, "%s: sample %d outside 0..%d", d->name, idx[b], d->n - 1);
     soma_dataset *s = soma_calloc(1, sizeof *s);
     if (!s) return SOMA_ERR_NOMEM;
     *s = *d;
@@ -407,7 +410,7 @@ soma_status soma_dataset_subset(const soma_dataset *d, int n, soma_dataset **out
     int *idx = soma_alloc((size_t)n, sizeof(int));
     if (!idx) return SOMA_ERR_NOMEM;
     for (int i = 0; i < n; i++) idx[i] = i;
-    soma_status st = gather_(d, idx, n, d->name, out);
+    soma_status st = soma_dataset_gather(d, idx, n, d->name, out);
     soma_free(idx);
     return st;
 }
@@ -429,9 +432,9 @@ soma_status soma_dataset_split(const soma_dataset *d, double val_frac, uint64_t 
     soma_rng_permutation(&r, perm, d->n);
     char name[64];
     snprintf(name, sizeof name, "%.50s-val", d->name);
-    soma_status st = gather_(d, perm, nv, name, val);
+    soma_status st = soma_dataset_gather(d, perm, nv, name, val);
     snprintf(name, sizeof name, "%.50s-train", d->name);
-    if (st == SOMA_OK) st = gather_(d, perm + nv, d->n - nv, name, train);
+    if (st == SOMA_OK) st = soma_dataset_gather(d, perm + nv, d->n - nv, name, train);
     soma_free(perm);
     if (st != SOMA_OK) {
         soma_dataset_free(*val);

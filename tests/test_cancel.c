@@ -1,8 +1,11 @@
-// The cancellation flag (core.h): the training loop, the spiking simulator and the experiment
-// runner stop with SOMA_ERR_CANCELLED while it is set, and run normally once it is cleared;
+// The cancellation flag (core.h): the training loop, the spiking simulator, the experiment
+// runner and the other long calls (VAE, GPFA, LFADS and NDT training, the world model, encoding
+// models, RSA permutation tests, dictionary learning) stop with SOMA_ERR_CANCELLED while it is
+// set, and run normally once it is cleared;
 // soma_cancel_on_sigint turns SIGINT into the flag and puts the previous handler back.
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -126,11 +129,165 @@ static void test_exp(void) {
     CHECK_OK(soma_exp_run_reduced(e, 0, NULL, out, NULL));
 }
 
+
+/* Fills c with seeded Poisson-ish counts (small integers). */
+static void fill_counts_(soma_counts *c, uint64_t seed) {
+    soma_rng r;
+    soma_rng_seed(&r, seed, 0);
+    const size_t n = (size_t)c->n_trials * c->n_bins * c->n_units;
+    for (size_t i = 0; i < n; i++) c->x[i] = (float)soma_rng_below(&r, 3);
+}
+
+/* The other long calls poll the flag too: set, each stops with SOMA_ERR_CANCELLED; cleared,
+ * the same call runs. */
+static void test_models(void) {
+    /* VAE training */
+    soma_vae_opts vo = soma_vae_opts_default();
+    vo.latent = 2;
+    vo.enc_hidden = "fc8,relu";
+    vo.max_batch = 16;
+    soma_vae *v = NULL;
+    soma_dataset *d = NULL;
+    CHECK_OK(soma_dataset_synthetic("gauss", 64, 6, 2, 3.f, 5, &d));
+    CHECK_OK(soma_vae_new(&v, &vo, soma_shape1(6)));
+    if (v && d) {
+        for (size_t i = 0; i < (size_t)d->n * d->dim; i++) d->x_f32[i] = 1.f / (1.f + expf(-d->x_f32[i]));
+        soma_cancel_request();
+        CHECK_FAILS(soma_vae_train(v, d, 2, 16, NULL), SOMA_ERR_CANCELLED);
+        soma_cancel_clear();
+        CHECK_OK(soma_vae_train(v, d, 2, 16, NULL));
+    }
+    soma_vae_free(v);
+    soma_dataset_free(d);
+
+    /* GPFA, LFADS, NDT on one small count array */
+    soma_counts c = {0};
+    CHECK_OK(soma_counts_alloc(&c, 8, 10, 5, 20.0));
+    if (c.x) {
+        fill_counts_(&c, 3);
+        soma_latent_opts lo = soma_latent_opts_default(SOMA_LATENT_GPFA);
+        lo.n_latents = 2;
+        lo.max_iter = 3;
+        soma_latent *lm = NULL;
+        soma_cancel_request();
+        CHECK_FAILS(soma_latent_fit(&lm, &c, &lo), SOMA_ERR_CANCELLED);
+        soma_cancel_clear();
+        CHECK_OK(soma_latent_fit(&lm, &c, &lo));
+        soma_latent_free(lm);
+
+        soma_lfads_opts fo = soma_lfads_opts_default();
+        fo.enc_dim = fo.gen_dim = 8;
+        fo.factors = 2;
+        fo.epochs = 2;
+        fo.batch = 4;
+        soma_lfads *lf = NULL;
+        CHECK_OK(soma_lfads_new(&lf, 10, 5, 5, &fo));
+        if (lf) {
+            soma_cancel_request();
+            CHECK_FAILS(soma_lfads_fit(lf, &c), SOMA_ERR_CANCELLED);
+            soma_cancel_clear();
+            CHECK_OK(soma_lfads_fit(lf, &c));
+        }
+        soma_lfads_free(lf);
+
+        soma_ndt_arch na = soma_ndt_arch_default();
+        na.n_bins = 10;
+        na.d_model = 8;
+        na.n_layers = 1;
+        na.n_heads = 2;
+        soma_ndt *nd = NULL;
+        int sess = -1;
+        CHECK_OK(soma_ndt_new(&nd, &na));
+        if (nd) CHECK_OK(soma_ndt_add_session(nd, 5, -1, &sess));
+        if (nd && sess >= 0) {
+            soma_ndt_train_opts no = soma_ndt_train_default();
+            no.steps = 4;
+            no.batch = 4;
+            no.eval_every = 2;
+            soma_ndt_data nd_data = {.counts = &c, .session = sess};
+            soma_cancel_request();
+            CHECK_FAILS(soma_ndt_train(nd, &nd_data, 1, &no, -1), SOMA_ERR_CANCELLED);
+            CHECK(soma_ndt_step(nd) == 0);
+            soma_cancel_clear();
+            CHECK_OK(soma_ndt_train(nd, &nd_data, 1, &no, -1));
+            CHECK(soma_ndt_step(nd) == 4);
+        }
+        soma_ndt_free(nd);
+    }
+    soma_counts_free(&c);
+
+    /* world model */
+    soma_wm_config wc = soma_wm_defaults(2, 2);
+    wc.net = "fc8,relu";
+    wc.capacity = 32;
+    wc.batch = 8;
+    wc.max_predict = 4;
+    soma_wm *wm = NULL;
+    CHECK_OK(soma_wm_new(&wm, &wc));
+    if (wm) {
+        for (int i = 0; i < 16; i++) {
+            const float s[2] = {(float)i, (float)(i % 3)}, s2[2] = {(float)i + 1.f, (float)((i + 1) % 3)};
+            CHECK_OK(soma_wm_add(wm, s, i % 2, s2));
+        }
+        soma_cancel_request();
+        CHECK_FAILS(soma_wm_train(wm, 5, NULL), SOMA_ERR_CANCELLED);
+        soma_cancel_clear();
+        CHECK_OK(soma_wm_train(wm, 5, NULL));
+    }
+    soma_wm_free(wm);
+}
+
+static void test_analysis(void) {
+    enum { N = 12, P = 3, Q = 2 };
+    double X[N * P], Y[N * Q];
+    soma_rng r;
+    soma_rng_seed(&r, 11, 0);
+    for (int i = 0; i < N * P; i++) X[i] = soma_rng_normal(&r);
+    for (int i = 0; i < N; i++)
+        for (int t = 0; t < Q; t++) Y[i * Q + t] = X[i * P + t] + 0.1 * soma_rng_normal(&r);
+    soma_ridge_opts ro = soma_ridge_opts_default();
+    ro.folds = 3;
+    soma_encode_result e;
+    memset(&e, 0, sizeof e);
+    soma_cancel_request();
+    CHECK_FAILS(soma_encode(X, N, P, Y, Q, 1, &ro, &e), SOMA_ERR_CANCELLED);
+    soma_encode_result_free(&e);
+    soma_cancel_clear();
+    memset(&e, 0, sizeof e);
+    CHECK_OK(soma_encode(X, N, P, Y, Q, 1, &ro, &e));
+    soma_encode_result_free(&e);
+
+    /* RSA permutation test: the flag is polled every 1024 permutations */
+    enum { M = 6 };
+    double a[M * (M - 1) / 2], b[M * (M - 1) / 2], val = 0, p = 0;
+    for (int i = 0; i < M * (M - 1) / 2; i++) a[i] = soma_rng_uniform(&r), b[i] = soma_rng_uniform(&r);
+    soma_cancel_request();
+    CHECK_FAILS(soma_rsa_permtest(a, b, M, SOMA_RSA_SPEARMAN, 2048, 3, &val, &p), SOMA_ERR_CANCELLED);
+    soma_cancel_clear();
+    CHECK_OK(soma_rsa_permtest(a, b, M, SOMA_RSA_SPEARMAN, 2048, 3, &val, &p));
+    CHECK(p > 0 && p <= 1);
+
+    /* dictionary learning */
+    float Xf[32 * 4];
+    for (int i = 0; i < 32 * 4; i++) Xf[i] = (float)soma_rng_normal(&r);
+    soma_dict_opts dop = {{SOMA_SPARSE_FISTA, 0.1f, 20, 1e-4f, 0}, 3, 5, 8, 0.5f, 9};
+    float *D = NULL;
+    soma_cancel_request();
+    CHECK_FAILS(soma_dict_learn(Xf, 32, 4, &dop, NULL, &D, NULL, NULL), SOMA_ERR_CANCELLED);
+    soma_free(D);
+    D = NULL;
+    soma_cancel_clear();
+    CHECK_OK(soma_dict_learn(Xf, 32, 4, &dop, NULL, &D, NULL, NULL));
+    soma_free(D);
+}
+
 int main(void) {
     test_flag();
     test_sigint();
     test_train();
     test_snn();
     test_exp();
+    test_models();
+    test_analysis();
     return check_report("test_cancel");
 }

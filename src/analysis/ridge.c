@@ -477,6 +477,10 @@ soma_status soma_encode(const double *X, int n, int p, const double *Y, int q, i
         }
     if ((st = soma_ridge_folds(n, k, o->seed, fold)) != SOMA_OK) goto done;
     for (int f = 0; f < k; f++) {
+        if (soma_cancel_requested()) {
+            st = soma_error(SOMA_ERR_CANCELLED, "encode: cancelled at outer fold %d of %d", f + 1, k);
+            goto done;
+        }
         int nt = 0, nv = 0;
         for (int i = 0; i < n; i++) {
             if (fold[i] == f) {

@@ -533,6 +533,7 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
 #endif
         for (long k = 0; k < n_perm; k++) {
             if (!perm || (!dot_form && (!bp || !ks))) continue;
+            if ((k & 1023) == 1023 && soma_cancel_requested()) continue; /* Ctrl-C: the rest are skipped */
             soma_rng r;
             soma_rng_seed(&r, seed, (uint64_t)k + 1);
             soma_rng_permutation(&r, perm, n);
@@ -555,6 +556,7 @@ soma_status soma_rsa_permtest(const double *a, const double *b, int n, soma_rsa_
     }
     soma_free(fa), soma_free(bsq), soma_free(ka), soma_free(kbsq);
     if (failed) return soma_error(SOMA_ERR_NOMEM, "rsa_permtest: out of memory for the per-thread scratch");
+    if (soma_cancel_requested()) return soma_error(SOMA_ERR_CANCELLED, "rsa_permtest: cancelled");
     *value = obs;
     *p = (1.0 + (double)count) / (1.0 + (double)n_perm);
     return SOMA_OK;

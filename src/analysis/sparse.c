@@ -252,6 +252,10 @@ soma_status soma_dict_learn(const float *X, int n, int d, const soma_dict_opts *
     if (progress) soma_progress_begin(progress, "dict", o->steps);
     double last_mse = NAN, last_l0 = NAN;
     for (int s = 0; s < o->steps; s++) {
+        if (soma_cancel_requested()) {
+            st = soma_error(SOMA_ERR_CANCELLED, "%s: cancelled at step %d of %d", what, s, o->steps);
+            goto out;
+        }
         for (int i = 0; i < b; i++) {
             uint64_t row = soma_rng_below(&r, (uint64_t)n);
             memcpy(Xb + (size_t)i * d, X + (size_t)row * d, sizeof(float) * (size_t)d);

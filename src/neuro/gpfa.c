@@ -172,6 +172,10 @@ soma_status soma__gpfa_fit(soma_latent *m, const soma_counts *data) {
     for (int j = 0; j < p; j++) var[j] = fmax(1e-3 * (Syy[j] / n - (Sy[j] / n) * (Sy[j] / n)), 1e-9);
     for (int it = 0;; it++) {
         double ll;
+        if (soma_cancel_requested()) {
+            st = soma_error(SOMA_ERR_CANCELLED, "gpfa: fit cancelled at EM iteration %d", it);
+            goto done;
+        }
         if ((st = estep(m, Y, K, T, Mu, Pinv, Kinv, U, Ys, &ll)) != SOMA_OK) goto done;
         m->ll[m->n_ll++] = ll;
         if (it == max_iter) break;

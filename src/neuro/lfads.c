@@ -391,7 +391,14 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
             const float kl_w = ramp_(m->o.kl_weight, m->o.kl_warmup, m->steps);
             const float l2_w = ramp_(m->o.l2_gen, m->o.l2_warmup, m->steps);
             double l;
-            SOMA_TRY(soma_lfads_batch_loss(m, m->ybuf, kb, 1, soma_rng_u64(&r), kl_w, l2_w, 1, &l, NULL, NULL, NULL));
+            soma_status st = soma_cancel_requested()
+                                 ? soma_error(SOMA_ERR_CANCELLED, "lfads: fit cancelled at epoch %d", ep + 1)
+                                 : soma_lfads_batch_loss(m, m->ybuf, kb, 1, soma_rng_u64(&r), kl_w, l2_w, 1, &l, NULL,
+                                                         NULL, NULL);
+            if (st != SOMA_OK) {
+                soma_free(order);
+                return st;
+            }
             adam_(m, lr);
             tot += l;
             nb++;
@@ -405,8 +412,12 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
                 for (int k = 0; k < kb; k++)
                     memcpy(m->ybuf + k * row, c->x + (size_t)order[n_train + b0 + k] * row, row * sizeof(float));
                 double l;
-                SOMA_TRY(soma_lfads_batch_loss(m, m->ybuf, kb, 0, 0, m->o.kl_weight, m->o.l2_gen, 0, &l, NULL, NULL,
-                                               NULL));
+                soma_status st = soma_lfads_batch_loss(m, m->ybuf, kb, 0, 0, m->o.kl_weight, m->o.l2_gen, 0, &l, NULL,
+                                                       NULL, NULL);
+                if (st != SOMA_OK) {
+                    soma_free(order);
+                    return st;
+                }
                 s += l * kb;
             }
             vl = s / n_valid;

@@ -147,6 +147,8 @@ soma_status soma_wm_train(soma_wm *m, int steps, float *loss) {
     double tail = 0.0;
     int n_tail = 0, from = steps - (steps + 9) / 10;
     for (int k = 0; k < steps; k++) {
+        if (soma_cancel_requested())
+            return soma_error(SOMA_ERR_CANCELLED, "world model: training cancelled at step %d of %d", k, steps);
         for (int b = 0; b < B; b++) {
             long i = (long)soma_rng_below(&m->rng, (uint64_t)m->size);
             const float *s = m->rs + i * D, *s2 = m->rs2 + i * D;

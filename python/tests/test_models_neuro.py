@@ -298,3 +298,74 @@ def test_vae_training_and_errors():
         v.train("x.npy")
     with pytest.raises(ValueError):
         v.sample(0)
+
+
+def test_cancel_flag_stops_training():
+    """The cancellation flag (set by Ctrl-C during a long call) stops LFADS after the epoch,
+    the NDT after the step (the run then continues to the same model as one never stopped)
+    and the VAE after the batch. The C calls are made directly: run_long clears the flag
+    before it starts."""
+    from soma._ffi import lib, check, ffi
+    x = _population(20, 10, 6, seed=10)
+    m = soma.LFADS(10, 4, 6, **dict(LFADS_SMALL, epochs=50))
+    _, c = soma.models._counts(x)
+    fm = soma.NDT(10, seed=2, **NDT_ARCH)
+    fm.add_session(6)
+    v = soma.VAE((6,), latent=2, enc_hidden="fc8,relu")
+    ds = soma.Dataset.from_arrays(x.reshape(-1, 6), np.zeros(200, np.int32))
+    d = ffi.new("soma_ndt_data *", {"counts": c, "session": 0})
+    o = ffi.new("soma_ndt_train_opts *", lib.soma_ndt_train_default())
+    o.steps, o.batch, o.eval_every = 20, 4, 5
+    last = ffi.new("soma_vae_loss *")
+    lib.soma_cancel_request()
+    try:
+        with pytest.raises(soma.Cancelled, match="1 of 50 epochs"):
+            check(lib.soma_lfads_fit(m._m, c))
+        with pytest.raises(soma.Cancelled, match="step 1"):
+            check(lib.soma_ndt_train(fm._m, d, 1, o, -1))
+        with pytest.raises(soma.Cancelled, match="epoch 1"):
+            check(lib.soma_vae_train(v._v, ds._p, 5, 50, last))
+    finally:
+        lib.soma_cancel_clear()
+    assert m.history["train_loss"].shape == (1,) and fm.step == 1
+    fm.train([x], steps=20, batch=4, eval_every=5)
+    whole = soma.NDT(10, seed=2, **NDT_ARCH)
+    whole.add_session(6)
+    whole.train([x], steps=20, batch=4, eval_every=5)
+    assert fm.step == 20 and np.array_equal(fm.params(), whole.params()) and np.array_equal(fm.params(0), whole.params(0))
+
+
+SIGINT_CHILD = r"""
+import numpy as np, soma
+r = np.random.default_rng(0)
+x = r.poisson(1.0, size=(200, 20, 30)).astype(np.float32)
+m = soma.LFADS(20, 30, epochs=100000, seed=1)
+soma.set_threads(1)
+print("ready", flush=True)
+try:
+    m.fit(x)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("interrupted after %d epochs" % len(m.history["train_loss"]), flush=True)
+    m2 = soma.LFADS(20, 30, epochs=1, seed=1).fit(x[:4])     # the flag was cleared
+    print("again %d" % len(m2.history["train_loss"]), flush=True)
+"""
+
+
+def test_sigint_stops_lfads_fit():
+    import signal
+    import sys
+    import time
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.Popen([sys.executable, "-c", SIGINT_CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(1.0)  # inside the fit (100000 epochs would take hours)
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise AssertionError("the fit did not stop within 30 s of SIGINT")
+    assert p.returncode == 0, (out, err)
+    assert "interrupted after" in out and "again 1" in out and "finished" not in out, (out, err)

@@ -50,8 +50,18 @@ def test_lfads_cosmooth_equal_to_cli(tmp_path, soma_cli):
     # a latent model by the same route: FA, 20 EM iterations
     soma_cli("neuro", "fit", "--model", "fa", "--data", tmp_path / "x.npy", "--iters", 20, "--seed", 3,
              "--threads", 1, "--quiet", "-o", tmp_path / "fa")
+    z = np.random.default_rng(7).normal(size=(30, 20, 2)).astype(np.float32)
+    z[:, :, 0] += x[:, :, :4].mean(axis=2)  # partly predictable from the counts
+    np.save(tmp_path / "z.npy", z)
+    soma_cli("neuro", "fit", "--model", "fa", "--data", tmp_path / "x.npy", "--iters", 20, "--seed", 3,
+             "--true-latents", tmp_path / "z.npy", "--threads", 1, "--quiet", "-o", tmp_path / "faz")
+    faz = soma.cosmooth(x, "fa", seed=3, max_iter=20, true_latents=z)
+    jz = json.loads((tmp_path / "faz" / "metrics.json").read_text())
+    assert np.isfinite(faz["latent_r2"]) and faz["latent_r2"] == pytest.approx(jz["latent_r2"], rel=1e-12)
+    with pytest.raises(ValueError, match="shape"):
+        soma.cosmooth(x, "fa", true_latents=z[:, :10])
     fa = soma.cosmooth(x, "fa", seed=3, max_iter=20)
-    assert "model" not in fa
+    assert "model" not in fa and np.isnan(fa["latent_r2"])
     assert np.array_equal(fa["rates"], np.load(tmp_path / "fa" / "rates.npy"))
     assert np.array_equal(fa["latents"], np.load(tmp_path / "fa" / "latents.npy"))
     # masks instead of shares: the same split gives the same result
@@ -254,6 +264,11 @@ def test_vae_equal_to_c(tmp_path):
     mu, lv = v.encode(x)
     assert np.array_equal(mu, np.load(tmp_path / "mu.npy")) and np.array_equal(lv, np.load(tmp_path / "lv.npy"))
     assert np.array_equal(v.sample(4), np.load(tmp_path / "s.npy"))
+    # 2 threads: the same bits
+    soma.set_threads(2)
+    v2 = soma.VAE((10,), latent=3, enc_hidden="fc16,tanh", dec_hidden="fc12,relu", beta=0.5, seed=7, lr=3e-3)
+    assert v2.train(x, epochs=3, batch=16)["loss"] == last["loss"]
+    assert np.array_equal(v2.encode(x)[0], mu)
 
 
 def test_vae_training_and_errors():

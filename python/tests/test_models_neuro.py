@@ -194,6 +194,16 @@ def test_ndt_adapt_eval_anomaly_forecast_and_errors():
     _, lr = fm.infer(s0, a, mask=masked)
     assert np.allclose(np.exp(lr[:, -3:]), rates, rtol=1e-4)
 
+    # subjects: a token each, learned with the trunk
+    sub = soma.NDT(10, subjects=2, seed=4, **NDT_ARCH)
+    assert sub.add_session(9, subject=1) == 0 and sub.add_session(6, subject=0) == 1
+    tok = sub.params("subjects")
+    assert tok.shape == (2 * 16,)
+    sub.train([a, b], steps=4, batch=6, mix=2, eval_every=2)
+    assert not np.array_equal(sub.params("subjects"), tok) and fm.params("subjects").size == 0
+    with pytest.raises(soma.ArgumentError):
+        sub.add_session(5, subject=2)
+
     with pytest.raises(ValueError, match="unknown"):
         fm.eval(5, a)
     with pytest.raises(ValueError, match="shape"):

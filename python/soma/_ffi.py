@@ -299,6 +299,99 @@ soma_status soma_exp_run(const soma_experiment *e, int argc, const char *const *
 char *cJSON_PrintUnformatted(const cJSON *item);
 void cJSON_Delete(cJSON *item);
 void cJSON_free(void *object);
+
+/* neuro models (LFADS, NDT) and VAE */
+typedef struct soma_cosmooth {
+    int kind; double co_bps; double latent_r2; double fit_s; int n_test, n_bins, n_units, n_latents;
+    int *test_idx; float *z; float *rates;
+} soma_cosmooth;
+soma_status soma_neuro_cosmooth(const soma_counts *data, const unsigned char *heldout,
+                                const unsigned char *test, const float *true_latents, int n_true,
+                                const soma_latent_opts *o, soma_cosmooth *out);
+void soma_cosmooth_free(soma_cosmooth *r);
+soma_status soma_neuro_split(int n_units, int n_trials, double heldout_frac, double test_frac,
+                             uint64_t seed, unsigned char *heldout, unsigned char *test);
+typedef struct soma_lfads_opts {
+    int enc_dim, gen_dim, factors; int epochs, batch; float lr; float cd_rate;
+    float kl_weight, l2_gen; int kl_warmup, l2_warmup; float valid_frac; float clip; float logvar0;
+    float lr_end; int glm_readout; uint64_t seed;
+} soma_lfads_opts;
+soma_lfads_opts soma_lfads_opts_default(void);
+typedef struct soma_lfads soma_lfads;
+soma_status soma_lfads_new(soma_lfads **out, int n_bins, int n_in, int n_out, const soma_lfads_opts *o);
+void soma_lfads_free(soma_lfads *m);
+soma_status soma_lfads_fit(soma_lfads *m, const soma_counts *c);
+typedef struct soma_lfads_history {
+    int n_epochs, best_epoch; const float *train_loss, *valid_loss;
+} soma_lfads_history;
+soma_lfads_history soma_lfads_get_history(const soma_lfads *m);
+soma_status soma_lfads_infer(soma_lfads *m, const float *x, int K, float *factors, float *rates);
+soma_status soma_lfads_batch_loss(soma_lfads *m, const float *y, int K, int train, uint64_t noise_seed,
+                                  float kl_w, float l2_w, int grad, double *loss, double *parts,
+                                  float *logrates, uint8_t *mask);
+soma_status soma_lfads_cosmooth(const soma_counts *data, const unsigned char *heldout,
+                                const unsigned char *test, const float *true_latents, int n_true,
+                                const soma_lfads_opts *o, soma_cosmooth *out, soma_lfads **model);
+float *soma_lfads_params(soma_lfads *m, size_t *n);
+int soma_lfads_n_tensors(const soma_lfads *m);
+const char *soma_lfads_tensor(const soma_lfads *m, int i, size_t *offset, size_t *n);
+typedef struct soma_ndt_arch {
+    int n_bins; int d_model; int n_layers; int n_heads; int subjects; uint64_t seed; float dropout;
+} soma_ndt_arch;
+soma_ndt_arch soma_ndt_arch_default(void);
+typedef struct soma_ndt_train_opts {
+    long steps; int batch; int mix; float mask_ratio; int mask; int forecast_bins;
+    float forecast_share; float lr, lr_min; long warmup; float weight_decay; float clip;
+    int train_trunk; float valid_frac; long eval_every; long ckpt_every; const char *ckpt_path;
+    int progress; uint64_t seed;
+} soma_ndt_train_opts;
+soma_ndt_train_opts soma_ndt_train_default(void);
+typedef struct soma_ndt_data { const soma_counts *counts; int session; const uint8_t *heldout; } soma_ndt_data;
+typedef struct soma_ndt soma_ndt;
+soma_status soma_ndt_new(soma_ndt **out, const soma_ndt_arch *a);
+void soma_ndt_free(soma_ndt *m);
+soma_ndt_arch soma_ndt_get_arch(const soma_ndt *m);
+soma_status soma_ndt_add_session(soma_ndt *m, int n_units, int subject, int *session);
+int soma_ndt_n_sessions(const soma_ndt *m);
+int soma_ndt_session_units(const soma_ndt *m, int session);
+size_t soma_ndt_n_params(const soma_ndt *m, int session);
+soma_status soma_ndt_train(soma_ndt *m, const soma_ndt_data *d, int n, const soma_ndt_train_opts *o,
+                           long until_step);
+void soma_ndt_reset_run(soma_ndt *m);
+long soma_ndt_step(const soma_ndt *m);
+soma_ndt_train_opts soma_ndt_get_train_opts(const soma_ndt *m);
+typedef struct soma_ndt_history {
+    int n_evals; const long *step; const float *train_nll, *valid_nll, *valid_bps; double train_seconds;
+} soma_ndt_history;
+soma_ndt_history soma_ndt_get_history(const soma_ndt *m);
+soma_status soma_ndt_save(soma_ndt *m, const char *path);
+soma_status soma_ndt_load(soma_ndt **out, const char *path);
+soma_status soma_ndt_infer(soma_ndt *m, int session, const float *x, int K, const uint8_t *mask,
+                           float *latents, float *logrates);
+float *soma_ndt_params(soma_ndt *m, int session, size_t *n);
+soma_status soma_ndt_eval(soma_ndt *m, const soma_ndt_data *d, float ratio, int kind, int n_draws,
+                          uint64_t seed, double *nll, double *bps);
+soma_status soma_ndt_anomaly(soma_ndt *m, const soma_ndt_data *d, float ratio, int kind, int n_draws,
+                             uint64_t seed, float *score);
+soma_status soma_ndt_forecast(soma_ndt *m, int session, const soma_counts *c, int f, float *rates);
+soma_status soma_vae_lik_parse(const char *name, int *k);
+typedef struct soma_vae_opts {
+    int latent; const char *enc_hidden; const char *dec_hidden; int lik; int learn_var;
+    float gauss_logvar; float beta; long warmup; soma_optim_config optim; float lr; int max_batch;
+    uint64_t seed;
+} soma_vae_opts;
+soma_vae_opts soma_vae_opts_default(void);
+typedef struct soma_vae_loss { double loss; double rec; double kl; double beta; } soma_vae_loss;
+typedef struct soma_vae soma_vae;
+soma_status soma_vae_new(soma_vae **out, const soma_vae_opts *o, soma_shape in);
+void soma_vae_free(soma_vae *v);
+soma_status soma_vae_grad(soma_vae *v, const float *x, int n, const float *eps, soma_vae_loss *parts);
+soma_status soma_vae_train(soma_vae *v, const soma_dataset *d, int epochs, int batch, soma_vae_loss *last);
+soma_status soma_vae_encode(soma_vae *v, const float *x, int n, float *mu, float *lv);
+soma_status soma_vae_decode(soma_vae *v, const float *z, int n, float *out);
+soma_status soma_vae_sample(soma_vae *v, int n, float *out);
+int soma_vae_latent(const soma_vae *v);
+size_t soma_vae_dim(const soma_vae *v);
 """
 
 # Structs declared in full (allocated or passed by value from Python): test_layout checks them.
@@ -309,6 +402,8 @@ FULL_STRUCTS = [
     "soma_sparse_opts", "soma_dict_opts", "soma_spikes", "soma_snn_json_monitor",
     "soma_snn_json_info", "soma_dataset", "soma_opt", "soma_grid_config", "soma_tab_config",
     "soma_counts", "soma_series", "soma_recording", "soma_bin_opts", "soma_latent_opts",
+    "soma_cosmooth", "soma_lfads_opts", "soma_lfads_history", "soma_ndt_arch", "soma_ndt_train_opts",
+    "soma_ndt_data", "soma_ndt_history", "soma_vae_opts", "soma_vae_loss",
 ]
 # Declared as a prefix (read through pointers the library returns): offsets checked only.
 PREFIX_STRUCTS = ["soma_layer", "soma_param", "soma_experiment", "soma_env"]

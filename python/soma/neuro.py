@@ -1,6 +1,7 @@
 """Neural recordings and latent-variable models (include/soma/neuro.h): NWB files and spike
-tables, binning, and PCA / FA / GPFA / Poisson-VAE latents. LFADS, the NDT foundation model
-and co-smoothing run through the CLI (`soma neuro fit`, `soma fm`) and the experiments."""
+tables, binning, and PCA / FA / GPFA / Poisson-VAE latents. LFADS, co-smoothing and the NDT
+foundation model are in soma.models (soma.LFADS, soma.cosmooth, soma.NDT), as `soma neuro fit`
+and `soma fm` run them."""
 
 import numpy as np
 

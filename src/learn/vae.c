@@ -314,6 +314,8 @@ soma_status soma_vae_train(soma_vae *v, const soma_dataset *d, int epochs, int b
             acc.rec += p.rec * m;
             acc.kl += p.kl * m;
             acc.beta = p.beta;
+            if (soma_cancel_requested()) /* Ctrl-C from Python: once per batch */
+                st = soma_error(SOMA_ERR_CANCELLED, "vae: training cancelled in epoch %d", e + 1);
         }
     }
     if (st == SOMA_OK && last) {

@@ -378,7 +378,8 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
     m->best_epoch = 0;
     m->n_hist = 0;
     const size_t row = (size_t)T * N;
-    for (int ep = 0; ep < m->o.epochs; ep++) {
+    int cancelled = 0;
+    for (int ep = 0; ep < m->o.epochs && !cancelled; ep++) {
         /* cosine decay from lr (first epoch) to lr * lr_end (last epoch) */
         const double ph = m->o.epochs > 1 ? (double)ep / (m->o.epochs - 1) : 0.0, pi = 3.14159265358979323846;
         const float lr = (float)(m->o.lr * (m->o.lr_end + (1.0 - m->o.lr_end) * 0.5 * (1.0 + cos(pi * ph))));
@@ -429,10 +430,13 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
         }
         m->h_valid[ep] = (float)vl;
         m->n_hist = ep + 1;
+        cancelled = soma_cancel_requested(); /* Ctrl-C from Python: once per epoch */
     }
     if (n_valid > 0 && m->n_hist > 0) memcpy(m->p, m->best, np * sizeof(float));
     else m->best_epoch = m->n_hist - 1;
     soma_free(order);
+    if (cancelled)
+        return soma_error(SOMA_ERR_CANCELLED, "lfads: fit cancelled after %d of %d epochs", m->n_hist, m->o.epochs);
     return SOMA_OK;
 }
 

@@ -435,6 +435,8 @@ static soma_status train_(soma_ndt *m, const soma_ndt_data *d, int n, const soma
             st = soma_ndt_save(m, o->ckpt_path);
             t0 = soma_now();
         }
+        if (st == SOMA_OK && m->step < end && soma_cancel_requested()) /* Ctrl-C from Python: once per step */
+            st = soma_error(SOMA_ERR_CANCELLED, "ndt: training cancelled at step %ld (resumable)", m->step);
     }
     soma_progress_end(&pr);
     splits_free_(sp, n);

@@ -94,8 +94,11 @@ void soma__abort(const char *file, int line, const char *expr);
 // One process-wide flag (an atomic int) that long calls poll: the training loop once per batch
 // (soma_train), the spiking simulator every 256 steps (soma_snn_run), the experiment runner
 // before and after an experiment's run (soma_exp_run), LFADS once per epoch (soma_lfads_fit),
-// the NDT once per step (soma_ndt_train: the run stays resumable) and the VAE once per batch
-// (soma_vae_train). A call that sees it set stops and returns
+// the NDT once per step (soma_ndt_train: the run stays resumable), the VAE once per batch
+// (soma_vae_train), GPFA once per EM iteration, the world model once per step (soma_wm_train),
+// encoding models once per outer fold (soma_encode), RSA permutation tests every 1024
+// permutations (soma_rsa_permtest) and dictionary learning once per update (soma_dict_learn).
+// A call that sees it set stops and returns
 // SOMA_ERR_CANCELLED ("... cancelled"); what it was computing is left partly done (a network
 // half trained, a simulation stopped mid-way). The flag stays set until soma_cancel_clear(), so
 // every long call of the process stops: clear it before starting new work. Safe to call from any

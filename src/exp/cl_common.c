@@ -158,7 +158,15 @@ soma_status soma__cl_fmnist_stream(int permuted_tasks, soma_cl_scenario sc, cons
     soma_dataset *all = NULL, *tr = NULL, *val = NULL, *tr_n = NULL, *val_n = NULL;
     const soma_dataset *tru, *valu;
     soma_status st = soma_dataset_fmnist(dir, 1, &all);
-    if (st == SOMA_OK) st = soma_dataset_split(all, 1.0 / 6.0, 0x7a11dULL, &tr, &val);
+    /* the training file's last sixth (10,000 images) is the validation set, its first five sixths
+     * the training set: the test run (first n_train images) trains on the same images */
+    int *idx = NULL;
+    if (st == SOMA_OK && !(idx = soma_alloc((size_t)all->n, sizeof *idx))) st = SOMA_ERR_NOMEM;
+    const int n_fit = st == SOMA_OK ? all->n - all->n / 6 : 0;
+    for (int i = 0; st == SOMA_OK && i < all->n; i++) idx[i] = i;
+    if (st == SOMA_OK) st = soma_dataset_gather(all, idx, n_fit, "fashion-mnist (training part)", &tr);
+    if (st == SOMA_OK) st = soma_dataset_gather(all, idx + n_fit, all->n - n_fit, "fashion-mnist (validation part)", &val);
+    soma_free(idx);
     const int per = permuted_tasks > 0 ? 1 : 5; /* split: n a task of 2 of 10 classes */
     if (st == SOMA_OK) st = first_(tr, n_train > 0 ? n_train * per : 0, &tr_n, &tru);
     if (st == SOMA_OK) st = first_(val, n_test > 0 ? n_test * per : 0, &val_n, &valu);

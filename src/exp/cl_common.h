@@ -34,9 +34,9 @@ soma_status soma__cl_methods(const char *what, const char *list, int *on);
 
 /* A Fashion-MNIST stream: permuted_tasks > 0: "permuted-fmnist:T" (n_train / n_test the first
  * samples a task); else split-fmnist in scenario sc (n_train / n_test about that many a task;
- * 0: all). validate 1: the "test" sets are a held-out sixth of the training images (10000,
- * drawn with a fixed seed) and training uses the rest, so settings can be chosen without
- * touching the test set. seed: the permutations. */
+ * 0: all). validate 1: the "test" sets are the last sixth of the training file (10000 images,
+ * held out) and training uses the first five sixths, so settings can be chosen without touching
+ * the test set, on the training images the test run uses. seed: the permutations. */
 soma_status soma__cl_fmnist_stream(int permuted_tasks, soma_cl_scenario sc, const char *dir, int n_train, int n_test,
                                    uint64_t seed, int validate, soma_task_stream **out);
 

@@ -49,7 +49,7 @@ static const soma_opt opts_[] = {
     {"cls-capacity", SOMA_OPT_INT, "6000", 1, 100000000, NULL, "CLS: episodes the fast store keeps (reservoir)", 0},
     {"methods", SOMA_OPT_STR, "all", 0, 0, NULL, "methods to run, comma-separated, or all", 1},
     {"validate", SOMA_OPT_FLAG, NULL, 0, 0, NULL,
-     "evaluate on a held-out sixth of the training images instead of the test set (to choose settings)", 1},
+     "evaluate on the last sixth of the training images (held out) instead of the test set (to choose settings)", 1},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };

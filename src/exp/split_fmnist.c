@@ -34,7 +34,7 @@ static const soma_opt opts_[] = {
     {"gen-latent", SOMA_OPT_INT, "32", 1, 4096, NULL, "generative replay: the VAE's latent size", 0},
     {"gen-iters", SOMA_OPT_INT, "2", 1, 100, NULL, "generative replay: VAE steps a training step", 0},
     {"validate", SOMA_OPT_FLAG, NULL, 0, 0, NULL,
-     "evaluate on a held-out sixth of the training images instead of the test set (to choose settings)", 1},
+     "evaluate on the last sixth of the training images (held out) instead of the test set (to choose settings)", 1},
     {"fmnist-dir", SOMA_OPT_STR, NULL, 0, 0, NULL, "Fashion-MNIST folder", 0},
     {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };

@@ -305,10 +305,6 @@ soma_status soma_vae_train(soma_vae *v, const soma_dataset *d, int epochs, int b
             const int m = d->n - off < batch ? d->n - off : batch;
             soma_dataset_batch(d, perm + off, m, xb, NULL);
             soma_vae_loss p;
-            if (soma_cancel_requested()) {
-                st = soma_error(SOMA_ERR_CANCELLED, "vae: training cancelled at epoch %d", e + 1);
-                break;
-            }
             if ((st = soma_vae_step(v, xb, m, &p)) != SOMA_OK) break;
             acc.loss += p.loss * m;
             acc.rec += p.rec * m;

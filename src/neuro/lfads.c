@@ -392,10 +392,8 @@ static soma_status fit_(soma_lfads *m, const soma_counts *c) {
             const float kl_w = ramp_(m->o.kl_weight, m->o.kl_warmup, m->steps);
             const float l2_w = ramp_(m->o.l2_gen, m->o.l2_warmup, m->steps);
             double l;
-            soma_status st = soma_cancel_requested()
-                                 ? soma_error(SOMA_ERR_CANCELLED, "lfads: fit cancelled at epoch %d", ep + 1)
-                                 : soma_lfads_batch_loss(m, m->ybuf, kb, 1, soma_rng_u64(&r), kl_w, l2_w, 1, &l, NULL,
-                                                         NULL, NULL);
+            soma_status st = soma_lfads_batch_loss(m, m->ybuf, kb, 1, soma_rng_u64(&r), kl_w, l2_w, 1, &l, NULL, NULL,
+                                                   NULL);
             if (st != SOMA_OK) {
                 soma_free(order);
                 return st;

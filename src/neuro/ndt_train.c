@@ -393,10 +393,6 @@ static soma_status train_(soma_ndt *m, const soma_ndt_data *d, int n, const soma
     char line[160];
     double t0 = soma_now(), ema_nll = NAN, ema_bps = NAN;
     while (st == SOMA_OK && m->step < end) {
-        if (soma_cancel_requested()) { /* the run resumes from its last checkpoint */
-            st = soma_error(SOMA_ERR_CANCELLED, "ndt: training cancelled at step %ld", m->step);
-            break;
-        }
         const int ng = draw_batch_(m, d, n, sp, o);
         double sum;
         long cnt;

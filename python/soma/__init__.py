@@ -25,6 +25,7 @@ from .snn import SNN
 from .rl import Env, TabularAgent
 from .neuro import Recording, LatentModel
 from .exp import experiments, global_options, run
+from .learn import TaskStream, continual, cl_metrics, fisher
 
 __version__ = "0.1.0"
 
@@ -67,6 +68,7 @@ __all__ = [
     "participation_ratio", "cvpca", "sparse_code", "dict_learn", "SNN", "Env", "TabularAgent",
     "Recording", "LatentModel", "experiments",
     "global_options", "run",
+    "TaskStream", "continual", "cl_metrics", "fisher",
 ]
 
 if blas_core_advice() and not _os.environ.get("SOMA_QUIET_BLAS_ADVICE"):

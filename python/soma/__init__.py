@@ -26,6 +26,9 @@ from .rl import Env, TabularAgent
 from .neuro import Recording, LatentModel
 from .exp import experiments, global_options, run
 from .learn import TaskStream, continual, cl_metrics, fisher
+from .rl import DQN, WorldModel, TDModel, sr_closed_form, sr_policy_T
+from .nn import Hopfield
+from .plot import Figure
 
 __version__ = "0.1.0"
 
@@ -68,7 +71,8 @@ __all__ = [
     "participation_ratio", "cvpca", "sparse_code", "dict_learn", "SNN", "Env", "TabularAgent",
     "Recording", "LatentModel", "experiments",
     "global_options", "run",
-    "TaskStream", "continual", "cl_metrics", "fisher",
+    "TaskStream", "continual", "cl_metrics", "fisher", "DQN", "WorldModel", "TDModel",
+    "sr_closed_form", "sr_policy_T", "Hopfield", "Figure",
 ]
 
 if blas_core_advice() and not _os.environ.get("SOMA_QUIET_BLAS_ADVICE"):

@@ -330,3 +330,80 @@ class Net:
             m = min(b, n - s)
             check(lib.soma_rule_predict(rule, self._p, px + s * per_in, m, positions, pp + s * positions))
         return pred[:, 0] if positions == 1 else pred
+
+
+class Hopfield:
+    """A classical Hopfield network of n +-1 units (soma_hopfield): Hebbian storage
+    W = 1/N sum xi xi^T (zero diagonal), energy E(s) = -1/2 s^T W s, synchronous (one GEMM a
+    step over the batch) or asynchronous (random unit order a sweep) updates.
+
+        h = soma.Hopfield(100)
+        h.store(patterns)                     # [P, 100] of +-1
+        s, steps = h.update(cues, mode="async", seed=1)
+        e = h.energy(s)"""
+
+    def __init__(self, n):
+        n = _pos_int(n, "n")
+        out = ffi.new("soma_hopfield **")
+        check(lib.soma_hopfield_new(out, n))
+        self._p = ffi.gc(out[0], lib.soma_hopfield_free)
+        self.n = n
+
+    def _states(self, s, name):
+        s, ps = as_array(s, np.float32, name, ndim=(1, 2))
+        if s.shape[-1] != self.n:
+            raise ValueError(f"{name}: {s.shape[-1]} units; the network has {self.n}")
+        if not np.all(np.abs(s) == 1):
+            raise ValueError(f"{name}: every entry must be +1 or -1")
+        return s, ps
+
+    def store(self, patterns):
+        """Adds patterns [p, n] (or one [n]) of +-1 to the memory (Hebb's rule)."""
+        x, px = self._states(patterns, "patterns")
+        b = 1 if x.ndim == 1 else x.shape[0]
+        check(lib.soma_hopfield_store(self._p, px, b, self.n))
+
+    def clear(self):
+        """Forgets every pattern (W = 0)."""
+        lib.soma_hopfield_clear(self._p)
+
+    @property
+    def n_patterns(self):
+        """Patterns stored so far."""
+        return lib.soma_hopfield_patterns(self._p)
+
+    @property
+    def weights(self):
+        """W [n, n] (float32 copy; symmetric, zero diagonal)."""
+        return copy_out(lib.soma_hopfield_weights(self._p), self.n * self.n, np.float32).reshape(self.n, self.n)
+
+    def energy(self, s):
+        """E(s) = -1/2 s^T W s of states s [b, n] (float32 [b]) or of one state [n] (a float)."""
+        s, ps = self._states(s, "s")
+        b = 1 if s.ndim == 1 else s.shape[0]
+        e = np.empty(b, np.float32)
+        check(lib.soma_hopfield_energy(self._p, ps, b, self.n, ffi.cast("float *", ffi.from_buffer(e))))
+        return float(e[0]) if s.ndim == 1 else e
+
+    def update(self, s, mode="sync", max_steps=100, seed=1):
+        """Runs states s [b, n] (or one [n]; +-1) to a fixed point: mode "sync" (every unit at
+        once, s <- sign(s W), ties kept; stops at a fixed point or a 2-cycle, or after max_steps)
+        or "async" (sweeps over the units in a random order drawn from (seed, state index) until
+        a sweep flips nothing, at most max_steps sweeps). Returns (new states, a copy; steps
+        int32 [b]): sync: the last step that changed the state (0: already fixed, -1: a 2-cycle,
+        max_steps + 1: still moving); async: the sweeps run."""
+        if mode not in ("sync", "async"):
+            raise ValueError(f"mode: {mode!r} is not one of sync, async")
+        x, _ = self._states(s, "s")
+        one = x.ndim == 1
+        x = np.array(x, dtype=np.float32, order="C", copy=True).reshape(-1, self.n)
+        b = x.shape[0]
+        steps = np.zeros(b, np.int32)
+        px = ffi.cast("float *", ffi.from_buffer(x))
+        pst = ffi.cast("int *", ffi.from_buffer(steps))
+        max_steps = _pos_int(max_steps, "max_steps")
+        if mode == "sync":
+            run_long(lib.soma_hopfield_update_sync, self._p, px, b, self.n, max_steps, pst)
+        else:
+            run_long(lib.soma_hopfield_update_async, self._p, px, b, self.n, max_steps, _seed(seed), pst)
+        return (x[0], steps[:1]) if one else (x, steps)

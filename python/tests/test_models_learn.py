@@ -130,7 +130,7 @@ METHODS = [
 def test_continual_every_method_equals_cli(tmp_path, soma_cli):
     r = np.random.default_rng(0)
     x, y, t = _tasks_data(r, 300)
-    xt, yt, tt = _tasks_data(r, 90)
+    xt, yt, tt = _tasks_data(r, 900)  # 300 a task: the accuracies are a fine fingerprint
     files = {}
     for nm, a in zip(("x", "y", "t", "xt", "yt", "tt"), (x, y, t, xt, yt, tt)):
         files[nm] = tmp_path / f"{nm}.npy"

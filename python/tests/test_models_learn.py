@@ -169,6 +169,24 @@ def test_continual_every_method_equals_cli(tmp_path, soma_cli):
     assert np.array_equal(res["R"], np.array(j["R"], np.float32))
 
 
+def test_continual_stops_on_cancel():
+    """A cancellation request (what Ctrl-C sends) stops soma_cl_run inside a task: run_long
+    raises KeyboardInterrupt, and the next call runs normally."""
+    import threading
+    from soma._ffi import lib
+    r = np.random.default_rng(8)
+    x, y, t = _tasks_data(r, 300)
+    s = soma.TaskStream.from_arrays(x, y, t, test=(x, y, t))
+    timer = threading.Timer(0.3, lib.soma_cancel_request)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            soma.continual(soma.Net("fc16,relu,fc6", (12,)), s, method="ewc", epochs=20000, batch=8)
+    finally:
+        timer.cancel()
+    assert soma.continual(soma.Net("fc6", (12,)), s, epochs=1)["R"].shape == (3, 3)
+
+
 def test_fisher_against_numpy():
     r = np.random.default_rng(1)
     x = r.normal(size=(24, 5)).astype(np.float32)

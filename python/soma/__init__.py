@@ -26,7 +26,7 @@ from .rl import Env, TabularAgent
 from .neuro import Recording, LatentModel
 from .exp import experiments, global_options, run
 from .learn import TaskStream, continual, cl_metrics, fisher
-from .rl import DQN, WorldModel, TDModel, sr_closed_form, sr_policy_T
+from .rl import DQN, WorldModel, Planner, TDModel, sr_closed_form, sr_policy_T
 from .nn import Hopfield
 from .plot import Figure
 
@@ -71,7 +71,7 @@ __all__ = [
     "participation_ratio", "cvpca", "sparse_code", "dict_learn", "SNN", "Env", "TabularAgent",
     "Recording", "LatentModel", "experiments",
     "global_options", "run",
-    "TaskStream", "continual", "cl_metrics", "fisher", "DQN", "WorldModel", "TDModel",
+    "TaskStream", "continual", "cl_metrics", "fisher", "DQN", "WorldModel", "Planner", "TDModel",
     "sr_closed_form", "sr_policy_T", "Hopfield", "Figure",
 ]
 

@@ -385,6 +385,21 @@ long soma_wm_size(const soma_wm *m);
 soma_status soma_wm_train(soma_wm *m, int steps, float *loss);
 soma_status soma_wm_predict(soma_wm *m, float *s2, unsigned char *term, const float *s,
                             const int *a, int n);
+typedef soma_status (*soma_mpc_model_fn)(void *ctx, float *s2, unsigned char *term,
+                                         const float *s, const int *a, int n);
+soma_status soma_wm_model(void *ctx, float *s2, unsigned char *term, const float *s,
+                          const int *a, int n);
+typedef struct soma_mpc_config {
+    int kind; int horizon; int candidates; int iters; int elites; float smoothing; uint64_t seed;
+    const float *tie_bounds;
+} soma_mpc_config;
+typedef struct soma_mpc soma_mpc;
+soma_mpc_config soma_mpc_defaults(int kind);
+soma_status soma_mpc_new(soma_mpc **out, const soma_mpc_config *cfg, int obs_dim, int n_actions,
+                         soma_mpc_model_fn model, void *ctx);
+void soma_mpc_free(soma_mpc *p);
+void soma_mpc_reset(soma_mpc *p);
+soma_status soma_mpc_act(soma_mpc *p, const float *obs, int *action, double *value);
 
 typedef struct soma_conditioning_config {
     int n_steps; int cs_onset; int cs_jitter; int cs_duration; int isi; double reward; double p_reward;
@@ -457,7 +472,7 @@ FULL_STRUCTS = [
     "soma_counts", "soma_series", "soma_recording", "soma_bin_opts", "soma_latent_opts",
     # continual learning, deep RL, TD/SR
     "soma_task_stream", "soma_stream_opts", "soma_cl_metrics", "soma_cl_opts", "soma_cl_result",
-    "soma_dqn_config", "soma_wm_config", "soma_conditioning_config", "soma_trial_info",
+    "soma_dqn_config", "soma_wm_config", "soma_mpc_config", "soma_conditioning_config", "soma_trial_info",
     "soma_td_config", "soma_stimrep_config",
 ]
 # Declared as a prefix (read through pointers the library returns): offsets checked only.

@@ -1,4 +1,5 @@
-"""Networks: soma.Net over soma_net (include/soma/nn.h) and the training loop (learn.h)."""
+"""Networks: soma.Net over soma_net (include/soma/nn.h) and the training loop (learn.h); classical
+Hopfield networks (soma.Hopfield, soma_hopfield_*)."""
 
 import os
 

@@ -383,6 +383,61 @@ class WorldModel:
         return s2, term.astype(bool)
 
 
+class Planner:
+    """Model-predictive control through a WorldModel (soma_mpc): from each observation it
+    simulates action sequences through the model and returns the first action of the best;
+    a sequence's return is the steps it survives under the model (at most horizon), plus,
+    with tie_bounds (obs_dim floats, 0: unbounded), its last state's margin to them.
+    kind "cem" (the cross-entropy method, warm-started from the previous step's plan) or
+    "random" (random shooting). Settings: horizon, candidates, iters, elites, smoothing, seed.
+
+        plan = soma.Planner(wm, "cem", horizon=20, tie_bounds=[2.4, 0, 0.2095, 0])
+        plan.reset()                         # at the start of an episode
+        a, value = plan.act(obs)"""
+
+    def __init__(self, model, kind="cem", tie_bounds=None, **settings):
+        if not isinstance(model, WorldModel):
+            raise TypeError("model: want a soma.WorldModel")
+        kinds = ("random", "cem")
+        if kind not in kinds:
+            raise ValueError(f"kind: {kind!r} is not one of {', '.join(kinds)}")
+        cfg = ffi.new("soma_mpc_config *", lib.soma_mpc_defaults(kinds.index(kind)))
+        _settings(cfg, settings, ("horizon", "candidates", "iters", "elites", "seed"), ("smoothing",), "Planner")
+        keep = None
+        if tie_bounds is not None:
+            keep, cfg.tie_bounds = as_array(tie_bounds, np.float32, "tie_bounds", shape=(model.obs_dim,))
+        out = ffi.new("soma_mpc **")
+        check(lib.soma_mpc_new(out, cfg, model.obs_dim, model.n_actions, lib.soma_wm_model, model._p))
+        del keep  # copied by soma_mpc_new
+        self._model = model  # the planner borrows the model: keep it alive
+        self._p = ffi.gc(out[0], lib.soma_mpc_free)
+        self._a = ffi.new("int *")
+        self._v = ffi.new("double *")
+
+    def reset(self):
+        """Forgets the warm start (call at the start of an episode)."""
+        lib.soma_mpc_reset(self._p)
+
+    def act(self, obs):
+        """Plans from obs: (the first action of the best sequence, its return under the model)."""
+        obs, po = _obs(obs, self._model.obs_dim)
+        check(lib.soma_mpc_act(self._p, po, self._a, self._v))
+        return self._a[0], self._v[0]
+
+    def run_episode(self, env, max_steps=500):
+        """One episode on env with planned actions (no learning): (steps, undiscounted return)."""
+        if not isinstance(env, Env):
+            raise TypeError("env: want a soma.Env")
+        self.reset()
+        obs, steps, ret = env.reset(), 0, 0.0
+        while steps < max_steps:
+            obs, r, done = env.step(self.act(obs)[0])
+            steps, ret = steps + 1, ret + r
+            if done:
+                break
+        return steps, ret
+
+
 class TDModel:
     """Linear TD(lambda) value prediction (soma_td), the temporal-difference model of dopamine
     (Schultz, Dayan & Montague 1997), on a stimulus representation (soma_stimrep): "csc" (a

@@ -271,6 +271,24 @@ def test_continual_bad_arguments():
         soma.cl_metrics(np.zeros((2, 3)), np.zeros(2))
 
 
+def test_fashion_mnist_stream_equals_cli(soma_cli):
+    if not os.path.exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"):
+        if os.environ.get("SOMA_REQUIRE_FMNIST") == "1":
+            pytest.fail("Fashion-MNIST is missing and SOMA_REQUIRE_FMNIST=1 (scripts/deps.sh installs it)")
+        pytest.skip("*** Fashion-MNIST is missing (dataset-fashion-mnist) ***")
+    s = soma.TaskStream.load("split-fmnist:task", n_train=100, n_test=100)
+    assert (s.n_tasks, s.n_outputs, s.scenario, s.input_shape) == (5, 10, "task", (1, 28, 28))
+    x4, y4 = s.task(4, test=True)
+    assert x4.shape[1:] == (1, 28, 28) and set(np.unique(y4)) == {8, 9}
+    res = soma.continual(soma.Net("fc32,relu,fc10", s.input_shape, seed=2), s, method="online_ewc",
+                         epochs=1, batch=32)
+    j = json.loads(soma_cli("continual", "--stream", "split-fmnist:task", "--n-train", 100, "--n-test", 100,
+                            "--method", "online_ewc", "--net", "fc32,relu,fc10", "--batch", 32, "--seed", 2,
+                            "--threads", 1, "--quiet").stdout)
+    assert np.array_equal(res["R"], np.array(j["R"], np.float32))
+    assert res["acc"] > 0.6                                # two classes a task, the task known
+
+
 def test_split_and_permuted_streams():
     r = np.random.default_rng(3)
     x = r.uniform(0, 1, (80, 6)).astype(np.float32)
@@ -365,6 +383,23 @@ def test_world_model_learns_cartpole():
     assert err1 < err0 and pred1.shape == (200, 4) and term.dtype == bool
     far, t2 = wm.predict(np.array([[3.0, 0, 0, 0], [0, 0, 0, 0]], np.float32), [0, 1])
     assert t2.tolist() == [True, False]                     # the bound on the cart position
+    # planning through the learned model keeps the pole up far longer than random actions
+    rand = []
+    for _ in range(5):
+        env.reset()
+        steps, done = 0, 0
+        while not done:
+            done, steps = env.step(int(r.integers(0, 2)))[2], steps + 1
+        rand.append(steps)
+    plan = soma.Planner(wm, "cem", horizon=15, candidates=64, tie_bounds=[2.4, 0, 0.2095, 0], seed=1)
+    planned = [plan.run_episode(env, max_steps=200)[0] for _ in range(3)]
+    assert np.mean(planned) > max(40, 2 * np.mean(rand)), (planned, rand)
+    a, v = plan.act(S[0])
+    assert a in (0, 1) and 0 <= v <= 16
+    with pytest.raises(ValueError):
+        soma.Planner(wm, "mcts")
+    with pytest.raises(soma.ArgumentError):
+        soma.Planner(wm, "cem", horizon=0)
     with pytest.raises(ValueError):
         wm.predict(S[:2], [0, 2])
     with pytest.raises(ValueError):

@@ -27,7 +27,7 @@ from .neuro import Recording, LatentModel
 from .exp import experiments, global_options, run
 from .learn import TaskStream, continual, cl_metrics, fisher
 from .rl import DQN, WorldModel, Planner, TDModel, sr_closed_form, sr_policy_T
-from .nn import Hopfield
+from .nn import Hopfield, ModernHopfield
 from .plot import Figure
 
 __version__ = "0.1.0"
@@ -72,7 +72,7 @@ __all__ = [
     "Recording", "LatentModel", "experiments",
     "global_options", "run",
     "TaskStream", "continual", "cl_metrics", "fisher", "DQN", "WorldModel", "Planner", "TDModel",
-    "sr_closed_form", "sr_policy_T", "Hopfield", "Figure",
+    "sr_closed_form", "sr_policy_T", "Hopfield", "ModernHopfield", "Figure",
 ]
 
 if blas_core_advice() and not _os.environ.get("SOMA_QUIET_BLAS_ADVICE"):

@@ -445,6 +445,20 @@ soma_status soma_hopfield_energy(soma_hopfield *h, const float *s, int b, int n,
 soma_status soma_hopfield_update_sync(soma_hopfield *h, float *s, int b, int n, int max_steps, int *steps);
 soma_status soma_hopfield_update_async(soma_hopfield *h, float *s, int b, int n, int max_sweeps,
                                        uint64_t seed, int *sweeps);
+typedef struct soma_mhn soma_mhn;
+soma_status soma_mhn_new(soma_mhn **out, const float *patterns, int m, int d, float beta);
+void soma_mhn_free(soma_mhn *h);
+soma_status soma_mhn_set_beta(soma_mhn *h, float beta);
+float soma_mhn_beta(const soma_mhn *h);
+int soma_mhn_count(const soma_mhn *h);
+int soma_mhn_dim(const soma_mhn *h);
+soma_status soma_mhn_retrieve(soma_mhn *h, float *out, const float *xi, int b, int d, int steps,
+                              float *probs);
+soma_status soma_mhn_energy(soma_mhn *h, const float *xi, int b, int d, float *e);
+int soma_mhn_kind_of(const float *p, int m, float *n_eff);
+const char *soma_mhn_kind_name(int k);
+soma_status soma_mhn_separation(soma_mhn *h, float *delta);
+double soma_mhn_separation_bound(const soma_mhn *h);
 
 typedef struct soma_fig soma_fig;
 soma_status soma_fig_new(soma_fig **out, int rows, int cols, int width, int height);

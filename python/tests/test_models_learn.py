@@ -521,6 +521,44 @@ def test_hopfield_against_numpy():
         soma.Hopfield(0)
 
 
+def test_modern_hopfield_against_numpy():
+    r = np.random.default_rng(9)
+    M, d, beta = 10, 16, 4.0
+    P = r.normal(size=(M, d)).astype(np.float32)
+    h = soma.ModernHopfield(P, beta=beta)
+    xi = P[:3] + 0.3 * r.normal(size=(3, d)).astype(np.float32)
+    out, p = h.retrieve(xi, probs=True)
+    z = beta * xi.astype(np.float64) @ P.T
+    sm = np.exp(z - z.max(1, keepdims=True))
+    sm /= sm.sum(1, keepdims=True)
+    np.testing.assert_allclose(p, sm, atol=1e-6)
+    np.testing.assert_allclose(out, sm @ P, atol=1e-5)         # one attention step
+    two = h.retrieve(xi, steps=2)
+    np.testing.assert_allclose(two, h.retrieve(h.retrieve(xi)), atol=1e-6)
+    P64 = P.astype(np.float64)
+
+    def energy(x):
+        zz = beta * P64 @ x
+        return (-(zz.max() + np.log(np.exp(zz - zz.max()).sum())) / beta + 0.5 * x @ x + np.log(M) / beta
+                + 0.5 * (P64 ** 2).sum(1).max())
+
+    e = h.energy(xi)
+    np.testing.assert_allclose(e, [energy(x) for x in xi.astype(np.float64)], rtol=1e-5)
+    assert np.all(h.energy(out) <= e + 1e-5)                     # the update never raises it
+    G = P64 @ P64.T
+    want = np.diag(G) - np.where(np.eye(M, dtype=bool), -np.inf, G).max(1)
+    np.testing.assert_allclose(h.separation(), want, rtol=1e-5, atol=1e-4)
+    assert h.kind(p[0])[0] == "single" and np.isfinite(h.separation_bound)
+    h.beta = 0.01
+    assert h.beta == pytest.approx(0.01) and h.kind(h.retrieve(xi[0], probs=True)[1])[0] == "global"
+    with pytest.raises(soma.ArgumentError):
+        h.beta = -1.0
+    with pytest.raises(ValueError):
+        h.retrieve(xi[:, :5])
+    with pytest.raises(ValueError):
+        soma.ModernHopfield.kind([0.5, 0.2])
+
+
 def test_figure_equals_c(c_prog, tmp_path):
     f = soma.Figure(1, 2, width=640, height=300, title="t")
     f.line(0, [0, 1, 4, 9], label="sq").labels(0, "a", "x", "y").hline(0, 2.5, "ref")

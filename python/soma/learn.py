@@ -325,6 +325,8 @@ def fisher(net, x, y, n=0, batch=1, kind="true", head=None, labels=None, seed=1)
     if kind not in kinds:
         raise ValueError(f"kind: {kind!r} is not one of {', '.join(kinds)}")
     ds = Dataset.from_arrays(x, y, "fisher")
+    if ds.shape != net.input_shape:
+        raise ValueError(f"x: samples of shape {ds.shape}; the net takes {net.input_shape}")
     n = _int(n, "n")
     if n < 0 or n > ds.n:
         raise ValueError(f"n: want 0..{ds.n} (0: all), got {n}")
@@ -335,9 +337,18 @@ def fisher(net, x, y, n=0, batch=1, kind="true", head=None, labels=None, seed=1)
         if not isinstance(head, (tuple, list)) or len(head) != 2:
             raise TypeError("head: want a pair (offset, count) or None")
         off, cnt = _int(head[0], "head offset"), _int(head[1], "head count")
+    K = int(np.prod(net.output_shape))
+    lo, hi = (off, off + cnt) if cnt > 0 and off >= 0 else (0, K)
     pl = ffi.NULL
     if labels is not None:
         labels, pl = as_array(labels, np.int32, "labels", shape=(used,))
+        check_labels = labels
+    else:
+        check_labels = ds.arrays()[1][:used] if kind == "empirical" else None
+    if check_labels is not None and check_labels.ndim == 1 and check_labels.size and (
+            check_labels.min() < lo or check_labels.max() >= hi):
+        raise ValueError(f"labels: want classes in [{lo}, {hi}) (the net's outputs or the head), got "
+                         f"{check_labels.min()}..{check_labels.max()}")
     rule_p, _ = net._make_rule("bp", "xent", net.seed)
     rng = ffi.new("soma_rng *")
     lib.soma_rng_seed(rng, _seed(seed), 0)

@@ -158,6 +158,13 @@ def test_continual_every_method_equals_cli(tmp_path, soma_cli):
         assert soma.cl_metrics(res["R"], res["b"]) == {k: res[k] for k in ("acc", "bwt", "fwt", "forgetting")}
         assert res["acc"] == pytest.approx(res["R"][-1].mean(), abs=1e-6)
         mems[method] = res["memory_bytes"]
+    # another rule and optimizer (feedback alignment's own draws from the seed, plain SGD)
+    res = soma.continual(soma.Net("fc16,relu,fc6", (12,), seed=3), s, method="si", rule="dfa", optim="sgd",
+                         epochs=2, batch=32, lr=1e-2)
+    j = json.loads(soma_cli("continual", "--stream", spec, "--method", "si", "--rule", "dfa", "--optim", "sgd",
+                            "--net", "fc16,relu,fc6", "--epochs", 2, "--batch", 32, "--lr", 0.01, "--seed", 3,
+                            "--threads", 1, "--quiet").stdout)
+    assert np.array_equal(res["R"], np.array(j["R"], np.float32))
     assert mems["finetune"] == 0 and mems["replay"] > 0 and mems["ewc"] > 0
     # without a test triple: the held-out split `soma continual --stream npy:X,Y,TASKS` draws
     s2 = soma.TaskStream.from_arrays(x, y, t, seed=4)
@@ -222,6 +229,14 @@ def test_fisher_against_numpy():
         soma.fisher(net, x, y, n=25)
     with pytest.raises(ValueError):
         soma.fisher(net, x, y, labels=lab[:5])
+    with pytest.raises(ValueError, match="labels"):         # a class the net does not output
+        soma.fisher(net, x, np.where(y == 2, 3, y), kind="empirical")
+    with pytest.raises(ValueError, match="labels"):
+        soma.fisher(net, x, y, labels=lab + 1)
+    with pytest.raises(ValueError, match="labels"):         # outside the head
+        soma.fisher(net, x, y, kind="empirical", head=(0, 2))
+    with pytest.raises(ValueError, match="net takes"):
+        soma.fisher(net, x[:, :4], y)
 
 
 def test_continual_bad_arguments():

@@ -15,7 +15,7 @@ import tempfile
 
 import numpy as np
 
-from ._ffi import ffi, lib, check, cstr, to_str, as_array, run_long, parse_enum, copy_out
+from ._ffi import ffi, lib, check, cstr, to_str, as_array, run_long, parse_enum, copy_out, Cancelled
 from .data import Dataset, write_npy
 from .nn import Net, _seed, _pos_int, _num
 
@@ -242,7 +242,7 @@ def _optim(net, optim, momentum):
 
 
 def continual(net, stream, method="finetune", epochs=1, batch=128, lr=1e-3, optim="adam", rule="bp",
-              momentum=0.0, seed=None, quiet=True, **opts):
+              momentum=0.0, seed=None, quiet=True, progress=None, **opts):
     """Trains net on the stream's tasks in order with a continual-learning method (soma_cl_run),
     evaluating every task's test set before training and after each task, as `soma continual`
     does with the same settings (`--method`, `--epochs`, `--batch`, `--lr`, `--optim`, `--rule`,
@@ -258,7 +258,9 @@ def continual(net, stream, method="finetune", epochs=1, batch=128, lr=1e-3, opti
     cls_key_dim, cls_layer, cls_beta, cls_knn, cls_answer ("system", "slow", "store"),
     cls_confidence, cls_sleep_every, cls_sleep_steps, cls_sleep_batch, cls_sleep_lr,
     cls_replay (learn.h documents each; unset ones keep the C defaults). seed: shuffling, the
-    rule's draws and the method's (default: the net's seed). Unknown options raise TypeError,
+    rule's draws and the method's (default: the net's seed). progress: a function called
+    after each task with (task, row), row the accuracies on every task (float32 [T]; an
+    exception it raises stops the run and is raised here). Unknown options raise TypeError,
     bad values soma.ArgumentError (the C message). Ctrl-C stops it (KeyboardInterrupt).
 
     Returns a dict: R (float32 [T, T], R[i, j] the accuracy on task j after training tasks
@@ -282,8 +284,32 @@ def continual(net, stream, method="finetune", epochs=1, batch=128, lr=1e-3, opti
     rule_p, lk = net._make_rule(rule, "xent", seed)
     opt = _optim(net, optim, momentum)
     res = ffi.new("soma_cl_result *")
+    cb, err = ffi.NULL, []
+    if progress is not None:
+        if not callable(progress):
+            raise TypeError("progress: want a function (task, row) or None")
+        nt = stream.n_tasks
+
+        def _progress(user, task, partial):
+            if err:
+                return
+            try:
+                progress(int(task), copy_out(partial.R + task * nt, nt, np.float32))
+            except BaseException as e:  # stop the run; raised below
+                err.append(e)
+                lib.soma_cancel_request()
+
+        cb = ffi.callback("void(void *, int, const soma_cl_result *)", _progress)
     try:
-        run_long(lib.soma_cl_run, net._p, rule_p, opt, stream._p, o, tc, ffi.NULL, ffi.NULL, res)
+        try:
+            run_long(lib.soma_cl_run, net._p, rule_p, opt, stream._p, o, tc, ffi.cast("void *", cb), ffi.NULL, res)
+        except (KeyboardInterrupt, Cancelled):
+            if err:
+                raise err[0] from None
+            raise
+        if err:  # raised after the last task: the run had finished
+            lib.soma_cancel_clear()
+            raise err[0]
         T = res.n_tasks
         m = res.metrics
         out = {

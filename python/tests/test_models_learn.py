@@ -192,6 +192,23 @@ def test_continual_stops_on_cancel():
     finally:
         timer.cancel()
     assert soma.continual(soma.Net("fc6", (12,)), s, epochs=1)["R"].shape == (3, 3)
+    # a progress function sees each row of R; an exception in it stops the run and is raised
+    rows = []
+    res = soma.continual(soma.Net("fc6", (12,)), s, method="replay", progress=lambda t, row: rows.append((t, row)))
+    assert [t for t, _ in rows] == [0, 1, 2] and np.array_equal(np.stack([r for _, r in rows]), res["R"])
+
+    def stop(t, row):
+        rows.append(t)
+        if t == 1:
+            raise RuntimeError("enough")
+
+    rows = []
+    with pytest.raises(RuntimeError, match="enough"):
+        soma.continual(soma.Net("fc6", (12,)), s, progress=stop)
+    assert rows == [0, 1]
+    with pytest.raises(RuntimeError, match="enough"):       # on the last task: the run had finished
+        soma.continual(soma.Net("fc6", (12,)), s, progress=lambda t, row: stop(t - 1, row))
+    assert soma.continual(soma.Net("fc6", (12,)), s, epochs=1)["R"].shape == (3, 3)
 
 
 def test_fisher_against_numpy():

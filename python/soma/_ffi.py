@@ -472,6 +472,18 @@ soma_status soma_fig_line(soma_fig *f, int panel, const float *x, const float *y
 soma_status soma_fig_heatmap(soma_fig *f, int panel, const float *m, int rows, int cols,
                              const void *opts);
 soma_status soma_fig_hline(soma_fig *f, int panel, float y, const char *label);
+soma_status soma_fig_xlim(soma_fig *f, int panel, double lo, double hi);
+soma_status soma_fig_ylim(soma_fig *f, int panel, double lo, double hi);
+soma_status soma_fig_scatter(soma_fig *f, int panel, const float *x, const float *y,
+                             const int *cls, int n, const char *const *class_names,
+                             int n_classes);
+soma_status soma_fig_raster(soma_fig *f, int panel, const float *t, const int *id, int n,
+                            int n_neurons);
+soma_status soma_fig_images(soma_fig *f, int panel, const float *imgs, int n, int h, int w,
+                            int cols, int normalize);
+soma_status soma_fig_hband(soma_fig *f, int panel, float lo, float hi, const char *label);
+soma_status soma_fig_bars(soma_fig *f, int panel, const float *v, const float *err, int n,
+                          const char *const *labels, int color);
 soma_status soma_fig_to_string(const soma_fig *f, char **out, size_t *len);
 soma_status soma_fig_save(const soma_fig *f, const char *path);
 """

@@ -1,10 +1,12 @@
-"""Figures (include/soma/plot.h): SVG line plots and heatmaps from NumPy arrays, drawn by the
-same code as the experiments' figures.
+"""Figures (include/soma/plot.h): SVG line plots, heatmaps, scatter plots, bar charts, rasters
+and image grids from NumPy arrays, drawn by the same code as the experiments' figures.
 
     fig = soma.Figure(1, 2, width=900, height=360, title="Training")
     fig.line(0, acc, label="train").labels(0, "Accuracy", "epoch", "accuracy")
     fig.heatmap(1, R)
     fig.save("fig.svg")                       # or fig.svg() -> str
+
+Also scatter, bars (with error whiskers), raster, images, hline, hband, xlim/ylim, logy.
 """
 
 import numpy as np
@@ -20,6 +22,22 @@ def _panel(p, n):
 
 def _text(s, name):
     return ffi.NULL if s is None else cstr(s, name)
+
+
+def _float(v, name):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name}: want a number, got {v!r}")
+    return float(v)
+
+
+def _strings(items, name):
+    """A const char *const * array of items (None: NULL) and the buffers it points into."""
+    if items is None:
+        return ffi.NULL, None
+    if isinstance(items, str) or not all(isinstance(x, str) for x in items):
+        raise TypeError(f"{name}: want a list of str")
+    keep = [ffi.new("char[]", cstr(x, name)) for x in items]
+    return ffi.new("char *[]", keep), keep
 
 
 class Figure:
@@ -63,6 +81,69 @@ class Figure:
         if isinstance(y, bool) or not isinstance(y, (int, float, np.integer, np.floating)) or not np.isfinite(y):
             raise ValueError(f"y: want a finite number, got {y!r}")
         check(lib.soma_fig_hline(self._p, _panel(panel, self.n_panels), float(y), _text(label, "label")))
+        return self
+
+    def xlim(self, panel, lo, hi):
+        """Fixes the x range of an x-y panel (NaN for either: automatic again)."""
+        check(lib.soma_fig_xlim(self._p, _panel(panel, self.n_panels), _float(lo, "lo"), _float(hi, "hi")))
+        return self
+
+    def ylim(self, panel, lo, hi):
+        """Fixes the y range of an x-y panel (NaN for either: automatic again)."""
+        check(lib.soma_fig_ylim(self._p, _panel(panel, self.n_panels), _float(lo, "lo"), _float(hi, "hi")))
+        return self
+
+    def scatter(self, panel, x, y, cls=None, class_names=None):
+        """Points (x[i], y[i]) coloured by class cls[i] (int, None: all one class), with the
+        legend entries class_names (None: "class k")."""
+        x, px = as_array(x, np.float32, "x", ndim=1, finite=False)
+        y, py = as_array(y, np.float32, "y", shape=x.shape, finite=False)
+        pc, k = ffi.NULL, 1
+        if cls is not None:
+            cls, pc = as_array(cls, np.int32, "cls", shape=x.shape)
+            k = int(cls.max()) + 1 if cls.max() >= 0 else 1
+        names, keep = _strings(class_names, "class_names")
+        if class_names is not None:
+            k = len(class_names)
+        check(lib.soma_fig_scatter(self._p, _panel(panel, self.n_panels), px, py, pc, x.shape[0], names, k))
+        return self
+
+    def bars(self, panel, v, err=None, labels=None):
+        """A bar chart of v [n] with +- err [n] whiskers (None: none) and category labels."""
+        v, pv = as_array(v, np.float32, "v", ndim=1, finite=False)
+        pe = ffi.NULL
+        if err is not None:
+            err, pe = as_array(err, np.float32, "err", shape=v.shape)
+        if labels is not None and len(labels) != v.shape[0]:
+            raise ValueError(f"labels: {len(labels)} labels for {v.shape[0]} bars")
+        names, keep = _strings(labels, "labels")
+        check(lib.soma_fig_bars(self._p, _panel(panel, self.n_panels), pv, pe, v.shape[0], names, 0))
+        return self
+
+    def raster(self, panel, t, ids, n_neurons):
+        """A spike raster: spike k at time t[k] of neuron ids[k] (0..n_neurons-1)."""
+        t, pt = as_array(t, np.float32, "t", ndim=1)
+        ids, pi = as_array(ids, np.int32, "ids", shape=t.shape)
+        if not isinstance(n_neurons, (int, np.integer)) or isinstance(n_neurons, bool) or n_neurons < 1:
+            raise ValueError(f"n_neurons: want an integer >= 1, got {n_neurons!r}")
+        check(lib.soma_fig_raster(self._p, _panel(panel, self.n_panels), pt, pi, t.shape[0], int(n_neurons)))
+        return self
+
+    def images(self, panel, imgs, cols=0, normalize=True):
+        """An image grid of imgs [n, h, w] in `cols` columns (0: about square), each scaled to
+        its own range (normalize) or clamped to [0, 1]."""
+        imgs, pim = as_array(imgs, np.float32, "imgs", ndim=3)
+        if not isinstance(cols, (int, np.integer)) or isinstance(cols, bool) or cols < 0:
+            raise ValueError(f"cols: want an integer >= 0, got {cols!r}")
+        n, h, w = imgs.shape
+        check(lib.soma_fig_images(self._p, _panel(panel, self.n_panels), pim, n, h, w, int(cols),
+                                  1 if normalize else 0))
+        return self
+
+    def hband(self, panel, lo, hi, label=None):
+        """A grey band between y = lo and y = hi beneath the panel's series (a noise ceiling)."""
+        check(lib.soma_fig_hband(self._p, _panel(panel, self.n_panels), _float(lo, "lo"), _float(hi, "hi"),
+                                 _text(label, "label")))
         return self
 
     def heatmap(self, panel, m):

@@ -74,10 +74,31 @@ static int fig_(void) {
     return 0;
 }
 
+static int fig2_(void) {
+    soma_fig *f;
+    if (soma_fig_new(&f, 2, 2, 700, 500)) return 1;
+    float x[5] = {0, 1, 2, 3, 4}, y[5] = {1, 3, 2, 5, 4}, v[3] = {0.5f, 0.8f, 0.65f}, e[3] = {0.1f, 0.05f, 0.2f};
+    int cls[5] = {0, 1, 0, 1, 1}, id[5] = {0, 2, 1, 2, 0};
+    const char *names[2] = {"odd", "even"}, *cats[3] = {"a", "b", "c"};
+    float imgs[2 * 2 * 3] = {0, 0.5f, 1, 0.2f, 0.4f, 0.6f, 1, 0, 1, 0, 1, 0};
+    if (soma_fig_scatter(f, 0, x, y, cls, 5, names, 2) || soma_fig_xlim(f, 0, -1, 5) || soma_fig_ylim(f, 0, 0, 6) ||
+        soma_fig_bars(f, 1, v, e, 3, cats, 0) || soma_fig_hband(f, 1, 0.6f, 0.7f, "ceiling") ||
+        soma_fig_raster(f, 2, x, id, 5, 3) || soma_fig_images(f, 3, imgs, 2, 2, 3, 0, 1))
+        return 1;
+    char *s;
+    size_t n;
+    if (soma_fig_to_string(f, &s, &n)) return 1;
+    fwrite(s, 1, n, stdout);
+    soma_free(s);
+    soma_fig_free(f);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     soma_set_threads(1);
     if (argc == 2 && !strcmp(argv[1], "dqn")) return dqn_();
     if (argc == 2 && !strcmp(argv[1], "fig")) return fig_();
+    if (argc == 2 && !strcmp(argv[1], "fig2")) return fig2_();
     return 2;
 }
 """
@@ -599,6 +620,17 @@ def test_figure_equals_c(c_prog, tmp_path):
     f.save(tmp_path / "f.svg")
     saved = (tmp_path / "f.svg").read_text()
     assert saved.startswith("<?xml") and saved.endswith(f.svg())
+    g = soma.Figure(2, 2, width=700, height=500)
+    x = np.arange(5.0)
+    g.scatter(0, x, [1, 3, 2, 5, 4], cls=[0, 1, 0, 1, 1], class_names=["odd", "even"]).xlim(0, -1, 5).ylim(0, 0, 6)
+    g.bars(1, [0.5, 0.8, 0.65], err=[0.1, 0.05, 0.2], labels=["a", "b", "c"]).hband(1, 0.6, 0.7, "ceiling")
+    g.raster(2, x, [0, 2, 1, 2, 0], 3)
+    g.images(3, np.array([0, 0.5, 1, 0.2, 0.4, 0.6, 1, 0, 1, 0, 1, 0], np.float32).reshape(2, 2, 3))
+    assert g.svg() == c_prog("fig2")
+    with pytest.raises(ValueError):
+        g.bars(1, [1, 2], labels=["a"])
+    with pytest.raises(TypeError):
+        g.scatter(0, x, x, class_names="odd")
     with pytest.raises(IndexError):
         f.line(2, [1, 2])
     with pytest.raises(soma.ArgumentError):

@@ -65,7 +65,6 @@ class Env:
         check(lib.soma_env_conditioning_new(out, cfg))
         env = cls(out[0])
         env.seed(seed)
-        env._conditioning = True
         return env
 
     def force_trial(self, kind):

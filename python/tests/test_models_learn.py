@@ -163,7 +163,7 @@ def test_continual_every_method_equals_cli(tmp_path, soma_cli):
     assert s.head(1) == (0, 4) and s.head(0, 2) == (0, 6)
     x1, y1 = s.task(1)
     assert np.array_equal(x1, x[t == 1]) and np.array_equal(y1, y[t == 1])
-    mems = {}
+    mems, Rs = {}, {}
     for method, flags, opts in METHODS:
         net = soma.Net("fc16,relu,fc6", (12,), seed=3)
         res = soma.continual(net, s, method=method, epochs=2, batch=32, lr=1e-2, **opts)
@@ -179,6 +179,14 @@ def test_continual_every_method_equals_cli(tmp_path, soma_cli):
         assert soma.cl_metrics(res["R"], res["b"]) == {k: res[k] for k in ("acc", "bwt", "fwt", "forgetting")}
         assert res["acc"] == pytest.approx(res["R"][-1].mean(), abs=1e-6)
         mems[method] = res["memory_bytes"]
+        Rs[method] = res["R"]
+    soma.set_threads(2)                                     # the same bits at any thread count
+    for method, flags, opts in METHODS:
+        if method in ("ewc", "generative_replay", "cls"):
+            res = soma.continual(soma.Net("fc16,relu,fc6", (12,), seed=3), s, method=method, epochs=2, batch=32,
+                                 lr=1e-2, **opts)
+            assert np.array_equal(res["R"], Rs[method]), method
+    soma.set_threads(1)
     # another rule and optimizer (feedback alignment's own draws from the seed, plain SGD)
     res = soma.continual(soma.Net("fc16,relu,fc6", (12,), seed=3), s, method="si", rule="dfa", optim="sgd",
                          epochs=2, batch=32, lr=1e-2)

@@ -109,6 +109,14 @@ static void test_fisher_torch(void) {
     /* bad input */
     CHECK_FAILS(soma_cl_fisher(net, rule, d, 0, 1, SOMA_FISHER_TRUE, 0, 0, NULL, NULL, Ft), SOMA_ERR_ARG);
     CHECK_FAILS(soma_cl_fisher(net, rule, d, 0, 1, SOMA_FISHER_TRUE, 3, 2, NULL, &rng, Ft), SOMA_ERR_ARG);
+    /* labels outside the outputs or the head: an error, not an abort in the loss */
+    int bad = 4;
+    CHECK_FAILS(soma_cl_fisher(net, rule, d1, 1, 1, SOMA_FISHER_EMPIRICAL, 0, 0, &bad, NULL, Fk), SOMA_ERR_ARG);
+    bad = -2;
+    CHECK_FAILS(soma_cl_fisher(net, rule, d1, 1, 1, SOMA_FISHER_EMPIRICAL, 0, 0, &bad, NULL, Fk), SOMA_ERR_ARG);
+    bad = 1;
+    CHECK_FAILS(soma_cl_fisher(net, rule, d1, 1, 1, SOMA_FISHER_EMPIRICAL, 2, 2, &bad, NULL, Fk), SOMA_ERR_ARG);
+    CHECK_OK(soma_cl_fisher(net, rule, d1, 1, 1, SOMA_FISHER_EMPIRICAL, 0, 2, &bad, NULL, Fk));
     soma_free(xr);
     soma_free(yr);
     soma_free(Ft);

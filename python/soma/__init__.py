@@ -26,6 +26,10 @@ from .rl import Env, TabularAgent
 from .neuro import Recording, LatentModel
 from .exp import experiments, global_options, run
 from .models import LFADS, NDT, VAE, cosmooth
+from .learn import TaskStream, continual, cl_metrics, fisher
+from .rl import DQN, WorldModel, Planner, TDModel, sr_closed_form, sr_policy_T
+from .nn import Hopfield, ModernHopfield
+from .plot import Figure
 
 __version__ = "0.1.0"
 
@@ -69,6 +73,8 @@ __all__ = [
     "Recording", "LatentModel", "experiments",
     "global_options", "run",
     "LFADS", "NDT", "VAE", "cosmooth",
+    "TaskStream", "continual", "cl_metrics", "fisher", "DQN", "WorldModel", "Planner", "TDModel",
+    "sr_closed_form", "sr_policy_T", "Hopfield", "ModernHopfield", "Figure",
 ]
 
 if blas_core_advice() and not _os.environ.get("SOMA_QUIET_BLAS_ADVICE"):

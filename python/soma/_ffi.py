@@ -392,6 +392,192 @@ soma_status soma_vae_decode(soma_vae *v, const float *z, int n, float *out);
 soma_status soma_vae_sample(soma_vae *v, int n, float *out);
 int soma_vae_latent(const soma_vae *v);
 size_t soma_vae_dim(const soma_vae *v);
+/* continual learning, deep RL, TD/SR, Hopfield, plotting */
+float *soma_net_flat_values(soma_net *net, size_t *n);
+void soma_rng_seed(soma_rng *r, uint64_t seed, uint64_t stream);
+typedef struct soma_task_stream {
+    char name[64]; int scenario; int n_tasks; int classes_per_task; int n_outputs;
+    soma_dataset **train, **test; int *classes;
+} soma_task_stream;
+void soma_task_stream_free(soma_task_stream *s);
+void soma_task_stream_head(const soma_task_stream *s, int t, int upto, int *offset, int *count);
+const char *soma_cl_scenario_name(int s);
+typedef struct soma_stream_opts {
+    const char *fmnist_dir; int n_train, n_test; uint64_t seed; double test_frac;
+} soma_stream_opts;
+soma_stream_opts soma_stream_opts_default(void);
+soma_status soma_task_stream_load(const char *spec, const soma_stream_opts *o, soma_task_stream **out);
+soma_status soma_task_stream_permuted(const soma_dataset *train, const soma_dataset *test, int n_tasks,
+                                      uint64_t seed, soma_task_stream **out);
+soma_status soma_task_stream_split(const soma_dataset *train, const soma_dataset *test, int c,
+                                   int scenario, soma_task_stream **out);
+soma_status soma_task_stream_by_id(const soma_dataset *train, const int *tasks, const soma_dataset *test,
+                                   const int *test_tasks, soma_task_stream **out);
+typedef struct soma_cl_metrics { double acc, bwt, fwt, forgetting; } soma_cl_metrics;
+void soma_cl_metrics_compute(const float *R, const float *b, int T, soma_cl_metrics *m);
+soma_status soma_cl_fisher(soma_net *net, soma_rule *rule, const soma_dataset *d, int n, int batch,
+                           int kind, int head_offset, int head_count, const int *labels,
+                           soma_rng *rng, float *F);
+const char *soma_cl_method_name(int k);
+soma_status soma_cl_method_parse(const char *name, int *k);
+typedef struct soma_cl_opts {
+    int method; float ewc_lambda; float ewc_gamma; int fisher; int fisher_samples; int fisher_batch;
+    float si_c, si_xi; long buffer; double buffer_frac; int replay_batch; uint64_t seed;
+    int joint_sampled; int reset_optim;
+    float lwf_alpha; float lwf_temp; int lwf_balance;
+    int gen_latent; const char *gen_hidden; float gen_lr; float gen_beta; int gen_lik; int gen_iters;
+    int gen_soft; float gen_temp;
+    long cls_capacity; int cls_evict; int cls_keys; int cls_key_dim; int cls_layer; float cls_beta;
+    int cls_knn; int cls_answer; float cls_confidence; int cls_sleep_every; int cls_sleep_steps;
+    int cls_sleep_batch; float cls_sleep_lr; int cls_replay;
+    int penalty_decoupled;
+} soma_cl_opts;
+soma_cl_opts soma_cl_opts_default(void);
+soma_status soma_cls_keys_parse(const char *name, int *k);
+soma_status soma_cls_answer_parse(const char *name, int *a);
+soma_status soma_cls_evict_parse(const char *name, int *e);
+typedef struct soma_cl_result {
+    int n_tasks; float *R; float *b; soma_cl_metrics metrics; size_t memory_bytes; double seconds;
+} soma_cl_result;
+void soma_cl_result_free(soma_cl_result *r);
+soma_status soma_cl_run(soma_net *net, soma_rule *rule, soma_optim *opt, const soma_task_stream *s,
+                        const soma_cl_opts *o, const soma_train_config *cfg, void *progress,
+                        void *progress_user, soma_cl_result *res);
+
+typedef struct soma_dqn_config {
+    const char *net; float gamma; float lr; int batch; long buffer; long learn_start; int train_every;
+    long target_update; float tau; float eps_start, eps_end; long eps_decay; int double_dqn; int huber;
+    float grad_clip; uint64_t seed;
+} soma_dqn_config;
+typedef struct soma_dqn soma_dqn;
+soma_dqn_config soma_dqn_defaults(void);
+soma_status soma_dqn_new(soma_dqn **out, int obs_dim, int n_actions, const soma_dqn_config *cfg);
+void soma_dqn_free(soma_dqn *d);
+soma_status soma_dqn_q(soma_dqn *d, const float *obs, int target, float *q);
+int soma_dqn_act(soma_dqn *d, const float *obs, int eval);
+float soma_dqn_epsilon(const soma_dqn *d);
+soma_status soma_dqn_observe(soma_dqn *d, const float *obs, int action, double reward,
+                             const float *next_obs, int done, float *loss);
+soma_status soma_dqn_train_step(soma_dqn *d, float *loss);
+void soma_dqn_sync_target(soma_dqn *d);
+long soma_dqn_env_steps(const soma_dqn *d);
+long soma_dqn_grad_steps(const soma_dqn *d);
+soma_status soma_dqn_save(soma_dqn *d, const char *path);
+soma_status soma_dqn_load(soma_dqn *d, const char *path);
+typedef struct soma_wm_config {
+    int obs_dim, n_actions; const char *net; const float *bounds; int capacity; int batch; float lr;
+    int max_predict; uint64_t seed;
+} soma_wm_config;
+typedef struct soma_wm soma_wm;
+soma_wm_config soma_wm_defaults(int obs_dim, int n_actions);
+soma_status soma_wm_new(soma_wm **out, const soma_wm_config *cfg);
+void soma_wm_free(soma_wm *m);
+soma_status soma_wm_add(soma_wm *m, const float *s, int a, const float *s2);
+long soma_wm_size(const soma_wm *m);
+soma_status soma_wm_train(soma_wm *m, int steps, float *loss);
+soma_status soma_wm_predict(soma_wm *m, float *s2, unsigned char *term, const float *s,
+                            const int *a, int n);
+typedef soma_status (*soma_mpc_model_fn)(void *ctx, float *s2, unsigned char *term,
+                                         const float *s, const int *a, int n);
+soma_status soma_wm_model(void *ctx, float *s2, unsigned char *term, const float *s,
+                          const int *a, int n);
+typedef struct soma_mpc_config {
+    int kind; int horizon; int candidates; int iters; int elites; float smoothing; uint64_t seed;
+    const float *tie_bounds;
+} soma_mpc_config;
+typedef struct soma_mpc soma_mpc;
+soma_mpc_config soma_mpc_defaults(int kind);
+soma_status soma_mpc_new(soma_mpc **out, const soma_mpc_config *cfg, int obs_dim, int n_actions,
+                         soma_mpc_model_fn model, void *ctx);
+void soma_mpc_free(soma_mpc *p);
+void soma_mpc_reset(soma_mpc *p);
+soma_status soma_mpc_act(soma_mpc *p, const float *obs, int *action, double *value);
+
+typedef struct soma_conditioning_config {
+    int n_steps; int cs_onset; int cs_jitter; int cs_duration; int isi; double reward; double p_reward;
+    double p_omission; double p_probe;
+} soma_conditioning_config;
+typedef struct soma_trial_info { int kind; int cs_onset; int us_time; int us_given; } soma_trial_info;
+soma_conditioning_config soma_conditioning_defaults(void);
+soma_status soma_env_conditioning_new(soma_env **out, const soma_conditioning_config *cfg);
+soma_status soma_env_conditioning_force(soma_env *e, int kind);
+soma_status soma_env_conditioning_trial(const soma_env *e, soma_trial_info *info);
+typedef struct soma_td_config { int n_features; double alpha; double gamma; double lambda; int trace; } soma_td_config;
+typedef struct soma_td soma_td;
+soma_td_config soma_td_defaults(int n_features);
+soma_status soma_td_new(soma_td **out, const soma_td_config *cfg);
+void soma_td_free(soma_td *td);
+void soma_td_begin(soma_td *td);
+double soma_td_step(soma_td *td, const float *x, double r, const float *x_next, int terminal, int learn);
+double soma_td_value(const soma_td *td, const float *x);
+float *soma_td_weights(soma_td *td);
+typedef struct soma_stimrep_config {
+    int kind; int n_stimuli; int n_steps; int n_micro; double decay; double sigma;
+} soma_stimrep_config;
+typedef struct soma_stimrep soma_stimrep;
+soma_stimrep_config soma_stimrep_defaults(int kind);
+soma_status soma_stimrep_new(soma_stimrep **out, const soma_stimrep_config *cfg);
+void soma_stimrep_free(soma_stimrep *s);
+int soma_stimrep_dim(const soma_stimrep *s);
+soma_status soma_td_run_trial(soma_td *td, soma_stimrep *rep, soma_env *env, int learn, double *delta,
+                              float *xs, int cap, int *len);
+soma_status soma_sr_closed_form(double *M, const double *T, int n, double gamma, double *work);
+soma_status soma_sr_policy_T(double *T, const int *next, const double *pi, const unsigned char *terminal,
+                             int n, int n_actions, int restart);
+
+typedef struct soma_hopfield soma_hopfield;
+soma_status soma_hopfield_new(soma_hopfield **out, int n);
+void soma_hopfield_free(soma_hopfield *h);
+int soma_hopfield_units(const soma_hopfield *h);
+int soma_hopfield_patterns(const soma_hopfield *h);
+const float *soma_hopfield_weights(const soma_hopfield *h);
+soma_status soma_hopfield_store(soma_hopfield *h, const float *patterns, int p, int n);
+void soma_hopfield_clear(soma_hopfield *h);
+soma_status soma_hopfield_energy(soma_hopfield *h, const float *s, int b, int n, float *e);
+soma_status soma_hopfield_update_sync(soma_hopfield *h, float *s, int b, int n, int max_steps, int *steps);
+soma_status soma_hopfield_update_async(soma_hopfield *h, float *s, int b, int n, int max_sweeps,
+                                       uint64_t seed, int *sweeps);
+typedef struct soma_mhn soma_mhn;
+soma_status soma_mhn_new(soma_mhn **out, const float *patterns, int m, int d, float beta);
+void soma_mhn_free(soma_mhn *h);
+soma_status soma_mhn_set_beta(soma_mhn *h, float beta);
+float soma_mhn_beta(const soma_mhn *h);
+int soma_mhn_count(const soma_mhn *h);
+int soma_mhn_dim(const soma_mhn *h);
+soma_status soma_mhn_retrieve(soma_mhn *h, float *out, const float *xi, int b, int d, int steps,
+                              float *probs);
+soma_status soma_mhn_energy(soma_mhn *h, const float *xi, int b, int d, float *e);
+int soma_mhn_kind_of(const float *p, int m, float *n_eff);
+const char *soma_mhn_kind_name(int k);
+soma_status soma_mhn_separation(soma_mhn *h, float *delta);
+double soma_mhn_separation_bound(const soma_mhn *h);
+
+typedef struct soma_fig soma_fig;
+soma_status soma_fig_new(soma_fig **out, int rows, int cols, int width, int height);
+void soma_fig_free(soma_fig *f);
+soma_status soma_fig_title(soma_fig *f, const char *title);
+soma_status soma_fig_labels(soma_fig *f, int panel, const char *title, const char *xlabel,
+                            const char *ylabel);
+soma_status soma_fig_logy(soma_fig *f, int panel, int on);
+soma_status soma_fig_line(soma_fig *f, int panel, const float *x, const float *y, int n,
+                          const char *label, const void *style);
+soma_status soma_fig_heatmap(soma_fig *f, int panel, const float *m, int rows, int cols,
+                             const void *opts);
+soma_status soma_fig_hline(soma_fig *f, int panel, float y, const char *label);
+soma_status soma_fig_xlim(soma_fig *f, int panel, double lo, double hi);
+soma_status soma_fig_ylim(soma_fig *f, int panel, double lo, double hi);
+soma_status soma_fig_scatter(soma_fig *f, int panel, const float *x, const float *y,
+                             const int *cls, int n, const char *const *class_names,
+                             int n_classes);
+soma_status soma_fig_raster(soma_fig *f, int panel, const float *t, const int *id, int n,
+                            int n_neurons);
+soma_status soma_fig_images(soma_fig *f, int panel, const float *imgs, int n, int h, int w,
+                            int cols, int normalize);
+soma_status soma_fig_hband(soma_fig *f, int panel, float lo, float hi, const char *label);
+soma_status soma_fig_bars(soma_fig *f, int panel, const float *v, const float *err, int n,
+                          const char *const *labels, int color);
+soma_status soma_fig_to_string(const soma_fig *f, char **out, size_t *len);
+soma_status soma_fig_save(const soma_fig *f, const char *path);
 """
 
 # Structs declared in full (allocated or passed by value from Python): test_layout checks them.
@@ -404,6 +590,10 @@ FULL_STRUCTS = [
     "soma_counts", "soma_series", "soma_recording", "soma_bin_opts", "soma_latent_opts",
     "soma_cosmooth", "soma_lfads_opts", "soma_lfads_history", "soma_ndt_arch", "soma_ndt_train_opts",
     "soma_ndt_data", "soma_ndt_history", "soma_vae_opts", "soma_vae_loss",
+    # continual learning, deep RL, TD/SR
+    "soma_task_stream", "soma_stream_opts", "soma_cl_metrics", "soma_cl_opts", "soma_cl_result",
+    "soma_dqn_config", "soma_wm_config", "soma_mpc_config", "soma_conditioning_config", "soma_trial_info",
+    "soma_td_config", "soma_stimrep_config",
 ]
 # Declared as a prefix (read through pointers the library returns): offsets checked only.
 PREFIX_STRUCTS = ["soma_layer", "soma_param", "soma_experiment", "soma_env"]

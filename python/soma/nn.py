@@ -1,4 +1,5 @@
-"""Networks: soma.Net over soma_net (include/soma/nn.h) and the training loop (learn.h)."""
+"""Networks: soma.Net over soma_net (include/soma/nn.h) and the training loop (learn.h); classical
+Hopfield networks (soma.Hopfield, soma_hopfield_*)."""
 
 import os
 
@@ -330,3 +331,157 @@ class Net:
             m = min(b, n - s)
             check(lib.soma_rule_predict(rule, self._p, px + s * per_in, m, positions, pp + s * positions))
         return pred[:, 0] if positions == 1 else pred
+
+
+class Hopfield:
+    """A classical Hopfield network of n +-1 units (soma_hopfield): Hebbian storage
+    W = 1/N sum xi xi^T (zero diagonal), energy E(s) = -1/2 s^T W s, synchronous (one GEMM a
+    step over the batch) or asynchronous (random unit order a sweep) updates.
+
+        h = soma.Hopfield(100)
+        h.store(patterns)                     # [P, 100] of +-1
+        s, steps = h.update(cues, mode="async", seed=1)
+        e = h.energy(s)"""
+
+    def __init__(self, n):
+        n = _pos_int(n, "n")
+        out = ffi.new("soma_hopfield **")
+        check(lib.soma_hopfield_new(out, n))
+        self._p = ffi.gc(out[0], lib.soma_hopfield_free)
+        self.n = n
+
+    def _states(self, s, name):
+        s, ps = as_array(s, np.float32, name, ndim=(1, 2))
+        if s.shape[-1] != self.n:
+            raise ValueError(f"{name}: {s.shape[-1]} units; the network has {self.n}")
+        if not np.all(np.abs(s) == 1):
+            raise ValueError(f"{name}: every entry must be +1 or -1")
+        return s, ps
+
+    def store(self, patterns):
+        """Adds patterns [p, n] (or one [n]) of +-1 to the memory (Hebb's rule)."""
+        x, px = self._states(patterns, "patterns")
+        b = 1 if x.ndim == 1 else x.shape[0]
+        check(lib.soma_hopfield_store(self._p, px, b, self.n))
+
+    def clear(self):
+        """Forgets every pattern (W = 0)."""
+        lib.soma_hopfield_clear(self._p)
+
+    @property
+    def n_patterns(self):
+        """Patterns stored so far."""
+        return lib.soma_hopfield_patterns(self._p)
+
+    @property
+    def weights(self):
+        """W [n, n] (float32 copy; symmetric, zero diagonal)."""
+        return copy_out(lib.soma_hopfield_weights(self._p), self.n * self.n, np.float32).reshape(self.n, self.n)
+
+    def energy(self, s):
+        """E(s) = -1/2 s^T W s of states s [b, n] (float32 [b]) or of one state [n] (a float)."""
+        s, ps = self._states(s, "s")
+        b = 1 if s.ndim == 1 else s.shape[0]
+        e = np.empty(b, np.float32)
+        check(lib.soma_hopfield_energy(self._p, ps, b, self.n, ffi.cast("float *", ffi.from_buffer(e))))
+        return float(e[0]) if s.ndim == 1 else e
+
+    def update(self, s, mode="sync", max_steps=100, seed=1):
+        """Runs states s [b, n] (or one [n]; +-1) to a fixed point: mode "sync" (every unit at
+        once, s <- sign(s W), ties kept; stops at a fixed point or a 2-cycle, or after max_steps)
+        or "async" (sweeps over the units in a random order drawn from (seed, state index) until
+        a sweep flips nothing, at most max_steps sweeps). Returns (new states, a copy; steps
+        int32 [b]): sync: the last step that changed the state (0: already fixed, -1: a 2-cycle,
+        max_steps + 1: still moving); async: the sweeps run."""
+        if mode not in ("sync", "async"):
+            raise ValueError(f"mode: {mode!r} is not one of sync, async")
+        x, _ = self._states(s, "s")
+        one = x.ndim == 1
+        x = np.array(x, dtype=np.float32, order="C", copy=True).reshape(-1, self.n)
+        b = x.shape[0]
+        steps = np.zeros(b, np.int32)
+        px = ffi.cast("float *", ffi.from_buffer(x))
+        pst = ffi.cast("int *", ffi.from_buffer(steps))
+        max_steps = _pos_int(max_steps, "max_steps")
+        if mode == "sync":
+            run_long(lib.soma_hopfield_update_sync, self._p, px, b, self.n, max_steps, pst)
+        else:
+            run_long(lib.soma_hopfield_update_async, self._p, px, b, self.n, max_steps, _seed(seed), pst)
+        return (x[0], steps[:1]) if one else (x, steps)
+
+
+class ModernHopfield:
+    """A modern Hopfield network (Ramsauer et al. 2020; soma_mhn) storing the rows of
+    patterns [m, d] (a copy) at inverse temperature beta: one update of cues Xi [b, d] is
+    softmax(beta Xi P^T) P, one attention step. Small beta: the global average; intermediate:
+    metastable averages of a few patterns; large: retrieval of single patterns.
+
+        h = soma.ModernHopfield(patterns, beta=8.0)
+        out, p = h.retrieve(cues, probs=True)   # p [b, m]: the attention weights
+        h.kind(p[0])                            # "single", "metastable" or "global"
+    """
+
+    def __init__(self, patterns, beta=1.0):
+        x, px = as_array(patterns, np.float32, "patterns", ndim=2)
+        out = ffi.new("soma_mhn **")
+        check(lib.soma_mhn_new(out, px, x.shape[0], x.shape[1], _num(beta, "beta")))
+        self._p = ffi.gc(out[0], lib.soma_mhn_free)
+        self.m, self.d = x.shape
+
+    @property
+    def beta(self):
+        """The inverse temperature (settable; > 0)."""
+        return lib.soma_mhn_beta(self._p)
+
+    @beta.setter
+    def beta(self, v):
+        check(lib.soma_mhn_set_beta(self._p, _num(v, "beta")))
+
+    def _cues(self, xi, name="xi"):
+        xi, pxi = as_array(xi, np.float32, name, ndim=(1, 2))
+        if xi.shape[-1] != self.d:
+            raise ValueError(f"{name}: {xi.shape[-1]} values a state; the patterns have {self.d}")
+        return xi, pxi, (1 if xi.ndim == 1 else xi.shape[0])
+
+    def retrieve(self, xi, steps=1, probs=False):
+        """steps updates of the cues xi [b, d] (or one [d]): the new states (float32, the
+        caller's array unchanged), and with probs=True the last step's softmax weights [b, m]."""
+        xi, pxi, b = self._cues(xi)
+        out = np.empty(xi.shape, np.float32)
+        p = np.empty((b, self.m), np.float32) if probs else None
+        check(lib.soma_mhn_retrieve(self._p, ffi.cast("float *", ffi.from_buffer(out)), pxi, b, self.d,
+                                    _pos_int(steps, "steps"),
+                                    ffi.cast("float *", ffi.from_buffer(p)) if probs else ffi.NULL))
+        if not probs:
+            return out
+        return out, (p[0] if xi.ndim == 1 else p)
+
+    def energy(self, xi):
+        """E(xi) = -lse(beta, P xi) + 1/2 xi.xi + log(m) / beta + 1/2 max|x_mu|^2 (>= 0) of
+        states [b, d] (float32 [b]) or of one [d] (a float)."""
+        xi, pxi, b = self._cues(xi)
+        e = np.empty(b, np.float32)
+        check(lib.soma_mhn_energy(self._p, pxi, b, self.d, ffi.cast("float *", ffi.from_buffer(e))))
+        return float(e[0]) if xi.ndim == 1 else e
+
+    def separation(self):
+        """Delta_mu = x_mu.x_mu - max_{nu != mu} x_mu.x_nu of every pattern (float32 [m])."""
+        delta = np.empty(self.m, np.float32)
+        check(lib.soma_mhn_separation(self._p, ffi.cast("float *", ffi.from_buffer(delta))))
+        return delta
+
+    @property
+    def separation_bound(self):
+        """The separation beyond which Theorem 3 promises retrieval in one update at this beta."""
+        return lib.soma_mhn_separation_bound(self._p)
+
+    @staticmethod
+    def kind(p):
+        """What softmax weights p [m] say about a fixed point: ("single" | "metastable" |
+        "global", the effective number of patterns 1 / sum p^2)."""
+        p, pp = as_array(p, np.float32, "p", ndim=1)
+        if np.any(p < 0) or abs(float(p.sum()) - 1) > 1e-3:
+            raise ValueError("p: want non-negative weights summing to 1")
+        n = ffi.new("float *")
+        k = lib.soma_mhn_kind_of(pp, p.shape[0], n)
+        return to_str(lib.soma_mhn_kind_name(k)), float(n[0])

@@ -125,6 +125,14 @@ soma_status soma_cl_fisher(soma_net *net, soma_rule *rule, const soma_dataset *d
             }
             if (st != SOMA_OK) break;
         }
+        /* labels index all outputs and fall inside the head (soma_target) */
+        const int lo = head_count > 0 && head_offset != SOMA_HEAD_BY_LABEL ? head_offset : 0;
+        const int hi = head_count > 0 && head_offset != SOMA_HEAD_BY_LABEL ? head_offset + head_count : out;
+        for (int i = 0; i < m && st == SOMA_OK; i++)
+            if (y[i] < lo || y[i] >= hi || hi > out)
+                st = soma_error(SOMA_ERR_ARG, "fisher: sample %d has label %d, outside the outputs [%d, %d) of a "
+                                "net of %d", s + i, y[i], lo, hi, out);
+        if (st != SOMA_OK) break;
         soma_target tg = {.labels = y, .positions = 1, .head_offset = head_offset, .head_count = head_count};
         float l;
         if ((st = soma_rule_step(rule, net, x, &tg, m, &l, NULL)) != SOMA_OK) break;

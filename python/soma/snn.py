@@ -46,7 +46,9 @@ class SNN:
         t, i = net.spikes("exc")           # spike times (ms, float64), neuron ids (int32)
         v = net.state(2)                   # a state monitor by id: (t, values [samples, neurons])
 
-    seed overrides the description's seed (as --seed). The network lives in C memory."""
+    seed overrides the description's seed (as --seed). SNN.empty(dt=, seed=) starts a network
+    to build call by call instead (add_group, connect, record_spikes, ...). The network lives
+    in C memory."""
 
     def __init__(self, description, seed=None):
         if isinstance(description, dict):

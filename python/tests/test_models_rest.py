@@ -415,8 +415,18 @@ def test_attention_in_a_block_and_bad_arguments():
     np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-5)
     assert (p[..., 0, 1:] == 0).all()  # causal: query 0 sees key 0 alone
     np.testing.assert_allclose(p[..., 0, 0], 1.0, atol=1e-6)
-    # different samples attend differently
-    assert not np.array_equal(p[0], p[1])
+    # the block's attention runs on layernorm(x) (norm1, eps 1e-5): recompute it in NumPy
+    prm = net.params()
+    h = net.predict(x, layer=0).astype(np.float64)
+    h = (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + 1e-5)
+    h = h * prm["1.0.0.weight"] + prm["1.0.0.bias"]
+    qkv = h @ prm["1.0.1.in_proj_weight"].astype(np.float64).T + prm["1.0.1.in_proj_bias"]
+    for n in range(2):
+        for hh in range(4):
+            q, k = qkv[n, :, hh * 4:(hh + 1) * 4], qkv[n, :, 16 + hh * 4:16 + (hh + 1) * 4]
+            s = np.where(np.triu(np.ones((5, 5), bool), 1), -np.inf, q @ k.T / 2.0)
+            np.testing.assert_allclose(p[n, hh], _softmax(s), atol=2e-6, rtol=1e-4)
+    assert not np.array_equal(p[0], p[1])  # different samples attend differently
     with pytest.raises(soma.ArgumentError, match="not a self-attention"):
         net.attention(x, 0)
     with pytest.raises(IndexError):

@@ -22,7 +22,7 @@ from .nn import Net
 from .analysis import (rdm, rsa, noise_ceiling, cka, procrustes, Ridge, encode, pca,
                        participation_ratio, cvpca, sparse_code, dict_learn)
 from .snn import SNN
-from .rl import Env, TabularAgent
+from .rl import Env, TabularAgent, BanditAgent
 from .neuro import Recording, LatentModel
 from .exp import experiments, global_options, run
 from .models import LFADS, NDT, VAE, cosmooth
@@ -74,7 +74,7 @@ __all__ = [
     "global_options", "run",
     "LFADS", "NDT", "VAE", "cosmooth",
     "TaskStream", "continual", "cl_metrics", "fisher", "DQN", "WorldModel", "Planner", "TDModel",
-    "sr_closed_form", "sr_policy_T", "Hopfield", "ModernHopfield", "Figure",
+    "sr_closed_form", "sr_policy_T", "Hopfield", "ModernHopfield", "Figure", "BanditAgent",
 ]
 
 if blas_core_advice() and not _os.environ.get("SOMA_QUIET_BLAS_ADVICE"):

@@ -578,6 +578,62 @@ soma_status soma_fig_bars(soma_fig *f, int panel, const float *v, const float *e
                           const char *const *labels, int color);
 soma_status soma_fig_to_string(const soma_fig *f, char **out, size_t *len);
 soma_status soma_fig_save(const soma_fig *f, const char *path);
+
+/* bandits, SNN building, attention probabilities */
+typedef struct soma_bandit_config { int k; int reward; double reward_sd; double drift_sd; long steps; } soma_bandit_config;
+soma_bandit_config soma_bandit_defaults(void);
+soma_status soma_env_bandit_new(soma_env **out, const soma_bandit_config *cfg);
+soma_status soma_env_bandit_values(const soma_env *e, double *q, int k, int *best);
+typedef struct soma_bandit_agent_config {
+    int kind; int k; double epsilon; double c; double alpha; double q0; int baseline;
+} soma_bandit_agent_config;
+typedef struct soma_bandit_agent soma_bandit_agent;
+soma_bandit_agent_config soma_bandit_agent_defaults(int kind, int k);
+soma_status soma_bandit_agent_new(soma_bandit_agent **out, const soma_bandit_agent_config *cfg);
+void soma_bandit_agent_free(soma_bandit_agent *a);
+void soma_bandit_agent_reset(soma_bandit_agent *a);
+int soma_bandit_agent_act(soma_bandit_agent *a, soma_rng *rng);
+void soma_bandit_agent_update(soma_bandit_agent *a, int action, double reward);
+const double *soma_bandit_agent_values(const soma_bandit_agent *a);
+typedef struct soma_neuron_params {
+    int model; int synapse; double C; double gL; double EL; double V_th; double V_reset; double t_ref;
+    double I_ext; double tau_e, tau_i; double E_e, E_i; double delta_T, V_T, V_peak; double a; double b;
+    double tau_w; double izh_a, izh_b, izh_c, izh_d; double rate; double V_init_lo, V_init_hi;
+} soma_neuron_params;
+void soma_neuron_defaults(int model, soma_neuron_params *p);
+soma_status soma_izhikevich_preset(const char *name, soma_neuron_params *p);
+int soma_neuron_model_parse(const char *name);
+soma_status soma_snn_new(soma_snn **out, double dt, uint64_t seed);
+soma_status soma_snn_add_group(soma_snn *net, const char *name, int n, const soma_neuron_params *p, int *group);
+typedef struct soma_stdp {
+    double tau_plus, tau_minus; double A_plus, A_minus; double w_max; int multiplicative;
+} soma_stdp;
+typedef struct soma_conn_spec {
+    int pre, post; int target; int rule; double p; int k; const int *edge_pre, *edge_post;
+    const float *edge_w; long n_edges; double weight; double delay; int autapses; const soma_stdp *stdp;
+} soma_conn_spec;
+soma_conn_spec soma_conn_default(void);
+soma_status soma_snn_connect(soma_snn *net, const soma_conn_spec *c, int *proj);
+int soma_snn_n_projections(const soma_snn *net);
+long soma_snn_proj_size(const soma_snn *net, int proj);
+soma_status soma_snn_proj_get(const soma_snn *net, int proj, int *pre, int *post, float *w);
+soma_status soma_snn_set_current(soma_snn *net, int group, const double *I);
+soma_status soma_snn_poisson_input(soma_snn *net, int group, int n_sources, double rate, double weight,
+                                   int target);
+soma_status soma_snn_record_spikes(soma_snn *net, int group, int *mon);
+soma_status soma_snn_record_state(soma_snn *net, int group, const char *var, const int *neurons,
+                                  int n, int every, int *mon);
+soma_status soma_snn_record_rate(soma_snn *net, int group, int *mon);
+typedef struct soma_snn_stats {
+    long steps; long spikes; long syn_events; double setup_seconds; double sim_seconds; size_t bytes;
+} soma_snn_stats;
+void soma_snn_stats_get(const soma_snn *net, soma_snn_stats *s);
+typedef struct soma_layer_ops {
+    const char *kind; void *setup; void *init; void *reserve; void *forward; void *backward; void *destroy;
+    void *clone; int (*n_children)(const soma_layer *l); soma_layer *(*child)(soma_layer *l, int i);
+} soma_layer_ops;
+soma_status soma_attn_probs(const soma_layer *l, int n, int h, float *p);
+int soma_attn_heads(const soma_layer *l);
 """
 
 # Structs declared in full (allocated or passed by value from Python): test_layout checks them.
@@ -594,9 +650,12 @@ FULL_STRUCTS = [
     "soma_task_stream", "soma_stream_opts", "soma_cl_metrics", "soma_cl_opts", "soma_cl_result",
     "soma_dqn_config", "soma_wm_config", "soma_mpc_config", "soma_conditioning_config", "soma_trial_info",
     "soma_td_config", "soma_stimrep_config",
+    # bandits, SNN building, attention probabilities
+    "soma_bandit_config", "soma_bandit_agent_config", "soma_neuron_params", "soma_stdp", "soma_conn_spec",
+    "soma_snn_stats",
 ]
 # Declared as a prefix (read through pointers the library returns): offsets checked only.
-PREFIX_STRUCTS = ["soma_layer", "soma_param", "soma_experiment", "soma_env"]
+PREFIX_STRUCTS = ["soma_layer", "soma_param", "soma_experiment", "soma_env", "soma_layer_ops"]
 
 ffi = FFI()
 ffi.cdef(CDEF)

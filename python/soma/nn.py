@@ -314,6 +314,48 @@ class Net:
             ffi.memmove(po + s * per, src, m * per * 4)
         return out
 
+    def _attention_layer(self, layer):
+        """The self-attention (mhaH) layer at top-level layer `layer` or, for a composite (a
+        transformer block), the first one among its sub-layers, depth first."""
+        top = lib.soma_net_layer(self._p, self._layer_index(layer))
+
+        def find(l):
+            if lib.soma_attn_heads(l) > 0:
+                return l
+            ops = ffi.cast("soma_layer_ops *", l.ops)
+            if ops.n_children != ffi.NULL:
+                for i in range(ops.n_children(l)):
+                    hit = find(ops.child(l, i))
+                    if hit is not None:
+                        return hit
+            return None
+
+        hit = find(top)
+        if hit is None:  # the C message names the layer
+            check(lib.soma_attn_probs(top, 0, 0, ffi.NULL))
+        return hit
+
+    def attention(self, x, layer):
+        """The attention probabilities of a self-attention layer in a forward pass (evaluation
+        mode) of x [N, *input_shape]: float32 [N, heads, T, T], row i of [n, h] being query i's
+        distribution over the keys (summing to 1; 0 where it may not look: a causal "mhac"
+        layer's future keys). layer: the top-level index of an mhaH layer, or of a transformer
+        block (blockHhD...) or other composite, whose first mhaH sub-layer is read. x runs as
+        one batch."""
+        x, px = self._input(x)
+        l = self._attention_layer(layer)
+        n = x.shape[0]
+        y = ffi.new("const float **")
+        check(lib.soma_net_forward(self._p, px, n, _MODE_EVAL, y))
+        H = lib.soma_attn_heads(l)
+        T = l.out.d[0]
+        out = np.empty((n, H, T, T), np.float32)
+        po = ffi.cast("float *", ffi.from_buffer(out))
+        for i in range(n):
+            for h in range(H):
+                check(lib.soma_attn_probs(l, i, h, po + (i * H + h) * T * T))
+        return out
+
     def classify(self, x, batch=1000):
         """Predicted classes int32 [N] (or [N, T] for per-position outputs) by the last trained
         rule's own prediction (forward-forward classifies by goodness) or the argmax."""

@@ -1,5 +1,6 @@
 """Reinforcement learning (include/soma/rl.h): environments behind one interface (cart-pole,
-gridworlds, classical-conditioning trials), the tabular control agents, the deep Q-network
+gridworlds, classical-conditioning trials, k-armed bandits), the tabular control agents, the
+bandit agents (epsilon-greedy, UCB, gradient), the deep Q-network
 (DQN, with run_episode for a Python episode loop on any Env), the learned world model, the
 TD(lambda) model of dopamine with its stimulus representations, and the successor
 representation as functions on NumPy arrays. The full experiments stay in soma.run
@@ -16,7 +17,8 @@ _TAB_KINDS = ("q-learning", "sarsa", "expected-sarsa", "actor-critic", "dyna-q",
 class Env:
     """An environment: reset() -> observation, step(action) -> (observation, reward, done) with
     done 0 (running), 1 (terminal) or 2 (truncated at the step limit). Observations are new
-    float32 arrays of obs_dim values. Build with Env.cartpole() or Env.grid(map)."""
+    float32 arrays of obs_dim values. Build with Env.cartpole(), Env.grid(map),
+    Env.conditioning() or Env.bandit()."""
 
     def __init__(self, ptr):
         self._p = ffi.gc(ptr, lib.soma_env_free)
@@ -66,6 +68,36 @@ class Env:
         env = cls(out[0])
         env.seed(seed)
         return env
+
+    @classmethod
+    def bandit(cls, k=10, reward="gaussian", reward_sd=1.0, drift_sd=0.0, steps=1000, seed=1):
+        """A k-armed bandit (soma_bandit_config; Sutton & Barto, chapter 2): one state (obs [0]),
+        k actions, an episode of `steps` pulls (then done = 2, truncated). At each reset the
+        arms' true values q* are drawn from the env's stream: N(0, 1) with rewards
+        N(q*, reward_sd^2) (reward "gaussian"), or U(0, 1) with Bernoulli rewards ("bernoulli").
+        drift_sd > 0: the values take a Gaussian random walk of that size each step (the
+        non-stationary bandit). bandit_values() gives the true values and the best arm."""
+        rewards = ("gaussian", "bernoulli")
+        if reward not in rewards:
+            raise ValueError(f"reward: {reward!r} is not one of {', '.join(rewards)}")
+        cfg = ffi.new("soma_bandit_config *", lib.soma_bandit_defaults())
+        cfg.reward = rewards.index(reward)
+        _settings(cfg, {"k": k, "steps": steps}, ("k", "steps"), (), "Env.bandit")
+        _settings(cfg, {"reward_sd": reward_sd, "drift_sd": drift_sd}, (), ("reward_sd", "drift_sd"), "Env.bandit")
+        out = ffi.new("soma_env **")
+        check(lib.soma_env_bandit_new(out, cfg))
+        env = cls(out[0])
+        env.seed(seed)
+        env._bandit_steps = int(cfg.steps)
+        return env
+
+    def bandit_values(self):
+        """Bandit envs, after reset: (the arms' true values now, float64 [k], the best arm)."""
+        k = self._p.n_actions
+        q = np.empty(k, np.float64)
+        best = ffi.new("int *")
+        check(lib.soma_env_bandit_values(self._p, ffi.cast("double *", ffi.from_buffer(q)), k, best))
+        return q, best[0]
 
     def force_trial(self, kind):
         """Conditioning envs: the next trials' kind, "rewarded", "omission", "probe", "normal"
@@ -171,6 +203,101 @@ class TabularAgent:
     def updates(self):
         """Value-table updates so far (real and simulated)."""
         return lib.soma_tab_updates(self._p)
+
+
+_BANDIT_KINDS = ("epsilon-greedy", "ucb", "gradient")
+
+
+class BanditAgent:
+    """A bandit agent (soma_bandit_agent; Sutton & Barto, chapter 2) over k arms:
+    "epsilon-greedy" (action-value estimates by sample averages, or a constant step alpha > 0;
+    explores with probability epsilon), "ucb" (Q + c sqrt(ln t / N), untried arms first) or
+    "gradient" (softmax over preferences, step alpha, a mean-reward baseline unless
+    baseline=False). Settings: epsilon (default 0.1), c (2), alpha (0: sample averages;
+    gradient 0.1), q0 (initial estimates, 0), baseline; unset ones keep the C defaults. The
+    agent draws its exploration from its own stream, soma_rng_seed(seed, 0).
+
+        env = soma.Env.bandit(k=10, steps=1000, seed=1)
+        agent = soma.BanditAgent("epsilon-greedy", 10, epsilon=0.1, seed=1)
+        rewards, optimal = agent.run(env, runs=200)   # [200, 1000] each
+        curve, share = rewards.mean(0), optimal.mean(0)"""
+
+    def __init__(self, kind, k, seed=1, **settings):
+        if kind not in _BANDIT_KINDS:
+            raise ArgumentError(SOMA_ERR_ARG, f"kind: {kind!r} is not one of {', '.join(_BANDIT_KINDS)}")
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+            raise ValueError(f"k: want an integer, got {k!r}")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed: want an integer >= 0, got {seed!r}")
+        cfg = ffi.new("soma_bandit_agent_config *", lib.soma_bandit_agent_defaults(_BANDIT_KINDS.index(kind), int(k)))
+        if "baseline" in settings:
+            b = settings.pop("baseline")
+            if not isinstance(b, (bool, int, np.integer)):
+                raise ValueError(f"baseline: want True or False, got {b!r}")
+            cfg.baseline = 1 if b else 0
+        _settings(cfg, settings, (), ("epsilon", "c", "alpha", "q0"), "BanditAgent")
+        out = ffi.new("soma_bandit_agent **")
+        check(lib.soma_bandit_agent_new(out, cfg))
+        self._p = ffi.gc(out[0], lib.soma_bandit_agent_free)
+        self.kind, self.k, self.seed = kind, int(k), int(seed)
+        self._rng = ffi.new("soma_rng *")
+        lib.soma_rng_seed(self._rng, self.seed, 0)
+
+    def act(self):
+        """The next arm to pull (drawn from the agent's stream)."""
+        return lib.soma_bandit_agent_act(self._p, self._rng)
+
+    def update(self, action, reward):
+        """Learns from one pull of `action` that paid `reward`."""
+        a = _action(action, self.k)
+        if isinstance(reward, bool) or not isinstance(reward, (int, float, np.integer, np.floating)) or not np.isfinite(reward):
+            raise ValueError(f"reward: want a finite number, got {reward!r}")
+        lib.soma_bandit_agent_update(self._p, a, float(reward))
+
+    def reset(self):
+        """Forgets everything learned (the stream goes on)."""
+        lib.soma_bandit_agent_reset(self._p)
+
+    @property
+    def values(self):
+        """The estimates (epsilon-greedy, UCB) or action probabilities (gradient), float64 [k]."""
+        return copy_out(lib.soma_bandit_agent_values(self._p), self.k, np.float64)
+
+    def run(self, env, runs=1):
+        """runs independent episodes of a bandit env (each: env.reset(), which draws new true
+        values, and reset() of the agent, then one episode of pulls: act, step, update).
+        Returns (rewards float64 [runs, steps], optimal bool [runs, steps]): optimal[r, t] is
+        True when pull t chose an arm whose true value was the best one at that step (with
+        drift the best arm moves). Mean over axis 0: the average-reward and %-optimal-action
+        curves."""
+        if not isinstance(env, Env) or not hasattr(env, "_bandit_steps"):
+            raise TypeError("env: want a bandit soma.Env (Env.bandit)")
+        if env.n_actions != self.k:
+            raise ValueError(f"env: {env.n_actions} arms; the agent has {self.k}")
+        if not isinstance(runs, (int, np.integer)) or isinstance(runs, bool) or runs < 1:
+            raise ValueError(f"runs: want an integer >= 1, got {runs!r}")
+        T, k = env._bandit_steps, self.k
+        rewards = np.zeros((int(runs), T), np.float64)
+        optimal = np.zeros((int(runs), T), bool)
+        q = np.empty(k, np.float64)
+        pq = ffi.cast("double *", ffi.from_buffer(q))
+        best, r, done = ffi.new("int *"), ffi.new("double *"), ffi.new("int *")
+        a_p, e_p, rng, pobs = self._p, env._p, self._rng, env._pobs
+        act, update, step, values = (lib.soma_bandit_agent_act, lib.soma_bandit_agent_update, lib.soma_env_step,
+                                     lib.soma_env_bandit_values)
+        for run in range(int(runs)):
+            check(lib.soma_env_reset(e_p, pobs))
+            lib.soma_bandit_agent_reset(a_p)
+            for t in range(T):
+                check(values(e_p, pq, k, best))
+                a = act(a_p, rng)
+                check(step(e_p, a, pobs, r, done))
+                update(a_p, a, r[0])
+                rewards[run, t] = r[0]
+                optimal[run, t] = q[a] == q[best[0]]
+                if done[0]:
+                    break
+        return rewards, optimal
 
 
 def _settings(cfg, settings, ints, floats, who):

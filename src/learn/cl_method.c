@@ -84,6 +84,109 @@ static int draw_(soma_rng *rng, const float *y, int o, int c) {
     return o + c - 1;
 }
 
+/* The fast path of the per-sample Fisher (batch 1): under backprop, for a net whose
+ * parameters all sit in top-level dense layers between element-wise activations (an MLP).
+ * Each sample's weight gradient in a dense layer is the outer product dy_n x_n^T, so the sum of
+ * its squares over a chunk of samples is one GEMM, (dy^2)^T (x^2), and the bias's sum_n dy_n^2:
+ * a chunk goes forward and backward at once instead of one sample at a time (the same F as the
+ * per-sample loop, up to rounding; the true Fisher's labels are drawn in the same order). */
+static int fisher_fast_ok_(soma_net *net, const soma_rule *rule) {
+    if (!rule->ops->name || strcmp(rule->ops->name, "backprop") != 0) return 0;
+    static const char *const plain[] = {"relu", "tanh", "sigmoid", "gelu", "flatten"};
+    for (int i = 0; i < soma_net_n_layers(net); i++) {
+        const soma_layer *l = soma_net_layer(net, i);
+        if (l->n_params == 0) {
+            int ok = 0;
+            for (size_t k = 0; k < sizeof plain / sizeof *plain; k++) ok |= strcmp(l->ops->kind, plain[k]) == 0;
+            if (!ok) return 0;
+            continue;
+        }
+        if (strcmp(l->ops->kind, "dense") != 0 || l->out.rank != 1 || l->n_params != 2) return 0;
+        for (int p = 0; p < 2; p++)
+            if (!l->params[p].trainable || l->params[p].feedback) return 0;
+    }
+    return 1;
+}
+
+static soma_status fisher_fast_(soma_net *net, const soma_dataset *d, int n, soma_fisher_kind kind, int head_offset,
+                                int head_count, const int *labels, soma_rng *rng, float *F, size_t nv) {
+    enum { CHUNK = 256 };
+    const int L = soma_net_n_layers(net), out = (int)soma_shape_size(soma_net_out_shape(net));
+    size_t w = d->dim;
+    for (int i = 0; i < L; i++) {
+        const soma_layer *l = soma_net_layer(net, i);
+        w = soma_shape_size(l->in) > w ? soma_shape_size(l->in) : w;
+        w = soma_shape_size(l->out) > w ? soma_shape_size(l->out) : w;
+    }
+    const int B = n < CHUNK ? n : CHUNK;
+    SOMA_TRY(soma_net_reserve(net, B));
+    memset(F, 0, nv * sizeof(float));
+    const float *base = soma_net_flat_values(net, NULL);
+    float *x = soma_alloc((size_t)B, d->dim * sizeof(float)), *buf = soma_alloc((size_t)B * 4, w * sizeof(float));
+    int *y = soma_alloc((size_t)B, sizeof(int)), *idx = soma_alloc((size_t)B, sizeof(int));
+    soma_status st = x && buf && y && idx ? SOMA_OK : SOMA_ERR_NOMEM;
+    float *dy = buf, *dx = buf + (size_t)B * w, *sq = buf + (size_t)2 * B * w, *xs = buf + (size_t)3 * B * w;
+    for (int s = 0; s < n && st == SOMA_OK; s += B) {
+        const int m = n - s < B ? n - s : B;
+        for (int i = 0; i < m; i++) idx[i] = s + i;
+        soma_dataset_batch(d, idx, m, x, y);
+        const float *yo;
+        if ((st = soma_net_forward(net, x, m, SOMA_MODE_EVAL, &yo)) != SOMA_OK) break;
+        /* each sample's dL/dz of its own cross-entropy: softmax over its head less the one-hot */
+        for (int i = 0; i < m && st == SOMA_OK; i++) {
+            int o = 0, c = out;
+            if (head_count > 0) {
+                c = head_count;
+                o = head_offset == SOMA_HEAD_BY_LABEL ? y[i] / c * c : head_offset;
+            }
+            if (o < 0 || o + c > out) {
+                st = soma_error(SOMA_ERR_ARG, "fisher: head [%d, %d) does not fit %d outputs", o, o + c, out);
+                break;
+            }
+            const float *z = yo + (size_t)i * out;
+            const int lab = labels ? labels[s + i] : kind == SOMA_FISHER_TRUE ? draw_(rng, z, o, c) : y[i];
+            if (lab < o || lab >= o + c) {
+                st = soma_error(SOMA_ERR_ARG, "fisher: sample %d has label %d, outside the outputs [%d, %d) of a net of %d",
+                                s + i, lab, o, o + c, out);
+                break;
+            }
+            float *g = dy + (size_t)i * out, mx = z[o];
+            for (int k = 1; k < c; k++) mx = fmaxf(mx, z[o + k]);
+            double t = 0.0;
+            for (int k = 0; k < c; k++) t += exp((double)(z[o + k] - mx));
+            memset(g, 0, (size_t)out * sizeof(float));
+            for (int k = 0; k < c; k++) g[o + k] = (float)(exp((double)(z[o + k] - mx)) / t);
+            g[lab] -= 1.f;
+        }
+        for (int li = L - 1; li >= 0 && st == SOMA_OK; li--) {
+            soma_layer *l = soma_net_layer(net, li);
+            const float *xin = soma_net_activation(net, li), *yout = soma_net_activation(net, li + 1);
+            const int I = (int)soma_shape_size(l->in), O = (int)soma_shape_size(l->out);
+            if (l->n_params) {
+                for (size_t k = 0; k < (size_t)m * O; k++) sq[k] = dy[k] * dy[k];
+                for (size_t k = 0; k < (size_t)m * I; k++) xs[k] = xin[k] * xin[k];
+                float *fw = F + (l->params[0].value - base), *fb = F + (l->params[1].value - base);
+                soma_gemm(1, 0, O, I, m, 1.f, sq, O, xs, I, 1.f, fw, I);
+                for (int i = 0; i < m; i++)
+                    for (int o = 0; o < O; o++) fb[o] += sq[(size_t)i * O + o];
+                if (li > 0) soma_dense_backward(dx, NULL, NULL, dy, xin, l->params[0].value, m, I, O);
+            } else if (li > 0) {
+                l->ops->backward(l, dx, dy, xin, yout, m);
+            }
+            float *t = dy;
+            dy = dx;
+            dx = t;
+        }
+    }
+    if (st == SOMA_OK && n > 0)
+        for (size_t i = 0; i < nv; i++) F[i] /= (float)n;
+    soma_free(x);
+    soma_free(buf);
+    soma_free(y);
+    soma_free(idx);
+    return st;
+}
+
 soma_status soma_cl_fisher(soma_net *net, soma_rule *rule, const soma_dataset *d, int n, int batch,
                            soma_fisher_kind kind, int head_offset, int head_count, const int *labels, soma_rng *rng,
                            float *F) {
@@ -96,6 +199,7 @@ soma_status soma_cl_fisher(soma_net *net, soma_rule *rule, const soma_dataset *d
     const int out = (int)soma_shape_size(soma_net_out_shape(net));
     size_t nv;
     float *g = soma_net_flat_grads(net, &nv);
+    if (B == 1 && fisher_fast_ok_(net, rule)) return fisher_fast_(net, d, n, kind, head_offset, head_count, labels, rng, F, nv);
     memset(F, 0, nv * sizeof(float));
     SOMA_TRY(soma_net_reserve(net, B));
     float *x = soma_alloc((size_t)B, d->dim * sizeof(float));

@@ -38,7 +38,7 @@ static const soma_opt opts_[] = {
     {"fisher-samples", SOMA_OPT_INT, "2000", 1, 60000, NULL, "samples a task for the Fisher (per sample)", 0},
     {"si-c", SOMA_OPT_FLOAT, "0.1", 0, 1e12, NULL, "SI's c", 0},
     {"si-xi", SOMA_OPT_FLOAT, "0.001", 1e-12, 1e12, NULL, "SI's xi (damping of Omega's denominator)", 0},
-    {"fisher", SOMA_OPT_ENUM, "true", 0, 0, "true|empirical", "EWC's Fisher: labels drawn from the model, or the data's", 0},
+    {"fisher", SOMA_OPT_ENUM, "empirical", 0, 0, "true|empirical", "EWC's Fisher: labels drawn from the model, or the data's", 0},
     {"penalty", SOMA_OPT_ENUM, "coupled", 0, 0, "coupled|decoupled",
      "EWC/SI penalty: its gradient through the optimizer, or a proximal step after it (lambda, c about 1/lr larger)", 0},
     {"reset-optim", SOMA_OPT_ENUM, "off", 0, 0, "off|on", "zero the optimizer's state at every task's start", 0},

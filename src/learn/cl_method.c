@@ -84,6 +84,18 @@ static int draw_(soma_rng *rng, const float *y, int o, int c) {
     return o + c - 1;
 }
 
+/* The outputs [*o, *o + *c) a sample of label y competes in (soma_target's heads). */
+static soma_status head_(int y, int head_offset, int head_count, int out, int *o, int *c) {
+    *o = 0, *c = out;
+    if (head_count > 0) {
+        *c = head_count;
+        *o = head_offset == SOMA_HEAD_BY_LABEL ? y / head_count * head_count : head_offset;
+    }
+    if (*o < 0 || *o + *c > out)
+        return soma_error(SOMA_ERR_ARG, "fisher: head [%d, %d) does not fit %d outputs", *o, *o + *c, out);
+    return SOMA_OK;
+}
+
 /* The fast path of the per-sample Fisher (batch 1): under backprop, for a net whose
  * parameters all sit in top-level dense layers between element-wise activations (an MLP).
  * Each sample's weight gradient in a dense layer is the outer product dy_n x_n^T, so the sum of
@@ -134,15 +146,8 @@ static soma_status fisher_fast_(soma_net *net, const soma_dataset *d, int n, som
         if ((st = soma_net_forward(net, x, m, SOMA_MODE_EVAL, &yo)) != SOMA_OK) break;
         /* each sample's dL/dz of its own cross-entropy: softmax over its head less the one-hot */
         for (int i = 0; i < m && st == SOMA_OK; i++) {
-            int o = 0, c = out;
-            if (head_count > 0) {
-                c = head_count;
-                o = head_offset == SOMA_HEAD_BY_LABEL ? y[i] / c * c : head_offset;
-            }
-            if (o < 0 || o + c > out) {
-                st = soma_error(SOMA_ERR_ARG, "fisher: head [%d, %d) does not fit %d outputs", o, o + c, out);
-                break;
-            }
+            int o, c;
+            if ((st = head_(y[i], head_offset, head_count, out, &o, &c)) != SOMA_OK) break;
             const float *z = yo + (size_t)i * out;
             const int lab = labels ? labels[s + i] : kind == SOMA_FISHER_TRUE ? draw_(rng, z, o, c) : y[i];
             if (lab < o || lab >= o + c) {
@@ -216,15 +221,8 @@ soma_status soma_cl_fisher(soma_net *net, soma_rule *rule, const soma_dataset *d
             const float *yo;
             if ((st = soma_net_forward(net, x, m, SOMA_MODE_EVAL, &yo)) != SOMA_OK) break;
             for (int i = 0; i < m; i++) {
-                int o = 0, c = out;
-                if (head_count > 0) {
-                    c = head_count;
-                    o = head_offset == SOMA_HEAD_BY_LABEL ? y[i] / c * c : head_offset;
-                }
-                if (o < 0 || o + c > out) {
-                    st = soma_error(SOMA_ERR_ARG, "fisher: head [%d, %d) does not fit %d outputs", o, o + c, out);
-                    break;
-                }
+                int o, c;
+                if ((st = head_(y[i], head_offset, head_count, out, &o, &c)) != SOMA_OK) break;
                 y[i] = draw_(rng, yo + (size_t)i * out, o, c);
             }
             if (st != SOMA_OK) break;

@@ -58,6 +58,16 @@ static int dqn_(void) {
     return 0;
 }
 
+/* Writes the figure's SVG to stdout and frees it. */
+static int emit_(soma_fig *f) {
+    char *s;
+    size_t n;
+    int bad = soma_fig_to_string(f, &s, &n) != 0;
+    if (!bad) fwrite(s, 1, n, stdout), soma_free(s);
+    soma_fig_free(f);
+    return bad;
+}
+
 static int fig_(void) {
     soma_fig *f;
     if (soma_fig_new(&f, 1, 2, 640, 300) || soma_fig_title(f, "t")) return 1;
@@ -65,13 +75,7 @@ static int fig_(void) {
     if (soma_fig_line(f, 0, NULL, y, 4, "sq", NULL) || soma_fig_labels(f, 0, "a", "x", "y") ||
         soma_fig_hline(f, 0, 2.5f, "ref") || soma_fig_heatmap(f, 1, m, 2, 3, NULL))
         return 1;
-    char *s;
-    size_t n;
-    if (soma_fig_to_string(f, &s, &n)) return 1;
-    fwrite(s, 1, n, stdout);
-    soma_free(s);
-    soma_fig_free(f);
-    return 0;
+    return emit_(f);
 }
 
 static int fig2_(void) {
@@ -85,13 +89,7 @@ static int fig2_(void) {
         soma_fig_bars(f, 1, v, e, 3, cats, 0) || soma_fig_hband(f, 1, 0.6f, 0.7f, "ceiling") ||
         soma_fig_raster(f, 2, x, id, 5, 3) || soma_fig_images(f, 3, imgs, 2, 2, 3, 0, 1))
         return 1;
-    char *s;
-    size_t n;
-    if (soma_fig_to_string(f, &s, &n)) return 1;
-    fwrite(s, 1, n, stdout);
-    soma_free(s);
-    soma_fig_free(f);
-    return 0;
+    return emit_(f);
 }
 
 int main(int argc, char **argv) {

@@ -166,6 +166,8 @@ static void test_layers(void) {
     grad_check("dropout0.5", soma_shape3(4, 3, 3), 3, IN_UNIFORM, 1e-2f, 0);
     grad_check("dropout0", soma_shape1(10), 2, IN_UNIFORM, 1e-2f, 0);
     grad_check("flatten", soma_shape3(2, 3, 4), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("norm0.286/0.353", soma_shape3(2, 3, 4), 2, IN_UNIFORM, 1e-2f, 0);
+    grad_check("norm-1.5", soma_shape1(10), 3, IN_UNIFORM, 1e-2f, 0);
     grad_check("layernorm", soma_shape3(3, 4, 5), 3, IN_UNIFORM, 3e-3f, 1);
     grad_check("layernorm", soma_shape1(16), 4, IN_UNIFORM, 3e-3f, 1);
     /* sequences: token-wise dense and layer norm, conv and pool at each time step */

@@ -58,6 +58,8 @@ int main(void) {
     good("gelu", soma_shape1(7), soma_shape1(7), 0, 0);
     good("dropout0.5", soma_shape1(7), soma_shape1(7), 0, 0);
     good("dropout.25", soma_shape1(7), soma_shape1(7), 0, 0);
+    good("norm0.286/0.353", soma_shape3(1, 4, 4), soma_shape3(1, 4, 4), 0, 0);
+    good("norm-2", soma_shape1(5), soma_shape1(5), 0, 0);
     good("flatten", soma_shape3(3, 4, 5), soma_shape1(60), 0, 0);
     good("layernorm", soma_shape3(3, 4, 5), soma_shape3(3, 4, 5), 2, 60);
     good("layernorm1e-6", soma_shape1(8), soma_shape1(8), 2, 8);
@@ -103,7 +105,8 @@ int main(void) {
         "layernorm0", "layernormx", "layernorm2", "relu6x",     "",           "bogus",
         "res",        "res(",       "res()",      "res(fc3",    "res(fc3|fc4)", "cat(fc3||fc4)",
         "res(fc3,)",  "cat()",      "res(bogus)", "res(fc3))", "repeat0",    "repeat",
-        "tmean3",     "tsumx",      "cat(fc3)x",
+        "tmean3",     "tsumx",      "cat(fc3)x",  "norm",       "normx",      "norm0.5/0",
+        "norm0.5/-1", "norm1/",     "norm0.5/2x", "norm1e40",   "norm0/1e-40", "norm.",     "norm-",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         soma_error_clear();

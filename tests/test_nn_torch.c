@@ -270,7 +270,7 @@ int main(void) {
         "dense_flat",   "dense_img",     "conv3x3x4",     "conv5x5x6p2",    "conv3x3x5s2p1",
         "conv3x3x4s2",  "maxpool2",      "maxpool3s2p1",  "avgpool2",       "avgpool3s2p1",
         "relu",         "tanh",          "sigmoid",       "gelu",           "layernorm_img",
-        "layernorm_flat", "dropout_eval", "lenet",
+        "layernorm_flat", "dropout_eval", "lenet",          "norm_img",       "norm_shift",
     };
     printf("against PyTorch (atol %.0e, rtol %.0e):\n", ATOL, RTOL);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_stack(cases[i]);

@@ -130,7 +130,7 @@ typedef enum soma_mode { SOMA_MODE_EVAL = 0, SOMA_MODE_TRAIN = 1 } soma_mode;
  *   layernorm  over the last axis of [D] and [T,D] (weight [D], as nn.LayerNorm(D)); over
  *              [C,H,W] of an image or of each time step of [T,C,H,W] (weight [C,H,W])
  *   conv, pool [C,H,W] -> [C',H',W']; [T,C,H,W] -> [T,C',H',W'], each time step on its own
- *   act, dropout  elementwise, any shape
+ *   act, dropout, norm  elementwise, any shape
  *   flatten    any shape -> [size]
  *   tmean      [T,...] -> [...]: mean over time
  *   tsum       [T,...] -> [...]: sum over time (spike-count read-out)

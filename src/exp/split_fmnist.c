@@ -154,7 +154,7 @@ static soma_status run_(soma_exp_ctx *c) {
             SOMA_TRY(soma_args_int(&c->args, "gen-iters", &o.gen_iters));
             o.seed = c->seed;
             /* every method starts from the same net (seed) and sees the same batches */
-            soma__cl_setup u = {net, "bp", optim, lr, epochs, batch, c->seed, c->quiet, mom};
+            soma__cl_setup u = {.net = net, .rule = "bp", .optim = optim, .lr = lr, .epochs = epochs, .batch = batch, .seed = c->seed, .quiet = c->quiet, .momentum = mom};
             if ((st = soma__cl_run_one(s, &u, &o, &res[m])) != SOMA_OK) break;
             char label[64], key[96];
             snprintf(label, sizeof label, "%s, %s-incremental", soma_cl_method_name(o.method), scn);

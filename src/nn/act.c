@@ -1,6 +1,8 @@
-// Elementwise layers: activations (relu, tanh, sigmoid, exact GELU), inverted dropout, flatten.
+// Elementwise layers: activations (relu, tanh, sigmoid, exact GELU), inverted dropout, a fixed
+// input normalisation, flatten.
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/internal.h"
@@ -376,6 +378,76 @@ int soma__parse_dropout(const char *tok, soma_layer *l) {
     d->p = (float)p;
     d->last_mode = SOMA_MODE_EVAL;
     l->ops = &dropout_ops;
+    l->impl = d;
+    return 1;
+}
+
+// --- fixed normalisation ------------------------------------------------------------------
+
+/* y = (x - M) / S with constants M and S (torchvision's Normalize with one mean and one std):
+ * no parameters, the same in training and evaluation; dx = dy / S. */
+typedef struct norm_impl {
+    float mean, inv_std;
+} norm_impl;
+
+static void norm_forward(soma_layer *l, float *y, const float *x, int n, soma_mode mode) {
+    (void)mode;
+    const norm_impl *d = l->impl;
+    const float m = d->mean, r = d->inv_std;
+    const size_t total = (size_t)n * soma_shape_size(l->in);
+#pragma omp simd
+    for (size_t i = 0; i < total; i++) y[i] = (x[i] - m) * r;
+}
+
+static void norm_backward(soma_layer *l, float *dx, const float *dy, const float *x, const float *y, int n) {
+    (void)x;
+    (void)y;
+    if (!dx) return;
+    const float r = ((const norm_impl *)l->impl)->inv_std;
+    const size_t total = (size_t)n * soma_shape_size(l->in);
+#pragma omp simd
+    for (size_t i = 0; i < total; i++) dx[i] = dy[i] * r;
+}
+
+static void norm_destroy(soma_layer *l) {
+    soma_free(l->impl);
+    l->impl = NULL;
+}
+
+static soma_status norm_clone(const soma_layer *src, soma_layer *dst) {
+    return soma__impl_copy(src, dst, sizeof(norm_impl));
+}
+
+static const soma_layer_ops norm_ops = {
+    .clone = norm_clone,
+    .kind = "norm",
+    .setup = same_shape_setup,
+    .forward = norm_forward,
+    .backward = norm_backward,
+    .destroy = norm_destroy,
+};
+
+/* normM or normM/S: finite decimals, S > 0 (default 1), e.g. "norm0.286/0.353". */
+int soma__parse_norm(const char *tok, soma_layer *l) {
+    if (strncmp(tok, "norm", 4) != 0 || !tok[4] || strchr("0123456789.-+", tok[4]) == NULL) return 0;
+    char *end;
+    const double m = strtod(tok + 4, &end);
+    double sd = 1.0;
+    int ok = end != tok + 4 && isfinite((float)m);
+    if (ok && *end == '/') {
+        const char *s = end + 1;
+        sd = strtod(s, &end);
+        ok = end != s && isfinite((float)sd) && (float)sd > 0.f && isfinite((float)(1.0 / sd));
+    }
+    if (!ok || *end) {
+        soma_error(SOMA_ERR_PARSE, "layer '%s': want normM or normM/S with finite M and S > 0 (e.g. norm0.286/0.353)", tok);
+        return -1;
+    }
+    norm_impl *d = soma_calloc(1, sizeof *d);
+    if (!d) return -1;
+    d->mean = (float)m;
+    d->inv_std = (float)(1.0 / sd);
+    l->ops = &norm_ops;
     l->impl = d;
     return 1;
 }

@@ -13,6 +13,7 @@ int soma__parse_pool(const char *tok, soma_layer *l);    /* maxpoolK[sS][pP], av
 int soma__parse_act(const char *tok, soma_layer *l);     /* relu, tanh, sigmoid, gelu */
 int soma__parse_dropout(const char *tok, soma_layer *l); /* dropoutP (0 <= P < 1) */
 int soma__parse_flatten(const char *tok, soma_layer *l); /* flatten */
+int soma__parse_norm(const char *tok, soma_layer *l);    /* normM[/S] */
 int soma__parse_layernorm(const char *tok, soma_layer *l); /* layernorm[EPS] */
 int soma__parse_time(const char *tok, soma_layer *l);    /* tmean, tsum, repeatT */
 int soma__parse_graph(const char *tok, soma_layer *l);   /* res(...), cat(...|...) */

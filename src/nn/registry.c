@@ -20,6 +20,7 @@ static const reg_entry builtin_[] = {
      "maxpoolK[sS][pP] | avgpoolK[sS][pP]   KxK pooling, stride S (default K), padding P"},
     {"act", soma__parse_act, "relu | tanh | sigmoid | gelu   elementwise activations"},
     {"dropout", soma__parse_dropout, "dropoutP             inverted dropout with drop probability P"},
+    {"norm", soma__parse_norm, "normM | normM/S       fixed normalisation y = (x - M) / S (S default 1), e.g. norm0.286/0.353"},
     {"flatten", soma__parse_flatten, "flatten              any shape -> [size] (dense layers flatten by themselves)"},
     {"layernorm", soma__parse_layernorm,
      "layernorm[EPS]       layer norm over the last axis ([D], [T,D]) or over [C,H,W], gain and bias"},

@@ -99,6 +99,10 @@ def module_for(tok, in_shape):
         return nn.Dropout(float(tok[7:]))
     if tok == "layernorm":
         return nn.LayerNorm([c] if h == w == 1 else [c, h, w], eps=1e-5)
+    if tok.startswith("norm"):  # normM or normM/S: (x - M) / S, as torchvision's Normalize
+        m, _, sd = tok[4:].partition("/")
+        mean, std = float(m), float(sd or 1)
+        return Lambda(lambda x: (x - mean) / std)
     raise ValueError(tok)
 
 
@@ -410,6 +414,12 @@ def main():
     g4 = torch.Generator().manual_seed(20261202)
     graph_case("graph_resblock_conv", "conv3x3x4p1,relu,res(conv3x3x4p1,relu,conv3x3x4p1),relu,maxpool2,fc5",
                (1, 6, 6), 2, g4)
+
+    # The fixed normalisation in front of a classifier, as an image input layer (a generator of
+    # its own).
+    g5 = torch.Generator().manual_seed(20261203)
+    stack_case("norm_img", "norm0.286/0.353,fc7,relu,fc4", (1, 5, 6), 3, g5, with_xent=True)
+    stack_case("norm_shift", "norm-0.5,tanh", (9, 1, 1), 2, g5)
     return 0
 
 

@@ -805,8 +805,9 @@ static void test_experiment_reduced(void) {
 /* The per-sample Fisher's batched path (MLPs under backprop: one GEMM a dense layer for a chunk
  * of samples) against the per-sample definition computed here through the public API: one
  * sample's backprop step at a time, its gradient squared and averaged. 300 samples span two
- * chunks; a ReLU MLP, fixed labels, a fixed head and heads found from the labels. */
-static void test_fisher_batched(void) {
+ * chunks; a ReLU MLP, fixed labels, a fixed head and heads found from the labels; the same MLP
+ * with fixed normalisations in front and between (norm layers). */
+static void fisher_batched_(const char *spec) {
     enum { N = 300, D = 6, K = 6 };
     float x[N * D];
     int y[N];
@@ -817,7 +818,7 @@ static void test_fisher_batched(void) {
     soma_dataset *d = mkdata_(x, y, N, D, K);
     soma_net *net = NULL;
     soma_rule *rule = NULL;
-    CHECK_OK(soma_net_new(&net, "fc12,relu,fc9,gelu,fc6", soma_shape1(D), 4));
+    CHECK_OK(soma_net_new(&net, spec, soma_shape1(D), 4));
     CHECK_OK(soma_rule_backprop_new(&rule, SOMA_LOSS_XENT));
     size_t nv;
     const float *g = soma_net_flat_grads(net, &nv);
@@ -838,7 +839,7 @@ static void test_fisher_batched(void) {
         }
         double num = 0, den = 0;
         for (size_t k = 0; k < nv; k++) num += fabs(F[k] - R[k]), den += fabs(R[k]);
-        printf("batched Fisher vs per-sample steps, head %d: relative L1 difference %.2e\n", h, num / den);
+        printf("batched Fisher vs per-sample steps, %s, head %d: relative L1 difference %.2e\n", spec, h, num / den);
         CHECK(den > 0 && num / den < 1e-5);
     }
     soma_free(F);
@@ -847,6 +848,11 @@ static void test_fisher_batched(void) {
     soma_rule_free(rule);
     soma_net_free(net);
     soma_dataset_free(d);
+}
+
+static void test_fisher_batched(void) {
+    fisher_batched_("fc12,relu,fc9,gelu,fc6");
+    fisher_batched_("norm0.3/0.5,fc12,relu,norm-0.2/2,fc9,gelu,fc6");
 }
 
 int main(void) {

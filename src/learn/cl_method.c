@@ -104,7 +104,7 @@ static soma_status head_(int y, int head_offset, int head_count, int out, int *o
  * per-sample loop, up to rounding; the true Fisher's labels are drawn in the same order). */
 static int fisher_fast_ok_(soma_net *net, const soma_rule *rule) {
     if (!rule->ops->name || strcmp(rule->ops->name, "backprop") != 0) return 0;
-    static const char *const plain[] = {"relu", "tanh", "sigmoid", "gelu", "flatten"};
+    static const char *const plain[] = {"relu", "tanh", "sigmoid", "gelu", "flatten", "norm"};
     for (int i = 0; i < soma_net_n_layers(net); i++) {
         const soma_layer *l = soma_net_layer(net, i);
         if (l->n_params == 0) {

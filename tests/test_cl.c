@@ -765,6 +765,11 @@ static void test_experiment_reduced(void) {
     CHECK(num_(ft, "bwt") < -0.01);
     CHECK(num_(ours, "joint_acc") > num_(ours, "finetune_acc") + 0.02);
     CHECK(num_(rp, "forgetting") < num_(ft, "forgetting"));
+    /* so do the penalty methods, and they keep more than fine-tuning does */
+    for (int i = 0; i < 3; i++) {
+        const cJSON *pm = cJSON_GetObjectItemCaseSensitive(ours, (const char *[]){"ewc", "online_ewc", "si"}[i]);
+        CHECK(num_(pm, "forgetting") < 0.5 * num_(ft, "forgetting") && num_(pm, "acc") > num_(ft, "acc"));
+    }
     /* memory: replay holds 5% of 3000 samples of 784 floats, label and id; EWC two vectors */
     CHECK(num_(rp, "memory_bytes") == 150.0 * (784 * 4 + 4 + 8));
     CHECK(num_(cJSON_GetObjectItemCaseSensitive(ours, "finetune"), "memory_bytes") == 0);

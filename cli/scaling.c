@@ -31,7 +31,7 @@ static const soma_opt opts_[] = {
      "bootstrap refits start from this many best grid points plus the full fit (0: the whole grid)", 0},
     {"threads", SOMA_OPT_INT, NULL, 1, 256, NULL, "threads (default: all cores)", 0},
     {"quiet", SOMA_OPT_FLAG, NULL, 0, 0, NULL, "print nothing (with --out)", 0},
-    {NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
 static int fail_(soma_status st) {

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         p += n + (p[n] == ',');
     }
     if (!small_(spec)) return 0;
-    static const soma_shape ins[4] = {{1, 8, 8}, {3, 5, 7}, {10, 1, 1}, {2, 16, 16}};
+    const soma_shape ins[4] = {soma_shape3(1, 8, 8), soma_shape3(3, 5, 7), soma_shape1(10), soma_shape3(2, 16, 16)};
     soma_shape in = ins[data[0] & 3];
     soma_net *net = NULL;
     if (soma_net_new(&net, spec, in, 1) != SOMA_OK) return 0;

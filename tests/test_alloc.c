@@ -275,7 +275,7 @@ static soma_status op_json_(const void *arg) {
 static void test_json_classify(void) {
     static const char *bad[] = {"[1,]", "{\"a\" 1}", "\"\\ud800\"", "\"\\udc00x\"", "\"\\q\"",
                                 "[tru]", "{\"a\":}", "", "   ", "[1 2]", "{,}", "\"open",
-                                "\xEF\xBB\xBF" "5" /* cJSON skips a BOM only in 5+ bytes */};
+                                ("\xEF\xBB\xBF" "5") /* cJSON skips a BOM only in 5+ bytes */};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cJSON *j = NULL;
         CHECK_FAILS(soma_json_parse(bad[i], strlen(bad[i]), "bad", &j), SOMA_ERR_PARSE);

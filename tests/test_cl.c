@@ -766,8 +766,9 @@ static void test_experiment_reduced(void) {
     CHECK(num_(ours, "joint_acc") > num_(ours, "finetune_acc") + 0.02);
     CHECK(num_(rp, "forgetting") < num_(ft, "forgetting"));
     /* so do the penalty methods, and they keep more than fine-tuning does */
+    static const char *const penalty[] = {"ewc", "online_ewc", "si"};
     for (int i = 0; i < 3; i++) {
-        const cJSON *pm = cJSON_GetObjectItemCaseSensitive(ours, (const char *[]){"ewc", "online_ewc", "si"}[i]);
+        const cJSON *pm = cJSON_GetObjectItemCaseSensitive(ours, penalty[i]);
         CHECK(num_(pm, "forgetting") < 0.5 * num_(ft, "forgetting") && num_(pm, "acc") > num_(ft, "acc"));
     }
     /* memory: replay holds 5% of 3000 samples of 784 floats, label and id; EWC two vectors */

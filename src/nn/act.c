@@ -409,11 +409,6 @@ static void norm_backward(soma_layer *l, float *dx, const float *dy, const float
     for (size_t i = 0; i < total; i++) dx[i] = dy[i] * r;
 }
 
-static void norm_destroy(soma_layer *l) {
-    soma_free(l->impl);
-    l->impl = NULL;
-}
-
 static soma_status norm_clone(const soma_layer *src, soma_layer *dst) {
     return soma__impl_copy(src, dst, sizeof(norm_impl));
 }
@@ -424,7 +419,7 @@ static const soma_layer_ops norm_ops = {
     .setup = same_shape_setup,
     .forward = norm_forward,
     .backward = norm_backward,
-    .destroy = norm_destroy,
+    .destroy = soma__impl_free,
 };
 
 /* normM or normM/S: finite decimals, S > 0 (default 1), e.g. "norm0.286/0.353". */
